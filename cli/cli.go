@@ -1,0 +1,192 @@
+// Package cli is embargo's command line: cobra commands over the pipeline.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages"
+)
+
+// Exit codes, the contract of the command line.
+const (
+	ExitOK     = 0
+	ExitFailed = 1
+	ExitUsage  = 2
+	ExitLocked = 3
+)
+
+// globals are the flags every command takes.
+type globals struct {
+	config  string
+	state   string
+	json    bool
+	quiet   bool
+	verbose bool
+}
+
+// app carries what commands share; tests construct it with their own
+// environment and clock.
+type app struct {
+	g      globals
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) (string, bool)
+	clock  pipeline.Clock
+	stages []pipeline.Stage
+}
+
+// Main runs the command line and returns the exit code.
+func Main(args []string) int {
+	a := &app{stdout: os.Stdout, stderr: os.Stderr, getenv: os.LookupEnv, clock: pipeline.RealClock{}, stages: stages.All()}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return a.execute(ctx, args)
+}
+
+func (a *app) execute(ctx context.Context, args []string) int {
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	code := exitCode(err)
+	var ce *codeError
+	if !errors.As(err, &ce) || !ce.silent {
+		secrets := pipeline.NewSecrets(a.getenv)
+		fmt.Fprintln(a.stderr, "embargo: "+secrets.Scrub(err.Error()))
+	}
+	return code
+}
+
+// codeError carries an exit code; silent when the message was already shown.
+type codeError struct {
+	code   int
+	err    error
+	silent bool
+}
+
+func (e *codeError) Error() string { return e.err.Error() }
+func (e *codeError) Unwrap() error { return e.err }
+
+func exitCode(err error) int {
+	var ce *codeError
+	var le *pipeline.LockedError
+	var ue *pipeline.UsageError
+	switch {
+	case errors.As(err, &ce):
+		return ce.code
+	case errors.As(err, &le):
+		return ExitLocked
+	case pipeline.IsConfigError(err), errors.As(err, &ue):
+		return ExitUsage
+	case isFlagError(err):
+		return ExitUsage
+	}
+	return ExitFailed
+}
+
+type flagError struct{ error }
+
+func isFlagError(err error) bool {
+	var fe flagError
+	return errors.As(err, &fe)
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "embargo",
+		Short: "Release a coordinated security fix on time: push, publish, advise, verify",
+		Long: `embargo carries out the release half of a coordinated security disclosure
+for a Rust project: the held patched branches and tags are pushed at the
+embargo instant T0, never a second before, every crate is published, and
+the advisory goes out within the disclosure window.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return flagError{fmt.Errorf("%v (see embargo %s --help)", err, c.Name())}
+	})
+	pf := root.PersistentFlags()
+	pf.StringVarP(&a.g.config, "config", "c", "embargo.toml", "the release config")
+	pf.StringVar(&a.g.state, "state", "", "state directory (default .embargo beside the config)")
+	pf.BoolVar(&a.g.json, "json", false, "JSON Lines events on stdout; the last line is the final report")
+	pf.BoolVarP(&a.g.quiet, "quiet", "q", false, "print only warnings and errors")
+	pf.BoolVarP(&a.g.verbose, "verbose", "v", false, "print every step")
+	root.AddCommand(a.checkCommand(), a.planCommand(), a.runCommand(), a.statusCommand(), a.versionCommand(), a.sandboxCommand())
+	for _, c := range root.Commands() {
+		if c.Args == nil {
+			c.Args = noArgs
+		}
+	}
+	return root
+}
+
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return flagError{fmt.Errorf("embargo %s takes no arguments, got %q", cmd.Name(), args)}
+	}
+	return nil
+}
+
+// loadConfig reads the config; its errors exit 2.
+func (a *app) loadConfig() (*pipeline.Config, error) {
+	return pipeline.LoadConfig(a.g.config)
+}
+
+func (a *app) stateDir(cfg *pipeline.Config) string {
+	if a.g.state != "" {
+		abs, err := filepath.Abs(a.g.state)
+		if err == nil {
+			return abs
+		}
+		return a.g.state
+	}
+	return filepath.Join(cfg.Dir, ".embargo")
+}
+
+func (a *app) engine() *pipeline.Engine { return &pipeline.Engine{Stages: a.stages} }
+
+// newRun prepares the run context shared by check, run and rehearse.
+func (a *app) newRun(cfg *pipeline.Config, journal *pipeline.Journal, secrets *pipeline.Secrets, out *pipeline.Reporter) *pipeline.Run {
+	return &pipeline.Run{
+		Config:   cfg,
+		Gate:     &pipeline.Gate{T0: cfg.T0(), Window: cfg.Window, Clock: a.clock},
+		Journal:  journal,
+		Out:      out,
+		Secrets:  secrets,
+		StateDir: a.stateDir(cfg),
+	}
+}
+
+func (a *app) reporter(secrets *pipeline.Secrets) *pipeline.Reporter {
+	r := pipeline.NewReporter(a.stdout, a.g.json, a.clock, secrets.Scrub)
+	r.Quiet, r.Verbose = a.g.quiet, a.g.verbose
+	return r
+}
+
+// primeSecrets reads every token variable the config names, so that their
+// values are scrubbed from all output even if a stage never asks for them.
+func primeSecrets(cfg *pipeline.Config, s *pipeline.Secrets) {
+	for _, name := range []string{cfg.Source.TokenEnv, cfg.Registry.TokenEnv} {
+		s.Get(name)
+	}
+	if cfg.Blog != nil {
+		s.Get(cfg.Blog.TokenEnv)
+	}
+	if cfg.Seal != nil {
+		s.Get(cfg.Seal.IdentityEnv)
+	}
+}

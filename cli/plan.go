@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/async-rs/embargo/pipeline"
+)
+
+func (a *app) planCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "plan",
+		Short: "Show what will happen, in order, with times",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			now := a.clock.Now()
+			w := a.stdout
+			fmt.Fprintf(w, "%s: %s\n", cfg.Embargo.ID, cfg.Advisory.Title)
+			fmt.Fprintf(w, "T0        %s (%s)\n", cfg.T0().Format("2006-01-02 15:04:05Z07:00"), relative(cfg.T0(), now))
+			fmt.Fprintf(w, "deadline  %s (T0 + %s): advisory live\n\n", cfg.Deadline().Format("2006-01-02 15:04:05Z07:00"), cfg.Window)
+			for i, st := range a.stages {
+				when := "at T0"
+				switch st.Name() {
+				case "preflight":
+					when = "before T0"
+				case "gate":
+					when = "until T0"
+				}
+				if sk, ok := st.(pipeline.Skipper); ok {
+					if why := sk.Skip(cfg); why != "" {
+						when = "skipped"
+					}
+				}
+				fmt.Fprintf(w, "%d. %-10s %-10s %s\n", i+1, st.Name(), when, st.Summary())
+				if p, ok := st.(pipeline.Planner); ok {
+					for _, line := range p.Plan(cfg) {
+						fmt.Fprintf(w, "                          %s\n", line)
+					}
+				}
+			}
+			fmt.Fprintf(w, "\nrelease lines (public: %s)\n", cfg.Source.Public)
+			for _, rel := range cfg.Releases {
+				crates := "all publishable crates"
+				if len(rel.Crates) > 0 {
+					crates = strings.Join(rel.Crates, ", ")
+				}
+				fmt.Fprintf(w, "  %-8s %s -> %s, tag %s, %s\n", rel.Line, rel.Branch, rel.PublicBranch, rel.Tag, crates)
+			}
+			return nil
+		},
+	}
+}

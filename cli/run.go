@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/async-rs/embargo/pipeline"
+)
+
+func (a *app) runCommand() *cobra.Command {
+	var sel pipeline.Selection
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the release: preflight, wait for T0, push, publish, advise, verify",
+		Long: `Run the release. Started before T0 it checks everything, prints what it
+holds and a countdown, and makes everything public at T0. Every stage first
+looks at the world and does only what is missing, so re-running any stage,
+on any machine, is safe.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			if _, err := a.engine().Select(sel); err != nil {
+				return err
+			}
+			return a.runPipeline(cmd.Context(), cfg, sel, nil)
+		},
+	}
+	cmd.Flags().StringVar(&sel.From, "from", "", "start at this stage (the ones before are not re-run)")
+	cmd.Flags().StringVar(&sel.Only, "only", "", "run just this stage")
+	return cmd
+}
+
+// session is an open state directory: lock held, journal loaded.
+type session struct {
+	run     *pipeline.Run
+	lock    *pipeline.Lock
+	secrets *pipeline.Secrets
+}
+
+func (s *session) close() { s.lock.Release() }
+
+// open takes the lock and loads the journal of cfg's state directory.
+func (a *app) open(cfg *pipeline.Config, journalName string, readTokens bool) (*session, error) {
+	state := a.stateDir(cfg)
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory %s: %w", state, err)
+	}
+	secrets := pipeline.NewSecrets(a.getenv)
+	if readTokens {
+		primeSecrets(cfg, secrets)
+	} else {
+		secrets = pipeline.NewSecrets(nil)
+	}
+	out := a.reporter(secrets)
+	lock, err := pipeline.AcquireLock(filepath.Join(state, "lock"), a.clock.Now(), func(msg string) {
+		out.Emit(pipeline.Event{Kind: pipeline.EventWarn, Msg: msg})
+	})
+	if err != nil {
+		return nil, err
+	}
+	jpath := ""
+	if journalName != "" {
+		jpath = filepath.Join(state, journalName)
+	}
+	journal, err := pipeline.OpenJournal(jpath, cfg, a.engine().Names(), secrets.Scrub)
+	if err != nil {
+		lock.Release()
+		return nil, err
+	}
+	return &session{run: a.newRun(cfg, journal, secrets, out), lock: lock, secrets: secrets}, nil
+}
+
+// runPipeline executes the selected stages under the lock and prints the
+// final report.
+func (a *app) runPipeline(ctx context.Context, cfg *pipeline.Config, sel pipeline.Selection, prepare func(*pipeline.Run)) error {
+	s, err := a.open(cfg, "journal.json", prepare == nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if prepare != nil {
+		prepare(s.run)
+	}
+	err = a.engine().Execute(ctx, s.run, sel)
+	a.finalReport(s.run, err)
+	if err != nil {
+		var se *pipeline.StageError
+		if errors.As(err, &se) {
+			return &codeError{code: ExitFailed, err: err, silent: a.g.json}
+		}
+		return err
+	}
+	return nil
+}
+
+// finalReport prints the outcome: the last JSON line, or the status table.
+func (a *app) finalReport(r *pipeline.Run, err error) {
+	rep := buildStatus(r.Config, r.Journal, a.clock.Now())
+	rep.OK = err == nil
+	if err != nil {
+		rep.Error = r.Secrets.Scrub(err.Error())
+	}
+	if a.g.json {
+		r.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{"report": rep}})
+		return
+	}
+	if !a.g.quiet {
+		fmt.Fprintln(a.stdout)
+		printStatus(a.stdout, rep, false)
+	}
+}

@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/async-rs/embargo/pipeline"
+)
+
+// Status is what `status --json` prints and the final report carries.
+type Status struct {
+	ID       string                  `json:"id"`
+	T0       time.Time               `json:"t0"`
+	Window   string                  `json:"window"`
+	Deadline time.Time               `json:"deadline"`
+	Now      time.Time               `json:"now"`
+	Stages   []*pipeline.StageRecord `json:"stages"`
+	OK       bool                    `json:"ok"`
+	Error    string                  `json:"error,omitempty"`
+	Journal  string                  `json:"journal,omitempty"`
+}
+
+func buildStatus(cfg *pipeline.Config, j *pipeline.Journal, now time.Time) *Status {
+	st := &Status{ID: cfg.Embargo.ID, T0: cfg.T0(), Window: cfg.Window.String(), Deadline: cfg.Deadline(), Now: now.UTC(), OK: true}
+	if j != nil {
+		st.Stages = j.Stages
+	}
+	for _, s := range st.Stages {
+		if s.State == pipeline.StateFailed {
+			st.OK = false
+		}
+	}
+	return st
+}
+
+func (a *app) statusCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show the journal: stages, steps, times, deadline",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			path := filepath.Join(a.stateDir(cfg), "journal.json")
+			j, err := pipeline.ReadJournal(path)
+			switch {
+			case errors.Is(err, os.ErrNotExist):
+				// Nothing has run: every stage is pending.
+				j, err = pipeline.OpenJournal("", cfg, a.engine().Names(), nil)
+				if err != nil {
+					return err
+				}
+			case err != nil:
+				return err
+			}
+			st := buildStatus(cfg, j, a.clock.Now())
+			st.Journal = path
+			if a.g.json {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			printStatus(a.stdout, st, a.g.verbose)
+			return nil
+		},
+	}
+}
+
+// printStatus writes the status table for people.
+func printStatus(w io.Writer, st *Status, verbose bool) {
+	now := st.Now
+	fmt.Fprintf(w, "%s   T0 %s (%s)   advisory due %s (%s)\n", st.ID,
+		st.T0.Format("2006-01-02 15:04:05Z"), relative(st.T0, now), st.Deadline.Format("2006-01-02 15:04:05Z"), relative(st.Deadline, now))
+	for _, s := range st.Stages {
+		times := ""
+		if s.Started != nil {
+			times = s.Started.UTC().Format("15:04:05")
+			if s.Ended != nil {
+				times += " - " + s.Ended.UTC().Format("15:04:05") + fmt.Sprintf(" (%s)", s.Ended.Sub(*s.Started).Round(time.Millisecond))
+			}
+		}
+		fmt.Fprintf(w, "  %-10s %-8s %s\n", s.Name, s.State, times)
+		if s.Note != "" {
+			fmt.Fprintf(w, "             %s\n", s.Note)
+		}
+		for _, step := range s.Steps {
+			summary := step.Result["summary"]
+			if step.Error != "" {
+				summary = firstLine(step.Error)
+			}
+			if !verbose && summary == "" {
+				continue
+			}
+			fmt.Fprintf(w, "             %-7s %s: %s\n", step.State, step.Name, summary)
+		}
+		if s.Error != "" {
+			fmt.Fprintf(w, "             error: %s\n", strings.ReplaceAll(s.Error, "\n", "\n             "))
+		}
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " ..."
+	}
+	return s
+}
+
+// relative says "in 5m" or "2h ago".
+func relative(t, now time.Time) string {
+	d := t.Sub(now).Round(time.Second)
+	switch {
+	case d > 0:
+		return "in " + d.String()
+	case d < 0:
+		return (-d).String() + " ago"
+	}
+	return "now"
+}

@@ -1,0 +1,136 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Event kinds.
+const (
+	EventStart     = "start"
+	EventDone      = "done"
+	EventSkip      = "skip"
+	EventFail      = "fail"
+	EventInfo      = "info"
+	EventWarn      = "warn"
+	EventCountdown = "countdown"
+	EventReport    = "report"
+)
+
+// Event is one line of --json output.
+type Event struct {
+	Time  time.Time      `json:"time"`
+	Kind  string         `json:"event"`
+	Stage string         `json:"stage,omitempty"`
+	Step  string         `json:"step,omitempty"`
+	Msg   string         `json:"msg,omitempty"`
+	Data  map[string]any `json:"data,omitempty"`
+}
+
+// Reporter prints events for people or, with JSON, one object a line for
+// machines. Everything passes through the scrubber first.
+type Reporter struct {
+	Out     io.Writer
+	JSON    bool
+	Quiet   bool
+	Verbose bool
+	// TTY enables the in-place countdown line.
+	TTY   bool
+	Clock Clock
+	Scrub func(string) string
+
+	mu          sync.Mutex
+	countdownOn bool
+}
+
+// NewReporter writes to w; TTY is detected when w is a terminal.
+func NewReporter(w io.Writer, jsonOut bool, clock Clock, scrub func(string) string) *Reporter {
+	r := &Reporter{Out: w, JSON: jsonOut, Clock: clock, Scrub: scrub}
+	if f, ok := w.(*os.File); ok && !jsonOut {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			r.TTY = true
+		}
+	}
+	return r
+}
+
+func (r *Reporter) scrub(s string) string {
+	if r.Scrub == nil {
+		return s
+	}
+	return r.Scrub(s)
+}
+
+// Emit prints one event.
+func (r *Reporter) Emit(ev Event) {
+	if r == nil {
+		return
+	}
+	if ev.Time.IsZero() {
+		ev.Time = r.Clock.Now()
+	}
+	ev.Msg = r.scrub(ev.Msg)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.JSON {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return
+		}
+		fmt.Fprintln(r.Out, r.scrub(string(b)))
+		return
+	}
+	if r.Quiet && ev.Kind != EventFail && ev.Kind != EventWarn {
+		return
+	}
+	if ev.Kind == EventCountdown {
+		if r.TTY {
+			fmt.Fprintf(r.Out, "\r\033[K%s", ev.Msg)
+			r.countdownOn = true
+			return
+		}
+	}
+	if r.countdownOn {
+		fmt.Fprint(r.Out, "\r\033[K")
+		r.countdownOn = false
+	}
+	mark := map[string]string{EventStart: "==>", EventDone: " ok", EventSkip: " --", EventFail: "!!!", EventWarn: " !!", EventInfo: "   ", EventCountdown: "   "}[ev.Kind]
+	prefix := ev.Time.UTC().Format("15:04:05")
+	where := ev.Stage
+	if ev.Step != "" && ev.Kind != EventStart {
+		where = ev.Stage + ": " + ev.Step
+	}
+	line := fmt.Sprintf("%s %s %s", prefix, mark, where)
+	if ev.Msg != "" {
+		if where != "" {
+			line += ": "
+		} else {
+			line += " "
+		}
+		line += ev.Msg
+	}
+	fmt.Fprintln(r.Out, strings.TrimRight(line, " "))
+}
+
+// Printf prints a plain line for people (nothing in JSON mode).
+func (r *Reporter) Printf(format string, args ...any) {
+	if r == nil || r.JSON || r.Quiet {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprint(r.Out, r.scrub(fmt.Sprintf(format, args...)))
+}
+
+// Debugf prints only with -v.
+func (r *Reporter) Debugf(stage, format string, args ...any) {
+	if r == nil || !r.Verbose {
+		return
+	}
+	r.Emit(Event{Kind: EventInfo, Stage: stage, Msg: fmt.Sprintf(format, args...)})
+}

@@ -1,0 +1,73 @@
+package pipeline
+
+import (
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Secrets hands out tokens from the environment variables the config names
+// and remembers every value it handed out, so that Scrub can remove them from
+// anything printed or stored.
+type Secrets struct {
+	lookup func(string) (string, bool)
+	mu     sync.Mutex
+	values []string
+}
+
+// NewSecrets reads variables through lookup (os.LookupEnv in the product).
+func NewSecrets(lookup func(string) (string, bool)) *Secrets {
+	return &Secrets{lookup: lookup}
+}
+
+// Get returns the value of the variable name, remembering it for scrubbing.
+func (s *Secrets) Get(name string) (string, bool) {
+	if s == nil || s.lookup == nil || name == "" {
+		return "", false
+	}
+	v, ok := s.lookup(name)
+	if !ok || v == "" {
+		return "", false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, known := range s.values {
+		if known == v {
+			return v, true
+		}
+	}
+	s.values = append(s.values, v)
+	// Longest first, so a token containing another is removed whole.
+	sort.Slice(s.values, func(i, j int) bool { return len(s.values[i]) > len(s.values[j]) })
+	return v, true
+}
+
+// Present says whether the variable is set, remembering its value.
+func (s *Secrets) Present(name string) bool {
+	_, ok := s.Get(name)
+	return ok
+}
+
+// URL user info (https://user:secret@host) is removed whatever it holds.
+var userinfoRE = regexp.MustCompile(`(://[^/\s:@]*):[^/\s@]*@`)
+
+// Scrub replaces every known secret value, and any password in a URL, with
+// "***".
+func (s *Secrets) Scrub(text string) string {
+	if text == "" {
+		return text
+	}
+	text = userinfoRE.ReplaceAllString(text, "$1:***@")
+	if s == nil {
+		return text
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range s.values {
+		if len(v) >= 4 { // shorter values would mangle ordinary text
+			text = strings.ReplaceAll(text, v, "***")
+		}
+	}
+	return text
+}

@@ -1,0 +1,233 @@
+// Package gitserver serves bare git repositories over smart HTTP with the
+// real git-http-backend, so that tests and rehearsals push and fetch exactly
+// as they would against a public forge.
+package gitserver
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/cgi"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Service names as they appear in the smart HTTP protocol.
+const (
+	UploadPack  = "git-upload-pack"
+	ReceivePack = "git-receive-pack"
+)
+
+// Options configures a Server.
+type Options struct {
+	// Token, when non-empty, is required as the HTTP basic auth password
+	// (any user name) on every git-receive-pack request, both the ref
+	// advertisement and the POST. Fetching stays anonymous.
+	Token string
+}
+
+// Request is one HTTP request seen by the server.
+type Request struct {
+	Time   time.Time // when the request arrived
+	Method string
+	Path   string
+	// Service is "git-upload-pack" or "git-receive-pack", taken from
+	// ?service= or from the POST path; empty for anything else.
+	Service string
+	Status  int
+	// Authorized reports whether the request carried the token, or no token
+	// is required.
+	Authorized bool
+}
+
+// Server is a running smart HTTP git server bound to 127.0.0.1.
+type Server struct {
+	URL  string // http://127.0.0.1:PORT
+	Root string // directory holding the bare repositories
+
+	backend string
+	token   string
+	srv     *http.Server
+	done    chan struct{}
+
+	mu       sync.Mutex
+	requests []Request
+}
+
+// Start serves every bare repository under root at URL+"/"+name.
+func Start(root string, opts Options) (*Server, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("gitserver: root %q: %w", root, err)
+	}
+	if fi, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("gitserver: root: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("gitserver: root %s is not a directory", abs)
+	}
+	backend, err := backendPath()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("gitserver: listen: %w", err)
+	}
+	s := &Server{
+		URL:     "http://" + ln.Addr().String(),
+		Root:    abs,
+		backend: backend,
+		token:   opts.Token,
+		done:    make(chan struct{}),
+	}
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second}
+	go func() {
+		defer close(s.done)
+		_ = s.srv.Serve(ln)
+	}()
+	return s, nil
+}
+
+func backendPath() (string, error) {
+	out, err := exec.Command("git", "--exec-path").Output()
+	if err != nil {
+		return "", fmt.Errorf("gitserver: git --exec-path: %w (is git installed?)", err)
+	}
+	p := filepath.Join(strings.TrimSpace(string(out)), "git-http-backend")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("gitserver: git-http-backend not found: %w", err)
+	}
+	return p, nil
+}
+
+// RepoURL is the clone URL of the repository root/name.
+func (s *Server) RepoURL(name string) string {
+	return s.URL + "/" + strings.TrimPrefix(name, "/")
+}
+
+// Requests returns a copy of every request seen so far, in arrival order.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// ReceivePacks returns the git-receive-pack requests seen so far, in order.
+func (s *Server) ReceivePacks() []Request {
+	var out []Request
+	for _, r := range s.Requests() {
+		if r.Service == ReceivePack {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Close stops the server and waits for it to stop serving.
+func (s *Server) Close() {
+	_ = s.srv.Close()
+	<-s.done
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := Request{
+		Time:    time.Now(),
+		Method:  r.Method,
+		Path:    r.URL.Path,
+		Service: service(r),
+	}
+	rec.Authorized = s.authorized(r)
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		rec.Status = sw.status
+		s.mu.Lock()
+		s.requests = append(s.requests, rec)
+		s.mu.Unlock()
+	}()
+
+	if rec.Service == ReceivePack && !rec.Authorized {
+		sw.Header().Set("WWW-Authenticate", `Basic realm="embargo"`)
+		http.Error(sw, "authentication required", http.StatusUnauthorized)
+		return
+	}
+
+	env := []string{
+		"GIT_PROJECT_ROOT=" + s.Root,
+		"GIT_HTTP_EXPORT_ALL=1",
+		"PATH=" + os.Getenv("PATH"),
+	}
+	if h, ok := os.LookupEnv("HOME"); ok {
+		env = append(env, "HOME="+h)
+	}
+	if rec.Service == ReceivePack {
+		// http-backend only enables receive-pack for authenticated users;
+		// our own check above is the authentication.
+		env = append(env,
+			"GIT_CONFIG_COUNT=1",
+			"GIT_CONFIG_KEY_0=http.receivepack",
+			"GIT_CONFIG_VALUE_0=true",
+		)
+	}
+	// The CGI would otherwise see the token as HTTP_AUTHORIZATION.
+	r = r.Clone(r.Context())
+	r.Header.Del("Authorization")
+	h := &cgi.Handler{Path: s.backend, Dir: s.Root, Env: env}
+	h.ServeHTTP(sw, r)
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	if s.token == "" {
+		return true
+	}
+	_, pass, ok := r.BasicAuth()
+	return ok && subtle.ConstantTimeCompare([]byte(pass), []byte(s.token)) == 1
+}
+
+func service(r *http.Request) string {
+	if sv := r.URL.Query().Get("service"); sv == UploadPack || sv == ReceivePack {
+		return sv
+	}
+	switch {
+	case strings.HasSuffix(r.URL.Path, "/"+UploadPack):
+		return UploadPack
+	case strings.HasSuffix(r.URL.Path, "/"+ReceivePack):
+		return ReceivePack
+	}
+	return ""
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,520 @@
+package registry
+
+import (
+	"archive/tar"
+	"bytes"
+	"cmp"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxPublishBytes bounds a publish body; crates.io's default crate limit is
+// 10 MB, and the sandbox is a little more generous.
+const maxPublishBytes = 64 << 20
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /index/{path...}", s.serveIndex)
+	mux.HandleFunc("PUT /api/v1/crates/new", s.publish)
+	mux.HandleFunc("GET /api/v1/crates/{name}", s.crateInfo)
+	mux.HandleFunc("GET /api/v1/crates/{name}/{version}", s.versionInfo)
+	mux.HandleFunc("GET /api/v1/crates/{name}/{version}/download", s.download)
+	mux.HandleFunc("DELETE /api/v1/crates/{name}/{version}/yank", s.yank(true))
+	mux.HandleFunc("PUT /api/v1/crates/{name}/{version}/unyank", s.yank(false))
+	return s.logged(mux)
+}
+
+type logKey struct{}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// logged applies the latency knob and records every request.
+func (s *Server) logged(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entry := &Request{Method: r.Method, Path: r.URL.Path, Time: time.Now()}
+		s.mu.Lock()
+		latency := s.latency
+		s.mu.Unlock()
+		if latency > 0 {
+			t := time.NewTimer(latency)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+			}
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), logKey{}, entry)))
+		entry.Status = sw.status
+		if entry.Status == 0 {
+			entry.Status = http.StatusOK
+		}
+		entry.Duration = time.Since(entry.Time)
+		s.mu.Lock()
+		s.log = append(s.log, *entry)
+		s.mu.Unlock()
+	})
+}
+
+func logEntry(r *http.Request) *Request {
+	if e, ok := r.Context().Value(logKey{}).(*Request); ok {
+		return e
+	}
+	return &Request{}
+}
+
+// writeError answers in the crates.io error shape, which cargo prints.
+func writeError(w http.ResponseWriter, status int, format string, args ...any) {
+	writeJSON(w, status, map[string]any{
+		"errors": []map[string]string{{"detail": fmt.Sprintf(format, args...)}},
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	f, failing := s.failIndex.take()
+	s.mu.Unlock()
+	if failing {
+		http.Error(w, "sandbox registry: injected index failure", f.status)
+		return
+	}
+	p := r.PathValue("path")
+	if p == "config.json" {
+		writeJSON(w, http.StatusOK, map[string]any{
+			"dl":  s.URL + "/api/v1/crates",
+			"api": s.URL,
+		})
+		return
+	}
+	name := p[strings.LastIndex(p, "/")+1:]
+	if validName(name) != nil || Path(name) != p {
+		http.NotFound(w, r)
+		return
+	}
+	s.mu.Lock()
+	body, err := s.store.indexFile(name, time.Now())
+	s.mu.Unlock()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	if len(body) == 0 {
+		http.NotFound(w, r)
+		return
+	}
+	// An ETag lets cargo revalidate its index cache cheaply while it polls
+	// for a freshly published version.
+	sum := sha256.Sum256(body)
+	etag := fmt.Sprintf(`"%x"`, sum[:16])
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Cache-Control", "no-cache")
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write(body)
+}
+
+// parsePublish splits cargo's publish body: u32 LE metadata length, the JSON
+// metadata, u32 LE crate length, the .crate bytes.
+func parsePublish(body []byte) (*newCrate, []byte, error) {
+	next := func(what string) ([]byte, error) {
+		if len(body) < 4 {
+			return nil, fmt.Errorf("publish body truncated before the %s length", what)
+		}
+		n := binary.LittleEndian.Uint32(body)
+		body = body[4:]
+		if uint64(n) > uint64(len(body)) {
+			return nil, fmt.Errorf("publish body truncated: %s claims %d bytes, %d left", what, n, len(body))
+		}
+		b := body[:n]
+		body = body[n:]
+		return b, nil
+	}
+	metaJSON, err := next("metadata")
+	if err != nil {
+		return nil, nil, err
+	}
+	var meta newCrate
+	if err := json.Unmarshal(metaJSON, &meta); err != nil {
+		return nil, nil, fmt.Errorf("invalid publish metadata: %w", err)
+	}
+	crate, err := next("crate")
+	if err != nil {
+		return &meta, nil, err
+	}
+	if len(body) != 0 {
+		return &meta, nil, fmt.Errorf("publish body has %d trailing bytes", len(body))
+	}
+	return &meta, crate, nil
+}
+
+// checkTarball verifies, like crates.io, that the .crate is a gzipped tar
+// whose every entry lives under name-version/.
+func checkTarball(crate []byte, name, vers string) error {
+	zr, err := gzip.NewReader(bytes.NewReader(crate))
+	if err != nil {
+		return fmt.Errorf("uploaded tarball is malformed: %w", err)
+	}
+	prefix := name + "-" + vers + "/"
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("uploaded tarball is malformed: %w", err)
+		}
+		if !strings.HasPrefix(h.Name, prefix) {
+			return fmt.Errorf("invalid path found: %s", h.Name)
+		}
+	}
+}
+
+// authorize answers 403 and returns false unless the request carries the
+// token. cargo sends the token itself as the Authorization header.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
+	if s.token == "" {
+		return true
+	}
+	got := r.Header.Get("Authorization")
+	if got == "" {
+		writeError(w, http.StatusForbidden, "this action requires authentication")
+		return false
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+		writeError(w, http.StatusForbidden, "authentication failed")
+		return false
+	}
+	return true
+}
+
+func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
+	entry := logEntry(r)
+	// Read the whole body first so that even a refusal reaches cargo as a
+	// response rather than a reset connection.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPublishBytes))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "publish body too large or unreadable: %v", err)
+		return
+	}
+	meta, crate, perr := parsePublish(body)
+	if meta != nil {
+		entry.Crate, entry.Version = meta.Name, meta.Vers
+	}
+
+	s.mu.Lock()
+	if meta != nil {
+		s.attempts[versionKey(meta.Name, meta.Vers)]++
+	}
+	f, failing := s.failPublish.take()
+	s.mu.Unlock()
+	if failing {
+		if f.retryAfter > 0 {
+			secs := (f.retryAfter + time.Second - 1) / time.Second
+			w.Header().Set("Retry-After", strconv.Itoa(int(secs)))
+		}
+		writeError(w, f.status, "sandbox registry: injected publish failure (status %d)", f.status)
+		return
+	}
+	if !s.authorize(w, r) {
+		return
+	}
+	if perr != nil {
+		writeError(w, http.StatusBadRequest, "%v", perr)
+		return
+	}
+	if err := validName(meta.Name); err != nil {
+		writeError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	if err := validVersion(meta.Vers); err != nil {
+		writeError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	if err := checkTarball(crate, meta.Name, meta.Vers); err != nil {
+		writeError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if other := s.store.conflict(meta.Name); other != "" {
+		writeError(w, http.StatusBadRequest, "crate was previously named `%s`", other)
+		return
+	}
+	if s.store.find(meta.Name, meta.Vers) != nil {
+		writeError(w, http.StatusBadRequest, "crate version `%s` is already uploaded", meta.Vers)
+		return
+	}
+	for i, d := range meta.Deps {
+		if s.cratesIO && isCratesIOIndex(d.Registry) {
+			d.Registry = ""
+			meta.Deps[i] = d
+		}
+		// A dependency on another registry cannot be checked here; one on
+		// this registry must already exist, as on crates.io.
+		if d.Registry == "" && !s.store.exists(d.Name) {
+			writeError(w, http.StatusBadRequest, "no known crate named `%s`", d.Name)
+			return
+		}
+	}
+	now := time.Now().UTC()
+	rec := &record{
+		Entry:       meta.indexEntry(sha256hex(crate)),
+		Published:   now,
+		VisibleAt:   now.Add(s.indexDelay),
+		Description: meta.Description,
+		License:     meta.License,
+		Repository:  meta.Repository,
+	}
+	if err := s.store.add(rec, crate); err != nil {
+		writeError(w, http.StatusInternalServerError, "storing %s@%s: %v", meta.Name, meta.Vers, err)
+		return
+	}
+	s.uploads[versionKey(meta.Name, meta.Vers)]++
+	writeJSON(w, http.StatusOK, map[string]any{
+		"warnings": map[string][]string{"invalid_categories": {}, "invalid_badges": {}, "other": {}},
+	})
+}
+
+// isCratesIOIndex recognises the index URLs cargo uses for crates.io in
+// publish metadata.
+func isCratesIOIndex(u string) bool {
+	switch strings.TrimSuffix(u, "/") {
+	case "https://github.com/rust-lang/crates.io-index", "sparse+https://index.crates.io":
+		return true
+	}
+	return false
+}
+
+func (s *Server) download(w http.ResponseWriter, r *http.Request) {
+	name, vers := r.PathValue("name"), r.PathValue("version")
+	s.mu.Lock()
+	rec := s.store.find(name, vers)
+	var crate []byte
+	var err error
+	if rec != nil {
+		crate, err = s.store.crate(rec)
+	}
+	s.mu.Unlock()
+	if rec == nil {
+		writeError(w, http.StatusNotFound, "crate `%s` does not have a version `%s`", name, vers)
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusNotFound, "crate `%s` version `%s`: %v", name, vers, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/gzip")
+	w.Header().Set("Content-Length", strconv.Itoa(len(crate)))
+	w.Write(crate)
+}
+
+func (s *Server) versionJSON(rec *record) map[string]any {
+	e := rec.Entry
+	return map[string]any{
+		"id":           rec.Seq,
+		"crate":        e.Name,
+		"num":          e.Vers,
+		"dl_path":      "/api/v1/crates/" + e.Name + "/" + e.Vers + "/download",
+		"checksum":     e.Cksum,
+		"yanked":       e.Yanked,
+		"created_at":   rec.Published,
+		"updated_at":   rec.Published,
+		"license":      rec.License,
+		"rust_version": nilIfEmpty(e.RustVersion),
+		"links":        nilIfEmpty(e.Links),
+		"features":     e.Features,
+	}
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// crateInfo and versionInfo answer from the stored versions at once, like the
+// crates.io database; only the index lags by the visibility delay.
+func (s *Server) crateInfo(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	recs := s.store.versions(name)
+	if len(recs) == 0 {
+		writeError(w, http.StatusNotFound, "crate `%s` does not exist", name)
+		return
+	}
+	versions := make([]map[string]any, 0, len(recs))
+	var maxV, maxStable string
+	for i := len(recs) - 1; i >= 0; i-- {
+		rec := recs[i]
+		versions = append(versions, s.versionJSON(rec))
+		if rec.Entry.Yanked {
+			continue
+		}
+		v := rec.Entry.Vers
+		if maxV == "" || compareSemver(v, maxV) > 0 {
+			maxV = v
+		}
+		if !strings.Contains(strings.SplitN(v, "+", 2)[0], "-") && (maxStable == "" || compareSemver(v, maxStable) > 0) {
+			maxStable = v
+		}
+	}
+	first, last := recs[0], recs[len(recs)-1]
+	writeJSON(w, http.StatusOK, map[string]any{
+		"crate": map[string]any{
+			"id":                 first.Entry.Name,
+			"name":               first.Entry.Name,
+			"description":        last.Description,
+			"repository":         nilIfEmpty(last.Repository),
+			"max_version":        maxV,
+			"max_stable_version": nilIfEmpty(maxStable),
+			"newest_version":     last.Entry.Vers,
+			"created_at":         first.Published,
+			"updated_at":         last.Published,
+			"versions":           seqs(recs),
+		},
+		"versions": versions,
+	})
+}
+
+func seqs(recs []*record) []int64 {
+	out := make([]int64, 0, len(recs))
+	for i := len(recs) - 1; i >= 0; i-- {
+		out = append(out, recs[i].Seq)
+	}
+	return out
+}
+
+func (s *Server) versionInfo(w http.ResponseWriter, r *http.Request) {
+	name, vers := r.PathValue("name"), r.PathValue("version")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec := s.store.find(name, vers)
+	if rec == nil {
+		if !s.store.exists(name) {
+			writeError(w, http.StatusNotFound, "crate `%s` does not exist", name)
+		} else {
+			writeError(w, http.StatusNotFound, "crate `%s` does not have a version `%s`", name, vers)
+		}
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"version": s.versionJSON(rec)})
+}
+
+func (s *Server) yank(yanked bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.authorize(w, r) {
+			return
+		}
+		name, vers := r.PathValue("name"), r.PathValue("version")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		rec := s.store.find(name, vers)
+		if rec == nil {
+			writeError(w, http.StatusNotFound, "crate `%s` does not have a version `%s`", name, vers)
+			return
+		}
+		rec.Entry.Yanked = yanked
+		if err := s.store.save(rec); err != nil {
+			writeError(w, http.StatusInternalServerError, "%v", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	}
+}
+
+// compareSemver orders versions by major.minor.patch, then a release above
+// its pre-releases, then pre-release identifiers; build metadata is ignored.
+func compareSemver(a, b string) int {
+	split := func(v string) ([3]int, []string) {
+		v, _, _ = strings.Cut(v, "+")
+		core, pre, hasPre := strings.Cut(v, "-")
+		var nums [3]int
+		for i, p := range strings.SplitN(core, ".", 3) {
+			nums[i], _ = strconv.Atoi(p)
+		}
+		if !hasPre {
+			return nums, nil
+		}
+		return nums, strings.Split(pre, ".")
+	}
+	an, ap := split(a)
+	bn, bp := split(b)
+	for i := range an {
+		if an[i] != bn[i] {
+			return cmp.Compare(an[i], bn[i])
+		}
+	}
+	switch {
+	case ap == nil && bp == nil:
+		return 0
+	case ap == nil:
+		return 1
+	case bp == nil:
+		return -1
+	}
+	for i := 0; i < len(ap) && i < len(bp); i++ {
+		x, xerr := strconv.Atoi(ap[i])
+		y, yerr := strconv.Atoi(bp[i])
+		switch {
+		case xerr == nil && yerr == nil:
+			if x != y {
+				return cmp.Compare(x, y)
+			}
+		case xerr == nil:
+			return -1
+		case yerr == nil:
+			return 1
+		default:
+			if c := strings.Compare(ap[i], bp[i]); c != 0 {
+				return c
+			}
+		}
+	}
+	return cmp.Compare(len(ap), len(bp))
+}

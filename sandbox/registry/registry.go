@@ -1,0 +1,224 @@
+// Package registry is a crates.io-compatible registry for rehearsals and
+// tests: a sparse index, the publish/download web API that the real cargo
+// talks to, on-disk storage, and knobs to make it slow or failing.
+package registry
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure a Server. Dir is required; an empty Token accepts any
+// (or no) Authorization header.
+type Options struct {
+	Dir        string
+	Token      string
+	Latency    time.Duration // added to every request
+	IndexDelay time.Duration // a published version shows in the index only after this
+
+	// CratesIO makes the sandbox stand in for crates.io, for cargo configured
+	// with source.crates-io.replace-with pointing at it: dependencies cargo
+	// sends as coming from crates.io are this registry's own, so they must
+	// exist and are indexed without a registry field, as crates.io does.
+	CratesIO bool
+}
+
+// Request is one entry of the request log. Crate and Version are set for
+// publishes whose metadata could be read.
+type Request struct {
+	Method   string
+	Path     string
+	Status   int
+	Time     time.Time
+	Duration time.Duration
+	Crate    string
+	Version  string
+}
+
+// Server is a running sandbox registry.
+type Server struct {
+	URL string // http://127.0.0.1:PORT, no trailing slash
+
+	token    string
+	cratesIO bool
+	http     *http.Server
+	ln       net.Listener
+
+	mu          sync.Mutex
+	store       *store
+	latency     time.Duration
+	indexDelay  time.Duration
+	failPublish failure
+	failIndex   failure
+	uploads     map[string]int
+	attempts    map[string]int
+	log         []Request
+}
+
+type failure struct {
+	n          int
+	status     int
+	retryAfter time.Duration
+}
+
+// take consumes one injected failure, if any remain.
+func (f *failure) take() (failure, bool) {
+	if f.n <= 0 {
+		return failure{}, false
+	}
+	f.n--
+	return *f, true
+}
+
+// Start serves a registry on addr ("" means 127.0.0.1:0) with storage under
+// opts.Dir. Versions already stored there are served again.
+func Start(addr string, opts Options) (*Server, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("sandbox registry: Options.Dir is required")
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("sandbox registry: %w", err)
+	}
+	st, err := openStore(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox registry: open %s: %w", opts.Dir, err)
+	}
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox registry: listen: %w", err)
+	}
+	s := &Server{
+		URL:        "http://" + ln.Addr().String(),
+		token:      opts.Token,
+		cratesIO:   opts.CratesIO,
+		ln:         ln,
+		store:      st,
+		latency:    opts.Latency,
+		indexDelay: opts.IndexDelay,
+		uploads:    map[string]int{},
+		attempts:   map[string]int{},
+	}
+	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	go s.http.Serve(ln)
+	return s, nil
+}
+
+// IndexURL is the index URL for cargo configuration, with the sparse+ prefix.
+func (s *Server) IndexURL() string { return "sparse+" + s.URL + "/index/" }
+
+// Close stops the server; stored versions stay on disk.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.http.Shutdown(ctx); err != nil {
+		return s.http.Close()
+	}
+	return nil
+}
+
+// FailPublishes makes the next n publish requests answer status. A positive
+// retryAfter is sent as Retry-After, in whole seconds (rounded up).
+func (s *Server) FailPublishes(n, status int, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failPublish = failure{n: n, status: status, retryAfter: retryAfter}
+}
+
+// FailIndex makes the next n requests under /index/ answer status.
+func (s *Server) FailIndex(n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failIndex = failure{n: n, status: status}
+}
+
+// SetLatency changes the delay added to every request.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// SetIndexDelay changes the visibility delay of versions published from now on.
+func (s *Server) SetIndexDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.indexDelay = d
+}
+
+// Uploads counts the successful publishes of name@version since Start.
+func (s *Server) Uploads(name, version string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.uploads[versionKey(name, version)]
+}
+
+// PublishAttempts counts the publish requests for name@version since Start,
+// whatever their outcome.
+func (s *Server) PublishAttempts(name, version string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.attempts[versionKey(name, version)]
+}
+
+// Requests returns a copy of the request log, oldest first.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.log...)
+}
+
+// Seed stores an existing version as if published long ago: visible at once,
+// not counted as an upload, and refused to later publishes like any stored
+// version. crate may be nil (downloads then answer 404); when given, its
+// sha256 must match e.Cksum, or fills it when empty.
+func (s *Server) Seed(e IndexEntry, crate []byte) error {
+	if err := validName(e.Name); err != nil {
+		return fmt.Errorf("sandbox registry: seed: %w", err)
+	}
+	if err := validVersion(e.Vers); err != nil {
+		return fmt.Errorf("sandbox registry: seed %s: %w", e.Name, err)
+	}
+	if crate != nil {
+		sum := sha256hex(crate)
+		if e.Cksum == "" {
+			e.Cksum = sum
+		} else if !strings.EqualFold(e.Cksum, sum) {
+			return fmt.Errorf("sandbox registry: seed %s@%s: cksum %s does not match the crate's sha256 %s", e.Name, e.Vers, e.Cksum, sum)
+		}
+	}
+	if e.Cksum == "" {
+		return fmt.Errorf("sandbox registry: seed %s@%s: no cksum and no crate", e.Name, e.Vers)
+	}
+	e.normalize()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if other := s.store.conflict(e.Name); other != "" {
+		return fmt.Errorf("sandbox registry: seed %s: crate was previously named `%s`", e.Name, other)
+	}
+	if s.store.find(e.Name, e.Vers) != nil {
+		return fmt.Errorf("sandbox registry: seed: crate version `%s` of `%s` is already stored", e.Vers, e.Name)
+	}
+	now := time.Now().UTC()
+	return s.store.add(&record{Entry: e, Published: now, VisibleAt: now, Seeded: true}, crate)
+}
+
+func versionKey(name, version string) string {
+	return strings.ToLower(name) + "@" + version
+}
+
+func sha256hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,74 @@
+package stages
+
+import (
+	"fmt"
+	"net/mail"
+	"path/filepath"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/vault"
+)
+
+// publicURL is where pushes go: the configured public repository, or the
+// sandbox mirror in a rehearsal.
+func publicURL(r *pipeline.Run) string {
+	if r.Targets != nil && r.Targets.Public != "" {
+		return r.Targets.Public
+	}
+	return r.Config.ResolveRemote(r.Config.Source.Public)
+}
+
+// gitAuth is the push credential, or nil for local remotes and rehearsals.
+func gitAuth(r *pipeline.Run) transport.AuthMethod {
+	if r.Targets != nil {
+		return nil
+	}
+	tok, _ := r.Secrets.Get(r.Config.Source.TokenEnv)
+	return vault.Auth(tok)
+}
+
+func openVault(r *pipeline.Run) (*vault.Vault, error) {
+	return vault.Open(filepath.Join(r.StateDir, "vault.git"))
+}
+
+func sourcePath(r *pipeline.Run) string { return r.Config.Resolve(r.Config.Source.Repo) }
+
+func heldBranches(cfg *pipeline.Config) []string {
+	out := make([]string, len(cfg.Releases))
+	for i, rel := range cfg.Releases {
+		out[i] = rel.Branch
+	}
+	return out
+}
+
+// lineStep names the preflight step of a line; push reads its results.
+func lineStep(rel pipeline.Release) string { return "line " + rel.Line }
+
+// Results the preflight records per line.
+const (
+	resHeld      = "held"       // the held tip that was checked
+	resPublicTip = "public_tip" // the public branch tip it fast-forwards
+	resVersion   = "version"
+	resCrates    = "crates" // name@version, comma separated, publish order
+)
+
+// tagger is the handler, at T0: tags made by any run on any machine are the
+// same object.
+func tagger(cfg *pipeline.Config) object.Signature {
+	a, err := mail.ParseAddress(cfg.Embargo.Handler)
+	if err != nil {
+		return vault.Signature(cfg.Embargo.Handler, "", cfg.T0())
+	}
+	return vault.Signature(a.Name, a.Address, cfg.T0())
+}
+
+func tagMessage(cfg *pipeline.Config, rel pipeline.Release) string {
+	return fmt.Sprintf("%s %s\n\nSecurity release for %s (line %s).\n", strings.TrimPrefix(rel.Tag, "v"), cfg.Advisory.Package, cfg.Embargo.ID, rel.Line)
+}
+
+func short(h plumbing.Hash) string { return vault.Short(h) }

@@ -1,0 +1,73 @@
+package stages
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/async-rs/embargo/pipeline"
+)
+
+// Gate waits for T0. It is only the visible half of the gate: every public
+// write also asks pipeline.Gate.Allow itself.
+type Gate struct{}
+
+func (Gate) Name() string    { return "gate" }
+func (Gate) Summary() string { return "wait for T0" }
+
+func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
+	g := r.Gate
+	return r.Step("wait", func(res map[string]string) error {
+		start := r.Now()
+		res["t0"] = g.T0.UTC().Format(time.RFC3339)
+		if !start.Before(g.T0) {
+			late := start.Sub(g.T0)
+			res["late_start"] = late.Round(time.Millisecond).String()
+			if late > g.Window {
+				r.Warnf("WINDOW MISSED: started %s after T0; the advisory was due by %s. Proceeding now: every minute counts.",
+					late.Round(time.Second), g.Deadline().UTC().Format(time.RFC3339))
+			} else if late > 0 {
+				r.Infof("started %s after T0: proceeding at once", late.Round(time.Millisecond))
+			}
+			res["summary"] = "T0 already passed (" + res["late_start"] + " late)"
+			return nil
+		}
+		r.Infof("holding until T0 %s (%s from now):", g.T0.UTC().Format(time.RFC3339), g.T0.Sub(start).Round(time.Second))
+		for _, rel := range r.Config.Releases {
+			held := r.Journal.Result("preflight", lineStep(rel), resHeld)
+			if len(held) > 12 {
+				held = held[:12]
+			}
+			r.Infof("  %s: %s %s -> %s, tag %s", rel.Line, rel.Branch, held, rel.PublicBranch, rel.Tag)
+		}
+		interval := time.Minute
+		if r.Out.TTY {
+			interval = time.Second
+		}
+		late, err := g.Wait(ctx, interval, func(left time.Duration) {
+			r.Out.Emit(pipeline.Event{Kind: pipeline.EventCountdown, Stage: "gate", Msg: "T-" + countdown(left),
+				Data: map[string]any{"remaining_s": left.Seconds()}})
+		})
+		if err != nil {
+			return fmt.Errorf("interrupted while waiting for T0: %w", err)
+		}
+		res["woke"] = r.Now().UTC().Format(time.RFC3339Nano)
+		res["late"] = late.String()
+		res["summary"] = fmt.Sprintf("T0 reached, woke %s late", late.Round(time.Microsecond))
+		return nil
+	})
+}
+
+// countdown formats a duration as [Dd ]HH:MM:SS, rounding up so the display
+// reaches 00:00:01 and never shows 00:00:00 before T0.
+func countdown(d time.Duration) string {
+	s := int64((d + time.Second - 1) / time.Second)
+	days := s / 86400
+	s %= 86400
+	out := fmt.Sprintf("%02d:%02d:%02d", s/3600, (s%3600)/60, s%60)
+	if days > 0 {
+		out = fmt.Sprintf("%dd %s", days, out)
+	}
+	return strings.TrimSpace(out)
+}

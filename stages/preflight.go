@@ -1,0 +1,249 @@
+package stages
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"golang.org/x/mod/semver"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/vault"
+)
+
+// Preflight checks everything that can be checked before T0, reading the
+// public world and changing nothing in it. It lists every problem it finds.
+type Preflight struct{}
+
+func (Preflight) Name() string { return "preflight" }
+func (Preflight) Summary() string {
+	return "held branches, fast-forward, leak check, tags, versions, credentials"
+}
+
+func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
+	cfg := r.Config
+	var findings []pipeline.Finding
+	add := func(subject, fix, format string, args ...any) {
+		findings = append(findings, pipeline.Finding{Subject: subject, Msg: fmt.Sprintf(format, args...), Fix: fix})
+	}
+
+	v, err := openVault(r)
+	if err != nil {
+		return err
+	}
+	if err := r.Step("fetch", func(res map[string]string) error {
+		present, tags, missing, err := fetchHeld(ctx, r, v)
+		if err != nil {
+			return err
+		}
+		for _, i := range missing {
+			rel := cfg.Releases[i]
+			add("release "+rel.Line, fmt.Sprintf("create the held branch in %s, or correct release[%d].branch in %s", cfg.Source.Repo, i+1, cfg.Path),
+				"held branch %s does not exist in %s", rel.Branch, cfg.Source.Repo)
+		}
+		res["source_tags"] = strings.Join(tags, ",")
+		// Read only: nothing is ever written to the public remote here.
+		if err := v.FetchPublic(ctx, publicURL(r), nil); err != nil {
+			return err
+		}
+		res["summary"] = fmt.Sprintf("%d held branches read, public refs of %s fetched", len(present), r.Config.Source.Public)
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	afterT0 := !r.Now().Before(r.Gate.T0)
+	for i, rel := range cfg.Releases {
+		held, ok := v.Held(rel.Branch)
+		if !ok {
+			continue // reported above
+		}
+		subject := "release " + rel.Line
+		if err := r.Step(lineStep(rel), func(res map[string]string) error {
+			before := len(findings)
+			res[resHeld] = held.String()
+			checkLine(v, cfg, i, rel, held, afterT0, res, add)
+			if n := len(findings) - before; n > 0 {
+				return fmt.Errorf("%w: %d", errLineProblems, n)
+			}
+			return nil
+		}); err != nil && !errors.Is(err, errLineProblems) {
+			add(subject, "", "%v", err)
+		}
+	}
+
+	if err := r.Step("credentials", func(res map[string]string) error {
+		var have []string
+		for _, c := range credentials(cfg) {
+			if r.Targets != nil {
+				continue // a rehearsal never reads the real tokens
+			}
+			if !r.Secrets.Present(c.env) {
+				add(c.key, fmt.Sprintf("export %s in the environment of the run (the value is never printed)", c.env),
+					"environment variable %s is not set: %s", c.env, c.use)
+				continue
+			}
+			have = append(have, c.env)
+		}
+		if len(have) > 0 {
+			res["summary"] = "set: " + strings.Join(have, ", ")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	if len(findings) > 0 {
+		return &pipeline.FindingsError{Findings: findings}
+	}
+	return nil
+}
+
+// fetchHeld copies the held branches and any release tags already made from
+// the source clone into the vault; missing lists the lines whose branch is
+// absent.
+func fetchHeld(ctx context.Context, r *pipeline.Run, v *vault.Vault) (branches, tags []string, missing []int, err error) {
+	var names []plumbing.ReferenceName
+	for _, rel := range r.Config.Releases {
+		names = append(names, plumbing.NewBranchReferenceName(rel.Branch), plumbing.NewTagReferenceName(rel.Tag))
+	}
+	found, err := vault.SourceRefs(sourcePath(r), names)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for i, rel := range r.Config.Releases {
+		if _, ok := found[plumbing.NewBranchReferenceName(rel.Branch)]; ok {
+			branches = append(branches, rel.Branch)
+		} else {
+			missing = append(missing, i)
+		}
+		if _, ok := found[plumbing.NewTagReferenceName(rel.Tag)]; ok {
+			tags = append(tags, rel.Tag)
+		}
+	}
+	_, err = v.FetchHeld(ctx, sourcePath(r), branches, tags)
+	return branches, tags, missing, err
+}
+
+// errLineProblems marks a line step that failed with findings already listed.
+var errLineProblems = errors.New("problems found")
+
+type credential struct{ key, env, use string }
+
+// credentials lists the token variables the run will need.
+func credentials(cfg *pipeline.Config) []credential {
+	var out []credential
+	if cfg.Source.TokenEnv != "" {
+		out = append(out, credential{"source.token_env", cfg.Source.TokenEnv, "needed to push to " + cfg.Source.Public})
+	}
+	return out
+}
+
+// checkLine runs the per-line checks, reporting problems through add and
+// recording what later stages need in res.
+func checkLine(v *vault.Vault, cfg *pipeline.Config, idx int, rel pipeline.Release, held plumbing.Hash, afterT0 bool, res map[string]string,
+	add func(subject, fix, format string, args ...any)) {
+	subject := "release " + rel.Line
+	key := func(k string) string { return fmt.Sprintf("release[%d].%s in %s", idx+1, k, cfg.Path) }
+
+	public, hasPublic := v.PublicBranch(rel.PublicBranch)
+	pushed := hasPublic && public == held
+	switch {
+	case !hasPublic:
+		add(subject, "check "+key("public_branch"), "public branch %s does not exist in %s", rel.PublicBranch, cfg.Source.Public)
+		return
+	case pushed && !afterT0:
+		add(subject, "the fix is public: treat the embargo as broken and follow the policy", "LEAK: %s is already at the held tip %s before T0", rel.PublicBranch, short(held))
+		return
+	case pushed:
+		res[resPublicTip] = public.String()
+		res["summary"] = fmt.Sprintf("%s already at %s (pushed)", rel.PublicBranch, short(held))
+	default:
+		ff, err := v.IsAncestor(public, held)
+		if err != nil {
+			add(subject, "", "cannot compare %s with %s: %v", rel.Branch, rel.PublicBranch, err)
+			return
+		}
+		if !ff {
+			add(subject, fmt.Sprintf("rebase %s onto the public %s (now %s), then re-run", rel.Branch, rel.PublicBranch, short(public)),
+				"held branch %s does not fast-forward public %s", rel.Branch, rel.PublicBranch)
+			return
+		}
+		res[resPublicTip] = public.String()
+		ahead, err := v.Ahead(held, public)
+		if err != nil {
+			add(subject, "", "%v", err)
+			return
+		}
+		leaks, err := v.Leaks(ahead)
+		if err != nil {
+			add(subject, "", "leak check: %v", err)
+			return
+		}
+		for _, c := range ahead {
+			if ref, ok := leaks[c]; ok && !afterT0 {
+				add(subject, "the fix is public: treat the embargo as broken and follow the policy",
+					"LEAK: held commit %s is reachable from public %s", short(c), ref)
+			}
+		}
+		res["summary"] = fmt.Sprintf("%s at %s fast-forwards %s (%d commit(s) ahead), none public", rel.Branch, short(held), rel.PublicBranch, len(ahead))
+	}
+
+	if tagAt, ok, err := v.SourceTag(rel.Tag); err == nil && ok && tagAt != held {
+		add(subject, fmt.Sprintf("delete or move the local tag %s in %s", rel.Tag, cfg.Source.Repo), "tag %s in the source repository points to %s, not the held tip %s", rel.Tag, short(tagAt), short(held))
+	}
+	if tagAt, ok, err := v.PublicTag(rel.Tag); err != nil {
+		add(subject, "", "read public tag %s: %v", rel.Tag, err)
+	} else if ok && tagAt != held {
+		add(subject, fmt.Sprintf("pick another tag in %s, or move the held branch", key("tag")), "tag %s already exists publicly at %s, not at the held tip %s", rel.Tag, short(tagAt), short(held))
+	} else if ok && !afterT0 {
+		add(subject, "the fix is public: treat the embargo as broken and follow the policy", "LEAK: tag %s is already public at the held tip", rel.Tag)
+	}
+
+	ws, err := workspaceAt(v, held)
+	if err != nil {
+		add(subject, "", "read the workspace at %s: %v", short(held), err)
+		return
+	}
+	crates, err := ws.Select(rel.Crates)
+	if err != nil {
+		add(subject, "check "+key("crates"), "%v", err)
+		return
+	}
+	want := pipeline.TagVersion(rel.Tag)
+	res[resVersion] = want
+	var oldWS = ws
+	if !pushed {
+		if oldWS, err = workspaceAt(v, public); err != nil {
+			oldWS = nil // the public tip may predate the workspace layout
+		}
+	}
+	var list []string
+	for _, c := range crates {
+		list = append(list, c.Name+"@"+c.Version)
+		if c.Version != want {
+			add(subject, fmt.Sprintf("set version = %q in %s/Cargo.toml on %s, or fix %s", want, c.Dir, rel.Branch, key("tag")),
+				"crate %s is %s at the held tip but the tag %s says %s", c.Name, c.Version, rel.Tag, want)
+			continue
+		}
+		if pushed || oldWS == nil {
+			continue
+		}
+		if old, ok := oldWS.Crates[c.Name]; ok && !semverGreater(c.Version, old.Version) {
+			add(subject, fmt.Sprintf("bump %s above %s on %s", c.Name, old.Version, rel.Branch),
+				"crate %s is not bumped: %s at the held tip, %s on public %s", c.Name, c.Version, old.Version, rel.PublicBranch)
+		}
+	}
+	res[resCrates] = strings.Join(list, ",")
+}
+
+// semverGreater reports a > b by semver precedence.
+func semverGreater(a, b string) bool {
+	va, vb := "v"+a, "v"+b
+	if !semver.IsValid(va) || !semver.IsValid(vb) {
+		return a != b && a > b
+	}
+	return semver.Compare(va, vb) > 0
+}

@@ -1,0 +1,215 @@
+package stages
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/vault"
+)
+
+// Push makes the held branches and their tags public in one atomic push,
+// then reads the remote back to prove it.
+type Push struct{}
+
+func (Push) Name() string { return "push" }
+func (Push) Summary() string {
+	return "one atomic push of every held branch and tag; remote refs verified"
+}
+
+// pushAttempts bounds retries after network errors; each retry first
+// re-reads the remote and pushes only what is still missing.
+const pushAttempts = 4
+
+func (Push) Run(ctx context.Context, r *pipeline.Run) error {
+	cfg := r.Config
+	v, err := openVault(r)
+	if err != nil {
+		return err
+	}
+	url, auth := publicURL(r), gitAuth(r)
+
+	held := map[string]plumbing.Hash{}
+	if err := r.Step("held", func(res map[string]string) error {
+		// Read the held tips again: the vault may be new (a fresh runner, a
+		// deleted state directory) and the branches must not have moved
+		// since they were checked.
+		if _, _, missing, err := fetchHeld(ctx, r, v); err != nil {
+			return err
+		} else if len(missing) > 0 {
+			return fmt.Errorf("held branch %s is missing from %s", cfg.Releases[missing[0]].Branch, cfg.Source.Repo)
+		}
+		for _, rel := range cfg.Releases {
+			h, _ := v.Held(rel.Branch)
+			if checked := r.Journal.Result("preflight", lineStep(rel), resHeld); checked != "" && checked != h.String() {
+				return fmt.Errorf("held branch %s moved since preflight (%s, now %s): run `embargo run --from preflight` to check the new tip",
+					rel.Branch, checked[:12], short(h))
+			}
+			held[rel.Line] = h
+			res[rel.Line] = h.String()
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	if err := r.Step("tags", func(res map[string]string) error {
+		for _, rel := range cfg.Releases {
+			h, err := v.EnsureTag(rel.Tag, held[rel.Line], tagger(cfg), tagMessage(cfg, rel))
+			if err != nil {
+				return err
+			}
+			res[rel.Tag] = h.String()
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	pipeline.Checkpoint("push.before")
+	if err := r.Step("push", func(res map[string]string) error {
+		var lastErr error
+		for attempt := 1; attempt <= pushAttempts; attempt++ {
+			remote, err := vault.ListRemote(ctx, url, auth)
+			if err != nil {
+				lastErr = err
+			} else {
+				updates, err := missingUpdates(r, v, remote, held)
+				if err != nil {
+					return err
+				}
+				if len(updates) == 0 {
+					if attempt == 1 {
+						res["summary"] = "every ref already public at the held tips: nothing pushed"
+					}
+					return nil
+				}
+				// The gate is asked by the step that writes, right before
+				// it writes.
+				if err := r.Gate.Allow("push to " + cfg.Source.Public); err != nil {
+					return err
+				}
+				start := r.Now()
+				err = v.Push(ctx, url, auth, updates)
+				if err == nil {
+					names := make([]string, len(updates))
+					for i, u := range updates {
+						names[i] = u.Remote
+					}
+					res["pushed"] = strings.Join(names, ",")
+					res["pushed_at"] = start.UTC().Format(time.RFC3339Nano)
+					res["summary"] = fmt.Sprintf("pushed %d refs in one atomic push at %s", len(updates), start.UTC().Format("15:04:05.000"))
+					pipeline.Checkpoint("push.after")
+					return nil
+				}
+				if !transient(err) {
+					return fmt.Errorf("push to %s refused: %w", cfg.Source.Public, err)
+				}
+				lastErr = err
+			}
+			if attempt < pushAttempts {
+				wait := time.Duration(1<<(attempt-1)) * time.Second
+				r.Warnf("push attempt %d failed (%v); re-reading the remote in %s", attempt, lastErr, wait)
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(wait):
+				}
+			}
+		}
+		return fmt.Errorf("push failed after %d attempts: %w", pushAttempts, lastErr)
+	}); err != nil {
+		return err
+	}
+
+	return r.Step("verify", func(res map[string]string) error {
+		remote, err := vault.ListRemote(ctx, url, auth)
+		if err != nil {
+			return err
+		}
+		var wrong []string
+		for _, rel := range cfg.Releases {
+			h := held[rel.Line]
+			if got := remote["refs/heads/"+rel.PublicBranch]; got.Hash != h {
+				wrong = append(wrong, fmt.Sprintf("%s is at %s, expected %s", rel.PublicBranch, shortOrNone(got.Hash), short(h)))
+			}
+			if got := remote["refs/tags/"+rel.Tag]; got.Commit != h {
+				wrong = append(wrong, fmt.Sprintf("tag %s points to %s, expected %s", rel.Tag, shortOrNone(got.Commit), short(h)))
+			}
+		}
+		if len(wrong) > 0 {
+			return fmt.Errorf("public refs are not as pushed: %s", strings.Join(wrong, "; "))
+		}
+		res["summary"] = fmt.Sprintf("%d branches and %d tags public at the held tips", len(cfg.Releases), len(cfg.Releases))
+		return nil
+	})
+}
+
+// missingUpdates compares the remote with what must be there and returns
+// the refs still to push. A public branch that moved since preflight stops
+// the release: the fix must be rebased and checked again.
+func missingUpdates(r *pipeline.Run, v *vault.Vault, remote map[string]vault.RemoteRef, held map[string]plumbing.Hash) ([]vault.Update, error) {
+	var out []vault.Update
+	for _, rel := range r.Config.Releases {
+		h := held[rel.Line]
+		branch := "refs/heads/" + rel.PublicBranch
+		cur, exists := remote[branch]
+		if cur.Hash != h {
+			checked := r.Journal.Result("preflight", lineStep(rel), resPublicTip)
+			switch {
+			case checked != "" && (!exists || cur.Hash.String() != checked):
+				return nil, fmt.Errorf("public %s moved since preflight (was %s, now %s): rebase %s onto it and run `embargo run --from preflight`",
+					rel.PublicBranch, checked[:12], shortOrNone(cur.Hash), rel.Branch)
+			case checked == "" && exists:
+				// No journal: decide from the objects themselves.
+				ok, err := v.IsAncestor(cur.Hash, h)
+				if err != nil || !ok {
+					return nil, fmt.Errorf("public %s is at %s, which %s does not fast-forward: rebase it and run `embargo run --from preflight`",
+						rel.PublicBranch, short(cur.Hash), rel.Branch)
+				}
+			case checked == "" && !exists:
+				return nil, fmt.Errorf("public branch %s does not exist: run `embargo run --from preflight`", rel.PublicBranch)
+			}
+			out = append(out, vault.Update{Local: "refs/held/" + rel.Branch, Remote: branch})
+		}
+		tag := "refs/tags/" + rel.Tag
+		if cur, exists := remote[tag]; !exists {
+			out = append(out, vault.Update{Local: tag, Remote: tag})
+		} else if cur.Commit != h {
+			return nil, fmt.Errorf("tag %s exists publicly at %s, not at the held tip %s", rel.Tag, short(cur.Commit), short(h))
+		}
+	}
+	return out, nil
+}
+
+// transient errors are network failures worth a retry; anything else (a
+// refusal, a bad credential, a rejected update) is reported at once.
+func transient(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"connection reset", "connection refused", "broken pipe", "timeout", "502", "503", "504", "unexpected EOF"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func shortOrNone(h plumbing.Hash) string {
+	if h.IsZero() {
+		return "(absent)"
+	}
+	return short(h)
+}

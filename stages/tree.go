@@ -1,0 +1,58 @@
+package stages
+
+import (
+	"errors"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/vault"
+)
+
+// commitTree lets the cargo workspace reader look inside a vault commit.
+type commitTree struct {
+	tree *object.Tree
+}
+
+func workspaceAt(v *vault.Vault, commit plumbing.Hash) (*cargo.Workspace, error) {
+	t, err := v.Tree(commit)
+	if err != nil {
+		return nil, err
+	}
+	return cargo.ReadWorkspace(commitTree{tree: t})
+}
+
+func (c commitTree) Read(path string) (string, bool, error) {
+	f, err := c.tree.File(path)
+	if errors.Is(err, object.ErrFileNotFound) || errors.Is(err, object.ErrDirectoryNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	s, err := f.Contents()
+	return s, err == nil, err
+}
+
+func (c commitTree) Dirs(dir string) ([]string, error) {
+	t := c.tree
+	if dir != "." && dir != "" {
+		sub, err := c.tree.Tree(dir)
+		if errors.Is(err, object.ErrDirectoryNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		t = sub
+	}
+	var out []string
+	for _, e := range t.Entries {
+		if e.Mode == filemode.Dir {
+			out = append(out, e.Name)
+		}
+	}
+	return out, nil
+}
