@@ -1,0 +1,374 @@
+// Package index reads a cargo sparse registry index: the registry's
+// config.json and the per-crate files listing every published version with
+// its checksum. The publish and verify stages use it to observe what the
+// registry really serves.
+package index
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+const (
+	defaultRetryMax     = 5
+	defaultRetryWaitMin = 250 * time.Millisecond
+	defaultRetryWaitMax = 10 * time.Second
+	defaultTimeout      = 30 * time.Second
+	// maxFileBytes bounds one index file; the largest on crates.io are a
+	// few megabytes.
+	maxFileBytes = 64 << 20
+)
+
+// Options tune a Client. Zero values take the defaults.
+type Options struct {
+	// Token is sent as the Authorization header, for registries that
+	// require authentication to read the index. It never appears in errors.
+	Token string
+	// RetryMax is how many times a failed request is retried: 0 means 5,
+	// a negative value means never.
+	RetryMax int
+	// RetryWaitMin and RetryWaitMax bound the exponential backoff (defaults
+	// 250ms and 10s); RetryWaitMax also caps a server's Retry-After.
+	RetryWaitMin, RetryWaitMax time.Duration
+	// HTTPClient makes the requests; the default has a 30s timeout.
+	HTTPClient *http.Client
+}
+
+// Config is the registry's config.json.
+type Config struct {
+	DL           string `json:"dl"`
+	API          string `json:"api"`
+	AuthRequired bool   `json:"auth-required"`
+}
+
+// Entry is one version of a crate, one line of its index file.
+type Entry struct {
+	Name        string              `json:"name"`
+	Vers        string              `json:"vers"`
+	Deps        []Dep               `json:"deps"`
+	Cksum       string              `json:"cksum"` // sha256 of the .crate, hex
+	Features    map[string][]string `json:"features"`
+	Features2   map[string][]string `json:"features2,omitempty"`
+	Yanked      bool                `json:"yanked"`
+	Links       string              `json:"links,omitempty"`
+	V           int                 `json:"v,omitempty"`
+	RustVersion string              `json:"rust_version,omitempty"`
+}
+
+// Dep is a dependency of an Entry. Name is the name the dependent uses;
+// Package is the real crate name when the dependency is renamed. An empty
+// Registry means the same registry.
+type Dep struct {
+	Name            string   `json:"name"`
+	Req             string   `json:"req"`
+	Features        []string `json:"features"`
+	Optional        bool     `json:"optional"`
+	DefaultFeatures bool     `json:"default_features"`
+	Target          string   `json:"target,omitempty"`
+	Kind            string   `json:"kind,omitempty"` // "normal", "dev" or "build"
+	Registry        string   `json:"registry,omitempty"`
+	Package         string   `json:"package,omitempty"`
+}
+
+// UnmarshalJSON applies cargo's defaults for fields an index may omit.
+func (d *Dep) UnmarshalJSON(b []byte) error {
+	type plain Dep
+	p := plain{DefaultFeatures: true}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	if p.Kind == "" {
+		p.Kind = "normal"
+	}
+	*d = Dep(p)
+	return nil
+}
+
+// Client reads one sparse index. It is safe for concurrent use.
+type Client struct {
+	base  *url.URL // index root, with a trailing slash
+	token string
+	http  *retryablehttp.Client
+}
+
+// New returns a client for a sparse index URL ("sparse+https://index.crates.io/";
+// the sparse+ prefix is optional).
+func New(indexURL string, opts Options) (*Client, error) {
+	raw := strings.TrimPrefix(indexURL, "sparse+")
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("index: %q is not a sparse index URL (want sparse+https://host/path/)", redactedRaw(indexURL))
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	u.RawQuery, u.Fragment = "", ""
+
+	rc := retryablehttp.NewClient()
+	// The default logger prints every URL and retry; errors returned here
+	// say everything needed, and nothing may risk echoing credentials.
+	rc.Logger = nil
+	rc.RetryMax = opts.RetryMax
+	switch {
+	case opts.RetryMax == 0:
+		rc.RetryMax = defaultRetryMax
+	case opts.RetryMax < 0:
+		rc.RetryMax = 0
+	}
+	rc.RetryWaitMin = cmpOr(opts.RetryWaitMin, defaultRetryWaitMin)
+	rc.RetryWaitMax = max(cmpOr(opts.RetryWaitMax, defaultRetryWaitMax), rc.RetryWaitMin)
+	rc.HTTPClient = opts.HTTPClient
+	if rc.HTTPClient == nil {
+		rc.HTTPClient = &http.Client{Timeout: defaultTimeout, Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	rc.CheckRetry = retryablehttp.DefaultRetryPolicy
+	rc.Backoff = backoff
+	rc.ErrorHandler = giveUp
+	return &Client{base: u, token: opts.Token, http: rc}, nil
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// URL is the index root, without the sparse+ prefix and without
+// credentials.
+func (c *Client) URL() string { return c.base.Redacted() }
+
+// Config fetches config.json.
+func (c *Client) Config(ctx context.Context) (Config, error) {
+	body, status, u, err := c.get(ctx, "config.json")
+	if err != nil {
+		return Config{}, err
+	}
+	if status != http.StatusOK {
+		return Config{}, statusError(u, status)
+	}
+	var cfg Config
+	if err := json.Unmarshal(body, &cfg); err != nil {
+		return Config{}, fmt.Errorf("index: %s: invalid config.json: %w", u, err)
+	}
+	return cfg, nil
+}
+
+// Versions returns every version of a crate in index order. A crate the
+// index does not have (404, 410 or 451, as cargo reads them) gives nil and
+// no error.
+func (c *Client) Versions(ctx context.Context, name string) ([]Entry, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	body, status, u, err := c.get(ctx, Path(name))
+	if err != nil {
+		return nil, err
+	}
+	switch status {
+	case http.StatusOK:
+	case http.StatusNotFound, http.StatusGone, http.StatusUnavailableForLegalReasons:
+		return nil, nil
+	default:
+		return nil, statusError(u, status)
+	}
+	var out []Entry
+	for i, line := range bytes.Split(body, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var e Entry
+		if err := json.Unmarshal(line, &e); err != nil {
+			return nil, fmt.Errorf("index: %s line %d: %w", u, i+1, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Lookup finds one version of a crate.
+func (c *Client) Lookup(ctx context.Context, name, version string) (Entry, bool, error) {
+	versions, err := c.Versions(ctx, name)
+	if err != nil {
+		return Entry{}, false, err
+	}
+	for _, e := range versions {
+		if e.Vers == version {
+			return e, true, nil
+		}
+	}
+	return Entry{}, false, nil
+}
+
+// Path is the location of a crate's index file below the index root, by the
+// crates.io rules on the lowercased name: "1/a", "2/ab", "3/a/abc",
+// "ab/cd/abcd".
+func Path(name string) string {
+	n := strings.ToLower(name)
+	switch len(n) {
+	case 0:
+		return ""
+	case 1:
+		return "1/" + n
+	case 2:
+		return "2/" + n
+	case 3:
+		return "3/" + n[:1] + "/" + n
+	default:
+		return n[:2] + "/" + n[2:4] + "/" + n
+	}
+}
+
+// checkName keeps a crate name from turning into another index path.
+func checkName(name string) error {
+	if name == "" || len(name) > 64 {
+		return fmt.Errorf("index: invalid crate name %q", name)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return fmt.Errorf("index: invalid crate name %q", name)
+		}
+	}
+	return nil
+}
+
+// get fetches one index file, with retries. It returns the status for the
+// caller to interpret, and the URL (without credentials) for messages.
+func (c *Client) get(ctx context.Context, rel string) ([]byte, int, string, error) {
+	u := c.base.JoinPath(rel)
+	shown := u.Redacted()
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, 0, shown, fmt.Errorf("index: GET %s: %w", shown, err)
+	}
+	// Index visibility is polled right after publishing: no cache on the
+	// way may answer for the registry.
+	req.Header.Set("Cache-Control", "no-cache")
+	req.Header.Set("User-Agent", "embargo")
+	if c.token != "" {
+		req.Header.Set("Authorization", c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, 0, shown, fmt.Errorf("index: GET %s: %w", shown, unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxFileBytes+1))
+	if err != nil {
+		return nil, 0, shown, fmt.Errorf("index: GET %s: reading the body: %w", shown, unwrapURLError(err))
+	}
+	if len(body) > maxFileBytes {
+		return nil, 0, shown, fmt.Errorf("index: GET %s: body larger than %d bytes", shown, maxFileBytes)
+	}
+	return body, resp.StatusCode, shown, nil
+}
+
+func statusError(u string, status int) error {
+	hint := ""
+	if status == http.StatusUnauthorized || status == http.StatusForbidden {
+		hint = " (the registry wants a valid token to read its index)"
+	}
+	return fmt.Errorf("index: GET %s: unexpected status %d %s%s", u, status, http.StatusText(status), hint)
+}
+
+// retryError is what giveUp reports once retries are exhausted.
+type retryError struct {
+	attempts int
+	status   string
+	err      error
+}
+
+func (e *retryError) Error() string {
+	if e.status != "" {
+		return fmt.Sprintf("giving up after %d attempts: last answer %s", e.attempts, e.status)
+	}
+	return fmt.Sprintf("giving up after %d attempts: %v", e.attempts, unwrapURLError(e.err))
+}
+
+func (e *retryError) Unwrap() error { return e.err }
+
+// giveUp replaces retryablehttp's message so that the caller can name the
+// URL once, and closes the last response.
+func giveUp(resp *http.Response, err error, attempts int) (*http.Response, error) {
+	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		return nil, err
+	}
+	re := &retryError{attempts: attempts, err: err}
+	if resp != nil {
+		re.status = resp.Status
+		re.err = nil
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+	}
+	return nil, re
+}
+
+// unwrapURLError drops net/http's "Get \"URL\":" prefix, since messages here
+// name the URL themselves.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// backoff honours Retry-After (seconds or an HTTP date), capped at max,
+// and otherwise backs off exponentially from min with jitter.
+func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
+	if resp != nil {
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return min(d, maxWait)
+		}
+	}
+	d := minWait << min(attempt, 30)
+	if d <= 0 || d > maxWait {
+		d = maxWait
+	}
+	// Up to a quarter of jitter keeps parallel pollers apart.
+	return min(d+rand.N(d/4+1), maxWait)
+}
+
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return max(t.Sub(now), 0), true
+}
+
+// redactedRaw hides credentials in a URL that may not parse.
+func redactedRaw(s string) string {
+	if u, err := url.Parse(strings.TrimPrefix(s, "sparse+")); err == nil {
+		return u.Redacted()
+	}
+	if i := strings.LastIndex(s, "@"); i >= 0 {
+		return "…" + s[i:]
+	}
+	return s
+}
