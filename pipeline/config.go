@@ -188,6 +188,11 @@ func LoadConfig(path string) (*Config, error) {
 		}
 		return nil, &ConfigError{Problems: v.problems}
 	}
+	// time.Time decodes through its TextUnmarshaler, which loses whether a
+	// datetime carried an offset; an untyped decode keeps the TOML kind.
+	if _, err := toml.Decode(string(src), &v.raw); err != nil {
+		return nil, err
+	}
 	reported := map[string]bool{}
 	for _, k := range md.Undecoded() {
 		if len(k) > 1 && reported[k[:len(k)-1].String()] {
@@ -217,7 +222,16 @@ func unwrapPathError(err error) string {
 type validator struct {
 	file     string
 	lines    map[string]int
+	raw      map[string]any
 	problems []Problem
+}
+
+// rawTime is the datetime at table.key as the TOML parser read it, with its
+// local (offset-less) zone intact; the zero time when it is not a datetime.
+func (v *validator) rawTime(table, key string) time.Time {
+	tbl, _ := v.raw[table].(map[string]any)
+	t, _ := tbl[key].(time.Time)
+	return t
 }
 
 func (v *validator) add(key, msg, fix string) {
@@ -326,9 +340,9 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 	switch {
 	case !md.IsDefined("embargo", "at"):
 		v.add("embargo.at", "missing: the embargo instant T0", "e.g. at = 2026-12-01T14:00:00Z")
-	case isLocalTime(e.At):
+	case isLocalTime(v.rawTime("embargo", "at")):
 		v.add("embargo.at", "has no UTC offset; a local time is ambiguous across the people and machines of an embargo",
-			fmt.Sprintf("write it with an offset, e.g. at = %sZ", e.At.Format("2006-01-02T15:04:05")))
+			fmt.Sprintf("write it with an offset, e.g. at = %sZ", v.rawTime("embargo", "at").Format("2006-01-02T15:04:05")))
 	}
 	c.Window = DefaultWindow
 	if e.Window != "" {
@@ -426,7 +440,7 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 	if a.Package == "" {
 		v.add("advisory.package", "missing: the affected crate", `e.g. package = "async-std"`)
 	}
-	if md.IsDefined("advisory", "date") && !isLocalDate(a.Date) {
+	if md.IsDefined("advisory", "date") && !isLocalDate(v.rawTime("advisory", "date")) {
 		v.add("advisory.date", "must be a plain date", "e.g. date = 2026-11-20")
 	}
 	if a.Severity != "" && a.CVSS != "" {

@@ -352,7 +352,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	w.Write(crate)
 }
 
-func (s *Server) versionJSON(rec *record) map[string]any {
+func versionJSON(rec *record) map[string]any {
 	e := rec.Entry
 	return map[string]any{
 		"id":           rec.Seq,
@@ -392,7 +392,7 @@ func (s *Server) crateInfo(w http.ResponseWriter, r *http.Request) {
 	var maxV, maxStable string
 	for i := len(recs) - 1; i >= 0; i-- {
 		rec := recs[i]
-		versions = append(versions, s.versionJSON(rec))
+		versions = append(versions, versionJSON(rec))
 		if rec.Entry.Yanked {
 			continue
 		}
@@ -443,7 +443,7 @@ func (s *Server) versionInfo(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"version": s.versionJSON(rec)})
+	writeJSON(w, http.StatusOK, map[string]any{"version": versionJSON(rec)})
 }
 
 func (s *Server) yank(yanked bool) http.HandlerFunc {

@@ -182,7 +182,7 @@ func (s *Server) Requests() []Request {
 // Seed stores an existing version as if published long ago: visible at once,
 // not counted as an upload, and refused to later publishes like any stored
 // version. crate may be nil (downloads then answer 404); when given, its
-// sha256 must match e.Cksum, or fills it when empty.
+// sha256 must equal e.Cksum, and an empty e.Cksum is filled from it.
 func (s *Server) Seed(e IndexEntry, crate []byte) error {
 	if err := validName(e.Name); err != nil {
 		return fmt.Errorf("sandbox registry: seed: %w", err)

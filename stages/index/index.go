@@ -291,10 +291,14 @@ type retryError struct {
 }
 
 func (e *retryError) Error() string {
-	if e.status != "" {
-		return fmt.Sprintf("giving up after %d attempts: last answer %s", e.attempts, e.status)
+	tries := fmt.Sprintf("%d attempts", e.attempts)
+	if e.attempts == 1 {
+		tries = "1 attempt"
 	}
-	return fmt.Sprintf("giving up after %d attempts: %v", e.attempts, unwrapURLError(e.err))
+	if e.status != "" {
+		return fmt.Sprintf("giving up after %s: last answer %s", tries, e.status)
+	}
+	return fmt.Sprintf("giving up after %s: %v", tries, unwrapURLError(e.err))
 }
 
 func (e *retryError) Unwrap() error { return e.err }
@@ -321,8 +325,7 @@ func giveUp(resp *http.Response, err error, attempts int) (*http.Response, error
 // unwrapURLError drops net/http's "Get \"URL\":" prefix, since messages here
 // name the URL themselves.
 func unwrapURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
+	if ue, ok := err.(*url.Error); ok {
 		return ue.Err
 	}
 	return err
@@ -368,7 +371,7 @@ func redactedRaw(s string) string {
 		return u.Redacted()
 	}
 	if i := strings.LastIndex(s, "@"); i >= 0 {
-		return "…" + s[i:]
+		return "..." + s[i:]
 	}
 	return s
 }

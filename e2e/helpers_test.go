@@ -1,0 +1,227 @@
+// Package e2e drives the built embargo binary against real git servers and
+// generated worlds, as a user or a CI job would.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/async-rs/embargo/sandbox/demo"
+	"github.com/async-rs/embargo/sandbox/gitserver"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "embargo-e2e-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "embargo")
+	build := exec.Command("go", "build", "-o", binary, "..")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building embargo:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// The token the test git server requires for pushes.
+const (
+	tokenEnv = "EMBARGO_GIT_TOKEN"
+	token    = "tok-7d3f0c1e9a5b4e21"
+)
+
+// release is a generated world whose public repository is served over
+// smart HTTP, with its config written for embargo.
+type release struct {
+	t      *testing.T
+	dir    string
+	config string
+	ex     *demo.Example
+	server *gitserver.Server
+}
+
+// newRelease builds the example world with T0 at t0, its public repository
+// behind the token-protected smart-HTTP server.
+func newRelease(t *testing.T, t0 time.Time) *release {
+	t.Helper()
+	dir := t.TempDir()
+	srv, err := gitserver.Start(dir, gitserver.Options{Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	ex, err := demo.Build(dir, demo.Options{T0: t0, TokenEnv: tokenEnv, Public: srv.RepoURL("public.git")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &release{t: t, dir: dir, config: ex.Config, ex: ex, server: srv}
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+	killed         bool
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\n--- stdout\n%s--- stderr\n%s", r.code, r.stdout, r.stderr)
+}
+
+// run runs embargo with the release's config and the push token set.
+func (rl *release) run(args []string, env ...string) result {
+	rl.t.Helper()
+	cmd := rl.command(args, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	res := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		res.code = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			res.killed = true
+		}
+	default:
+		rl.t.Fatal(err)
+	}
+	return res
+}
+
+func (rl *release) command(args []string, env ...string) *exec.Cmd {
+	full := append([]string{}, args...)
+	full = append(full, "-c", rl.config)
+	cmd := exec.CommandContext(context.Background(), binary, full...)
+	cmd.Env = append(os.Environ(), tokenEnv+"="+token)
+	cmd.Env = append(cmd.Env, env...)
+	return cmd
+}
+
+// held is the held tip of a line in the source repository.
+func (rl *release) held(branch string) plumbing.Hash {
+	rl.t.Helper()
+	return refHash(rl.t, rl.ex.World.Source, plumbing.NewBranchReferenceName(branch))
+}
+
+func refHash(t *testing.T, repoPath string, name plumbing.ReferenceName) plumbing.Hash {
+	t.Helper()
+	repo, err := git.PlainOpen(repoPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := repo.Reference(name, true)
+	if err != nil {
+		return plumbing.ZeroHash
+	}
+	return ref.Hash()
+}
+
+// publicRef reads a ref of the public repository, peeling annotated tags.
+func (rl *release) publicRef(name string) (hash, commit plumbing.Hash, annotated bool) {
+	rl.t.Helper()
+	repo, err := git.PlainOpen(rl.ex.World.Public)
+	if err != nil {
+		rl.t.Fatal(err)
+	}
+	ref, err := repo.Reference(plumbing.ReferenceName(name), true)
+	if err != nil {
+		return plumbing.ZeroHash, plumbing.ZeroHash, false
+	}
+	if tag, err := repo.TagObject(ref.Hash()); err == nil {
+		return ref.Hash(), tag.Target, true
+	}
+	return ref.Hash(), ref.Hash(), false
+}
+
+// assertReleased checks every line's branch and annotated tag are public
+// at the held tips.
+func (rl *release) assertReleased() {
+	rl.t.Helper()
+	for _, l := range rl.ex.World.Lines {
+		want := rl.held(l.HeldBranch)
+		if got, _, _ := rl.publicRef("refs/heads/" + l.PublicBranch); got != want {
+			rl.t.Errorf("public %s = %s, want held tip %s", l.PublicBranch, got, want)
+		}
+		if _, got, annotated := rl.publicRef("refs/tags/" + l.Tag); got != want || !annotated {
+			rl.t.Errorf("public tag %s -> %s (annotated %v), want annotated tag of %s", l.Tag, got, annotated, want)
+		}
+	}
+}
+
+// assertUnreleased checks nothing of the fix is public.
+func (rl *release) assertUnreleased() {
+	rl.t.Helper()
+	for _, l := range rl.ex.World.Lines {
+		if got, _, _ := rl.publicRef("refs/heads/" + l.PublicBranch); got == rl.held(l.HeldBranch) {
+			rl.t.Errorf("public %s is at the held tip", l.PublicBranch)
+		}
+		if got, _, _ := rl.publicRef("refs/tags/" + l.Tag); !got.IsZero() {
+			rl.t.Errorf("tag %s is public", l.Tag)
+		}
+	}
+}
+
+// pushes counts the receive-pack POSTs: actual push attempts.
+func (rl *release) pushes() int {
+	n := 0
+	for _, r := range rl.server.ReceivePacks() {
+		if r.Method == "POST" {
+			n++
+		}
+	}
+	return n
+}
+
+// assertNoSecret checks the token appears nowhere in the output or in any
+// file under the state directory.
+func (rl *release) assertNoSecret(outputs ...string) {
+	rl.t.Helper()
+	for _, o := range outputs {
+		if strings.Contains(o, token) {
+			rl.t.Errorf("token leaked into output:\n%s", o)
+		}
+	}
+	state := filepath.Join(rl.dir, ".embargo")
+	filepath.Walk(state, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || strings.Contains(p, "vault.git/objects") {
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		if bytes.Contains(b, []byte(token)) {
+			rl.t.Errorf("token leaked into %s", p)
+		}
+		return nil
+	})
+}
+
+// git runs the real git binary, for test set-ups that simulate other people
+// (a colleague pushing, a leaked branch).
+func gitCmd(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.org", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.org")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
