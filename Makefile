@@ -8,14 +8,15 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 build:
 	$(GO) build -ldflags "-X github.com/async-rs/embargo/cli.Version=$(VERSION)" -o $(BIN) .
 
-# The built-in example: a generated world with two maintained release lines
-# and their held fixes, T0 a few seconds ahead; watch the countdown and the
-# push at T0.
+# The built-in example, rehearsed: a generated world with two maintained
+# release lines and their held fixes; the rehearsal's T0 a few seconds ahead
+# to watch the countdown, then the push and the publishes with the real
+# cargo into a sandbox registry.
 demo: build
 	@dir=$$(mktemp -d) && \
-	  cfg=$$($(BIN) sandbox demo --dir $$dir --in 5s) && \
+	  cfg=$$($(BIN) sandbox demo --dir $$dir) && \
 	  echo "example written to $$dir" && \
-	  $(BIN) run -c $$cfg
+	  $(BIN) rehearse -c $$cfg --in 5s
 
 vet:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }

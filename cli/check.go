@@ -18,7 +18,7 @@ func (a *app) checkCommand() *cobra.Command {
 				return err
 			}
 			// An in-memory journal: check records nothing.
-			s, err := a.open(cfg, "", true)
+			s, err := a.open(cfg, a.stateDir(cfg), "", true)
 			if err != nil {
 				return err
 			}

@@ -47,8 +47,7 @@ type session struct {
 func (s *session) close() { s.lock.Release() }
 
 // open takes the lock and loads the journal of cfg's state directory.
-func (a *app) open(cfg *pipeline.Config, journalName string, readTokens bool) (*session, error) {
-	state := a.stateDir(cfg)
+func (a *app) open(cfg *pipeline.Config, state, journalName string, readTokens bool) (*session, error) {
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory %s: %w", state, err)
 	}
@@ -74,13 +73,22 @@ func (a *app) open(cfg *pipeline.Config, journalName string, readTokens bool) (*
 		lock.Release()
 		return nil, err
 	}
-	return &session{run: a.newRun(cfg, journal, secrets, out), lock: lock, secrets: secrets}, nil
+	run := a.newRun(cfg, journal, secrets, out)
+	run.StateDir = state
+	return &session{run: run, lock: lock, secrets: secrets}, nil
 }
 
 // runPipeline executes the selected stages under the lock and prints the
 // final report.
 func (a *app) runPipeline(ctx context.Context, cfg *pipeline.Config, sel pipeline.Selection, prepare func(*pipeline.Run)) error {
-	s, err := a.open(cfg, "journal.json", prepare == nil)
+	return a.runIn(ctx, cfg, a.stateDir(cfg), sel, prepare)
+}
+
+// runIn is runPipeline with an explicit state directory; prepare, when set,
+// adjusts the run (a rehearsal's sandbox targets) and means no real token is
+// ever read.
+func (a *app) runIn(ctx context.Context, cfg *pipeline.Config, state string, sel pipeline.Selection, prepare func(*pipeline.Run)) error {
+	s, err := a.open(cfg, state, "journal.json", prepare == nil)
 	if err != nil {
 		return err
 	}

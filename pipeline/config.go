@@ -194,13 +194,15 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, err
 	}
 	reported := map[string]bool{}
+	occurrence := map[string]int{}
 	for _, k := range md.Undecoded() {
 		if len(k) > 1 && reported[k[:len(k)-1].String()] {
 			reported[k.String()] = true
 			continue // inside an unknown table, already reported
 		}
 		reported[k.String()] = true
-		name := v.keyName(k)
+		name := v.keyName(k, occurrence[k.String()])
+		occurrence[k.String()]++
 		v.add(name, "unknown key", suggest(k))
 	}
 	cfg.validate(v, md)
@@ -254,20 +256,25 @@ func (v *validator) line(key string) int {
 }
 
 // keyName turns a decoder key (release.crates) into the name used in
-// messages; array-of-table keys lose their index in the decoder, so the first
-// line recorded for that key path is used.
-func (v *validator) keyName(k toml.Key) string {
+// messages; array-of-table keys lose their index in the decoder, and the
+// decoder lists them in file order, so the nth (0-based) occurrence of a key
+// path is the nth line recorded for it.
+func (v *validator) keyName(k toml.Key, nth int) string {
 	plain := k.String()
 	if _, ok := v.lines[plain]; ok {
 		return plain
 	}
-	best, bestLine := plain, 0
-	for name, n := range v.lines {
-		if stripIndexes(name) == plain && (bestLine == 0 || n < bestLine) {
-			best, bestLine = name, n
+	var names []string
+	for name := range v.lines {
+		if stripIndexes(name) == plain {
+			names = append(names, name)
 		}
 	}
-	return best
+	if len(names) == 0 {
+		return plain
+	}
+	sort.Slice(names, func(i, j int) bool { return v.lines[names[i]] < v.lines[names[j]] })
+	return names[min(nth, len(names)-1)]
 }
 
 var indexRE = regexp.MustCompile(`\[\d+\]`)
@@ -511,10 +518,41 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 	})
 }
 
+// envName checks a *_env key. Its value is never quoted back: when it is
+// not a variable name it is most likely the secret itself.
 func (v *validator) envName(key, name string) {
-	if name != "" && !envPattern.MatchString(name) {
-		v.add(key, fmt.Sprintf("%q is not an environment variable name", name), "name the variable that holds the token, never the token itself")
+	switch {
+	case name == "":
+	case looksLikeToken(name):
+		v.add(key, "looks like a token, not the name of the environment variable holding it (value not shown)",
+			"put the token in an environment variable, name that variable here, and treat the token as exposed")
+	case !envPattern.MatchString(name):
+		v.add(key, "is not an environment variable name (value not shown)", "name the variable that holds the token, never the token itself")
 	}
+}
+
+// tokenPrefixRE matches the token formats of GitHub, GitLab and crates.io,
+// which are also valid variable names.
+var tokenPrefixRE = regexp.MustCompile(`^(gh[pousr]_|github_pat_|glpat-|cio[A-Za-z0-9]{32}$)`)
+
+// looksLikeToken: a known token format, or a long mix of upper and lower case
+// letters and digits, which variable names are not.
+func looksLikeToken(s string) bool {
+	if tokenPrefixRE.MatchString(s) {
+		return true
+	}
+	var lower, upper, digit bool
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z':
+			lower = true
+		case r >= 'A' && r <= 'Z':
+			upper = true
+		case r >= '0' && r <= '9':
+			digit = true
+		}
+	}
+	return len(s) >= 20 && lower && upper && digit
 }
 
 func oneOf(s string, set ...string) bool {

@@ -189,6 +189,7 @@ to   = "ghcr.io/async-rs/app:1.13.1"
 `
 	src = edit(t, src, `handler = "Jane Doe <jane@example.org>"`, "handler = \"Jane Doe <jane@example.org>\"\nwindow  = \"90m\"")
 	src = edit(t, src, `at      = 2026-12-01T14:00:00Z`, `at      = 2026-12-01T15:00:00+01:00`)
+	src = edit(t, src, `severity    = "high"`, "severity    = \"high\"\ndate        = 2026-11-20")
 	cfg, err := pipeline.LoadConfig(writeConfig(t, src))
 	if err != nil {
 		t.Fatal(err)
@@ -198,6 +199,9 @@ to   = "ghcr.io/async-rs/app:1.13.1"
 	}
 	if want := time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC); !cfg.T0().Equal(want) || cfg.T0().Location() != time.UTC {
 		t.Errorf("T0 = %v, want %v in UTC", cfg.T0(), want)
+	}
+	if y, m, d := cfg.Advisory.Date.Date(); y != 2026 || m != time.November || d != 20 {
+		t.Errorf("advisory.date = %v, want 2026-11-20", cfg.Advisory.Date)
 	}
 	if cfg.Registry.Name != "sandbox" || cfg.Registry.TokenEnv != "SANDBOX_TOKEN" {
 		t.Errorf("registry = %+v, want the configured one", cfg.Registry)
@@ -215,6 +219,11 @@ func TestConfigLocalTimeIsRefused(t *testing.T) {
 func TestConfigPlainDateAtIsRefused(t *testing.T) {
 	src := edit(t, minimalConfig, `at      = 2026-12-01T14:00:00Z`, `at      = 2026-12-01  # <- mistake`)
 	expectProblems(t, src, want{"embargo.at", "# <- mistake", []string{"no UTC offset"}})
+}
+
+func TestConfigAdvisoryDateWithATimeIsRefused(t *testing.T) {
+	src := edit(t, minimalConfig, `severity    = "high"`, "severity    = \"high\"\ndate        = 2026-11-20T10:00:00Z  # <- mistake")
+	expectProblems(t, src, want{"advisory.date", "# <- mistake", []string{"plain date"}})
 }
 
 func TestConfigMissingAtIsRefused(t *testing.T) {
@@ -334,10 +343,11 @@ func TestConfigUnknownBlogStyleIsRefused(t *testing.T) {
 func TestConfigTokenPastedIntoTokenEnvIsRefusedWithoutEchoingIt(t *testing.T) {
 	for _, token := range []string{
 		"ghp_R2d2C3poL8kE9xQ7mN4bV6cZ1aS5dF0gH3jK", // GitHub personal access token
-		"cio4Fq9ZkT7pLm2XwB8nR5sY1vH6cJ3dG0aE",     // crates.io token
+		"cio4Fq9ZkT7pLm2XwB8nR5sY1vH6cJ3dG0a",      // crates.io token
+		"cio0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d",      // crates.io token, no capitals
 		"glpat-Xk3_9fQ2mZ7pLw4RbT1n",               // GitLab token
 	} {
-		t.Run(token[:3], func(t *testing.T) {
+		t.Run(token[:8], func(t *testing.T) {
 			src := edit(t, minimalConfig, `token_env = "EMBARGO_GIT_TOKEN"`, `token_env = "`+token+`"  # <- mistake`)
 			problems := expectProblems(t, src, want{"source.token_env", "# <- mistake", []string{"environment variable"}})
 			if s := problems[0].String(); strings.Contains(s, token) || strings.Contains(s, token[4:12]) {
@@ -378,8 +388,8 @@ func TestConfigSyntaxErrorNamesItsLine(t *testing.T) {
 	}
 }
 
-func TestConfigQuotedAtIsRefusedWithItsLine(t *testing.T) {
-	src := edit(t, minimalConfig, `at      = 2026-12-01T14:00:00Z`, `at      = "2026-12-01T14:00:00Z"  # <- mistake`)
+func TestConfigQuotedLocalAtIsRefusedWithItsLine(t *testing.T) {
+	src := edit(t, minimalConfig, `at      = 2026-12-01T14:00:00Z`, `at      = "2026-12-01T14:00:00"  # <- mistake`)
 	_, err := pipeline.LoadConfig(writeConfig(t, src))
 	var ce *pipeline.ConfigError
 	if !errors.As(err, &ce) || len(ce.Problems) != 1 {
@@ -432,4 +442,21 @@ func TestConfigSecondReleaseKeysAreNamedAndLocatedInTheirOwnTable(t *testing.T) 
 	if first := lineOf(t, src, `branch        = "embargo/1.13"`); problems[0].Line == first {
 		t.Errorf("problem located at the first release's branch (line %d)", first)
 	}
+}
+
+func TestConfigSameTypoInTwoReleasesIsReportedInEach(t *testing.T) {
+	src := edit(t, minimalConfig, `public_branch = "main"`, `publc_branch = "main"  # <- first`)
+	src = edit(t, src, `public_branch = "release-1.12"`, `publc_branch = "release-1.12"  # <- second`)
+	expectProblems(t, src,
+		want{"release[1].public_branch", "[[release]]  # 1.13", []string{"missing"}},
+		want{"release[1].publc_branch", "# <- first", []string{`did you mean "public_branch"?`}},
+		want{"release[2].public_branch", "[[release]]  # 1.12", []string{"missing"}},
+		want{"release[2].publc_branch", "# <- second", []string{`did you mean "public_branch"?`}},
+	)
+}
+
+func TestConfigUnknownKeyInSecondImageIsLocatedThere(t *testing.T) {
+	img := "\n[[image]]\nfrom = \"ghcr.io/a/b@sha256:00\"\nto   = \"ghcr.io/a/b:1\"\n"
+	src := minimalConfig + img + img + "tag  = \"x\"  # <- mistake\n"
+	expectProblems(t, src, want{"image[2].tag", "# <- mistake", []string{"unknown key"}})
 }

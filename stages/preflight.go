@@ -55,9 +55,11 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 	}
 
 	afterT0 := !r.Now().Before(r.Gate.T0)
+	problemLines := map[string]bool{}
 	for i, rel := range cfg.Releases {
 		held, ok := v.Held(rel.Branch)
 		if !ok {
+			problemLines[rel.Line] = true
 			continue // reported above
 		}
 		subject := "release " + rel.Line
@@ -69,9 +71,16 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 				return fmt.Errorf("%w: %d", errLineProblems, n)
 			}
 			return nil
-		}); err != nil && !errors.Is(err, errLineProblems) {
-			add(subject, "", "%v", err)
+		}); err != nil {
+			problemLines[rel.Line] = true
+			if !errors.Is(err, errLineProblems) {
+				add(subject, "", "%v", err)
+			}
 		}
+	}
+
+	if err := packageLines(ctx, r, v, problemLines, add); err != nil {
+		return err
 	}
 
 	if err := r.Step("credentials", func(res map[string]string) error {
@@ -127,6 +136,57 @@ func fetchHeld(ctx context.Context, r *pipeline.Run, v *vault.Vault) (branches, 
 	return branches, tags, missing, err
 }
 
+// packageLines packages every sound line's crates in a worktree of its held
+// tip, with verification, records the sha256 of each .crate (what publish
+// must reproduce at T0) and compares them with the registry.
+func packageLines(ctx context.Context, r *pipeline.Run, v *vault.Vault, skip map[string]bool, add func(subject, fix, format string, args ...any)) error {
+	var cargoVersion string
+	idx, err := indexClient(r)
+	if err != nil {
+		return err
+	}
+	for _, rel := range r.Config.Releases {
+		if skip[rel.Line] {
+			continue
+		}
+		held, _ := v.Held(rel.Branch)
+		subject := "release " + rel.Line
+		err := r.Step(packageStep(rel), func(res map[string]string) error {
+			if cargoVersion == "" {
+				var err error
+				if cargoVersion, err = cargoFor(r, rel, false).Version(ctx); err != nil {
+					return err
+				}
+			}
+			pkgs, err := linePackages(ctx, r, v, rel, held)
+			if err != nil {
+				return err
+			}
+			recordSealed(res, pkgs, cargoVersion)
+			released, problems, err := checkRegistry(ctx, idx, pkgs)
+			if err != nil {
+				return fmt.Errorf("read the registry index: %w", err)
+			}
+			for _, p := range problems {
+				add(subject, "a crates.io version is immutable: release a new version on this line", "%s", p)
+			}
+			summary := fmt.Sprintf("%d crate(s) packaged and verified: %s", len(pkgs), res[resOrder])
+			if len(released) > 0 {
+				summary += "; already released: " + strings.Join(released, ", ")
+			}
+			res["summary"] = summary
+			if len(problems) > 0 {
+				return fmt.Errorf("%w: %d", errLineProblems, len(problems))
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errLineProblems) {
+			add(subject, "", "%v", err)
+		}
+	}
+	return nil
+}
+
 // errLineProblems marks a line step that failed with findings already listed.
 var errLineProblems = errors.New("problems found")
 
@@ -138,6 +198,7 @@ func credentials(cfg *pipeline.Config) []credential {
 	if cfg.Source.TokenEnv != "" {
 		out = append(out, credential{"source.token_env", cfg.Source.TokenEnv, "needed to push to " + cfg.Source.Public})
 	}
+	out = append(out, credential{"registry.token_env", cfg.Registry.TokenEnv, "needed to publish to " + cfg.Registry.Name})
 	return out
 }
 

@@ -10,5 +10,6 @@ func All() []pipeline.Stage {
 		Preflight{}, // check everything that can be checked before T0
 		Gate{},      // wait for T0, to the second
 		Push{},      // one atomic push of the held branches and tags
+		Publish{},   // cargo publish of every crate, sealed bytes only
 	}
 }

@@ -27,6 +27,10 @@ type Options struct {
 	TokenEnv string
 	// Public overrides the public remote (a smart-HTTP URL in tests).
 	Public string
+	// RegistryIndex and RegistryTokenEnv, when set, write a [registry]
+	// section: crates-io served from that index.
+	RegistryIndex    string
+	RegistryTokenEnv string
 }
 
 // Build creates the example under dir.
@@ -58,6 +62,7 @@ func Config(w *world.World, opts Options) ([]byte, error) {
 	err := configTemplate.Execute(&b, map[string]any{
 		"T0": opts.T0.UTC().Format(time.RFC3339), "Source": w.Source, "Public": opts.Public,
 		"TokenEnv": opts.TokenEnv, "Lines": w.Lines, "Crates": w.Crates,
+		"RegistryIndex": opts.RegistryIndex, "RegistryTokenEnv": opts.RegistryTokenEnv,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("demo config: %w", err)
@@ -84,6 +89,12 @@ line          = "{{.Line}}"
 branch        = "{{.HeldBranch}}"
 public_branch = "{{.PublicBranch}}"
 tag           = "{{.Tag}}"
+{{end}}
+{{- if .RegistryIndex}}
+[registry]
+name      = "crates-io"
+index     = "{{.RegistryIndex}}"
+token_env = "{{.RegistryTokenEnv}}"
 {{end}}
 [advisory]
 title       = "Out-of-bounds read in demo_core::get"

@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/sandbox"
+	"github.com/async-rs/embargo/stages"
+	"github.com/async-rs/embargo/stages/vault"
+)
+
+func (a *app) rehearseCommand() *cobra.Command {
+	var keep bool
+	var in time.Duration
+	cmd := &cobra.Command{
+		Use:   "rehearse",
+		Short: "The whole pipeline for real, against a sandbox world, with T0 = now",
+		Long: `Rehearse the release: the very same stages, the real cargo publish,
+against a sandbox world built on this machine under <state>/rehearsal/: a
+mirror of the public repository and a crates.io-compatible registry seeded
+from the real index. The real targets are only read, never written, and no
+token variable is read.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			start := a.clock.Now().UTC()
+			dir := filepath.Join(a.stateDir(cfg), "rehearsal", start.Format("20060102T150405Z"))
+			out := a.reporter(pipeline.NewSecrets(nil))
+			out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Msg: "building the sandbox world in " + dir})
+			crates, locked, err := stages.ReleaseCrates(cfg)
+			if err != nil {
+				return err
+			}
+			world, err := sandbox.Start(ctx, sandbox.Options{
+				Dir: dir, Public: cfg.ResolveRemote(cfg.Source.Public),
+				Index: cfg.Registry.Index, CratesIO: cfg.Registry.Name == "crates-io",
+				Crates: crates, Locked: locked,
+			})
+			if err != nil {
+				return err
+			}
+			defer world.Close()
+			for _, w := range world.Warnings {
+				out.Emit(pipeline.Event{Kind: pipeline.EventWarn, Msg: w})
+			}
+
+			// The rehearsal's own T0: now, or a few seconds ahead to watch
+			// the gate count down.
+			rc := *cfg
+			rc.Embargo.At = start.Add(in).Truncate(time.Second)
+			if in > 0 {
+				rc.Embargo.At = rc.Embargo.At.Add(time.Second)
+			}
+			runErr := a.runIn(ctx, &rc, filepath.Join(dir, "state"), pipeline.Selection{}, func(r *pipeline.Run) {
+				r.Gate.Sandbox = true
+				r.Targets = &pipeline.Targets{Public: world.Public, RegistryIndex: world.Registry.IndexURL(), RegistryToken: world.Token}
+			})
+			if !a.g.json && !a.g.quiet {
+				a.rehearsalReport(ctx, &rc, world)
+			}
+			if keep {
+				fmt.Fprintf(a.stdout, "\nthe sandbox world is kept in %s\n", dir)
+			} else if runErr == nil {
+				os.RemoveAll(dir)
+			} else {
+				fmt.Fprintf(a.stdout, "\nthe rehearsal failed; its world is kept for inspection in %s\n", dir)
+			}
+			return runErr
+		},
+	}
+	cmd.Flags().BoolVar(&keep, "keep", false, "keep the sandbox world and print where")
+	cmd.Flags().DurationVar(&in, "in", 0, "put the rehearsal's T0 this far ahead, to watch the countdown")
+	return cmd
+}
+
+// rehearsalReport says what would have been made public.
+func (a *app) rehearsalReport(ctx context.Context, cfg *pipeline.Config, world *sandbox.Rehearsal) {
+	w := a.stdout
+	fmt.Fprintf(w, "\nrehearsal: what would be public\n")
+	refs, err := vault.ListRemote(ctx, world.Public, nil)
+	if err == nil {
+		for _, rel := range cfg.Releases {
+			br := refs["refs/heads/"+rel.PublicBranch]
+			tg := refs["refs/tags/"+rel.Tag]
+			fmt.Fprintf(w, "  git       %-14s %s   tag %s -> %s\n", rel.PublicBranch, abbrev(br.Hash.String()), rel.Tag, abbrev(tg.Commit.String()))
+		}
+	}
+	var published []string
+	for _, req := range world.Registry.Requests() {
+		if req.Method == "PUT" && req.Status == 200 && req.Crate != "" {
+			published = append(published, fmt.Sprintf("%s@%s (%s)", req.Crate, req.Version, req.Time.UTC().Format("15:04:05.000")))
+		}
+	}
+	sort.Strings(published)
+	for _, p := range published {
+		fmt.Fprintf(w, "  registry  %s\n", p)
+	}
+}
+
+func abbrev(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}

@@ -1,0 +1,533 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/async-rs/embargo/pipeline"
+)
+
+// fakeStage is a stage whose behaviour the test supplies.
+type fakeStage struct {
+	name string
+	run  func(ctx context.Context, r *pipeline.Run) error
+	ran  *[]string
+}
+
+func (s *fakeStage) Name() string    { return s.name }
+func (s *fakeStage) Summary() string { return "the " + s.name + " stage" }
+func (s *fakeStage) Run(ctx context.Context, r *pipeline.Run) error {
+	if s.ran != nil {
+		*s.ran = append(*s.ran, s.name)
+	}
+	if s.run == nil {
+		return nil
+	}
+	return s.run(ctx, r)
+}
+
+// optionalStage is skipped, with a reason, when not configured.
+type optionalStage struct {
+	fakeStage
+	reason string
+}
+
+func (s *optionalStage) Skip(*pipeline.Config) string { return s.reason }
+
+var stageNames = []string{"preflight", "gate", "push", "publish", "advisory", "verify"}
+
+// pipelineOf makes the usual stages, all succeeding and recording that they
+// ran; override replaces the behaviour of the named ones.
+func pipelineOf(ran *[]string, override map[string]func(context.Context, *pipeline.Run) error) *pipeline.Engine {
+	e := &pipeline.Engine{}
+	for _, n := range stageNames {
+		e.Stages = append(e.Stages, &fakeStage{name: n, run: override[n], ran: ran})
+	}
+	return e
+}
+
+func testConfig() *pipeline.Config {
+	return &pipeline.Config{
+		Embargo: pipeline.EmbargoSection{ID: "ASYNC-STD-SA-2026-001", At: testT0},
+		Window:  6 * time.Hour,
+		Path:    "embargo.toml",
+	}
+}
+
+type testRun struct {
+	*pipeline.Run
+	path string
+	out  *bytes.Buffer
+}
+
+// newRun opens the journal in a fresh state folder, as `embargo run` does.
+func newRun(t *testing.T, cfg *pipeline.Config, e *pipeline.Engine, secrets *pipeline.Secrets) *testRun {
+	t.Helper()
+	state := t.TempDir()
+	return openRun(t, cfg, e, secrets, filepath.Join(state, "journal.json"))
+}
+
+func openRun(t *testing.T, cfg *pipeline.Config, e *pipeline.Engine, secrets *pipeline.Secrets, path string) *testRun {
+	t.Helper()
+	if secrets == nil {
+		secrets = pipeline.NewSecrets(nil)
+	}
+	clock := pipeline.NewFakeClock(cfg.T0().Add(time.Second))
+	j, err := pipeline.OpenJournal(path, cfg, e.Names(), secrets.Scrub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &bytes.Buffer{}
+	return &testRun{
+		Run: &pipeline.Run{
+			Config:   cfg,
+			Gate:     &pipeline.Gate{T0: cfg.T0(), Window: cfg.Window, Clock: clock},
+			Journal:  j,
+			Out:      pipeline.NewReporter(out, false, clock, secrets.Scrub),
+			Secrets:  secrets,
+			StateDir: filepath.Dir(path),
+		},
+		path: path,
+		out:  out,
+	}
+}
+
+// onDisk is the journal as `embargo status` reads it from the file.
+func onDisk(t *testing.T, path string) *pipeline.Journal {
+	t.Helper()
+	j, err := pipeline.ReadJournal(path)
+	if err != nil {
+		t.Fatalf("read journal back: %v", err)
+	}
+	return j
+}
+
+func states(j *pipeline.Journal) map[string]string {
+	m := map[string]string{}
+	for _, s := range j.Stages {
+		m[s.Name] = s.State
+	}
+	return m
+}
+
+func TestJournalOfAFreshReleaseHasEveryStagePendingInOrder(t *testing.T) {
+	cfg := testConfig()
+	j, err := pipeline.OpenJournal(filepath.Join(t.TempDir(), "journal.json"), cfg, stageNames, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(j.Stages) != len(stageNames) {
+		t.Fatalf("%d stages, want %d", len(j.Stages), len(stageNames))
+	}
+	for i, s := range j.Stages {
+		if s.Name != stageNames[i] || s.State != pipeline.StatePending || s.Started != nil {
+			t.Errorf("stage %d = %+v, want %s pending", i, s, stageNames[i])
+		}
+	}
+	if j.ID != cfg.Embargo.ID || !j.T0.Equal(testT0) || j.Window != "6h0m0s" {
+		t.Errorf("journal is for %s at %v (window %s)", j.ID, j.T0, j.Window)
+	}
+}
+
+func TestJournalRecordsEachStepOnDiskBeforeAndAfterItRuns(t *testing.T) {
+	var ran []string
+	var r *testRun
+	var sawDuring *pipeline.Journal
+	e := pipelineOf(&ran, map[string]func(context.Context, *pipeline.Run) error{
+		"push": func(ctx context.Context, run *pipeline.Run) error {
+			return run.Step("push refs", func(result map[string]string) error {
+				sawDuring = onDisk(t, r.path) // what a crash here would leave
+				result["remote"] = "https://github.com/async-rs/async-std.git"
+				return nil
+			})
+		},
+	})
+	r = newRun(t, testConfig(), e, nil)
+	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); err != nil {
+		t.Fatal(err)
+	}
+
+	push := sawDuring.Stage("push")
+	if push == nil || push.State != pipeline.StateRunning || push.Started == nil {
+		t.Fatalf("during the step the journal held push = %+v, want running", push)
+	}
+	if len(push.Steps) != 1 || push.Steps[0].Name != "push refs" || push.Steps[0].State != pipeline.StateRunning || push.Steps[0].Started == nil {
+		t.Errorf("during the step the journal held steps %+v, want \"push refs\" running", push.Steps)
+	}
+	if got := states(sawDuring); got["preflight"] != pipeline.StateDone || got["publish"] != pipeline.StatePending {
+		t.Errorf("during push the journal held %v, want earlier stages done and later ones pending", got)
+	}
+
+	after := onDisk(t, r.path)
+	for _, s := range after.Stages {
+		if s.State != pipeline.StateDone || s.Started == nil || s.Ended == nil {
+			t.Errorf("after the run %s = %+v, want done with times", s.Name, s)
+		}
+	}
+	step := after.Stage("push").Steps[0]
+	if step.State != pipeline.StateDone || step.Ended == nil || step.Result["remote"] != "https://github.com/async-rs/async-std.git" {
+		t.Errorf("after the run the step = %+v, want done with its result", step)
+	}
+
+	// A later run reads what this one handed on.
+	again, err := pipeline.OpenJournal(r.path, testConfig(), e.Names(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := again.Result("push", "push refs", "remote"); got != "https://github.com/async-rs/async-std.git" {
+		t.Errorf("reopened journal result = %q", got)
+	}
+	if again.Stage("verify").State != pipeline.StateDone {
+		t.Errorf("reopened journal lost the stage states: %v", states(again))
+	}
+}
+
+func TestJournalOfAnotherReleaseIsRefused(t *testing.T) {
+	e := pipelineOf(nil, nil)
+	r := newRun(t, testConfig(), e, nil)
+	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{Only: "preflight"}); err != nil {
+		t.Fatal(err)
+	}
+
+	otherID := testConfig()
+	otherID.Embargo.ID = "ASYNC-STD-SA-2026-002"
+	_, err := pipeline.OpenJournal(r.path, otherID, e.Names(), nil)
+	if err == nil || !strings.Contains(err.Error(), "ASYNC-STD-SA-2026-001") || !strings.Contains(err.Error(), "ASYNC-STD-SA-2026-002") || !strings.Contains(err.Error(), "--state") {
+		t.Errorf("journal of another id: %v, want a refusal naming both ids and --state", err)
+	}
+
+	otherT0 := testConfig()
+	otherT0.Embargo.At = testT0.Add(24 * time.Hour)
+	if _, err := pipeline.OpenJournal(r.path, otherT0, e.Names(), nil); err == nil {
+		t.Error("journal of another T0 was accepted")
+	}
+
+	sameT0OtherZone := testConfig()
+	sameT0OtherZone.Embargo.At = testT0.In(time.FixedZone("CET", 3600))
+	if _, err := pipeline.OpenJournal(r.path, sameT0OtherZone, e.Names(), nil); err != nil {
+		t.Errorf("the same instant written with another offset was refused: %v", err)
+	}
+}
+
+func TestCorruptJournalSaysToMoveItAside(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.json")
+	if err := os.WriteFile(path, []byte(`{"version": 1, "id": "ASYNC-STD-SA-2026-001", "stages": [`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := pipeline.OpenJournal(path, testConfig(), stageNames, nil)
+	if err == nil || !strings.Contains(err.Error(), "corrupt") || !strings.Contains(err.Error(), "move it aside") || !strings.Contains(err.Error(), path) {
+		t.Errorf("corrupt journal: %v, want an error naming it and saying to move it aside", err)
+	}
+}
+
+func TestWriteFileAtomicLeavesNoTempFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	path := filepath.Join(dir, "journal.json")
+	for _, body := range []string{"first\n", "second\n"} {
+		if err := pipeline.WriteFileAtomic(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != "journal.json" {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("state folder holds %v, want only journal.json", names)
+	}
+	b, _ := os.ReadFile(path)
+	if string(b) != "second\n" {
+		t.Errorf("content = %q, want the last write", b)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode = %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+func TestWriteFileAtomicFailureLeavesTheOldFileAndNoTemp(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "journal.json")
+	if err := pipeline.WriteFileAtomic(path, []byte("old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A folder where the file should be makes the rename fail.
+	blocked := filepath.Join(dir, "blocked")
+	if err := os.MkdirAll(filepath.Join(blocked, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := pipeline.WriteFileAtomic(blocked, []byte("new\n"), 0o600); err == nil {
+		t.Fatal("writing over a non-empty folder succeeded")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Errorf("folder holds %d entries after a failed write, want journal.json and blocked only", len(entries))
+	}
+	if b, _ := os.ReadFile(path); string(b) != "old\n" {
+		t.Errorf("journal = %q, want it untouched", b)
+	}
+}
+
+func TestJournalAndOutputNeverHoldASecret(t *testing.T) {
+	const token = "cioS3cr3tT0k3nV4lu3F0rT3st1ngXyZ0123"
+	secrets := pipeline.NewSecrets(func(name string) (string, bool) {
+		return token, name == "CARGO_REGISTRY_TOKEN"
+	})
+	boom := errors.New("upload refused")
+	e := pipelineOf(nil, map[string]func(context.Context, *pipeline.Run) error{
+		"publish": func(ctx context.Context, run *pipeline.Run) error {
+			tok, ok := run.Secrets.Get("CARGO_REGISTRY_TOKEN")
+			if !ok {
+				t.Fatal("token not found")
+			}
+			run.Note("used token %s", tok)
+			return run.Step("publish async-std", func(result map[string]string) error {
+				result["command"] = "cargo publish --token " + tok
+				result["index"] = "https://ci:" + "pw-in-url@index.example.org/"
+				return errors.Join(boom, errors.New("registry said: bad token "+tok))
+			})
+		},
+	})
+	r := newRun(t, testConfig(), e, secrets)
+	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Execute = %v, want the stage's error", err)
+	}
+	b, _ := os.ReadFile(r.path)
+	for _, leak := range []string{token, "pw-in-url"} {
+		if strings.Contains(string(b), leak) {
+			t.Errorf("journal holds %q:\n%s", leak, b)
+		}
+		if strings.Contains(r.out.String(), leak) {
+			t.Errorf("output holds %q:\n%s", leak, r.out)
+		}
+	}
+	j := onDisk(t, r.path)
+	step := j.Stage("publish").Steps[0]
+	if step.Result["command"] != "cargo publish --token ***" || !strings.Contains(step.Error, "bad token ***") {
+		t.Errorf("step = %+v, want the token replaced, the rest kept", step)
+	}
+	if !strings.Contains(j.Stage("publish").Error, "upload refused") {
+		t.Errorf("stage error %q lost the cause", j.Stage("publish").Error)
+	}
+}
+
+func TestRunFromAStageRunsItAndTheRest(t *testing.T) {
+	var ran []string
+	e := pipelineOf(&ran, nil)
+	r := newRun(t, testConfig(), e, nil)
+	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{From: "publish"}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(ran, ",") != "publish,advisory,verify" {
+		t.Errorf("ran %v, want publish, advisory, verify", ran)
+	}
+	got := states(onDisk(t, r.path))
+	if got["push"] != pipeline.StatePending || got["publish"] != pipeline.StateDone || got["verify"] != pipeline.StateDone {
+		t.Errorf("journal = %v", got)
+	}
+}
+
+func TestRunOnlyAStageRunsJustThatOne(t *testing.T) {
+	var ran []string
+	e := pipelineOf(&ran, nil)
+	r := newRun(t, testConfig(), e, nil)
+	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{Only: "advisory"}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(ran, ",") != "advisory" {
+		t.Errorf("ran %v, want advisory only", ran)
+	}
+	for name, state := range states(onDisk(t, r.path)) {
+		if (name == "advisory") != (state == pipeline.StateDone) {
+			t.Errorf("%s is %s", name, state)
+		}
+	}
+}
+
+func TestRunOfAnUnknownStageIsAUsageErrorListingTheStages(t *testing.T) {
+	var ran []string
+	e := pipelineOf(&ran, nil)
+	r := newRun(t, testConfig(), e, nil)
+	for _, sel := range []pipeline.Selection{{From: "publsh"}, {Only: "deploy"}} {
+		err := e.Execute(context.Background(), r.Run, sel)
+		var ue *pipeline.UsageError
+		if !errors.As(err, &ue) {
+			t.Fatalf("%+v: %v, want *UsageError", sel, err)
+		}
+		if !strings.Contains(err.Error(), strings.Join(stageNames, ", ")) {
+			t.Errorf("%+v: %q does not list the stages", sel, err)
+		}
+	}
+	if len(ran) != 0 {
+		t.Errorf("ran %v after a usage error", ran)
+	}
+	if _, err := os.Stat(r.path); !os.IsNotExist(err) {
+		t.Error("a usage error wrote the journal")
+	}
+}
+
+func TestRunFromAndOnlyTogetherAreRefused(t *testing.T) {
+	var ran []string
+	e := pipelineOf(&ran, nil)
+	r := newRun(t, testConfig(), e, nil)
+	err := e.Execute(context.Background(), r.Run, pipeline.Selection{From: "push", Only: "publish"})
+	var ue *pipeline.UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--from") || !strings.Contains(err.Error(), "--only") {
+		t.Errorf("got %v, want a usage error naming --from and --only", err)
+	}
+	if len(ran) != 0 {
+		t.Errorf("ran %v", ran)
+	}
+}
+
+func TestFailingStageStopsTheRunAndSaysHowToResume(t *testing.T) {
+	var ran []string
+	boom := errors.New("registry returned 503")
+	publishFails := true
+	e := pipelineOf(&ran, map[string]func(context.Context, *pipeline.Run) error{
+		"publish": func(ctx context.Context, r *pipeline.Run) error {
+			if publishFails {
+				return boom
+			}
+			return nil
+		},
+	})
+	cfg := testConfig()
+	cfg.Path = "release/embargo.toml"
+	r := newRun(t, cfg, e, nil)
+	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
+	var se *pipeline.StageError
+	if !errors.As(err, &se) {
+		t.Fatalf("got %v, want *StageError", err)
+	}
+	if se.Stage != "publish" || !errors.Is(err, boom) {
+		t.Errorf("StageError = %+v, want publish wrapping the cause", se)
+	}
+	if !strings.Contains(se.Next, "embargo run -c release/embargo.toml --from publish") {
+		t.Errorf("next = %q, want the command that resumes at publish", se.Next)
+	}
+	if !strings.Contains(err.Error(), "registry returned 503") || !strings.Contains(err.Error(), "--from publish") {
+		t.Errorf("error %q does not say what failed and what to run", err)
+	}
+	if strings.Join(ran, ",") != "preflight,gate,push,publish" {
+		t.Errorf("ran %v, want nothing after publish", ran)
+	}
+	j := onDisk(t, r.path)
+	got := states(j)
+	want := map[string]string{"preflight": "done", "gate": "done", "push": "done", "publish": "failed", "advisory": "pending", "verify": "pending"}
+	for n, s := range want {
+		if got[n] != s {
+			t.Errorf("%s is %s, want %s", n, got[n], s)
+		}
+	}
+	if !strings.Contains(j.Stage("publish").Error, "registry returned 503") || j.Stage("publish").Ended == nil {
+		t.Errorf("publish record = %+v, want the error and an end time", j.Stage("publish"))
+	}
+	if !strings.Contains(r.out.String(), "registry returned 503") {
+		t.Errorf("output does not show the failure:\n%s", r.out)
+	}
+
+	// The operator follows the advice: a re-run from publish, against the
+	// same journal, completes.
+	publishFails = false
+	ran = nil
+	r2 := openRun(t, cfg, e, nil, r.path)
+	if err := e.Execute(context.Background(), r2.Run, pipeline.Selection{From: se.Stage}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(ran, ",") != "publish,advisory,verify" {
+		t.Errorf("re-run ran %v", ran)
+	}
+	for n, s := range states(onDisk(t, r.path)) {
+		if s != pipeline.StateDone {
+			t.Errorf("after the re-run %s is %s", n, s)
+		}
+	}
+	if e := onDisk(t, r.path).Stage("publish").Error; e != "" {
+		t.Errorf("publish still records the old error %q", e)
+	}
+}
+
+func TestResumeAdviceForTheDefaultConfigNeedsNoFlag(t *testing.T) {
+	e := pipelineOf(nil, map[string]func(context.Context, *pipeline.Run) error{
+		"push": func(context.Context, *pipeline.Run) error { return errors.New("remote hung up") },
+	})
+	r := newRun(t, testConfig(), e, nil)
+	var se *pipeline.StageError
+	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); !errors.As(err, &se) {
+		t.Fatalf("got %v", err)
+	}
+	if !strings.Contains(se.Next, "`embargo run --from push`") {
+		t.Errorf("next = %q", se.Next)
+	}
+}
+
+func TestOptionalStageNotConfiguredIsRecordedSkipped(t *testing.T) {
+	var ran []string
+	e := pipelineOf(&ran, nil)
+	promote := &optionalStage{fakeStage: fakeStage{name: "promote", ran: &ran}, reason: "no [[image]] configured"}
+	e.Stages = append(e.Stages[:3:3], append([]pipeline.Stage{promote}, e.Stages[3:]...)...)
+	r := newRun(t, testConfig(), e, nil)
+	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range ran {
+		if n == "promote" {
+			t.Error("a skipped stage ran")
+		}
+	}
+	rec := onDisk(t, r.path).Stage("promote")
+	if rec == nil || rec.State != pipeline.StateSkipped || rec.Note != "no [[image]] configured" {
+		t.Errorf("promote = %+v, want skipped with its reason", rec)
+	}
+	if !strings.Contains(r.out.String(), "no [[image]] configured") {
+		t.Errorf("output does not say why promote was skipped:\n%s", r.out)
+	}
+}
+
+func TestOptionalStageThatIsConfiguredRuns(t *testing.T) {
+	var ran []string
+	promote := &optionalStage{fakeStage: fakeStage{name: "promote", ran: &ran}}
+	e := &pipeline.Engine{Stages: []pipeline.Stage{promote}}
+	r := newRun(t, testConfig(), e, nil)
+	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(ran) != 1 || onDisk(t, r.path).Stage("promote").State != pipeline.StateDone {
+		t.Errorf("ran %v, journal %v", ran, states(onDisk(t, r.path)))
+	}
+}
+
+func TestPanickingStageIsRecordedAsAFailure(t *testing.T) {
+	var ran []string
+	e := pipelineOf(&ran, map[string]func(context.Context, *pipeline.Run) error{
+		"push": func(context.Context, *pipeline.Run) error {
+			var m map[string]int
+			m["boom"]++
+			return nil
+		},
+	})
+	r := newRun(t, testConfig(), e, nil)
+	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
+	var se *pipeline.StageError
+	if !errors.As(err, &se) || se.Stage != "push" || !strings.Contains(err.Error(), "internal error") {
+		t.Fatalf("got %v, want push failed with an internal error", err)
+	}
+	got := states(onDisk(t, r.path))
+	if got["push"] != pipeline.StateFailed || got["publish"] != pipeline.StatePending {
+		t.Errorf("journal = %v, want push failed and publish pending", got)
+	}
+	if strings.Contains(strings.Join(ran, ","), "publish") {
+		t.Errorf("ran %v after the panic", ran)
+	}
+}

@@ -1,0 +1,183 @@
+// Package sandbox builds the world a rehearsal releases into: a bare mirror
+// of the public repository and a crates.io-compatible registry seeded from
+// the real index, all on this machine. Nothing here ever writes to a real
+// target; the real ones are only read.
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/async-rs/embargo/sandbox/registry"
+	"github.com/async-rs/embargo/stages/index"
+)
+
+// Rehearsal is a running sandbox world.
+type Rehearsal struct {
+	Dir      string
+	Public   string // bare mirror of the public repository
+	Registry *registry.Server
+	// Token is the sandbox registry's own token (never a real one).
+	Token string
+	// Warnings say what could not be read from the real world.
+	Warnings []string
+}
+
+// Options say what to mirror and seed.
+type Options struct {
+	Dir    string
+	Public string // the real public repository, read only
+	// Index is the real registry index, read only; CratesIO when it is
+	// crates-io, whose crates' dependencies cargo sends as crates.io's.
+	Index    string
+	CratesIO bool
+	// Crates are the crates the release publishes: their existing versions
+	// are seeded so "already released" is seen as in the real world.
+	Crates []string
+	// Locked are registry packages of the lockfiles (name@version) the
+	// verification build needs: their entries and .crate files are seeded.
+	Locked []string
+}
+
+// Start builds the world under opts.Dir.
+func Start(ctx context.Context, opts Options) (*Rehearsal, error) {
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	r := &Rehearsal{Dir: opts.Dir, Public: filepath.Join(opts.Dir, "public.git"), Token: randomToken()}
+	if err := mirror(ctx, opts.Public, r.Public); err != nil {
+		return nil, fmt.Errorf("mirror the public repository %s: %w", opts.Public, err)
+	}
+	srv, err := registry.Start("", registry.Options{Dir: filepath.Join(opts.Dir, "registry"), Token: r.Token, CratesIO: opts.CratesIO})
+	if err != nil {
+		return nil, err
+	}
+	r.Registry = srv
+	if err := r.seed(ctx, opts); err != nil {
+		r.Warnings = append(r.Warnings, err.Error())
+	}
+	return r, nil
+}
+
+// Close stops the registry; the files stay for --keep.
+func (r *Rehearsal) Close() error { return r.Registry.Close() }
+
+// mirror copies every branch and tag of the public repository into a new
+// bare repository, reading the public one only.
+func mirror(ctx context.Context, from, to string) error {
+	repo, err := git.PlainInit(to, true)
+	if err != nil {
+		return err
+	}
+	rem := git.NewRemote(repo.Storer, &config.RemoteConfig{Name: "public", URLs: []string{from}})
+	err = rem.FetchContext(ctx, &git.FetchOptions{
+		RefSpecs: []config.RefSpec{"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"},
+		Tags:     git.NoTags,
+	})
+	if errors.Is(err, git.NoErrAlreadyUpToDate) || errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		return nil
+	}
+	return err
+}
+
+// seed reads the real index (read only) for the crates involved.
+func (r *Rehearsal) seed(ctx context.Context, opts Options) error {
+	if opts.Index == "" || (len(opts.Crates) == 0 && len(opts.Locked) == 0) {
+		return nil
+	}
+	real, err := index.New(opts.Index, index.Options{RetryMax: 1, HTTPClient: &http.Client{Timeout: 20 * time.Second}})
+	if err != nil {
+		return err
+	}
+	cfg, err := real.Config(ctx)
+	if err != nil {
+		return fmt.Errorf("the real index %s could not be read (%v): the sandbox registry starts empty, so versions already released are not seen", opts.Index, err)
+	}
+	seeded := map[string]bool{}
+	add := func(e index.Entry, crate []byte) error {
+		key := e.Name + "@" + e.Vers
+		if seeded[key] {
+			return nil
+		}
+		seeded[key] = true
+		var re registry.IndexEntry
+		b, _ := json.Marshal(e)
+		if err := json.Unmarshal(b, &re); err != nil {
+			return err
+		}
+		return r.Registry.Seed(re, crate)
+	}
+	for _, name := range opts.Crates {
+		entries, err := real.Versions(ctx, name)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if err := add(e, nil); err != nil {
+				return err
+			}
+		}
+	}
+	for _, nv := range opts.Locked {
+		name, version, _ := strings.Cut(nv, "@")
+		entries, err := real.Versions(ctx, name)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			var crate []byte
+			if e.Vers == version {
+				if crate, err = download(ctx, cfg.DL, name, version); err != nil {
+					return err
+				}
+			}
+			if err := add(e, crate); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// download fetches a .crate from the real registry's download endpoint.
+func download(ctx context.Context, dl, name, version string) ([]byte, error) {
+	url := dl
+	if strings.Contains(dl, "{crate}") || strings.Contains(dl, "{version}") {
+		url = strings.NewReplacer("{crate}", name, "{version}", version).Replace(dl)
+	} else {
+		url = strings.TrimSuffix(dl, "/") + "/" + name + "/" + version + "/download"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("download %s@%s: %s", name, version, resp.Status)
+	}
+	return io.ReadAll(resp.Body)
+}
+
+func randomToken() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return "sandbox-" + hex.EncodeToString(b)
+}

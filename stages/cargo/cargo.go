@@ -1,0 +1,242 @@
+package cargo
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// CratesIOIndex is crates.io's sparse index.
+const CratesIOIndex = "sparse+https://index.crates.io/"
+
+// targetRegistry is the name cargo knows a redirected crates-io by.
+const targetRegistry = "embargo-target"
+
+// Registry says where crates go and how cargo reaches it.
+type Registry struct {
+	Name  string // the config's registry name ("crates-io" or an alternative registry)
+	Index string // sparse+https://...
+	// Token is handed to cargo through its environment at publish time only;
+	// never on a command line, never in a file.
+	Token string
+}
+
+// Cargo runs the real cargo binary with a private CARGO_HOME, so neither
+// the operator's credentials nor their config leak into the release, and
+// with the registry configured through the environment and --config.
+type Cargo struct {
+	Bin      string // "cargo" unless set
+	Home     string // private CARGO_HOME
+	Registry Registry
+}
+
+// redirected is true when crates-io itself is replaced by another index (a
+// rehearsal's sandbox, a test registry): cargo then needs source
+// replacement, since a crate's plain `version` dependencies mean crates-io.
+func (c *Cargo) redirected() bool {
+	return c.Registry.Name == "crates-io" && strings.TrimSuffix(c.Registry.Index, "/") != strings.TrimSuffix(CratesIOIndex, "/")
+}
+
+// registryArg is the --registry value for publish.
+func (c *Cargo) registryArg() string {
+	if c.redirected() {
+		return targetRegistry
+	}
+	return c.Registry.Name
+}
+
+func envName(registry string) string {
+	return strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(registry))
+}
+
+// command builds a cargo invocation; withToken adds the registry token to
+// the child's environment (publish only).
+func (c *Cargo) command(ctx context.Context, dir string, withToken bool, args ...string) *exec.Cmd {
+	bin := c.Bin
+	if bin == "" {
+		bin = "cargo"
+	}
+	var global []string
+	env := []string{
+		"CARGO_HOME=" + c.Home,
+		"CARGO_TERM_COLOR=never",
+		"CARGO_TERM_PROGRESS_WHEN=never",
+		"CARGO_TARGET_DIR=" + filepath.Join(dir, "target"),
+	}
+	reg := c.registryArg()
+	switch {
+	case c.redirected():
+		global = append(global, "--config", fmt.Sprintf("source.crates-io.replace-with=%q", targetRegistry))
+		env = append(env, "CARGO_REGISTRIES_"+envName(reg)+"_INDEX="+c.Registry.Index)
+	case c.Registry.Name != "crates-io":
+		env = append(env, "CARGO_REGISTRIES_"+envName(reg)+"_INDEX="+c.Registry.Index)
+	}
+	if withToken && c.Registry.Token != "" {
+		if reg == "crates-io" {
+			env = append(env, "CARGO_REGISTRY_TOKEN="+c.Registry.Token)
+		} else {
+			env = append(env, "CARGO_REGISTRIES_"+envName(reg)+"_TOKEN="+c.Registry.Token)
+		}
+	}
+	cmd := exec.CommandContext(ctx, bin, append(global, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(cleanEnv(), env...)
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// cleanEnv is the parent's environment without anything cargo would take
+// as registry configuration or credentials: the child gets exactly what
+// the release config says.
+func cleanEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "CARGO_HOME" || k == "CARGO_TARGET_DIR" || k == "CARGO_REGISTRY_TOKEN" || strings.HasPrefix(k, "CARGO_REGISTRIES_") ||
+			strings.HasPrefix(k, "CARGO_REGISTRY_") || strings.HasPrefix(k, "CARGO_SOURCE_") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+func (c *Cargo) run(cmd *exec.Cmd) (string, error) {
+	if err := os.MkdirAll(c.Home, 0o700); err != nil {
+		return "", err
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	text := out.String()
+	if c.Registry.Token != "" {
+		text = strings.ReplaceAll(text, c.Registry.Token, "***")
+	}
+	if err != nil {
+		return text, fmt.Errorf("cargo %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, tail(text, 30))
+	}
+	return text, nil
+}
+
+// Version is `cargo --version`: packages are reproducible only with the same
+// cargo, so preflight records it and publish refuses another.
+func (c *Cargo) Version(ctx context.Context) (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	out, err := c.run(c.command(ctx, dir, false, "--version"))
+	return strings.TrimSpace(out), err
+}
+
+// Package is one packaged crate.
+type Package struct {
+	Name, Version string
+	File          string // the .crate
+	Sha256        string
+}
+
+// Package runs `cargo package --locked` (with verification) for crates in
+// the workspace at dir and returns each .crate with its sha256. cargo
+// verifies inter-dependent crates at new versions through a temporary
+// local registry, so the crates need not be on any registry yet.
+func (c *Cargo) Package(ctx context.Context, dir string, crates []*Crate) ([]Package, error) {
+	args := []string{"package", "--locked"}
+	if c.redirected() || c.Registry.Name != "crates-io" {
+		// Verification resolves dependencies against the target registry.
+		args = append(args, "--registry", c.registryArg())
+	}
+	for _, cr := range crates {
+		args = append(args, "-p", cr.Name)
+	}
+	if _, err := c.run(c.command(ctx, dir, false, args...)); err != nil {
+		return nil, err
+	}
+	out := make([]Package, 0, len(crates))
+	for _, cr := range crates {
+		file := filepath.Join(dir, "target", "package", fmt.Sprintf("%s-%s.crate", cr.Name, cr.Version))
+		sum, err := FileSha256(file)
+		if err != nil {
+			return nil, fmt.Errorf("packaged %s@%s: %w", cr.Name, cr.Version, err)
+		}
+		out = append(out, Package{Name: cr.Name, Version: cr.Version, File: file, Sha256: sum})
+	}
+	return out, nil
+}
+
+// FileSha256 is the hex sha256 of a file, as the registry index's cksum.
+func FileSha256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// PublishError is a failed `cargo publish`, classified for the caller's
+// retry decision.
+type PublishError struct {
+	Output string
+	// Status is the HTTP status cargo reported from the registry, or 0.
+	Status int
+	// RetryAfter is when the registry said to come back, if it said.
+	RetryAfter time.Time
+	// Exists means the registry already has this version (a previous
+	// attempt's upload landed).
+	Exists bool
+	err    error
+}
+
+func (e *PublishError) Error() string { return e.err.Error() }
+
+// Retryable is true for rate limits and server errors.
+func (e *PublishError) Retryable() bool { return e.Status == 429 || e.Status >= 500 }
+
+var (
+	statusRE     = regexp.MustCompile(`status (\d{3})`)
+	tryAfterRE   = regexp.MustCompile(`(?i)try again after ([A-Za-z]{3}, \d{1,2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT)`)
+	alreadyExist = regexp.MustCompile(`already (uploaded|exists)`)
+)
+
+// Publish runs `cargo publish --no-verify --locked -p crate` in dir: the
+// package was verified before T0, and cargo re-packages the same commit to
+// the same bytes. The token reaches cargo only through its environment.
+func (c *Cargo) Publish(ctx context.Context, dir, crate string) (string, error) {
+	out, err := c.run(c.command(ctx, dir, true, "publish", "--no-verify", "--locked", "-p", crate, "--registry", c.registryArg()))
+	if err == nil {
+		return out, nil
+	}
+	pe := &PublishError{Output: out, err: err}
+	if m := statusRE.FindStringSubmatch(out); m != nil {
+		fmt.Sscanf(m[1], "%d", &pe.Status)
+	}
+	if m := tryAfterRE.FindStringSubmatch(out); m != nil {
+		if t, perr := time.Parse(time.RFC1123, m[1]); perr == nil {
+			pe.RetryAfter = t
+		}
+	}
+	pe.Exists = alreadyExist.MatchString(out)
+	return out, pe
+}
+
+func tail(s string, lines int) string {
+	parts := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(parts) > lines {
+		parts = parts[len(parts)-lines:]
+	}
+	return strings.Join(parts, "\n")
+}

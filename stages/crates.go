@@ -1,0 +1,148 @@
+package stages
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/index"
+	"github.com/async-rs/embargo/stages/vault"
+)
+
+// Results the preflight records for the packages of a line, in the step
+// packageStep(line): one "name@version" key per crate holding the sealed
+// sha256, plus these.
+const (
+	resCargoVersion = "cargo_version"
+	resOrder        = "order" // name@version, comma separated, publish order
+)
+
+func packageStep(rel pipeline.Release) string { return "package " + rel.Line }
+
+// registryIndex is where crates go: the configured registry, or the
+// sandbox registry in a rehearsal.
+func registryIndex(r *pipeline.Run) string {
+	if r.Targets != nil && r.Targets.RegistryIndex != "" {
+		return r.Targets.RegistryIndex
+	}
+	return r.Config.Registry.Index
+}
+
+// registryToken is the publish credential; a rehearsal never reads the
+// real one.
+func registryToken(r *pipeline.Run) string {
+	if r.Targets != nil {
+		return r.Targets.RegistryToken
+	}
+	tok, _ := r.Secrets.Get(r.Config.Registry.TokenEnv)
+	return tok
+}
+
+func indexClient(r *pipeline.Run) (*index.Client, error) {
+	return index.New(registryIndex(r), index.Options{})
+}
+
+// cargoFor is the cargo of one line: a CARGO_HOME of its own, so that lines
+// publishing in parallel never wait on each other's package-cache lock.
+func cargoFor(r *pipeline.Run, rel pipeline.Release, withToken bool) *cargo.Cargo {
+	reg := cargo.Registry{Name: r.Config.Registry.Name, Index: registryIndex(r)}
+	if withToken {
+		reg.Token = registryToken(r)
+	}
+	return &cargo.Cargo{Home: filepath.Join(r.StateDir, "cargo", safeName(rel.Line)), Registry: reg}
+}
+
+func worktreeDir(r *pipeline.Run, rel pipeline.Release) string {
+	return filepath.Join(r.StateDir, "work", safeName(rel.Line))
+}
+
+func safeName(s string) string {
+	return strings.Map(func(c rune) rune {
+		if c == '/' || c == '\\' || c == ' ' || c == ':' {
+			return '_'
+		}
+		return c
+	}, s)
+}
+
+// linePackages prepares the line's worktree at the held tip and packages
+// its crates (verified), in publish order.
+func linePackages(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipeline.Release, held plumbing.Hash) ([]cargo.Package, error) {
+	ws, err := workspaceAt(v, held)
+	if err != nil {
+		return nil, err
+	}
+	crates, err := ws.Select(rel.Crates)
+	if err != nil {
+		return nil, err
+	}
+	dir := worktreeDir(r, rel)
+	if err := v.Worktree(ctx, dir, rel.Branch, held); err != nil {
+		return nil, err
+	}
+	return cargoFor(r, rel, false).Package(ctx, dir, crates)
+}
+
+// sealed is what preflight recorded for a line: the publish order and each
+// crate's sha256.
+type sealed struct {
+	order  []string // name@version
+	sha256 map[string]string
+	cargo  string
+}
+
+func readSealed(r *pipeline.Run, rel pipeline.Release) (sealed, bool) {
+	step := packageStep(rel)
+	order := r.Journal.Result("preflight", step, resOrder)
+	if order == "" {
+		return sealed{}, false
+	}
+	s := sealed{order: strings.Split(order, ","), sha256: map[string]string{}, cargo: r.Journal.Result("preflight", step, resCargoVersion)}
+	for _, nv := range s.order {
+		sum := r.Journal.Result("preflight", step, nv)
+		if sum == "" {
+			return sealed{}, false
+		}
+		s.sha256[nv] = sum
+	}
+	return s, true
+}
+
+func recordSealed(res map[string]string, pkgs []cargo.Package, cargoVersion string) {
+	order := make([]string, len(pkgs))
+	for i, p := range pkgs {
+		nv := p.Name + "@" + p.Version
+		order[i] = nv
+		res[nv] = p.Sha256
+	}
+	res[resOrder] = strings.Join(order, ",")
+	res[resCargoVersion] = cargoVersion
+}
+
+// checkRegistry compares packages with the registry: a version already there
+// with the same checksum is already released; with another, it is a hard
+// error naming both.
+func checkRegistry(ctx context.Context, idx *index.Client, pkgs []cargo.Package) (released []string, problems []string, err error) {
+	for _, p := range pkgs {
+		e, found, err := idx.Lookup(ctx, p.Name, p.Version)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !found {
+			continue
+		}
+		if e.Cksum == p.Sha256 {
+			released = append(released, p.Name+"@"+p.Version)
+		} else {
+			problems = append(problems, fmt.Sprintf("%s@%s is already on the registry with sha256 %s, but the held tip packages to %s", p.Name, p.Version, e.Cksum, p.Sha256))
+		}
+	}
+	sort.Strings(released)
+	return released, problems, nil
+}

@@ -1,0 +1,253 @@
+package stages
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/index"
+	"github.com/async-rs/embargo/stages/vault"
+)
+
+// Publish uploads every crate of every line with the real `cargo publish`,
+// exactly the bytes sealed before T0: in dependency order inside a line,
+// the lines in parallel.
+type Publish struct{}
+
+func (Publish) Name() string { return "publish" }
+func (Publish) Summary() string {
+	return "cargo publish of every crate, dependency order, lines in parallel; sealed checksums verified in the index"
+}
+
+// Bounds of the publish loop.
+const (
+	parallelLines  = 4
+	publishRetries = 6
+	// visibleWithin bounds the wait for the index to show an upload.
+	visibleWithin = 5 * time.Minute
+)
+
+func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
+	v, err := openVault(r)
+	if err != nil {
+		return err
+	}
+	idx, err := indexClient(r)
+	if err != nil {
+		return err
+	}
+	if err := r.Step("cargo", func(res map[string]string) error {
+		have, err := cargoFor(r, r.Config.Releases[0], false).Version(ctx)
+		if err != nil {
+			return err
+		}
+		res[resCargoVersion] = have
+		for _, rel := range r.Config.Releases {
+			if s, ok := readSealed(r, rel); ok && s.cargo != "" && s.cargo != have {
+				return fmt.Errorf("cargo is %q but the packages were verified with %q: the same cargo is needed to reproduce the sealed bytes", have, s.cargo)
+			}
+		}
+		res["summary"] = have
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, parallelLines)
+	errs := make([]error, len(r.Config.Releases))
+	for i, rel := range r.Config.Releases {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs[i] = publishLine(ctx, r, v, idx, rel)
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("line %s: %w", rel.Line, errs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// publishLine publishes one line's crates in order; a failure stops this
+// line only.
+func publishLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, idx *index.Client, rel pipeline.Release) error {
+	s, ok := readSealed(r, rel)
+	dir := worktreeDir(r, rel)
+	if err := r.Step("prepare "+rel.Line, func(res map[string]string) error {
+		held, found := v.Held(rel.Branch)
+		if !found {
+			return fmt.Errorf("held branch %s is not in the vault: run `embargo run --from preflight`", rel.Branch)
+		}
+		if want := r.Journal.Result("preflight", lineStep(rel), resHeld); want != "" && want != held.String() {
+			return fmt.Errorf("held branch %s moved since preflight: run `embargo run --from preflight`", rel.Branch)
+		}
+		if ok {
+			// The usual case at T0: the worktree and its packages from
+			// preflight are still there; checking them costs no build.
+			if err := v.Worktree(ctx, dir, rel.Branch, held); err != nil {
+				return err
+			}
+			if packagedAsSealed(dir, s) {
+				res["summary"] = fmt.Sprintf("worktree at %s holds the %d sealed package(s)", short(held), len(s.order))
+				return nil
+			}
+		}
+		// Otherwise (a fresh machine, --only publish, a cleaned worktree)
+		// package again from the held tip, with verification; publishing
+		// then proceeds only with bytes equal to the sealed ones, and the
+		// registry check refuses any version whose bytes differ from what
+		// is already published.
+		pkgs, err := linePackages(ctx, r, v, rel, held)
+		if err != nil {
+			return err
+		}
+		if ok {
+			for _, p := range pkgs {
+				if want := s.sha256[p.Name+"@"+p.Version]; want != p.Sha256 {
+					return fmt.Errorf("%s@%s packages to %s now, not the sealed %s: the release is not what was verified", p.Name, p.Version, p.Sha256, want)
+				}
+			}
+		} else {
+			s = sealed{sha256: map[string]string{}}
+			for _, p := range pkgs {
+				s.order = append(s.order, p.Name+"@"+p.Version)
+				s.sha256[p.Name+"@"+p.Version] = p.Sha256
+			}
+			r.Warnf("line %s: no sealed checksums in the journal; packaged again from the held tip", rel.Line)
+		}
+		res["summary"] = fmt.Sprintf("worktree at %s, %d crate(s) reproduce their sealed checksums", short(held), len(pkgs))
+		return nil
+	}); err != nil {
+		return err
+	}
+	cg := cargoFor(r, rel, true)
+	for _, nv := range s.order {
+		name, version := splitNV(nv)
+		if err := r.Step("publish "+nv, func(res map[string]string) error {
+			res["sha256"] = s.sha256[nv]
+			return publishCrate(ctx, r, idx, cg, dir, name, version, s.sha256[nv], res)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// publishCrate converges one version: observe the index first, upload only
+// if absent, retry rate limits and server errors, then wait until the index
+// shows the sealed checksum.
+func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, cg *cargo.Cargo, dir, name, version, sum string, res map[string]string) error {
+	nv := name + "@" + version
+	for attempt := 1; ; attempt++ {
+		e, found, err := idx.Lookup(ctx, name, version)
+		if err != nil {
+			return err
+		}
+		if found {
+			if e.Cksum != sum {
+				return fmt.Errorf("%s is on the registry with sha256 %s, not the sealed %s: stop and investigate, a published version cannot be replaced", nv, e.Cksum, sum)
+			}
+			if attempt == 1 {
+				res["summary"] = "already on the registry with the sealed checksum"
+			}
+			return nil
+		}
+		if err := r.Gate.Allow("publish " + nv); err != nil {
+			return err
+		}
+		pipeline.Checkpoint("publish.upload")
+		start := r.Now()
+		_, err = cg.Publish(ctx, dir, name)
+		var pe *cargo.PublishError
+		switch {
+		case err == nil || (errors.As(err, &pe) && pe.Exists):
+			// Uploaded, now or by an earlier attempt: wait for the index.
+			res["uploaded_at"] = start.UTC().Format(time.RFC3339Nano)
+			pipeline.Checkpoint("publish.uploaded")
+			return waitVisible(ctx, r, idx, name, version, sum, res)
+		case errors.As(err, &pe) && pe.Retryable() && attempt < publishRetries:
+			wait := retryWait(r.Now(), pe, attempt)
+			r.Warnf("%s: registry answered %d; retrying in %s (attempt %d of %d)", nv, pe.Status, wait.Round(time.Second), attempt+1, publishRetries)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+		default:
+			return err
+		}
+	}
+}
+
+// retryWait honours the registry's "try again after" when it said one, and
+// backs off exponentially otherwise.
+func retryWait(now time.Time, pe *cargo.PublishError, attempt int) time.Duration {
+	if !pe.RetryAfter.IsZero() {
+		if d := pe.RetryAfter.Sub(now); d > 0 {
+			return d
+		}
+	}
+	d := time.Duration(1<<(attempt-1)) * 500 * time.Millisecond
+	return min(d, 30*time.Second)
+}
+
+// waitVisible polls the index until it shows the version, and checks it
+// shows the sealed checksum.
+func waitVisible(ctx context.Context, r *pipeline.Run, idx *index.Client, name, version, sum string, res map[string]string) error {
+	deadline := time.Now().Add(visibleWithin)
+	wait := 100 * time.Millisecond
+	for {
+		e, found, err := idx.Lookup(ctx, name, version)
+		if err != nil {
+			return err
+		}
+		if found {
+			if e.Cksum != sum {
+				return fmt.Errorf("%s@%s is in the index with sha256 %s, not the sealed %s", name, version, e.Cksum, sum)
+			}
+			res["visible_at"] = r.Now().UTC().Format(time.RFC3339Nano)
+			res["summary"] = "published; the index shows the sealed checksum"
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s@%s was uploaded but the index does not show it after %s; re-run `embargo run --from publish` to check again", name, version, visibleWithin)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 2*time.Second)
+	}
+}
+
+// packagedAsSealed reports whether every sealed .crate is in the worktree
+// with its sealed checksum.
+func packagedAsSealed(dir string, s sealed) bool {
+	for _, nv := range s.order {
+		name, version := splitNV(nv)
+		sum, err := cargo.FileSha256(filepath.Join(dir, "target", "package", name+"-"+version+".crate"))
+		if err != nil || sum != s.sha256[nv] {
+			return false
+		}
+	}
+	return true
+}
+
+func splitNV(nv string) (string, string) {
+	for i := len(nv) - 1; i >= 0; i-- {
+		if nv[i] == '@' {
+			return nv[:i], nv[i+1:]
+		}
+	}
+	return nv, ""
+}

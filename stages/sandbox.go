@@ -1,0 +1,77 @@
+package stages
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/cargo"
+)
+
+// ReleaseCrates reads, from the held tips in the source clone, the crates a
+// release publishes and the registry packages its lockfiles pin
+// (name@version): what a rehearsal seeds its sandbox registry with.
+func ReleaseCrates(cfg *pipeline.Config) (crates, locked []string, err error) {
+	repo, err := git.PlainOpenWithOptions(cfg.Resolve(cfg.Source.Repo), &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return nil, nil, fmt.Errorf("open source repository %s: %w", cfg.Source.Repo, err)
+	}
+	seenCrate, seenLock := map[string]bool{}, map[string]bool{}
+	for _, rel := range cfg.Releases {
+		ref, err := repo.Reference(plumbing.NewBranchReferenceName(rel.Branch), true)
+		if err != nil {
+			continue // preflight reports it by name
+		}
+		c, err := repo.CommitObject(ref.Hash())
+		if err != nil {
+			return nil, nil, err
+		}
+		tree, err := c.Tree()
+		if err != nil {
+			return nil, nil, err
+		}
+		ws, err := cargo.ReadWorkspace(commitTree{tree: tree})
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", rel.Branch, err)
+		}
+		sel, err := ws.Select(rel.Crates)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", rel.Branch, err)
+		}
+		for _, cr := range sel {
+			if !seenCrate[cr.Name] {
+				seenCrate[cr.Name] = true
+				crates = append(crates, cr.Name)
+			}
+		}
+		lock, ok, err := commitTree{tree: tree}.Read("Cargo.lock")
+		if err != nil || !ok {
+			continue
+		}
+		var lf struct {
+			Package []struct {
+				Name, Version, Source string
+			} `toml:"package"`
+		}
+		if _, err := toml.Decode(lock, &lf); err != nil {
+			return nil, nil, fmt.Errorf("%s: Cargo.lock: %v", rel.Branch, err)
+		}
+		for _, p := range lf.Package {
+			if !strings.HasPrefix(p.Source, "registry+") && !strings.HasPrefix(p.Source, "sparse+") {
+				continue
+			}
+			if nv := p.Name + "@" + p.Version; !seenLock[nv] {
+				seenLock[nv] = true
+				locked = append(locked, nv)
+			}
+		}
+	}
+	sort.Strings(crates)
+	sort.Strings(locked)
+	return crates, locked, nil
+}
