@@ -20,6 +20,7 @@ import (
 
 	"github.com/async-rs/embargo/sandbox/demo"
 	"github.com/async-rs/embargo/sandbox/gitserver"
+	"github.com/async-rs/embargo/sandbox/registry"
 )
 
 var binary string
@@ -43,35 +44,75 @@ func TestMain(m *testing.M) {
 
 // The token the test git server requires for pushes.
 const (
-	tokenEnv = "EMBARGO_GIT_TOKEN"
-	token    = "tok-7d3f0c1e9a5b4e21"
+	tokenEnv         = "EMBARGO_GIT_TOKEN"
+	token            = "tok-7d3f0c1e9a5b4e21"
+	registryTokenEnv = "EMBARGO_REGISTRY_TOKEN"
+	registryToken    = "cio-reg-5b1d9e77c2a04f38"
 )
 
 // release is a generated world whose public repository is served over
-// smart HTTP, with its config written for embargo.
+// smart HTTP, with its config written for embargo; with a registry, its
+// crates go to a sandbox registry standing in for crates.io.
 type release struct {
-	t      *testing.T
-	dir    string
-	config string
-	ex     *demo.Example
-	server *gitserver.Server
+	t        *testing.T
+	dir      string
+	config   string
+	ex       *demo.Example
+	server   *gitserver.Server
+	registry *registry.Server
 }
 
 // newRelease builds the example world with T0 at t0, its public repository
-// behind the token-protected smart-HTTP server.
+// behind the token-protected smart-HTTP server and a sandbox registry as
+// crates-io.
 func newRelease(t *testing.T, t0 time.Time) *release {
+	return buildRelease(t, t0, &registry.Options{})
+}
+
+// newPublishRelease adds a token-protected sandbox registry as crates-io.
+func newPublishRelease(t *testing.T, t0 time.Time, opts registry.Options) *release {
+	return buildRelease(t, t0, &opts)
+}
+
+func buildRelease(t *testing.T, t0 time.Time, regOpts *registry.Options) *release {
 	t.Helper()
+	requireTool(t, "cargo")
 	dir := t.TempDir()
 	srv, err := gitserver.Start(dir, gitserver.Options{Token: token})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	ex, err := demo.Build(dir, demo.Options{T0: t0, TokenEnv: tokenEnv, Public: srv.RepoURL("public.git")})
+	rl := &release{t: t, dir: dir, server: srv}
+	opts := demo.Options{T0: t0, TokenEnv: tokenEnv, Public: srv.RepoURL("public.git")}
+	if regOpts != nil {
+		regOpts.Dir = filepath.Join(t.TempDir(), "registry")
+		regOpts.Token = registryToken
+		regOpts.CratesIO = true
+		rl.registry, err = registry.Start("", *regOpts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rl.registry.Close() })
+		opts.RegistryIndex, opts.RegistryTokenEnv = rl.registry.IndexURL(), registryTokenEnv
+	}
+	rl.ex, err = demo.Build(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &release{t: t, dir: dir, config: ex.Config, ex: ex, server: srv}
+	rl.config = rl.ex.Config
+	return rl
+}
+
+// requireTool skips without a tool, unless the end-to-end suite is required.
+func requireTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		if os.Getenv("EMBARGO_E2E") == "1" {
+			t.Fatalf("%s is not installed, and EMBARGO_E2E=1 requires the end-to-end suite", name)
+		}
+		t.Skipf("%s is not installed; skipping (set EMBARGO_E2E=1 to require it)", name)
+	}
 }
 
 type result struct {
@@ -110,7 +151,7 @@ func (rl *release) command(args []string, env ...string) *exec.Cmd {
 	full := append([]string{}, args...)
 	full = append(full, "-c", rl.config)
 	cmd := exec.CommandContext(context.Background(), binary, full...)
-	cmd.Env = append(os.Environ(), tokenEnv+"="+token)
+	cmd.Env = append(os.Environ(), tokenEnv+"="+token, registryTokenEnv+"="+registryToken)
 	cmd.Env = append(cmd.Env, env...)
 	return cmd
 }
@@ -195,8 +236,10 @@ func (rl *release) pushes() int {
 func (rl *release) assertNoSecret(outputs ...string) {
 	rl.t.Helper()
 	for _, o := range outputs {
-		if strings.Contains(o, token) {
-			rl.t.Errorf("token leaked into output:\n%s", o)
+		for _, tok := range []string{token, registryToken} {
+			if strings.Contains(o, tok) {
+				rl.t.Errorf("token leaked into output:\n%s", o)
+			}
 		}
 	}
 	state := filepath.Join(rl.dir, ".embargo")
@@ -204,9 +247,14 @@ func (rl *release) assertNoSecret(outputs ...string) {
 		if err != nil || info.IsDir() || strings.Contains(p, "vault.git/objects") {
 			return nil
 		}
+		if strings.Contains(p, "/target/") {
+			return nil // build output of the crates
+		}
 		b, _ := os.ReadFile(p)
-		if bytes.Contains(b, []byte(token)) {
-			rl.t.Errorf("token leaked into %s", p)
+		for _, tok := range []string{token, registryToken} {
+			if bytes.Contains(b, []byte(tok)) {
+				rl.t.Errorf("token leaked into %s", p)
+			}
 		}
 		return nil
 	})

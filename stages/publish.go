@@ -30,6 +30,12 @@ const (
 	publishRetries = 6
 	// visibleWithin bounds the wait for the index to show an upload.
 	visibleWithin = 5 * time.Minute
+	// The index is polled every pollFast for fastPollFor after an upload
+	// (a dependent crate cannot be published before the index shows its
+	// dependency, so every poll interval lengthens the release), then less
+	// and less often, up to every 2 s.
+	pollFast    = 50 * time.Millisecond
+	fastPollFor = 15 * time.Second
 )
 
 func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
@@ -40,6 +46,20 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 	idx, err := indexClient(r)
 	if err != nil {
 		return err
+	}
+	// Observe the index for every sealed version at once, while the checks
+	// below run: each crate's first observation is then ready when its turn
+	// comes instead of costing a round trip on the critical path.
+	looks := map[string]*lookup{}
+	for _, rel := range r.Config.Releases {
+		if s, ok := readSealed(r, rel); ok {
+			for _, nv := range s.order {
+				if looks[nv] == nil {
+					name, version := splitNV(nv)
+					looks[nv] = startLookup(ctx, idx, name, version)
+				}
+			}
+		}
 	}
 	if err := r.Step("cargo", func(res map[string]string) error {
 		have, err := cargoFor(r, r.Config.Releases[0], false).Version(ctx)
@@ -67,7 +87,7 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			errs[i] = publishLine(ctx, r, v, idx, rel)
+			errs[i] = publishLine(ctx, r, v, idx, rel, looks)
 			if errs[i] != nil {
 				errs[i] = fmt.Errorf("line %s: %w", rel.Line, errs[i])
 			}
@@ -79,7 +99,7 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 
 // publishLine publishes one line's crates in order; a failure stops this
 // line only.
-func publishLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, idx *index.Client, rel pipeline.Release) error {
+func publishLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, idx *index.Client, rel pipeline.Release, looks map[string]*lookup) error {
 	s, ok := readSealed(r, rel)
 	dir := worktreeDir(r, rel)
 	if err := r.Step("prepare "+rel.Line, func(res map[string]string) error {
@@ -134,7 +154,7 @@ func publishLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, idx *inde
 		name, version := splitNV(nv)
 		if err := r.Step("publish "+nv, func(res map[string]string) error {
 			res["sha256"] = s.sha256[nv]
-			return publishCrate(ctx, r, idx, cg, dir, name, version, s.sha256[nv], res)
+			return publishCrate(ctx, r, idx, cg, dir, name, version, s.sha256[nv], looks[nv], res)
 		}); err != nil {
 			return err
 		}
@@ -144,11 +164,21 @@ func publishLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, idx *inde
 
 // publishCrate converges one version: observe the index first, upload only
 // if absent, retry rate limits and server errors, then wait until the index
-// shows the sealed checksum.
-func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, cg *cargo.Cargo, dir, name, version, sum string, res map[string]string) error {
+// shows the sealed checksum. first, when set, is an observation of the
+// index made earlier in this run; it stands for the first look (a version
+// never leaves the index, and one that appeared since is refused by the
+// registry and then checked like any other).
+func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, cg *cargo.Cargo, dir, name, version, sum string, first *lookup, res map[string]string) error {
 	nv := name + "@" + version
 	for attempt := 1; ; attempt++ {
-		e, found, err := idx.Lookup(ctx, name, version)
+		var e index.Entry
+		var found bool
+		var err error
+		if attempt == 1 && first != nil {
+			e, found, err = first.wait(ctx)
+		} else {
+			e, found, err = idx.Lookup(ctx, name, version)
+		}
 		if err != nil {
 			return err
 		}
@@ -166,14 +196,22 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, cg *c
 		}
 		pipeline.Checkpoint("publish.upload")
 		start := r.Now()
-		_, err = cg.Publish(ctx, dir, name)
+		up, err := cg.StartPublish(ctx, dir, name)
+		if err == nil {
+			err = up.Accepted(ctx)
+		}
 		var pe *cargo.PublishError
 		switch {
 		case err == nil || (errors.As(err, &pe) && pe.Exists):
 			// Uploaded, now or by an earlier attempt: wait for the index.
+			// cargo waits for it too, polling about once a second; embargo
+			// polls faster and, once it has seen the sealed checksum there
+			// itself, stops cargo's wait.
 			res["uploaded_at"] = start.UTC().Format(time.RFC3339Nano)
 			pipeline.Checkpoint("publish.uploaded")
-			return waitVisible(ctx, r, idx, name, version, sum, res)
+			err := waitVisible(ctx, r, idx, name, version, sum, res)
+			up.Stop()
+			return err
 		case errors.As(err, &pe) && pe.Retryable() && attempt < publishRetries:
 			wait := retryWait(r.Now(), pe, attempt)
 			r.Warnf("%s: registry answered %d; retrying in %s (attempt %d of %d)", nv, pe.Status, wait.Round(time.Second), attempt+1, publishRetries)
@@ -185,6 +223,32 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, cg *c
 		default:
 			return err
 		}
+	}
+}
+
+// lookup is an observation of the index running in the background.
+type lookup struct {
+	done  chan struct{}
+	e     index.Entry
+	found bool
+	err   error
+}
+
+func startLookup(ctx context.Context, idx *index.Client, name, version string) *lookup {
+	l := &lookup{done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		l.e, l.found, l.err = idx.Lookup(ctx, name, version)
+	}()
+	return l
+}
+
+func (l *lookup) wait(ctx context.Context) (index.Entry, bool, error) {
+	select {
+	case <-ctx.Done():
+		return index.Entry{}, false, ctx.Err()
+	case <-l.done:
+		return l.e, l.found, l.err
 	}
 }
 
@@ -203,9 +267,11 @@ func retryWait(now time.Time, pe *cargo.PublishError, attempt int) time.Duration
 // waitVisible polls the index until it shows the version, and checks it
 // shows the sealed checksum.
 func waitVisible(ctx context.Context, r *pipeline.Run, idx *index.Client, name, version, sum string, res map[string]string) error {
-	deadline := time.Now().Add(visibleWithin)
-	wait := 100 * time.Millisecond
+	began := time.Now()
+	deadline := began.Add(visibleWithin)
+	wait := pollFast
 	for {
+		asked := time.Now()
 		e, found, err := idx.Lookup(ctx, name, version)
 		if err != nil {
 			return err
@@ -221,12 +287,16 @@ func waitVisible(ctx context.Context, r *pipeline.Run, idx *index.Client, name, 
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s@%s was uploaded but the index does not show it after %s; re-run `embargo run --from publish` to check again", name, version, visibleWithin)
 		}
+		if time.Since(began) > fastPollFor {
+			wait = min(wait*2, 2*time.Second)
+		}
+		// wait is from one question to the next: a slow answer is
+		// not followed by a full pause.
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(wait):
+		case <-time.After(wait - time.Since(asked)):
 		}
-		wait = min(wait*2, 2*time.Second)
 	}
 }
 

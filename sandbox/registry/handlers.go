@@ -255,6 +255,13 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 			secs := (f.retryAfter + time.Second - 1) / time.Second
 			w.Header().Set("Retry-After", strconv.Itoa(int(secs)))
 		}
+		if f.status == http.StatusTooManyRequests && f.retryAfter > 0 {
+			// crates.io's wording: cargo shows the body, and the date in
+			// it is the only retry hint a cargo user gets.
+			until := time.Now().Add(f.retryAfter).UTC().Format(http.TimeFormat)
+			writeError(w, f.status, "You have published too many new versions in a short period of time. Please try again after %s or email help@crates.io to have your limit increased.", until)
+			return
+		}
 		writeError(w, f.status, "sandbox registry: injected publish failure (status %d)", f.status)
 		return
 	}

@@ -1,0 +1,249 @@
+// Package bench measures time to public: from the embargo instant T0 until
+// every version of every crate of every maintained line shows in the
+// registry index. It releases a generated world twice, each time into a
+// fresh sandbox (a smart-HTTP git server and a crates.io-compatible registry
+// with latency and an index visibility delay): once with `embargo run` (the
+// built binary, the real cargo), once the way a person would script it
+// (git push, then `cargo publish` with verification, crate after crate,
+// line after line). bench_test.go runs both and writes RESULTS.md.
+package bench
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/async-rs/embargo/sandbox/demo"
+	"github.com/async-rs/embargo/sandbox/gitserver"
+	"github.com/async-rs/embargo/sandbox/registry"
+	"github.com/async-rs/embargo/sandbox/world"
+)
+
+// Knobs size the world and shape the registry.
+type Knobs struct {
+	Lines  int // maintained release lines, published in parallel
+	Crates int // crates per line, each depending on the one before
+	// Latency is added by the registry to every request; IndexDelay is how
+	// long after an accepted upload the index starts to show the version.
+	Latency    time.Duration
+	IndexDelay time.Duration
+}
+
+// DefaultKnobs are the benchmark's: 3 lines of 3 crates, 50 ms a request,
+// versions visible 1 s after upload.
+func DefaultKnobs() Knobs {
+	return Knobs{Lines: 3, Crates: 3, Latency: 50 * time.Millisecond, IndexDelay: time.Second}
+}
+
+// KnobsFromEnv applies EMBARGO_BENCH_LINES and EMBARGO_BENCH_CRATES.
+func KnobsFromEnv(k Knobs) (Knobs, error) {
+	for _, v := range []struct {
+		name string
+		dst  *int
+	}{{"EMBARGO_BENCH_LINES", &k.Lines}, {"EMBARGO_BENCH_CRATES", &k.Crates}} {
+		s := os.Getenv(v.name)
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 20 {
+			return k, fmt.Errorf("%s=%q: want a whole number from 1 to 20", v.name, s)
+		}
+		*v.dst = n
+	}
+	return k, nil
+}
+
+// Tokens of the sandbox servers, and the variables embargo reads them from.
+const (
+	gitTokenEnv      = "EMBARGO_BENCH_GIT_TOKEN"
+	gitToken         = "bench-git-3f1c9a"
+	registryTokenEnv = "EMBARGO_BENCH_REGISTRY_TOKEN"
+	registryToken    = "bench-registry-7e20d4"
+)
+
+// Setup is a world just before T0: held branches in a private clone, the
+// public repository behind a token-protected smart-HTTP server, an empty
+// sandbox registry standing in for crates.io.
+type Setup struct {
+	Knobs    Knobs
+	Dir      string
+	World    *world.World
+	Git      *gitserver.Server
+	Registry *registry.Server
+	// PublicURL is the public repository's smart-HTTP URL.
+	PublicURL string
+}
+
+// Spec is the world of the knobs: crate i depends on crate i-1; line 0 is
+// the newest (its public branch is main), each a fix release x.y.1 of x.y.0.
+func Spec(dir string, k Knobs) world.Spec {
+	crates := make([]string, k.Crates)
+	for i := range crates {
+		crates[i] = fmt.Sprintf("ttp-%02d", i)
+	}
+	lines := make([]world.Line, k.Lines)
+	for i := range lines {
+		minor := 10 + k.Lines - 1 - i
+		l := world.Line{
+			Line:          fmt.Sprintf("1.%d", minor),
+			PublicBranch:  fmt.Sprintf("release-1.%d", minor),
+			PublicVersion: fmt.Sprintf("1.%d.0", minor),
+			FixVersion:    fmt.Sprintf("1.%d.1", minor),
+			HeldBranch:    fmt.Sprintf("embargo/1.%d", minor),
+			Tag:           fmt.Sprintf("v1.%d.1", minor),
+		}
+		if i == 0 {
+			l.PublicBranch = "main"
+		}
+		lines[i] = l
+	}
+	return world.Spec{Dir: dir, Crates: crates, Lines: lines, Author: "Jane Doe <jane@example.org>"}
+}
+
+// NewSetup builds a fresh world under dir and starts its servers.
+func NewSetup(dir string, k Knobs) (*Setup, error) {
+	w, err := world.Build(Spec(dir, k))
+	if err != nil {
+		return nil, err
+	}
+	git, err := gitserver.Start(dir, gitserver.Options{Token: gitToken})
+	if err != nil {
+		return nil, err
+	}
+	reg, err := registry.Start("", registry.Options{
+		Dir: filepath.Join(dir, "registry"), Token: registryToken,
+		Latency: k.Latency, IndexDelay: k.IndexDelay, CratesIO: true,
+	})
+	if err != nil {
+		git.Close()
+		return nil, err
+	}
+	return &Setup{Knobs: k, Dir: dir, World: w, Git: git, Registry: reg, PublicURL: git.RepoURL("public.git")}, nil
+}
+
+// Close stops the servers.
+func (s *Setup) Close() {
+	s.Registry.Close()
+	s.Git.Close()
+}
+
+// Version is one crate version the release publishes.
+type Version struct {
+	Line, Name, Version string
+}
+
+// NV is name@version.
+func (v Version) NV() string { return v.Name + "@" + v.Version }
+
+// Versions lists every version of the release, line by line in dependency
+// order.
+func (s *Setup) Versions() []Version {
+	var out []Version
+	for _, l := range s.World.Lines {
+		for _, c := range s.World.Crates {
+			out = append(out, Version{Line: l.Line, Name: c, Version: l.FixVersion})
+		}
+	}
+	return out
+}
+
+// Config writes the embargo.toml (and its advisory text) releasing the world
+// at t0, and returns its path.
+func (s *Setup) Config(t0 time.Time) (string, error) {
+	b, err := demo.Config(s.World, demo.Options{
+		T0: t0, TokenEnv: gitTokenEnv, Public: s.PublicURL,
+		RegistryIndex: s.Registry.IndexURL(), RegistryTokenEnv: registryTokenEnv,
+	})
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(s.Dir, "advisory.md"), []byte(advisoryText), 0o644); err != nil {
+		return "", err
+	}
+	path := filepath.Join(s.Dir, "embargo.toml")
+	return path, os.WriteFile(path, b, 0o644)
+}
+
+const advisoryText = `A window past the end of the buffer was read when start + len overflowed.
+Upgrade to the fixed release of your line.
+`
+
+// gitAuthHeader is the HTTP header the real git sends to the sandbox server.
+func gitAuthHeader() string {
+	return "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("bench:"+gitToken))
+}
+
+// firstWrite is the earliest write to a public target the servers saw at or
+// after since: a receive-pack POST or a publish PUT, by arrival time.
+func (s *Setup) firstWrite(since time.Time) (time.Time, string) {
+	var at time.Time
+	var what string
+	consider := func(t time.Time, w string) {
+		if t.Before(since) {
+			// Reported by earlyWrites; here only writes after since count.
+			return
+		}
+		if at.IsZero() || t.Before(at) {
+			at, what = t, w
+		}
+	}
+	for _, r := range s.Git.ReceivePacks() {
+		if r.Method == "POST" {
+			consider(r.Time, "git push (receive-pack POST)")
+		}
+	}
+	for _, r := range s.Registry.Requests() {
+		if r.Method == "PUT" {
+			consider(r.Time, "upload of "+r.Crate+"@"+r.Version+" (PUT)")
+		}
+	}
+	return at, what
+}
+
+// earlyWrites lists every write to a public target that arrived before t0.
+func (s *Setup) earlyWrites(t0 time.Time) []string {
+	var out []string
+	for _, r := range s.Git.ReceivePacks() {
+		if r.Method == "POST" && r.Time.Before(t0) {
+			out = append(out, fmt.Sprintf("git receive-pack POST %s before T0", t0.Sub(r.Time)))
+		}
+	}
+	for _, r := range s.Registry.Requests() {
+		if r.Method == "PUT" && r.Time.Before(t0) {
+			out = append(out, fmt.Sprintf("PUT of %s@%s %s before T0", r.Crate, r.Version, t0.Sub(r.Time)))
+		}
+	}
+	return out
+}
+
+// puts indexes the registry's accepted uploads by name@version.
+func (s *Setup) puts() map[string]registry.Request {
+	out := map[string]registry.Request{}
+	for _, r := range s.Registry.Requests() {
+		if r.Method == "PUT" && r.Status == 200 && r.Crate != "" {
+			out[r.Crate+"@"+r.Version] = r
+		}
+	}
+	return out
+}
+
+// sleepUntil waits for t or the context.
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}

@@ -1,0 +1,253 @@
+package e2e
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/async-rs/embargo/sandbox/registry"
+	"github.com/async-rs/embargo/stages/index"
+)
+
+// sealedSums reads the checksums preflight sealed, from the journal.
+func (rl *release) sealedSums() map[string]string {
+	rl.t.Helper()
+	b, err := os.ReadFile(filepath.Join(rl.dir, ".embargo", "journal.json"))
+	if err != nil {
+		rl.t.Fatal(err)
+	}
+	var j struct {
+		Stages []struct {
+			Name  string
+			Steps []struct {
+				Name   string
+				Result map[string]string
+			}
+		}
+	}
+	if err := json.Unmarshal(b, &j); err != nil {
+		rl.t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, s := range j.Stages {
+		if s.Name != "preflight" {
+			continue
+		}
+		for _, st := range s.Steps {
+			if strings.HasPrefix(st.Name, "package ") {
+				for k, v := range st.Result {
+					if strings.Contains(k, "@") {
+						out[k] = v
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// versions is every name@version the example releases.
+func (rl *release) versions() []string {
+	var out []string
+	for _, l := range rl.ex.World.Lines {
+		for _, c := range rl.ex.World.Crates {
+			out = append(out, c+"@"+l.FixVersion)
+		}
+	}
+	return out
+}
+
+// assertPublishedOnce checks every version is in the index with the sealed
+// checksum and was uploaded exactly once.
+func (rl *release) assertPublishedOnce() {
+	rl.t.Helper()
+	sealed := rl.sealedSums()
+	idx, err := index.New(rl.registry.IndexURL(), index.Options{})
+	if err != nil {
+		rl.t.Fatal(err)
+	}
+	for _, nv := range rl.versions() {
+		name, version, _ := strings.Cut(nv, "@")
+		if n := rl.registry.Uploads(name, version); n != 1 {
+			rl.t.Errorf("%s uploaded %d times, want exactly once", nv, n)
+		}
+		e, found, err := idx.Lookup(rl.t.Context(), name, version)
+		if err != nil || !found {
+			rl.t.Errorf("%s not in the index: %v", nv, err)
+			continue
+		}
+		if sealed[nv] == "" || e.Cksum != sealed[nv] {
+			rl.t.Errorf("%s: index cksum %s, sealed %q", nv, e.Cksum, sealed[nv])
+		}
+	}
+}
+
+func TestRunPublishesEveryCrateWithTheSealedChecksum(t *testing.T) {
+	rl := newPublishRelease(t, time.Now().Add(-time.Second), registry.Options{IndexDelay: 300 * time.Millisecond})
+	res := rl.run([]string{"run"})
+	if res.code != 0 {
+		t.Fatal(res)
+	}
+	rl.assertReleased()
+	rl.assertPublishedOnce()
+	// The sealed checksum is the sha256 of what cargo packaged before T0.
+	for nv, sum := range rl.sealedSums() {
+		name, version, _ := strings.Cut(nv, "@")
+		b, err := os.ReadFile(filepath.Join(rl.dir, ".embargo", "work", lineOf(rl, version), "target", "package", name+"-"+version+".crate"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.Sum256(b)
+		if hex.EncodeToString(h[:]) != sum {
+			t.Errorf("%s: sealed %s is not the packaged file's sha256", nv, sum)
+		}
+	}
+	rl.assertNoSecret(res.stdout, res.stderr)
+
+	// A re-run, and a re-run without the journal, upload nothing.
+	attempts := len(rl.registry.Requests())
+	if again := rl.run([]string{"run", "--from", "publish"}); again.code != 0 {
+		t.Fatal(again)
+	}
+	os.Remove(filepath.Join(rl.dir, ".embargo", "journal.json"))
+	if again := rl.run([]string{"run"}); again.code != 0 {
+		t.Fatal(again)
+	}
+	for _, r := range rl.registry.Requests()[attempts:] {
+		if r.Method == http.MethodPut {
+			t.Errorf("a re-run tried to upload: %s %s", r.Method, r.Path)
+		}
+	}
+	rl.assertPublishedOnce()
+}
+
+func lineOf(rl *release, version string) string {
+	for _, l := range rl.ex.World.Lines {
+		if l.FixVersion == version {
+			return l.Line
+		}
+	}
+	return ""
+}
+
+// crates.io answers bursts with 429 and a date to come back; servers fail;
+// the index hiccups. None of it loses or duplicates a version.
+func TestPublishSurvivesRateLimitsServerErrorsAndIndexErrors(t *testing.T) {
+	rl := newPublishRelease(t, time.Now().Add(-time.Second), registry.Options{})
+	// Preflight first, so the injected failures hit the publishes.
+	if res := rl.run([]string{"run", "--only", "preflight"}); res.code != 0 {
+		t.Fatal(res)
+	}
+	rl.registry.FailPublishes(2, http.StatusTooManyRequests, time.Second)
+	res := rl.run([]string{"run", "--from", "gate"})
+	if res.code != 0 {
+		t.Fatal(res)
+	}
+	if !strings.Contains(res.stdout, "registry answered 429") {
+		t.Errorf("no retry after 429 reported:\n%s", res.stdout)
+	}
+	rl.assertPublishedOnce()
+
+	rl2 := newPublishRelease(t, time.Now().Add(-time.Second), registry.Options{})
+	if res := rl2.run([]string{"run", "--only", "preflight"}); res.code != 0 {
+		t.Fatal(res)
+	}
+	rl2.registry.FailPublishes(2, http.StatusInternalServerError, 0)
+	rl2.registry.FailIndex(2, http.StatusInternalServerError)
+	res = rl2.run([]string{"run", "--from", "gate"})
+	if res.code != 0 {
+		t.Fatal(res)
+	}
+	if !strings.Contains(res.stdout, "registry answered 500") {
+		t.Errorf("no retry after 500 reported:\n%s", res.stdout)
+	}
+	rl2.assertPublishedOnce()
+}
+
+// A version already on the registry with other bytes can never be replaced:
+// preflight refuses, naming both checksums, and nothing is made public.
+func TestVersionOnTheRegistryWithAnotherChecksumIsRefused(t *testing.T) {
+	rl := newPublishRelease(t, time.Now().Add(-time.Second), registry.Options{})
+	other := strings.Repeat("ab", 32)
+	if err := rl.registry.Seed(registry.IndexEntry{Name: "demo-core", Vers: "1.12.5", Cksum: other}, nil); err != nil {
+		t.Fatal(err)
+	}
+	res := rl.run([]string{"run"})
+	if res.code != 1 {
+		t.Fatalf("want exit 1: %s", res)
+	}
+	out := res.stdout + res.stderr
+	if !strings.Contains(out, "demo-core@1.12.5 is already on the registry with sha256 "+other) {
+		t.Errorf("refusal does not name the registry's checksum:\n%s", out)
+	}
+	if rl.pushes() != 0 {
+		t.Errorf("pushed despite the conflict")
+	}
+	for _, r := range rl.registry.Requests() {
+		if r.Method == http.MethodPut {
+			t.Errorf("uploaded despite the conflict: %s", r.Path)
+		}
+	}
+}
+
+// kill -9 just before and just after an upload, then a re-run: every
+// version ends up uploaded exactly once.
+func TestKill9DuringPublishThenRerunUploadsEachVersionOnce(t *testing.T) {
+	for _, point := range []string{"publish.upload", "publish.uploaded", "publish.publish_demo-core@1.13.1.ran"} {
+		t.Run(point, func(t *testing.T) {
+			rl := newPublishRelease(t, time.Now().Add(-time.Second), registry.Options{IndexDelay: 500 * time.Millisecond})
+			crash := rl.run([]string{"run"}, "EMBARGO_TEST_KILL_AT="+point)
+			if !crash.killed {
+				t.Fatalf("expected a kill at %s: %s", point, crash)
+			}
+			res := rl.run([]string{"run"})
+			if res.code != 0 {
+				t.Fatalf("re-run: %s", res)
+			}
+			rl.assertReleased()
+			rl.assertPublishedOnce()
+		})
+	}
+}
+
+// A rehearsal runs everything for real against its own sandbox world: the
+// real public repository and registry see reads only, and no token
+// variable is needed.
+func TestRehearseLeavesEveryPublicTargetUntouched(t *testing.T) {
+	rl := newPublishRelease(t, time.Now().Add(24*time.Hour), registry.Options{})
+	cmd := rl.command([]string{"rehearse", "--keep"})
+	var env []string
+	for _, kv := range cmd.Env {
+		if !strings.HasPrefix(kv, tokenEnv+"=") && !strings.HasPrefix(kv, registryTokenEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("rehearse: %v\n%s", err, out)
+	}
+	for _, want := range []string{"rehearsal: what would be public", "registry  demo-core@1.13.1", "git       main"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if n := len(rl.server.ReceivePacks()); n != 0 {
+		t.Errorf("the real git server saw %d receive-pack requests", n)
+	}
+	for _, r := range rl.registry.Requests() {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			t.Errorf("the real registry saw %s %s", r.Method, r.Path)
+		}
+	}
+	rl.assertUnreleased()
+	if _, err := os.Stat(filepath.Join(rl.dir, ".embargo", "journal.json")); err == nil {
+		t.Errorf("the rehearsal wrote the real journal")
+	}
+}

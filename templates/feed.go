@@ -1,0 +1,429 @@
+package templates
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"html"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gorilla/feeds"
+)
+
+// FeedKind is a feed format.
+type FeedKind int
+
+const (
+	FeedAtom FeedKind = iota // the default
+	FeedRSS
+	FeedJSON // JSON Feed 1.1
+)
+
+func (k FeedKind) String() string {
+	switch k {
+	case FeedRSS:
+		return "RSS"
+	case FeedJSON:
+		return "JSON Feed"
+	}
+	return "Atom"
+}
+
+// KindFor picks the format from a feed's file name: .rss is RSS, .json is
+// JSON Feed, anything else (.xml, .atom) Atom.
+func KindFor(path string) FeedKind {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".rss":
+		return FeedRSS
+	case ".json":
+		return FeedJSON
+	}
+	return FeedAtom
+}
+
+const (
+	atomNS          = "http://www.w3.org/2005/Atom"
+	jsonFeedVersion = "https://jsonfeed.org/version/1.1"
+)
+
+// UpdateFeed adds the advisory's entry to a feed and returns the new feed.
+// Every entry of existing is kept; an entry with the advisory's id (its
+// URL) is replaced in place, so a second update changes nothing. An empty
+// existing starts a new feed of the given kind, titled feedTitle, for the
+// site at siteURL. A non-empty existing keeps its own format, found from
+// its content: a blog's feed.xml may well be RSS.
+func UpdateFeed(existing []byte, kind FeedKind, m *Model, feedTitle, siteURL string) ([]byte, error) {
+	if m.URL == "" {
+		return nil, fmt.Errorf("the advisory has no URL (blog.url) to identify its feed entry by")
+	}
+	if k, ok := sniffFeed(existing); ok {
+		kind = k
+	}
+	switch kind {
+	case FeedRSS:
+		return updateRSS(existing, m, feedTitle, siteURL)
+	case FeedJSON:
+		return updateJSON(existing, m, feedTitle, siteURL)
+	}
+	return updateAtom(existing, m, feedTitle, siteURL)
+}
+
+// sniffFeed tells a feed's format from its first element or character.
+func sniffFeed(b []byte) (FeedKind, bool) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return 0, false
+	}
+	if b[0] == '{' {
+		return FeedJSON, true
+	}
+	d := xml.NewDecoder(bytes.NewReader(b))
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return 0, false
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			switch se.Name.Local {
+			case "feed":
+				return FeedAtom, true
+			case "rss":
+				return FeedRSS, true
+			}
+			return 0, false
+		}
+	}
+}
+
+// laterStamp returns whichever of the feed's own stamp and t is later,
+// formatted by layout; an unreadable stamp gives way to t.
+func laterStamp(stamp, layout string, t time.Time, parse ...string) string {
+	for _, l := range append([]string{layout}, parse...) {
+		if old, err := time.Parse(l, strings.TrimSpace(stamp)); err == nil && old.After(t) {
+			return stamp
+		}
+	}
+	return t.Format(layout)
+}
+
+// --- Atom ---
+
+// atomFeed reads and writes an Atom feed. gorilla/feeds' AtomFeed keeps
+// one feed link and one category string per entry; this keeps them all.
+type atomFeed struct {
+	XMLName  xml.Name           `xml:"feed"`
+	Xmlns    string             `xml:"xmlns,attr"`
+	Title    string             `xml:"title"`
+	ID       string             `xml:"id"`
+	Updated  string             `xml:"updated"`
+	Subtitle string             `xml:"subtitle,omitempty"`
+	Rights   string             `xml:"rights,omitempty"`
+	Icon     string             `xml:"icon,omitempty"`
+	Logo     string             `xml:"logo,omitempty"`
+	Links    []feeds.AtomLink   `xml:"link"`
+	Authors  []feeds.AtomPerson `xml:"author"`
+	Entries  []*atomEntry       `xml:"entry"`
+}
+
+// FeedXml lets gorilla/feeds write it.
+func (f *atomFeed) FeedXml() any { return f }
+
+type atomEntry struct {
+	Title        string             `xml:"title"`
+	ID           string             `xml:"id"`
+	Updated      string             `xml:"updated"`
+	Published    string             `xml:"published,omitempty"`
+	Authors      []feeds.AtomPerson `xml:"author"`
+	Contributors []feeds.AtomPerson `xml:"contributor"`
+	Categories   []atomCategory     `xml:"category"`
+	Links        []feeds.AtomLink   `xml:"link"`
+	Rights       string             `xml:"rights,omitempty"`
+	Summary      *atomText          `xml:"summary"`
+	Content      *atomText          `xml:"content"`
+}
+
+type atomCategory struct {
+	Term   string `xml:"term,attr"`
+	Scheme string `xml:"scheme,attr,omitempty"`
+	Label  string `xml:"label,attr,omitempty"`
+}
+
+type atomText struct {
+	Type string `xml:"type,attr,omitempty"`
+	Src  string `xml:"src,attr,omitempty"`
+	Body string `xml:",chardata"`
+}
+
+// UnmarshalXML keeps the markup of xhtml text, which chardata alone would
+// drop, as escaped html.
+func (t *atomText) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	var raw struct {
+		Type  string `xml:"type,attr"`
+		Src   string `xml:"src,attr"`
+		Inner string `xml:",innerxml"`
+		Text  string `xml:",chardata"`
+	}
+	if err := d.DecodeElement(&raw, &start); err != nil {
+		return err
+	}
+	t.Type, t.Src, t.Body = raw.Type, raw.Src, raw.Text
+	if raw.Type == "xhtml" {
+		t.Type, t.Body = "html", unwrapDiv(strings.TrimSpace(raw.Inner))
+	}
+	return nil
+}
+
+// unwrapDiv drops the div that wraps xhtml text in Atom and is not part of
+// the text.
+func unwrapDiv(s string) string {
+	if !strings.HasPrefix(s, "<div") || !strings.HasSuffix(s, "</div>") {
+		return s
+	}
+	open := strings.IndexByte(s, '>')
+	if open < 0 || open > len(s)-len("</div>") {
+		return s
+	}
+	return strings.TrimSpace(s[open+1 : len(s)-len("</div>")])
+}
+
+// normalize drops the namespaces reading recorded in element names: written
+// back, each would repeat the feed's xmlns on its element.
+func (f *atomFeed) normalize() {
+	f.XMLName, f.Xmlns = xml.Name{}, atomNS
+	unname := func(ls []feeds.AtomLink) {
+		for i := range ls {
+			ls[i].XMLName = xml.Name{}
+		}
+	}
+	unname(f.Links)
+	for _, e := range f.Entries {
+		unname(e.Links)
+	}
+}
+
+func updateAtom(existing []byte, m *Model, feedTitle, siteURL string) ([]byte, error) {
+	t0 := m.Published.UTC()
+	f := &atomFeed{}
+	if len(bytes.TrimSpace(existing)) > 0 {
+		if err := xml.Unmarshal(existing, f); err != nil {
+			return nil, fmt.Errorf("read Atom feed: %w", err)
+		}
+	} else {
+		f.Title, f.ID = feedTitle, siteURL
+		if siteURL != "" {
+			f.Links = []feeds.AtomLink{{Href: siteURL, Rel: "alternate"}}
+		}
+	}
+	f.normalize()
+	f.Updated = laterStamp(f.Updated, time.RFC3339, t0)
+
+	e := &atomEntry{
+		Title:     m.Title,
+		ID:        m.URL,
+		Updated:   t0.Format(time.RFC3339),
+		Published: t0.Format(time.RFC3339),
+		Links:     []feeds.AtomLink{{Href: m.URL, Rel: "alternate", Type: "text/html"}},
+		Summary:   &atomText{Type: "text", Body: m.Summary()},
+		// Atom wants an author per entry unless the feed names one.
+		Authors:    []feeds.AtomPerson{{Name: m.Author()}},
+		Categories: []atomCategory{{Term: "security"}},
+	}
+	ids := make([]string, len(f.Entries))
+	stamps := make([]string, len(f.Entries))
+	for i, x := range f.Entries {
+		ids[i] = strings.TrimSpace(x.ID)
+		stamps[i] = firstNonEmpty(x.Published, x.Updated)
+	}
+	f.Entries = place(f.Entries, e, ids, m.URL, stamps, time.RFC3339)
+
+	s, err := feeds.ToXML(f)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(s + "\n"), nil
+}
+
+// --- RSS ---
+
+// rssIn reads an RSS 2.0 feed; it is written back as gorilla/feeds'
+// RssFeed.
+type rssIn struct {
+	XMLName xml.Name `xml:"rss"`
+	Channel struct {
+		Title          string          `xml:"title"`
+		Link           string          `xml:"link"`
+		Description    string          `xml:"description"`
+		Language       string          `xml:"language"`
+		Copyright      string          `xml:"copyright"`
+		ManagingEditor string          `xml:"managingEditor"`
+		WebMaster      string          `xml:"webMaster"`
+		PubDate        string          `xml:"pubDate"`
+		LastBuildDate  string          `xml:"lastBuildDate"`
+		Category       string          `xml:"category"`
+		Generator      string          `xml:"generator"`
+		Docs           string          `xml:"docs"`
+		Ttl            int             `xml:"ttl"`
+		Image          *feeds.RssImage `xml:"image"`
+		Items          []struct {
+			Title       string              `xml:"title"`
+			Link        string              `xml:"link"`
+			Description string              `xml:"description"`
+			Content     string              `xml:"http://purl.org/rss/1.0/modules/content/ encoded"`
+			Author      string              `xml:"author"`
+			Category    string              `xml:"category"`
+			Comments    string              `xml:"comments"`
+			Enclosure   *feeds.RssEnclosure `xml:"enclosure"`
+			Guid        *feeds.RssGuid      `xml:"guid"`
+			PubDate     string              `xml:"pubDate"`
+			Source      string              `xml:"source"`
+		} `xml:"item"`
+	} `xml:"channel"`
+}
+
+func updateRSS(existing []byte, m *Model, feedTitle, siteURL string) ([]byte, error) {
+	t0 := m.Published.UTC()
+	out := &feeds.RssFeed{}
+	if len(bytes.TrimSpace(existing)) > 0 {
+		var in rssIn
+		if err := xml.Unmarshal(existing, &in); err != nil {
+			return nil, fmt.Errorf("read RSS feed: %w", err)
+		}
+		c := in.Channel
+		out = &feeds.RssFeed{
+			Title: c.Title, Link: c.Link, Description: c.Description, Language: c.Language,
+			Copyright: c.Copyright, ManagingEditor: c.ManagingEditor, WebMaster: c.WebMaster,
+			PubDate: c.PubDate, LastBuildDate: c.LastBuildDate, Category: c.Category,
+			Generator: c.Generator, Docs: c.Docs, Ttl: c.Ttl, Image: c.Image,
+		}
+		for _, it := range c.Items {
+			item := &feeds.RssItem{
+				Title: it.Title, Link: it.Link, Description: it.Description, Author: it.Author,
+				Category: it.Category, Comments: it.Comments, Enclosure: it.Enclosure, Guid: it.Guid,
+				PubDate: it.PubDate, Source: it.Source,
+			}
+			if it.Content != "" {
+				item.Content = &feeds.RssContent{Content: it.Content}
+			}
+			out.Items = append(out.Items, item)
+		}
+	} else {
+		out.Title, out.Link, out.Description = feedTitle, siteURL, feedTitle
+	}
+	out.LastBuildDate = laterStamp(out.LastBuildDate, time.RFC1123Z, t0, time.RFC1123)
+
+	item := &feeds.RssItem{
+		Title: m.Title,
+		Link:  m.URL,
+		// RSS descriptions are HTML.
+		Description: html.EscapeString(m.Summary()),
+		Category:    "security",
+		Guid:        &feeds.RssGuid{Id: m.URL, IsPermaLink: "true"},
+		PubDate:     t0.Format(time.RFC1123Z),
+	}
+	if email := m.AuthorEmail(); email != "" {
+		item.Author = fmt.Sprintf("%s (%s)", email, m.Author())
+	}
+	ids := make([]string, len(out.Items))
+	stamps := make([]string, len(out.Items))
+	for i, it := range out.Items {
+		ids[i] = strings.TrimSpace(it.Link)
+		if it.Guid != nil && strings.TrimSpace(it.Guid.Id) != "" {
+			ids[i] = strings.TrimSpace(it.Guid.Id)
+		}
+		stamps[i] = it.PubDate
+	}
+	out.Items = place(out.Items, item, ids, m.URL, stamps, time.RFC1123Z, time.RFC1123)
+
+	s, err := feeds.ToXML(out)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(s + "\n"), nil
+}
+
+// --- JSON Feed ---
+
+func updateJSON(existing []byte, m *Model, feedTitle, siteURL string) ([]byte, error) {
+	t0 := m.Published.UTC()
+	f := &feeds.JSONFeed{}
+	if len(bytes.TrimSpace(existing)) > 0 {
+		if err := json.Unmarshal(existing, f); err != nil {
+			return nil, fmt.Errorf("read JSON feed: %w", err)
+		}
+	} else {
+		f.Version, f.Title, f.HomePageUrl = jsonFeedVersion, feedTitle, siteURL
+	}
+	summary := m.Summary()
+	item := &feeds.JSONItem{
+		Id:            m.URL,
+		Url:           m.URL,
+		Title:         m.Title,
+		Summary:       summary,
+		ContentText:   summary, // an item needs content_text or content_html
+		PublishedDate: &t0,
+		Tags:          []string{"security"},
+		Authors:       []*feeds.JSONAuthor{{Name: m.Author()}},
+	}
+	ids := make([]string, len(f.Items))
+	stamps := make([]string, len(f.Items))
+	for i, it := range f.Items {
+		ids[i] = firstNonEmpty(it.Id, it.Url)
+		if it.PublishedDate != nil {
+			stamps[i] = it.PublishedDate.Format(time.RFC3339)
+		}
+	}
+	f.Items = place(f.Items, item, ids, m.URL, stamps, time.RFC3339)
+
+	s, err := f.ToJSON()
+	if err != nil {
+		return nil, err
+	}
+	return []byte(s + "\n"), nil
+}
+
+// place puts the new entry where the one with its id is, or else first,
+// or last in a feed listed oldest first.
+func place[E any](entries []E, e E, ids []string, id string, stamps []string, layouts ...string) []E {
+	for i := range entries {
+		if ids[i] == id {
+			entries[i] = e
+			return entries
+		}
+	}
+	if oldestFirst(stamps, layouts) {
+		return append(entries, e)
+	}
+	return append([]E{e}, entries...)
+}
+
+// oldestFirst reports whether the first entry of a feed is older than the
+// last; unreadable dates say no.
+func oldestFirst(stamps []string, layouts []string) bool {
+	if len(stamps) < 2 {
+		return false
+	}
+	first, ok1 := parseAny(stamps[0], layouts)
+	last, ok2 := parseAny(stamps[len(stamps)-1], layouts)
+	return ok1 && ok2 && first.Before(last)
+}
+
+func parseAny(s string, layouts []string) (time.Time, bool) {
+	for _, l := range layouts {
+		if t, err := time.Parse(l, strings.TrimSpace(s)); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if strings.TrimSpace(x) != "" {
+			return strings.TrimSpace(x)
+		}
+	}
+	return ""
+}
