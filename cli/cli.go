@@ -43,6 +43,7 @@ type app struct {
 	getenv func(string) (string, bool)
 	clock  pipeline.Clock
 	stages []pipeline.Stage
+	force  bool
 }
 
 // Main runs the command line and returns the exit code.
@@ -168,6 +169,7 @@ func (a *app) newRun(cfg *pipeline.Config, journal *pipeline.Journal, secrets *p
 		Out:      out,
 		Secrets:  secrets,
 		StateDir: a.stateDir(cfg),
+		Force:    a.force,
 	}
 }
 

@@ -41,8 +41,12 @@ token variable is read.`,
 			if err != nil {
 				return err
 			}
+			blog := ""
+			if cfg.Blog != nil {
+				blog = cfg.ResolveRemote(cfg.Blog.Repo)
+			}
 			world, err := sandbox.Start(ctx, sandbox.Options{
-				Dir: dir, Public: cfg.ResolveRemote(cfg.Source.Public),
+				Dir: dir, Public: cfg.ResolveRemote(cfg.Source.Public), Blog: blog,
 				Index: cfg.Registry.Index, CratesIO: cfg.Registry.Name == "crates-io",
 				Crates: crates, Locked: locked,
 			})
@@ -63,7 +67,7 @@ token variable is read.`,
 			}
 			runErr := a.runIn(ctx, &rc, filepath.Join(dir, "state"), pipeline.Selection{}, func(r *pipeline.Run) {
 				r.Gate.Sandbox = true
-				r.Targets = &pipeline.Targets{Public: world.Public, RegistryIndex: world.Registry.IndexURL(), RegistryToken: world.Token}
+				r.Targets = &pipeline.Targets{Public: world.Public, RegistryIndex: world.Registry.IndexURL(), RegistryToken: world.Token, BlogRepo: world.Blog}
 			})
 			if !a.g.json && !a.g.quiet {
 				a.rehearsalReport(ctx, &rc, world)

@@ -34,6 +34,7 @@ on any machine, is safe.`,
 	}
 	cmd.Flags().StringVar(&sel.From, "from", "", "start at this stage (the ones before are not re-run)")
 	cmd.Flags().StringVar(&sel.Only, "only", "", "run just this stage")
+	cmd.Flags().BoolVar(&a.force, "force", false, "replace a blog post whose content differs from the rendered advisory")
 	return cmd
 }
 

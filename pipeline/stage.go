@@ -55,7 +55,9 @@ type Targets struct {
 	RegistryIndex string
 	RegistryToken string
 	BlogRepo      string
-	BlogURL       string
+	// BlogURL, when set, replaces blog.url's site for the live check; a
+	// rehearsal without one checks the post in its blog copy only.
+	BlogURL string
 }
 
 // Now is the gate clock's time.

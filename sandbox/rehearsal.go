@@ -30,6 +30,7 @@ import (
 type Rehearsal struct {
 	Dir      string
 	Public   string // bare mirror of the public repository
+	Blog     string // bare mirror of the blog repository, when there is one
 	Registry *registry.Server
 	// Token is the sandbox registry's own token (never a real one).
 	Token string
@@ -41,6 +42,7 @@ type Rehearsal struct {
 type Options struct {
 	Dir    string
 	Public string // the real public repository, read only
+	Blog   string // the real blog repository, read only ("" for none)
 	// Index is the real registry index, read only; CratesIO when it is
 	// crates-io, whose crates' dependencies cargo sends as crates.io's.
 	Index    string
@@ -61,6 +63,12 @@ func Start(ctx context.Context, opts Options) (*Rehearsal, error) {
 	r := &Rehearsal{Dir: opts.Dir, Public: filepath.Join(opts.Dir, "public.git"), Token: randomToken()}
 	if err := mirror(ctx, opts.Public, r.Public); err != nil {
 		return nil, fmt.Errorf("mirror the public repository %s: %w", opts.Public, err)
+	}
+	if opts.Blog != "" {
+		r.Blog = filepath.Join(opts.Dir, "blog.git")
+		if err := mirror(ctx, opts.Blog, r.Blog); err != nil {
+			return nil, fmt.Errorf("mirror the blog repository %s: %w", opts.Blog, err)
+		}
 	}
 	srv, err := registry.Start("", registry.Options{Dir: filepath.Join(opts.Dir, "registry"), Token: r.Token, CratesIO: opts.CratesIO})
 	if err != nil {

@@ -83,6 +83,12 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 		return err
 	}
 
+	if err := r.Step("advisory", func(res map[string]string) error {
+		return checkAdvisory(ctx, r, res, add)
+	}); err != nil {
+		return err
+	}
+
 	if err := r.Step("credentials", func(res map[string]string) error {
 		var have []string
 		for _, c := range credentials(cfg) {
@@ -199,6 +205,9 @@ func credentials(cfg *pipeline.Config) []credential {
 		out = append(out, credential{"source.token_env", cfg.Source.TokenEnv, "needed to push to " + cfg.Source.Public})
 	}
 	out = append(out, credential{"registry.token_env", cfg.Registry.TokenEnv, "needed to publish to " + cfg.Registry.Name})
+	if cfg.Blog != nil && cfg.Blog.TokenEnv != "" {
+		out = append(out, credential{"blog.token_env", cfg.Blog.TokenEnv, "needed to push the post to " + cfg.Blog.Repo})
+	}
 	return out
 }
 

@@ -31,6 +31,11 @@ type Options struct {
 	// section: crates-io served from that index.
 	RegistryIndex    string
 	RegistryTokenEnv string
+	// Blog, when set, writes a [blog] section for it; BlogURL overrides
+	// its URL template and BlogTokenEnv names its push token.
+	Blog         *world.Blog
+	BlogURL      string
+	BlogTokenEnv string
 }
 
 // Build creates the example under dir.
@@ -41,6 +46,13 @@ func Build(dir string, opts Options) (*Example, error) {
 	}
 	if opts.Public == "" {
 		opts.Public = w.Public
+	}
+	if opts.Blog == nil {
+		// The example's blog: an async.rs-like middleman site whose
+		// built pages would be served at blog.example.org.
+		if opts.Blog, err = world.BuildBlog(dir, "middleman", "https://blog.example.org", "Jane Doe <jane@example.org>"); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "advisory.md"), []byte(advisoryText), 0o644); err != nil {
 		return nil, err
@@ -63,6 +75,7 @@ func Config(w *world.World, opts Options) ([]byte, error) {
 		"T0": opts.T0.UTC().Format(time.RFC3339), "Source": w.Source, "Public": opts.Public,
 		"TokenEnv": opts.TokenEnv, "Lines": w.Lines, "Crates": w.Crates,
 		"RegistryIndex": opts.RegistryIndex, "RegistryTokenEnv": opts.RegistryTokenEnv,
+		"Blog": opts.Blog, "BlogURL": blogURL(opts), "BlogTokenEnv": opts.BlogTokenEnv,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("demo config: %w", err)
@@ -100,11 +113,35 @@ token_env = "{{.RegistryTokenEnv}}"
 title       = "Out-of-bounds read in demo_core::get"
 package     = "{{index .Crates 0}}"
 severity    = "high"
+aliases     = ["CVE-2026-00001"]
 categories  = ["memory-exposure"]
 keywords    = ["bounds"]
 credits     = ["A. Reporter"]
 description = "advisory.md"
+{{- with .Blog}}
+
+[blog]
+repo   = "{{.Repo}}"
+branch = "{{.Branch}}"
+style  = "{{.Style}}"
+path   = "{{.Path}}"
+url    = "{{$.BlogURL}}"
+feed   = "{{.Feed}}"
+{{- if $.BlogTokenEnv}}
+token_env = "{{$.BlogTokenEnv}}"
+{{- end}}
+{{- end}}
 `))
+
+func blogURL(opts Options) string {
+	if opts.BlogURL != "" {
+		return opts.BlogURL
+	}
+	if opts.Blog != nil {
+		return opts.Blog.URL
+	}
+	return ""
+}
 
 const advisoryText = `An index was not checked against the length of the buffer in
 ` + "`demo_core::get`" + `, so a caller passing an out-of-range index read memory

@@ -1,0 +1,137 @@
+package stages
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/vault"
+	"github.com/async-rs/embargo/templates"
+)
+
+// OverrideDir is the folder, beside the config, whose templates replace the
+// embedded ones of the same name.
+const OverrideDir = "embargo-templates"
+
+// Results the preflight records in its "advisory" step.
+const (
+	resOutputPrefix = "sha256 " // + output path: digest of each rendered output
+	resNoFix        = "no_fix"  // series left without a fix, comma separated
+)
+
+// AdvisoryModel builds the advisory model of a config.
+func AdvisoryModel(cfg *pipeline.Config) (*templates.Model, error) {
+	return templates.NewModel(cfg)
+}
+
+// blogStyle is the generator whose front matter the post carries.
+func blogStyle(cfg *pipeline.Config) string {
+	if cfg.Blog != nil {
+		return cfg.Blog.Style
+	}
+	return "middleman"
+}
+
+// RenderAdvisory renders every output of the advisory; versions are the
+// package's versions on the registry (for the no-fix paragraph), or nil.
+func RenderAdvisory(cfg *pipeline.Config, m *templates.Model, versions []string) (*templates.Outputs, error) {
+	override := cfg.Resolve(OverrideDir)
+	if fi, err := os.Stat(override); err != nil || !fi.IsDir() {
+		override = ""
+	}
+	return templates.Render(m, blogStyle(cfg), override, versions)
+}
+
+// PackageVersions lists every version of the advisory's package on the
+// registry (read only): what the advisory classifies.
+func PackageVersions(ctx context.Context, r *pipeline.Run) ([]string, error) {
+	idx, err := indexClient(r)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := idx.Versions(ctx, r.Config.Advisory.Package)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, e.Vers)
+	}
+	return out, nil
+}
+
+// advisoryOutputs is what the advisory and verify stages publish and check:
+// the model and its outputs, rendered from the config and the registry.
+func advisoryOutputs(ctx context.Context, r *pipeline.Run) (*templates.Model, *templates.Outputs, error) {
+	m, err := AdvisoryModel(r.Config)
+	if err != nil {
+		return nil, nil, err
+	}
+	versions, err := PackageVersions(ctx, r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the versions of %s: %w", r.Config.Advisory.Package, err)
+	}
+	out, err := RenderAdvisory(r.Config, m, versions)
+	return m, out, err
+}
+
+// checkAdvisory validates the model and renders every output, so template
+// and data errors surface before T0.
+func checkAdvisory(ctx context.Context, r *pipeline.Run, res map[string]string, add func(subject, fix, format string, args ...any)) error {
+	cfg := r.Config
+	m, err := AdvisoryModel(cfg)
+	if err != nil {
+		add("advisory", "", "%v", err)
+		return nil
+	}
+	for _, f := range m.Validate() {
+		add(f.Subject, f.Fix, "%s", f.Msg)
+	}
+	if m.Date.After(cfg.T0()) {
+		add("advisory.date", "the post must not be dated after T0", "advisory.date %s is after T0", m.Date.Format("2006-01-02"))
+	}
+	versions, err := PackageVersions(ctx, r)
+	if err != nil {
+		return fmt.Errorf("read the versions of %s on the registry: %w", cfg.Advisory.Package, err)
+	}
+	if noFix := m.NoFixSeries(versions); len(noFix) > 0 {
+		res[resNoFix] = strings.Join(noFix, ",")
+		r.Warnf("series %s of %s get no fix: the advisory tells their users what to upgrade to; check no maintained line is missing", strings.Join(noFix, ", "), cfg.Advisory.Package)
+	}
+	out, err := RenderAdvisory(cfg, m, versions)
+	if err != nil {
+		add("advisory", "fix the template or the data it names", "%v", err)
+		return nil
+	}
+	for _, f := range out.Files() {
+		sum := sha256.Sum256(f.Content)
+		res[resOutputPrefix+f.Path] = hex.EncodeToString(sum[:])
+	}
+	res["summary"] = fmt.Sprintf("%s rendered (%d outputs), %d registry versions classified", m.ID, len(out.Files()), len(versions))
+	return nil
+}
+
+// blogRepo is where the post is pushed: the configured blog, or the
+// sandbox copy in a rehearsal.
+func blogRepo(r *pipeline.Run) string {
+	if r.Targets != nil && r.Targets.BlogRepo != "" {
+		return r.Targets.BlogRepo
+	}
+	return r.Config.ResolveRemote(r.Config.Blog.Repo)
+}
+
+// blogAuth is the blog push credential, or nil for local remotes and
+// rehearsals.
+func blogAuth(r *pipeline.Run) transport.AuthMethod {
+	if r.Targets != nil {
+		return nil
+	}
+	tok, _ := r.Secrets.Get(r.Config.Blog.TokenEnv)
+	return vault.Auth(tok)
+}
