@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages"
 )
 
 func (a *app) planCommand() *cobra.Command {
@@ -51,7 +53,38 @@ func (a *app) planCommand() *cobra.Command {
 				}
 				fmt.Fprintf(w, "  %-8s %s -> %s, tag %s, %s\n", rel.Line, rel.Branch, rel.PublicBranch, rel.Tag, crates)
 			}
+			a.planVersions(cmd.Context(), cfg)
 			return nil
 		},
+	}
+}
+
+// planVersions classifies every published version of the advisory's
+// package (read from the registry, read only), so that a maintained line
+// forgotten in the config shows before T0.
+func (a *app) planVersions(ctx context.Context, cfg *pipeline.Config) {
+	w := a.stdout
+	m, err := stages.AdvisoryModel(cfg)
+	if err != nil {
+		fmt.Fprintf(w, "\nadvisory: %v\n", err)
+		return
+	}
+	fmt.Fprintf(w, "\npatched: %s\n", strings.Join(m.Patched(), "; "))
+	versions, err := stages.PackageVersions(ctx, &pipeline.Run{Config: cfg})
+	if err != nil {
+		fmt.Fprintf(w, "versions of %s: not read from the registry (%v)\n", cfg.Advisory.Package, err)
+		return
+	}
+	if len(versions) == 0 {
+		fmt.Fprintf(w, "versions of %s: none on the registry yet\n", cfg.Advisory.Package)
+		return
+	}
+	fmt.Fprintf(w, "versions of %s on the registry:\n", cfg.Advisory.Package)
+	fmt.Fprintf(w, "  %-14s %-16s %s\n", "version", "status", "upgrade to")
+	for _, c := range m.Classify(versions) {
+		fmt.Fprintf(w, "  %-14s %-16s %s\n", c.Version, c.Status, c.FixedBy)
+	}
+	if nf := m.NoFixSeries(versions); len(nf) > 0 {
+		fmt.Fprintf(w, "no fix for series %s: is a maintained line missing from the config?\n", strings.Join(nf, ", "))
 	}
 }

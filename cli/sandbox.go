@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/async-rs/embargo/sandbox/demo"
+	"github.com/async-rs/embargo/sandbox/registry"
 )
 
 func (a *app) sandboxCommand() *cobra.Command {
@@ -43,6 +44,37 @@ func (a *app) sandboxCommand() *cobra.Command {
 	}
 	example.Flags().StringVar(&dir, "dir", "", "an empty folder to write the example in")
 	example.Flags().DurationVar(&in, "in", 5*time.Second, "T0 this far from now")
-	cmd.AddCommand(example)
+	cmd.AddCommand(example, a.sandboxServeCommand())
+	return cmd
+}
+
+func (a *app) sandboxServeCommand() *cobra.Command {
+	var opts registry.Options
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the sandbox crates registry (crates.io-compatible) until interrupted",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Dir == "" {
+				return flagError{fmt.Errorf("--dir is required")}
+			}
+			srv, err := registry.Start(addr, opts)
+			if err != nil {
+				return err
+			}
+			defer srv.Close()
+			fmt.Fprintln(a.stdout, srv.IndexURL())
+			<-cmd.Context().Done()
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Dir, "dir", "", "where the registry keeps its crates (kept across restarts)")
+	f.StringVar(&addr, "addr", "127.0.0.1:0", "address to listen on")
+	f.StringVar(&opts.Token, "token", "", "token publishes must present (empty: any)")
+	f.DurationVar(&opts.Latency, "latency", 0, "delay added to every request")
+	f.DurationVar(&opts.IndexDelay, "index-delay", 0, "how long a new version takes to appear in the index")
+	f.BoolVar(&opts.CratesIO, "crates-io", false, "stand in for crates.io (dependencies cargo sends as crates.io's are this registry's)")
 	return cmd
 }

@@ -52,6 +52,10 @@ func (s *Secrets) Present(name string) bool {
 // URL user info (https://user:secret@host) is removed whatever it holds.
 var userinfoRE = regexp.MustCompile(`(://[^/\s:@]*):[^/\s@]*@`)
 
+// A long user name alone in a URL is a token used as user
+// (https://ghp_...@github.com/...); short ones (git@) are left.
+var tokenUserRE = regexp.MustCompile(`(://)[^/\s:@]{20,}@`)
+
 // Scrub replaces every known secret value, and any password in a URL, with
 // "***".
 func (s *Secrets) Scrub(text string) string {
@@ -59,6 +63,7 @@ func (s *Secrets) Scrub(text string) string {
 		return text
 	}
 	text = userinfoRE.ReplaceAllString(text, "$1:***@")
+	text = tokenUserRE.ReplaceAllString(text, "$1***@")
 	if s == nil {
 		return text
 	}

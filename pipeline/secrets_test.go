@@ -66,3 +66,11 @@ func TestScrubRemovesPasswordsInURLs(t *testing.T) {
 		t.Errorf("Scrub without secrets = %q still holds the password", got)
 	}
 }
+
+func TestScrubRemovesATokenUsedAsURLUser(t *testing.T) {
+	s := pipeline.NewSecrets(nil)
+	got := s.Scrub("push to https://ghp_abcdefghijklmnopqrstuvwxyz0123@github.com/org/repo.git failed; ssh://git@host kept")
+	if strings.Contains(got, "ghp_") || !strings.Contains(got, "https://***@github.com") || !strings.Contains(got, "ssh://git@host") {
+		t.Errorf("scrubbed: %q", got)
+	}
+}

@@ -115,7 +115,7 @@ func (r *Run) Step(name string, fn func(result map[string]string) error) error {
 	point := r.Stage() + "." + strings.ReplaceAll(name, " ", "_")
 	Checkpoint(point + ".started")
 	result := map[string]string{}
-	err := fn(result)
+	err := runStep(fn, result)
 	Checkpoint(point + ".ran")
 	end := r.Now().UTC()
 	if jerr := r.Journal.update(func() {
@@ -132,6 +132,17 @@ func (r *Run) Step(name string, fn func(result map[string]string) error) error {
 		r.Out.Emit(Event{Kind: EventDone, Stage: r.Stage(), Step: name, Msg: result["summary"]})
 	}
 	return err
+}
+
+// runStep turns a panic inside a step into that step's failure, so the
+// journal never shows a step running forever.
+func runStep(fn func(map[string]string) error, result map[string]string) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error: %v", p)
+		}
+	}()
+	return fn(result)
 }
 
 // StageError is a failed stage, with the command that resumes.
