@@ -235,3 +235,33 @@ func TestRunJSONLinesEndWithReport(t *testing.T) {
 		t.Errorf("last line is not a successful report: %s", lines[len(lines)-1])
 	}
 }
+
+// The push lands but its answer is lost (the connection drops): the run
+// never pushes blindly again; it re-reads the remote, finds the refs there,
+// and verifies them.
+func TestPushWhoseAnswerIsLostIsNotRepeated(t *testing.T) {
+	rl := newRelease(t, time.Now().Add(-time.Second))
+	rl.server.DropAfterPush(1)
+	res := rl.run([]string{"run"})
+	if res.code != 0 {
+		t.Fatalf("run: %s", res)
+	}
+	if !strings.Contains(res.stdout, "re-reading the remote") {
+		t.Errorf("the lost answer was not reported:\n%s", res.stdout)
+	}
+	if n := rl.pushes(); n != 1 {
+		t.Errorf("%d pushes reached the server; the re-read should have shown the first one landed", n)
+	}
+	rl.assertReleased()
+}
+
+// Started after T0 + window (a runner that never started on time): it
+// proceeds, and says loudly that the window was missed.
+func TestRunStartedAfterTheWindowSaysSoAndProceeds(t *testing.T) {
+	rl := newRelease(t, time.Now().Add(-7*time.Hour))
+	res := rl.run([]string{"run"})
+	if !strings.Contains(res.stdout, "WINDOW MISSED") {
+		t.Errorf("no loud warning:\n%s", res)
+	}
+	rl.assertReleased()
+}

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/vault"
@@ -190,21 +188,22 @@ func missingUpdates(r *pipeline.Run, v *vault.Vault, remote map[string]vault.Rem
 	return out, nil
 }
 
-// transient errors are network failures worth a retry; anything else (a
-// refusal, a bad credential, a rejected update) is reported at once.
+// transient is false for refusals a retry cannot change (credentials, a
+// rejected or non-fast-forward update, a missing repository). Anything else
+// (a dropped connection, a timeout, a 5xx) may or may not have landed:
+// the retry re-reads the remote first and pushes only what is missing.
 func transient(err error) bool {
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) {
-		return true
+	if errors.Is(err, transport.ErrAuthenticationRequired) || errors.Is(err, transport.ErrAuthorizationFailed) ||
+		errors.Is(err, transport.ErrRepositoryNotFound) {
+		return false
 	}
 	msg := err.Error()
-	for _, s := range []string{"connection reset", "connection refused", "broken pipe", "timeout", "502", "503", "504", "unexpected EOF"} {
+	for _, s := range []string{"non-fast-forward", "rejected", "denied", "protected branch", "hook declined"} {
 		if strings.Contains(msg, s) {
-			return true
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 func shortOrNone(h plumbing.Hash) string {

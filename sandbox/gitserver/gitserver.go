@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cgi"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,6 +58,19 @@ type Server struct {
 
 	mu       sync.Mutex
 	requests []Request
+	// dropPushes is how many more receive-pack POSTs are applied and then
+	// answered by a dropped connection.
+	dropPushes int
+}
+
+// DropAfterPush makes the next n pushes land in the repository and then
+// lose their answer (the connection is closed), as a network failure after
+// the server applied the push would: the client cannot tell whether its
+// push happened.
+func (s *Server) DropAfterPush(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropPushes = n
 }
 
 // Start serves every bare repository under root at URL+"/"+name.
@@ -180,7 +194,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.Clone(r.Context())
 	r.Header.Del("Authorization")
 	h := &cgi.Handler{Path: s.backend, Dir: s.Root, Env: env}
+	if rec.Service == ReceivePack && r.Method == http.MethodPost && s.takeDrop() {
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+			}
+		}
+		sw.status = -1 // answered by nothing
+		return
+	}
 	h.ServeHTTP(sw, r)
+}
+
+func (s *Server) takeDrop() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dropPushes > 0 {
+		s.dropPushes--
+		return true
+	}
+	return false
 }
 
 func (s *Server) authorized(r *http.Request) bool {
