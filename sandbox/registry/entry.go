@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/async-rs/embargo/stages/index"
 )
 
 // IndexEntry is one line of a sparse index file, in cargo's index format.
@@ -58,24 +60,9 @@ func (e *IndexEntry) normalize() {
 	}
 }
 
-// Path is the location of a crate's index file below the index root, by the
-// crates.io rules on the lowercased name: "1/a", "2/ab", "3/a/abc",
-// "ab/cd/abcd".
-func Path(name string) string {
-	n := strings.ToLower(name)
-	switch len(n) {
-	case 0:
-		return ""
-	case 1:
-		return "1/" + n
-	case 2:
-		return "2/" + n
-	case 3:
-		return "3/" + n[:1] + "/" + n
-	default:
-		return n[:2] + "/" + n[2:4] + "/" + n
-	}
-}
+// Path is the location of a crate's index file below the index root; the
+// rule is the client's.
+func Path(name string) string { return index.Path(name) }
 
 // validName follows crates.io: ASCII letters, digits, '-' and '_', starting
 // with a letter, at most 64 characters.

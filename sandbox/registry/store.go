@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/async-rs/embargo/pipeline"
 )
 
 // record is one stored version. It is kept as JSON beside the .crate file
@@ -160,25 +162,7 @@ func (s *store) indexFile(name string, now time.Time) ([]byte, error) {
 	return out, nil
 }
 
+// writeAtomic keeps a crash from leaving half a crate or index file.
 func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return pipeline.WriteFileAtomic(path, data, 0o644)
 }
