@@ -262,6 +262,8 @@ type Breakdown struct {
 	Handoff    time.Duration // a crate recorded visible until its dependent's upload attempt
 	Crates     int
 	PutSamples int
+	// PreUploadAt is PreUpload by place in the dependency chain.
+	PreUploadAt []time.Duration
 }
 
 // Breakdown averages the parts of the run.
@@ -294,6 +296,15 @@ func (r *EmbargoResult) Breakdown() Breakdown {
 	b.Setup = first.Sub(r.PushEnd)
 	b.PreUpload, b.Put, b.Delay, b.Detect, b.Handoff = mean(pre), mean(put), mean(delay), mean(detect), mean(handoff)
 	b.PutSamples = len(put)
+	byPos := map[int][]time.Duration{}
+	for _, c := range r.Crates {
+		if !c.PutAt.IsZero() {
+			byPos[c.Pos] = append(byPos[c.Pos], c.PutAt.Sub(c.UploadStart))
+		}
+	}
+	for i := 0; len(byPos[i]) > 0; i++ {
+		b.PreUploadAt = append(b.PreUploadAt, mean(byPos[i]))
+	}
 	return b
 }
 

@@ -135,6 +135,7 @@ func (s *Setup) Close() {
 // Version is one crate version the release publishes.
 type Version struct {
 	Line, Name, Version string
+	Pos                 int // place in the dependency chain, 0 for the crate depending on none
 }
 
 // NV is name@version.
@@ -145,8 +146,8 @@ func (v Version) NV() string { return v.Name + "@" + v.Version }
 func (s *Setup) Versions() []Version {
 	var out []Version
 	for _, l := range s.World.Lines {
-		for _, c := range s.World.Crates {
-			out = append(out, Version{Line: l.Line, Name: c, Version: l.FixVersion})
+		for i, c := range s.World.Crates {
+			out = append(out, Version{Line: l.Line, Name: c, Version: l.FixVersion, Pos: i})
 		}
 	}
 	return out

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,7 +13,8 @@ import (
 )
 
 func (a *app) planCommand() *cobra.Command {
-	return &cobra.Command{
+	var ci bool
+	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Show what will happen, in order, with times",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -21,6 +23,10 @@ func (a *app) planCommand() *cobra.Command {
 				return err
 			}
 			now := a.clock.Now()
+			if ci {
+				a.planCI(cfg, now)
+				return nil
+			}
 			w := a.stdout
 			fmt.Fprintf(w, "%s: %s\n", cfg.Embargo.ID, cfg.Advisory.Title)
 			fmt.Fprintf(w, "T0        %s (%s)\n", cfg.T0().Format("2006-01-02 15:04:05Z07:00"), relative(cfg.T0(), now))
@@ -56,6 +62,28 @@ func (a *app) planCommand() *cobra.Command {
 			a.planVersions(cmd.Context(), cfg)
 			return nil
 		},
+	}
+	cmd.Flags().BoolVar(&ci, "ci", false, "print the CI schedule that starts the release job before T0 (see ci/)")
+	return cmd
+}
+
+// ciLead is how long before T0 the scheduled CI job starts: schedulers
+// start late, and the job waits in-process for T0.
+const ciLead = 45 * time.Minute
+
+// planCI prints the schedule for the templates in ci/.
+func (a *app) planCI(cfg *pipeline.Config, now time.Time) {
+	w := a.stdout
+	start := cfg.T0().Add(-ciLead)
+	cron := fmt.Sprintf("%d %d %d %d *", start.Minute(), start.Hour(), start.Day(), int(start.Month()))
+	fmt.Fprintf(w, "T0 %s; the CI job starts %d minutes earlier, at %s UTC.\n\n", cfg.T0().Format("2006-01-02 15:04:05Z07:00"), int(ciLead.Minutes()), start.Format("2006-01-02 15:04"))
+	fmt.Fprintf(w, "GitHub Actions (ci/github-actions.yml), under on.schedule:\n    - cron: %q\n\n", cron)
+	fmt.Fprintf(w, "GitLab CI (ci/gitlab-ci.yml), a pipeline schedule:\n    interval pattern: %s\n    cron timezone:    UTC\n\n", cron)
+	fmt.Fprintln(w, "CI schedulers start late, by minutes and at busy times by more: the job checks everything")
+	fmt.Fprintln(w, "at once, then waits in-process for T0 and releases to the second; started after T0, it")
+	fmt.Fprintln(w, "releases at once. The line fires every year: delete the schedule after the release.")
+	if now.After(start) {
+		fmt.Fprintf(w, "\nthe start time has passed (%s): start the job by hand.\n", relative(start, now))
 	}
 }
 

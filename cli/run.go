@@ -14,6 +14,7 @@ import (
 
 func (a *app) runCommand() *cobra.Command {
 	var sel pipeline.Selection
+	var bundle string
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the release: preflight, wait for T0, push, publish, advise, verify",
@@ -22,6 +23,14 @@ holds and a countdown, and makes everything public at T0. Every stage first
 looks at the world and does only what is missing, so re-running any stage,
 on any machine, is safe.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if bundle != "" {
+				// First: the description the config names may be in it.
+				var err error
+				if ctx, err = a.pullBundle(ctx, bundle); err != nil {
+					return err
+				}
+			}
 			cfg, err := a.loadConfig()
 			if err != nil {
 				return err
@@ -29,12 +38,13 @@ on any machine, is safe.`,
 			if _, err := a.engine().Select(sel); err != nil {
 				return err
 			}
-			return a.runPipeline(cmd.Context(), cfg, sel, nil)
+			return a.runPipeline(ctx, cfg, sel, nil)
 		},
 	}
 	cmd.Flags().StringVar(&sel.From, "from", "", "start at this stage (the ones before are not re-run)")
 	cmd.Flags().StringVar(&sel.Only, "only", "", "run just this stage")
 	cmd.Flags().BoolVar(&a.force, "force", false, "replace a blog post whose content differs from the rendered advisory")
+	cmd.Flags().StringVar(&bundle, "bundle", "", "release from a sealed bundle: the `REPOSITORY@sha256:...` that embargo seal --push printed")
 	return cmd
 }
 
@@ -97,7 +107,12 @@ func (a *app) runIn(ctx context.Context, cfg *pipeline.Config, state string, sel
 	if prepare != nil {
 		prepare(s.run)
 	}
+	mirror, err := a.openBundle(ctx, s)
+	if err != nil {
+		return err
+	}
 	err = a.engine().Execute(ctx, s.run, sel)
+	mirror.flush()
 	a.finalReport(s.run, err)
 	if err != nil {
 		var se *pipeline.StageError

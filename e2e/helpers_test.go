@@ -7,6 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/templates"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"html"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,6 +101,13 @@ func buildRelease(t *testing.T, t0 time.Time, regOpts *registry.Options) *releas
 		}
 		t.Cleanup(func() { rl.registry.Close() })
 		opts.RegistryIndex, opts.RegistryTokenEnv = rl.registry.IndexURL(), registryTokenEnv
+	}
+	if opts.Blog == nil && opts.BlogURL == "" {
+		// The example blog's deploy, instantly: a site that serves each
+		// post pushed to the blog repository at its blog.url path.
+		site := httptest.NewServer(deployedSite(filepath.Join(dir, "blog.git")))
+		t.Cleanup(site.Close)
+		opts.BlogURL = site.URL + "/blog/{{.Slug}}/"
 	}
 	rl.ex, err = demo.Build(dir, opts)
 	if err != nil {
@@ -272,4 +285,60 @@ func gitCmd(t *testing.T, dir string, args ...string) string {
 		t.Fatalf("git %v: %v\n%s", args, err, out)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// deployedSite serves /blog/<slug>/ from the middleman blog repository's
+// master tip (source/blog/<date>-<slug>.html.md), as the blog's own deploy
+// would once it has built the pushed post.
+func deployedSite(repoPath string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		slug := strings.Trim(strings.TrimPrefix(r.URL.Path, "/blog/"), "/")
+		repo, err := git.PlainOpen(repoPath)
+		if err != nil || slug == "" {
+			http.NotFound(w, r)
+			return
+		}
+		ref, err := repo.Reference(plumbing.NewBranchReferenceName("master"), true)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		c, err := repo.CommitObject(ref.Hash())
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		files, err := c.Files()
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		var page string
+		files.ForEach(func(f *object.File) error {
+			if strings.HasPrefix(f.Name, "source/blog/") && strings.HasSuffix(f.Name, "-"+slug+".html.md") {
+				page, _ = f.Contents()
+			}
+			return nil
+		})
+		if page == "" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintf(w, "<html><body><pre>%s</pre></body></html>", html.EscapeString(page))
+	})
+}
+
+// postURL is where the release's post is served: blog.url of its config,
+// expanded.
+func (rl *release) postURL() string {
+	rl.t.Helper()
+	cfg, err := pipeline.LoadConfig(rl.config)
+	if err != nil {
+		rl.t.Fatal(err)
+	}
+	m, err := templates.NewModel(cfg)
+	if err != nil {
+		rl.t.Fatal(err)
+	}
+	return m.URL
 }

@@ -33,6 +33,7 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 	if err != nil {
 		return err
 	}
+	missingBranch := map[string]bool{}
 	if err := r.Step("fetch", func(res map[string]string) error {
 		present, tags, missing, err := fetchHeld(ctx, r, v)
 		if err != nil {
@@ -40,6 +41,7 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 		}
 		for _, i := range missing {
 			rel := cfg.Releases[i]
+			missingBranch[rel.Line] = true
 			add("release "+rel.Line, fmt.Sprintf("create the held branch in %s, or correct release[%d].branch in %s", cfg.Source.Repo, i+1, cfg.Path),
 				"held branch %s does not exist in %s", rel.Branch, cfg.Source.Repo)
 		}
@@ -60,7 +62,12 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 		held, ok := v.Held(rel.Branch)
 		if !ok {
 			problemLines[rel.Line] = true
-			continue // reported above
+			if !missingBranch[rel.Line] {
+				// Never let a line pass unchecked because its branch did
+				// not reach the vault.
+				add("release "+rel.Line, "", "held branch %s could not be read into %s", rel.Branch, v.Path)
+			}
+			continue
 		}
 		subject := "release " + rel.Line
 		if err := r.Step(lineStep(rel), func(res map[string]string) error {
@@ -110,6 +117,10 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 		return err
 	}
 
+	if err := checkSeal(ctx, r, v, add); err != nil {
+		return err
+	}
+
 	if len(findings) > 0 {
 		return &pipeline.FindingsError{Findings: findings}
 	}
@@ -120,6 +131,9 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 // the source clone into the vault; missing lists the lines whose branch is
 // absent.
 func fetchHeld(ctx context.Context, r *pipeline.Run, v *vault.Vault) (branches, tags []string, missing []int, err error) {
+	if fromBundle(r) {
+		return heldFromVault(r, v) // restored from a sealed bundle: no source clone here
+	}
 	var names []plumbing.ReferenceName
 	for _, rel := range r.Config.Releases {
 		names = append(names, plumbing.NewBranchReferenceName(rel.Branch), plumbing.NewTagReferenceName(rel.Tag))

@@ -58,6 +58,9 @@ func (Push) Run(ctx context.Context, r *pipeline.Run) error {
 	}); err != nil {
 		return err
 	}
+	if err := checkSealBeforePush(r, held); err != nil {
+		return err
+	}
 
 	if err := r.Step("tags", func(res map[string]string) error {
 		for _, rel := range cfg.Releases {

@@ -10,6 +10,9 @@ func All() []pipeline.Stage {
 		Preflight{}, // check everything that can be checked before T0
 		Gate{},      // wait for T0, to the second
 		Push{},      // one atomic push of the held branches and tags
+		Promote{},   // copy pre-built images to their public names, by digest
 		Publish{},   // cargo publish of every crate, sealed bytes only
+		Advisory{},  // the post and its feed entry on the blog
+		Verify{},    // everything live, within the window
 	}
 }

@@ -16,12 +16,16 @@ type commitTree struct {
 	tree *object.Tree
 }
 
-func workspaceAt(v *vault.Vault, commit plumbing.Hash) (*cargo.Workspace, error) {
-	t, err := v.Tree(commit)
-	if err != nil {
-		return nil, err
-	}
-	return cargo.ReadWorkspace(commitTree{tree: t})
+func workspaceAt(v *vault.Vault, commit plumbing.Hash) (ws *cargo.Workspace, err error) {
+	err = v.Locked(func() error {
+		t, err := v.Tree(commit)
+		if err != nil {
+			return err
+		}
+		ws, err = cargo.ReadWorkspace(commitTree{tree: t})
+		return err
+	})
+	return ws, err
 }
 
 func (c commitTree) Read(path string) (string, bool, error) {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5"
@@ -31,6 +32,17 @@ const (
 type Vault struct {
 	Path string
 	repo *git.Repository
+	// mu serialises reads made from parallel lines: go-git loads pack
+	// indexes lazily, without a lock of its own.
+	mu sync.Mutex
+}
+
+// Locked runs fn with the vault to itself; use it for object reads made
+// from goroutines.
+func (v *Vault) Locked(fn func() error) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return fn()
 }
 
 // Open opens or creates the vault at path.
@@ -150,6 +162,8 @@ func (v *Vault) ref(name string) (plumbing.Hash, error) {
 
 // Held is the vault's copy of a held branch tip.
 func (v *Vault) Held(branch string) (plumbing.Hash, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	h, err := v.ref(heldPrefix + branch)
 	return h, err == nil
 }

@@ -1,0 +1,375 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"filippo.io/age"
+	"github.com/BurntSushi/toml"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/spf13/cobra"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages"
+	"github.com/async-rs/embargo/stages/seal"
+)
+
+func (a *app) sealCommand() *cobra.Command {
+	var push bool
+	cmd := &cobra.Command{
+		Use:   "seal",
+		Short: "Freeze the release after a clean preflight (and push the encrypted bundle)",
+		Long: `Run the preflight and, if it is clean, freeze the release in <state>/seal.json:
+the held tips and tags, the sha256 of every .crate, the cargo that made them,
+the digests of the config, the description and the rendered advisory. From
+then on, run refuses a release that differs (a branch that moved, a changed
+config, a crate that packages to other bytes) before anything is public.
+
+With --push, the git objects of the held branches and tags, the .crate files,
+the rendered advisory and seal.json are encrypted with age to [seal]
+recipients and pushed as one OCI artifact to [seal] oci; the printed
+REPOSITORY@sha256:... is what a CI runner releases from:
+  embargo run --bundle REPOSITORY@sha256:...`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			if push {
+				if cfg.Seal == nil {
+					return &pipeline.UsageError{Msg: fmt.Sprintf("--push needs a [seal] section in %s: oci, recipients, identity_env", cfg.Path)}
+				}
+				if _, err := seal.ParseRecipients(cfg.Seal.Recipients); err != nil {
+					return &pipeline.UsageError{Msg: fmt.Sprintf("%s: %v", cfg.Path, err)}
+				}
+				if _, err := seal.ParseRepository(cfg.Seal.OCI); err != nil {
+					return &pipeline.UsageError{Msg: fmt.Sprintf("%s: seal.oci: %v", cfg.Path, err)}
+				}
+			}
+			return a.seal(cmd.Context(), cfg, push)
+		},
+	}
+	cmd.Flags().BoolVar(&push, "push", false, "also push the encrypted bundle to [seal] oci and print its REPOSITORY@sha256:...")
+	return cmd
+}
+
+func (a *app) seal(ctx context.Context, cfg *pipeline.Config, push bool) error {
+	state := a.stateDir(cfg)
+	// An in-memory journal: sealing records nothing but the seal.
+	s, err := a.open(cfg, state, "", true)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	s.run.Check = true
+	ctx = stages.Resealing(ctx)
+	err = a.engine().Execute(ctx, s.run, pipeline.Selection{Only: "preflight"})
+	if findings := pipeline.AsFindings(err); findings != nil {
+		if a.g.json {
+			s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{"sealed": false, "findings": findings}})
+		} else {
+			fmt.Fprintf(a.stdout, "\nnot sealed: %d problem(s)\n", len(findings))
+			for _, f := range findings {
+				fmt.Fprintf(a.stdout, "  - %s\n", f)
+			}
+		}
+		return &codeError{code: ExitFailed, err: fmt.Errorf("not sealed: %d problem(s)", len(findings)), silent: true}
+	}
+	if err != nil {
+		return err
+	}
+
+	m, err := stages.SealManifest(s.run)
+	if err != nil {
+		return err
+	}
+	manifest, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	path := stages.SealPath(state)
+	if err := pipeline.WriteFileAtomic(path, manifest, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	crates := 0
+	for _, l := range m.Lines {
+		crates += len(l.Crates)
+	}
+	s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventDone, Stage: "seal",
+		Msg: fmt.Sprintf("%s sealed in %s: %d line(s), %d crate(s), %s", m.ID, path, len(m.Lines), crates, m.Cargo)})
+	for _, l := range m.Lines {
+		s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Stage: "seal", Msg: fmt.Sprintf("line %s: %s at %s, tag %s", l.Line, l.Branch, l.Held[:12], l.Tag)})
+	}
+	if !push {
+		if a.g.json {
+			s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{"sealed": true, "seal": path}})
+		}
+		return nil
+	}
+
+	b, err := stages.SealBundle(ctx, s.run, m, manifest)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	ref, err := seal.Push(ctx, cfg.Seal.OCI, b, cfg.Seal.Recipients, seal.Options{})
+	if err != nil {
+		return err
+	}
+	s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventDone, Stage: "seal",
+		Msg: fmt.Sprintf("bundle pushed in %s, encrypted to %d recipient(s); release it with: embargo run --bundle %s", time.Since(start).Round(time.Millisecond), len(cfg.Seal.Recipients), ref)})
+	if a.g.json {
+		s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{"sealed": true, "seal": path, "bundle": ref}})
+	} else {
+		// Last, alone on its line: what scripts take.
+		fmt.Fprintln(a.stdout, ref)
+	}
+	return nil
+}
+
+// bundleRun is a pulled bundle, restored into the state directory once
+// the run holds its lock. It travels to the run in the context.
+type bundleRun struct {
+	digest   name.Digest
+	identity []age.Identity
+	bundle   *seal.Bundle
+}
+
+type bundleKey struct{}
+
+func pulledBundle(ctx context.Context) *bundleRun {
+	b, _ := ctx.Value(bundleKey{}).(*bundleRun)
+	return b
+}
+
+// sealPreview is the part of the config needed before it can be loaded
+// whole: the advisory description may travel in the bundle.
+type sealPreview struct {
+	Seal     *pipeline.SealSection `toml:"seal"`
+	Advisory struct {
+		Description string `toml:"description"`
+	} `toml:"advisory"`
+}
+
+// pullBundle fetches the bundle of `run --bundle`, by digest, and decrypts
+// it with the identity [seal] identity_env names. The description file the
+// config names is restored beside it when missing (a runner needs only the
+// config); everything else waits for the state directory's lock.
+func (a *app) pullBundle(ctx context.Context, ref string) (context.Context, error) {
+	d, err := seal.ParseRef(ref)
+	if err != nil {
+		return ctx, &pipeline.UsageError{Msg: err.Error()}
+	}
+	var pre sealPreview
+	if _, err := toml.DecodeFile(a.g.config, &pre); err != nil {
+		_, lerr := a.loadConfig()
+		if lerr == nil {
+			lerr = err
+		}
+		return ctx, lerr
+	}
+	if pre.Seal == nil || pre.Seal.IdentityEnv == "" {
+		return ctx, &pipeline.UsageError{Msg: fmt.Sprintf("--bundle needs [seal] identity_env in %s: the environment variable holding the age identity that opens the bundle", a.g.config)}
+	}
+	env := pre.Seal.IdentityEnv
+	secret, ok := a.getenv(env)
+	if !ok || strings.TrimSpace(secret) == "" {
+		return ctx, fmt.Errorf("environment variable %s is not set: it must hold the age identity (AGE-SECRET-KEY-1...) of one of the bundle's recipients", env)
+	}
+	ids, err := seal.ParseIdentity(secret)
+	if err != nil {
+		return ctx, fmt.Errorf("environment variable %s: %v (value not shown)", env, err)
+	}
+	b, err := seal.Pull(ctx, d.String(), ids, seal.Options{})
+	if errors.Is(err, seal.ErrWrongIdentity) {
+		return ctx, fmt.Errorf("the age identity in %s does not match the recipients of bundle %s: set it to the identity of one of the [seal] recipients the bundle was sealed for (value not shown)", env, d)
+	}
+	if err != nil {
+		return ctx, err
+	}
+	m, err := seal.ParseManifest(b.Manifest)
+	if err != nil {
+		return ctx, fmt.Errorf("bundle %s: %w", d, err)
+	}
+	if desc := pre.Advisory.Description; desc != "" && m.Description.Path == desc {
+		p := desc
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(a.g.config), desc)
+		}
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			if seal.Sha256(b.Description) != m.Description.Sha256 {
+				return ctx, fmt.Errorf("bundle %s: its description does not match its seal", d)
+			}
+			if err := pipeline.WriteFileAtomic(p, b.Description, 0o644); err != nil {
+				return ctx, err
+			}
+		}
+	}
+	return context.WithValue(ctx, bundleKey{}, &bundleRun{digest: d, identity: ids, bundle: b}), nil
+}
+
+// openBundle runs under the state directory's lock, before the stages: a
+// pulled bundle is restored into it, with the journal stored beside the
+// bundle when there is none here; in a directory restored from a bundle
+// the journal is then mirrored to the registry at every stage.
+func (a *app) openBundle(ctx context.Context, s *session) (*journalMirror, error) {
+	r := s.run
+	cfg := r.Config
+	if pulled := pulledBundle(ctx); pulled != nil {
+		ref := pulled.digest.String()
+		m, err := stages.RestoreBundle(cfg, r.StateDir, ref, pulled.bundle)
+		if err != nil {
+			return nil, err
+		}
+		r.Out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Msg: fmt.Sprintf("bundle %s restored: %d held branch(es), sealed %s",
+			ref, len(m.Lines), m.SealedAt.UTC().Format("2006-01-02 15:04:05Z"))})
+		jpath := filepath.Join(r.StateDir, "journal.json")
+		if _, err := os.Stat(jpath); errors.Is(err, os.ErrNotExist) {
+			j, ok, err := seal.PullJournal(ctx, pulled.digest, pulled.identity, seal.Options{})
+			switch {
+			case err != nil:
+				r.Out.Emit(pipeline.Event{Kind: pipeline.EventWarn, Msg: fmt.Sprintf("the journal stored beside the bundle is unreadable (%v): starting a new one; every stage re-checks the world", err)})
+			case ok:
+				if err := pipeline.WriteFileAtomic(jpath, j, 0o600); err != nil {
+					return nil, err
+				}
+				journal, err := pipeline.OpenJournal(jpath, cfg, a.engine().Names(), s.secrets.Scrub)
+				if err != nil {
+					os.Remove(jpath)
+					r.Out.Emit(pipeline.Event{Kind: pipeline.EventWarn, Msg: fmt.Sprintf("the journal stored beside the bundle is not usable (%v): starting a new one; every stage re-checks the world", err)})
+					break
+				}
+				r.Journal = journal
+				r.Out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Msg: "journal of the last run restored from " + seal.JournalTag(pulled.digest).String()})
+			}
+		}
+	}
+	ref, ok := stages.BundleRef(r.StateDir)
+	if !ok || cfg.Seal == nil {
+		return nil, nil
+	}
+	d, err := seal.ParseRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	m := &journalMirror{
+		path: filepath.Join(r.StateDir, "journal.json"), bundle: d, recipients: cfg.Seal.Recipients,
+		warn: func(msg string) { r.Out.Emit(pipeline.Event{Kind: pipeline.EventWarn, Msg: msg}) },
+		ctx:  context.WithoutCancel(ctx), kick: make(chan struct{}, 1), done: make(chan struct{}),
+	}
+	go m.work()
+	wrapped := make([]pipeline.Stage, len(a.stages))
+	for i, st := range a.stages {
+		wrapped[i] = mirroredStage{Stage: st, m: m}
+	}
+	a.stages = wrapped
+	return m, nil
+}
+
+// journalMirror stores the journal beside the bundle, so that a re-run on
+// another fresh runner continues where this one stopped. It is for speed
+// and audit only (every stage re-checks the world), so a failure to store
+// is a warning, and after T0 it never holds a stage up: it runs in the
+// background, coalescing, and is flushed when the run ends.
+type journalMirror struct {
+	path       string
+	bundle     name.Digest
+	recipients []string
+	warn       func(string)
+	ctx        context.Context
+
+	mu     sync.Mutex // one push at a time
+	last   []byte
+	warned bool
+	kick   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+}
+
+func (m *journalMirror) work() {
+	defer close(m.done)
+	for range m.kick {
+		m.store()
+	}
+}
+
+// Bounds of one store: mirrorTimeout in all; a store made before T0 ends
+// mirrorMargin before T0 at the latest.
+const (
+	mirrorTimeout = 30 * time.Second
+	mirrorMargin  = 2 * time.Second
+)
+
+func (m *journalMirror) store() { m.storeWithin(mirrorTimeout) }
+
+// storeWithin pushes the journal file if it changed since the last push.
+func (m *journalMirror) storeWithin(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, err := os.ReadFile(m.path)
+	if err != nil || bytes.Equal(b, m.last) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(m.ctx, d)
+	defer cancel()
+	if err := seal.PushJournal(ctx, m.bundle, b, m.recipients, seal.Options{}); err != nil {
+		if !m.warned {
+			m.warned = true
+			m.warn(fmt.Sprintf("the journal could not be stored beside the bundle (%v); a re-run elsewhere re-checks the world instead", err))
+		}
+		return
+	}
+	m.last = b
+}
+
+// stageBoundary stores the journal as the next stage starts: at once
+// while T0 is far enough, in the background after, so that it never
+// delays a public write.
+func (m *journalMirror) stageBoundary(r *pipeline.Run) {
+	if left := r.Gate.T0.Sub(r.Now()); left > mirrorMargin {
+		m.storeWithin(min(left-mirrorMargin, mirrorTimeout))
+		return
+	}
+	select {
+	case m.kick <- struct{}{}:
+	default: // one is pending already and will read the newest journal
+	}
+}
+
+// flush stores the final journal and waits for it.
+func (m *journalMirror) flush() {
+	if m == nil {
+		return
+	}
+	m.once.Do(func() {
+		close(m.kick)
+		<-m.done
+		m.store()
+	})
+}
+
+// mirroredStage stores the journal before its stage runs: the previous
+// stage's outcome is then beside the bundle.
+type mirroredStage struct {
+	pipeline.Stage
+	m *journalMirror
+}
+
+func (s mirroredStage) Run(ctx context.Context, r *pipeline.Run) error {
+	s.m.stageBoundary(r)
+	return s.Stage.Run(ctx, r)
+}
+
+func (s mirroredStage) Skip(cfg *pipeline.Config) string {
+	if sk, ok := s.Stage.(pipeline.Skipper); ok {
+		return sk.Skip(cfg)
+	}
+	return ""
+}

@@ -1,0 +1,334 @@
+package stages
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/blog"
+	"github.com/async-rs/embargo/templates"
+)
+
+// Advisory commits the rendered post, and its entry in the blog's feed, to
+// the blog repository and pushes it.
+type Advisory struct{}
+
+func (Advisory) Name() string { return "advisory" }
+func (Advisory) Summary() string {
+	return "the advisory post and its feed entry committed to the blog and pushed; remote branch verified"
+}
+
+func (Advisory) Skip(cfg *pipeline.Config) string {
+	if cfg.Blog == nil {
+		return "no [blog] configured: publish the advisory by hand within the window"
+	}
+	return ""
+}
+
+// Plan names where the post and the feed entry go. The repository is left
+// out: a URL may carry credentials.
+func (Advisory) Plan(cfg *pipeline.Config) []string {
+	if cfg.Blog == nil {
+		return nil
+	}
+	var out []string
+	if m, err := AdvisoryModel(cfg); err == nil {
+		out = append(out, fmt.Sprintf("post %s on the blog's %s", m.PostPath, cfg.Blog.Branch))
+	}
+	if cfg.Blog.Feed != "" {
+		out = append(out, "feed entry in "+cfg.Blog.Feed)
+	}
+	return out
+}
+
+// blogAttempts bounds the rounds of fetch, commit and push when others
+// push to the blog meanwhile or the network fails.
+const blogAttempts = 5
+
+// blogChange is what the blog still needs: the files to write on top of
+// the tip it was computed against, or nothing.
+type blogChange struct {
+	tip   plumbing.Hash
+	files map[string][]byte
+	// replaced is set when --force replaces a post with other content.
+	replaced bool
+}
+
+func (ch *blogChange) paths() string {
+	return strings.Join(slices.Sorted(maps.Keys(ch.files)), ", ")
+}
+
+func (Advisory) Run(ctx context.Context, r *pipeline.Run) error {
+	cfg := r.Config
+	var (
+		model *templates.Model
+		post  templates.File
+	)
+	if err := r.Step("render", func(res map[string]string) error {
+		m, out, err := advisoryOutputs(ctx, r)
+		if err != nil {
+			return err
+		}
+		model, post = m, out.Post
+		sum := sha256.Sum256(post.Content)
+		digest := hex.EncodeToString(sum[:])
+		if checked := r.Journal.Result("preflight", "advisory", resOutputPrefix+post.Path); checked != "" && checked != digest {
+			r.Warnf("the post renders differently than at preflight (the registry's versions or the templates changed since): publishing it as rendered now; `embargo render` shows it")
+		}
+		res["post"] = post.Path
+		res["sha256"] = digest
+		res["url"] = m.URL
+		res["summary"] = fmt.Sprintf("%s: %s (%d bytes)", m.ID, post.Path, len(post.Content))
+		return nil
+	}); err != nil {
+		return err
+	}
+	want := func(c *blog.Clone, tip plumbing.Hash) (*blogChange, error) {
+		return blogWants(r, c, tip, model, post)
+	}
+
+	var (
+		c   *blog.Clone
+		tip plumbing.Hash
+	)
+	if err := r.Step("clone", func(res map[string]string) error {
+		var err error
+		if c, err = blog.Open(filepath.Join(r.StateDir, "blog"), blogRepo(r), cfg.Blog.Branch, blogAuth(r)); err != nil {
+			return err
+		}
+		if tip, err = c.Fetch(ctx); err != nil {
+			return blogFetchError(r, err)
+		}
+		res["tip"] = tip.String()
+		res["summary"] = fmt.Sprintf("%s at %s", cfg.Blog.Branch, short(tip))
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	// The commit is made in the private clone, where nothing is public:
+	// only the push writes publicly, and the gate guards that.
+	var (
+		change *blogChange
+		commit plumbing.Hash
+	)
+	if err := r.Step("write", func(res map[string]string) error {
+		var err error
+		if change, err = want(c, tip); err != nil {
+			return err
+		}
+		if change == nil {
+			res["summary"] = fmt.Sprintf("already published: %s is on %s at %s with the rendered content", post.Path, cfg.Blog.Branch, short(tip))
+			return nil
+		}
+		if commit, err = blogCommit(r, c, change, model); err != nil {
+			return err
+		}
+		res["commit"] = commit.String()
+		res["files"] = change.paths()
+		res["summary"] = fmt.Sprintf("commit %s on %s writes %s", short(commit), short(tip), change.paths())
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	pushed := tip
+	if err := r.Step("push", func(res map[string]string) error {
+		if change == nil {
+			res["summary"] = "nothing to push: the blog already has the post"
+			return nil
+		}
+		pipeline.Checkpoint("advisory.push.before")
+		var lastErr error
+		for attempt := 1; attempt <= blogAttempts; attempt++ {
+			if attempt > 1 {
+				// Look again: the branch moved or the last try failed.
+				t, err := c.Fetch(ctx)
+				if err != nil {
+					if !transient(err) {
+						return blogFetchError(r, err)
+					}
+					lastErr = err
+					if err := blogBackoff(ctx, r, attempt, err); err != nil {
+						return err
+					}
+					continue
+				}
+				if change, err = want(c, t); err != nil {
+					return err
+				}
+				if change == nil {
+					pushed = t
+					// An earlier attempt whose answer was lost, or
+					// someone else, published it.
+					res["summary"] = fmt.Sprintf("already on the blog: %s is on %s at %s with the rendered content", post.Path, cfg.Blog.Branch, short(t))
+					return nil
+				}
+				if commit, err = blogCommit(r, c, change, model); err != nil {
+					return err
+				}
+			}
+			// The gate is asked by the step that writes, right before it
+			// writes.
+			if err := r.Gate.Allow("push the advisory to the blog"); err != nil {
+				return err
+			}
+			start := r.Now()
+			err := c.Push(ctx, commit)
+			if err == nil {
+				pipeline.Checkpoint("advisory.push.after")
+				pushed = commit
+				res["commit"] = commit.String()
+				res["parent"] = change.tip.String()
+				res["pushed_at"] = start.UTC().Format(time.RFC3339Nano)
+				res["attempts"] = strconv.Itoa(attempt)
+				res["summary"] = fmt.Sprintf("pushed %s to %s at %s", short(commit), cfg.Blog.Branch, start.UTC().Format("15:04:05.000"))
+				if change.replaced {
+					res["replaced"] = post.Path
+					res["summary"] += "; replaced the post that had other content (--force)"
+				}
+				return nil
+			}
+			switch {
+			case errors.Is(err, blog.ErrNonFastForward):
+				if attempt < blogAttempts {
+					r.Warnf("the blog's %s moved since it was fetched (someone pushed meanwhile): fetching it and committing the advisory again on top", cfg.Blog.Branch)
+				}
+			case transient(err):
+				if err := blogBackoff(ctx, r, attempt, err); err != nil {
+					return err
+				}
+			default:
+				return fmt.Errorf("push to the blog refused: %w", err)
+			}
+			lastErr = err
+		}
+		return fmt.Errorf("the advisory could not be pushed to the blog's %s after %d attempts: %w", cfg.Blog.Branch, blogAttempts, lastErr)
+	}); err != nil {
+		return err
+	}
+
+	return r.Step("verify", func(res map[string]string) error {
+		remote, ok, err := c.RemoteTip(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("the blog's %s is gone from %s", cfg.Blog.Branch, cfg.Blog.Repo)
+		}
+		if remote != pushed {
+			// Someone may have pushed on top since: fine, as long as
+			// our commit and the post are still there.
+			if remote, err = c.Fetch(ctx); err != nil {
+				return blogFetchError(r, err)
+			}
+			if in, err := c.IsAncestor(pushed, remote); err != nil {
+				return err
+			} else if !in {
+				return fmt.Errorf("the blog's %s is at %s, which does not contain %s: someone rewrote the branch; run `embargo run --from advisory`", cfg.Blog.Branch, short(remote), short(pushed))
+			}
+			if ch, err := want(c, remote); err != nil {
+				return err
+			} else if ch != nil {
+				return fmt.Errorf("the blog's %s at %s no longer holds the rendered %s; run `embargo run --from advisory`", cfg.Blog.Branch, short(remote), ch.paths())
+			}
+		}
+		res["tip"] = remote.String()
+		res["summary"] = fmt.Sprintf("%s on %s at %s (%s)", post.Path, cfg.Blog.Branch, short(remote), model.URL)
+		return nil
+	})
+}
+
+// blogWants compares the blog at tip with the rendered post and feed and
+// returns what must still be written, or nil when the blog has it all. A
+// post with other content is an error naming the file, unless --force.
+func blogWants(r *pipeline.Run, c *blog.Clone, tip plumbing.Hash, m *templates.Model, post templates.File) (*blogChange, error) {
+	ch := &blogChange{tip: tip, files: map[string][]byte{}}
+	have, exists, err := c.File(tip, post.Path)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !exists:
+		ch.files[post.Path] = post.Content
+	case !bytes.Equal(have, post.Content):
+		if !r.Force {
+			return nil, fmt.Errorf("%s already exists on the blog's %s (at %s) with other content: compare it with `embargo render`; `embargo run --from advisory --force` replaces it",
+				post.Path, r.Config.Blog.Branch, short(tip))
+		}
+		r.Warnf("%s on the blog has other content: replacing it (--force)", post.Path)
+		ch.files[post.Path] = post.Content
+		ch.replaced = true
+	}
+	if feed := r.Config.Blog.Feed; feed != "" {
+		existing, _, err := c.File(tip, feed)
+		if err != nil {
+			return nil, err
+		}
+		updated, err := templates.UpdateFeed(existing, templates.KindFor(feed), m, feedTitle(m), siteURL(m.URL))
+		if err != nil {
+			return nil, fmt.Errorf("feed %s on the blog: %w", feed, err)
+		}
+		// UpdateFeed changes nothing when the entry is there as rendered.
+		if !bytes.Equal(updated, existing) {
+			ch.files[feed] = updated
+		}
+	}
+	if len(ch.files) == 0 {
+		return nil, nil
+	}
+	return ch, nil
+}
+
+// blogCommit commits a change as the handler, now.
+func blogCommit(r *pipeline.Run, c *blog.Clone, ch *blogChange, m *templates.Model) (plumbing.Hash, error) {
+	sig := tagger(r.Config)
+	sig.When = r.Now()
+	msg := fmt.Sprintf("%s: %s\n\nSecurity advisory for %s.\n", m.ID, m.Title, m.Package)
+	return c.Commit(ch.tip, ch.files, sig, msg)
+}
+
+func feedTitle(m *templates.Model) string { return m.Package + " security advisories" }
+
+// siteURL is the site the post is served from: its URL's scheme and host.
+func siteURL(postURL string) string {
+	u, err := url.Parse(postURL)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host + "/"
+}
+
+func blogFetchError(r *pipeline.Run, err error) error {
+	if errors.Is(err, blog.ErrNoBranch) {
+		return fmt.Errorf("the blog repository %s has no branch %s: check blog.branch", r.Config.Blog.Repo, r.Config.Blog.Branch)
+	}
+	return err
+}
+
+func blogBackoff(ctx context.Context, r *pipeline.Run, attempt int, err error) error {
+	if attempt >= blogAttempts {
+		return nil
+	}
+	wait := time.Duration(1<<(attempt-1)) * time.Second
+	r.Warnf("blog attempt %d failed (%v); trying again in %s", attempt, err, wait)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(wait):
+		return nil
+	}
+}

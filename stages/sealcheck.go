@@ -1,0 +1,499 @@
+package stages
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/seal"
+	"github.com/async-rs/embargo/stages/vault"
+)
+
+// A release that was sealed (`embargo seal` wrote <state>/seal.json) must
+// be, when it is run, exactly what was sealed: the config, the held tips and
+// the bytes cargo packages. Preflight reports every difference as a finding,
+// before the gate; push checks again right before the first public write
+// and refuses. Without a seal.json nothing here applies.
+
+// SealPath is the seal manifest of a state directory.
+func SealPath(stateDir string) string { return filepath.Join(stateDir, seal.FileName) }
+
+// The vault's namespaces (see stages/vault), written directly when a bundle
+// is restored: a bundle has no source clone to fetch from.
+const (
+	vaultHeldPrefix      = "refs/held/"
+	vaultSourceTagPrefix = "refs/source-tags/"
+)
+
+// bundleMarker, in a state directory, says its held branches came from a
+// sealed bundle: there is no source clone, and preflight and push take the
+// held refs from the vault instead of fetching them from source.repo. A
+// marker file rather than a flag, so that any later run in the same
+// directory (a `--from publish` after a failure, say) does the same.
+const bundleMarker = "bundle.json"
+
+type bundleMark struct {
+	Ref      string    `json:"ref"` // REPOSITORY@sha256:...
+	Restored time.Time `json:"restored"`
+}
+
+// BundleRef is the bundle a state directory was restored from, if any.
+func BundleRef(stateDir string) (string, bool) {
+	b, err := os.ReadFile(filepath.Join(stateDir, bundleMarker))
+	if err != nil {
+		return "", false
+	}
+	var m bundleMark
+	if json.Unmarshal(b, &m) != nil || m.Ref == "" {
+		return "", false
+	}
+	return m.Ref, true
+}
+
+func fromBundle(r *pipeline.Run) bool {
+	_, err := os.Stat(filepath.Join(r.StateDir, bundleMarker))
+	return err == nil
+}
+
+// heldFromVault is fetchHeld for a state directory restored from a bundle:
+// the held branches and source tags are already in the vault.
+func heldFromVault(r *pipeline.Run, v *vault.Vault) (branches, tags []string, missing []int, err error) {
+	for i, rel := range r.Config.Releases {
+		if _, ok := v.Held(rel.Branch); ok {
+			branches = append(branches, rel.Branch)
+		} else {
+			missing = append(missing, i)
+		}
+		if _, ok, _ := v.SourceTag(rel.Tag); ok {
+			tags = append(tags, rel.Tag)
+		}
+	}
+	return branches, tags, missing, nil
+}
+
+type resealKey struct{}
+
+// Resealing marks the preflight that `embargo seal` runs: it makes the
+// new seal, so it is not held to an older one.
+func Resealing(ctx context.Context) context.Context {
+	return context.WithValue(ctx, resealKey{}, true)
+}
+
+func resealing(ctx context.Context) bool {
+	b, _ := ctx.Value(resealKey{}).(bool)
+	return b
+}
+
+func readSeal(r *pipeline.Run) (*seal.Manifest, bool, error) {
+	return seal.ReadManifest(SealPath(r.StateDir))
+}
+
+// checkSeal is preflight's comparison with the seal: a finding per
+// difference; advisory outputs that render differently are only warned
+// about (they depend on the registry's versions, which T0 itself changes).
+func checkSeal(ctx context.Context, r *pipeline.Run, v *vault.Vault, add func(subject, fix, format string, args ...any)) error {
+	if resealing(ctx) {
+		return nil
+	}
+	m, ok, err := readSeal(r)
+	if err != nil {
+		add("seal", "move the corrupt seal.json aside and seal again with `embargo seal`", "%v", err)
+		return nil
+	}
+	if !ok {
+		return nil
+	}
+	err = r.Step("seal", func(res map[string]string) error {
+		held := func(rel pipeline.Release) (plumbing.Hash, bool) { return v.Held(rel.Branch) }
+		findings := compareSeal(r, m, held, false)
+		for _, f := range findings {
+			add(f.Subject, f.Fix, "%s", f.Msg)
+		}
+		for _, w := range compareAdvisory(r, m) {
+			r.Warnf("%s", w)
+		}
+		if len(findings) > 0 {
+			return fmt.Errorf("%w: %d", errLineProblems, len(findings))
+		}
+		res["summary"] = fmt.Sprintf("as sealed at %s: config, %d held tips, %d crates", m.SealedAt.UTC().Format("2006-01-02 15:04:05Z"), len(m.Lines), countCrates(m))
+		return nil
+	})
+	if err != nil && !errors.Is(err, errLineProblems) {
+		add("seal", "", "%v", err)
+	}
+	return nil
+}
+
+// checkSealBeforePush refuses the push when the release is not what was
+// sealed. It reads no network and builds nothing: the held tips are in
+// memory, the packages were checked by preflight (its journal records).
+func checkSealBeforePush(r *pipeline.Run, held map[string]plumbing.Hash) error {
+	m, ok, err := readSeal(r)
+	if err != nil {
+		return fmt.Errorf("nothing was pushed: %w", err)
+	}
+	if !ok {
+		return nil
+	}
+	return r.Step("seal", func(res map[string]string) error {
+		tip := func(rel pipeline.Release) (plumbing.Hash, bool) { h, ok := held[rel.Line]; return h, ok }
+		findings := compareSeal(r, m, tip, true)
+		if len(findings) > 0 {
+			return fmt.Errorf("the release is not what was sealed, nothing was pushed: %w", &pipeline.FindingsError{Findings: findings})
+		}
+		res["summary"] = "held tips, config and checked packages as sealed"
+		return nil
+	})
+}
+
+// compareSeal lists every difference between the run and the seal m.
+// requirePackages: a line whose packages this run's journal does not
+// record is a difference too (push must not rely on an unchecked build).
+func compareSeal(r *pipeline.Run, m *seal.Manifest, held func(pipeline.Release) (plumbing.Hash, bool), requirePackages bool) []pipeline.Finding {
+	cfg := r.Config
+	var out []pipeline.Finding
+	add := func(subject, fix, format string, args ...any) {
+		out = append(out, pipeline.Finding{Subject: subject, Msg: fmt.Sprintf(format, args...), Fix: fix})
+	}
+	reseal := "if the change is intended, check and seal again (`embargo seal`, with --push for a CI bundle)"
+	if m.ID != cfg.Embargo.ID || !m.T0.Equal(cfg.T0()) {
+		add("seal", "seal this release with `embargo seal`, or use another --state directory",
+			"seal.json is for %s at %s, not %s at %s", m.ID, m.T0.UTC().Format(time.RFC3339), cfg.Embargo.ID, cfg.T0().Format(time.RFC3339))
+		return out
+	}
+	if b, err := os.ReadFile(cfg.Path); err != nil {
+		add(cfg.Path, "", "cannot read the config to compare it with the seal: %v", err)
+	} else if got := seal.Sha256(b); got != m.Config.Sha256 {
+		add(cfg.Path, "restore the sealed config; "+reseal,
+			"the config changed since it was sealed (sha256 %s, sealed %s)", got[:12], m.Config.Sha256[:min(12, len(m.Config.Sha256))])
+	}
+	if m.Description.Sha256 != "" {
+		if got := seal.Sha256([]byte(cfg.Description)); got != m.Description.Sha256 {
+			add(cfg.Advisory.Description, "restore the sealed text; "+reseal,
+				"the advisory description changed since it was sealed (sha256 %s, sealed %s)", got[:12], m.Description.Sha256[:min(12, len(m.Description.Sha256))])
+		}
+	}
+	cargoReported := false
+	for _, rel := range cfg.Releases {
+		subject := "release " + rel.Line
+		sl, ok := m.Line(rel.Line)
+		if !ok {
+			add(subject, reseal, "line %s is not in the seal", rel.Line)
+			continue
+		}
+		if h, ok := held(rel); ok && h.String() != sl.Held {
+			add(subject, fmt.Sprintf("reset %s to %s, or, %s", rel.Branch, shortHex(sl.Held), reseal),
+				"held branch %s moved since it was sealed: sealed %s, now %s", rel.Branch, shortHex(sl.Held), short(h))
+		}
+		s, ok := readSealed(r, rel)
+		if !ok {
+			if requirePackages {
+				add(subject, "run `embargo run --from preflight`: it packages the held tip and compares it with the seal",
+					"no packages of line %s were checked against the seal in this state directory", rel.Line)
+			}
+			continue
+		}
+		if s.cargo != "" && m.Cargo != "" && s.cargo != m.Cargo && !cargoReported {
+			cargoReported = true
+			add("cargo", fmt.Sprintf("install the sealed toolchain (%s) on this machine and run again; the same cargo reproduces the sealed bytes", m.Cargo),
+				"cargo here is %q, but the release was sealed with %q: packages are reproducible with the same cargo only", s.cargo, m.Cargo)
+		}
+		want := map[string]string{}
+		for _, c := range sl.Crates {
+			want[c.NV()] = c.Sha256
+			got, packaged := s.sha256[c.NV()]
+			switch {
+			case !packaged:
+				add(subject, reseal, "sealed crate %s is not packaged from the held tip", c.NV())
+			case got != c.Sha256:
+				add(subject, "find what changed the package (held tip, cargo, a file outside git), or "+reseal,
+					"%s packages to sha256 %s, not the sealed %s", c.NV(), got, c.Sha256)
+			}
+		}
+		for _, nv := range s.order {
+			if _, sealed := want[nv]; !sealed {
+				add(subject, reseal, "crate %s is packaged but was not sealed", nv)
+			}
+		}
+	}
+	for _, sl := range m.Lines {
+		found := false
+		for _, rel := range cfg.Releases {
+			found = found || rel.Line == sl.Line
+		}
+		if !found {
+			add("release "+sl.Line, reseal, "sealed line %s is not in the config", sl.Line)
+		}
+	}
+	return out
+}
+
+// compareAdvisory compares the outputs preflight just rendered with the
+// sealed ones.
+func compareAdvisory(r *pipeline.Run, m *seal.Manifest) []string {
+	now := advisoryDigests(r)
+	if len(now) == 0 || len(m.Advisory) == 0 {
+		return nil
+	}
+	var out []string
+	for path, sum := range m.Advisory {
+		switch got, ok := now[path]; {
+		case !ok:
+			out = append(out, fmt.Sprintf("advisory output %s was sealed but is not rendered now", path))
+		case got != sum:
+			out = append(out, fmt.Sprintf("advisory output %s renders differently than when sealed (the registry's versions or the templates changed): review it with `embargo render`", path))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// advisoryDigests are the digests preflight's advisory step recorded.
+func advisoryDigests(r *pipeline.Run) map[string]string {
+	out := map[string]string{}
+	st := r.Journal.Stage("preflight")
+	if st == nil {
+		return out
+	}
+	for _, step := range st.Steps {
+		if step.Name != "advisory" {
+			continue
+		}
+		for k, v := range step.Result {
+			if path, ok := strings.CutPrefix(k, resOutputPrefix); ok {
+				out[path] = v
+			}
+		}
+	}
+	return out
+}
+
+func countCrates(m *seal.Manifest) int {
+	n := 0
+	for _, l := range m.Lines {
+		n += len(l.Crates)
+	}
+	return n
+}
+
+func shortHex(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// SealManifest freezes what the preflight that just ran in r checked: it
+// must have run clean.
+func SealManifest(r *pipeline.Run) (*seal.Manifest, error) {
+	cfg := r.Config
+	v, err := openVault(r)
+	if err != nil {
+		return nil, err
+	}
+	cb, err := os.ReadFile(cfg.Path)
+	if err != nil {
+		return nil, err
+	}
+	m := &seal.Manifest{
+		ID: cfg.Embargo.ID, T0: cfg.T0(), SealedAt: r.Now().UTC(),
+		Config:      seal.File{Path: filepath.Base(cfg.Path), Sha256: seal.Sha256(cb)},
+		Description: seal.File{Path: cfg.Advisory.Description, Sha256: seal.Sha256([]byte(cfg.Description))},
+		Advisory:    advisoryDigests(r),
+	}
+	sourceTags := map[string]bool{}
+	for _, t := range strings.Split(r.Journal.Result("preflight", "fetch", "source_tags"), ",") {
+		sourceTags[t] = t != ""
+	}
+	for _, rel := range cfg.Releases {
+		held := r.Journal.Result("preflight", lineStep(rel), resHeld)
+		s, ok := readSealed(r, rel)
+		if held == "" || !ok {
+			return nil, fmt.Errorf("preflight recorded no checked tip and packages for line %s: nothing to seal", rel.Line)
+		}
+		if m.Cargo == "" {
+			m.Cargo = s.cargo
+		}
+		line := seal.Line{Line: rel.Line, Branch: rel.Branch, Held: held, Tag: rel.Tag}
+		if sourceTags[rel.Tag] {
+			ref, err := v.Repo().Reference(plumbing.ReferenceName(vaultSourceTagPrefix+rel.Tag), true)
+			if err != nil {
+				return nil, fmt.Errorf("source tag %s: %w", rel.Tag, err)
+			}
+			line.TagObject = ref.Hash().String()
+		}
+		for _, nv := range s.order {
+			name, version := splitNV(nv)
+			line.Crates = append(line.Crates, seal.Crate{Name: name, Version: version, Sha256: s.sha256[nv]})
+		}
+		m.Lines = append(m.Lines, line)
+	}
+	return m, nil
+}
+
+// SealBundle gathers what `embargo seal --push` packs, each piece checked
+// against the seal m (whose bytes are manifest): the git objects of the
+// held branches and release tags, the .crate files preflight packaged, the
+// rendered advisory and its description.
+func SealBundle(ctx context.Context, r *pipeline.Run, m *seal.Manifest, manifest []byte) (*seal.Bundle, error) {
+	v, err := openVault(r)
+	if err != nil {
+		return nil, err
+	}
+	refs := map[plumbing.ReferenceName]plumbing.Hash{}
+	b := &seal.Bundle{Manifest: manifest, Crates: map[string][]byte{}, Advisory: map[string][]byte{}, Description: []byte(r.Config.Description)}
+	for _, l := range m.Lines {
+		refs[plumbing.NewBranchReferenceName(l.Branch)] = plumbing.NewHash(l.Held)
+		if l.TagObject != "" {
+			refs[plumbing.NewTagReferenceName(l.Tag)] = plumbing.NewHash(l.TagObject)
+		}
+		var rel pipeline.Release
+		for _, cr := range r.Config.Releases {
+			if cr.Line == l.Line {
+				rel = cr
+			}
+		}
+		for _, c := range l.Crates {
+			file := filepath.Join(worktreeDir(r, rel), "target", "package", c.FileName())
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return nil, fmt.Errorf("packaged %s: %w", c.NV(), err)
+			}
+			if seal.Sha256(data) != c.Sha256 {
+				return nil, fmt.Errorf("%s changed since preflight packaged it: run `embargo seal` again", file)
+			}
+			if prev, dup := b.Crates[c.FileName()]; dup && !bytes.Equal(prev, data) {
+				return nil, fmt.Errorf("two lines package %s to different bytes", c.FileName())
+			}
+			b.Crates[c.FileName()] = data
+		}
+	}
+	if b.Git, err = seal.Archive(v.Repo(), refs); err != nil {
+		return nil, err
+	}
+	_, out, err := advisoryOutputs(ctx, r)
+	if err != nil {
+		return nil, fmt.Errorf("render the advisory: %w", err)
+	}
+	for _, f := range out.Files() {
+		if want, ok := m.Advisory[f.Path]; ok && want != seal.Sha256(f.Content) {
+			return nil, fmt.Errorf("advisory output %s rendered differently a moment ago (did the registry change?): run `embargo seal` again", f.Path)
+		}
+		b.Advisory[f.Path] = f.Content
+	}
+	return b, nil
+}
+
+// RestoreBundle writes a pulled bundle into a state directory: the held
+// branches and release tags into the vault (refs/held/<branch>,
+// refs/source-tags/<tag>), seal.json, the .crate files and advisory
+// outputs under bundle/ for audit, and the marker that makes preflight and
+// push read the vault instead of source.repo. Everything is checked against
+// the bundle's seal first, and the seal against the config.
+func RestoreBundle(cfg *pipeline.Config, stateDir, ref string, b *seal.Bundle) (*seal.Manifest, error) {
+	m, err := seal.ParseManifest(b.Manifest)
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", ref, err)
+	}
+	if m.ID != cfg.Embargo.ID || !m.T0.Equal(cfg.T0()) {
+		return nil, fmt.Errorf("bundle %s releases %s at %s, but %s releases %s at %s", ref,
+			m.ID, m.T0.UTC().Format(time.RFC3339), cfg.Path, cfg.Embargo.ID, cfg.T0().Format(time.RFC3339))
+	}
+	cb, err := os.ReadFile(cfg.Path)
+	if err != nil {
+		return nil, err
+	}
+	if got := seal.Sha256(cb); got != m.Config.Sha256 {
+		return nil, fmt.Errorf("%s is not the config sealed in bundle %s (sha256 %s, sealed %s): release with the sealed config, byte for byte", cfg.Path, ref, got[:12], shortHex(m.Config.Sha256))
+	}
+	if got := seal.Sha256([]byte(cfg.Description)); m.Description.Sha256 != "" && got != m.Description.Sha256 {
+		return nil, fmt.Errorf("%s is not the advisory description sealed in bundle %s", cfg.Advisory.Description, ref)
+	}
+	if prev, ok := BundleRef(stateDir); ok && prev != ref {
+		return nil, fmt.Errorf("state directory %s was restored from bundle %s, not %s: use a fresh --state directory", stateDir, prev, ref)
+	}
+	if old, err := os.ReadFile(filepath.Join(stateDir, seal.FileName)); err == nil && !bytes.Equal(old, b.Manifest) {
+		return nil, fmt.Errorf("state directory %s holds another seal than bundle %s: use a fresh --state directory", stateDir, ref)
+	}
+
+	for _, l := range m.Lines {
+		for _, c := range l.Crates {
+			data, ok := b.Crates[c.FileName()]
+			if !ok || seal.Sha256(data) != c.Sha256 {
+				return nil, fmt.Errorf("bundle %s: %s is missing or not the sealed bytes", ref, c.FileName())
+			}
+		}
+	}
+	for path, sum := range m.Advisory {
+		if data, ok := b.Advisory[path]; !ok || seal.Sha256(data) != sum {
+			return nil, fmt.Errorf("bundle %s: advisory output %s is missing or not the sealed bytes", ref, path)
+		}
+	}
+
+	v, err := vault.Open(filepath.Join(stateDir, "vault.git"))
+	if err != nil {
+		return nil, err
+	}
+	refs, err := seal.Unarchive(b.Git, v.Repo())
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", ref, err)
+	}
+	var set []*plumbing.Reference
+	for _, l := range m.Lines {
+		h := refs[plumbing.NewBranchReferenceName(l.Branch)]
+		if h.String() != l.Held {
+			return nil, fmt.Errorf("bundle %s holds %s at %s, but its seal says %s", ref, l.Branch, shortHex(h.String()), shortHex(l.Held))
+		}
+		set = append(set, plumbing.NewHashReference(plumbing.ReferenceName(vaultHeldPrefix+l.Branch), h))
+		if l.TagObject != "" {
+			t := refs[plumbing.NewTagReferenceName(l.Tag)]
+			if t.String() != l.TagObject {
+				return nil, fmt.Errorf("bundle %s holds tag %s at %s, but its seal says %s", ref, l.Tag, shortHex(t.String()), shortHex(l.TagObject))
+			}
+			set = append(set, plumbing.NewHashReference(plumbing.ReferenceName(vaultSourceTagPrefix+l.Tag), t))
+		}
+	}
+	for _, rf := range set {
+		if err := v.Repo().Storer.SetReference(rf); err != nil {
+			return nil, err
+		}
+	}
+
+	keep := filepath.Join(stateDir, "bundle")
+	for name, data := range b.Crates {
+		if err := pipeline.WriteFileAtomic(filepath.Join(keep, "crates", filepath.Base(name)), data, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	for path, data := range b.Advisory {
+		rel := filepath.FromSlash(path)
+		if !filepath.IsLocal(rel) {
+			return nil, fmt.Errorf("bundle %s: advisory path %q is not relative", ref, path)
+		}
+		if err := pipeline.WriteFileAtomic(filepath.Join(keep, "advisory", rel), data, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	if err := pipeline.WriteFileAtomic(SealPath(stateDir), b.Manifest, 0o600); err != nil {
+		return nil, err
+	}
+	mark, err := json.MarshalIndent(bundleMark{Ref: ref, Restored: time.Now().UTC()}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	// Last: a directory is in bundle mode only once everything is there.
+	if err := pipeline.WriteFileAtomic(filepath.Join(stateDir, bundleMarker), append(mark, '\n'), 0o600); err != nil {
+		return nil, err
+	}
+	return m, nil
+}

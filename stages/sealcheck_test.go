@@ -1,0 +1,258 @@
+package stages
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/sandbox/demo"
+	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/seal"
+)
+
+// recordingPreflight is a stand-in preflight that records step results as the real
+// one does.
+type recordingPreflight struct {
+	fn func(r *pipeline.Run) error
+}
+
+func (recordingPreflight) Name() string                                   { return "preflight" }
+func (recordingPreflight) Summary() string                                { return "" }
+func (s recordingPreflight) Run(_ context.Context, r *pipeline.Run) error { return s.fn(r) }
+
+const (
+	sealCargo = "cargo 1.95.0 (f2d3ce0bd 2026-03-21)"
+	heldA     = "1111111111111111111111111111111111111111"
+	heldB     = "2222222222222222222222222222222222222222"
+)
+
+// sealCheckRun is a run of a two-line config file whose preflight recorded
+// pkgs (per line) with cargo, and the seal that matches it.
+func sealCheckRun(t *testing.T, cargoVersion string, pkgs map[string][]cargo.Package) (*pipeline.Run, *seal.Manifest) {
+	t.Helper()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "embargo.toml")
+	if err := os.WriteFile(cfgPath, []byte("# the config\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
+	cfg := &pipeline.Config{
+		Embargo:     pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: t0},
+		Releases:    []pipeline.Release{{Line: "1.13", Branch: "embargo/1.13", Tag: "v1.13.1"}, {Line: "1.12", Branch: "embargo/1.12", Tag: "v1.12.5"}},
+		Advisory:    pipeline.AdvisorySection{Description: "advisory.md"},
+		Path:        cfgPath,
+		Dir:         dir,
+		Window:      time.Hour,
+		Description: "the text",
+	}
+	j, err := pipeline.OpenJournal("", cfg, []string{"preflight"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := pipeline.NewFakeClock(t0.Add(-time.Hour))
+	r := &pipeline.Run{Config: cfg, Gate: &pipeline.Gate{T0: t0, Window: time.Hour, Clock: clock}, Journal: j,
+		Out: pipeline.NewReporter(&bytes.Buffer{}, false, clock, nil), Secrets: pipeline.NewSecrets(nil), StateDir: filepath.Join(dir, ".embargo")}
+	eng := &pipeline.Engine{Stages: []pipeline.Stage{recordingPreflight{fn: func(r *pipeline.Run) error {
+		for _, rel := range cfg.Releases {
+			if p, ok := pkgs[rel.Line]; ok {
+				if err := r.Step(packageStep(rel), func(res map[string]string) error { recordSealed(res, p, cargoVersion); return nil }); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}}}}
+	if err := eng.Execute(context.Background(), r, pipeline.Selection{}); err != nil {
+		t.Fatal(err)
+	}
+	m := &seal.Manifest{ID: cfg.Embargo.ID, T0: t0, Cargo: sealCargo,
+		Config:      seal.File{Path: "embargo.toml", Sha256: seal.Sha256([]byte("# the config\n"))},
+		Description: seal.File{Path: "advisory.md", Sha256: seal.Sha256([]byte("the text"))},
+		Lines: []seal.Line{
+			{Line: "1.13", Branch: "embargo/1.13", Held: heldA, Tag: "v1.13.1", Crates: []seal.Crate{{Name: "demo-core", Version: "1.13.1", Sha256: "aa"}, {Name: "demo", Version: "1.13.1", Sha256: "bb"}}},
+			{Line: "1.12", Branch: "embargo/1.12", Held: heldB, Tag: "v1.12.5", Crates: []seal.Crate{{Name: "demo", Version: "1.12.5", Sha256: "cc"}}},
+		}}
+	return r, m
+}
+
+func sealCheckPackages() map[string][]cargo.Package {
+	return map[string][]cargo.Package{
+		"1.13": {{Name: "demo-core", Version: "1.13.1", Sha256: "aa"}, {Name: "demo", Version: "1.13.1", Sha256: "bb"}},
+		"1.12": {{Name: "demo", Version: "1.12.5", Sha256: "cc"}},
+	}
+}
+
+func heldTips(a, b string) func(pipeline.Release) (plumbing.Hash, bool) {
+	return func(rel pipeline.Release) (plumbing.Hash, bool) {
+		if rel.Line == "1.13" {
+			return plumbing.NewHash(a), true
+		}
+		return plumbing.NewHash(b), true
+	}
+}
+
+func findingsText(fs []pipeline.Finding) string {
+	var s []string
+	for _, f := range fs {
+		s = append(s, f.String())
+	}
+	return strings.Join(s, "\n")
+}
+
+func TestCompareSealAsSealed(t *testing.T) {
+	r, m := sealCheckRun(t, sealCargo, sealCheckPackages())
+	if fs := compareSeal(r, m, heldTips(heldA, heldB), true); len(fs) != 0 {
+		t.Errorf("a release as sealed has findings:\n%s", findingsText(fs))
+	}
+}
+
+func TestCompareSealNamesEveryDifference(t *testing.T) {
+	pkgs := sealCheckPackages()
+	pkgs["1.13"][1].Sha256 = "b2" // demo@1.13.1 packages to other bytes
+	r, m := sealCheckRun(t, sealCargo, pkgs)
+	if err := os.WriteFile(r.Config.Path, []byte("# the config, edited\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.Config.Description = "the text, edited"
+	fs := compareSeal(r, m, heldTips(heldA, "3333333333333333333333333333333333333333"), true)
+	text := findingsText(fs)
+	for _, want := range []string{
+		"the config changed since it was sealed",
+		"the advisory description changed since it was sealed",
+		"held branch embargo/1.12 moved since it was sealed: sealed 222222222222, now 333333333333",
+		"demo@1.13.1 packages to sha256 b2, not the sealed bb",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("findings lack %q:\n%s", want, text)
+		}
+	}
+	if len(fs) != 4 {
+		t.Errorf("%d findings, want 4:\n%s", len(fs), text)
+	}
+}
+
+func TestCompareSealCargoVersion(t *testing.T) {
+	r, m := sealCheckRun(t, "cargo 1.96.0 (0000000 2026-05-01)", sealCheckPackages())
+	text := findingsText(compareSeal(r, m, heldTips(heldA, heldB), true))
+	if !strings.Contains(text, `cargo here is "cargo 1.96.0 (0000000 2026-05-01)", but the release was sealed with "`+sealCargo+`"`) ||
+		strings.Count(text, "cargo here is") != 1 {
+		t.Errorf("cargo version difference not said once, clearly:\n%s", text)
+	}
+}
+
+func TestCompareSealBeforePushNeedsCheckedPackages(t *testing.T) {
+	pkgs := sealCheckPackages()
+	delete(pkgs, "1.12")
+	r, m := sealCheckRun(t, sealCargo, pkgs)
+	if fs := compareSeal(r, m, heldTips(heldA, heldB), false); len(fs) != 0 {
+		t.Errorf("preflight reports a line it did not package:\n%s", findingsText(fs))
+	}
+	text := findingsText(compareSeal(r, m, heldTips(heldA, heldB), true))
+	if !strings.Contains(text, "no packages of line 1.12 were checked against the seal") {
+		t.Errorf("push accepts unchecked packages:\n%s", text)
+	}
+}
+
+func TestCompareSealOfAnotherRelease(t *testing.T) {
+	r, m := sealCheckRun(t, sealCargo, sealCheckPackages())
+	m.ID = "OTHER-SA-2026-009"
+	fs := compareSeal(r, m, heldTips(heldA, heldB), true)
+	if len(fs) != 1 || !strings.Contains(fs[0].Msg, "seal.json is for OTHER-SA-2026-009") {
+		t.Errorf("another release's seal:\n%s", findingsText(fs))
+	}
+}
+
+// A bundle restores into a state directory's vault under the names
+// preflight reads, and a directory restored from one bundle refuses another.
+func TestRestoreBundle(t *testing.T) {
+	dir := t.TempDir()
+	ex, err := demo.Build(dir, demo.Options{T0: time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pipeline.LoadConfig(ex.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := git.PlainOpen(ex.World.Source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, _ := os.ReadFile(ex.Config)
+	m := &seal.Manifest{ID: cfg.Embargo.ID, T0: cfg.T0(), Config: seal.File{Sha256: seal.Sha256(cb)}, Description: seal.File{Sha256: seal.Sha256([]byte(cfg.Description))}}
+	refs := map[plumbing.ReferenceName]plumbing.Hash{}
+	for _, rel := range cfg.Releases {
+		b, _ := src.Reference(plumbing.NewBranchReferenceName(rel.Branch), true)
+		tg, _ := src.Reference(plumbing.NewTagReferenceName(rel.Tag), true)
+		refs[b.Name()], refs[tg.Name()] = b.Hash(), tg.Hash()
+		m.Lines = append(m.Lines, seal.Line{Line: rel.Line, Branch: rel.Branch, Held: b.Hash().String(), Tag: rel.Tag, TagObject: tg.Hash().String()})
+	}
+	archive, err := seal.Archive(src, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest, _ := m.Marshal()
+	b := &seal.Bundle{Manifest: manifest, Git: archive, Description: []byte(cfg.Description)}
+	state := filepath.Join(dir, "runner-state")
+	ref := "127.0.0.1:5000/b@sha256:" + strings.Repeat("a", 64)
+	if _, err := RestoreBundle(cfg, state, ref, b); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := BundleRef(state); !ok || got != ref {
+		t.Errorf("marker: %q %v", got, ok)
+	}
+	if got, _ := os.ReadFile(SealPath(state)); !bytes.Equal(got, manifest) {
+		t.Error("seal.json is not the bundle's")
+	}
+	// Preflight's view: every held branch and source tag from the vault.
+	r := &pipeline.Run{Config: cfg, StateDir: state}
+	if !fromBundle(r) {
+		t.Fatal("the state directory is not marked as restored from a bundle")
+	}
+	v, err := openVault(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	branches, tags, missing, err := heldFromVault(r, v)
+	if err != nil || len(branches) != 2 || len(tags) != 2 || len(missing) != 0 {
+		t.Fatalf("held from vault: %v %v %v %v", branches, tags, missing, err)
+	}
+	for _, l := range m.Lines {
+		if h, ok := v.Held(l.Branch); !ok || h.String() != l.Held {
+			t.Errorf("held %s = %s, want %s", l.Branch, h, l.Held)
+		}
+		if c, ok, err := v.SourceTag(l.Tag); err != nil || !ok || c.String() != l.Held {
+			t.Errorf("source tag %s -> %s %v %v", l.Tag, c, ok, err)
+		}
+	}
+	if _, err := workspaceAt(v, plumbing.NewHash(m.Lines[0].Held)); err != nil {
+		t.Errorf("the restored tip's workspace: %v", err)
+	}
+
+	// Same bundle again: fine. Another one: refused.
+	if _, err := RestoreBundle(cfg, state, ref, b); err != nil {
+		t.Errorf("restoring the same bundle again: %v", err)
+	}
+	other := "127.0.0.1:5000/b@sha256:" + strings.Repeat("b", 64)
+	if _, err := RestoreBundle(cfg, state, other, b); err == nil || !strings.Contains(err.Error(), "was restored from bundle") {
+		t.Errorf("another bundle into the same directory: %v", err)
+	}
+	// Another config: refused before anything is written.
+	if err := os.WriteFile(ex.Config, append(cb, []byte("# edited\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RestoreBundle(cfg, filepath.Join(dir, "other-state"), ref, b); err == nil || !strings.Contains(err.Error(), "is not the config sealed in bundle") {
+		t.Errorf("another config: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "other-state")); err == nil {
+		t.Error("a refused bundle wrote a state directory")
+	}
+}

@@ -1,0 +1,347 @@
+package stages
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/templates"
+)
+
+var verifyT0 = time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
+
+// verifyRun is a run at now on a fake clock, with its output in out.
+func verifyRun(t *testing.T, window time.Duration, now time.Time) (*pipeline.Run, *bytes.Buffer) {
+	t.Helper()
+	cfg := &pipeline.Config{
+		Embargo: pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: verifyT0},
+		Window:  window,
+		Path:    "embargo.toml",
+	}
+	path := filepath.Join(t.TempDir(), "journal.json")
+	names := []string{"preflight", "gate", "push", "publish", "advisory", "verify"}
+	j, err := pipeline.OpenJournal(path, cfg, names, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := pipeline.NewFakeClock(now)
+	out := &bytes.Buffer{}
+	return &pipeline.Run{
+		Config:   cfg,
+		Gate:     &pipeline.Gate{T0: cfg.T0(), Window: window, Clock: clock},
+		Journal:  j,
+		Out:      pipeline.NewReporter(out, false, clock, nil),
+		Secrets:  pipeline.NewSecrets(nil),
+		StateDir: filepath.Dir(path),
+	}, out
+}
+
+// fastPolling makes the post's polling quick for the test.
+func fastPolling(t *testing.T) {
+	minWait, maxWait := postPollMin, postPollMax
+	postPollMin, postPollMax = 10*time.Millisecond, 40*time.Millisecond
+	t.Cleanup(func() { postPollMin, postPollMax = minWait, maxWait })
+}
+
+const postPage = "<html><head><title>Out-of-bounds read in demo_core::get</title></head><body>DEMO-SA-2026-001</body></html>"
+
+// site answers 404 for the first misses requests, then page.
+func site(t *testing.T, misses int32, page string) (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) <= misses {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte(page))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+func TestPollPostWaitsUntilThePostIsLive(t *testing.T) {
+	fastPolling(t)
+	srv, n := site(t, 2, postPage)
+	r, out := verifyRun(t, time.Hour, verifyT0.Add(time.Minute))
+	obs, err := pollPost(t.Context(), r, srv.URL+"/posts/x/", []string{"DEMO-SA-2026-001"})
+	if err != nil {
+		t.Fatalf("pollPost: %v\n%s", err, out)
+	}
+	if obs.attempts != 3 || n.Load() != 3 {
+		t.Errorf("%d attempts (%d requests), want 3: two 404s then the post", obs.attempts, n.Load())
+	}
+	if !strings.Contains(out.String(), "not live yet") || !strings.Contains(out.String(), "404") {
+		t.Errorf("the wait is not reported:\n%s", out)
+	}
+}
+
+func TestPollPostWaitsForThePageToBeThePost(t *testing.T) {
+	fastPolling(t)
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			w.Write([]byte("<html>a catch-all page</html>"))
+			return
+		}
+		w.Write([]byte(postPage))
+	}))
+	defer srv.Close()
+	r, _ := verifyRun(t, time.Hour, verifyT0.Add(time.Minute))
+	if _, err := pollPost(t.Context(), r, srv.URL, []string{"Out-of-bounds read"}); err != nil {
+		t.Fatal(err)
+	}
+	if n.Load() != 2 {
+		t.Errorf("%d requests, want 2: a 200 without the advisory is not the post", n.Load())
+	}
+}
+
+func TestPollPostDeadlinePassedWithoutThePostIsAnError(t *testing.T) {
+	fastPolling(t)
+	srv, n := site(t, 1<<30, "")
+	r, _ := verifyRun(t, time.Hour, verifyT0.Add(time.Hour+time.Second))
+	_, err := pollPost(t.Context(), r, srv.URL+"/posts/x/", []string{"DEMO-SA-2026-001"})
+	if err == nil {
+		t.Fatal("no error, though the deadline passed with the post not live")
+	}
+	for _, want := range []string{"NOT LIVE", srv.URL + "/posts/x/", "deadline 2026-12-01T15:00:00Z", "404", "embargo run --only verify"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if n.Load() != 1 {
+		t.Errorf("%d requests after the deadline, want exactly one look", n.Load())
+	}
+}
+
+func TestPollPostDeadlinePassedButLiveIsFine(t *testing.T) {
+	srv, _ := site(t, 0, postPage)
+	r, _ := verifyRun(t, time.Hour, verifyT0.Add(2*time.Hour))
+	if _, err := pollPost(t.Context(), r, srv.URL, []string{"DEMO-SA-2026-001"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPollPostStopsAtTheDeadline(t *testing.T) {
+	fastPolling(t)
+	srv, n := site(t, 1<<30, "")
+	// 300ms of the window left on the gate's clock.
+	r, _ := verifyRun(t, time.Hour, verifyT0.Add(time.Hour-300*time.Millisecond))
+	start := time.Now()
+	_, err := pollPost(t.Context(), r, srv.URL, []string{"DEMO-SA-2026-001"})
+	if err == nil || !strings.Contains(err.Error(), "NOT LIVE") {
+		t.Fatalf("err = %v, want the post not live by the deadline", err)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond || d > 5*time.Second {
+		t.Errorf("gave up after %s, want at the deadline (300ms)", d)
+	}
+	if n.Load() < 3 {
+		t.Errorf("only %d requests in 300ms of polling", n.Load())
+	}
+}
+
+func TestPollPostInterrupted(t *testing.T) {
+	fastPolling(t)
+	srv, _ := site(t, 1<<30, "")
+	r, _ := verifyRun(t, time.Hour, verifyT0.Add(time.Minute))
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	_, err := pollPost(ctx, r, srv.URL, []string{"x"})
+	if err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("err = %v, want interrupted", err)
+	}
+}
+
+func TestVerifyRefusesBeforeT0(t *testing.T) {
+	r, _ := verifyRun(t, time.Hour, verifyT0.Add(-time.Minute))
+	err := Verify{}.Run(t.Context(), r)
+	if err == nil || !strings.Contains(err.Error(), "at or after T0") {
+		t.Fatalf("err = %v, want a refusal before T0", err)
+	}
+}
+
+func TestCrateURL(t *testing.T) {
+	sum := "abc123"
+	for _, c := range []struct{ dl, name, want string }{
+		{"https://static.crates.io/crates", "demo-core", "https://static.crates.io/crates/demo-core/1.2.3/download"},
+		{"http://127.0.0.1:1234/api/v1/crates/", "demo-core", "http://127.0.0.1:1234/api/v1/crates/demo-core/1.2.3/download"},
+		{"https://dl.example/{crate}/{crate}-{version}.crate", "Serde", "https://dl.example/Serde/Serde-1.2.3.crate"},
+		{"https://dl.example/{prefix}/{lowerprefix}/{crate}", "AbCd", "https://dl.example/Ab/Cd/ab/cd/AbCd"},
+		{"https://dl.example/{prefix}/{crate}", "abc", "https://dl.example/3/a/abc"},
+		{"https://dl.example/{prefix}/{crate}", "a", "https://dl.example/1/a"},
+		{"https://dl.example/{prefix}/{crate}", "ab", "https://dl.example/2/ab"},
+		{"https://dl.example/by-sum/{sha256-checksum}", "x", "https://dl.example/by-sum/abc123"},
+	} {
+		if got := crateURL(c.dl, c.name, "1.2.3", sum); got != c.want {
+			t.Errorf("crateURL(%q, %q) = %q, want %q", c.dl, c.name, got, c.want)
+		}
+	}
+}
+
+func TestFeedIDsOfEveryFormat(t *testing.T) {
+	m := &templates.Model{ID: "DEMO-SA-2026-001", Title: "Out-of-bounds read", Package: "demo-core",
+		Published: verifyT0, Date: verifyT0, Handler: "Jane Doe <jane@example.org>", URL: "https://blog.example.org/posts/oob/"}
+	for _, kind := range []templates.FeedKind{templates.FeedAtom, templates.FeedRSS, templates.FeedJSON} {
+		feed, err := templates.UpdateFeed(nil, kind, m, "demo advisories", "https://blog.example.org/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, got, err := feedIDs(feed)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", kind, err, feed)
+		}
+		if got != kind || len(ids) != 1 || ids[0] != m.URL {
+			t.Errorf("%s feed read as %s with ids %q, want [%s]\n%s", kind, got, ids, m.URL, feed)
+		}
+	}
+	if _, _, err := feedIDs([]byte("<html></html>")); err == nil {
+		t.Error("an HTML page read as a feed")
+	}
+}
+
+func TestPostURL(t *testing.T) {
+	m := &templates.Model{URL: "https://async.rs/blog/oob/"}
+	r, _ := verifyRun(t, time.Hour, verifyT0)
+	if u, why := postURL(r, m); u != m.URL || why != "" {
+		t.Errorf("a run polls %q (%s), want blog.url's %q", u, why, m.URL)
+	}
+	r.Targets = &pipeline.Targets{BlogURL: "http://127.0.0.1:8080"}
+	if u, _ := postURL(r, m); u != "http://127.0.0.1:8080/blog/oob/" {
+		t.Errorf("a rehearsal polls %q, want the post's path on its BlogURL", u)
+	}
+	r.Targets = &pipeline.Targets{BlogURL: "http://127.0.0.1:8080/preview/"}
+	if u, _ := postURL(r, m); u != "http://127.0.0.1:8080/preview/blog/oob/" {
+		t.Errorf("a rehearsal polls %q, want the post's path below its BlogURL's", u)
+	}
+	r.Targets = &pipeline.Targets{BlogRepo: "blog.git"}
+	if u, why := postURL(r, m); u != "" || why == "" {
+		t.Errorf("a rehearsal without a BlogURL polls %q", u)
+	}
+}
+
+func TestTimelineRecordsEachStageAndTheMargin(t *testing.T) {
+	r, out := verifyRun(t, 6*time.Hour, verifyT0.Add(90*time.Second))
+	ended := map[string]time.Duration{"preflight": -time.Hour, "gate": 0, "push": 2 * time.Second, "publish": 40 * time.Second, "advisory": time.Minute}
+	for _, s := range r.Journal.Stages {
+		if d, ok := ended[s.Name]; ok {
+			at := verifyT0.Add(d)
+			s.State, s.Ended = pipeline.StateDone, &at
+		}
+	}
+	res := map[string]string{}
+	timeline(r, res)
+	want := map[string]string{
+		"t0":             "2026-12-01T14:00:00Z",
+		"stage publish":  "2026-12-01T14:00:40Z",
+		"stage advisory": "2026-12-01T14:01:00Z",
+		"deadline":       "2026-12-01T20:00:00Z",
+		"margin":         "5h58m30s",
+		"within_window":  "true",
+	}
+	for k, v := range want {
+		if res[k] != v {
+			t.Errorf("%s = %q, want %q", k, res[k], v)
+		}
+	}
+	for _, line := range []string{"T0 + 40s", "T0 - 1h0m0s", "5h58m30s to spare"} {
+		if !strings.Contains(out.String(), line) {
+			t.Errorf("timeline lacks %q:\n%s", line, out)
+		}
+	}
+}
+
+// fakeRegistry serves a sparse index holding demo-core 1.0.0 with the
+// checksum cksum, and body as its .crate.
+func fakeRegistry(t *testing.T, cksum string, body []byte) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	var srv *httptest.Server
+	mux.HandleFunc("GET /index/config.json", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"dl": %q}`, srv.URL+"/dl/{crate}/{crate}-{version}.crate")
+	})
+	mux.HandleFunc("GET /index/de/mo/demo-core", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"name":"demo-core","vers":"1.0.0","deps":[],"cksum":%q,"features":{},"yanked":false}`+"\n", cksum)
+	})
+	mux.HandleFunc("GET /dl/demo-core/demo-core-1.0.0.crate", func(w http.ResponseWriter, r *http.Request) {
+		w.Write(body)
+	})
+	srv = httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// sealedRun is a run whose journal holds preflight's sealed checksum of
+// demo-core 1.0.0 (none when sealed is ""), releasing from reg.
+func sealedRun(t *testing.T, reg *httptest.Server, sealed string) (*pipeline.Run, *bytes.Buffer) {
+	t.Helper()
+	r, out := verifyRun(t, time.Hour, verifyT0.Add(time.Minute))
+	rel := pipeline.Release{Line: "1.0", Branch: "embargo/1.0", Tag: "v1.0.0"}
+	r.Config.Releases = []pipeline.Release{rel}
+	r.Config.Registry.Index = "sparse+" + reg.URL + "/index/"
+	step := &pipeline.StepRecord{Name: lineStep(rel), State: pipeline.StateDone, Result: map[string]string{resCrates: "demo-core@1.0.0"}}
+	r.Journal.Stage("preflight").Steps = append(r.Journal.Stage("preflight").Steps, step)
+	if sealed != "" {
+		r.Journal.Stage("preflight").Steps = append(r.Journal.Stage("preflight").Steps, &pipeline.StepRecord{
+			Name: packageStep(rel), State: pipeline.StateDone,
+			Result: map[string]string{resOrder: "demo-core@1.0.0", "demo-core@1.0.0": sealed},
+		})
+	}
+	return r, out
+}
+
+func sum(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+func TestVerifyCratesDownloadsAndComparesWithTheSealedChecksum(t *testing.T) {
+	crate := []byte("the sealed bytes")
+	r, out := sealedRun(t, fakeRegistry(t, sum(crate), crate), sum(crate))
+	res := map[string]string{}
+	if err := verifyCrates(t.Context(), r, r.Config.Releases[0], res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if res["demo-core@1.0.0"] != sum(crate) || res["compared_with"] != "sealed" {
+		t.Errorf("results %v", res)
+	}
+}
+
+func TestVerifyCratesRefusesBytesOtherThanTheSealed(t *testing.T) {
+	crate := []byte("the sealed bytes")
+	// The index agrees with the seal, the file served does not.
+	r, _ := sealedRun(t, fakeRegistry(t, sum(crate), []byte("other bytes")), sum(crate))
+	err := verifyCrates(t.Context(), r, r.Config.Releases[0], map[string]string{})
+	if err == nil || !strings.Contains(err.Error(), "serves a .crate with sha256 "+sum([]byte("other bytes"))) {
+		t.Fatalf("err = %v, want the served checksum named", err)
+	}
+	// The index disagrees with the seal.
+	r, _ = sealedRun(t, fakeRegistry(t, sum([]byte("x")), crate), sum(crate))
+	err = verifyCrates(t.Context(), r, r.Config.Releases[0], map[string]string{})
+	if err == nil || !strings.Contains(err.Error(), "not the sealed "+sum(crate)) {
+		t.Fatalf("err = %v, want the index checksum refused", err)
+	}
+}
+
+func TestVerifyCratesWithoutASealComparesWithTheIndex(t *testing.T) {
+	crate := []byte("bytes")
+	r, out := sealedRun(t, fakeRegistry(t, sum(crate), crate), "")
+	res := map[string]string{}
+	if err := verifyCrates(t.Context(), r, r.Config.Releases[0], res); err != nil {
+		t.Fatal(err)
+	}
+	if res["compared_with"] != "index" || !strings.Contains(res["summary"], "no sealed checksums") {
+		t.Errorf("results %v do not say the index was the reference", res)
+	}
+	if !strings.Contains(out.String(), "no sealed checksums in the journal") {
+		t.Errorf("no warning:\n%s", out)
+	}
+}
