@@ -30,7 +30,7 @@ func (a *app) planCommand() *cobra.Command {
 			w := a.stdout
 			fmt.Fprintf(w, "%s: %s\n", cfg.Embargo.ID, cfg.Advisory.Title)
 			fmt.Fprintf(w, "T0        %s (%s)\n", cfg.T0().Format("2006-01-02 15:04:05Z07:00"), relative(cfg.T0(), now))
-			fmt.Fprintf(w, "deadline  %s (T0 + %s): advisory live\n\n", cfg.Deadline().Format("2006-01-02 15:04:05Z07:00"), cfg.Window)
+			fmt.Fprintf(w, "deadline  %s (T0 + %s): advisory live\n\n", cfg.Deadline().Format("2006-01-02 15:04:05Z07:00"), shortDuration(cfg.Window))
 			for i, st := range a.stages {
 				when := "at T0"
 				switch st.Name() {
@@ -38,6 +38,8 @@ func (a *app) planCommand() *cobra.Command {
 					when = "before T0"
 				case "gate":
 					when = "until T0"
+				case "verify":
+					when = "by T0+" + shortDuration(cfg.Window)
 				}
 				if sk, ok := st.(pipeline.Skipper); ok {
 					if why := sk.Skip(cfg); why != "" {
@@ -115,4 +117,16 @@ func (a *app) planVersions(ctx context.Context, cfg *pipeline.Config) {
 	if nf := m.NoFixSeries(versions); len(nf) > 0 {
 		fmt.Fprintf(w, "no fix for series %s: is a maintained line missing from the config?\n", strings.Join(nf, ", "))
 	}
+}
+
+// shortDuration drops zero units: 6h rather than 6h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

@@ -37,7 +37,7 @@ token variable is read.`,
 			dir := filepath.Join(a.stateDir(cfg), "rehearsal", start.Format("20060102T150405Z"))
 			out := a.reporter(pipeline.NewSecrets(nil))
 			out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Msg: "building the sandbox world in " + dir})
-			crates, locked, err := stages.ReleaseCrates(cfg)
+			crates, released, locked, err := stages.ReleaseCrates(cfg)
 			if err != nil {
 				return err
 			}
@@ -48,7 +48,7 @@ token variable is read.`,
 			world, err := sandbox.Start(ctx, sandbox.Options{
 				Dir: dir, Public: cfg.ResolveRemote(cfg.Source.Public), Blog: blog,
 				Index: cfg.Registry.Index, CratesIO: cfg.Registry.Name == "crates-io",
-				Crates: crates, Locked: locked,
+				Crates: crates, Released: released, Locked: locked,
 			})
 			if err != nil {
 				return err

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/world"
+	"github.com/async-rs/embargo/templates"
 )
 
 // Each broken release is caught by preflight: exit 1, the culprit named,
@@ -222,5 +224,25 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 			t.Fatal("timed out waiting")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The advisory already on the blog before T0 is a leak, caught by check.
+func TestAdvisoryOnTheBlogBeforeT0IsALeak(t *testing.T) {
+	rl := newRelease(t, time.Now().Add(time.Hour))
+	cfg, err := pipeline.LoadConfig(rl.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := templates.NewModel(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := world.CommitFile(filepath.Join(rl.dir, "blog.git"), "master", m.PostPath, "---\ntitle: early\n---\n", "Early post"); err != nil {
+		t.Fatal(err)
+	}
+	res := rl.run([]string{"check"})
+	if res.code != 1 || !strings.Contains(res.stdout, "LEAK: "+m.PostPath+" is already on the blog") {
+		t.Fatalf("want a leak finding: %s", res)
 	}
 }

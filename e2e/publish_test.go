@@ -251,3 +251,26 @@ func TestRehearseLeavesEveryPublicTargetUntouched(t *testing.T) {
 		t.Errorf("the rehearsal wrote the real journal")
 	}
 }
+
+// A rehearsal after the release (or part of it) sees what is already
+// public: nothing to push or upload, and verification downloads the
+// released crates from its sandbox, seeded from the real registry.
+func TestRehearseAfterTheReleaseSeesItDone(t *testing.T) {
+	rl := newPublishRelease(t, time.Now().Add(-time.Second), registry.Options{})
+	if res := rl.run([]string{"run"}); res.code != 0 {
+		t.Fatal(res)
+	}
+	before := len(rl.registry.Requests())
+	res := rl.run([]string{"rehearse"})
+	if res.code != 0 {
+		t.Fatalf("rehearse after the release: %s", res)
+	}
+	if !strings.Contains(res.stdout, "already on the registry with the sealed checksum") {
+		t.Errorf("the rehearsal did not see the released crates:\n%s", res.stdout)
+	}
+	for _, r := range rl.registry.Requests()[before:] {
+		if r.Method != http.MethodGet {
+			t.Errorf("the real registry saw %s %s", r.Method, r.Path)
+		}
+	}
+}

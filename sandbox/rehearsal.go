@@ -50,6 +50,11 @@ type Options struct {
 	// Crates are the crates the release publishes: their existing versions
 	// are seeded so "already released" is seen as in the real world.
 	Crates []string
+	// Released are the versions the release publishes (name@version):
+	// when the real registry has them already (a rehearsal after a partial
+	// release), their .crate files are seeded too, so verification can
+	// download them as from the real registry.
+	Released []string
 	// Locked are registry packages of the lockfiles (name@version) the
 	// verification build needs: their entries and .crate files are seeded.
 	Locked []string
@@ -129,13 +134,23 @@ func (r *Rehearsal) seed(ctx context.Context, opts Options) error {
 		}
 		return r.Registry.Seed(re, crate)
 	}
+	released := map[string]bool{}
+	for _, nv := range opts.Released {
+		released[nv] = true
+	}
 	for _, name := range opts.Crates {
 		entries, err := real.Versions(ctx, name)
 		if err != nil {
 			return err
 		}
 		for _, e := range entries {
-			if err := add(e, nil); err != nil {
+			var crate []byte
+			if released[e.Name+"@"+e.Vers] {
+				if crate, err = download(ctx, cfg.DL, e.Name, e.Vers, e.Cksum); err != nil {
+					return err
+				}
+			}
+			if err := add(e, crate); err != nil {
 				return err
 			}
 		}
@@ -149,7 +164,7 @@ func (r *Rehearsal) seed(ctx context.Context, opts Options) error {
 		for _, e := range entries {
 			var crate []byte
 			if e.Vers == version {
-				if crate, err = download(ctx, cfg.DL, name, version); err != nil {
+				if crate, err = download(ctx, cfg.DL, name, version, e.Cksum); err != nil {
 					return err
 				}
 			}
@@ -162,14 +177,8 @@ func (r *Rehearsal) seed(ctx context.Context, opts Options) error {
 }
 
 // download fetches a .crate from the real registry's download endpoint.
-func download(ctx context.Context, dl, name, version string) ([]byte, error) {
-	url := dl
-	if strings.Contains(dl, "{crate}") || strings.Contains(dl, "{version}") {
-		url = strings.NewReplacer("{crate}", name, "{version}", version).Replace(dl)
-	} else {
-		url = strings.TrimSuffix(dl, "/") + "/" + name + "/" + version + "/download"
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+func download(ctx context.Context, dl, name, version, cksum string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, index.CrateURL(dl, name, version, cksum), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/blog"
 	"github.com/async-rs/embargo/stages/vault"
 	"github.com/async-rs/embargo/templates"
 )
@@ -83,12 +85,12 @@ func advisoryOutputs(ctx context.Context, r *pipeline.Run) (*templates.Model, *t
 
 // checkAdvisory validates the model and renders every output, so template
 // and data errors surface before T0.
-func checkAdvisory(ctx context.Context, r *pipeline.Run, res map[string]string, add func(subject, fix, format string, args ...any)) error {
+func checkAdvisory(ctx context.Context, r *pipeline.Run, res map[string]string, add func(subject, fix, format string, args ...any)) (*templates.Model, *templates.Outputs, error) {
 	cfg := r.Config
 	m, err := AdvisoryModel(cfg)
 	if err != nil {
 		add("advisory", "", "%v", err)
-		return nil
+		return nil, nil, nil
 	}
 	for _, f := range m.Validate() {
 		add(f.Subject, f.Fix, "%s", f.Msg)
@@ -98,7 +100,7 @@ func checkAdvisory(ctx context.Context, r *pipeline.Run, res map[string]string, 
 	}
 	versions, err := PackageVersions(ctx, r)
 	if err != nil {
-		return fmt.Errorf("read the versions of %s on the registry: %w", cfg.Advisory.Package, err)
+		return nil, nil, fmt.Errorf("read the versions of %s on the registry: %w", cfg.Advisory.Package, err)
 	}
 	if noFix := m.NoFixSeries(versions); len(noFix) > 0 {
 		res[resNoFix] = strings.Join(noFix, ",")
@@ -107,13 +109,42 @@ func checkAdvisory(ctx context.Context, r *pipeline.Run, res map[string]string, 
 	out, err := RenderAdvisory(cfg, m, versions)
 	if err != nil {
 		add("advisory", "fix the template or the data it names", "%v", err)
-		return nil
+		return nil, nil, nil
 	}
 	for _, f := range out.Files() {
 		sum := sha256.Sum256(f.Content)
 		res[resOutputPrefix+f.Path] = hex.EncodeToString(sum[:])
 	}
 	res["summary"] = fmt.Sprintf("%s rendered (%d outputs), %d registry versions classified", m.ID, len(out.Files()), len(versions))
+	return m, out, nil
+}
+
+// checkBlog reads the blog before T0 (and warms the private clone the
+// advisory stage pushes from): the branch exists, the post is not public yet
+// (that would be a leak), and the post and feed can be written.
+func checkBlog(ctx context.Context, r *pipeline.Run, m *templates.Model, out *templates.Outputs, afterT0 bool, res map[string]string, add func(subject, fix, format string, args ...any)) error {
+	cfg := r.Config
+	c, err := blog.Open(filepath.Join(r.StateDir, "blog"), blogRepo(r), cfg.Blog.Branch, blogAuth(r))
+	if err != nil {
+		return err
+	}
+	tip, err := c.Fetch(ctx)
+	if err != nil {
+		add("blog.repo", "check blog.repo and blog.branch, and the blog token", "%v", blogFetchError(r, err))
+		return nil
+	}
+	res["tip"] = tip.String()
+	if _, exists, err := c.File(tip, out.Post.Path); err != nil {
+		return err
+	} else if exists && !afterT0 {
+		add("blog", "the advisory is public: treat the embargo as broken and follow the policy", "LEAK: %s is already on the blog's %s before T0", out.Post.Path, cfg.Blog.Branch)
+		return nil
+	}
+	if _, err := blogWants(r, c, tip, m, out.Post); err != nil {
+		add("blog", "", "%v", err)
+		return nil
+	}
+	res["summary"] = fmt.Sprintf("%s at %s: the post and feed entry can be written", cfg.Blog.Branch, short(tip))
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/vault"
+	"github.com/async-rs/embargo/templates"
 )
 
 // Preflight checks everything that can be checked before T0, reading the
@@ -90,10 +91,22 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 		return err
 	}
 
-	if err := r.Step("advisory", func(res map[string]string) error {
-		return checkAdvisory(ctx, r, res, add)
+	var (
+		model   *templates.Model
+		outputs *templates.Outputs
+	)
+	if err := r.Step("advisory", func(res map[string]string) (err error) {
+		model, outputs, err = checkAdvisory(ctx, r, res, add)
+		return err
 	}); err != nil {
 		return err
+	}
+	if cfg.Blog != nil && outputs != nil {
+		if err := r.Step("blog", func(res map[string]string) error {
+			return checkBlog(ctx, r, model, outputs, afterT0, res, add)
+		}); err != nil {
+			return err
+		}
 	}
 
 	if err := r.Step("credentials", func(res map[string]string) error {

@@ -14,12 +14,13 @@ import (
 )
 
 // ReleaseCrates reads, from the held tips in the source clone, the crates a
-// release publishes and the registry packages its lockfiles pin
-// (name@version): what a rehearsal seeds its sandbox registry with.
-func ReleaseCrates(cfg *pipeline.Config) (crates, locked []string, err error) {
+// release publishes, the versions it publishes and the registry packages its
+// lockfiles pin (name@version): what a rehearsal seeds its sandbox registry
+// with.
+func ReleaseCrates(cfg *pipeline.Config) (crates, released, locked []string, err error) {
 	repo, err := git.PlainOpenWithOptions(cfg.Resolve(cfg.Source.Repo), &git.PlainOpenOptions{DetectDotGit: true})
 	if err != nil {
-		return nil, nil, fmt.Errorf("open source repository %s: %w", cfg.Source.Repo, err)
+		return nil, nil, nil, fmt.Errorf("open source repository %s: %w", cfg.Source.Repo, err)
 	}
 	seenCrate, seenLock := map[string]bool{}, map[string]bool{}
 	for _, rel := range cfg.Releases {
@@ -29,21 +30,22 @@ func ReleaseCrates(cfg *pipeline.Config) (crates, locked []string, err error) {
 		}
 		c, err := repo.CommitObject(ref.Hash())
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		tree, err := c.Tree()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		ws, err := cargo.ReadWorkspace(commitTree{tree: tree})
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", rel.Branch, err)
+			return nil, nil, nil, fmt.Errorf("%s: %w", rel.Branch, err)
 		}
 		sel, err := ws.Select(rel.Crates)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", rel.Branch, err)
+			return nil, nil, nil, fmt.Errorf("%s: %w", rel.Branch, err)
 		}
 		for _, cr := range sel {
+			released = append(released, cr.Name+"@"+cr.Version)
 			if !seenCrate[cr.Name] {
 				seenCrate[cr.Name] = true
 				crates = append(crates, cr.Name)
@@ -59,7 +61,7 @@ func ReleaseCrates(cfg *pipeline.Config) (crates, locked []string, err error) {
 			} `toml:"package"`
 		}
 		if _, err := toml.Decode(lock, &lf); err != nil {
-			return nil, nil, fmt.Errorf("%s: Cargo.lock: %v", rel.Branch, err)
+			return nil, nil, nil, fmt.Errorf("%s: Cargo.lock: %v", rel.Branch, err)
 		}
 		for _, p := range lf.Package {
 			if !strings.HasPrefix(p.Source, "registry+") && !strings.HasPrefix(p.Source, "sparse+") {
@@ -72,6 +74,7 @@ func ReleaseCrates(cfg *pipeline.Config) (crates, locked []string, err error) {
 		}
 	}
 	sort.Strings(crates)
+	sort.Strings(released)
 	sort.Strings(locked)
-	return crates, locked, nil
+	return crates, released, locked, nil
 }

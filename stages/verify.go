@@ -25,6 +25,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/index"
 	"github.com/async-rs/embargo/templates"
 )
 
@@ -192,7 +193,7 @@ func verifyCrates(ctx context.Context, r *pipeline.Run, rel pipeline.Release, re
 			problems = append(problems, fmt.Sprintf("%s is yanked: users cannot get the fix", nv))
 			continue
 		}
-		u := crateURL(icfg.DL, name, version, e.Cksum)
+		u := index.CrateURL(icfg.DL, name, version, e.Cksum)
 		got, err := dl.sha256(ctx, u)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", nv, err))
@@ -244,46 +245,6 @@ func lineVersions(r *pipeline.Run, rel pipeline.Release) ([]string, error) {
 		out[i] = c.Name + "@" + c.Version
 	}
 	return out, nil
-}
-
-// crateURL is where a registry serves a .crate, by cargo's rules for the
-// dl key of config.json: the markers are replaced, and a dl without any
-// means <dl>/<name>/<version>/download.
-func crateURL(dl, name, version, cksum string) string {
-	markers := []string{"{crate}", "{version}", "{prefix}", "{lowerprefix}", "{sha256-checksum}"}
-	has := false
-	for _, m := range markers {
-		if strings.Contains(dl, m) {
-			has = true
-		}
-	}
-	if !has {
-		return strings.TrimSuffix(dl, "/") + "/" + name + "/" + version + "/download"
-	}
-	prefix := cratePrefix(name)
-	return strings.NewReplacer(
-		"{crate}", name,
-		"{version}", version,
-		"{prefix}", prefix,
-		"{lowerprefix}", strings.ToLower(prefix),
-		"{sha256-checksum}", cksum,
-	).Replace(dl)
-}
-
-// cratePrefix is the index folder of a crate, in the name's own case:
-// "1", "2", "3/a", "ab/cd".
-func cratePrefix(name string) string {
-	switch len(name) {
-	case 0:
-		return ""
-	case 1:
-		return "1"
-	case 2:
-		return "2"
-	case 3:
-		return "3/" + name[:1]
-	}
-	return name[:2] + "/" + name[2:4]
 }
 
 type downloader struct {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/async-rs/embargo/stages/index"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -181,7 +182,7 @@ func TestCrateURL(t *testing.T) {
 		{"https://dl.example/{prefix}/{crate}", "ab", "https://dl.example/2/ab"},
 		{"https://dl.example/by-sum/{sha256-checksum}", "x", "https://dl.example/by-sum/abc123"},
 	} {
-		if got := crateURL(c.dl, c.name, "1.2.3", sum); got != c.want {
+		if got := index.CrateURL(c.dl, c.name, "1.2.3", sum); got != c.want {
 			t.Errorf("crateURL(%q, %q) = %q, want %q", c.dl, c.name, got, c.want)
 		}
 	}

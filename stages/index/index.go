@@ -375,3 +375,43 @@ func redactedRaw(s string) string {
 	}
 	return s
 }
+
+// CrateURL is where a registry serves a .crate, by cargo's rules for the
+// dl key of config.json: the markers are replaced, and a dl without any
+// means <dl>/<name>/<version>/download.
+func CrateURL(dl, name, version, cksum string) string {
+	markers := []string{"{crate}", "{version}", "{prefix}", "{lowerprefix}", "{sha256-checksum}"}
+	has := false
+	for _, m := range markers {
+		if strings.Contains(dl, m) {
+			has = true
+		}
+	}
+	if !has {
+		return strings.TrimSuffix(dl, "/") + "/" + name + "/" + version + "/download"
+	}
+	prefix := cratePrefix(name)
+	return strings.NewReplacer(
+		"{crate}", name,
+		"{version}", version,
+		"{prefix}", prefix,
+		"{lowerprefix}", strings.ToLower(prefix),
+		"{sha256-checksum}", cksum,
+	).Replace(dl)
+}
+
+// cratePrefix is the index folder of a crate, in the name's own case:
+// "1", "2", "3/a", "ab/cd".
+func cratePrefix(name string) string {
+	switch len(name) {
+	case 0:
+		return ""
+	case 1:
+		return "1"
+	case 2:
+		return "2"
+	case 3:
+		return "3/" + name[:1]
+	}
+	return name[:2] + "/" + name[2:4]
+}
