@@ -429,3 +429,28 @@ func TestSealedBundleRunnerKilledAtTheGateIsContinuedElsewhere(t *testing.T) {
 	}
 	sr.assertSealedPublic(sealed)
 }
+
+// The CI job's whole story: a fresh runner with only the config, the
+// bundle's digest and the age identity releases everything in one run.
+func TestOneRunFromTheBundleReleasesEverything(t *testing.T) {
+	sr := newSealedRelease(t, time.Now().Add(-time.Second))
+	res := sr.run([]string{"seal", "--push"})
+	if res.code != 0 {
+		t.Fatalf("seal --push: %s", res)
+	}
+	m := bundleRefRE.FindStringSubmatch(res.stdout)
+	if m == nil {
+		t.Fatalf("seal --push printed no reference:\n%s", res)
+	}
+	sealed := readSealFile(t, sr.dir)
+	runner := sr.freshRunner()
+	res = runner.run([]string{"run", "--bundle", m[1]}, sr.identityVar())
+	if res.code != 0 {
+		t.Fatalf("run --bundle: %s", res)
+	}
+	if n := sr.pushes(); n != 1 {
+		t.Errorf("%d pushes, want one atomic push", n)
+	}
+	sr.assertSealedPublic(sealed)
+	sr.assertNoSecret(res.stdout, res.stderr)
+}
