@@ -23,8 +23,9 @@ import (
 
 const identityEnv = "EMBARGO_AGE_IDENTITY"
 
-// startBundleRegistry runs Debian's docker-registry on a free loopback
-// port, storing into a temporary folder, and returns its host:port.
+// startBundleRegistry runs Debian's docker-registry (the distribution
+// registry most private registries run) on a free loopback port, storing
+// into a temporary folder, and returns its host:port.
 func startBundleRegistry(t *testing.T) string {
 	t.Helper()
 	requireTool(t, "docker-registry")

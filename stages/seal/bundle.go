@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 
@@ -20,6 +19,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/async-rs/embargo/stages/oci"
 )
 
 // Media types of the bundle. Every layer is age-encrypted, so the registry
@@ -85,22 +86,8 @@ var ErrWrongIdentity = errors.New("the age identity does not match the bundle's 
 // ErrNotFound is wrapped when the registry has no such bundle or journal.
 var ErrNotFound = errors.New("not found")
 
-// loopback: plain HTTP is used for registries on this machine only;
-// everywhere else credentials travel over TLS.
-func loopback(host string) bool {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.Trim(host, "[]")
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 func nameOptions(ref string) []name.Option {
-	if host, _, ok := strings.Cut(ref, "/"); ok && loopback(host) {
+	if host, _, ok := strings.Cut(ref, "/"); ok && oci.Loopback(host) {
 		return []name.Option{name.Insecure}
 	}
 	return nil
