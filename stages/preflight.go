@@ -95,17 +95,19 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 		model   *templates.Model
 		outputs *templates.Outputs
 	)
+	// A failure here (the registry or the blog unreachable) is one more
+	// problem in the list, not the end of it.
 	if err := r.Step("advisory", func(res map[string]string) (err error) {
 		model, outputs, err = checkAdvisory(ctx, r, res, add)
 		return err
 	}); err != nil {
-		return err
+		add("advisory", "", "%v", err)
 	}
 	if cfg.Blog != nil && outputs != nil {
 		if err := r.Step("blog", func(res map[string]string) error {
 			return checkBlog(ctx, r, model, outputs, afterT0, res, add)
 		}); err != nil {
-			return err
+			add("blog", "", "%v", err)
 		}
 	}
 

@@ -321,6 +321,9 @@ func (u *Upload) Accepted(ctx context.Context) error {
 // it once the upload was accepted and the caller has seen the version in the
 // index itself: cargo has then nothing left to do but wait for the same.
 func (u *Upload) Stop() {
+	if u == nil {
+		return
+	}
 	u.stopOnce.Do(func() { close(u.stop) })
 	<-u.done
 }

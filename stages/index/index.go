@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -133,7 +134,7 @@ func New(indexURL string, opts Options) (*Client, error) {
 	if rc.HTTPClient == nil {
 		rc.HTTPClient = &http.Client{Timeout: defaultTimeout, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
-	rc.CheckRetry = retryablehttp.DefaultRetryPolicy
+	rc.CheckRetry = retryPolicy
 	rc.Backoff = backoff
 	rc.ErrorHandler = giveUp
 	return &Client{base: u, token: opts.Token, http: rc}, nil
@@ -414,4 +415,14 @@ func cratePrefix(name string) string {
 		return "3/" + name[:1]
 	}
 	return name[:2] + "/" + name[2:4]
+}
+
+// retryPolicy is retryablehttp's, except that a host name that does not
+// resolve is final: retrying it only delays the answer by the whole backoff.
+func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		return false, err
+	}
+	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 }

@@ -332,3 +332,16 @@ func TestInvalidNamesAreRefused(t *testing.T) {
 		t.Fatalf("%d requests for invalid names", n.Load())
 	}
 }
+
+// A registry host that does not resolve is reported at once: retrying a
+// name lookup only delays the operator's answer by the whole backoff.
+func TestUnresolvableHostIsNotRetried(t *testing.T) {
+	c, err := index.New("sparse+http://registry.embargo.invalid/index/", index.Options{RetryMax: 5, RetryWaitMin: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Lookup(t.Context(), "serde", "1.0.0")
+	if err == nil || !strings.Contains(err.Error(), "giving up after 1 attempt") {
+		t.Fatalf("want one attempt, got %v", err)
+	}
+}
