@@ -108,7 +108,7 @@ func (c *Client) Resolve(ctx context.Context, ref string) (string, error) {
 	}
 	opts := append([]remote.Option{remote.WithContext(ctx)}, c.remote...)
 	desc, err := remote.Head(r, opts...)
-	if err != nil && !notFound(err) {
+	if err != nil && !NotFound(err) {
 		// Some registries answer HEAD poorly; GET says more.
 		var got *remote.Descriptor
 		if got, err = remote.Get(r, opts...); err == nil {
@@ -151,7 +151,9 @@ func (c *Client) Copy(ctx context.Context, src, dst string) (string, error) {
 	return desc.Digest.String(), nil
 }
 
-func notFound(err error) bool {
+// NotFound reports whether a registry answered that it has no such
+// manifest or repository.
+func NotFound(err error) bool {
 	var te *transport.Error
 	if !errors.As(err, &te) {
 		return false
@@ -169,7 +171,7 @@ func notFound(err error) bool {
 
 // describe turns a failed read of ref into an error that says what to do.
 func describe(ref string, err error) error {
-	if notFound(err) {
+	if NotFound(err) {
 		return fmt.Errorf("%s: %w", ref, ErrNotFound)
 	}
 	return fmt.Errorf("read %s: %w", ref, explain(err))

@@ -16,7 +16,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -239,7 +238,7 @@ func Pull(ctx context.Context, ref string, identity []age.Identity, opts Options
 func fetchManifest(ctx context.Context, d name.Digest, artifactType string, opts Options) (*v1.Manifest, error) {
 	desc, err := remote.Get(d, opts.remote(ctx)...)
 	if err != nil {
-		if notFound(err) {
+		if oci.NotFound(err) {
 			return nil, fmt.Errorf("no bundle %s in %s: %w (check the digest `embargo seal --push` printed)", d.DigestStr(), d.Context(), ErrNotFound)
 		}
 		return nil, fmt.Errorf("fetch bundle %s: %w", d, err)
@@ -329,23 +328,6 @@ func encrypt(plain []byte, recipients []age.Recipient) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// notFound: the registry has no such manifest or repository.
-func notFound(err error) bool {
-	var te *transport.Error
-	if !errors.As(err, &te) {
-		return false
-	}
-	if te.StatusCode == http.StatusNotFound {
-		return true
-	}
-	for _, d := range te.Errors {
-		if d.Code == transport.ManifestUnknownErrorCode || d.Code == transport.NameUnknownErrorCode {
-			return true
-		}
-	}
-	return false
-}
-
 // JournalTag is where the journal of a bundle is kept.
 func JournalTag(bundle name.Digest) name.Tag {
 	hex := strings.TrimPrefix(bundle.DigestStr(), "sha256:")
@@ -376,7 +358,7 @@ func PullJournal(ctx context.Context, bundle name.Digest, identity []age.Identit
 	tag := JournalTag(bundle)
 	desc, err := remote.Get(tag, opts.remote(ctx)...)
 	if err != nil {
-		if notFound(err) {
+		if oci.NotFound(err) {
 			return nil, false, nil
 		}
 		return nil, false, fmt.Errorf("read the stored journal %s: %w", tag, err)
