@@ -27,6 +27,7 @@ import (
 	"github.com/async-rs/embargo/sandbox/demo"
 	"github.com/async-rs/embargo/sandbox/gitserver"
 	"github.com/async-rs/embargo/sandbox/registry"
+	"github.com/async-rs/embargo/sandbox/world"
 )
 
 var binary string
@@ -72,15 +73,17 @@ type release struct {
 // behind the token-protected smart-HTTP server and a sandbox registry as
 // crates-io.
 func newRelease(t *testing.T, t0 time.Time) *release {
-	return buildRelease(t, t0, &registry.Options{})
+	return buildRelease(t, t0, &registry.Options{}, nil)
 }
 
 // newPublishRelease adds a token-protected sandbox registry as crates-io.
 func newPublishRelease(t *testing.T, t0 time.Time, opts registry.Options) *release {
-	return buildRelease(t, t0, &opts)
+	return buildRelease(t, t0, &opts, nil)
 }
 
-func buildRelease(t *testing.T, t0 time.Time, regOpts *registry.Options) *release {
+// buildRelease builds the example world; blog, when set, replaces the
+// example's blog.
+func buildRelease(t *testing.T, t0 time.Time, regOpts *registry.Options, blog *world.Blog) *release {
 	t.Helper()
 	requireTool(t, "cargo")
 	dir := t.TempDir()
@@ -90,7 +93,7 @@ func buildRelease(t *testing.T, t0 time.Time, regOpts *registry.Options) *releas
 	}
 	t.Cleanup(srv.Close)
 	rl := &release{t: t, dir: dir, server: srv}
-	opts := demo.Options{T0: t0, TokenEnv: tokenEnv, Public: srv.RepoURL("public.git")}
+	opts := demo.Options{T0: t0, TokenEnv: tokenEnv, Public: srv.RepoURL("public.git"), Blog: blog}
 	if regOpts != nil {
 		regOpts.Dir = filepath.Join(t.TempDir(), "registry")
 		regOpts.Token = registryToken

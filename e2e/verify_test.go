@@ -14,40 +14,16 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/sandbox/demo"
-	"github.com/async-rs/embargo/sandbox/gitserver"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/sandbox/world"
 )
 
 const hugoAuthor = "Jane Doe <jane@example.org>"
 
-// newHugoRelease is newPublishRelease with the given blog as [blog].
+// newHugoRelease is newRelease with the given blog as [blog].
 func newHugoRelease(t *testing.T, t0 time.Time, blog *world.Blog) *release {
 	t.Helper()
-	requireTool(t, "cargo")
-	dir := t.TempDir()
-	srv, err := gitserver.Start(dir, gitserver.Options{Token: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	rl := &release{t: t, dir: dir, server: srv}
-	rl.registry, err = registry.Start("", registry.Options{Dir: filepath.Join(t.TempDir(), "registry"), Token: registryToken, CratesIO: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rl.registry.Close() })
-	rl.ex, err = demo.Build(dir, demo.Options{
-		T0: t0, TokenEnv: tokenEnv, Public: srv.RepoURL("public.git"),
-		RegistryIndex: rl.registry.IndexURL(), RegistryTokenEnv: registryTokenEnv,
-		Blog: blog,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rl.config = rl.ex.Config
-	return rl
+	return buildRelease(t, t0, &registry.Options{}, blog)
 }
 
 // hugoSite is a hugo blog and the web server its built pages are served
