@@ -144,7 +144,13 @@ func (r result) String() string {
 // run runs embargo with the release's config and the push token set.
 func (rl *release) run(args []string, env ...string) result {
 	rl.t.Helper()
-	cmd := rl.command(args, env...)
+	return execute(rl.t, rl.command(args, env...))
+}
+
+// execute runs an embargo command and reads its outcome: exit code, output,
+// and whether a signal (a crash point's kill -9) ended it.
+func execute(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -158,7 +164,7 @@ func (rl *release) run(args []string, env ...string) result {
 			res.killed = true
 		}
 	default:
-		rl.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return res
 }

@@ -136,6 +136,24 @@ func (sr *sealedRelease) freshRunner() *release {
 	return &runner
 }
 
+// sealAndPush runs `seal --push` and returns the REPOSITORY@sha256:...
+// reference it printed, which must be in the configured repository.
+func (sr *sealedRelease) sealAndPush() (string, result) {
+	sr.t.Helper()
+	res := sr.run([]string{"seal", "--push"})
+	if res.code != 0 {
+		sr.t.Fatalf("seal --push: %s", res)
+	}
+	m := bundleRefRE.FindStringSubmatch(res.stdout)
+	if m == nil {
+		sr.t.Fatalf("seal --push printed no REPOSITORY@sha256:...:\n%s", res)
+	}
+	if !strings.HasPrefix(m[1], sr.oci+"@sha256:") {
+		sr.t.Fatalf("bundle %s is not in %s", m[1], sr.oci)
+	}
+	return m[1], res
+}
+
 func (sr *sealedRelease) identityVar() string { return identityEnv + "=" + sr.identity.String() }
 
 type sealFile struct {
@@ -206,18 +224,7 @@ func (sr *sealedRelease) assertSealedPublic(s sealFile) {
 func TestSealedBundleReleasesFromAFreshRunner(t *testing.T) {
 	sr := newSealedRelease(t, time.Now().Add(-time.Second))
 
-	res := sr.run([]string{"seal", "--push"})
-	if res.code != 0 {
-		t.Fatalf("seal --push: %s", res)
-	}
-	m := bundleRefRE.FindStringSubmatch(res.stdout)
-	if m == nil {
-		t.Fatalf("seal --push printed no REPOSITORY@sha256:...:\n%s", res)
-	}
-	ref := m[1]
-	if !strings.HasPrefix(ref, sr.oci+"@sha256:") {
-		t.Fatalf("bundle %s is not in %s", ref, sr.oci)
-	}
+	ref, res := sr.sealAndPush()
 	sealed := readSealFile(t, sr.dir)
 	if len(sealed.Lines) != len(sr.ex.World.Lines) {
 		t.Fatalf("seal.json has %d lines", len(sealed.Lines))
@@ -379,12 +386,7 @@ func (s *syncBuffer) String() string {
 func TestSealedBundleRunnerKilledAtTheGateIsContinuedElsewhere(t *testing.T) {
 	t0 := time.Now().Add(15 * time.Second).Truncate(time.Second)
 	sr := newSealedRelease(t, t0)
-	res := sr.run([]string{"seal", "--push"})
-	m := bundleRefRE.FindStringSubmatch(res.stdout)
-	if res.code != 0 || m == nil {
-		t.Fatalf("seal --push: %s", res)
-	}
-	ref := m[1]
+	ref, _ := sr.sealAndPush()
 	sealed := readSealFile(t, sr.dir)
 
 	first := sr.freshRunner()
@@ -410,7 +412,7 @@ func TestSealedBundleRunnerKilledAtTheGateIsContinuedElsewhere(t *testing.T) {
 	}
 
 	second := sr.freshRunner()
-	res = second.run([]string{"run", "--bundle", ref, "--from", "gate"}, sr.identityVar())
+	res := second.run([]string{"run", "--bundle", ref, "--from", "gate"}, sr.identityVar())
 	if res.code != 0 {
 		t.Fatalf("second runner: %s", res)
 	}
@@ -435,17 +437,10 @@ func TestSealedBundleRunnerKilledAtTheGateIsContinuedElsewhere(t *testing.T) {
 // bundle's digest and the age identity releases everything in one run.
 func TestOneRunFromTheBundleReleasesEverything(t *testing.T) {
 	sr := newSealedRelease(t, time.Now().Add(-time.Second))
-	res := sr.run([]string{"seal", "--push"})
-	if res.code != 0 {
-		t.Fatalf("seal --push: %s", res)
-	}
-	m := bundleRefRE.FindStringSubmatch(res.stdout)
-	if m == nil {
-		t.Fatalf("seal --push printed no reference:\n%s", res)
-	}
+	ref, _ := sr.sealAndPush()
 	sealed := readSealFile(t, sr.dir)
 	runner := sr.freshRunner()
-	res = runner.run([]string{"run", "--bundle", m[1]}, sr.identityVar())
+	res := runner.run([]string{"run", "--bundle", ref}, sr.identityVar())
 	if res.code != 0 {
 		t.Fatalf("run --bundle: %s", res)
 	}
