@@ -16,20 +16,7 @@ import (
 )
 
 func TestArchiveHoldsOnlyTheNamedRefsAndRestores(t *testing.T) {
-	w, err := world.Build(world.DefaultSpec(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := git.PlainOpen(w.Source)
-	if err != nil {
-		t.Fatal(err)
-	}
-	refs := map[plumbing.ReferenceName]plumbing.Hash{}
-	for _, l := range w.Lines {
-		b, _ := src.Reference(plumbing.NewBranchReferenceName(l.HeldBranch), true)
-		tg, _ := src.Reference(plumbing.NewTagReferenceName(l.Tag), true)
-		refs[b.Name()], refs[tg.Name()] = b.Hash(), tg.Hash()
-	}
+	w, src, refs := heldRefs(t, true)
 	archive, err := Archive(src, refs)
 	if err != nil {
 		t.Fatal(err)
@@ -116,19 +103,7 @@ func TestUntarRefusesEscapes(t *testing.T) {
 // one freshly opened repository: every restored object must be found by
 // concurrent readers.
 func TestUnarchivedObjectsAreReadableConcurrently(t *testing.T) {
-	w, err := world.Build(world.DefaultSpec(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := git.PlainOpen(w.Source)
-	if err != nil {
-		t.Fatal(err)
-	}
-	refs := map[plumbing.ReferenceName]plumbing.Hash{}
-	for _, l := range w.Lines {
-		b, _ := src.Reference(plumbing.NewBranchReferenceName(l.HeldBranch), true)
-		refs[b.Name()] = b.Hash()
-	}
+	_, src, refs := heldRefs(t, false)
 	archive, err := Archive(src, refs)
 	if err != nil {
 		t.Fatal(err)
@@ -165,4 +140,34 @@ func TestUnarchivedObjectsAreReadableConcurrently(t *testing.T) {
 		}
 		wg.Wait()
 	}
+}
+
+// heldRefs builds the example world and returns its source clone with the
+// held branches (and, with tags, the release tags) to archive.
+func heldRefs(t *testing.T, tags bool) (*world.World, *git.Repository, map[plumbing.ReferenceName]plumbing.Hash) {
+	t.Helper()
+	w, err := world.Build(world.DefaultSpec(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := git.PlainOpen(w.Source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := map[plumbing.ReferenceName]plumbing.Hash{}
+	for _, l := range w.Lines {
+		b, err := src.Reference(plumbing.NewBranchReferenceName(l.HeldBranch), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs[b.Name()] = b.Hash()
+		if tags {
+			tg, err := src.Reference(plumbing.NewTagReferenceName(l.Tag), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refs[tg.Name()] = tg.Hash()
+		}
+	}
+	return w, src, refs
 }
