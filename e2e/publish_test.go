@@ -15,8 +15,9 @@ import (
 	"github.com/async-rs/embargo/stages/index"
 )
 
-// sealedSums reads the checksums preflight sealed, from the journal.
-func (rl *release) sealedSums() map[string]string {
+// stepResults reads from the journal the results of a stage's steps whose
+// name starts with prefix, by step name.
+func (rl *release) stepResults(stage, prefix string) map[string]map[string]string {
 	rl.t.Helper()
 	b, err := os.ReadFile(filepath.Join(rl.dir, ".embargo", "journal.json"))
 	if err != nil {
@@ -34,18 +35,28 @@ func (rl *release) sealedSums() map[string]string {
 	if err := json.Unmarshal(b, &j); err != nil {
 		rl.t.Fatal(err)
 	}
-	out := map[string]string{}
+	out := map[string]map[string]string{}
 	for _, s := range j.Stages {
-		if s.Name != "preflight" {
+		if s.Name != stage {
 			continue
 		}
 		for _, st := range s.Steps {
-			if strings.HasPrefix(st.Name, "package ") {
-				for k, v := range st.Result {
-					if strings.Contains(k, "@") {
-						out[k] = v
-					}
-				}
+			if strings.HasPrefix(st.Name, prefix) {
+				out[st.Name] = st.Result
+			}
+		}
+	}
+	return out
+}
+
+// sealedSums reads the checksums preflight sealed, from the journal.
+func (rl *release) sealedSums() map[string]string {
+	rl.t.Helper()
+	out := map[string]string{}
+	for _, res := range rl.stepResults("preflight", "package ") {
+		for k, v := range res {
+			if strings.Contains(k, "@") {
+				out[k] = v
 			}
 		}
 	}
@@ -96,6 +107,17 @@ func TestRunPublishesEveryCrateWithTheSealedChecksum(t *testing.T) {
 	}
 	rl.assertReleased()
 	rl.assertPublishedOnce()
+	// cargo resolved each package's dependencies through embargo's view of
+	// the index, not with round trips to the registry.
+	uploads := rl.stepResults("publish", "publish ")
+	if len(uploads) != len(rl.versions()) {
+		t.Fatalf("journal has %d publish steps, want %d", len(uploads), len(rl.versions()))
+	}
+	for step, res := range uploads {
+		if res["resolved_through"] != "index view" {
+			t.Errorf("%s: cargo resolved through %q, want the index view", step, res["resolved_through"])
+		}
+	}
 	// The sealed checksum is the sha256 of what cargo packaged before T0.
 	for nv, sum := range rl.sealedSums() {
 		name, version, _ := strings.Cut(nv, "@")

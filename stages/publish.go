@@ -61,6 +61,8 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 			}
 		}
 	}
+	view := startView(ctx, idx)
+	defer view.close()
 	if err := r.Step("cargo", func(res map[string]string) error {
 		have, err := cargoFor(r, r.Config.Releases[0], false).Version(ctx)
 		if err != nil {
@@ -87,7 +89,7 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			errs[i] = publishLine(ctx, r, v, idx, rel, looks)
+			errs[i] = publishLine(ctx, r, v, idx, view, rel, looks)
 			if errs[i] != nil {
 				errs[i] = fmt.Errorf("line %s: %w", rel.Line, errs[i])
 			}
@@ -99,7 +101,7 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 
 // publishLine publishes one line's crates in order; a failure stops this
 // line only.
-func publishLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, idx *index.Client, rel pipeline.Release, looks map[string]*lookup) error {
+func publishLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, idx *index.Client, view *indexView, rel pipeline.Release, looks map[string]*lookup) error {
 	s, ok := readSealed(r, rel)
 	dir := worktreeDir(r, rel)
 	if err := r.Step("prepare "+rel.Line, func(res map[string]string) error {
@@ -150,6 +152,7 @@ func publishLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, idx *inde
 		return err
 	}
 	cg := cargoFor(r, rel, true)
+	cg.View = view.url(ctx)
 	for _, nv := range s.order {
 		name, version := splitNV(nv)
 		if err := r.Step("publish "+nv, func(res map[string]string) error {
@@ -195,6 +198,10 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, cg *c
 			return err
 		}
 		pipeline.Checkpoint("publish.upload")
+		res["resolved_through"] = "registry"
+		if cg.ResolvesThroughView() {
+			res["resolved_through"] = "index view"
+		}
 		start := r.Now()
 		up, err := cg.StartPublish(ctx, dir, name)
 		if err == nil {
@@ -223,6 +230,50 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, cg *c
 		default:
 			return err
 		}
+	}
+}
+
+// indexView is the index.View cargo resolves dependencies through, started
+// with the stage: the files cargo reads are the ones this stage has just
+// polled, so cargo's reads before each upload cost loopback round trips
+// instead of registry ones.
+type indexView struct {
+	ready chan struct{}
+	view  *index.View
+}
+
+func startView(ctx context.Context, idx *index.Client) *indexView {
+	iv := &indexView{ready: make(chan struct{})}
+	go func() {
+		defer close(iv.ready)
+		// A registry that wants a token to read its index is read
+		// directly: a view would have to hand the token on.
+		cfg, err := idx.Config(ctx)
+		if err != nil || cfg.AuthRequired {
+			return
+		}
+		iv.view, _ = idx.Serve()
+	}()
+	return iv
+}
+
+// url is the view's index URL, or "" to read the registry directly.
+func (iv *indexView) url(ctx context.Context) string {
+	select {
+	case <-iv.ready:
+	case <-ctx.Done():
+		return ""
+	}
+	if iv.view == nil {
+		return ""
+	}
+	return iv.view.URL()
+}
+
+func (iv *indexView) close() {
+	<-iv.ready
+	if iv.view != nil {
+		iv.view.Close()
 	}
 }
 

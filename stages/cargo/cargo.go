@@ -22,6 +22,9 @@ const CratesIOIndex = "sparse+https://index.crates.io/"
 // targetRegistry is the name cargo knows a redirected crates-io by.
 const targetRegistry = "embargo-target"
 
+// viewRegistry is the name cargo knows a View of the index by (see View).
+const viewRegistry = "embargo-index"
+
 // Registry says where crates go and how cargo reaches it.
 type Registry struct {
 	Name  string // the config's registry name ("crates-io" or an alternative registry)
@@ -38,7 +41,17 @@ type Cargo struct {
 	Bin      string // "cargo" unless set
 	Home     string // private CARGO_HOME
 	Registry Registry
+	// View, when set, is a sparse index URL serving the registry's index
+	// as embargo last saw it (index.View). Publishing to crates-io, cargo
+	// then resolves the package's dependencies through it, by source
+	// replacement, while it still reads config.json and the crate's own
+	// file from the registry and uploads there: `--registry` names the
+	// real registry, and cargo does not follow source replacement for it.
+	View string
 }
+
+// ResolvesThroughView is true when dependencies resolve through a View.
+func (c *Cargo) ResolvesThroughView() bool { return c.View != "" && c.Registry.Name == "crates-io" }
 
 // redirected is true when crates-io itself is replaced by another index (a
 // rehearsal's sandbox, a test registry): cargo then needs source
@@ -74,12 +87,15 @@ func (c *Cargo) command(ctx context.Context, dir string, withToken bool, args ..
 		"CARGO_TARGET_DIR=" + filepath.Join(dir, "target"),
 	}
 	reg := c.registryArg()
+	if reg != "crates-io" {
+		env = append(env, "CARGO_REGISTRIES_"+envName(reg)+"_INDEX="+c.Registry.Index)
+	}
 	switch {
+	case c.ResolvesThroughView():
+		global = append(global, "--config", fmt.Sprintf("source.crates-io.replace-with=%q", viewRegistry))
+		env = append(env, "CARGO_REGISTRIES_"+envName(viewRegistry)+"_INDEX="+c.View)
 	case c.redirected():
 		global = append(global, "--config", fmt.Sprintf("source.crates-io.replace-with=%q", targetRegistry))
-		env = append(env, "CARGO_REGISTRIES_"+envName(reg)+"_INDEX="+c.Registry.Index)
-	case c.Registry.Name != "crates-io":
-		env = append(env, "CARGO_REGISTRIES_"+envName(reg)+"_INDEX="+c.Registry.Index)
 	}
 	if withToken && c.Registry.Token != "" {
 		if reg == "crates-io" {

@@ -17,6 +17,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -102,6 +104,11 @@ type Client struct {
 	base  *url.URL // index root, with a trailing slash
 	token string
 	http  *retryablehttp.Client
+
+	// The newest answer for every file read, for a View.
+	requests atomic.Uint64
+	seenMu   sync.Mutex
+	seen     map[string]indexFile
 }
 
 // New returns a client for a sparse index URL ("sparse+https://index.crates.io/";
@@ -261,6 +268,7 @@ func (c *Client) get(ctx context.Context, rel string) ([]byte, int, string, erro
 	if c.token != "" {
 		req.Header.Set("Authorization", c.token)
 	}
+	seq := c.requests.Add(1)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, 0, shown, fmt.Errorf("index: GET %s: %w", shown, unwrapURLError(err))
@@ -273,6 +281,7 @@ func (c *Client) get(ctx context.Context, rel string) ([]byte, int, string, erro
 	if len(body) > maxFileBytes {
 		return nil, 0, shown, fmt.Errorf("index: GET %s: body larger than %d bytes", shown, maxFileBytes)
 	}
+	c.remember(rel, seq, resp.StatusCode, body)
 	return body, resp.StatusCode, shown, nil
 }
 

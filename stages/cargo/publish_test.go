@@ -1,0 +1,125 @@
+package cargo_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/async-rs/embargo/sandbox/registry"
+	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/index"
+)
+
+const registryToken = "cargo-test-registry-token"
+
+// chainWorkspace writes a workspace where b depends on a by path and
+// version, with its lockfile.
+func chainWorkspace(t *testing.T, home string) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"Cargo.toml":   "[workspace]\nmembers = [\"a\", \"b\"]\nresolver = \"2\"\n",
+		"a/Cargo.toml": "[package]\nname = \"a\"\nversion = \"0.1.0\"\nedition = \"2021\"\ndescription = \"a\"\nlicense = \"MIT\"\n",
+		"a/src/lib.rs": "pub fn answer() -> u32 { 42 }\n",
+		"b/Cargo.toml": "[package]\nname = \"b\"\nversion = \"0.1.0\"\nedition = \"2021\"\ndescription = \"b\"\nlicense = \"MIT\"\n\n[dependencies]\na = { path = \"../a\", version = \"0.1.0\" }\n",
+		"b/src/lib.rs": "pub fn doubled() -> u32 { a::answer() * 2 }\n",
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lock := exec.Command("cargo", "generate-lockfile", "--offline")
+	lock.Dir = dir
+	lock.Env = append(os.Environ(), "CARGO_HOME="+home)
+	if out, err := lock.CombinedOutput(); err != nil {
+		t.Fatalf("cargo generate-lockfile: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// cargo resolves the package's dependencies through the view of the index
+// (no round trip to the registry for them), still uploads to the registry,
+// and the upload is the crate cargo packaged before, with its dependency on
+// the same registry (no trace of the view in what is published).
+func TestPublishResolvesThroughTheView(t *testing.T) {
+	if _, err := exec.LookPath("cargo"); err != nil {
+		t.Skip("cargo not found on PATH; publishing is tested with the real cargo")
+	}
+	for _, mode := range []string{"crates.io", "crates-io redirected to another registry"} {
+		t.Run(mode, func(t *testing.T) {
+			srv, err := registry.Start("", registry.Options{Dir: t.TempDir(), Token: registryToken, CratesIO: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { srv.Close() })
+			reg := cargo.Registry{Name: "crates-io", Index: srv.IndexURL(), Token: registryToken}
+			if mode == "crates.io" {
+				// The release's own path, for crates.io itself: cargo's
+				// test hook makes the sandbox crates.io's built-in index,
+				// so that `--registry crates-io` reaches it without any
+				// source replacement of embargo's.
+				t.Setenv("__CARGO_TEST_CRATES_IO_URL_DO_NOT_USE_THIS", srv.IndexURL())
+				reg.Index = cargo.CratesIOIndex
+			}
+			home := filepath.Join(t.TempDir(), "cargo-home")
+			ws := chainWorkspace(t, home)
+			cg := &cargo.Cargo{Home: home, Registry: reg}
+			ctx := context.Background()
+			pkgs, err := cg.Package(ctx, ws, []*cargo.Crate{{Name: "a", Version: "0.1.0"}, {Name: "b", Version: "0.1.0"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			idx, err := index.New(srv.IndexURL(), index.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			view, err := idx.Serve()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer view.Close()
+			cg.View = view.URL()
+
+			if _, err := cg.Publish(ctx, ws, "a"); err != nil {
+				t.Fatal(err)
+			}
+			if _, found, err := idx.Lookup(ctx, "a", "0.1.0"); err != nil || !found {
+				t.Fatalf("a@0.1.0 not in the index after publishing: %v", err)
+			}
+			before := len(srv.Requests())
+			began := time.Now()
+			if _, err := cg.Publish(ctx, ws, "b"); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("cargo publish -p b took %s", time.Since(began).Round(time.Millisecond))
+			for _, r := range srv.Requests()[before:] {
+				if r.Path == "/index/"+index.Path("a") {
+					t.Errorf("cargo read a's index file from the registry while publishing b (%s %s)", r.Method, r.Path)
+				}
+			}
+			if n := srv.Uploads("b", "0.1.0"); n != 1 {
+				t.Fatalf("b@0.1.0 uploaded %d times to the registry", n)
+			}
+			versions, err := idx.Versions(ctx, "b")
+			if err != nil || len(versions) != 1 {
+				t.Fatalf("b in the index: %+v, %v", versions, err)
+			}
+			e := versions[0]
+			if e.Cksum != pkgs[1].Sha256 {
+				t.Errorf("b was published with sha256 %s, packaged before as %s", e.Cksum, pkgs[1].Sha256)
+			}
+			if len(e.Deps) != 1 || e.Deps[0].Name != "a" || e.Deps[0].Registry != "" {
+				t.Errorf("b's dependencies as published: %+v (want a, from the same registry)", e.Deps)
+			}
+		})
+	}
+}

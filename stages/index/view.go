@@ -1,0 +1,133 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"regexp"
+	"time"
+)
+
+// A View serves cargo, on a loopback address, the sparse index as this
+// client last saw it.
+//
+// Why: before uploading a crate, `cargo publish` resolves the packaged
+// crate's lockfile, reading config.json and the index file of every
+// dependency, one dependency level after another, each a round trip to the
+// registry. At T0 embargo has just read the very files cargo needs (it polls
+// the index until a dependency's new version shows before starting its
+// dependent), so cargo's resolution through a View costs loopback round trips
+// instead of registry ones. A View never invents anything: it answers with
+// bytes the registry served to this client, the newest it has, and fetches a
+// file it has not seen from the registry on first request. It serves reads
+// only; cargo still reads config.json and the crate's own file from the
+// registry itself, uploads there, and the upload's bytes do not depend on
+// where the index was read (the index's contents are the same).
+type View struct {
+	c   *Client
+	srv *http.Server
+	ln  net.Listener
+	url string
+}
+
+// indexFile is one answer of the registry, kept for a View.
+type indexFile struct {
+	seq    uint64 // order in which the request was made
+	status int
+	body   []byte
+}
+
+// servedPath is what a View answers for: config.json and index files by
+// the crates.io layout on lowercased names.
+var servedPath = regexp.MustCompile(`^(config\.json|1/[a-z0-9_-]|2/[a-z0-9_-]{2}|3/[a-z0-9_-]/[a-z0-9_-]{3}|[a-z0-9_-]{2}/[a-z0-9_-]{2}/[a-z0-9_-]{4,64})$`)
+
+// remember records an answer unless a request made later has already been
+// recorded: answers may arrive out of order, and the View must never go back
+// to an older state of the index.
+func (c *Client) remember(rel string, seq uint64, status int, body []byte) {
+	switch status {
+	case http.StatusOK, http.StatusNotFound, http.StatusGone, http.StatusUnavailableForLegalReasons:
+	default:
+		return
+	}
+	c.seenMu.Lock()
+	defer c.seenMu.Unlock()
+	if old, ok := c.seen[rel]; ok && old.seq > seq {
+		return
+	}
+	if c.seen == nil {
+		c.seen = map[string]indexFile{}
+	}
+	c.seen[rel] = indexFile{seq: seq, status: status, body: body}
+}
+
+func (c *Client) lastSeen(rel string) (indexFile, bool) {
+	c.seenMu.Lock()
+	defer c.seenMu.Unlock()
+	f, ok := c.seen[rel]
+	return f, ok
+}
+
+// Serve starts a View of this client's index on 127.0.0.1; Close stops it.
+func (c *Client) Serve() (*View, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	v := &View{c: c, ln: ln, url: "sparse+http://" + ln.Addr().String() + "/"}
+	v.srv = &http.Server{Handler: v, ReadHeaderTimeout: 10 * time.Second}
+	go v.srv.Serve(ln)
+	return v, nil
+}
+
+// URL is the View's index URL for cargo ("sparse+http://127.0.0.1:PORT/").
+func (v *View) URL() string { return v.url }
+
+// Close stops serving.
+func (v *View) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := v.srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return v.srv.Close()
+	}
+	return err
+}
+
+func (v *View) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		http.Error(w, "a view of the index is read-only", http.StatusMethodNotAllowed)
+		return
+	}
+	rel := r.URL.Path
+	if len(rel) > 0 && rel[0] == '/' {
+		rel = rel[1:]
+	}
+	if !servedPath.MatchString(rel) {
+		http.NotFound(w, r)
+		return
+	}
+	f, ok := v.c.lastSeen(rel)
+	if !ok {
+		// Not seen yet: ask the registry, with the client's retries; the
+		// answer is remembered for the next request.
+		_, status, _, err := v.c.get(r.Context(), rel)
+		if err != nil {
+			http.Error(w, "the registry did not answer", http.StatusBadGateway)
+			return
+		}
+		if f, ok = v.c.lastSeen(rel); !ok {
+			// An answer not worth keeping (401, 403): cargo sees it as is.
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
+	}
+	if f.status != http.StatusOK {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(f.body)
+}

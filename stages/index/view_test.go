@@ -1,0 +1,203 @@
+package index_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/async-rs/embargo/stages/index"
+)
+
+// registryFiles is an index whose files the test changes as it goes, and
+// which counts the requests for each path.
+type registryFiles struct {
+	mu    sync.Mutex
+	files map[string]string
+	asked map[string]int
+	// hold, when set for a path, keeps the next request for it waiting
+	// until the channel is closed, answering with the file as it was when
+	// the request arrived.
+	hold map[string]chan struct{}
+}
+
+func (f *registryFiles) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rel := strings.TrimPrefix(r.URL.Path, "/")
+	f.mu.Lock()
+	f.asked[rel]++
+	body, ok := f.files[rel]
+	wait := f.hold[rel]
+	delete(f.hold, rel)
+	f.mu.Unlock()
+	if wait != nil {
+		<-wait
+	}
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	io.WriteString(w, body)
+}
+
+func (f *registryFiles) set(rel, body string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.files[rel] = body
+}
+
+func (f *registryFiles) count(rel string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.asked[rel]
+}
+
+func entryLine(name, vers string) string {
+	return `{"name":"` + name + `","vers":"` + vers + `","deps":[],"cksum":"` + strings.Repeat("ab", 32) + `","features":{},"yanked":false}` + "\n"
+}
+
+func newView(t *testing.T) (*registryFiles, *index.Client, string) {
+	t.Helper()
+	files := &registryFiles{files: map[string]string{"config.json": `{"dl":"https://dl.example","api":"https://api.example"}`}, asked: map[string]int{}, hold: map[string]chan struct{}{}}
+	srv, _ := server(t, files.ServeHTTP)
+	c := newClient(t, "sparse+"+srv.URL+"/", fast)
+	v, err := c.Serve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	if !strings.HasPrefix(v.URL(), "sparse+http://127.0.0.1:") {
+		t.Fatalf("view URL %q is not a loopback sparse index", v.URL())
+	}
+	return files, c, strings.TrimPrefix(v.URL(), "sparse+")
+}
+
+func viewGet(t *testing.T, base, rel string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(base + rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// What cargo reads through a view is what embargo last read from the
+// registry: once embargo has seen a new version, cargo resolves it.
+func TestViewServesTheNewestAnswerSeen(t *testing.T) {
+	files, c, view := newView(t)
+	ctx := context.Background()
+	files.set("ab/cd/abcd", entryLine("abcd", "1.0.0"))
+	if _, found, err := c.Lookup(ctx, "abcd", "1.0.0"); err != nil || !found {
+		t.Fatalf("lookup: %v %v", found, err)
+	}
+	if status, body := viewGet(t, view, "ab/cd/abcd"); status != 200 || body != entryLine("abcd", "1.0.0") {
+		t.Fatalf("view answered %d %q", status, body)
+	}
+	if n := files.count("ab/cd/abcd"); n != 1 {
+		t.Fatalf("a file embargo has read was asked of the registry again by the view: %d requests", n)
+	}
+
+	files.set("ab/cd/abcd", entryLine("abcd", "1.0.0")+entryLine("abcd", "1.0.1"))
+	if _, found, err := c.Lookup(ctx, "abcd", "1.0.1"); err != nil || !found {
+		t.Fatalf("lookup of the new version: %v %v", found, err)
+	}
+	if _, body := viewGet(t, view, "ab/cd/abcd"); !strings.Contains(body, `"vers":"1.0.1"`) {
+		t.Fatalf("the view does not show the version embargo has seen: %q", body)
+	}
+
+	// A crate not on the registry is a 404 through the view too, until
+	// embargo sees it published.
+	if status, _ := viewGet(t, view, "ne/wc/newcrate"); status != 404 {
+		t.Fatalf("a missing crate: view answered %d", status)
+	}
+	files.set("ne/wc/newcrate", entryLine("newcrate", "0.1.0"))
+	if _, found, _ := c.Lookup(ctx, "newcrate", "0.1.0"); !found {
+		t.Fatal("lookup of the published crate")
+	}
+	if status, _ := viewGet(t, view, "ne/wc/newcrate"); status != 200 {
+		t.Fatalf("a crate embargo has seen published: view answered %d", status)
+	}
+}
+
+// A file embargo has not read is fetched from the registry once, then
+// served from what was read.
+func TestViewReadsThroughOnce(t *testing.T) {
+	files, _, view := newView(t)
+	files.set("se/rd/serde", entryLine("serde", "1.0.0"))
+	for range 3 {
+		if status, body := viewGet(t, view, "se/rd/serde"); status != 200 || body != entryLine("serde", "1.0.0") {
+			t.Fatalf("view answered %d %q", status, body)
+		}
+	}
+	if status, body := viewGet(t, view, "config.json"); status != 200 || !strings.Contains(body, `"api":"https://api.example"`) {
+		t.Fatalf("config.json through the view: %d %q", status, body)
+	}
+	if n := files.count("se/rd/serde"); n != 1 {
+		t.Fatalf("the registry was asked %d times for one file", n)
+	}
+}
+
+// Answers can arrive out of order; the view keeps the answer to the latest
+// question, so it never goes back to an older index.
+func TestViewNeverGoesBack(t *testing.T) {
+	files, c, view := newView(t)
+	ctx := context.Background()
+	files.set("ab/cd/abcd", entryLine("abcd", "1.0.0"))
+	release := make(chan struct{})
+	files.mu.Lock()
+	files.hold["ab/cd/abcd"] = release
+	files.mu.Unlock()
+
+	var slow sync.WaitGroup
+	var slowFound atomic.Bool
+	slow.Add(1)
+	go func() {
+		defer slow.Done()
+		_, found, _ := c.Lookup(ctx, "abcd", "1.0.1")
+		slowFound.Store(found)
+	}()
+	for files.count("ab/cd/abcd") == 0 {
+		time.Sleep(time.Millisecond) // until the slow question has reached the registry
+	}
+	files.set("ab/cd/abcd", entryLine("abcd", "1.0.0")+entryLine("abcd", "1.0.1"))
+	if _, found, err := c.Lookup(ctx, "abcd", "1.0.1"); err != nil || !found {
+		t.Fatalf("later lookup: %v %v", found, err)
+	}
+	close(release)
+	slow.Wait()
+	if slowFound.Load() {
+		t.Fatal("test setup: the held request saw the new version")
+	}
+	if _, body := viewGet(t, view, "ab/cd/abcd"); !strings.Contains(body, `"vers":"1.0.1"`) {
+		t.Fatalf("the view went back to an older answer: %q", body)
+	}
+}
+
+// The view answers index reads only: nothing else reaches the registry
+// through it.
+func TestViewIsReadOnlyAndIndexOnly(t *testing.T) {
+	files, _, view := newView(t)
+	for _, rel := range []string{"api/v1/crates/new", "ab/cd/../../config.json", "ab/cd/abcd/download", "index.html", "AB/CD/ABCD"} {
+		if status, _ := viewGet(t, view, rel); status != 404 {
+			t.Errorf("GET %s: %d, want 404", rel, status)
+		}
+	}
+	resp, err := http.Post(view+"ab/cd/abcd", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %d, want 405", resp.StatusCode)
+	}
+	files.mu.Lock()
+	defer files.mu.Unlock()
+	if len(files.asked) != 0 {
+		t.Errorf("the registry was asked %v", files.asked)
+	}
+}
