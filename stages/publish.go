@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"time"
@@ -26,8 +27,13 @@ func (Publish) Summary() string {
 
 // Bounds of the publish loop.
 const (
-	parallelLines  = 4
+	parallelLines = 4
+	// A server error is tried again up to publishRetries times; a rate
+	// limit as long as the registry asks, within the window (see retryPlan).
 	publishRetries = 6
+	// lateRunGrace is how long rate limits are waited out by a run started
+	// after the window closed.
+	lateRunGrace = 30 * time.Minute
 	// visibleWithin bounds the wait for the index to show an upload.
 	visibleWithin = 5 * time.Minute
 	// The index is polled every pollFast for fastPollFor after an upload
@@ -173,6 +179,10 @@ func publishLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, idx *inde
 // registry and then checked like any other).
 func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, cg *cargo.Cargo, dir, name, version, sum string, first *lookup, res map[string]string) error {
 	nv := name + "@" + version
+	horizon := r.Gate.Deadline()
+	if late := r.Now().Add(lateRunGrace); late.After(horizon) {
+		horizon = late
+	}
 	for attempt := 1; ; attempt++ {
 		var e index.Entry
 		var found bool
@@ -219,9 +229,12 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, cg *c
 			err := waitVisible(ctx, r, idx, name, version, sum, res)
 			up.Stop()
 			return err
-		case errors.As(err, &pe) && pe.Retryable() && attempt < publishRetries:
-			wait := retryWait(r.Now(), pe, attempt)
-			r.Warnf("%s: registry answered %d; retrying in %s (attempt %d of %d)", nv, pe.Status, wait.Round(time.Second), attempt+1, publishRetries)
+		case errors.As(err, &pe) && pe.Retryable():
+			wait, err := retryPlan(r.Now(), horizon, pe, attempt)
+			if err != nil {
+				return fmt.Errorf("%s: %w", nv, err)
+			}
+			r.Warnf("%s: registry answered %d; retrying in %s (attempt %d)", nv, pe.Status, wait.Round(time.Second), attempt+1)
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
@@ -303,15 +316,33 @@ func (l *lookup) wait(ctx context.Context) (index.Entry, bool, error) {
 	}
 }
 
+// retryPlan says how long to wait before trying an upload again that the
+// registry refused with a retryable status, or why not to. A rate limit is
+// waited out as often as the registry asks, as long as the next try comes
+// before horizon (the end of the window): crates.io lets a burst of new
+// versions through, then one a minute, so a release of many crates is slowed
+// by it, never failed. A server error is retried publishRetries times.
+func retryPlan(now, horizon time.Time, pe *cargo.PublishError, attempt int) (time.Duration, error) {
+	if pe.Status != http.StatusTooManyRequests && attempt >= publishRetries {
+		return 0, fmt.Errorf("the registry answered %d to %d attempts: %w", pe.Status, attempt, pe)
+	}
+	wait := retryWait(now, pe, attempt)
+	if at := now.Add(wait); at.After(horizon) {
+		return 0, fmt.Errorf("the registry answered %d and asks to wait until %s, after %s, the end of the window: re-run `embargo run --from publish` then: %w",
+			pe.Status, at.UTC().Format(time.RFC3339), horizon.UTC().Format(time.RFC3339), pe)
+	}
+	return wait, nil
+}
+
 // retryWait honours the registry's "try again after" when it said one, and
-// backs off exponentially otherwise.
+// backs off exponentially otherwise, from 0.5 s up to 30 s.
 func retryWait(now time.Time, pe *cargo.PublishError, attempt int) time.Duration {
 	if !pe.RetryAfter.IsZero() {
 		if d := pe.RetryAfter.Sub(now); d > 0 {
 			return d
 		}
 	}
-	d := time.Duration(1<<(attempt-1)) * 500 * time.Millisecond
+	d := time.Duration(1<<min(attempt-1, 6)) * 500 * time.Millisecond
 	return min(d, 30*time.Second)
 }
 

@@ -218,7 +218,12 @@ type PublishError struct {
 	err    error
 }
 
-func (e *PublishError) Error() string { return e.err.Error() }
+func (e *PublishError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("cargo publish: the registry answered %d", e.Status)
+	}
+	return e.err.Error()
+}
 
 // Retryable is true for rate limits and server errors.
 func (e *PublishError) Retryable() bool { return e.Status == 429 || e.Status >= 500 }
