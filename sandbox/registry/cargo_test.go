@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/sandbox/registry"
+	"github.com/async-rs/embargo/sandbox/world"
 )
 
 const testToken = "sandbox-secret-token"
@@ -48,14 +49,8 @@ alpha = { package = "a", path = "../a", version = "0.1.0"` + depExtra + ` }
 `,
 		"b/src/lib.rs": "pub fn doubled() -> u32 { alpha::answer() * 2 }\n",
 	}
-	for name, body := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := world.WriteFiles(dir, files); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }

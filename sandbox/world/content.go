@@ -2,9 +2,32 @@ package world
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 )
+
+// Workspace is every file of an example workspace at version: the crates
+// form a chain, each depending on the one before by path and exact version,
+// with the Cargo.lock cargo would write, ready for `cargo package --locked`.
+func Workspace(crates []string, version string) map[string]string {
+	return workspace(crates, version, "")
+}
+
+// WriteFiles writes files (slash-separated paths to contents) below dir.
+func WriteFiles(dir string, files map[string]string) error {
+	for name, body := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // workspace returns every file of the workspace at version. fixedIn, when
 // non-empty, selects the fixed code of the first crate and names the release

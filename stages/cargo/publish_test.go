@@ -2,13 +2,13 @@ package cargo_test
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/async-rs/embargo/sandbox/registry"
+	"github.com/async-rs/embargo/sandbox/world"
 	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/index"
 )
@@ -17,30 +17,11 @@ const registryToken = "cargo-test-registry-token"
 
 // chainWorkspace writes a workspace where b depends on a by path and
 // version, with its lockfile.
-func chainWorkspace(t *testing.T, home string) string {
+func chainWorkspace(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	files := map[string]string{
-		"Cargo.toml":   "[workspace]\nmembers = [\"a\", \"b\"]\nresolver = \"2\"\n",
-		"a/Cargo.toml": "[package]\nname = \"a\"\nversion = \"0.1.0\"\nedition = \"2021\"\ndescription = \"a\"\nlicense = \"MIT\"\n",
-		"a/src/lib.rs": "pub fn answer() -> u32 { 42 }\n",
-		"b/Cargo.toml": "[package]\nname = \"b\"\nversion = \"0.1.0\"\nedition = \"2021\"\ndescription = \"b\"\nlicense = \"MIT\"\n\n[dependencies]\na = { path = \"../a\", version = \"0.1.0\" }\n",
-		"b/src/lib.rs": "pub fn doubled() -> u32 { a::answer() * 2 }\n",
-	}
-	for name, body := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	lock := exec.Command("cargo", "generate-lockfile", "--offline")
-	lock.Dir = dir
-	lock.Env = append(os.Environ(), "CARGO_HOME="+home)
-	if out, err := lock.CombinedOutput(); err != nil {
-		t.Fatalf("cargo generate-lockfile: %v\n%s", err, out)
+	if err := world.WriteFiles(dir, world.Workspace([]string{"a", "b"}, "0.1.0")); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }
@@ -70,7 +51,7 @@ func TestPublishResolvesThroughTheView(t *testing.T) {
 				reg.Index = cargo.CratesIOIndex
 			}
 			home := filepath.Join(t.TempDir(), "cargo-home")
-			ws := chainWorkspace(t, home)
+			ws := chainWorkspace(t)
 			cg := &cargo.Cargo{Home: home, Registry: reg}
 			ctx := context.Background()
 			pkgs, err := cg.Package(ctx, ws, []*cargo.Crate{{Name: "a", Version: "0.1.0"}, {Name: "b", Version: "0.1.0"}})
