@@ -328,8 +328,8 @@ func retryPlan(now, horizon time.Time, pe *cargo.PublishError, attempt int) (tim
 	}
 	wait := retryWait(now, pe, attempt)
 	if at := now.Add(wait); at.After(horizon) {
-		return 0, fmt.Errorf("the registry answered %d and asks to wait until %s, after %s, the end of the window: re-run `embargo run --from publish` then: %w",
-			pe.Status, at.UTC().Format(time.RFC3339), horizon.UTC().Format(time.RFC3339), pe)
+		return 0, fmt.Errorf("the registry answered %d and asks to wait until %s, beyond %s, the latest this run waits (the end of the window, or %s after a late start): re-run `embargo run --from publish` then: %w",
+			pe.Status, at.UTC().Format(time.RFC3339), horizon.UTC().Format(time.RFC3339), lateRunGrace, pe)
 	}
 	return wait, nil
 }
