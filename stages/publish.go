@@ -28,6 +28,8 @@ func (Publish) Summary() string {
 // Bounds of the publish loop.
 const (
 	parallelLines = 4
+	// prefetchParallel bounds the index reads made ahead of cargo.
+	prefetchParallel = 8
 	// A server error is tried again up to publishRetries times; a rate
 	// limit as long as the registry asks, within the window (see retryPlan).
 	publishRetries = 6
@@ -159,6 +161,13 @@ func publishLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, idx *inde
 	}
 	cg := cargoFor(r, rel, true)
 	cg.View = view.url(ctx)
+	if cg.ResolvesThroughView() {
+		// cargo resolves every crates.io package the lockfile pins before
+		// its first upload, level by level; read them all at once now.
+		if names, err := cargo.LockedFromCratesIO(dir); err == nil {
+			go idx.Prefetch(ctx, names, prefetchParallel)
+		}
+	}
 	for _, nv := range s.order {
 		name, version := splitNV(nv)
 		if err := r.Step("publish "+nv, func(res map[string]string) error {

@@ -69,6 +69,33 @@ func (c *Client) lastSeen(rel string) (indexFile, bool) {
 	return f, ok
 }
 
+// Prefetch reads the index files of the named crates that this client has
+// not read yet, parallel at a time, so that a View has them ready before
+// cargo asks. Errors are left for the View to meet again on request: this
+// only saves time.
+func (c *Client) Prefetch(ctx context.Context, names []string, parallel int) {
+	sem := make(chan struct{}, max(parallel, 1))
+	done := make(chan struct{})
+	n := 0
+	for _, name := range names {
+		if checkName(name) != nil {
+			continue
+		}
+		if _, ok := c.lastSeen(Path(name)); ok {
+			continue
+		}
+		n++
+		go func() {
+			sem <- struct{}{}
+			defer func() { <-sem; done <- struct{}{} }()
+			c.get(ctx, Path(name))
+		}()
+	}
+	for range n {
+		<-done
+	}
+}
+
 // Serve starts a View of this client's index on 127.0.0.1; Close stops it.
 func (c *Client) Serve() (*View, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -201,3 +201,30 @@ func TestViewIsReadOnlyAndIndexOnly(t *testing.T) {
 		t.Errorf("the registry was asked %v", files.asked)
 	}
 }
+
+// Prefetching reads each file not yet read once, so that cargo's first
+// resolution finds them in the view.
+func TestPrefetchFillsTheView(t *testing.T) {
+	files, c, view := newView(t)
+	ctx := context.Background()
+	for _, name := range []string{"serde", "libc", "pin-project", "abcd"} {
+		files.set(index.Path(name), entryLine(name, "1.0.0"))
+	}
+	if _, _, err := c.Lookup(ctx, "abcd", "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	c.Prefetch(ctx, []string{"serde", "libc", "pin-project", "abcd", "not-there", "../bad"}, 2)
+	for _, name := range []string{"serde", "libc", "pin-project", "abcd", "not-there"} {
+		if n := files.count(index.Path(name)); n != 1 {
+			t.Errorf("%s: the registry was asked %d times, want once", name, n)
+		}
+	}
+	for _, name := range []string{"serde", "libc", "pin-project"} {
+		if status, body := viewGet(t, view, index.Path(name)); status != 200 || body != entryLine(name, "1.0.0") {
+			t.Errorf("%s through the view: %d %q", name, status, body)
+		}
+		if n := files.count(index.Path(name)); n != 1 {
+			t.Errorf("%s: the view asked the registry again (%d requests)", name, n)
+		}
+	}
+}
