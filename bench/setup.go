@@ -193,10 +193,8 @@ func (s *Setup) firstWrite(since time.Time) (time.Time, string) {
 			at, what = t, w
 		}
 	}
-	for _, r := range s.Git.ReceivePacks() {
-		if r.Method == "POST" {
-			consider(r.Time, "git push (receive-pack POST)")
-		}
+	for _, r := range s.Git.Pushes() {
+		consider(r.Time, "git push (receive-pack POST)")
 	}
 	for _, r := range s.Registry.Requests() {
 		if r.Method == "PUT" {
@@ -209,8 +207,8 @@ func (s *Setup) firstWrite(since time.Time) (time.Time, string) {
 // earlyWrites lists every write to a public target that arrived before t0.
 func (s *Setup) earlyWrites(t0 time.Time) []string {
 	var out []string
-	for _, r := range s.Git.ReceivePacks() {
-		if r.Method == "POST" && r.Time.Before(t0) {
+	for _, r := range s.Git.Pushes() {
+		if r.Time.Before(t0) {
 			out = append(out, fmt.Sprintf("git receive-pack POST %s before T0", t0.Sub(r.Time)))
 		}
 	}

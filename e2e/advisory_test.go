@@ -124,8 +124,8 @@ func (bl *servedBlog) advisoryCommits(stop plumbing.Hash) []*object.Commit {
 // blogPushes counts the pack uploads the server received for the blog.
 func (bl *servedBlog) blogPushes() int {
 	n := 0
-	for _, r := range bl.server.ReceivePacks() {
-		if r.Method == "POST" && strings.Contains(r.Path, "/blog.git/") {
+	for _, r := range bl.server.Pushes() {
+		if strings.Contains(r.Path, "/blog.git/") {
 			n++
 		}
 	}

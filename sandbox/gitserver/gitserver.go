@@ -142,6 +142,19 @@ func (s *Server) ReceivePacks() []Request {
 	return out
 }
 
+// Pushes returns the receive-pack POSTs seen so far, in order: the requests
+// that carry a pack, one per push attempt (the GETs before them only read
+// the refs).
+func (s *Server) Pushes() []Request {
+	var out []Request
+	for _, r := range s.ReceivePacks() {
+		if r.Method == http.MethodPost {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // Close stops the server and waits for it to stop serving.
 func (s *Server) Close() {
 	_ = s.srv.Close()

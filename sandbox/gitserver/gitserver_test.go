@@ -176,6 +176,9 @@ func TestPushWithTokenAndAnonymousClone(t *testing.T) {
 	if n := len(srv.ReceivePacks()); n != 2 {
 		t.Fatalf("%d receive-pack requests, want 2", n)
 	}
+	if p := srv.Pushes(); len(p) != 1 || p[0].Method != http.MethodPost {
+		t.Fatalf("pushes = %+v, want the one receive-pack POST", p)
+	}
 }
 
 func TestAtomicPush(t *testing.T) {

@@ -97,15 +97,7 @@ func (f *forge) file(commit plumbing.Hash, path string) (string, bool) {
 	return s, true
 }
 
-func (f *forge) posts() int {
-	n := 0
-	for _, r := range f.srv.ReceivePacks() {
-		if r.Method == "POST" {
-			n++
-		}
-	}
-	return n
-}
+func (f *forge) posts() int { return len(f.srv.Pushes()) }
 
 const postPath = "source/blog/2026-12-01-out-of-bounds-read.html.md"
 
