@@ -39,8 +39,14 @@ type imageRegistry struct {
 
 func startImageRegistry(t *testing.T) *imageRegistry {
 	t.Helper()
+	return recordingRegistry(t, ociregistry.New(ociregistry.Logger(log.New(io.Discard, "", 0))))
+}
+
+// recordingRegistry serves the image registry h on 127.0.0.1 and records
+// every request.
+func recordingRegistry(t *testing.T, h http.Handler) *imageRegistry {
+	t.Helper()
 	reg := &imageRegistry{}
-	h := ociregistry.New(ociregistry.Logger(log.New(io.Discard, "", 0)))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reg.mu.Lock()
 		reg.log = append(reg.log, r.Method+" "+r.URL.Path)
@@ -407,17 +413,7 @@ func appendImages(t *testing.T, config string, images ...pipeline.Image) {
 func startDockerRegistry(t *testing.T) *imageRegistry {
 	t.Helper()
 	addr := startBundleRegistry(t)
-	reg := &imageRegistry{}
-	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: addr})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		reg.mu.Lock()
-		reg.log = append(reg.log, r.Method+" "+r.URL.Path)
-		reg.mu.Unlock()
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	reg.host = strings.TrimPrefix(srv.URL, "http://")
-	return reg
+	return recordingRegistry(t, httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: addr}))
 }
 
 // The same promotion against the distribution registry: a multi-arch
