@@ -549,7 +549,16 @@ func TestCITemplateCommandsRunAgainstTheSandboxWorld(t *testing.T) {
 // assertReportOK checks the last JSON line is a successful final report.
 func assertReportOK(t *testing.T, c ciCommand, stdout string) {
 	t.Helper()
+	if ok, last := endsWithSuccessfulReport(stdout); !ok {
+		t.Errorf("%s: `%s` does not end with a successful report: %s", c.where, c.line, last)
+	}
+}
+
+// endsWithSuccessfulReport reads the last line of a --json run's output:
+// whether it is the final report saying the run succeeded, and the line.
+func endsWithSuccessfulReport(stdout string) (bool, string) {
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	line := lines[len(lines)-1]
 	var last struct {
 		Event string `json:"event"`
 		Data  struct {
@@ -558,9 +567,8 @@ func assertReportOK(t *testing.T, c ciCommand, stdout string) {
 			} `json:"report"`
 		} `json:"data"`
 	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last.Event != "report" || !last.Data.Report.OK {
-		t.Errorf("%s: `%s` does not end with a successful report: %s", c.where, c.line, lines[len(lines)-1])
-	}
+	err := json.Unmarshal([]byte(line), &last)
+	return err == nil && last.Event == "report" && last.Data.Report.OK, line
 }
 
 // The line `embargo plan --ci` prints replaces the template's placeholder
