@@ -74,11 +74,7 @@ func safeName(s string) string {
 // linePackages prepares the line's worktree at the held tip and packages
 // its crates (verified), in publish order.
 func linePackages(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipeline.Release, held plumbing.Hash) ([]cargo.Package, error) {
-	ws, err := workspaceAt(v, held)
-	if err != nil {
-		return nil, err
-	}
-	crates, err := ws.Select(rel.Crates)
+	crates, err := lineCrates(v, rel, held)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/vault"
 )
@@ -26,6 +27,16 @@ func workspaceAt(v *vault.Vault, commit plumbing.Hash) (ws *cargo.Workspace, err
 		return err
 	})
 	return ws, err
+}
+
+// lineCrates reads the workspace at a line's held tip and selects the
+// line's crates from it, in publish order.
+func lineCrates(v *vault.Vault, rel pipeline.Release, held plumbing.Hash) ([]*cargo.Crate, error) {
+	ws, err := workspaceAt(v, held)
+	if err != nil {
+		return nil, err
+	}
+	return ws.Select(rel.Crates)
 }
 
 func (c commitTree) Read(path string) (string, bool, error) {

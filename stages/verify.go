@@ -232,11 +232,7 @@ func lineVersions(r *pipeline.Run, rel pipeline.Release) ([]string, error) {
 	if !ok {
 		return nil, fmt.Errorf("line %s: the journal does not name its crates, and the vault has no held branch %s: %s", rel.Line, rel.Branch, next)
 	}
-	ws, err := workspaceAt(v, held)
-	if err != nil {
-		return nil, err
-	}
-	crates, err := ws.Select(rel.Crates)
+	crates, err := lineCrates(v, rel, held)
 	if err != nil {
 		return nil, err
 	}
