@@ -120,55 +120,43 @@ func (r *Rehearsal) seed(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("the real index %s could not be read (%v): the sandbox registry starts empty, so versions already released are not seen", opts.Index, err)
 	}
-	seeded := map[string]bool{}
-	add := func(e index.Entry, crate []byte) error {
-		key := e.Name + "@" + e.Vers
-		if seeded[key] {
-			return nil
-		}
-		seeded[key] = true
-		var re registry.IndexEntry
-		b, _ := json.Marshal(e)
-		if err := json.Unmarshal(b, &re); err != nil {
-			return err
-		}
-		return r.Registry.Seed(re, crate)
-	}
-	released := map[string]bool{}
+	// Versions whose .crate files are needed: the ones the release
+	// publishes that are already out, and every locked one. Each crate's
+	// index file is read once and each of its versions seeded once, with
+	// its .crate when needed.
+	need := map[string]bool{}
+	names := append([]string(nil), opts.Crates...)
 	for _, nv := range opts.Released {
-		released[nv] = true
+		need[nv] = true
 	}
-	for _, name := range opts.Crates {
+	for _, nv := range opts.Locked {
+		need[nv] = true
+		name, _, _ := strings.Cut(nv, "@")
+		names = append(names, name)
+	}
+	read := map[string]bool{}
+	for _, name := range names {
+		if read[name] {
+			continue
+		}
+		read[name] = true
 		entries, err := real.Versions(ctx, name)
 		if err != nil {
 			return err
 		}
 		for _, e := range entries {
 			var crate []byte
-			if released[e.Name+"@"+e.Vers] {
+			if need[e.Name+"@"+e.Vers] {
 				if crate, err = download(ctx, cfg.DL, e.Name, e.Vers, e.Cksum); err != nil {
 					return err
 				}
 			}
-			if err := add(e, crate); err != nil {
+			var re registry.IndexEntry
+			b, _ := json.Marshal(e)
+			if err := json.Unmarshal(b, &re); err != nil {
 				return err
 			}
-		}
-	}
-	for _, nv := range opts.Locked {
-		name, version, _ := strings.Cut(nv, "@")
-		entries, err := real.Versions(ctx, name)
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			var crate []byte
-			if e.Vers == version {
-				if crate, err = download(ctx, cfg.DL, name, version, e.Cksum); err != nil {
-					return err
-				}
-			}
-			if err := add(e, crate); err != nil {
+			if err := r.Registry.Seed(re, crate); err != nil {
 				return err
 			}
 		}

@@ -1,0 +1,80 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"testing"
+
+	"github.com/go-git/go-git/v5"
+
+	"github.com/async-rs/embargo/sandbox/registry"
+	"github.com/async-rs/embargo/stages/index"
+)
+
+// Two release lines often lock different versions of one dependency: the
+// sandbox must serve the .crate of each, as the real registry does, or the
+// rehearsal's verification build cannot download it.
+func TestSeedServesEveryLockedVersion(t *testing.T) {
+	ctx := context.Background()
+	real, err := registry.Start("", registry.Options{Dir: t.TempDir(), Token: "real-registry-token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer real.Close()
+	crates := map[string][]byte{
+		"1.0.0": []byte("the bytes of dep 1.0.0"),
+		"2.0.0": []byte("the bytes of dep 2.0.0"),
+		"3.0.0": []byte("the bytes of dep 3.0.0"),
+	}
+	for _, v := range []string{"1.0.0", "2.0.0", "3.0.0"} {
+		if err := real.Seed(registry.IndexEntry{Name: "dep", Vers: v}, crates[v]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	public := filepath.Join(t.TempDir(), "public.git")
+	if _, err := git.PlainInit(public, true); err != nil {
+		t.Fatal(err)
+	}
+
+	r, err := Start(ctx, Options{
+		Dir: t.TempDir(), Public: public, Index: real.IndexURL(),
+		Locked: []string{"dep@1.0.0", "dep@2.0.0"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if len(r.Warnings) != 0 {
+		t.Fatalf("warnings: %v", r.Warnings)
+	}
+	sandbox, err := index.New(r.Registry.IndexURL(), index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := sandbox.Config(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions, err := sandbox.Versions(ctx, "dep")
+	if err != nil || len(versions) != 3 {
+		t.Fatalf("the sandbox index lists %d versions of dep (%v), want all 3", len(versions), err)
+	}
+	for _, e := range versions {
+		resp, err := http.Get(index.CrateURL(cfg.DL, e.Name, e.Vers, e.Cksum))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		locked := e.Vers != "3.0.0"
+		switch {
+		case locked && (resp.StatusCode != http.StatusOK || !bytes.Equal(body, crates[e.Vers])):
+			t.Errorf("dep@%s is locked but its .crate is not served: %d %q", e.Vers, resp.StatusCode, body)
+		case !locked && resp.StatusCode == http.StatusOK:
+			t.Errorf("dep@%s is not needed but its .crate was copied", e.Vers)
+		}
+	}
+}
