@@ -41,14 +41,11 @@ type EmbargoResult struct {
 	PreflightEnd time.Time
 	Slack        time.Duration
 	GateWoke     time.Time
-	PushedAt     time.Time // journal: the push attempt started
 	PushEnd      time.Time // journal: the push stage ended
-	PublishStart time.Time // journal: the publish stage started
 	FirstWrite   time.Time // from the servers' logs
 	FirstWhat    string
 	Crates       []CrateTiming
-	Exit         time.Time // the process ended
-	Early        []string  // writes before T0, from the servers' logs
+	Early        []string // writes before T0, from the servers' logs
 	// Steps are the journal's steps from the gate on, in start order.
 	Steps []Step
 }
@@ -144,7 +141,6 @@ func RunEmbargo(ctx context.Context, s *Setup, binary string, opts RunOptions) (
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("embargo run: %v\n--- stderr\n%s--- stdout (last lines)\n%s", err, stderr.String(), tail(stdout.String(), 20))
 	}
-	res.Exit = time.Now()
 	seen := w.wait(time.Now().Add(30 * time.Second))
 	res.Early = s.earlyWrites(res.T0)
 	res.FirstWrite, res.FirstWhat = s.firstWrite(res.T0)
@@ -157,13 +153,9 @@ func RunEmbargo(ctx context.Context, s *Setup, binary string, opts RunOptions) (
 		res.PreflightEnd = *st.Ended
 		res.Slack = res.T0.Sub(res.PreflightEnd)
 	}
-	res.GateWoke = parseTime(stepResult(j, "gate", "wait", "woke"))
-	res.PushedAt = parseTime(stepResult(j, "push", "push", "pushed_at"))
+	res.GateWoke = parseTime(j.Result("gate", "wait", "woke"))
 	if st := j.Stage("push"); st != nil && st.Ended != nil {
 		res.PushEnd = *st.Ended
-	}
-	if st := j.Stage("publish"); st != nil && st.Started != nil {
-		res.PublishStart = *st.Started
 	}
 	for _, st := range j.Stages {
 		if st.Name == "preflight" {
@@ -181,10 +173,10 @@ func RunEmbargo(ctx context.Context, s *Setup, binary string, opts RunOptions) (
 	for _, v := range versions {
 		c := CrateTiming{Version: v}
 		nv := v.NV()
-		c.Sealed = stepResult(j, "preflight", "package "+v.Line, nv)
+		c.Sealed = j.Result("preflight", "package "+v.Line, nv)
 		c.Packaged, _ = cargo.FileSha256(filepath.Join(s.Dir, ".embargo", "work", v.Line, "target", "package", v.Name+"-"+v.Version+".crate"))
-		c.UploadStart = parseTime(stepResult(j, "publish", "publish "+nv, "uploaded_at"))
-		c.VisibleAt = parseTime(stepResult(j, "publish", "publish "+nv, "visible_at"))
+		c.UploadStart = parseTime(j.Result("publish", "publish "+nv, "uploaded_at"))
+		c.VisibleAt = parseTime(j.Result("publish", "publish "+nv, "visible_at"))
 		if p, ok := puts[nv]; ok {
 			c.PutAt, c.PutEnd = p.Time, p.Time.Add(p.Duration)
 		}
@@ -213,19 +205,6 @@ func runBinary(ctx context.Context, binary string, env []string, args ...string)
 	return string(out), err
 }
 
-func stepResult(j *pipeline.Journal, stage, step, key string) string {
-	st := j.Stage(stage)
-	if st == nil {
-		return ""
-	}
-	for _, s := range st.Steps {
-		if s.Name == step {
-			return s.Result[key]
-		}
-	}
-	return ""
-}
-
 func parseTime(s string) time.Time {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
@@ -252,16 +231,15 @@ func tail(s string, n int) string {
 // Breakdown splits an embargo run's time to public into its parts, averaged
 // over the crates where a part applies.
 type Breakdown struct {
-	Wake       time.Duration // T0 until the gate step recorded waking
-	Push       time.Duration // T0 until the push stage ended
-	Setup      time.Duration // push stage end until the first upload attempt
-	PreUpload  time.Duration // upload attempt start (cargo started) until the PUT arrived
-	Put        time.Duration // the PUT itself
-	Delay      time.Duration // PUT end until the bench saw the version
-	Detect     time.Duration // the bench saw it until embargo recorded it visible
-	Handoff    time.Duration // a crate recorded visible until its dependent's upload attempt
-	Crates     int
-	PutSamples int
+	Wake      time.Duration // T0 until the gate step recorded waking
+	Push      time.Duration // T0 until the push stage ended
+	Setup     time.Duration // push stage end until the first upload attempt
+	PreUpload time.Duration // upload attempt start (cargo started) until the PUT arrived
+	Put       time.Duration // the PUT itself
+	Delay     time.Duration // PUT end until the bench saw the version
+	Detect    time.Duration // the bench saw it until embargo recorded it visible
+	Handoff   time.Duration // a crate recorded visible until its dependent's upload attempt
+	Crates    int
 	// PreUploadAt is PreUpload by place in the dependency chain.
 	PreUploadAt []time.Duration
 }
@@ -295,7 +273,6 @@ func (r *EmbargoResult) Breakdown() Breakdown {
 	}
 	b.Setup = first.Sub(r.PushEnd)
 	b.PreUpload, b.Put, b.Delay, b.Detect, b.Handoff = mean(pre), mean(put), mean(delay), mean(detect), mean(handoff)
-	b.PutSamples = len(put)
 	byPos := map[int][]time.Duration{}
 	for _, c := range r.Crates {
 		if !c.PutAt.IsZero() {

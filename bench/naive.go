@@ -17,8 +17,7 @@ type NaiveResult struct {
 	FirstWrite time.Time
 	FirstWhat  string
 	Seen       map[string]Seen
-	Lines      []time.Duration // how long each line took, push included
-	Exit       time.Time       // the script ended
+	Exit       time.Time // the script ended
 }
 
 // TimeToPublic is T0 until the bench's polling saw the last version.
@@ -73,7 +72,6 @@ func RunNaive(ctx context.Context, s *Setup, logf func(string, ...any)) (*NaiveR
 				return nil, err
 			}
 		}
-		res.Lines = append(res.Lines, time.Since(start))
 		logf("naive: line %s released in %s", l.Line, time.Since(start).Round(time.Millisecond))
 	}
 	res.Exit = time.Now()

@@ -32,10 +32,9 @@ type Options struct {
 	RegistryIndex    string
 	RegistryTokenEnv string
 	// Blog, when set, writes a [blog] section for it; BlogURL overrides
-	// its URL template and BlogTokenEnv names its push token.
-	Blog         *world.Blog
-	BlogURL      string
-	BlogTokenEnv string
+	// its URL template.
+	Blog    *world.Blog
+	BlogURL string
 }
 
 // Build creates the example under dir.
@@ -75,7 +74,7 @@ func Config(w *world.World, opts Options) ([]byte, error) {
 		"T0": opts.T0.UTC().Format(time.RFC3339), "Source": w.Source, "Public": opts.Public,
 		"TokenEnv": opts.TokenEnv, "Lines": w.Lines, "Crates": w.Crates,
 		"RegistryIndex": opts.RegistryIndex, "RegistryTokenEnv": opts.RegistryTokenEnv,
-		"Blog": opts.Blog, "BlogURL": blogURL(opts), "BlogTokenEnv": opts.BlogTokenEnv,
+		"Blog": opts.Blog, "BlogURL": blogURL(opts),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("demo config: %w", err)
@@ -127,9 +126,6 @@ style  = "{{.Style}}"
 path   = "{{.Path}}"
 url    = "{{$.BlogURL}}"
 feed   = "{{.Feed}}"
-{{- if $.BlogTokenEnv}}
-token_env = "{{$.BlogTokenEnv}}"
-{{- end}}
 {{- end}}
 `))
 
