@@ -3,9 +3,7 @@ package stages
 import (
 	"fmt"
 	"sort"
-	"strings"
 
-	"github.com/BurntSushi/toml"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -55,16 +53,12 @@ func ReleaseCrates(cfg *pipeline.Config) (crates, released, locked []string, err
 		if err != nil || !ok {
 			continue
 		}
-		var lf struct {
-			Package []struct {
-				Name, Version, Source string
-			} `toml:"package"`
-		}
-		if _, err := toml.Decode(lock, &lf); err != nil {
+		pkgs, err := cargo.ParseLock(lock)
+		if err != nil {
 			return nil, nil, nil, fmt.Errorf("%s: Cargo.lock: %v", rel.Branch, err)
 		}
-		for _, p := range lf.Package {
-			if !strings.HasPrefix(p.Source, "registry+") && !strings.HasPrefix(p.Source, "sparse+") {
+		for _, p := range pkgs {
+			if !p.FromRegistry() {
 				continue
 			}
 			if nv := p.Name + "@" + p.Version; !seenLock[nv] {

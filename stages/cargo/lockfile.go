@@ -17,29 +17,62 @@ var cratesIOSources = []string{
 	"sparse+https://index.crates.io/",
 }
 
+// LockedPackage is one [[package]] of a Cargo.lock. Source is empty for the
+// workspace's own (path) packages.
+type LockedPackage struct {
+	Name    string `toml:"name"`
+	Version string `toml:"version"`
+	Source  string `toml:"source"`
+}
+
+// FromRegistry is true for a package from a registry, any registry.
+func (p LockedPackage) FromRegistry() bool {
+	return strings.HasPrefix(p.Source, "registry+") || strings.HasPrefix(p.Source, "sparse+")
+}
+
+// FromCratesIO is true for a package from crates.io. A lockfile records the
+// original source even where crates-io is replaced, so this holds for a
+// redirected crates-io too.
+func (p LockedPackage) FromCratesIO() bool {
+	for _, s := range cratesIOSources {
+		if strings.TrimSuffix(p.Source, "/") == strings.TrimSuffix(s, "/") {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseLock reads the packages of a Cargo.lock.
+func ParseLock(text string) ([]LockedPackage, error) {
+	var lock struct {
+		Package []LockedPackage `toml:"package"`
+	}
+	if _, err := toml.Decode(text, &lock); err != nil {
+		return nil, err
+	}
+	return lock.Package, nil
+}
+
 // LockedFromCratesIO lists the crates.io packages locked in the workspace's
 // Cargo.lock at dir, by name, each once: the index files cargo reads when it
-// resolves a package of the workspace. A lockfile records the original
-// source even where crates-io is replaced, so this holds for a redirected
-// crates-io too.
+// resolves a package of the workspace.
 func LockedFromCratesIO(dir string) ([]string, error) {
 	path := filepath.Join(dir, "Cargo.lock")
-	var lock struct {
-		Package []struct {
-			Name   string `toml:"name"`
-			Source string `toml:"source"`
-		} `toml:"package"`
+	text, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil, nil
 	}
-	if _, err := toml.DecodeFile(path, &lock); err != nil {
-		if os.IsNotExist(err) {
-			return nil, nil
-		}
+	if err != nil {
+		return nil, err
+	}
+	pkgs, err := ParseLock(string(text))
+	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	seen := map[string]bool{}
 	var out []string
-	for _, p := range lock.Package {
-		if !fromCratesIO(p.Source) || seen[p.Name] {
+	for _, p := range pkgs {
+		if !p.FromCratesIO() || seen[p.Name] {
 			continue
 		}
 		seen[p.Name] = true
@@ -47,13 +80,4 @@ func LockedFromCratesIO(dir string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
-}
-
-func fromCratesIO(source string) bool {
-	for _, s := range cratesIOSources {
-		if strings.TrimSuffix(source, "/") == strings.TrimSuffix(s, "/") {
-			return true
-		}
-	}
-	return false
 }

@@ -56,6 +56,21 @@ source = "git+https://example.com/forked.git#0123456789abcdef0123456789abcdef012
 		t.Errorf("LockedFromCratesIO = %q, want %q (workspace, git and other registries' packages left out, each name once)", got, want)
 	}
 
+	// What a rehearsal seeds: the packages of every registry.
+	pkgs, err := cargo.ParseLock(lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fromRegistry []string
+	for _, p := range pkgs {
+		if p.FromRegistry() {
+			fromRegistry = append(fromRegistry, p.Name+"@"+p.Version)
+		}
+	}
+	if want := []string{"futures-core@0.3.31", "futures-core@0.2.1", "Pin-Project@1.1.0", "private-thing@0.1.0"}; !reflect.DeepEqual(fromRegistry, want) {
+		t.Errorf("registry packages = %q, want %q", fromRegistry, want)
+	}
+
 	if got, err := cargo.LockedFromCratesIO(t.TempDir()); err != nil || got != nil {
 		t.Errorf("without a Cargo.lock: %q, %v", got, err)
 	}
