@@ -43,14 +43,9 @@ REPOSITORY@sha256:... is what a CI runner releases from:
 				return err
 			}
 			if push {
+				// The section's values were checked with the config.
 				if cfg.Seal == nil {
 					return &pipeline.UsageError{Msg: fmt.Sprintf("--push needs a [seal] section in %s: oci, recipients, identity_env", cfg.Path)}
-				}
-				if _, err := seal.ParseRecipients(cfg.Seal.Recipients); err != nil {
-					return &pipeline.UsageError{Msg: fmt.Sprintf("%s: %v", cfg.Path, err)}
-				}
-				if _, err := seal.ParseRepository(cfg.Seal.OCI); err != nil {
-					return &pipeline.UsageError{Msg: fmt.Sprintf("%s: seal.oci: %v", cfg.Path, err)}
 				}
 			}
 			return a.seal(cmd.Context(), cfg, push)

@@ -371,6 +371,34 @@ func TestConfigImageNotPinnedByDigestIsRefused(t *testing.T) {
 	expectProblems(t, src, want{"image[1].from", "# <- mistake", []string{"not pinned by digest"}})
 }
 
+const sealSection = `
+[seal]
+oci          = "ghcr.io/async-rs/embargo-bundles"
+recipients   = ["age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq"]
+identity_env = "EMBARGO_AGE_IDENTITY"
+`
+
+// A [seal] that could not be used is refused with the config, naming the
+// key, not first when `seal --push` or a bundle run needs it.
+func TestConfigUnusableSealIsRefused(t *testing.T) {
+	src := edit(t, minimalConfig+sealSection, `recipients   = ["age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq"]`,
+		`recipients   = ["age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq", "age1notarecipient"]  # <- mistake`)
+	src = edit(t, src, `oci          = "ghcr.io/async-rs/embargo-bundles"`, `oci          = "ghcr.io/Async-RS/embargo bundles"  # <- wrong oci`)
+	expectProblems(t, src,
+		want{"seal.oci", "# <- wrong oci", []string{"not an OCI repository"}},
+		want{"seal.recipients", "# <- mistake", []string{"entry 2", "not an age recipient"}})
+}
+
+func TestConfigIdentityPastedAsRecipientIsRefusedWithoutEchoingIt(t *testing.T) {
+	key := "AGE-SECRET-KEY-1QQPQZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQS7W0E7N"
+	src := edit(t, minimalConfig+sealSection, `recipients   = ["age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq"]`,
+		`recipients   = ["`+key+`"]  # <- mistake`)
+	problems := expectProblems(t, src, want{"seal.recipients", "# <- mistake", []string{"entry 1", "secret key"}})
+	if s := problems[0].String(); strings.Contains(s, key[15:40]) {
+		t.Errorf("the problem %q repeats the secret key", s)
+	}
+}
+
 func TestConfigSyntaxErrorNamesItsLine(t *testing.T) {
 	src := edit(t, minimalConfig, `title       = "Use-after-free in async_std::task"`, `title       = "Use-after-free in async_std::task  # <- mistake`)
 	path := writeConfig(t, src)

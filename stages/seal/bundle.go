@@ -114,13 +114,27 @@ func ParseRef(ref string) (name.Digest, error) {
 	return d, nil
 }
 
+// ParseRecipient reads one age recipient. Its errors never quote the value:
+// an identity pasted here by mistake is a secret key.
+func ParseRecipient(s string) (age.Recipient, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(strings.ToUpper(s), "AGE-SECRET-KEY-") {
+		return nil, errors.New("is an age identity, a secret key: put its recipient (age1..., from age-keygen -y) here and keep the key in identity_env")
+	}
+	r, err := age.ParseX25519Recipient(s)
+	if err != nil {
+		return nil, errors.New("is not an age recipient (age1..., as age-keygen prints it)")
+	}
+	return r, nil
+}
+
 // ParseRecipients reads [seal] recipients.
 func ParseRecipients(recipients []string) ([]age.Recipient, error) {
 	var out []age.Recipient
 	for i, s := range recipients {
-		r, err := age.ParseX25519Recipient(strings.TrimSpace(s))
+		r, err := ParseRecipient(s)
 		if err != nil {
-			return nil, fmt.Errorf("seal.recipients[%d] %q is not an age recipient (age1...): %v", i+1, s, err)
+			return nil, fmt.Errorf("seal.recipients entry %d %v", i+1, err)
 		}
 		out = append(out, r)
 	}
