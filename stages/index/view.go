@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -36,30 +37,37 @@ type indexFile struct {
 	seq    uint64 // order in which the request was made
 	status int
 	body   []byte
+	lines  int // versions listed (0 for a crate not there)
 }
 
 // servedPath is what a View answers for: config.json and index files by
 // the crates.io layout on lowercased names.
 var servedPath = regexp.MustCompile(`^(config\.json|1/[a-z0-9_-]|2/[a-z0-9_-]{2}|3/[a-z0-9_-]/[a-z0-9_-]{3}|[a-z0-9_-]{2}/[a-z0-9_-]{2}/[a-z0-9_-]{4,64})$`)
 
-// remember records an answer unless a request made later has already been
-// recorded: answers may arrive out of order, and the View must never go back
-// to an older state of the index.
+// remember records an answer unless the one recorded is newer. The View
+// must never go back to an older state of the index, and answers come in any
+// order: a request retried, or answered by a staler cache, may bring an older
+// file after a newer one. An index file only gains lines (a version once
+// published stays listed; a yank edits its line), so the answer listing more
+// versions is the newer; between equal ones, the later request's.
 func (c *Client) remember(rel string, seq uint64, status int, body []byte) {
+	f := indexFile{seq: seq, status: status, body: body}
 	switch status {
-	case http.StatusOK, http.StatusNotFound, http.StatusGone, http.StatusUnavailableForLegalReasons:
+	case http.StatusOK:
+		f.lines = bytes.Count(bytes.TrimSpace(body), []byte("\n")) + 1
+	case http.StatusNotFound, http.StatusGone, http.StatusUnavailableForLegalReasons:
 	default:
 		return
 	}
 	c.seenMu.Lock()
 	defer c.seenMu.Unlock()
-	if old, ok := c.seen[rel]; ok && old.seq > seq {
+	if old, ok := c.seen[rel]; ok && (old.lines > f.lines || old.lines == f.lines && old.seq > seq) {
 		return
 	}
 	if c.seen == nil {
 		c.seen = map[string]indexFile{}
 	}
-	c.seen[rel] = indexFile{seq: seq, status: status, body: body}
+	c.seen[rel] = f
 }
 
 func (c *Client) lastSeen(rel string) (indexFile, bool) {

@@ -228,3 +228,40 @@ func TestPrefetchFillsTheView(t *testing.T) {
 		}
 	}
 }
+
+// A request that started first may bring the newer file (it was retried,
+// or reached a fresher cache) after a later request brought an older one:
+// the view keeps the file that lists more versions.
+func TestViewKeepsTheNewerFileWhateverTheOrder(t *testing.T) {
+	older := entryLine("abcd", "1.0.0")
+	newer := older + entryLine("abcd", "1.0.1")
+	arrived, release := make(chan struct{}), make(chan struct{})
+	srv, _ := server(t,
+		func(w http.ResponseWriter, r *http.Request) { close(arrived); <-release; io.WriteString(w, newer) },
+		func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, older) },
+	)
+	c := newClient(t, "sparse+"+srv.URL+"/", fast)
+	v, err := c.Serve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	ctx := context.Background()
+
+	first := make(chan bool)
+	go func() {
+		_, found, _ := c.Lookup(ctx, "abcd", "1.0.1")
+		first <- found
+	}()
+	<-arrived
+	if _, found, err := c.Lookup(ctx, "abcd", "1.0.1"); err != nil || found {
+		t.Fatalf("test setup: the later request found %v (%v), want the older file", found, err)
+	}
+	close(release)
+	if !<-first {
+		t.Fatal("test setup: the first request did not bring the newer file")
+	}
+	if _, body := viewGet(t, strings.TrimPrefix(v.URL(), "sparse+"), "ab/cd/abcd"); body != newer {
+		t.Fatalf("the view serves %q, want the file listing 1.0.1", body)
+	}
+}
