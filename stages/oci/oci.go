@@ -40,7 +40,11 @@ type Client struct {
 }
 
 // New makes a client.
-func New(opts Options) *Client {
+func New(opts Options) *Client { return &Client{remote: opts.Remote()} }
+
+// Remote is how every request to a registry is made: with the keychain's
+// credentials, over TLS except to a loopback registry.
+func (opts Options) Remote() []remote.Option {
 	kc := opts.Keychain
 	if kc == nil {
 		kc = authn.DefaultKeychain
@@ -49,10 +53,10 @@ func New(opts Options) *Client {
 	if base == nil {
 		base = remote.DefaultTransport
 	}
-	return &Client{remote: []remote.Option{
+	return []remote.Option{
 		remote.WithAuthFromKeychain(kc),
 		remote.WithTransport(tlsOnly{base}),
-	}}
+	}
 }
 
 // Loopback reports whether host (with or without a port) is this machine,
@@ -69,10 +73,10 @@ func Loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// nameOptions are the options a reference is parsed with. crane.Insecure is
+// NameOptions are the options a reference is parsed with. Insecure is
 // decided per reference, not per client: a copy from a local registry to a
 // public one must not take the public one to plain HTTP.
-func nameOptions(ref string) []name.Option {
+func NameOptions(ref string) []name.Option {
 	host, _, _ := strings.Cut(ref, "/")
 	if strings.Contains(ref, "/") && Loopback(host) {
 		return crane.GetOptions(crane.Insecure).Name
@@ -82,7 +86,7 @@ func nameOptions(ref string) []name.Option {
 
 // Parse parses an image reference the way the client will use it.
 func Parse(ref string) (name.Reference, error) {
-	r, err := name.ParseReference(ref, nameOptions(ref)...)
+	r, err := name.ParseReference(ref, NameOptions(ref)...)
 	if err != nil {
 		return nil, fmt.Errorf("%q is not an image reference: %w", ref, err)
 	}
@@ -92,7 +96,7 @@ func Parse(ref string) (name.Reference, error) {
 // PinnedDigest is the digest of a reference pinned by digest
 // (registry/repo@sha256:...), or an error for any other reference.
 func PinnedDigest(ref string) (string, error) {
-	d, err := name.NewDigest(ref, nameOptions(ref)...)
+	d, err := name.NewDigest(ref, NameOptions(ref)...)
 	if err != nil {
 		return "", fmt.Errorf("%q is not pinned by digest (registry/repo@sha256:...): %w", ref, err)
 	}

@@ -7,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 
 	"filippo.io/age"
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -59,23 +57,13 @@ type Bundle struct {
 	Description []byte            // the advisory description file
 }
 
-// Options reach a registry. The zero value uses the Docker config's
-// credentials (authn.DefaultKeychain).
-type Options struct {
-	Keychain  authn.Keychain
-	Transport http.RoundTripper
-}
+// Options reach a registry as the oci package does: the zero value uses the
+// Docker config's credentials, and only a loopback registry is reached
+// without TLS.
+type Options oci.Options
 
 func (o Options) remote(ctx context.Context) []remote.Option {
-	kc := o.Keychain
-	if kc == nil {
-		kc = authn.DefaultKeychain
-	}
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}
-	if o.Transport != nil {
-		opts = append(opts, remote.WithTransport(o.Transport))
-	}
-	return opts
+	return append([]remote.Option{remote.WithContext(ctx)}, oci.Options(o).Remote()...)
 }
 
 // ErrWrongIdentity is wrapped by a pull whose identity is not one of the
@@ -85,16 +73,9 @@ var ErrWrongIdentity = errors.New("the age identity does not match the bundle's 
 // ErrNotFound is wrapped when the registry has no such bundle or journal.
 var ErrNotFound = errors.New("not found")
 
-func nameOptions(ref string) []name.Option {
-	if host, _, ok := strings.Cut(ref, "/"); ok && oci.Loopback(host) {
-		return []name.Option{name.Insecure}
-	}
-	return nil
-}
-
 // ParseRepository parses [seal] oci, a repository without tag or digest.
 func ParseRepository(repo string) (name.Repository, error) {
-	r, err := name.NewRepository(repo, nameOptions(repo)...)
+	r, err := name.NewRepository(repo, oci.NameOptions(repo)...)
 	if err != nil {
 		return name.Repository{}, fmt.Errorf("%q is not an OCI repository (e.g. ghcr.io/org/embargo-bundles): %v", repo, err)
 	}
@@ -107,7 +88,7 @@ func ParseRef(ref string) (name.Digest, error) {
 	if !strings.Contains(ref, "@sha256:") {
 		return name.Digest{}, fmt.Errorf("bundle %q carries no digest: give it as REPOSITORY@sha256:..., as `embargo seal --push` printed it", ref)
 	}
-	d, err := name.NewDigest(ref, nameOptions(ref)...)
+	d, err := name.NewDigest(ref, oci.NameOptions(ref)...)
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("bundle %q is not REPOSITORY@sha256:<64 hex digits>: %v", ref, err)
 	}

@@ -270,3 +270,38 @@ func TestLoopbackOnlyIsPlainHTTP(t *testing.T) {
 		}
 	}
 }
+
+// go-containerregistry falls back to plain HTTP for private-network
+// addresses; a bundle carries registry credentials, so only a loopback
+// registry is ever reached without TLS.
+func TestPrivateNetworkRegistryIsNeverReachedOverPlainHTTP(t *testing.T) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plain []string
+	opts := Options{Keychain: authn.NewMultiKeychain(), Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
+		if r.URL.Scheme == "http" {
+			plain = append(plain, r.URL.String())
+		}
+		return nil, errors.New("no network in this test")
+	})}
+	ref := "10.255.255.1:5000/embargo-bundles@sha256:" + strings.Repeat("a", 64)
+	if _, err := Pull(t.Context(), ref, []age.Identity{id}, opts); err == nil || !strings.Contains(err.Error(), "TLS") {
+		t.Errorf("pull from a private address: %v, want a refusal of plain HTTP", err)
+	}
+	d, err := ParseRef(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := PullJournal(t.Context(), d, []age.Identity{id}, opts); err == nil {
+		t.Error("journal pull from a private address succeeded")
+	}
+	if len(plain) != 0 {
+		t.Errorf("plain HTTP requests reached the network: %v", plain)
+	}
+}
+
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
