@@ -115,7 +115,7 @@ func ParseRecipients(recipients []string) ([]age.Recipient, error) {
 	for i, s := range recipients {
 		r, err := ParseRecipient(s)
 		if err != nil {
-			return nil, fmt.Errorf("seal.recipients entry %d %v", i+1, err)
+			return nil, fmt.Errorf("seal.recipients[%d] %v", i+1, err)
 		}
 		out = append(out, r)
 	}
