@@ -24,6 +24,10 @@ looks at the world and does only what is missing, so re-running any stage,
 on any machine, is safe.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			// Bad flags are refused before anything is pulled or written.
+			if _, err := a.engine().Select(sel); err != nil {
+				return err
+			}
 			if bundle != "" {
 				// First: the description the config names may be in it.
 				var err error
@@ -35,10 +39,7 @@ on any machine, is safe.`,
 			if err != nil {
 				return err
 			}
-			if _, err := a.engine().Select(sel); err != nil {
-				return err
-			}
-			return a.runPipeline(ctx, cfg, sel, nil)
+			return a.runIn(ctx, cfg, a.stateDir(cfg), sel, nil)
 		},
 	}
 	cmd.Flags().StringVar(&sel.From, "from", "", "start at this stage (the ones before are not re-run)")
@@ -89,13 +90,8 @@ func (a *app) open(cfg *pipeline.Config, state, journalName string, readTokens b
 	return &session{run: run, lock: lock, secrets: secrets}, nil
 }
 
-// runPipeline executes the selected stages under the lock and prints the
-// final report.
-func (a *app) runPipeline(ctx context.Context, cfg *pipeline.Config, sel pipeline.Selection, prepare func(*pipeline.Run)) error {
-	return a.runIn(ctx, cfg, a.stateDir(cfg), sel, prepare)
-}
-
-// runIn is runPipeline with an explicit state directory; prepare, when set,
+// runIn executes the selected stages under the lock, with the state in
+// state, and prints the final report; prepare, when set,
 // adjusts the run (a rehearsal's sandbox targets) and means no real token is
 // ever read.
 func (a *app) runIn(ctx context.Context, cfg *pipeline.Config, state string, sel pipeline.Selection, prepare func(*pipeline.Run)) error {

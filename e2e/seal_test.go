@@ -450,3 +450,24 @@ func TestOneRunFromTheBundleReleasesEverything(t *testing.T) {
 	sr.assertSealedPublic(sealed)
 	sr.assertNoSecret(res.stdout, res.stderr)
 }
+
+// Bad flags on a bundle run are refused before the bundle is pulled or
+// anything is written beside the config.
+func TestBundleRunWithBadFlagsTouchesNothing(t *testing.T) {
+	sr := newSealedRelease(t, time.Now().Add(time.Hour))
+	runner := sr.freshRunner()
+	ref := "127.0.0.1:1/embargo-bundles@sha256:" + strings.Repeat("a", 64)
+	res := runner.run([]string{"run", "--bundle", ref, "--from", "publsh"}, sr.identityVar())
+	if res.code != 2 || !strings.Contains(res.stderr, "publsh") {
+		t.Fatalf("want exit 2 naming the stage, got %s", res)
+	}
+	entries, err := os.ReadDir(runner.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() != "embargo.toml" {
+			t.Errorf("%s was written beside the config", e.Name())
+		}
+	}
+}
