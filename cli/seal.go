@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"filippo.io/age"
-	"github.com/BurntSushi/toml"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 
@@ -144,15 +143,6 @@ func pulledBundle(ctx context.Context) *bundleRun {
 	return b
 }
 
-// sealPreview is the part of the config needed before it can be loaded
-// whole: the advisory description may travel in the bundle.
-type sealPreview struct {
-	Seal     *pipeline.SealSection `toml:"seal"`
-	Advisory struct {
-		Description string `toml:"description"`
-	} `toml:"advisory"`
-}
-
 // pullBundle fetches the bundle of `run --bundle`, by digest, and decrypts
 // it with the identity [seal] identity_env names. The description file the
 // config names is restored beside it when missing (a runner needs only the
@@ -162,18 +152,16 @@ func (a *app) pullBundle(ctx context.Context, ref string) (context.Context, erro
 	if err != nil {
 		return ctx, &pipeline.UsageError{Msg: err.Error()}
 	}
-	var pre sealPreview
-	if _, err := toml.DecodeFile(a.g.config, &pre); err != nil {
-		_, lerr := a.loadConfig()
-		if lerr == nil {
-			lerr = err
-		}
-		return ctx, lerr
+	// The whole config is checked before anything is pulled or written;
+	// only the description may be missing, since the bundle carries it.
+	cfg, err := pipeline.LoadConfigAwaitingDescription(a.g.config)
+	if err != nil {
+		return ctx, err
 	}
-	if pre.Seal == nil || pre.Seal.IdentityEnv == "" {
+	if cfg.Seal == nil {
 		return ctx, &pipeline.UsageError{Msg: fmt.Sprintf("--bundle needs [seal] identity_env in %s: the environment variable holding the age identity that opens the bundle", a.g.config)}
 	}
-	env := pre.Seal.IdentityEnv
+	env := cfg.Seal.IdentityEnv
 	secret, ok := a.getenv(env)
 	if !ok || strings.TrimSpace(secret) == "" {
 		return ctx, fmt.Errorf("environment variable %s is not set: it must hold the age identity (AGE-SECRET-KEY-1...) of one of the bundle's recipients", env)
@@ -193,11 +181,8 @@ func (a *app) pullBundle(ctx context.Context, ref string) (context.Context, erro
 	if err != nil {
 		return ctx, fmt.Errorf("bundle %s: %w", d, err)
 	}
-	if desc := pre.Advisory.Description; desc != "" && m.Description.Path == desc {
-		p := desc
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(filepath.Dir(a.g.config), desc)
-		}
+	if desc := cfg.Advisory.Description; desc != "" && m.Description.Path == desc {
+		p := cfg.Resolve(desc)
 		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
 			if seal.Sha256(b.Description) != m.Description.Sha256 {
 				return ctx, fmt.Errorf("bundle %s: its description does not match its seal", d)

@@ -451,23 +451,38 @@ func TestOneRunFromTheBundleReleasesEverything(t *testing.T) {
 	sr.assertNoSecret(res.stdout, res.stderr)
 }
 
-// Bad flags on a bundle run are refused before the bundle is pulled or
-// anything is written beside the config.
-func TestBundleRunWithBadFlagsTouchesNothing(t *testing.T) {
+// Bad flags or a bad config on a bundle run are refused before the bundle
+// is pulled or anything is written beside the config.
+func TestBundleRunWithBadInputTouchesNothing(t *testing.T) {
 	sr := newSealedRelease(t, time.Now().Add(time.Hour))
-	runner := sr.freshRunner()
 	ref := "127.0.0.1:1/embargo-bundles@sha256:" + strings.Repeat("a", 64)
-	res := runner.run([]string{"run", "--bundle", ref, "--from", "publsh"}, sr.identityVar())
-	if res.code != 2 || !strings.Contains(res.stderr, "publsh") {
-		t.Fatalf("want exit 2 naming the stage, got %s", res)
-	}
-	entries, err := os.ReadDir(runner.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if e.Name() != "embargo.toml" {
-			t.Errorf("%s was written beside the config", e.Name())
-		}
+	for _, c := range []struct {
+		name, appendConfig, flag, says string
+	}{
+		{name: "unknown stage", flag: "publsh", says: "publsh"},
+		{name: "unknown table", appendConfig: "\n[sael]\noci = \"ghcr.io/org/bundles\"\n", flag: "preflight", says: "sael"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			runner := sr.freshRunner()
+			f, err := os.OpenFile(runner.config, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteString(c.appendConfig)
+			f.Close()
+			res := runner.run([]string{"run", "--bundle", ref, "--from", c.flag}, sr.identityVar())
+			if res.code != 2 || !strings.Contains(res.stderr, c.says) {
+				t.Fatalf("want exit 2 saying %q, got %s", c.says, res)
+			}
+			entries, err := os.ReadDir(runner.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				if e.Name() != "embargo.toml" {
+					t.Errorf("%s was written beside the config", e.Name())
+				}
+			}
+		})
 	}
 }

@@ -163,7 +163,14 @@ var (
 // LoadConfig reads, decodes and validates path. Every problem is reported at
 // once in a *ConfigError; nothing outside the file and the description it
 // names is read.
-func LoadConfig(path string) (*Config, error) {
+func LoadConfig(path string) (*Config, error) { return loadConfig(path, false) }
+
+// LoadConfigAwaitingDescription is LoadConfig for a runner releasing from a
+// sealed bundle, which carries the description: a description file that
+// does not exist yet is not a problem (Description is then empty).
+func LoadConfigAwaitingDescription(path string) (*Config, error) { return loadConfig(path, true) }
+
+func loadConfig(path string, descriptionMayBeMissing bool) (*Config, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &ConfigError{Problems: []Problem{{File: path, Key: "(file)", Msg: unwrapPathError(err)}}}
@@ -174,7 +181,7 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	cfg := &Config{Path: path, Dir: filepath.Dir(abs)}
 	lines := indexKeyLines(string(src))
-	v := &validator{file: path, lines: lines}
+	v := &validator{file: path, lines: lines, descriptionMayBeMissing: descriptionMayBeMissing}
 
 	md, err := toml.Decode(string(src), cfg)
 	if err != nil {
@@ -228,6 +235,8 @@ type validator struct {
 	lines    map[string]int
 	raw      map[string]any
 	problems []Problem
+	// descriptionMayBeMissing: see LoadConfigAwaitingDescription.
+	descriptionMayBeMissing bool
 }
 
 // rawTime is the datetime at table.key as the TOML parser read it, with its
@@ -465,7 +474,9 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 		v.add("advisory.description", "missing: the Markdown file describing the vulnerability", `e.g. description = "advisory.md"`)
 	} else {
 		b, err := os.ReadFile(c.Resolve(a.Description))
-		if err != nil {
+		if err != nil && v.descriptionMayBeMissing && errors.Is(err, os.ErrNotExist) {
+			// It comes with the bundle.
+		} else if err != nil {
 			v.add("advisory.description", fmt.Sprintf("cannot read %s: %s", a.Description, unwrapPathError(err)), "the path is relative to the config file")
 		} else if strings.TrimSpace(string(b)) == "" {
 			v.add("advisory.description", a.Description+" is empty", "")

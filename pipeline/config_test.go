@@ -488,3 +488,33 @@ func TestConfigUnknownKeyInSecondImageIsLocatedThere(t *testing.T) {
 	src := minimalConfig + img + img + "tag  = \"x\"  # <- mistake\n"
 	expectProblems(t, src, want{"image[2].tag", "# <- mistake", []string{"unknown key"}})
 }
+
+// A runner releasing from a bundle has the config only: the description
+// comes with the bundle, so its absence alone is not a problem, while every
+// other problem still is.
+func TestConfigAwaitingItsDescriptionFromABundle(t *testing.T) {
+	path := writeConfig(t, minimalConfig)
+	if err := os.Remove("advisory.md"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pipeline.LoadConfigAwaitingDescription(path)
+	if err != nil {
+		t.Fatalf("config without its description file: %v", err)
+	}
+	if cfg.Description != "" || cfg.Advisory.Description != "advisory.md" {
+		t.Errorf("description %q from %q", cfg.Description, cfg.Advisory.Description)
+	}
+	if _, err := pipeline.LoadConfig(path); err == nil {
+		t.Error("LoadConfig accepted a missing description")
+	}
+
+	os.WriteFile(path, []byte(minimalConfig+"\n[sael]\n"), 0o644)
+	if _, err := pipeline.LoadConfigAwaitingDescription(path); !pipeline.IsConfigError(err) || !strings.Contains(err.Error(), "sael") {
+		t.Errorf("an unknown table while awaiting the description: %v", err)
+	}
+	os.Mkdir("advisory.md", 0o755)
+	os.WriteFile(path, []byte(minimalConfig), 0o644)
+	if _, err := pipeline.LoadConfigAwaitingDescription(path); err == nil {
+		t.Error("a description that is a folder was accepted")
+	}
+}
