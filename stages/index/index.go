@@ -109,6 +109,7 @@ type Client struct {
 	requests atomic.Uint64
 	seenMu   sync.Mutex
 	seen     map[string]indexFile
+	reading  map[string]chan struct{} // first reads under way (readOnce)
 }
 
 // New returns a client for a sparse index URL ("sparse+https://index.crates.io/";

@@ -6,7 +6,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"regexp"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -40,9 +41,15 @@ type indexFile struct {
 	lines  int // versions listed (0 for a crate not there)
 }
 
-// servedPath is what a View answers for: config.json and index files by
-// the crates.io layout on lowercased names.
-var servedPath = regexp.MustCompile(`^(config\.json|1/[a-z0-9_-]|2/[a-z0-9_-]{2}|3/[a-z0-9_-]/[a-z0-9_-]{3}|[a-z0-9_-]{2}/[a-z0-9_-]{2}/[a-z0-9_-]{4,64})$`)
+// served is what a View answers for: config.json, and a crate's index file
+// at exactly the place Path gives it.
+func served(rel string) bool {
+	if rel == "config.json" {
+		return true
+	}
+	name := rel[strings.LastIndex(rel, "/")+1:]
+	return checkName(name) == nil && Path(name) == rel
+}
 
 // remember records an answer unless the one recorded is newer. The View
 // must never go back to an older state of the index, and answers come in any
@@ -70,6 +77,43 @@ func (c *Client) remember(rel string, seq uint64, status int, body []byte) {
 	c.seen[rel] = f
 }
 
+// readOnce makes sure rel has been read: at once when an answer is
+// remembered, else by waiting for a first read already under way, else by
+// reading it. It is for first reads only (a View's, a prefetch's); a poll
+// must ask the registry itself, since a read that began before an upload
+// cannot show it.
+func (c *Client) readOnce(ctx context.Context, rel string) (int, error) {
+	for {
+		c.seenMu.Lock()
+		if f, ok := c.seen[rel]; ok {
+			c.seenMu.Unlock()
+			return f.status, nil
+		}
+		under, busy := c.reading[rel]
+		if !busy {
+			done := make(chan struct{})
+			if c.reading == nil {
+				c.reading = map[string]chan struct{}{}
+			}
+			c.reading[rel] = done
+			c.seenMu.Unlock()
+			_, status, _, err := c.get(ctx, rel)
+			c.seenMu.Lock()
+			delete(c.reading, rel)
+			c.seenMu.Unlock()
+			close(done)
+			return status, err
+		}
+		c.seenMu.Unlock()
+		select {
+		case <-under:
+			// Remembered now; or that read failed, and this one tries.
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
 func (c *Client) lastSeen(rel string) (indexFile, bool) {
 	c.seenMu.Lock()
 	defer c.seenMu.Unlock()
@@ -83,29 +127,27 @@ func (c *Client) lastSeen(rel string) (indexFile, bool) {
 // only saves time.
 func (c *Client) Prefetch(ctx context.Context, names []string, parallel int) {
 	sem := make(chan struct{}, max(parallel, 1))
-	done := make(chan struct{})
-	n := 0
+	var wg sync.WaitGroup
 	for _, name := range names {
 		if checkName(name) != nil {
 			continue
 		}
-		if _, ok := c.lastSeen(Path(name)); ok {
-			continue
-		}
-		n++
-		go func() {
+		wg.Go(func() {
 			sem <- struct{}{}
-			defer func() { <-sem; done <- struct{}{} }()
-			c.get(ctx, Path(name))
-		}()
+			defer func() { <-sem }()
+			c.readOnce(ctx, Path(name))
+		})
 	}
-	for range n {
-		<-done
-	}
+	wg.Wait()
 }
 
 // Serve starts a View of this client's index on 127.0.0.1; Close stops it.
+// A client that reads with a token has no View: anyone on this machine could
+// read through it what the token opens.
 func (c *Client) Serve() (*View, error) {
+	if c.token != "" {
+		return nil, errors.New("index: a view cannot serve an index read with a token")
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -139,7 +181,7 @@ func (v *View) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(rel) > 0 && rel[0] == '/' {
 		rel = rel[1:]
 	}
-	if !servedPath.MatchString(rel) {
+	if !served(rel) {
 		http.NotFound(w, r)
 		return
 	}
@@ -147,7 +189,7 @@ func (v *View) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		// Not seen yet: ask the registry, with the client's retries; the
 		// answer is remembered for the next request.
-		_, status, _, err := v.c.get(r.Context(), rel)
+		status, err := v.c.readOnce(r.Context(), rel)
 		if err != nil {
 			http.Error(w, "the registry did not answer", http.StatusBadGateway)
 			return

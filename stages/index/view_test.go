@@ -265,3 +265,44 @@ func TestViewKeepsTheNewerFileWhateverTheOrder(t *testing.T) {
 		t.Fatalf("the view serves %q, want the file listing 1.0.1", body)
 	}
 }
+
+// cargo's first read of a file the prefetch is already reading waits for
+// that read instead of asking the registry a second time.
+func TestViewJoinsAReadUnderWay(t *testing.T) {
+	files, c, view := newView(t)
+	files.set("se/rd/serde", entryLine("serde", "1.0.0"))
+	release := make(chan struct{})
+	files.mu.Lock()
+	files.hold["se/rd/serde"] = release
+	files.mu.Unlock()
+	prefetched := make(chan struct{})
+	go func() {
+		c.Prefetch(context.Background(), []string{"serde"}, 1)
+		close(prefetched)
+	}()
+	for files.count("se/rd/serde") == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	served := make(chan string)
+	go func() {
+		_, body := viewGet(t, view, "se/rd/serde")
+		served <- body
+	}()
+	time.Sleep(20 * time.Millisecond) // the view's read is waiting now
+	close(release)
+	if body := <-served; body != entryLine("serde", "1.0.0") {
+		t.Errorf("view served %q", body)
+	}
+	<-prefetched
+	if n := files.count("se/rd/serde"); n != 1 {
+		t.Errorf("the registry was asked %d times for one file", n)
+	}
+}
+
+func TestNoViewOfAnIndexReadWithAToken(t *testing.T) {
+	c := newClient(t, "sparse+https://registry.example.org/index/", index.Options{Token: token})
+	if v, err := c.Serve(); err == nil {
+		v.Close()
+		t.Fatal("a client reading with a token served a view")
+	}
+}
