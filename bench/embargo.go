@@ -174,7 +174,7 @@ func RunEmbargo(ctx context.Context, s *Setup, binary string, opts RunOptions) (
 		c := CrateTiming{Version: v}
 		nv := v.NV()
 		c.Sealed = j.Result("preflight", "package "+v.Line, nv)
-		c.Packaged, _ = cargo.FileSha256(filepath.Join(s.Dir, ".embargo", "work", v.Line, "target", "package", v.Name+"-"+v.Version+".crate"))
+		c.Packaged, _ = cargo.FileSha256(cargo.PackagedFile(filepath.Join(s.Dir, ".embargo", "work", v.Line), v.Name, v.Version))
 		c.UploadStart = parseTime(j.Result("publish", "publish "+nv, "uploaded_at"))
 		c.VisibleAt = parseTime(j.Result("publish", "publish "+nv, "visible_at"))
 		if p, ok := puts[nv]; ok {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/sandbox/registry"
+	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/index"
 )
 
@@ -121,7 +122,7 @@ func TestRunPublishesEveryCrateWithTheSealedChecksum(t *testing.T) {
 	// The sealed checksum is the sha256 of what cargo packaged before T0.
 	for nv, sum := range rl.sealedSums() {
 		name, version, _ := strings.Cut(nv, "@")
-		b, err := os.ReadFile(filepath.Join(rl.dir, ".embargo", "work", lineOf(rl, version), "target", "package", name+"-"+version+".crate"))
+		b, err := os.ReadFile(cargo.PackagedFile(filepath.Join(rl.dir, ".embargo", "work", lineOf(rl, version)), name, version))
 		if err != nil {
 			t.Fatal(err)
 		}

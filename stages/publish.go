@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -396,7 +395,7 @@ func waitVisible(ctx context.Context, r *pipeline.Run, idx *index.Client, name, 
 func packagedAsSealed(dir string, s sealed) bool {
 	for _, nv := range s.order {
 		name, version := splitNV(nv)
-		sum, err := cargo.FileSha256(filepath.Join(dir, "target", "package", name+"-"+version+".crate"))
+		sum, err := cargo.FileSha256(cargo.PackagedFile(dir, name, version))
 		if err != nil || sum != s.sha256[nv] {
 			return false
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/seal"
 	"github.com/async-rs/embargo/stages/vault"
 )
@@ -364,7 +365,7 @@ func SealBundle(ctx context.Context, r *pipeline.Run, m *seal.Manifest, manifest
 			}
 		}
 		for _, c := range l.Crates {
-			file := filepath.Join(worktreeDir(r, rel), "target", "package", c.FileName())
+			file := cargo.PackagedFile(worktreeDir(r, rel), c.Name, c.Version)
 			data, err := os.ReadFile(file)
 			if err != nil {
 				return nil, fmt.Errorf("packaged %s: %w", c.NV(), err)

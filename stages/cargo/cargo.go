@@ -180,7 +180,7 @@ func (c *Cargo) Package(ctx context.Context, dir string, crates []*Crate) ([]Pac
 	}
 	out := make([]Package, 0, len(crates))
 	for _, cr := range crates {
-		file := filepath.Join(dir, "target", "package", fmt.Sprintf("%s-%s.crate", cr.Name, cr.Version))
+		file := PackagedFile(dir, cr.Name, cr.Version)
 		sum, err := FileSha256(file)
 		if err != nil {
 			return nil, fmt.Errorf("packaged %s@%s: %w", cr.Name, cr.Version, err)
@@ -188,6 +188,12 @@ func (c *Cargo) Package(ctx context.Context, dir string, crates []*Crate) ([]Pac
 		out = append(out, Package{Name: cr.Name, Version: cr.Version, File: file, Sha256: sum})
 	}
 	return out, nil
+}
+
+// PackagedFile is where `cargo package` in the workspace at dir writes the
+// .crate of name@version.
+func PackagedFile(dir, name, version string) string {
+	return filepath.Join(dir, "target", "package", name+"-"+version+".crate")
 }
 
 // FileSha256 is the hex sha256 of a file, as the registry index's cksum.
