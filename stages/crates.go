@@ -110,15 +110,25 @@ func readSealed(r *pipeline.Run, rel pipeline.Release) (sealed, bool) {
 	return s, true
 }
 
-func recordSealed(res map[string]string, pkgs []cargo.Package, cargoVersion string) {
-	order := make([]string, len(pkgs))
-	for i, p := range pkgs {
+// sealedOf is what packages seal: their order and checksums.
+func sealedOf(pkgs []cargo.Package, cargoVersion string) sealed {
+	s := sealed{sha256: map[string]string{}, cargo: cargoVersion}
+	for _, p := range pkgs {
 		nv := p.Name + "@" + p.Version
-		order[i] = nv
-		res[nv] = p.Sha256
+		s.order = append(s.order, nv)
+		s.sha256[nv] = p.Sha256
 	}
-	res[resOrder] = strings.Join(order, ",")
-	res[resCargoVersion] = cargoVersion
+	return s
+}
+
+// recordSealed writes into a step's results what readSealed reads back.
+func recordSealed(res map[string]string, pkgs []cargo.Package, cargoVersion string) {
+	s := sealedOf(pkgs, cargoVersion)
+	for nv, sum := range s.sha256 {
+		res[nv] = sum
+	}
+	res[resOrder] = strings.Join(s.order, ",")
+	res[resCargoVersion] = s.cargo
 }
 
 // checkRegistry compares packages with the registry: a version already there

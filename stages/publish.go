@@ -58,8 +58,10 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 	// below run: each crate's first observation is then ready when its turn
 	// comes instead of costing a round trip on the critical path.
 	looks := map[string]*lookup{}
+	seals := map[string]sealed{} // by line, for the lines preflight sealed
 	for _, rel := range r.Config.Releases {
 		if s, ok := readSealed(r, rel); ok {
+			seals[rel.Line] = s
 			for _, nv := range s.order {
 				if looks[nv] == nil {
 					name, version := splitNV(nv)
@@ -76,8 +78,8 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 			return err
 		}
 		res[resCargoVersion] = have
-		for _, rel := range r.Config.Releases {
-			if s, ok := readSealed(r, rel); ok && s.cargo != "" && s.cargo != have {
+		for _, s := range seals {
+			if s.cargo != "" && s.cargo != have {
 				return fmt.Errorf("cargo is %q but the packages were verified with %q: the same cargo is needed to reproduce the sealed bytes", have, s.cargo)
 			}
 		}
@@ -96,7 +98,8 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			errs[i] = publishLine(ctx, r, v, idx, view, rel, looks)
+			s, ok := seals[rel.Line]
+			errs[i] = publishLine(ctx, r, v, idx, view, rel, s, ok, looks)
 			if errs[i] != nil {
 				errs[i] = fmt.Errorf("line %s: %w", rel.Line, errs[i])
 			}
@@ -108,8 +111,8 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 
 // publishLine publishes one line's crates in order; a failure stops this
 // line only.
-func publishLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, idx *index.Client, view *indexView, rel pipeline.Release, looks map[string]*lookup) error {
-	s, ok := readSealed(r, rel)
+// s is what preflight sealed for the line, when ok.
+func publishLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, idx *index.Client, view *indexView, rel pipeline.Release, s sealed, ok bool, looks map[string]*lookup) error {
 	dir := worktreeDir(r, rel)
 	if err := r.Step("prepare "+rel.Line, func(res map[string]string) error {
 		held, found := v.Held(rel.Branch)
@@ -146,11 +149,7 @@ func publishLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, idx *inde
 				}
 			}
 		} else {
-			s = sealed{sha256: map[string]string{}}
-			for _, p := range pkgs {
-				s.order = append(s.order, p.Name+"@"+p.Version)
-				s.sha256[p.Name+"@"+p.Version] = p.Sha256
-			}
+			s = sealedOf(pkgs, "")
 			r.Warnf("line %s: no sealed checksums in the journal; packaged again from the held tip", rel.Line)
 		}
 		res["summary"] = fmt.Sprintf("worktree at %s, %d crate(s) reproduce their sealed checksums", short(held), len(pkgs))
