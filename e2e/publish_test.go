@@ -150,6 +150,37 @@ func TestRunPublishesEveryCrateWithTheSealedChecksum(t *testing.T) {
 	rl.assertPublishedOnce()
 }
 
+// Every upload asks the clock itself: the publish stage run on its own
+// before T0, after a preflight that sealed everything, is refused, and the
+// registry sees no upload at all.
+func TestPublishAloneBeforeT0IsRefused(t *testing.T) {
+	rl := newPublishRelease(t, time.Now().Add(time.Hour), registry.Options{})
+	if res := rl.run([]string{"run", "--only", "preflight"}); res.code != 0 {
+		t.Fatalf("preflight: %s", res)
+	}
+	for _, args := range [][]string{{"run", "--only", "publish"}, {"run", "--from", "publish"}} {
+		res := rl.run(args)
+		if res.code != 1 {
+			t.Fatalf("%v before T0: want exit 1, got %s", args, res)
+		}
+		if !strings.Contains(res.stdout+res.stderr, "before T0") {
+			t.Errorf("%v: the refusal does not say why:\n%s", args, res)
+		}
+	}
+	for _, r := range rl.registry.Requests() {
+		if r.Method == http.MethodPut {
+			t.Errorf("an upload reached the registry before T0: %s %s", r.Method, r.Path)
+		}
+	}
+	for _, nv := range rl.versions() {
+		name, version, _ := strings.Cut(nv, "@")
+		if n := rl.registry.PublishAttempts(name, version); n != 0 {
+			t.Errorf("%s: %d publish attempts before T0", nv, n)
+		}
+	}
+	rl.assertUnreleased()
+}
+
 func lineOf(rl *release, version string) string {
 	for _, l := range rl.ex.World.Lines {
 		if l.FixVersion == version {
