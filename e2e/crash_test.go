@@ -36,6 +36,7 @@ func TestKill9AtEveryStepOfTheWholeRunThenRerunConverges(t *testing.T) {
 			}
 			bl.assertReleased()
 			bl.release.assertPublishedOnce()
+			bl.release.assertOneUploadAttemptEach()
 			bl.assertPublishedOnce(bl.base)
 			if n := bl.pushes() - bl.blogPushes(); n != 1 {
 				t.Errorf("%d pushes of the release refs, want 1", n)

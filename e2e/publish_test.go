@@ -100,6 +100,20 @@ func (rl *release) assertPublishedOnce() {
 	}
 }
 
+// assertOneUploadAttemptEach checks the registry was asked to store each
+// version once only: a run that observes first never even tries a second
+// upload (the registry would refuse one, so the stored count alone could
+// never show it).
+func (rl *release) assertOneUploadAttemptEach() {
+	rl.t.Helper()
+	for _, nv := range rl.versions() {
+		name, version, _ := strings.Cut(nv, "@")
+		if n := rl.registry.PublishAttempts(name, version); n != 1 {
+			rl.t.Errorf("%s: %d upload attempts, want exactly one", nv, n)
+		}
+	}
+}
+
 func TestRunPublishesEveryCrateWithTheSealedChecksum(t *testing.T) {
 	rl := newPublishRelease(t, time.Now().Add(-time.Second), registry.Options{IndexDelay: 300 * time.Millisecond})
 	res := rl.run([]string{"run"})
@@ -148,6 +162,14 @@ func TestRunPublishesEveryCrateWithTheSealedChecksum(t *testing.T) {
 		}
 	}
 	rl.assertPublishedOnce()
+	rl.assertOneUploadAttemptEach()
+	// The re-runs found every version on the registry themselves, before
+	// starting any cargo: not one publish step of theirs uploaded.
+	for step, res := range rl.stepResults("publish", "publish ") {
+		if res["summary"] != "already on the registry with the sealed checksum" || res["uploaded_at"] != "" {
+			t.Errorf("%s in the re-run without a journal: %v", step, res)
+		}
+	}
 }
 
 // Every upload asks the clock itself: the publish stage run on its own
@@ -266,6 +288,7 @@ func TestKill9DuringPublishThenRerunUploadsEachVersionOnce(t *testing.T) {
 			}
 			rl.assertReleased()
 			rl.assertPublishedOnce()
+			rl.assertOneUploadAttemptEach()
 		})
 	}
 }
