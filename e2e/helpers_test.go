@@ -249,10 +249,17 @@ func (rl *release) pushes() int { return len(rl.server.Pushes()) }
 // file under the state directory.
 func (rl *release) assertNoSecret(outputs ...string) {
 	rl.t.Helper()
+	rl.assertAbsent([]string{token, registryToken}, outputs...)
+}
+
+// assertAbsent checks no secret appears in the outputs or in any file of
+// the state directory.
+func (rl *release) assertAbsent(secrets []string, outputs ...string) {
+	rl.t.Helper()
 	for _, o := range outputs {
-		for _, tok := range []string{token, registryToken} {
+		for _, tok := range secrets {
 			if strings.Contains(o, tok) {
-				rl.t.Errorf("token leaked into output:\n%s", o)
+				rl.t.Errorf("a secret leaked into output:\n%s", o)
 			}
 		}
 	}
@@ -265,9 +272,9 @@ func (rl *release) assertNoSecret(outputs ...string) {
 			return nil // build output of the crates
 		}
 		b, _ := os.ReadFile(p)
-		for _, tok := range []string{token, registryToken} {
+		for _, tok := range secrets {
 			if bytes.Contains(b, []byte(tok)) {
-				rl.t.Errorf("token leaked into %s", p)
+				rl.t.Errorf("a secret leaked into %s", p)
 			}
 		}
 		return nil

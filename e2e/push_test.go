@@ -185,6 +185,7 @@ func TestStatusJSONAfterRun(t *testing.T) {
 	if res.code != 0 {
 		t.Fatal(res)
 	}
+	rl.assertNoSecret(res.stdout, res.stderr)
 	var st struct {
 		ID     string `json:"id"`
 		Stages []struct {

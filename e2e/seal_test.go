@@ -317,9 +317,8 @@ func TestSealedBundleReleasesFromAFreshRunner(t *testing.T) {
 	if n := sr.pushes(); n != 1 {
 		t.Fatalf("first runner: %d pushes, want 1", n)
 	}
-	if strings.Contains(res.stdout+res.stderr, sr.identity.String()) {
-		t.Error("the identity was printed")
-	}
+	// Neither the wrong token nor the identity is in its output or state.
+	first.assertAbsent([]string{token, registryToken, "not-the-registry-token-3f1c", sr.identity.String()}, res.stdout, res.stderr)
 
 	// Another fresh runner continues where it stopped, from the journal
 	// stored beside the bundle: publish, with preflight's sealed checks.
@@ -360,6 +359,9 @@ func TestSealedBundleReleasesFromAFreshRunner(t *testing.T) {
 	}
 	sr.assertSealedPublic(sealed)
 	sr.assertNoSecret(res.stdout, res.stderr)
+	for _, runner := range []*release{second, third} {
+		runner.assertAbsent([]string{token, registryToken, sr.identity.String()})
+	}
 }
 
 // syncBuffer is an output a test reads while the process writes it.
@@ -449,6 +451,7 @@ func TestOneRunFromTheBundleReleasesEverything(t *testing.T) {
 	}
 	sr.assertSealedPublic(sealed)
 	sr.assertNoSecret(res.stdout, res.stderr)
+	runner.assertAbsent([]string{token, registryToken, sr.identity.String()}, res.stdout, res.stderr)
 }
 
 // Bad flags or a bad config on a bundle run are refused before the bundle
