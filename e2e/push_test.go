@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +34,18 @@ func TestRunPushesAtT0AndNeverBefore(t *testing.T) {
 	}
 	if posts != 1 {
 		t.Errorf("want exactly one (atomic) push, the server saw %d", posts)
+	}
+	uploads := 0
+	for _, r := range rl.registry.Requests() {
+		if r.Method == http.MethodPut {
+			uploads++
+			if r.Time.Before(t0) {
+				t.Errorf("upload of %s@%s at %s, before T0 %s", r.Crate, r.Version, r.Time.Format(time.RFC3339Nano), t0.Format(time.RFC3339))
+			}
+		}
+	}
+	if uploads != len(rl.versions()) {
+		t.Errorf("the registry saw %d uploads, want %d", uploads, len(rl.versions()))
 	}
 	rl.assertReleased()
 	for _, want := range []string{"holding until T0", "T-00:00:0", "pushed 4 refs in one atomic push"} {
