@@ -5,8 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"html"
@@ -375,7 +373,7 @@ func verifyFeed(ctx context.Context, r *pipeline.Run, blog *blogTip, m *template
 	if !ok {
 		return fmt.Errorf("the feed %s is not in the blog repository (%s): run `embargo run --from advisory`", feed, where)
 	}
-	ids, kind, err := feedIDs(b)
+	ids, kind, err := templates.FeedIDs(b)
 	if err != nil {
 		return fmt.Errorf("the feed %s (%s): %w", feed, where, err)
 	}
@@ -386,69 +384,6 @@ func verifyFeed(ctx context.Context, r *pipeline.Run, blog *blogTip, m *template
 		}
 	}
 	return fmt.Errorf("the feed %s (%s) has no entry with id %s: run `embargo run --from advisory`", feed, where, m.URL)
-}
-
-// feedIDs lists the entry ids of an Atom, RSS or JSON feed: an Atom
-// entry's id, an RSS item's guid (or link), a JSON Feed item's id (or url).
-func feedIDs(b []byte) ([]string, templates.FeedKind, error) {
-	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] == '{' {
-		var f struct {
-			Items []struct {
-				ID  json.RawMessage `json:"id"`
-				URL string          `json:"url"`
-			} `json:"items"`
-		}
-		if err := json.Unmarshal(b, &f); err != nil {
-			return nil, templates.FeedJSON, fmt.Errorf("not a valid JSON Feed: %w", err)
-		}
-		var ids []string
-		for _, it := range f.Items {
-			var id string
-			if json.Unmarshal(it.ID, &id) != nil {
-				id = strings.Trim(string(it.ID), `"`)
-			}
-			ids = append(ids, firstOf(id, it.URL))
-		}
-		return ids, templates.FeedJSON, nil
-	}
-	var x struct {
-		XMLName xml.Name
-		Entries []struct {
-			ID string `xml:"id"`
-		} `xml:"entry"`
-		Items []struct {
-			GUID string `xml:"guid"`
-			Link string `xml:"link"`
-		} `xml:"channel>item"`
-	}
-	if err := xml.Unmarshal(b, &x); err != nil {
-		return nil, templates.FeedAtom, fmt.Errorf("not a valid Atom or RSS feed: %w", err)
-	}
-	switch x.XMLName.Local {
-	case "feed":
-		ids := make([]string, len(x.Entries))
-		for i, e := range x.Entries {
-			ids[i] = strings.TrimSpace(e.ID)
-		}
-		return ids, templates.FeedAtom, nil
-	case "rss":
-		ids := make([]string, len(x.Items))
-		for i, it := range x.Items {
-			ids[i] = firstOf(it.GUID, it.Link)
-		}
-		return ids, templates.FeedRSS, nil
-	}
-	return nil, templates.FeedAtom, fmt.Errorf("<%s> is neither an Atom feed nor RSS", x.XMLName.Local)
-}
-
-func firstOf(s ...string) string {
-	for _, x := range s {
-		if x = strings.TrimSpace(x); x != "" {
-			return x
-		}
-	}
-	return ""
 }
 
 // --- post ---

@@ -188,27 +188,6 @@ func TestCrateURL(t *testing.T) {
 	}
 }
 
-func TestFeedIDsOfEveryFormat(t *testing.T) {
-	m := &templates.Model{ID: "DEMO-SA-2026-001", Title: "Out-of-bounds read", Package: "demo-core",
-		Published: verifyT0, Date: verifyT0, Handler: "Jane Doe <jane@example.org>", URL: "https://blog.example.org/posts/oob/"}
-	for _, kind := range []templates.FeedKind{templates.FeedAtom, templates.FeedRSS, templates.FeedJSON} {
-		feed, err := templates.UpdateFeed(nil, kind, m, "demo advisories", "https://blog.example.org/")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids, got, err := feedIDs(feed)
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", kind, err, feed)
-		}
-		if got != kind || len(ids) != 1 || ids[0] != m.URL {
-			t.Errorf("%s feed read as %s with ids %q, want [%s]\n%s", kind, got, ids, m.URL, feed)
-		}
-	}
-	if _, _, err := feedIDs([]byte("<html></html>")); err == nil {
-		t.Error("an HTML page read as a feed")
-	}
-}
-
 func TestPostURL(t *testing.T) {
 	m := &templates.Model{URL: "https://async.rs/blog/oob/"}
 	r, _ := verifyRun(t, time.Hour, verifyT0)

@@ -98,6 +98,65 @@ func sniffFeed(b []byte) (FeedKind, bool) {
 	}
 }
 
+// FeedIDs lists the entry ids of an Atom, RSS or JSON feed, in order, by
+// the rules UpdateFeed places entries by: an Atom entry's id, an RSS item's
+// guid (or its link), a JSON Feed item's id (or its url).
+func FeedIDs(b []byte) ([]string, FeedKind, error) {
+	kind, ok := sniffFeed(b)
+	if !ok {
+		return nil, FeedAtom, fmt.Errorf("neither an Atom feed, RSS nor a JSON Feed")
+	}
+	var ids []string
+	switch kind {
+	case FeedJSON:
+		var f struct {
+			Items []struct {
+				ID  json.RawMessage `json:"id"`
+				URL string          `json:"url"`
+			} `json:"items"`
+		}
+		if err := json.Unmarshal(b, &f); err != nil {
+			return nil, kind, fmt.Errorf("not a valid JSON Feed: %w", err)
+		}
+		for _, it := range f.Items {
+			var id string
+			if json.Unmarshal(it.ID, &id) != nil {
+				id = strings.Trim(string(it.ID), `"`) // a number, say
+			}
+			ids = append(ids, firstNonEmpty(id, it.URL))
+		}
+	default:
+		var x struct {
+			Entries []struct {
+				ID string `xml:"id"`
+			} `xml:"entry"`
+			Items []struct {
+				GUID string `xml:"guid"`
+				Link string `xml:"link"`
+			} `xml:"channel>item"`
+		}
+		if err := xml.Unmarshal(b, &x); err != nil {
+			return nil, kind, fmt.Errorf("not a valid Atom or RSS feed: %w", err)
+		}
+		for _, e := range x.Entries {
+			ids = append(ids, strings.TrimSpace(e.ID))
+		}
+		for _, it := range x.Items {
+			ids = append(ids, firstNonEmpty(it.GUID, it.Link))
+		}
+	}
+	return ids, kind, nil
+}
+
+// existingIDs is FeedIDs of a feed being updated, none for a new one.
+func existingIDs(existing []byte) ([]string, error) {
+	if len(bytes.TrimSpace(existing)) == 0 {
+		return nil, nil
+	}
+	ids, _, err := FeedIDs(existing)
+	return ids, err
+}
+
 // laterStamp returns whichever of the feed's own stamp and t is later,
 // formatted by layout; an unreadable stamp gives way to t.
 func laterStamp(stamp, layout string, t time.Time, parse ...string) string {
@@ -231,10 +290,12 @@ func updateAtom(existing []byte, m *Model, feedTitle, siteURL string) ([]byte, e
 		Authors:    []feeds.AtomPerson{{Name: m.Author()}},
 		Categories: []atomCategory{{Term: "security"}},
 	}
-	ids := make([]string, len(f.Entries))
+	ids, err := existingIDs(existing)
+	if err != nil {
+		return nil, err
+	}
 	stamps := make([]string, len(f.Entries))
 	for i, x := range f.Entries {
-		ids[i] = strings.TrimSpace(x.ID)
 		stamps[i] = firstNonEmpty(x.Published, x.Updated)
 	}
 	f.Entries = place(f.Entries, e, ids, m.URL, stamps, time.RFC3339)
@@ -326,13 +387,12 @@ func updateRSS(existing []byte, m *Model, feedTitle, siteURL string) ([]byte, er
 	if email := m.AuthorEmail(); email != "" {
 		item.Author = fmt.Sprintf("%s (%s)", email, m.Author())
 	}
-	ids := make([]string, len(out.Items))
+	ids, err := existingIDs(existing)
+	if err != nil {
+		return nil, err
+	}
 	stamps := make([]string, len(out.Items))
 	for i, it := range out.Items {
-		ids[i] = strings.TrimSpace(it.Link)
-		if it.Guid != nil && strings.TrimSpace(it.Guid.Id) != "" {
-			ids[i] = strings.TrimSpace(it.Guid.Id)
-		}
 		stamps[i] = it.PubDate
 	}
 	out.Items = place(out.Items, item, ids, m.URL, stamps, time.RFC1123Z, time.RFC1123)
@@ -367,10 +427,12 @@ func updateJSON(existing []byte, m *Model, feedTitle, siteURL string) ([]byte, e
 		Tags:          []string{"security"},
 		Authors:       []*feeds.JSONAuthor{{Name: m.Author()}},
 	}
-	ids := make([]string, len(f.Items))
+	ids, err := existingIDs(existing)
+	if err != nil {
+		return nil, err
+	}
 	stamps := make([]string, len(f.Items))
 	for i, it := range f.Items {
-		ids[i] = firstNonEmpty(it.Id, it.Url)
 		if it.PublishedDate != nil {
 			stamps[i] = it.PublishedDate.Format(time.RFC3339)
 		}

@@ -282,3 +282,27 @@ func TestUpdateFeedErrors(t *testing.T) {
 		t.Error("an advisory without a URL has no entry id")
 	}
 }
+
+// FeedIDs, which verify reads a published feed with, finds the entry
+// UpdateFeed wrote in every format, and refuses what is no feed.
+func TestFeedIDsOfEveryFormat(t *testing.T) {
+	at := time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
+	m := &Model{ID: "DEMO-SA-2026-001", Title: "Out-of-bounds read", Package: "demo-core",
+		Published: at, Date: at, Handler: "Jane Doe <jane@example.org>", URL: "https://blog.example.org/posts/oob/"}
+	for _, kind := range []FeedKind{FeedAtom, FeedRSS, FeedJSON} {
+		feed, err := UpdateFeed(nil, kind, m, "demo advisories", "https://blog.example.org/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, got, err := FeedIDs(feed)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", kind, err, feed)
+		}
+		if got != kind || len(ids) != 1 || ids[0] != m.URL {
+			t.Errorf("%s feed read as %s with ids %q, want [%s]\n%s", kind, got, ids, m.URL, feed)
+		}
+	}
+	if _, _, err := FeedIDs([]byte("<html></html>")); err == nil {
+		t.Error("an HTML page read as a feed")
+	}
+}
