@@ -134,14 +134,19 @@ func (c *Cargo) run(cmd *exec.Cmd) (string, error) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
-	text := out.String()
+	return c.outcome(cmd, out.String(), err)
+}
+
+// outcome is what a finished cargo said, the token masked, and its error
+// naming the command with the end of that output.
+func (c *Cargo) outcome(cmd *exec.Cmd, out string, err error) (string, error) {
 	if c.Registry.Token != "" {
-		text = strings.ReplaceAll(text, c.Registry.Token, "***")
+		out = strings.ReplaceAll(out, c.Registry.Token, "***")
 	}
 	if err != nil {
-		return text, fmt.Errorf("cargo %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, tail(text, 30))
+		return out, fmt.Errorf("cargo %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, tail(out, 30))
 	}
-	return text, nil
+	return out, nil
 }
 
 // Version is `cargo --version`: packages are reproducible only with the same
@@ -309,13 +314,8 @@ func (c *Cargo) StartPublish(ctx context.Context, dir, crate string) (*Upload, e
 	go func() {
 		err := cmd.Wait()
 		close(exited)
-		text := lw.String()
-		if c.Registry.Token != "" {
-			text = strings.ReplaceAll(text, c.Registry.Token, "***")
-		}
-		u.out = text
-		if err != nil {
-			u.err = classify(text, fmt.Errorf("cargo %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, tail(text, 30)))
+		if u.out, err = c.outcome(cmd, lw.String(), err); err != nil {
+			u.err = classify(u.out, err)
 		}
 		close(u.done)
 	}()
