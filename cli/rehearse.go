@@ -96,7 +96,7 @@ func (a *app) rehearsalReport(ctx context.Context, cfg *pipeline.Config, world *
 		for _, rel := range cfg.Releases {
 			br := refs["refs/heads/"+rel.PublicBranch]
 			tg := refs["refs/tags/"+rel.Tag]
-			fmt.Fprintf(w, "  git       %-14s %s   tag %s -> %s\n", rel.PublicBranch, abbrev(br.Hash.String()), rel.Tag, abbrev(tg.Commit.String()))
+			fmt.Fprintf(w, "  git       %-14s %s   tag %s -> %s\n", rel.PublicBranch, vault.Short(br.Hash), rel.Tag, vault.Short(tg.Commit))
 		}
 	}
 	var published []string
@@ -109,11 +109,4 @@ func (a *app) rehearsalReport(ctx context.Context, cfg *pipeline.Config, world *
 	for _, p := range published {
 		fmt.Fprintf(w, "  registry  %s\n", p)
 	}
-}
-
-func abbrev(s string) string {
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
 }

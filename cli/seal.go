@@ -18,6 +18,7 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/seal"
+	"github.com/async-rs/embargo/stages/vault"
 )
 
 func (a *app) sealCommand() *cobra.Command {
@@ -99,7 +100,7 @@ func (a *app) seal(ctx context.Context, cfg *pipeline.Config, push bool) error {
 	s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventDone, Stage: "seal",
 		Msg: fmt.Sprintf("%s sealed in %s: %d line(s), %d crate(s), %s", m.ID, path, len(m.Lines), crates, m.Cargo)})
 	for _, l := range m.Lines {
-		s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Stage: "seal", Msg: fmt.Sprintf("line %s: %s at %s, tag %s", l.Line, l.Branch, l.Held[:12], l.Tag)})
+		s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Stage: "seal", Msg: fmt.Sprintf("line %s: %s at %s, tag %s", l.Line, l.Branch, vault.ShortHex(l.Held), l.Tag)})
 	}
 	if !push {
 		if a.g.json {

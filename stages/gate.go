@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/vault"
 )
 
 // Gate waits for T0. It is only the visible half of the gate: every public
@@ -35,10 +36,7 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 		}
 		r.Infof("holding until T0 %s (%s from now):", g.T0.UTC().Format(time.RFC3339), g.T0.Sub(start).Round(time.Second))
 		for _, rel := range r.Config.Releases {
-			held := r.Journal.Result("preflight", lineStep(rel), resHeld)
-			if len(held) > 12 {
-				held = held[:12]
-			}
+			held := vault.ShortHex(r.Journal.Result("preflight", lineStep(rel), resHeld))
 			r.Infof("  %s: %s %s -> %s, tag %s", rel.Line, rel.Branch, held, rel.PublicBranch, rel.Tag)
 		}
 		interval := time.Minute

@@ -176,12 +176,12 @@ func compareSeal(r *pipeline.Run, m *seal.Manifest, held func(pipeline.Release) 
 		add(cfg.Path, "", "cannot read the config to compare it with the seal: %v", err)
 	} else if got := seal.Sha256(b); got != m.Config.Sha256 {
 		add(cfg.Path, "restore the sealed config; "+reseal,
-			"the config changed since it was sealed (sha256 %s, sealed %s)", got[:12], m.Config.Sha256[:min(12, len(m.Config.Sha256))])
+			"the config changed since it was sealed (sha256 %s, sealed %s)", vault.ShortHex(got), vault.ShortHex(m.Config.Sha256))
 	}
 	if m.Description.Sha256 != "" {
 		if got := seal.Sha256([]byte(cfg.Description)); got != m.Description.Sha256 {
 			add(cfg.Advisory.Description, "restore the sealed text; "+reseal,
-				"the advisory description changed since it was sealed (sha256 %s, sealed %s)", got[:12], m.Description.Sha256[:min(12, len(m.Description.Sha256))])
+				"the advisory description changed since it was sealed (sha256 %s, sealed %s)", vault.ShortHex(got), vault.ShortHex(m.Description.Sha256))
 		}
 	}
 	cargoReported := false
@@ -193,8 +193,8 @@ func compareSeal(r *pipeline.Run, m *seal.Manifest, held func(pipeline.Release) 
 			continue
 		}
 		if h, ok := held(rel); ok && h.String() != sl.Held {
-			add(subject, fmt.Sprintf("reset %s to %s, or, %s", rel.Branch, shortHex(sl.Held), reseal),
-				"held branch %s moved since it was sealed: sealed %s, now %s", rel.Branch, shortHex(sl.Held), short(h))
+			add(subject, fmt.Sprintf("reset %s to %s, or, %s", rel.Branch, vault.ShortHex(sl.Held), reseal),
+				"held branch %s moved since it was sealed: sealed %s, now %s", rel.Branch, vault.ShortHex(sl.Held), short(h))
 		}
 		s, ok := readSealed(r, rel)
 		if !ok {
@@ -285,13 +285,6 @@ func countCrates(m *seal.Manifest) int {
 		n += len(l.Crates)
 	}
 	return n
-}
-
-func shortHex(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
 }
 
 // SealManifest freezes what the preflight that just ran in r checked: it
@@ -415,7 +408,7 @@ func RestoreBundle(cfg *pipeline.Config, stateDir, ref string, b *seal.Bundle) (
 		return nil, err
 	}
 	if got := seal.Sha256(cb); got != m.Config.Sha256 {
-		return nil, fmt.Errorf("%s is not the config sealed in bundle %s (sha256 %s, sealed %s): release with the sealed config, byte for byte", cfg.Path, ref, got[:12], shortHex(m.Config.Sha256))
+		return nil, fmt.Errorf("%s is not the config sealed in bundle %s (sha256 %s, sealed %s): release with the sealed config, byte for byte", cfg.Path, ref, vault.ShortHex(got), vault.ShortHex(m.Config.Sha256))
 	}
 	if got := seal.Sha256([]byte(cfg.Description)); m.Description.Sha256 != "" && got != m.Description.Sha256 {
 		return nil, fmt.Errorf("%s is not the advisory description sealed in bundle %s", cfg.Advisory.Description, ref)
@@ -453,13 +446,13 @@ func RestoreBundle(cfg *pipeline.Config, stateDir, ref string, b *seal.Bundle) (
 	for _, l := range m.Lines {
 		h := refs[plumbing.NewBranchReferenceName(l.Branch)]
 		if h.String() != l.Held {
-			return nil, fmt.Errorf("bundle %s holds %s at %s, but its seal says %s", ref, l.Branch, shortHex(h.String()), shortHex(l.Held))
+			return nil, fmt.Errorf("bundle %s holds %s at %s, but its seal says %s", ref, l.Branch, short(h), vault.ShortHex(l.Held))
 		}
 		set = append(set, plumbing.NewHashReference(plumbing.ReferenceName(vaultHeldPrefix+l.Branch), h))
 		if l.TagObject != "" {
 			t := refs[plumbing.NewTagReferenceName(l.Tag)]
 			if t.String() != l.TagObject {
-				return nil, fmt.Errorf("bundle %s holds tag %s at %s, but its seal says %s", ref, l.Tag, shortHex(t.String()), shortHex(l.TagObject))
+				return nil, fmt.Errorf("bundle %s holds tag %s at %s, but its seal says %s", ref, l.Tag, short(t), vault.ShortHex(l.TagObject))
 			}
 			set = append(set, plumbing.NewHashReference(plumbing.ReferenceName(vaultSourceTagPrefix+l.Tag), t))
 		}

@@ -447,7 +447,15 @@ func Signature(name, email string, when time.Time) object.Signature {
 	return object.Signature{Name: name, Email: email, When: when}
 }
 
-func short(h plumbing.Hash) string { return h.String()[:12] }
+func short(h plumbing.Hash) string { return ShortHex(h.String()) }
 
-// Short is the abbreviated form used in messages.
+// Short is the abbreviated form of a hash used in messages.
 func Short(h plumbing.Hash) string { return short(h) }
+
+// ShortHex abbreviates a hex hash or digest given as text, as Short does.
+func ShortHex(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
