@@ -115,7 +115,7 @@ func (r *Run) Step(name string, fn func(result map[string]string) error) error {
 	point := r.Stage() + "." + strings.ReplaceAll(name, " ", "_")
 	Checkpoint(point + ".started")
 	result := map[string]string{}
-	err := runStep(fn, result)
+	err := recovered(func() error { return fn(result) })
 	Checkpoint(point + ".ran")
 	end := r.Now().UTC()
 	if jerr := r.Journal.update(func() {
@@ -134,15 +134,16 @@ func (r *Run) Step(name string, fn func(result map[string]string) error) error {
 	return err
 }
 
-// runStep turns a panic inside a step into that step's failure, so the
-// journal never shows a step running forever.
-func runStep(fn func(map[string]string) error, result map[string]string) (err error) {
+// recovered runs fn and turns a panic inside it into its error: a step or
+// stage that panics fails, and the journal says where, instead of showing it
+// running forever.
+func recovered(fn func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("internal error: %v", p)
 		}
 	}()
-	return fn(result)
+	return fn()
 }
 
 // StageError is a failed stage, with the command that resumes.
@@ -232,7 +233,7 @@ func (e *Engine) Execute(ctx context.Context, r *Run, sel Selection) error {
 			return fmt.Errorf("write journal: %w", err)
 		}
 		r.Out.Emit(Event{Kind: EventStart, Stage: st.Name(), Msg: st.Summary()})
-		runErr := runStage(ctx, st, r)
+		runErr := recovered(func() error { return st.Run(ctx, r) })
 		end := r.Now().UTC()
 		if err := r.Journal.update(func() {
 			rec.Ended = &end
@@ -252,17 +253,6 @@ func (e *Engine) Execute(ctx context.Context, r *Run, sel Selection) error {
 	}
 	r.stage = nil
 	return nil
-}
-
-// runStage turns a panic in a stage into a failure of that stage, so the
-// journal says where it happened.
-func runStage(ctx context.Context, st Stage, r *Run) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("internal error: %v", p)
-		}
-	}()
-	return st.Run(ctx, r)
 }
 
 func nextCommand(r *Run, stage string) string {
