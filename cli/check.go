@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -17,28 +18,11 @@ func (a *app) checkCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// An in-memory journal: check records nothing.
-			s, err := a.open(cfg, a.stateDir(cfg), "", true)
+			s, err := a.checkedPreflight(cmd.Context(), cfg, "ready")
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			s.run.Check = true
-			err = a.engine().Execute(cmd.Context(), s.run, pipeline.Selection{Only: "preflight"})
-			if findings := pipeline.AsFindings(err); findings != nil {
-				if !a.g.json {
-					fmt.Fprintf(a.stdout, "\nnot ready: %d problem(s)\n", len(findings))
-					for _, f := range findings {
-						fmt.Fprintf(a.stdout, "  - %s\n", f)
-					}
-				} else {
-					s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{"ready": false, "findings": findings}})
-				}
-				return &codeError{code: ExitFailed, err: fmt.Errorf("not ready: %d problem(s)", len(findings)), silent: true}
-			}
-			if err != nil {
-				return err
-			}
 			if a.g.json {
 				s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{"ready": true}})
 			} else {
@@ -47,4 +31,34 @@ func (a *app) checkCommand() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// checkedPreflight runs preflight as a check, with an in-memory journal
+// (nothing is recorded): its findings are listed, or reported as JSON with
+// verdict false, and end the command with ExitFailed as "not <verdict>".
+// On success the caller owns, and closes, the session.
+func (a *app) checkedPreflight(ctx context.Context, cfg *pipeline.Config, verdict string) (*session, error) {
+	s, err := a.open(cfg, a.stateDir(cfg), "", true)
+	if err != nil {
+		return nil, err
+	}
+	s.run.Check = true
+	err = a.engine().Execute(ctx, s.run, pipeline.Selection{Only: "preflight"})
+	if findings := pipeline.AsFindings(err); findings != nil {
+		if a.g.json {
+			s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{verdict: false, "findings": findings}})
+		} else {
+			fmt.Fprintf(a.stdout, "\nnot %s: %d problem(s)\n", verdict, len(findings))
+			for _, f := range findings {
+				fmt.Fprintf(a.stdout, "  - %s\n", f)
+			}
+		}
+		s.close()
+		return nil, &codeError{code: ExitFailed, err: fmt.Errorf("not %s: %d problem(s)", verdict, len(findings)), silent: true}
+	}
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
 }

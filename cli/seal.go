@@ -57,29 +57,13 @@ REPOSITORY@sha256:... is what a CI runner releases from:
 
 func (a *app) seal(ctx context.Context, cfg *pipeline.Config, push bool) error {
 	state := a.stateDir(cfg)
-	// An in-memory journal: sealing records nothing but the seal.
-	s, err := a.open(cfg, state, "", true)
+	// Sealing records nothing but the seal.
+	ctx = stages.Resealing(ctx)
+	s, err := a.checkedPreflight(ctx, cfg, "sealed")
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	s.run.Check = true
-	ctx = stages.Resealing(ctx)
-	err = a.engine().Execute(ctx, s.run, pipeline.Selection{Only: "preflight"})
-	if findings := pipeline.AsFindings(err); findings != nil {
-		if a.g.json {
-			s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{"sealed": false, "findings": findings}})
-		} else {
-			fmt.Fprintf(a.stdout, "\nnot sealed: %d problem(s)\n", len(findings))
-			for _, f := range findings {
-				fmt.Fprintf(a.stdout, "  - %s\n", f)
-			}
-		}
-		return &codeError{code: ExitFailed, err: fmt.Errorf("not sealed: %d problem(s)", len(findings)), silent: true}
-	}
-	if err != nil {
-		return err
-	}
 
 	m, err := stages.SealManifest(s.run)
 	if err != nil {
