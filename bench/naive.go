@@ -3,11 +3,12 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/async-rs/embargo/stages/cargo"
 )
 
 // NaiveResult is one measured sequential release, as a person would script
@@ -96,16 +97,11 @@ func naiveCargoArgs(crate string) []string {
 		"publish", "--locked", "-p", crate, "--registry", "embargo-target"}
 }
 
+// naiveCargoEnv is the environment of the naive release's cargo: the
+// machine's, without its registry settings (as embargo runs cargo), and the
+// sandbox registry.
 func naiveCargoEnv(s *Setup, home, dir string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if k == "CARGO_HOME" || k == "CARGO_TARGET_DIR" || strings.HasPrefix(k, "CARGO_REGISTRY_") || strings.HasPrefix(k, "CARGO_REGISTRIES_") || strings.HasPrefix(k, "CARGO_SOURCE_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env,
+	return append(cargo.CleanEnv(),
 		"CARGO_HOME="+home,
 		"CARGO_TERM_COLOR=never",
 		"CARGO_TERM_PROGRESS_WHEN=never",

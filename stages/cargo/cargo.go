@@ -106,15 +106,15 @@ func (c *Cargo) command(ctx context.Context, dir string, withToken bool, args ..
 	}
 	cmd := exec.CommandContext(ctx, bin, append(global, args...)...)
 	cmd.Dir = dir
-	cmd.Env = append(cleanEnv(), env...)
+	cmd.Env = append(CleanEnv(), env...)
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }
 
-// cleanEnv is the parent's environment without anything cargo would take
+// CleanEnv is the parent's environment without anything cargo would take
 // as registry configuration or credentials: the child gets exactly what
 // the release config says.
-func cleanEnv() []string {
+func CleanEnv() []string {
 	var out []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
