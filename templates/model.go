@@ -174,14 +174,22 @@ func slugify(s string) string {
 // of a newer major (1.9.8 below 2.0.x: "< 2.0.0"; the line is taken to be
 // the last minor of its major). 0.x lines follow the same rule.
 func (m *Model) Patched() []string {
+	var out []string
+	for _, iv := range m.patched() {
+		out = append(out, iv.String())
+	}
+	return out
+}
+
+// patched are the patched ranges of Patched, one per fix, newest first.
+func (m *Model) patched() []interval {
 	fixes := m.fixes()
-	out := make([]string, 0, len(fixes))
+	out := make([]interval, len(fixes))
 	for i, f := range fixes {
-		if i == 0 {
-			out = append(out, ">= "+plain(f.v))
-			continue
+		out[i] = interval{lo: f.v}
+		if i > 0 {
+			out[i].hi = capBelow(f.v, fixes[i-1].v)
 		}
-		out = append(out, fmt.Sprintf(">= %s, < %s", plain(f.v), plain(capBelow(f.v, fixes[i-1].v))))
 	}
 	return out
 }

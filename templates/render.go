@@ -77,15 +77,9 @@ func Render(m *Model, style string, overrideDir string, versions []string) (*Out
 		return nil, err
 	}
 	d := &Data{Model: m, Style: style, NoFix: m.noFixGroups(versions)}
-	patched := m.Patched()
+	patched := m.patched()
 	for i, f := range m.fixes() {
-		line := f.series
-		for _, mf := range m.Fixes {
-			if v, ok := canonical(mf.Version); ok && v == f.v {
-				line = mf.Line
-			}
-		}
-		d.Lines = append(d.Lines, LineData{Line: line, Version: plain(f.v), Patched: patched[i]})
+		d.Lines = append(d.Lines, LineData{Line: f.line, Version: plain(f.v), Patched: patched[i].String()})
 	}
 
 	exec := func(name string) ([]byte, error) {

@@ -79,10 +79,8 @@ func (m *Model) Validate() []pipeline.Finding {
 		ranges = append(ranges, named{"unaffected " + quote(s), iv})
 	}
 	nUnaffected := len(ranges)
-	for _, s := range m.Patched() {
-		if iv, err := parseRange(s); err == nil {
-			ranges = append(ranges, named{"patched " + quote(s), iv})
-		}
+	for _, iv := range m.patched() {
+		ranges = append(ranges, named{"patched " + quote(iv.String()), iv})
 	}
 	for i := range ranges {
 		for j := i + 1; j < len(ranges); j++ {

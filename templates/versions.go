@@ -280,6 +280,7 @@ type Class struct {
 // fix is a release line's fix version in comparable form.
 type fix struct {
 	v, series string
+	line      string // the release line it fixes
 }
 
 // fixes are the valid fix versions, newest first.
@@ -287,7 +288,7 @@ func (m *Model) fixes() []fix {
 	var out []fix
 	for _, f := range m.Fixes {
 		if v, ok := canonical(f.Version); ok {
-			out = append(out, fix{v: v, series: series(v)})
+			out = append(out, fix{v: v, series: series(v), line: f.Line})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b fix) int { return semver.Compare(b.v, a.v) })
@@ -302,12 +303,7 @@ func (m *Model) ranges() (unaffected, patched []interval) {
 			unaffected = append(unaffected, iv)
 		}
 	}
-	for _, s := range m.Patched() {
-		if iv, err := parseRange(s); err == nil {
-			patched = append(patched, iv)
-		}
-	}
-	return unaffected, patched
+	return unaffected, m.patched()
 }
 
 // affectedIntervals are the vulnerable versions: everything neither
