@@ -119,8 +119,8 @@ func RunEmbargo(ctx context.Context, s *Setup, binary string, opts RunOptions) (
 		return nil, err
 	}
 	start := time.Now()
-	if out, err := runBinary(ctx, binary, env, "check", "-c", cfg); err != nil {
-		return nil, fmt.Errorf("embargo check: %v\n%s", err, out)
+	if _, err := run(ctx, "", env, binary, "check", "-c", cfg); err != nil {
+		return nil, fmt.Errorf("embargo check: %v", err)
 	}
 	res := &EmbargoResult{Check: time.Since(start)}
 	res.T0 = time.Now().Add(margin(res.Check)).Truncate(time.Second).Add(time.Second)
@@ -196,13 +196,6 @@ func RunEmbargo(ctx context.Context, s *Setup, binary string, opts RunOptions) (
 		return res, fmt.Errorf("embargo run: %s", strings.Join(problems, "; "))
 	}
 	return res, nil
-}
-
-func runBinary(ctx context.Context, binary string, env []string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = env
-	out, err := cmd.CombinedOutput()
-	return string(out), err
 }
 
 func parseTime(s string) time.Time {

@@ -179,42 +179,44 @@ func gitAuthHeader() string {
 	return "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("bench:"+gitToken))
 }
 
-// firstWrite is the earliest write to a public target the servers saw at or
-// after since: a receive-pack POST or a publish PUT, by arrival time.
-func (s *Setup) firstWrite(since time.Time) (time.Time, string) {
-	var at time.Time
-	var what string
-	consider := func(t time.Time, w string) {
-		if t.Before(since) {
-			// Reported by earlyWrites; here only writes after since count.
-			return
-		}
-		if at.IsZero() || t.Before(at) {
-			at, what = t, w
-		}
-	}
+// write is one write to a public target the servers saw arrive.
+type write struct {
+	at   time.Time
+	what string
+}
+
+// writes lists the receive-pack POSTs and the publish PUTs the servers saw.
+func (s *Setup) writes() []write {
+	var out []write
 	for _, r := range s.Git.Pushes() {
-		consider(r.Time, "git push (receive-pack POST)")
+		out = append(out, write{r.Time, "git push (receive-pack POST)"})
 	}
 	for _, r := range s.Registry.Requests() {
 		if r.Method == "PUT" {
-			consider(r.Time, "upload of "+r.Crate+"@"+r.Version+" (PUT)")
+			out = append(out, write{r.Time, "upload of " + r.Crate + "@" + r.Version + " (PUT)"})
 		}
 	}
-	return at, what
+	return out
+}
+
+// firstWrite is the earliest write to a public target at or after since
+// (earlyWrites reports the ones before).
+func (s *Setup) firstWrite(since time.Time) (time.Time, string) {
+	var first write
+	for _, w := range s.writes() {
+		if !w.at.Before(since) && (first.at.IsZero() || w.at.Before(first.at)) {
+			first = w
+		}
+	}
+	return first.at, first.what
 }
 
 // earlyWrites lists every write to a public target that arrived before t0.
 func (s *Setup) earlyWrites(t0 time.Time) []string {
 	var out []string
-	for _, r := range s.Git.Pushes() {
-		if r.Time.Before(t0) {
-			out = append(out, fmt.Sprintf("git receive-pack POST %s before T0", t0.Sub(r.Time)))
-		}
-	}
-	for _, r := range s.Registry.Requests() {
-		if r.Method == "PUT" && r.Time.Before(t0) {
-			out = append(out, fmt.Sprintf("PUT of %s@%s %s before T0", r.Crate, r.Version, t0.Sub(r.Time)))
+	for _, w := range s.writes() {
+		if w.at.Before(t0) {
+			out = append(out, fmt.Sprintf("%s %s before T0", w.what, t0.Sub(w.at)))
 		}
 	}
 	return out
