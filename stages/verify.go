@@ -96,9 +96,10 @@ func (Verify) Run(ctx context.Context, r *pipeline.Run) error {
 		}
 	}
 
+	reg := openRegistry(ctx, r)
 	for _, rel := range r.Config.Releases {
 		fail(r.Step("crates "+rel.Line, func(res map[string]string) error {
-			return verifyCrates(ctx, r, rel, res)
+			return verifyCrates(ctx, r, reg, rel, res)
 		}))
 	}
 
@@ -137,9 +138,37 @@ func (Verify) Run(ctx context.Context, r *pipeline.Run) error {
 
 // --- crates ---
 
+// registryReader reads the registry's index and downloads its crates, for
+// every line; err, when set, is why it cannot, for each line to report.
+type registryReader struct {
+	idx *index.Client
+	dl  string // config.json's dl
+	get *downloader
+	err error
+}
+
+func openRegistry(ctx context.Context, r *pipeline.Run) *registryReader {
+	idx, err := indexClient(r)
+	if err != nil {
+		return &registryReader{err: err}
+	}
+	icfg, err := idx.Config(ctx)
+	if err != nil {
+		return &registryReader{err: err}
+	}
+	if icfg.DL == "" {
+		return &registryReader{err: fmt.Errorf("the registry's config.json at %s has no dl: there is nowhere to download crates from", idx.URL())}
+	}
+	auth := ""
+	if icfg.AuthRequired {
+		auth = registryToken(r)
+	}
+	return &registryReader{idx: idx, dl: icfg.DL, get: newDownloader(auth)}
+}
+
 // verifyCrates downloads every crate of a line from the registry and
 // compares its sha256 with the sealed one, and with the index's.
-func verifyCrates(ctx context.Context, r *pipeline.Run, rel pipeline.Release, res map[string]string) error {
+func verifyCrates(ctx context.Context, r *pipeline.Run, reg *registryReader, rel pipeline.Release, res map[string]string) error {
 	s, sealedOK := readSealed(r, rel)
 	order := s.order
 	if !sealedOK {
@@ -152,26 +181,13 @@ func verifyCrates(ctx context.Context, r *pipeline.Run, rel pipeline.Release, re
 	} else {
 		res["compared_with"] = "sealed"
 	}
-	idx, err := indexClient(r)
-	if err != nil {
-		return err
+	if reg.err != nil {
+		return reg.err
 	}
-	icfg, err := idx.Config(ctx)
-	if err != nil {
-		return err
-	}
-	if icfg.DL == "" {
-		return fmt.Errorf("the registry's config.json at %s has no dl: there is nowhere to download crates from", idx.URL())
-	}
-	auth := ""
-	if icfg.AuthRequired {
-		auth = registryToken(r)
-	}
-	dl := newDownloader(auth)
 	var problems []string
 	for _, nv := range order {
 		name, version := splitNV(nv)
-		e, found, err := idx.Lookup(ctx, name, version)
+		e, found, err := reg.idx.Lookup(ctx, name, version)
 		if err != nil {
 			return err
 		}
@@ -191,8 +207,8 @@ func verifyCrates(ctx context.Context, r *pipeline.Run, rel pipeline.Release, re
 			problems = append(problems, fmt.Sprintf("%s is yanked: users cannot get the fix", nv))
 			continue
 		}
-		u := index.CrateURL(icfg.DL, name, version, e.Cksum)
-		got, err := dl.sha256(ctx, u)
+		u := index.CrateURL(reg.dl, name, version, e.Cksum)
+		got, err := reg.get.sha256(ctx, u)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", nv, err))
 			continue

@@ -287,7 +287,7 @@ func TestVerifyCratesDownloadsAndComparesWithTheSealedChecksum(t *testing.T) {
 	crate := []byte("the sealed bytes")
 	r, out := sealedRun(t, fakeRegistry(t, sum(crate), crate), sum(crate))
 	res := map[string]string{}
-	if err := verifyCrates(t.Context(), r, r.Config.Releases[0], res); err != nil {
+	if err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r), r.Config.Releases[0], res); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	if res["demo-core@1.0.0"] != sum(crate) || res["compared_with"] != "sealed" {
@@ -299,13 +299,13 @@ func TestVerifyCratesRefusesBytesOtherThanTheSealed(t *testing.T) {
 	crate := []byte("the sealed bytes")
 	// The index agrees with the seal, the file served does not.
 	r, _ := sealedRun(t, fakeRegistry(t, sum(crate), []byte("other bytes")), sum(crate))
-	err := verifyCrates(t.Context(), r, r.Config.Releases[0], map[string]string{})
+	err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r), r.Config.Releases[0], map[string]string{})
 	if err == nil || !strings.Contains(err.Error(), "serves a .crate with sha256 "+sum([]byte("other bytes"))) {
 		t.Fatalf("err = %v, want the served checksum named", err)
 	}
 	// The index disagrees with the seal.
 	r, _ = sealedRun(t, fakeRegistry(t, sum([]byte("x")), crate), sum(crate))
-	err = verifyCrates(t.Context(), r, r.Config.Releases[0], map[string]string{})
+	err = verifyCrates(t.Context(), r, openRegistry(t.Context(), r), r.Config.Releases[0], map[string]string{})
 	if err == nil || !strings.Contains(err.Error(), "not the sealed "+sum(crate)) {
 		t.Fatalf("err = %v, want the index checksum refused", err)
 	}
@@ -315,7 +315,7 @@ func TestVerifyCratesWithoutASealComparesWithTheIndex(t *testing.T) {
 	crate := []byte("bytes")
 	r, out := sealedRun(t, fakeRegistry(t, sum(crate), crate), "")
 	res := map[string]string{}
-	if err := verifyCrates(t.Context(), r, r.Config.Releases[0], res); err != nil {
+	if err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r), r.Config.Releases[0], res); err != nil {
 		t.Fatal(err)
 	}
 	if res["compared_with"] != "index" || !strings.Contains(res["summary"], "no sealed checksums") {
