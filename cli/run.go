@@ -107,7 +107,13 @@ func (a *app) runIn(ctx context.Context, cfg *pipeline.Config, state string, sel
 	if err != nil {
 		return err
 	}
-	err = a.engine().Execute(ctx, s.run, sel)
+	eng := a.engine()
+	if mirror != nil {
+		// The journal goes beside the bundle as each stage starts: the
+		// previous stage's outcome is then there.
+		eng.BeforeStage = mirror.stageBoundary
+	}
+	err = eng.Execute(ctx, s.run, sel)
 	mirror.flush()
 	a.finalReport(s.run, err)
 	if err != nil {

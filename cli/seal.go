@@ -230,11 +230,6 @@ func (a *app) openBundle(ctx context.Context, s *session) (*journalMirror, error
 		ctx:  context.WithoutCancel(ctx), kick: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	go m.work()
-	wrapped := make([]pipeline.Stage, len(a.stages))
-	for i, st := range a.stages {
-		wrapped[i] = mirroredStage{Stage: st, m: m}
-	}
-	a.stages = wrapped
 	return m, nil
 }
 
@@ -318,23 +313,4 @@ func (m *journalMirror) flush() {
 		<-m.done
 		m.store()
 	})
-}
-
-// mirroredStage stores the journal before its stage runs: the previous
-// stage's outcome is then beside the bundle.
-type mirroredStage struct {
-	pipeline.Stage
-	m *journalMirror
-}
-
-func (s mirroredStage) Run(ctx context.Context, r *pipeline.Run) error {
-	s.m.stageBoundary(r)
-	return s.Stage.Run(ctx, r)
-}
-
-func (s mirroredStage) Skip(cfg *pipeline.Config) string {
-	if sk, ok := s.Stage.(pipeline.Skipper); ok {
-		return sk.Skip(cfg)
-	}
-	return ""
 }

@@ -531,3 +531,29 @@ func TestPanickingStageIsRecordedAsAFailure(t *testing.T) {
 		t.Errorf("ran %v after the panic", ran)
 	}
 }
+
+// BeforeStage sees each stage that runs as it starts, recorded running in
+// the journal on disk, and no skipped stage.
+func TestBeforeStageIsCalledAsEachStageStarts(t *testing.T) {
+	var ran, before []string
+	e := pipelineOf(&ran, nil)
+	promote := &optionalStage{fakeStage: fakeStage{name: "promote", ran: &ran}, reason: "no [[image]] configured"}
+	e.Stages = append(e.Stages[:3:3], append([]pipeline.Stage{promote}, e.Stages[3:]...)...)
+	r := newRun(t, testConfig(), e, nil)
+	e.BeforeStage = func(run *pipeline.Run) {
+		name := run.Stage()
+		before = append(before, name)
+		if len(ran) != len(before)-1 {
+			t.Errorf("BeforeStage for %s after the stage ran", name)
+		}
+		if rec := onDisk(t, r.path).Stage(name); rec == nil || rec.State != pipeline.StateRunning {
+			t.Errorf("BeforeStage for %s: journal on disk says %+v, want running", name, rec)
+		}
+	}
+	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{From: "gate"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"gate", "push", "publish", "advisory", "verify"}; strings.Join(before, " ") != strings.Join(want, " ") {
+		t.Errorf("BeforeStage saw %v, want %v", before, want)
+	}
+}

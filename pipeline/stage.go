@@ -168,6 +168,9 @@ type Selection struct {
 // Engine runs stages in order.
 type Engine struct {
 	Stages []Stage
+	// BeforeStage, when set, is called as each stage starts, once the
+	// journal records it running and before it runs.
+	BeforeStage func(*Run)
 }
 
 // Names lists the stage names in order.
@@ -233,6 +236,9 @@ func (e *Engine) Execute(ctx context.Context, r *Run, sel Selection) error {
 			return fmt.Errorf("write journal: %w", err)
 		}
 		r.Out.Emit(Event{Kind: EventStart, Stage: st.Name(), Msg: st.Summary()})
+		if e.BeforeStage != nil {
+			e.BeforeStage(r)
+		}
 		runErr := recovered(func() error { return st.Run(ctx, r) })
 		end := r.Now().UTC()
 		if err := r.Journal.update(func() {
