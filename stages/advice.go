@@ -13,7 +13,6 @@ import (
 
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/blog"
-	"github.com/async-rs/embargo/stages/vault"
 	"github.com/async-rs/embargo/templates"
 )
 
@@ -159,10 +158,4 @@ func blogRepo(r *pipeline.Run) string {
 
 // blogAuth is the blog push credential, or nil for local remotes and
 // rehearsals.
-func blogAuth(r *pipeline.Run) transport.AuthMethod {
-	if r.Targets != nil {
-		return nil
-	}
-	tok, _ := r.Secrets.Get(r.Config.Blog.TokenEnv)
-	return vault.Auth(tok)
-}
+func blogAuth(r *pipeline.Run) transport.AuthMethod { return tokenAuth(r, r.Config.Blog.TokenEnv) }

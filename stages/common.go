@@ -24,11 +24,16 @@ func publicURL(r *pipeline.Run) string {
 }
 
 // gitAuth is the push credential, or nil for local remotes and rehearsals.
-func gitAuth(r *pipeline.Run) transport.AuthMethod {
+func gitAuth(r *pipeline.Run) transport.AuthMethod { return tokenAuth(r, r.Config.Source.TokenEnv) }
+
+// tokenAuth is the credential held by the variable env, or nil when there
+// is none, and always in a rehearsal, whose targets are local and which
+// never reads a real token.
+func tokenAuth(r *pipeline.Run, env string) transport.AuthMethod {
 	if r.Targets != nil {
 		return nil
 	}
-	tok, _ := r.Secrets.Get(r.Config.Source.TokenEnv)
+	tok, _ := r.Secrets.Get(env)
 	return vault.Auth(tok)
 }
 
