@@ -146,6 +146,14 @@ func TestRunPublishesEveryCrateWithTheSealedChecksum(t *testing.T) {
 		}
 	}
 	rl.assertNoSecret(res.stdout, res.stderr)
+	// cargo built beside the checkouts, never in them: a checkout holds
+	// exactly its commit, whatever the project's .gitignore says, so
+	// checking it at T0 reads no build output.
+	for _, l := range rl.ex.World.Lines {
+		if _, err := os.Stat(filepath.Join(rl.dir, ".embargo", "work", l.Line, "target")); !os.IsNotExist(err) {
+			t.Errorf("line %s: cargo's build output is inside the checkout (%v)", l.Line, err)
+		}
+	}
 
 	// A re-run, and a re-run without the journal, upload nothing.
 	attempts := len(rl.registry.Requests())

@@ -84,7 +84,7 @@ func (c *Cargo) command(ctx context.Context, dir string, withToken bool, args ..
 		"CARGO_HOME=" + c.Home,
 		"CARGO_TERM_COLOR=never",
 		"CARGO_TERM_PROGRESS_WHEN=never",
-		"CARGO_TARGET_DIR=" + filepath.Join(dir, "target"),
+		"CARGO_TARGET_DIR=" + TargetDir(dir),
 	}
 	reg := c.registryArg()
 	if reg != "crates-io" {
@@ -195,10 +195,16 @@ func (c *Cargo) Package(ctx context.Context, dir string, crates []*Crate) ([]Pac
 	return out, nil
 }
 
+// TargetDir is where cargo builds and packages the workspace at dir:
+// beside the checkout, not in it, so that the checkout holds exactly the
+// commit (checking it is clean at T0 reads no build output) whatever the
+// project's .gitignore says.
+func TargetDir(dir string) string { return filepath.Clean(dir) + ".target" }
+
 // PackagedFile is where `cargo package` in the workspace at dir writes the
 // .crate of name@version.
 func PackagedFile(dir, name, version string) string {
-	return filepath.Join(dir, "target", "package", name+"-"+version+".crate")
+	return filepath.Join(TargetDir(dir), "package", name+"-"+version+".crate")
 }
 
 // FileSha256 is the hex sha256 of a file, as the registry index's cksum.

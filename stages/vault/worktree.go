@@ -18,8 +18,8 @@ const releaseBranch = "embargo-release"
 // Worktree prepares dir as a clone of the held branch checked out at
 // commit: its own repository, so cargo records the commit in the package
 // (.cargo_vcs_info.json) and never mistakes it for part of an enclosing
-// repository. A worktree already at commit and clean is reused (its target/
-// folder is what makes publishing at T0 fast).
+// repository. A worktree already at commit and clean is reused (the build
+// output cargo keeps beside it is what makes publishing at T0 fast).
 func (v *Vault) Worktree(ctx context.Context, dir, heldBranch string, commit plumbing.Hash) error {
 	if repo, err := git.PlainOpen(dir); err == nil {
 		if head, err := repo.Head(); err == nil && head.Hash() == commit {
