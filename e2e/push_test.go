@@ -11,7 +11,8 @@ import (
 )
 
 // The CI job: started before T0, it holds, counts down and pushes at T0;
-// the public server sees no push before T0.
+// the public server sees no push before T0, only the read of its refs
+// that prepared the push.
 func TestRunPushesAtT0AndNeverBefore(t *testing.T) {
 	t0 := time.Now().Add(3 * time.Second).Truncate(time.Second)
 	rl := newRelease(t, t0)
@@ -20,9 +21,12 @@ func TestRunPushesAtT0AndNeverBefore(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("run failed: %s", res)
 	}
-	posts := 0
+	posts, prepared := 0, false
 	for _, r := range rl.server.ReceivePacks() {
-		if r.Time.Before(t0) {
+		if r.Method != "POST" && r.Time.Before(t0) {
+			prepared = true
+		}
+		if r.Method == "POST" && r.Time.Before(t0) {
 			t.Errorf("%s %s at %s, before T0 %s", r.Method, r.Path, r.Time.Format(time.RFC3339Nano), t0.Format(time.RFC3339))
 		}
 		if r.Method == "POST" {
@@ -34,6 +38,9 @@ func TestRunPushesAtT0AndNeverBefore(t *testing.T) {
 	}
 	if posts != 1 {
 		t.Errorf("want exactly one (atomic) push, the server saw %d", posts)
+	}
+	if !prepared {
+		t.Error("the push was not prepared before T0: the server's refs were not read before it")
 	}
 	uploads := 0
 	for _, r := range rl.registry.Requests() {

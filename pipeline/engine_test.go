@@ -557,3 +557,192 @@ func TestBeforeStageIsCalledAsEachStageStarts(t *testing.T) {
 		t.Errorf("BeforeStage saw %v, want %v", before, want)
 	}
 }
+
+// graphStage is a stage with declared needs.
+type graphStage struct {
+	fakeStage
+	needs []string
+}
+
+func (s *graphStage) Needs() []string { return s.needs }
+
+func graphOf(stages ...*graphStage) *pipeline.Engine {
+	e := &pipeline.Engine{}
+	for _, s := range stages {
+		e.Stages = append(e.Stages, s)
+	}
+	return e
+}
+
+func stage(name string, run func(context.Context, *pipeline.Run) error, needs ...string) *graphStage {
+	return &graphStage{fakeStage: fakeStage{name: name, run: run}, needs: needs}
+}
+
+// Push and publish need only preflight: each is started while the other
+// runs, and verify, which needs both, only after both.
+func TestStagesThatNeedNothingOfEachOtherRunSideBySide(t *testing.T) {
+	pushStarted, publishStarted := make(chan struct{}), make(chan struct{})
+	var verifySaw []bool
+	meet := func(mine, other chan struct{}) func(context.Context, *pipeline.Run) error {
+		return func(context.Context, *pipeline.Run) error {
+			close(mine)
+			select {
+			case <-other:
+				return nil
+			case <-time.After(5 * time.Second):
+				return errors.New("ran alone: the other stage never started")
+			}
+		}
+	}
+	e := graphOf(
+		stage("preflight", nil),
+		stage("push", meet(pushStarted, publishStarted), "preflight"),
+		stage("publish", meet(publishStarted, pushStarted), "preflight"),
+		stage("verify", func(context.Context, *pipeline.Run) error {
+			verifySaw = append(verifySaw, isClosed(pushStarted), isClosed(publishStarted))
+			return nil
+		}, "push", "publish"),
+	)
+	r := newRun(t, testConfig(), e, nil)
+	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(verifySaw) != 2 || !verifySaw[0] || !verifySaw[1] {
+		t.Errorf("verify ran before push and publish: %v", verifySaw)
+	}
+	j := onDisk(t, r.path)
+	push, publish := j.Stage("push"), j.Stage("publish")
+	if push.Started.After(*publish.Ended) || publish.Started.After(*push.Ended) {
+		t.Errorf("the journal does not show push and publish side by side: push %v..%v, publish %v..%v", push.Started, push.Ended, publish.Started, publish.Ended)
+	}
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// A failed push stops verify, which needs it, not publish and advisory,
+// which do not; the advice resumes from push.
+func TestAFailedStageStopsOnlyTheStagesThatNeedIt(t *testing.T) {
+	var ran []string
+	rec := func(name string, err error) func(context.Context, *pipeline.Run) error {
+		return func(context.Context, *pipeline.Run) error {
+			ran = append(ran, name) // the stages below run one at a time
+			return err
+		}
+	}
+	pushStarted := make(chan struct{})
+	e := graphOf(
+		stage("preflight", nil),
+		stage("push", func(ctx context.Context, r *pipeline.Run) error {
+			close(pushStarted)
+			return errors.New("remote hung up")
+		}, "preflight"),
+		stage("publish", func(ctx context.Context, r *pipeline.Run) error {
+			<-pushStarted
+			return rec("publish", nil)(ctx, r)
+		}, "preflight"),
+		stage("advisory", rec("advisory", nil), "publish"),
+		stage("verify", rec("verify", nil), "push", "publish", "advisory"),
+	)
+	r := newRun(t, testConfig(), e, nil)
+	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
+	var se *pipeline.StageError
+	if !errors.As(err, &se) || se.Stage != "push" || !strings.Contains(se.Next, "--from push") {
+		t.Fatalf("got %v, want push failed with the advice to resume from it", err)
+	}
+	if strings.Join(ran, ",") != "publish,advisory" {
+		t.Errorf("ran %v, want publish and advisory, and not verify", ran)
+	}
+	want := map[string]string{"preflight": "done", "push": "failed", "publish": "done", "advisory": "done", "verify": "pending"}
+	for n, s := range states(onDisk(t, r.path)) {
+		if want[n] != s {
+			t.Errorf("%s is %s, want %s", n, s, want[n])
+		}
+	}
+}
+
+// Two failures at once: the error names the first in the list and carries
+// both causes.
+func TestTwoFailedStagesAreBothReported(t *testing.T) {
+	e := graphOf(
+		stage("preflight", nil),
+		stage("push", func(context.Context, *pipeline.Run) error { return errors.New("remote hung up") }, "preflight"),
+		stage("publish", func(context.Context, *pipeline.Run) error { return errors.New("registry answered 503") }, "preflight"),
+	)
+	r := newRun(t, testConfig(), e, nil)
+	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
+	var se *pipeline.StageError
+	if !errors.As(err, &se) || se.Stage != "push" {
+		t.Fatalf("got %v, want push named first", err)
+	}
+	for _, want := range []string{"remote hung up", "stage publish failed: registry answered 503", "--from push"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
+// A stage that waits for the gate of its run makes its write only once
+// the gate is done; run alone, it does not wait (and the gate's own check
+// refuses what is early).
+func TestWaitForWaitsForTheGateOfTheRunOnly(t *testing.T) {
+	gateOpen := make(chan struct{})
+	var wroteAfterGate []bool
+	push := func(ctx context.Context, r *pipeline.Run) error {
+		if err := r.WaitFor(ctx, "gate"); err != nil {
+			return err
+		}
+		wroteAfterGate = append(wroteAfterGate, isClosed(gateOpen))
+		return nil
+	}
+	e := graphOf(
+		stage("preflight", nil),
+		stage("gate", func(context.Context, *pipeline.Run) error {
+			time.Sleep(50 * time.Millisecond) // push is waiting meanwhile
+			close(gateOpen)
+			return nil
+		}, "preflight"),
+		stage("push", push, "preflight"),
+	)
+	r := newRun(t, testConfig(), e, nil)
+	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(wroteAfterGate) != 1 || !wroteAfterGate[0] {
+		t.Fatalf("push wrote before the gate was done: %v", wroteAfterGate)
+	}
+
+	gateOpen = make(chan struct{})
+	wroteAfterGate = nil
+	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{Only: "push"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(wroteAfterGate) != 1 || wroteAfterGate[0] {
+		t.Errorf("push run alone waited for a gate that is not part of the run: %v", wroteAfterGate)
+	}
+}
+
+func TestWaitForAFailedGateFails(t *testing.T) {
+	wrote := false
+	e := graphOf(
+		stage("gate", func(context.Context, *pipeline.Run) error { return errors.New("interrupted while waiting for T0") }),
+		stage("push", func(ctx context.Context, r *pipeline.Run) error {
+			if err := r.WaitFor(ctx, "gate"); err != nil {
+				return err
+			}
+			wrote = true
+			return nil
+		}),
+	)
+	r := newRun(t, testConfig(), e, nil)
+	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
+	if err == nil || !strings.Contains(err.Error(), "stage gate did not finish") || wrote {
+		t.Errorf("got %v (wrote %v), want push refused because the gate failed", err, wrote)
+	}
+}

@@ -27,6 +27,9 @@ import (
 type Advisory struct{}
 
 func (Advisory) Name() string { return "advisory" }
+
+// Needs: the advisory tells users to upgrade to versions that must exist.
+func (Advisory) Needs() []string { return []string{"publish"} }
 func (Advisory) Summary() string {
 	return "the advisory post and its feed entry committed to the blog and pushed; remote branch verified"
 }

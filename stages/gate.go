@@ -15,6 +15,7 @@ import (
 type Gate struct{}
 
 func (Gate) Name() string    { return "gate" }
+func (Gate) Needs() []string { return []string{"preflight"} }
 func (Gate) Summary() string { return "wait for T0" }
 
 func (Gate) Run(ctx context.Context, r *pipeline.Run) error {

@@ -18,7 +18,8 @@ import (
 // public world and changing nothing in it. It lists every problem it finds.
 type Preflight struct{}
 
-func (Preflight) Name() string { return "preflight" }
+func (Preflight) Name() string    { return "preflight" }
+func (Preflight) Needs() []string { return nil }
 func (Preflight) Summary() string {
 	return "held branches, fast-forward, leak check, tags, versions, credentials"
 }

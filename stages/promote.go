@@ -19,6 +19,9 @@ import (
 type Promote struct{}
 
 func (Promote) Name() string { return "promote" }
+
+// Needs: the sources are checked before T0; the copies wait for the gate.
+func (Promote) Needs() []string { return []string{"preflight"} }
 func (Promote) Summary() string {
 	return "copy pre-built images to their public names, by digest; target digests verified"
 }
@@ -72,6 +75,9 @@ func (Promote) Run(ctx context.Context, r *pipeline.Run) error {
 		return err
 	}
 
+	if err := r.WaitFor(ctx, "gate"); err != nil {
+		return err
+	}
 	var (
 		wg   sync.WaitGroup
 		errs = make([]error, len(images)) // one slot per image: no lock

@@ -20,13 +20,23 @@ import (
 type Publish struct{}
 
 func (Publish) Name() string { return "publish" }
+
+// Needs: the packages and the index are ready before T0; the uploads wait
+// for the gate.
+func (Publish) Needs() []string { return []string{"preflight"} }
 func (Publish) Summary() string {
 	return "cargo publish of every crate, dependency order, lines in parallel; sealed checksums verified in the index"
 }
 
 // Bounds of the publish loop.
 const (
-	parallelLines = 4
+	// parallelPrepare bounds the lines checked (or packaged again, with a
+	// verification build) at once before T0; at T0 every line publishes
+	// at once.
+	parallelPrepare = 4
+	// publishLead is how long before T0 the index is read for the first
+	// looks and for cargo's view.
+	publishLead = 10 * time.Second
 	// prefetchParallel bounds the index reads made ahead of cargo.
 	prefetchParallel = 8
 	// A server error is tried again up to publishRetries times; a rate
@@ -54,24 +64,17 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 	if err != nil {
 		return err
 	}
-	// Observe the index for every sealed version at once, while the checks
-	// below run: each crate's first observation is then ready when its turn
-	// comes instead of costing a round trip on the critical path.
-	looks := map[string]*lookup{}
+	// Publish runs beside push, not after it: it reads the held tips and
+	// checks them against preflight and the seal itself.
+	if _, err := heldTips(ctx, r, v, "published"); err != nil {
+		return err
+	}
 	seals := map[string]sealed{} // by line, for the lines preflight sealed
 	for _, rel := range r.Config.Releases {
 		if s, ok := readSealed(r, rel); ok {
 			seals[rel.Line] = s
-			for _, nv := range s.order {
-				if looks[nv] == nil {
-					name, version := splitNV(nv)
-					looks[nv] = startLookup(ctx, idx, name, version)
-				}
-			}
 		}
 	}
-	view := startView(ctx, idx)
-	defer view.close()
 	if err := r.Step("cargo", func(res map[string]string) error {
 		have, err := cargoFor(r, r.Config.Releases[0], false).Version(ctx)
 		if err != nil {
@@ -89,8 +92,72 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 		return err
 	}
 
+	// Before T0: every line's checkout holds its sealed packages (packaged
+	// again where it does not). A line that cannot be prepared is not
+	// published; the others are.
+	lines := make([]*publishingLine, len(r.Config.Releases))
+	prepErr := eachLine(r, parallelPrepare, func(i int, rel pipeline.Release) error {
+		s, ok := seals[rel.Line]
+		l, err := prepareLine(ctx, r, v, rel, s, ok)
+		if err == nil {
+			lines[i] = l
+		}
+		return err
+	})
+
+	// Close to T0, what cargo and the first look at each version will read
+	// is read now: the index files of every version and of every package
+	// the lockfiles pin, served to cargo from a local view.
+	if err := sleepUntilLead(ctx, r, publishLead); err != nil {
+		return err
+	}
+	looks := map[string]*lookup{}
+	for _, l := range lines {
+		if l == nil {
+			continue
+		}
+		for _, nv := range l.sealed.order {
+			if looks[nv] == nil {
+				name, version := splitNV(nv)
+				looks[nv] = startLookup(ctx, idx, name, version)
+			}
+		}
+	}
+	view := startView(ctx, idx)
+	defer view.close()
+	for _, l := range lines {
+		if l == nil {
+			continue
+		}
+		l.cargo = cargoFor(r, l.rel, true)
+		l.cargo.View = view.url(ctx)
+		if l.cargo.ResolvesThroughView() {
+			// cargo resolves every crates.io package the lockfile pins
+			// before its first upload, level by level; read them all now.
+			if names, err := cargo.LockedFromCratesIO(l.dir); err == nil {
+				go idx.Prefetch(ctx, names, prefetchParallel)
+			}
+		}
+	}
+
+	if err := r.WaitFor(ctx, "gate"); err != nil {
+		return errors.Join(prepErr, err)
+	}
+	// At T0 every line publishes at once: the lines share nothing but the
+	// registry.
+	return errors.Join(prepErr, eachLine(r, len(lines), func(i int, rel pipeline.Release) error {
+		if lines[i] == nil {
+			return nil // its failure to prepare is in prepErr
+		}
+		return publishLine(ctx, r, idx, lines[i], looks)
+	}))
+}
+
+// eachLine runs fn for every release line, at most parallel at once, and
+// joins the failures, each naming its line; a failure stops its line only.
+func eachLine(r *pipeline.Run, parallel int, fn func(i int, rel pipeline.Release) error) error {
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, parallelLines)
+	sem := make(chan struct{}, max(parallel, 1))
 	errs := make([]error, len(r.Config.Releases))
 	for i, rel := range r.Config.Releases {
 		wg.Add(1)
@@ -98,10 +165,8 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			s, ok := seals[rel.Line]
-			errs[i] = publishLine(ctx, r, v, idx, view, rel, s, ok, looks)
-			if errs[i] != nil {
-				errs[i] = fmt.Errorf("line %s: %w", rel.Line, errs[i])
+			if err := fn(i, rel); err != nil {
+				errs[i] = fmt.Errorf("line %s: %w", rel.Line, err)
 			}
 		}()
 	}
@@ -109,12 +174,20 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 	return errors.Join(errs...)
 }
 
-// publishLine publishes one line's crates in order; a failure stops this
-// line only.
-// s is what preflight sealed for the line, when ok.
-func publishLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, idx *index.Client, view *indexView, rel pipeline.Release, s sealed, ok bool, looks map[string]*lookup) error {
+// publishingLine is a line ready to publish: its checkout holds the sealed
+// packages.
+type publishingLine struct {
+	rel    pipeline.Release
+	dir    string
+	sealed sealed
+	cargo  *cargo.Cargo
+}
+
+// prepareLine checks out the line's held tip with its sealed packages. s is
+// what preflight sealed for the line, when ok.
+func prepareLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipeline.Release, s sealed, ok bool) (*publishingLine, error) {
 	dir := worktreeDir(r, rel)
-	if err := r.Step("prepare "+rel.Line, func(res map[string]string) error {
+	err := r.Step("prepare "+rel.Line, func(res map[string]string) error {
 		held, found := v.Held(rel.Branch)
 		if !found {
 			return fmt.Errorf("held branch %s is not in the vault: run `embargo run --from preflight`", rel.Branch)
@@ -154,23 +227,19 @@ func publishLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, idx *inde
 		}
 		res["summary"] = fmt.Sprintf("worktree at %s, %d crate(s) reproduce their sealed checksums", short(held), len(pkgs))
 		return nil
-	}); err != nil {
-		return err
-	}
-	cg := cargoFor(r, rel, true)
-	cg.View = view.url(ctx)
-	if cg.ResolvesThroughView() {
-		// cargo resolves every crates.io package the lockfile pins before
-		// its first upload, level by level; read them all at once now.
-		if names, err := cargo.LockedFromCratesIO(dir); err == nil {
-			go idx.Prefetch(ctx, names, prefetchParallel)
-		}
-	}
+	})
+	return &publishingLine{rel: rel, dir: dir, sealed: s}, err
+}
+
+// publishLine publishes one line's crates in order; a failure stops this
+// line only.
+func publishLine(ctx context.Context, r *pipeline.Run, idx *index.Client, l *publishingLine, looks map[string]*lookup) error {
+	s := l.sealed
 	for _, nv := range s.order {
 		name, version := splitNV(nv)
 		if err := r.Step("publish "+nv, func(res map[string]string) error {
 			res["sha256"] = s.sha256[nv]
-			return publishCrate(ctx, r, idx, cg, dir, name, version, s.sha256[nv], looks[nv], res)
+			return publishCrate(ctx, r, idx, l.cargo, l.dir, name, version, s.sha256[nv], looks[nv], res)
 		}); err != nil {
 			return err
 		}

@@ -19,6 +19,9 @@ import (
 type Push struct{}
 
 func (Push) Name() string { return "push" }
+
+// Needs: the push is prepared before T0 and sent when the gate opens.
+func (Push) Needs() []string { return []string{"preflight"} }
 func (Push) Summary() string {
 	return "one atomic push of every held branch and tag; remote refs verified"
 }
@@ -27,19 +30,44 @@ func (Push) Summary() string {
 // re-reads the remote and pushes only what is still missing.
 const pushAttempts = 4
 
-func (Push) Run(ctx context.Context, r *pipeline.Run) error {
-	cfg := r.Config
-	v, err := openVault(r)
-	if err != nil {
-		return err
-	}
-	url, auth := publicURL(r), gitAuth(r)
+// pushLead is how long before T0 the push is prepared: late enough that the
+// remote's refs are still as read at T0, early enough that a repository
+// with many refs is listed and packed in time.
+const pushLead = 10 * time.Second
 
+// pushRecheck is how long before T0 the remote's refs are read once more:
+// a round trip fits, and little can change in what is left.
+const pushRecheck = 1500 * time.Millisecond
+
+// preparePush reads the remote and prepares the push of what it lacks; n is
+// how many refs. A public branch that moved since preflight, or a tag
+// elsewhere, is a *refusedError: no retry changes it.
+func preparePush(ctx context.Context, r *pipeline.Run, v *vault.Vault, url string, auth transport.AuthMethod, held map[string]plumbing.Hash) (*vault.PreparedPush, int, error) {
+	sess, err := v.OpenPush(ctx, url, auth)
+	if err != nil {
+		return nil, 0, err
+	}
+	updates, err := missingUpdates(r, v, sess.Refs(), held)
+	if err != nil {
+		sess.Close()
+		return nil, 0, &refusedError{err}
+	}
+	pp, err := sess.Prepare(updates)
+	if err != nil {
+		sess.Close()
+		return nil, 0, &refusedError{err}
+	}
+	return pp, len(updates), nil
+}
+
+// heldTips reads the held tips again, for a stage about to make them
+// public (done says what it would have done: "pushed", "published"): the
+// vault may be new (a fresh runner, a deleted state directory), and the
+// branches must not have moved since they were checked, nor since the seal.
+func heldTips(ctx context.Context, r *pipeline.Run, v *vault.Vault, done string) (map[string]plumbing.Hash, error) {
+	cfg := r.Config
 	held := map[string]plumbing.Hash{}
 	if err := r.Step("held", func(res map[string]string) error {
-		// Read the held tips again: the vault may be new (a fresh runner, a
-		// deleted state directory) and the branches must not have moved
-		// since they were checked.
 		if _, _, missing, err := fetchHeld(ctx, r, v); err != nil {
 			return err
 		} else if len(missing) > 0 {
@@ -49,16 +77,52 @@ func (Push) Run(ctx context.Context, r *pipeline.Run) error {
 			h, _ := v.Held(rel.Branch)
 			if checked := r.Journal.Result("preflight", lineStep(rel), resHeld); checked != "" && checked != h.String() {
 				return fmt.Errorf("held branch %s moved since preflight (%s, now %s): run `embargo run --from preflight` to check the new tip",
-					rel.Branch, checked[:12], short(h))
+					rel.Branch, vault.ShortHex(checked), short(h))
 			}
 			held[rel.Line] = h
 			res[rel.Line] = h.String()
 		}
 		return nil
 	}); err != nil {
+		return nil, err
+	}
+	return held, checkSealBeforeWrites(r, held, done)
+}
+
+// refusedError is a push that must not be retried.
+type refusedError struct{ error }
+
+func (e *refusedError) Unwrap() error { return e.error }
+
+// sleepUntilLead waits on the gate's clock until lead before T0, when this
+// run's gate will open the stage's writes; a stage run without its gate
+// does not wait (the gate refuses its writes before T0).
+func sleepUntilLead(ctx context.Context, r *pipeline.Run, lead time.Duration) error {
+	if !r.Selected("gate") {
+		return nil
+	}
+	d := r.Gate.T0.Add(-lead).Sub(r.Now())
+	if d <= 0 {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.Gate.Clock.After(d):
+		return nil
+	}
+}
+
+func (Push) Run(ctx context.Context, r *pipeline.Run) error {
+	cfg := r.Config
+	v, err := openVault(r)
+	if err != nil {
 		return err
 	}
-	if err := checkSealBeforePush(r, held); err != nil {
+	url, auth := publicURL(r), gitAuth(r)
+
+	held, err := heldTips(ctx, r, v, "pushed")
+	if err != nil {
 		return err
 	}
 
@@ -75,19 +139,82 @@ func (Push) Run(ctx context.Context, r *pipeline.Run) error {
 		return err
 	}
 
+	// Everything but the write is done before T0: the remote's refs read,
+	// the commands and the pack computed. Close to T0, so that the refs
+	// read are the ones the push will find.
+	var ready *vault.PreparedPush
+	if err := r.Step("prepare", func(res map[string]string) error {
+		if err := sleepUntilLead(ctx, r, pushLead); err != nil {
+			return err
+		}
+		pp, n, err := preparePush(ctx, r, v, url, auth, held)
+		var refused *refusedError
+		switch {
+		case errors.As(err, &refused):
+			return err
+		case err != nil:
+			// The remote may be back at T0: the push step reads it again.
+			r.Warnf("could not prepare the push (%v); trying again at T0", err)
+			res["summary"] = "not prepared: " + err.Error()
+			return nil
+		}
+		ready = pp
+		res["summary"] = fmt.Sprintf("%d ref(s) and %d object(s) ready to push", n, pp.Objects)
+		return nil
+	}); err != nil {
+		return err
+	}
+	defer func() { ready.Close() }()
+	if ready != nil && !ready.Empty() {
+		if err := r.Step("recheck", func(res map[string]string) error {
+			if err := sleepUntilLead(ctx, r, pushRecheck); err != nil {
+				return err
+			}
+			// One more look just before T0, one round trip: a ref that
+			// moved since the push was prepared is found before a byte of
+			// the pack is sent, and the push is prepared again at T0.
+			same, err := ready.Recheck(ctx, url, auth)
+			if err != nil || !same {
+				ready.Close()
+				ready = nil
+				res["summary"] = "the remote changed since the push was prepared: it is prepared again at T0"
+				if err != nil {
+					res["summary"] = "could not read the remote again (" + err.Error() + "): the push is prepared again at T0"
+				}
+				return nil
+			}
+			res["summary"] = "the remote is as it was when the push was prepared"
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	if err := r.WaitFor(ctx, "gate"); err != nil {
+		return err
+	}
+
 	pipeline.Checkpoint("push.before")
 	if err := r.Step("push", func(res map[string]string) error {
 		var lastErr error
 		for attempt := 1; attempt <= pushAttempts; attempt++ {
-			remote, err := vault.ListRemote(ctx, url, auth)
-			if err != nil {
-				lastErr = err
-			} else {
-				updates, err := missingUpdates(r, v, remote, held)
+			if attempt > 1 || ready == nil {
+				// Whatever the last attempt did, the remote is read
+				// again and only what is still missing is pushed.
+				ready.Close()
+				pp, _, err := preparePush(ctx, r, v, url, auth, held)
 				if err != nil {
-					return err
+					var refused *refusedError
+					if errors.As(err, &refused) {
+						return err
+					}
+					lastErr = err
+					ready = nil
+				} else {
+					ready = pp
 				}
-				if len(updates) == 0 {
+			}
+			if ready != nil {
+				if ready.Empty() {
 					if attempt == 1 {
 						res["summary"] = "every ref already public at the held tips: nothing pushed"
 					}
@@ -99,15 +226,11 @@ func (Push) Run(ctx context.Context, r *pipeline.Run) error {
 					return err
 				}
 				start := r.Now()
-				err = v.Push(ctx, url, auth, updates)
+				err := ready.Send(ctx)
 				if err == nil {
-					names := make([]string, len(updates))
-					for i, u := range updates {
-						names[i] = u.Remote
-					}
-					res["pushed"] = strings.Join(names, ",")
+					res["pushed"] = strings.Join(ready.Refs(), ",")
 					res["pushed_at"] = start.UTC().Format(time.RFC3339Nano)
-					res["summary"] = fmt.Sprintf("pushed %d refs in one atomic push at %s", len(updates), start.UTC().Format("15:04:05.000"))
+					res["summary"] = fmt.Sprintf("pushed %d refs in one atomic push at %s", len(ready.Refs()), start.UTC().Format("15:04:05.000"))
 					pipeline.Checkpoint("push.after")
 					return nil
 				}

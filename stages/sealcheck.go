@@ -135,13 +135,14 @@ func checkSeal(ctx context.Context, r *pipeline.Run, v *vault.Vault, add func(su
 	return nil
 }
 
-// checkSealBeforePush refuses the push when the release is not what was
-// sealed. It reads no network and builds nothing: the held tips are in
-// memory, the packages were checked by preflight (its journal records).
-func checkSealBeforePush(r *pipeline.Run, held map[string]plumbing.Hash) error {
+// checkSealBeforeWrites refuses a stage's public writes (done names them:
+// "pushed", "published") when the release is not what was sealed. It reads
+// no network and builds nothing: the held tips are in memory, the packages
+// were checked by preflight (its journal records).
+func checkSealBeforeWrites(r *pipeline.Run, held map[string]plumbing.Hash, done string) error {
 	m, ok, err := readSeal(r)
 	if err != nil {
-		return fmt.Errorf("nothing was pushed: %w", err)
+		return fmt.Errorf("nothing was %s: %w", done, err)
 	}
 	if !ok {
 		return nil
@@ -150,7 +151,7 @@ func checkSealBeforePush(r *pipeline.Run, held map[string]plumbing.Hash) error {
 		tip := func(rel pipeline.Release) (plumbing.Hash, bool) { h, ok := held[rel.Line]; return h, ok }
 		findings := compareSeal(r, m, tip, true)
 		if len(findings) > 0 {
-			return fmt.Errorf("the release is not what was sealed, nothing was pushed: %w", &pipeline.FindingsError{Findings: findings})
+			return fmt.Errorf("the release is not what was sealed, nothing was %s: %w", done, &pipeline.FindingsError{Findings: findings})
 		}
 		res["summary"] = "held tips, config and checked packages as sealed"
 		return nil

@@ -90,7 +90,7 @@ func sealCheckPackages() map[string][]cargo.Package {
 	}
 }
 
-func heldTips(a, b string) func(pipeline.Release) (plumbing.Hash, bool) {
+func tipsOf(a, b string) func(pipeline.Release) (plumbing.Hash, bool) {
 	return func(rel pipeline.Release) (plumbing.Hash, bool) {
 		if rel.Line == "1.13" {
 			return plumbing.NewHash(a), true
@@ -109,7 +109,7 @@ func findingsText(fs []pipeline.Finding) string {
 
 func TestCompareSealAsSealed(t *testing.T) {
 	r, m := sealCheckRun(t, sealCargo, sealCheckPackages())
-	if fs := compareSeal(r, m, heldTips(heldA, heldB), true); len(fs) != 0 {
+	if fs := compareSeal(r, m, tipsOf(heldA, heldB), true); len(fs) != 0 {
 		t.Errorf("a release as sealed has findings:\n%s", findingsText(fs))
 	}
 }
@@ -122,7 +122,7 @@ func TestCompareSealNamesEveryDifference(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Config.Description = "the text, edited"
-	fs := compareSeal(r, m, heldTips(heldA, "3333333333333333333333333333333333333333"), true)
+	fs := compareSeal(r, m, tipsOf(heldA, "3333333333333333333333333333333333333333"), true)
 	text := findingsText(fs)
 	for _, want := range []string{
 		"the config changed since it was sealed",
@@ -141,7 +141,7 @@ func TestCompareSealNamesEveryDifference(t *testing.T) {
 
 func TestCompareSealCargoVersion(t *testing.T) {
 	r, m := sealCheckRun(t, "cargo 1.96.0 (0000000 2026-05-01)", sealCheckPackages())
-	text := findingsText(compareSeal(r, m, heldTips(heldA, heldB), true))
+	text := findingsText(compareSeal(r, m, tipsOf(heldA, heldB), true))
 	if !strings.Contains(text, `cargo here is "cargo 1.96.0 (0000000 2026-05-01)", but the release was sealed with "`+sealCargo+`"`) ||
 		strings.Count(text, "cargo here is") != 1 {
 		t.Errorf("cargo version difference not said once, clearly:\n%s", text)
@@ -152,10 +152,10 @@ func TestCompareSealBeforePushNeedsCheckedPackages(t *testing.T) {
 	pkgs := sealCheckPackages()
 	delete(pkgs, "1.12")
 	r, m := sealCheckRun(t, sealCargo, pkgs)
-	if fs := compareSeal(r, m, heldTips(heldA, heldB), false); len(fs) != 0 {
+	if fs := compareSeal(r, m, tipsOf(heldA, heldB), false); len(fs) != 0 {
 		t.Errorf("preflight reports a line it did not package:\n%s", findingsText(fs))
 	}
-	text := findingsText(compareSeal(r, m, heldTips(heldA, heldB), true))
+	text := findingsText(compareSeal(r, m, tipsOf(heldA, heldB), true))
 	if !strings.Contains(text, "no packages of line 1.12 were checked against the seal") {
 		t.Errorf("push accepts unchecked packages:\n%s", text)
 	}
@@ -164,7 +164,7 @@ func TestCompareSealBeforePushNeedsCheckedPackages(t *testing.T) {
 func TestCompareSealOfAnotherRelease(t *testing.T) {
 	r, m := sealCheckRun(t, sealCargo, sealCheckPackages())
 	m.ID = "OTHER-SA-2026-009"
-	fs := compareSeal(r, m, heldTips(heldA, heldB), true)
+	fs := compareSeal(r, m, tipsOf(heldA, heldB), true)
 	if len(fs) != 1 || !strings.Contains(fs[0].Msg, "seal.json is for OTHER-SA-2026-009") {
 		t.Errorf("another release's seal:\n%s", findingsText(fs))
 	}

@@ -34,6 +34,9 @@ import (
 type Verify struct{}
 
 func (Verify) Name() string { return "verify" }
+
+// Needs: everything else is done.
+func (Verify) Needs() []string { return []string{"push", "promote", "publish", "advisory"} }
 func (Verify) Summary() string {
 	return "everything live before T0 + window: sealed crates downloadable, the post at its URL, the feed entry; the timeline"
 }

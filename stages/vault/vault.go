@@ -8,7 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -57,7 +59,38 @@ func Open(path string) (*Vault, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vault %s: %w", path, err)
 	}
+	if err := dropTornRefs(filepath.Join(path, "refs")); err != nil {
+		return nil, fmt.Errorf("vault %s: %w", path, err)
+	}
 	return &Vault{Path: path, repo: repo}, nil
+}
+
+// dropTornRefs removes loose ref files that a crash left half written:
+// go-git rewrites a ref file in place, so a process killed mid-write leaves
+// it empty or cut short, and every later read of the vault's refs fails.
+// Every vault ref is derived from the source clone, the public remote or
+// the release's deterministic tags, and the stages fetch or make it again.
+func dropTornRefs(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		line := strings.TrimSpace(string(b))
+		if strings.HasPrefix(line, "ref: ") || (len(line) == 40 && plumbing.IsHash(line)) {
+			return nil
+		}
+		return os.Remove(p)
+	})
 }
 
 // Repo exposes the underlying repository to the other clients (cargo
@@ -127,7 +160,13 @@ func (v *Vault) FetchPublic(ctx context.Context, url string, auth transport.Auth
 	return nil
 }
 
+// writes serialises the fetches and ref writes of the stages that run side
+// by side in one process, each with its own Vault on the same repository.
+var writes sync.Mutex
+
 func (v *Vault) fetch(ctx context.Context, url string, auth transport.AuthMethod, specs []config.RefSpec, prune bool) error {
+	writes.Lock()
+	defer writes.Unlock()
 	rem := git.NewRemote(v.repo.Storer, &config.RemoteConfig{Name: "anonymous", URLs: []string{url}})
 	err := rem.FetchContext(ctx, &git.FetchOptions{RefSpecs: specs, Auth: auth, Tags: git.NoTags, Prune: prune, Force: true})
 	if errors.Is(err, git.NoErrAlreadyUpToDate) || isNoMatchingRef(err) {
@@ -342,6 +381,8 @@ func (v *Vault) Tree(commit plumbing.Hash) (*object.Tree, error) {
 // pushes nothing new; otherwise the tag object is made deterministically
 // (tagger and time fixed by the caller), so every run creates the same bytes.
 func (v *Vault) EnsureTag(tag string, commit plumbing.Hash, tagger object.Signature, message string) (plumbing.Hash, error) {
+	writes.Lock()
+	defer writes.Unlock()
 	name := plumbing.NewTagReferenceName(tag)
 	if h, err := v.ref(name.String()); err == nil {
 		target, err := v.Peel(h)
