@@ -160,9 +160,13 @@ func TestAuthErrorsNameTheTokenSourceNotTheToken(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := fast
 			opts.Token, opts.TokenSource = tc.token, tokenSource
-			_, err := newClient(t, tc.url, opts).Config(context.Background())
+			c := newClient(t, tc.url, opts)
+			_, err := c.Config(context.Background())
 			if err == nil {
 				t.Fatal("config.json was read")
+			}
+			if !c.WantsToken() {
+				t.Error("the client does not know the registry wants a token")
 			}
 			for _, want := range tc.want {
 				if !strings.Contains(err.Error(), want) {

@@ -29,7 +29,7 @@ func (c *Client) Download(ctx context.Context, rawURL string, w io.Writer) error
 		return fmt.Errorf("download %s: %w", shown, err)
 	}
 	req.Header.Set("User-Agent", "embargo")
-	if c.withToken.Load() && c.token != "" {
+	if c.sendsToken() {
 		req.Header.Set("Authorization", c.token)
 	}
 	resp, err := c.dl.Do(req)

@@ -121,11 +121,11 @@ type Client struct {
 	base        *url.URL // index root, with a trailing slash
 	token       string
 	tokenSource string
-	// withToken is set once the registry has said it wants the token to
-	// be read; from then on every request carries it.
-	withToken atomic.Bool
-	http      *retryablehttp.Client
-	dl        *retryablehttp.Client // downloads of .crate files
+	// asked is set once the registry has said it wants a token to be
+	// read; from then on every request carries the token.
+	asked atomic.Bool
+	http  *retryablehttp.Client
+	dl    *retryablehttp.Client // downloads of .crate files
 
 	// The newest answer for every file read, for a View.
 	requests atomic.Uint64
@@ -235,7 +235,7 @@ func (c *Client) Config(ctx context.Context) (Config, error) {
 	if cfg.AuthRequired {
 		// cargo sends the token on every request once config.json says
 		// so, even where a file would also be served without it.
-		c.withToken.Store(true)
+		c.asked.Store(true)
 	}
 	return cfg, nil
 }
@@ -326,18 +326,26 @@ func checkName(name string) error {
 // 401 asks again with it): the request is made again with the token, and
 // so is every later one.
 func (c *Client) get(ctx context.Context, rel string) ([]byte, int, string, error) {
-	sent := c.withToken.Load()
+	sent := c.sendsToken()
 	body, status, shown, err := c.getOnce(ctx, rel, sent)
-	if err == nil && status == http.StatusUnauthorized && !sent && c.token != "" {
-		c.withToken.Store(true)
-		return c.getOnce(ctx, rel, true)
+	if err == nil && status == http.StatusUnauthorized && !sent {
+		c.asked.Store(true)
+		if c.sendsToken() {
+			return c.getOnce(ctx, rel, true)
+		}
 	}
 	return body, status, shown, err
 }
 
-// ReadsWithToken is true once the registry has said it wants the token to
-// be read: requests then carry it.
-func (c *Client) ReadsWithToken() bool { return c.withToken.Load() }
+// WantsToken is true once the registry has said it wants a token to be
+// read: a 401 to a request without one, or auth-required in config.json.
+func (c *Client) WantsToken() bool { return c.asked.Load() }
+
+// ReadsWithToken is true when requests carry the token: the registry
+// wants one, and the client has it.
+func (c *Client) ReadsWithToken() bool { return c.sendsToken() }
+
+func (c *Client) sendsToken() bool { return c.token != "" && c.asked.Load() }
 
 func (c *Client) getOnce(ctx context.Context, rel string, withToken bool) ([]byte, int, string, error) {
 	u := c.base.JoinPath(rel)
@@ -350,7 +358,7 @@ func (c *Client) getOnce(ctx context.Context, rel string, withToken bool) ([]byt
 	// way may answer for the registry.
 	req.Header.Set("Cache-Control", "no-cache")
 	req.Header.Set("User-Agent", "embargo")
-	if withToken && c.token != "" {
+	if withToken {
 		req.Header.Set("Authorization", c.token)
 	}
 	seq := c.requests.Add(1)
@@ -389,7 +397,7 @@ func (c *Client) authHint(status int) string {
 	switch {
 	case c.token == "":
 		return ": the registry wants a token to be read, and none is set" + fix(": export %s with a token that may read it")
-	case !c.withToken.Load():
+	case !c.asked.Load():
 		return ": the registry refuses to be read without a token, yet neither asked for one (a 401) nor says auth-required in its config.json, the only cases the token is sent in"
 	case status == http.StatusUnauthorized:
 		return ": the registry refused the token" + fix(": export a valid one for this registry in %s")

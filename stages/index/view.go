@@ -152,7 +152,7 @@ func (c *Client) Prefetch(ctx context.Context, names []string, parallel int) {
 // registry is an alternative registry to cargo. A client merely holding a
 // token, for a registry that never asked for it, serves a View.
 func (c *Client) Serve() (*View, error) {
-	if c.ReadsWithToken() {
+	if c.WantsToken() {
 		return nil, errors.New("index: a view cannot serve an index read with a token")
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -192,7 +192,7 @@ func (v *View) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if v.c.ReadsWithToken() {
+	if v.c.WantsToken() {
 		// The registry asked for the token after the View started (a
 		// 401 to an index file): from now on it has nothing to serve.
 		http.Error(w, "the registry wants a token to be read: a view of it serves nothing", http.StatusForbidden)
