@@ -26,7 +26,8 @@ func (a *app) rehearseCommand() *cobra.Command {
 against a sandbox world built on this machine under <state>/rehearsal/: a
 mirror of the public repository and a crates.io-compatible registry seeded
 from the real index. The real targets are only read, never written, and no
-token variable is read.`,
+token variable is read, but one: when the real registry wants a token to be
+read (a private registry), registry.token_env's reads it, and only that.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := a.loadConfig()
 			if err != nil {
@@ -35,7 +36,11 @@ token variable is read.`,
 			ctx := cmd.Context()
 			start := a.clock.Now().UTC()
 			dir := filepath.Join(a.stateDir(cfg), "rehearsal", start.Format("20060102T150405Z"))
-			out := a.reporter(pipeline.NewSecrets(nil))
+			// The only secret a rehearsal may read: the real registry's
+			// token, asked for by the seed only if the real index wants a
+			// token to be read; what is printed is scrubbed of it.
+			secrets := pipeline.NewSecrets(a.getenv)
+			out := a.reporter(secrets)
 			out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Msg: "building the sandbox world in " + dir})
 			crates, released, locked, err := stages.ReleaseCrates(cfg)
 			if err != nil {
@@ -49,11 +54,20 @@ token variable is read.`,
 				Dir: dir, Public: cfg.ResolveRemote(cfg.Source.Public), Blog: blog,
 				Index: cfg.Registry.Index, CratesIO: cfg.Registry.Name == "crates-io",
 				Crates: crates, Released: released, Locked: locked,
+				RealToken: func() string {
+					tok, _ := secrets.Get(cfg.Registry.TokenEnv)
+					return tok
+				},
+				RealTokenSource: fmt.Sprintf("%s (registry.token_env in %s)", cfg.Registry.TokenEnv, cfg.Path),
 			})
 			if err != nil {
 				return err
 			}
 			defer world.Close()
+			if world.ReadWithToken {
+				out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Msg: fmt.Sprintf("the real index %s wants a token to be read: the sandbox was seeded from it with %s, read only; the rehearsal's stages never see it",
+					cfg.Registry.Index, cfg.Registry.TokenEnv)})
+			}
 			for _, w := range world.Warnings {
 				out.Emit(pipeline.Event{Kind: pipeline.EventWarn, Msg: w})
 			}

@@ -76,5 +76,6 @@ func (a *app) sandboxServeCommand() *cobra.Command {
 	f.DurationVar(&opts.Latency, "latency", 0, "delay added to every request")
 	f.DurationVar(&opts.IndexDelay, "index-delay", 0, "how long a new version takes to appear in the index")
 	f.BoolVar(&opts.CratesIO, "crates-io", false, "stand in for crates.io (dependencies cargo sends as crates.io's are this registry's)")
+	f.BoolVar(&opts.AuthRequired, "auth-required", false, "a private registry: every read, not only publishes, needs --token (config.json says auth-required)")
 	return cmd
 }

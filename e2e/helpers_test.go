@@ -76,7 +76,12 @@ func newRelease(t *testing.T, t0 time.Time) *release {
 	return buildRelease(t, t0, &registry.Options{}, nil)
 }
 
-// newPublishRelease adds a token-protected sandbox registry as crates-io.
+// privateRegistry is the registry name of a release to an auth-required
+// sandbox registry.
+const privateRegistry = "company"
+
+// newPublishRelease adds a token-protected sandbox registry as crates-io,
+// or, with opts.AuthRequired, as the private registry "company".
 func newPublishRelease(t *testing.T, t0 time.Time, opts registry.Options) *release {
 	return buildRelease(t, t0, &opts, nil)
 }
@@ -97,13 +102,18 @@ func buildRelease(t *testing.T, t0 time.Time, regOpts *registry.Options, blog *w
 	if regOpts != nil {
 		regOpts.Dir = filepath.Join(t.TempDir(), "registry")
 		regOpts.Token = registryToken
-		regOpts.CratesIO = true
+		// A private registry (auth-required) is an alternative registry
+		// to cargo, the company's own; any other stands in for crates.io.
+		regOpts.CratesIO = !regOpts.AuthRequired
 		rl.registry, err = registry.Start("", *regOpts)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { rl.registry.Close() })
 		opts.RegistryIndex, opts.RegistryTokenEnv = rl.registry.IndexURL(), registryTokenEnv
+		if regOpts.AuthRequired {
+			opts.RegistryName = privateRegistry
+		}
 	}
 	if opts.Blog == nil && opts.BlogURL == "" {
 		// The example blog's deploy, instantly: a site that serves each

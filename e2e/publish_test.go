@@ -80,7 +80,8 @@ func (rl *release) versions() []string {
 func (rl *release) assertPublishedOnce() {
 	rl.t.Helper()
 	sealed := rl.sealedSums()
-	idx, err := index.New(rl.registry.IndexURL(), index.Options{})
+	// The token goes only to a registry that asks for it (a private one).
+	idx, err := index.New(rl.registry.IndexURL(), index.Options{Token: registryToken})
 	if err != nil {
 		rl.t.Fatal(err)
 	}

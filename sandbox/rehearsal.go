@@ -5,13 +5,13 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,6 +34,9 @@ type Rehearsal struct {
 	Registry *registry.Server
 	// Token is the sandbox registry's own token (never a real one).
 	Token string
+	// ReadWithToken is true when the real index wanted a token to be read
+	// (a private registry) and was read with RealToken's.
+	ReadWithToken bool
 	// Warnings say what could not be read from the real world.
 	Warnings []string
 }
@@ -58,6 +61,14 @@ type Options struct {
 	// Locked are registry packages of the lockfiles (name@version) the
 	// verification build needs: their entries and .crate files are seeded.
 	Locked []string
+	// RealToken gives the real registry's token. It is asked for only when
+	// the real index wants a token to be read (a private registry,
+	// auth-required): the seed then reads the index and the .crate files
+	// with it, and does nothing else with it; the rehearsal's stages only
+	// ever see the sandbox's own token. RealTokenSource names it in
+	// messages ("VAR (registry.token_env in embargo.toml)").
+	RealToken       func() string
+	RealTokenSource string
 }
 
 // Start builds the world under opts.Dir.
@@ -112,11 +123,24 @@ func (r *Rehearsal) seed(ctx context.Context, opts Options) error {
 	if opts.Index == "" || (len(opts.Crates) == 0 && len(opts.Locked) == 0) {
 		return nil
 	}
-	real, err := index.New(opts.Index, index.Options{RetryMax: 1, HTTPClient: &http.Client{Timeout: 20 * time.Second}})
+	ro := index.Options{RetryMax: 1, HTTPClient: &http.Client{Timeout: 20 * time.Second}, TokenSource: opts.RealTokenSource}
+	real, err := index.New(opts.Index, ro)
 	if err != nil {
 		return err
 	}
 	cfg, err := real.Config(ctx)
+	if real.WantsToken() && opts.RealToken != nil {
+		// A private registry: read again, with the token. The client
+		// only ever reads (it has no other verb), and sends the token
+		// only to the registry's own hosts.
+		if ro.Token = opts.RealToken(); ro.Token != "" {
+			if real, err = index.New(opts.Index, ro); err != nil {
+				return err
+			}
+			cfg, err = real.Config(ctx)
+			r.ReadWithToken = real.ReadsWithToken()
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("the real index %s could not be read (%v): the sandbox registry starts empty, so versions already released are not seen", opts.Index, err)
 	}
@@ -147,9 +171,11 @@ func (r *Rehearsal) seed(ctx context.Context, opts Options) error {
 		for _, e := range entries {
 			var crate []byte
 			if need[e.Name+"@"+e.Vers] {
-				if crate, err = download(ctx, cfg.DL, e.Name, e.Vers, e.Cksum); err != nil {
-					return err
+				var b bytes.Buffer
+				if err := real.Download(ctx, index.CrateURL(cfg.DL, e.Name, e.Vers, e.Cksum), &b); err != nil {
+					return fmt.Errorf("%s@%s: %w", e.Name, e.Vers, err)
 				}
+				crate = b.Bytes()
 			}
 			var re registry.IndexEntry
 			b, _ := json.Marshal(e)
@@ -162,23 +188,6 @@ func (r *Rehearsal) seed(ctx context.Context, opts Options) error {
 		}
 	}
 	return nil
-}
-
-// download fetches a .crate from the real registry's download endpoint.
-func download(ctx context.Context, dl, name, version, cksum string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, index.CrateURL(dl, name, version, cksum), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("download %s@%s: %s", name, version, resp.Status)
-	}
-	return io.ReadAll(resp.Body)
 }
 
 func randomToken() string {

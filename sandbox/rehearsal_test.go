@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/go-git/go-git/v5"
@@ -75,6 +76,74 @@ func TestSeedServesEveryLockedVersion(t *testing.T) {
 			t.Errorf("dep@%s is locked but its .crate is not served: %d %q", e.Vers, resp.StatusCode, body)
 		case !locked && resp.StatusCode == http.StatusOK:
 			t.Errorf("dep@%s is not needed but its .crate was copied", e.Vers)
+		}
+	}
+}
+
+// A private real registry (auth-required) is read with its token, asked for
+// only then, and only to read: the sandbox gets its versions and .crate
+// files; a public registry never has the token asked for.
+func TestSeedReadsAPrivateRegistryWithItsTokenOnly(t *testing.T) {
+	ctx := context.Background()
+	const realToken = "real-private-registry-token"
+	public := filepath.Join(t.TempDir(), "public.git")
+	if _, err := git.PlainInit(public, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, private := range []bool{true, false} {
+		real, err := registry.Start("", registry.Options{Dir: t.TempDir(), Token: realToken, AuthRequired: private})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer real.Close()
+		crate := []byte("the bytes of dep 1.0.0")
+		if err := real.Seed(registry.IndexEntry{Name: "dep", Vers: "1.0.0"}, crate); err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range []string{realToken, ""} {
+			asked := 0
+			r, err := Start(ctx, Options{
+				Dir: t.TempDir(), Public: public, Index: real.IndexURL(), Locked: []string{"dep@1.0.0"},
+				RealToken:       func() string { asked++; return tok },
+				RealTokenSource: "REAL_TOKEN (registry.token_env in embargo.toml)",
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			switch {
+			case !private && asked > 0:
+				t.Errorf("the token of a public registry was asked for %d times", asked)
+			case private && asked != 1:
+				t.Errorf("the token of a private registry was asked for %d times, want once", asked)
+			case private && tok == "" && (len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "export REAL_TOKEN (registry.token_env in embargo.toml)")):
+				t.Errorf("without the token: warnings %q, want one naming the variable", r.Warnings)
+			case (!private || tok != "") && len(r.Warnings) != 0:
+				t.Errorf("private %v: warnings %q", private, r.Warnings)
+			}
+			if r.ReadWithToken != (private && tok != "") {
+				t.Errorf("private %v, token %q: read with the token %v", private, tok, r.ReadWithToken)
+			}
+			if private && tok == "" {
+				continue
+			}
+			resp, err := http.Get(r.Registry.URL + "/api/v1/crates/dep/1.0.0/download")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !bytes.Equal(body, crate) {
+				t.Errorf("private %v: the sandbox does not serve dep's .crate: %d %q", private, resp.StatusCode, body)
+			}
+		}
+		for _, req := range real.Requests() {
+			if req.Method != http.MethodGet {
+				t.Errorf("the real registry saw %s %s", req.Method, req.Path)
+			}
+			if req.Token && !private {
+				t.Errorf("the public registry got the token: %s %s", req.Method, req.Path)
+			}
 		}
 	}
 }

@@ -44,17 +44,24 @@ func registryToken(r *pipeline.Run) string {
 	return tok
 }
 
+// indexClient reads the registry's index, everywhere embargo reads it
+// (preflight, publish, verify): with the registry's token, which it sends
+// only if the registry wants it to be read (a private registry's
+// auth-required), as cargo does.
 func indexClient(r *pipeline.Run) (*index.Client, error) {
-	return index.New(registryIndex(r), index.Options{})
+	src := "" // a rehearsal's sandbox token is the sandbox's own
+	if r.Targets == nil {
+		src = fmt.Sprintf("%s (registry.token_env in %s)", r.Config.Registry.TokenEnv, r.Config.Path)
+	}
+	return index.New(registryIndex(r), index.Options{Token: registryToken(r), TokenSource: src})
 }
 
 // cargoFor is the cargo of one line: a CARGO_HOME of its own, so that lines
-// publishing in parallel never wait on each other's package-cache lock.
-func cargoFor(r *pipeline.Run, rel pipeline.Release, withToken bool) *cargo.Cargo {
-	reg := cargo.Registry{Name: r.Config.Registry.Name, Index: registryIndex(r)}
-	if withToken {
-		reg.Token = registryToken(r)
-	}
+// publishing in parallel never wait on each other's package-cache lock. It
+// holds the registry's token, and hands it to the cargo commands that need
+// it (see cargo.Registry.Token).
+func cargoFor(r *pipeline.Run, rel pipeline.Release) *cargo.Cargo {
+	reg := cargo.Registry{Name: r.Config.Registry.Name, Index: registryIndex(r), Token: registryToken(r)}
 	return &cargo.Cargo{Home: filepath.Join(r.StateDir, "cargo", safeName(rel.Line)), Registry: reg}
 }
 
@@ -82,7 +89,7 @@ func linePackages(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipe
 	if err := v.Worktree(ctx, dir, rel.Branch, held); err != nil {
 		return nil, err
 	}
-	return cargoFor(r, rel, false).Package(ctx, dir, crates)
+	return cargoFor(r, rel).Package(ctx, dir, crates)
 }
 
 // sealed is what preflight recorded for a line: the publish order and each

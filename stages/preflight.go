@@ -181,6 +181,12 @@ func packageLines(ctx context.Context, r *pipeline.Run, v *vault.Vault, skip map
 	if err != nil {
 		return err
 	}
+	// A private registry wants the token to be read, by cargo too: without
+	// it (or with a refused one) packaging fails with cargo's words, which
+	// name none of embargo's. Embargo's own come first.
+	if _, err := idx.Config(ctx); err != nil && idx.WantsToken() {
+		add("registry", "", "%v", err)
+	}
 	for _, rel := range r.Config.Releases {
 		if skip[rel.Line] {
 			continue
@@ -190,7 +196,7 @@ func packageLines(ctx context.Context, r *pipeline.Run, v *vault.Vault, skip map
 		err := r.Step(packageStep(rel), func(res map[string]string) error {
 			if cargoVersion == "" {
 				var err error
-				if cargoVersion, err = cargoFor(r, rel, false).Version(ctx); err != nil {
+				if cargoVersion, err = cargoFor(r, rel).Version(ctx); err != nil {
 					return err
 				}
 			}

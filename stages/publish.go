@@ -76,7 +76,7 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 		}
 	}
 	if err := r.Step("cargo", func(res map[string]string) error {
-		have, err := cargoFor(r, r.Config.Releases[0], false).Version(ctx)
+		have, err := cargoFor(r, r.Config.Releases[0]).Version(ctx)
 		if err != nil {
 			return err
 		}
@@ -129,7 +129,7 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 		if l == nil {
 			continue
 		}
-		l.cargo = cargoFor(r, l.rel, true)
+		l.cargo = cargoFor(r, l.rel)
 		l.cargo.View = view.url(ctx)
 		if l.cargo.ResolvesThroughView() {
 			// cargo resolves every crates.io package the lockfile pins
@@ -335,10 +335,10 @@ func startView(ctx context.Context, idx *index.Client) *indexView {
 	iv := &indexView{ready: make(chan struct{})}
 	go func() {
 		defer close(iv.ready)
-		// A registry that wants a token to read its index is read
-		// directly: a view would have to hand the token on.
-		cfg, err := idx.Config(ctx)
-		if err != nil || cfg.AuthRequired {
+		// A registry that wants a token to be read is read by cargo
+		// itself, with the token: a view would serve anyone on this
+		// machine what the token opens (see index.Client.Serve).
+		if _, err := idx.Config(ctx); err != nil || idx.WantsToken() {
 			return
 		}
 		iv.view, _ = idx.Serve()

@@ -66,14 +66,8 @@ var (
 	postReportEvery = 5 * time.Minute
 )
 
-// Bounds of the checks of the published crates.
-const (
-	// downloadRetries covers a CDN that answers 404 for a moment after the
-	// index shows a version, and the usual server errors.
-	downloadRetries = 6
-	maxCrateBytes   = 1 << 30
-	maxPostBytes    = 16 << 20
-)
+// maxPostBytes bounds the page read at the post's URL.
+const maxPostBytes = 16 << 20
 
 // Results of the verify steps.
 const (
@@ -146,7 +140,6 @@ func (Verify) Run(ctx context.Context, r *pipeline.Run) error {
 type registryReader struct {
 	idx *index.Client
 	dl  string // config.json's dl
-	get *downloader
 	err error
 }
 
@@ -162,11 +155,9 @@ func openRegistry(ctx context.Context, r *pipeline.Run) *registryReader {
 	if icfg.DL == "" {
 		return &registryReader{err: fmt.Errorf("the registry's config.json at %s has no dl: there is nowhere to download crates from", idx.URL())}
 	}
-	auth := ""
-	if icfg.AuthRequired {
-		auth = registryToken(r)
-	}
-	return &registryReader{idx: idx, dl: icfg.DL, get: newDownloader(auth)}
+	// Downloads carry the token when the registry wants it to be read,
+	// as the index reads do (index.Client.Download).
+	return &registryReader{idx: idx, dl: icfg.DL}
 }
 
 // verifyCrates downloads every crate of a line from the registry and
@@ -210,12 +201,12 @@ func verifyCrates(ctx context.Context, r *pipeline.Run, reg *registryReader, rel
 			problems = append(problems, fmt.Sprintf("%s is yanked: users cannot get the fix", nv))
 			continue
 		}
-		u := index.CrateURL(reg.dl, name, version, e.Cksum)
-		got, err := reg.get.sha256(ctx, u)
-		if err != nil {
+		h := sha256.New()
+		if err := reg.idx.Download(ctx, index.CrateURL(reg.dl, name, version, e.Cksum), h); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", nv, err))
 			continue
 		}
+		got := hex.EncodeToString(h.Sum(nil))
 		if got != want {
 			problems = append(problems, fmt.Sprintf("%s: the registry serves a .crate with sha256 %s, not the %s %s: stop and investigate", nv, got, res["compared_with"], want))
 			continue
@@ -258,60 +249,6 @@ func lineVersions(r *pipeline.Run, rel pipeline.Release) ([]string, error) {
 		out[i] = c.Name + "@" + c.Version
 	}
 	return out, nil
-}
-
-type downloader struct {
-	http *retryablehttp.Client
-	auth string
-}
-
-func newDownloader(auth string) *downloader {
-	c := retryablehttp.NewClient()
-	c.Logger = nil // errors here name what failed; nothing may echo the token
-	c.RetryMax = downloadRetries
-	c.RetryWaitMin, c.RetryWaitMax = 500*time.Millisecond, 15*time.Second
-	c.HTTPClient = &http.Client{Timeout: 5 * time.Minute}
-	c.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
-		if resp != nil && resp.StatusCode == http.StatusNotFound {
-			return ctx.Err() == nil, ctx.Err()
-		}
-		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
-	}
-	c.ErrorHandler = retryablehttp.PassthroughErrorHandler
-	return &downloader{http: c, auth: auth}
-}
-
-// sha256 downloads one .crate and returns its sha256, hex.
-func (d *downloader) sha256(ctx context.Context, rawURL string) (string, error) {
-	shown := rawURL
-	if u, err := url.Parse(rawURL); err == nil {
-		shown = u.Redacted()
-	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
-	if err != nil {
-		return "", fmt.Errorf("download %s: %w", shown, err)
-	}
-	req.Header.Set("User-Agent", "embargo")
-	if d.auth != "" {
-		req.Header.Set("Authorization", d.auth)
-	}
-	resp, err := d.http.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("download %s: %v", shown, unwrapURLError(err))
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("download %s: %s", shown, resp.Status)
-	}
-	h := sha256.New()
-	n, err := io.Copy(h, io.LimitReader(resp.Body, maxCrateBytes+1))
-	if err != nil {
-		return "", fmt.Errorf("download %s: %v", shown, unwrapURLError(err))
-	}
-	if n > maxCrateBytes {
-		return "", fmt.Errorf("download %s: larger than %d bytes", shown, maxCrateBytes)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func unwrapURLError(err error) error {

@@ -5,6 +5,7 @@ package demo
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,9 +29,12 @@ type Options struct {
 	// Public overrides the public remote (a smart-HTTP URL in tests).
 	Public string
 	// RegistryIndex and RegistryTokenEnv, when set, write a [registry]
-	// section: crates-io served from that index.
+	// section: crates-io served from that index, or the alternative
+	// registry RegistryName (whose name the crates' dependencies then
+	// carry).
 	RegistryIndex    string
 	RegistryTokenEnv string
+	RegistryName     string
 	// Blog, when set, writes a [blog] section for it; BlogURL overrides
 	// its URL template.
 	Blog    *world.Blog
@@ -39,7 +43,11 @@ type Options struct {
 
 // Build creates the example under dir.
 func Build(dir string, opts Options) (*Example, error) {
-	w, err := world.Build(world.DefaultSpec(dir))
+	spec := world.DefaultSpec(dir)
+	if opts.RegistryName != "" && opts.RegistryName != "crates-io" {
+		spec.Registry = opts.RegistryName
+	}
+	w, err := world.Build(spec)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +81,7 @@ func Config(w *world.World, opts Options) ([]byte, error) {
 	err := configTemplate.Execute(&b, map[string]any{
 		"T0": opts.T0.UTC().Format(time.RFC3339), "Source": w.Source, "Public": opts.Public,
 		"TokenEnv": opts.TokenEnv, "Lines": w.Lines, "Crates": w.Crates,
-		"RegistryIndex": opts.RegistryIndex, "RegistryTokenEnv": opts.RegistryTokenEnv,
+		"RegistryIndex": opts.RegistryIndex, "RegistryTokenEnv": opts.RegistryTokenEnv, "RegistryName": cmp.Or(opts.RegistryName, "crates-io"),
 		"Blog": opts.Blog, "BlogURL": blogURL(opts),
 	})
 	if err != nil {
@@ -104,7 +112,7 @@ tag           = "{{.Tag}}"
 {{end}}
 {{- if .RegistryIndex}}
 [registry]
-name      = "crates-io"
+name      = "{{.RegistryName}}"
 index     = "{{.RegistryIndex}}"
 token_env = "{{.RegistryTokenEnv}}"
 {{end}}

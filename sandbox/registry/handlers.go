@@ -25,11 +25,11 @@ const maxPublishBytes = 64 << 20
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /index/{path...}", s.serveIndex)
+	mux.HandleFunc("GET /index/{path...}", s.readable(s.serveIndex))
 	mux.HandleFunc("PUT /api/v1/crates/new", s.publish)
-	mux.HandleFunc("GET /api/v1/crates/{name}", s.crateInfo)
-	mux.HandleFunc("GET /api/v1/crates/{name}/{version}", s.versionInfo)
-	mux.HandleFunc("GET /api/v1/crates/{name}/{version}/download", s.download)
+	mux.HandleFunc("GET /api/v1/crates/{name}", s.readable(s.crateInfo))
+	mux.HandleFunc("GET /api/v1/crates/{name}/{version}", s.readable(s.versionInfo))
+	mux.HandleFunc("GET /api/v1/crates/{name}/{version}/download", s.readable(s.download))
 	mux.HandleFunc("DELETE /api/v1/crates/{name}/{version}/yank", s.yank(true))
 	mux.HandleFunc("PUT /api/v1/crates/{name}/{version}/unyank", s.yank(false))
 	return s.logged(mux)
@@ -59,7 +59,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // logged applies the latency knob and records every request.
 func (s *Server) logged(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		entry := &Request{Method: r.Method, Path: r.URL.Path, Time: time.Now()}
+		entry := &Request{Method: r.Method, Path: r.URL.Path, Time: time.Now(), Token: s.hasToken(r)}
 		s.mu.Lock()
 		latency := s.latency
 		s.mu.Unlock()
@@ -119,10 +119,14 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 	}
 	p := r.PathValue("path")
 	if p == "config.json" {
-		writeJSON(w, http.StatusOK, map[string]any{
+		cfg := map[string]any{
 			"dl":  s.URL + "/api/v1/crates",
 			"api": s.URL,
-		})
+		}
+		if s.authRequired {
+			cfg["auth-required"] = true
+		}
+		writeJSON(w, http.StatusOK, cfg)
 		return
 	}
 	name := p[strings.LastIndex(p, "/")+1:]
@@ -209,6 +213,26 @@ func checkTarball(crate []byte, name, vers string) error {
 		if !strings.HasPrefix(h.Name, prefix) {
 			return fmt.Errorf("invalid path found: %s", h.Name)
 		}
+	}
+}
+
+// hasToken is true when the request carries the registry's token.
+func (s *Server) hasToken(r *http.Request) bool {
+	got := r.Header.Get("Authorization")
+	return s.token != "" && got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) == 1
+}
+
+// readable guards a read of an auth-required registry: without the token
+// the answer is 401 with the challenge cargo recognises (RFC 3139), which
+// makes cargo ask its credential provider for the token and try again.
+func (s *Server) readable(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.authRequired && !s.hasToken(r) {
+			w.Header().Set("WWW-Authenticate", `Cargo login_url="`+s.URL+`/me"`)
+			writeError(w, http.StatusUnauthorized, "this registry requires a token to read it")
+			return
+		}
+		next(w, r)
 	}
 }
 

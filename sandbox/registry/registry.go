@@ -25,6 +25,14 @@ type Options struct {
 	Latency    time.Duration // added to every request
 	IndexDelay time.Duration // a published version shows in the index only after this
 
+	// AuthRequired makes the registry a private one, as RFC 3139 describes
+	// (cargo 1.74 and later): config.json says "auth-required", and every
+	// read (config.json, index files, downloads, the web API) wants Token in
+	// the Authorization header; without it, or with another, the answer is
+	// 401 with cargo's `www-authenticate: Cargo login_url=...` challenge.
+	// It needs a Token.
+	AuthRequired bool
+
 	// CratesIO makes the sandbox stand in for crates.io, for cargo configured
 	// with source.crates-io.replace-with pointing at it: dependencies cargo
 	// sends as coming from crates.io are this registry's own, so they must
@@ -42,16 +50,19 @@ type Request struct {
 	Duration time.Duration
 	Crate    string
 	Version  string
+	// Token is true when the request carried the registry's token.
+	Token bool
 }
 
 // Server is a running sandbox registry.
 type Server struct {
 	URL string // http://127.0.0.1:PORT, no trailing slash
 
-	token    string
-	cratesIO bool
-	http     *http.Server
-	ln       net.Listener
+	token        string
+	authRequired bool
+	cratesIO     bool
+	http         *http.Server
+	ln           net.Listener
 
 	mu          sync.Mutex
 	store       *store
@@ -85,6 +96,9 @@ func Start(addr string, opts Options) (*Server, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("sandbox registry: Options.Dir is required")
 	}
+	if opts.AuthRequired && opts.Token == "" {
+		return nil, errors.New("sandbox registry: Options.AuthRequired needs a Token")
+	}
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("sandbox registry: %w", err)
 	}
@@ -100,15 +114,16 @@ func Start(addr string, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("sandbox registry: listen: %w", err)
 	}
 	s := &Server{
-		URL:        "http://" + ln.Addr().String(),
-		token:      opts.Token,
-		cratesIO:   opts.CratesIO,
-		ln:         ln,
-		store:      st,
-		latency:    opts.Latency,
-		indexDelay: opts.IndexDelay,
-		uploads:    map[string]int{},
-		attempts:   map[string]int{},
+		URL:          "http://" + ln.Addr().String(),
+		token:        opts.Token,
+		authRequired: opts.AuthRequired,
+		cratesIO:     opts.CratesIO,
+		ln:           ln,
+		store:        st,
+		latency:      opts.Latency,
+		indexDelay:   opts.IndexDelay,
+		uploads:      map[string]int{},
+		attempts:     map[string]int{},
 	}
 	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	go s.http.Serve(ln)

@@ -148,6 +148,58 @@ func TestConfigJSONPointsAtTheServer(t *testing.T) {
 	}
 }
 
+// A private registry, as RFC 3139 has it: config.json says auth-required,
+// and every read without the token (or with another) is answered 401 with
+// the challenge cargo looks for; with it, everything is served as usual.
+func TestAuthRequiredRegistryWantsTheTokenForEveryRead(t *testing.T) {
+	srv := start(t, registry.Options{Token: testToken, AuthRequired: true})
+	crate := mustPublish(t, srv, meta("private", "1.0.0"))
+	reads := []string{
+		srv.URL + "/index/config.json",
+		srv.URL + "/index/pr/iv/private",
+		srv.URL + "/api/v1/crates/private",
+		srv.URL + "/api/v1/crates/private/1.0.0",
+		srv.URL + "/api/v1/crates/private/1.0.0/download",
+	}
+	for _, u := range reads {
+		for _, tok := range []string{"", "not-" + testToken} {
+			resp := do(t, http.MethodGet, u, tok, nil)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("GET %s with token %q: %d, want 401", u, tok, resp.StatusCode)
+			}
+			if got, want := resp.Header.Get("WWW-Authenticate"), `Cargo login_url="`+srv.URL+`/me"`; got != want {
+				t.Errorf("GET %s: www-authenticate %q, want %q", u, got, want)
+			}
+		}
+		resp := do(t, http.MethodGet, u, testToken, nil)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s with the token: %d %s", u, resp.StatusCode, b)
+		}
+		switch {
+		case strings.HasSuffix(u, "config.json"):
+			var cfg map[string]any
+			if err := json.Unmarshal(b, &cfg); err != nil || cfg["auth-required"] != true {
+				t.Errorf("config.json %s does not say auth-required", b)
+			}
+		case strings.HasSuffix(u, "/download"):
+			if !bytes.Equal(b, crate) {
+				t.Error("the download with the token is not the published crate")
+			}
+		}
+	}
+	for _, r := range srv.Requests() {
+		if r.Method == http.MethodGet && r.Token != (r.Status == http.StatusOK) {
+			t.Errorf("%s %s logged token %v with status %d", r.Method, r.Path, r.Token, r.Status)
+		}
+	}
+	if _, err := registry.Start("", registry.Options{Dir: t.TempDir(), AuthRequired: true}); err == nil {
+		t.Error("an auth-required registry started without a token")
+	}
+}
+
 func TestPublishedCratesAreServedAtPrefixPaths(t *testing.T) {
 	srv := start(t, registry.Options{Token: testToken})
 	for _, name := range []string{"x", "xy", "xyz", "Sandbox_Crate"} {

@@ -12,7 +12,7 @@ import (
 // form a chain, each depending on the one before by path and exact version,
 // with the Cargo.lock cargo would write, ready for `cargo package --locked`.
 func Workspace(crates []string, version string) map[string]string {
-	return workspace(crates, version, "")
+	return workspace(crates, version, "", "")
 }
 
 // WriteFiles writes files (slash-separated paths to contents) below dir.
@@ -31,8 +31,8 @@ func WriteFiles(dir string, files map[string]string) error {
 
 // workspace returns every file of the workspace at version. fixedIn, when
 // non-empty, selects the fixed code of the first crate and names the release
-// that fixed it.
-func workspace(crates []string, version, fixedIn string) map[string]string {
+// that fixed it; registry, when set, is named by every dependency.
+func workspace(crates []string, version, fixedIn, registry string) map[string]string {
 	files := map[string]string{
 		".gitignore": "/target\n",
 		"README.md":  readme(crates),
@@ -44,7 +44,7 @@ func workspace(crates []string, version, fixedIn string) map[string]string {
 		if i > 0 {
 			dep = crates[i-1]
 		}
-		files[c+"/Cargo.toml"] = crateManifest(c, version, dep)
+		files[c+"/Cargo.toml"] = crateManifest(c, version, dep, registry)
 		if i == 0 {
 			files[c+"/src/lib.rs"] = coreLib(c, fixedIn)
 		} else {
@@ -71,7 +71,7 @@ func rootManifest(crates []string) string {
 	return fmt.Sprintf("[workspace]\nmembers = [%s]\nresolver = \"2\"\n", strings.Join(quoted, ", "))
 }
 
-func crateManifest(name, version, dep string) string {
+func crateManifest(name, version, dep, registry string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `[package]
 name = %q
@@ -82,7 +82,11 @@ description = "%s, part of an example workspace"
 repository = "https://example.org/demo"
 `, name, version, name)
 	if dep != "" {
-		fmt.Fprintf(&b, "\n[dependencies]\n%s = { path = \"../%s\", version = \"=%s\" }\n", dep, dep, version)
+		from := ""
+		if registry != "" {
+			from = fmt.Sprintf(", registry = %q", registry)
+		}
+		fmt.Fprintf(&b, "\n[dependencies]\n%s = { path = \"../%s\", version = \"=%s\"%s }\n", dep, dep, version, from)
 	}
 	return b.String()
 }

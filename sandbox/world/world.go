@@ -49,6 +49,10 @@ type Spec struct {
 	Crates []string
 	Lines  []Line
 	Author string // "Jane Doe <jane@example.org>", author of every commit and tag
+	// Registry, when set, is the alternative registry the crates are
+	// published to: each dependency between them names it, as cargo wants
+	// of a crate published there.
+	Registry string
 }
 
 // World is a built fixture world.
@@ -134,7 +138,7 @@ func Build(spec Spec) (*World, error) {
 		if i == 0 {
 			msg = fmt.Sprintf("Initial import of the %s workspace at %s\n", spec.Crates[len(spec.Crates)-1], l.PublicVersion)
 		}
-		files := workspace(spec.Crates, l.PublicVersion, "")
+		files := workspace(spec.Crates, l.PublicVersion, "", spec.Registry)
 		tip, err := b.commit(both, files, parent, msg)
 		if err != nil {
 			return nil, err
@@ -143,7 +147,7 @@ func Build(spec Spec) (*World, error) {
 		if err != nil {
 			return nil, err
 		}
-		fix, err := b.commit(private, workspace(spec.Crates, l.FixVersion, l.FixVersion), tip,
+		fix, err := b.commit(private, workspace(spec.Crates, l.FixVersion, l.FixVersion, spec.Registry), tip,
 			fmt.Sprintf("Fix out-of-bounds slice in window (%s)\n\nwindow() panicked or read past the end of its buffer when start+len\noverflowed or exceeded the buffer. Release %s.\n", l.FixVersion, l.FixVersion))
 		if err != nil {
 			return nil, err

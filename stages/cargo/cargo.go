@@ -29,8 +29,13 @@ const viewRegistry = "embargo-index"
 type Registry struct {
 	Name  string // the config's registry name ("crates-io" or an alternative registry)
 	Index string // sparse+https://...
-	// Token is handed to cargo through its environment at publish time only;
-	// never on a command line, never in a file.
+	// Token is handed to cargo through its environment only, never on a
+	// command line, never in a file: to `cargo publish`, and to `cargo
+	// package` when cargo reads the registry under a name of its own (an
+	// alternative registry, or crates-io redirected): a private registry
+	// wants it to be read (RFC 3139, auth-required), and cargo sends it
+	// only to a registry that says so. The build scripts and compilers
+	// cargo runs while verifying see it blank.
 	Token string
 }
 
@@ -72,8 +77,13 @@ func envName(registry string) string {
 	return strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(registry))
 }
 
+// readsWithToken is true when cargo may need the token to read the
+// registry: cargo knows it by a name of its own, and a private registry
+// (auth-required) is only ever one of those; crates.io is read without.
+func (c *Cargo) readsWithToken() bool { return c.registryArg() != "crates-io" }
+
 // command builds a cargo invocation; withToken adds the registry token to
-// the child's environment (publish only).
+// the child's environment (publish, and package when readsWithToken).
 func (c *Cargo) command(ctx context.Context, dir string, withToken bool, args ...string) *exec.Cmd {
 	bin := c.Bin
 	if bin == "" {
@@ -98,11 +108,19 @@ func (c *Cargo) command(ctx context.Context, dir string, withToken bool, args ..
 		global = append(global, "--config", fmt.Sprintf("source.crates-io.replace-with=%q", targetRegistry))
 	}
 	if withToken && c.Registry.Token != "" {
-		if reg == "crates-io" {
-			env = append(env, "CARGO_REGISTRY_TOKEN="+c.Registry.Token)
-		} else {
-			env = append(env, "CARGO_REGISTRIES_"+envName(reg)+"_TOKEN="+c.Registry.Token)
+		tokenVar := "CARGO_REGISTRY_TOKEN"
+		if reg != "crates-io" {
+			tokenVar = "CARGO_REGISTRIES_" + envName(reg) + "_TOKEN"
+			// cargo reads a registry that wants a token to be read only
+			// with a credential provider configured for it, even the
+			// default one that reads the environment (cargo:token).
+			env = append(env, "CARGO_REGISTRIES_"+envName(reg)+"_CREDENTIAL_PROVIDER=cargo:token")
 		}
+		env = append(env, tokenVar+"="+c.Registry.Token)
+		// cargo's [env] is the environment of what cargo runs, build
+		// scripts and rustc, not cargo's own: they see the variable
+		// blank, while cargo's credential provider reads the token.
+		global = append(global, "--config", "env."+tokenVar+`.value=""`, "--config", "env."+tokenVar+".force=true")
 	}
 	cmd := exec.CommandContext(ctx, bin, append(global, args...)...)
 	cmd.Dir = dir
@@ -180,7 +198,7 @@ func (c *Cargo) Package(ctx context.Context, dir string, crates []*Crate) ([]Pac
 	for _, cr := range crates {
 		args = append(args, "-p", cr.Name)
 	}
-	if _, err := c.run(c.command(ctx, dir, false, args...)); err != nil {
+	if _, err := c.run(c.command(ctx, dir, c.readsWithToken(), args...)); err != nil {
 		return nil, err
 	}
 	out := make([]Package, 0, len(crates))

@@ -29,6 +29,14 @@ const (
 	defaultRetryWaitMin = 250 * time.Millisecond
 	defaultRetryWaitMax = 10 * time.Second
 	defaultTimeout      = 30 * time.Second
+	// Downloads are larger than index files and may meet a CDN that
+	// answers 404 for a moment after the index shows a version.
+	defaultDownloadRetries = 6
+	defaultDownloadWaitMin = 500 * time.Millisecond
+	defaultDownloadWaitMax = 15 * time.Second
+	defaultDownloadTimeout = 5 * time.Minute
+	// MaxCrateBytes bounds one download.
+	MaxCrateBytes = 1 << 30
 	// maxFileBytes bounds one index file; the largest on crates.io are a
 	// few megabytes.
 	maxFileBytes = 64 << 20
@@ -36,9 +44,18 @@ const (
 
 // Options tune a Client. Zero values take the defaults.
 type Options struct {
-	// Token is sent as the Authorization header, for registries that
-	// require authentication to read the index. It never appears in errors.
+	// Token is the registry's token. It is sent as cargo sends it (RFC
+	// 3139), only to a registry that requires a token to be read: once
+	// config.json says "auth-required", or a request without it is
+	// answered 401, every request of this client carries it in the
+	// Authorization header, downloads included. A registry that never
+	// asks never sees it. It never appears in errors.
 	Token string
+	// TokenSource names where the token comes from in messages, for the
+	// fix of a 401 or a 403: the variable and the config key that names it
+	// ("CARGO_REGISTRY_TOKEN (registry.token_env in embargo.toml)"). The
+	// value never appears.
+	TokenSource string
 	// RetryMax is how many times a failed request is retried: 0 means 5,
 	// a negative value means never.
 	RetryMax int
@@ -101,9 +118,14 @@ func (d *Dep) UnmarshalJSON(b []byte) error {
 
 // Client reads one sparse index. It is safe for concurrent use.
 type Client struct {
-	base  *url.URL // index root, with a trailing slash
-	token string
+	base        *url.URL // index root, with a trailing slash
+	token       string
+	tokenSource string
+	// asked is set once the registry has said it wants a token to be
+	// read; from then on every request carries the token.
+	asked atomic.Bool
 	http  *retryablehttp.Client
+	dl    *retryablehttp.Client // downloads of .crate files
 
 	// The newest answer for every file read, for a View.
 	requests atomic.Uint64
@@ -138,14 +160,52 @@ func New(indexURL string, opts Options) (*Client, error) {
 	}
 	rc.RetryWaitMin = cmpOr(opts.RetryWaitMin, defaultRetryWaitMin)
 	rc.RetryWaitMax = max(cmpOr(opts.RetryWaitMax, defaultRetryWaitMax), rc.RetryWaitMin)
-	rc.HTTPClient = opts.HTTPClient
-	if rc.HTTPClient == nil {
-		rc.HTTPClient = &http.Client{Timeout: defaultTimeout, Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	}
+	rc.HTTPClient = tokenStaysOnHost(opts.HTTPClient, defaultTimeout)
 	rc.CheckRetry = retryPolicy
 	rc.Backoff = backoff
 	rc.ErrorHandler = giveUp
-	return &Client{base: u, token: opts.Token, http: rc}, nil
+
+	dl := retryablehttp.NewClient()
+	dl.Logger = nil
+	dl.RetryMax = rc.RetryMax
+	if opts.RetryMax == 0 {
+		dl.RetryMax = defaultDownloadRetries
+	}
+	dl.RetryWaitMin = cmpOr(opts.RetryWaitMin, defaultDownloadWaitMin)
+	dl.RetryWaitMax = max(cmpOr(opts.RetryWaitMax, defaultDownloadWaitMax), dl.RetryWaitMin)
+	dl.HTTPClient = tokenStaysOnHost(opts.HTTPClient, defaultDownloadTimeout)
+	dl.CheckRetry = downloadRetryPolicy
+	dl.Backoff = backoff
+	dl.ErrorHandler = giveUp
+	return &Client{base: u, token: opts.Token, tokenSource: opts.TokenSource, http: rc, dl: dl}, nil
+}
+
+// tokenStaysOnHost is hc (or a new client with timeout) whose redirects
+// carry the Authorization header only to the very scheme and host that the
+// redirected request went to. net/http's own rule would also hand it to
+// any subdomain; curl, and so cargo, hands custom headers to no other host.
+func tokenStaysOnHost(hc *http.Client, timeout time.Duration) *http.Client {
+	var c http.Client
+	if hc != nil {
+		c = *hc
+	} else {
+		c = http.Client{Timeout: timeout, Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	next := c.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		prev := via[len(via)-1].URL
+		if !strings.EqualFold(req.URL.Scheme, prev.Scheme) || !strings.EqualFold(req.URL.Host, prev.Host) {
+			req.Header.Del("Authorization")
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &c
 }
 
 func cmpOr(d, def time.Duration) time.Duration {
@@ -166,11 +226,16 @@ func (c *Client) Config(ctx context.Context) (Config, error) {
 		return Config{}, err
 	}
 	if status != http.StatusOK {
-		return Config{}, statusError(u, status)
+		return Config{}, c.statusError(u, status)
 	}
 	var cfg Config
 	if err := json.Unmarshal(body, &cfg); err != nil {
 		return Config{}, fmt.Errorf("index: %s: invalid config.json: %w", u, err)
+	}
+	if cfg.AuthRequired {
+		// cargo sends the token on every request once config.json says
+		// so, even where a file would also be served without it.
+		c.asked.Store(true)
 	}
 	return cfg, nil
 }
@@ -191,7 +256,7 @@ func (c *Client) Versions(ctx context.Context, name string) ([]Entry, error) {
 	case http.StatusNotFound, http.StatusGone, http.StatusUnavailableForLegalReasons:
 		return nil, nil
 	default:
-		return nil, statusError(u, status)
+		return nil, c.statusError(u, status)
 	}
 	var out []Entry
 	for i, line := range bytes.Split(body, []byte("\n")) {
@@ -255,7 +320,34 @@ func checkName(name string) error {
 
 // get fetches one index file, with retries. It returns the status for the
 // caller to interpret, and the URL (without credentials) for messages.
+//
+// A 401 to a request made without the token is how a registry that wants
+// one says so (RFC 3139: cargo asks for config.json without it, and on a
+// 401 asks again with it): the request is made again with the token, and
+// so is every later one.
 func (c *Client) get(ctx context.Context, rel string) ([]byte, int, string, error) {
+	sent := c.sendsToken()
+	body, status, shown, err := c.getOnce(ctx, rel, sent)
+	if err == nil && status == http.StatusUnauthorized && !sent {
+		c.asked.Store(true)
+		if c.sendsToken() {
+			return c.getOnce(ctx, rel, true)
+		}
+	}
+	return body, status, shown, err
+}
+
+// WantsToken is true once the registry has said it wants a token to be
+// read: a 401 to a request without one, or auth-required in config.json.
+func (c *Client) WantsToken() bool { return c.asked.Load() }
+
+// ReadsWithToken is true when requests carry the token: the registry
+// wants one, and the client has it.
+func (c *Client) ReadsWithToken() bool { return c.sendsToken() }
+
+func (c *Client) sendsToken() bool { return c.token != "" && c.asked.Load() }
+
+func (c *Client) getOnce(ctx context.Context, rel string, withToken bool) ([]byte, int, string, error) {
 	u := c.base.JoinPath(rel)
 	shown := u.Redacted()
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
@@ -266,7 +358,7 @@ func (c *Client) get(ctx context.Context, rel string) ([]byte, int, string, erro
 	// way may answer for the registry.
 	req.Header.Set("Cache-Control", "no-cache")
 	req.Header.Set("User-Agent", "embargo")
-	if c.token != "" {
+	if withToken {
 		req.Header.Set("Authorization", c.token)
 	}
 	seq := c.requests.Add(1)
@@ -286,12 +378,32 @@ func (c *Client) get(ctx context.Context, rel string) ([]byte, int, string, erro
 	return body, resp.StatusCode, shown, nil
 }
 
-func statusError(u string, status int) error {
-	hint := ""
-	if status == http.StatusUnauthorized || status == http.StatusForbidden {
-		hint = " (the registry wants a valid token to read its index)"
+// statusError is an answer that is not the file nor its absence; a 401 or
+// a 403 says what to do about the token, naming where it comes from.
+func (c *Client) statusError(u string, status int) error {
+	return fmt.Errorf("index: GET %s: unexpected status %d %s%s", u, status, http.StatusText(status), c.authHint(status))
+}
+
+func (c *Client) authHint(status int) string {
+	if status != http.StatusUnauthorized && status != http.StatusForbidden {
+		return ""
 	}
-	return fmt.Errorf("index: GET %s: unexpected status %d %s%s", u, status, http.StatusText(status), hint)
+	fix := func(format string) string {
+		if c.tokenSource == "" {
+			return ""
+		}
+		return fmt.Sprintf(format, c.tokenSource)
+	}
+	switch {
+	case c.token == "":
+		return ": the registry wants a token to be read, and none is set" + fix(": export %s with a token that may read it")
+	case !c.asked.Load():
+		return ": the registry refuses to be read without a token, yet neither asked for one (a 401) nor says auth-required in its config.json, the only cases the token is sent in"
+	case status == http.StatusUnauthorized:
+		return ": the registry refused the token" + fix(": export a valid one for this registry in %s")
+	default:
+		return ": the token may not read this registry" + fix(": export one that may in %s")
+	}
 }
 
 // retryError is what giveUp reports once retries are exhausted.

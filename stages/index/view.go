@@ -142,10 +142,17 @@ func (c *Client) Prefetch(ctx context.Context, names []string, parallel int) {
 }
 
 // Serve starts a View of this client's index on 127.0.0.1; Close stops it.
-// A client that reads with a token has no View: anyone on this machine could
-// read through it what the token opens.
+//
+// A registry that wants a token to be read has no View, and cargo reads it
+// itself, with the token: a loopback port is open to anyone on this
+// machine, other users included, and a View would serve them, without a
+// token, what the token opens. Nor is the time a View saves lost there: a
+// View only ever stands in for crates-io (source replacement of crates-io,
+// see cargo.Cargo.View), which is read without a token, while a private
+// registry is an alternative registry to cargo. A client merely holding a
+// token, for a registry that never asked for it, serves a View.
 func (c *Client) Serve() (*View, error) {
-	if c.token != "" {
+	if c.WantsToken() {
 		return nil, errors.New("index: a view cannot serve an index read with a token")
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -183,6 +190,12 @@ func (v *View) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !served(rel) {
 		http.NotFound(w, r)
+		return
+	}
+	if v.c.WantsToken() {
+		// The registry asked for the token after the View started (a
+		// 401 to an index file): from now on it has nothing to serve.
+		http.Error(w, "the registry wants a token to be read: a view of it serves nothing", http.StatusForbidden)
 		return
 	}
 	f, ok := v.c.lastSeen(rel)

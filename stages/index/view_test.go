@@ -299,10 +299,52 @@ func TestViewJoinsAReadUnderWay(t *testing.T) {
 	}
 }
 
+// A registry that wants a token to be read has no view: anyone on this
+// machine could read through it what the token opens. A token the registry
+// never asked for (crates.io's publish token) does not stop one.
 func TestNoViewOfAnIndexReadWithAToken(t *testing.T) {
-	c := newClient(t, "sparse+https://registry.example.org/index/", index.Options{Token: token})
-	if v, err := c.Serve(); err == nil {
-		v.Close()
+	asks := false
+	var mu sync.Mutex
+	srv, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if asks && r.Header.Get("Authorization") != token {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(w, entryLine("serde", "1.0.0"))
+	})
+	opts := fast
+	opts.Token = token
+	c := newClient(t, "sparse+"+srv.URL+"/", opts)
+	v, err := c.Serve()
+	if err != nil {
+		t.Fatalf("a client holding a token the registry never asked for has no view: %v", err)
+	}
+	defer v.Close()
+	base := strings.TrimPrefix(v.URL(), "sparse+")
+	if status, _ := viewGet(t, base, "se/rd/serde"); status != http.StatusOK {
+		t.Fatalf("view answered %d", status)
+	}
+
+	// The registry starts asking for the token: the view stops serving,
+	// even what it read before, and no new view starts.
+	mu.Lock()
+	asks = true
+	mu.Unlock()
+	if _, err := c.Versions(context.Background(), "tokio"); err != nil {
+		t.Fatal(err)
+	}
+	if !c.ReadsWithToken() {
+		t.Fatal("the client does not read with the token after a 401")
+	}
+	for _, rel := range []string{"se/rd/serde", "to/ki/tokio"} {
+		if status, body := viewGet(t, base, rel); status == http.StatusOK {
+			t.Errorf("the view served %s read with the token: %q", rel, body)
+		}
+	}
+	if v2, err := c.Serve(); err == nil {
+		v2.Close()
 		t.Fatal("a client reading with a token served a view")
 	}
 }

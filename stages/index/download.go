@@ -1,0 +1,60 @@
+package index
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Download copies the .crate at rawURL (CrateURL of config.json's dl) into
+// w, at most MaxCrateBytes.
+//
+// Like cargo, it sends the token when the registry wants it to be read
+// (config.json, read from the registry itself, says where its crates are,
+// and may name another host than the index's); a redirect to any other host
+// than the one asked drops it. A download never teaches the client that a
+// token is wanted: a 401 here is an error, so the token goes nowhere the
+// index did not ask for it.
+func (c *Client) Download(ctx context.Context, rawURL string, w io.Writer) error {
+	shown := rawURL
+	if u, err := url.Parse(rawURL); err == nil {
+		shown = u.Redacted()
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return fmt.Errorf("download %s: %w", shown, err)
+	}
+	req.Header.Set("User-Agent", "embargo")
+	if c.sendsToken() {
+		req.Header.Set("Authorization", c.token)
+	}
+	resp, err := c.dl.Do(req)
+	if err != nil {
+		return fmt.Errorf("download %s: %w", shown, unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("download %s: %s%s", shown, resp.Status, c.authHint(resp.StatusCode))
+	}
+	n, err := io.Copy(w, io.LimitReader(resp.Body, MaxCrateBytes+1))
+	if err != nil {
+		return fmt.Errorf("download %s: %w", shown, unwrapURLError(err))
+	}
+	if n > MaxCrateBytes {
+		return fmt.Errorf("download %s: larger than %d bytes", shown, MaxCrateBytes)
+	}
+	return nil
+}
+
+// downloadRetryPolicy is the index's, and retries a 404 too: a CDN may
+// answer it for a moment after the index shows a version.
+func downloadRetryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if err == nil && resp != nil && resp.StatusCode == http.StatusNotFound {
+		return ctx.Err() == nil, ctx.Err()
+	}
+	return retryPolicy(ctx, resp, err)
+}
