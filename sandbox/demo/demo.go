@@ -35,11 +35,17 @@ type Options struct {
 	// its URL template.
 	Blog    *world.Blog
 	BlogURL string
+	// Dependencies and NoLockfile shape the workspace as world.Spec says:
+	// crates of another project on the registry, no committed Cargo.lock.
+	Dependencies map[string]string
+	NoLockfile   bool
 }
 
 // Build creates the example under dir.
 func Build(dir string, opts Options) (*Example, error) {
-	w, err := world.Build(world.DefaultSpec(dir))
+	spec := world.DefaultSpec(dir)
+	spec.Dependencies, spec.NoLockfile = opts.Dependencies, opts.NoLockfile
+	w, err := world.Build(spec)
 	if err != nil {
 		return nil, err
 	}
