@@ -79,7 +79,7 @@ func linePackages(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipe
 		return nil, err
 	}
 	dir := worktreeDir(r, rel)
-	if err := v.Worktree(ctx, dir, rel.Branch, held); err != nil {
+	if err := v.Worktree(ctx, dir, rel.Branch, held, nil); err != nil {
 		return nil, err
 	}
 	return cargoFor(r, rel, false).Package(ctx, dir, crates)

@@ -125,7 +125,7 @@ func publishLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, idx *inde
 		if ok {
 			// The usual case at T0: the worktree and its packages from
 			// preflight are still there; checking them costs no build.
-			if err := v.Worktree(ctx, dir, rel.Branch, held); err != nil {
+			if err := v.Worktree(ctx, dir, rel.Branch, held, nil); err != nil {
 				return err
 			}
 			if packagedAsSealed(dir, s) {
