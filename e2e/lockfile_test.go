@@ -1,0 +1,219 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/async-rs/embargo/sandbox/demo"
+	"github.com/async-rs/embargo/sandbox/registry"
+	"github.com/async-rs/embargo/sandbox/world"
+	"github.com/async-rs/embargo/stages/cargo"
+)
+
+// dependency is a crate of another project on the registry the release
+// publishes to, as async-std's ~90 dependencies are to it.
+const dependency = "tinydep"
+
+// newDependentRelease is the example release whose first crate depends on
+// tinydep = "1", already on the registry at 1.0.0, and whose repository
+// commits no Cargo.lock (its .gitignore lists it, as async-std's does).
+func newDependentRelease(t *testing.T, t0 time.Time) *release {
+	t.Helper()
+	rl := buildReleaseWith(t, t0, &registry.Options{}, func(o *demo.Options) {
+		o.Dependencies = map[string]string{dependency: "1"}
+		o.NoLockfile = true
+	})
+	rl.publishDependency("1.0.0")
+	return rl
+}
+
+// publishDependency publishes a version of the other project's crate with
+// the real cargo, as its maintainers would.
+func (rl *release) publishDependency(version string) {
+	t := rl.t
+	t.Helper()
+	dir := t.TempDir()
+	err := world.WriteFiles(dir, map[string]string{
+		"Cargo.toml": fmt.Sprintf("[package]\nname = %q\nversion = %q\nedition = \"2021\"\nlicense = \"MIT\"\ndescription = \"a crate of another project\"\n", dependency, version),
+		"src/lib.rs": fmt.Sprintf("pub const VERSION: &str = %q;\n", version),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("cargo", "publish", "--no-verify", "--allow-dirty", "--registry", "other")
+	cmd.Dir = dir
+	cmd.Env = append(cargo.CleanEnv(), "CARGO_HOME="+filepath.Join(dir, ".cargo-home"), "CARGO_TARGET_DIR="+filepath.Join(dir, ".target"),
+		"CARGO_REGISTRIES_OTHER_INDEX="+rl.registry.IndexURL(), "CARGO_REGISTRIES_OTHER_TOKEN="+registryToken)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("publish %s@%s: %v\n%s", dependency, version, err, out)
+	}
+}
+
+// lockedVersions reads the versions of name that the Cargo.lock inside a
+// .crate pins.
+func lockedVersions(t *testing.T, crate []byte, name string) []string {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(crate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			t.Fatal("the .crate holds no Cargo.lock")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(hdr.Name, "/Cargo.lock") {
+			continue
+		}
+		b, _ := io.ReadAll(tr)
+		pkgs, err := cargo.ParseLock(string(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, p := range pkgs {
+			if p.Name == name {
+				out = append(out, p.Version)
+			}
+		}
+		return out
+	}
+}
+
+// assertSealedWith checks every sealed line pins a lockfile and that the
+// packages sealed for the dependent crate lock the dependency at version.
+func (rl *release) assertSealedWith(s sealFile, version string) {
+	t := rl.t
+	t.Helper()
+	for _, l := range s.Lines {
+		if len(l.PinnedLock) != 64 {
+			t.Errorf("line %s: the seal pins no Cargo.lock (%q)", l.Line, l.PinnedLock)
+		}
+		for _, c := range l.Crates {
+			if c.Name != rl.ex.World.Crates[0] {
+				continue
+			}
+			b, err := os.ReadFile(cargo.PackagedFile(filepath.Join(rl.dir, ".embargo", "work", l.Line), c.Name, c.Version))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := lockedVersions(t, b, dependency); len(got) != 1 || got[0] != version {
+				t.Errorf("%s@%s locks %s %v, want %s", c.Name, c.Version, dependency, got, version)
+			}
+		}
+	}
+}
+
+// A dependency publishes a new compatible version after the seal: at T0
+// the release uses the lockfile that was verified, and every version goes
+// out with its sealed checksum.
+func TestDependencyReleasedAfterTheSealChangesNoByte(t *testing.T) {
+	rl := newDependentRelease(t, time.Now().Add(-time.Second))
+	res := rl.run([]string{"seal"})
+	if res.code != 0 {
+		t.Fatalf("seal: %s", res)
+	}
+	for _, l := range rl.ex.World.Lines {
+		if want := "line " + l.Line + ": no Cargo.lock committed; the seal pins the one verified"; !strings.Contains(res.stdout, want) {
+			t.Errorf("seal does not say %q:\n%s", want, res.stdout)
+		}
+	}
+	sealed := readSealFile(t, rl.dir)
+	rl.assertSealedWith(sealed, "1.0.0")
+
+	rl.publishDependency("1.0.1")
+	res = rl.run([]string{"run"})
+	if res.code != 0 {
+		t.Fatalf("run at T0 after %s 1.0.1 came out: %s", dependency, res)
+	}
+	rl.assertSealedPublic(sealed)
+	rl.assertNoSecret(res.stdout, res.stderr)
+	// The checkouts still hold exactly their commits, beside the pinned
+	// lockfile: nothing was cloned again or left dirty.
+	for _, l := range rl.ex.World.Lines {
+		lock, err := os.ReadFile(filepath.Join(rl.dir, ".embargo", "work", l.Line, "Cargo.lock"))
+		if err != nil || !strings.Contains(string(lock), "name = \""+dependency+"\"\nversion = \"1.0.0\"") {
+			t.Errorf("line %s: the checkout's Cargo.lock is not the pinned one (%v):\n%s", l.Line, err, lock)
+		}
+	}
+}
+
+// The same from a CI runner that has only the config and the bundle.
+func TestDependencyReleasedAfterTheSealChangesNoByteFromTheBundle(t *testing.T) {
+	requireTool(t, "docker-registry")
+	sr := withSeal(t, newDependentRelease(t, time.Now().Add(-time.Second)))
+	ref, _ := sr.sealAndPush()
+	sealed := readSealFile(t, sr.dir)
+	sr.assertSealedWith(sealed, "1.0.0")
+
+	sr.publishDependency("1.0.1")
+	runner := sr.freshRunner()
+	res := runner.run([]string{"run", "--bundle", ref}, sr.identityVar())
+	if res.code != 0 {
+		t.Fatalf("run --bundle after %s 1.0.1 came out: %s", dependency, res)
+	}
+	sr.assertSealedPublic(sealed)
+	runner.assertAbsent([]string{token, registryToken, sr.identity.String()}, res.stdout, res.stderr)
+}
+
+// When the bytes differ anyway (here the state directory lost the
+// lockfiles it pinned, so cargo resolves again and takes the newer
+// dependency), the release is refused before anything is public, and the
+// refusal names the file inside the .crate that differs and the packages
+// whose versions moved.
+func TestPackageThatDiffersFromTheSealNamesWhatMoved(t *testing.T) {
+	rl := newDependentRelease(t, time.Now().Add(-time.Second))
+	if res := rl.run([]string{"seal"}); res.code != 0 {
+		t.Fatalf("seal: %s", res)
+	}
+	rl.publishDependency("1.0.1")
+	state := filepath.Join(rl.dir, ".embargo")
+	for _, dir := range []string{filepath.Join(state, "lockfiles"), filepath.Join(state, "sealed", "lockfiles")} {
+		if _, err := os.Stat(dir); err != nil {
+			t.Fatalf("the state directory keeps no %s: %v", dir, err)
+		}
+		os.RemoveAll(dir)
+	}
+	moved := "Cargo.lock: " + dependency + " 1.0.0 -> 1.0.1"
+	core := rl.ex.World.Crates[0]
+	res := rl.run([]string{"run"})
+	if res.code != 1 {
+		t.Fatalf("run with another resolution: want exit 1, got %s", res)
+	}
+	for _, l := range rl.ex.World.Lines {
+		if want := core + "@" + l.FixVersion + " packages to sha256 "; !strings.Contains(res.stdout, want) {
+			t.Errorf("the refusal does not name %s:\n%s", core+"@"+l.FixVersion, res.stdout)
+		}
+	}
+	if !strings.Contains(res.stdout, moved) {
+		t.Errorf("the refusal does not say %q:\n%s", moved, res.stdout)
+	}
+	// The publish stage alone says the same when it packages again.
+	res = rl.run([]string{"run", "--only", "publish"})
+	if res.code != 1 || !strings.Contains(res.stdout+res.stderr, moved) || !strings.Contains(res.stdout+res.stderr, "the release is not what was verified") {
+		t.Errorf("publish with another resolution: %s", res)
+	}
+	if n := rl.pushes(); n != 0 {
+		t.Errorf("%d pushes reached the public server", n)
+	}
+	for _, r := range rl.registry.Requests() {
+		if r.Method == http.MethodPut && r.Crate != dependency {
+			t.Errorf("the registry saw an upload of the release: %s %s", r.Method, r.Path)
+		}
+	}
+}
