@@ -217,3 +217,24 @@ func TestPackageThatDiffersFromTheSealNamesWhatMoved(t *testing.T) {
 		}
 	}
 }
+
+// kill -9 right after the first upload of a release sealed with a pinned
+// lockfile, a newer dependency out since: the re-run publishes the rest
+// with the same lockfile, each version once, with its sealed checksum.
+func TestKill9DuringPublishWithAPinnedLockfileThenRerunConverges(t *testing.T) {
+	rl := newDependentRelease(t, time.Now().Add(-time.Second))
+	if res := rl.run([]string{"seal"}); res.code != 0 {
+		t.Fatalf("seal: %s", res)
+	}
+	sealed := readSealFile(t, rl.dir)
+	rl.publishDependency("1.0.1")
+	crash := rl.run([]string{"run"}, "EMBARGO_TEST_KILL_AT=publish.uploaded")
+	if !crash.killed {
+		t.Fatalf("expected a kill after the first upload: %s", crash)
+	}
+	if res := rl.run([]string{"run"}); res.code != 0 {
+		t.Fatalf("re-run: %s", res)
+	}
+	rl.assertSealedPublic(sealed)
+	rl.assertOneUploadAttemptEach()
+}
