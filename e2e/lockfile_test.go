@@ -238,3 +238,84 @@ func TestKill9DuringPublishWithAPinnedLockfileThenRerunConverges(t *testing.T) {
 	rl.assertSealedPublic(sealed)
 	rl.assertOneUploadAttemptEach()
 }
+
+// rehearseWithoutTokens runs `embargo rehearse` with no token variable set.
+func (rl *release) rehearseWithoutTokens(args ...string) result {
+	rl.t.Helper()
+	cmd := rl.command(append([]string{"rehearse"}, args...))
+	var env []string
+	for _, kv := range cmd.Env {
+		if !strings.HasPrefix(kv, tokenEnv+"=") && !strings.HasPrefix(kv, registryTokenEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = env
+	return execute(rl.t, cmd)
+}
+
+// The rehearsal of a project that commits no Cargo.lock and depends on
+// another project's crates: the lockfile is resolved against the real
+// registry, read only, the sandbox is seeded with every package it pins,
+// and the whole pipeline passes with the real public targets untouched.
+func TestRehearseWithRegistryDependenciesAndNoCommittedLockfile(t *testing.T) {
+	rl := newDependentRelease(t, time.Now().Add(24*time.Hour))
+	before := len(rl.registry.Requests())
+	res := rl.rehearseWithoutTokens()
+	if res.code != 0 {
+		t.Fatalf("rehearse: %s", res)
+	}
+	for _, want := range []string{
+		"line 1.13: no Cargo.lock committed; rehearsed with one resolved against " + rl.registry.IndexURL() + ", read only: 1 registry package(s)",
+		"sandbox registry seeded from " + rl.registry.IndexURL() + ": 1 package(s) copied (1 version(s), 1 .crate file(s)) in ",
+		"rehearsal: what would be public", "registry  demo-core@1.13.1", "registry  demo@1.12.5",
+	} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("rehearsal output lacks %q:\n%s", want, res.stdout)
+		}
+	}
+	if n := len(rl.server.ReceivePacks()); n != 0 {
+		t.Errorf("the real git server saw %d receive-pack requests", n)
+	}
+	for _, r := range rl.registry.Requests()[before:] {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			t.Errorf("the real registry saw %s %s", r.Method, r.Path)
+		}
+	}
+	rl.assertUnreleased()
+	for _, p := range []string{"journal.json", "lockfiles"} {
+		if _, err := os.Stat(filepath.Join(rl.dir, ".embargo", p)); err == nil {
+			t.Errorf("the rehearsal wrote the release's %s", p)
+		}
+	}
+}
+
+// A rehearsal of a sealed release rehearses the sealed lockfile, not a
+// resolution made now: a newer dependency out since changes nothing, and
+// the rehearsal packages the very bytes that were sealed.
+func TestRehearseOfASealedReleaseUsesTheSealedLockfile(t *testing.T) {
+	rl := newDependentRelease(t, time.Now().Add(24*time.Hour))
+	if res := rl.run([]string{"seal"}); res.code != 0 {
+		t.Fatalf("seal: %s", res)
+	}
+	sealed := readSealFile(t, rl.dir)
+	rl.publishDependency("1.0.1")
+	res := rl.rehearseWithoutTokens("--keep")
+	if res.code != 0 {
+		t.Fatalf("rehearse: %s", res)
+	}
+	if !strings.Contains(res.stdout, "line 1.12: no Cargo.lock committed; rehearsed with the one the release keeps for its held tip") {
+		t.Errorf("the rehearsal does not say it used the sealed lockfile:\n%s", res.stdout)
+	}
+	worlds, _ := filepath.Glob(filepath.Join(rl.dir, ".embargo", "rehearsal", "*", "state"))
+	if len(worlds) != 1 {
+		t.Fatalf("kept rehearsal worlds: %v", worlds)
+	}
+	for _, l := range sealed.Lines {
+		for _, c := range l.Crates {
+			sum, err := cargo.FileSha256(cargo.PackagedFile(filepath.Join(worlds[0], "work", l.Line), c.Name, c.Version))
+			if err != nil || sum != c.Sha256 {
+				t.Errorf("%s@%s rehearsed as sha256 %s (%v), sealed %s", c.Name, c.Version, sum, err, c.Sha256)
+			}
+		}
+	}
+}
