@@ -19,6 +19,7 @@ import (
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/sandbox/world"
 	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/index"
 )
 
 // dependency is a crate of another project on the registry the release
@@ -51,12 +52,34 @@ func (rl *release) publishDependency(version string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("cargo", "publish", "--no-verify", "--allow-dirty", "--registry", "other")
+	rl.otherProject(dir, "publish", "--no-verify", "--allow-dirty")
+}
+
+// yankDependency yanks a version of the other project's crate, as its
+// maintainers would.
+func (rl *release) yankDependency(version string) {
+	rl.t.Helper()
+	rl.otherProject(rl.t.TempDir(), "yank", dependency, "--version", version)
+	idx, err := index.New(rl.registry.IndexURL(), index.Options{})
+	if err != nil {
+		rl.t.Fatal(err)
+	}
+	if e, found, err := idx.Lookup(rl.t.Context(), dependency, version); err != nil || !found || !e.Yanked {
+		rl.t.Fatalf("%s@%s is not yanked in the index: %v %v", dependency, version, found, err)
+	}
+}
+
+// otherProject runs the real cargo as the other project's maintainers, on
+// the registry the release publishes to.
+func (rl *release) otherProject(dir string, args ...string) {
+	t := rl.t
+	t.Helper()
+	cmd := exec.Command("cargo", append(args, "--registry", "other")...)
 	cmd.Dir = dir
 	cmd.Env = append(cargo.CleanEnv(), "CARGO_HOME="+filepath.Join(dir, ".cargo-home"), "CARGO_TARGET_DIR="+filepath.Join(dir, ".target"),
 		"CARGO_REGISTRIES_OTHER_INDEX="+rl.registry.IndexURL(), "CARGO_REGISTRIES_OTHER_TOKEN="+registryToken)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("publish %s@%s: %v\n%s", dependency, version, err, out)
+		t.Fatalf("cargo %v: %v\n%s", args, err, out)
 	}
 }
 
@@ -119,9 +142,10 @@ func (rl *release) assertSealedWith(s sealFile, version string) {
 	}
 }
 
-// A dependency publishes a new compatible version after the seal: at T0
-// the release uses the lockfile that was verified, and every version goes
-// out with its sealed checksum.
+// A dependency publishes a new compatible version after the seal, and
+// yanks the one the release was verified with: at T0 the release uses the
+// lockfile that was verified, and every version goes out with its sealed
+// checksum.
 func TestDependencyReleasedAfterTheSealChangesNoByte(t *testing.T) {
 	rl := newDependentRelease(t, time.Now().Add(-time.Second))
 	res := rl.run([]string{"seal"})
@@ -137,9 +161,10 @@ func TestDependencyReleasedAfterTheSealChangesNoByte(t *testing.T) {
 	rl.assertSealedWith(sealed, "1.0.0")
 
 	rl.publishDependency("1.0.1")
+	rl.yankDependency("1.0.0")
 	res = rl.run([]string{"run"})
 	if res.code != 0 {
-		t.Fatalf("run at T0 after %s 1.0.1 came out: %s", dependency, res)
+		t.Fatalf("run at T0 after %s 1.0.1 came out and 1.0.0 was yanked: %s", dependency, res)
 	}
 	rl.assertSealedPublic(sealed)
 	rl.assertNoSecret(res.stdout, res.stderr)
