@@ -132,6 +132,8 @@ func (l lineLock) files() map[string][]byte {
 	return nil
 }
 
+// summary says, for the step's summary, which lockfile a line that
+// commits none was packaged with.
 func (l lineLock) summary() string {
 	if l.resolved {
 		return "no Cargo.lock committed: the one cargo resolved is pinned, sha256 " + vault.ShortHex(l.sum())
@@ -139,7 +141,10 @@ func (l lineLock) summary() string {
 	return "no Cargo.lock committed: packaged with the one pinned, sha256 " + vault.ShortHex(l.sum())
 }
 
-// lockFor says which Cargo.lock the line's crates at held are packaged with.
+// lockFor says which Cargo.lock the line's crates at held are packaged
+// with: the committed one; else the one kept for held (the sealed one
+// first); else one still to be resolved, from the line's lockfile for an
+// earlier tip when there is one.
 func lockFor(r *pipeline.Run, v *vault.Vault, rel pipeline.Release, held plumbing.Hash) (lineLock, error) {
 	var committed bool
 	err := v.Locked(func() error {
