@@ -25,9 +25,11 @@ func (a *app) rehearseCommand() *cobra.Command {
 		Long: `Rehearse the release: the very same stages, the real cargo publish,
 against a sandbox world built on this machine under <state>/rehearsal/: a
 mirror of the public repository and a crates.io-compatible registry seeded
-from the real index. The real targets are only read, never written, and no
-token variable is read, but one: when the real registry wants a token to be
-read (a private registry), registry.token_env's reads it, and only that.`,
+from the real index with every package the release's resolution needs (a
+repository that commits no Cargo.lock has one resolved against the real
+registry first, read only). The real targets are only read, never written,
+and no token variable is read, but one: when the real registry wants a token
+to be read (a private registry), registry.token_env's reads it, and only that.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := a.loadConfig()
 			if err != nil {
@@ -42,9 +44,18 @@ read (a private registry), registry.token_env's reads it, and only that.`,
 			secrets := pipeline.NewSecrets(a.getenv)
 			out := a.reporter(secrets)
 			out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Msg: "building the sandbox world in " + dir})
-			crates, released, locked, err := stages.ReleaseCrates(cfg)
+			// What the resolution needs comes from the real registry, read
+			// only, before the sandbox exists.
+			set, err := stages.ReleaseCrates(ctx, cfg, a.stateDir(cfg), filepath.Join(dir, "resolve"))
 			if err != nil {
 				return err
+			}
+			for _, p := range set.Pinned {
+				how := "the one the release keeps for its held tip"
+				if p.Resolved {
+					how = "one resolved against " + cfg.Registry.Index + ", read only"
+				}
+				out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Msg: fmt.Sprintf("line %s: no Cargo.lock committed; rehearsed with %s: %d registry package(s)", p.Line, how, p.Packages)})
 			}
 			blog := ""
 			if cfg.Blog != nil {
@@ -53,7 +64,7 @@ read (a private registry), registry.token_env's reads it, and only that.`,
 			world, err := sandbox.Start(ctx, sandbox.Options{
 				Dir: dir, Public: cfg.ResolveRemote(cfg.Source.Public), Blog: blog,
 				Index: cfg.Registry.Index, CratesIO: cfg.Registry.Name == "crates-io",
-				Crates: crates, Released: released, Locked: locked,
+				Crates: set.Crates, Released: set.Released, Locked: set.Locked,
 				RealToken: func() string {
 					tok, _ := secrets.Get(cfg.Registry.TokenEnv)
 					return tok
@@ -71,6 +82,18 @@ read (a private registry), registry.token_env's reads it, and only that.`,
 			for _, w := range world.Warnings {
 				out.Emit(pipeline.Event{Kind: pipeline.EventWarn, Msg: w})
 			}
+			if s := world.Seeded; s.Packages > 0 {
+				out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Msg: fmt.Sprintf("sandbox registry seeded from %s: %d package(s) copied (%d version(s), %d .crate file(s)) in %s",
+					cfg.Registry.Index, s.Packages, s.Versions, s.Crates, s.Took.Round(time.Millisecond))})
+			}
+			// The rehearsal's preflight packages with exactly these
+			// lockfiles, as the release will.
+			state := filepath.Join(dir, "state")
+			for _, p := range set.Pinned {
+				if err := stages.PinLockfile(state, p.Line, p.Held, p.Data); err != nil {
+					return err
+				}
+			}
 
 			// The rehearsal's own T0: now, or a few seconds ahead to watch
 			// the gate count down.
@@ -79,7 +102,7 @@ read (a private registry), registry.token_env's reads it, and only that.`,
 			if in > 0 {
 				rc.Embargo.At = rc.Embargo.At.Add(time.Second)
 			}
-			runErr := a.runIn(ctx, &rc, filepath.Join(dir, "state"), pipeline.Selection{}, func(r *pipeline.Run) {
+			runErr := a.runIn(ctx, &rc, state, pipeline.Selection{}, func(r *pipeline.Run) {
 				r.Gate.Sandbox = true
 				r.Targets = &pipeline.Targets{Public: world.Public, RegistryIndex: world.Registry.IndexURL(), RegistryToken: world.Token, BlogRepo: world.Blog}
 			})

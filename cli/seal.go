@@ -28,12 +28,13 @@ func (a *app) sealCommand() *cobra.Command {
 		Short: "Freeze the release after a clean preflight (and push the encrypted bundle)",
 		Long: `Run the preflight and, if it is clean, freeze the release in <state>/seal.json:
 the held tips and tags, the sha256 of every .crate, the cargo that made them,
-the digests of the config, the description and the rendered advisory. From
+the Cargo.lock cargo resolved for a repository that commits none, the
+digests of the config, the description and the rendered advisory. From
 then on, run refuses a release that differs (a branch that moved, a changed
 config, a crate that packages to other bytes) before anything is public.
 
 With --push, the git objects of the held branches and tags, the .crate files,
-the rendered advisory and seal.json are encrypted with age to [seal]
+the pinned lockfiles, the rendered advisory and seal.json are encrypted with age to [seal]
 recipients and pushed as one OCI artifact to [seal] oci; the printed
 REPOSITORY@sha256:... is what a CI runner releases from:
   embargo run --bundle REPOSITORY@sha256:...`,
@@ -73,6 +74,11 @@ func (a *app) seal(ctx context.Context, cfg *pipeline.Config, push bool) error {
 	if err != nil {
 		return err
 	}
+	// The bytes the seal names are kept beside it first, so that a
+	// difference found later can be shown file by file.
+	if err := stages.KeepSealed(s.run, m); err != nil {
+		return err
+	}
 	path := stages.SealPath(state)
 	if err := pipeline.WriteFileAtomic(path, manifest, 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -84,7 +90,11 @@ func (a *app) seal(ctx context.Context, cfg *pipeline.Config, push bool) error {
 	s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventDone, Stage: "seal",
 		Msg: fmt.Sprintf("%s sealed in %s: %d line(s), %d crate(s), %s", m.ID, path, len(m.Lines), crates, m.Cargo)})
 	for _, l := range m.Lines {
-		s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Stage: "seal", Msg: fmt.Sprintf("line %s: %s at %s, tag %s", l.Line, l.Branch, vault.ShortHex(l.Held), l.Tag)})
+		msg := fmt.Sprintf("line %s: %s at %s, tag %s", l.Line, l.Branch, vault.ShortHex(l.Held), l.Tag)
+		if l.PinnedLock != "" {
+			msg += fmt.Sprintf(", Cargo.lock pinned (sha256 %s; the repository commits none)", vault.ShortHex(l.PinnedLock))
+		}
+		s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Stage: "seal", Msg: msg})
 	}
 	if !push {
 		if a.g.json {

@@ -90,6 +90,12 @@ func newPublishRelease(t *testing.T, t0 time.Time, opts registry.Options) *relea
 // example's blog.
 func buildRelease(t *testing.T, t0 time.Time, regOpts *registry.Options, blog *world.Blog) *release {
 	t.Helper()
+	return buildReleaseWith(t, t0, regOpts, func(o *demo.Options) { o.Blog = blog })
+}
+
+// buildReleaseWith builds the example world as edit shapes it.
+func buildReleaseWith(t *testing.T, t0 time.Time, regOpts *registry.Options, edit func(*demo.Options)) *release {
+	t.Helper()
 	requireTool(t, "cargo")
 	dir := t.TempDir()
 	srv, err := gitserver.Start(dir, gitserver.Options{Token: token})
@@ -98,7 +104,10 @@ func buildRelease(t *testing.T, t0 time.Time, regOpts *registry.Options, blog *w
 	}
 	t.Cleanup(srv.Close)
 	rl := &release{t: t, dir: dir, server: srv}
-	opts := demo.Options{T0: t0, TokenEnv: tokenEnv, Public: srv.RepoURL("public.git"), Blog: blog}
+	opts := demo.Options{T0: t0, TokenEnv: tokenEnv, Public: srv.RepoURL("public.git")}
+	if edit != nil {
+		edit(&opts)
+	}
 	if regOpts != nil {
 		regOpts.Dir = filepath.Join(t.TempDir(), "registry")
 		regOpts.Token = registryToken

@@ -90,8 +90,14 @@ type sealedRelease struct {
 
 func newSealedRelease(t *testing.T, t0 time.Time) *sealedRelease {
 	t.Helper()
+	requireTool(t, "docker-registry")
+	return withSeal(t, newRelease(t, t0))
+}
+
+// withSeal gives a release the [seal] section of newSealedRelease.
+func withSeal(t *testing.T, rl *release) *sealedRelease {
+	t.Helper()
 	reg := startBundleRegistry(t)
-	rl := newRelease(t, t0)
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		t.Fatal(err)
@@ -158,11 +164,12 @@ func (sr *sealedRelease) identityVar() string { return identityEnv + "=" + sr.id
 
 type sealFile struct {
 	Lines []struct {
-		Line   string
-		Branch string
-		Held   string
-		Tag    string
-		Crates []struct{ Name, Version, Sha256 string }
+		Line       string
+		Branch     string
+		Held       string
+		Tag        string
+		Crates     []struct{ Name, Version, Sha256 string }
+		PinnedLock string `json:"pinned_lockfile"`
 	}
 }
 
@@ -183,7 +190,7 @@ var bundleRefRE = regexp.MustCompile(`(?m)^(\S+@sha256:[0-9a-f]{64})$`)
 
 // assertSealedPublic checks every sealed tip and tag is public and every
 // sealed crate is in the index with its sealed checksum, uploaded once.
-func (sr *sealedRelease) assertSealedPublic(s sealFile) {
+func (sr *release) assertSealedPublic(s sealFile) {
 	t := sr.t
 	t.Helper()
 	idx, err := index.New(sr.registry.IndexURL(), index.Options{})

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5"
@@ -39,7 +40,20 @@ type Rehearsal struct {
 	ReadWithToken bool
 	// Warnings say what could not be read from the real world.
 	Warnings []string
+	// Seeded is what was copied from the real registry.
+	Seeded Seeded
 }
+
+// Seeded counts what a rehearsal copied from the real registry into its
+// sandbox: index files (one a package), the versions they list, and the
+// .crate files downloaded.
+type Seeded struct {
+	Packages, Versions, Crates int
+	Took                       time.Duration
+}
+
+// seedParallel bounds the reads of the real registry made at once.
+const seedParallel = 8
 
 // Options say what to mirror and seed.
 type Options struct {
@@ -58,8 +72,10 @@ type Options struct {
 	// release), their .crate files are seeded too, so verification can
 	// download them as from the real registry.
 	Released []string
-	// Locked are registry packages of the lockfiles (name@version) the
-	// verification build needs: their entries and .crate files are seeded.
+	// Locked are the registry packages (name@version) of the lockfiles the
+	// release is packaged with, committed or pinned: every package the
+	// resolution and the verification build need. Their entries and .crate
+	// files are seeded.
 	Locked []string
 	// RealToken gives the real registry's token. It is asked for only when
 	// the real index wants a token to be read (a private registry,
@@ -118,11 +134,15 @@ func mirror(ctx context.Context, from, to string) error {
 	return err
 }
 
-// seed reads the real index (read only) for the crates involved.
+// seed copies from the real index (read only) every version of each
+// package involved, with the .crate files of the versions needed, reading
+// seedParallel packages at once.
 func (r *Rehearsal) seed(ctx context.Context, opts Options) error {
 	if opts.Index == "" || (len(opts.Crates) == 0 && len(opts.Locked) == 0) {
 		return nil
 	}
+	began := time.Now()
+	defer func() { r.Seeded.Took = time.Since(began) }()
 	ro := index.Options{RetryMax: 1, HTTPClient: &http.Client{Timeout: 20 * time.Second}, TokenSource: opts.RealTokenSource}
 	real, err := index.New(opts.Index, ro)
 	if err != nil {
@@ -145,49 +165,88 @@ func (r *Rehearsal) seed(ctx context.Context, opts Options) error {
 		return fmt.Errorf("the real index %s could not be read (%v): the sandbox registry starts empty, so versions already released are not seen", opts.Index, err)
 	}
 	// Versions whose .crate files are needed: the ones the release
-	// publishes that are already out, and every locked one. Each crate's
+	// publishes that are already out, and every locked one. Each package's
 	// index file is read once and each of its versions seeded once, with
 	// its .crate when needed.
 	need := map[string]bool{}
-	names := append([]string(nil), opts.Crates...)
+	var names []string
+	seen := map[string]bool{}
+	add := func(name string) {
+		if !seen[name] {
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	for _, name := range opts.Crates {
+		add(name)
+	}
 	for _, nv := range opts.Released {
 		need[nv] = true
 	}
 	for _, nv := range opts.Locked {
 		need[nv] = true
 		name, _, _ := strings.Cut(nv, "@")
-		names = append(names, name)
+		add(name)
 	}
-	read := map[string]bool{}
+
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	sem := make(chan struct{}, seedParallel)
 	for _, name := range names {
-		if read[name] {
-			continue
-		}
-		read[name] = true
-		entries, err := real.Versions(ctx, name)
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			var crate []byte
-			if need[e.Name+"@"+e.Vers] {
-				var b bytes.Buffer
-				if err := real.Download(ctx, index.CrateURL(cfg.DL, e.Name, e.Vers, e.Cksum), &b); err != nil {
-					return fmt.Errorf("%s@%s: %w", e.Name, e.Vers, err)
-				}
-				crate = b.Bytes()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			versions, crates, err := r.seedPackage(ctx, real, cfg.DL, name, need)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
 			}
-			var re registry.IndexEntry
-			b, _ := json.Marshal(e)
-			if err := json.Unmarshal(b, &re); err != nil {
-				return err
+			if versions > 0 {
+				r.Seeded.Packages++
 			}
-			if err := r.Registry.Seed(re, crate); err != nil {
-				return err
-			}
-		}
+			r.Seeded.Versions += versions
+			r.Seeded.Crates += crates
+		}()
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// seedPackage copies one package's index entries, and the .crate files of
+// the versions needed.
+func (r *Rehearsal) seedPackage(ctx context.Context, real *index.Client, dl, name string, need map[string]bool) (versions, crates int, err error) {
+	entries, err := real.Versions(ctx, name)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, e := range entries {
+		var crate []byte
+		if need[e.Name+"@"+e.Vers] {
+			var b bytes.Buffer
+			if err := real.Download(ctx, index.CrateURL(dl, e.Name, e.Vers, e.Cksum), &b); err != nil {
+				return versions, crates, fmt.Errorf("%s@%s: %w", e.Name, e.Vers, err)
+			}
+			crate = b.Bytes()
+			crates++
+		}
+		var re registry.IndexEntry
+		b, _ := json.Marshal(e)
+		if err := json.Unmarshal(b, &re); err != nil {
+			return versions, crates, err
+		}
+		if err := r.Registry.Seed(re, crate); err != nil {
+			return versions, crates, err
+		}
+		versions++
+	}
+	return versions, crates, nil
 }
 
 func randomToken() string {

@@ -3,11 +3,13 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-git/go-git/v5"
 
@@ -50,6 +52,9 @@ func TestSeedServesEveryLockedVersion(t *testing.T) {
 	defer r.Close()
 	if len(r.Warnings) != 0 {
 		t.Fatalf("warnings: %v", r.Warnings)
+	}
+	if s := r.Seeded; s.Packages != 1 || s.Versions != 3 || s.Crates != 2 || s.Took <= 0 {
+		t.Errorf("seeded %+v, want 1 package, 3 versions, 2 .crate files and the time it took", s)
 	}
 	sandbox, err := index.New(r.Registry.IndexURL(), index.Options{})
 	if err != nil {
@@ -145,5 +150,44 @@ func TestSeedReadsAPrivateRegistryWithItsTokenOnly(t *testing.T) {
 				t.Errorf("the public registry got the token: %s %s", req.Method, req.Path)
 			}
 		}
+	}
+}
+
+// The seed of a real project's rehearsal: async-std's resolution pins about
+// ninety packages, each an index file and a .crate to copy from a registry
+// some tens of milliseconds away.
+func BenchmarkSeedNinetyPackages(b *testing.B) {
+	ctx := context.Background()
+	real, err := registry.Start("", registry.Options{Dir: b.TempDir(), Latency: 20 * time.Millisecond})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer real.Close()
+	var locked []string
+	for i := range 90 {
+		name := fmt.Sprintf("dep%02d", i)
+		for v := range 10 {
+			vers := fmt.Sprintf("1.%d.0", v)
+			if err := real.Seed(registry.IndexEntry{Name: name, Vers: vers}, []byte(name+" "+vers)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		locked = append(locked, name+"@1.9.0")
+	}
+	public := filepath.Join(b.TempDir(), "public.git")
+	if _, err := git.PlainInit(public, true); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		r, err := Start(ctx, Options{Dir: b.TempDir(), Public: public, Index: real.IndexURL(), Locked: locked})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(r.Warnings) > 0 || r.Seeded.Packages != 90 || r.Seeded.Crates != 90 {
+			b.Fatalf("seeded %+v: %v", r.Seeded, r.Warnings)
+		}
+		b.ReportMetric(r.Seeded.Took.Seconds(), "s/seed")
+		r.Close()
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/index"
+	"github.com/async-rs/embargo/stages/seal"
 	"github.com/async-rs/embargo/stages/vault"
 )
 
@@ -78,26 +79,68 @@ func safeName(s string) string {
 	}, s)
 }
 
-// linePackages prepares the line's worktree at the held tip and packages
-// its crates (verified), in publish order.
-func linePackages(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipeline.Release, held plumbing.Hash) ([]cargo.Package, error) {
+// linePackages prepares the line's worktree at the held tip, with the
+// Cargo.lock kept for it (see lockfile.go), and packages its crates
+// (verified, --locked), in publish order.
+func linePackages(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipeline.Release, held plumbing.Hash) ([]cargo.Package, lineLock, error) {
 	crates, err := lineCrates(v, rel, held)
 	if err != nil {
-		return nil, err
+		return nil, lineLock{}, err
+	}
+	lock, err := lockFor(r, v, rel, held)
+	if err != nil {
+		return nil, lineLock{}, err
 	}
 	dir := worktreeDir(r, rel)
-	if err := v.Worktree(ctx, dir, rel.Branch, held); err != nil {
-		return nil, err
+	if err := v.Worktree(ctx, dir, rel.Branch, held, lock.files()); err != nil {
+		return nil, lineLock{}, err
 	}
-	return cargoFor(r, rel).Package(ctx, dir, crates)
+	cg := cargoFor(r, rel)
+	if err := pinLock(ctx, r, cg, rel, held, dir, &lock); err != nil {
+		return nil, lineLock{}, err
+	}
+	pkgs, err := cg.Package(ctx, dir, crates)
+	return pkgs, lock, err
 }
 
-// sealed is what preflight recorded for a line: the publish order and each
-// crate's sha256.
+// preparedAsSealed prepares the line's worktree at the held tip, with the
+// lockfile the sealed packages were made with, and reports whether it
+// still holds those packages; false when that lockfile is not at hand.
+func preparedAsSealed(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipeline.Release, held plumbing.Hash, s sealed) (bool, error) {
+	lock, err := lockFor(r, v, rel, held)
+	if err != nil {
+		return false, err
+	}
+	if !lock.committed && (lock.data == nil || lock.sum() != s.lock) {
+		return false, nil
+	}
+	dir := worktreeDir(r, rel)
+	if err := v.Worktree(ctx, dir, rel.Branch, held, lock.files()); err != nil {
+		return false, err
+	}
+	return packagedAsSealed(dir, s), nil
+}
+
+// reproducesSealed checks packages made again against the seal s, naming
+// what differs inside a .crate that does not reproduce.
+func reproducesSealed(r *pipeline.Run, rel pipeline.Release, pkgs []cargo.Package, s sealed) error {
+	for _, p := range pkgs {
+		c := seal.Crate{Name: p.Name, Version: p.Version, Sha256: s.sha256[p.Name+"@"+p.Version]}
+		if c.Sha256 != p.Sha256 {
+			msg, _ := notAsSealed(r, rel, c, p.Sha256)
+			return fmt.Errorf("the release is not what was verified: %s", msg)
+		}
+	}
+	return nil
+}
+
+// sealed is what preflight recorded for a line: the publish order, each
+// crate's sha256, and the pinned lockfile's.
 type sealed struct {
 	order  []string // name@version
 	sha256 map[string]string
 	cargo  string
+	lock   string // sha256 of the pinned Cargo.lock, "" for a committed one
 }
 
 func readSealed(r *pipeline.Run, rel pipeline.Release) (sealed, bool) {
@@ -106,7 +149,8 @@ func readSealed(r *pipeline.Run, rel pipeline.Release) (sealed, bool) {
 	if order == "" {
 		return sealed{}, false
 	}
-	s := sealed{order: strings.Split(order, ","), sha256: map[string]string{}, cargo: r.Journal.Result("preflight", step, resCargoVersion)}
+	s := sealed{order: strings.Split(order, ","), sha256: map[string]string{}, cargo: r.Journal.Result("preflight", step, resCargoVersion),
+		lock: r.Journal.Result("preflight", step, resPinnedLock)}
 	for _, nv := range s.order {
 		sum := r.Journal.Result("preflight", step, nv)
 		if sum == "" {
@@ -117,9 +161,35 @@ func readSealed(r *pipeline.Run, rel pipeline.Release) (sealed, bool) {
 	return s, true
 }
 
-// sealedOf is what packages seal: their order and checksums.
-func sealedOf(pkgs []cargo.Package, cargoVersion string) sealed {
-	s := sealed{sha256: map[string]string{}, cargo: cargoVersion}
+// releaseSealed is what publish and verify hold a line to: preflight's
+// record, overridden by the seal when the release was sealed. The seal is
+// what was frozen; a preflight that found the packages differ from it
+// still records what it packaged.
+func releaseSealed(r *pipeline.Run, rel pipeline.Release) (sealed, bool, error) {
+	s, ok := readSealed(r, rel)
+	m, sealedOK, err := readSeal(r)
+	if err != nil {
+		return sealed{}, false, fmt.Errorf("%w: move it aside and seal again with `embargo seal`", err)
+	}
+	if !sealedOK {
+		return s, ok, nil
+	}
+	sl, found := m.Line(rel.Line)
+	if !found {
+		return sealed{}, false, fmt.Errorf("line %s is not in the seal: check and seal again (`embargo seal`)", rel.Line)
+	}
+	out := sealed{sha256: map[string]string{}, cargo: m.Cargo, lock: sl.PinnedLock}
+	for _, c := range sl.Crates {
+		out.order = append(out.order, c.NV())
+		out.sha256[c.NV()] = c.Sha256
+	}
+	return out, true, nil
+}
+
+// sealedOf is what packages seal: their order and checksums, and the
+// sha256 of the pinned lockfile they were packaged with.
+func sealedOf(pkgs []cargo.Package, cargoVersion, lock string) sealed {
+	s := sealed{sha256: map[string]string{}, cargo: cargoVersion, lock: lock}
 	for _, p := range pkgs {
 		nv := p.Name + "@" + p.Version
 		s.order = append(s.order, nv)
@@ -129,13 +199,16 @@ func sealedOf(pkgs []cargo.Package, cargoVersion string) sealed {
 }
 
 // recordSealed writes into a step's results what readSealed reads back.
-func recordSealed(res map[string]string, pkgs []cargo.Package, cargoVersion string) {
-	s := sealedOf(pkgs, cargoVersion)
+func recordSealed(res map[string]string, pkgs []cargo.Package, cargoVersion, lock string) {
+	s := sealedOf(pkgs, cargoVersion, lock)
 	for nv, sum := range s.sha256 {
 		res[nv] = sum
 	}
 	res[resOrder] = strings.Join(s.order, ",")
 	res[resCargoVersion] = s.cargo
+	if s.lock != "" {
+		res[resPinnedLock] = s.lock
+	}
 }
 
 // checkRegistry compares packages with the registry: a version already there

@@ -200,11 +200,14 @@ func packageLines(ctx context.Context, r *pipeline.Run, v *vault.Vault, skip map
 					return err
 				}
 			}
-			pkgs, err := linePackages(ctx, r, v, rel, held)
+			pkgs, lock, err := linePackages(ctx, r, v, rel, held)
 			if err != nil {
 				return err
 			}
-			recordSealed(res, pkgs, cargoVersion)
+			recordSealed(res, pkgs, cargoVersion, lock.sum())
+			if !lock.committed {
+				r.Infof("line %s: no Cargo.lock committed; the seal pins the one verified", rel.Line)
+			}
 			released, problems, err := checkRegistry(ctx, idx, pkgs)
 			if err != nil {
 				return fmt.Errorf("read the registry index: %w", err)
@@ -213,6 +216,9 @@ func packageLines(ctx context.Context, r *pipeline.Run, v *vault.Vault, skip map
 				add(subject, "a crates.io version is immutable: release a new version on this line", "%s", p)
 			}
 			summary := fmt.Sprintf("%d crate(s) packaged and verified: %s", len(pkgs), res[resOrder])
+			if !lock.committed {
+				summary += "; " + lock.summary()
+			}
 			if len(released) > 0 {
 				summary += "; already released: " + strings.Join(released, ", ")
 			}

@@ -71,7 +71,11 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 	}
 	seals := map[string]sealed{} // by line, for the lines preflight sealed
 	for _, rel := range r.Config.Releases {
-		if s, ok := readSealed(r, rel); ok {
+		s, ok, err := releaseSealed(r, rel)
+		if err != nil {
+			return fmt.Errorf("line %s: %w", rel.Line, err)
+		}
+		if ok {
 			seals[rel.Line] = s
 		}
 	}
@@ -198,10 +202,9 @@ func prepareLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipel
 		if ok {
 			// The usual case at T0: the worktree and its packages from
 			// preflight are still there; checking them costs no build.
-			if err := v.Worktree(ctx, dir, rel.Branch, held); err != nil {
+			if asSealed, err := preparedAsSealed(ctx, r, v, rel, held, s); err != nil {
 				return err
-			}
-			if packagedAsSealed(dir, s) {
+			} else if asSealed {
 				res["summary"] = fmt.Sprintf("worktree at %s holds the %d sealed package(s)", short(held), len(s.order))
 				return nil
 			}
@@ -211,18 +214,16 @@ func prepareLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipel
 		// then proceeds only with bytes equal to the sealed ones, and the
 		// registry check refuses any version whose bytes differ from what
 		// is already published.
-		pkgs, err := linePackages(ctx, r, v, rel, held)
+		pkgs, lock, err := linePackages(ctx, r, v, rel, held)
 		if err != nil {
 			return err
 		}
 		if ok {
-			for _, p := range pkgs {
-				if want := s.sha256[p.Name+"@"+p.Version]; want != p.Sha256 {
-					return fmt.Errorf("%s@%s packages to %s now, not the sealed %s: the release is not what was verified", p.Name, p.Version, p.Sha256, want)
-				}
+			if err := reproducesSealed(r, rel, pkgs, s); err != nil {
+				return err
 			}
 		} else {
-			s = sealedOf(pkgs, "")
+			s = sealedOf(pkgs, "", lock.sum())
 			r.Warnf("line %s: no sealed checksums in the journal; packaged again from the held tip", rel.Line)
 		}
 		res["summary"] = fmt.Sprintf("worktree at %s, %d crate(s) reproduce their sealed checksums", short(held), len(pkgs))

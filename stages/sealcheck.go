@@ -168,6 +168,8 @@ func compareSeal(r *pipeline.Run, m *seal.Manifest, held func(pipeline.Release) 
 		out = append(out, pipeline.Finding{Subject: subject, Msg: fmt.Sprintf(format, args...), Fix: fix})
 	}
 	reseal := "if the change is intended, check and seal again (`embargo seal`, with --push for a CI bundle)"
+	keepLock := fmt.Sprintf("release from the state directory the seal was made in (it keeps the sealed Cargo.lock in %s) or from its bundle, or, %s",
+		filepath.Join(sealedDir, pinnedDir)+string(filepath.Separator), reseal)
 	if m.ID != cfg.Embargo.ID || !m.T0.Equal(cfg.T0()) {
 		add("seal", "seal this release with `embargo seal`, or use another --state directory",
 			"seal.json is for %s at %s, not %s at %s", m.ID, m.T0.UTC().Format(time.RFC3339), cfg.Embargo.ID, cfg.T0().Format(time.RFC3339))
@@ -198,6 +200,15 @@ func compareSeal(r *pipeline.Run, m *seal.Manifest, held func(pipeline.Release) 
 				"held branch %s moved since it was sealed: sealed %s, now %s", rel.Branch, vault.ShortHex(sl.Held), short(h))
 		}
 		s, ok := readSealed(r, rel)
+		if ok && sl.PinnedLock != "" && s.lock != sl.PinnedLock {
+			msg := fmt.Sprintf("line %s was packaged with another Cargo.lock than the one sealed (sha256 %s, sealed %s)", rel.Line, vault.ShortHex(s.lock), vault.ShortHex(sl.PinnedLock))
+			if s.lock == "" {
+				msg = fmt.Sprintf("line %s was packaged with the Cargo.lock its held tip commits, but the seal pins one cargo resolved (sha256 %s)", rel.Line, vault.ShortHex(sl.PinnedLock))
+			} else if d := lockChanges(r, rel.Line, sl.PinnedLock); d != "" {
+				msg += ": " + d
+			}
+			add(subject, keepLock, "%s", msg)
+		}
 		if !ok {
 			if requirePackages {
 				add(subject, "run `embargo run --from preflight`: it packages the held tip and compares it with the seal",
@@ -218,8 +229,12 @@ func compareSeal(r *pipeline.Run, m *seal.Manifest, held func(pipeline.Release) 
 			case !packaged:
 				add(subject, reseal, "sealed crate %s is not packaged from the held tip", c.NV())
 			case got != c.Sha256:
-				add(subject, "find what changed the package (held tip, cargo, a file outside git), or "+reseal,
-					"%s packages to sha256 %s, not the sealed %s", c.NV(), got, c.Sha256)
+				msg, moved := notAsSealed(r, rel, c, got)
+				fix := "find what changed the package (held tip, cargo, a file outside git), or " + reseal
+				if moved {
+					fix = "the dependencies resolved to other versions than sealed: " + keepLock
+				}
+				add(subject, fix, "%s", msg)
 			}
 		}
 		for _, nv := range s.order {
@@ -319,7 +334,7 @@ func SealManifest(r *pipeline.Run) (*seal.Manifest, error) {
 		if m.Cargo == "" {
 			m.Cargo = s.cargo
 		}
-		line := seal.Line{Line: rel.Line, Branch: rel.Branch, Held: held, Tag: rel.Tag}
+		line := seal.Line{Line: rel.Line, Branch: rel.Branch, Held: held, Tag: rel.Tag, PinnedLock: s.lock}
 		if sourceTags[rel.Tag] {
 			ref, err := v.Repo().Reference(plumbing.ReferenceName(vaultSourceTagPrefix+rel.Tag), true)
 			if err != nil {
@@ -346,7 +361,7 @@ func SealBundle(ctx context.Context, r *pipeline.Run, m *seal.Manifest, manifest
 		return nil, err
 	}
 	refs := map[plumbing.ReferenceName]plumbing.Hash{}
-	b := &seal.Bundle{Manifest: manifest, Crates: map[string][]byte{}, Advisory: map[string][]byte{}, Description: []byte(r.Config.Description)}
+	b := &seal.Bundle{Manifest: manifest, Crates: map[string][]byte{}, Lockfiles: map[string][]byte{}, Advisory: map[string][]byte{}, Description: []byte(r.Config.Description)}
 	for _, l := range m.Lines {
 		refs[plumbing.NewBranchReferenceName(l.Branch)] = plumbing.NewHash(l.Held)
 		if l.TagObject != "" {
@@ -372,6 +387,13 @@ func SealBundle(ctx context.Context, r *pipeline.Run, m *seal.Manifest, manifest
 			}
 			b.Crates[c.FileName()] = data
 		}
+		if l.PinnedLock != "" {
+			data, ok := sealedLockfile(r.StateDir, l.Line, l.PinnedLock)
+			if !ok {
+				return nil, fmt.Errorf("the Cargo.lock pinned for line %s changed since preflight packaged with it: run `embargo seal` again", l.Line)
+			}
+			b.Lockfiles[seal.LockfileName(l.Line)] = data
+		}
 	}
 	if b.Git, err = seal.Archive(v.Repo(), refs); err != nil {
 		return nil, err
@@ -391,10 +413,10 @@ func SealBundle(ctx context.Context, r *pipeline.Run, m *seal.Manifest, manifest
 
 // RestoreBundle writes a pulled bundle into a state directory: the held
 // branches and release tags into the vault (refs/held/<branch>,
-// refs/source-tags/<tag>), seal.json, the .crate files and advisory
-// outputs under bundle/ for audit, and the marker that makes preflight and
-// push read the vault instead of source.repo. Everything is checked against
-// the bundle's seal first, and the seal against the config.
+// refs/source-tags/<tag>), seal.json, the pinned lockfiles, the .crate
+// files and advisory outputs under sealed/, and the marker that makes
+// preflight and push read the vault instead of source.repo. Everything is
+// checked against the bundle's seal first, and the seal against the config.
 func RestoreBundle(cfg *pipeline.Config, stateDir, ref string, b *seal.Bundle) (*seal.Manifest, error) {
 	m, err := seal.ParseManifest(b.Manifest)
 	if err != nil {
@@ -427,6 +449,11 @@ func RestoreBundle(cfg *pipeline.Config, stateDir, ref string, b *seal.Bundle) (
 			if !ok || seal.Sha256(data) != c.Sha256 {
 				return nil, fmt.Errorf("bundle %s: %s is missing or not the sealed bytes", ref, c.FileName())
 			}
+		}
+	}
+	for _, l := range m.Lines {
+		if data, ok := b.Lockfiles[seal.LockfileName(l.Line)]; l.PinnedLock != "" && (!ok || seal.Sha256(data) != l.PinnedLock) {
+			return nil, fmt.Errorf("bundle %s: the Cargo.lock pinned for line %s is missing or not the sealed bytes", ref, l.Line)
 		}
 	}
 	for path, sum := range m.Advisory {
@@ -464,9 +491,23 @@ func RestoreBundle(cfg *pipeline.Config, stateDir, ref string, b *seal.Bundle) (
 		}
 	}
 
-	keep := filepath.Join(stateDir, "bundle")
+	keep := filepath.Join(stateDir, sealedDir)
 	for name, data := range b.Crates {
 		if err := pipeline.WriteFileAtomic(filepath.Join(keep, "crates", filepath.Base(name)), data, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	// The pinned lockfiles: the seal's copy, and the one preflight
+	// packages with at the sealed tip.
+	for _, l := range m.Lines {
+		if l.PinnedLock == "" {
+			continue
+		}
+		data := b.Lockfiles[seal.LockfileName(l.Line)]
+		if err := pipeline.WriteFileAtomic(sealedLockPath(stateDir, l.Line), data, 0o600); err != nil {
+			return nil, err
+		}
+		if err := PinLockfile(stateDir, l.Line, l.Held, data); err != nil {
 			return nil, err
 		}
 	}

@@ -3,6 +3,7 @@ package stages
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +39,13 @@ const (
 // pkgs (per line) with cargo, and the seal that matches it.
 func sealCheckRun(t *testing.T, cargoVersion string, pkgs map[string][]cargo.Package) (*pipeline.Run, *seal.Manifest) {
 	t.Helper()
+	return sealCheckRunWithLocks(t, cargoVersion, pkgs, nil)
+}
+
+// sealCheckRunWithLocks is sealCheckRun whose preflight recorded, per line,
+// the sha256 of the Cargo.lock it pinned.
+func sealCheckRunWithLocks(t *testing.T, cargoVersion string, pkgs map[string][]cargo.Package, locks map[string]string) (*pipeline.Run, *seal.Manifest) {
+	t.Helper()
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "embargo.toml")
 	if err := os.WriteFile(cfgPath, []byte("# the config\n"), 0o644); err != nil {
@@ -63,7 +71,7 @@ func sealCheckRun(t *testing.T, cargoVersion string, pkgs map[string][]cargo.Pac
 	eng := &pipeline.Engine{Stages: []pipeline.Stage{recordingPreflight{fn: func(r *pipeline.Run) error {
 		for _, rel := range cfg.Releases {
 			if p, ok := pkgs[rel.Line]; ok {
-				if err := r.Step(packageStep(rel), func(res map[string]string) error { recordSealed(res, p, cargoVersion); return nil }); err != nil {
+				if err := r.Step(packageStep(rel), func(res map[string]string) error { recordSealed(res, p, cargoVersion, locks[rel.Line]); return nil }); err != nil {
 					return err
 				}
 			}
@@ -199,12 +207,30 @@ func TestRestoreBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Line 1.13 was packaged with a Cargo.lock cargo resolved.
+	pinned := lockOf("tinydep@1.0.0")
+	m.Lines[0].PinnedLock = seal.Sha256([]byte(pinned))
 	manifest, _ := m.Marshal()
 	b := &seal.Bundle{Manifest: manifest, Git: archive, Description: []byte(cfg.Description)}
 	state := filepath.Join(dir, "runner-state")
 	ref := "127.0.0.1:5000/b@sha256:" + strings.Repeat("a", 64)
+	b.Lockfiles = map[string][]byte{seal.LockfileName(m.Lines[0].Line): []byte(lockOf("tinydep@1.0.1"))}
+	if _, err := RestoreBundle(cfg, state, ref, b); err == nil || !strings.Contains(err.Error(), "the Cargo.lock pinned for line 1.13 is missing or not the sealed bytes") {
+		t.Errorf("a bundle with another lockfile than sealed: %v", err)
+	}
+	if _, err := os.Stat(state); err == nil {
+		t.Error("a refused bundle wrote a state directory")
+	}
+	b.Lockfiles = map[string][]byte{seal.LockfileName(m.Lines[0].Line): []byte(pinned)}
 	if _, err := RestoreBundle(cfg, state, ref, b); err != nil {
 		t.Fatal(err)
+	}
+	// The runner's preflight packages at the sealed tip with exactly it.
+	if got, ok := KeptLockfile(state, m.Lines[0].Line, m.Lines[0].Held); !ok || string(got) != pinned {
+		t.Errorf("kept lockfile after the restore: %v %q", ok, got)
+	}
+	if _, ok := KeptLockfile(state, m.Lines[1].Line, m.Lines[1].Held); ok {
+		t.Error("a line sealed without a pinned lockfile has one")
 	}
 	if got, ok := BundleRef(state); !ok || got != ref {
 		t.Errorf("marker: %q %v", got, ok)
@@ -254,5 +280,49 @@ func TestRestoreBundle(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "other-state")); err == nil {
 		t.Error("a refused bundle wrote a state directory")
+	}
+}
+
+func lockOf(versions ...string) string {
+	var b strings.Builder
+	b.WriteString("version = 4\n")
+	for _, nv := range versions {
+		name, v, _ := strings.Cut(nv, "@")
+		fmt.Fprintf(&b, "\n[[package]]\nname = %q\nversion = %q\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n", name, v)
+	}
+	return b.String()
+}
+
+// A line packaged with another lockfile than the sealed one is a finding
+// that says which versions moved; the same lockfile is none.
+func TestCompareSealPinnedLockfile(t *testing.T) {
+	sealedLock, movedLock := lockOf("tinydep@1.0.0", "otherdep@0.3.0"), lockOf("tinydep@1.0.1", "otherdep@0.3.0")
+	locks := map[string]string{"1.13": seal.Sha256([]byte(movedLock)), "1.12": seal.Sha256([]byte(sealedLock))}
+	r, m := sealCheckRunWithLocks(t, sealCargo, sealCheckPackages(), locks)
+	for i := range m.Lines {
+		m.Lines[i].PinnedLock = seal.Sha256([]byte(sealedLock))
+	}
+	if err := PinLockfile(r.StateDir, "1.13", heldA, []byte(movedLock)); err != nil {
+		t.Fatal(err)
+	}
+	if err := pipeline.WriteFileAtomic(sealedLockPath(r.StateDir, "1.13"), []byte(sealedLock), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fs := compareSeal(r, m, tipsOf(heldA, heldB), true)
+	text := findingsText(fs)
+	if len(fs) != 1 || !strings.Contains(text, "line 1.13 was packaged with another Cargo.lock than the one sealed") ||
+		!strings.Contains(text, "Cargo.lock: tinydep 1.0.0 -> 1.0.1") || strings.Contains(text, "otherdep") {
+		t.Errorf("want one finding for line 1.13 naming tinydep's move only:\n%s", text)
+	}
+
+	// Preflight packages at the sealed tip with the seal's lockfile, not
+	// with one pinned since.
+	mb, _ := m.Marshal()
+	if err := pipeline.WriteFileAtomic(SealPath(r.StateDir), mb, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := KeptLockfile(r.StateDir, "1.13", heldA)
+	if !ok || string(got) != sealedLock {
+		t.Errorf("kept lockfile at the sealed tip: %v %q, want the sealed one", ok, got)
 	}
 }

@@ -163,7 +163,10 @@ func openRegistry(ctx context.Context, r *pipeline.Run) *registryReader {
 // verifyCrates downloads every crate of a line from the registry and
 // compares its sha256 with the sealed one, and with the index's.
 func verifyCrates(ctx context.Context, r *pipeline.Run, reg *registryReader, rel pipeline.Release, res map[string]string) error {
-	s, sealedOK := readSealed(r, rel)
+	s, sealedOK, err := releaseSealed(r, rel)
+	if err != nil {
+		return err
+	}
 	order := s.order
 	if !sealedOK {
 		var err error

@@ -39,6 +39,10 @@ type Options struct {
 	// its URL template.
 	Blog    *world.Blog
 	BlogURL string
+	// Dependencies and NoLockfile shape the workspace as world.Spec says:
+	// crates of another project on the registry, no committed Cargo.lock.
+	Dependencies map[string]string
+	NoLockfile   bool
 }
 
 // Build creates the example under dir.
@@ -47,6 +51,7 @@ func Build(dir string, opts Options) (*Example, error) {
 	if opts.RegistryName != "" && opts.RegistryName != "crates-io" {
 		spec.Registry = opts.RegistryName
 	}
+	spec.Dependencies, spec.NoLockfile = opts.Dependencies, opts.NoLockfile
 	w, err := world.Build(spec)
 	if err != nil {
 		return nil, err

@@ -12,7 +12,7 @@ import (
 // form a chain, each depending on the one before by path and exact version,
 // with the Cargo.lock cargo would write, ready for `cargo package --locked`.
 func Workspace(crates []string, version string) map[string]string {
-	return workspace(crates, version, "", "")
+	return workspace(layout{crates: crates}, version, "")
 }
 
 // WriteFiles writes files (slash-separated paths to contents) below dir.
@@ -29,22 +29,45 @@ func WriteFiles(dir string, files map[string]string) error {
 	return nil
 }
 
+// layout is what every commit of a world's workspace shares: its crates,
+// the registry crates of other projects the first one depends on, and
+// whether a Cargo.lock is committed.
+type layout struct {
+	crates     []string
+	deps       map[string]string // name → version requirement
+	noLockfile bool
+	// registry, when set, is the alternative registry the crates are
+	// published to: each dependency between them names it, as cargo wants
+	// of a crate published there.
+	registry string
+}
+
 // workspace returns every file of the workspace at version. fixedIn, when
 // non-empty, selects the fixed code of the first crate and names the release
-// that fixed it; registry, when set, is named by every dependency.
-func workspace(crates []string, version, fixedIn, registry string) map[string]string {
+// that fixed it.
+func workspace(l layout, version, fixedIn string) map[string]string {
+	crates := l.crates
 	files := map[string]string{
 		".gitignore": "/target\n",
 		"README.md":  readme(crates),
 		"Cargo.toml": rootManifest(crates),
-		"Cargo.lock": lockfile(crates, version),
+	}
+	if l.noLockfile {
+		// As libraries long did (async-std among them): the lockfile is
+		// ignored, and cargo resolves one whenever it packages.
+		files[".gitignore"] = "/target\nCargo.lock\n"
+	} else {
+		files["Cargo.lock"] = lockfile(crates, version)
 	}
 	for i, c := range crates {
 		dep := ""
+		var registryDeps map[string]string
 		if i > 0 {
 			dep = crates[i-1]
+		} else {
+			registryDeps = l.deps
 		}
-		files[c+"/Cargo.toml"] = crateManifest(c, version, dep, registry)
+		files[c+"/Cargo.toml"] = crateManifest(c, version, dep, l.registry, registryDeps)
 		if i == 0 {
 			files[c+"/src/lib.rs"] = coreLib(c, fixedIn)
 		} else {
@@ -71,7 +94,11 @@ func rootManifest(crates []string) string {
 	return fmt.Sprintf("[workspace]\nmembers = [%s]\nresolver = \"2\"\n", strings.Join(quoted, ", "))
 }
 
-func crateManifest(name, version, dep, registry string) string {
+// crateManifest is a crate's manifest: dep, when set, a workspace crate it
+// depends on by path and exact version (and from the alternative registry
+// from, when set); registry, crates of other projects it depends on from the
+// registry, by version requirement.
+func crateManifest(name, version, dep, from string, registry map[string]string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `[package]
 name = %q
@@ -81,12 +108,24 @@ license = "MIT OR Apache-2.0"
 description = "%s, part of an example workspace"
 repository = "https://example.org/demo"
 `, name, version, name)
+	if dep == "" && len(registry) == 0 {
+		return b.String()
+	}
+	b.WriteString("\n[dependencies]\n")
 	if dep != "" {
-		from := ""
-		if registry != "" {
-			from = fmt.Sprintf(", registry = %q", registry)
+		alt := ""
+		if from != "" {
+			alt = fmt.Sprintf(", registry = %q", from)
 		}
-		fmt.Fprintf(&b, "\n[dependencies]\n%s = { path = \"../%s\", version = \"=%s\"%s }\n", dep, dep, version, from)
+		fmt.Fprintf(&b, "%s = { path = \"../%s\", version = \"=%s\"%s }\n", dep, dep, version, alt)
+	}
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(&b, "%s = %q\n", n, registry[n])
 	}
 	return b.String()
 }

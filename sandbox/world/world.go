@@ -53,6 +53,14 @@ type Spec struct {
 	// published to: each dependency between them names it, as cargo wants
 	// of a crate published there.
 	Registry string
+	// Dependencies are crates of other projects, on the registry the
+	// releases publish to, that the first crate depends on: name → version
+	// requirement ("1"). They need NoLockfile: a committed lockfile would
+	// pin checksums only that registry knows.
+	Dependencies map[string]string
+	// NoLockfile makes the workspace commit no Cargo.lock (its .gitignore
+	// lists it), so that cargo resolves one whenever it packages.
+	NoLockfile bool
 }
 
 // World is a built fixture world.
@@ -123,6 +131,7 @@ func Build(spec Spec) (*World, error) {
 	if err != nil {
 		return nil, fmt.Errorf("world: init source: %w", err)
 	}
+	shape := layout{crates: spec.Crates, deps: spec.Dependencies, noLockfile: spec.NoLockfile, registry: spec.Registry}
 	b := &builder{author: author, when: baseTime}
 	both := []storer.Storer{pub.Storer, src.Storer}
 	private := []storer.Storer{src.Storer}
@@ -138,7 +147,7 @@ func Build(spec Spec) (*World, error) {
 		if i == 0 {
 			msg = fmt.Sprintf("Initial import of the %s workspace at %s\n", spec.Crates[len(spec.Crates)-1], l.PublicVersion)
 		}
-		files := workspace(spec.Crates, l.PublicVersion, "", spec.Registry)
+		files := workspace(shape, l.PublicVersion, "")
 		tip, err := b.commit(both, files, parent, msg)
 		if err != nil {
 			return nil, err
@@ -147,7 +156,7 @@ func Build(spec Spec) (*World, error) {
 		if err != nil {
 			return nil, err
 		}
-		fix, err := b.commit(private, workspace(spec.Crates, l.FixVersion, l.FixVersion, spec.Registry), tip,
+		fix, err := b.commit(private, workspace(shape, l.FixVersion, l.FixVersion), tip,
 			fmt.Sprintf("Fix out-of-bounds slice in window (%s)\n\nwindow() panicked or read past the end of its buffer when start+len\noverflowed or exceeded the buffer. Release %s.\n", l.FixVersion, l.FixVersion))
 		if err != nil {
 			return nil, err
@@ -242,6 +251,14 @@ func validate(spec Spec) (object.Signature, error) {
 	}
 	if len(spec.Lines) == 0 {
 		return sig, errors.New("world: spec has no release lines")
+	}
+	if len(spec.Dependencies) > 0 && !spec.NoLockfile {
+		return sig, errors.New("world: a spec with registry dependencies needs NoLockfile (a committed lockfile would pin checksums only the registry knows)")
+	}
+	for name, req := range spec.Dependencies {
+		if !crateName.MatchString(name) || req == "" {
+			return sig, fmt.Errorf("world: invalid dependency %q = %q", name, req)
+		}
 	}
 	addr, err := mail.ParseAddress(spec.Author)
 	if err != nil || addr.Name == "" {

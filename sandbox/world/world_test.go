@@ -330,3 +330,42 @@ func TestSingleCrateSingleLine(t *testing.T) {
 		t.Fatalf("single crate has dependencies:\n%s", m)
 	}
 }
+
+// A project that commits no Cargo.lock, whose first crate depends on a
+// crate of another project from the registry: every commit carries the
+// requirement, none a lockfile, and the .gitignore lists it.
+func TestWorkspaceWithRegistryDependencyAndNoLockfile(t *testing.T) {
+	s := DefaultSpec(t.TempDir())
+	s.Dependencies = map[string]string{"tinydep": "1", "other-dep": "0.3"}
+	s.NoLockfile = true
+	w, err := Build(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := open(t, w.Source)
+	for _, l := range w.Lines {
+		for _, ref := range []string{l.PublicBranch, l.HeldBranch} {
+			c := commitAt(t, src, ref)
+			if _, err := c.File("Cargo.lock"); err == nil {
+				t.Errorf("%s commits a Cargo.lock", ref)
+			}
+			if ign := fileAt(t, c, ".gitignore"); !strings.Contains(ign, "\nCargo.lock\n") {
+				t.Errorf("%s: .gitignore does not list Cargo.lock:\n%s", ref, ign)
+			}
+			core := fileAt(t, c, w.Crates[0]+"/Cargo.toml")
+			if !strings.Contains(core, "[dependencies]\nother-dep = \"0.3\"\ntinydep = \"1\"\n") {
+				t.Errorf("%s: %s lacks its registry dependencies:\n%s", ref, w.Crates[0], core)
+			}
+			if m := fileAt(t, c, w.Crates[1]+"/Cargo.toml"); strings.Contains(m, "tinydep") {
+				t.Errorf("%s: %s depends on tinydep too:\n%s", ref, w.Crates[1], m)
+			}
+		}
+	}
+
+	// A committed lockfile cannot pin what only the registry knows.
+	s = DefaultSpec(t.TempDir())
+	s.Dependencies = map[string]string{"tinydep": "1"}
+	if _, err := Build(s); err == nil || !strings.Contains(err.Error(), "NoLockfile") {
+		t.Errorf("dependencies with a committed lockfile: %v", err)
+	}
+}

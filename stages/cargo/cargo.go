@@ -178,6 +178,21 @@ func (c *Cargo) Version(ctx context.Context) (string, error) {
 	return strings.TrimSpace(out), err
 }
 
+// Lock writes the Cargo.lock of the workspace at dir, for a repository
+// that commits none: resolved afresh (`cargo generate-lockfile`) or, when
+// dir holds one already (the one pinned for an earlier tip of the line),
+// updated only as far as the manifests now need (`cargo update
+// --workspace`), so that every pin that still fits is kept. It reads the
+// registry's index, never with a token.
+func (c *Cargo) Lock(ctx context.Context, dir string) error {
+	args := []string{"generate-lockfile"}
+	if _, err := os.Stat(filepath.Join(dir, LockfileName)); err == nil {
+		args = []string{"update", "--workspace"}
+	}
+	_, err := c.run(c.command(ctx, dir, false, args...))
+	return err
+}
+
 // Package is one packaged crate.
 type Package struct {
 	Name, Version string

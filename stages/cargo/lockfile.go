@@ -81,3 +81,64 @@ func LockedFromCratesIO(dir string) ([]string, error) {
 	sort.Strings(out)
 	return out, nil
 }
+
+// LockChanges lists how the registry packages of the lockfile now differ
+// from those of was, one entry a package name, sorted: "tinydep 1.0.0 ->
+// 1.0.1" for a version that moved, "newdep 0.2.0 added", "olddep 0.1.0
+// removed". Workspace (path) packages are left out: their versions are the
+// manifests', not the resolution's.
+func LockChanges(was, now string) ([]string, error) {
+	before, err := registryVersions(was)
+	if err != nil {
+		return nil, err
+	}
+	after, err := registryVersions(now)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]bool{}
+	for n := range before {
+		names[n] = true
+	}
+	for n := range after {
+		names[n] = true
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	var out []string
+	for _, n := range sorted {
+		b, a := strings.Join(before[n], ", "), strings.Join(after[n], ", ")
+		switch {
+		case b == a:
+		case b == "":
+			out = append(out, fmt.Sprintf("%s %s added", n, a))
+		case a == "":
+			out = append(out, fmt.Sprintf("%s %s removed", n, b))
+		default:
+			out = append(out, fmt.Sprintf("%s %s -> %s", n, b, a))
+		}
+	}
+	return out, nil
+}
+
+// registryVersions maps each registry package of a lockfile to its locked
+// versions, sorted (a lockfile may hold two major versions of one crate).
+func registryVersions(text string) (map[string][]string, error) {
+	pkgs, err := ParseLock(text)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, p := range pkgs {
+		if p.FromRegistry() {
+			out[p.Name] = append(out[p.Name], p.Version)
+		}
+	}
+	for _, vs := range out {
+		sort.Strings(vs)
+	}
+	return out, nil
+}

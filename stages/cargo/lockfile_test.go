@@ -1,11 +1,18 @@
 package cargo_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"testing"
 
+	"github.com/async-rs/embargo/sandbox/registry"
+	"github.com/async-rs/embargo/sandbox/world"
 	"github.com/async-rs/embargo/stages/cargo"
 )
 
@@ -77,5 +84,187 @@ source = "git+https://example.com/forked.git#0123456789abcdef0123456789abcdef012
 	os.WriteFile(filepath.Join(dir, "Cargo.lock"), []byte("[[package]\nname="), 0o644)
 	if _, err := cargo.LockedFromCratesIO(dir); err == nil {
 		t.Error("a broken Cargo.lock gave no error")
+	}
+}
+
+func TestLockChangesNamesWhatMoved(t *testing.T) {
+	was := `version = 4
+
+[[package]]
+name = "demo-core"
+version = "1.13.1"
+
+[[package]]
+name = "tinydep"
+version = "1.0.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "gone"
+version = "0.1.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "twice"
+version = "0.1.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "twice"
+version = "1.0.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+`
+	now := `version = 4
+
+[[package]]
+name = "demo-core"
+version = "1.13.2"
+
+[[package]]
+name = "tinydep"
+version = "1.0.1"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "fresh"
+version = "0.2.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "twice"
+version = "0.1.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "twice"
+version = "1.0.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+`
+	got, err := cargo.LockChanges(was, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"fresh 0.2.0 added", "gone 0.1.0 removed", "tinydep 1.0.0 -> 1.0.1"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("LockChanges = %q, want %q (workspace packages left out)", got, want)
+	}
+	if got, err := cargo.LockChanges(was, was); err != nil || len(got) != 0 {
+		t.Errorf("a lockfile against itself: %q %v", got, err)
+	}
+}
+
+// crateOf packs files as cargo does: a gzipped tar under name-version/.
+func crateOf(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for _, n := range []string{"Cargo.toml", "Cargo.lock", "src/lib.rs", "NOTES.md", "build.rs"} {
+		body, ok := files[n]
+		if !ok {
+			continue
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: "demo-core-1.13.1/" + n, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(body))
+	}
+	tw.Close()
+	zw.Close()
+	return buf.Bytes()
+}
+
+// A .crate that packages to other bytes than sealed is compared file by
+// file with the sealed one, its lockfile package by package.
+func TestDiffCratesNamesTheFilesThatDiffer(t *testing.T) {
+	lock := func(v string) string {
+		return "version = 4\n\n[[package]]\nname = \"tinydep\"\nversion = \"" + v + "\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n"
+	}
+	was := crateOf(t, map[string]string{"Cargo.toml": "[package]\n", "Cargo.lock": lock("1.0.0"), "src/lib.rs": "fn a() {}\n", "build.rs": "fn main() {}\n"})
+	now := crateOf(t, map[string]string{"Cargo.toml": "[package]\n", "Cargo.lock": lock("1.0.1"), "src/lib.rs": "fn b() {}\n", "NOTES.md": "late\n"})
+	got, err := cargo.DiffCrates(was, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Cargo.lock: tinydep 1.0.0 -> 1.0.1", "NOTES.md added", "build.rs removed", "src/lib.rs differs"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("DiffCrates = %q, want %q", got, want)
+	}
+	if got, err := cargo.DiffCrates(was, was); err != nil || len(got) != 0 {
+		t.Errorf("a .crate against itself: %q %v", got, err)
+	}
+	if _, err := cargo.DiffCrates([]byte("not a crate"), now); err == nil {
+		t.Error("a broken .crate gave no error")
+	}
+}
+
+// The lockfile of a repository that commits none: resolved once, then
+// kept when resolved again from it, even after a newer compatible version
+// of a dependency came out; only a fresh resolution takes the newer one.
+func TestLockKeepsEveryPinThatStillFits(t *testing.T) {
+	if _, err := exec.LookPath("cargo"); err != nil {
+		t.Skip("cargo not found on PATH; resolution is tested with the real cargo")
+	}
+	srv, err := registry.Start("", registry.Options{Dir: t.TempDir(), CratesIO: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if err := srv.Seed(registry.IndexEntry{Name: "tinydep", Vers: "1.0.0"}, []byte("tinydep 1.0.0")); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files := world.Workspace([]string{"a"}, "0.1.0")
+	delete(files, "Cargo.lock")
+	files["a/Cargo.toml"] += "\n[dependencies]\ntinydep = \"1\"\n"
+	if err := world.WriteFiles(dir, files); err != nil {
+		t.Fatal(err)
+	}
+	cg := &cargo.Cargo{Home: filepath.Join(t.TempDir(), "home"), Registry: cargo.Registry{Name: "crates-io", Index: srv.IndexURL()}}
+	ctx := context.Background()
+	locked := func() []string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, "Cargo.lock"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkgs, err := cargo.ParseLock(string(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, p := range pkgs {
+			out = append(out, p.Name+"@"+p.Version)
+		}
+		return out
+	}
+	if err := cg.Lock(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	if got := locked(); !reflect.DeepEqual(got, []string{"a@0.1.0", "tinydep@1.0.0"}) {
+		t.Fatalf("resolved %q", got)
+	}
+	if err := srv.Seed(registry.IndexEntry{Name: "tinydep", Vers: "1.0.1"}, []byte("tinydep 1.0.1")); err != nil {
+		t.Fatal(err)
+	}
+	// The manifests moved on (a fix commit bumps the version): resolved
+	// again from the pinned lockfile, the pins that still fit stay.
+	manifest := filepath.Join(dir, "a", "Cargo.toml")
+	m, _ := os.ReadFile(manifest)
+	if err := os.WriteFile(manifest, bytes.Replace(m, []byte(`version = "0.1.0"`), []byte(`version = "0.1.1"`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := cg.Lock(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	if got := locked(); !reflect.DeepEqual(got, []string{"a@0.1.1", "tinydep@1.0.0"}) {
+		t.Errorf("resolved again from the pinned lockfile: %q, want a@0.1.1 with tinydep@1.0.0 kept", got)
+	}
+	os.Remove(filepath.Join(dir, "Cargo.lock"))
+	if err := cg.Lock(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	if got := locked(); !reflect.DeepEqual(got, []string{"a@0.1.1", "tinydep@1.0.1"}) {
+		t.Errorf("resolved afresh: %q, want the newer tinydep@1.0.1", got)
 	}
 }

@@ -42,6 +42,7 @@ const (
 	partCrates      = "crates"
 	partAdvisory    = "advisory"
 	partDescription = "description"
+	partLockfiles   = "lockfiles"
 	partJournal     = "journal"
 )
 
@@ -53,6 +54,7 @@ type Bundle struct {
 	Manifest    []byte            // seal.json, byte for byte
 	Git         []byte            // Archive of the held branches and release tags
 	Crates      map[string][]byte // .crate file name → bytes
+	Lockfiles   map[string][]byte // LockfileName(line) → the Cargo.lock pinned for it
 	Advisory    map[string][]byte // rendered output path → bytes
 	Description []byte            // the advisory description file
 }
@@ -149,12 +151,17 @@ func (b *Bundle) parts() ([]part, error) {
 	if err != nil {
 		return nil, err
 	}
+	lockfiles, err := Files(b.Lockfiles)
+	if err != nil {
+		return nil, err
+	}
 	return []part{
 		{partSeal, "seal.json.age", b.Manifest},
 		{partGit, "git.tar.age", b.Git},
 		{partCrates, "crates.tar.age", crates},
 		{partAdvisory, "advisory.tar.age", advisory},
 		{partDescription, "description.age", b.Description},
+		{partLockfiles, "lockfiles.tar.age", lockfiles},
 	}, nil
 }
 
@@ -207,8 +214,11 @@ func Pull(ctx context.Context, ref string, identity []age.Identity, opts Options
 	}
 	parts := map[string][]byte{}
 	// The manifest first: a wrong identity fails on the smallest layer.
-	for _, want := range []string{partSeal, partGit, partCrates, partAdvisory, partDescription} {
+	for _, want := range []string{partSeal, partGit, partCrates, partAdvisory, partDescription, partLockfiles} {
 		l, ok := findPart(m, want)
+		if !ok && want == partLockfiles {
+			continue // a bundle sealed before lockfiles were pinned; its seal pins none
+		}
 		if !ok {
 			return nil, fmt.Errorf("bundle %s has no %s part: it was not made by `embargo seal --push`", d, want)
 		}
@@ -224,6 +234,9 @@ func Pull(ctx context.Context, ref string, identity []age.Identity, opts Options
 	}
 	if b.Advisory, err = ReadFiles(parts[partAdvisory]); err != nil {
 		return nil, fmt.Errorf("bundle %s, advisory part: %w", d, err)
+	}
+	if b.Lockfiles, err = ReadFiles(parts[partLockfiles]); err != nil {
+		return nil, fmt.Errorf("bundle %s, lockfiles part: %w", d, err)
 	}
 	return b, nil
 }

@@ -54,7 +54,8 @@ func sampleBundle(t *testing.T) *Bundle {
 	t.Helper()
 	m := &Manifest{ID: "DEMO-SA-2026-001", T0: time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC),
 		Config: File{Path: "embargo.toml", Sha256: Sha256([]byte("config"))},
-		Lines:  []Line{{Line: "1.13", Branch: "embargo/1.13", Held: strings.Repeat("a", 40), Tag: "v1.13.1", Crates: []Crate{{Name: "demo", Version: "1.13.1", Sha256: "00"}}}}}
+		Lines: []Line{{Line: "1.13", Branch: "embargo/1.13", Held: strings.Repeat("a", 40), Tag: "v1.13.1", Crates: []Crate{{Name: "demo", Version: "1.13.1", Sha256: "00"}},
+			PinnedLock: Sha256([]byte(sampleLock))}}}
 	mb, err := m.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -63,10 +64,13 @@ func sampleBundle(t *testing.T) *Bundle {
 		Manifest:    mb,
 		Git:         []byte("a tar of a repository"),
 		Crates:      map[string][]byte{"demo-1.13.1.crate": []byte("crate bytes"), "demo-core-1.13.1.crate": bytes.Repeat([]byte{7}, 100000)},
+		Lockfiles:   map[string][]byte{LockfileName("1.13"): []byte(sampleLock)},
 		Advisory:    map[string][]byte{"osv/DEMO-SA-2026-001.json": []byte("{}"), "post.md": []byte("# post")},
 		Description: []byte("An index was not checked."),
 	}
 }
+
+const sampleLock = "version = 4\n\n[[package]]\nname = \"tinydep\"\nversion = \"1.0.0\"\n"
 
 func TestPushPullRoundTrip(t *testing.T) {
 	host := testRegistry(t, nil)
@@ -98,6 +102,11 @@ func TestPushPullRoundTrip(t *testing.T) {
 		if !bytes.Equal(got.Advisory[n], c) {
 			t.Errorf("advisory %s differs", n)
 		}
+	}
+	// The pinned lockfile travels with the bundle: a fresh runner
+	// packages with exactly it.
+	if lf := got.Lockfiles[LockfileName("1.13")]; string(lf) != sampleLock || len(got.Lockfiles) != 1 {
+		t.Errorf("lockfiles after the round trip: %q", got.Lockfiles)
 	}
 	if len(got.Crates) != len(b.Crates) || len(got.Advisory) != len(b.Advisory) {
 		t.Errorf("got %d crates, %d outputs", len(got.Crates), len(got.Advisory))

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"time"
 )
@@ -53,7 +54,16 @@ type Line struct {
 	// the release, when it had one; the push then publishes that object.
 	TagObject string  `json:"tag_object,omitempty"`
 	Crates    []Crate `json:"crates"` // publish order
+	// PinnedLock is the sha256 of the Cargo.lock the crates were packaged
+	// with when the repository commits none: cargo resolved it before the
+	// seal, and the publish at T0 uses exactly it (the bundle carries it).
+	// Empty for a committed Cargo.lock, which the held tip fixes already.
+	PinnedLock string `json:"pinned_lockfile,omitempty"`
 }
+
+// LockfileName is the file name a line's pinned Cargo.lock is kept under,
+// in a state directory and in a bundle.
+func LockfileName(line string) string { return url.PathEscape(line) + ".Cargo.lock" }
 
 // Crate is one packaged crate.
 type Crate struct {
