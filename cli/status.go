@@ -88,6 +88,9 @@ func printStatus(w io.Writer, st *Status, verbose bool) {
 				times += " - " + s.Ended.UTC().Format("15:04:05") + fmt.Sprintf(" (%s)", s.Ended.Sub(*s.Started).Round(time.Millisecond))
 			}
 		}
+		if beside := besides(st.Stages, s, now); len(beside) > 0 {
+			times += "  beside " + strings.Join(beside, ", ")
+		}
 		fmt.Fprintf(w, "  %-10s %-8s %s\n", s.Name, s.State, times)
 		if s.Note != "" {
 			fmt.Fprintf(w, "             %s\n", s.Note)
@@ -106,6 +109,35 @@ func printStatus(w io.Writer, st *Status, verbose bool) {
 			fmt.Fprintf(w, "             error: %s\n", strings.ReplaceAll(s.Error, "\n", "\n             "))
 		}
 	}
+}
+
+// besides names the stages that ran at the same time as s: the stages that
+// need nothing of each other run side by side.
+func besides(stages []*pipeline.StageRecord, s *pipeline.StageRecord, now time.Time) []string {
+	span := func(r *pipeline.StageRecord) (time.Time, time.Time, bool) {
+		if r.Started == nil || r.State == pipeline.StateSkipped || r.State == pipeline.StatePending {
+			return time.Time{}, time.Time{}, false
+		}
+		end := now
+		if r.Ended != nil {
+			end = *r.Ended
+		}
+		return *r.Started, end, true
+	}
+	from, to, ok := span(s)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, o := range stages {
+		if o == s {
+			continue
+		}
+		if f, t, ok := span(o); ok && f.Before(to) && from.Before(t) {
+			out = append(out, o.Name)
+		}
+	}
+	return out
 }
 
 func firstLine(s string) string {
