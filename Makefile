@@ -18,9 +18,14 @@ demo: build
 	  echo "example written to $$dir" && \
 	  $(BIN) rehearse -c $$cfg --in 5s
 
+# staticcheck from PATH (.ci/run installs it), else built from the module
+# proxy at the pinned version.
+STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo "$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2")
+
 vet:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
 
 test: vet
 	$(GO) test -count=1 -timeout 9m ./...

@@ -86,10 +86,7 @@ func (reg *imageRegistry) reset() {
 // > 0) to repo and returns its pinned reference.
 func (reg *imageRegistry) pushPrivate(t *testing.T, repo string, platforms int64) string {
 	t.Helper()
-	var (
-		d   v1.Hash
-		err error
-	)
+	var d v1.Hash
 	ref := func(d v1.Hash) name.Reference {
 		r, err := name.ParseReference(reg.host+"/"+repo+"@"+d.String(), name.Insecure)
 		if err != nil {
@@ -103,17 +100,18 @@ func (reg *imageRegistry) pushPrivate(t *testing.T, repo string, platforms int64
 			t.Fatal(err)
 		}
 		d, _ = idx.Digest()
-		err = remote.WriteIndex(ref(d), idx)
+		if err := remote.WriteIndex(ref(d), idx); err != nil {
+			t.Fatal(err)
+		}
 	} else {
 		img, err := random.Image(512, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
 		d, _ = img.Digest()
-		err = remote.Write(ref(d), img)
-	}
-	if err != nil {
-		t.Fatal(err)
+		if err := remote.Write(ref(d), img); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return reg.host + "/" + repo + "@" + d.String()
 }

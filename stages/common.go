@@ -43,14 +43,6 @@ func openVault(r *pipeline.Run) (*vault.Vault, error) {
 
 func sourcePath(r *pipeline.Run) string { return r.Config.Resolve(r.Config.Source.Repo) }
 
-func heldBranches(cfg *pipeline.Config) []string {
-	out := make([]string, len(cfg.Releases))
-	for i, rel := range cfg.Releases {
-		out[i] = rel.Branch
-	}
-	return out
-}
-
 // lineStep names the preflight step of a line; push reads its results.
 func lineStep(rel pipeline.Release) string { return "line " + rel.Line }
 
@@ -58,8 +50,7 @@ func lineStep(rel pipeline.Release) string { return "line " + rel.Line }
 const (
 	resHeld      = "held"       // the held tip that was checked
 	resPublicTip = "public_tip" // the public branch tip it fast-forwards
-	resVersion   = "version"
-	resCrates    = "crates" // name@version, comma separated, publish order
+	resCrates    = "crates"     // name@version, comma separated, publish order
 )
 
 // tagger is the handler, at T0: tags made by any run on any machine are the

@@ -325,7 +325,6 @@ func checkLine(v *vault.Vault, cfg *pipeline.Config, idx int, rel pipeline.Relea
 		return
 	}
 	want := pipeline.TagVersion(rel.Tag)
-	res[resVersion] = want
 	var oldWS = ws
 	if !pushed {
 		if oldWS, err = workspaceAt(v, public); err != nil {

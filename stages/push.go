@@ -291,7 +291,7 @@ func missingUpdates(r *pipeline.Run, v *vault.Vault, remote map[string]vault.Rem
 			switch {
 			case checked != "" && (!exists || cur.Hash.String() != checked):
 				return nil, fmt.Errorf("public %s moved since preflight (was %s, now %s): rebase %s onto it and run `embargo run --from preflight`",
-					rel.PublicBranch, checked[:12], shortOrNone(cur.Hash), rel.Branch)
+					rel.PublicBranch, vault.ShortHex(checked), shortOrNone(cur.Hash), rel.Branch)
 			case checked == "" && exists:
 				// No journal: decide from the objects themselves.
 				ok, err := v.IsAncestor(cur.Hash, h)

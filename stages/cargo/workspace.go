@@ -74,7 +74,7 @@ func ReadWorkspace(t Tree) (*Workspace, error) {
 	}
 	var root manifest
 	if _, err := toml.Decode(rootSrc, &root); err != nil {
-		return nil, fmt.Errorf("Cargo.toml: %v", err)
+		return nil, fmt.Errorf("the top-level Cargo.toml: %v", err)
 	}
 	ws := &Workspace{Crates: map[string]*Crate{}}
 	dirs := []string{}

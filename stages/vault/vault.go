@@ -350,23 +350,6 @@ func (v *Vault) Leaks(commits []plumbing.Hash) (map[plumbing.Hash]string, error)
 	return out, err
 }
 
-// File reads a file at a commit, or ok=false when absent.
-func (v *Vault) File(commit plumbing.Hash, path string) (content string, ok bool, err error) {
-	c, err := v.repo.CommitObject(commit)
-	if err != nil {
-		return "", false, err
-	}
-	f, err := c.File(path)
-	if errors.Is(err, object.ErrFileNotFound) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, err
-	}
-	s, err := f.Contents()
-	return s, err == nil, err
-}
-
 // Tree is a commit's tree, for listing workspace members.
 func (v *Vault) Tree(commit plumbing.Hash) (*object.Tree, error) {
 	c, err := v.repo.CommitObject(commit)
