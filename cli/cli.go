@@ -44,6 +44,7 @@ type app struct {
 	clock  pipeline.Clock
 	stages []pipeline.Stage
 	force  bool
+	late   bool
 }
 
 // Main runs the command line and returns the exit code.
@@ -170,6 +171,7 @@ func (a *app) newRun(cfg *pipeline.Config, journal *pipeline.Journal, secrets *p
 		Secrets:  secrets,
 		StateDir: a.stateDir(cfg),
 		Force:    a.force,
+		Late:     a.late,
 	}
 }
 

@@ -43,6 +43,10 @@ type Run struct {
 	Force bool
 	// Check is true under `embargo check`: observe and report, change nothing.
 	Check bool
+	// Late is the operator's word (`run --late`) that the embargo is over:
+	// a fix already public, or a T0 in the past that no earlier run
+	// prepared for, is released now instead of refused.
+	Late bool
 	// Targets, when set, replace the public targets (a rehearsal's sandbox).
 	Targets *Targets
 

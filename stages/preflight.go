@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"golang.org/x/mod/semver"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/index"
 	"github.com/async-rs/embargo/stages/vault"
 	"github.com/async-rs/embargo/templates"
 )
@@ -215,6 +217,9 @@ func packageLines(ctx context.Context, r *pipeline.Run, v *vault.Vault, skip map
 			for _, p := range problems {
 				add(subject, "a crates.io version is immutable: release a new version on this line", "%s", p)
 			}
+			if len(released) > 0 && r.Now().Before(r.Gate.T0) {
+				registryLeak(ctx, r, idx, subject, released, add)
+			}
 			summary := fmt.Sprintf("%d crate(s) packaged and verified: %s", len(pkgs), res[resOrder])
 			if !lock.committed {
 				summary += "; " + lock.summary()
@@ -233,6 +238,27 @@ func packageLines(ctx context.Context, r *pipeline.Run, v *vault.Vault, skip map
 		}
 	}
 	return nil
+}
+
+// registryLeak reports versions of the release already on the registry
+// before T0: the fix is public there, as loud as a leaked commit. With
+// --late the operator has said the embargo is over, and the rest goes out.
+func registryLeak(ctx context.Context, r *pipeline.Run, idx *index.Client, subject string, released []string, add func(subject, fix, format string, args ...any)) {
+	var when []string
+	for _, nv := range released {
+		name, version := splitNV(nv)
+		if at, ok, err := idx.PublishedAt(ctx, name, version); err == nil && ok {
+			when = append(when, fmt.Sprintf("%s (published %s)", nv, at.UTC().Format(time.RFC3339)))
+		} else {
+			when = append(when, nv)
+		}
+	}
+	if r.Late {
+		r.Warnf("%s: already on the registry before T0: %s; --late: the rest is released now", subject, strings.Join(when, ", "))
+		return
+	}
+	add(subject, "the fix is public on the registry: treat the embargo as broken and follow the policy; to release the rest now, confirm with `embargo run --late`",
+		"LEAK: already on the registry before T0: %s", strings.Join(when, ", "))
 }
 
 // errLineProblems marks a line step that failed with findings already listed.

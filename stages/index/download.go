@@ -2,10 +2,13 @@ package index
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
+	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 )
@@ -57,4 +60,41 @@ func downloadRetryPolicy(ctx context.Context, resp *http.Response, err error) (b
 		return ctx.Err() == nil, ctx.Err()
 	}
 	return retryPolicy(ctx, resp, err)
+}
+
+// PublishedAt asks the registry's web API (config.json's "api") when a
+// version was published: crates.io's GET /api/v1/crates/NAME/VERSION,
+// whose version.created_at says so. ok is false when the registry has no
+// API or does not say.
+func (c *Client) PublishedAt(ctx context.Context, name, version string) (at time.Time, ok bool, err error) {
+	cfg, err := c.Config(ctx)
+	if err != nil || cfg.API == "" {
+		return time.Time{}, false, err
+	}
+	u := strings.TrimSuffix(cfg.API, "/") + "/api/v1/crates/" + url.PathEscape(name) + "/" + url.PathEscape(version)
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	req.Header.Set("User-Agent", "embargo")
+	if c.sendsToken() {
+		req.Header.Set("Authorization", c.token)
+	}
+	resp, err := c.dl.Do(req)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("ask %s: %w", u, unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return time.Time{}, false, nil
+	}
+	var body struct {
+		Version struct {
+			CreatedAt time.Time `json:"created_at"`
+		} `json:"version"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil || body.Version.CreatedAt.IsZero() {
+		return time.Time{}, false, nil
+	}
+	return body.Version.CreatedAt, true, nil
 }
