@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -165,6 +166,7 @@ func (s *LinesSummary) Table() string {
 		fmt.Fprintf(&b, "| %d | %d | %.3f | %.3f | %.2f× | %s | %s | %s |\n", p.Knobs.Lines, p.Knobs.Lines*p.Knobs.Crates, p.TTP.Seconds(), p.Bound.Seconds(), p.Over(),
 			ms(p.FirstWrite), ms(p.Breakdown.PreUpload), ms(p.Breakdown.Delay))
 	}
+	fmt.Fprintf(&b, "\n`cargo publish` → PUT is the mean from a cargo's start to its PUT's arrival (its start, config.json and the crate's own index file read one after the other, packaging); every line starts its cargo at the same moments (at T0, then once each index delay is over), so more lines share the machine's %d cores at those moments. PUT → in the index is the index delay as the bench's polling saw it.\n", runtime.NumCPU())
 	fmt.Fprintf(&b, "\nbefore, at 8 lines × 4 crates: %s\n", beforeLines8x4)
 	fmt.Fprintf(&b, "\n| goal | wanted | got | met |\n|---|---|---|---|\n")
 	for _, g := range s.goals() {
