@@ -6,9 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/async-rs/embargo/stages/cargo"
 )
 
 var binary string
@@ -167,4 +170,179 @@ func measure(b *testing.B, ctx context.Context, k Knobs, logf func(string, ...an
 		b.Fatal(err)
 	}
 	return Summarize(k, s.Versions(), e, n)
+}
+
+// BenchmarkRealTree measures a release shaped like async-std's: one crate
+// whose ~90-package dependency tree is on the registry, no committed
+// lockfile, a public repository with hundreds of refs. It times the writes
+// at T0: the upload, the push, the first of them.
+func BenchmarkRealTree(b *testing.B) {
+	needTools(b)
+	k := RealTreeKnobs()
+	logf := func(format string, args ...any) { fmt.Printf("bench: "+format+"\n", args...) }
+	var sum *TreeSummary
+	for i := 0; i < b.N; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		logf("(tree) embargo run: 1 crate, %d packages in its dependency tree, %d refs", k.Tree, k.Refs)
+		s, err := NewSetup(b.TempDir(), k)
+		if err != nil {
+			b.Fatal(err)
+		}
+		e, err := RunEmbargo(ctx, s, binary, RunOptions{Logf: logf})
+		s.Close()
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		checkMeasured(b, e)
+		sum = SummarizeTree(k, e, s)
+	}
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(sum.PutDone.Seconds(), "upload_s")
+	b.ReportMetric(sum.AllWrites.Seconds(), "all_writes_s")
+	b.ReportMetric(float64(sum.FirstWrite.Microseconds())/1000, "first_write_ms")
+	fmt.Println()
+	fmt.Print(sum.Table())
+	body := "## An async-std-shaped release (BenchmarkRealTree)\n\n" + machine() + "\n" + sum.Table()
+	if err := writeSection("RESULTS.md", "tree", body); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkLines measures how time to public grows with the number of
+// lines published at once, each against its bound: 1, 2, 4 and 8 lines of
+// 4 crates (EMBARGO_BENCH_SCALE="1,2,4,8", EMBARGO_BENCH_SCALE_CRATES=4).
+func BenchmarkLines(b *testing.B) {
+	needTools(b)
+	sizes, crates, err := scaleFromEnv()
+	if err != nil {
+		b.Fatal(err)
+	}
+	logf := func(format string, args ...any) { fmt.Printf("bench: "+format+"\n", args...) }
+	var sum *LinesSummary
+	for i := 0; i < b.N; i++ {
+		sum = &LinesSummary{}
+		for _, n := range sizes {
+			k := DefaultKnobs()
+			k.Lines, k.Crates = n, crates
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			logf("(lines) embargo run: %d lines × %d crates", k.Lines, k.Crates)
+			s, err := NewSetup(b.TempDir(), k)
+			if err != nil {
+				b.Fatal(err)
+			}
+			e, err := RunEmbargo(ctx, s, binary, RunOptions{Logf: logf})
+			s.Close()
+			cancel()
+			if err != nil {
+				b.Fatal(err)
+			}
+			checkMeasured(b, e)
+			p := LinePoint{Knobs: k, TTP: e.TimeToPublic(), Bound: Bound(k), FirstWrite: e.FirstWrite.Sub(e.T0), Breakdown: e.Breakdown()}
+			logf("(lines) %d × %d: time to public %.3f s, %.2f× the bound", n, crates, p.TTP.Seconds(), p.Over())
+			if os.Getenv("EMBARGO_BENCH_VERBOSE") != "" {
+				fmt.Printf("journal steps (ms after T0: start, end):\n%s", e.Timeline())
+			}
+			sum.Points = append(sum.Points, p)
+		}
+	}
+	last := sum.Points[len(sum.Points)-1]
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(last.TTP.Seconds(), "time_to_public_s")
+	b.ReportMetric(last.Over(), "over_bound")
+	fmt.Println()
+	fmt.Print(sum.Table())
+	body := "## Time to public by the number of lines (BenchmarkLines)\n\n" + machine() + "\n" + sum.Table()
+	if err := writeSection("RESULTS.md", "lines", body); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// scaleFromEnv reads the line counts and the crates a line of
+// BenchmarkLines.
+func scaleFromEnv() ([]int, int, error) {
+	sizes, crates := []int{1, 2, 4, 8}, 4
+	if v := os.Getenv("EMBARGO_BENCH_SCALE"); v != "" {
+		sizes = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 || n > 20 {
+				return nil, 0, fmt.Errorf("EMBARGO_BENCH_SCALE=%q: want line counts from 1 to 20, comma-separated", v)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	if v := os.Getenv("EMBARGO_BENCH_SCALE_CRATES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 20 {
+			return nil, 0, fmt.Errorf("EMBARGO_BENCH_SCALE_CRATES=%q: want a whole number from 1 to 20", v)
+		}
+		crates = n
+	}
+	return sizes, crates, nil
+}
+
+// checkMeasured refuses a run that wrote before T0 or reached the gate late.
+func checkMeasured(b *testing.B, e *EmbargoResult) {
+	b.Helper()
+	if len(e.Early) > 0 {
+		b.Fatalf("public writes before T0: %s", strings.Join(e.Early, "; "))
+	}
+	if e.Slack <= 0 {
+		b.Fatalf("preflight ended %s after T0: the run did not wait at the gate, so T0 was not measured; re-run", -e.Slack)
+	}
+}
+
+// TestHarnessRealTree runs the async-std-shaped case's harness on a small
+// tree without latency: the released crate is sealed with a lockfile that
+// pins every package of the generated tree, the public repository carries
+// the extra refs, and the writes are found in the servers' logs.
+func TestHarnessRealTree(t *testing.T) {
+	needTools(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	k := Knobs{Lines: 1, Crates: 1, Tree: 6, Refs: 30}
+	s, err := NewSetup(t.TempDir(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	res, err := RunEmbargo(ctx, s, binary, RunOptions{
+		Margin: func(check time.Duration) time.Duration { return check + time.Second },
+		Logf:   t.Logf,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Early) > 0 {
+		t.Errorf("public writes before T0: %s", strings.Join(res.Early, "; "))
+	}
+	v := s.Versions()[0]
+	crate, err := os.ReadFile(cargo.PackagedFile(filepath.Join(s.Dir, ".embargo", "work", v.Line), v.Name, v.Version))
+	if err != nil {
+		t.Fatal(err)
+	}
+	locked := map[string]bool{}
+	for _, p := range lockOf(t, crate) {
+		locked[p.Name] = true
+	}
+	_, pkgs := dependencyTree(k.Tree)
+	for _, p := range pkgs {
+		if !locked[p.Name] {
+			t.Errorf("the sealed %s pins no %s", v.NV(), p.Name)
+		}
+	}
+	refs, err := exec.Command("git", "--git-dir", s.World.Public, "for-each-ref", "--format=%(refname)").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(refs), "\n"); n < k.Refs {
+		t.Errorf("the public repository has %d refs, want at least %d", n, k.Refs)
+	}
+	sum := SummarizeTree(k, res, s)
+	if sum.PutDone <= 0 || sum.PushDone <= 0 || sum.AllWrites < sum.PutDone || sum.FirstWrite < 0 {
+		t.Errorf("writes not measured: upload %s, push %s, all %s, first %s", sum.PutDone, sum.PushDone, sum.AllWrites, sum.FirstWrite)
+	}
+	t.Logf("upload accepted %s after T0, every write %s, first %s; %d config.json and %d dependency reads before the PUT",
+		sum.PutDone, sum.AllWrites, sum.FirstWrite, sum.ConfigReads, sum.DepReads)
 }

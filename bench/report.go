@@ -46,9 +46,9 @@ func Bound(k Knobs) time.Duration {
 
 // Goals of the benchmark.
 const (
-	goalSpeedup    = 3.0                    // embargo at least this many times faster than the naive release
-	goalOverBound  = 1.25                   // embargo within 25% of the bound
-	goalFirstWrite = 100 * time.Millisecond // first public write at most this long after T0
+	goalSpeedup    = 3.0                   // embargo at least this many times faster than the naive release
+	goalOverBound  = 1.1                   // embargo within 10% of the bound
+	goalFirstWrite = 50 * time.Millisecond // first public write at most this long after T0
 )
 
 // Summary is what the benchmark reports.
@@ -159,8 +159,7 @@ func (s *Summary) Table() string {
 // WriteResults writes RESULTS.md.
 func (s *Summary) WriteResults(path string) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Time to public: latest results\n\n")
-	fmt.Fprintf(&b, "Written by `make bench` (bench/bench_test.go); do not edit by hand.\n\n")
+	fmt.Fprintf(&b, "## A dependency chain, lines in parallel (BenchmarkTimeToPublic)\n\n")
 	fmt.Fprintf(&b, "- date: %s\n- go: %s\n- cargo: %s\n- CPU: %s, %d cores\n", s.Date.Format("2006-01-02 15:04:05Z"), s.GoVersion, s.Cargo, s.CPU, s.Cores)
 	k := s.Knobs
 	fmt.Fprintf(&b, "- knobs: %d lines × %d crates (a dependency chain), registry latency %s per request, index delay %s, crates.io mode; git over smart HTTP (no added latency)\n\n", k.Lines, k.Crates, k.Latency, k.IndexDelay)
@@ -169,6 +168,9 @@ func (s *Summary) WriteResults(path string) error {
 	b.WriteString("tag, then `cargo publish` with verification for each crate, line after line. Both are timed\n")
 	b.WriteString("from T0 until the bench's own polling of the index (every 20 ms) sees the last version.\n\n")
 	b.WriteString(s.Table())
+	if k.Lines == 3 && k.Crates == 3 {
+		fmt.Fprintf(&b, "\nbefore: %s\n", beforeChain3x3)
+	}
 	b.WriteString("\nThe bound: lines publish in parallel, so the critical path is one line's chain of C\n")
 	b.WriteString("crates; each needs at least 2 requests (an index read, the PUT) at the registry's latency,\n")
 	b.WriteString("then the index delay before its dependent can resolve it. The push adds 2 round trips to a\n")
@@ -178,14 +180,15 @@ func (s *Summary) WriteResults(path string) error {
 	b.WriteString("then resolves the package's lockfile, reading the files of the whole dependency chain level\n")
 	b.WriteString("by level. embargo has it resolve through a view of the index on loopback that holds what\n")
 	b.WriteString("embargo's own polling just read (`index.View`), so those reads cost no registry round trip;\n")
-	b.WriteString("the first two still do, one more than the bound counts. embargo polls the index every 50 ms\n")
+	b.WriteString("the first two still do, one more than the bound counts, and cargo's own start comes before\n")
+	b.WriteString("them (the async-std-shaped case below times each). embargo polls the index every 50 ms\n")
 	b.WriteString("and stops cargo's own wait (about once a second) once it has seen the version.\n")
 	if s.OverBound() > goalOverBound {
 		cr, own := s.Embargo.CriticalSplit()
 		fmt.Fprintf(&b, "\nWhy (a) is %.2f× the bound: along the line that finished last, `cargo publish` and the\n", s.OverBound())
 		fmt.Fprintf(&b, "registry alone took %.3f s (%.2f× the bound), embargo's own part %.3f s.\n", cr.Seconds(), cr.Seconds()/s.Bound.Seconds(), own.Seconds())
 	}
-	return os.WriteFile(path, []byte(b.String()), 0o644)
+	return writeSection(path, "chain", b.String())
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000) }

@@ -31,6 +31,21 @@ type Knobs struct {
 	// long after an accepted upload the index starts to show the version.
 	Latency    time.Duration
 	IndexDelay time.Duration
+	// Tree, when set, is the size of a generated dependency tree of other
+	// projects' crates on the registry that the first crate depends on (a
+	// few directly, the rest through them); the workspace then commits no
+	// Cargo.lock, so preflight pins one. Refs adds that many refs
+	// (branches, tags, pull-request heads) to the public repository.
+	Tree int
+	Refs int
+}
+
+// RealTreeKnobs are shaped like async-std's release: one crate, about 90
+// packages in its dependency tree, no committed lockfile, a public
+// repository with some 750 refs; 50 ms a request, versions visible 1 s
+// after upload.
+func RealTreeKnobs() Knobs {
+	return Knobs{Lines: 1, Crates: 1, Latency: 50 * time.Millisecond, IndexDelay: time.Second, Tree: 90, Refs: 750}
 }
 
 // DefaultKnobs are the benchmark's: 3 lines of 3 crates, 50 ms a request,
@@ -102,7 +117,16 @@ func Spec(dir string, k Knobs) world.Spec {
 		}
 		lines[i] = l
 	}
-	return world.Spec{Dir: dir, Crates: crates, Lines: lines, Author: "Jane Doe <jane@example.org>"}
+	spec := world.Spec{Dir: dir, Crates: crates, Lines: lines, Author: "Jane Doe <jane@example.org>"}
+	if k.Tree > 0 {
+		direct, _ := dependencyTree(k.Tree)
+		spec.Dependencies = map[string]string{}
+		for _, name := range direct {
+			spec.Dependencies[name] = "1"
+		}
+		spec.NoLockfile = true
+	}
+	return spec
 }
 
 // NewSetup builds a fresh world under dir and starts its servers.
@@ -123,7 +147,29 @@ func NewSetup(dir string, k Knobs) (*Setup, error) {
 		git.Close()
 		return nil, err
 	}
+	if err := populate(w, reg, k); err != nil {
+		reg.Close()
+		git.Close()
+		return nil, err
+	}
 	return &Setup{Knobs: k, Dir: dir, World: w, Git: git, Registry: reg, PublicURL: git.RepoURL("public.git")}, nil
+}
+
+// populate seeds the registry with the knobs' dependency tree and adds
+// their refs to the public repository.
+func populate(w *world.World, reg *registry.Server, k Knobs) error {
+	if k.Tree > 0 {
+		_, pkgs := dependencyTree(k.Tree)
+		if err := seedTree(reg, pkgs); err != nil {
+			return fmt.Errorf("seeding the dependency tree: %w", err)
+		}
+	}
+	if k.Refs > 0 {
+		if err := addRefs(w.Public, k.Refs); err != nil {
+			return fmt.Errorf("adding refs to the public repository: %w", err)
+		}
+	}
+	return nil
 }
 
 // Close stops the servers.
