@@ -95,10 +95,14 @@ func (r *Run) Note(format string, args ...any) {
 }
 
 // Step runs fn as a named step of the current stage, recording its state,
-// times, result and error in the journal, written before and after.
+// times, result and error in the journal, written before and after. Each
+// run of a step is an attempt, kept in its history; a result key ending in
+// _at is a moment (when something happened in the world), and the first
+// value each moment had is kept however often the step runs again.
 func (r *Run) Step(name string, fn func(result map[string]string) error) error {
 	now := r.Now().UTC()
 	var rec *StepRecord
+	var attempt *Attempt
 	if err := r.Journal.update(func() {
 		for _, s := range r.stage.Steps {
 			if s.Name == name {
@@ -109,7 +113,7 @@ func (r *Run) Step(name string, fn func(result map[string]string) error) error {
 			rec = &StepRecord{Name: name}
 			r.stage.Steps = append(r.stage.Steps, rec)
 		}
-		rec.State, rec.Started, rec.Ended, rec.Error = StateRunning, &now, nil, ""
+		attempt = rec.begin(now)
 	}); err != nil {
 		return fmt.Errorf("write journal: %w", err)
 	}
@@ -123,13 +127,12 @@ func (r *Run) Step(name string, fn func(result map[string]string) error) error {
 	// under its lock by the steps running beside this one.
 	summary := result["summary"]
 	end := r.Now().UTC()
+	state := StateDone
+	if err != nil {
+		state = StateFailed
+	}
 	if jerr := r.Journal.update(func() {
-		rec.Ended, rec.Result = &end, result
-		if err != nil {
-			rec.State, rec.Error = StateFailed, err.Error()
-		} else {
-			rec.State = StateDone
-		}
+		rec.end(attempt, end, state, result, err)
 	}); jerr != nil && err == nil {
 		err = fmt.Errorf("write journal: %w", jerr)
 	}
