@@ -34,7 +34,7 @@ func buildStatus(cfg *pipeline.Config, j *pipeline.Journal, now time.Time) *Stat
 		st.Stages = j.Stages
 	}
 	for _, s := range st.Stages {
-		if s.State == pipeline.StateFailed {
+		if s.State == pipeline.StateFailed || s.State == pipeline.StateInterrupted {
 			st.OK = false
 		}
 	}

@@ -19,6 +19,9 @@ const (
 	StateDone    = "done"
 	StateSkipped = "skipped"
 	StateFailed  = "failed"
+	// StateInterrupted is a stage or step cut short by the operator
+	// (Ctrl-C, SIGTERM): nothing failed, and a re-run from it resumes.
+	StateInterrupted = "interrupted"
 )
 
 // Journal is the record of a release: every stage and step with its state,

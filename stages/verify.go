@@ -553,7 +553,8 @@ func postInRepo(ctx context.Context, r *pipeline.Run, blog *blogTip, m *template
 // T0, the deadline and the margin left. The times are the first ones the
 // journal holds (a re-run that found the crates already on the registry
 // did not publish them); a stage that recorded no such moment shows when
-// it finished.
+// it finished. An interrupted verify checked nothing to the end: it
+// reports no margin to spare, and fails.
 func timeline(r *pipeline.Run, res map[string]string) error {
 	t0, deadline, now := r.Gate.T0, r.Gate.Deadline(), r.Now()
 	stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
@@ -599,6 +600,11 @@ func timeline(r *pipeline.Run, res map[string]string) error {
 	res["deadline"] = stamp(deadline)
 	margin := deadline.Sub(now).Round(time.Second)
 	res["margin"] = margin.String()
+	if r.Interrupted() {
+		r.Warnf("INTERRUPTED at %s: not everything was verified; %s left before the deadline", rel(now), margin)
+		res["summary"] = fmt.Sprintf("interrupted %s after T0, before everything was verified", now.Sub(t0).Round(time.Second))
+		return fmt.Errorf("verify was interrupted %s after T0, before everything was verified: nothing is proven live", now.Sub(t0).Round(time.Second))
+	}
 	if margin >= 0 {
 		res["within_window"] = "true"
 		r.Infof("  %-10s %s to spare", "margin", margin)
