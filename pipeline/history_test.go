@@ -158,3 +158,36 @@ func TestAStepsHistoryIsBounded(t *testing.T) {
 		t.Errorf("the first attempt is not kept: %+v", step.Attempts[0])
 	}
 }
+
+// A step that was running when the process was killed shows in its
+// history as cut off, not as running beside the attempt that followed.
+func TestAnAttemptCutOffByAKillIsRecordedSo(t *testing.T) {
+	onRegistry, refused := true, false
+	e := pipelineOf(nil, map[string]func(context.Context, *pipeline.Run) error{"publish": publishStep(&onRegistry, &refused)})
+	r := newRun(t, testConfig(), e, nil)
+	killed := `{
+  "version": 2, "id": "ASYNC-STD-SA-2026-001", "t0": "` + testT0.Format(time.RFC3339) + `", "window": "6h0m0s",
+  "stages": [
+    {"name": "publish", "state": "running", "started": "2026-12-01T14:00:00Z",
+     "steps": [{"name": "publish demo@1.0.1", "state": "running", "started": "2026-12-01T14:00:00Z",
+       "attempts": [{"started": "2026-12-01T14:00:00Z", "state": "running"}]}]}
+  ]
+}`
+	if err := os.WriteFile(r.path, []byte(killed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r2 := openRun(t, testConfig(), e, nil, r.path)
+	if err := e.Execute(context.Background(), r2.Run, pipeline.Selection{From: "publish"}); err != nil {
+		t.Fatal(err)
+	}
+	step := onDisk(t, r.path).Stage("publish").Steps[0]
+	if len(step.Attempts) != 2 {
+		t.Fatalf("attempts = %+v, want the killed one and the re-run", step.Attempts)
+	}
+	if a := step.Attempts[0]; a.State != pipeline.StateFailed || !strings.Contains(a.Error, "cut off") {
+		t.Errorf("the killed attempt = %+v, want it failed, cut off", a)
+	}
+	if a := step.Attempts[1]; a.State != pipeline.StateDone {
+		t.Errorf("the re-run = %+v, want done", a)
+	}
+}
