@@ -34,7 +34,7 @@ func buildStatus(cfg *pipeline.Config, j *pipeline.Journal, now time.Time) *Stat
 		st.Stages = j.Stages
 	}
 	for _, s := range st.Stages {
-		if s.State == pipeline.StateFailed {
+		if s.State == pipeline.StateFailed || s.State == pipeline.StateInterrupted {
 			st.OK = false
 		}
 	}
@@ -104,10 +104,51 @@ func printStatus(w io.Writer, st *Status, verbose bool) {
 				continue
 			}
 			fmt.Fprintf(w, "             %-7s %s: %s\n", step.State, step.Name, summary)
+			printHistory(w, step, verbose)
 		}
 		if s.Error != "" {
 			fmt.Fprintf(w, "             error: %s\n", strings.ReplaceAll(s.Error, "\n", "\n             "))
 		}
+	}
+}
+
+// printHistory says, under a step run more than once, how many times and
+// when what it made public first was; -v lists every attempt.
+func printHistory(w io.Writer, step *pipeline.StepRecord, verbose bool) {
+	n := len(step.Attempts) + step.Dropped
+	if n < 2 {
+		return
+	}
+	var first []string
+	for _, k := range []string{"pushed_at", "copied_at", "uploaded_at", "visible_at"} {
+		if v := step.FirstAt(k); v != "" {
+			if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+				first = append(first, strings.TrimSuffix(k, "_at")+" "+t.UTC().Format("15:04:05.000"))
+			}
+		}
+	}
+	line := fmt.Sprintf("%d attempts", n)
+	if len(first) > 0 {
+		line += "; first " + strings.Join(first, ", ")
+	}
+	fmt.Fprintf(w, "                     %s\n", line)
+	if !verbose {
+		return
+	}
+	for i, a := range step.Attempts {
+		at := ""
+		if a.Started != nil {
+			at = a.Started.UTC().Format("15:04:05")
+		}
+		what := a.Summary
+		if a.Error != "" {
+			what = firstLine(a.Error)
+		}
+		no := i + 1
+		if i > 0 {
+			no += step.Dropped
+		}
+		fmt.Fprintf(w, "                     #%d %s %s: %s\n", no, at, a.State, what)
 	}
 }
 

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -17,6 +19,9 @@ const (
 	StateDone    = "done"
 	StateSkipped = "skipped"
 	StateFailed  = "failed"
+	// StateInterrupted is a stage or step cut short by the operator
+	// (Ctrl-C, SIGTERM): nothing failed, and a re-run from it resumes.
+	StateInterrupted = "interrupted"
 )
 
 // Journal is the record of a release: every stage and step with its state,
@@ -45,6 +50,8 @@ type StageRecord struct {
 	Steps   []*StepRecord `json:"steps,omitempty"`
 }
 
+// StepRecord is a step: its state, times, result and error are those of
+// its latest attempt; Attempts and First keep what earlier ones did.
 type StepRecord struct {
 	Name    string            `json:"name"`
 	State   string            `json:"state"`
@@ -52,9 +59,118 @@ type StepRecord struct {
 	Ended   *time.Time        `json:"ended,omitempty"`
 	Result  map[string]string `json:"result,omitempty"`
 	Error   string            `json:"error,omitempty"`
+	// First holds the first value each moment of the step had (a result
+	// key ending in _at: pushed_at, uploaded_at, visible_at), from the
+	// earliest attempt that recorded it. A re-run that finds the crate
+	// already on the registry records no uploaded_at, and would not
+	// replace the one here if it did: this is when things became public.
+	First map[string]string `json:"first,omitempty"`
+	// Attempts is every run of the step, oldest first: the first and the
+	// latest maxAttempts-1 are kept, Dropped counts those left out.
+	Attempts []*Attempt `json:"attempts,omitempty"`
+	Dropped  int        `json:"attempts_dropped,omitempty"`
 }
 
-const journalVersion = 1
+// Attempt is one run of a step: when, how it ended, what it observed.
+type Attempt struct {
+	Started *time.Time `json:"started"`
+	Ended   *time.Time `json:"ended,omitempty"`
+	State   string     `json:"state"`
+	Error   string     `json:"error,omitempty"`
+	Summary string     `json:"summary,omitempty"`
+	// Moments are the moments this attempt recorded (its _at results).
+	Moments map[string]string `json:"moments,omitempty"`
+}
+
+// maxAttempts bounds the history of a step: a verify repeated every few
+// minutes for hours must not grow the journal without end.
+const maxAttempts = 20
+
+// IsMoment is true for a result key that records when something happened
+// in the world (it ends in _at); its first value is kept in First.
+func IsMoment(key string) bool { return strings.HasSuffix(key, "_at") }
+
+func moments(result map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range result {
+		if IsMoment(k) && v != "" {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// FirstAt is the first value moment key had in any attempt of the step.
+func (s *StepRecord) FirstAt(key string) string {
+	if v := s.First[key]; v != "" {
+		return v
+	}
+	return s.Result[key]
+}
+
+// begin starts an attempt, in the journal's lock. An attempt still
+// running from before was cut off by a crash or a kill: this one is what
+// followed.
+func (s *StepRecord) begin(now time.Time) *Attempt {
+	for _, a := range s.Attempts {
+		if a.State == StateRunning {
+			a.State, a.Error = StateFailed, "cut off: the run ended before the step did (killed or crashed)"
+		}
+	}
+	a := &Attempt{Started: &now, State: StateRunning}
+	s.Attempts = append(s.Attempts, a)
+	if len(s.Attempts) > maxAttempts {
+		// Keep the first (it made the step's first public move, most
+		// often) and the latest ones.
+		s.Attempts = append(s.Attempts[:1], s.Attempts[2:]...)
+		s.Dropped++
+	}
+	s.State, s.Started, s.Ended, s.Error = StateRunning, &now, nil, ""
+	return a
+}
+
+// end records the outcome of attempt a, in the journal's lock.
+func (s *StepRecord) end(a *Attempt, at time.Time, state string, result map[string]string, err error) {
+	s.Ended, s.Result, s.State, s.Error = &at, result, state, ""
+	if err != nil {
+		s.Error = err.Error()
+	}
+	a.Ended, a.State, a.Error, a.Summary, a.Moments = &at, state, s.Error, result["summary"], moments(result)
+	for k, v := range a.Moments {
+		if s.First[k] == "" {
+			if s.First == nil {
+				s.First = map[string]string{}
+			}
+			s.First[k] = v
+		}
+	}
+}
+
+// upgrade gives the steps of a journal written before attempts were kept
+// (version 1) their history: the one run each records is its first
+// attempt, and its moments the first ones. A release in flight keeps the
+// times of its uploads across the upgrade.
+func (j *Journal) upgrade() {
+	for _, st := range j.Stages {
+		for _, s := range st.Steps {
+			if len(s.Attempts) > 0 || s.Started == nil {
+				continue
+			}
+			s.Attempts = []*Attempt{{Started: s.Started, Ended: s.Ended, State: s.State, Error: s.Error,
+				Summary: s.Result["summary"], Moments: moments(s.Result)}}
+			if s.First == nil {
+				s.First = moments(s.Result)
+			}
+		}
+	}
+	j.Version = journalVersion
+}
+
+// journalVersion 2 keeps each step's attempts and first moments.
+const journalVersion = 2
 
 // OpenJournal loads the journal at path, or starts an empty one. A journal
 // of another release (different id or T0) is refused rather than mixed in.
@@ -79,6 +195,7 @@ func OpenJournal(path string, cfg *Config, stages []string, scrub func(string) s
 				path, j.ID, j.T0.Format(time.RFC3339), cfg.Embargo.ID, cfg.T0().Format(time.RFC3339))
 		}
 		j.Window = cfg.Window.String()
+		j.upgrade()
 	}
 	for _, name := range stages {
 		if j.Stage(name) == nil {
@@ -119,6 +236,7 @@ func ReadJournal(path string) (*Journal, error) {
 	if err := json.Unmarshal(b, j); err != nil {
 		return nil, fmt.Errorf("journal %s is corrupt: %v", path, err)
 	}
+	j.upgrade()
 	return j, nil
 }
 
@@ -147,6 +265,39 @@ func (j *Journal) Result(stage, step, key string) string {
 		}
 	}
 	return ""
+}
+
+// StageState is a stage's state and end, read under the journal's lock.
+func (j *Journal) StageState(stage string) (state string, ended *time.Time) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if s := j.Stage(stage); s != nil {
+		return s.State, s.Ended
+	}
+	return "", nil
+}
+
+// Steps returns copies of the records of a stage's steps, read under the
+// journal's lock (the steps running beside the reader write them).
+func (j *Journal) Steps(stage string) []StepRecord {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	s := j.Stage(stage)
+	if s == nil {
+		return nil
+	}
+	out := make([]StepRecord, len(s.Steps))
+	for i, st := range s.Steps {
+		out[i] = *st
+		out[i].Result, out[i].First = maps.Clone(st.Result), maps.Clone(st.First)
+		out[i].Attempts = make([]*Attempt, len(st.Attempts))
+		for k, a := range st.Attempts {
+			c := *a
+			c.Moments = maps.Clone(a.Moments)
+			out[i].Attempts[k] = &c
+		}
+	}
+	return out
 }
 
 // update applies fn under the lock and writes the journal atomically.
@@ -185,6 +336,15 @@ func (j *Journal) scrubLocked() {
 			st.Error = j.scrub(st.Error)
 			for k, v := range st.Result {
 				st.Result[k] = j.scrub(v)
+			}
+			for k, v := range st.First {
+				st.First[k] = j.scrub(v)
+			}
+			for _, a := range st.Attempts {
+				a.Error, a.Summary = j.scrub(a.Error), j.scrub(a.Summary)
+				for k, v := range a.Moments {
+					a.Moments[k] = j.scrub(v)
+				}
 			}
 		}
 	}

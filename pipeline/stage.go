@@ -99,10 +99,14 @@ func (r *Run) Note(format string, args ...any) {
 }
 
 // Step runs fn as a named step of the current stage, recording its state,
-// times, result and error in the journal, written before and after.
+// times, result and error in the journal, written before and after. Each
+// run of a step is an attempt, kept in its history; a result key ending in
+// _at is a moment (when something happened in the world), and the first
+// value each moment had is kept however often the step runs again.
 func (r *Run) Step(name string, fn func(result map[string]string) error) error {
 	now := r.Now().UTC()
 	var rec *StepRecord
+	var attempt *Attempt
 	if err := r.Journal.update(func() {
 		for _, s := range r.stage.Steps {
 			if s.Name == name {
@@ -113,7 +117,7 @@ func (r *Run) Step(name string, fn func(result map[string]string) error) error {
 			rec = &StepRecord{Name: name}
 			r.stage.Steps = append(r.stage.Steps, rec)
 		}
-		rec.State, rec.Started, rec.Ended, rec.Error = StateRunning, &now, nil, ""
+		attempt = rec.begin(now)
 	}); err != nil {
 		return fmt.Errorf("write journal: %w", err)
 	}
@@ -127,13 +131,15 @@ func (r *Run) Step(name string, fn func(result map[string]string) error) error {
 	// under its lock by the steps running beside this one.
 	summary := result["summary"]
 	end := r.Now().UTC()
+	state := StateDone
+	switch {
+	case err != nil && r.Interrupted():
+		state = StateInterrupted
+	case err != nil:
+		state = StateFailed
+	}
 	if jerr := r.Journal.update(func() {
-		rec.Ended, rec.Result = &end, result
-		if err != nil {
-			rec.State, rec.Error = StateFailed, err.Error()
-		} else {
-			rec.State = StateDone
-		}
+		rec.end(attempt, end, state, result, err)
 	}); jerr != nil && err == nil {
 		err = fmt.Errorf("write journal: %w", jerr)
 	}
@@ -141,6 +147,12 @@ func (r *Run) Step(name string, fn func(result map[string]string) error) error {
 		r.Out.Emit(Event{Kind: EventDone, Stage: r.Stage(), Step: name, Msg: summary})
 	}
 	return err
+}
+
+// Interrupted is true once the operator has stopped the run (Ctrl-C,
+// SIGTERM): what fails from then on was cut short, not refused.
+func (r *Run) Interrupted() bool {
+	return r.exec != nil && r.exec.ctx.Err() != nil
 }
 
 // recovered runs fn and turns a panic inside it into its error: a step or
@@ -155,15 +167,22 @@ func recovered(fn func() error) (err error) {
 	return fn()
 }
 
-// StageError is a failed stage, with the command that resumes.
+// StageError is a failed or interrupted stage, with the command that
+// resumes.
 type StageError struct {
 	Stage string
 	Err   error
 	Next  string
+	// Interrupted: the operator stopped the run; nothing needs fixing.
+	Interrupted bool
 }
 
 func (e *StageError) Error() string {
-	return fmt.Sprintf("stage %s failed: %v\nnext: %s", e.Stage, e.Err, e.Next)
+	what := "failed"
+	if e.Interrupted {
+		what = "interrupted"
+	}
+	return fmt.Sprintf("stage %s %s: %v\nnext: %s", e.Stage, what, e.Err, e.Next)
 }
 
 func (e *StageError) Unwrap() error { return e.Err }
@@ -243,6 +262,7 @@ func (e *UsageError) Error() string { return e.Msg }
 // execution is what the stages of one Execute share: each stage's outcome,
 // for the stages that wait on it.
 type execution struct {
+	ctx    context.Context     // the run's: cancelled when the operator stops it
 	stages map[string]*outcome // the selected stages
 	// before serialises BeforeStage.
 	before sync.Mutex
@@ -303,7 +323,7 @@ func (e *Engine) Execute(ctx context.Context, r *Run, sel Selection) error {
 			}
 		}
 	}
-	x := &execution{stages: map[string]*outcome{}}
+	x := &execution{ctx: ctx, stages: map[string]*outcome{}}
 	for _, st := range stages {
 		x.stages[st.Name()] = &outcome{done: make(chan struct{})}
 	}
@@ -335,6 +355,9 @@ func (e *Engine) Execute(ctx context.Context, r *Run, sel Selection) error {
 					return // what it needs failed: it waits for a re-run
 				}
 			}
+			if ctx.Err() != nil {
+				return // stopped as its needs were met: it starts on the re-run
+			}
 			sr := *r
 			sr.exec = x
 			sr.stage = r.Journal.Stage(st.Name())
@@ -354,20 +377,52 @@ func (e *Engine) Execute(ctx context.Context, r *Run, sel Selection) error {
 		case failed == nil:
 			return err // the journal could not be written
 		default:
-			others = append(others, fmt.Errorf("stage %s failed: %w", stages[k].Name(), err))
+			others = append(others, fmt.Errorf("stage %s %s: %w", stages[k].Name(), stateOf(err), err))
+		}
+	}
+	if ctx.Err() != nil {
+		// Stopped by the operator: the run resumes at the first stage
+		// that did not finish, interrupted or never started.
+		resume := ""
+		for _, st := range stages {
+			if !x.stages[st.Name()].ok {
+				resume = st.Name()
+				break
+			}
+		}
+		if resume == "" {
+			return nil // every stage had finished
+		}
+		if failed == nil || failed.Stage != resume {
+			cause := errors.New("the run was stopped before this stage started")
+			if failed != nil {
+				cause = fmt.Errorf("%w; stage %s %s: %w", cause, failed.Stage, stateOf(failed), failed.Err)
+			}
+			failed = &StageError{Stage: resume, Err: cause, Interrupted: failed == nil || failed.Interrupted}
+		}
+		for _, o := range others {
+			if stateOf(o) == StateFailed {
+				failed.Interrupted = false // a stage failed as well: fix it first
+			}
 		}
 	}
 	if failed == nil {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 		return nil
 	}
-	failed.Next = nextCommand(r, failed.Stage)
+	failed.Next = nextCommand(r, failed.Stage, failed.Interrupted)
 	if len(others) > 0 {
 		failed.Err = errors.Join(append([]error{failed.Err}, others...)...)
 	}
 	return failed
+}
+
+// stateOf says how a stage's error ended it: "failed" or "interrupted".
+func stateOf(err error) string {
+	var se *StageError
+	if errors.As(err, &se) && se.Interrupted {
+		return StateInterrupted
+	}
+	return StateFailed
 }
 
 // runStage runs one stage (or records it skipped) with its journal record;
@@ -400,11 +455,15 @@ func (e *Engine) runStage(ctx context.Context, r *Run, st Stage) (ok bool, err e
 	}
 	runErr := recovered(func() error { return st.Run(ctx, r) })
 	end := r.Now().UTC()
+	interrupted := runErr != nil && ctx.Err() != nil
 	if err := r.Journal.update(func() {
 		rec.Ended = &end
-		if runErr != nil {
+		switch {
+		case interrupted:
+			rec.State, rec.Error = StateInterrupted, runErr.Error()
+		case runErr != nil:
 			rec.State, rec.Error = StateFailed, runErr.Error()
-		} else {
+		default:
 			rec.State = StateDone
 		}
 	}); err != nil && runErr == nil {
@@ -412,19 +471,22 @@ func (e *Engine) runStage(ctx context.Context, r *Run, st Stage) (ok bool, err e
 	}
 	if runErr != nil {
 		r.Out.Emit(Event{Kind: EventFail, Stage: st.Name(), Msg: runErr.Error()})
-		return false, &StageError{Stage: st.Name(), Err: runErr}
+		return false, &StageError{Stage: st.Name(), Err: runErr, Interrupted: interrupted}
 	}
 	r.Out.Emit(Event{Kind: EventDone, Stage: st.Name(), Msg: fmt.Sprintf("in %s", end.Sub(start).Round(time.Millisecond))})
 	return true, nil
 }
 
-func nextCommand(r *Run, stage string) string {
+func nextCommand(r *Run, stage string, interrupted bool) string {
 	cmd := "embargo run"
 	if r.Targets != nil && r.Gate.Sandbox {
 		cmd = "embargo rehearse"
 	}
 	if r.Config != nil && r.Config.Path != "" && r.Config.Path != "embargo.toml" {
 		cmd += " -c " + r.Config.Path
+	}
+	if interrupted {
+		return fmt.Sprintf("`%s --from %s` resumes where the run was stopped (safe to re-run: every step re-checks the world first)", cmd, stage)
 	}
 	return fmt.Sprintf("fix the cause above, then `%s --from %s` (safe to re-run: every step re-checks the world first)", cmd, stage)
 }

@@ -125,8 +125,7 @@ func (Verify) Run(ctx context.Context, r *pipeline.Run) error {
 		if r.Config.Blog == nil {
 			res["blog"] = "not configured: no post or feed checked"
 		}
-		timeline(r, res)
-		return nil
+		return timeline(r, res)
 	}); err != nil {
 		errs = append(errs, err)
 	}
@@ -550,9 +549,13 @@ func postInRepo(ctx context.Context, r *pipeline.Run, blog *blogTip, m *template
 
 // --- timeline ---
 
-// timeline prints and records when each stage finished, relative to T0,
-// the deadline and the margin left.
-func timeline(r *pipeline.Run, res map[string]string) {
+// timeline prints and records when each thing became public, relative to
+// T0, the deadline and the margin left. The times are the first ones the
+// journal holds (a re-run that found the crates already on the registry
+// did not publish them); a stage that recorded no such moment shows when
+// it finished. An interrupted verify checked nothing to the end: it
+// reports no margin to spare, and fails.
+func timeline(r *pipeline.Run, res map[string]string) error {
 	t0, deadline, now := r.Gate.T0, r.Gate.Deadline(), r.Now()
 	stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 	rel := func(t time.Time) string {
@@ -569,16 +572,26 @@ func timeline(r *pipeline.Run, res map[string]string) {
 		if s.Name == r.Stage() {
 			continue
 		}
+		state, ended := r.Journal.StageState(s.Name)
 		switch {
-		case s.State == pipeline.StateDone && s.Ended != nil:
-			r.Infof("  %-10s done %s  (%s)", s.Name, stamp(*s.Ended), rel(*s.Ended))
-			res["stage "+s.Name] = s.Ended.UTC().Format(time.RFC3339Nano)
-		case s.State == pipeline.StatePending:
+		case state == pipeline.StateDone && ended != nil:
+			res["stage "+s.Name] = ended.UTC().Format(time.RFC3339Nano)
+			if public := firstMoments(r, s.Name); len(public) > 0 {
+				for _, m := range public {
+					r.Infof("  %-10s %s", s.Name, m.describe(stamp, rel))
+					for i, k := range m.keys {
+						res[s.Name+"/"+m.step+" "+k] = m.times[i].UTC().Format(time.RFC3339Nano)
+					}
+				}
+				continue
+			}
+			r.Infof("  %-10s done %s  (%s)", s.Name, stamp(*ended), rel(*ended))
+		case state == pipeline.StatePending:
 			r.Infof("  %-10s not run", s.Name)
-			res["stage "+s.Name] = s.State
+			res["stage "+s.Name] = state
 		default:
-			r.Infof("  %-10s %s", s.Name, s.State)
-			res["stage "+s.Name] = s.State
+			r.Infof("  %-10s %s", s.Name, state)
+			res["stage "+s.Name] = state
 		}
 	}
 	r.Infof("  %-10s %s  (%s)", r.Stage(), stamp(now), rel(now))
@@ -587,13 +600,70 @@ func timeline(r *pipeline.Run, res map[string]string) {
 	res["deadline"] = stamp(deadline)
 	margin := deadline.Sub(now).Round(time.Second)
 	res["margin"] = margin.String()
+	if r.Interrupted() {
+		r.Warnf("INTERRUPTED at %s: not everything was verified; %s left before the deadline", rel(now), margin)
+		res["summary"] = fmt.Sprintf("interrupted %s after T0, before everything was verified", now.Sub(t0).Round(time.Second))
+		return fmt.Errorf("verify was interrupted %s after T0, before everything was verified: nothing is proven live", now.Sub(t0).Round(time.Second))
+	}
 	if margin >= 0 {
 		res["within_window"] = "true"
 		r.Infof("  %-10s %s to spare", "margin", margin)
 		res["summary"] = fmt.Sprintf("checked %s after T0, %s before the deadline", now.Sub(t0).Round(time.Second), margin)
-		return
+		return nil
 	}
 	res["within_window"] = "false"
 	r.Warnf("WINDOW MISSED: checked %s after the deadline %s", -margin, stamp(deadline))
 	res["summary"] = fmt.Sprintf("checked %s after T0: %s past the deadline", now.Sub(t0).Round(time.Second), -margin)
+	return nil
+}
+
+// moment is when a step of a stage first made something public.
+type moment struct {
+	step  string
+	what  string // the step's subject (a version, an image); "" for a push
+	keys  []string
+	times []time.Time
+}
+
+// momentOrder lists the moments the timeline shows, in the order they
+// happen.
+var momentOrder = []string{"pushed_at", "copied_at", "uploaded_at", "visible_at"}
+
+func (m moment) describe(stamp, rel func(time.Time) string) string {
+	parts := make([]string, len(m.keys))
+	for i, k := range m.keys {
+		parts[i] = fmt.Sprintf("%s %s  (%s)", strings.TrimSuffix(k, "_at"), stamp(m.times[i]), rel(m.times[i]))
+	}
+	out := strings.Join(parts, ", ")
+	if m.what != "" {
+		out = m.what + " " + out
+	}
+	return out
+}
+
+// firstMoments are the first public moments of a stage's steps: those
+// of the attempts that made things public, not of a re-run that found
+// them so.
+func firstMoments(r *pipeline.Run, stage string) []moment {
+	var out []moment
+	for _, st := range r.Journal.Steps(stage) {
+		// "publish demo@1.0.1" is about demo@1.0.1; "push" about the stage.
+		_, what, _ := strings.Cut(st.Name, " ")
+		m := moment{step: st.Name, what: what}
+		for _, k := range momentOrder {
+			v := st.FirstAt(k)
+			if v == "" {
+				continue
+			}
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				continue
+			}
+			m.keys, m.times = append(m.keys, k), append(m.times, t)
+		}
+		if len(m.keys) > 0 {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -1,0 +1,193 @@
+package pipeline_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/async-rs/embargo/pipeline"
+)
+
+// publishStep is a publish step as the publish stage writes it: it uploads
+// when the registry does not have the version yet, and otherwise records
+// that it found it there; with refused set, the index did not show it
+// yet and the registry refused the upload as a duplicate, and the step
+// records its own try as the upload, as the publish stage does.
+func publishStep(onRegistry, refused *bool) func(context.Context, *pipeline.Run) error {
+	return func(ctx context.Context, r *pipeline.Run) error {
+		return r.Step("publish demo@1.0.1", func(res map[string]string) error {
+			if *onRegistry && !*refused {
+				res["summary"] = "already on the registry with the sealed checksum"
+				return nil
+			}
+			res["uploaded_at"] = r.Now().UTC().Format(time.RFC3339Nano)
+			res["visible_at"] = r.Now().Add(time.Second).UTC().Format(time.RFC3339Nano)
+			res["summary"] = "published; the index shows the sealed checksum"
+			*onRegistry = true
+			return nil
+		})
+	}
+}
+
+// A step run again keeps the history of what it did: both attempts, and
+// the time of the upload the first one made, which the re-run that found
+// the crate already there does not overwrite.
+func TestAStepRunTwiceKeepsBothAttemptsAndTheFirstUploadTimes(t *testing.T) {
+	onRegistry, refused := false, false
+	e := pipelineOf(nil, map[string]func(context.Context, *pipeline.Run) error{"publish": publishStep(&onRegistry, &refused)})
+	r := newRun(t, testConfig(), e, nil)
+	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); err != nil {
+		t.Fatal(err)
+	}
+	uploaded := onDisk(t, r.path).Stage("publish").Steps[0].Result["uploaded_at"]
+	if uploaded == "" {
+		t.Fatal("the first run recorded no upload time")
+	}
+
+	// An hour later the operator re-runs from publish, with the journal.
+	r2 := openRun(t, testConfig(), e, nil, r.path)
+	r2.Gate.Clock.(*pipeline.FakeClock).Advance(time.Hour)
+	if err := e.Execute(context.Background(), r2.Run, pipeline.Selection{From: "publish"}); err != nil {
+		t.Fatal(err)
+	}
+
+	step := onDisk(t, r.path).Stage("publish").Steps[0]
+	if step.Result["summary"] != "already on the registry with the sealed checksum" {
+		t.Errorf("the latest result is %v, want the re-run's", step.Result)
+	}
+	if len(step.Attempts) != 2 {
+		t.Fatalf("%d attempts recorded, want 2: %+v", len(step.Attempts), step.Attempts)
+	}
+	first, second := step.Attempts[0], step.Attempts[1]
+	if first.Summary != "published; the index shows the sealed checksum" || first.Moments["uploaded_at"] != uploaded || first.State != pipeline.StateDone {
+		t.Errorf("first attempt = %+v, want the upload", first)
+	}
+	if second.Summary != "already on the registry with the sealed checksum" || second.Moments["uploaded_at"] != "" {
+		t.Errorf("second attempt = %+v, want the observation", second)
+	}
+	if second.Started == nil || first.Started == nil || second.Started.Sub(*first.Started) < time.Hour {
+		t.Errorf("attempt times %v, %v: want the re-run an hour after the first", first.Started, second.Started)
+	}
+	if got := step.FirstAt("uploaded_at"); got != uploaded {
+		t.Errorf("first uploaded_at = %q, want the first run's %q", got, uploaded)
+	}
+	visible := step.FirstAt("visible_at")
+	if visible != step.Attempts[0].Moments["visible_at"] || visible == "" {
+		t.Errorf("first visible_at = %q, want the first run's", visible)
+	}
+
+	// A third run, whose upload the registry refuses as a duplicate,
+	// records its own time: the first ones stay.
+	refused = true
+	r3 := openRun(t, testConfig(), e, nil, r.path)
+	r3.Gate.Clock.(*pipeline.FakeClock).Advance(2 * time.Hour)
+	if err := e.Execute(context.Background(), r3.Run, pipeline.Selection{Only: "publish"}); err != nil {
+		t.Fatal(err)
+	}
+	step = onDisk(t, r.path).Stage("publish").Steps[0]
+	if len(step.Attempts) != 3 || step.Attempts[2].Moments["uploaded_at"] == uploaded {
+		t.Fatalf("attempts %+v, want a third with its own time", step.Attempts)
+	}
+	if got := step.FirstAt("uploaded_at"); got != uploaded {
+		t.Errorf("after a third run, first uploaded_at = %q, want the first run's %q", got, uploaded)
+	}
+	if got := step.FirstAt("visible_at"); got != visible {
+		t.Errorf("after a third run, first visible_at = %q, want the first run's %q", got, visible)
+	}
+}
+
+// A journal written before attempts were kept (a release in flight when
+// embargo is upgraded) loads, and a re-run keeps the upload time it holds.
+func TestAJournalWithoutHistoryKeepsItsUploadTimesAcrossARerun(t *testing.T) {
+	onRegistry, refused := true, false
+	e := pipelineOf(nil, map[string]func(context.Context, *pipeline.Run) error{"publish": publishStep(&onRegistry, &refused)})
+	r := newRun(t, testConfig(), e, nil)
+	old := `{
+  "version": 1, "id": "ASYNC-STD-SA-2026-001", "t0": "` + testT0.Format(time.RFC3339) + `", "window": "6h0m0s",
+  "stages": [
+    {"name": "publish", "state": "done", "started": "2026-12-01T14:00:00Z", "ended": "2026-12-01T14:00:03Z",
+     "steps": [{"name": "publish demo@1.0.1", "state": "done", "started": "2026-12-01T14:00:00Z", "ended": "2026-12-01T14:00:02Z",
+       "result": {"uploaded_at": "2026-12-01T14:00:00.5Z", "visible_at": "2026-12-01T14:00:01.5Z", "summary": "published; the index shows the sealed checksum"}}]}
+  ]
+}`
+	if err := os.WriteFile(r.path, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r2 := openRun(t, testConfig(), e, nil, r.path)
+	if err := e.Execute(context.Background(), r2.Run, pipeline.Selection{From: "publish"}); err != nil {
+		t.Fatal(err)
+	}
+	step := onDisk(t, r.path).Stage("publish").Steps[0]
+	if got := step.FirstAt("uploaded_at"); got != "2026-12-01T14:00:00.5Z" {
+		t.Errorf("first uploaded_at = %q, want the one the old journal held", got)
+	}
+	if len(step.Attempts) != 2 || step.Attempts[0].Summary != "published; the index shows the sealed checksum" {
+		t.Errorf("attempts = %+v, want the old run and the re-run", step.Attempts)
+	}
+}
+
+// A step repeated many times (verify, every few minutes) keeps a bounded
+// history: its first attempt and the latest ones.
+func TestAStepsHistoryIsBounded(t *testing.T) {
+	n := 0
+	e := pipelineOf(nil, map[string]func(context.Context, *pipeline.Run) error{
+		"verify": func(ctx context.Context, r *pipeline.Run) error {
+			return r.Step("post", func(res map[string]string) error {
+				n++
+				if n == 1 {
+					res["live_at"] = r.Now().UTC().Format(time.RFC3339Nano)
+				}
+				res["summary"] = "try " + strings.Repeat("I", n%5)
+				return nil
+			})
+		},
+	})
+	r := newRun(t, testConfig(), e, nil)
+	for range 50 {
+		if err := e.Execute(context.Background(), r.Run, pipeline.Selection{Only: "verify"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step := onDisk(t, r.path).Stage("verify").Steps[0]
+	if len(step.Attempts) > 20 || len(step.Attempts)+step.Dropped != 50 {
+		t.Errorf("%d attempts kept, %d dropped; want at most 20 kept of 50", len(step.Attempts), step.Dropped)
+	}
+	if step.Attempts[0].Moments["live_at"] == "" || step.FirstAt("live_at") == "" {
+		t.Errorf("the first attempt is not kept: %+v", step.Attempts[0])
+	}
+}
+
+// A step that was running when the process was killed shows in its
+// history as cut off, not as running beside the attempt that followed.
+func TestAnAttemptCutOffByAKillIsRecordedSo(t *testing.T) {
+	onRegistry, refused := true, false
+	e := pipelineOf(nil, map[string]func(context.Context, *pipeline.Run) error{"publish": publishStep(&onRegistry, &refused)})
+	r := newRun(t, testConfig(), e, nil)
+	killed := `{
+  "version": 2, "id": "ASYNC-STD-SA-2026-001", "t0": "` + testT0.Format(time.RFC3339) + `", "window": "6h0m0s",
+  "stages": [
+    {"name": "publish", "state": "running", "started": "2026-12-01T14:00:00Z",
+     "steps": [{"name": "publish demo@1.0.1", "state": "running", "started": "2026-12-01T14:00:00Z",
+       "attempts": [{"started": "2026-12-01T14:00:00Z", "state": "running"}]}]}
+  ]
+}`
+	if err := os.WriteFile(r.path, []byte(killed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r2 := openRun(t, testConfig(), e, nil, r.path)
+	if err := e.Execute(context.Background(), r2.Run, pipeline.Selection{From: "publish"}); err != nil {
+		t.Fatal(err)
+	}
+	step := onDisk(t, r.path).Stage("publish").Steps[0]
+	if len(step.Attempts) != 2 {
+		t.Fatalf("attempts = %+v, want the killed one and the re-run", step.Attempts)
+	}
+	if a := step.Attempts[0]; a.State != pipeline.StateFailed || !strings.Contains(a.Error, "cut off") {
+		t.Errorf("the killed attempt = %+v, want it failed, cut off", a)
+	}
+	if a := step.Attempts[1]; a.State != pipeline.StateDone {
+		t.Errorf("the re-run = %+v, want done", a)
+	}
+}
