@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -67,6 +68,12 @@ type release struct {
 	ex       *demo.Example
 	server   *gitserver.Server
 	registry *registry.Server
+	// late: T0 had passed when the world was built, so nothing could have
+	// prepared the release before it. Such a world stands for a release
+	// whose embargo the operator knows is over: its runs carry --late, as
+	// the operator's would (without it a run after T0 that nothing
+	// prepared is refused; late_test.go tests that rule).
+	late bool
 }
 
 // newRelease builds the example world with T0 at t0, its public repository
@@ -103,7 +110,7 @@ func buildReleaseWith(t *testing.T, t0 time.Time, regOpts *registry.Options, edi
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	rl := &release{t: t, dir: dir, server: srv}
+	rl := &release{t: t, dir: dir, server: srv, late: t0.Before(time.Now())}
 	opts := demo.Options{T0: t0, TokenEnv: tokenEnv, Public: srv.RepoURL("public.git")}
 	if edit != nil {
 		edit(&opts)
@@ -190,6 +197,9 @@ func execute(t *testing.T, cmd *exec.Cmd) result {
 
 func (rl *release) command(args []string, env ...string) *exec.Cmd {
 	full := append([]string{}, args...)
+	if rl.late && len(args) > 0 && args[0] == "run" && !slices.Contains(args, "--late") {
+		full = append(full, "--late")
+	}
 	full = append(full, "-c", rl.config)
 	cmd := exec.CommandContext(context.Background(), binary, full...)
 	cmd.Env = append(os.Environ(), tokenEnv+"="+token, registryTokenEnv+"="+registryToken)

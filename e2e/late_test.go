@@ -66,3 +66,58 @@ func TestFixOnTheRegistryBeforeT0IsALeak(t *testing.T) {
 	}
 	rl.assertUnreleased()
 }
+
+// A T0 in the past that nothing prepared for (a wrong year in embargo.at,
+// say) releases nothing: check says T0 is in the past, run refuses with
+// nothing public, and only run --late, the operator's word that the
+// embargo is over, releases; a re-run after that needs no word.
+func TestRunAfterAT0ThatNothingPreparedIsRefusedUntilLate(t *testing.T) {
+	rl := newPublishRelease(t, time.Now().Add(-2*time.Hour), registry.Options{})
+	rl.late = false // the operator has not said the embargo is over
+	if res := rl.run([]string{"check"}); !strings.Contains(res.stdout+res.stderr, "is in the past (2h0m") {
+		t.Errorf("check does not say T0 is in the past:\n%s", res)
+	}
+	res := rl.run([]string{"run"})
+	if res.code != 1 || !strings.Contains(res.stdout+res.stderr, "no run prepared this release before it") || !strings.Contains(res.stdout+res.stderr, "embargo run --late") {
+		t.Fatalf("run after a T0 nothing prepared: %s", res)
+	}
+	for _, only := range []string{"push", "publish", "advisory"} {
+		if res := rl.run([]string{"run", "--only", only}); res.code != 1 || !strings.Contains(res.stdout+res.stderr, "no run prepared this release before it") {
+			t.Errorf("run --only %s: %s", only, res)
+		}
+	}
+	if n := rl.pushes(); n != 0 {
+		t.Errorf("%d pushes reached the public server", n)
+	}
+	for _, r := range rl.registry.Requests() {
+		if r.Method == http.MethodPut {
+			t.Errorf("the registry saw an upload: %s", r.Path)
+		}
+	}
+	rl.assertUnreleased()
+
+	if res := rl.run([]string{"run", "--late"}); res.code != 0 {
+		t.Fatalf("run --late: %s", res)
+	}
+	rl.assertReleased()
+	rl.assertPublishedOnce()
+	if res := rl.run([]string{"run"}); res.code != 0 {
+		t.Errorf("a re-run of a release already public: %s", res)
+	}
+}
+
+// A release sealed before T0 and run after it proceeds at once, without
+// --late: the seal says it was prepared while T0 was ahead.
+func TestRunAfterT0OfAReleaseSealedBeforeItProceeds(t *testing.T) {
+	t0 := time.Now().Add(3 * time.Second).Truncate(time.Second)
+	rl := newPublishRelease(t, t0, registry.Options{})
+	if res := rl.run([]string{"seal"}); res.code != 0 {
+		t.Fatalf("seal: %s", res)
+	}
+	time.Sleep(time.Until(t0.Add(100 * time.Millisecond)))
+	res := rl.run([]string{"run"})
+	if res.code != 0 {
+		t.Fatalf("run after T0 of a release sealed before it: %s", res)
+	}
+	rl.assertReleased()
+}

@@ -76,6 +76,13 @@ func (ch *blogChange) paths() string {
 
 func (Advisory) Run(ctx context.Context, r *pipeline.Run) error {
 	cfg := r.Config
+	if !r.Selected("gate") {
+		// Run without the gate (--from, --only): the late-start rule is
+		// this stage's to apply.
+		if err := lateStart(r); err != nil {
+			return err
+		}
+	}
 	var (
 		model *templates.Model
 		post  templates.File

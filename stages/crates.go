@@ -22,6 +22,9 @@ import (
 const (
 	resCargoVersion = "cargo_version"
 	resOrder        = "order" // name@version, comma separated, publish order
+	// resReleased lists the versions already on the registry with the
+	// sealed checksum (name@version, comma separated).
+	resReleased = "released"
 )
 
 func packageStep(rel pipeline.Release) string { return "package " + rel.Line }

@@ -24,6 +24,9 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 		start := r.Now()
 		res["t0"] = g.T0.UTC().Format(time.RFC3339)
 		if !start.Before(g.T0) {
+			if err := lateStart(r); err != nil {
+				return err
+			}
 			late := start.Sub(g.T0)
 			res["late_start"] = late.Round(time.Millisecond).String()
 			if late > g.Window {

@@ -33,6 +33,10 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 		findings = append(findings, pipeline.Finding{Subject: subject, Msg: fmt.Sprintf(format, args...), Fix: fix})
 	}
 
+	if now := r.Now(); !now.Before(r.Gate.T0) && !r.Gate.Sandbox {
+		r.Warnf("T0 %s is in the past (%s ago): a run releases at once only if this release was prepared before T0 or is already partly public; check embargo.at in %s",
+			r.Gate.T0.UTC().Format(time.RFC3339), now.Sub(r.Gate.T0).Round(time.Second), cfg.Path)
+	}
 	v, err := openVault(r)
 	if err != nil {
 		return err
@@ -226,6 +230,7 @@ func packageLines(ctx context.Context, r *pipeline.Run, v *vault.Vault, skip map
 			}
 			if len(released) > 0 {
 				summary += "; already released: " + strings.Join(released, ", ")
+				res[resReleased] = strings.Join(released, ",")
 			}
 			res["summary"] = summary
 			if len(problems) > 0 {

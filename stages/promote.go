@@ -75,7 +75,7 @@ func (Promote) Run(ctx context.Context, r *pipeline.Run) error {
 		return err
 	}
 
-	if err := r.WaitFor(ctx, "gate"); err != nil {
+	if err := awaitGate(ctx, r); err != nil {
 		return err
 	}
 	var (

@@ -144,7 +144,7 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 		}
 	}
 
-	if err := r.WaitFor(ctx, "gate"); err != nil {
+	if err := awaitGate(ctx, r); err != nil {
 		return errors.Join(prepErr, err)
 	}
 	// At T0 every line publishes at once: the lines share nothing but the

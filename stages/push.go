@@ -189,7 +189,7 @@ func (Push) Run(ctx context.Context, r *pipeline.Run) error {
 			return err
 		}
 	}
-	if err := r.WaitFor(ctx, "gate"); err != nil {
+	if err := awaitGate(ctx, r); err != nil {
 		return err
 	}
 
