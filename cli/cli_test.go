@@ -3,7 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +14,7 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/stages"
 )
 
@@ -111,5 +115,53 @@ func TestStatusExits1WhenAStageFailed(t *testing.T) {
 	writeJournal("")
 	if code, stdout, stderr := embargo(t, "status", "-c", config); code != ExitOK {
 		t.Errorf("status with every stage done: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// render --json lists every file it wrote, each with its kind, path, size
+// and digest, as one JSON object.
+func TestRenderJSONListsTheFilesWritten(t *testing.T) {
+	reg, err := registry.Start("", registry.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	config := planCIConfig(t, "2026-12-01T14:00:00Z")
+	f, err := os.OpenFile(config, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "\n[registry]\nindex = %q\n", reg.IndexURL())
+	f.Close()
+	dir := filepath.Join(t.TempDir(), "review")
+	code, stdout, stderr := embargo(t, "render", "--json", "-o", dir, "-c", config)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	var rep struct {
+		ID    string `json:"id"`
+		Files []struct {
+			Kind, Path, Sha256 string
+			Bytes              int
+		} `json:"files"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("render --json is not one JSON object: %v\n%s", err, stdout)
+	}
+	var kinds []string
+	for _, f := range rep.Files {
+		kinds = append(kinds, f.Kind)
+		b, err := os.ReadFile(f.Path)
+		if err != nil {
+			t.Errorf("%s: %v", f.Kind, err)
+			continue
+		}
+		sum := sha256.Sum256(b)
+		if len(b) != f.Bytes || hex.EncodeToString(sum[:]) != f.Sha256 || !strings.HasPrefix(f.Path, dir+string(filepath.Separator)) {
+			t.Errorf("%s: listed as %s (%d bytes, %s), the file has %d bytes", f.Kind, f.Path, f.Bytes, f.Sha256, len(b))
+		}
+	}
+	if rep.ID != "DEMO-SA-2026-001" || strings.Join(kinds, " ") != "post rustsec osv mail" {
+		t.Errorf("render --json: id %q, files %v", rep.ID, kinds)
 	}
 }
