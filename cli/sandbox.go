@@ -54,7 +54,7 @@ any other host. Prints the config's path.`,
 and its blog, then run it (its registry takes any token):
   embargo sandbox serve --dir %s &
   %s=any embargo run -c %s
-or rehearse it, with T0 now: embargo rehearse -c %s
+or, with it served, rehearse it (T0 now): embargo rehearse -c %s
 `, t0.UTC().Format(time.RFC3339), abs, demo.TokenEnv, ex.Config, ex.Config)
 			}
 			return nil
