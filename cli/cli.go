@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -64,6 +65,9 @@ func (a *app) execute(ctx context.Context, args []string) int {
 	if err == nil {
 		return ExitOK
 	}
+	if isUnknownCommand(err) {
+		err = flagError{fmt.Errorf("%s\nsee embargo --help", strings.TrimSpace(err.Error()))}
+	}
 	code := exitCode(err)
 	var ce *codeError
 	if !errors.As(err, &ce) || !ce.silent {
@@ -102,6 +106,12 @@ func exitCode(err error) int {
 
 type flagError struct{ error }
 
+// isUnknownCommand recognises cobra's error for a command it does not
+// know, which it returns as a plain error: bad usage, exit 2.
+func isUnknownCommand(err error) bool {
+	return strings.HasPrefix(err.Error(), "unknown command ")
+}
+
 func isFlagError(err error) bool {
 	var fe flagError
 	return errors.As(err, &fe)
@@ -117,9 +127,13 @@ embargo instant T0, never a second before, every crate is published, and
 the advisory goes out within the disclosure window.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       Version,
 	}
+	// --version prints what `embargo version` prints.
+	root.SetVersionTemplate(versionLine() + "\n")
+	root.Flags().Bool("version", false, "print the version, as embargo version does")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return flagError{fmt.Errorf("%v (see embargo %s --help)", err, c.Name())}
+		return flagError{fmt.Errorf("%v (see %s --help)", err, c.CommandPath())}
 	})
 	pf := root.PersistentFlags()
 	pf.StringVarP(&a.g.config, "config", "c", "embargo.toml", "the release config")

@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 
@@ -8,6 +11,7 @@ import (
 
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages"
+	"github.com/async-rs/embargo/templates"
 )
 
 func (a *app) renderCommand() *cobra.Command {
@@ -27,15 +31,20 @@ func (a *app) renderCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var warnings []string
+			warn := func(msg string) {
+				warnings = append(warnings, msg)
+				fmt.Fprintf(a.stderr, "warning: %s\n", msg)
+			}
 			for _, f := range m.Validate() {
-				fmt.Fprintf(a.stderr, "warning: %s\n", f)
+				warn(fmt.Sprint(f))
 			}
 			// The registry's versions feed the "no fix for series X"
 			// paragraph; reading them is optional for a review.
 			r := &pipeline.Run{Config: cfg}
 			versions, err := stages.PackageVersions(cmd.Context(), r)
 			if err != nil {
-				fmt.Fprintf(a.stderr, "warning: rendered without the registry's versions of %s: %v\n", cfg.Advisory.Package, err)
+				warn(fmt.Sprintf("rendered without the registry's versions of %s: %v", cfg.Advisory.Package, err))
 			}
 			out, err := stages.RenderAdvisory(cfg, m, versions)
 			if err != nil {
@@ -44,12 +53,41 @@ func (a *app) renderCommand() *cobra.Command {
 			if err := out.WriteDir(dir); err != nil {
 				return err
 			}
-			for _, f := range out.Files() {
-				fmt.Fprintln(a.stdout, filepath.Join(dir, f.Path))
+			rep := renderReport{ID: cfg.Embargo.ID, Dir: dir, Warnings: warnings}
+			for _, o := range []struct {
+				kind string
+				f    templates.File
+			}{{"post", out.Post}, {"rustsec", out.RustSec}, {"osv", out.OSV}, {"mail", out.Mail}} {
+				sum := sha256.Sum256(o.f.Content)
+				rep.Files = append(rep.Files, renderedFile{Kind: o.kind, Path: filepath.Join(dir, o.f.Path), Bytes: len(o.f.Content), Sha256: hex.EncodeToString(sum[:])})
+			}
+			if a.g.json {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			for _, f := range rep.Files {
+				fmt.Fprintln(a.stdout, f.Path)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&dir, "output", "o", "", "folder to write the outputs in")
 	return cmd
+}
+
+// renderReport is what `render --json` prints: one JSON object listing
+// every file written, for a review script to pick up.
+type renderReport struct {
+	ID       string         `json:"id"`
+	Dir      string         `json:"dir"`
+	Files    []renderedFile `json:"files"`
+	Warnings []string       `json:"warnings,omitempty"`
+}
+
+type renderedFile struct {
+	Kind   string `json:"kind"` // post, rustsec, osv, mail
+	Path   string `json:"path"`
+	Bytes  int    `json:"bytes"`
+	Sha256 string `json:"sha256"`
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -46,6 +47,9 @@ on any machine, is safe.`,
 	cmd.Flags().StringVar(&sel.Only, "only", "", "run just this stage")
 	cmd.Flags().BoolVar(&a.force, "force", false, "replace a blog post whose content differs from the rendered advisory")
 	cmd.Flags().BoolVar(&a.late, "late", false, "the embargo is over: release now what is still missing, though the fix is already public or T0 passed before any run prepared for it")
+	for _, name := range []string{"from", "only"} {
+		cmd.RegisterFlagCompletionFunc(name, a.completeStage)
+	}
 	cmd.Flags().StringVar(&bundle, "bundle", "", "release from a sealed bundle: the `REPOSITORY@sha256:...` that embargo seal --push printed")
 	return cmd
 }
@@ -142,4 +146,16 @@ func (a *app) finalReport(r *pipeline.Run, err error) {
 		fmt.Fprintln(a.stdout)
 		printStatus(a.stdout, rep, false)
 	}
+}
+
+// completeStage offers the stage names, in pipeline order, with what each
+// does, for --from and --only.
+func (a *app) completeStage(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	var out []cobra.Completion
+	for _, st := range a.stages {
+		if strings.HasPrefix(st.Name(), toComplete) {
+			out = append(out, cobra.CompletionWithDesc(st.Name(), st.Summary()))
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
 }

@@ -21,8 +21,14 @@ func (a *app) sandboxCommand() *cobra.Command {
 	var in time.Duration
 	example := &cobra.Command{
 		Use:   "demo",
-		Short: "Write the built-in example release (a crate workspace with held fixes and a local public remote)",
-		Args:  noArgs,
+		Short: "Write the built-in example release (a crate workspace with held fixes, a local public remote, its own registry and blog)",
+		Long: `Write the built-in example release into an empty folder: a crate workspace
+with two maintained lines and their held fixes, a local public remote, a blog
+repository, and the embargo.toml that releases them. Its registry and its
+blog's site are servers on this machine's loopback, at ports chosen now, that
+` + "`embargo sandbox serve --dir DIR`" + ` starts: the example never reaches crates.io or
+any other host. Prints the config's path.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dir == "" {
 				return flagError{fmt.Errorf("--dir is required")}
@@ -34,16 +40,28 @@ func (a *app) sandboxCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ex, err := demo.Build(abs, demo.Options{T0: a.clock.Now().Add(in).Truncate(time.Second).Add(time.Second)})
+			if entries, _ := os.ReadDir(abs); len(entries) > 0 {
+				return flagError{fmt.Errorf("--dir %s is not empty: the example is written into an empty folder", dir)}
+			}
+			t0 := a.clock.Now().Add(in).Truncate(time.Second).Add(time.Second)
+			ex, err := demo.Build(abs, demo.Options{T0: t0})
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(a.stdout, ex.Config)
+			if !a.g.quiet {
+				fmt.Fprintf(a.stderr, `the example's T0 is %s. To release it on this machine, serve its registry
+and its blog, then run it (its registry takes any token):
+  embargo sandbox serve --dir %s &
+  %s=any embargo run -c %s
+or, with it served, rehearse it (T0 now): embargo rehearse -c %s
+`, t0.UTC().Format(time.RFC3339), abs, demo.TokenEnv, ex.Config, ex.Config)
+			}
 			return nil
 		},
 	}
 	example.Flags().StringVar(&dir, "dir", "", "an empty folder to write the example in")
-	example.Flags().DurationVar(&in, "in", 5*time.Second, "T0 this far from now")
+	example.Flags().DurationVar(&in, "in", time.Minute, "T0 this far from now")
 	cmd.AddCommand(example, a.sandboxServeCommand())
 	return cmd
 }
@@ -53,11 +71,21 @@ func (a *app) sandboxServeCommand() *cobra.Command {
 	var addr string
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the sandbox crates registry (crates.io-compatible) until interrupted",
-		Args:  noArgs,
+		Short: "Run the sandbox crates registry (crates.io-compatible) until interrupted; for an example, its registry and blog",
+		Long: `Run a crates.io-compatible registry on this machine until interrupted,
+keeping its crates in --dir; prints its index URL.
+
+When --dir holds the built-in example (` + "`embargo sandbox demo --dir DIR`" + `), serve
+what its embargo.toml names, at the addresses it was written with: its
+registry (crates kept in DIR/registry) and its blog's site, which serves each
+post pushed to DIR/blog.git at its blog.url.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Dir == "" {
 				return flagError{fmt.Errorf("--dir is required")}
+			}
+			if demo.IsExample(opts.Dir) {
+				return a.serveExample(cmd, opts)
 			}
 			srv, err := registry.Start(addr, opts)
 			if err != nil {
@@ -78,4 +106,26 @@ func (a *app) sandboxServeCommand() *cobra.Command {
 	f.BoolVar(&opts.CratesIO, "crates-io", false, "stand in for crates.io (dependencies cargo sends as crates.io's are this registry's)")
 	f.BoolVar(&opts.AuthRequired, "auth-required", false, "a private registry: every read, not only publishes, needs --token (config.json says auth-required)")
 	return cmd
+}
+
+// serveExample serves the example in opts.Dir until interrupted.
+func (a *app) serveExample(cmd *cobra.Command, opts registry.Options) error {
+	for _, name := range []string{"addr", "auth-required"} {
+		if cmd.Flags().Changed(name) {
+			return flagError{fmt.Errorf("--%s does not apply to the example in %s: its registry stands in for crates.io at the address its embargo.toml names", name, opts.Dir)}
+		}
+	}
+	srvs, err := demo.Serve(opts.Dir, opts)
+	if err != nil {
+		return err
+	}
+	defer srvs.Close()
+	if srvs.Registry != nil {
+		fmt.Fprintln(a.stdout, srvs.Registry.IndexURL())
+	}
+	if srvs.SiteURL != "" {
+		fmt.Fprintln(a.stdout, srvs.SiteURL+"/")
+	}
+	<-cmd.Context().Done()
+	return nil
 }

@@ -67,9 +67,19 @@ func (a *app) statusCommand() *cobra.Command {
 			if a.g.json {
 				enc := json.NewEncoder(a.stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+				if err := enc.Encode(st); err != nil {
+					return err
+				}
+			} else {
+				printStatus(a.stdout, st, a.g.verbose)
 			}
-			printStatus(a.stdout, st, a.g.verbose)
+			// A failed stage exits 1, as the run that failed did, so that
+			// a script polling status sees it; the table already says which.
+			for _, s := range st.Stages {
+				if s.State == pipeline.StateFailed {
+					return &codeError{code: ExitFailed, err: fmt.Errorf("stage %s failed", s.Name), silent: true}
+				}
+			}
 			return nil
 		},
 	}

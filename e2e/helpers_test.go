@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/templates"
-	"github.com/go-git/go-git/v5/plumbing/object"
-	"html"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -327,43 +325,7 @@ func gitCmd(t *testing.T, dir string, args ...string) string {
 // deployedSite serves /blog/<slug>/ from the middleman blog repository's
 // master tip (source/blog/<date>-<slug>.html.md), as the blog's own deploy
 // would once it has built the pushed post.
-func deployedSite(repoPath string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		slug := strings.Trim(strings.TrimPrefix(r.URL.Path, "/blog/"), "/")
-		repo, err := git.PlainOpen(repoPath)
-		if err != nil || slug == "" {
-			http.NotFound(w, r)
-			return
-		}
-		ref, err := repo.Reference(plumbing.NewBranchReferenceName("master"), true)
-		if err != nil {
-			http.NotFound(w, r)
-			return
-		}
-		c, err := repo.CommitObject(ref.Hash())
-		if err != nil {
-			http.NotFound(w, r)
-			return
-		}
-		files, err := c.Files()
-		if err != nil {
-			http.NotFound(w, r)
-			return
-		}
-		var page string
-		files.ForEach(func(f *object.File) error {
-			if strings.HasPrefix(f.Name, "source/blog/") && strings.HasSuffix(f.Name, "-"+slug+".html.md") {
-				page, _ = f.Contents()
-			}
-			return nil
-		})
-		if page == "" {
-			http.NotFound(w, r)
-			return
-		}
-		fmt.Fprintf(w, "<html><body><pre>%s</pre></body></html>", html.EscapeString(page))
-	})
-}
+func deployedSite(repoPath string) http.Handler { return world.Site(repoPath, "master") }
 
 // postURL is where the release's post is served: blog.url of its config,
 // expanded.

@@ -157,6 +157,8 @@ func TestConfigMistakesExit2AndTouchNothing(t *testing.T) {
 		{"shared tag", `tag           = "v1.12.5"`, `tag           = "v1.13.1"`, `release[2].tag: tag "v1.13.1" is also release[1]'s`},
 		{"missing description", `description = "advisory.md"`, `description = "missing.md"`, `advisory.description: cannot read missing.md`},
 		{"bad window", `window  = "6h"`, `window  = "6 hours"`, `embargo.toml:5: embargo.window: "6 hours" is not a duration`},
+		{"window not a string", `window  = "6h"`, `window  = 6`, `embargo.toml:5: embargo.window: 6 is a number, not a string (a duration in quotes with its unit, e.g. window = "6h")`},
+		{"quoted local time", `at      = `, `at      = "2026-12-01T14:00:00" #`, `embargo.toml:4: embargo.at: "2026-12-01T14:00:00" is quoted and has no UTC offset`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

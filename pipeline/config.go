@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -181,26 +182,40 @@ func loadConfig(path string, descriptionMayBeMissing bool) (*Config, error) {
 	}
 	cfg := &Config{Path: path, Dir: filepath.Dir(abs)}
 	lines := indexKeyLines(string(src))
-	v := &validator{file: path, lines: lines, descriptionMayBeMissing: descriptionMayBeMissing}
+	v := &validator{file: path, lines: lines, src: strings.Split(string(src), "\n"), descriptionMayBeMissing: descriptionMayBeMissing}
 
-	md, err := toml.Decode(string(src), cfg)
-	if err != nil {
+	// The untyped decode is the parser alone: a syntax error stops there.
+	// It also keeps what the typed one loses: time.Time decodes through
+	// its TextUnmarshaler, which forgets whether a datetime had an offset.
+	if _, err := toml.Decode(string(src), &v.raw); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			key := pe.LastKey
-			if key == "" {
-				key = "(syntax)"
-			}
-			v.problems = append(v.problems, Problem{File: path, Line: pe.Position.Line, Key: key, Msg: pe.Message})
+			v.problems = append(v.problems, Problem{File: path, Line: pe.Position.Line, Key: cmp.Or(pe.LastKey, "(syntax)"), Msg: pe.Message})
 		} else {
 			v.problems = append(v.problems, Problem{File: path, Key: "(syntax)", Msg: err.Error()})
 		}
 		return nil, &ConfigError{Problems: v.problems}
 	}
-	// time.Time decodes through its TextUnmarshaler, which loses whether a
-	// datetime carried an offset; an untyped decode keeps the TOML kind.
-	if _, err := toml.Decode(string(src), &v.raw); err != nil {
-		return nil, err
+	// Values of the wrong kind are reported and left out, so that the
+	// typed decode reads the rest and every other mistake is found too.
+	text := string(src)
+	if v.checkTypes(v.raw) {
+		var b strings.Builder
+		if err := toml.NewEncoder(&b).Encode(v.raw); err != nil {
+			return nil, &ConfigError{Problems: v.problems}
+		}
+		text = b.String()
+	}
+	md, err := toml.Decode(text, cfg)
+	if err != nil {
+		// Not expected once the kinds are checked; still located.
+		var pe toml.ParseError
+		key := "(file)"
+		if errors.As(err, &pe) && pe.LastKey != "" {
+			key = pe.LastKey
+		}
+		v.add(key, err.Error(), "")
+		return nil, &ConfigError{Problems: v.problems}
 	}
 	reported := map[string]bool{}
 	occurrence := map[string]int{}
@@ -233,8 +248,12 @@ func unwrapPathError(err error) string {
 type validator struct {
 	file     string
 	lines    map[string]int
+	src      []string // the file's lines
 	raw      map[string]any
 	problems []Problem
+	// typed are the keys whose value was of the wrong kind: the checks of
+	// their values are not repeated as "missing".
+	typed map[string]bool
 	// descriptionMayBeMissing: see LoadConfigAwaitingDescription.
 	descriptionMayBeMissing bool
 }
@@ -248,6 +267,9 @@ func (v *validator) rawTime(table, key string) time.Time {
 }
 
 func (v *validator) add(key, msg, fix string) {
+	if v.typed[key] {
+		return // its value was of the wrong kind, already reported
+	}
 	v.problems = append(v.problems, Problem{File: v.file, Line: v.line(key), Key: key, Msg: msg, Fix: fix})
 }
 

@@ -418,14 +418,40 @@ func TestConfigSyntaxErrorNamesItsLine(t *testing.T) {
 
 func TestConfigQuotedLocalAtIsRefusedWithItsLine(t *testing.T) {
 	src := edit(t, minimalConfig, `at      = 2026-12-01T14:00:00Z`, `at      = "2026-12-01T14:00:00"  # <- mistake`)
-	_, err := pipeline.LoadConfig(writeConfig(t, src))
-	var ce *pipeline.ConfigError
-	if !errors.As(err, &ce) || len(ce.Problems) != 1 {
-		t.Fatalf("got %v, want one problem", err)
+	problems := expectProblems(t, src, want{"embargo.at", "# <- mistake", []string{"no UTC offset", "e.g. at = 2026-12-01T14:00:00Z"}})
+	if s := problems[0].String(); strings.Contains(s, "parsing time") {
+		t.Errorf("the problem %q is the parser's, not the user's", s)
 	}
-	p := ce.Problems[0]
-	if want := lineOf(t, src, "# <- mistake"); p.Line != want || p.Key != "embargo.at" {
-		t.Errorf("problem %v, want it at line %d on embargo.at", p, want)
+}
+
+// A value of the wrong kind is a mistake like any other: located, with its
+// fix, and reported beside every other mistake of the file.
+func TestConfigWrongKindsAreReportedWithTheOtherMistakes(t *testing.T) {
+	src := minimalConfig
+	src = edit(t, src, `handler = "Jane Doe <jane@example.org>"`, "handler = \"Jane Doe <jane@example.org>\"\nwindow  = 6  # <- window")
+	src = edit(t, src, `line          = "1.12"`, `line          = 1.10  # <- line`)
+	src = edit(t, src, `crates        = ["async-std"]`, `crates        = "async-std"  # <- crates`)
+	src = edit(t, src, `severity    = "high"`, "severity    = \"urgent\"  # <- severity\ndate        = \"2026-11-20\"  # <- date")
+	src = edit(t, src, `branch    = "master"`, `branch    = true  # <- branch`)
+	expectProblems(t, src,
+		want{"embargo.window", "# <- window", []string{"6 is a number, not a string", `window = "6h"`}},
+		want{"release[1].crates", "# <- crates", []string{"not a list of strings", `crates = ["async-std"]`}},
+		want{"release[2].line", "# <- line", []string{"1.10 is a number", `line = "1.10"`}},
+		want{"advisory.severity", "# <- severity", nil},
+		want{"advisory.date", "# <- date", []string{"not a date", "date = 2026-11-20"}},
+		want{"blog.branch", "# <- branch", []string{"true is a boolean", `branch = "true"`}},
+	)
+}
+
+// A quoted T0 is accepted when it is a full RFC 3339 time with its offset.
+func TestConfigQuotedAtWithOffsetLoads(t *testing.T) {
+	src := edit(t, minimalConfig, `at      = 2026-12-01T14:00:00Z`, `at      = "2026-12-01T15:00:00+01:00"`)
+	cfg, err := pipeline.LoadConfig(writeConfig(t, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC); !cfg.T0().Equal(want) {
+		t.Errorf("T0 = %s, want %s", cfg.T0(), want)
 	}
 }
 

@@ -1,12 +1,18 @@
 // Package demo writes the built-in example release: a generated world (a
 // crate workspace with two maintained lines and their held fixes, a local
-// "public" remote) and the embargo.toml that releases it.
+// "public" remote, a blog) and the embargo.toml that releases it. The
+// example is a sandbox world of its own: its registry and its blog's site
+// are servers on this machine's loopback (Serve starts them), so a run of
+// it touches nothing outside the machine.
 package demo
 
 import (
 	"bytes"
 	"cmp"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"text/template"
@@ -14,6 +20,10 @@ import (
 
 	"github.com/async-rs/embargo/sandbox/world"
 )
+
+// TokenEnv is the registry.token_env of the example's own registry, which
+// takes any token.
+const TokenEnv = "EMBARGO_DEMO_TOKEN"
 
 // Example is a built example, ready for `embargo run -c Config`.
 type Example struct {
@@ -28,15 +38,17 @@ type Options struct {
 	TokenEnv string
 	// Public overrides the public remote (a smart-HTTP URL in tests).
 	Public string
-	// RegistryIndex and RegistryTokenEnv, when set, write a [registry]
-	// section: crates-io served from that index, or the alternative
-	// registry RegistryName (whose name the crates' dependencies then
-	// carry).
+	// RegistryIndex and RegistryTokenEnv say where the crates go:
+	// crates-io served from that index, or the alternative registry
+	// RegistryName (whose name the crates' dependencies then carry). When
+	// RegistryIndex is empty the example gets a registry of its own, on a
+	// loopback address chosen now, that Serve starts; never crates.io.
 	RegistryIndex    string
 	RegistryTokenEnv string
 	RegistryName     string
-	// Blog, when set, writes a [blog] section for it; BlogURL overrides
-	// its URL template.
+	// Blog, when set, is the example's blog; BlogURL overrides its URL
+	// template. With neither, the example's own blog is served by Serve
+	// at a loopback address chosen now.
 	Blog    *world.Blog
 	BlogURL string
 	// Dependencies and NoLockfile shape the workspace as world.Spec says:
@@ -59,10 +71,37 @@ func Build(dir string, opts Options) (*Example, error) {
 	if opts.Public == "" {
 		opts.Public = w.Public
 	}
+	var own servers
+	if opts.RegistryIndex == "" {
+		addr, err := loopbackAddr()
+		if err != nil {
+			return nil, err
+		}
+		own.Registry = &registryAt{Addr: addr, Dir: "registry"}
+		opts.RegistryIndex, opts.RegistryTokenEnv, opts.RegistryName = "sparse+http://"+addr+"/index/", TokenEnv, "crates-io"
+	}
 	if opts.Blog == nil {
-		// The example's blog: an async.rs-like middleman site whose
-		// built pages would be served at blog.example.org.
-		if opts.Blog, err = world.BuildBlog(dir, "middleman", "https://blog.example.org", "Jane Doe <jane@example.org>"); err != nil {
+		// The example's blog: an async.rs-like middleman site, whose
+		// deploy Serve stands in for unless BlogURL names another.
+		site := "http://127.0.0.1" // BlogURL replaces its URL
+		if opts.BlogURL == "" {
+			addr, err := loopbackAddr()
+			if err != nil {
+				return nil, err
+			}
+			site = "http://" + addr
+			own.Blog = &siteAt{Addr: addr, Repo: "blog.git"}
+		}
+		if opts.Blog, err = world.BuildBlog(dir, "middleman", site, "Jane Doe <jane@example.org>"); err != nil {
+			return nil, err
+		}
+		if own.Blog != nil {
+			own.Blog.Branch = opts.Blog.Branch
+		}
+	}
+	if own.Registry != nil || own.Blog != nil {
+		b, _ := json.MarshalIndent(own, "", "  ")
+		if err := os.WriteFile(filepath.Join(dir, serversFile), append(b, '\n'), 0o644); err != nil {
 			return nil, err
 		}
 	}
@@ -80,8 +119,12 @@ func Build(dir string, opts Options) (*Example, error) {
 	return &Example{Config: path, World: w}, nil
 }
 
-// Config renders the embargo.toml of a world.
+// Config renders the embargo.toml of a world. It needs opts.RegistryIndex:
+// an example left to the default registry would publish to crates.io.
 func Config(w *world.World, opts Options) ([]byte, error) {
+	if opts.RegistryIndex == "" {
+		return nil, errors.New("demo config: no registry index: the example never publishes to crates.io")
+	}
 	var b bytes.Buffer
 	err := configTemplate.Execute(&b, map[string]any{
 		"T0": opts.T0.UTC().Format(time.RFC3339), "Source": w.Source, "Public": opts.Public,
@@ -115,12 +158,11 @@ branch        = "{{.HeldBranch}}"
 public_branch = "{{.PublicBranch}}"
 tag           = "{{.Tag}}"
 {{end}}
-{{- if .RegistryIndex}}
 [registry]
 name      = "{{.RegistryName}}"
 index     = "{{.RegistryIndex}}"
 token_env = "{{.RegistryTokenEnv}}"
-{{end}}
+
 [advisory]
 title       = "Out-of-bounds read in demo_core::get"
 package     = "{{index .Crates 0}}"
@@ -141,6 +183,17 @@ url    = "{{$.BlogURL}}"
 feed   = "{{.Feed}}"
 {{- end}}
 `))
+
+// loopbackAddr picks a free port on the loopback interface. Another
+// program may take it before Serve listens; Serve then says so.
+func loopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("demo: choose a loopback port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
 
 func blogURL(opts Options) string {
 	if opts.BlogURL != "" {

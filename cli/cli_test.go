@@ -1,0 +1,167 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/sandbox/registry"
+	"github.com/async-rs/embargo/stages"
+)
+
+// embargo runs the command line in-process and returns its exit code and
+// output.
+func embargo(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	a := &app{stdout: &out, stderr: &errb, getenv: func(string) (string, bool) { return "", false },
+		clock: pipeline.NewFakeClock(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)), stages: stages.All()}
+	code = a.execute(context.Background(), args)
+	return code, out.String(), errb.String()
+}
+
+func TestUnknownCommandIsBadUsage(t *testing.T) {
+	code, _, stderr := embargo(t, "rnu")
+	if code != ExitUsage {
+		t.Errorf("exit %d, want %d", code, ExitUsage)
+	}
+	for _, want := range []string{`unknown command "rnu"`, "run", "embargo --help"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
+func TestBadFlagNamesItsCommandOnce(t *testing.T) {
+	for args, want := range map[string]string{"run --nope": "(see embargo run --help)", "--nope": "(see embargo --help)"} {
+		code, _, stderr := embargo(t, strings.Fields(args)...)
+		if code != ExitUsage || !strings.Contains(stderr, want) || strings.Contains(stderr, "embargo embargo") {
+			t.Errorf("%s: exit %d, stderr %q, want exit 2 and %q", args, code, stderr, want)
+		}
+	}
+}
+
+func TestVersionFlagPrintsTheVersion(t *testing.T) {
+	_, want, _ := embargo(t, "version")
+	code, stdout, stderr := embargo(t, "--version")
+	if code != ExitOK || stdout != want || stderr != "" {
+		t.Errorf("--version: exit %d, stdout %q, stderr %q; want exit 0 and %q", code, stdout, stderr, want)
+	}
+	if !strings.HasPrefix(want, "embargo "+Version+" ") {
+		t.Errorf("version prints %q", want)
+	}
+}
+
+// The shell completes --only and --from with the stage names.
+func TestStageFlagsCompleteStageNames(t *testing.T) {
+	for _, flag := range []string{"--only", "--from"} {
+		_, stdout, _ := embargo(t, "__complete", "run", flag, "pu")
+		var names []string
+		for _, l := range strings.Split(stdout, "\n") {
+			if name, _, ok := strings.Cut(l, "\t"); ok {
+				names = append(names, name)
+			}
+		}
+		if got := strings.Join(names, " "); got != "push publish" {
+			t.Errorf("%s pu completes to %q, want \"push publish\":\n%s", flag, got, stdout)
+		}
+	}
+}
+
+// status exits 1 when the journal holds a failed stage, as the run did, and
+// 0 when nothing failed.
+func TestStatusExits1WhenAStageFailed(t *testing.T) {
+	config := planCIConfig(t, "2026-12-01T14:00:00Z")
+	cfg, err := pipeline.LoadConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeJournal := func(failed string) {
+		t.Helper()
+		j, err := pipeline.OpenJournal("", cfg, (&pipeline.Engine{Stages: stages.All()}).Names(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range j.Stages {
+			s.State = pipeline.StateDone
+			if s.Name == failed {
+				s.State, s.Error = pipeline.StateFailed, "cargo publish failed"
+			}
+		}
+		b, _ := json.Marshal(j)
+		state := filepath.Join(filepath.Dir(config), ".embargo")
+		if err := os.MkdirAll(state, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(state, "journal.json"), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeJournal("publish")
+	for _, args := range [][]string{{"status"}, {"status", "--json"}} {
+		if code, stdout, stderr := embargo(t, append(args, "-c", config)...); code != ExitFailed || !strings.Contains(stdout, "publish") {
+			t.Errorf("%v with publish failed: exit %d, want %d\n%s%s", args, code, ExitFailed, stdout, stderr)
+		}
+	}
+	writeJournal("")
+	if code, stdout, stderr := embargo(t, "status", "-c", config); code != ExitOK {
+		t.Errorf("status with every stage done: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// render --json lists every file it wrote, each with its kind, path, size
+// and digest, as one JSON object.
+func TestRenderJSONListsTheFilesWritten(t *testing.T) {
+	reg, err := registry.Start("", registry.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	config := planCIConfig(t, "2026-12-01T14:00:00Z")
+	f, err := os.OpenFile(config, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "\n[registry]\nindex = %q\n", reg.IndexURL())
+	f.Close()
+	dir := filepath.Join(t.TempDir(), "review")
+	code, stdout, stderr := embargo(t, "render", "--json", "-o", dir, "-c", config)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	var rep struct {
+		ID    string `json:"id"`
+		Files []struct {
+			Kind, Path, Sha256 string
+			Bytes              int
+		} `json:"files"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("render --json is not one JSON object: %v\n%s", err, stdout)
+	}
+	var kinds []string
+	for _, f := range rep.Files {
+		kinds = append(kinds, f.Kind)
+		b, err := os.ReadFile(f.Path)
+		if err != nil {
+			t.Errorf("%s: %v", f.Kind, err)
+			continue
+		}
+		sum := sha256.Sum256(b)
+		if len(b) != f.Bytes || hex.EncodeToString(sum[:]) != f.Sha256 || !strings.HasPrefix(f.Path, dir+string(filepath.Separator)) {
+			t.Errorf("%s: listed as %s (%d bytes, %s), the file has %d bytes", f.Kind, f.Path, f.Bytes, f.Sha256, len(b))
+		}
+	}
+	if rep.ID != "DEMO-SA-2026-001" || strings.Join(kinds, " ") != "post rustsec osv mail" {
+		t.Errorf("render --json: id %q, files %v", rep.ID, kinds)
+	}
+}
