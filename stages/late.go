@@ -57,9 +57,17 @@ func preparedBeforeT0(r *pipeline.Run) bool {
 	return false
 }
 
-// begunPublicly: this run's preflight saw part of the release public
+// begunPublicly: the journal records a public write of this release (a
+// push, an upload, a copy, a post), or preflight saw part of it public
 // already (a branch at its held tip, a version on the registry).
 func begunPublicly(r *pipeline.Run) bool {
+	for _, stage := range []string{"push", "promote", "publish", "advisory"} {
+		for _, st := range r.Journal.Steps(stage) {
+			if len(st.First) > 0 {
+				return true
+			}
+		}
+	}
 	for _, rel := range r.Config.Releases {
 		held := r.Journal.Result("preflight", lineStep(rel), resHeld)
 		if held != "" && r.Journal.Result("preflight", lineStep(rel), resPublicTip) == held {
