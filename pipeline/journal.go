@@ -28,6 +28,9 @@ type Journal struct {
 	T0      time.Time      `json:"t0"`
 	Window  string         `json:"window"`
 	Stages  []*StageRecord `json:"stages"`
+	// Clocks are the measurements of the public targets' clocks, oldest
+	// first.
+	Clocks []ClockCheck `json:"clocks,omitempty"`
 
 	path   string
 	mu     sync.Mutex
@@ -147,6 +150,23 @@ func (j *Journal) Result(stage, step, key string) string {
 		}
 	}
 	return ""
+}
+
+// AddClocks records a measurement of the targets' clocks.
+func (j *Journal) AddClocks(c ClockCheck) error {
+	return j.update(func() { j.Clocks = append(j.Clocks, c) })
+}
+
+// LastClocks is the latest measurement recorded for why, if any.
+func (j *Journal) LastClocks(why string) (ClockCheck, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for i := len(j.Clocks) - 1; i >= 0; i-- {
+		if j.Clocks[i].Why == why {
+			return j.Clocks[i], true
+		}
+	}
+	return ClockCheck{}, false
 }
 
 // update applies fn under the lock and writes the journal atomically.
