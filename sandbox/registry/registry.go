@@ -24,6 +24,10 @@ type Options struct {
 	Token      string
 	Latency    time.Duration // added to every request
 	IndexDelay time.Duration // a published version shows in the index only after this
+	// ClockOffset sets the registry's clock this far ahead of this
+	// machine's (negative: behind): its Date headers, its request log and
+	// its publish times all read it.
+	ClockOffset time.Duration
 
 	// CratesIO makes the sandbox stand in for crates.io, for cargo configured
 	// with source.crates-io.replace-with pointing at it: dependencies cargo
@@ -38,7 +42,7 @@ type Request struct {
 	Method   string
 	Path     string
 	Status   int
-	Time     time.Time
+	Time     time.Time // arrival, on the registry's clock
 	Duration time.Duration
 	Crate    string
 	Version  string
@@ -50,6 +54,7 @@ type Server struct {
 
 	token    string
 	cratesIO bool
+	offset   time.Duration
 	http     *http.Server
 	ln       net.Listener
 
@@ -103,6 +108,7 @@ func Start(addr string, opts Options) (*Server, error) {
 		URL:        "http://" + ln.Addr().String(),
 		token:      opts.Token,
 		cratesIO:   opts.CratesIO,
+		offset:     opts.ClockOffset,
 		ln:         ln,
 		store:      st,
 		latency:    opts.Latency,
@@ -114,6 +120,9 @@ func Start(addr string, opts Options) (*Server, error) {
 	go s.http.Serve(ln)
 	return s, nil
 }
+
+// now is the registry's clock.
+func (s *Server) now() time.Time { return time.Now().Add(s.offset) }
 
 // IndexURL is the index URL for cargo configuration, with the sparse+ prefix.
 func (s *Server) IndexURL() string { return "sparse+" + s.URL + "/index/" }
@@ -210,7 +219,7 @@ func (s *Server) Seed(e IndexEntry, crate []byte) error {
 	if s.store.find(e.Name, e.Vers) != nil {
 		return fmt.Errorf("sandbox registry: seed: crate version `%s` of `%s` is already stored", e.Vers, e.Name)
 	}
-	now := time.Now().UTC()
+	now := s.now().UTC()
 	return s.store.add(&record{Entry: e, Published: now, VisibleAt: now, Seeded: true}, crate)
 }
 
