@@ -20,7 +20,7 @@ type Preflight struct{}
 
 func (Preflight) Name() string { return "preflight" }
 func (Preflight) Summary() string {
-	return "held branches, fast-forward, leak check, tags, versions, credentials"
+	return "held branches, fast-forward, leak check, tags, versions, credentials, the targets' clocks"
 }
 
 func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
@@ -29,6 +29,9 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 	add := func(subject, fix, format string, args ...any) {
 		findings = append(findings, pipeline.Finding{Subject: subject, Msg: fmt.Sprintf(format, args...), Fix: fix})
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	clocks := startClocks(ctx, r) // the targets' clocks, while the rest runs
 
 	v, err := openVault(r)
 	if err != nil {
@@ -133,6 +136,9 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 	}
 
 	if err := checkSeal(ctx, r, v, add); err != nil {
+		return err
+	}
+	if err := recordClocks(r, clocks, add); err != nil {
 		return err
 	}
 
