@@ -85,9 +85,17 @@ func newPublishRelease(t *testing.T, t0 time.Time, opts registry.Options) *relea
 // example's blog.
 func buildRelease(t *testing.T, t0 time.Time, regOpts *registry.Options, blog *world.Blog) *release {
 	t.Helper()
+	return buildReleaseWith(t, t0, gitserver.Options{}, regOpts, blog)
+}
+
+// buildReleaseWith is buildRelease with the git server's options (its
+// token is always the test's).
+func buildReleaseWith(t *testing.T, t0 time.Time, gitOpts gitserver.Options, regOpts *registry.Options, blog *world.Blog) *release {
+	t.Helper()
 	requireTool(t, "cargo")
 	dir := t.TempDir()
-	srv, err := gitserver.Start(dir, gitserver.Options{Token: token})
+	gitOpts.Token = token
+	srv, err := gitserver.Start(dir, gitOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
