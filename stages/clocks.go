@@ -85,9 +85,10 @@ func (w *worldClocks) measure(ctx context.Context, r *pipeline.Run, why string, 
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	plan := clock.Plan{Rounds: rounds}
-	if why == pipeline.MeasureFirstWrite && r.Gate != nil {
-		// After T0 a write needs only the proof that T0 has passed on
-		// the target's clock too.
+	if why != pipeline.MeasureGate && r.Gate != nil {
+		// Once T0 has passed, the gate needs only the proof that it has
+		// passed on the target's clock too: the first burst gives it
+		// but for a clock within a second of T0.
 		plan.Enough = func(res clock.Result) bool { return !r.Now().Add(res.Low).Before(r.Gate.T0) }
 	}
 	var progress func([]clock.Result)

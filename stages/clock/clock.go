@@ -10,7 +10,8 @@
 // Date ticks over to the next second bound it to about one round trip.
 // Each round of probes is timed to land on the server around its next
 // tick-over, spread over where the previous rounds place it, so each round
-// divides the uncertainty of where the tick falls by the number of probes.
+// divides the uncertainty of where the tick falls by the number of probes
+// less one.
 //
 // Only the bounds the samples prove are reported. Where the tick falls is
 // an estimate, used to time the next probes and nothing else.
@@ -115,7 +116,7 @@ func New(opts Options) *Prober {
 	if p.clock == nil {
 		p.clock = realClock{}
 	}
-	if p.probes <= 0 {
+	if p.probes < 2 {
 		p.probes = 6
 	}
 	if p.http == nil {
@@ -285,11 +286,12 @@ func (p *Prober) start(u string, burst []Sample) window {
 	return w
 }
 
-// narrow is the window after a round. A round with probes on both sides
-// of the tick-over places it between them, whatever came before. A round
-// all on one side bounds it on that side only: the window then also
-// reaches one width past the old one, in case the time to be stamped
-// changed and the tick-over moved out of it.
+// narrow is the window after a round. The round's probes reach both
+// edges of the old window, so a round with probes on both sides of the
+// tick-over places it between two of them. A round all on one side means
+// the tick-over left the window (the time to be stamped changed): the new
+// window then reaches one width past the old one on each side, and the
+// next round finds it there.
 func narrow(w window, got []Sample) window {
 	own := of(got[0])
 	for _, s := range got[1:] {
@@ -299,29 +301,32 @@ func narrow(w window, got []Sample) window {
 			own = of(s) // jitter: the later probes count
 		}
 	}
-	if !got[0].Date.Equal(got[len(got)-1].Date) {
-		return own
-	}
-	reach := window{w.lo - w.width(), w.hi + w.width()}
-	if out, ok := own.and(reach); ok {
+	if out, ok := own.and(window{w.lo - w.width(), w.hi + w.width()}); ok {
 		return out
 	}
 	return own
 }
 
-// times spreads a round's probes over where the window places the next
-// tick-over: the send times that split it into equal parts.
+// times spreads a round's probes evenly over where the window places the
+// tick-over, edges included. The tick-over comes once a second, so each
+// probe goes at the first moment from now on that falls where it should
+// relative to a tick-over, whichever: a round takes under a second.
 func (p *Prober) times(w window) []time.Time {
 	earliest := p.clock.Now().Add(lead)
-	// The tick-over of second n is reached by probes sent from n - at,
-	// somewhere in (n - hi, n - lo]: the first n whose span starts after
-	// earliest.
-	n := earliest.Add(w.hi).Truncate(time.Second).Add(time.Second)
-	first := n.Add(-w.hi)
+	// A probe sent at t is stamped with second n or later once t >= n -
+	// at: the tick-over of any second n is sent for in (n - hi, n - lo].
+	n := earliest.Truncate(time.Second) // any whole second will do
 	out := make([]time.Time, p.probes)
 	for k := range out {
-		out[k] = first.Add(w.width() * time.Duration(k+1) / time.Duration(p.probes+1))
+		t := n.Add(-w.hi + w.width()*time.Duration(k)/time.Duration(p.probes-1))
+		// The same moment of another second: the first one from earliest.
+		d := t.Sub(earliest) % time.Second
+		if d < 0 {
+			d += time.Second
+		}
+		out[k] = earliest.Add(d)
 	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Before(out[b]) })
 	return out
 }
 
