@@ -100,14 +100,28 @@ func (g *Gate) World() []Offset {
 }
 
 // SetWorld hands the gate a measurement of the targets' clocks, begun at
-// local time at. It replaces the one in hand: a clock may have been stepped
-// since, so bounds of different measurements are never mixed.
+// local time at. It replaces the one in hand, target by target: a clock may
+// have been stepped since, so the bounds of a target measured again are
+// its new ones only. A target that could not be measured again keeps its
+// last bounds, which say more than the local clock would.
 func (g *Gate) SetWorld(offsets []Offset, at time.Time) { g.set("", offsets, at) }
 
 func (g *Gate) set(why string, offsets []Offset, at time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.world = append([]Offset(nil), offsets...)
+	world := make([]Offset, len(offsets))
+	for i, o := range offsets {
+		world[i] = o
+		if o.Measured() {
+			continue
+		}
+		for _, old := range g.world {
+			if old.URL == o.URL && old.Measured() {
+				world[i] = old
+			}
+		}
+	}
+	g.world = world
 	g.measured, g.measuredAt, g.measuredBy = true, at, why
 	if g.changed != nil {
 		close(g.changed)

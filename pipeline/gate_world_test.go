@@ -244,3 +244,19 @@ func TestGateCountdownCountsToT0OnTheSlowestClock(t *testing.T) {
 		t.Errorf("ticks = %v, want %v", got, want)
 	}
 }
+
+// A target that cannot be asked again (a dropped connection in the last
+// seconds) keeps what it was last measured at, rather than falling back
+// on the local clock.
+func TestGateKeepsTheLastBoundsOfATargetThatCannotBeMeasuredAgain(t *testing.T) {
+	clock := pipeline.NewFakeClock(testT0.Add(-time.Minute))
+	g := &pipeline.Gate{T0: testT0, Window: 6 * time.Hour, Clock: clock}
+	behind := offset("registry", -5*time.Second, -5*time.Second+time.Millisecond)
+	g.SetWorld([]pipeline.Offset{behind}, clock.Now())
+	again := behind
+	again.Low, again.High, again.Samples, again.Unmeasured = 0, 0, 0, "unreachable: connection reset"
+	g.SetWorld([]pipeline.Offset{again}, clock.Now())
+	if at, _ := g.Opening(); !at.Equal(testT0.Add(5 * time.Second)) {
+		t.Errorf("opening %v, want T0+5s as last measured", at)
+	}
+}

@@ -157,18 +157,6 @@ func (j *Journal) AddClocks(c ClockCheck) error {
 	return j.update(func() { j.Clocks = append(j.Clocks, c) })
 }
 
-// LastClocks is the latest measurement recorded for why, if any.
-func (j *Journal) LastClocks(why string) (ClockCheck, bool) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	for i := len(j.Clocks) - 1; i >= 0; i-- {
-		if j.Clocks[i].Why == why {
-			return j.Clocks[i], true
-		}
-	}
-	return ClockCheck{}, false
-}
-
 // update applies fn under the lock and writes the journal atomically.
 func (j *Journal) update(fn func()) error {
 	j.mu.Lock()

@@ -69,8 +69,10 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 		if by != "" && start.Before(opened) && opened.Sub(g.T0) >= noticeable {
 			r.Infof("T0 passed on the clock of %s last, %s after this machine's T0", by, opened.Sub(g.T0).Round(time.Millisecond))
 		}
-		if c, ok := r.Journal.LastClocks(pipeline.MeasureGate); ok && !c.At.Before(start) {
-			r.Infof("clocks, measured again before T0: %s", c.Summary())
+		if len(world) > 0 && start.Before(g.T0) {
+			// What the gate opened by: its own measurement of the last
+			// seconds, as far as it had come.
+			r.Infof("clocks at T0: %s", pipeline.ClockCheck{Offsets: world}.Summary())
 		}
 		switch {
 		case !start.Before(opened):
@@ -88,7 +90,7 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 // noticeable is how much later than T0 here the gate must open for the
 // output to say which clock holds it; below it, it is the measurement's
 // own margin.
-const noticeable = 100 * time.Millisecond
+const noticeable = time.Second
 
 // countdown formats a duration as [Dd ]HH:MM:SS, rounding up so the display
 // reaches 00:00:01 and never shows 00:00:00 before T0.
