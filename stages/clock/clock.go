@@ -280,11 +280,18 @@ func (p *Prober) start(u string, burst []Sample) window {
 	p.mu.Lock()
 	prior, known := p.prior[u]
 	p.mu.Unlock()
+	// The time to be stamped drifts a little between measurements (load,
+	// another route): the prior is widened by that much.
+	prior = window{prior.lo - priorSlack, prior.hi + priorSlack}
 	if both, agree := prior.and(w); known && agree {
 		return both
 	}
 	return w
 }
+
+// priorSlack is how far the tick-over may have moved, relative to the
+// sending of a probe, since the previous measurement.
+const priorSlack = 20 * time.Millisecond
 
 // narrow is the window after a round. The round's probes reach both
 // edges of the old window, so a round with probes on both sides of the

@@ -126,3 +126,22 @@ func TestMeasureStopsWhenEnough(t *testing.T) {
 		t.Errorf("Enough asked %d times, %d samples: want the first burst only", rounds, got[0].Samples)
 	}
 }
+
+// A Prober remembers where it placed the tick-over: the next measurement
+// (the gate's, after preflight's) starts from there, and one round then
+// does what took several.
+func TestMeasureStartsFromWhereTheLastOnePlacedTheTickOver(t *testing.T) {
+	srv := server(t, -2*time.Second-430*time.Millisecond, 0, nil)
+	targets := []clock.Target{{Name: "registry API", URL: srv.URL + "/"}}
+	p := clock.New(clock.Options{})
+	p.Measure(context.Background(), targets, clock.Plan{Rounds: 3}, nil)
+	got := p.Measure(context.Background(), targets, clock.Plan{Rounds: 1}, nil)[0]
+	off := -2*time.Second - 430*time.Millisecond
+	if got.Err != nil || got.Low > off || got.High < off {
+		t.Fatalf("second measurement %+v does not hold %v", got, off)
+	}
+	// A first round alone leaves a fifth of a second.
+	if w := got.High - got.Low; w > 100*time.Millisecond {
+		t.Errorf("one round after a measurement leaves bounds %v wide: the last measurement was not used", w)
+	}
+}
