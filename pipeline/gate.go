@@ -161,6 +161,9 @@ func (g *Gate) Measure(ctx context.Context, why string) ([]Offset, bool) {
 }
 
 func (g *Gate) measureLocked(ctx context.Context, why string) []Offset {
+	if ctx.Err() != nil {
+		return nil // the wait it was for is over
+	}
 	start := g.Clock.Now()
 	final := g.Probe(ctx, why, func(offs []Offset) {
 		if ctx.Err() == nil {

@@ -53,8 +53,12 @@ func ClockProbe(r *pipeline.Run) pipeline.ClockProbe {
 	return func(ctx context.Context, why string, report func([]pipeline.Offset)) []pipeline.Offset {
 		start := r.Now()
 		offs := w.measure(ctx, r, why, report)
+		record := why
+		if ctx.Err() != nil {
+			record += " (cut short: the wait it was for ended)"
+		}
 		if r.Journal != nil {
-			if err := r.Journal.AddClocks(pipeline.ClockCheck{Why: why, At: start.UTC(), Offsets: offs}); err != nil {
+			if err := r.Journal.AddClocks(pipeline.ClockCheck{Why: record, At: start.UTC(), Offsets: offs}); err != nil {
 				r.Out.Emit(pipeline.Event{Kind: pipeline.EventWarn, Msg: "clocks: write journal: " + err.Error()})
 			}
 		}
