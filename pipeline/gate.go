@@ -235,7 +235,7 @@ func (g *Gate) Wait(ctx context.Context, interval time.Duration, tick Tick) (lat
 	defer cancel() // a measurement still under way ends with the wait
 	var (
 		measuring <-chan struct{} // closed when the background measurement ends
-		sessions  int
+		measures  int
 		// The pending wake is kept when a measurement wakes the wait
 		// first, unless the opening moved before it.
 		timer     <-chan time.Time
@@ -250,8 +250,8 @@ func (g *Gate) Wait(ctx context.Context, interval time.Duration, tick Tick) (lat
 		if remaining <= 0 {
 			return -remaining, nil
 		}
-		if g.Probe != nil && measuring == nil && sessions < remeasures && remaining <= Remeasure && !fresh {
-			sessions++
+		if g.Probe != nil && measuring == nil && measures < remeasures && remaining <= Remeasure && !fresh {
+			measures++
 			done := make(chan struct{})
 			measuring = done
 			go func() {
