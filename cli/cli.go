@@ -177,7 +177,7 @@ func (a *app) engine() *pipeline.Engine { return &pipeline.Engine{Stages: a.stag
 
 // newRun prepares the run context shared by check, run and rehearse.
 func (a *app) newRun(cfg *pipeline.Config, journal *pipeline.Journal, secrets *pipeline.Secrets, out *pipeline.Reporter) *pipeline.Run {
-	return &pipeline.Run{
+	r := &pipeline.Run{
 		Config:   cfg,
 		Gate:     &pipeline.Gate{T0: cfg.T0(), Window: cfg.Window, Clock: a.clock},
 		Journal:  journal,
@@ -187,6 +187,9 @@ func (a *app) newRun(cfg *pipeline.Config, journal *pipeline.Journal, secrets *p
 		Force:    a.force,
 		Late:     a.late,
 	}
+	// T0 is the world's: the gate measures the public targets' clocks.
+	r.Gate.Probe = stages.ClockProbe(r)
+	return r
 }
 
 func (a *app) reporter(secrets *pipeline.Secrets) *pipeline.Reporter {

@@ -28,6 +28,9 @@ func (a *app) planCommand() *cobra.Command {
 				return nil
 			}
 			w := a.stdout
+			// The clocks are measured while the rest is printed.
+			clocks := make(chan []pipeline.Offset, 1)
+			go func() { clocks <- stages.MeasureClocks(cmd.Context(), &pipeline.Run{Config: cfg}) }()
 			fmt.Fprintf(w, "%s: %s\n", cfg.Embargo.ID, cfg.Advisory.Title)
 			fmt.Fprintf(w, "T0        %s (%s)\n", cfg.T0().Format("2006-01-02 15:04:05Z07:00"), relative(cfg.T0(), now))
 			fmt.Fprintf(w, "deadline  %s (T0 + %s): advisory live\n\n", cfg.Deadline().Format("2006-01-02 15:04:05Z07:00"), shortDuration(cfg.Window))
@@ -62,6 +65,7 @@ func (a *app) planCommand() *cobra.Command {
 				fmt.Fprintf(w, "  %-8s %s -> %s, tag %s, %s\n", rel.Line, rel.Branch, rel.PublicBranch, rel.Tag, crates)
 			}
 			a.planVersions(cmd.Context(), cfg)
+			a.planClocks(cfg, <-clocks)
 			return nil
 		},
 	}
@@ -116,6 +120,27 @@ func (a *app) planVersions(ctx context.Context, cfg *pipeline.Config) {
 	}
 	if nf := m.NoFixSeries(versions); len(nf) > 0 {
 		fmt.Fprintf(w, "no fix for series %s: is a maintained line missing from the config?\n", strings.Join(nf, ", "))
+	}
+}
+
+// planClocks shows each public target's clock against this machine's: the
+// gate opens when T0 has passed on all of them.
+func (a *app) planClocks(cfg *pipeline.Config, offs []pipeline.Offset) {
+	w := a.stdout
+	if len(offs) == 0 {
+		fmt.Fprintf(w, "\nclocks: no public target with a clock of its own; the gate counts on this machine's\n")
+		return
+	}
+	fmt.Fprintf(w, "\nclocks of the public targets against this machine's (T0 must pass on each):\n")
+	for _, o := range offs {
+		fmt.Fprintf(w, "  %-28s %-34s %s\n", o.Target, o.URL, o)
+	}
+	warnings, findings := stages.JudgeClocks(offs, cfg.Window)
+	for _, f := range findings {
+		fmt.Fprintf(w, "  ERROR %s\n", f)
+	}
+	for _, m := range warnings {
+		fmt.Fprintf(w, "  warning: %s\n", m)
 	}
 }
 

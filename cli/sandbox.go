@@ -103,6 +103,7 @@ post pushed to DIR/blog.git at its blog.url.`,
 	f.StringVar(&opts.Token, "token", "", "token publishes must present (empty: any)")
 	f.DurationVar(&opts.Latency, "latency", 0, "delay added to every request")
 	f.DurationVar(&opts.IndexDelay, "index-delay", 0, "how long a new version takes to appear in the index")
+	f.DurationVar(&opts.ClockOffset, "clock-offset", 0, "run the registry's clock this far ahead of this machine's (negative: behind), in its Date headers and its log")
 	f.BoolVar(&opts.CratesIO, "crates-io", false, "stand in for crates.io (dependencies cargo sends as crates.io's are this registry's)")
 	f.BoolVar(&opts.AuthRequired, "auth-required", false, "a private registry: every read, not only publishes, needs --token (config.json says auth-required)")
 	return cmd

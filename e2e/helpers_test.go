@@ -95,15 +95,17 @@ func newPublishRelease(t *testing.T, t0 time.Time, opts registry.Options) *relea
 // example's blog.
 func buildRelease(t *testing.T, t0 time.Time, regOpts *registry.Options, blog *world.Blog) *release {
 	t.Helper()
-	return buildReleaseWith(t, t0, regOpts, func(o *demo.Options) { o.Blog = blog })
+	return buildReleaseWith(t, t0, gitserver.Options{}, regOpts, func(o *demo.Options) { o.Blog = blog })
 }
 
-// buildReleaseWith builds the example world as edit shapes it.
-func buildReleaseWith(t *testing.T, t0 time.Time, regOpts *registry.Options, edit func(*demo.Options)) *release {
+// buildReleaseWith builds the example world as edit shapes it, with the
+// git server's options (its token is always the test's).
+func buildReleaseWith(t *testing.T, t0 time.Time, gitOpts gitserver.Options, regOpts *registry.Options, edit func(*demo.Options)) *release {
 	t.Helper()
 	requireTool(t, "cargo")
 	dir := t.TempDir()
-	srv, err := gitserver.Start(dir, gitserver.Options{Token: token})
+	gitOpts.Token = token
+	srv, err := gitserver.Start(dir, gitOpts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/sandbox/demo"
+	"github.com/async-rs/embargo/sandbox/gitserver"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/sandbox/world"
 	"github.com/async-rs/embargo/stages/cargo"
@@ -31,7 +32,7 @@ const dependency = "tinydep"
 // commits no Cargo.lock (its .gitignore lists it, as async-std's does).
 func newDependentRelease(t *testing.T, t0 time.Time) *release {
 	t.Helper()
-	rl := buildReleaseWith(t, t0, &registry.Options{}, func(o *demo.Options) {
+	rl := buildReleaseWith(t, t0, gitserver.Options{}, &registry.Options{}, func(o *demo.Options) {
 		o.Dependencies = map[string]string{dependency: "1"}
 		o.NoLockfile = true
 	})

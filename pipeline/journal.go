@@ -33,6 +33,9 @@ type Journal struct {
 	T0      time.Time      `json:"t0"`
 	Window  string         `json:"window"`
 	Stages  []*StageRecord `json:"stages"`
+	// Clocks are the measurements of the public targets' clocks, oldest
+	// first.
+	Clocks []ClockCheck `json:"clocks,omitempty"`
 
 	path   string
 	mu     sync.Mutex
@@ -298,6 +301,11 @@ func (j *Journal) Steps(stage string) []StepRecord {
 		}
 	}
 	return out
+}
+
+// AddClocks records a measurement of the targets' clocks.
+func (j *Journal) AddClocks(c ClockCheck) error {
+	return j.update(func() { j.Clocks = append(j.Clocks, c) })
 }
 
 // update applies fn under the lock and writes the journal atomically.

@@ -10,13 +10,15 @@ import (
 	"github.com/async-rs/embargo/stages/vault"
 )
 
-// Gate waits for T0. It is only the visible half of the gate: every public
-// write also asks pipeline.Gate.Allow itself.
+// Gate waits for T0 on every clock: this machine's and those of the public
+// targets, which the gate measures again in the last seconds. It is only
+// the visible half of the gate: every public write also asks
+// pipeline.Gate.Allow itself.
 type Gate struct{}
 
 func (Gate) Name() string    { return "gate" }
 func (Gate) Needs() []string { return []string{"preflight"} }
-func (Gate) Summary() string { return "wait for T0" }
+func (Gate) Summary() string { return "wait for T0, on this machine's clock and every target's" }
 
 func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 	g := r.Gate
@@ -32,16 +34,18 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 			if late > g.Window {
 				r.Warnf("WINDOW MISSED: started %s after T0; the advisory was due by %s. Proceeding now: every minute counts.",
 					late.Round(time.Second), g.Deadline().UTC().Format(time.RFC3339))
-			} else if late > 0 {
+			} else if at, _ := g.Opening(); late > 0 && !at.After(start) {
 				r.Infof("started %s after T0: proceeding at once", late.Round(time.Millisecond))
 			}
-			res["summary"] = "T0 already passed (" + res["late_start"] + " late)"
-			return nil
+		} else {
+			r.Infof("holding until T0 %s (%s from now):", g.T0.UTC().Format(time.RFC3339), g.T0.Sub(start).Round(time.Second))
+			for _, rel := range r.Config.Releases {
+				held := vault.ShortHex(r.Journal.Result("preflight", lineStep(rel), resHeld))
+				r.Infof("  %s: %s %s -> %s, tag %s", rel.Line, rel.Branch, held, rel.PublicBranch, rel.Tag)
+			}
 		}
-		r.Infof("holding until T0 %s (%s from now):", g.T0.UTC().Format(time.RFC3339), g.T0.Sub(start).Round(time.Second))
-		for _, rel := range r.Config.Releases {
-			held := vault.ShortHex(r.Journal.Result("preflight", lineStep(rel), resHeld))
-			r.Infof("  %s: %s %s -> %s, tag %s", rel.Line, rel.Branch, held, rel.PublicBranch, rel.Tag)
+		if at, by := g.Opening(); by != "" && at.After(start) && at.Sub(g.T0) >= noticeable {
+			r.Infof("T0 comes later on the clock of %s: holding until %s here", by, at.UTC().Format("15:04:05.000"))
 		}
 		interval := time.Minute
 		if r.Out.TTY {
@@ -54,12 +58,43 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 		if err != nil {
 			return fmt.Errorf("interrupted while waiting for T0: %w", err)
 		}
-		res["woke"] = r.Now().UTC().Format(time.RFC3339Nano)
+		woke := r.Now()
+		res["woke"] = woke.UTC().Format(time.RFC3339Nano)
 		res["late"] = late.String()
-		res["summary"] = fmt.Sprintf("T0 reached, woke %s late", late.Round(time.Microsecond))
+		world := g.World()
+		for _, o := range world {
+			res["clock "+o.Name()] = o.String()
+		}
+		opened, by := g.Opening()
+		if by != "" && start.Before(opened) {
+			res["opened_by"] = by
+			res["opened_after_t0"] = opened.Sub(g.T0).String()
+		}
+		if by != "" && start.Before(opened) && opened.Sub(g.T0) >= noticeable {
+			r.Infof("T0 passed on the clock of %s last, %s after this machine's T0", by, opened.Sub(g.T0).Round(time.Millisecond))
+		}
+		if len(world) > 0 && start.Before(g.T0) {
+			// What the gate opened by: its own measurement of the last
+			// seconds, as far as it had come.
+			r.Infof("clocks at T0: %s", pipeline.ClockCheck{Offsets: world}.Summary())
+		}
+		switch {
+		case !start.Before(opened):
+			res["summary"] = "T0 already passed (" + res["late_start"] + " late)"
+			if by != "" {
+				res["summary"] = "T0 already passed on every clock"
+			}
+		default:
+			res["summary"] = fmt.Sprintf("T0 reached on every clock, woke %s late", late.Round(time.Microsecond))
+		}
 		return nil
 	})
 }
+
+// noticeable is how much later than T0 here the gate must open for the
+// output to say which clock holds it; below it, it is the measurement's
+// own margin.
+const noticeable = time.Second
 
 // countdown formats a duration as [Dd ]HH:MM:SS, rounding up so the display
 // reaches 00:00:01 and never shows 00:00:00 before T0.

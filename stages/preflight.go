@@ -23,7 +23,7 @@ type Preflight struct{}
 func (Preflight) Name() string    { return "preflight" }
 func (Preflight) Needs() []string { return nil }
 func (Preflight) Summary() string {
-	return "held branches, fast-forward, leak check, tags, versions, credentials"
+	return "held branches, fast-forward, leak check, tags, versions, credentials, the targets' clocks"
 }
 
 func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
@@ -32,6 +32,9 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 	add := func(subject, fix, format string, args ...any) {
 		findings = append(findings, pipeline.Finding{Subject: subject, Msg: fmt.Sprintf(format, args...), Fix: fix})
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	clocks := startClocks(ctx, r) // the targets' clocks, while the rest runs
 
 	if now := r.Now(); !now.Before(r.Gate.T0) && !r.Gate.Sandbox {
 		r.Warnf("T0 %s is in the past (%s ago): a run releases at once only if this release was prepared before T0 or is already partly public; check embargo.at in %s",
@@ -140,6 +143,9 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 	}
 
 	if err := checkSeal(ctx, r, v, add); err != nil {
+		return err
+	}
+	if err := recordClocks(r, clocks, add); err != nil {
 		return err
 	}
 

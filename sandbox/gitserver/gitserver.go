@@ -30,11 +30,15 @@ type Options struct {
 	// (any user name) on every git-receive-pack request, both the ref
 	// advertisement and the POST. Fetching stays anonymous.
 	Token string
+	// ClockOffset sets the server's clock this far ahead of this machine's
+	// (negative: behind), as a forge whose clock is off: its Date headers
+	// and its request log both read it.
+	ClockOffset time.Duration
 }
 
 // Request is one HTTP request seen by the server.
 type Request struct {
-	Time   time.Time // when the request arrived
+	Time   time.Time // when the request arrived, on the server's clock
 	Method string
 	Path   string
 	// Service is "git-upload-pack" or "git-receive-pack", taken from
@@ -53,6 +57,7 @@ type Server struct {
 
 	backend string
 	token   string
+	offset  time.Duration
 	srv     *http.Server
 	done    chan struct{}
 
@@ -97,6 +102,7 @@ func Start(root string, opts Options) (*Server, error) {
 		Root:    abs,
 		backend: backend,
 		token:   opts.Token,
+		offset:  opts.ClockOffset,
 		done:    make(chan struct{}),
 	}
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second}
@@ -161,15 +167,18 @@ func (s *Server) Close() {
 	<-s.done
 }
 
+// now is the server's clock.
+func (s *Server) now() time.Time { return time.Now().Add(s.offset) }
+
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := Request{
-		Time:    time.Now(),
+		Time:    s.now(),
 		Method:  r.Method,
 		Path:    r.URL.Path,
 		Service: service(r),
 	}
 	rec.Authorized = s.authorized(r)
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &statusWriter{ResponseWriter: w, now: s.now}
 	defer func() {
 		if sw.status == 0 {
 			sw.status = http.StatusOK
@@ -180,6 +189,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}()
 
+	if r.URL.Path == "/" {
+		// The forge's front page, answered without git: where a clock
+		// check asks the time.
+		sw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(sw, "embargo sandbox git server")
+		return
+	}
 	if rec.Service == ReceivePack && !rec.Authorized {
 		sw.Header().Set("WWW-Authenticate", `Basic realm="embargo"`)
 		http.Error(sw, "authentication required", http.StatusUnauthorized)
@@ -251,15 +267,30 @@ func service(r *http.Request) string {
 	return ""
 }
 
+// statusWriter records the status and stamps the Date header from the
+// server's clock, when the answer is written, as net/http would from the
+// machine's.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	now    func() time.Time
+	dated  bool
+}
+
+func (w *statusWriter) date() {
+	if !w.dated {
+		w.dated = true
+		if w.Header().Get("Date") == "" {
+			w.Header().Set("Date", w.now().UTC().Format(http.TimeFormat))
+		}
+	}
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
 	}
+	w.date()
 	w.ResponseWriter.WriteHeader(code)
 }
 
@@ -267,6 +298,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
+	w.date()
 	return w.ResponseWriter.Write(b)
 }
 

@@ -237,3 +237,50 @@ func TestNoTokenAllowsPush(t *testing.T) {
 		t.Fatalf("main = %v, want %v", got, h)
 	}
 }
+
+// A forge whose clock is off: its Date headers and its request log read
+// the same clock, and its front page answers without git.
+func TestClockOffsetMovesDateAndRequestLogTogether(t *testing.T) {
+	root := t.TempDir()
+	if _, err := git.PlainInit(filepath.Join(root, "public.git"), true); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := Start(root, Options{ClockOffset: 42 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	before := time.Now()
+	var dates []time.Time
+	for _, u := range []string{srv.URL + "/", srv.RepoURL("public.git") + "/info/refs?service=git-upload-pack"} {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", u, resp.Status)
+		}
+		d, err := http.ParseTime(resp.Header.Get("Date"))
+		if err != nil {
+			t.Fatalf("GET %s: Date %q: %v", u, resp.Header.Get("Date"), err)
+		}
+		dates = append(dates, d)
+	}
+	after := time.Now()
+	lo, hi := before.Add(42*time.Second).Truncate(time.Second), after.Add(42*time.Second)
+	for _, d := range dates {
+		if d.Before(lo) || d.After(hi) {
+			t.Errorf("Date %s, want between %s and %s (42 s ahead)", d.Format(time.RFC3339), lo.Format(time.RFC3339), hi.Format(time.RFC3339Nano))
+		}
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 2 || reqs[1].Service != UploadPack {
+		t.Fatalf("requests %+v, want the front page and the ref advertisement", reqs)
+	}
+	for _, r := range reqs {
+		if r.Time.Before(before.Add(42*time.Second)) || r.Time.After(after.Add(42*time.Second)) {
+			t.Errorf("%s %s logged at %s, not on the server's clock (42 s ahead)", r.Method, r.Path, r.Time.Format(time.RFC3339Nano))
+		}
+	}
+}

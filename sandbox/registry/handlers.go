@@ -37,15 +37,30 @@ func (s *Server) routes() http.Handler {
 
 type logKey struct{}
 
+// statusWriter records the status and stamps the Date header from the
+// registry's clock, when the answer is written (after the latency), as
+// net/http would from the machine's.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	now    func() time.Time
+	dated  bool
+}
+
+func (w *statusWriter) date() {
+	if !w.dated {
+		w.dated = true
+		if w.Header().Get("Date") == "" {
+			w.Header().Set("Date", w.now().UTC().Format(http.TimeFormat))
+		}
+	}
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
 	}
+	w.date()
 	w.ResponseWriter.WriteHeader(code)
 }
 
@@ -53,13 +68,14 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
+	w.date()
 	return w.ResponseWriter.Write(b)
 }
 
 // logged applies the latency knob and records every request.
 func (s *Server) logged(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		entry := &Request{Method: r.Method, Path: r.URL.Path, Time: time.Now(), Token: s.hasToken(r)}
+		entry := &Request{Method: r.Method, Path: r.URL.Path, Time: s.now(), Token: s.hasToken(r)}
 		s.mu.Lock()
 		latency := s.latency
 		s.mu.Unlock()
@@ -71,13 +87,13 @@ func (s *Server) logged(next http.Handler) http.Handler {
 				t.Stop()
 			}
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &statusWriter{ResponseWriter: w, now: s.now}
 		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), logKey{}, entry)))
 		entry.Status = sw.status
 		if entry.Status == 0 {
 			entry.Status = http.StatusOK
 		}
-		entry.Duration = time.Since(entry.Time)
+		entry.Duration = s.now().Sub(entry.Time)
 		s.mu.Lock()
 		s.log = append(s.log, *entry)
 		s.mu.Unlock()
@@ -135,7 +151,7 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	body, err := s.store.indexFile(name, time.Now())
+	body, err := s.store.indexFile(name, s.now())
 	s.mu.Unlock()
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -282,7 +298,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		if f.status == http.StatusTooManyRequests && f.retryAfter > 0 {
 			// crates.io's wording: cargo shows the body, and the date in
 			// it is the only retry hint a cargo user gets.
-			until := time.Now().Add(f.retryAfter).UTC().Format(http.TimeFormat)
+			until := s.now().Add(f.retryAfter).UTC().Format(http.TimeFormat)
 			writeError(w, f.status, "You have published too many new versions in a short period of time. Please try again after %s or email help@crates.io to have your limit increased.", until)
 			return
 		}
@@ -331,7 +347,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	now := time.Now().UTC()
+	now := s.now().UTC()
 	rec := &record{
 		Entry:       meta.indexEntry(sha256hex(crate)),
 		Published:   now,

@@ -24,6 +24,10 @@ type Options struct {
 	Token      string
 	Latency    time.Duration // added to every request
 	IndexDelay time.Duration // a published version shows in the index only after this
+	// ClockOffset sets the registry's clock this far ahead of this
+	// machine's (negative: behind): its Date headers, its request log and
+	// its publish times all read it.
+	ClockOffset time.Duration
 
 	// AuthRequired makes the registry a private one, as RFC 3139 describes
 	// (cargo 1.74 and later): config.json says "auth-required", and every
@@ -46,7 +50,7 @@ type Request struct {
 	Method   string
 	Path     string
 	Status   int
-	Time     time.Time
+	Time     time.Time // arrival, on the registry's clock
 	Duration time.Duration
 	Crate    string
 	Version  string
@@ -61,6 +65,7 @@ type Server struct {
 	token        string
 	authRequired bool
 	cratesIO     bool
+	offset       time.Duration
 	http         *http.Server
 	ln           net.Listener
 
@@ -118,6 +123,7 @@ func Start(addr string, opts Options) (*Server, error) {
 		token:        opts.Token,
 		authRequired: opts.AuthRequired,
 		cratesIO:     opts.CratesIO,
+		offset:       opts.ClockOffset,
 		ln:           ln,
 		store:        st,
 		latency:      opts.Latency,
@@ -129,6 +135,9 @@ func Start(addr string, opts Options) (*Server, error) {
 	go s.http.Serve(ln)
 	return s, nil
 }
+
+// now is the registry's clock.
+func (s *Server) now() time.Time { return time.Now().Add(s.offset) }
 
 // IndexURL is the index URL for cargo configuration, with the sparse+ prefix.
 func (s *Server) IndexURL() string { return "sparse+" + s.URL + "/index/" }
@@ -225,7 +234,7 @@ func (s *Server) Seed(e IndexEntry, crate []byte) error {
 	if s.store.find(e.Name, e.Vers) != nil {
 		return fmt.Errorf("sandbox registry: seed: crate version `%s` of `%s` is already stored", e.Vers, e.Name)
 	}
-	now := time.Now().UTC()
+	now := s.now().UTC()
 	return s.store.add(&record{Entry: e, Published: now, VisibleAt: now, Seeded: true}, crate)
 }
 

@@ -594,3 +594,35 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+// A registry whose clock is off: its Date headers and its request log read
+// the same clock, 30 s behind this machine's.
+func TestClockOffsetMovesDateAndRequestLogTogether(t *testing.T) {
+	srv := start(t, registry.Options{ClockOffset: -30 * time.Second, Latency: 20 * time.Millisecond})
+	before := time.Now()
+	resp := do(t, http.MethodHead, srv.URL+"/", "", nil)
+	resp.Body.Close()
+	mustPublish(t, srv, meta("skewed", "1.0.0"))
+	after := time.Now()
+
+	date, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil {
+		t.Fatalf("Date %q: %v", resp.Header.Get("Date"), err)
+	}
+	// Stamped when the answer was written, after the latency, to the
+	// second (truncated).
+	lo, hi := before.Add(-30*time.Second).Add(20*time.Millisecond).Truncate(time.Second), after.Add(-30*time.Second)
+	if date.Before(lo) || date.After(hi) {
+		t.Errorf("Date %s, want between %s and %s (30 s behind)", date.Format(time.RFC3339), lo.Format(time.RFC3339Nano), hi.Format(time.RFC3339Nano))
+	}
+	log := srv.Requests()
+	if len(log) != 2 || log[1].Method != http.MethodPut {
+		t.Fatalf("request log %+v, want the HEAD and the PUT", log)
+	}
+	for _, r := range log {
+		if r.Time.Before(before.Add(-30*time.Second)) || r.Time.After(after.Add(-30*time.Second)) {
+			t.Errorf("%s %s logged at %s, not on the registry's clock (30 s behind %s..%s)", r.Method, r.Path,
+				r.Time.Format(time.RFC3339Nano), before.Format(time.RFC3339Nano), after.Format(time.RFC3339Nano))
+		}
+	}
+}
