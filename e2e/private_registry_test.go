@@ -52,6 +52,8 @@ func TestReleaseThroughAPrivateRegistry(t *testing.T) {
 	downloads := 0
 	for _, r := range rl.registry.Requests() {
 		switch {
+		case r.Method == http.MethodHead && r.Path == "/":
+			// The gate asking the registry's clock: no index read.
 		case r.Token && (r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden):
 			t.Errorf("%s %s with the token: %d", r.Method, r.Path, r.Status)
 		case !r.Token && r.Status != http.StatusUnauthorized:
