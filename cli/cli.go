@@ -141,7 +141,7 @@ the advisory goes out within the disclosure window.`,
 	pf.BoolVar(&a.g.json, "json", false, "JSON Lines events on stdout; the last line is the final report")
 	pf.BoolVarP(&a.g.quiet, "quiet", "q", false, "print only warnings and errors")
 	pf.BoolVarP(&a.g.verbose, "verbose", "v", false, "print every step")
-	root.AddCommand(a.checkCommand(), a.planCommand(), a.runCommand(), a.rehearseCommand(), a.sealCommand(), a.renderCommand(), a.statusCommand(), a.versionCommand(), a.sandboxCommand())
+	root.AddCommand(a.initCommand(), a.checkCommand(), a.planCommand(), a.runCommand(), a.rehearseCommand(), a.sealCommand(), a.renderCommand(), a.statusCommand(), a.versionCommand(), a.sandboxCommand())
 	for _, c := range root.Commands() {
 		if c.Args == nil {
 			c.Args = noArgs

@@ -199,7 +199,8 @@ func loadConfig(path string, descriptionMayBeMissing bool) (*Config, error) {
 	// Values of the wrong kind are reported and left out, so that the
 	// typed decode reads the rest and every other mistake is found too.
 	text := string(src)
-	if v.checkTypes(v.raw) {
+	removed := v.placeholders(v.raw, "")
+	if v.checkTypes(v.raw) || removed {
 		var b strings.Builder
 		if err := toml.NewEncoder(&b).Encode(v.raw); err != nil {
 			return nil, &ConfigError{Problems: v.problems}
@@ -251,8 +252,8 @@ type validator struct {
 	src      []string // the file's lines
 	raw      map[string]any
 	problems []Problem
-	// typed are the keys whose value was of the wrong kind: the checks of
-	// their values are not repeated as "missing".
+	// typed are the keys whose value was of the wrong kind, or a
+	// placeholder: the checks of their values are not repeated as "missing".
 	typed map[string]bool
 	// descriptionMayBeMissing: see LoadConfigAwaitingDescription.
 	descriptionMayBeMissing bool
@@ -561,6 +562,54 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 		li, lj := v.problems[i].Line, v.problems[j].Line
 		return li > 0 && (lj == 0 || li < lj)
 	})
+}
+
+// Placeholder starts every value `embargo init` could not guess: the
+// config is refused until each is replaced, so that a starter file is
+// never released as written.
+const Placeholder = "TODO:"
+
+// placeholders reports every string still starting with Placeholder and
+// removes its key from raw, as checkTypes does a value of the wrong kind:
+// the key has this one problem to fix, not also "missing" or "not a
+// date-time". It reports whether it removed any.
+func (v *validator) placeholders(raw map[string]any, prefix string) bool {
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	removed := false
+	for _, k := range keys {
+		key := prefix + k
+		var values []string
+		switch x := raw[k].(type) {
+		case map[string]any:
+			removed = v.placeholders(x, key+".") || removed
+		case []map[string]any:
+			for i, t := range x {
+				removed = v.placeholders(t, fmt.Sprintf("%s[%d].", key, i+1)) || removed
+			}
+		case string:
+			values = []string{x}
+		case []any:
+			for _, e := range x {
+				if s, ok := e.(string); ok {
+					values = append(values, s)
+				}
+			}
+		}
+		for _, s := range values {
+			if strings.HasPrefix(s, Placeholder) {
+				v.add(key, "is still a placeholder: "+strings.TrimSpace(strings.TrimPrefix(s, Placeholder)), "replace it with the real value")
+				v.skip(key)
+				delete(raw, k)
+				removed = true
+				break
+			}
+		}
+	}
+	return removed
 }
 
 // envName checks a *_env key. Its value is never quoted back: when it is

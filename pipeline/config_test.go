@@ -544,3 +544,19 @@ func TestConfigAwaitingItsDescriptionFromABundle(t *testing.T) {
 		t.Error("a description that is a folder was accepted")
 	}
 }
+
+// A starter config from `embargo init` is refused until every placeholder
+// is replaced, each named once at its own line, whatever else its key is
+// checked for.
+func TestConfigPlaceholdersAreRefusedUntilReplaced(t *testing.T) {
+	src := edit(t, minimalConfig, `title       = "Use-after-free in async_std::task"`, `title       = "TODO: the advisory's title"`)
+	src = edit(t, src, `handler = "Jane Doe <jane@example.org>"`, `handler = "TODO: Name <email> of the primary handler"`)
+	src = edit(t, src, `tag           = "v1.12.1"`, `tag           = "TODO: v1.12.1"`)
+	src = edit(t, src, `at      = 2026-12-01T14:00:00Z`, `at      = "TODO: T0, unquoted with its UTC offset"`)
+	expectProblems(t, src,
+		want{"embargo.at", "at      = ", []string{"is still a placeholder: T0, unquoted with its UTC offset"}},
+		want{"embargo.handler", "handler = ", []string{"is still a placeholder: Name <email> of the primary handler", "replace it"}},
+		want{"release[2].tag", `tag           = "TODO`, []string{"is still a placeholder: v1.12.1"}},
+		want{"advisory.title", "title       = ", []string{"is still a placeholder: the advisory's title"}},
+	)
+}

@@ -16,9 +16,8 @@ import (
 func (v *validator) checkTypes(raw map[string]any) bool {
 	n := len(v.problems)
 	v.checkTable(reflect.TypeOf(Config{}), raw, "")
-	v.typed = map[string]bool{}
 	for _, p := range v.problems[n:] {
-		v.typed[p.Key] = true
+		v.skip(p.Key)
 	}
 	return len(v.problems) > n
 }
@@ -39,6 +38,14 @@ func (v *validator) checkTable(t reflect.Type, raw map[string]any, prefix string
 			delete(raw, name)
 		}
 	}
+}
+
+// skip marks a key whose problem is reported: its other checks are not.
+func (v *validator) skip(key string) {
+	if v.typed == nil {
+		v.typed = map[string]bool{}
+	}
+	v.typed[key] = true
 }
 
 var timeType = reflect.TypeOf(time.Time{})
