@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +66,29 @@ func TestFixOnTheRegistryBeforeT0IsALeak(t *testing.T) {
 		}
 	}
 	rl.assertUnreleased()
+
+	// The operator's word: the embargo is over, and what is still missing
+	// goes out now, an hour before T0, the leaked versions left as they are.
+	res := rl.run([]string{"run", "--late"})
+	if res.code != 0 || !strings.Contains(res.stdout, "EMBARGO OVER (--late)") {
+		t.Fatalf("run --late: %s", res)
+	}
+	rl.assertReleased()
+	uploads := map[string]int{}
+	for _, r := range rl.registry.Requests() {
+		if r.Method == http.MethodPut {
+			uploads[r.Crate+"@"+r.Version]++
+		}
+	}
+	for _, nv := range rl.versions() {
+		want := 1
+		if slices.Contains(leaked, nv) {
+			want = 0
+		}
+		if uploads[nv] != want {
+			t.Errorf("%s uploaded %d times, want %d", nv, uploads[nv], want)
+		}
+	}
 }
 
 // A T0 in the past that nothing prepared for (a wrong year in embargo.at,

@@ -210,3 +210,45 @@ func TestGateWaitStartedJustBeforeT0HoldsUntilT0(t *testing.T) {
 		t.Errorf("Allow right after Wait = %v", err)
 	}
 }
+
+// The operator's word that the embargo is over, given where the fix is
+// already public, opens the gate before T0: writes are allowed and a wait
+// ends at once, and the gate says why it opened.
+func TestGateOpenedEarlyOnTheOperatorsWordAllowsWritesAtOnce(t *testing.T) {
+	clock := pipeline.NewFakeClock(testT0.Add(-30 * time.Minute))
+	g := &pipeline.Gate{T0: testT0, Window: 6 * time.Hour, Clock: clock}
+	if err := g.Allow("publish demo@1.13.1"); err == nil {
+		t.Fatal("allowed 30 minutes before T0")
+	}
+	g.OpenNow("the fix is already on the registry: demo-core@1.13.1")
+	if err := g.Allow("publish demo@1.13.1"); err != nil {
+		t.Errorf("after OpenNow: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := g.Wait(context.Background(), time.Minute, nil); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wait did not return on an opened gate")
+	}
+	if early, why := g.OpenedEarly(); !early || !strings.Contains(why, "demo-core@1.13.1") {
+		t.Errorf("OpenedEarly = %v %q", early, why)
+	}
+	if g.Deadline() != testT0.Add(6*time.Hour) {
+		t.Errorf("the deadline moved: %s", g.Deadline())
+	}
+}
+
+// OpenNow after T0 changes nothing: the gate is open already, and by the
+// world's clocks as measured.
+func TestGateOpenNowAfterT0ChangesNothing(t *testing.T) {
+	clock := pipeline.NewFakeClock(testT0.Add(time.Second))
+	g := &pipeline.Gate{T0: testT0, Window: 6 * time.Hour, Clock: clock}
+	g.OpenNow("late")
+	if early, _ := g.OpenedEarly(); early {
+		t.Error("an OpenNow after T0 counts as opened early")
+	}
+}

@@ -37,6 +37,9 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 			} else if at, _ := g.Opening(); late > 0 && !at.After(start) {
 				r.Infof("started %s after T0: proceeding at once", late.Round(time.Millisecond))
 			}
+		} else if early, why := g.OpenedEarly(); early {
+			r.Warnf("EMBARGO OVER (--late): %s; releasing now, %s before T0", why, g.T0.Sub(start).Round(time.Second))
+			res["opened_early"] = why
 		} else {
 			r.Infof("holding until T0 %s (%s from now):", g.T0.UTC().Format(time.RFC3339), g.T0.Sub(start).Round(time.Second))
 			for _, rel := range r.Config.Releases {

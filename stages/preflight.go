@@ -265,7 +265,8 @@ func registryLeak(ctx context.Context, r *pipeline.Run, idx *index.Client, subje
 		}
 	}
 	if r.Late {
-		r.Warnf("%s: already on the registry before T0: %s; --late: the rest is released now", subject, strings.Join(when, ", "))
+		r.Warnf("%s: already on the registry before T0: %s; --late: the embargo is over, the rest is released now", subject, strings.Join(when, ", "))
+		r.Gate.OpenNow("the fix is already on the registry: " + strings.Join(released, ", "))
 		return
 	}
 	add(subject, "the fix is public on the registry: treat the embargo as broken and follow the policy; to release the rest now, confirm with `embargo run --late`",

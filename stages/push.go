@@ -101,7 +101,10 @@ func sleepUntilLead(ctx context.Context, r *pipeline.Run, lead time.Duration) er
 	if !r.Selected("gate") {
 		return nil
 	}
-	d := r.Gate.T0.Add(-lead).Sub(r.Now())
+	// The opening, not T0: a target whose clock is behind, or a gate
+	// the operator opened early, moves it.
+	open, _ := r.Gate.Opening()
+	d := open.Add(-lead).Sub(r.Now())
 	if d <= 0 {
 		return nil
 	}
