@@ -165,3 +165,16 @@ func TestRenderJSONListsTheFilesWritten(t *testing.T) {
 		t.Errorf("render --json: id %q, files %v", rep.ID, kinds)
 	}
 }
+
+// plan says loudly when T0 is in the past, and what a run will then do.
+func TestPlanSaysLoudlyWhenT0IsInThePast(t *testing.T) {
+	for at, past := range map[string]bool{"2026-11-19T14:00:00Z": true, "2026-11-21T14:00:00Z": false} {
+		_, out, _ := embargo(t, "plan", "-c", planCIConfig(t, at))
+		if got := strings.Contains(out, "T0 IS IN THE PAST (19h0m0s ago)"); got != past {
+			t.Errorf("T0 %s: plan says T0 is in the past: %v, want %v:\n%s", at, got, past, out)
+		}
+		if past && !strings.Contains(out, "embargo run --late") {
+			t.Errorf("plan does not say how a late release is confirmed:\n%s", out)
+		}
+	}
+}

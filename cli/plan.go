@@ -33,7 +33,12 @@ func (a *app) planCommand() *cobra.Command {
 			go func() { clocks <- stages.MeasureClocks(cmd.Context(), &pipeline.Run{Config: cfg}) }()
 			fmt.Fprintf(w, "%s: %s\n", cfg.Embargo.ID, cfg.Advisory.Title)
 			fmt.Fprintf(w, "T0        %s (%s)\n", cfg.T0().Format("2006-01-02 15:04:05Z07:00"), relative(cfg.T0(), now))
-			fmt.Fprintf(w, "deadline  %s (T0 + %s): advisory live\n\n", cfg.Deadline().Format("2006-01-02 15:04:05Z07:00"), shortDuration(cfg.Window))
+			fmt.Fprintf(w, "deadline  %s (T0 + %s): advisory live\n", cfg.Deadline().Format("2006-01-02 15:04:05Z07:00"), shortDuration(cfg.Window))
+			if !now.Before(cfg.T0()) {
+				fmt.Fprintf(w, "!!! T0 IS IN THE PAST (%s ago): a run releases at once only if this release was prepared before T0 or is already partly public;\n"+
+					"    otherwise it refuses until `embargo run --late` says the embargo is over. Check embargo.at in %s.\n", now.Sub(cfg.T0()).Round(time.Second), cfg.Path)
+			}
+			fmt.Fprintln(w)
 			for i, st := range a.stages {
 				when := "at T0"
 				switch st.Name() {
@@ -41,6 +46,8 @@ func (a *app) planCommand() *cobra.Command {
 					when = "before T0"
 				case "gate":
 					when = "until T0"
+				case "advisory":
+					when = "after publish"
 				case "verify":
 					when = "by T0+" + shortDuration(cfg.Window)
 				}
