@@ -19,9 +19,9 @@ import (
 // crate's lockfile, reading config.json and the index file of every
 // dependency, one dependency level after another, each a round trip to the
 // registry. At T0 embargo has just read the very files cargo needs (it polls
-// the index until a dependency's new version shows before starting its
-// dependent), so cargo's resolution through a View costs loopback round trips
-// instead of registry ones. A View never invents anything: it answers with
+// the index until a dependency's new version shows; the dependent's cargo,
+// started meanwhile, is held until then: see Hold), so cargo's resolution
+// through a View costs loopback round trips instead of registry ones. A View never invents anything: it answers with
 // bytes the registry served to this client, the newest it has, and fetches a
 // file it has not seen from the registry on first request. It serves reads
 // only; cargo still reads config.json and the crate's own file from the
