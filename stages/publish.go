@@ -260,7 +260,9 @@ func prepareLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipel
 // and the View holds cargo's read of their index files until embargo's
 // polling has seen them there with the sealed checksums (index.View.Hold).
 // cargo's locked resolution needs those versions, so it cannot upload
-// before; and if one of them never shows, it is stopped.
+// before; and if one of them never shows, it is stopped. (A dependence
+// only through a dev-dependency that cargo strips from the published
+// manifest counts too: such a crate needs nothing of the other to upload.)
 func publishLine(ctx context.Context, r *pipeline.Run, idx *index.Client, l *publishingLine, looks map[string]*lookup) error {
 	s := l.sealed
 	var started []*inFlight
