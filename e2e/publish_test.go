@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/index"
@@ -177,6 +178,52 @@ func TestRunPublishesEveryCrateWithTheSealedChecksum(t *testing.T) {
 	for step, res := range rl.stepResults("publish", "publish ") {
 		if res["summary"] != "already on the registry with the sealed checksum" || res["uploaded_at"] != "" {
 			t.Errorf("%s in the re-run without a journal: %v", step, res)
+		}
+	}
+}
+
+// A dependent crate's cargo is started as soon as the registry has accepted
+// its dependency's upload, so that the index delay is spent on cargo's
+// start-up and its own reads; it uploads only once the index shows the
+// dependency, since its locked resolution needs it.
+func TestDependentStartsWhileItsDependencyWaitsForTheIndex(t *testing.T) {
+	delay := time.Second
+	rl := newPublishRelease(t, time.Now().Add(-time.Second), registry.Options{IndexDelay: delay})
+	if res := rl.run([]string{"run"}); res.code != 0 {
+		t.Fatal(res)
+	}
+	rl.assertPublishedOnce()
+	rl.assertOneUploadAttemptEach()
+	puts := map[string]time.Time{}
+	for _, r := range rl.registry.Requests() {
+		if r.Method == http.MethodPut && r.Status == http.StatusOK {
+			puts[r.Crate+"@"+r.Version] = r.Time
+		}
+	}
+	steps := map[string]*pipeline.StepRecord{}
+	for _, st := range rl.journal().Stage("publish").Steps {
+		steps[st.Name] = st
+	}
+	crates := rl.ex.World.Crates
+	for _, l := range rl.ex.World.Lines {
+		for i := 1; i < len(crates); i++ {
+			dep, nv := crates[i-1]+"@"+l.FixVersion, crates[i]+"@"+l.FixVersion
+			if got := puts[nv].Sub(puts[dep]); got < delay {
+				t.Errorf("%s was uploaded %s after %s, before the index could show it (index delay %s)", nv, got, dep, delay)
+			}
+			visible, err := time.Parse(time.RFC3339Nano, steps["publish "+dep].Result["visible_at"])
+			if err != nil {
+				t.Fatalf("publish %s: visible_at: %v", dep, err)
+			}
+			if started := steps["publish "+nv].Started; !started.Before(visible) {
+				t.Errorf("publish %s started at %s, once %s was visible (%s): cargo's start did not overlap the index delay", nv, started, dep, visible)
+			}
+			uploaded, err := time.Parse(time.RFC3339Nano, steps["publish "+nv].Result["uploaded_at"])
+			// The journal says when the upload could first have happened:
+			// not before cargo was shown the dependency in the index.
+			if err != nil || uploaded.Before(puts[dep].Add(delay)) {
+				t.Errorf("publish %s records uploaded_at %s, before its dependency could be in the index (%s)", nv, uploaded, puts[dep].Add(delay))
+			}
 		}
 	}
 }

@@ -53,6 +53,12 @@ const (
 	// and less often, up to every 2 s.
 	pollFast    = 50 * time.Millisecond
 	fastPollFor = 15 * time.Second
+	// viewHoldFor bounds how long a line's View keeps cargo's read of a
+	// dependency's index file waiting for the new version (index.View.Hold):
+	// well below cargo's own 30 s HTTP timeout, so that cargo gets the file
+	// as it is, fails to resolve, and is started again once the index shows
+	// the dependency, instead of failing on a timeout of its own.
+	viewHoldFor = 20 * time.Second
 )
 
 func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
@@ -127,14 +133,20 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 			}
 		}
 	}
-	view := startView(ctx, idx)
-	defer view.close()
+	views := startViews(ctx, idx)
+	defer views.close()
 	for _, l := range lines {
 		if l == nil {
 			continue
 		}
 		l.cargo = cargoFor(r, l.rel)
-		l.cargo.View = view.url(ctx)
+		if v := views.open(ctx); v != nil {
+			l.cargo.View = v.URL()
+			if l.cargo.ResolvesThroughView() {
+				l.view = v
+				l.deps, _ = cargo.WorkspaceDependencies(l.dir)
+			}
+		}
 		if l.cargo.ResolvesThroughView() {
 			// cargo resolves every crates.io package the lockfile pins
 			// before its first upload, level by level; read them all now.
@@ -185,6 +197,11 @@ type publishingLine struct {
 	dir    string
 	sealed sealed
 	cargo  *cargo.Cargo
+	// view is the line's own View of the index when cargo resolves
+	// through it, else nil; deps says which of the line's crates each
+	// depends on (cargo.WorkspaceDependencies), nil when unknown.
+	view *index.View
+	deps map[string]map[string]bool
 }
 
 // prepareLine checks out the line's held tip with its sealed packages. s is
@@ -234,18 +251,95 @@ func prepareLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipel
 
 // publishLine publishes one line's crates in order; a failure stops this
 // line only.
+//
+// A crate's step starts once the steps before it have ended, but when
+// cargo resolves through the line's View, a crate depending on earlier
+// ones (by the line's Cargo.lock) starts as soon as the registry has
+// accepted their uploads, while they still wait for the index: cargo's
+// start-up and its own reads of the registry then overlap the index delay,
+// and the View holds cargo's read of their index files until embargo's
+// polling has seen them there with the sealed checksums (index.View.Hold).
+// cargo's locked resolution needs those versions, so it cannot upload
+// before; and if one of them never shows, it is stopped. (A dependence
+// only through a dev-dependency that cargo strips from the published
+// manifest counts too: such a crate needs nothing of the other to upload.)
 func publishLine(ctx context.Context, r *pipeline.Run, idx *index.Client, l *publishingLine, looks map[string]*lookup) error {
 	s := l.sealed
+	var started []*inFlight
 	for _, nv := range s.order {
 		name, version := splitNV(nv)
-		if err := r.Step("publish "+nv, func(res map[string]string) error {
-			res["sha256"] = s.sha256[nv]
-			return publishCrate(ctx, r, idx, l.cargo, l.dir, name, version, s.sha256[nv], looks[nv], res)
-		}); err != nil {
-			return err
+		for _, e := range unfinished(started) {
+			if l.view != nil && l.deps[name][e.name] {
+				select {
+				case <-e.accepted:
+				case <-e.done:
+				}
+			} else {
+				<-e.done
+			}
+		}
+		if failed(started) {
+			break
+		}
+		f := &inFlight{name: name, version: version, sum: s.sha256[nv], accepted: make(chan struct{}), done: make(chan struct{})}
+		after := unfinished(started)
+		started = append(started, f)
+		go func() {
+			defer close(f.done)
+			f.err = r.Step("publish "+nv, func(res map[string]string) error {
+				res["sha256"] = f.sum
+				return publishCrate(ctx, r, idx, l, f, looks[nv], after, res)
+			})
+		}()
+	}
+	// The first failure in the line's order is the line's: a crate
+	// started early fails with the one it waited for.
+	var first error
+	for _, f := range started {
+		<-f.done
+		if f.err != nil && first == nil {
+			first = f.err
 		}
 	}
-	return nil
+	return first
+}
+
+// failed is true when a step of fs has ended in failure.
+func failed(fs []*inFlight) bool {
+	for _, f := range fs {
+		select {
+		case <-f.done:
+			if f.err != nil {
+				return true
+			}
+		default:
+		}
+	}
+	return false
+}
+
+// inFlight is one crate of a line being published.
+type inFlight struct {
+	name, version, sum string
+	accepted           chan struct{} // closed once the registry accepted its upload
+	done               chan struct{} // closed once its step ended; err is then set
+	err                error
+	once               sync.Once
+}
+
+func (f *inFlight) accept() { f.once.Do(func() { close(f.accepted) }) }
+
+// unfinished are the crates of fs whose step has not ended.
+func unfinished(fs []*inFlight) []*inFlight {
+	var out []*inFlight
+	for _, f := range fs {
+		select {
+		case <-f.done:
+		default:
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // publishCrate converges one version: observe the index first, upload only
@@ -253,8 +347,10 @@ func publishLine(ctx context.Context, r *pipeline.Run, idx *index.Client, l *pub
 // shows the sealed checksum. first, when set, is an observation of the
 // index made earlier in this run; it stands for the first look (a version
 // never leaves the index, and one that appeared since is refused by the
-// registry and then checked like any other).
-func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, cg *cargo.Cargo, dir, name, version, sum string, first *lookup, res map[string]string) error {
+// registry and then checked like any other). after are the line's earlier
+// crates it depends on that still wait for the index (see publishLine).
+func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, l *publishingLine, c *inFlight, first *lookup, after []*inFlight, res map[string]string) error {
+	name, version, sum, cg := c.name, c.version, c.sum, l.cargo
 	nv := name + "@" + version
 	horizon := r.Gate.Deadline()
 	if late := r.Now().Add(lateRunGrace); late.After(horizon) {
@@ -289,10 +385,17 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, cg *c
 		if cg.ResolvesThroughView() {
 			res["resolved_through"] = "index view"
 		}
-		start := r.Now()
-		up, err := cg.StartPublish(ctx, dir, name)
+		early := startEarly(ctx, l.view, unfinished(after))
+		start, wallStart := r.Now(), time.Now()
+		up, err := cg.StartPublish(ctx, l.dir, name)
 		if err == nil {
-			err = up.Accepted(ctx)
+			err = up.Accepted(early.ctx)
+		}
+		shown, waitedFor := early.end()
+		if cause := context.Cause(early.ctx); err != nil && ctx.Err() == nil && cause != context.Canceled {
+			// An earlier crate's wait for the index failed: cargo,
+			// waiting for it, is stopped, and uploaded nothing.
+			return fmt.Errorf("%s: not uploaded: %w", nv, cause)
 		}
 		var pe *cargo.PublishError
 		switch {
@@ -301,8 +404,16 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, cg *c
 			// cargo waits for it too, polling about once a second; embargo
 			// polls faster and, once it has seen the sealed checksum there
 			// itself, stops cargo's wait.
-			res["uploaded_at"] = start.UTC().Format(time.RFC3339Nano)
+			//
+			// Started early, cargo uploaded once the View showed it the
+			// earlier crates: the upload is no earlier than that.
+			uploaded := start
+			if d := shown.Sub(wallStart); d > 0 {
+				uploaded = start.Add(d)
+			}
+			res["uploaded_at"] = uploaded.UTC().Format(time.RFC3339Nano)
 			pipeline.Checkpoint("publish.uploaded")
+			c.accept()
 			err := waitVisible(ctx, r, idx, name, version, sum, res)
 			up.Stop()
 			return err
@@ -317,23 +428,98 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, cg *c
 				return ctx.Err()
 			case <-time.After(wait):
 			}
+		case waitedFor != nil && ctx.Err() == nil:
+			// Started early, cargo failed without ever being shown an
+			// earlier crate's new version (held beyond viewHoldFor, or
+			// failed before it read the file): it is started again as it
+			// would have been, once the index shows them.
+			for _, d := range waitedFor {
+				select {
+				case <-d.done:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				if d.err != nil {
+					return fmt.Errorf("%s: not uploaded: %s@%s did not show in the index", nv, d.name, d.version)
+				}
+			}
+			r.Warnf("%s: cargo, started before the crates before it were in the index, failed; starting it again now that they are: %v", nv, err)
+			after = nil
 		default:
 			return err
 		}
 	}
 }
 
-// indexView is the index.View cargo resolves dependencies through, started
-// with the stage: the files cargo reads are the ones this stage has just
-// polled, so cargo's reads before each upload cost loopback round trips
-// instead of registry ones.
-type indexView struct {
-	ready chan struct{}
-	view  *index.View
+// earlyStart is one cargo started while earlier crates of its line wait
+// for the index: the View holds their files for it, and its context ends
+// when one of them fails.
+type earlyStart struct {
+	ctx   context.Context
+	stop  context.CancelCauseFunc
+	deps  []*inFlight
+	holds []*index.Hold
 }
 
-func startView(ctx context.Context, idx *index.Client) *indexView {
-	iv := &indexView{ready: make(chan struct{})}
+func startEarly(ctx context.Context, view *index.View, deps []*inFlight) *earlyStart {
+	es := &earlyStart{deps: deps}
+	es.ctx, es.stop = context.WithCancelCause(ctx)
+	if view == nil || len(deps) == 0 {
+		es.deps = nil
+		return es
+	}
+	for _, d := range deps {
+		es.holds = append(es.holds, view.Hold(d.name, d.version, d.sum, viewHoldFor))
+	}
+	go func() {
+		for _, d := range deps {
+			select {
+			case <-d.done:
+				if d.err != nil {
+					es.stop(fmt.Errorf("%s@%s, which it waited for, did not show in the index", d.name, d.version))
+					return
+				}
+			case <-es.ctx.Done():
+				return
+			}
+		}
+	}()
+	return es
+}
+
+// end releases the holds and reports when the View last showed cargo an
+// earlier crate's new version (zero if none was held), and, when one held
+// was never shown, the crates it waited for.
+func (es *earlyStart) end() (shown time.Time, waitedFor []*inFlight) {
+	for _, h := range es.holds {
+		h.Release()
+		at := h.Shown()
+		if at.IsZero() {
+			waitedFor = es.deps
+		} else if at.After(shown) {
+			shown = at
+		}
+	}
+	es.stop(context.Canceled)
+	return shown, waitedFor
+}
+
+// indexViews are the index.Views cargo resolves dependencies through, one
+// a line, started with the stage: the files cargo reads are the ones this
+// stage has just polled, so cargo's reads before each upload cost loopback
+// round trips instead of registry ones. A line has its own View so that
+// what it holds for its cargo (index.View.Hold) never delays another
+// line's, which reads the same crates' files for other versions.
+type indexViews struct {
+	idx    *index.Client
+	ready  chan struct{}
+	ok     bool // the index may be served by a View
+	mu     sync.Mutex
+	served []*index.View
+}
+
+func startViews(ctx context.Context, idx *index.Client) *indexViews {
+	iv := &indexViews{idx: idx, ready: make(chan struct{})}
 	go func() {
 		defer close(iv.ready)
 		// A registry that wants a token to be read is read by cargo
@@ -342,28 +528,38 @@ func startView(ctx context.Context, idx *index.Client) *indexView {
 		if _, err := idx.Config(ctx); err != nil || idx.WantsToken() {
 			return
 		}
-		iv.view, _ = idx.Serve()
+		iv.ok = true
 	}()
 	return iv
 }
 
-// url is the view's index URL, or "" to read the registry directly.
-func (iv *indexView) url(ctx context.Context) string {
+// open starts a View for one line, or returns nil to read the registry
+// directly.
+func (iv *indexViews) open(ctx context.Context) *index.View {
 	select {
 	case <-iv.ready:
 	case <-ctx.Done():
-		return ""
+		return nil
 	}
-	if iv.view == nil {
-		return ""
+	if !iv.ok {
+		return nil
 	}
-	return iv.view.URL()
+	v, err := iv.idx.Serve()
+	if err != nil {
+		return nil
+	}
+	iv.mu.Lock()
+	defer iv.mu.Unlock()
+	iv.served = append(iv.served, v)
+	return v
 }
 
-func (iv *indexView) close() {
+func (iv *indexViews) close() {
 	<-iv.ready
-	if iv.view != nil {
-		iv.view.Close()
+	iv.mu.Lock()
+	defer iv.mu.Unlock()
+	for _, v := range iv.served {
+		v.Close()
 	}
 }
 

@@ -1,11 +1,17 @@
 package stages
 
 import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/index"
 )
 
 // crates.io answers a burst of new versions with 429 and a date, then lets
@@ -47,5 +53,53 @@ func TestRateLimitsAreWaitedOutWithinTheWindow(t *testing.T) {
 	}
 	if _, err := retryPlan(now, horizon, failing, publishRetries); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Errorf("503 at attempt %d: %v, want a final error", publishRetries, err)
+	}
+}
+
+// A dependent's cargo started before its dependency is in the index waits
+// for it through its line's View; if the dependency never shows, the
+// attempt ends (cargo, waiting for it, is stopped with it), naming the
+// dependency, and is known to have been shown nothing.
+func TestEarlyStartEndsWhenItsDependencyNeverShows(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/config.json":
+			io.WriteString(w, `{"dl":"http://dl.invalid","api":"http://api.invalid"}`)
+		case "/2/ab":
+			io.WriteString(w, `{"name":"ab","vers":"1.0.0","deps":[],"cksum":"`+strings.Repeat("00", 32)+`","features":{},"yanked":false}`+"\n")
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	idx, err := index.New("sparse+"+srv.URL+"/", index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, _, err := idx.Lookup(ctx, "ab", "1.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	view, err := idx.Serve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer view.Close()
+
+	dep := &inFlight{name: "ab", version: "1.0.1", sum: strings.Repeat("11", 32), accepted: make(chan struct{}), done: make(chan struct{})}
+	early := startEarly(ctx, view, []*inFlight{dep})
+	dep.err = errors.New("ab@1.0.1 was uploaded but the index does not show it")
+	close(dep.done)
+	select {
+	case <-early.ctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the attempt went on after the dependency failed")
+	}
+	if cause := context.Cause(early.ctx); cause == nil || !strings.Contains(cause.Error(), "ab@1.0.1") {
+		t.Errorf("the attempt ended with %v, want the dependency named", cause)
+	}
+	shown, waitedFor := early.end()
+	if !shown.IsZero() || len(waitedFor) != 1 || waitedFor[0] != dep {
+		t.Errorf("end: shown %s, waited for %v; want nothing shown, the dependency waited for", shown, waitedFor)
 	}
 }

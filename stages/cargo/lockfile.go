@@ -23,6 +23,10 @@ type LockedPackage struct {
 	Name    string `toml:"name"`
 	Version string `toml:"version"`
 	Source  string `toml:"source"`
+	// Dependencies name the packages this one depends on, as the
+	// lockfile does: "name", or "name version" where the name alone is
+	// ambiguous, or "name version (source)".
+	Dependencies []string `toml:"dependencies"`
 }
 
 // FromRegistry is true for a package from a registry, any registry.
@@ -79,6 +83,68 @@ func LockedFromCratesIO(dir string) ([]string, error) {
 		out = append(out, p.Name)
 	}
 	sort.Strings(out)
+	return out, nil
+}
+
+// WorkspaceDependencies reads the Cargo.lock at dir and gives, for each
+// workspace (path) package, by name, the set of workspace packages it
+// depends on, directly or through others, any kind of dependency. A
+// workspace package that depends on another at its new version resolves it
+// from the registry once published, reading its index file: see
+// stages.publishLine.
+func WorkspaceDependencies(dir string) (map[string]map[string]bool, error) {
+	path := filepath.Join(dir, "Cargo.lock")
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pkgs, err := ParseLock(string(text))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	byName := map[string][]int{}
+	for i, p := range pkgs {
+		byName[p.Name] = append(byName[p.Name], i)
+	}
+	// target finds the package a dependency string names, or -1.
+	target := func(dep string) int {
+		f := strings.Fields(dep)
+		if len(f) == 0 {
+			return -1
+		}
+		for _, i := range byName[f[0]] {
+			p := pkgs[i]
+			if len(f) == 1 || p.Version == f[1] && (len(f) == 2 || "("+p.Source+")" == strings.Join(f[2:], " ")) {
+				return i
+			}
+		}
+		return -1
+	}
+	out := map[string]map[string]bool{}
+	for i, p := range pkgs {
+		if p.Source != "" {
+			continue
+		}
+		deps := map[string]bool{}
+		seen := map[int]bool{i: true}
+		next := []int{i}
+		for len(next) > 0 {
+			cur := pkgs[next[0]]
+			next = next[1:]
+			for _, d := range cur.Dependencies {
+				j := target(d)
+				if j < 0 || seen[j] {
+					continue
+				}
+				seen[j] = true
+				if pkgs[j].Source == "" {
+					deps[pkgs[j].Name] = true
+				}
+				next = append(next, j)
+			}
+		}
+		out[p.Name] = deps
+	}
 	return out, nil
 }
 

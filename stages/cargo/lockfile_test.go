@@ -268,3 +268,57 @@ func TestLockKeepsEveryPinThatStillFits(t *testing.T) {
 		t.Errorf("resolved afresh: %q, want the newer tinydep@1.0.1", got)
 	}
 }
+
+// A workspace crate's dependence on the others, as its lockfile records it:
+// direct or through others (a workspace crate or a registry one), never
+// through a registry package that only shares a workspace crate's name.
+func TestWorkspaceDependenciesFollowTheLockfile(t *testing.T) {
+	dir := t.TempDir()
+	lock := `version = 4
+
+[[package]]
+name = "app"
+version = "1.0.1"
+dependencies = ["mid", "serde"]
+
+[[package]]
+name = "mid"
+version = "1.0.1"
+dependencies = ["core 1.0.1"]
+
+[[package]]
+name = "core"
+version = "1.0.1"
+
+[[package]]
+name = "core"
+version = "0.9.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "serde"
+version = "1.0.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "legacy"
+version = "1.0.1"
+dependencies = ["core 0.9.0 (registry+https://github.com/rust-lang/crates.io-index)"]
+`
+	if err := os.WriteFile(filepath.Join(dir, "Cargo.lock"), []byte(lock), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := cargo.WorkspaceDependencies(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[string]bool{
+		"app":    {"mid": true, "core": true},
+		"mid":    {"core": true},
+		"core":   {},
+		"legacy": {},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("WorkspaceDependencies = %v, want %v", got, want)
+	}
+}

@@ -132,6 +132,9 @@ type Client struct {
 	seenMu   sync.Mutex
 	seen     map[string]indexFile
 	reading  map[string]chan struct{} // first reads under way (readOnce)
+	// changed is closed, and replaced, whenever seen changes: a View's
+	// held read waits on it (see View.Hold).
+	changed chan struct{}
 }
 
 // New returns a client for a sparse index URL ("sparse+https://index.crates.io/";

@@ -3,6 +3,7 @@ package index
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -18,9 +19,9 @@ import (
 // crate's lockfile, reading config.json and the index file of every
 // dependency, one dependency level after another, each a round trip to the
 // registry. At T0 embargo has just read the very files cargo needs (it polls
-// the index until a dependency's new version shows before starting its
-// dependent), so cargo's resolution through a View costs loopback round trips
-// instead of registry ones. A View never invents anything: it answers with
+// the index until a dependency's new version shows; the dependent's cargo,
+// started meanwhile, is held until then: see Hold), so cargo's resolution
+// through a View costs loopback round trips instead of registry ones. A View never invents anything: it answers with
 // bytes the registry served to this client, the newest it has, and fetches a
 // file it has not seen from the registry on first request. It serves reads
 // only; cargo still reads config.json and the crate's own file from the
@@ -31,6 +32,141 @@ type View struct {
 	srv *http.Server
 	ln  net.Listener
 	url string
+
+	holdMu sync.Mutex
+	holds  map[string][]*Hold // by index path
+}
+
+// A Hold keeps a View from answering for one crate's index file until the
+// copy lists one version of it with one checksum (see View.Hold).
+type Hold struct {
+	v                      *View
+	rel, version, checksum string
+	within                 time.Duration
+	released               chan struct{}
+	once                   sync.Once
+
+	mu    sync.Mutex
+	shown time.Time
+}
+
+// Hold makes reads of name's index file wait until the copy lists version
+// with checksum, then answers them with it; a read waits at most within,
+// then gets the copy as it is.
+//
+// Why: a dependent crate's `cargo publish` is started as soon as the
+// registry has accepted its dependency's upload, so that cargo's start-up
+// and its own reads of the registry overlap the index delay; its
+// resolution reads the dependency's file from the View, and is answered
+// once embargo's own polling of the index has seen the new version there
+// with the sealed checksum. cargo resolves exactly what it would have
+// resolved after that poll, and uploads at once. A version never shown
+// (the index lists another checksum, or the wait outlives within, which is
+// kept below cargo's 30 s HTTP timeout) gets the file without it: cargo
+// then fails to resolve and uploads nothing.
+//
+// Only the held file waits, and only as long as the Hold is not released:
+// every other read is answered as before.
+func (v *View) Hold(name, version, checksum string, within time.Duration) *Hold {
+	h := &Hold{v: v, rel: Path(name), version: version, checksum: checksum, within: within, released: make(chan struct{})}
+	v.holdMu.Lock()
+	defer v.holdMu.Unlock()
+	if v.holds == nil {
+		v.holds = map[string][]*Hold{}
+	}
+	v.holds[h.rel] = append(v.holds[h.rel], h)
+	return h
+}
+
+// Release stops holding: a read waiting is answered with the copy as it is.
+func (h *Hold) Release() {
+	h.once.Do(func() {
+		close(h.released)
+		v := h.v
+		v.holdMu.Lock()
+		defer v.holdMu.Unlock()
+		list := v.holds[h.rel]
+		for i, o := range list {
+			if o == h {
+				list = append(list[:i:i], list[i+1:]...)
+				break
+			}
+		}
+		if len(list) == 0 {
+			delete(v.holds, h.rel)
+		} else {
+			v.holds[h.rel] = list
+		}
+	})
+}
+
+// Shown is when the View first answered a read of the held file with the
+// version, or the zero time if it has not: a reader cannot have acted on
+// the version before it.
+func (h *Hold) Shown() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.shown
+}
+
+func (h *Hold) showing(at time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.shown.IsZero() {
+		h.shown = at
+	}
+}
+
+func (v *View) holdsOn(rel string) []*Hold {
+	v.holdMu.Lock()
+	defer v.holdMu.Unlock()
+	return append([]*Hold(nil), v.holds[rel]...)
+}
+
+// await waits, for the read of rel that arrived at since, until every
+// Hold on rel is met by the copy, released, or past its bound; it returns
+// the copy to answer with.
+func (v *View) await(ctx context.Context, rel string, since time.Time, f indexFile) indexFile {
+	for _, h := range v.holdsOn(rel) {
+		timeout := time.NewTimer(time.Until(since.Add(h.within)))
+		for {
+			cur, ok, changed := v.c.lastSeenOrChange(rel)
+			if ok {
+				f = cur
+			}
+			if lists(f, h.version, h.checksum) {
+				h.showing(time.Now())
+				break
+			}
+			select {
+			case <-changed:
+				continue
+			case <-h.released:
+			case <-timeout.C:
+			case <-ctx.Done():
+			}
+			break
+		}
+		timeout.Stop()
+	}
+	return f
+}
+
+// lists is true when f lists version with checksum.
+func lists(f indexFile, version, checksum string) bool {
+	if f.status != http.StatusOK {
+		return false
+	}
+	for _, line := range bytes.Split(f.body, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var e struct{ Vers, Cksum string }
+		if json.Unmarshal(line, &e) == nil && e.Vers == version && e.Cksum == checksum {
+			return true
+		}
+	}
+	return false
 }
 
 // indexFile is one answer of the registry, kept for a View.
@@ -75,6 +211,22 @@ func (c *Client) remember(rel string, seq uint64, status int, body []byte) {
 		c.seen = map[string]indexFile{}
 	}
 	c.seen[rel] = f
+	if c.changed != nil {
+		close(c.changed)
+		c.changed = nil
+	}
+}
+
+// lastSeenOrChange is lastSeen, and a channel closed once any remembered
+// answer changes after it, taken together so that no change is missed.
+func (c *Client) lastSeenOrChange(rel string) (indexFile, bool, <-chan struct{}) {
+	c.seenMu.Lock()
+	defer c.seenMu.Unlock()
+	if c.changed == nil {
+		c.changed = make(chan struct{})
+	}
+	f, ok := c.seen[rel]
+	return f, ok, c.changed
 }
 
 // readOnce makes sure rel has been read: at once when an answer is
@@ -184,6 +336,7 @@ func (v *View) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "a view of the index is read-only", http.StatusMethodNotAllowed)
 		return
 	}
+	arrived := time.Now()
 	rel := r.URL.Path
 	if len(rel) > 0 && rel[0] == '/' {
 		rel = rel[1:]
@@ -213,6 +366,7 @@ func (v *View) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	f = v.await(r.Context(), rel, arrived, f)
 	if f.status != http.StatusOK {
 		http.NotFound(w, r)
 		return

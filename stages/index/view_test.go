@@ -61,6 +61,12 @@ func entryLine(name, vers string) string {
 
 func newView(t *testing.T) (*registryFiles, *index.Client, string) {
 	t.Helper()
+	files, c, v := newViewOf(t)
+	return files, c, strings.TrimPrefix(v.URL(), "sparse+")
+}
+
+func newViewOf(t *testing.T) (*registryFiles, *index.Client, *index.View) {
+	t.Helper()
 	files := &registryFiles{files: map[string]string{"config.json": `{"dl":"https://dl.example","api":"https://api.example"}`}, asked: map[string]int{}, hold: map[string]chan struct{}{}}
 	srv, _ := server(t, files.ServeHTTP)
 	c := newClient(t, "sparse+"+srv.URL+"/", fast)
@@ -72,7 +78,7 @@ func newView(t *testing.T) (*registryFiles, *index.Client, string) {
 	if !strings.HasPrefix(v.URL(), "sparse+http://127.0.0.1:") {
 		t.Fatalf("view URL %q is not a loopback sparse index", v.URL())
 	}
-	return files, c, strings.TrimPrefix(v.URL(), "sparse+")
+	return files, c, v
 }
 
 func viewGet(t *testing.T, base, rel string) (int, string) {
@@ -346,5 +352,101 @@ func TestNoViewOfAnIndexReadWithAToken(t *testing.T) {
 	if v2, err := c.Serve(); err == nil {
 		v2.Close()
 		t.Fatal("a client reading with a token served a view")
+	}
+}
+
+// A dependent's cargo is started while its dependency's new version is not
+// in the index yet: the view holds its read of the dependency's file until
+// embargo's own poll has seen the version with the sealed checksum, then
+// answers with it, so cargo resolves as if started after the poll.
+func TestViewHoldsAFileUntilTheVersionIsSeen(t *testing.T) {
+	files, c, v := newViewOf(t)
+	view := strings.TrimPrefix(v.URL(), "sparse+")
+	ctx := context.Background()
+	sealed := strings.Repeat("ab", 32)
+	files.set("ab/cd/abcd", entryLine("abcd", "1.0.0"))
+	files.set("3/x/xyz", entryLine("xyz", "2.0.0"))
+	if _, _, err := c.Lookup(ctx, "abcd", "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	h := v.Hold("abcd", "1.0.1", sealed, time.Minute)
+	defer h.Release()
+
+	type answer struct {
+		status int
+		body   string
+	}
+	held := make(chan answer, 1)
+	go func() {
+		status, body := viewGet(t, view, "ab/cd/abcd")
+		held <- answer{status, body}
+	}()
+	// Another crate's file is answered while the read above waits.
+	if status, body := viewGet(t, view, "3/x/xyz"); status != 200 || body != entryLine("xyz", "2.0.0") {
+		t.Fatalf("a file not held: view answered %d %q", status, body)
+	}
+	// Ample time for the held read to be answered, were it not held.
+	time.Sleep(200 * time.Millisecond)
+	if !h.Shown().IsZero() {
+		t.Fatal("the hold says the version was shown before the index listed it")
+	}
+	// The registry lists the version; embargo's poll sees it.
+	files.set("ab/cd/abcd", entryLine("abcd", "1.0.0")+entryLine("abcd", "1.0.1"))
+	before := time.Now()
+	if _, found, err := c.Lookup(ctx, "abcd", "1.0.1"); err != nil || !found {
+		t.Fatalf("poll: %v %v", found, err)
+	}
+	a := <-held
+	if a.status != 200 || !strings.Contains(a.body, `"vers":"1.0.1"`) {
+		t.Fatalf("the held read was answered %d %q, want the file with 1.0.1", a.status, a.body)
+	}
+	if shown := h.Shown(); shown.Before(before) {
+		t.Errorf("the hold says the version was shown at %s, before the poll that brought it (%s)", shown, before)
+	}
+}
+
+// A hold is bounded: a version that never shows (here the index lists it
+// with another checksum than the sealed one) is not waited for beyond the
+// bound, and the reader gets the file as the copy has it; a released hold
+// answers at once.
+func TestViewHoldEndsAtItsBoundOrWhenReleased(t *testing.T) {
+	files, c, v := newViewOf(t)
+	view := strings.TrimPrefix(v.URL(), "sparse+")
+	ctx := context.Background()
+	other := strings.Repeat("cd", 32)
+	files.set("ab/cd/abcd", entryLine("abcd", "1.0.0")+entryLine("abcd", "1.0.1"))
+	if _, _, err := c.Lookup(ctx, "abcd", "1.0.1"); err != nil {
+		t.Fatal(err)
+	}
+
+	bound := 300 * time.Millisecond
+	h := v.Hold("abcd", "1.0.1", other, bound)
+	began := time.Now()
+	status, body := viewGet(t, view, "ab/cd/abcd")
+	if waited := time.Since(began); waited < bound {
+		t.Errorf("a version listed with another checksum was served after %s, before the bound %s", waited, bound)
+	}
+	if status != 200 || body != entryLine("abcd", "1.0.0")+entryLine("abcd", "1.0.1") {
+		t.Errorf("after the bound the view answered %d %q, want the copy as it is", status, body)
+	}
+	if !h.Shown().IsZero() {
+		t.Error("the hold says a version it never saw with its checksum was shown")
+	}
+
+	h2 := v.Hold("abcd", "1.0.2", other, time.Minute)
+	got := make(chan string, 1)
+	go func() {
+		_, body := viewGet(t, view, "ab/cd/abcd")
+		got <- body
+	}()
+	time.Sleep(100 * time.Millisecond)
+	h.Release()
+	h2.Release()
+	if body := <-got; !strings.Contains(body, `"vers":"1.0.1"`) {
+		t.Errorf("after the release the view answered %q", body)
+	}
+	// Released, the file is served at once again.
+	if status, _ := viewGet(t, view, "ab/cd/abcd"); status != 200 {
+		t.Errorf("after the release: %d", status)
 	}
 }
