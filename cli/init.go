@@ -14,12 +14,12 @@ import (
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/spf13/cobra"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/cargo"
 )
 
@@ -411,43 +411,7 @@ func workspaceOf(r *git.Repository, commit plumbing.Hash) (*cargo.Workspace, err
 	if err != nil {
 		return nil, err
 	}
-	return cargo.ReadWorkspace(gitTree{t})
-}
-
-// gitTree lets the cargo workspace reader look inside a commit.
-type gitTree struct{ tree *object.Tree }
-
-func (g gitTree) Read(p string) (string, bool, error) {
-	f, err := g.tree.File(p)
-	if errors.Is(err, object.ErrFileNotFound) || errors.Is(err, object.ErrDirectoryNotFound) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, err
-	}
-	s, err := f.Contents()
-	return s, err == nil, err
-}
-
-func (g gitTree) Dirs(dir string) ([]string, error) {
-	t := g.tree
-	if dir != "." && dir != "" {
-		sub, err := g.tree.Tree(dir)
-		if errors.Is(err, object.ErrDirectoryNotFound) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		t = sub
-	}
-	var out []string
-	for _, e := range t.Entries {
-		if e.Mode == filemode.Dir {
-			out = append(out, e.Name)
-		}
-	}
-	return out, nil
+	return cargo.ReadWorkspace(stages.TreeOf(t))
 }
 
 // starterConfig renders the starter embargo.toml.

@@ -36,6 +36,21 @@ func (rl *release) leakToRegistry() []string {
 	return leaked
 }
 
+// assertNothingWritten checks no push and no upload reached the public
+// servers, and nothing of the fix is public.
+func (rl *release) assertNothingWritten() {
+	rl.t.Helper()
+	if n := rl.pushes(); n != 0 {
+		rl.t.Errorf("%d pushes reached the public server", n)
+	}
+	for _, r := range rl.registry.Requests() {
+		if r.Method == http.MethodPut {
+			rl.t.Errorf("the registry saw an upload: %s", r.Path)
+		}
+	}
+	rl.assertUnreleased()
+}
+
 // The fix on the registry before T0 is a leak, as loud as a leaked commit:
 // check exits 1 naming the versions and when they were published, and run
 // refuses with nothing made public.
@@ -57,15 +72,7 @@ func TestFixOnTheRegistryBeforeT0IsALeak(t *testing.T) {
 			t.Errorf("%s does not say how to release the rest:\n%s", cmd[0], out)
 		}
 	}
-	if n := rl.pushes(); n != 0 {
-		t.Errorf("%d pushes reached the public server", n)
-	}
-	for _, r := range rl.registry.Requests() {
-		if r.Method == http.MethodPut {
-			t.Errorf("the registry saw an upload: %s", r.Path)
-		}
-	}
-	rl.assertUnreleased()
+	rl.assertNothingWritten()
 
 	// The operator's word: the embargo is over, and what is still missing
 	// goes out now, an hour before T0, the leaked versions left as they are.
@@ -110,15 +117,7 @@ func TestRunAfterAT0ThatNothingPreparedIsRefusedUntilLate(t *testing.T) {
 			t.Errorf("run --only %s: %s", only, res)
 		}
 	}
-	if n := rl.pushes(); n != 0 {
-		t.Errorf("%d pushes reached the public server", n)
-	}
-	for _, r := range rl.registry.Requests() {
-		if r.Method == http.MethodPut {
-			t.Errorf("the registry saw an upload: %s", r.Path)
-		}
-	}
-	rl.assertUnreleased()
+	rl.assertNothingWritten()
 
 	if res := rl.run([]string{"run", "--late"}); res.code != 0 {
 		t.Fatalf("run --late: %s", res)

@@ -39,6 +39,10 @@ func lineCrates(v *vault.Vault, rel pipeline.Release, held plumbing.Hash) ([]*ca
 	return ws.Select(rel.Crates)
 }
 
+// TreeOf lets the cargo workspace reader look inside a commit's tree read
+// elsewhere (embargo init reads the operator's clone).
+func TreeOf(t *object.Tree) cargo.Tree { return commitTree{tree: t} }
+
 func (c commitTree) Read(path string) (string, bool, error) {
 	f, err := c.tree.File(path)
 	if errors.Is(err, object.ErrFileNotFound) || errors.Is(err, object.ErrDirectoryNotFound) {

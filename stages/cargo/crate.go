@@ -7,7 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -28,20 +29,8 @@ func DiffCrates(was, now []byte) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the .crate packaged now: %w", err)
 	}
-	names := map[string]bool{}
-	for n := range a {
-		names[n] = true
-	}
-	for n := range b {
-		names[n] = true
-	}
-	sorted := make([]string, 0, len(names))
-	for n := range names {
-		sorted = append(sorted, n)
-	}
-	sort.Strings(sorted)
 	var out []string
-	for _, n := range sorted {
+	for _, n := range keysOfBoth(a, b) {
 		old, inOld := a[n]
 		cur, inNew := b[n]
 		switch {
@@ -96,4 +85,16 @@ func crateFiles(crate []byte) (map[string][]byte, error) {
 		}
 		out[rel] = b
 	}
+}
+
+// keysOfBoth is every key of a and of b, once each, sorted.
+func keysOfBoth[A, B any](a map[string]A, b map[string]B) []string {
+	seen := map[string]bool{}
+	for k := range a {
+		seen[k] = true
+	}
+	for k := range b {
+		seen[k] = true
+	}
+	return slices.Sorted(maps.Keys(seen))
 }

@@ -162,20 +162,8 @@ func LockChanges(was, now string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := map[string]bool{}
-	for n := range before {
-		names[n] = true
-	}
-	for n := range after {
-		names[n] = true
-	}
-	sorted := make([]string, 0, len(names))
-	for n := range names {
-		sorted = append(sorted, n)
-	}
-	sort.Strings(sorted)
 	var out []string
-	for _, n := range sorted {
+	for _, n := range keysOfBoth(before, after) {
 		b, a := strings.Join(before[n], ", "), strings.Join(after[n], ", ")
 		switch {
 		case b == a:
