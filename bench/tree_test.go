@@ -88,23 +88,9 @@ func TestTreePackageCrateFile(t *testing.T) {
 // lockOf reads the Cargo.lock packed in a .crate.
 func lockOf(t *testing.T, crate []byte) []cargo.LockedPackage {
 	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(crate))
-	if err != nil {
-		t.Fatal(err)
+	pkgs, ok, err := cargo.PackagedLock(crate)
+	if err != nil || !ok {
+		t.Fatalf("no Cargo.lock in the .crate: %v", err)
 	}
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			t.Fatalf("no Cargo.lock in the .crate: %v", err)
-		}
-		if strings.HasSuffix(h.Name, "/Cargo.lock") {
-			b, _ := io.ReadAll(tr)
-			pkgs, err := cargo.ParseLock(string(b))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return pkgs
-		}
-	}
+	return pkgs
 }

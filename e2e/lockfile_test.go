@@ -1,12 +1,7 @@
 package e2e
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -88,35 +83,20 @@ func (rl *release) otherProject(dir string, args ...string) {
 // .crate pins.
 func lockedVersions(t *testing.T, crate []byte, name string) []string {
 	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(crate))
+	pkgs, ok, err := cargo.PackagedLock(crate)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := tar.NewReader(zr)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			t.Fatal("the .crate holds no Cargo.lock")
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.HasSuffix(hdr.Name, "/Cargo.lock") {
-			continue
-		}
-		b, _ := io.ReadAll(tr)
-		pkgs, err := cargo.ParseLock(string(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, p := range pkgs {
-			if p.Name == name {
-				out = append(out, p.Version)
-			}
-		}
-		return out
+	if !ok {
+		t.Fatal("the .crate holds no Cargo.lock")
 	}
+	var out []string
+	for _, p := range pkgs {
+		if p.Name == name {
+			out = append(out, p.Version)
+		}
+	}
+	return out
 }
 
 // assertSealedWith checks every sealed line pins a lockfile and that the

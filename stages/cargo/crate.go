@@ -55,6 +55,21 @@ func DiffCrates(was, now []byte) ([]string, error) {
 	return out, nil
 }
 
+// PackagedLock reads the Cargo.lock packed in a .crate: the resolution the
+// crate was packaged with. ok is false when it holds none.
+func PackagedLock(crate []byte) (pkgs []LockedPackage, ok bool, err error) {
+	files, err := crateFiles(crate)
+	if err != nil {
+		return nil, false, err
+	}
+	lock, ok := files["Cargo.lock"]
+	if !ok {
+		return nil, false, nil
+	}
+	pkgs, err = ParseLock(string(lock))
+	return pkgs, err == nil, err
+}
+
 // crateFiles reads the regular files of a .crate (a gzipped tar whose
 // entries are all under name-version/), by path below that directory.
 func crateFiles(crate []byte) (map[string][]byte, error) {
