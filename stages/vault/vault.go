@@ -445,27 +445,6 @@ type Update struct {
 	Remote string // remote ref, e.g. refs/heads/main
 }
 
-// Push sends updates in one atomic push (all or none, where the server
-// supports it, as git's receive-pack does). Never forced.
-func (v *Vault) Push(ctx context.Context, url string, auth transport.AuthMethod, updates []Update) error {
-	if len(updates) == 0 {
-		return nil
-	}
-	specs := make([]config.RefSpec, len(updates))
-	for i, u := range updates {
-		specs[i] = config.RefSpec(u.Local + ":" + u.Remote)
-		if err := specs[i].Validate(); err != nil {
-			return err
-		}
-	}
-	rem := git.NewRemote(v.repo.Storer, &config.RemoteConfig{Name: "public", URLs: []string{url}})
-	err := rem.PushContext(ctx, &git.PushOptions{RemoteName: "public", RefSpecs: specs, Auth: auth, Atomic: true})
-	if errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return nil
-	}
-	return err
-}
-
 // Signature builds a tagger from "Name <email>" at a fixed time.
 func Signature(name, email string, when time.Time) object.Signature {
 	return object.Signature{Name: name, Email: email, When: when}
