@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"context"
 	"fmt"
 	"net/mail"
 	"path/filepath"
@@ -68,3 +69,32 @@ func tagMessage(cfg *pipeline.Config, rel pipeline.Release) string {
 }
 
 func short(h plumbing.Hash) string { return vault.Short(h) }
+
+// heldTips reads the held tips again, for a stage about to make them
+// public (done says what it would have done: "pushed", "published"): the
+// vault may be new (a fresh runner, a deleted state directory), and the
+// branches must not have moved since they were checked, nor since the seal.
+func heldTips(ctx context.Context, r *pipeline.Run, v *vault.Vault, done string) (map[string]plumbing.Hash, error) {
+	cfg := r.Config
+	held := map[string]plumbing.Hash{}
+	if err := r.Step("held", func(res map[string]string) error {
+		if _, _, missing, err := fetchHeld(ctx, r, v); err != nil {
+			return err
+		} else if len(missing) > 0 {
+			return fmt.Errorf("held branch %s is missing from %s", cfg.Releases[missing[0]].Branch, cfg.Source.Repo)
+		}
+		for _, rel := range cfg.Releases {
+			h, _ := v.Held(rel.Branch)
+			if checked := r.Journal.Result("preflight", lineStep(rel), resHeld); checked != "" && checked != h.String() {
+				return fmt.Errorf("held branch %s moved since preflight (%s, now %s): run `embargo run --from preflight` to check the new tip",
+					rel.Branch, vault.ShortHex(checked), short(h))
+			}
+			held[rel.Line] = h
+			res[rel.Line] = h.String()
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return held, checkSealBeforeWrites(r, held, done)
+}

@@ -90,3 +90,25 @@ func awaitGate(ctx context.Context, r *pipeline.Run) error {
 	}
 	return lateStart(r)
 }
+
+// sleepUntilLead waits on the gate's clock until lead before T0, when this
+// run's gate will open the stage's writes; a stage run without its gate
+// does not wait (the gate refuses its writes before T0).
+func sleepUntilLead(ctx context.Context, r *pipeline.Run, lead time.Duration) error {
+	if !r.Selected("gate") {
+		return nil
+	}
+	// The opening, not T0: a target whose clock is behind, or a gate
+	// the operator opened early, moves it.
+	open, _ := r.Gate.Opening()
+	d := open.Add(-lead).Sub(r.Now())
+	if d <= 0 {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.Gate.Clock.After(d):
+		return nil
+	}
+}

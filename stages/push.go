@@ -60,61 +60,10 @@ func preparePush(ctx context.Context, r *pipeline.Run, v *vault.Vault, url strin
 	return pp, len(updates), nil
 }
 
-// heldTips reads the held tips again, for a stage about to make them
-// public (done says what it would have done: "pushed", "published"): the
-// vault may be new (a fresh runner, a deleted state directory), and the
-// branches must not have moved since they were checked, nor since the seal.
-func heldTips(ctx context.Context, r *pipeline.Run, v *vault.Vault, done string) (map[string]plumbing.Hash, error) {
-	cfg := r.Config
-	held := map[string]plumbing.Hash{}
-	if err := r.Step("held", func(res map[string]string) error {
-		if _, _, missing, err := fetchHeld(ctx, r, v); err != nil {
-			return err
-		} else if len(missing) > 0 {
-			return fmt.Errorf("held branch %s is missing from %s", cfg.Releases[missing[0]].Branch, cfg.Source.Repo)
-		}
-		for _, rel := range cfg.Releases {
-			h, _ := v.Held(rel.Branch)
-			if checked := r.Journal.Result("preflight", lineStep(rel), resHeld); checked != "" && checked != h.String() {
-				return fmt.Errorf("held branch %s moved since preflight (%s, now %s): run `embargo run --from preflight` to check the new tip",
-					rel.Branch, vault.ShortHex(checked), short(h))
-			}
-			held[rel.Line] = h
-			res[rel.Line] = h.String()
-		}
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	return held, checkSealBeforeWrites(r, held, done)
-}
-
 // refusedError is a push that must not be retried.
 type refusedError struct{ error }
 
 func (e *refusedError) Unwrap() error { return e.error }
-
-// sleepUntilLead waits on the gate's clock until lead before T0, when this
-// run's gate will open the stage's writes; a stage run without its gate
-// does not wait (the gate refuses its writes before T0).
-func sleepUntilLead(ctx context.Context, r *pipeline.Run, lead time.Duration) error {
-	if !r.Selected("gate") {
-		return nil
-	}
-	// The opening, not T0: a target whose clock is behind, or a gate
-	// the operator opened early, moves it.
-	open, _ := r.Gate.Opening()
-	d := open.Add(-lead).Sub(r.Now())
-	if d <= 0 {
-		return nil
-	}
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-r.Gate.Clock.After(d):
-		return nil
-	}
-}
 
 func (Push) Run(ctx context.Context, r *pipeline.Run) error {
 	cfg := r.Config
