@@ -225,22 +225,31 @@ func (e *Engine) Names() []string {
 
 // Select returns the stages a selection runs, or a usage error.
 func (e *Engine) Select(sel Selection) ([]Stage, error) {
+	from, to, err := e.span(sel)
+	if err != nil {
+		return nil, err
+	}
+	return e.Stages[from:to], nil
+}
+
+// span is where a selection lies in the list: e.Stages[from:to].
+func (e *Engine) span(sel Selection) (from, to int, err error) {
 	if sel.From != "" && sel.Only != "" {
-		return nil, &UsageError{Msg: "--from and --only exclude each other"}
+		return 0, 0, &UsageError{Msg: "--from and --only exclude each other"}
 	}
 	want := sel.From + sel.Only
 	if want == "" {
-		return e.Stages, nil
+		return 0, len(e.Stages), nil
 	}
 	for i, s := range e.Stages {
 		if s.Name() == want {
 			if sel.Only != "" {
-				return e.Stages[i : i+1], nil
+				return i, i + 1, nil
 			}
-			return e.Stages[i:], nil
+			return i, len(e.Stages), nil
 		}
 	}
-	return nil, &UsageError{Msg: fmt.Sprintf("unknown stage %q; stages are: %s", want, strings.Join(e.Names(), ", "))}
+	return 0, 0, &UsageError{Msg: fmt.Sprintf("unknown stage %q; stages are: %s", want, strings.Join(e.Names(), ", "))}
 }
 
 // Needs is what stage i of the list needs.
@@ -311,18 +320,11 @@ func (r *Run) Selected(stage string) bool {
 // names the first failed stage in the list's order (a run --from it
 // re-runs every failed one), with the others' errors joined.
 func (e *Engine) Execute(ctx context.Context, r *Run, sel Selection) error {
-	stages, err := e.Select(sel)
+	first, to, err := e.span(sel)
 	if err != nil {
 		return err
 	}
-	first := len(e.Stages) - len(stages)
-	if sel.Only != "" {
-		for i, s := range e.Stages {
-			if s.Name() == sel.Only {
-				first = i
-			}
-		}
-	}
+	stages := e.Stages[first:to]
 	x := &execution{ctx: ctx, stages: map[string]*outcome{}}
 	for _, st := range stages {
 		x.stages[st.Name()] = &outcome{done: make(chan struct{})}
