@@ -332,7 +332,6 @@ func (c *Cargo) StartPublish(ctx context.Context, dir, crate string) (*Upload, e
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("cargo publish -p %s: %w", crate, err)
 	}
-	yieldTo(cmd.Process.Pid)
 	exited := make(chan struct{})
 	go func() {
 		select {
