@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/index"
@@ -72,7 +74,8 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 	}
 	// Publish runs beside push, not after it: it reads the held tips and
 	// checks them against preflight and the seal itself.
-	if _, err := heldTips(ctx, r, v, "published"); err != nil {
+	held, err := heldTips(ctx, r, v, "published")
+	if err != nil {
 		return err
 	}
 	seals := map[string]sealed{} // by line, for the lines preflight sealed
@@ -108,7 +111,7 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 	lines := make([]*publishingLine, len(r.Config.Releases))
 	prepErr := eachLine(r, parallelPrepare, func(i int, rel pipeline.Release) error {
 		s, ok := seals[rel.Line]
-		l, err := prepareLine(ctx, r, v, rel, s, ok)
+		l, err := prepareLine(ctx, r, v, rel, held[rel.Line], s, ok)
 		if err == nil {
 			lines[i] = l
 		}
@@ -204,18 +207,12 @@ type publishingLine struct {
 	deps map[string]map[string]bool
 }
 
-// prepareLine checks out the line's held tip with its sealed packages. s is
-// what preflight sealed for the line, when ok.
-func prepareLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipeline.Release, s sealed, ok bool) (*publishingLine, error) {
+// prepareLine checks out the line's held tip (as heldTips read and checked
+// it) with its sealed packages. s is what preflight sealed for the line,
+// when ok.
+func prepareLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipeline.Release, held plumbing.Hash, s sealed, ok bool) (*publishingLine, error) {
 	dir := worktreeDir(r, rel)
 	err := r.Step("prepare "+rel.Line, func(res map[string]string) error {
-		held, found := v.Held(rel.Branch)
-		if !found {
-			return fmt.Errorf("held branch %s is not in the vault: run `embargo run --from preflight`", rel.Branch)
-		}
-		if want := r.Journal.Result("preflight", lineStep(rel), resHeld); want != "" && want != held.String() {
-			return fmt.Errorf("held branch %s moved since preflight: run `embargo run --from preflight`", rel.Branch)
-		}
 		if ok {
 			// The usual case at T0: the worktree and its packages from
 			// preflight are still there; checking them costs no build.
