@@ -55,6 +55,9 @@ const (
 	// and less often, up to every 2 s.
 	pollFast    = 50 * time.Millisecond
 	fastPollFor = 15 * time.Second
+	// orphanGrace is how long a version whose step a kill cut off is
+	// given to show in the index before it is uploaded again.
+	orphanGrace = 5 * time.Second
 	// viewHoldFor bounds how long a line's View keeps cargo's read of a
 	// dependency's index file waiting for the new version (index.View.Hold):
 	// well below cargo's own 30 s HTTP timeout, so that cargo gets the file
@@ -362,6 +365,12 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, l *pu
 		} else {
 			e, found, err = idx.Lookup(ctx, name, version)
 		}
+		if err == nil && !found && attempt == 1 && cutOff(r, "publish "+nv) {
+			// The run before was killed while this step ran: its cargo,
+			// orphaned, may still be uploading. Give that upload time to
+			// show before trying again.
+			e, found, err = showsWithin(ctx, idx, name, version, orphanGrace)
+		}
 		if err != nil {
 			return err
 		}
@@ -499,6 +508,38 @@ func (es *earlyStart) end() (shown time.Time, waitedFor []*inFlight) {
 	}
 	es.stop(context.Canceled)
 	return shown, waitedFor
+}
+
+// cutOff is true when an earlier attempt of the step was cut off by a
+// kill or a crash (the journal's history says so).
+func cutOff(r *pipeline.Run, step string) bool {
+	for _, st := range r.Journal.Steps("publish") {
+		if st.Name != step {
+			continue
+		}
+		for _, a := range st.Attempts[:max(len(st.Attempts)-1, 0)] {
+			if a.State == pipeline.StateFailed && a.Ended == nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// showsWithin polls the index for a version for at most d.
+func showsWithin(ctx context.Context, idx *index.Client, name, version string, d time.Duration) (index.Entry, bool, error) {
+	deadline := time.Now().Add(d)
+	for {
+		e, found, err := idx.Lookup(ctx, name, version)
+		if err != nil || found || time.Now().After(deadline) {
+			return e, found, err
+		}
+		select {
+		case <-ctx.Done():
+			return index.Entry{}, false, ctx.Err()
+		case <-time.After(pollFast):
+		}
+	}
 }
 
 // indexViews are the index.Views cargo resolves dependencies through, one
