@@ -2,8 +2,10 @@ package pipeline_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -189,5 +191,59 @@ func TestAnAttemptCutOffByAKillIsRecordedSo(t *testing.T) {
 	}
 	if a := step.Attempts[1]; a.State != pipeline.StateDone {
 		t.Errorf("the re-run = %+v, want done", a)
+	}
+}
+
+// Steps that start together (every line's first upload beside the push, at
+// T0) share the journal's writes, and still each step's start is on disk
+// before its body runs: a kill -9 during the body leaves a record that the
+// step began, which the re-run's observation starts from.
+func TestStepsStartedTogetherAreEachOnDiskBeforeTheirBodyRuns(t *testing.T) {
+	const steps = 24
+	var path string
+	e := pipelineOf(nil, map[string]func(context.Context, *pipeline.Run) error{"publish": func(ctx context.Context, r *pipeline.Run) error {
+		var wg sync.WaitGroup
+		errs := make(chan error, steps)
+		for i := range steps {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				name := fmt.Sprintf("publish demo-%d@1.0.1", i)
+				errs <- r.Step(name, func(res map[string]string) error {
+					j, err := pipeline.ReadJournal(path)
+					if err != nil {
+						return err
+					}
+					for _, st := range j.Stage("publish").Steps {
+						if st.Name == name && st.State == pipeline.StateRunning {
+							return nil
+						}
+					}
+					return fmt.Errorf("%s runs but the journal on disk does not show it started", name)
+				})
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}})
+	r := newRun(t, testConfig(), e, nil)
+	path = r.path
+	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{Only: "publish"}); err != nil {
+		t.Fatal(err)
+	}
+	done := 0
+	for _, st := range onDisk(t, r.path).Stage("publish").Steps {
+		if st.State == pipeline.StateDone {
+			done++
+		}
+	}
+	if done != steps {
+		t.Errorf("%d steps done on disk, want %d", done, steps)
 	}
 }

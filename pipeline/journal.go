@@ -37,10 +37,18 @@ type Journal struct {
 	// first.
 	Clocks []ClockCheck `json:"clocks,omitempty"`
 
-	path   string
-	mu     sync.Mutex
-	scrub  func(string) string
-	onSave func(*Journal) // after every write; the bundle mirror hooks in here
+	path  string
+	mu    sync.Mutex
+	scrub func(string) string
+	// Writes are committed in groups: steps that start together (every
+	// line's first upload and the push, at T0) share one synced write
+	// instead of queueing for one each. changes counts the updates
+	// applied, written how many are on disk; one writer at a time.
+	changes, written int
+	writing          bool
+	wrote            *sync.Cond
+	failed           int // the updates up to here were in a write that failed
+	failure          error
 }
 
 type StageRecord struct {
@@ -308,32 +316,55 @@ func (j *Journal) AddClocks(c ClockCheck) error {
 	return j.update(func() { j.Clocks = append(j.Clocks, c) })
 }
 
-// update applies fn under the lock and writes the journal atomically.
+// update applies fn under the lock and returns once a write holding the
+// change is on disk. An update that finds a write under way waits for it,
+// then writes its own change and any that arrived meanwhile in one go.
 func (j *Journal) update(fn func()) error {
 	j.mu.Lock()
+	defer j.mu.Unlock()
 	fn()
-	err := j.saveLocked()
-	j.mu.Unlock()
-	if err == nil && j.onSave != nil {
-		j.onSave(j)
+	j.changes++
+	mine := j.changes
+	if j.wrote == nil {
+		j.wrote = sync.NewCond(&j.mu)
 	}
-	return err
+	for j.written < mine {
+		if j.failed >= mine {
+			return j.failure
+		}
+		if j.writing {
+			j.wrote.Wait()
+			continue
+		}
+		upTo := j.changes
+		data, err := j.encodeLocked()
+		if err == nil && j.path != "" {
+			j.writing = true
+			j.mu.Unlock()
+			err = WriteFileAtomic(j.path, data, 0o600)
+			j.mu.Lock()
+			j.writing = false
+		}
+		if err != nil {
+			j.failed, j.failure = upTo, err
+		} else {
+			j.written = upTo
+		}
+		j.wrote.Broadcast()
+	}
+	return nil
 }
 
-// saveLocked writes to a temporary file, syncs it and renames it over the
-// journal, so a crash leaves either the old or the new journal, never half.
-func (j *Journal) saveLocked() error {
+// encodeLocked is the journal as written to disk, secrets scrubbed.
+func (j *Journal) encodeLocked() ([]byte, error) {
 	if j.path == "" {
-		return nil // in memory only: `check` changes nothing
+		return nil, nil // in memory only: `check` changes nothing
 	}
 	if j.scrub != nil {
 		j.scrubLocked()
 	}
 	b, err := json.MarshalIndent(j, "", "  ")
-	if err != nil {
-		return err
-	}
-	return WriteFileAtomic(j.path, append(b, '\n'), 0o600)
+	return append(b, '\n'), err
 }
 
 // scrubLocked removes any secret value from every string a stage recorded.
