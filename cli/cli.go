@@ -195,6 +195,7 @@ func (a *app) newRun(cfg *pipeline.Config, journal *pipeline.Journal, secrets *p
 func (a *app) reporter(secrets *pipeline.Secrets) *pipeline.Reporter {
 	r := pipeline.NewReporter(a.stdout, a.g.json, a.clock, secrets.Scrub)
 	r.Quiet, r.Verbose = a.g.quiet, a.g.verbose
+	r.Color = r.TTY && pipeline.WantColor(a.getenv)
 	return r
 }
 

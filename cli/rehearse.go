@@ -107,12 +107,17 @@ to be read (a private registry), registry.token_env's reads it, and only that.`,
 				r.Targets = &pipeline.Targets{Public: world.Public, RegistryIndex: world.Registry.IndexURL(), RegistryToken: world.Token, BlogRepo: world.Blog}
 			})
 			if !a.g.json && !a.g.quiet {
-				a.rehearsalReport(ctx, &rc, world)
+				a.rehearsalReport(ctx, &rc, world, filepath.Join(state, "journal.json"))
 			}
 			if keep {
 				fmt.Fprintf(a.stdout, "\nthe sandbox world is kept in %s\n", dir)
 			} else if runErr == nil {
-				os.RemoveAll(dir)
+				world.Close()
+				if err := os.RemoveAll(dir); err != nil {
+					fmt.Fprintf(a.stdout, "\nthe sandbox world in %s could not all be removed: %v\n", dir, err)
+				} else if !a.g.quiet {
+					fmt.Fprintf(a.stdout, "\nthe sandbox world in %s was removed (--keep keeps it)\n", dir)
+				}
 			} else {
 				fmt.Fprintf(a.stdout, "\nthe rehearsal failed; its world is kept for inspection in %s\n", dir)
 			}
@@ -125,7 +130,7 @@ to be read (a private registry), registry.token_env's reads it, and only that.`,
 }
 
 // rehearsalReport says what would have been made public.
-func (a *app) rehearsalReport(ctx context.Context, cfg *pipeline.Config, world *sandbox.Rehearsal) {
+func (a *app) rehearsalReport(ctx context.Context, cfg *pipeline.Config, world *sandbox.Rehearsal, journal string) {
 	w := a.stdout
 	fmt.Fprintf(w, "\nrehearsal: what would be public\n")
 	refs, err := vault.ListRemote(ctx, world.Public, nil)
@@ -145,5 +150,33 @@ func (a *app) rehearsalReport(ctx context.Context, cfg *pipeline.Config, world *
 	sort.Strings(published)
 	for _, p := range published {
 		fmt.Fprintf(w, "  registry  %s\n", p)
+	}
+	if cfg.Blog == nil || world.Blog == "" {
+		return
+	}
+	j, err := pipeline.ReadJournal(journal)
+	if err != nil {
+		return
+	}
+	post, url := j.Result("advisory", "render", "post"), j.Result("advisory", "render", "url")
+	if post == "" {
+		return
+	}
+	// What the blog's branch holds in the sandbox now: the post is there
+	// only if the advisory stage pushed it (or found it there).
+	blogRefs, err := vault.ListRemote(ctx, world.Blog, nil)
+	tip := blogRefs["refs/heads/"+cfg.Blog.Branch].Hash
+	if state, _ := j.StageState("advisory"); err != nil || tip.IsZero() || state != pipeline.StateDone {
+		return
+	}
+	at := ""
+	for _, st := range j.Steps("advisory") {
+		if t, err := time.Parse(time.RFC3339Nano, st.FirstAt("pushed_at")); err == nil {
+			at = " (" + t.UTC().Format("15:04:05.000") + ")"
+		}
+	}
+	fmt.Fprintf(w, "  blog      %s on %s at %s%s, for %s\n", post, cfg.Blog.Branch, vault.Short(tip), at, url)
+	if cfg.Blog.Feed != "" {
+		fmt.Fprintf(w, "  feed      %s: the entry %s\n", cfg.Blog.Feed, url)
 	}
 }

@@ -144,7 +144,7 @@ func (a *app) finalReport(r *pipeline.Run, err error) {
 	}
 	if !a.g.quiet {
 		fmt.Fprintln(a.stdout)
-		printStatus(a.stdout, rep, false)
+		printSummary(a.stdout, rep, r.Config, r.Out.Color)
 	}
 }
 

@@ -258,6 +258,10 @@ type Tick func(remaining time.Duration)
 // again, in the background, and follows each round of the measurement.
 // It returns how late it woke after the opening (0 when it had not yet
 // come).
+// LastTick is the countdown line a wait with a long interval (a minute,
+// in a CI log) prints in addition, this long before the opening.
+const LastTick = 10 * time.Second
+
 func (g *Gate) Wait(ctx context.Context, interval time.Duration, tick Tick) (late time.Duration, err error) {
 	g.measureFirst(ctx)
 	mctx, cancel := context.WithCancel(ctx)
@@ -299,6 +303,11 @@ func (g *Gate) Wait(ctx context.Context, interval time.Duration, tick Tick) (lat
 			if sleep == 0 {
 				sleep = interval
 			}
+		}
+		if interval > LastTick && remaining > LastTick && remaining-sleep < LastTick {
+			// A log that prints a line a minute gets one more in the
+			// last seconds, to show the wait is about to end.
+			sleep = remaining - LastTick
 		}
 		if g.Probe != nil && remaining > Remeasure && remaining-sleep < Remeasure {
 			// Wake to measure on time, between two countdown lines.

@@ -104,6 +104,8 @@ func (w *waiting) tickList() []time.Duration {
 	return append([]time.Duration(nil), w.ticks...)
 }
 
+// In a CI log the countdown is a line a whole minute, and one more in the
+// last seconds.
 func TestGateWaitReturnsExactlyAtT0WithWholeMinuteCountdown(t *testing.T) {
 	start := testT0.Add(-(3*time.Minute + 20*time.Second))
 	clock := pipeline.NewFakeClock(start)
@@ -122,14 +124,14 @@ func TestGateWaitReturnsExactlyAtT0WithWholeMinuteCountdown(t *testing.T) {
 	if w.err != nil || w.late != 0 {
 		t.Errorf("Wait = (%v, %v), want (0, nil) when woken at T0", w.late, w.err)
 	}
-	want := []time.Duration{3*time.Minute + 20*time.Second, 3 * time.Minute, 2 * time.Minute, time.Minute}
+	want := []time.Duration{3*time.Minute + 20*time.Second, 3 * time.Minute, 2 * time.Minute, time.Minute, pipeline.LastTick}
 	got := w.tickList()
 	if len(got) != len(want) {
 		t.Fatalf("ticks = %v, want %v", got, want)
 	}
 	for i := range want {
 		if got[i] != want[i] {
-			t.Errorf("ticks = %v, want %v (a line per whole minute)", got, want)
+			t.Errorf("ticks = %v, want %v (a line per whole minute, one at T-10s)", got, want)
 			break
 		}
 	}

@@ -238,9 +238,9 @@ func TestGateCountdownCountsToT0OnTheSlowestClock(t *testing.T) {
 	for !w.settle(t) {
 		clock.Advance(10 * time.Second)
 	}
-	want := []time.Duration{150 * time.Second, 2 * time.Minute, time.Minute}
+	want := []time.Duration{150 * time.Second, 2 * time.Minute, time.Minute, pipeline.LastTick}
 	got := w.tickList()
-	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] || got[3] != want[3] {
 		t.Errorf("ticks = %v, want %v", got, want)
 	}
 }

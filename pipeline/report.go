@@ -40,7 +40,10 @@ type Reporter struct {
 	Quiet   bool
 	Verbose bool
 	// TTY enables the in-place countdown line.
-	TTY   bool
+	TTY bool
+	// Color marks outcomes in colour: on a terminal, unless NO_COLOR is
+	// set (https://no-color.org) or TERM is dumb.
+	Color bool
 	Clock Clock
 	Scrub func(string) string
 
@@ -100,6 +103,9 @@ func (r *Reporter) Emit(ev Event) {
 		r.countdownOn = false
 	}
 	mark := map[string]string{EventStart: "==>", EventDone: " ok", EventSkip: " --", EventFail: "!!!", EventWarn: " !!", EventInfo: "   ", EventCountdown: "   "}[ev.Kind]
+	if r.Color {
+		mark = Paint(markColor[ev.Kind], mark)
+	}
 	prefix := ev.Time.UTC().Format("15:04:05")
 	where := ev.Stage
 	if ev.Step != "" && ev.Kind != EventStart {
@@ -115,6 +121,34 @@ func (r *Reporter) Emit(ev Event) {
 		line += ev.Msg
 	}
 	fmt.Fprintln(r.Out, strings.TrimRight(line, " "))
+}
+
+// ANSI colours of the marks and states.
+const (
+	Green  = "32"
+	Yellow = "33"
+	Red    = "31"
+	Grey   = "90"
+	Bold   = "1"
+)
+
+var markColor = map[string]string{EventStart: Bold, EventDone: Green, EventFail: Red, EventWarn: Yellow}
+
+// Paint wraps s in the ANSI colour code, or returns it as it is for no
+// code.
+func Paint(code, s string) string {
+	if code == "" {
+		return s
+	}
+	return "\033[" + code + "m" + s + "\033[0m"
+}
+
+// WantColor is whether output to a terminal may be coloured, by the
+// environment: NO_COLOR set to anything but empty, or TERM=dumb, says no.
+func WantColor(lookup func(string) (string, bool)) bool {
+	noColor, _ := lookup("NO_COLOR")
+	term, _ := lookup("TERM")
+	return noColor == "" && term != "dumb"
 }
 
 // Printf prints a plain line for people (nothing in JSON mode).

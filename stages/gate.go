@@ -35,7 +35,12 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 				r.Warnf("WINDOW MISSED: started %s after T0; the advisory was due by %s. Proceeding now: every minute counts.",
 					late.Round(time.Second), g.Deadline().UTC().Format(time.RFC3339))
 			} else if at, _ := g.Opening(); late > 0 && !at.After(start) {
-				r.Infof("started %s after T0: proceeding at once", late.Round(time.Millisecond))
+				if g.Sandbox {
+					// A rehearsal's T0 is its own start: nothing is late.
+					r.Infof("the rehearsal's T0 is %s, when it started: releasing into the sandbox now", g.T0.UTC().Format("15:04:05"))
+				} else {
+					r.Infof("started %s after T0: proceeding at once", late.Round(time.Millisecond))
+				}
 			}
 		} else if early, why := g.OpenedEarly(); early {
 			r.Warnf("EMBARGO OVER (--late): %s; releasing now, %s before T0", why, g.T0.Sub(start).Round(time.Second))
@@ -54,8 +59,9 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 		if r.Out.TTY {
 			interval = time.Second
 		}
+		then := awaited(r)
 		late, err := g.Wait(ctx, interval, func(left time.Duration) {
-			r.Out.Emit(pipeline.Event{Kind: pipeline.EventCountdown, Stage: "gate", Msg: "T-" + countdown(left),
+			r.Out.Emit(pipeline.Event{Kind: pipeline.EventCountdown, Stage: "gate", Msg: "T-" + countdown(left) + then,
 				Data: map[string]any{"remaining_s": left.Seconds()}})
 		})
 		if err != nil {
@@ -92,6 +98,35 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 		}
 		return nil
 	})
+}
+
+// awaited says what the countdown waits for: what this run makes public
+// when the gate opens.
+func awaited(r *pipeline.Run) string {
+	var parts []string
+	if r.Selected("push") {
+		parts = append(parts, fmt.Sprintf("push %d line(s)' branches and tags", len(r.Config.Releases)))
+	}
+	if r.Selected("publish") {
+		versions := 0
+		for _, rel := range r.Config.Releases {
+			if list := r.Journal.Result("preflight", lineStep(rel), resCrates); list != "" {
+				versions += len(strings.Split(list, ","))
+			}
+		}
+		if versions > 0 {
+			parts = append(parts, fmt.Sprintf("publish %d version(s)", versions))
+		} else {
+			parts = append(parts, "publish")
+		}
+	}
+	if r.Selected("promote") && len(r.Config.Images) > 0 {
+		parts = append(parts, fmt.Sprintf("promote %d image(s)", len(r.Config.Images)))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " to T0, then: " + strings.Join(parts, ", ")
 }
 
 // noticeable is how much later than T0 here the gate must open for the

@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/async-rs/embargo/pipeline"
+)
+
+// The summary ends `run` and `rehearse`: a line a stage saying what it made
+// public and when, against T0. The steps were printed as they ran and
+// `embargo status` lists them again; this is the table for the post-mortem.
+
+// publicMoments are the result keys of the steps that wrote to a public
+// target, with the moment of the write.
+var publicMoments = []string{"pushed_at", "copied_at", "uploaded_at"}
+
+// stageSummary is one row of the summary.
+type stageSummary struct {
+	name, state string
+	public      string    // what the stage made public, "" for none
+	first, last time.Time // the first and last public write, or the stage's end
+	note        string    // what a stage that wrote nothing public did
+}
+
+func summarize(cfg *pipeline.Config, s *pipeline.StageRecord) stageSummary {
+	row := stageSummary{name: s.Name, state: s.State}
+	writes, found := 0, 0
+	for _, st := range s.Steps {
+		wrote := false
+		for _, k := range publicMoments {
+			t, err := time.Parse(time.RFC3339Nano, st.FirstAt(k))
+			if err != nil {
+				continue
+			}
+			wrote = true
+			if row.first.IsZero() || t.Before(row.first) {
+				row.first = t
+			}
+			if t.After(row.last) {
+				row.last = t
+			}
+		}
+		switch {
+		case wrote:
+			writes++
+		case st.State == pipeline.StateDone && strings.HasPrefix(st.Name, "publish "):
+			found++ // on the registry already, from an earlier run or by hand
+		}
+	}
+	if writes > 0 || found > 0 {
+		row.public = madePublic(cfg, s.Name, writes, found)
+	}
+	if row.first.IsZero() && s.Ended != nil && s.State != pipeline.StateSkipped {
+		row.first, row.last = *s.Ended, *s.Ended
+	}
+	switch {
+	case row.public != "":
+	case s.Name == "preflight" && s.State == pipeline.StateDone:
+		row.note = fmt.Sprintf("ready: %s passed", plural(len(s.Steps), "check"))
+	default:
+		row.note = lastSummary(s)
+	}
+	return row
+}
+
+// madePublic says in a few words what a stage's writes were.
+func madePublic(cfg *pipeline.Config, stage string, writes, found int) string {
+	switch stage {
+	case "push":
+		var branches, tags []string
+		for _, rel := range cfg.Releases {
+			branches = append(branches, rel.PublicBranch)
+			tags = append(tags, rel.Tag)
+		}
+		return "branches " + strings.Join(branches, ", ") + "; tags " + strings.Join(tags, ", ")
+	case "publish":
+		out := plural(writes, "version") + " uploaded"
+		if found > 0 {
+			out += fmt.Sprintf(", %d found there already", found)
+		}
+		return out
+	case "promote":
+		return plural(writes, "image") + " copied"
+	case "advisory":
+		if cfg.Blog != nil && cfg.Blog.Feed != "" {
+			return "the post and the feed entry, on the blog's " + cfg.Blog.Branch
+		}
+		if cfg.Blog != nil {
+			return "the post, on the blog's " + cfg.Blog.Branch
+		}
+	}
+	return plural(writes, "public write")
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// lastSummary is the summary of the stage's last step that has one: for
+// the gate how it opened, for verify the timeline.
+func lastSummary(s *pipeline.StageRecord) string {
+	if s.Note != "" {
+		return s.Note
+	}
+	for i := len(s.Steps) - 1; i >= 0; i-- {
+		if s.Steps[i].Error != "" {
+			return firstLine(s.Steps[i].Error)
+		}
+		if v := s.Steps[i].Result["summary"]; v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// printSummary writes the table.
+func printSummary(w io.Writer, st *Status, cfg *pipeline.Config, color bool) {
+	fmt.Fprintf(w, "%s   T0 %s   advisory due %s (%s)\n", st.ID,
+		st.T0.Format("2006-01-02 15:04:05Z"), st.Deadline.Format("2006-01-02 15:04:05Z"), relative(st.Deadline, st.Now))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  stage\tstate\tat\tT0 +\tmade public, or what it did")
+	for _, s := range st.Stages {
+		row := summarize(cfg, s)
+		state := row.state
+		if color {
+			state = pipeline.Paint(stateColor[state], state)
+		}
+		at, offset := "", ""
+		if !row.first.IsZero() {
+			at = row.first.UTC().Format("15:04:05.000")
+			offset = signed(row.first.Sub(st.T0))
+			if row.last.Sub(row.first) >= time.Millisecond {
+				at += "-" + row.last.UTC().Format("05.000")
+				offset += " to " + signed(row.last.Sub(st.T0))
+			}
+		}
+		what := row.public
+		if what == "" {
+			what = row.note
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", row.name, state, at, offset, what)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "  every step: `embargo status`")
+}
+
+// stateColor colours a stage's state in the summary. tabwriter counts the
+// escape codes as width: every state gets a code of the same length, so
+// the columns after it stay aligned.
+var stateColor = map[string]string{
+	pipeline.StateDone: pipeline.Green, pipeline.StateFailed: pipeline.Red, pipeline.StateInterrupted: pipeline.Yellow,
+	pipeline.StateSkipped: pipeline.Grey, pipeline.StatePending: pipeline.Grey, pipeline.StateRunning: pipeline.Yellow,
+}
+
+// signed formats an offset from T0 with its sign, to the millisecond.
+func signed(d time.Duration) string {
+	d = d.Round(time.Millisecond)
+	if d < 0 {
+		return "-" + (-d).String()
+	}
+	return "+" + d.String()
+}

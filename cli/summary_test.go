@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/async-rs/embargo/pipeline"
+)
+
+// The summary at the end of a run says, a stage a line, what went public
+// and when against T0: the first upload of a re-run's crate is the one the
+// first run made, and a version found on the registry is not counted as
+// uploaded.
+func TestSummarySaysWhatWentPublicAndWhenAgainstT0(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
+	at := func(ms int) *time.Time { v := t0.Add(time.Duration(ms) * time.Millisecond); return &v }
+	stamp := func(ms int) string { return at(ms).Format(time.RFC3339Nano) }
+	cfg := &pipeline.Config{
+		Releases: []pipeline.Release{{Line: "1.13", PublicBranch: "main", Tag: "v1.13.1"}, {Line: "1.12", PublicBranch: "release-1.12", Tag: "v1.12.5"}},
+		Blog:     &pipeline.BlogSection{Branch: "master", Feed: "source/security.xml"},
+	}
+	st := &Status{ID: "ASYNC-STD-SA-2026-001", T0: t0, Deadline: t0.Add(6 * time.Hour), Now: *at(900), Stages: []*pipeline.StageRecord{
+		{Name: "preflight", State: pipeline.StateDone, Ended: at(-4000), Steps: []*pipeline.StepRecord{{Name: "fetch", State: pipeline.StateDone}}},
+		{Name: "push", State: pipeline.StateDone, Ended: at(80), Steps: []*pipeline.StepRecord{
+			{Name: "push", State: pipeline.StateDone, Result: map[string]string{"pushed_at": stamp(12)}}}},
+		{Name: "promote", State: pipeline.StateSkipped, Ended: at(-4000), Note: "no [[image]] configured"},
+		{Name: "publish", State: pipeline.StateDone, Ended: at(700), Steps: []*pipeline.StepRecord{
+			{Name: "publish demo-core@1.13.1", State: pipeline.StateDone, Result: map[string]string{"uploaded_at": stamp(30)}},
+			// A re-run found it there; the first run's upload stands.
+			{Name: "publish demo@1.13.1", State: pipeline.StateDone, First: map[string]string{"uploaded_at": stamp(150)}, Result: map[string]string{"summary": "already on the registry"}},
+			{Name: "publish demo@1.12.5", State: pipeline.StateDone, Result: map[string]string{"summary": "already on the registry"}},
+		}},
+		{Name: "advisory", State: pipeline.StateFailed, Ended: at(800), Steps: []*pipeline.StepRecord{
+			{Name: "push", State: pipeline.StateFailed, Error: "the blog refused the push\nmore"}}},
+	}}
+	var b bytes.Buffer
+	printSummary(&b, st, cfg, false)
+	rows := map[string]string{}
+	for _, l := range strings.Split(b.String(), "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			rows[f[0]] = l
+		}
+	}
+	for stage, want := range map[string][]string{
+		"preflight": {"done", "13:59:56.000", "-4s", "ready: 1 check passed"},
+		"push":      {"14:00:00.012", "+12ms", "branches main, release-1.12; tags v1.13.1, v1.12.5"},
+		"promote":   {"skipped", "no [[image]] configured"},
+		"publish":   {"14:00:00.030-00.150", "+30ms to +150ms", "2 versions uploaded, 1 found there already"},
+		"advisory":  {"failed", "the blog refused the push ..."},
+	} {
+		for _, w := range want {
+			if !strings.Contains(rows[stage], w) {
+				t.Errorf("%s row %q lacks %q", stage, rows[stage], w)
+			}
+		}
+	}
+	if strings.Contains(rows["promote"], ":") {
+		t.Errorf("a skipped stage has no time: %q", rows["promote"])
+	}
+	if strings.Contains(b.String(), "\033[") {
+		t.Error("colour without a terminal")
+	}
+}
+
+// Colour marks outcomes only where the environment allows it.
+func TestColourRespectsNoColor(t *testing.T) {
+	env := func(kv map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := kv[k]; return v, ok }
+	}
+	if !pipeline.WantColor(env(map[string]string{"TERM": "xterm-256color"})) {
+		t.Error("no colour on a plain terminal")
+	}
+	for _, kv := range []map[string]string{{"NO_COLOR": "1", "TERM": "xterm"}, {"TERM": "dumb"}} {
+		if pipeline.WantColor(env(kv)) {
+			t.Errorf("colour with %v", kv)
+		}
+	}
+	var b bytes.Buffer
+	rep := &pipeline.Reporter{Out: &b, Color: true, Clock: pipeline.NewFakeClock(time.Now())}
+	rep.Emit(pipeline.Event{Kind: pipeline.EventDone, Stage: "push", Msg: "pushed"})
+	if !strings.Contains(b.String(), "\033[32m ok\033[0m") {
+		t.Errorf("a done event is not marked green: %q", b.String())
+	}
+}
