@@ -144,3 +144,24 @@ func TestRunAfterT0OfAReleaseSealedBeforeItProceeds(t *testing.T) {
 	}
 	rl.assertReleased()
 }
+
+// The fix reachable from a public ref before T0 (a pull request opened
+// from the held branch, say) is a leak that stops the release, and `run
+// --late`, the operator's word that the embargo is over, releases the rest
+// at once, as for a leak on the registry.
+func TestFixLeakedThroughGitBeforeT0IsReleasedOnlyWithLate(t *testing.T) {
+	rl := newPublishRelease(t, time.Now().Add(time.Hour), registry.Options{})
+	gitCmd(t, rl.ex.World.Source, "push", "-q", rl.ex.World.Public, "embargo/1.13:refs/pull/7/head")
+	res := rl.run([]string{"run"})
+	out := res.stdout + res.stderr
+	if res.code != 1 || !strings.Contains(out, "LEAK: held commit") || !strings.Contains(out, "refs/pull/7/head") || !strings.Contains(out, "embargo run --late") {
+		t.Fatalf("run with the fix public through git: want exit 1 with the LEAK and how to release the rest, got %s", res)
+	}
+	rl.assertNothingWritten()
+
+	res = rl.run([]string{"run", "--late"})
+	if res.code != 0 || !strings.Contains(res.stdout, "EMBARGO OVER (--late): release 1.13: held commit") {
+		t.Fatalf("run --late: %s", res)
+	}
+	rl.assertReleased()
+}

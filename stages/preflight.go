@@ -68,6 +68,7 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 	}
 
 	afterT0 := !r.Now().Before(r.Gate.T0)
+	leak := leakReporter(r, add)
 	problemLines := map[string]bool{}
 	for i, rel := range cfg.Releases {
 		held, ok := v.Held(rel.Branch)
@@ -84,7 +85,7 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 		if err := r.Step(lineStep(rel), func(res map[string]string) error {
 			before := len(findings)
 			res[resHeld] = held.String()
-			checkLine(v, cfg, i, rel, held, afterT0, res, add)
+			checkLine(v, cfg, i, rel, held, afterT0, res, add, leak)
 			if n := len(findings) - before; n > 0 {
 				return fmt.Errorf("%w: %d", errLineProblems, n)
 			}
@@ -228,7 +229,7 @@ func packageLines(ctx context.Context, r *pipeline.Run, v *vault.Vault, skip map
 				add(subject, "a crates.io version is immutable: release a new version on this line", "%s", p)
 			}
 			if len(released) > 0 && r.Now().Before(r.Gate.T0) {
-				registryLeak(ctx, r, idx, subject, released, add)
+				registryLeak(ctx, idx, subject, released, leakReporter(r, add))
 			}
 			summary := fmt.Sprintf("%d crate(s) packaged and verified: %s", len(pkgs), res[resOrder])
 			if !lock.committed {
@@ -252,9 +253,8 @@ func packageLines(ctx context.Context, r *pipeline.Run, v *vault.Vault, skip map
 }
 
 // registryLeak reports versions of the release already on the registry
-// before T0: the fix is public there, as loud as a leaked commit. With
-// --late the operator has said the embargo is over, and the rest goes out.
-func registryLeak(ctx context.Context, r *pipeline.Run, idx *index.Client, subject string, released []string, add func(subject, fix, format string, args ...any)) {
+// before T0: the fix is public there, as loud as a leaked commit.
+func registryLeak(ctx context.Context, idx *index.Client, subject string, released []string, leak leakFunc) {
 	var when []string
 	for _, nv := range released {
 		name, version := splitNV(nv)
@@ -264,13 +264,26 @@ func registryLeak(ctx context.Context, r *pipeline.Run, idx *index.Client, subje
 			when = append(when, nv)
 		}
 	}
-	if r.Late {
-		r.Warnf("%s: already on the registry before T0: %s; --late: the embargo is over, the rest is released now", subject, strings.Join(when, ", "))
-		r.Gate.OpenNow("the fix is already on the registry: " + strings.Join(released, ", "))
-		return
+	leak(subject, "already on the registry before T0: %s", strings.Join(when, ", "))
+}
+
+// leakFunc reports part of the fix found public before T0.
+type leakFunc func(subject, format string, args ...any)
+
+// leakReporter makes each leak a finding that stops the release, or, with
+// --late (the operator's word that the embargo is over), a warning that
+// opens the gate now so that the rest goes out at once.
+func leakReporter(r *pipeline.Run, add func(subject, fix, format string, args ...any)) leakFunc {
+	return func(subject, format string, args ...any) {
+		what := fmt.Sprintf(format, args...)
+		if r.Late {
+			r.Warnf("%s: LEAK: %s; --late: the embargo is over, the rest is released now", subject, what)
+			r.Gate.OpenNow(subject + ": " + what)
+			return
+		}
+		add(subject, "the fix is public: treat the embargo as broken and follow the policy; to release the rest now, confirm with `embargo run --late`",
+			"LEAK: %s", what)
 	}
-	add(subject, "the fix is public on the registry: treat the embargo as broken and follow the policy; to release the rest now, confirm with `embargo run --late`",
-		"LEAK: already on the registry before T0: %s", strings.Join(when, ", "))
 }
 
 // errLineProblems marks a line step that failed with findings already listed.
@@ -294,7 +307,7 @@ func credentials(cfg *pipeline.Config) []credential {
 // checkLine runs the per-line checks, reporting problems through add and
 // recording what later stages need in res.
 func checkLine(v *vault.Vault, cfg *pipeline.Config, idx int, rel pipeline.Release, held plumbing.Hash, afterT0 bool, res map[string]string,
-	add func(subject, fix, format string, args ...any)) {
+	add func(subject, fix, format string, args ...any), leak leakFunc) {
 	subject := "release " + rel.Line
 	key := func(k string) string { return fmt.Sprintf("release[%d].%s in %s", idx+1, k, cfg.Path) }
 
@@ -304,10 +317,10 @@ func checkLine(v *vault.Vault, cfg *pipeline.Config, idx int, rel pipeline.Relea
 	case !hasPublic:
 		add(subject, "check "+key("public_branch"), "public branch %s does not exist in %s", rel.PublicBranch, cfg.Source.Public)
 		return
-	case pushed && !afterT0:
-		add(subject, "the fix is public: treat the embargo as broken and follow the policy", "LEAK: %s is already at the held tip %s before T0", rel.PublicBranch, short(held))
-		return
 	case pushed:
+		if !afterT0 {
+			leak(subject, "%s is already at the held tip %s before T0", rel.PublicBranch, short(held))
+		}
 		res[resPublicTip] = public.String()
 		res["summary"] = fmt.Sprintf("%s already at %s (pushed)", rel.PublicBranch, short(held))
 	default:
@@ -334,8 +347,7 @@ func checkLine(v *vault.Vault, cfg *pipeline.Config, idx int, rel pipeline.Relea
 		}
 		for _, c := range ahead {
 			if ref, ok := leaks[c]; ok && !afterT0 {
-				add(subject, "the fix is public: treat the embargo as broken and follow the policy",
-					"LEAK: held commit %s is reachable from public %s", short(c), ref)
+				leak(subject, "held commit %s is reachable from public %s", short(c), ref)
 			}
 		}
 		res["summary"] = fmt.Sprintf("%s at %s fast-forwards %s (%d commit(s) ahead), none public", rel.Branch, short(held), rel.PublicBranch, len(ahead))
@@ -349,7 +361,7 @@ func checkLine(v *vault.Vault, cfg *pipeline.Config, idx int, rel pipeline.Relea
 	} else if ok && tagAt != held {
 		add(subject, fmt.Sprintf("pick another tag in %s, or move the held branch", key("tag")), "tag %s already exists publicly at %s, not at the held tip %s", rel.Tag, short(tagAt), short(held))
 	} else if ok && !afterT0 {
-		add(subject, "the fix is public: treat the embargo as broken and follow the policy", "LEAK: tag %s is already public at the held tip", rel.Tag)
+		leak(subject, "tag %s is already public at the held tip", rel.Tag)
 	}
 
 	ws, err := workspaceAt(v, held)
