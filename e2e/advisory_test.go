@@ -23,8 +23,8 @@ const blogTokenEnv = "EMBARGO_BLOG_TOKEN"
 // The demo advisory as the blog shows it.
 const (
 	advisoryID    = "DEMO-SA-2026-001"
-	advisoryTitle = "Out-of-bounds read in demo_core::get"
-	advisorySlug  = "out-of-bounds-read-in-demo-core-get"
+	advisoryTitle = "Panic on an out-of-range window in demo_core::window"
+	advisorySlug  = "panic-on-an-out-of-range-window-in-demo-core-window"
 	blogFeed      = "source/security.xml"
 	blogBranch    = "master"
 )
@@ -237,7 +237,7 @@ func TestRunPublishesTheAdvisoryOnTheBlogOnce(t *testing.T) {
 	if fields["title"] != advisoryTitle || fields["date"] != fileDate || fields["author"] != "Jane Doe" || !strings.Contains(fields["tags"], "security") {
 		t.Errorf("front matter %v: want title %q, date %s (the file name's), author Jane Doe, tag security", fields, advisoryTitle, fileDate)
 	}
-	if !strings.Contains(body, "demo_core::get") {
+	if !strings.Contains(body, "demo_core::window(buf, start, len)") {
 		t.Errorf("the post body lacks the description:\n%s", body)
 	}
 	if want := bl.rendered(); post != want {

@@ -136,7 +136,7 @@ func (rl *release) verifyResult(step, key string) string {
 
 // hugoPostURL is where the demo's post is served on site.
 func hugoPostURL(site string) string {
-	return site + "/posts/out-of-bounds-read-in-demo-core-get/"
+	return site + "/posts/" + advisorySlug + "/"
 }
 
 // The CI job, through to the end: the advisory goes to the blog's

@@ -164,12 +164,12 @@ index     = "{{.RegistryIndex}}"
 token_env = "{{.RegistryTokenEnv}}"
 
 [advisory]
-title       = "Out-of-bounds read in demo_core::get"
+title       = "Panic on an out-of-range window in demo_core::window"
 package     = "{{index .Crates 0}}"
-severity    = "high"
+severity    = "medium"
 aliases     = ["CVE-2026-00001"]
-categories  = ["memory-exposure"]
-keywords    = ["bounds"]
+categories  = ["denial-of-service"]
+keywords    = ["panic", "bounds"]
 credits     = ["A. Reporter"]
 description = "advisory.md"
 {{- with .Blog}}
@@ -205,10 +205,11 @@ func blogURL(opts Options) string {
 	return ""
 }
 
-const advisoryText = `An index was not checked against the length of the buffer in
-` + "`demo_core::get`" + `, so a caller passing an out-of-range index read memory
-past the end of the buffer.
-
-The fix checks the index and returns ` + "`None`" + ` when it is out of range.
-Upgrade to a fixed version of your release line.
-`
+const advisoryText = "`demo_core::window(buf, start, len)` did not check that the window fits in\n" +
+	"`buf`: a window past the end of the buffer, or one whose end `start + len`\n" +
+	"overflows `usize`, made it panic instead of returning `None`. A program that\n" +
+	"passes untrusted offsets to it, directly or through `demo`, can be made to abort.\n" +
+	"\n" +
+	"The fix computes the end with `checked_add` and slices with `get`, so\n" +
+	"`window` returns `None` for any window that does not fit. Upgrade to the\n" +
+	"fixed version of your release line.\n"
