@@ -48,10 +48,8 @@ func (a *app) checkedPreflight(ctx context.Context, cfg *pipeline.Config, verdic
 		if a.g.json {
 			s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{verdict: false, "findings": findings}})
 		} else {
-			fmt.Fprintf(a.stdout, "\nnot %s: %d problem(s)\n", verdict, len(findings))
-			for _, f := range findings {
-				fmt.Fprintf(a.stdout, "  - %s\n", f)
-			}
+			// The failed stage listed them as it ended: once is enough.
+			fmt.Fprintf(a.stdout, "\nnot %s: %s, listed above\n", verdict, plural(len(findings), "problem"))
 		}
 		s.close()
 		return nil, &codeError{code: ExitFailed, err: fmt.Errorf("not %s: %d problem(s)", verdict, len(findings)), silent: true}

@@ -53,6 +53,9 @@ type Cargo struct {
 	// file from the registry and uploads there: `--registry` names the
 	// real registry, and cargo does not follow source replacement for it.
 	View string
+	// Verbose keeps the whole end of a failed cargo's output in its
+	// error; otherwise the error holds cargo's own error lines only.
+	Verbose bool
 }
 
 // ResolvesThroughView is true when dependencies resolve through a View.
@@ -162,9 +165,67 @@ func (c *Cargo) outcome(cmd *exec.Cmd, out string, err error) (string, error) {
 		out = strings.ReplaceAll(out, c.Registry.Token, "***")
 	}
 	if err != nil {
-		return out, fmt.Errorf("cargo %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, tail(out, 30))
+		detail := errorLines(out)
+		if c.Verbose || detail == "" {
+			detail = tail(out, 30)
+		}
+		return out, fmt.Errorf("cargo %s: %v\n%s", commandLine(cmd.Args[1:], c.Verbose), err, detail)
 	}
 	return out, nil
+}
+
+// commandLine is cargo's arguments as an error shows them: without the
+// --config pairs embargo adds (the registry's plumbing), unless verbose.
+func commandLine(args []string, verbose bool) string {
+	if verbose {
+		return strings.Join(args, " ")
+	}
+	var out []string
+	for i := 0; i < len(args); i++ {
+		if args[i] == "--config" {
+			i++
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return strings.Join(out, " ")
+}
+
+// progressRE matches cargo's progress lines ("   Compiling demo v1.0.0
+// (...)"): right-aligned verbs, not what went wrong.
+var progressRE = regexp.MustCompile(`^\s*(Adding|Archiving|Blocking|Checking|Compiling|Downloaded|Downloading|Finished|Fresh|Locking|Packaged|Packaging|Published|Removing|Running|Unpacking|Updating|Uploaded|Uploading|Verifying|Waiting|Warning|Documenting)\s`)
+
+// errorLines is what a failed cargo said went wrong: from its first error
+// on, without progress lines, and of a "Caused by:" chain only the last
+// cause, the one that names the reason.
+func errorLines(out string) string {
+	var kept []string
+	var cause []string // the latest "Caused by:" block
+	inCause, started := false, false
+	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		if !started && !strings.HasPrefix(line, "error") {
+			continue
+		}
+		started = true
+		switch {
+		case progressRE.MatchString(line):
+		case strings.TrimSpace(line) == "Caused by:":
+			inCause, cause = true, nil
+		case inCause && (strings.HasPrefix(line, " ") || strings.TrimSpace(line) == ""):
+			if strings.TrimSpace(line) != "" {
+				cause = append(cause, "  caused by: "+strings.TrimSpace(line))
+			}
+		default:
+			if inCause {
+				kept, cause, inCause = append(kept, cause...), nil, false
+			}
+			if strings.TrimSpace(line) != "" || len(kept) > 0 && kept[len(kept)-1] != "" {
+				kept = append(kept, line)
+			}
+		}
+	}
+	kept = append(kept, cause...)
+	return strings.TrimRight(strings.Join(kept, "\n"), "\n")
 }
 
 // Version is `cargo --version`: packages are reproducible only with the same
