@@ -19,6 +19,10 @@ const (
 	EventInfo      = "info"
 	EventWarn      = "warn"
 	EventCountdown = "countdown"
+	// EventLive replaces the live line on a terminal (a stage's progress);
+	// an empty message clears it. Logs and JSON get the events it sums up
+	// instead.
+	EventLive = "live"
 	EventReport    = "report"
 )
 
@@ -47,8 +51,10 @@ type Reporter struct {
 	Clock Clock
 	Scrub func(string) string
 
-	mu          sync.Mutex
-	countdownOn bool
+	mu sync.Mutex
+	// live is the line kept at the bottom of a terminal (the countdown,
+	// a stage's progress), drawn again under each line printed above it.
+	live string
 }
 
 // NewReporter writes to w; TTY is detected when w is a terminal.
@@ -80,6 +86,9 @@ func (r *Reporter) Emit(ev Event) {
 	ev.Msg = r.scrub(ev.Msg)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if ev.Kind == EventLive && (r.JSON || !r.TTY) {
+		return
+	}
 	if r.JSON {
 		b, err := json.Marshal(ev)
 		if err != nil {
@@ -91,16 +100,14 @@ func (r *Reporter) Emit(ev Event) {
 	if r.Quiet && ev.Kind != EventFail && ev.Kind != EventWarn {
 		return
 	}
-	if ev.Kind == EventCountdown {
-		if r.TTY {
-			fmt.Fprintf(r.Out, "\r\033[K%s", ev.Msg)
-			r.countdownOn = true
-			return
-		}
+	if r.TTY && (ev.Kind == EventCountdown || ev.Kind == EventLive) {
+		r.live = ev.Msg
+		fmt.Fprintf(r.Out, "\r\033[K%s", r.live)
+		return
 	}
-	if r.countdownOn {
+	if r.live != "" {
 		fmt.Fprint(r.Out, "\r\033[K")
-		r.countdownOn = false
+		defer fmt.Fprint(r.Out, r.live)
 	}
 	mark := map[string]string{EventStart: "==>", EventDone: " ok", EventSkip: " --", EventFail: "!!!", EventWarn: " !!", EventInfo: "   ", EventCountdown: "   "}[ev.Kind]
 	if r.Color {
@@ -158,7 +165,12 @@ func (r *Reporter) Printf(format string, args ...any) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	fmt.Fprint(r.Out, r.scrub(fmt.Sprintf(format, args...)))
+	text := r.scrub(fmt.Sprintf(format, args...))
+	if r.live != "" && strings.HasSuffix(text, "\n") {
+		fmt.Fprint(r.Out, "\r\033[K")
+		defer fmt.Fprint(r.Out, r.live)
+	}
+	fmt.Fprint(r.Out, text)
 }
 
 // Debugf prints only with -v.

@@ -64,10 +64,11 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 			r.Out.Emit(pipeline.Event{Kind: pipeline.EventCountdown, Stage: "gate", Msg: "T-" + countdown(left) + then,
 				Data: map[string]any{"remaining_s": left.Seconds()}})
 		})
+		woke := r.Now()
+		r.Out.Emit(pipeline.Event{Kind: pipeline.EventLive}) // the countdown is over
 		if err != nil {
 			return fmt.Errorf("interrupted while waiting for T0: %w", err)
 		}
-		woke := r.Now()
 		res["woke"] = woke.UTC().Format(time.RFC3339Nano)
 		res["late"] = late.String()
 		world := g.World()

@@ -165,6 +165,13 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 	if err := awaitGate(ctx, r); err != nil {
 		return errors.Join(prepErr, err)
 	}
+	progress := newPublishProgress(r, lines)
+	defer progress.close()
+	for _, l := range lines {
+		if l != nil {
+			l.progress = progress
+		}
+	}
 	// At T0 every line publishes at once: the lines share nothing but the
 	// registry.
 	return errors.Join(prepErr, eachLine(r, len(lines), func(i int, rel pipeline.Release) error {
@@ -206,8 +213,9 @@ type publishingLine struct {
 	// view is the line's own View of the index when cargo resolves
 	// through it, else nil; deps says which of the line's crates each
 	// depends on (cargo.WorkspaceDependencies), nil when unknown.
-	view *index.View
-	deps map[string]map[string]bool
+	view     *index.View
+	deps     map[string]map[string]bool
+	progress *publishProgress // nil but on a terminal
 }
 
 // prepareLine checks out the line's held tip (as heldTips read and checked
@@ -290,6 +298,7 @@ func publishLine(ctx context.Context, r *pipeline.Run, idx *index.Client, l *pub
 				res["sha256"] = f.sum
 				return publishCrate(ctx, r, idx, l, f, looks[nv], after, res)
 			})
+			l.progress.ended(l.rel.Line, f.err)
 		}()
 	}
 	// The first failure in the line's order is the line's: a crate
