@@ -32,6 +32,11 @@ func buildStatus(cfg *pipeline.Config, j *pipeline.Journal, now time.Time) *Stat
 	st := &Status{ID: cfg.Embargo.ID, T0: cfg.T0(), Window: cfg.Window.String(), Deadline: cfg.Deadline(), Now: now.UTC(), OK: true}
 	if j != nil {
 		st.Stages = j.Stages
+		if !j.T0.IsZero() && !j.T0.Equal(st.T0) {
+			// The journal's own T0 (a rehearsal's, say): its times are
+			// against that one.
+			st.T0, st.Deadline = j.T0.UTC(), j.T0.UTC().Add(cfg.Window)
+		}
 	}
 	for _, s := range st.Stages {
 		if s.State == pipeline.StateFailed || s.State == pipeline.StateInterrupted {
@@ -42,7 +47,8 @@ func buildStatus(cfg *pipeline.Config, j *pipeline.Journal, now time.Time) *Stat
 }
 
 func (a *app) statusCommand() *cobra.Command {
-	return &cobra.Command{
+	var svg string
+	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the journal: stages, steps, times, deadline",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -64,6 +70,14 @@ func (a *app) statusCommand() *cobra.Command {
 			}
 			st := buildStatus(cfg, j, a.clock.Now())
 			st.Journal = path
+			if svg != "" {
+				if err := os.WriteFile(svg, timelineSVG(st), 0o644); err != nil {
+					return err
+				}
+				if !a.g.json {
+					fmt.Fprintf(a.stdout, "timeline written to %s\n", svg)
+				}
+			}
 			if a.g.json {
 				enc := json.NewEncoder(a.stdout)
 				enc.SetIndent("", "  ")
@@ -83,6 +97,8 @@ func (a *app) statusCommand() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&svg, "svg", "", "also draw the timeline (stages, public writes, T0, the deadline) as an SVG picture in this `FILE`")
+	return cmd
 }
 
 // printStatus writes the status table for people.

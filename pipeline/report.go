@@ -22,8 +22,8 @@ const (
 	// EventLive replaces the live line on a terminal (a stage's progress);
 	// an empty message clears it. Logs and JSON get the events it sums up
 	// instead.
-	EventLive = "live"
-	EventReport    = "report"
+	EventLive   = "live"
+	EventReport = "report"
 )
 
 // Event is one line of --json output.
