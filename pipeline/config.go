@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
-
-	"github.com/async-rs/embargo/stages/seal"
 )
 
 // Config is embargo.toml, decoded and validated. Field names follow the file.
@@ -534,12 +532,12 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 			v.add("seal.recipients", "missing: who can open the bundle", `e.g. recipients = ["age1..."]`)
 		}
 		for i, r := range s.Recipients {
-			if _, err := seal.ParseRecipient(r); err != nil {
+			if _, err := ParseRecipient(r); err != nil {
 				v.add("seal.recipients", fmt.Sprintf("entry %d %v", i+1, err), "")
 			}
 		}
 		if s.OCI != "" {
-			if _, err := seal.ParseRepository(s.OCI); err != nil {
+			if err := CheckRepository(s.OCI); err != nil {
 				v.add("seal.oci", err.Error(), "")
 			}
 		}

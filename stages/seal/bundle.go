@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/oci"
 )
 
@@ -77,11 +78,10 @@ var ErrNotFound = errors.New("not found")
 
 // ParseRepository parses [seal] oci, a repository without tag or digest.
 func ParseRepository(repo string) (name.Repository, error) {
-	r, err := name.NewRepository(repo, oci.NameOptions(repo)...)
-	if err != nil {
-		return name.Repository{}, fmt.Errorf("%q is not an OCI repository (e.g. ghcr.io/org/embargo-bundles): %v", repo, err)
+	if err := pipeline.CheckRepository(repo); err != nil {
+		return name.Repository{}, err
 	}
-	return r, nil
+	return name.NewRepository(repo, oci.NameOptions(repo)...)
 }
 
 // ParseRef parses a bundle reference, which must carry its digest: a tag
@@ -97,25 +97,11 @@ func ParseRef(ref string) (name.Digest, error) {
 	return d, nil
 }
 
-// ParseRecipient reads one age recipient. Its errors never quote the value:
-// an identity pasted here by mistake is a secret key.
-func ParseRecipient(s string) (age.Recipient, error) {
-	s = strings.TrimSpace(s)
-	if strings.HasPrefix(strings.ToUpper(s), "AGE-SECRET-KEY-") {
-		return nil, errors.New("is an age identity, a secret key: put its recipient (age1..., from age-keygen -y) here and keep the key in identity_env")
-	}
-	r, err := age.ParseX25519Recipient(s)
-	if err != nil {
-		return nil, errors.New("is not an age recipient (age1..., as age-keygen prints it)")
-	}
-	return r, nil
-}
-
 // ParseRecipients reads [seal] recipients.
 func ParseRecipients(recipients []string) ([]age.Recipient, error) {
 	var out []age.Recipient
 	for i, s := range recipients {
-		r, err := ParseRecipient(s)
+		r, err := pipeline.ParseRecipient(s)
 		if err != nil {
 			return nil, fmt.Errorf("seal.recipients[%d] %v", i+1, err)
 		}
