@@ -19,6 +19,7 @@ import (
 
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/blog"
+	"github.com/async-rs/embargo/stages/retry"
 	"github.com/async-rs/embargo/templates"
 )
 
@@ -57,8 +58,11 @@ func (Advisory) Plan(cfg *pipeline.Config) []string {
 	return out
 }
 
-// blogAttempts bounds the rounds of fetch, commit and push when others
-// push to the blog meanwhile or the network fails.
+// blogRetry is how the rounds of fetch, commit and push are tried again
+// when the network fails; each round looks at the blog's branch first.
+// blogAttempts bounds the rounds, also when others push meanwhile.
+var blogRetry = retry.Policy{Attempts: blogAttempts, First: time.Second}
+
 const blogAttempts = 5
 
 // blogChange is what the blog still needs: the files to write on top of
@@ -330,15 +334,10 @@ func blogFetchError(r *pipeline.Run, err error) error {
 }
 
 func blogBackoff(ctx context.Context, r *pipeline.Run, attempt int, err error) error {
-	if attempt >= blogAttempts {
-		return nil
+	wait, exhausted := blogRetry.Next(r.Now(), attempt, err)
+	if exhausted != nil {
+		return nil // the loop ends with the last error
 	}
-	wait := time.Duration(1<<(attempt-1)) * time.Second
 	r.Warnf("blog attempt %d failed (%v); trying again in %s", attempt, err, wait)
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(wait):
-		return nil
-	}
+	return retry.Sleep(ctx, r.Gate.Clock, wait)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/retry"
 	"github.com/async-rs/embargo/stages/vault"
 )
 
@@ -26,9 +27,10 @@ func (Push) Summary() string {
 	return "one atomic push of every held branch and tag; remote refs verified"
 }
 
-// pushAttempts bounds retries after network errors; each retry first
-// re-reads the remote and pushes only what is still missing.
-const pushAttempts = 4
+// pushRetry is how a push that failed on the network is tried again: each
+// try first re-reads the remote and pushes only what is still missing, so
+// a push that landed without its answer is never repeated.
+var pushRetry = retry.Policy{Attempts: 4, First: time.Second}
 
 // pushLead is how long before T0 the push is prepared: late enough that the
 // remote's refs are still as read at T0, early enough that a repository
@@ -148,7 +150,7 @@ func (Push) Run(ctx context.Context, r *pipeline.Run) error {
 	pipeline.Checkpoint("push.before")
 	if err := r.Step("push", func(res map[string]string) error {
 		var lastErr error
-		for attempt := 1; attempt <= pushAttempts; attempt++ {
+		for attempt := 1; ; attempt++ {
 			if attempt > 1 || ready == nil {
 				// Whatever the last attempt did, the remote is read
 				// again and only what is still missing is pushed.
@@ -191,17 +193,15 @@ func (Push) Run(ctx context.Context, r *pipeline.Run) error {
 				}
 				lastErr = err
 			}
-			if attempt < pushAttempts {
-				wait := time.Duration(1<<(attempt-1)) * time.Second
-				r.Warnf("push attempt %d failed (%v); re-reading the remote in %s", attempt, lastErr, wait)
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(wait):
-				}
+			wait, err := pushRetry.Next(r.Now(), attempt, lastErr)
+			if err != nil {
+				return fmt.Errorf("push to %s %w", cfg.Source.Public, err)
+			}
+			r.Warnf("push attempt %d failed (%v); re-reading the remote in %s", attempt, lastErr, wait)
+			if err := retry.Sleep(ctx, r.Gate.Clock, wait); err != nil {
+				return err
 			}
 		}
-		return fmt.Errorf("push failed after %d attempts: %w", pushAttempts, lastErr)
 	}); err != nil {
 		return err
 	}
