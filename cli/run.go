@@ -120,15 +120,45 @@ func (a *app) runIn(ctx context.Context, cfg *pipeline.Config, state string, sel
 	}
 	err = eng.Execute(ctx, s.run, sel)
 	mirror.flush()
-	a.finalReport(s.run, err)
-	if err != nil {
-		var se *pipeline.StageError
-		if errors.As(err, &se) {
-			return &codeError{code: ExitFailed, err: err, silent: a.g.json}
-		}
-		return err
+	var se *pipeline.StageError
+	if errors.As(err, &se) {
+		err = &nextError{err: err, next: resumeAdvice(cfg, se, prepare != nil)}
 	}
-	return nil
+	a.finalReport(s.run, err)
+	if se != nil {
+		return &codeError{code: ExitFailed, err: err, silent: a.g.json}
+	}
+	return err
+}
+
+// nextError is a failed run with the command that resumes it.
+type nextError struct {
+	err  error
+	next string
+}
+
+func (e *nextError) Error() string { return e.err.Error() + "\nnext: " + e.next }
+func (e *nextError) Unwrap() error { return e.err }
+
+// resumeAdvice says how to go on after se: the re-run from the stage it
+// names, with the config flag when the config is not the default one.
+func resumeAdvice(cfg *pipeline.Config, se *pipeline.StageError, rehearsal bool) string {
+	if rehearsal {
+		// A rehearsal has no --from: it builds a new world each time.
+		return "fix the cause above, then `embargo rehearse` again"
+	}
+	cmd := "embargo run"
+	if cfg.Path != "" && cfg.Path != "embargo.toml" {
+		cmd += " -c " + cfg.Path
+	}
+	cmd += " --from " + se.From
+	if se.Force {
+		cmd += " --force"
+	}
+	if se.Interrupted {
+		return fmt.Sprintf("`%s` resumes where the run was stopped (safe to re-run: every step re-checks the world first)", cmd)
+	}
+	return fmt.Sprintf("fix the cause above, then `%s` (safe to re-run: every step re-checks the world first)", cmd)
 }
 
 // finalReport prints the outcome: the last JSON line, or the status table.

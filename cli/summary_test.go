@@ -84,3 +84,27 @@ func TestColourRespectsNoColor(t *testing.T) {
 		t.Errorf("a done event is not marked green: %q", b.String())
 	}
 }
+
+// The command that resumes a failed run is said by the command line: from
+// the stage the failure names, with the config flag only for a config not
+// in the default place, --force when the re-run must replace something.
+func TestResumeAdviceNamesTheCommand(t *testing.T) {
+	def := &pipeline.Config{Path: "embargo.toml"}
+	other := &pipeline.Config{Path: "release/embargo.toml"}
+	for _, c := range []struct {
+		cfg       *pipeline.Config
+		se        pipeline.StageError
+		rehearsal bool
+		want      string
+	}{
+		{def, pipeline.StageError{Stage: "push", From: "push"}, false, "fix the cause above, then `embargo run --from push` (safe"},
+		{other, pipeline.StageError{Stage: "push", From: "preflight"}, false, "`embargo run -c release/embargo.toml --from preflight`"},
+		{def, pipeline.StageError{Stage: "advisory", From: "advisory", Force: true}, false, "`embargo run --from advisory --force`"},
+		{def, pipeline.StageError{Stage: "verify", From: "verify", Interrupted: true}, false, "`embargo run --from verify` resumes where the run was stopped"},
+		{def, pipeline.StageError{Stage: "publish", From: "publish"}, true, "then `embargo rehearse` again"},
+	} {
+		if got := resumeAdvice(c.cfg, &c.se, c.rehearsal); !strings.Contains(got, c.want) {
+			t.Errorf("%+v: %q, want it to say %q", c.se, got, c.want)
+		}
+	}
+}

@@ -128,6 +128,11 @@ func TestPublicTipMovedDuringGateStopsThePush(t *testing.T) {
 	if !strings.Contains(out.String(), "public release-1.12 moved since preflight") {
 		t.Errorf("output does not name the moved branch:\n%s", out.String())
 	}
+	// The re-run must check the rebased branch: it starts at preflight,
+	// not at the push that failed.
+	if !strings.Contains(out.String(), "next: fix the cause above, then `embargo run -c "+rl.config+" --from preflight`") {
+		t.Errorf("the next step is not a re-run from preflight:\n%s", out.String())
+	}
 	if n := rl.pushes(); n != 0 {
 		t.Errorf("%d pushes reached the server", n)
 	}

@@ -9,12 +9,16 @@ import (
 	"time"
 )
 
-// StageError is a failed or interrupted stage, with the command that
-// resumes.
+// StageError is a failed or interrupted stage, with where a re-run starts;
+// the command line says it as a command.
 type StageError struct {
 	Stage string
 	Err   error
-	Next  string
+	// From is the stage a re-run starts at: the failed one, or the one a
+	// *RerunError in Err names (a branch moved since preflight needs
+	// preflight again). Force says that re-run must replace what differs.
+	From  string
+	Force bool
 	// Interrupted: the operator stopped the run; nothing needs fixing.
 	Interrupted bool
 }
@@ -24,8 +28,22 @@ func (e *StageError) Error() string {
 	if e.Interrupted {
 		what = "interrupted"
 	}
-	return fmt.Sprintf("stage %s %s: %v\nnext: %s", e.Stage, what, e.Err, e.Next)
+	return fmt.Sprintf("stage %s %s: %v", e.Stage, what, e.Err)
 }
+
+// RerunError is a failure whose way out, once its cause is fixed, is a
+// re-run from another stage than the one that failed, or with --force.
+type RerunError struct {
+	From  string
+	Force bool
+	Err   error
+}
+
+func (e *RerunError) Error() string { return e.Err.Error() }
+func (e *RerunError) Unwrap() error { return e.Err }
+
+// RerunFrom marks err as fixed by a re-run from stage.
+func RerunFrom(stage string, err error) error { return &RerunError{From: stage, Err: err} }
 
 func (e *StageError) Unwrap() error { return e.Err }
 
@@ -220,6 +238,8 @@ func (e *Engine) Execute(ctx context.Context, r *Run, sel Selection) error {
 			failed = se
 		case failed == nil:
 			return err // the journal could not be written
+		case errors.As(err, &se):
+			others = append(others, err) // it names its stage
 		default:
 			others = append(others, fmt.Errorf("stage %s %s: %w", stages[k].Name(), stateOf(err), err))
 		}
@@ -253,7 +273,10 @@ func (e *Engine) Execute(ctx context.Context, r *Run, sel Selection) error {
 	if failed == nil {
 		return nil
 	}
-	failed.Next = nextCommand(r, failed.Stage, failed.Interrupted)
+	failed.From = failed.Stage
+	if re := (*RerunError)(nil); errors.As(failed.Err, &re) {
+		failed.From, failed.Force = re.From, re.Force
+	}
 	if len(others) > 0 {
 		failed.Err = errors.Join(append([]error{failed.Err}, others...)...)
 	}
@@ -319,18 +342,4 @@ func (e *Engine) runStage(ctx context.Context, r *Run, st Stage) (ok bool, err e
 	}
 	r.Out.Emit(Event{Kind: EventDone, Stage: st.Name(), Msg: fmt.Sprintf("in %s", end.Sub(start).Round(time.Millisecond))})
 	return true, nil
-}
-
-func nextCommand(r *Run, stage string, interrupted bool) string {
-	cmd := "embargo run"
-	if r.Targets != nil && r.Gate.Sandbox {
-		cmd = "embargo rehearse"
-	}
-	if r.Config != nil && r.Config.Path != "" && r.Config.Path != "embargo.toml" {
-		cmd += " -c " + r.Config.Path
-	}
-	if interrupted {
-		return fmt.Sprintf("`%s --from %s` resumes where the run was stopped (safe to re-run: every step re-checks the world first)", cmd, stage)
-	}
-	return fmt.Sprintf("fix the cause above, then `%s --from %s` (safe to re-run: every step re-checks the world first)", cmd, stage)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -413,10 +414,10 @@ func TestFailingStageStopsTheRunAndSaysHowToResume(t *testing.T) {
 	if se.Stage != "publish" || !errors.Is(err, boom) {
 		t.Errorf("StageError = %+v, want publish wrapping the cause", se)
 	}
-	if !strings.Contains(se.Next, "embargo run -c release/embargo.toml --from publish") {
-		t.Errorf("next = %q, want the command that resumes at publish", se.Next)
+	if se.From != "publish" {
+		t.Errorf("a re-run starts at %q, want publish", se.From)
 	}
-	if !strings.Contains(err.Error(), "registry returned 503") || !strings.Contains(err.Error(), "--from publish") {
+	if !strings.Contains(err.Error(), "registry returned 503") {
 		t.Errorf("error %q does not say what failed and what to run", err)
 	}
 	if strings.Join(ran, ",") != "preflight,gate,push,publish" {
@@ -458,17 +459,20 @@ func TestFailingStageStopsTheRunAndSaysHowToResume(t *testing.T) {
 	}
 }
 
-func TestResumeAdviceForTheDefaultConfigNeedsNoFlag(t *testing.T) {
+// A failure whose way out is an earlier stage (a branch moved since
+// preflight) makes the re-run start there, not at the stage that failed.
+func TestARerunErrorMovesWhereTheReRunStarts(t *testing.T) {
+	moved := errors.New("public main moved since preflight")
 	e := pipelineOf(nil, map[string]func(context.Context, *pipeline.Run) error{
-		"push": func(context.Context, *pipeline.Run) error { return errors.New("remote hung up") },
+		"push": func(context.Context, *pipeline.Run) error {
+			return fmt.Errorf("push: %w", pipeline.RerunFrom("preflight", moved))
+		},
 	})
 	r := newRun(t, testConfig(), e, nil)
 	var se *pipeline.StageError
-	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); !errors.As(err, &se) {
-		t.Fatalf("got %v", err)
-	}
-	if !strings.Contains(se.Next, "`embargo run --from push`") {
-		t.Errorf("next = %q", se.Next)
+	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
+	if !errors.As(err, &se) || se.Stage != "push" || se.From != "preflight" || !errors.Is(err, moved) {
+		t.Fatalf("got %v (%+v), want push failed, re-run from preflight", err, se)
 	}
 }
 
@@ -651,7 +655,7 @@ func TestAFailedStageStopsOnlyTheStagesThatNeedIt(t *testing.T) {
 	r := newRun(t, testConfig(), e, nil)
 	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
 	var se *pipeline.StageError
-	if !errors.As(err, &se) || se.Stage != "push" || !strings.Contains(se.Next, "--from push") {
+	if !errors.As(err, &se) || se.Stage != "push" || se.From != "push" {
 		t.Fatalf("got %v, want push failed with the advice to resume from it", err)
 	}
 	if strings.Join(ran, ",") != "publish,advisory" {
@@ -676,13 +680,16 @@ func TestTwoFailedStagesAreBothReported(t *testing.T) {
 	r := newRun(t, testConfig(), e, nil)
 	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
 	var se *pipeline.StageError
-	if !errors.As(err, &se) || se.Stage != "push" {
-		t.Fatalf("got %v, want push named first", err)
+	if !errors.As(err, &se) || se.Stage != "push" || se.From != "push" {
+		t.Fatalf("got %v, want push named first, and a re-run from it", err)
 	}
-	for _, want := range []string{"remote hung up", "stage publish failed: registry answered 503", "--from push"} {
+	for _, want := range []string{"remote hung up", "\nstage publish failed: registry answered 503"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
+	}
+	if strings.Count(err.Error(), "stage publish failed") != 1 {
+		t.Errorf("error %q names publish's failure more than once", err)
 	}
 }
 

@@ -86,8 +86,8 @@ func heldTips(ctx context.Context, r *pipeline.Run, v *vault.Vault, done string)
 		for _, rel := range cfg.Releases {
 			h, _ := v.Held(rel.Branch)
 			if checked := r.Journal.Result("preflight", lineStep(rel), resHeld); checked != "" && checked != h.String() {
-				return fmt.Errorf("held branch %s moved since preflight (%s, now %s): run `embargo run --from preflight` to check the new tip",
-					rel.Branch, vault.ShortHex(checked), short(h))
+				return pipeline.RerunFrom("preflight", fmt.Errorf("held branch %s moved since preflight (%s, now %s): preflight must check the new tip",
+					rel.Branch, vault.ShortHex(checked), short(h)))
 			}
 			held[rel.Line] = h
 			res[rel.Line] = h.String()

@@ -242,17 +242,17 @@ func missingUpdates(r *pipeline.Run, v *vault.Vault, remote map[string]vault.Rem
 			checked := r.Journal.Result("preflight", lineStep(rel), resPublicTip)
 			switch {
 			case checked != "" && (!exists || cur.Hash.String() != checked):
-				return nil, fmt.Errorf("public %s moved since preflight (was %s, now %s): rebase %s onto it and run `embargo run --from preflight`",
-					rel.PublicBranch, vault.ShortHex(checked), shortOrNone(cur.Hash), rel.Branch)
+				return nil, pipeline.RerunFrom("preflight", fmt.Errorf("public %s moved since preflight (was %s, now %s): rebase %s onto it; preflight checks it again",
+					rel.PublicBranch, vault.ShortHex(checked), shortOrNone(cur.Hash), rel.Branch))
 			case checked == "" && exists:
 				// No journal: decide from the objects themselves.
 				ok, err := v.IsAncestor(cur.Hash, h)
 				if err != nil || !ok {
-					return nil, fmt.Errorf("public %s is at %s, which %s does not fast-forward: rebase it and run `embargo run --from preflight`",
-						rel.PublicBranch, short(cur.Hash), rel.Branch)
+					return nil, pipeline.RerunFrom("preflight", fmt.Errorf("public %s is at %s, which %s does not fast-forward: rebase it; preflight checks it again",
+						rel.PublicBranch, short(cur.Hash), rel.Branch))
 				}
 			case checked == "" && !exists:
-				return nil, fmt.Errorf("public branch %s does not exist: run `embargo run --from preflight`", rel.PublicBranch)
+				return nil, pipeline.RerunFrom("preflight", fmt.Errorf("public branch %s does not exist", rel.PublicBranch))
 			}
 			out = append(out, vault.Update{Local: "refs/held/" + rel.Branch, Remote: branch})
 		}
