@@ -178,3 +178,48 @@ func TestPlanSaysLoudlyWhenT0IsInThePast(t *testing.T) {
 		}
 	}
 }
+
+// plan --json is the plan as one object: the stages in order with when
+// each runs, the lines, the patched ranges and the registry's versions
+// classified; --ci, which prints lines to paste, refuses it.
+func TestPlanJSONIsThePlanAsOneObject(t *testing.T) {
+	reg, err := registry.Start("", registry.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	if err := reg.Seed(registry.IndexEntry{Name: "demo-core", Vers: "1.12.4", Cksum: strings.Repeat("ab", 32)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	config := planCIConfig(t, "2026-12-01T14:00:00Z")
+	f, err := os.OpenFile(config, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "\n[registry]\nindex = %q\n", reg.IndexURL())
+	f.Close()
+	code, stdout, stderr := embargo(t, "plan", "--json", "-c", config)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	var rep planReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("plan --json is not one JSON object: %v\n%s", err, stdout)
+	}
+	var stages []string
+	for _, s := range rep.Stages {
+		stages = append(stages, s.Name+"@"+s.When)
+	}
+	if got := strings.Join(stages, " "); !strings.HasPrefix(got, "preflight@before T0 gate@until T0 push@at T0") || !strings.Contains(got, "advisory@after publish") {
+		t.Errorf("stages %s", got)
+	}
+	if rep.ID != "DEMO-SA-2026-001" || !rep.T0.Equal(time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)) || len(rep.Lines) == 0 || len(rep.Patched) != len(rep.Lines) {
+		t.Errorf("plan: %+v", rep)
+	}
+	if len(rep.Versions) != 1 || rep.Versions[0].Version != "1.12.4" || rep.Versions[0].Status == "" {
+		t.Errorf("versions %+v, want 1.12.4 classified", rep.Versions)
+	}
+	if code, _, _ := embargo(t, "plan", "--ci", "--json", "-c", config); code != ExitUsage {
+		t.Errorf("plan --ci --json: exit %d, want %d", code, ExitUsage)
+	}
+}

@@ -24,8 +24,14 @@ func (a *app) planCommand() *cobra.Command {
 			}
 			now := a.clock.Now()
 			if ci {
+				if a.g.json {
+					return flagError{fmt.Errorf("plan --ci prints CI schedule lines to paste; it has no --json form")}
+				}
 				a.planCI(cfg, now)
 				return nil
+			}
+			if a.g.json {
+				return a.planJSON(cmd.Context(), cfg, now)
 			}
 			w := a.stdout
 			// The clocks are measured while the rest is printed.
@@ -40,17 +46,7 @@ func (a *app) planCommand() *cobra.Command {
 			}
 			fmt.Fprintln(w)
 			for i, st := range a.stages {
-				when := "at T0"
-				switch st.Name() {
-				case "preflight":
-					when = "before T0"
-				case "gate":
-					when = "until T0"
-				case "advisory":
-					when = "after publish"
-				case "verify":
-					when = "by T0+" + shortDuration(cfg.Window)
-				}
+				when := stageWhen(cfg, st)
 				if sk, ok := st.(pipeline.Skipper); ok {
 					if why := sk.Skip(cfg); why != "" {
 						when = "skipped"
@@ -78,6 +74,26 @@ func (a *app) planCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&ci, "ci", false, "print the CI schedule that starts the release job before T0 (see ci/)")
 	return cmd
+}
+
+// stageWhen says when a stage runs, against T0.
+func stageWhen(cfg *pipeline.Config, st pipeline.Stage) string {
+	switch st.Name() {
+	case "preflight":
+		return "before T0"
+	case "gate":
+		return "until T0"
+	case "verify":
+		return "by T0+" + shortDuration(cfg.Window)
+	}
+	if n, ok := st.(pipeline.Needer); ok {
+		for _, need := range n.Needs() {
+			if need != "preflight" {
+				return "after " + need
+			}
+		}
+	}
+	return "at T0"
 }
 
 // ciLead is how long before T0 the scheduled CI job starts: schedulers

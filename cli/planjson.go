@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages"
+)
+
+// planReport is what `plan --json` prints: the plan as one object, for a
+// script or a CI summary to read.
+type planReport struct {
+	ID       string    `json:"id"`
+	Title    string    `json:"title"`
+	T0       time.Time `json:"t0"`
+	Window   string    `json:"window"`
+	Deadline time.Time `json:"deadline"`
+	// T0Past is true when T0 is not ahead: a run then releases at once
+	// only as the late-start rule allows.
+	T0Past   bool          `json:"t0_in_past"`
+	Stages   []planStage   `json:"stages"`
+	Lines    []planLine    `json:"lines"`
+	Patched  []string      `json:"patched"`
+	Versions []planVersion `json:"versions"`
+	// VersionsError says why the registry's versions were not read.
+	VersionsError string             `json:"versions_error,omitempty"`
+	NoFixSeries   []string           `json:"no_fix_series,omitempty"`
+	Clocks        []pipeline.Offset  `json:"clocks"`
+	ClockWarnings []string           `json:"clock_warnings,omitempty"`
+	ClockErrors   []pipeline.Finding `json:"clock_errors,omitempty"`
+}
+
+type planStage struct {
+	Name    string   `json:"name"`
+	When    string   `json:"when"`
+	Summary string   `json:"summary"`
+	Skipped string   `json:"skipped,omitempty"` // why, for an optional stage not configured
+	Plan    []string `json:"plan,omitempty"`
+}
+
+type planLine struct {
+	Line         string   `json:"line"`
+	Branch       string   `json:"branch"`
+	PublicBranch string   `json:"public_branch"`
+	Tag          string   `json:"tag"`
+	Crates       []string `json:"crates,omitempty"` // empty: every publishable crate
+}
+
+type planVersion struct {
+	Version string `json:"version"`
+	Status  string `json:"status"`
+	FixedBy string `json:"fixed_by,omitempty"`
+}
+
+// planJSON prints the plan as one JSON object.
+func (a *app) planJSON(ctx context.Context, cfg *pipeline.Config, now time.Time) error {
+	rep := planReport{ID: cfg.Embargo.ID, Title: cfg.Advisory.Title, T0: cfg.T0(), Window: cfg.Window.String(), Deadline: cfg.Deadline(),
+		T0Past: !now.Before(cfg.T0()), Stages: []planStage{}, Lines: []planLine{}, Versions: []planVersion{}}
+	for _, st := range a.stages {
+		ps := planStage{Name: st.Name(), When: stageWhen(cfg, st), Summary: st.Summary()}
+		if sk, ok := st.(pipeline.Skipper); ok {
+			ps.Skipped = sk.Skip(cfg)
+		}
+		if p, ok := st.(pipeline.Planner); ok {
+			ps.Plan = p.Plan(cfg)
+		}
+		rep.Stages = append(rep.Stages, ps)
+	}
+	for _, rel := range cfg.Releases {
+		rep.Lines = append(rep.Lines, planLine{Line: rel.Line, Branch: rel.Branch, PublicBranch: rel.PublicBranch, Tag: rel.Tag, Crates: rel.Crates})
+	}
+	if m, err := stages.AdvisoryModel(cfg); err != nil {
+		rep.VersionsError = err.Error()
+	} else {
+		rep.Patched = m.Patched()
+		versions, err := stages.PackageVersions(ctx, &pipeline.Run{Config: cfg})
+		if err != nil {
+			rep.VersionsError = err.Error()
+		}
+		for _, c := range m.Classify(versions) {
+			rep.Versions = append(rep.Versions, planVersion{Version: c.Version, Status: c.Status, FixedBy: c.FixedBy})
+		}
+		rep.NoFixSeries = m.NoFixSeries(versions)
+	}
+	rep.Clocks = stages.MeasureClocks(ctx, &pipeline.Run{Config: cfg})
+	if rep.Clocks == nil {
+		rep.Clocks = []pipeline.Offset{}
+	}
+	rep.ClockWarnings, rep.ClockErrors = stages.JudgeClocks(rep.Clocks, cfg.Window)
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
