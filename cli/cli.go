@@ -147,8 +147,28 @@ the advisory goes out within the disclosure window.`,
 			c.Args = noArgs
 		}
 	}
+	// --json works where a command has something a script reads (events,
+	// a report, a plan); elsewhere it is refused rather than ignored.
+	root.PersistentPreRunE = func(c *cobra.Command, args []string) error {
+		if a.g.json && c.Annotations[jsonOutput] == "" && c.Name() != cobra.ShellCompRequestCmd && c.Name() != cobra.ShellCompNoDescRequestCmd {
+			return flagError{fmt.Errorf("%s has no --json output", c.CommandPath())}
+		}
+		return nil
+	}
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "check", "plan", "run", "rehearse", "seal", "status", "render", "version":
+			if c.Annotations == nil {
+				c.Annotations = map[string]string{}
+			}
+			c.Annotations[jsonOutput] = "yes"
+		}
+	}
 	return root
 }
+
+// jsonOutput is the annotation of a command that prints JSON with --json.
+const jsonOutput = "json"
 
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {

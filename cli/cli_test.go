@@ -223,3 +223,18 @@ func TestPlanJSONIsThePlanAsOneObject(t *testing.T) {
 		t.Errorf("plan --ci --json: exit %d, want %d", code, ExitUsage)
 	}
 }
+
+// --json is never ignored: a command with output for scripts prints JSON,
+// the others refuse the flag as bad usage.
+func TestJSONIsHonouredOrRefused(t *testing.T) {
+	code, stdout, _ := embargo(t, "version", "--json")
+	var v map[string]string
+	if code != ExitOK || json.Unmarshal([]byte(stdout), &v) != nil || v["version"] == "" || v["go"] == "" {
+		t.Errorf("version --json: exit %d, %q", code, stdout)
+	}
+	for _, args := range [][]string{{"init", "--json"}, {"sandbox", "demo", "--json", "--dir", t.TempDir()}} {
+		if code, _, stderr := embargo(t, args...); code != ExitUsage || !strings.Contains(stderr, "has no --json output") {
+			t.Errorf("%v: exit %d, %q; want it refused with exit %d", args, code, stderr, ExitUsage)
+		}
+	}
+}
