@@ -71,8 +71,12 @@ func (a *app) execute(ctx context.Context, args []string) int {
 	code := exitCode(err)
 	var ce *codeError
 	if !errors.As(err, &ce) || !ce.silent {
+		msg := err.Error()
+		if ne := (*nextError)(nil); errors.As(err, &ne) {
+			msg = ne.brief()
+		}
 		secrets := pipeline.NewSecrets(a.getenv)
-		fmt.Fprintln(a.stderr, "embargo: "+secrets.Scrub(err.Error()))
+		fmt.Fprintln(a.stderr, "embargo: "+secrets.Scrub(msg))
 	}
 	return code
 }

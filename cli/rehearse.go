@@ -109,17 +109,23 @@ to be read (a private registry), registry.token_env's reads it, and only that.`,
 			if !a.g.json && !a.g.quiet {
 				a.rehearsalReport(ctx, &rc, world, filepath.Join(state, "journal.json"))
 			}
+			// With --json the report is the last line of stdout: what
+			// became of the world goes to stderr.
+			w := a.stdout
+			if a.g.json {
+				w = a.stderr
+			}
 			if keep {
-				fmt.Fprintf(a.stdout, "\nthe sandbox world is kept in %s\n", dir)
+				fmt.Fprintf(w, "\nthe sandbox world is kept in %s\n", dir)
 			} else if runErr == nil {
 				world.Close()
 				if err := os.RemoveAll(dir); err != nil {
-					fmt.Fprintf(a.stdout, "\nthe sandbox world in %s could not all be removed: %v\n", dir, err)
+					fmt.Fprintf(w, "\nthe sandbox world in %s could not all be removed: %v\n", dir, err)
 				} else if !a.g.quiet {
-					fmt.Fprintf(a.stdout, "\nthe sandbox world in %s was removed (--keep keeps it)\n", dir)
+					fmt.Fprintf(w, "\nthe sandbox world in %s was removed (--keep keeps it)\n", dir)
 				}
 			} else {
-				fmt.Fprintf(a.stdout, "\nthe rehearsal failed; its world is kept for inspection in %s\n", dir)
+				fmt.Fprintf(w, "\nthe rehearsal failed; its world is kept for inspection in %s\n", dir)
 			}
 			return runErr
 		},

@@ -122,7 +122,7 @@ func (a *app) runIn(ctx context.Context, cfg *pipeline.Config, state string, sel
 	mirror.flush()
 	var se *pipeline.StageError
 	if errors.As(err, &se) {
-		err = &nextError{err: err, next: resumeAdvice(cfg, se, prepare != nil)}
+		err = &nextError{err: err, se: se, next: resumeAdvice(cfg, se, prepare != nil)}
 	}
 	a.finalReport(s.run, err)
 	if se != nil {
@@ -134,11 +134,22 @@ func (a *app) runIn(ctx context.Context, cfg *pipeline.Config, state string, sel
 // nextError is a failed run with the command that resumes it.
 type nextError struct {
 	err  error
+	se   *pipeline.StageError
 	next string
 }
 
 func (e *nextError) Error() string { return e.err.Error() + "\nnext: " + e.next }
 func (e *nextError) Unwrap() error { return e.err }
+
+// brief is the last word of a failed run: its failure was printed as the
+// stage ended, so once is enough. A stop by the operator is said whole: its
+// cause may be a stage that never started, which nothing printed.
+func (e *nextError) brief() string {
+	if e.se.Interrupted {
+		return e.Error()
+	}
+	return fmt.Sprintf("stage %s failed (its error is above)\nnext: %s", e.se.Stage, e.next)
+}
 
 // resumeAdvice says how to go on after se: the re-run from the stage it
 // names, with the config flag when the config is not the default one.

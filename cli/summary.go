@@ -103,9 +103,12 @@ func plural(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
-// lastSummary is the summary of the stage's last step that has one: for
-// the gate how it opened, for verify the timeline.
+// lastSummary is the stage's error, or else the summary of its last step
+// that has one: for the gate how it opened, for verify the timeline.
 func lastSummary(s *pipeline.StageRecord) string {
+	if s.Error != "" {
+		return firstLine(s.Error)
+	}
 	if s.Note != "" {
 		return s.Note
 	}
