@@ -46,7 +46,7 @@ func (a *app) planCommand() *cobra.Command {
 					when = "before T0"
 				case "gate":
 					when = "until T0"
-				case "advisory":
+				case "advisory", "ghsa":
 					when = "after publish"
 				case "verify":
 					when = "by T0+" + shortDuration(cfg.Window)
