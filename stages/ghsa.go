@@ -111,7 +111,7 @@ func publishGHSA(ctx context.Context, r *pipeline.Run, c *github.Client, want gi
 	}
 	u := want
 	if cur.CVEID == nil || *cur.CVEID == "" {
-		u.CVEID = aliasCVE(r.Config) // "" leaves it unset
+		u.CVEID = AliasCVE(r.Config) // "" leaves it unset
 	}
 	if cur.State == "published" {
 		// Someone edited it after it was published: never overwritten
@@ -235,8 +235,8 @@ func describeVulns(vs []github.Vulnerability) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
-// aliasCVE is the CVE among the advisory's aliases, or "".
-func aliasCVE(cfg *pipeline.Config) string {
+// AliasCVE is the CVE among the advisory's aliases, or "".
+func AliasCVE(cfg *pipeline.Config) string {
 	for _, a := range cfg.Advisory.Aliases {
 		if strings.HasPrefix(strings.ToUpper(a), "CVE-") {
 			return a

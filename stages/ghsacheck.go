@@ -174,7 +174,7 @@ func checkGHSA(ctx context.Context, r *pipeline.Run, m *templates.Model, afterT0
 		add("ghsa.id", fmt.Sprintf("make them the same: the draft's title on GitHub, or advisory.title in %s", r.Config.Path),
 			"the draft's summary %q is not advisory.title %q", a.Summary, m.Title)
 	}
-	cve := aliasCVE(r.Config)
+	cve := AliasCVE(r.Config)
 	switch {
 	case a.CVEID != nil && *a.CVEID != "" && cve == "":
 		add("advisory.aliases", fmt.Sprintf("add %q to advisory.aliases in %s", *a.CVEID, r.Config.Path),

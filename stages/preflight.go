@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -141,7 +142,9 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 					"environment variable %s is not set: %s", c.env, c.use)
 				continue
 			}
-			have = append(have, c.env)
+			if !slices.Contains(have, c.env) {
+				have = append(have, c.env)
+			}
 		}
 		if len(have) > 0 {
 			res["summary"] = "set: " + strings.Join(have, ", ")

@@ -29,7 +29,8 @@ var apiVersions = []string{APIVersion, "2026-03-10"}
 // Options configure a Server.
 type Options struct {
 	// Token is the token that may read and write the advisories; another
-	// one is refused with 401 Bad credentials. It is required.
+	// one is refused with 401 Bad credentials. Empty, any token may (as
+	// the sandbox registry takes any), but one is still needed to write.
 	Token string
 	// ReadToken, when set, may read but not write: a PATCH with it is
 	// refused 403, as GitHub refuses a token without the
@@ -74,9 +75,6 @@ type Server struct {
 
 // Start serves the API on addr ("" means 127.0.0.1:0).
 func Start(addr string, opts Options) (*Server, error) {
-	if opts.Token == "" {
-		return nil, errors.New("sandbox github: Options.Token is required")
-	}
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
@@ -209,10 +207,11 @@ func (s *Server) caller(w http.ResponseWriter, r *http.Request) (access, bool) {
 	scheme, tok, _ := strings.Cut(h, " ")
 	if strings.EqualFold(scheme, "bearer") || strings.EqualFold(scheme, "token") {
 		switch tok = strings.TrimSpace(tok); {
-		case tok == s.opts.Token:
-			return writer, true
-		case tok != "" && tok == s.opts.ReadToken:
+		case tok == "":
+		case tok == s.opts.ReadToken:
 			return reader, true
+		case tok == s.opts.Token || s.opts.Token == "":
+			return writer, true
 		}
 	}
 	writeError(w, http.StatusUnauthorized, "Bad credentials", "https://docs.github.com/rest")
