@@ -160,6 +160,12 @@ func checkGHSA(ctx context.Context, r *pipeline.Run, m *templates.Model, afterT0
 				"LEAK: the GitHub advisory %s is already published before T0 (%s)", g.ID, a.HTMLURL)
 			return nil
 		}
+		if !afterT0 {
+			// As for a version already on the registry: the embargo is
+			// over, and the rest goes out now.
+			r.Warnf("the GitHub advisory %s is already published before T0; --late: the embargo is over, the rest is released now", g.ID)
+			r.Gate.OpenNow("the GitHub advisory is already published: " + g.ID)
+		}
 		if diffs := ghsaDiffs(a, ghsaWant(r.Config, m)); len(diffs) > 0 {
 			add("ghsa.id", "compare it on GitHub; `embargo run --from ghsa --force` sets it as the release says",
 				"%s is published already, but %s", g.ID, strings.Join(diffs, "; "))
