@@ -110,6 +110,11 @@ func publishGHSA(ctx context.Context, r *pipeline.Run, c *github.Client, want gi
 		return nil
 	}
 	u := want
+	// GitHub replaces the credits with the list sent: those the draft has
+	// (the reporter of a private report, credited by GitHub) are kept.
+	if len(u.Credits) > 0 {
+		u.Credits = mergeCredits(cur.Credits, want.Credits)
+	}
 	if cur.CVEID == nil || *cur.CVEID == "" {
 		u.CVEID = AliasCVE(r.Config) // "" leaves it unset
 	}
@@ -233,6 +238,21 @@ func describeVulns(vs []github.Vulnerability) string {
 		parts[i] = fmt.Sprintf("%s %q patched %q", v.Package.Name, v.VulnerableVersionRange, v.PatchedVersions)
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// mergeCredits is have, then each of want it lacks.
+func mergeCredits(have, want []github.Credit) []github.Credit {
+	out := append([]github.Credit(nil), have...)
+	for _, w := range want {
+		found := false
+		for _, c := range have {
+			found = found || (strings.EqualFold(c.Login, w.Login) && c.Type == w.Type)
+		}
+		if !found {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // AliasCVE is the CVE among the advisory's aliases, or "".

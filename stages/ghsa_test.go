@@ -12,6 +12,7 @@ import (
 
 	"github.com/async-rs/embargo/pipeline"
 	sandbox "github.com/async-rs/embargo/sandbox/github"
+	"github.com/async-rs/embargo/stages/github"
 )
 
 const (
@@ -241,5 +242,22 @@ func TestPreflightFindsADraftThatDisagreesWithTheAdvisory(t *testing.T) {
 	}
 	if len(msgs) != 1 || !strings.HasPrefix(msgs[0], "LEAK") {
 		t.Errorf("published before T0: %q, want a LEAK", msgs)
+	}
+}
+
+// GitHub replaces the credits with the list sent: the one the draft has
+// already (GitHub credits the reporter of a private report) stays.
+func TestGHSAKeepsTheCreditsTheDraftHas(t *testing.T) {
+	w := newGHSAWorld(t, ghsaT0.Add(time.Second), sandbox.Options{})
+	c := github.New(w.srv.URL, github.Options{Token: ghsaToken})
+	if _, err := c.Update(t.Context(), ghsaRepo, ghsaID, github.Update{Credits: []github.Credit{{Login: "reporter-x", Type: "reporter"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.run(t); err != nil {
+		t.Fatal(err)
+	}
+	want := []sandbox.Credit{{Login: "reporter-x", Type: "reporter"}, {Login: "octocat", Type: "finder"}, {Login: "hubot", Type: "reporter"}}
+	if got := w.advisory(t).Credits; !slices.Equal(got, want) {
+		t.Errorf("credits %+v, want the draft's and [ghsa]'s %+v", got, want)
 	}
 }
