@@ -520,6 +520,12 @@ func starterConfig(s *survey, repo string, year int) string {
 # [[image]]  # container images promoted by digest at T0
 # from = "ghcr.io/org/private/app@sha256:..."
 # to   = "ghcr.io/org/app:1.0.1"
+
+# [ghsa]  # the draft GitHub security advisory published after the crates
+# repo      = "org/repo"
+# id        = "GHSA-xxxx-xxxx-xxxx"  # from the draft's URL
+# token_env = "EMBARGO_GHSA_TOKEN"   # a token with repository_advisories:write
+# credits   = ["reporter-login"]     # GitHub logins
 `)
 	return b.String()
 }

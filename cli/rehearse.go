@@ -12,6 +12,7 @@ import (
 
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox"
+	"github.com/async-rs/embargo/sandbox/github"
 	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/vault"
 )
@@ -70,6 +71,7 @@ to be read (a private registry), registry.token_env's reads it, and only that.`,
 					return tok
 				},
 				RealTokenSource: fmt.Sprintf("%s (registry.token_env in %s)", cfg.Registry.TokenEnv, cfg.Path),
+				GHSA:            ghsaDraft(cfg), GHSARepo: ghsaRepo(cfg),
 			})
 			if err != nil {
 				return err
@@ -105,6 +107,9 @@ to be read (a private registry), registry.token_env's reads it, and only that.`,
 			runErr := a.runIn(ctx, &rc, state, pipeline.Selection{}, func(r *pipeline.Run) {
 				r.Gate.Sandbox = true
 				r.Targets = &pipeline.Targets{Public: world.Public, RegistryIndex: world.Registry.IndexURL(), RegistryToken: world.Token, BlogRepo: world.Blog}
+				if world.GitHub != nil {
+					r.Targets.GHSAAPI, r.Targets.GHSAToken = world.GitHub.URL, world.GitHubToken
+				}
 			})
 			if !a.g.json && !a.g.quiet {
 				a.rehearsalReport(ctx, &rc, world, filepath.Join(state, "journal.json"))
@@ -157,6 +162,11 @@ func (a *app) rehearsalReport(ctx context.Context, cfg *pipeline.Config, world *
 	for _, p := range published {
 		fmt.Fprintf(w, "  registry  %s\n", p)
 	}
+	if world.GitHub != nil && cfg.GHSA != nil {
+		if adv, ok := world.GitHub.Advisory(cfg.GHSA.Repo, cfg.GHSA.ID); ok {
+			fmt.Fprintf(w, "  github    %s %s, %d vulnerable range(s)\n", cfg.GHSA.ID, adv.State, len(adv.Vulnerabilities))
+		}
+	}
 	if cfg.Blog == nil || world.Blog == "" {
 		return
 	}
@@ -185,4 +195,22 @@ func (a *app) rehearsalReport(ctx context.Context, cfg *pipeline.Config, world *
 	if cfg.Blog.Feed != "" {
 		fmt.Fprintf(w, "  feed      %s: the entry %s\n", cfg.Blog.Feed, url)
 	}
+}
+
+// ghsaDraft is the draft the rehearsal's sandbox GitHub holds: the one the
+// maintainers prepared on GitHub, as the config says it is (its summary the
+// title, its CVE the alias), so that a rehearsal never reads GitHub. nil
+// without [ghsa].
+func ghsaDraft(cfg *pipeline.Config) *github.Draft {
+	if cfg.GHSA == nil {
+		return nil
+	}
+	return &github.Draft{GHSAID: cfg.GHSA.ID, Summary: cfg.Advisory.Title, Description: cfg.Description, CVEID: stages.AliasCVE(cfg)}
+}
+
+func ghsaRepo(cfg *pipeline.Config) string {
+	if cfg.GHSA == nil {
+		return ""
+	}
+	return cfg.GHSA.Repo
 }

@@ -19,6 +19,7 @@ func (a *app) sandboxCommand() *cobra.Command {
 	}
 	var dir string
 	var in time.Duration
+	var ghsa bool
 	example := &cobra.Command{
 		Use:   "demo",
 		Short: "Write the built-in example release (a crate workspace with held fixes, a local public remote, its own registry and blog)",
@@ -44,7 +45,11 @@ any other host. Prints the config's path.`,
 				return flagError{fmt.Errorf("--dir %s is not empty: the example is written into an empty folder", dir)}
 			}
 			t0 := a.clock.Now().Add(in).Truncate(time.Second).Add(time.Second)
-			ex, err := demo.Build(abs, demo.Options{T0: t0})
+			opts := demo.Options{T0: t0}
+			if ghsa {
+				opts.GHSA = &demo.GHSA{}
+			}
+			ex, err := demo.Build(abs, opts)
 			if err != nil {
 				return err
 			}
@@ -62,6 +67,7 @@ or, with it served, rehearse it (T0 now): embargo rehearse -c %s
 	}
 	example.Flags().StringVar(&dir, "dir", "", "an empty folder to write the example in")
 	example.Flags().DurationVar(&in, "in", time.Minute, "T0 this far from now")
+	example.Flags().BoolVar(&ghsa, "ghsa", false, "give the example a draft GitHub security advisory ([ghsa]) in a GitHub API of its own that serve starts")
 	cmd.AddCommand(example, a.sandboxServeCommand())
 	return cmd
 }
@@ -126,6 +132,9 @@ func (a *app) serveExample(cmd *cobra.Command, opts registry.Options) error {
 	}
 	if srvs.SiteURL != "" {
 		fmt.Fprintln(a.stdout, srvs.SiteURL+"/")
+	}
+	if srvs.GitHub != nil {
+		fmt.Fprintln(a.stdout, srvs.GitHub.URL+"/")
 	}
 	<-cmd.Context().Done()
 	return nil

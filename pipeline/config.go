@@ -25,6 +25,7 @@ type Config struct {
 	Blog     *BlogSection    `toml:"blog"`
 	Seal     *SealSection    `toml:"seal"`
 	Images   []Image         `toml:"image"`
+	GHSA     *GHSASection    `toml:"ghsa"`
 
 	// Path is the config file as given; Dir the folder relative paths start from.
 	Path string `toml:"-"`
@@ -98,6 +99,20 @@ type Image struct {
 	From string `toml:"from"`
 	To   string `toml:"to"`
 }
+
+// GHSASection is the draft GitHub repository security advisory published
+// at T0.
+type GHSASection struct {
+	Repo     string   `toml:"repo"`
+	ID       string   `toml:"id"`
+	API      string   `toml:"api"`
+	TokenEnv string   `toml:"token_env"`
+	Credits  []string `toml:"credits"`
+}
+
+// DefaultGHSAAPI is GitHub's REST API; GitHub Enterprise Server serves it
+// at https://HOST/api/v3.
+const DefaultGHSAAPI = "https://api.github.com"
 
 // Defaults for keys a config may leave out.
 const (
@@ -314,7 +329,7 @@ var indexRE = regexp.MustCompile(`\[\d+\]`)
 func stripIndexes(s string) string { return indexRE.ReplaceAllString(s, "") }
 
 var knownKeys = map[string][]string{
-	"":         {"embargo", "source", "release", "registry", "advisory", "blog", "seal", "image"},
+	"":         {"embargo", "source", "release", "registry", "advisory", "blog", "seal", "image", "ghsa"},
 	"embargo":  {"id", "at", "window", "handler"},
 	"source":   {"repo", "public", "token_env"},
 	"release":  {"line", "branch", "public_branch", "tag", "crates"},
@@ -323,6 +338,7 @@ var knownKeys = map[string][]string{
 	"blog":     {"repo", "branch", "style", "path", "url", "feed", "token_env"},
 	"seal":     {"oci", "recipients", "identity_env"},
 	"image":    {"from", "to"},
+	"ghsa":     {"repo", "id", "api", "token_env", "credits"},
 }
 
 // suggest names the closest known key, for typos.
@@ -554,6 +570,9 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 		if im.To == "" {
 			v.add(k("to"), "missing", "")
 		}
+	}
+	if g := c.GHSA; g != nil {
+		c.validateGHSA(v, g)
 	}
 	// File order reads best; problems of absent keys (line 0) come last.
 	sort.SliceStable(v.problems, func(i, j int) bool {

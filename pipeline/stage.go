@@ -62,6 +62,11 @@ type Targets struct {
 	// BlogURL, when set, replaces blog.url's site for the live check; a
 	// rehearsal without one checks the post in its blog copy only.
 	BlogURL string
+	// GHSAAPI and GHSAToken are the sandbox GitHub API holding a copy of
+	// the draft advisory, and its own token; without them a rehearsal
+	// never calls GitHub.
+	GHSAAPI   string
+	GHSAToken string
 }
 
 // Now is the gate clock's time.

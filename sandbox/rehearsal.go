@@ -23,6 +23,7 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
+	"github.com/async-rs/embargo/sandbox/github"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/stages/index"
 )
@@ -35,6 +36,11 @@ type Rehearsal struct {
 	Registry *registry.Server
 	// Token is the sandbox registry's own token (never a real one).
 	Token string
+	// GitHub holds a copy of the draft security advisory when the release
+	// has one ([ghsa]), GitHubToken its own token: a rehearsal publishes
+	// the copy and never calls GitHub.
+	GitHub      *github.Server
+	GitHubToken string
 	// ReadWithToken is true when the real index wanted a token to be read
 	// (a private registry) and was read with RealToken's.
 	ReadWithToken bool
@@ -85,6 +91,11 @@ type Options struct {
 	// messages ("VAR (registry.token_env in embargo.toml)").
 	RealToken       func() string
 	RealTokenSource string
+	// GHSA, when set, is the draft advisory the sandbox GitHub holds, in
+	// the repository GHSARepo (owner/name): made from the config, as the
+	// maintainers' draft on GitHub says the same.
+	GHSA     *github.Draft
+	GHSARepo string
 }
 
 // Start builds the world under opts.Dir.
@@ -107,14 +118,31 @@ func Start(ctx context.Context, opts Options) (*Rehearsal, error) {
 		return nil, err
 	}
 	r.Registry = srv
+	if opts.GHSA != nil {
+		r.GitHubToken = randomToken()
+		if r.GitHub, err = github.Start("", github.Options{Token: r.GitHubToken, Dir: filepath.Join(opts.Dir, "github")}); err != nil {
+			srv.Close()
+			return nil, err
+		}
+		if err := r.GitHub.AddDraft(opts.GHSARepo, *opts.GHSA); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
 	if err := r.seed(ctx, opts); err != nil {
 		r.Warnings = append(r.Warnings, err.Error())
 	}
 	return r, nil
 }
 
-// Close stops the registry; the files stay for --keep.
-func (r *Rehearsal) Close() error { return r.Registry.Close() }
+// Close stops the registry and the GitHub API; the files stay for --keep.
+func (r *Rehearsal) Close() error {
+	var errs []error
+	if r.GitHub != nil {
+		errs = append(errs, r.GitHub.Close())
+	}
+	return errors.Join(append(errs, r.Registry.Close())...)
+}
 
 // mirror copies every branch and tag of the public repository into a new
 // bare repository, reading the public one only.

@@ -126,6 +126,12 @@ func (w *worldClocks) targets(ctx context.Context, r *pipeline.Run) []clock.Targ
 	if r.Config.Blog != nil {
 		add("blog remote", hostRoot(blogRepo(r)))
 	}
+	if r.Config.GHSA != nil {
+		// The API root answers HEAD with GitHub's Date, as any page does.
+		if api := ghsaAPI(r); api != "" {
+			add("GitHub API", strings.TrimSuffix(api, "/")+"/")
+		}
+	}
 	if r.Targets == nil { // a rehearsal copies no image
 		for _, im := range r.Config.Images {
 			if ref, err := oci.Parse(im.To); err == nil {

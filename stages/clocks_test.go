@@ -84,3 +84,32 @@ func TestClockTargetsAreEveryPublicTarget(t *testing.T) {
 		}
 	}
 }
+
+// The GitHub API the advisory is published to keeps a clock of its own,
+// and so does GitHub Enterprise's; a rehearsal measures its sandbox copy.
+func TestTheGitHubAPIIsAClockTarget(t *testing.T) {
+	cfg := &pipeline.Config{
+		Source:   pipeline.SourceSection{Public: "https://github.com/async-rs/async-std.git"},
+		Registry: pipeline.RegistrySection{Index: "sparse+http://127.0.0.1:1/index/"},
+		GHSA:     &pipeline.GHSASection{API: "https://api.github.com"},
+	}
+	w := &worldClocks{}
+	got := w.targets(context.Background(), &pipeline.Run{Config: cfg})
+	if n := len(got); n != 3 || got[2].Name != "GitHub API" || got[2].URL != "https://api.github.com/" {
+		t.Fatalf("targets %+v, want the GitHub API https://api.github.com/ last", got)
+	}
+	cfg.GHSA.API = "https://github.example.com/api/v3"
+	if got := (&worldClocks{}).targets(context.Background(), &pipeline.Run{Config: cfg}); got[2].URL != "https://github.example.com/api/v3/" {
+		t.Errorf("GitHub Enterprise target %q, want its API root", got[2].URL)
+	}
+	rehearsal := &pipeline.Run{Config: cfg, Targets: &pipeline.Targets{Public: "public.git", GHSAAPI: "http://127.0.0.1:2"}}
+	got = (&worldClocks{}).targets(context.Background(), rehearsal)
+	for _, tg := range got {
+		if strings.Contains(tg.URL, "github.example.com") {
+			t.Errorf("a rehearsal measures the real GitHub API %s", tg.URL)
+		}
+	}
+	if got[len(got)-1].URL != "http://127.0.0.1:2/" {
+		t.Errorf("rehearsal targets %+v, want its sandbox GitHub", got)
+	}
+}

@@ -61,7 +61,7 @@ func preparedBeforeT0(r *pipeline.Run) bool {
 // push, an upload, a copy, a post), or preflight saw part of it public
 // already (a branch at its held tip, a version on the registry).
 func begunPublicly(r *pipeline.Run) bool {
-	for _, stage := range []string{"push", "promote", "publish", "advisory"} {
+	for _, stage := range []string{"push", "promote", "publish", "advisory", "ghsa"} {
 		for _, st := range r.Journal.Steps(stage) {
 			if len(st.First) > 0 {
 				return true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -122,6 +123,14 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 		}
 	}
 
+	if cfg.GHSA != nil && model != nil {
+		if err := r.Step("ghsa", func(res map[string]string) error {
+			return checkGHSA(ctx, r, model, afterT0, res, add)
+		}); err != nil {
+			add("ghsa", "", "%v", err)
+		}
+	}
+
 	if err := r.Step("credentials", func(res map[string]string) error {
 		var have []string
 		for _, c := range credentials(cfg) {
@@ -133,7 +142,9 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 					"environment variable %s is not set: %s", c.env, c.use)
 				continue
 			}
-			have = append(have, c.env)
+			if !slices.Contains(have, c.env) {
+				have = append(have, c.env)
+			}
 		}
 		if len(have) > 0 {
 			res["summary"] = "set: " + strings.Join(have, ", ")
@@ -300,6 +311,9 @@ func credentials(cfg *pipeline.Config) []credential {
 	out = append(out, credential{"registry.token_env", cfg.Registry.TokenEnv, "needed to publish to " + cfg.Registry.Name})
 	if cfg.Blog != nil && cfg.Blog.TokenEnv != "" {
 		out = append(out, credential{"blog.token_env", cfg.Blog.TokenEnv, "needed to push the post to " + cfg.Blog.Repo})
+	}
+	if cfg.GHSA != nil {
+		out = append(out, credential{"ghsa.token_env", cfg.GHSA.TokenEnv, "needed to publish the GitHub advisory " + cfg.GHSA.ID})
 	}
 	return out
 }

@@ -16,6 +16,7 @@ func All() []pipeline.Stage {
 		Promote{},   // at T0: copy pre-built images to their public names, by digest
 		Publish{},   // at T0: cargo publish of every crate, sealed bytes only
 		Advisory{},  // after publish: the post and its feed entry on the blog
+		GHSA{},      // after publish: the draft GitHub security advisory published
 		Verify{},    // last: everything live, within the window
 	}
 }

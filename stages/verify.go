@@ -36,7 +36,7 @@ type Verify struct{}
 func (Verify) Name() string { return "verify" }
 
 // Needs: everything else is done.
-func (Verify) Needs() []string { return []string{"push", "promote", "publish", "advisory"} }
+func (Verify) Needs() []string { return []string{"push", "promote", "publish", "advisory", "ghsa"} }
 func (Verify) Summary() string {
 	return "everything live before T0 + window: sealed crates downloadable, the post at its URL, the feed entry; the timeline"
 }
@@ -51,6 +51,9 @@ func (Verify) Plan(cfg *pipeline.Config) []string {
 		if cfg.Blog.Feed != "" {
 			out = append(out, "the entry in "+cfg.Blog.Feed+" on the blog's "+cfg.Blog.Branch)
 		}
+	}
+	if cfg.GHSA != nil {
+		out = append(out, "the GitHub advisory "+cfg.GHSA.ID+" published with every line's ranges")
 	}
 	return append(out, fmt.Sprintf("all by %s (T0 + %s)", cfg.Deadline().Format(time.RFC3339), cfg.Window))
 }
@@ -119,6 +122,10 @@ func (Verify) Run(ctx context.Context, r *pipeline.Run) error {
 				errs = append(errs, err)
 			}
 		}
+	}
+
+	if r.Config.GHSA != nil {
+		fail(r.Step("ghsa", func(res map[string]string) error { return verifyPublishedGHSA(ctx, r, res) }))
 	}
 
 	if err := r.Step("timeline", func(res map[string]string) error {
@@ -627,7 +634,7 @@ type moment struct {
 
 // momentOrder lists the moments the timeline shows, in the order they
 // happen.
-var momentOrder = []string{"pushed_at", "copied_at", "uploaded_at", "visible_at"}
+var momentOrder = []string{"pushed_at", "copied_at", "uploaded_at", "visible_at", "published_at"}
 
 func (m moment) describe(stamp, rel func(time.Time) string) string {
 	parts := make([]string, len(m.keys))

@@ -88,6 +88,11 @@ func NewModel(cfg *pipeline.Config) (*Model, error) {
 	if m.RustSecID == "" {
 		m.RustSecID = RustSecPlaceholder
 	}
+	// The GitHub advisory published at T0 is one more name of the
+	// vulnerability, in every output.
+	if cfg.GHSA != nil && cfg.GHSA.ID != "" {
+		m.Aliases = withAlias(m.Aliases, cfg.GHSA.ID)
+	}
 	for _, r := range cfg.Releases {
 		m.Fixes = append(m.Fixes, Fix{Line: r.Line, Version: pipeline.TagVersion(r.Tag)})
 	}

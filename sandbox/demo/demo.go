@@ -18,6 +18,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/async-rs/embargo/sandbox/github"
 	"github.com/async-rs/embargo/sandbox/world"
 )
 
@@ -51,10 +52,36 @@ type Options struct {
 	// at a loopback address chosen now.
 	Blog    *world.Blog
 	BlogURL string
+	// GHSA, when set, gives the example a draft GitHub security advisory
+	// ([ghsa]) in a sandbox GitHub API: at GHSA.API, run by the caller
+	// and holding Draft(), or, with GHSA.API empty, the example's own,
+	// on a loopback address chosen now, that Serve starts.
+	GHSA *GHSA
 	// Dependencies and NoLockfile shape the workspace as world.Spec says:
 	// crates of another project on the registry, no committed Cargo.lock.
 	Dependencies map[string]string
 	NoLockfile   bool
+}
+
+// GHSA is where the example's GitHub advisory is: the API and the variable
+// holding its token (default TokenEnv: the example's own GitHub takes any
+// token, as its registry does).
+type GHSA struct {
+	API, TokenEnv string
+}
+
+// The example's GitHub advisory: its repository and its draft.
+const (
+	GHSARepo = "demo-org/demo"
+	GHSAID   = "GHSA-4x7m-9pqr-c2vw"
+	title    = "Panic on an out-of-range window in demo_core::window"
+	cve      = "CVE-2026-00001"
+)
+
+// Draft is the example's draft advisory, as its maintainers would have
+// prepared it on GitHub.
+func Draft() github.Draft {
+	return github.Draft{GHSAID: GHSAID, Summary: title, Description: advisoryText, CVEID: cve}
 }
 
 // Build creates the example under dir.
@@ -99,7 +126,15 @@ func Build(dir string, opts Options) (*Example, error) {
 			own.Blog.Branch = opts.Blog.Branch
 		}
 	}
-	if own.Registry != nil || own.Blog != nil {
+	if opts.GHSA != nil && opts.GHSA.API == "" {
+		addr, err := loopbackAddr()
+		if err != nil {
+			return nil, err
+		}
+		own.GitHub = &githubAt{Addr: addr, Dir: "github"}
+		opts.GHSA = &GHSA{API: "http://" + addr, TokenEnv: cmp.Or(opts.GHSA.TokenEnv, TokenEnv)}
+	}
+	if own.Registry != nil || own.Blog != nil || own.GitHub != nil {
 		b, _ := json.MarshalIndent(own, "", "  ")
 		if err := os.WriteFile(filepath.Join(dir, serversFile), append(b, '\n'), 0o644); err != nil {
 			return nil, err
@@ -130,7 +165,7 @@ func Config(w *world.World, opts Options) ([]byte, error) {
 		"T0": opts.T0.UTC().Format(time.RFC3339), "Source": w.Source, "Public": opts.Public,
 		"TokenEnv": opts.TokenEnv, "Lines": w.Lines, "Crates": w.Crates,
 		"RegistryIndex": opts.RegistryIndex, "RegistryTokenEnv": opts.RegistryTokenEnv, "RegistryName": cmp.Or(opts.RegistryName, "crates-io"),
-		"Blog": opts.Blog, "BlogURL": blogURL(opts),
+		"Blog": opts.Blog, "BlogURL": blogURL(opts), "GHSA": opts.GHSA, "GHSARepo": GHSARepo, "GHSAID": GHSAID, "Title": title, "CVE": cve,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("demo config: %w", err)
@@ -164,10 +199,10 @@ index     = "{{.RegistryIndex}}"
 token_env = "{{.RegistryTokenEnv}}"
 
 [advisory]
-title       = "Panic on an out-of-range window in demo_core::window"
+title       = "{{.Title}}"
 package     = "{{index .Crates 0}}"
 severity    = "medium"
-aliases     = ["CVE-2026-00001"]
+aliases     = ["{{.CVE}}"]
 categories  = ["denial-of-service"]
 keywords    = ["panic", "bounds"]
 credits     = ["A. Reporter"]
@@ -181,6 +216,15 @@ style  = "{{.Style}}"
 path   = "{{.Path}}"
 url    = "{{$.BlogURL}}"
 feed   = "{{.Feed}}"
+{{- end}}
+{{- with .GHSA}}
+
+[ghsa]
+repo      = "{{$.GHSARepo}}"
+id        = "{{$.GHSAID}}"
+api       = "{{.API}}"
+token_env = "{{.TokenEnv}}"
+credits   = ["octocat"]
 {{- end}}
 `))
 

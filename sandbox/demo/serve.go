@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/async-rs/embargo/sandbox/github"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/sandbox/world"
 )
@@ -22,6 +23,14 @@ const serversFile = "sandbox.json"
 type servers struct {
 	Registry *registryAt `json:"registry,omitempty"`
 	Blog     *siteAt     `json:"blog,omitempty"`
+	GitHub   *githubAt   `json:"github,omitempty"`
+}
+
+// githubAt is the example's GitHub API: its address and where it keeps the
+// advisory, relative to the example's folder.
+type githubAt struct {
+	Addr string `json:"addr"`
+	Dir  string `json:"dir"`
 }
 
 // registryAt is the example's registry: its address and its storage,
@@ -52,6 +61,9 @@ type Servers struct {
 	Registry *registry.Server
 	// SiteURL is where the blog's posts are served ("" for none).
 	SiteURL string
+	// GitHub is the example's GitHub API, holding its draft advisory (nil
+	// when the example has no [ghsa] of its own).
+	GitHub *github.Server
 
 	site *http.Server
 }
@@ -75,6 +87,23 @@ func Serve(dir string, opts registry.Options) (*Servers, error) {
 		opts.CratesIO = true
 		if s.Registry, err = registry.Start(r.Addr, opts); err != nil {
 			return nil, inUse(err, r.Addr)
+		}
+	}
+	if gh := own.GitHub; gh != nil {
+		dir := filepath.Join(dir, gh.Dir)
+		_, kept := os.Stat(filepath.Join(dir, "advisories.json"))
+		// Its clock is the registry's: one machine stands for both hosts.
+		if s.GitHub, err = github.Start(gh.Addr, github.Options{Dir: dir, ClockOffset: opts.ClockOffset}); err != nil {
+			s.Close()
+			return nil, inUse(err, gh.Addr)
+		}
+		// The draft is made once; served again, the example keeps what
+		// a release did to it.
+		if kept != nil {
+			if err := s.GitHub.AddDraft(GHSARepo, Draft()); err != nil {
+				s.Close()
+				return nil, err
+			}
 		}
 	}
 	if st := own.Blog; st != nil {
@@ -101,6 +130,9 @@ func (s *Servers) Close() error {
 	var errs []error
 	if s.Registry != nil {
 		errs = append(errs, s.Registry.Close())
+	}
+	if s.GitHub != nil {
+		errs = append(errs, s.GitHub.Close())
 	}
 	if s.site != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

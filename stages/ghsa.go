@@ -1,0 +1,266 @@
+package stages
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/github"
+	"github.com/async-rs/embargo/templates"
+)
+
+// GHSA publishes the draft GitHub repository security advisory, which
+// Dependabot and the GitHub Advisory Database read: one PATCH gives it a
+// vulnerability per release line, the severity or CVSS vector and the
+// credits, and publishes it. It comes after publish, as the post does: the
+// advisory tells users to upgrade to versions that must exist.
+type GHSA struct{}
+
+func (GHSA) Name() string    { return "ghsa" }
+func (GHSA) Needs() []string { return []string{"publish"} }
+func (GHSA) Summary() string {
+	return "the draft GitHub security advisory gets every line's ranges, the severity and credits, and is published"
+}
+
+// Skip: the GitHub advisory is optional.
+func (GHSA) Skip(cfg *pipeline.Config) string {
+	if cfg.GHSA == nil {
+		return "no [ghsa] configured"
+	}
+	return ""
+}
+
+// Plan names the advisory and the vulnerabilities it gets.
+func (GHSA) Plan(cfg *pipeline.Config) []string {
+	g := cfg.GHSA
+	if g == nil {
+		return nil
+	}
+	out := []string{fmt.Sprintf("publish %s of %s (%s)", g.ID, g.Repo, g.API)}
+	if m, err := AdvisoryModel(cfg); err == nil {
+		for _, v := range ghsaWant(cfg, m).Vulnerabilities {
+			out = append(out, fmt.Sprintf("rust/%s %s, patched %s", v.Package.Name, v.VulnerableVersionRange, or(v.PatchedVersions, "by no line")))
+		}
+	}
+	return out
+}
+
+func or(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
+}
+
+func (GHSA) Run(ctx context.Context, r *pipeline.Run) error {
+	g := r.Config.GHSA
+	m, err := AdvisoryModel(r.Config)
+	if err != nil {
+		return err
+	}
+	c, err := ghsaClient(r)
+	if err != nil {
+		return err
+	}
+	want := ghsaWant(r.Config, m)
+	if err := r.Step("read", func(res map[string]string) error {
+		a, err := c.Advisory(ctx, g.Repo, g.ID)
+		if err != nil {
+			return ghsaError(r, err)
+		}
+		res["state"] = a.State
+		switch a.State {
+		case "draft", "published":
+		default:
+			return &pipeline.FindingsError{Findings: []pipeline.Finding{stateFinding(r, a)}}
+		}
+		res["summary"] = fmt.Sprintf("%s of %s is %s", g.ID, g.Repo, a.State)
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	if err := awaitGate(ctx, r); err != nil {
+		return err
+	}
+	if err := r.Step("publish", func(res map[string]string) error {
+		return publishGHSA(ctx, r, c, want, res)
+	}); err != nil {
+		return err
+	}
+	return r.Step("verify", func(res map[string]string) error {
+		return verifyGHSA(ctx, r, c, want, res)
+	})
+}
+
+// publishGHSA looks at the advisory again and, unless it is published as
+// the release says already, sends the one PATCH that makes it so.
+func publishGHSA(ctx context.Context, r *pipeline.Run, c *github.Client, want github.Update, res map[string]string) error {
+	g := r.Config.GHSA
+	cur, err := c.Advisory(ctx, g.Repo, g.ID)
+	if err != nil {
+		return ghsaError(r, err)
+	}
+	res["html_url"] = cur.HTMLURL
+	diffs := ghsaDiffs(cur, want)
+	if cur.State == "published" && len(diffs) == 0 {
+		res["summary"] = fmt.Sprintf("already published as the release says: %s; nothing written", cur.HTMLURL)
+		return nil
+	}
+	u := want
+	// GitHub replaces the credits with the list sent: those the draft has
+	// (the reporter of a private report, credited by GitHub) are kept.
+	if len(u.Credits) > 0 {
+		u.Credits = mergeCredits(cur.Credits, want.Credits)
+	}
+	if cur.CVEID == nil || *cur.CVEID == "" {
+		u.CVEID = AliasCVE(r.Config) // "" leaves it unset
+	}
+	if cur.State == "published" {
+		// Someone edited it after it was published: never overwritten
+		// silently, as a post with other content is not.
+		if !r.Force {
+			return fmt.Errorf("%s is published, but %s: compare it on GitHub (%s); `embargo run --from ghsa --force` sets it as the release says",
+				g.ID, strings.Join(diffs, "; "), cur.HTMLURL)
+		}
+		r.Warnf("%s is published with other content (%s): setting it as the release says (--force)", g.ID, strings.Join(diffs, "; "))
+		u.State = ""
+	}
+	if err := r.Gate.Allow("publish the GitHub security advisory " + g.ID); err != nil {
+		return err
+	}
+	start := r.Now()
+	a, err := c.Update(ctx, g.Repo, g.ID, u)
+	if err != nil {
+		return ghsaError(r, err)
+	}
+	pipeline.Checkpoint("ghsa.patched")
+	res["published_at"] = start.UTC().Format(time.RFC3339Nano)
+	if a.PublishedAt != nil {
+		res["github_published_at"] = a.PublishedAt.UTC().Format(time.RFC3339)
+	}
+	res["html_url"] = a.HTMLURL
+	res["vulnerabilities"] = fmt.Sprint(len(a.Vulnerabilities))
+	res["summary"] = fmt.Sprintf("published %s with %d vulnerable range(s): %s", g.ID, len(a.Vulnerabilities), a.HTMLURL)
+	return nil
+}
+
+// verifyGHSA reads the advisory back: published, with what the release
+// says.
+func verifyGHSA(ctx context.Context, r *pipeline.Run, c *github.Client, want github.Update, res map[string]string) error {
+	g := r.Config.GHSA
+	a, err := c.Advisory(ctx, g.Repo, g.ID)
+	if err != nil {
+		return ghsaError(r, err)
+	}
+	res["state"] = a.State
+	res["html_url"] = a.HTMLURL
+	if a.State != "published" {
+		return fmt.Errorf("the GitHub advisory %s is %s, not published: run `embargo run --from ghsa`", g.ID, a.State)
+	}
+	if diffs := ghsaDiffs(a, want); len(diffs) > 0 {
+		return fmt.Errorf("the GitHub advisory %s is published, but %s: run `embargo run --from ghsa --force` to set it as the release says", g.ID, strings.Join(diffs, "; "))
+	}
+	res["summary"] = fmt.Sprintf("%s published with %d vulnerable range(s): %s", g.ID, len(a.Vulnerabilities), a.HTMLURL)
+	return nil
+}
+
+// ghsaWant is what the release sets on the advisory: one vulnerability per
+// vulnerable range, the CVSS vector or else the severity (GitHub refuses
+// both; it has no "none"), the credits of [ghsa], and the state.
+func ghsaWant(cfg *pipeline.Config, m *templates.Model) github.Update {
+	u := github.Update{State: "published"}
+	for _, rg := range m.GHSARanges() {
+		u.Vulnerabilities = append(u.Vulnerabilities, github.Vulnerability{
+			Package:                github.Package{Ecosystem: "rust", Name: m.Package},
+			VulnerableVersionRange: rg.Vulnerable,
+			PatchedVersions:        rg.Patched,
+		})
+	}
+	switch {
+	case m.CVSS != "":
+		u.CVSSVectorString = m.CVSS
+	case m.Severity != "" && m.Severity != "none":
+		u.Severity = m.Severity
+	}
+	for _, cr := range cfg.GHSA.GHSACredits() {
+		u.Credits = append(u.Credits, github.Credit{Login: cr.Login, Type: cr.Type})
+	}
+	return u
+}
+
+// ghsaDiffs says how the advisory differs from what the release sets.
+func ghsaDiffs(a *github.Advisory, want github.Update) []string {
+	var out []string
+	if a.State != "published" {
+		out = append(out, "it is "+a.State)
+	}
+	key := func(v github.Vulnerability) string {
+		return strings.Join([]string{v.Package.Ecosystem, v.Package.Name, v.VulnerableVersionRange, v.PatchedVersions, strings.Join(v.VulnerableFunctions, " ")}, "|")
+	}
+	have := map[string]bool{}
+	for _, v := range a.Vulnerabilities {
+		have[key(v)] = true
+	}
+	same := len(a.Vulnerabilities) == len(want.Vulnerabilities)
+	for _, v := range want.Vulnerabilities {
+		same = same && have[key(v)]
+	}
+	if !same {
+		out = append(out, fmt.Sprintf("its vulnerabilities are %s, not %s", describeVulns(a.Vulnerabilities), describeVulns(want.Vulnerabilities)))
+	}
+	switch {
+	case want.CVSSVectorString != "" && (a.CVSS == nil || a.CVSS.VectorString != want.CVSSVectorString):
+		out = append(out, "its CVSS vector is not advisory.cvss")
+	case want.Severity != "" && (a.Severity == nil || *a.Severity != want.Severity):
+		out = append(out, fmt.Sprintf("its severity is not %s", want.Severity))
+	}
+	for _, w := range want.Credits {
+		found := false
+		for _, c := range a.Credits {
+			found = found || (strings.EqualFold(c.Login, w.Login) && c.Type == w.Type)
+		}
+		if !found {
+			out = append(out, fmt.Sprintf("it does not credit %s as %s", w.Login, w.Type))
+		}
+	}
+	return out
+}
+
+func describeVulns(vs []github.Vulnerability) string {
+	if len(vs) == 0 {
+		return "none"
+	}
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = fmt.Sprintf("%s %q patched %q", v.Package.Name, v.VulnerableVersionRange, v.PatchedVersions)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// mergeCredits is have, then each of want it lacks.
+func mergeCredits(have, want []github.Credit) []github.Credit {
+	out := append([]github.Credit(nil), have...)
+	for _, w := range want {
+		found := false
+		for _, c := range have {
+			found = found || (strings.EqualFold(c.Login, w.Login) && c.Type == w.Type)
+		}
+		if !found {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// AliasCVE is the CVE among the advisory's aliases, or "".
+func AliasCVE(cfg *pipeline.Config) string {
+	for _, a := range cfg.Advisory.Aliases {
+		if strings.HasPrefix(strings.ToUpper(a), "CVE-") {
+			return a
+		}
+	}
+	return ""
+}
