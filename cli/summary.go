@@ -16,7 +16,7 @@ import (
 
 // publicMoments are the result keys of the steps that wrote to a public
 // target, with the moment of the write.
-var publicMoments = []string{"pushed_at", "copied_at", "uploaded_at"}
+var publicMoments = []string{"pushed_at", "copied_at", "uploaded_at", "published_at"}
 
 // stageSummary is one row of the summary.
 type stageSummary struct {
@@ -85,6 +85,10 @@ func madePublic(cfg *pipeline.Config, stage string, writes, found int) string {
 		return out
 	case "promote":
 		return plural(writes, "image") + " copied"
+	case "ghsa":
+		if cfg.GHSA != nil {
+			return "the GitHub security advisory " + cfg.GHSA.ID
+		}
 	case "advisory":
 		if cfg.Blog != nil && cfg.Blog.Feed != "" {
 			return "the post and the feed entry, on the blog's " + cfg.Blog.Branch
