@@ -122,8 +122,8 @@ func publishGHSA(ctx context.Context, r *pipeline.Run, c *github.Client, want gi
 		// Someone edited it after it was published: never overwritten
 		// silently, as a post with other content is not.
 		if !r.Force {
-			return fmt.Errorf("%s is published, but %s: compare it on GitHub (%s); `embargo run --from ghsa --force` sets it as the release says",
-				g.ID, strings.Join(diffs, "; "), cur.HTMLURL)
+			return &pipeline.RerunError{From: "ghsa", Force: true, Err: fmt.Errorf("%s is published, but %s: compare it on GitHub (%s); a re-run with --force sets it as the release says",
+				g.ID, strings.Join(diffs, "; "), cur.HTMLURL)}
 		}
 		r.Warnf("%s is published with other content (%s): setting it as the release says (--force)", g.ID, strings.Join(diffs, "; "))
 		u.State = ""
@@ -158,10 +158,10 @@ func verifyGHSA(ctx context.Context, r *pipeline.Run, c *github.Client, want git
 	res["state"] = a.State
 	res["html_url"] = a.HTMLURL
 	if a.State != "published" {
-		return fmt.Errorf("the GitHub advisory %s is %s, not published: run `embargo run --from ghsa`", g.ID, a.State)
+		return fmt.Errorf("the GitHub advisory %s is %s, not published", g.ID, a.State)
 	}
 	if diffs := ghsaDiffs(a, want); len(diffs) > 0 {
-		return fmt.Errorf("the GitHub advisory %s is published, but %s: run `embargo run --from ghsa --force` to set it as the release says", g.ID, strings.Join(diffs, "; "))
+		return &pipeline.RerunError{From: "ghsa", Force: true, Err: fmt.Errorf("the GitHub advisory %s is published, but %s: a re-run with --force sets it as the release says", g.ID, strings.Join(diffs, "; "))}
 	}
 	res["summary"] = fmt.Sprintf("%s published with %d vulnerable range(s): %s", g.ID, len(a.Vulnerabilities), a.HTMLURL)
 	return nil

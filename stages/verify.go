@@ -188,6 +188,7 @@ func verifyCrates(ctx context.Context, r *pipeline.Run, reg *registryReader, rel
 		return reg.err
 	}
 	var problems []string
+	missing := false
 	for _, nv := range order {
 		name, version := splitNV(nv)
 		e, found, err := reg.idx.Lookup(ctx, name, version)
@@ -195,7 +196,8 @@ func verifyCrates(ctx context.Context, r *pipeline.Run, reg *registryReader, rel
 			return err
 		}
 		if !found {
-			problems = append(problems, fmt.Sprintf("%s is not in the registry's index: run `embargo run --from publish`", nv))
+			problems = append(problems, fmt.Sprintf("%s is not in the registry's index", nv))
+			missing = true
 			continue
 		}
 		want := e.Cksum
@@ -223,7 +225,11 @@ func verifyCrates(ctx context.Context, r *pipeline.Run, reg *registryReader, rel
 		res[nv] = got
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("line %s: %s", rel.Line, strings.Join(problems, "; "))
+		err := fmt.Errorf("line %s: %s", rel.Line, strings.Join(problems, "; "))
+		if missing {
+			return pipeline.RerunFrom("publish", err) // publish uploads what is missing
+		}
+		return err
 	}
 	how := "its sealed sha256"
 	if !sealedOK {
@@ -336,7 +342,7 @@ func verifyFeed(ctx context.Context, r *pipeline.Run, blog *blogTip, m *template
 	where := fmt.Sprintf("%s at %s of %s", r.Config.Blog.Branch, short(blog.commit.Hash), blogRepo(r))
 	res["commit"] = blog.commit.Hash.String()
 	if !ok {
-		return fmt.Errorf("the feed %s is not in the blog repository (%s): run `embargo run --from advisory`", feed, where)
+		return pipeline.RerunFrom("advisory", fmt.Errorf("the feed %s is not in the blog repository (%s)", feed, where))
 	}
 	ids, kind, err := templates.FeedIDs(b)
 	if err != nil {
@@ -348,7 +354,7 @@ func verifyFeed(ctx context.Context, r *pipeline.Run, blog *blogTip, m *template
 			return nil
 		}
 	}
-	return fmt.Errorf("the feed %s (%s) has no entry with id %s: run `embargo run --from advisory`", feed, where, m.URL)
+	return pipeline.RerunFrom("advisory", fmt.Errorf("the feed %s (%s) has no entry with id %s", feed, where, m.URL))
 }
 
 // --- post ---
@@ -538,7 +544,7 @@ func postInRepo(ctx context.Context, r *pipeline.Run, blog *blogTip, m *template
 	res["commit"] = blog.commit.Hash.String()
 	res["path"] = m.PostPath
 	if !ok {
-		return fmt.Errorf("the post %s is not in the blog repository (%s): run `embargo run --from advisory`", m.PostPath, where)
+		return pipeline.RerunFrom("advisory", fmt.Errorf("the post %s is not in the blog repository (%s)", m.PostPath, where))
 	}
 	found := false
 	for _, s := range postMarkers(m) {
