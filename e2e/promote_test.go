@@ -233,10 +233,14 @@ func TestPromoteMissingSourceDigestFailsClearly(t *testing.T) {
 	if err == nil {
 		t.Fatal("promote of a missing digest succeeded")
 	}
-	for _, want := range []string{missing, "does not exist", "image[1].from", "next:"} {
+	for _, want := range []string{missing, "does not exist", "image[1].from"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
+	}
+	var se *pipeline.StageError
+	if !errors.As(err, &se) || se.From != "promote" {
+		t.Errorf("a re-run does not start at promote: %v", err)
 	}
 	if n := reg.writes(); n != 0 {
 		t.Errorf("the registry saw %d writes", n)
