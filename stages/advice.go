@@ -94,6 +94,9 @@ func checkAdvisory(ctx context.Context, r *pipeline.Run, res map[string]string, 
 	for _, f := range m.Validate() {
 		add(f.Subject, f.Fix, "%s", f.Msg)
 	}
+	for _, w := range m.RustSecWarnings() {
+		r.Warnf("%s", w)
+	}
 	if m.Date.After(cfg.T0()) {
 		add("advisory.date", "the post must not be dated after T0", "advisory.date %s is after T0", m.Date.Format("2006-01-02"))
 	}
