@@ -25,13 +25,13 @@ func mapSite(files map[string]string) *Site {
 // title, date, tags and author.
 func asyncRS() map[string]string {
 	return map[string]string{
-		"config.rb":         "activate :blog do |blog|\n  blog.prefix = \"blog\"\n  blog.permalink = \"{title}/index.html\"\nend\n",
-		"data/authors.yaml": "Stjepan Glavina:\n  url: https://github.com/stjepang\nFlorian Gilcher:\n  url: https://github.com/skade\nThe async-std developers:\n  url: https://github.com/async-rs\n",
+		"config.rb":                  "activate :blog do |blog|\n  blog.prefix = \"blog\"\n  blog.permalink = \"{title}/index.html\"\nend\n",
+		"data/authors.yaml":          "Stjepan Glavina:\n  url: https://github.com/stjepang\nFlorian Gilcher:\n  url: https://github.com/skade\nThe async-std developers:\n  url: https://github.com/async-rs\n",
 		"source/layouts/article.erb": "<%= link_to current_article.data.author, data.authors[current_article.data.author].url %>\n",
 		"source/blog/2019-11-11-announcing-async-std-1-0.html.md": "---\ntitle: Announcing async-std 1.0\ndate: 2019-11-11\ntags: [announcement, release]\nauthor: Florian Gilcher\n---\n\nText.\n",
-		"source/blog/2020-01-31-async-std-1-5.html.md":           "---\ntitle: async-std 1.5\ndate: 2020-01-31\ntags: [release]\nauthor: Stjepan Glavina\n---\n\nText.\n",
-		"source/blog/2019-09-01-hello.html.md":                   "---\ntitle: Hello\ndate: 2019-09-01\ntags: [Security]\nauthor: The async-std developers\n---\n\nOld.\n",
-		"source/index.html.erb":                                  "<h1>async.rs</h1>\n",
+		"source/blog/2020-01-31-async-std-1-5.html.md":            "---\ntitle: async-std 1.5\ndate: 2020-01-31\ntags: [release]\nauthor: Stjepan Glavina\n---\n\nText.\n",
+		"source/blog/2019-09-01-hello.html.md":                    "---\ntitle: Hello\ndate: 2019-09-01\ntags: [Security]\nauthor: The async-std developers\n---\n\nOld.\n",
+		"source/index.html.erb":                                   "<h1>async.rs</h1>\n",
 	}
 }
 
