@@ -122,8 +122,15 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 	}
 	if cfg.Blog != nil && outputs != nil {
 		if err := r.Step("blog", func(res map[string]string) error {
-			return checkBlog(ctx, r, model, outputs, afterT0, res, add)
-		}); err != nil {
+			before := len(findings)
+			if err := checkBlog(ctx, r, model, outputs, afterT0, res, add); err != nil {
+				return err
+			}
+			if n := len(findings) - before; n > 0 {
+				return fmt.Errorf("%w: %d", errLineProblems, n)
+			}
+			return nil
+		}); err != nil && !errors.Is(err, errLineProblems) {
 			add("blog", "", "%v", err)
 		}
 	}

@@ -1,0 +1,164 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/async-rs/embargo/sandbox/registry"
+	"github.com/async-rs/embargo/sandbox/world"
+)
+
+// blogTip is the blog branch's commit.
+func blogTip(t *testing.T, b *world.Blog) plumbing.Hash {
+	t.Helper()
+	return refHash(t, b.Repo, plumbing.NewBranchReferenceName(b.Branch))
+}
+
+// appendConfig adds lines at the end of the config, which is inside its
+// last table, [blog].
+func (rl *release) appendConfig(t *testing.T, lines string) {
+	t.Helper()
+	f, err := os.OpenFile(rl.config, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := fmt.Fprintf(f, "\n%s\n", lines); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// expectOutput checks that out says every piece of want.
+func expectOutput(t *testing.T, out string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+// An async.rs-shaped middleman blog, whose article layout looks every
+// author up in data/authors.yaml: the handler as author is found by check
+// before T0, both from the registry and from the site's own build, with
+// nothing written to the blog; with an author the site knows, the site
+// builds with the post and the post's page is there.
+func TestCheckFindsTheAuthorTheMiddlemanSiteWouldReject(t *testing.T) {
+	blog, err := world.BuildAsyncRSBlog(t.TempDir(), "https://async.rs", hugoAuthor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now().Add(time.Hour).Truncate(time.Second)
+	rl := buildRelease(t, t0, &registry.Options{}, blog)
+	// linux-distros heard of it only now: under the policy's 72 hours.
+	rl.editConfig(t, `handler = "Jane Doe <jane@example.org>"`, fmt.Sprintf("handler = \"Jane Doe <jane@example.org>\"\ndistros = %s", time.Now().UTC().Format(time.RFC3339)))
+	before := blogTip(t, blog)
+
+	res := rl.run([]string{"check"})
+	if res.code != 1 {
+		t.Fatalf("check with an author the site lacks: want exit 1, got %s", res)
+	}
+	out := res.stdout + res.stderr
+	expectOutput(t, out,
+		`blog data/authors.yaml: the post's author "Jane Doe" is not in the site's author registry`,
+		`set blog.author to one of "Stjepan Glavina", "Florian Gilcher", "The async-std developers"`,
+		"blog.build: sh build.sh failed in a copy of the blog with the post",
+		"NoMethodError: undefined method 'url' for nil:NilClass",
+		"under the 72 hours",
+	)
+	if got := blogTip(t, blog); got != before {
+		t.Errorf("check moved the blog from %s to %s", before, got)
+	}
+	rl.assertUnreleased()
+	rl.assertNoSecret(res.stdout, res.stderr)
+
+	rl.appendConfig(t, `author = "The async-std developers"`)
+	res = rl.run([]string{"check"})
+	if res.code != 0 {
+		t.Fatalf("check with an author the site knows: %s", res)
+	}
+	expectOutput(t, res.stdout+res.stderr, "site build: sh build.sh passed")
+	if got := blogTip(t, blog); got != before {
+		t.Errorf("check moved the blog from %s to %s", before, got)
+	}
+}
+
+// newBuiltHugoBlog is the hugo fixture with blog.build set to Debian's
+// hugo, with extra files over it.
+func newBuiltHugoBlog(t *testing.T, extra map[string]string) *world.Blog {
+	t.Helper()
+	requireTool(t, "hugo")
+	blog, err := world.BuildBlogWith(t.TempDir(), "hugo", "https://blog.example.org", hugoAuthor, extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blog.Build = "hugo --quiet"
+	return blog
+}
+
+// A hugo site built by hugo itself before T0, with the post: it builds,
+// and the post's page is in public/ (though the post, dated T0, is in the
+// future until then); an advisory dated after T0, which hugo would leave
+// out of the site, is found naming the post.
+func TestCheckBuildsTheHugoSiteWithThePost(t *testing.T) {
+	blog := newBuiltHugoBlog(t, nil)
+	t0 := time.Now().Add(time.Hour).Truncate(time.Second)
+	rl := buildRelease(t, t0, &registry.Options{}, blog)
+	before := blogTip(t, blog)
+
+	res := rl.run([]string{"check"})
+	if res.code != 0 {
+		t.Fatalf("check: %s", res)
+	}
+	expectOutput(t, res.stdout+res.stderr, "site build: hugo --quiet passed")
+
+	future := t0.UTC().AddDate(0, 0, 1).Format(time.DateOnly)
+	rl.editConfig(t, `description = "advisory.md"`, "description = \"advisory.md\"\ndate        = "+future)
+	res = rl.run([]string{"check"})
+	if res.code != 1 {
+		t.Fatalf("check of a post dated after T0: want exit 1, got %s", res)
+	}
+	expectOutput(t, res.stdout+res.stderr,
+		"blog content/posts/"+advisorySlug+".md: the post is dated "+future+"T00:00:00Z, after T0",
+		"hugo leaves posts dated in the future out of the build")
+	if got := blogTip(t, blog); got != before {
+		t.Errorf("check moved the blog from %s to %s", before, got)
+	}
+	rl.assertUnreleased()
+}
+
+// A site whose own build refuses the post, for a reason no convention
+// shows: check fails with the tail of hugo's output, before T0, with
+// nothing written to the blog.
+func TestCheckReportsTheHugoBuildThatFailsWithThePost(t *testing.T) {
+	blog := newBuiltHugoBlog(t, map[string]string{
+		"layouts/_default/single.html": "{{ if gt (len .Title) 30 }}{{ errorf \"title longer than the theme allows: %q\" .Title }}{{ end }}\n" +
+			"<!DOCTYPE html>\n<html><head><title>{{ .Title }}</title></head><body><h1>{{ .Title }}</h1>{{ .Content }}</body></html>\n",
+	})
+	// Without --quiet, hugo says why it failed.
+	blog.Build = "hugo"
+	rl := buildRelease(t, time.Now().Add(time.Hour).Truncate(time.Second), &registry.Options{}, blog)
+	before := blogTip(t, blog)
+
+	res := rl.run([]string{"check"})
+	if res.code != 1 {
+		t.Fatalf("check with a build that fails: want exit 1, got %s", res)
+	}
+	expectOutput(t, res.stdout+res.stderr,
+		"blog.build: hugo failed in a copy of the blog with the post",
+		`title longer than the theme allows: "Out-of-bounds read in demo_core::get"`)
+	if got := blogTip(t, blog); got != before {
+		t.Errorf("check moved the blog from %s to %s", before, got)
+	}
+	rl.assertUnreleased()
+	rl.assertNoSecret(res.stdout, res.stderr)
+	if entries, _ := filepath.Glob(filepath.Join(os.TempDir(), "embargo-blog-build-*")); len(entries) > 0 {
+		t.Logf("scratch build folders left (possibly other runs'): %v", entries)
+	}
+}
