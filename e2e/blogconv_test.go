@@ -158,7 +158,44 @@ func TestCheckReportsTheHugoBuildThatFailsWithThePost(t *testing.T) {
 	}
 	rl.assertUnreleased()
 	rl.assertNoSecret(res.stdout, res.stderr)
-	if entries, _ := filepath.Glob(filepath.Join(os.TempDir(), "embargo-blog-build-*")); len(entries) > 0 {
-		t.Logf("scratch build folders left (possibly other runs'): %v", entries)
+}
+
+// The site's build never sees the release's tokens, and what it prints is
+// scrubbed of them; its scratch copy of the blog is removed.
+func TestTheSiteBuildNeverLeaksATokenAndLeavesNoScratchCopy(t *testing.T) {
+	bl := newServedBlogRelease(t, time.Now().Add(time.Hour).Truncate(time.Second))
+	bl.appendConfig(t, `build  = "echo blog token: [$EMBARGO_BLOG_TOKEN] git token: [$`+tokenEnv+`] copy: [$COPY]; ls; exit 3"`)
+	scratch := t.TempDir()
+	res := bl.run([]string{"check"}, "COPY="+token, "TMPDIR="+scratch)
+	if res.code != 1 {
+		t.Fatalf("check with a failing build: want exit 1, got %s", res)
 	}
+	expectOutput(t, res.stdout+res.stderr, "blog token: [] git token: [] copy: [***]", "exit status 3", "source")
+	bl.assertNoSecret(res.stdout, res.stderr)
+	if left, _ := filepath.Glob(filepath.Join(scratch, "*")); len(left) != 0 {
+		t.Errorf("the build's scratch copy is left behind: %v", left)
+	}
+	if bl.blogPushes() != 0 {
+		t.Errorf("check pushed to the blog %d time(s)", bl.blogPushes())
+	}
+}
+
+// A rehearsal runs the site's build too, against the sandbox copy of the
+// blog, and stops in preflight on an author the site would reject.
+func TestRehearsalBuildsTheSiteWithThePost(t *testing.T) {
+	blog, err := world.BuildAsyncRSBlog(t.TempDir(), "https://async.rs", hugoAuthor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl := buildRelease(t, time.Now().Add(time.Hour).Truncate(time.Second), &registry.Options{}, blog)
+	before := blogTip(t, blog)
+	res := rl.run([]string{"rehearse"})
+	if res.code != 1 {
+		t.Fatalf("rehearse with an author the site lacks: want exit 1, got %s", res)
+	}
+	expectOutput(t, res.stdout+res.stderr, "blog data/authors.yaml", "NoMethodError")
+	if got := blogTip(t, blog); got != before {
+		t.Errorf("the rehearsal moved the real blog from %s to %s", before, got)
+	}
+	rl.assertUnreleased()
 }
