@@ -266,6 +266,9 @@ func neighbours(site *Site, post string) ([]neighbour, error) {
 		} else if m := fileDateRE.FindStringSubmatch(b); m != nil {
 			n.when, _ = time.Parse(time.DateOnly, m[1])
 		}
+		if n.when.IsZero() {
+			continue // an undated page (an index, an about page), not a post
+		}
 		out = append(out, n)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].when.After(out[j].when) })

@@ -196,3 +196,34 @@ func TestHugoConventions(t *testing.T) {
 	_, probs = check(t, files, "hugo", post)
 	expectOne(t, probs, post.Path, `slug "other"`)
 }
+
+func TestUndatedPagesBesideThePostSetNoExample(t *testing.T) {
+	files := asyncRS()
+	files["source/blog/index.html.erb"] = "---\npageable: true\nper_page: 10\n---\n<%= page_articles %>\n"
+	if _, probs := check(t, files, "middleman", advisoryPost(goodFront)); len(probs) != 0 {
+		t.Errorf("problems %+v", probs)
+	}
+}
+
+func TestZolaConventions(t *testing.T) {
+	files := map[string]string{
+		"config.toml":            "base_url = \"https://example.org\"\n",
+		"content/blog/hello.md":  "+++\ntitle = \"Hello\"\ndate = 2026-01-10\n[taxonomies]\ntags = [\"Security\"]\n[extra]\nauthor = \"Ann\"\n+++\n\nHi.\n",
+		"content/blog/_index.md": "+++\nsort_by = \"date\"\n+++\n",
+	}
+	front := "+++\ntitle = \"x\"\ndate = 2026-12-01T14:00:00Z\n\n[taxonomies]\ntags = [\"security\"]\n\n[extra]\nauthor = \"Ann\"\n+++\n\nText.\n"
+	post := Post{Path: "content/blog/2026-12-01-use-after-free.md", URL: "https://example.org/blog/use-after-free/", T0: t0, Content: []byte(front)}
+	_, probs := check(t, files, "zola", post)
+	expectOne(t, probs, post.Path, `taxonomies.tags entry "security" is written "Security"`)
+
+	post.Content = []byte(strings.Replace(front, "security", "Security", 1))
+	if _, probs := check(t, files, "zola", post); len(probs) != 0 {
+		t.Errorf("problems %+v", probs)
+	}
+	// A post in YAML among TOML ones.
+	post.Content = []byte("---\ntitle: x\n---\n")
+	_, probs = check(t, files, "zola", post)
+	if len(probs) == 0 || !strings.Contains(probs[0].Msg, "front matter is YAML") {
+		t.Errorf("problems %+v, want the front matter format named first", probs)
+	}
+}
