@@ -199,3 +199,37 @@ func TestRehearsalBuildsTheSiteWithThePost(t *testing.T) {
 	}
 	rl.assertUnreleased()
 }
+
+// A hugo site whose layout looks the author up in data/authors.yaml and
+// refuses one it lacks: hugo itself fails on the handler's name, and check
+// says so before T0 from the registry and from hugo's own words.
+func TestCheckFindsTheAuthorTheHugoSiteWouldReject(t *testing.T) {
+	blog := newBuiltHugoBlog(t, map[string]string{
+		"data/authors.yaml":            "jane:\n  name: Jane Doe\n  url: https://example.org/jane\n",
+		"content/posts/hello.md":       "---\ntitle: Hello\ndate: 2026-01-10T09:00:00Z\ntags: [news]\nauthor: jane\n---\n\nThe blog is open.\n",
+		"layouts/_default/single.html": "<!DOCTYPE html>\n<html><head><title>{{ .Title }}</title></head>\n<body><h1>{{ .Title }}</h1>\n<p>by {{ with index .Site.Data.authors .Params.author }}<a href=\"{{ .url }}\">{{ .name }}</a>{{ else }}{{ errorf \"%s: author %q is not in data/authors.yaml\" .File.Path .Params.author }}{{ end }}</p>\n{{ .Content }}\n</body></html>\n",
+	})
+	blog.Build = "hugo"
+	rl := buildRelease(t, time.Now().Add(time.Hour).Truncate(time.Second), &registry.Options{}, blog)
+	before := blogTip(t, blog)
+
+	res := rl.run([]string{"check"})
+	if res.code != 1 {
+		t.Fatalf("check with an author the site lacks: want exit 1, got %s", res)
+	}
+	expectOutput(t, res.stdout+res.stderr,
+		`blog data/authors.yaml: the post's author "Jane Doe" is not in the site's author registry`,
+		`set blog.author to one of "jane"`,
+		"blog.build: hugo failed in a copy of the blog with the post",
+		`author "Jane Doe" is not in data/authors.yaml`)
+	if got := blogTip(t, blog); got != before {
+		t.Errorf("check moved the blog from %s to %s", before, got)
+	}
+	rl.assertUnreleased()
+
+	rl.appendConfig(t, `author = "jane"`)
+	if res = rl.run([]string{"check"}); res.code != 0 {
+		t.Fatalf("check with the site's author: %s", res)
+	}
+	expectOutput(t, res.stdout+res.stderr, "site build: hugo passed")
+}
