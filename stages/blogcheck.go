@@ -37,7 +37,7 @@ func checkConventions(r *pipeline.Run, c *blog.Clone, tip plumbing.Hash, m *temp
 	if err != nil {
 		return err
 	}
-	conv, probs, err := blog.Check(site, r.Config.Blog.Style, blog.Post{Path: post.Path, Content: post.Content, URL: m.URL, Title: m.Title, T0: r.Gate.T0})
+	conv, probs, err := blog.Check(site, r.Config.Blog.Style, blog.Post{Path: post.Path, Content: post.Content, URL: m.URL, T0: r.Gate.T0})
 	if err != nil {
 		return err
 	}

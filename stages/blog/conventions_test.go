@@ -42,7 +42,6 @@ func advisoryPost(front string) Post {
 		Path:    "source/blog/2026-12-01-use-after-free.html.md",
 		Content: []byte("---\n" + front + "---\n\nThe advisory.\n"),
 		URL:     "https://async.rs/blog/use-after-free/",
-		Title:   "Use-after-free",
 		T0:      t0,
 	}
 }
