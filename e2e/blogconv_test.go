@@ -233,3 +233,15 @@ func TestCheckFindsTheAuthorTheHugoSiteWouldReject(t *testing.T) {
 	}
 	expectOutput(t, res.stdout+res.stderr, "site build: hugo passed")
 }
+
+// A machine without the site's generator (a CI runner, say) cannot check
+// the build: check says so and is not stopped by it.
+func TestCheckWithoutTheGeneratorSaysTheBuildWasNotChecked(t *testing.T) {
+	rl := newRelease(t, time.Now().Add(time.Hour).Truncate(time.Second))
+	rl.appendConfig(t, `build  = "no-such-site-generator build"`)
+	res := rl.run([]string{"check"})
+	if res.code != 0 {
+		t.Fatalf("check: %s", res)
+	}
+	expectOutput(t, res.stdout+res.stderr, "the site build was not checked: the shell cannot find no-such-site-generator build here")
+}
