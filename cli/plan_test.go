@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -34,5 +35,32 @@ window  = "8h"`, 1)
 		if !strings.Contains(out, w) {
 			t.Errorf("plan does not warn %q:\n%s", w, out)
 		}
+	}
+}
+
+// plan --json carries the distros notice and the calendar's warnings.
+func TestPlanJSONCarriesTheCalendar(t *testing.T) {
+	config := planCIConfig(t, "2026-12-01T14:00:00Z")
+	b, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(string(b), `handler = "Jane Doe <jane@example.org>"`, "handler = \"Jane Doe <jane@example.org>\"\ndistros = 2026-11-10T14:00:00Z", 1)
+	if err := os.WriteFile(config, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := embargo(t, "plan", "--json", "-c", config)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, stderr)
+	}
+	var rep struct {
+		Distros          string   `json:"distros"`
+		CalendarWarnings []string `json:"calendar_warnings"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if rep.Distros != "2026-11-10T14:00:00Z" || len(rep.CalendarWarnings) != 1 || !strings.Contains(rep.CalendarWarnings[0], "more than the 14 days") {
+		t.Errorf("plan --json: distros %q, warnings %q", rep.Distros, rep.CalendarWarnings)
 	}
 }
