@@ -511,6 +511,8 @@ func starterConfig(s *survey, repo string, year int) string {
 # url       = "https://example.org/blog/{{.Slug}}/"
 # feed      = "source/security.xml"
 # token_env = "EMBARGO_BLOG_TOKEN"
+# author    = "The project developers"  # as the site's author registry names it; default: the handler
+# build     = "bundle exec middleman build"  # the site's own build, run before T0 with the post
 
 # [seal]  # the encrypted bundle a CI runner releases from (embargo seal --push)
 # oci          = "ghcr.io/org/embargo-bundles"

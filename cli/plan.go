@@ -38,8 +38,7 @@ func (a *app) planCommand() *cobra.Command {
 			clocks := make(chan []pipeline.Offset, 1)
 			go func() { clocks <- stages.MeasureClocks(cmd.Context(), &pipeline.Run{Config: cfg}) }()
 			fmt.Fprintf(w, "%s: %s\n", cfg.Embargo.ID, cfg.Advisory.Title)
-			fmt.Fprintf(w, "T0        %s (%s)\n", cfg.T0().Format("2006-01-02 15:04:05Z07:00"), relative(cfg.T0(), now))
-			fmt.Fprintf(w, "deadline  %s (T0 + %s): advisory live\n", cfg.Deadline().Format("2006-01-02 15:04:05Z07:00"), shortDuration(cfg.Window))
+			a.planCalendar(cfg, now)
 			if !now.Before(cfg.T0()) {
 				fmt.Fprintf(w, "!!! T0 IS IN THE PAST (%s ago): a run releases at once only if this release was prepared before T0 or is already partly public;\n"+
 					"    otherwise it refuses until `embargo run --late` says the embargo is over. Check embargo.at in %s.\n", now.Sub(cfg.T0()).Round(time.Second), cfg.Path)
@@ -94,6 +93,22 @@ func stageWhen(cfg *pipeline.Config, st pipeline.Stage) string {
 		}
 	}
 	return "at T0"
+}
+
+// planCalendar prints the disclosure's dates and what departs from the
+// policy: the distros notice, T0, the advisory's deadline.
+func (a *app) planCalendar(cfg *pipeline.Config, now time.Time) {
+	w := a.stdout
+	for _, e := range stages.Calendar(cfg) {
+		if e.Name == "T0" {
+			fmt.Fprintf(w, "T0        %s (%s)\n", e.At.Format("2006-01-02 15:04:05Z07:00"), relative(e.At, now))
+			continue
+		}
+		fmt.Fprintf(w, "%-9s %s: %s\n", e.Name, e.At.Format("2006-01-02 15:04:05Z07:00"), e.What)
+	}
+	for _, m := range stages.CalendarWarnings(cfg) {
+		fmt.Fprintf(w, "  warning: %s\n", m)
+	}
 }
 
 // ciLead is how long before T0 the scheduled CI job starts: schedulers

@@ -17,6 +17,10 @@ type planReport struct {
 	T0       time.Time `json:"t0"`
 	Window   string    `json:"window"`
 	Deadline time.Time `json:"deadline"`
+	// Distros is when linux-distros was notified (embargo.distros);
+	// CalendarWarnings the calendar's departures from the policy.
+	Distros          *time.Time `json:"distros,omitempty"`
+	CalendarWarnings []string   `json:"calendar_warnings,omitempty"`
 	// T0Past is true when T0 is not ahead: a run then releases at once
 	// only as the late-start rule allows.
 	T0Past   bool          `json:"t0_in_past"`
@@ -58,6 +62,11 @@ type planVersion struct {
 func (a *app) planJSON(ctx context.Context, cfg *pipeline.Config, now time.Time) error {
 	rep := planReport{ID: cfg.Embargo.ID, Title: cfg.Advisory.Title, T0: cfg.T0(), Window: cfg.Window.String(), Deadline: cfg.Deadline(),
 		T0Past: !now.Before(cfg.T0()), Stages: []planStage{}, Lines: []planLine{}, Versions: []planVersion{}}
+	if d := cfg.Embargo.Distros; !d.IsZero() {
+		d = d.UTC()
+		rep.Distros = &d
+	}
+	rep.CalendarWarnings = stages.CalendarWarnings(cfg)
 	for _, st := range a.stages {
 		ps := planStage{Name: st.Name(), When: stageWhen(cfg, st), Summary: st.Summary()}
 		if sk, ok := st.(pipeline.Skipper); ok {

@@ -39,6 +39,9 @@ func (a *app) renderCommand() *cobra.Command {
 			for _, f := range m.Validate() {
 				warn(fmt.Sprint(f))
 			}
+			for _, w := range m.RustSecWarnings() {
+				warn(w)
+			}
 			// The registry's versions feed the "no fix for series X"
 			// paragraph; reading them is optional for a review.
 			r := &pipeline.Run{Config: cfg}

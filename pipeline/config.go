@@ -40,6 +40,8 @@ type EmbargoSection struct {
 	At      time.Time `toml:"at"`
 	Window  string    `toml:"window"`
 	Handler string    `toml:"handler"`
+	// Distros is when linux-distros was notified, or zero.
+	Distros time.Time `toml:"distros"`
 }
 
 type SourceSection struct {
@@ -77,6 +79,10 @@ type AdvisorySection struct {
 	References  []string  `toml:"references"`
 	Description string    `toml:"description"`
 	RustSecID   string    `toml:"rustsec_id"`
+	// Functions are the affected functions, as RustSec paths.
+	Functions     []string `toml:"functions"`
+	Informational string   `toml:"informational"`
+	License       string   `toml:"license"`
 }
 
 type BlogSection struct {
@@ -87,6 +93,11 @@ type BlogSection struct {
 	URL      string `toml:"url"`
 	Feed     string `toml:"feed"`
 	TokenEnv string `toml:"token_env"`
+	// Author is the post's author; empty: the handler's name.
+	Author string `toml:"author"`
+	// Build is the site's own build command, run on a scratch clone
+	// before T0; empty: the site build is not checked.
+	Build string `toml:"build"`
 }
 
 type SealSection struct {
@@ -330,12 +341,12 @@ func stripIndexes(s string) string { return indexRE.ReplaceAllString(s, "") }
 
 var knownKeys = map[string][]string{
 	"":         {"embargo", "source", "release", "registry", "advisory", "blog", "seal", "image", "ghsa"},
-	"embargo":  {"id", "at", "window", "handler"},
+	"embargo":  {"id", "at", "window", "handler", "distros"},
 	"source":   {"repo", "public", "token_env"},
 	"release":  {"line", "branch", "public_branch", "tag", "crates"},
 	"registry": {"name", "index", "token_env"},
-	"advisory": {"title", "package", "date", "severity", "cvss", "aliases", "categories", "keywords", "unaffected", "credits", "references", "description", "rustsec_id"},
-	"blog":     {"repo", "branch", "style", "path", "url", "feed", "token_env"},
+	"advisory": {"title", "package", "date", "severity", "cvss", "aliases", "categories", "keywords", "unaffected", "credits", "references", "description", "rustsec_id", "functions", "informational", "license"},
+	"blog":     {"repo", "branch", "style", "path", "url", "feed", "token_env", "author", "build"},
 	"seal":     {"oci", "recipients", "identity_env"},
 	"image":    {"from", "to"},
 	"ghsa":     {"repo", "id", "api", "token_env", "credits"},
@@ -574,6 +585,7 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 	if g := c.GHSA; g != nil {
 		c.validateGHSA(v, g)
 	}
+	c.validatePublication(v, md)
 	// File order reads best; problems of absent keys (line 0) come last.
 	sort.SliceStable(v.problems, func(i, j int) bool {
 		li, lj := v.problems[i].Line, v.problems[j].Line

@@ -106,8 +106,11 @@ func (v *validator) checkValue(t reflect.Type, val any, key string) bool {
 // RFC 3339 time with its offset, which is how the decoder reads a string.
 func (v *validator) checkTime(val any, key string) bool {
 	example := "at = 2026-12-01T14:00:00Z"
-	if key == "advisory.date" {
+	switch key {
+	case "advisory.date":
 		example = "date = 2026-11-20"
+	case "embargo.distros":
+		example = "distros = 2026-11-28T14:00:00Z"
 	}
 	switch x := val.(type) {
 	case time.Time:
@@ -116,9 +119,9 @@ func (v *validator) checkTime(val any, key string) bool {
 		if _, err := time.Parse(time.RFC3339, x); err == nil && key != "advisory.date" {
 			return true
 		}
-		if t, err := time.Parse("2006-01-02T15:04:05", x); err == nil && key == "embargo.at" {
+		if t, err := time.Parse("2006-01-02T15:04:05", x); err == nil && key != "advisory.date" {
 			v.add(key, fmt.Sprintf("%q is quoted and has no UTC offset; a local time is ambiguous across the people and machines of an embargo", x),
-				fmt.Sprintf("write it unquoted with an offset, e.g. at = %sZ", t.Format("2006-01-02T15:04:05")))
+				fmt.Sprintf("write it unquoted with an offset, e.g. %s = %sZ", lastKey(key), t.Format("2006-01-02T15:04:05")))
 			return false
 		}
 		v.add(key, fmt.Sprintf("%q is a string, not a %s", x, timeKind(key)), "write it unquoted, e.g. "+example)

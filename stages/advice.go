@@ -94,6 +94,9 @@ func checkAdvisory(ctx context.Context, r *pipeline.Run, res map[string]string, 
 	for _, f := range m.Validate() {
 		add(f.Subject, f.Fix, "%s", f.Msg)
 	}
+	for _, w := range m.RustSecWarnings() {
+		r.Warnf("%s", w)
+	}
 	if m.Date.After(cfg.T0()) {
 		add("advisory.date", "the post must not be dated after T0", "advisory.date %s is after T0", m.Date.Format("2006-01-02"))
 	}
@@ -139,11 +142,18 @@ func checkBlog(ctx context.Context, r *pipeline.Run, m *templates.Model, out *te
 		add("blog", "the advisory is public: treat the embargo as broken and follow the policy", "LEAK: %s is already on the blog's %s before T0", out.Post.Path, cfg.Blog.Branch)
 		return nil
 	}
-	if _, err := blogWants(r, c, tip, m, out.Post); err != nil {
+	change, err := blogWants(r, c, tip, m, out.Post)
+	if err != nil {
 		add("blog", "", "%v", err)
 		return nil
 	}
-	res["summary"] = fmt.Sprintf("%s at %s: the post and feed entry can be written", cfg.Blog.Branch, short(tip))
+	if err := checkConventions(r, c, tip, m, out.Post, res, add); err != nil {
+		return err
+	}
+	if err := checkSiteBuild(ctx, r, c, tip, m, out.Post, change, res, add); err != nil {
+		return err
+	}
+	res["summary"] = fmt.Sprintf("%s at %s: the post and feed entry can be written; site build: %s", cfg.Blog.Branch, short(tip), res["build"])
 	return nil
 }
 

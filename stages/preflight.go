@@ -41,6 +41,11 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 		r.Warnf("T0 %s is in the past (%s ago): a run releases at once only if this release was prepared before T0 or is already partly public; check embargo.at in %s",
 			r.Gate.T0.UTC().Format(time.RFC3339), now.Sub(r.Gate.T0).Round(time.Second), cfg.Path)
 	}
+	if !r.Gate.Sandbox { // a rehearsal's T0 is now, not the calendar's
+		for _, w := range CalendarWarnings(cfg) {
+			r.Warnf("%s", w)
+		}
+	}
 	v, err := openVault(r)
 	if err != nil {
 		return err
@@ -117,8 +122,15 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 	}
 	if cfg.Blog != nil && outputs != nil {
 		if err := r.Step("blog", func(res map[string]string) error {
-			return checkBlog(ctx, r, model, outputs, afterT0, res, add)
-		}); err != nil {
+			before := len(findings)
+			if err := checkBlog(ctx, r, model, outputs, afterT0, res, add); err != nil {
+				return err
+			}
+			if n := len(findings) - before; n > 0 {
+				return fmt.Errorf("%w: %d", errLineProblems, n)
+			}
+			return nil
+		}); err != nil && !errors.Is(err, errLineProblems) {
 			add("blog", "", "%v", err)
 		}
 	}

@@ -25,7 +25,7 @@ import (
 
 // RustSecPlaceholder is the id RustSec asks new advisories to carry until it
 // assigns one.
-const RustSecPlaceholder = "RUSTSEC-0000-0000"
+const RustSecPlaceholder = pipeline.RustSecPlaceholderID
 
 // Model is the advisory, as every output sees it.
 type Model struct {
@@ -41,6 +41,10 @@ type Model struct {
 	References         []string
 	Description        string // Markdown
 	Handler            string // "Name <email>"
+	PostAuthor         string // blog.author; "" for the handler's name
+	Functions          []string
+	Informational      string // RustSec's informational kind, or ""
+	License            string // the RustSec text's licence, or ""
 	RustSecID          string // RustSecPlaceholder until advisory.rustsec_id is set
 	Fixes              []Fix  // one per release line, newest first
 	Unaffected         []string
@@ -62,22 +66,25 @@ func NewModel(cfg *pipeline.Config) (*Model, error) {
 	}
 	a := cfg.Advisory
 	m := &Model{
-		ID:          cfg.Embargo.ID,
-		Title:       a.Title,
-		Package:     a.Package,
-		Published:   cfg.T0(),
-		Severity:    a.Severity,
-		CVSS:        a.CVSS,
-		Aliases:     slices.Clone(a.Aliases),
-		Categories:  slices.Clone(a.Categories),
-		Keywords:    slices.Clone(a.Keywords),
-		Credits:     slices.Clone(a.Credits),
-		References:  slices.Clone(a.References),
-		Description: cfg.Description,
-		Handler:     cfg.Embargo.Handler,
-		RustSecID:   a.RustSecID,
-		Unaffected:  slices.Clone(a.Unaffected),
-		Slug:        slugify(a.Title),
+		ID:            cfg.Embargo.ID,
+		Title:         a.Title,
+		Package:       a.Package,
+		Published:     cfg.T0(),
+		Severity:      a.Severity,
+		CVSS:          a.CVSS,
+		Aliases:       slices.Clone(a.Aliases),
+		Categories:    slices.Clone(a.Categories),
+		Keywords:      slices.Clone(a.Keywords),
+		Credits:       slices.Clone(a.Credits),
+		References:    slices.Clone(a.References),
+		Description:   cfg.Description,
+		Handler:       cfg.Embargo.Handler,
+		Functions:     slices.Clone(a.Functions),
+		Informational: a.Informational,
+		License:       a.License,
+		RustSecID:     a.RustSecID,
+		Unaffected:    slices.Clone(a.Unaffected),
+		Slug:          slugify(a.Title),
 	}
 	// A TOML local date carries no zone: its calendar day is the date.
 	if a.Date.IsZero() {
@@ -98,6 +105,7 @@ func NewModel(cfg *pipeline.Config) (*Model, error) {
 	}
 	sortFixes(m.Fixes)
 	if b := cfg.Blog; b != nil {
+		m.PostAuthor = strings.TrimSpace(b.Author)
 		var err error
 		if m.URL, err = m.expand("blog.url", b.URL); err != nil {
 			return nil, err
@@ -209,8 +217,12 @@ func capBelow(v, next string) string {
 	return triple{major: t.major, minor: t.minor + 1}.String()
 }
 
-// Author is the handler's name, without the address.
+// Author is the post's author: blog.author, or else the handler's name
+// without the address.
 func (m *Model) Author() string {
+	if m.PostAuthor != "" {
+		return m.PostAuthor
+	}
 	if a, err := mail.ParseAddress(m.Handler); err == nil && a.Name != "" {
 		return a.Name
 	}

@@ -9,14 +9,13 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 )
 
-// Categories are the advisory categories RustSec accepts.
+// Categories are the advisory categories RustSec's linter accepts.
 var Categories = []string{
 	"code-execution",
 	"crypto-failure",
 	"denial-of-service",
 	"file-disclosure",
 	"format-injection",
-	"malicious",
 	"memory-corruption",
 	"memory-exposure",
 	"privilege-escalation",

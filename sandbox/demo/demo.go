@@ -216,6 +216,12 @@ style  = "{{.Style}}"
 path   = "{{.Path}}"
 url    = "{{$.BlogURL}}"
 feed   = "{{.Feed}}"
+{{- with .Author}}
+author = "{{.}}"
+{{- end}}
+{{- with .Build}}
+build  = "{{.}}"
+{{- end}}
 {{- end}}
 {{- with .GHSA}}
 

@@ -22,11 +22,21 @@ type Blog struct {
 	Path string
 	URL  string
 	Feed string
+	// Author and Build are the blog.author and blog.build that fit it,
+	// or "" to leave them out.
+	Author string
+	Build  string
 }
 
 // BuildBlog creates dir/blog.git for a generator style ("middleman" or
 // "hugo"); siteURL is where the built site is served (the hugo baseURL).
 func BuildBlog(dir, style, siteURL, author string) (*Blog, error) {
+	return BuildBlogWith(dir, style, siteURL, author, nil)
+}
+
+// BuildBlogWith is BuildBlog with extra files (path → content) written
+// over the fixture's, in its first commit.
+func BuildBlogWith(dir, style, siteURL, author string, extra map[string]string) (*Blog, error) {
 	a, err := mail.ParseAddress(author)
 	if err != nil {
 		return nil, fmt.Errorf("world: blog author: %w", err)
@@ -57,6 +67,9 @@ func BuildBlog(dir, style, siteURL, author string) (*Blog, error) {
 		}
 	default:
 		return nil, fmt.Errorf("world: no blog fixture for style %q", style)
+	}
+	for p, content := range extra {
+		files[p] = content
 	}
 	if _, err := os.Stat(b.Repo); err == nil {
 		return nil, fmt.Errorf("world: %s already exists", b.Repo)

@@ -1,0 +1,48 @@
+package blog
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/async-rs/embargo/sandbox/world"
+)
+
+// The scratch copy a site build runs in is the blog's tip with the post
+// written over it, and the blog is left as it was.
+func TestCheckoutWritesTheTipWithThePostOverIt(t *testing.T) {
+	dir := t.TempDir()
+	b, err := world.BuildBlog(dir, "middleman", "https://blog.example.org", "Jane Doe <jane@example.org>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(filepath.Join(dir, "clone"), b.Repo, b.Branch, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tip, err := c.Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := filepath.Join(dir, "work")
+	post := "source/blog/2026-12-01-advisory.html.md"
+	if err := c.Checkout(tip, work, map[string][]byte{post: []byte("the post\n"), "config.rb": []byte("replaced\n")}); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{post: "the post\n", "config.rb": "replaced\n", "source/index.html.erb": "<h1>Blog</h1>\n"} {
+		got, err := os.ReadFile(filepath.Join(work, filepath.FromSlash(name)))
+		if err != nil || string(got) != want {
+			t.Errorf("%s = %q (%v), want %q", name, got, err, want)
+		}
+	}
+	if _, ok, _ := c.File(tip, post); ok {
+		t.Error("the post reached the clone's tip")
+	}
+	if again, err := c.Fetch(context.Background()); err != nil || again != tip {
+		t.Errorf("the blog moved: %s (%v), was %s", again, err, tip)
+	}
+	if err := c.Checkout(tip, filepath.Join(dir, "work2"), map[string][]byte{"../escape": []byte("x")}); err == nil {
+		t.Error("a path leaving the copy was written")
+	}
+}
