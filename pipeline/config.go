@@ -63,6 +63,13 @@ type RegistrySection struct {
 	Name     string `toml:"name"`
 	Index    string `toml:"index"`
 	TokenEnv string `toml:"token_env"`
+	// TrustedPublishing replaces TokenEnv: the CI job's OIDC token is
+	// exchanged for a short-lived publish token (crates.io Trusted
+	// Publishing). IDTokenEnv names the variable holding that OIDC token
+	// where the CI provides it as one (GitLab's id_tokens); empty means
+	// GitHub Actions' request endpoint.
+	TrustedPublishing bool   `toml:"trusted_publishing"`
+	IDTokenEnv        string `toml:"id_token_env"`
 }
 
 type AdvisorySection struct {
@@ -344,7 +351,7 @@ var knownKeys = map[string][]string{
 	"embargo":  {"id", "at", "window", "handler", "distros"},
 	"source":   {"repo", "public", "token_env"},
 	"release":  {"line", "branch", "public_branch", "tag", "crates"},
-	"registry": {"name", "index", "token_env"},
+	"registry": {"name", "index", "token_env", "trusted_publishing", "id_token_env"},
 	"advisory": {"title", "package", "date", "severity", "cvss", "aliases", "categories", "keywords", "unaffected", "credits", "references", "description", "rustsec_id", "functions", "informational", "license"},
 	"blog":     {"repo", "branch", "style", "path", "url", "feed", "token_env", "author", "build"},
 	"seal":     {"oci", "recipients", "identity_env"},
@@ -494,10 +501,7 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 	} else if !strings.HasPrefix(c.Registry.Index, "sparse+") {
 		v.add("registry.index", fmt.Sprintf("%q is not a sparse index", c.Registry.Index), `prefix it with "sparse+", e.g. "sparse+https://index.crates.io/"`)
 	}
-	if c.Registry.TokenEnv == "" {
-		c.Registry.TokenEnv = DefaultRegistryToken
-	}
-	v.envName("registry.token_env", c.Registry.TokenEnv)
+	c.validateRegistryAuth(v, md)
 
 	a := c.Advisory
 	if a.Title == "" {
