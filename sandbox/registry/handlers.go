@@ -32,6 +32,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/crates/{name}/{version}/download", s.readable(s.download))
 	mux.HandleFunc("DELETE /api/v1/crates/{name}/{version}/yank", s.yank(true))
 	mux.HandleFunc("PUT /api/v1/crates/{name}/{version}/unyank", s.yank(false))
+	mux.HandleFunc("POST /api/v1/trusted_publishing/tokens", s.exchange)
+	mux.HandleFunc("DELETE /api/v1/trusted_publishing/tokens", s.revoke)
+	mux.HandleFunc("GET /_oidc/token", s.oidcToken)
 	return s.logged(mux)
 }
 
@@ -253,21 +256,30 @@ func (s *Server) readable(next http.HandlerFunc) http.HandlerFunc {
 }
 
 // authorize answers 403 and returns false unless the request carries the
-// token. cargo sends the token itself as the Authorization header.
-func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
-	if s.token == "" {
-		return true
-	}
+// token, or a live Trusted Publishing one (trustpub is then true). cargo
+// sends the token itself as the Authorization header.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (ok, trustpub bool) {
 	got := r.Header.Get("Authorization")
+	if s.token == "" && s.tp == nil {
+		return true, false
+	}
 	if got == "" {
 		writeError(w, http.StatusForbidden, "this action requires authentication")
-		return false
+		return false, false
 	}
-	if subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
-		writeError(w, http.StatusForbidden, "authentication failed")
-		return false
+	if s.token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) == 1 {
+		return true, false
 	}
-	return true
+	s.mu.Lock()
+	valid := s.trustpubValid(got)
+	s.mu.Unlock()
+	if valid {
+		return true, true
+	}
+	// An expired Trusted Publishing token is refused like any unknown
+	// one, as crates.io does.
+	writeError(w, http.StatusForbidden, "authentication failed")
+	return false, false
 }
 
 func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
@@ -305,7 +317,8 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, f.status, "sandbox registry: injected publish failure (status %d)", f.status)
 		return
 	}
-	if !s.authorize(w, r) {
+	authorized, trustpub := s.authorize(w, r)
+	if !authorized {
 		return
 	}
 	if perr != nil {
@@ -335,6 +348,11 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "crate version `%s` is already uploaded", meta.Vers)
 		return
 	}
+	newCrate := !s.store.exists(meta.Name)
+	if newCrate && trustpub {
+		writeError(w, http.StatusForbidden, "Trusted Publishing tokens do not support creating new crates. Publish the crate manually, first")
+		return
+	}
 	for i, d := range meta.Deps {
 		if s.cratesIO && isCratesIOIndex(d.Registry) {
 			d.Registry = ""
@@ -344,6 +362,16 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		// this registry must already exist, as on crates.io.
 		if d.Registry == "" && !s.store.exists(d.Name) {
 			writeError(w, http.StatusBadRequest, "no known crate named `%s`", d.Name)
+			return
+		}
+	}
+	if !trustpub {
+		bucket := s.versionBucket
+		if newCrate {
+			bucket = s.crateBucket
+		}
+		if ok, until := bucket.take(s.now()); !ok {
+			rateLimited(w, until, newCrate)
 			return
 		}
 	}
@@ -495,7 +523,7 @@ func (s *Server) versionInfo(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) yank(yanked bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.authorize(w, r) {
+		if ok, _ := s.authorize(w, r); !ok {
 			return
 		}
 		name, vers := r.PathValue("name"), r.PathValue("version")

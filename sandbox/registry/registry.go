@@ -42,6 +42,15 @@ type Options struct {
 	// sends as coming from crates.io are this registry's own, so they must
 	// exist and are indexed without a registry field, as crates.io does.
 	CratesIO bool
+
+	// TrustedPublishing, when set, turns on the Trusted Publishing
+	// exchange and the stand-in for the runner's OIDC endpoint (see
+	// TrustedPublishing). Publishes then need a token: Token, or one
+	// exchanged.
+	TrustedPublishing *TrustedPublishing
+	// RateLimit, when set, limits publishes made with Token as crates.io
+	// limits an account's (see RateLimit).
+	RateLimit *RateLimit
 }
 
 // Request is one entry of the request log. Crate and Version are set for
@@ -78,6 +87,10 @@ type Server struct {
 	uploads     map[string]int
 	attempts    map[string]int
 	log         []Request
+
+	tp            *trustpub
+	versionBucket *bucketState
+	crateBucket   *bucketState
 }
 
 type failure struct {
@@ -131,6 +144,13 @@ func Start(addr string, opts Options) (*Server, error) {
 		uploads:      map[string]int{},
 		attempts:     map[string]int{},
 	}
+	if opts.TrustedPublishing != nil {
+		if s.tp, err = newTrustpub(*opts.TrustedPublishing); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("sandbox registry: %w", err)
+		}
+	}
+	s.setRateLimit(opts.RateLimit)
 	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	go s.http.Serve(ln)
 	return s, nil
