@@ -39,4 +39,3 @@ func TestConfigIDTokenPastedIntoIDTokenEnvIsRefused(t *testing.T) {
 		t.Errorf("the problem %q repeats the JWT", s)
 	}
 }
-

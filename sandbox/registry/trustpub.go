@@ -161,47 +161,48 @@ func (tp *trustpub) issue(audience string, now time.Time) (string, error) {
 	return signed + "." + b64(sig), nil
 }
 
-// verify checks a JWT's signature and claims and returns its jti.
-func (tp *trustpub) verify(jwt, audience string, now time.Time) (string, error) {
+// verify checks a JWT's signature and claims and returns its jti, or
+// why it is refused, in crates.io's words.
+func (tp *trustpub) verify(jwt, audience string, now time.Time) (jti, refused string) {
 	parts := strings.Split(jwt, ".")
 	if len(parts) != 3 {
-		return "", errors.New("Failed to decode JWT")
+		return "", "Failed to decode JWT"
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
 	if err != nil {
-		return "", errors.New("Failed to decode JWT")
+		return "", "Failed to decode JWT"
 	}
 	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 	if rsa.VerifyPKCS1v15(&tp.key.PublicKey, crypto.SHA256, sum[:], sig) != nil {
-		return "", errors.New("Failed to verify JWT signature")
+		return "", "Failed to verify JWT signature"
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		return "", errors.New("Failed to decode JWT")
+		return "", "Failed to decode JWT"
 	}
 	var claims map[string]any
 	if err := json.Unmarshal(raw, &claims); err != nil {
-		return "", errors.New("Failed to decode JWT")
+		return "", "Failed to decode JWT"
 	}
 	if aud, _ := claims["aud"].(string); aud != audience {
-		return "", fmt.Errorf("Invalid JWT audience: expected %q", audience)
+		return "", fmt.Sprintf("Invalid JWT audience: expected %q", audience)
 	}
 	if exp, _ := claims["exp"].(float64); now.Unix() >= int64(exp) {
-		return "", errors.New("JWT has expired")
+		return "", "JWT has expired"
 	}
-	jti, _ := claims["jti"].(string)
+	jti, _ = claims["jti"].(string)
 	if jti == "" {
-		return "", errors.New("JWT has no jti claim")
+		return "", "JWT has no jti claim"
 	}
 	if tp.used[jti] {
-		return "", errors.New("JWT has already been used")
+		return "", "JWT has already been used"
 	}
 	for k, want := range tp.opts.Publisher {
 		if got, _ := claims[k].(string); got != want {
-			return "", errors.New("No matching Trusted Publishing config found")
+			return "", "No matching Trusted Publishing config found"
 		}
 	}
-	return jti, nil
+	return jti, ""
 }
 
 // oidcToken is the stand-in for the runner's endpoint: GET with the
@@ -244,9 +245,9 @@ func (s *Server) exchange(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	jti, err := s.tp.verify(body.JWT, s.tp.audience(s), now)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "%s", err.Error())
+	jti, refused := s.tp.verify(body.JWT, s.tp.audience(s), now)
+	if refused != "" {
+		writeError(w, http.StatusBadRequest, "%s", refused)
 		return
 	}
 	s.tp.used[jti] = true
