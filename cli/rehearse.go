@@ -72,6 +72,7 @@ to be read (a private registry), registry.token_env's reads it, and only that.`,
 				},
 				RealTokenSource: fmt.Sprintf("%s (registry.token_env in %s)", cfg.Registry.TokenEnv, cfg.Path),
 				GHSA:            ghsaDraft(cfg), GHSARepo: ghsaRepo(cfg),
+				TrustedPublishing: cfg.Registry.TrustedPublishing,
 			})
 			if err != nil {
 				return err
@@ -106,7 +107,8 @@ to be read (a private registry), registry.token_env's reads it, and only that.`,
 			}
 			runErr := a.runIn(ctx, &rc, state, pipeline.Selection{}, func(r *pipeline.Run) {
 				r.Gate.Sandbox = true
-				r.Targets = &pipeline.Targets{Public: world.Public, RegistryIndex: world.Registry.IndexURL(), RegistryToken: world.Token, BlogRepo: world.Blog}
+				r.Targets = &pipeline.Targets{Public: world.Public, RegistryIndex: world.Registry.IndexURL(), RegistryToken: world.Token, BlogRepo: world.Blog,
+					OIDCURL: world.Registry.OIDCURL(), OIDCRequestToken: world.Registry.OIDCRequestToken()}
 				if world.GitHub != nil {
 					r.Targets.GHSAAPI, r.Targets.GHSAToken = world.GitHub.URL, world.GitHubToken
 				}

@@ -30,17 +30,26 @@ func (s *Secrets) Get(name string) (string, bool) {
 	if !ok || v == "" {
 		return "", false
 	}
+	s.Remember(v)
+	return v, true
+}
+
+// Remember adds a secret that came from elsewhere than a variable (a
+// token a registry handed out), so that Scrub removes it too.
+func (s *Secrets) Remember(v string) {
+	if s == nil || v == "" {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, known := range s.values {
 		if known == v {
-			return v, true
+			return
 		}
 	}
 	s.values = append(s.values, v)
 	// Longest first, so a token containing another is removed whole.
 	sort.Slice(s.values, func(i, j int) bool { return len(s.values[i]) > len(s.values[j]) })
-	return v, true
 }
 
 // Present says whether the variable is set, remembering its value.

@@ -58,7 +58,11 @@ type Targets struct {
 	Public        string // git remote URL or path
 	RegistryIndex string
 	RegistryToken string
-	BlogRepo      string
+	// OIDCURL and OIDCRequestToken stand in for a CI runner's OIDC
+	// endpoint (the sandbox registry's), for Trusted Publishing.
+	OIDCURL          string
+	OIDCRequestToken string
+	BlogRepo         string
 	// BlogURL, when set, replaces blog.url's site for the live check; a
 	// rehearsal without one checks the post in its blog copy only.
 	BlogURL string

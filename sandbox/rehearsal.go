@@ -96,6 +96,10 @@ type Options struct {
 	// maintainers' draft on GitHub says the same.
 	GHSA     *github.Draft
 	GHSARepo string
+	// TrustedPublishing makes the sandbox registry exchange OIDC tokens
+	// and stand in for the CI runner's OIDC endpoint, so that a release
+	// configured for Trusted Publishing rehearses that path.
+	TrustedPublishing bool
 }
 
 // Start builds the world under opts.Dir.
@@ -113,7 +117,11 @@ func Start(ctx context.Context, opts Options) (*Rehearsal, error) {
 			return nil, fmt.Errorf("mirror the blog repository %s: %w", opts.Blog, err)
 		}
 	}
-	srv, err := registry.Start("", registry.Options{Dir: filepath.Join(opts.Dir, "registry"), Token: r.Token, CratesIO: opts.CratesIO})
+	ro := registry.Options{Dir: filepath.Join(opts.Dir, "registry"), Token: r.Token, CratesIO: opts.CratesIO}
+	if opts.TrustedPublishing {
+		ro.TrustedPublishing = &registry.TrustedPublishing{}
+	}
+	srv, err := registry.Start("", ro)
 	if err != nil {
 		return nil, err
 	}

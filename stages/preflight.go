@@ -161,6 +161,9 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 		if len(have) > 0 {
 			res["summary"] = "set: " + strings.Join(have, ", ")
 		}
+		if cfg.Registry.TrustedPublishing {
+			checkTrustedPublishing(ctx, r, res, add)
+		}
 		return nil
 	}); err != nil {
 		return err
@@ -320,7 +323,9 @@ func credentials(cfg *pipeline.Config) []credential {
 	if cfg.Source.TokenEnv != "" {
 		out = append(out, credential{"source.token_env", cfg.Source.TokenEnv, "needed to push to " + cfg.Source.Public})
 	}
-	out = append(out, credential{"registry.token_env", cfg.Registry.TokenEnv, "needed to publish to " + cfg.Registry.Name})
+	if cfg.Registry.TokenEnv != "" { // none with Trusted Publishing
+		out = append(out, credential{"registry.token_env", cfg.Registry.TokenEnv, "needed to publish to " + cfg.Registry.Name})
+	}
 	if cfg.Blog != nil && cfg.Blog.TokenEnv != "" {
 		out = append(out, credential{"blog.token_env", cfg.Blog.TokenEnv, "needed to push the post to " + cfg.Blog.Repo})
 	}

@@ -75,6 +75,8 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 	if err != nil {
 		return err
 	}
+	auth, turns := newPublishAuth(r, idx), &uploadTurns{}
+	defer auth.close() // revokes a Trusted Publishing token, whatever happened
 	// Publish runs beside push, not after it: it reads the held tips and
 	// checks them against preflight and the seal itself.
 	held, err := heldTips(ctx, r, v, "published")
@@ -139,13 +141,15 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 			}
 		}
 	}
+	auth.prepare(ctx)
 	views := startViews(ctx, idx)
 	defer views.close()
-	for _, l := range lines {
+	for i, l := range lines {
 		if l == nil {
 			continue
 		}
 		l.cargo = cargoFor(r, l.rel)
+		l.auth, l.turns, l.index = auth, turns, i
 		if v := views.open(ctx); v != nil {
 			l.cargo.View = v.URL()
 			if l.cargo.ResolvesThroughView() {
@@ -216,6 +220,11 @@ type publishingLine struct {
 	view     *index.View
 	deps     map[string]map[string]bool
 	progress *publishProgress // nil but on a terminal
+	// auth gives each upload its token, turns orders the uploads once the
+	// registry limits them (index is the line's place in the config).
+	auth  *publishAuth
+	turns *uploadTurns
+	index int
 }
 
 // prepareLine checks out the line's held tip (as heldTips read and checked
@@ -289,7 +298,7 @@ func publishLine(ctx context.Context, r *pipeline.Run, idx *index.Client, l *pub
 		if failed(started) {
 			break
 		}
-		f := &inFlight{name: name, version: version, sum: s.sha256[nv], accepted: make(chan struct{}), done: make(chan struct{})}
+		f := &inFlight{name: name, version: version, sum: s.sha256[nv], pos: len(started), accepted: make(chan struct{}), done: make(chan struct{})}
 		after := unfinished(started)
 		started = append(started, f)
 		go func() {
@@ -330,6 +339,7 @@ func failed(fs []*inFlight) bool {
 // inFlight is one crate of a line being published.
 type inFlight struct {
 	name, version, sum string
+	pos                int           // in the line's publish order
 	accepted           chan struct{} // closed once the registry accepted its upload
 	done               chan struct{} // closed once its step ended; err is then set
 	err                error
@@ -359,8 +369,9 @@ func unfinished(fs []*inFlight) []*inFlight {
 // registry and then checked like any other). after are the line's earlier
 // crates it depends on that still wait for the index (see publishLine).
 func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, l *publishingLine, c *inFlight, first *lookup, after []*inFlight, res map[string]string) error {
-	name, version, sum, cg := c.name, c.version, c.sum, l.cargo
+	name, version, sum := c.name, c.version, c.sum
 	nv := name + "@" + version
+	refusals := 0 // of the token, each answered with a new one
 	horizon := r.Gate.Deadline()
 	if late := r.Now().Add(lateRunGrace); late.After(horizon) {
 		horizon = late
@@ -397,15 +408,26 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, l *pu
 		}
 		pipeline.Checkpoint("publish.upload")
 		res["resolved_through"] = "registry"
-		if cg.ResolvesThroughView() {
+		if l.cargo.ResolvesThroughView() {
 			res["resolved_through"] = "index view"
 		}
+		release, err := l.turns.acquire(ctx, turn{l.index, c.pos})
+		if err != nil {
+			return err
+		}
+		tok, err := l.auth.token(ctx)
+		if err != nil {
+			release()
+			return fmt.Errorf("%s: not uploaded: %w", nv, err)
+		}
+		cg := l.cargo.WithToken(tok)
 		early := startEarly(ctx, l.view, unfinished(after))
 		start, wallStart := r.Now(), time.Now()
 		up, err := cg.StartPublish(ctx, l.dir, name)
 		if err == nil {
 			err = up.Accepted(early.ctx)
 		}
+		release()
 		shown, waitedFor := early.end()
 		if cause := context.Cause(early.ctx); err != nil && ctx.Err() == nil && cause != context.Canceled {
 			// An earlier crate's wait for the index failed: cargo,
@@ -438,11 +460,20 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, l *pu
 				return fmt.Errorf("%s: %w", nv, err)
 			}
 			r.Warnf("%s: registry answered %d; retrying in %s (attempt %d)", nv, pe.Status, wait.Round(time.Second), attempt+1)
+			if pe.Status == http.StatusTooManyRequests {
+				l.turns.limit(time.Now().Add(wait)) // the uploads now take turns
+				continue
+			}
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-time.After(wait):
 			}
+		case errors.As(err, &pe) && refusedToken(pe.Output) && refusals < 2 && l.auth.refused(tok):
+			// A Trusted Publishing token the registry no longer takes
+			// (it ran out sooner than its 30 minutes): exchange again.
+			refusals++
+			r.Warnf("%s: the registry refused the publish token; exchanging the OIDC token for a new one", nv)
 		case waitedFor != nil && ctx.Err() == nil:
 			// Started early, cargo failed without ever being shown an
 			// earlier crate's new version (held beyond viewHoldFor, or

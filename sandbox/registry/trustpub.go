@@ -54,6 +54,7 @@ type trustpub struct {
 	exchanges    int
 	revocations  int
 	issued       int
+	secrets      []string // every JWT issued and token handed out
 }
 
 func newTrustpub(opts TrustedPublishing) (*trustpub, error) {
@@ -97,6 +98,18 @@ func (s *Server) IssueJWT(audience string) (string, error) {
 		return "", errors.New("sandbox registry: Trusted Publishing is off")
 	}
 	return s.tp.issue(audience, s.now())
+}
+
+// TrustpubSecrets is every secret of Trusted Publishing the registry has
+// handed out: the stand-in's request token, each JWT and each publish
+// token, for tests that check none leaked.
+func (s *Server) TrustpubSecrets() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tp == nil {
+		return nil
+	}
+	return append([]string{s.tp.requestToken}, s.tp.secrets...)
 }
 
 // SetTokenLifetime changes the lifetime of tokens exchanged from now on.
@@ -158,7 +171,9 @@ func (tp *trustpub) issue(audience string, now time.Time) (string, error) {
 		return "", err
 	}
 	tp.issued++
-	return signed + "." + b64(sig), nil
+	jwt := signed + "." + b64(sig)
+	tp.secrets = append(tp.secrets, jwt)
+	return jwt, nil
 }
 
 // verify checks a JWT's signature and claims and returns its jti, or
@@ -254,6 +269,7 @@ func (s *Server) exchange(w http.ResponseWriter, r *http.Request) {
 	tok := trustpubPrefix + randomHex("")
 	s.tp.tokens[hashToken(tok)] = now.Add(s.tp.opts.Lifetime)
 	s.tp.exchanges++
+	s.tp.secrets = append(s.tp.secrets, tok)
 	writeJSON(w, http.StatusOK, map[string]string{"token": tok})
 }
 

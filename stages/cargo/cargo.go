@@ -509,3 +509,12 @@ func tail(s string, lines int) string {
 	}
 	return strings.Join(parts, "\n")
 }
+
+// WithToken is a copy of c that publishes with tok: the token can change
+// during a release (Trusted Publishing's run out), and uploads in flight
+// keep the one they started with.
+func (c *Cargo) WithToken(tok string) *Cargo {
+	cp := *c
+	cp.Registry.Token = tok
+	return &cp
+}
