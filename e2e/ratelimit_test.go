@@ -1,0 +1,59 @@
+package e2e
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/async-rs/embargo/sandbox/registry"
+)
+
+// A registry that limits new versions as crates.io does (a burst, then
+// one per refill) slows the release and fails none of it: every version is
+// uploaded once, at the instants the registry names, and once the limit
+// bites the uploads go line by line, the config's first line completing
+// before the next one's crates go.
+func TestReleaseThroughTheRateLimitCompletesWholeLinesFirst(t *testing.T) {
+	rl := newPublishRelease(t, time.Now().Add(-time.Second), registry.Options{
+		RateLimit: &registry.RateLimit{Versions: registry.Bucket{Burst: 1, Refill: 2 * time.Second}, Crates: registry.Bucket{Burst: 10, Refill: time.Hour}},
+	})
+	rl.seedCrates()
+	res := rl.run([]string{"run"})
+	if res.code != 0 {
+		t.Fatal(res)
+	}
+	rl.assertReleased()
+	rl.assertPublishedOnce()
+	if !strings.Contains(res.stdout, "registry answered 429") {
+		t.Errorf("the rate limit is not reported:\n%s", res.stdout)
+	}
+	lineOf := map[string]int{}
+	for i, l := range rl.ex.World.Lines {
+		lineOf[l.FixVersion] = i
+	}
+	limited, last := false, -1
+	var order []string
+	for _, r := range rl.registry.Requests() {
+		if r.Method != http.MethodPut {
+			continue
+		}
+		if r.Status == http.StatusTooManyRequests {
+			limited = true
+			continue
+		}
+		if !limited || r.Status != http.StatusOK {
+			continue
+		}
+		order = append(order, r.Crate+"@"+r.Version)
+		if i := lineOf[r.Version]; i < last {
+			t.Errorf("after the limit bit, %s@%s (line %d) was uploaded after a crate of line %d: %v", r.Crate, r.Version, i, last, order)
+		} else {
+			last = i
+		}
+	}
+	if !limited || len(order) < 2 {
+		t.Errorf("the burst of 1 limited nothing, or let too few through after: %v", order)
+	}
+	rl.assertNoSecret(res.stdout, res.stderr)
+}
