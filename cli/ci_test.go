@@ -60,11 +60,15 @@ func planCI(t *testing.T, at string, now time.Time) string {
 func TestPlanCIPrintsTheCronLine45MinutesBeforeT0(t *testing.T) {
 	out := planCI(t, "2026-12-01T14:00:00Z", time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC))
 	for _, want := range []string{
-		`cron: "15 13 1 12 *"`,                  // GitHub Actions
-		"interval pattern: 15 13 1 12 *",        // GitLab
+		`cron: "14 13 1 12 *"`,                  // GitHub Actions, off the round minutes
+		`cron: "34 13 1 12 *"`,                  // and the backup
+		"interval pattern: 14 13 1 12 *",        // GitLab
+		"interval pattern: 34 13 1 12 *",        // GitLab's backup
+		"start of every hour",                   // why off the round minutes
+		"exits cleanly",                         // why a second run is harmless
 		"cron timezone:    UTC",                 // GitLab asks for a zone
 		"waits in-process for T0",               // why it starts early
-		"2026-12-01 13:15 UTC",                  // the start, for people
+		"2026-12-01 13:14 UTC",                  // the start, for people
 		"delete the schedule after the release", // it repeats yearly
 	} {
 		if !strings.Contains(out, want) {
@@ -81,9 +85,10 @@ func TestPlanCIPrintsTheCronLine45MinutesBeforeT0(t *testing.T) {
 func TestPlanCICronIsUTCAcrossBoundaries(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for at, want := range map[string]string{
-		"2027-01-01T00:30:00Z":      `cron: "45 23 31 12 *"`,
-		"2026-12-01T15:00:00+01:00": `cron: "15 13 1 12 *"`,
-		"2026-03-01T09:10:00-05:00": `cron: "25 13 1 3 *"`,
+		"2027-01-01T00:30:00Z":      `cron: "44 23 31 12 *"`,
+		"2026-12-01T15:00:00+01:00": `cron: "14 13 1 12 *"`,
+		"2026-03-01T09:10:00-05:00": `cron: "24 13 1 3 *"`,
+		"2026-03-01T09:03:00-05:00": `cron: "18 13 1 3 *"`, // already off the round minutes
 	} {
 		if out := planCI(t, at, now); !strings.Contains(out, want) {
 			t.Errorf("T0 %s: want %s in:\n%s", at, want, out)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/stages"
 )
 
@@ -55,12 +57,15 @@ type ghWorkflow struct {
 			Shell string `yaml:"shell"`
 		} `yaml:"run"`
 	} `yaml:"defaults"`
-	Jobs map[string]ghJob `yaml:"jobs"`
+	Permissions map[string]string `yaml:"permissions"`
+	Jobs        map[string]ghJob  `yaml:"jobs"`
 }
 
 type ghJob struct {
-	Env   map[string]string `yaml:"env"`
-	Steps []ghStep          `yaml:"steps"`
+	Env         map[string]string `yaml:"env"`
+	Steps       []ghStep          `yaml:"steps"`
+	Permissions map[string]string `yaml:"permissions"`
+	Environment any               `yaml:"environment"`
 }
 
 type ghStep struct {
@@ -101,8 +106,32 @@ var cronRE = regexp.MustCompile(`^\d{1,2} \d{1,2} \d{1,2} \d{1,2} \*$`)
 
 func TestGitHubActionsTemplateStructure(t *testing.T) {
 	wf, job := loadGitHub(t)
-	if len(wf.On.Schedule) != 1 || !cronRE.MatchString(wf.On.Schedule[0].Cron) {
-		t.Errorf("want one schedule with a dated cron line, got %+v", wf.On.Schedule)
+	if len(wf.On.Schedule) != 2 {
+		t.Errorf("want two schedules, the release and a later backup, got %+v", wf.On.Schedule)
+	}
+	var minutes []int
+	for _, s := range wf.On.Schedule {
+		if !cronRE.MatchString(s.Cron) {
+			t.Errorf("schedule %q is not a dated cron line", s.Cron)
+			continue
+		}
+		var m, h int
+		fmt.Sscanf(s.Cron, "%d %d", &m, &h)
+		if m%5 == 0 {
+			t.Errorf("schedule %q starts on a round minute, when GitHub's scheduler is busiest", s.Cron)
+		}
+		minutes = append(minutes, h*60+m)
+	}
+	if len(minutes) == 2 && minutes[1] <= minutes[0] {
+		t.Errorf("the backup schedule %v is not after the first", wf.On.Schedule)
+	}
+	// Trusted Publishing: the release job alone may ask for an OIDC
+	// token, in an environment a trusted publisher can require.
+	if job.Permissions["id-token"] != "write" || job.Environment == nil {
+		t.Errorf("the release job needs `permissions: id-token: write` and an environment, got %v, %v", job.Permissions, job.Environment)
+	}
+	if _, ok := wf.Permissions["id-token"]; ok {
+		t.Errorf("the workflow's permissions give every job an OIDC token: %v", wf.Permissions)
 	}
 	in := wf.On.WorkflowDispatch.Inputs
 	for name, typ := range map[string]string{"stage": "string", "from": "string", "rehearse": "boolean"} {
@@ -278,6 +307,10 @@ func TestGitLabTemplateStructure(t *testing.T) {
 			continue
 		}
 		groups = append(groups, job.str("resource_group"))
+		ids, _ := job["id_tokens"].(map[string]any)
+		if tok, _ := ids["CRATES_IO_ID_TOKEN"].(map[string]any); tok["aud"] != "crates.io" {
+			t.Errorf("job %s has no id_tokens entry CRATES_IO_ID_TOKEN with aud crates.io: %v", name, job["id_tokens"])
+		}
 		art, _ := job["artifacts"].(map[string]any)
 		if art["when"] != "always" || !strings.Contains(fmt.Sprint(art["paths"]), ".embargo/journal.json") {
 			t.Errorf("job %s does not keep the journal whatever happens: %v", name, art)
@@ -457,11 +490,26 @@ func gitlabCommands(t *testing.T, secrets map[string]string, projectDir string) 
 // the order of a release: plan, rehearse, the release, re-runs, status.
 // The generated world stands in for every public target; it has an image
 // to promote too.
-func TestCITemplateCommandsRunAgainstTheSandboxWorld(t *testing.T) {
+func TestCITemplateCommandsRunAgainstTheSandboxWorld(t *testing.T) { runTemplateCommands(t, false) }
+
+// The same, with Trusted Publishing: no registry secret at all; the GitHub
+// job's runner offers an OIDC token (the template's `id-token: write`),
+// the GitLab job has one in the variable of its `id_tokens:` entry.
+func TestCITemplateCommandsReleaseWithTrustedPublishing(t *testing.T) { runTemplateCommands(t, true) }
+
+func runTemplateCommands(t *testing.T, trusted bool) {
 	requireTool(t, "bash")
 	// T0 a few seconds ahead, as for a CI job started before it: the
 	// release's first run waits for it, the later ones find it prepared.
-	rl := newRelease(t, time.Now().Add(8*time.Second).Truncate(time.Second))
+	t0 := time.Now().Add(8 * time.Second).Truncate(time.Second)
+	var opts registry.Options
+	if trusted {
+		opts.TrustedPublishing = &registry.TrustedPublishing{}
+	}
+	rl := newPublishRelease(t, t0, opts)
+	if trusted {
+		rl.seedCrates() // Trusted Publishing cannot create a crate
+	}
 	// The registry token is read from the name the templates pass.
 	cfg, err := os.ReadFile(rl.config)
 	if err != nil {
@@ -471,9 +519,24 @@ func TestCITemplateCommandsRunAgainstTheSandboxWorld(t *testing.T) {
 	if err := os.WriteFile(rl.config, cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// configFor is the config a CI system's job reads: with Trusted
+	// Publishing, GitLab's names the id_tokens variable.
+	configFor := func(where string) []byte {
+		if !trusted {
+			return cfg
+		}
+		auth := "trusted_publishing = true"
+		if strings.HasPrefix(where, "gitlab") {
+			auth += "\nid_token_env = \"CRATES_IO_ID_TOKEN\""
+		}
+		return bytes.Replace(cfg, []byte(`token_env = "CARGO_REGISTRY_TOKEN"`), []byte(auth), 1)
+	}
 	images := startImageRegistry(t)
 	im := pipeline.Image{From: images.pushPrivate(t, "private/app", 2), To: images.host + "/async-rs/app:1.13.1"}
 	appendImages(t, rl.config, im)
+	if cfg, err = os.ReadFile(rl.config); err != nil { // with the image
+		t.Fatal(err)
+	}
 	if filepath.Base(rl.config) != "embargo.toml" {
 		t.Fatalf("the templates expect embargo.toml, the world has %s", rl.config)
 	}
@@ -496,6 +559,9 @@ func TestCITemplateCommandsRunAgainstTheSandboxWorld(t *testing.T) {
 	}
 	base = append(base, "PATH="+filepath.Join(project, "bin")+":"+os.Getenv("PATH"), "DOCKER_CONFIG="+t.TempDir())
 	secrets := map[string]string{"EMBARGO_GIT_TOKEN": token, "CARGO_REGISTRY_TOKEN": registryToken, "EMBARGO_BLOG_TOKEN": "", "EMBARGO_AGE_IDENTITY": ""}
+	if trusted {
+		secrets["CARGO_REGISTRY_TOKEN"] = "" // none is set
+	}
 
 	cmds := append(githubCommands(t, secrets), gitlabCommands(t, secrets, project)...)
 	sort.SliceStable(cmds, func(i, j int) bool { return cmds[i].phase < cmds[j].phase })
@@ -506,6 +572,19 @@ func TestCITemplateCommandsRunAgainstTheSandboxWorld(t *testing.T) {
 		env := append([]string{}, base...)
 		for k, v := range c.env {
 			env = append(env, k+"="+v)
+		}
+		if err := os.WriteFile(rl.config, configFor(c.where), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if trusted && strings.HasPrefix(c.where, "github") {
+			env = append(env, rl.runner()...) // the runner's, for `id-token: write`
+		}
+		if trusted && strings.HasPrefix(c.where, "gitlab") {
+			jwt, err := rl.registry.IssueJWT("127.0.0.1") // the host standing in for crates.io
+			if err != nil {
+				t.Fatal(err)
+			}
+			env = append(env, "CRATES_IO_ID_TOKEN="+jwt)
 		}
 		os.Remove(filepath.Join(rl.dir, "embargo-report.jsonl"))
 		cmd := exec.Command("bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", c.line)
@@ -545,6 +624,18 @@ func TestCITemplateCommandsRunAgainstTheSandboxWorld(t *testing.T) {
 	if _, want, _ := strings.Cut(im.From, "@"); images.resolve(t, im.To) != want {
 		t.Errorf("%s was not promoted", im.To)
 	}
+	if trusted {
+		for _, r := range rl.registry.Requests() {
+			if r.Method == http.MethodPut && r.Token {
+				t.Errorf("an upload carried a long-lived registry token: %s", r.Path)
+			}
+		}
+		if _, exchanged, _, live := rl.registry.TrustpubCounts(); exchanged == 0 || live != 0 {
+			t.Errorf("%d exchange(s), %d token(s) left live", exchanged, live)
+		}
+		rl.assertNoTrustpubSecret(outputs...)
+		return
+	}
 	rl.assertNoSecret(outputs...)
 }
 
@@ -583,27 +674,28 @@ func TestPlanCILineDropsIntoTheTemplates(t *testing.T) {
 	if res.code != 0 {
 		t.Fatal(res)
 	}
-	m := regexp.MustCompile(`(?m)^\s*- (cron: "[^"]+")$`).FindStringSubmatch(res.stdout)
-	if m == nil || m[1] != `cron: "15 13 1 12 *"` {
-		t.Fatalf("plan --ci printed no cron line for T0 %s:\n%s", t0, res.stdout)
+	ms := regexp.MustCompile(`(?m)^\s*- (cron: "[^"]+")$`).FindAllStringSubmatch(res.stdout, -1)
+	if len(ms) != 2 || ms[0][1] != `cron: "14 13 1 12 *"` || ms[1][1] != `cron: "34 13 1 12 *"` {
+		t.Fatalf("plan --ci printed not the two cron lines for T0 %s:\n%s", t0, res.stdout)
 	}
 	text, err := os.ReadFile(githubTemplate)
 	if err != nil {
 		t.Fatal(err)
 	}
 	placeholder := regexp.MustCompile(`cron: "[^"]*"`)
-	if n := len(placeholder.FindAll(text, -1)); n != 1 {
-		t.Fatalf("the template has %d cron lines, want one to replace", n)
+	if n := len(placeholder.FindAll(text, -1)); n != 2 {
+		t.Fatalf("the template has %d cron lines, want two to replace", n)
 	}
-	edited := placeholder.ReplaceAll(text, []byte(m[1]))
+	i := 0
+	edited := placeholder.ReplaceAllFunc(text, func([]byte) []byte { i++; return []byte(ms[i-1][1]) })
 	var wf ghWorkflow
 	if err := yaml.Unmarshal(edited, &wf); err != nil {
 		t.Fatal(err)
 	}
-	if got := wf.On.Schedule[0].Cron; got != "15 13 1 12 *" {
-		t.Errorf("edited template schedules %q", got)
+	if len(wf.On.Schedule) != 2 || wf.On.Schedule[0].Cron != "14 13 1 12 *" || wf.On.Schedule[1].Cron != "34 13 1 12 *" {
+		t.Errorf("edited template schedules %+v", wf.On.Schedule)
 	}
-	if !strings.Contains(res.stdout, "interval pattern: 15 13 1 12 *") {
+	if !strings.Contains(res.stdout, "interval pattern: 14 13 1 12 *") || !strings.Contains(res.stdout, "interval pattern: 34 13 1 12 *") {
 		t.Errorf("plan --ci says nothing for GitLab:\n%s", res.stdout)
 	}
 }
