@@ -67,6 +67,7 @@ func (a *app) planCommand() *cobra.Command {
 				fmt.Fprintf(w, "  %-8s %s -> %s, tag %s, %s\n", rel.Line, rel.Branch, rel.PublicBranch, rel.Tag, crates)
 			}
 			a.planVersions(cmd.Context(), cfg)
+			a.planPublishRate(cmd.Context(), cfg)
 			a.planClocks(cfg, <-clocks)
 			return nil
 		},

@@ -19,6 +19,12 @@ func TestReleaseThroughTheRateLimitCompletesWholeLinesFirst(t *testing.T) {
 		RateLimit: &registry.RateLimit{Versions: registry.Bucket{Burst: 1, Refill: 2 * time.Second}, Crates: registry.Bucket{Burst: 10, Refill: time.Hour}},
 	})
 	rl.seedCrates()
+	// plan counts what the release asks of the registry, read from the
+	// held branches and the registry's index.
+	plan := rl.run([]string{"plan"})
+	if want := "publish: 4 new version(s) of existing crates and 0 new crate(s), over 2 line(s)"; plan.code != 0 || !strings.Contains(plan.stdout, want) {
+		t.Errorf("plan does not say %q: %s", want, plan)
+	}
 	res := rl.run([]string{"run"})
 	if res.code != 0 {
 		t.Fatal(res)

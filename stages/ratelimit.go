@@ -2,9 +2,18 @@ package stages
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/index"
 )
 
 // uploadTurns orders the uploads once the registry has rate-limited one.
@@ -108,4 +117,109 @@ func (u *uploadTurns) signalLocked() {
 		close(u.changed)
 		u.changed = nil
 	}
+}
+
+// RateLimit is a registry's limit on one account's publishes: a burst of
+// new versions then one every VersionEvery, and a burst of new crates then
+// one every CrateEvery.
+type RateLimit struct {
+	VersionBurst int
+	VersionEvery time.Duration
+	CrateBurst   int
+	CrateEvery   time.Duration
+}
+
+// CratesIORateLimit is crates.io's default.
+var CratesIORateLimit = RateLimit{VersionBurst: 30, VersionEvery: time.Minute, CrateBurst: 5, CrateEvery: 10 * time.Minute}
+
+// Wait is how long after the first upload the limit lets the last one
+// through, with full buckets: versions new versions of existing crates
+// and crates new crates, the two buckets draining side by side.
+func (l RateLimit) Wait(versions, crates int) time.Duration {
+	v := time.Duration(max(versions-l.VersionBurst, 0)) * l.VersionEvery
+	c := time.Duration(max(crates-l.CrateBurst, 0)) * l.CrateEvery
+	return max(v, c)
+}
+
+// ReleaseVersions reads, from the held tips in the source clone, the
+// versions each line publishes (name@version, publish order), by line.
+// A line whose branch is missing is left out: preflight names it.
+func ReleaseVersions(cfg *pipeline.Config) (map[string][]string, error) {
+	source := cfg.Resolve(cfg.Source.Repo)
+	repo, err := git.PlainOpenWithOptions(source, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return nil, fmt.Errorf("open source repository %s: %w", cfg.Source.Repo, err)
+	}
+	out := map[string][]string{}
+	for _, rel := range cfg.Releases {
+		ref, err := repo.Reference(plumbing.NewBranchReferenceName(rel.Branch), true)
+		if err != nil {
+			continue
+		}
+		c, err := repo.CommitObject(ref.Hash())
+		if err != nil {
+			return nil, err
+		}
+		tree, err := c.Tree()
+		if err != nil {
+			return nil, err
+		}
+		ws, err := cargo.ReadWorkspace(commitTree{tree: tree})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", rel.Branch, err)
+		}
+		sel, err := ws.Select(rel.Crates)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", rel.Branch, err)
+		}
+		for _, cr := range sel {
+			out[rel.Line] = append(out[rel.Line], cr.Name+"@"+cr.Version)
+		}
+	}
+	return out, nil
+}
+
+// PublishCount is what a release asks of the registry's rate limit: the
+// versions not on the registry yet, and how many of them are of crates it
+// has no version of.
+type PublishCount struct {
+	Versions, NewCrates int
+	Lines               int
+}
+
+// CountPublishes reads the registry (read only) for what each version of
+// the release is: already there, a new version, or a new crate.
+func CountPublishes(ctx context.Context, cfg *pipeline.Config, byLine map[string][]string) (PublishCount, error) {
+	idx, err := indexClient(&pipeline.Run{Config: cfg, Secrets: pipeline.NewSecrets(nil)})
+	if err != nil {
+		return PublishCount{}, err
+	}
+	var n PublishCount
+	known := map[string][]index.Entry{}
+	newCrate := map[string]bool{}
+	for _, rel := range cfg.Releases {
+		if len(byLine[rel.Line]) > 0 {
+			n.Lines++
+		}
+		for _, nv := range byLine[rel.Line] {
+			name, version := splitNV(nv)
+			vs, ok := known[name]
+			if !ok {
+				if vs, err = idx.Versions(ctx, name); err != nil {
+					return PublishCount{}, err
+				}
+				known[name] = vs
+			}
+			if slices.ContainsFunc(vs, func(e index.Entry) bool { return e.Vers == version }) {
+				continue
+			}
+			if len(vs) == 0 && !newCrate[name] {
+				newCrate[name] = true
+				n.NewCrates++
+				continue
+			}
+			n.Versions++
+		}
+	}
+	return n, nil
 }

@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages"
+	"github.com/async-rs/embargo/stages/cargo"
+)
+
+// planPublishRate counts the versions the release uploads and predicts the
+// publish under crates.io's rate limit.
+func (a *app) planPublishRate(ctx context.Context, cfg *pipeline.Config) {
+	w := a.stdout
+	byLine, err := stages.ReleaseVersions(cfg)
+	if err != nil {
+		fmt.Fprintf(w, "\npublish: the versions were not counted (%v)\n", err)
+		return
+	}
+	n, err := stages.CountPublishes(ctx, cfg, byLine)
+	if err != nil {
+		fmt.Fprintf(w, "\npublish: the registry was not read (%v)\n", err)
+		return
+	}
+	writePublishForecast(w, cfg, n)
+}
+
+// writePublishForecast says how long the uploads take under crates.io's
+// limit, whether that fits the window, and the ways out when it bites.
+func writePublishForecast(w io.Writer, cfg *pipeline.Config, n stages.PublishCount) {
+	fmt.Fprintf(w, "\npublish: %d new version(s) of existing crates and %d new crate(s), over %d line(s)\n", n.Versions, n.NewCrates, n.Lines)
+	if strings.TrimSuffix(cfg.Registry.Index, "/") != strings.TrimSuffix(cargo.CratesIOIndex, "/") {
+		fmt.Fprintf(w, "  %s is not crates.io: its rate limit, if any, is its own\n", cfg.Registry.Index)
+		return
+	}
+	rl := stages.CratesIORateLimit
+	wait := rl.Wait(n.Versions, n.NewCrates)
+	fmt.Fprintf(w, "  crates.io lets an account publish %d new versions at once, then one every %s, and %d new crates, then one every %s\n",
+		rl.VersionBurst, shortDuration(rl.VersionEvery), rl.CrateBurst, shortDuration(rl.CrateEvery))
+	if wait == 0 {
+		fmt.Fprintln(w, "  within those bursts: every line publishes at T0 at once, the limit does not bite")
+		return
+	}
+	fmt.Fprintf(w, "  the limit bites: the last upload comes about %s after T0 (with the account's buckets full at T0);\n", shortDuration(wait))
+	fmt.Fprintln(w, "  embargo waits each refusal out and publishes whole lines first, the first line of the config first")
+	if wait > cfg.Window {
+		fmt.Fprintf(w, "  WARNING: that does not fit the window of %s: the advisory waits for the publish, and would be late\n", shortDuration(cfg.Window))
+	}
+	fmt.Fprintln(w, "  ways out:")
+	fmt.Fprintln(w, "    - ask crates.io for a higher limit for the publishing account, days before T0 (help@crates.io)")
+	if cfg.Registry.TrustedPublishing {
+		fmt.Fprintln(w, "    - this release uses Trusted Publishing: crates.io's code checks this per-account limit for user")
+		fmt.Fprintln(w, "      API tokens only, so it likely does not apply; that is not documented: count on it only once")
+		fmt.Fprintln(w, "      crates.io has said so")
+	} else {
+		fmt.Fprintln(w, "    - publish with Trusted Publishing (trusted_publishing = true in [registry], from CI): crates.io's")
+		fmt.Fprintln(w, "      code checks this per-account limit for user API tokens only, so it likely does not apply; that")
+		fmt.Fprintln(w, "      is not documented: count on it only once crates.io has said so")
+	}
+}
