@@ -499,9 +499,10 @@ func TestCITemplateCommandsReleaseWithTrustedPublishing(t *testing.T) { runTempl
 
 func runTemplateCommands(t *testing.T, trusted bool) {
 	requireTool(t, "bash")
-	// T0 a few seconds ahead, as for a CI job started before it: the
-	// release's first run waits for it, the later ones find it prepared.
-	t0 := time.Now().Add(8 * time.Second).Truncate(time.Second)
+	// T0 ahead, as for a CI job started before it: the release's first
+	// run waits for it, the later ones find it prepared. The plans and
+	// the two rehearsals before it take seconds, more on a loaded machine.
+	t0 := time.Now().Add(20 * time.Second).Truncate(time.Second)
 	var opts registry.Options
 	if trusted {
 		opts.TrustedPublishing = &registry.TrustedPublishing{}

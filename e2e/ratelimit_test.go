@@ -16,7 +16,7 @@ import (
 // before the next one's crates go.
 func TestReleaseThroughTheRateLimitCompletesWholeLinesFirst(t *testing.T) {
 	rl := newPublishRelease(t, time.Now().Add(-time.Second), registry.Options{
-		RateLimit: &registry.RateLimit{Versions: registry.Bucket{Burst: 1, Refill: 2 * time.Second}, Crates: registry.Bucket{Burst: 10, Refill: time.Hour}},
+		RateLimit: &registry.RateLimit{Versions: registry.Bucket{Burst: 1, Refill: time.Second}, Crates: registry.Bucket{Burst: 10, Refill: time.Hour}},
 	})
 	rl.seedCrates()
 	// plan counts what the release asks of the registry, read from the

@@ -116,11 +116,18 @@ func TestTrustedPublishingFromAGitLabIDTokenVariable(t *testing.T) {
 	rl.assertNoTrustpubSecret(res.stdout, res.stderr)
 }
 
-// Outside a CI job that offers an OIDC token, and with crates the registry
-// does not have yet, check says both plainly before T0.
+// In a CI job that offers no OIDC token, and with crates the registry does
+// not have yet, check says both plainly before T0; on the release
+// manager's machine the missing token is only a warning, so that check and
+// seal work there.
 func TestCheckSaysTrustedPublishingNeedsAnOIDCTokenAndExistingCrates(t *testing.T) {
-	rl := trustedRelease(t, registry.TrustedPublishing{}, false, "")
-	res := rl.run([]string{"check"})
+	rl := trustedRelease(t, registry.TrustedPublishing{}, true, "")
+	res := rl.run([]string{"check"}, "GITHUB_ACTIONS=", "GITLAB_CI=")
+	if res.code != 0 || !strings.Contains(res.stdout+res.stderr, "not a CI job") {
+		t.Errorf("check outside CI: %s", res)
+	}
+	rl = trustedRelease(t, registry.TrustedPublishing{}, false, "")
+	res = rl.run([]string{"check"}, "GITHUB_ACTIONS=true")
 	if res.code != 1 {
 		t.Fatalf("check: %s", res)
 	}
@@ -133,7 +140,7 @@ func TestCheckSaysTrustedPublishingNeedsAnOIDCTokenAndExistingCrates(t *testing.
 	// With the runner's endpoint but a workflow the registry does not
 	// trust, the exchange fails in preflight, before T0.
 	rl2 := trustedRelease(t, registry.TrustedPublishing{Claims: map[string]string{"repository": "someone/else"}, Publisher: map[string]string{"repository": "async-rs/demo"}}, true, "")
-	res = rl2.run([]string{"check"}, rl2.runner()...)
+	res = rl2.run([]string{"check"}, append(rl2.runner(), "GITHUB_ACTIONS=true")...)
 	if res.code != 1 || !strings.Contains(res.stdout+res.stderr, "No matching Trusted Publishing config") {
 		t.Errorf("check with an untrusted workflow: %s", res)
 	}

@@ -3,6 +3,7 @@ package stages
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -36,8 +37,14 @@ func checkTrustedPublishing(ctx context.Context, r *pipeline.Run, res map[string
 			"Trusted Publishing cannot create a new crate (the registry refuses), and these crates of the release are not on the registry yet: %s", strings.Join(names, ", "))
 	}
 	ids, err := idTokens(r)
+	if err != nil && !inCI() {
+		// The release manager's machine (check, seal): the token is
+		// the CI job's, and that job's preflight checks it.
+		r.Warnf("Trusted Publishing: %v; not a CI job, so the check is left to the release job's preflight", err)
+		return
+	}
 	if err != nil {
-		add(subject, "run the check in the CI job that releases, where the OIDC token is offered", "%v", err)
+		add(subject, "", "%v", err)
 		return
 	}
 	client, err := exchangeClient(ctx, r, idx)
@@ -81,6 +88,12 @@ func checkTrustedPublishing(ctx context.Context, r *pipeline.Run, res map[string
 		r.Warnf("Trusted Publishing: %v (it expires by itself within %s)", err, trustpub.Lifetime)
 	}
 	note("Trusted Publishing: the OIDC token was exchanged at " + client.API + " and the token revoked at once")
+}
+
+// inCI is true in a GitHub Actions or GitLab CI job: there, no OIDC token
+// is a mistake of the job's setup, not a machine that is not the job.
+func inCI() bool {
+	return os.Getenv("GITHUB_ACTIONS") == "true" || os.Getenv("GITLAB_CI") == "true"
 }
 
 // newCrates are the crates of the release (as preflight packaged them)
