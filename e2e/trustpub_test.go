@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"net/http"
 	"os"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/sandbox/registry"
+	"github.com/async-rs/embargo/stages/seal"
 )
 
 // trustedRelease is the example release to a sandbox registry with Trusted
@@ -157,4 +159,57 @@ func sorted(s []string) []string {
 		}
 	}
 	return out
+}
+
+// A sealed release with Trusted Publishing: sealed where the runner offers
+// an OIDC token (preflight exchanges one), released from the bundle by a
+// fresh runner; neither the bundle nor the journal stored beside it holds
+// a JWT, the request token or a publish token.
+func TestTrustedPublishingLeavesNoSecretInTheSealedBundle(t *testing.T) {
+	requireTool(t, "docker-registry")
+	sr := withSeal(t, trustedRelease(t, registry.TrustedPublishing{}, true, ""))
+	res := sr.run([]string{"seal", "--push"}, sr.runner()...)
+	if res.code != 0 {
+		t.Fatalf("seal --push: %s", res)
+	}
+	m := bundleRefRE.FindStringSubmatch(res.stdout)
+	if m == nil {
+		t.Fatalf("seal --push printed no reference: %s", res)
+	}
+	runner := sr.freshRunner()
+	run := runner.run([]string{"run", "--bundle", m[1]}, append(sr.runner(), sr.identityVar())...)
+	if run.code != 0 {
+		t.Fatalf("run --bundle: %s", run)
+	}
+	ids, err := seal.ParseIdentity(sr.identity.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := seal.Pull(t.Context(), m[1], ids, seal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := seal.ParseRef(m[1])
+	journal, ok, err := seal.PullJournal(t.Context(), d, ids, seal.Options{})
+	if err != nil || !ok {
+		t.Fatalf("the journal beside the bundle: %v (found %v)", err, ok)
+	}
+	contents := [][]byte{b.Manifest, b.Git, b.Description, journal}
+	for _, files := range []map[string][]byte{b.Crates, b.Lockfiles, b.Advisory} {
+		for _, f := range files {
+			contents = append(contents, f)
+		}
+	}
+	secrets := sr.registry.TrustpubSecrets()
+	if len(secrets) < 3 {
+		t.Fatalf("%d Trusted Publishing secrets handed out; the test checks nothing", len(secrets))
+	}
+	for _, c := range contents {
+		for _, s := range secrets {
+			if bytes.Contains(c, []byte(s)) {
+				t.Errorf("a Trusted Publishing secret is in the bundle or its journal")
+			}
+		}
+	}
+	runner.assertNoTrustpubSecret(res.stdout, res.stderr, run.stdout, run.stderr)
 }
