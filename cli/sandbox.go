@@ -75,6 +75,8 @@ or, with it served, rehearse it (T0 now): embargo rehearse -c %s
 func (a *app) sandboxServeCommand() *cobra.Command {
 	var opts registry.Options
 	var addr string
+	var trusted, rateLimit bool
+	var lifetime time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the sandbox crates registry (crates.io-compatible) until interrupted; for an example, its registry and blog",
@@ -90,6 +92,12 @@ post pushed to DIR/blog.git at its blog.url.`,
 			if opts.Dir == "" {
 				return flagError{fmt.Errorf("--dir is required")}
 			}
+			if trusted {
+				opts.TrustedPublishing = &registry.TrustedPublishing{Lifetime: lifetime}
+			}
+			if rateLimit {
+				opts.RateLimit = &registry.CratesIORateLimit
+			}
 			if demo.IsExample(opts.Dir) {
 				return a.serveExample(cmd, opts)
 			}
@@ -99,11 +107,18 @@ post pushed to DIR/blog.git at its blog.url.`,
 			}
 			defer srv.Close()
 			fmt.Fprintln(a.stdout, srv.IndexURL())
+			if trusted {
+				// What a GitHub Actions job with id-token: write has.
+				fmt.Fprintf(a.stdout, "ACTIONS_ID_TOKEN_REQUEST_URL=%s\nACTIONS_ID_TOKEN_REQUEST_TOKEN=%s\n", srv.OIDCURL(), srv.OIDCRequestToken())
+			}
 			<-cmd.Context().Done()
 			return nil
 		},
 	}
 	f := cmd.Flags()
+	f.BoolVar(&trusted, "trusted-publishing", false, "exchange OIDC tokens for publish tokens as crates.io's Trusted Publishing does, and stand in for a CI runner's OIDC endpoint (its variables are printed)")
+	f.DurationVar(&lifetime, "token-lifetime", 0, "with --trusted-publishing: how long an exchanged token lives (default 30m, crates.io's)")
+	f.BoolVar(&rateLimit, "rate-limit", false, "limit publishes as crates.io does: 30 new versions then one a minute, 5 new crates then one every 10 minutes")
 	f.StringVar(&opts.Dir, "dir", "", "where the registry keeps its crates (kept across restarts)")
 	f.StringVar(&addr, "addr", "127.0.0.1:0", "address to listen on")
 	f.StringVar(&opts.Token, "token", "", "token publishes must present (empty: any)")
@@ -129,6 +144,9 @@ func (a *app) serveExample(cmd *cobra.Command, opts registry.Options) error {
 	defer srvs.Close()
 	if srvs.Registry != nil {
 		fmt.Fprintln(a.stdout, srvs.Registry.IndexURL())
+		if u := srvs.Registry.OIDCURL(); u != "" {
+			fmt.Fprintf(a.stdout, "ACTIONS_ID_TOKEN_REQUEST_URL=%s\nACTIONS_ID_TOKEN_REQUEST_TOKEN=%s\n", u, srvs.Registry.OIDCRequestToken())
+		}
 	}
 	if srvs.SiteURL != "" {
 		fmt.Fprintln(a.stdout, srvs.SiteURL+"/")
