@@ -486,6 +486,7 @@ func starterConfig(s *survey, repo string, year int) string {
 	w("# name      = %q\n", pipeline.DefaultRegistryName)
 	w("# index     = %q\n", pipeline.DefaultRegistryIndex)
 	w("# token_env = %q  # the variable holding the publish token\n", pipeline.DefaultRegistryToken)
+	w("# trusted_publishing = true  # or, from CI: crates.io Trusted Publishing, no long-lived token (see docs/config.md)\n")
 
 	w("\n[advisory]\n")
 	w("title       = %s\n", todo("a one-line summary, e.g. Use-after-free in async_std::task"))
