@@ -34,6 +34,18 @@ type planReport struct {
 	Clocks        []pipeline.Offset  `json:"clocks"`
 	ClockWarnings []string           `json:"clock_warnings,omitempty"`
 	ClockErrors   []pipeline.Finding `json:"clock_errors,omitempty"`
+	Publish       *planPublish       `json:"publish,omitempty"`
+}
+
+// planPublish is the release's uploads under crates.io's rate limit (see
+// writePublishForecast).
+type planPublish struct {
+	stages.PublishCount
+	// LimitedFor is how long after T0 the limit lets the last upload
+	// through, "" when it does not bite or the registry is not crates.io.
+	LimitedFor string `json:"limited_for,omitempty"`
+	FitsWindow bool   `json:"fits_window"`
+	Error      string `json:"error,omitempty"`
 }
 
 type planStage struct {
@@ -98,6 +110,7 @@ func (a *app) planJSON(ctx context.Context, cfg *pipeline.Config, now time.Time)
 		rep.Clocks = []pipeline.Offset{}
 	}
 	rep.ClockWarnings, rep.ClockErrors = stages.JudgeClocks(rep.Clocks, cfg.Window)
+	rep.Publish = publishForecast(ctx, cfg)
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(rep)

@@ -28,11 +28,34 @@ func (a *app) planPublishRate(ctx context.Context, cfg *pipeline.Config) {
 	writePublishForecast(w, cfg, n)
 }
 
+// publishForecast is the same for plan --json.
+func publishForecast(ctx context.Context, cfg *pipeline.Config) *planPublish {
+	byLine, err := stages.ReleaseVersions(cfg)
+	if err != nil {
+		return &planPublish{Error: err.Error()}
+	}
+	n, err := stages.CountPublishes(ctx, cfg, byLine)
+	if err != nil {
+		return &planPublish{Error: err.Error()}
+	}
+	out := &planPublish{PublishCount: n, FitsWindow: true}
+	if onCratesIO(cfg) {
+		if wait := stages.CratesIORateLimit.Wait(n.Versions, n.NewCrates); wait > 0 {
+			out.LimitedFor, out.FitsWindow = wait.String(), wait <= cfg.Window
+		}
+	}
+	return out
+}
+
+func onCratesIO(cfg *pipeline.Config) bool {
+	return strings.TrimSuffix(cfg.Registry.Index, "/") == strings.TrimSuffix(cargo.CratesIOIndex, "/")
+}
+
 // writePublishForecast says how long the uploads take under crates.io's
 // limit, whether that fits the window, and the ways out when it bites.
 func writePublishForecast(w io.Writer, cfg *pipeline.Config, n stages.PublishCount) {
 	fmt.Fprintf(w, "\npublish: %d new version(s) of existing crates and %d new crate(s), over %d line(s)\n", n.Versions, n.NewCrates, n.Lines)
-	if strings.TrimSuffix(cfg.Registry.Index, "/") != strings.TrimSuffix(cargo.CratesIOIndex, "/") {
+	if !onCratesIO(cfg) {
 		fmt.Fprintf(w, "  %s is not crates.io: its rate limit, if any, is its own\n", cfg.Registry.Index)
 		return
 	}

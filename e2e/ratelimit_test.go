@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -24,6 +25,18 @@ func TestReleaseThroughTheRateLimitCompletesWholeLinesFirst(t *testing.T) {
 	plan := rl.run([]string{"plan"})
 	if want := "publish: 4 new version(s) of existing crates and 0 new crate(s), over 2 line(s)"; plan.code != 0 || !strings.Contains(plan.stdout, want) {
 		t.Errorf("plan does not say %q: %s", want, plan)
+	}
+	var pj struct {
+		Publish struct {
+			NewVersions int  `json:"new_versions"`
+			NewCrates   int  `json:"new_crates"`
+			Lines       int  `json:"lines"`
+			FitsWindow  bool `json:"fits_window"`
+		}
+	}
+	if plan := rl.run([]string{"plan", "--json"}); plan.code != 0 || json.Unmarshal([]byte(plan.stdout), &pj) != nil ||
+		pj.Publish.NewVersions != 4 || pj.Publish.Lines != 2 || !pj.Publish.FitsWindow {
+		t.Errorf("plan --json publish = %+v: %s", pj.Publish, plan)
 	}
 	res := rl.run([]string{"run"})
 	if res.code != 0 {

@@ -183,8 +183,9 @@ func ReleaseVersions(cfg *pipeline.Config) (map[string][]string, error) {
 // versions not on the registry yet, and how many of them are of crates it
 // has no version of.
 type PublishCount struct {
-	Versions, NewCrates int
-	Lines               int
+	Versions  int `json:"new_versions"`
+	NewCrates int `json:"new_crates"`
+	Lines     int `json:"lines"`
 }
 
 // CountPublishes reads the registry (read only) for what each version of
