@@ -10,11 +10,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/seal"
 	"github.com/async-rs/embargo/stages/vault"
-	"github.com/go-git/go-git/v5/plumbing"
 )
 
 // The services behind `embargo seal` and `embargo run --bundle`: the seal

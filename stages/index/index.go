@@ -11,11 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -289,38 +286,6 @@ func (c *Client) Lookup(ctx context.Context, name, version string) (Entry, bool,
 	return Entry{}, false, nil
 }
 
-// Path is the location of a crate's index file below the index root, by the
-// crates.io rules on the lowercased name: "1/a", "2/ab", "3/a/abc",
-// "ab/cd/abcd".
-func Path(name string) string {
-	n := strings.ToLower(name)
-	switch len(n) {
-	case 0:
-		return ""
-	case 1:
-		return "1/" + n
-	case 2:
-		return "2/" + n
-	case 3:
-		return "3/" + n[:1] + "/" + n
-	default:
-		return n[:2] + "/" + n[2:4] + "/" + n
-	}
-}
-
-// checkName keeps a crate name from turning into another index path.
-func checkName(name string) error {
-	if name == "" || len(name) > 64 {
-		return fmt.Errorf("index: invalid crate name %q", name)
-	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return fmt.Errorf("index: invalid crate name %q", name)
-		}
-	}
-	return nil
-}
-
 // get fetches one index file, with retries. It returns the status for the
 // caller to interpret, and the URL (without credentials) for messages.
 //
@@ -409,88 +374,6 @@ func (c *Client) authHint(status int) string {
 	}
 }
 
-// retryError is what giveUp reports once retries are exhausted.
-type retryError struct {
-	attempts int
-	status   string
-	err      error
-}
-
-func (e *retryError) Error() string {
-	tries := fmt.Sprintf("%d attempts", e.attempts)
-	if e.attempts == 1 {
-		tries = "1 attempt"
-	}
-	if e.status != "" {
-		return fmt.Sprintf("giving up after %s: last answer %s", tries, e.status)
-	}
-	return fmt.Sprintf("giving up after %s: %v", tries, unwrapURLError(e.err))
-}
-
-func (e *retryError) Unwrap() error { return e.err }
-
-// giveUp replaces retryablehttp's message so that the caller can name the
-// URL once, and closes the last response.
-func giveUp(resp *http.Response, err error, attempts int) (*http.Response, error) {
-	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
-		if resp != nil {
-			resp.Body.Close()
-		}
-		return nil, err
-	}
-	re := &retryError{attempts: attempts, err: err}
-	if resp != nil {
-		re.status = resp.Status
-		re.err = nil
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-	}
-	return nil, re
-}
-
-// unwrapURLError drops net/http's "Get \"URL\":" prefix, since messages here
-// name the URL themselves.
-func unwrapURLError(err error) error {
-	if ue, ok := err.(*url.Error); ok {
-		return ue.Err
-	}
-	return err
-}
-
-// backoff honours Retry-After (seconds or an HTTP date), capped at max,
-// and otherwise backs off exponentially from min with jitter.
-func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
-	if resp != nil {
-		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			return min(d, maxWait)
-		}
-	}
-	d := minWait << min(attempt, 30)
-	if d <= 0 || d > maxWait {
-		d = maxWait
-	}
-	// Up to a quarter of jitter keeps parallel pollers apart.
-	return min(d+rand.N(d/4+1), maxWait)
-}
-
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		return time.Duration(secs) * time.Second, true
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	return max(t.Sub(now), 0), true
-}
-
 // redactedRaw hides credentials in a URL that may not parse.
 func redactedRaw(s string) string {
 	if u, err := url.Parse(strings.TrimPrefix(s, "sparse+")); err == nil {
@@ -500,54 +383,4 @@ func redactedRaw(s string) string {
 		return "..." + s[i:]
 	}
 	return s
-}
-
-// CrateURL is where a registry serves a .crate, by cargo's rules for the
-// dl key of config.json: the markers are replaced, and a dl without any
-// means <dl>/<name>/<version>/download.
-func CrateURL(dl, name, version, cksum string) string {
-	markers := []string{"{crate}", "{version}", "{prefix}", "{lowerprefix}", "{sha256-checksum}"}
-	has := false
-	for _, m := range markers {
-		if strings.Contains(dl, m) {
-			has = true
-		}
-	}
-	if !has {
-		return strings.TrimSuffix(dl, "/") + "/" + name + "/" + version + "/download"
-	}
-	prefix := cratePrefix(name)
-	return strings.NewReplacer(
-		"{crate}", name,
-		"{version}", version,
-		"{prefix}", prefix,
-		"{lowerprefix}", strings.ToLower(prefix),
-		"{sha256-checksum}", cksum,
-	).Replace(dl)
-}
-
-// cratePrefix is the index folder of a crate, in the name's own case:
-// "1", "2", "3/a", "ab/cd".
-func cratePrefix(name string) string {
-	switch len(name) {
-	case 0:
-		return ""
-	case 1:
-		return "1"
-	case 2:
-		return "2"
-	case 3:
-		return "3/" + name[:1]
-	}
-	return name[:2] + "/" + name[2:4]
-}
-
-// retryPolicy is retryablehttp's, except that a host name that does not
-// resolve is final: retrying it only delays the answer by the whole backoff.
-func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	var dns *net.DNSError
-	if errors.As(err, &dns) && dns.IsNotFound {
-		return false, err
-	}
-	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 }

@@ -62,8 +62,8 @@ func (p Policy) Next(now time.Time, attempt int, err error) (time.Duration, erro
 	}
 	wait := p.backoff(attempt)
 	var ask Asker
-	if errors.As(err, &ask) && !ask.RetryAt().IsZero() {
-		wait = max(ask.RetryAt().Sub(now), 0)
+	if errors.As(err, &ask) && ask.RetryAt().After(now) {
+		wait = ask.RetryAt().Sub(now)
 	}
 	if at := now.Add(wait); !p.Deadline.IsZero() && at.After(p.Deadline) {
 		return 0, &Exhausted{Attempts: attempt, At: at, Deadline: p.Deadline, Err: err}

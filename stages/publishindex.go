@@ -1,0 +1,217 @@
+package stages
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/index"
+	"github.com/async-rs/embargo/stages/retry"
+)
+
+// What the publish stage reads of the index: the first look at each
+// version read before T0, the views cargo resolves through, and the wait
+// for a version to show with its sealed checksum.
+
+// cutOff is true when an earlier attempt of the step was cut off by a
+// kill or a crash (the journal's history says so).
+func cutOff(r *pipeline.Run, step string) bool {
+	for _, st := range r.Journal.Steps("publish") {
+		if st.Name != step {
+			continue
+		}
+		for _, a := range st.Attempts[:max(len(st.Attempts)-1, 0)] {
+			if a.State == pipeline.StateFailed && a.Ended == nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// showsWithin polls the index for a version for at most d.
+func showsWithin(ctx context.Context, idx *index.Client, name, version string, d time.Duration) (index.Entry, bool, error) {
+	deadline := time.Now().Add(d)
+	for {
+		e, found, err := idx.Lookup(ctx, name, version)
+		if err != nil || found || time.Now().After(deadline) {
+			return e, found, err
+		}
+		select {
+		case <-ctx.Done():
+			return index.Entry{}, false, ctx.Err()
+		case <-time.After(pollFast):
+		}
+	}
+}
+
+// indexViews are the index.Views cargo resolves dependencies through, one
+// a line, started with the stage: the files cargo reads are the ones this
+// stage has just polled, so cargo's reads before each upload cost loopback
+// round trips instead of registry ones. A line has its own View so that
+// what it holds for its cargo (index.View.Hold) never delays another
+// line's, which reads the same crates' files for other versions.
+type indexViews struct {
+	idx    *index.Client
+	ready  chan struct{}
+	ok     bool // the index may be served by a View
+	mu     sync.Mutex
+	served []*index.View
+}
+
+func startViews(ctx context.Context, idx *index.Client) *indexViews {
+	iv := &indexViews{idx: idx, ready: make(chan struct{})}
+	go func() {
+		defer close(iv.ready)
+		// A registry that wants a token to be read is read by cargo
+		// itself, with the token: a view would serve anyone on this
+		// machine what the token opens (see index.Client.Serve).
+		if _, err := idx.Config(ctx); err != nil || idx.WantsToken() {
+			return
+		}
+		iv.ok = true
+	}()
+	return iv
+}
+
+// open starts a View for one line, or returns nil to read the registry
+// directly.
+func (iv *indexViews) open(ctx context.Context) *index.View {
+	select {
+	case <-iv.ready:
+	case <-ctx.Done():
+		return nil
+	}
+	if !iv.ok {
+		return nil
+	}
+	v, err := iv.idx.Serve()
+	if err != nil {
+		return nil
+	}
+	iv.mu.Lock()
+	defer iv.mu.Unlock()
+	iv.served = append(iv.served, v)
+	return v
+}
+
+func (iv *indexViews) close() {
+	<-iv.ready
+	iv.mu.Lock()
+	defer iv.mu.Unlock()
+	for _, v := range iv.served {
+		v.Close()
+	}
+}
+
+// lookup is an observation of the index running in the background.
+type lookup struct {
+	done  chan struct{}
+	e     index.Entry
+	found bool
+	err   error
+}
+
+func startLookup(ctx context.Context, idx *index.Client, name, version string) *lookup {
+	l := &lookup{done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		l.e, l.found, l.err = idx.Lookup(ctx, name, version)
+	}()
+	return l
+}
+
+func (l *lookup) wait(ctx context.Context) (index.Entry, bool, error) {
+	select {
+	case <-ctx.Done():
+		return index.Entry{}, false, ctx.Err()
+	case <-l.done:
+		return l.e, l.found, l.err
+	}
+}
+
+// retryPlan says how long to wait before trying an upload again that the
+// registry refused with a retryable status, or why not to. A rate limit is
+// waited out as often as the registry asks, as long as the next try comes
+// before horizon (the end of the window): crates.io lets a burst of new
+// versions through, then one a minute, so a release of many crates is slowed
+// by it, never failed. A server error is retried publishRetries times.
+func retryPlan(now, horizon time.Time, pe *cargo.PublishError, attempt int) (time.Duration, error) {
+	p := retry.Policy{First: 500 * time.Millisecond, Max: 30 * time.Second, Deadline: horizon}
+	if pe.Status != http.StatusTooManyRequests {
+		p.Attempts = publishRetries
+	}
+	wait, err := p.Next(now, attempt, pe)
+	var ex *retry.Exhausted
+	switch {
+	case errors.As(err, &ex) && !ex.At.IsZero():
+		return 0, pipeline.RerunFrom("publish", fmt.Errorf("the registry answered %d and asks to wait until %s, beyond %s, the latest this run waits (the end of the window, or %s after a late start): re-run then: %w",
+			pe.Status, ex.At.UTC().Format(time.RFC3339), horizon.UTC().Format(time.RFC3339), lateRunGrace, pe))
+	case err != nil:
+		return 0, fmt.Errorf("the registry answered %d to %d attempts: %w", pe.Status, attempt, pe)
+	}
+	return wait, nil
+}
+
+// waitVisible polls the index until it shows the version, and checks it
+// shows the sealed checksum.
+func waitVisible(ctx context.Context, r *pipeline.Run, idx *index.Client, name, version, sum string, res map[string]string) error {
+	began := time.Now()
+	deadline := began.Add(visibleWithin)
+	wait := pollFast
+	for {
+		asked := time.Now()
+		e, found, err := idx.Lookup(ctx, name, version)
+		if err != nil {
+			return err
+		}
+		if found {
+			if e.Cksum != sum {
+				return fmt.Errorf("%s@%s is in the index with sha256 %s, not the sealed %s", name, version, e.Cksum, sum)
+			}
+			res["visible_at"] = r.Now().UTC().Format(time.RFC3339Nano)
+			res["summary"] = "published; the index shows the sealed checksum"
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return pipeline.RerunFrom("publish", fmt.Errorf("%s@%s was uploaded but the index does not show it after %s; a re-run checks again", name, version, visibleWithin))
+		}
+		if time.Since(began) > fastPollFor {
+			wait = min(wait*2, 2*time.Second)
+		}
+		// wait is from one question to the next: a slow answer is
+		// not followed by a full pause.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait - time.Since(asked)):
+		}
+	}
+}
+
+// packagedAsSealed reports whether every sealed .crate is in the worktree
+// with its sealed checksum.
+func packagedAsSealed(dir string, s sealed) bool {
+	for _, nv := range s.order {
+		name, version := splitNV(nv)
+		sum, err := cargo.FileSha256(cargo.PackagedFile(dir, name, version))
+		if err != nil || sum != s.sha256[nv] {
+			return false
+		}
+	}
+	return true
+}
+
+func splitNV(nv string) (string, string) {
+	for i := len(nv) - 1; i >= 0; i-- {
+		if nv[i] == '@' {
+			return nv[:i], nv[i+1:]
+		}
+	}
+	return nv, ""
+}

@@ -1,0 +1,314 @@
+package stages
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/memory"
+	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/templates"
+)
+
+// Verify's look at the blog: the post and the feed entry at the blog
+// branch's tip, and the post live at its URL.
+
+// blogTip is the blog repository's branch tip, cloned into memory on first
+// use: read only, and shared by the feed and post checks.
+type blogTip struct {
+	r      *pipeline.Run
+	commit *object.Commit
+	err    error
+	done   bool
+}
+
+func (b *blogTip) tip(ctx context.Context) (*object.Commit, error) {
+	if b.done {
+		return b.commit, b.err
+	}
+	b.done = true
+	cfg := b.r.Config.Blog
+	branch := plumbing.NewBranchReferenceName(cfg.Branch)
+	repo, err := git.CloneContext(ctx, memory.NewStorage(), nil, &git.CloneOptions{
+		URL:           blogRepo(b.r),
+		Auth:          blogAuth(b.r),
+		ReferenceName: branch,
+		SingleBranch:  true,
+		Depth:         1,
+		Tags:          git.NoTags,
+	})
+	if err != nil {
+		b.err = fmt.Errorf("read the blog repository %s: %w", cfg.Repo, err)
+		return nil, b.err
+	}
+	ref, err := repo.Reference(branch, true)
+	if err == nil {
+		b.commit, err = repo.CommitObject(ref.Hash())
+	}
+	if err != nil {
+		b.err = fmt.Errorf("read branch %s of the blog repository %s: %w", cfg.Branch, cfg.Repo, err)
+	}
+	return b.commit, b.err
+}
+
+// file reads a file at the tip; ok is false when it is not there.
+func (b *blogTip) file(ctx context.Context, path string) (content []byte, ok bool, err error) {
+	c, err := b.tip(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	f, err := c.File(path)
+	if errors.Is(err, object.ErrFileNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	s, err := f.Contents()
+	return []byte(s), err == nil, err
+}
+
+// --- feed ---
+
+func verifyFeed(ctx context.Context, r *pipeline.Run, blog *blogTip, m *templates.Model, res map[string]string) error {
+	feed := r.Config.Blog.Feed
+	b, ok, err := blog.file(ctx, feed)
+	if err != nil {
+		return err
+	}
+	where := fmt.Sprintf("%s at %s of %s", r.Config.Blog.Branch, short(blog.commit.Hash), blogRepo(r))
+	res["commit"] = blog.commit.Hash.String()
+	if !ok {
+		return pipeline.RerunFrom("advisory", fmt.Errorf("the feed %s is not in the blog repository (%s)", feed, where))
+	}
+	ids, kind, err := templates.FeedIDs(b)
+	if err != nil {
+		return fmt.Errorf("the feed %s (%s): %w", feed, where, err)
+	}
+	for _, id := range ids {
+		if id == m.URL {
+			res["summary"] = fmt.Sprintf("%s feed %s has the entry %s", kind, feed, m.URL)
+			return nil
+		}
+	}
+	return pipeline.RerunFrom("advisory", fmt.Errorf("the feed %s (%s) has no entry with id %s", feed, where, m.URL))
+}
+
+// --- post ---
+
+// verifyPost polls the post's URL until it is live, or, where no site can
+// be asked, finds the post in the blog repository.
+func verifyPost(ctx context.Context, r *pipeline.Run, blog *blogTip, m *templates.Model, out *templates.Outputs, res map[string]string) error {
+	u, why := postURL(r, m)
+	if why != "" {
+		res[resURLChecked], res[resURLNote] = "false", why
+		r.Warnf("the post's URL %s is not checked: %s; checking the post is in the blog repository instead", m.URL, why)
+		return postInRepo(ctx, r, blog, m, out, res)
+	}
+	res["url"] = u
+	res[resURLChecked] = "true"
+	obs, err := pollPost(ctx, r, u, postMarkers(m))
+	res["attempts"] = strconv.Itoa(obs.attempts)
+	if err != nil {
+		return err
+	}
+	at := r.Now()
+	res[resLiveAt] = at.UTC().Format(time.RFC3339Nano)
+	res["summary"] = fmt.Sprintf("live at %s, %s after T0", u, at.Sub(r.Gate.T0).Round(time.Second))
+	return nil
+}
+
+// postURL is the URL to poll: the model's, with its site replaced by the
+// rehearsal's BlogURL when there is one. A reason instead of a URL means
+// none can be asked.
+func postURL(r *pipeline.Run, m *templates.Model) (string, string) {
+	u, err := url.Parse(m.URL)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", fmt.Sprintf("blog.url gives %q, not an http(s) URL", m.URL)
+	}
+	if r.Targets != nil {
+		if r.Targets.BlogURL == "" {
+			return "", "a rehearsal publishes to a copy of the blog repository, which no site serves"
+		}
+		site, err := url.Parse(r.Targets.BlogURL)
+		if err != nil || site.Host == "" {
+			return "", fmt.Sprintf("the rehearsal's blog URL %q is not a URL", r.Targets.BlogURL)
+		}
+		u.Scheme, u.Host, u.User = site.Scheme, site.Host, site.User
+		u.Path = strings.TrimSuffix(site.Path, "/") + u.Path
+		u.RawPath = ""
+		return u.String(), ""
+	}
+	return u.String(), ""
+}
+
+// postMarkers are the strings a page must contain to be the post: its ID
+// or its title, as written or HTML-escaped.
+func postMarkers(m *templates.Model) []string {
+	set := []string{m.ID, m.Title, html.EscapeString(m.Title)}
+	var out []string
+	for _, s := range set {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// observation is the last answer of the post's URL.
+type observation struct {
+	attempts int
+	last     string
+}
+
+// errNotThePost is a 200 whose page is not the post (a catch-all page, an
+// index): polling goes on.
+var errNotThePost = errors.New("the page does not contain the advisory's ID or title")
+
+// pollPost asks url until it answers 200 with one of markers in the body,
+// backing off from postPollMin to postPollMax, until the deadline. A
+// deadline already passed still gets one try.
+func pollPost(ctx context.Context, r *pipeline.Run, rawURL string, markers []string) (observation, error) {
+	var obs observation
+	deadline := r.Gate.Deadline()
+	remaining := deadline.Sub(r.Now())
+	c := retryablehttp.NewClient()
+	c.Logger = nil
+	c.HTTPClient = &http.Client{Timeout: postTryTimeout}
+	c.RetryWaitMin, c.RetryWaitMax = postPollMin, postPollMax
+	c.RetryMax = math.MaxInt32
+	pctx, cancel := context.WithTimeout(ctx, remaining)
+	if remaining <= 0 {
+		c.RetryMax = 0
+		pctx, cancel = context.WithTimeout(ctx, postTryTimeout)
+	}
+	defer cancel()
+
+	c.Backoff = func(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
+		return min(retryablehttp.DefaultBackoff(lo, hi, attempt, resp), hi)
+	}
+	lastReport := time.Now()
+	reported := ""
+	c.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		switch {
+		case err != nil:
+			obs.last = unwrapURLError(err).Error()
+		case resp.StatusCode != http.StatusOK:
+			obs.last = resp.Status
+		default:
+			return false, nil
+		}
+		if c.RetryMax > 0 && (obs.last != reported || time.Since(lastReport) >= postReportEvery) {
+			r.Infof("the post is not live yet at %s (%s); asking again, less and less often, until %s",
+				rawURL, obs.last, deadline.UTC().Format(time.RFC3339))
+			reported, lastReport = obs.last, time.Now()
+		}
+		if err != nil && !errors.Is(err, errNotThePost) {
+			// Connection failures are retried; a certificate or
+			// redirect-loop error is not, and is the answer.
+			return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+		}
+		return true, nil
+	}
+	c.ErrorHandler = func(resp *http.Response, err error, _ int) (*http.Response, error) {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		if err == nil {
+			err = errors.New(obs.last)
+		}
+		return nil, err
+	}
+	c.RequestLogHook = func(_ retryablehttp.Logger, _ *http.Request, _ int) { obs.attempts++ }
+
+	req, err := retryablehttp.NewRequestWithContext(pctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return obs, fmt.Errorf("the post's URL %s: %w", rawURL, err)
+	}
+	req.Header.Set("User-Agent", "embargo")
+	// A cache in front of the site may still hold the 404 of before T0.
+	req.Header.Set("Cache-Control", "no-cache")
+	req.SetResponseHandler(func(resp *http.Response) error {
+		defer resp.Body.Close()
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxPostBytes))
+		if err != nil {
+			return err
+		}
+		for _, m := range markers {
+			if bytes.Contains(body, []byte(m)) {
+				return nil
+			}
+		}
+		return errNotThePost
+	})
+	resp, err := c.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		return obs, nil
+	}
+	if ctx.Err() != nil {
+		return obs, fmt.Errorf("interrupted while waiting for the post at %s: %w", rawURL, ctx.Err())
+	}
+	last := obs.last
+	if last == "" {
+		last = unwrapURLError(err).Error()
+	}
+	tries := fmt.Sprintf("%d tries", obs.attempts)
+	if obs.attempts == 1 {
+		tries = "1 try"
+	}
+	if pctx.Err() != nil || !r.Now().Before(deadline) {
+		next := "publish it now: `embargo run --from advisory`"
+		if s := r.Journal.Stage("advisory"); s != nil && s.State == pipeline.StateDone {
+			next = "the advisory is in the blog repository: check the blog's build and deploy"
+		}
+		return obs, fmt.Errorf("the post is NOT LIVE at %s and the deadline %s (T0 + %s) has passed; last answer: %s (%s). %s; `embargo run --only verify` checks again and can be repeated",
+			rawURL, deadline.UTC().Format(time.RFC3339), r.Gate.Window, last, tries, next)
+	}
+	return obs, fmt.Errorf("the post's URL %s cannot be checked: %s; `embargo run --only verify` checks again and can be repeated", rawURL, last)
+}
+
+// postInRepo checks the post is at its path at the blog branch's tip.
+func postInRepo(ctx context.Context, r *pipeline.Run, blog *blogTip, m *templates.Model, out *templates.Outputs, res map[string]string) error {
+	b, ok, err := blog.file(ctx, m.PostPath)
+	if err != nil {
+		return err
+	}
+	where := fmt.Sprintf("%s at %s of %s", r.Config.Blog.Branch, short(blog.commit.Hash), blogRepo(r))
+	res["commit"] = blog.commit.Hash.String()
+	res["path"] = m.PostPath
+	if !ok {
+		return pipeline.RerunFrom("advisory", fmt.Errorf("the post %s is not in the blog repository (%s)", m.PostPath, where))
+	}
+	found := false
+	for _, s := range postMarkers(m) {
+		found = found || bytes.Contains(b, []byte(s))
+	}
+	if !found {
+		return fmt.Errorf("%s in the blog repository (%s) is not the advisory: it has neither its ID nor its title", m.PostPath, where)
+	}
+	if !bytes.Equal(b, out.Post.Content) {
+		r.Warnf("%s in the blog repository differs from the rendered advisory (edited since?)", m.PostPath)
+	}
+	res["summary"] = fmt.Sprintf("the post is in the blog repository (%s); its URL %s was not checked", where, m.URL)
+	return nil
+}
+
+// --- timeline ---

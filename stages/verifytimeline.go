@@ -1,0 +1,131 @@
+package stages
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/async-rs/embargo/pipeline"
+)
+
+// Verify's last step: when each thing became public, against T0 and the
+// deadline.
+
+// timeline prints and records when each thing became public, relative to
+// T0, the deadline and the margin left. The times are the first ones the
+// journal holds (a re-run that found the crates already on the registry
+// did not publish them); a stage that recorded no such moment shows when
+// it finished. An interrupted verify checked nothing to the end: it
+// reports no margin to spare, and fails.
+func timeline(r *pipeline.Run, res map[string]string) error {
+	t0, deadline, now := r.Gate.T0, r.Gate.Deadline(), r.Now()
+	stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+	rel := func(t time.Time) string {
+		d := t.Sub(t0).Round(time.Second)
+		if d < 0 {
+			return "T0 - " + (-d).String()
+		}
+		return "T0 + " + d.String()
+	}
+	r.Infof("timeline:")
+	r.Infof("  %-10s %s", "T0", stamp(t0))
+	res["t0"] = stamp(t0)
+	for _, s := range r.Journal.Stages {
+		if s.Name == r.Stage() {
+			continue
+		}
+		state, ended := r.Journal.StageState(s.Name)
+		switch {
+		case state == pipeline.StateDone && ended != nil:
+			res["stage "+s.Name] = ended.UTC().Format(time.RFC3339Nano)
+			if public := firstMoments(r, s.Name); len(public) > 0 {
+				for _, m := range public {
+					r.Infof("  %-10s %s", s.Name, m.describe(stamp, rel))
+					for i, k := range m.keys {
+						res[s.Name+"/"+m.step+" "+k] = m.times[i].UTC().Format(time.RFC3339Nano)
+					}
+				}
+				continue
+			}
+			r.Infof("  %-10s done %s  (%s)", s.Name, stamp(*ended), rel(*ended))
+		case state == pipeline.StatePending:
+			r.Infof("  %-10s not run", s.Name)
+			res["stage "+s.Name] = state
+		default:
+			r.Infof("  %-10s %s", s.Name, state)
+			res["stage "+s.Name] = state
+		}
+	}
+	r.Infof("  %-10s %s  (%s)", r.Stage(), stamp(now), rel(now))
+	r.Infof("  %-10s %s  (T0 + %s)", "deadline", stamp(deadline), r.Gate.Window)
+	res["verified"] = now.UTC().Format(time.RFC3339Nano)
+	res["deadline"] = stamp(deadline)
+	margin := deadline.Sub(now).Round(time.Second)
+	res["margin"] = margin.String()
+	if r.Interrupted() {
+		r.Warnf("INTERRUPTED at %s: not everything was verified; %s left before the deadline", rel(now), margin)
+		res["summary"] = fmt.Sprintf("interrupted %s after T0, before everything was verified", now.Sub(t0).Round(time.Second))
+		return fmt.Errorf("verify was interrupted %s after T0, before everything was verified: nothing is proven live", now.Sub(t0).Round(time.Second))
+	}
+	if margin >= 0 {
+		res["within_window"] = "true"
+		r.Infof("  %-10s %s to spare", "margin", margin)
+		res["summary"] = fmt.Sprintf("checked %s after T0, %s before the deadline", now.Sub(t0).Round(time.Second), margin)
+		return nil
+	}
+	res["within_window"] = "false"
+	r.Warnf("WINDOW MISSED: checked %s after the deadline %s", -margin, stamp(deadline))
+	res["summary"] = fmt.Sprintf("checked %s after T0: %s past the deadline", now.Sub(t0).Round(time.Second), -margin)
+	return nil
+}
+
+// moment is when a step of a stage first made something public.
+type moment struct {
+	step  string
+	what  string // the step's subject (a version, an image); "" for a push
+	keys  []string
+	times []time.Time
+}
+
+// momentOrder lists the moments the timeline shows, in the order they
+// happen.
+var momentOrder = []string{"pushed_at", "copied_at", "uploaded_at", "visible_at", "published_at"}
+
+func (m moment) describe(stamp, rel func(time.Time) string) string {
+	parts := make([]string, len(m.keys))
+	for i, k := range m.keys {
+		parts[i] = fmt.Sprintf("%s %s  (%s)", strings.TrimSuffix(k, "_at"), stamp(m.times[i]), rel(m.times[i]))
+	}
+	out := strings.Join(parts, ", ")
+	if m.what != "" {
+		out = m.what + " " + out
+	}
+	return out
+}
+
+// firstMoments are the first public moments of a stage's steps: those
+// of the attempts that made things public, not of a re-run that found
+// them so.
+func firstMoments(r *pipeline.Run, stage string) []moment {
+	var out []moment
+	for _, st := range r.Journal.Steps(stage) {
+		// "publish demo@1.0.1" is about demo@1.0.1; "push" about the stage.
+		_, what, _ := strings.Cut(st.Name, " ")
+		m := moment{step: st.Name, what: what}
+		for _, k := range momentOrder {
+			v := st.FirstAt(k)
+			if v == "" {
+				continue
+			}
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				continue
+			}
+			m.keys, m.times = append(m.keys, k), append(m.times, t)
+		}
+		if len(m.keys) > 0 {
+			out = append(out, m)
+		}
+	}
+	return out
+}
