@@ -3,6 +3,7 @@ package stages
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -177,6 +178,9 @@ func ghsaWant(cfg *pipeline.Config, m *templates.Model) github.Update {
 			Package:                github.Package{Ecosystem: "rust", Name: m.Package},
 			VulnerableVersionRange: rg.Vulnerable,
 			PatchedVersions:        rg.Patched,
+			// The paths of [advisory] functions, as RustSec writes them
+			// too: the same functions in every vulnerable range.
+			VulnerableFunctions: slices.Clone(m.Functions),
 		})
 	}
 	switch {

@@ -261,3 +261,26 @@ func TestGHSAKeepsTheCreditsTheDraftHas(t *testing.T) {
 		t.Errorf("credits %+v, want the draft's and [ghsa]'s %+v", got, want)
 	}
 }
+
+// The affected functions of [advisory] functions go to GitHub too, on
+// every line's vulnerability, as RustSec lists them for every range.
+func TestGHSACarriesTheAffectedFunctions(t *testing.T) {
+	w := newGHSAWorld(t, ghsaT0.Add(time.Second), sandbox.Options{})
+	w.r.Config.Advisory.Functions = []string{"demo_core::window", "demo_core::get"}
+	if err := w.run(t); err != nil {
+		t.Fatalf("%v\n%s", err, w.out)
+	}
+	a := w.advisory(t)
+	if len(a.Vulnerabilities) != 2 {
+		t.Fatalf("%d vulnerabilities, want one per line", len(a.Vulnerabilities))
+	}
+	for _, v := range a.Vulnerabilities {
+		if !slices.Equal(v.VulnerableFunctions, w.r.Config.Advisory.Functions) {
+			t.Errorf("vulnerable functions %q, want %q", v.VulnerableFunctions, w.r.Config.Advisory.Functions)
+		}
+	}
+	// Read back as published: a re-run finds nothing to change.
+	if err := w.run(t); err != nil || w.srv.Patches() != 1 {
+		t.Errorf("re-run: %v, %d PATCHes, want the first run's 1", err, w.srv.Patches())
+	}
+}
