@@ -9,10 +9,8 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/index"
 )
 
@@ -152,25 +150,12 @@ func ReleaseVersions(cfg *pipeline.Config) (map[string][]string, error) {
 	}
 	out := map[string][]string{}
 	for _, rel := range cfg.Releases {
-		ref, err := repo.Reference(plumbing.NewBranchReferenceName(rel.Branch), true)
+		ref, _, sel, err := heldWorkspace(repo, rel)
 		if err != nil {
+			return nil, err
+		}
+		if ref == nil {
 			continue
-		}
-		c, err := repo.CommitObject(ref.Hash())
-		if err != nil {
-			return nil, err
-		}
-		tree, err := c.Tree()
-		if err != nil {
-			return nil, err
-		}
-		ws, err := cargo.ReadWorkspace(commitTree{tree: tree})
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", rel.Branch, err)
-		}
-		sel, err := ws.Select(rel.Crates)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", rel.Branch, err)
 		}
 		for _, cr := range sel {
 			out[rel.Line] = append(out[rel.Line], cr.Name+"@"+cr.Version)

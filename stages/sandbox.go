@@ -54,25 +54,12 @@ func ReleaseCrates(ctx context.Context, cfg *pipeline.Config, stateDir, work str
 	seenCrate, seenLock := map[string]bool{}, map[string]bool{}
 	var resolver *lockResolver
 	for _, rel := range cfg.Releases {
-		ref, err := repo.Reference(plumbing.NewBranchReferenceName(rel.Branch), true)
+		ref, tree, sel, err := heldWorkspace(repo, rel)
 		if err != nil {
+			return nil, err
+		}
+		if ref == nil {
 			continue // preflight reports it by name
-		}
-		c, err := repo.CommitObject(ref.Hash())
-		if err != nil {
-			return nil, err
-		}
-		tree, err := c.Tree()
-		if err != nil {
-			return nil, err
-		}
-		ws, err := cargo.ReadWorkspace(commitTree{tree: tree})
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", rel.Branch, err)
-		}
-		sel, err := ws.Select(rel.Crates)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", rel.Branch, err)
 		}
 		for _, cr := range sel {
 			set.Released = append(set.Released, cr.Name+"@"+cr.Version)

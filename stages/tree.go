@@ -2,7 +2,9 @@ package stages
 
 import (
 	"errors"
+	"fmt"
 
+	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -74,4 +76,31 @@ func (c commitTree) Dirs(dir string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// heldWorkspace reads a line's held tip in the source clone: the branch,
+// its tree and the crates the line publishes. A missing branch is a nil
+// ref and no error: preflight names it.
+func heldWorkspace(repo *git.Repository, rel pipeline.Release) (*plumbing.Reference, *object.Tree, []*cargo.Crate, error) {
+	ref, err := repo.Reference(plumbing.NewBranchReferenceName(rel.Branch), true)
+	if err != nil {
+		return nil, nil, nil, nil
+	}
+	c, err := repo.CommitObject(ref.Hash())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tree, err := c.Tree()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ws, err := cargo.ReadWorkspace(commitTree{tree: tree})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", rel.Branch, err)
+	}
+	sel, err := ws.Select(rel.Crates)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", rel.Branch, err)
+	}
+	return ref, tree, sel, nil
 }
