@@ -103,3 +103,25 @@ func TestEarlyStartEndsWhenItsDependencyNeverShows(t *testing.T) {
 		t.Errorf("end: shown %s, waited for %v; want nothing shown, the dependency waited for", shown, waitedFor)
 	}
 }
+
+// What the index shows of a version decides: absent, it is uploaded; there
+// with the sealed checksum (uploaded by an earlier attempt, yanked since
+// or not), it is left as it is; there with other bytes, the release stops,
+// since a published version can never be replaced.
+func TestPublishDecidesFromTheIndexAlone(t *testing.T) {
+	const sealed = "5e4a1ed"
+	for _, c := range []struct {
+		e     index.Entry
+		found bool
+		want  decision
+	}{
+		{index.Entry{}, false, upload},
+		{index.Entry{Cksum: sealed}, true, skip},
+		{index.Entry{Cksum: sealed, Yanked: true}, true, skip},
+		{index.Entry{Cksum: "0ther"}, true, refuse},
+	} {
+		if got := decide(c.e, c.found, sealed); got != c.want {
+			t.Errorf("decide(%+v, found %v) = %d, want %d", c.e, c.found, got, c.want)
+		}
+	}
+}

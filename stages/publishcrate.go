@@ -143,10 +143,10 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, l *pu
 		if err != nil {
 			return err
 		}
-		if found {
-			if e.Cksum != sum {
-				return fmt.Errorf("%s is on the registry with sha256 %s, not the sealed %s: stop and investigate, a published version cannot be replaced", nv, e.Cksum, sum)
-			}
+		switch decide(e, found, sum) {
+		case refuse:
+			return fmt.Errorf("%s is on the registry with sha256 %s, not the sealed %s: stop and investigate, a published version cannot be replaced", nv, e.Cksum, sum)
+		case skip:
 			if attempt == 1 {
 				res["summary"] = "already on the registry with the sealed checksum"
 			}
@@ -295,4 +295,25 @@ func (es *earlyStart) end() (shown time.Time, waitedFor []*inFlight) {
 	}
 	es.stop(context.Canceled)
 	return shown, waitedFor
+}
+
+// decision is what publish does with a version, from what the index shows
+// of it: a version on the registry can never be replaced.
+type decision int
+
+const (
+	upload decision = iota // not on the registry
+	skip                   // there with the sealed checksum: an earlier upload, ours
+	refuse                 // there with other bytes: someone else's, never overwritten
+)
+
+func decide(e index.Entry, found bool, sealed string) decision {
+	switch {
+	case !found:
+		return upload
+	case e.Cksum == sealed:
+		return skip // yanked or not: the sealed bytes are public
+	default:
+		return refuse
+	}
 }
