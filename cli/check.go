@@ -18,7 +18,7 @@ func (a *app) checkCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := a.checkedPreflight(cmd.Context(), cfg, "ready")
+			s, err := a.checkedPreflight(cmd.Context(), cfg, "ready", false)
 			if err != nil {
 				return err
 			}
@@ -37,12 +37,12 @@ func (a *app) checkCommand() *cobra.Command {
 // (nothing is recorded): its findings are listed, or reported as JSON with
 // verdict false, and end the command with ExitFailed as "not <verdict>".
 // On success the caller owns, and closes, the session.
-func (a *app) checkedPreflight(ctx context.Context, cfg *pipeline.Config, verdict string) (*session, error) {
+func (a *app) checkedPreflight(ctx context.Context, cfg *pipeline.Config, verdict string, resealing bool) (*session, error) {
 	s, err := a.open(cfg, a.stateDir(cfg), "", true)
 	if err != nil {
 		return nil, err
 	}
-	s.run.Check = true
+	s.run.Check, s.run.Resealing = true, resealing
 	err = a.engine().Execute(ctx, s.run, pipeline.Selection{Only: "preflight"})
 	if findings := pipeline.AsFindings(err); findings != nil {
 		if a.g.json {

@@ -46,6 +46,9 @@ type app struct {
 	stages []pipeline.Stage
 	force  bool
 	late   bool
+	// pulled is the bundle `run --bundle` pulled, restored once the run
+	// holds the state directory's lock.
+	pulled *bundleRun
 }
 
 // Main runs the command line and returns the exit code.

@@ -32,7 +32,7 @@ on any machine, is safe.`,
 			if bundle != "" {
 				// First: the description the config names may be in it.
 				var err error
-				if ctx, err = a.pullBundle(ctx, bundle); err != nil {
+				if a.pulled, err = a.pullBundle(ctx, bundle); err != nil {
 					return err
 				}
 			}

@@ -59,8 +59,7 @@ REPOSITORY@sha256:... is what a CI runner releases from:
 func (a *app) seal(ctx context.Context, cfg *pipeline.Config, push bool) error {
 	state := a.stateDir(cfg)
 	// Sealing records nothing but the seal.
-	ctx = stages.Resealing(ctx)
-	s, err := a.checkedPreflight(ctx, cfg, "sealed")
+	s, err := a.checkedPreflight(ctx, cfg, "sealed", true)
 	if err != nil {
 		return err
 	}
@@ -124,70 +123,63 @@ func (a *app) seal(ctx context.Context, cfg *pipeline.Config, push bool) error {
 }
 
 // bundleRun is a pulled bundle, restored into the state directory once
-// the run holds its lock. It travels to the run in the context.
+// the run holds its lock (app.pulled until then).
 type bundleRun struct {
 	digest   name.Digest
 	identity []age.Identity
 	bundle   *seal.Bundle
 }
 
-type bundleKey struct{}
-
-func pulledBundle(ctx context.Context) *bundleRun {
-	b, _ := ctx.Value(bundleKey{}).(*bundleRun)
-	return b
-}
-
 // pullBundle fetches the bundle of `run --bundle`, by digest, and decrypts
 // it with the identity [seal] identity_env names. The description file the
 // config names is restored beside it when missing (a runner needs only the
 // config); everything else waits for the state directory's lock.
-func (a *app) pullBundle(ctx context.Context, ref string) (context.Context, error) {
+func (a *app) pullBundle(ctx context.Context, ref string) (*bundleRun, error) {
 	d, err := seal.ParseRef(ref)
 	if err != nil {
-		return ctx, &pipeline.UsageError{Msg: err.Error()}
+		return nil, &pipeline.UsageError{Msg: err.Error()}
 	}
 	// The whole config is checked before anything is pulled or written;
 	// only the description may be missing, since the bundle carries it.
 	cfg, err := pipeline.LoadConfigAwaitingDescription(a.g.config)
 	if err != nil {
-		return ctx, err
+		return nil, err
 	}
 	if cfg.Seal == nil {
-		return ctx, &pipeline.UsageError{Msg: fmt.Sprintf("--bundle needs [seal] identity_env in %s: the environment variable holding the age identity that opens the bundle", a.g.config)}
+		return nil, &pipeline.UsageError{Msg: fmt.Sprintf("--bundle needs [seal] identity_env in %s: the environment variable holding the age identity that opens the bundle", a.g.config)}
 	}
 	env := cfg.Seal.IdentityEnv
 	secret, ok := a.getenv(env)
 	if !ok || strings.TrimSpace(secret) == "" {
-		return ctx, fmt.Errorf("environment variable %s is not set: it must hold the age identity (AGE-SECRET-KEY-1...) of one of the bundle's recipients", env)
+		return nil, fmt.Errorf("environment variable %s is not set: it must hold the age identity (AGE-SECRET-KEY-1...) of one of the bundle's recipients", env)
 	}
 	ids, err := seal.ParseIdentity(secret)
 	if err != nil {
-		return ctx, fmt.Errorf("environment variable %s: %v (value not shown)", env, err)
+		return nil, fmt.Errorf("environment variable %s: %v (value not shown)", env, err)
 	}
 	b, err := seal.Pull(ctx, d.String(), ids, seal.Options{})
 	if errors.Is(err, seal.ErrWrongIdentity) {
-		return ctx, fmt.Errorf("the age identity in %s does not match the recipients of bundle %s: set it to the identity of one of the [seal] recipients the bundle was sealed for (value not shown)", env, d)
+		return nil, fmt.Errorf("the age identity in %s does not match the recipients of bundle %s: set it to the identity of one of the [seal] recipients the bundle was sealed for (value not shown)", env, d)
 	}
 	if err != nil {
-		return ctx, err
+		return nil, err
 	}
 	m, err := seal.ParseManifest(b.Manifest)
 	if err != nil {
-		return ctx, fmt.Errorf("bundle %s: %w", d, err)
+		return nil, fmt.Errorf("bundle %s: %w", d, err)
 	}
 	if desc := cfg.Advisory.Description; desc != "" && m.Description.Path == desc {
 		p := cfg.Resolve(desc)
 		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
 			if seal.Sha256(b.Description) != m.Description.Sha256 {
-				return ctx, fmt.Errorf("bundle %s: its description does not match its seal", d)
+				return nil, fmt.Errorf("bundle %s: its description does not match its seal", d)
 			}
 			if err := pipeline.WriteFileAtomic(p, b.Description, 0o644); err != nil {
-				return ctx, err
+				return nil, err
 			}
 		}
 	}
-	return context.WithValue(ctx, bundleKey{}, &bundleRun{digest: d, identity: ids, bundle: b}), nil
+	return &bundleRun{digest: d, identity: ids, bundle: b}, nil
 }
 
 // openBundle runs under the state directory's lock, before the stages: a
@@ -197,7 +189,7 @@ func (a *app) pullBundle(ctx context.Context, ref string) (context.Context, erro
 func (a *app) openBundle(ctx context.Context, s *session) (*journalMirror, error) {
 	r := s.run
 	cfg := r.Config
-	if pulled := pulledBundle(ctx); pulled != nil {
+	if pulled := a.pulled; pulled != nil {
 		ref := pulled.digest.String()
 		m, err := stages.RestoreBundle(cfg, r.StateDir, ref, pulled.bundle)
 		if err != nil {

@@ -41,6 +41,9 @@ type Run struct {
 	Force bool
 	// Check is true under `embargo check`: observe and report, change nothing.
 	Check bool
+	// Resealing is true for the preflight `embargo seal` runs: it makes
+	// the new seal, so it is not held to an older one.
+	Resealing bool
 	// Late is the operator's word (`run --late`) that the embargo is over:
 	// a fix already public, or a T0 in the past that no earlier run
 	// prepared for, is released now instead of refused.

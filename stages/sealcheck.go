@@ -80,19 +80,6 @@ func heldFromVault(r *pipeline.Run, v *vault.Vault) (branches, tags []string, mi
 	return branches, tags, missing, nil
 }
 
-type resealKey struct{}
-
-// Resealing marks the preflight that `embargo seal` runs: it makes the
-// new seal, so it is not held to an older one.
-func Resealing(ctx context.Context) context.Context {
-	return context.WithValue(ctx, resealKey{}, true)
-}
-
-func resealing(ctx context.Context) bool {
-	b, _ := ctx.Value(resealKey{}).(bool)
-	return b
-}
-
 func readSeal(r *pipeline.Run) (*seal.Manifest, bool, error) {
 	return seal.ReadManifest(SealPath(r.StateDir))
 }
@@ -101,7 +88,7 @@ func readSeal(r *pipeline.Run) (*seal.Manifest, bool, error) {
 // difference; advisory outputs that render differently are only warned
 // about (they depend on the registry's versions, which T0 itself changes).
 func checkSeal(ctx context.Context, r *pipeline.Run, v *vault.Vault, add func(subject, fix, format string, args ...any)) error {
-	if resealing(ctx) {
+	if r.Resealing {
 		return nil
 	}
 	m, ok, err := readSeal(r)
