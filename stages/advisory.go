@@ -79,7 +79,6 @@ func (ch *blogChange) paths() string {
 }
 
 func (Advisory) Run(ctx context.Context, r *pipeline.Run) error {
-	cfg := r.Config
 	if !r.Selected("gate") {
 		// Run without the gate (--from, --only): the late-start rule is
 		// this stage's to apply.
@@ -87,183 +86,206 @@ func (Advisory) Run(ctx context.Context, r *pipeline.Run) error {
 			return err
 		}
 	}
-	var (
-		model *templates.Model
-		post  templates.File
-	)
-	if err := r.Step("render", func(res map[string]string) error {
-		m, out, err := advisoryOutputs(ctx, r)
-		if err != nil {
+	p := &posting{r: r, cfg: r.Config}
+	for _, step := range []struct {
+		name string
+		do   func(context.Context, map[string]string) error
+	}{
+		{"render", p.render}, // the post and the feed entry, as preflight checked them
+		{"clone", p.clone},   // the blog's branch, fetched into the private clone
+		{"write", p.write},   // the commit, made privately: nothing public yet
+		{"push", p.push},     // the one public write, behind the gate
+		{"verify", p.verify}, // the remote branch holds the post
+	} {
+		if err := r.Step(step.name, func(res map[string]string) error { return step.do(ctx, res) }); err != nil {
 			return err
 		}
-		model, post = m, out.Post
-		sum := sha256.Sum256(post.Content)
-		digest := hex.EncodeToString(sum[:])
-		if checked := r.Journal.Result("preflight", "advisory", resOutputPrefix+post.Path); checked != "" && checked != digest {
-			r.Warnf("the post renders differently than at preflight (the registry's versions or the templates changed since): publishing it as rendered now; `embargo render` shows it")
-		}
-		res["post"] = post.Path
-		res["sha256"] = digest
-		res["url"] = m.URL
-		res["summary"] = fmt.Sprintf("%s: %s (%d bytes)", m.ID, post.Path, len(post.Content))
-		return nil
-	}); err != nil {
+	}
+	return nil
+}
+
+// posting is the advisory stage's work, a step a method: what each step
+// learns (the rendered post, the clone and its tip, the change and its
+// commit, what was pushed) the next one uses.
+type posting struct {
+	r      *pipeline.Run
+	cfg    *pipeline.Config
+	model  *templates.Model
+	post   templates.File
+	c      *blog.Clone
+	tip    plumbing.Hash // the blog's branch when fetched
+	change *blogChange   // what the blog still needs; nil when it has it all
+	commit plumbing.Hash
+	pushed plumbing.Hash // the commit the branch must contain
+}
+
+// want is what the blog at tip still needs of the rendered post and feed.
+func (p *posting) want(tip plumbing.Hash) (*blogChange, error) {
+	return blogWants(p.r, p.c, tip, p.model, p.post)
+}
+
+func (p *posting) render(ctx context.Context, res map[string]string) error {
+	r := p.r
+	m, out, err := advisoryOutputs(ctx, r)
+	if err != nil {
 		return err
 	}
-	want := func(c *blog.Clone, tip plumbing.Hash) (*blogChange, error) {
-		return blogWants(r, c, tip, model, post)
+	p.model, p.post = m, out.Post
+	sum := sha256.Sum256(p.post.Content)
+	digest := hex.EncodeToString(sum[:])
+	if checked := r.Journal.Result("preflight", "advisory", resOutputPrefix+p.post.Path); checked != "" && checked != digest {
+		r.Warnf("the post renders differently than at preflight (the registry's versions or the templates changed since): publishing it as rendered now; `embargo render` shows it")
 	}
+	res["post"] = p.post.Path
+	res["sha256"] = digest
+	res["url"] = m.URL
+	res["summary"] = fmt.Sprintf("%s: %s (%d bytes)", m.ID, p.post.Path, len(p.post.Content))
+	return nil
+}
 
-	var (
-		c   *blog.Clone
-		tip plumbing.Hash
-	)
-	if err := r.Step("clone", func(res map[string]string) error {
-		var err error
-		if c, err = blog.Open(filepath.Join(r.StateDir, "blog"), blogRepo(r), cfg.Blog.Branch, blogAuth(r)); err != nil {
-			return err
-		}
-		if tip, err = c.Fetch(ctx); err != nil {
-			return blogFetchError(r, err)
-		}
-		res["tip"] = tip.String()
-		res["summary"] = fmt.Sprintf("%s at %s", cfg.Blog.Branch, short(tip))
-		return nil
-	}); err != nil {
+func (p *posting) clone(ctx context.Context, res map[string]string) error {
+	r := p.r
+	var err error
+	if p.c, err = blog.Open(filepath.Join(r.StateDir, "blog"), blogRepo(r), p.cfg.Blog.Branch, blogAuth(r)); err != nil {
 		return err
 	}
+	if p.tip, err = p.c.Fetch(ctx); err != nil {
+		return blogFetchError(r, err)
+	}
+	p.pushed = p.tip
+	res["tip"] = p.tip.String()
+	res["summary"] = fmt.Sprintf("%s at %s", p.cfg.Blog.Branch, short(p.tip))
+	return nil
+}
 
-	// The commit is made in the private clone, where nothing is public:
-	// only the push writes publicly, and the gate guards that.
-	var (
-		change *blogChange
-		commit plumbing.Hash
-	)
-	if err := r.Step("write", func(res map[string]string) error {
-		var err error
-		if change, err = want(c, tip); err != nil {
-			return err
-		}
-		if change == nil {
-			res["summary"] = fmt.Sprintf("already published: %s is on %s at %s with the rendered content", post.Path, cfg.Blog.Branch, short(tip))
-			return nil
-		}
-		if commit, err = blogCommit(r, c, change, model); err != nil {
-			return err
-		}
-		res["commit"] = commit.String()
-		res["files"] = change.paths()
-		res["summary"] = fmt.Sprintf("commit %s on %s writes %s", short(commit), short(tip), change.paths())
-		return nil
-	}); err != nil {
+// write commits the change in the private clone, where nothing is public:
+// only the push writes publicly, and the gate guards that.
+func (p *posting) write(_ context.Context, res map[string]string) error {
+	var err error
+	if p.change, err = p.want(p.tip); err != nil {
 		return err
 	}
+	if p.change == nil {
+		res["summary"] = fmt.Sprintf("already published: %s is on %s at %s with the rendered content", p.post.Path, p.cfg.Blog.Branch, short(p.tip))
+		return nil
+	}
+	if p.commit, err = blogCommit(p.r, p.c, p.change, p.model); err != nil {
+		return err
+	}
+	res["commit"] = p.commit.String()
+	res["files"] = p.change.paths()
+	res["summary"] = fmt.Sprintf("commit %s on %s writes %s", short(p.commit), short(p.tip), p.change.paths())
+	return nil
+}
 
-	pushed := tip
-	if err := r.Step("push", func(res map[string]string) error {
-		if change == nil {
-			res["summary"] = "nothing to push: the blog already has the post"
-			return nil
-		}
-		pipeline.Checkpoint("advisory.push.before")
-		var lastErr error
-		for attempt := 1; attempt <= blogAttempts; attempt++ {
-			if attempt > 1 {
-				// Look again: the branch moved or the last try failed.
-				t, err := c.Fetch(ctx)
-				if err != nil {
-					if !transient(err) {
-						return blogFetchError(r, err)
-					}
-					lastErr = err
-					if err := blogBackoff(ctx, r, attempt, err); err != nil {
-						return err
-					}
-					continue
+// push makes the commit public, looking at the branch again before each
+// further try: someone may have pushed meanwhile, or an earlier try landed
+// without its answer.
+func (p *posting) push(ctx context.Context, res map[string]string) error {
+	r, cfg, c := p.r, p.cfg, p.c
+	if p.change == nil {
+		res["summary"] = "nothing to push: the blog already has the post"
+		return nil
+	}
+	pipeline.Checkpoint("advisory.push.before")
+	var lastErr error
+	for attempt := 1; attempt <= blogAttempts; attempt++ {
+		if attempt > 1 {
+			// Look again: the branch moved or the last try failed.
+			t, err := c.Fetch(ctx)
+			if err != nil {
+				if !transient(err) {
+					return blogFetchError(r, err)
 				}
-				if change, err = want(c, t); err != nil {
-					return err
-				}
-				if change == nil {
-					pushed = t
-					// An earlier attempt whose answer was lost, or
-					// someone else, published it.
-					res["summary"] = fmt.Sprintf("already on the blog: %s is on %s at %s with the rendered content", post.Path, cfg.Blog.Branch, short(t))
-					return nil
-				}
-				if commit, err = blogCommit(r, c, change, model); err != nil {
-					return err
-				}
-			}
-			// The gate is asked by the step that writes, right before it
-			// writes.
-			if err := r.Gate.Allow("push the advisory to the blog"); err != nil {
-				return err
-			}
-			start := r.Now()
-			err := c.Push(ctx, commit)
-			if err == nil {
-				pipeline.Checkpoint("advisory.push.after")
-				pushed = commit
-				res["commit"] = commit.String()
-				res["parent"] = change.tip.String()
-				res["pushed_at"] = start.UTC().Format(time.RFC3339Nano)
-				res["attempts"] = strconv.Itoa(attempt)
-				res["summary"] = fmt.Sprintf("pushed %s to %s at %s", short(commit), cfg.Blog.Branch, start.UTC().Format("15:04:05.000"))
-				if change.replaced {
-					res["replaced"] = post.Path
-					res["summary"] += "; replaced the post that had other content (--force)"
-				}
-				return nil
-			}
-			switch {
-			case errors.Is(err, blog.ErrNonFastForward):
-				if attempt < blogAttempts {
-					r.Warnf("the blog's %s moved since it was fetched (someone pushed meanwhile): fetching it and committing the advisory again on top", cfg.Blog.Branch)
-				}
-			case transient(err):
+				lastErr = err
 				if err := blogBackoff(ctx, r, attempt, err); err != nil {
 					return err
 				}
-			default:
-				return fmt.Errorf("push to the blog refused: %w", err)
+				continue
 			}
-			lastErr = err
+			if p.change, err = p.want(t); err != nil {
+				return err
+			}
+			if p.change == nil {
+				p.pushed = t
+				// An earlier attempt whose answer was lost, or
+				// someone else, published it.
+				res["summary"] = fmt.Sprintf("already on the blog: %s is on %s at %s with the rendered content", p.post.Path, cfg.Blog.Branch, short(t))
+				return nil
+			}
+			if p.commit, err = blogCommit(r, c, p.change, p.model); err != nil {
+				return err
+			}
 		}
-		return fmt.Errorf("the advisory could not be pushed to the blog's %s after %d attempts: %w", cfg.Blog.Branch, blogAttempts, lastErr)
-	}); err != nil {
-		return err
-	}
-
-	return r.Step("verify", func(res map[string]string) error {
-		remote, ok, err := c.RemoteTip(ctx)
-		if err != nil {
+		// The gate is asked by the step that writes, right before it
+		// writes.
+		if err := r.Gate.Allow("push the advisory to the blog"); err != nil {
 			return err
 		}
-		if !ok {
-			return fmt.Errorf("the blog's %s is gone from %s", cfg.Blog.Branch, cfg.Blog.Repo)
+		start := r.Now()
+		err := c.Push(ctx, p.commit)
+		if err == nil {
+			pipeline.Checkpoint("advisory.push.after")
+			p.pushed = p.commit
+			res["commit"] = p.commit.String()
+			res["parent"] = p.change.tip.String()
+			res["pushed_at"] = start.UTC().Format(time.RFC3339Nano)
+			res["attempts"] = strconv.Itoa(attempt)
+			res["summary"] = fmt.Sprintf("pushed %s to %s at %s", short(p.commit), cfg.Blog.Branch, start.UTC().Format("15:04:05.000"))
+			if p.change.replaced {
+				res["replaced"] = p.post.Path
+				res["summary"] += "; replaced the post that had other content (--force)"
+			}
+			return nil
 		}
-		if remote != pushed {
-			// Someone may have pushed on top since: fine, as long as
-			// our commit and the post are still there.
-			if remote, err = c.Fetch(ctx); err != nil {
-				return blogFetchError(r, err)
+		switch {
+		case errors.Is(err, blog.ErrNonFastForward):
+			if attempt < blogAttempts {
+				r.Warnf("the blog's %s moved since it was fetched (someone pushed meanwhile): fetching it and committing the advisory again on top", cfg.Blog.Branch)
 			}
-			if in, err := c.IsAncestor(pushed, remote); err != nil {
+		case transient(err):
+			if err := blogBackoff(ctx, r, attempt, err); err != nil {
 				return err
-			} else if !in {
-				return fmt.Errorf("the blog's %s is at %s, which does not contain %s: someone rewrote the branch; run `embargo run --from advisory`", cfg.Blog.Branch, short(remote), short(pushed))
 			}
-			if ch, err := want(c, remote); err != nil {
-				return err
-			} else if ch != nil {
-				return fmt.Errorf("the blog's %s at %s no longer holds the rendered %s; run `embargo run --from advisory`", cfg.Blog.Branch, short(remote), ch.paths())
-			}
+		default:
+			return fmt.Errorf("push to the blog refused: %w", err)
 		}
-		res["tip"] = remote.String()
-		res["summary"] = fmt.Sprintf("%s on %s at %s (%s)", post.Path, cfg.Blog.Branch, short(remote), model.URL)
-		return nil
-	})
+		lastErr = err
+	}
+	return fmt.Errorf("the advisory could not be pushed to the blog's %s after %d attempts: %w", cfg.Blog.Branch, blogAttempts, lastErr)
+}
+
+// verify reads the remote branch: it holds what was pushed, or a later
+// commit that still has the rendered post and feed.
+func (p *posting) verify(ctx context.Context, res map[string]string) error {
+	r, cfg, c := p.r, p.cfg, p.c
+	remote, ok, err := c.RemoteTip(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("the blog's %s is gone from %s", cfg.Blog.Branch, cfg.Blog.Repo)
+	}
+	if remote != p.pushed {
+		// Someone may have pushed on top since: fine, as long as
+		// our commit and the post are still there.
+		if remote, err = c.Fetch(ctx); err != nil {
+			return blogFetchError(r, err)
+		}
+		if in, err := c.IsAncestor(p.pushed, remote); err != nil {
+			return err
+		} else if !in {
+			return fmt.Errorf("the blog's %s is at %s, which does not contain %s: someone rewrote the branch", cfg.Blog.Branch, short(remote), short(p.pushed))
+		}
+		if ch, err := p.want(remote); err != nil {
+			return err
+		} else if ch != nil {
+			return fmt.Errorf("the blog's %s at %s no longer holds the rendered %s", cfg.Blog.Branch, short(remote), ch.paths())
+		}
+	}
+	res["tip"] = remote.String()
+	res["summary"] = fmt.Sprintf("%s on %s at %s (%s)", p.post.Path, cfg.Blog.Branch, short(remote), p.model.URL)
+	return nil
 }
 
 // blogWants compares the blog at tip with the rendered post and feed and
@@ -280,8 +302,8 @@ func blogWants(r *pipeline.Run, c *blog.Clone, tip plumbing.Hash, m *templates.M
 		ch.files[post.Path] = post.Content
 	case !bytes.Equal(have, post.Content):
 		if !r.Force {
-			return nil, fmt.Errorf("%s already exists on the blog's %s (at %s) with other content: compare it with `embargo render`; `embargo run --from advisory --force` replaces it",
-				post.Path, r.Config.Blog.Branch, short(tip))
+			return nil, &pipeline.RerunError{From: "advisory", Force: true, Err: fmt.Errorf("%s already exists on the blog's %s (at %s) with other content: compare it with `embargo render`; a re-run with --force replaces it",
+				post.Path, r.Config.Blog.Branch, short(tip))}
 		}
 		r.Warnf("%s on the blog has other content: replacing it (--force)", post.Path)
 		ch.files[post.Path] = post.Content
