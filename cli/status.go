@@ -146,7 +146,7 @@ func printHistory(w io.Writer, step *pipeline.StepRecord, verbose bool) {
 		return
 	}
 	var first []string
-	for _, k := range append(publicMoments, "visible_at") {
+	for _, k := range pipeline.Moments {
 		if v := step.FirstAt(k); v != "" {
 			if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 				first = append(first, strings.TrimSuffix(k, "_at")+" "+t.UTC().Format("15:04:05.000"))

@@ -14,10 +14,6 @@ import (
 // public and when, against T0. The steps were printed as they ran and
 // `embargo status` lists them again; this is the table for the post-mortem.
 
-// publicMoments are the result keys of the steps that wrote to a public
-// target, with the moment of the write.
-var publicMoments = []string{"pushed_at", "copied_at", "uploaded_at", "published_at"}
-
 // stageSummary is one row of the summary.
 type stageSummary struct {
 	name, state string
@@ -31,9 +27,9 @@ func summarize(cfg *pipeline.Config, s *pipeline.StageRecord) stageSummary {
 	writes, found := 0, 0
 	for _, st := range s.Steps {
 		wrote := false
-		for _, k := range publicMoments {
+		for _, k := range pipeline.Moments {
 			t, err := time.Parse(time.RFC3339Nano, st.FirstAt(k))
-			if err != nil {
+			if err != nil || !pipeline.PublicWrite(k) {
 				continue
 			}
 			wrote = true

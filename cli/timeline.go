@@ -125,9 +125,9 @@ func timelineSVG(st *Status) []byte {
 				esc(s.Name), esc(s.State), esc(s.Started.UTC().Format("15:04:05.000")), esc(end.UTC().Format("15:04:05.000")))
 		}
 		for _, step := range s.Steps {
-			for _, k := range publicMoments {
+			for _, k := range pipeline.Moments {
 				t, err := time.Parse(time.RFC3339Nano, step.FirstAt(k))
-				if err != nil {
+				if err != nil || !pipeline.PublicWrite(k) {
 					continue
 				}
 				fmt.Fprintf(&b, `<circle class="write" cx="%.1f" cy="%d" r="4" fill="#1d4f91"><title>%s: %s %s (T0 %s)</title></circle>`+"\n",

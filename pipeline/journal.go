@@ -101,6 +101,15 @@ const maxAttempts = 20
 // in the world (it ends in _at); its first value is kept in First.
 func IsMoment(key string) bool { return strings.HasSuffix(key, "_at") }
 
+// Moments are the moments the stages record, in the order a release
+// reaches them: the push, the image copies, the uploads, each version seen
+// in the index, the GitHub advisory's publication.
+var Moments = []string{"pushed_at", "copied_at", "uploaded_at", "visible_at", "published_at"}
+
+// PublicWrite is whether a moment is a write to a public target; the
+// others are observations of one.
+func PublicWrite(moment string) bool { return moment != "visible_at" }
+
 func moments(result map[string]string) map[string]string {
 	var out map[string]string
 	for k, v := range result {

@@ -87,10 +87,6 @@ type moment struct {
 	times []time.Time
 }
 
-// momentOrder lists the moments the timeline shows, in the order they
-// happen.
-var momentOrder = []string{"pushed_at", "copied_at", "uploaded_at", "visible_at", "published_at"}
-
 func (m moment) describe(stamp, rel func(time.Time) string) string {
 	parts := make([]string, len(m.keys))
 	for i, k := range m.keys {
@@ -112,7 +108,7 @@ func firstMoments(r *pipeline.Run, stage string) []moment {
 		// "publish demo@1.0.1" is about demo@1.0.1; "push" about the stage.
 		_, what, _ := strings.Cut(st.Name, " ")
 		m := moment{step: st.Name, what: what}
-		for _, k := range momentOrder {
+		for _, k := range pipeline.Moments {
 			v := st.FirstAt(k)
 			if v == "" {
 				continue
