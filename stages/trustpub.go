@@ -130,7 +130,7 @@ func (a *publishAuth) refused(tok string) bool {
 // spent explains why no token can be had: the CI gives one OIDC token a
 // job and the registry takes it once.
 func (a *publishAuth) spent() error {
-	return fmt.Errorf("the publish token from Trusted Publishing ran out (%s), and %s holds one OIDC token for the job, which the registry takes once: re-run the publish stage in a new job (`embargo run --from publish`)",
+	return fmt.Errorf("the publish token from Trusted Publishing ran out (%s), and %s holds one OIDC token for the job, which the registry takes once: re-run the publish stage in a new job",
 		a.expires.UTC().Format(time.RFC3339), a.ids.Describe())
 }
 
