@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -146,18 +147,14 @@ func runBuild(ctx context.Context, r *pipeline.Run, dir string) (string, error) 
 // future then, so hugo is told to build future posts, and
 // EMBARGO_BLOG_BUILD=1 lets a site's config tell this build apart.
 func buildEnv(r *pipeline.Run) []string {
-	secret := map[string]bool{}
-	for _, c := range credentials(r.Config) {
-		secret[c.env] = true
-		r.Secrets.Present(c.env) // remembered, so Scrub removes it from the output
-	}
-	if s := r.Config.Seal; s != nil {
-		secret[s.IdentityEnv] = true
+	secret := secretVariables(r.Config)
+	for _, name := range secret {
+		r.Secrets.Present(name) // remembered, so Scrub removes it from the output
 	}
 	var env []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if !secret[name] {
+		if !slices.Contains(secret, name) {
 			env = append(env, kv)
 		}
 	}

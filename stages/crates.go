@@ -66,7 +66,7 @@ func indexClient(r *pipeline.Run) (*index.Client, error) {
 // it (see cargo.Registry.Token).
 func cargoFor(r *pipeline.Run, rel pipeline.Release) *cargo.Cargo {
 	reg := cargo.Registry{Name: r.Config.Registry.Name, Index: registryIndex(r), Token: registryToken(r)}
-	return &cargo.Cargo{Home: filepath.Join(r.StateDir, "cargo", safeName(rel.Line)), Registry: reg, Verbose: r.Out != nil && r.Out.Verbose}
+	return &cargo.Cargo{Home: filepath.Join(r.StateDir, "cargo", safeName(rel.Line)), Registry: reg, Verbose: r.Out != nil && r.Out.Verbose, Hide: secretVariables(r.Config)}
 }
 
 func worktreeDir(r *pipeline.Run, rel pipeline.Release) string {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/index"
+	"github.com/async-rs/embargo/stages/trustpub"
 	"github.com/async-rs/embargo/stages/vault"
 	"github.com/async-rs/embargo/templates"
 )
@@ -331,6 +332,29 @@ func credentials(cfg *pipeline.Config) []credential {
 	}
 	if cfg.GHSA != nil {
 		out = append(out, credential{"ghsa.token_env", cfg.GHSA.TokenEnv, "needed to publish the GitHub advisory " + cfg.GHSA.ID})
+	}
+	return out
+}
+
+// secretVariables names every variable of the environment that holds a
+// secret of this release: the tokens, the bundle's identity, and with
+// Trusted Publishing what mints a publish token (the runner's OIDC
+// request token, the CI's ID token). The programs the release runs on its
+// own code and the site's (cargo's verification builds, the blog's build)
+// inherit none of them.
+func secretVariables(cfg *pipeline.Config) []string {
+	var out []string
+	for _, c := range credentials(cfg) {
+		out = append(out, c.env)
+	}
+	if s := cfg.Seal; s != nil && s.IdentityEnv != "" {
+		out = append(out, s.IdentityEnv)
+	}
+	if cfg.Registry.TrustedPublishing {
+		out = append(out, trustpub.GitHubRequestURL, trustpub.GitHubRequestToken)
+		if cfg.Registry.IDTokenEnv != "" {
+			out = append(out, cfg.Registry.IDTokenEnv)
+		}
 	}
 	return out
 }

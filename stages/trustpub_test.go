@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -156,5 +157,29 @@ func TestUploadsTakeTurnsOnlyOnceLimitedAndThenEarliestLineFirst(t *testing.T) {
 	}
 	if want := []turn{{0, 0}, {0, 1}, {1, 0}}; order[0] != want[0] || order[1] != want[1] || order[2] != want[2] {
 		t.Errorf("turns taken %v, want %v: the first line completes first", order, want)
+	}
+}
+
+// With Trusted Publishing, what mints a publish token (the runner's OIDC
+// request token, the CI's ID token) is a secret of the release like its
+// tokens: cargo and the site's build do not inherit it.
+func TestSecretVariablesCoverWhatMintsAPublishToken(t *testing.T) {
+	cfg := &pipeline.Config{
+		Source:   pipeline.SourceSection{TokenEnv: "EMBARGO_GIT_TOKEN"},
+		Registry: pipeline.RegistrySection{TrustedPublishing: true, IDTokenEnv: "CRATES_IO_ID_TOKEN"},
+		Blog:     &pipeline.BlogSection{TokenEnv: "EMBARGO_BLOG_TOKEN"},
+		Seal:     &pipeline.SealSection{IdentityEnv: "EMBARGO_AGE_IDENTITY"},
+		GHSA:     &pipeline.GHSASection{TokenEnv: "EMBARGO_GHSA_TOKEN"},
+	}
+	got := secretVariables(cfg)
+	for _, want := range []string{"EMBARGO_GIT_TOKEN", "EMBARGO_BLOG_TOKEN", "EMBARGO_AGE_IDENTITY", "EMBARGO_GHSA_TOKEN",
+		"CRATES_IO_ID_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_URL"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("%s is not among the secret variables %v", want, got)
+		}
+	}
+	r := &pipeline.Run{Config: cfg, Secrets: pipeline.NewSecrets(nil), StateDir: t.TempDir()}
+	if h := cargoFor(r, pipeline.Release{Line: "1.0"}).Hide; !slices.Equal(h, got) {
+		t.Errorf("cargo hides %v, want %v", h, got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -54,6 +55,10 @@ type Cargo struct {
 	// Verbose keeps the whole end of a failed cargo's output in its
 	// error; otherwise the error holds cargo's own error lines only.
 	Verbose bool
+	// Hide names the variables of this process's environment cargo must
+	// not inherit: the release's other secrets, which the build scripts
+	// and compilers a verification runs would otherwise see.
+	Hide []string
 }
 
 // ResolvesThroughView is true when dependencies resolve through a View.
@@ -125,20 +130,20 @@ func (c *Cargo) command(ctx context.Context, dir string, withToken bool, args ..
 	}
 	cmd := exec.CommandContext(ctx, bin, append(global, args...)...)
 	cmd.Dir = dir
-	cmd.Env = append(CleanEnv(), env...)
+	cmd.Env = append(CleanEnv(c.Hide...), env...)
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }
 
 // CleanEnv is the parent's environment without anything cargo would take
-// as registry configuration or credentials: the child gets exactly what
-// the release config says.
-func CleanEnv() []string {
+// as registry configuration or credentials, nor the variables hide names:
+// the child gets exactly what the release config says.
+func CleanEnv(hide ...string) []string {
 	var out []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		if k == "CARGO_HOME" || k == "CARGO_TARGET_DIR" || k == "CARGO_REGISTRY_TOKEN" || strings.HasPrefix(k, "CARGO_REGISTRIES_") ||
-			strings.HasPrefix(k, "CARGO_REGISTRY_") || strings.HasPrefix(k, "CARGO_SOURCE_") {
+			strings.HasPrefix(k, "CARGO_REGISTRY_") || strings.HasPrefix(k, "CARGO_SOURCE_") || slices.Contains(hide, k) {
 			continue
 		}
 		out = append(out, kv)
