@@ -107,8 +107,25 @@ func IsMoment(key string) bool { return strings.HasSuffix(key, "_at") }
 var Moments = []string{"pushed_at", "copied_at", "uploaded_at", "visible_at", "published_at"}
 
 // PublicWrite is whether a moment is a write to a public target; the
-// others are observations of one.
-func PublicWrite(moment string) bool { return moment != "visible_at" }
+// others (visible_at, verify's live_at) are observations of one.
+func PublicWrite(moment string) bool {
+	switch moment {
+	case "pushed_at", "copied_at", "uploaded_at", "published_at":
+		return true
+	}
+	return false
+}
+
+// StageNames are the journal's stages, in pipeline order.
+func (j *Journal) StageNames() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	names := make([]string, len(j.Stages))
+	for i, s := range j.Stages {
+		names[i] = s.Name
+	}
+	return names
+}
 
 func moments(result map[string]string) map[string]string {
 	var out map[string]string

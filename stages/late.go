@@ -57,11 +57,13 @@ func preparedBeforeT0(r *pipeline.Run) bool {
 	return false
 }
 
-// begunPublicly: the journal records a public write of this release (a
-// push, an upload, a copy, a post), or preflight saw part of it public
-// already (a branch at its held tip, a version on the registry).
+// begunPublicly: the journal records a moment of this release in any
+// stage (a push, an upload, a copy, a post; a version or the post seen
+// public: a step records one only once something is public), or preflight
+// saw part of it public already (a branch at its held tip, a version on the
+// registry).
 func begunPublicly(r *pipeline.Run) bool {
-	for _, stage := range []string{"push", "promote", "publish", "advisory", "ghsa"} {
+	for _, stage := range r.Journal.StageNames() {
 		for _, st := range r.Journal.Steps(stage) {
 			if len(st.First) > 0 {
 				return true
