@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/cargo"
 )
 
@@ -153,7 +154,8 @@ func RunEmbargo(ctx context.Context, s *Setup, binary string, opts RunOptions) (
 		res.PreflightEnd = *st.Ended
 		res.Slack = res.T0.Sub(res.PreflightEnd)
 	}
-	res.GateWoke = parseTime(j.Result("gate", "wait", "woke"))
+	gate, _ := pipeline.Load[stages.GateOpened](j, "gate", "wait")
+	res.GateWoke = gate.Woke
 	if st := j.Stage("push"); st != nil && st.Ended != nil {
 		res.PushEnd = *st.Ended
 	}
@@ -173,10 +175,11 @@ func RunEmbargo(ctx context.Context, s *Setup, binary string, opts RunOptions) (
 	for _, v := range versions {
 		c := CrateTiming{Version: v}
 		nv := v.NV()
-		c.Sealed = j.Result("preflight", "package "+v.Line, nv)
+		packaged, _ := pipeline.Load[stages.Packaged](j, "preflight", "package "+v.Line)
+		c.Sealed = packaged.Sha256[nv]
 		c.Packaged, _ = cargo.FileSha256(cargo.PackagedFile(filepath.Join(s.Dir, ".embargo", "work", v.Line), v.Name, v.Version))
-		c.UploadStart = parseTime(j.Result("publish", "publish "+nv, "uploaded_at"))
-		c.VisibleAt = parseTime(j.Result("publish", "publish "+nv, "visible_at"))
+		published, _ := pipeline.Load[stages.CratePublished](j, "publish", "publish "+nv)
+		c.UploadStart, c.VisibleAt = published.UploadedAt, published.VisibleAt
 		if p, ok := puts[nv]; ok {
 			c.PutAt, c.PutEnd = p.Time, p.Time.Add(p.Duration)
 		}
@@ -196,14 +199,6 @@ func RunEmbargo(ctx context.Context, s *Setup, binary string, opts RunOptions) (
 		return res, fmt.Errorf("embargo run: %s", strings.Join(problems, "; "))
 	}
 	return res, nil
-}
-
-func parseTime(s string) time.Time {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}
-	}
-	return t
 }
 
 func later(a, b time.Time) time.Time {

@@ -176,7 +176,8 @@ func (a *app) rehearsalReport(ctx context.Context, cfg *pipeline.Config, world *
 	if err != nil {
 		return
 	}
-	post, url := j.Result("advisory", "render", "post"), j.Result("advisory", "render", "url")
+	rendered, _ := pipeline.Load[stages.PostRendered](j, "advisory", "render")
+	post, url := rendered.Post, rendered.URL
 	if post == "" {
 		return
 	}

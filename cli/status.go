@@ -122,7 +122,7 @@ func printStatus(w io.Writer, st *Status, verbose bool) {
 			fmt.Fprintf(w, "             %s\n", s.Note)
 		}
 		for _, step := range s.Steps {
-			summary := step.Result["summary"]
+			summary := step.Summary
 			if step.Error != "" {
 				summary = firstLine(step.Error)
 			}

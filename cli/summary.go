@@ -116,7 +116,7 @@ func lastSummary(s *pipeline.StageRecord) string {
 		if s.Steps[i].Error != "" {
 			return firstLine(s.Steps[i].Error)
 		}
-		if v := s.Steps[i].Result["summary"]; v != "" {
+		if v := s.Steps[i].Summary; v != "" {
 			return v
 		}
 	}

@@ -166,9 +166,9 @@ func runPromote(r *pipeline.Run) error {
 }
 
 func stepResult(r *pipeline.Run, step string) map[string]string {
-	for _, st := range r.Journal.Stage("promote").Steps {
+	for _, st := range r.Journal.Steps("promote") {
 		if st.Name == step {
-			return st.Result
+			return flatResult(st)
 		}
 	}
 	return nil

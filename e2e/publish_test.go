@@ -18,33 +18,42 @@ import (
 )
 
 // stepResults reads from the journal the results of a stage's steps whose
-// name starts with prefix, by step name.
+// name starts with prefix, by step name, flattened (see flatResult).
 func (rl *release) stepResults(stage, prefix string) map[string]map[string]string {
 	rl.t.Helper()
-	b, err := os.ReadFile(filepath.Join(rl.dir, ".embargo", "journal.json"))
-	if err != nil {
-		rl.t.Fatal(err)
-	}
-	var j struct {
-		Stages []struct {
-			Name  string
-			Steps []struct {
-				Name   string
-				Result map[string]string
-			}
-		}
-	}
-	if err := json.Unmarshal(b, &j); err != nil {
-		rl.t.Fatal(err)
-	}
 	out := map[string]map[string]string{}
-	for _, s := range j.Stages {
-		if s.Name != stage {
-			continue
+	for _, st := range rl.journal().Steps(stage) {
+		if strings.HasPrefix(st.Name, prefix) {
+			out[st.Name] = flatResult(st)
 		}
-		for _, st := range s.Steps {
-			if strings.HasPrefix(st.Name, prefix) {
-				out[st.Name] = st.Result
+	}
+	return out
+}
+
+// flatResult is a step's result as a map of strings, for assertions: each
+// field by its JSON name (a string as it is, anything else as its JSON),
+// the fields of a map field by their own keys too, and the summary.
+func flatResult(st pipeline.StepRecord) map[string]string {
+	out := map[string]string{"summary": st.Summary}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(st.Result, &fields) != nil {
+		return out
+	}
+	text := func(v json.RawMessage) string {
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			return s
+		}
+		return string(v)
+	}
+	for k, v := range fields {
+		out[k] = text(v)
+		var inner map[string]json.RawMessage
+		if json.Unmarshal(v, &inner) == nil {
+			for ik, iv := range inner {
+				if _, taken := fields[ik]; !taken {
+					out[ik] = text(iv)
+				}
 			}
 		}
 	}
@@ -211,14 +220,14 @@ func TestDependentStartsWhileItsDependencyWaitsForTheIndex(t *testing.T) {
 			if got := puts[nv].Sub(puts[dep]); got < delay {
 				t.Errorf("%s was uploaded %s after %s, before the index could show it (index delay %s)", nv, got, dep, delay)
 			}
-			visible, err := time.Parse(time.RFC3339Nano, steps["publish "+dep].Result["visible_at"])
+			visible, err := time.Parse(time.RFC3339Nano, flatResult(*steps["publish "+dep])["visible_at"])
 			if err != nil {
 				t.Fatalf("publish %s: visible_at: %v", dep, err)
 			}
 			if started := steps["publish "+nv].Started; !started.Before(visible) {
 				t.Errorf("publish %s started at %s, once %s was visible (%s): cargo's start did not overlap the index delay", nv, started, dep, visible)
 			}
-			uploaded, err := time.Parse(time.RFC3339Nano, steps["publish "+nv].Result["uploaded_at"])
+			uploaded, err := time.Parse(time.RFC3339Nano, flatResult(*steps["publish "+nv])["uploaded_at"])
 			// The journal says when the upload could first have happened:
 			// not before cargo was shown the dependency in the index.
 			if err != nil || uploaded.Before(puts[dep].Add(delay)) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/async-rs/embargo/stages"
 )
 
 // The CI job: started before T0, it holds, counts down and pushes at T0;
@@ -212,8 +214,8 @@ func TestStatusJSONAfterRun(t *testing.T) {
 			Name  string `json:"name"`
 			State string `json:"state"`
 			Steps []struct {
-				Name   string            `json:"name"`
-				Result map[string]string `json:"result"`
+				Name   string          `json:"name"`
+				Result json.RawMessage `json:"result"`
 			} `json:"steps"`
 		} `json:"stages"`
 	}
@@ -227,6 +229,21 @@ func TestStatusJSONAfterRun(t *testing.T) {
 	if got := strings.Join(names, " "); !strings.HasPrefix(got, "preflight=done gate=done push=done") {
 		t.Errorf("stages: %s", got)
 	}
+	// The results are the stages' types: the push's refs a list, its
+	// moment a time.
+	for _, s := range st.Stages {
+		for _, step := range s.Steps {
+			if s.Name != "push" || step.Name != "push" {
+				continue
+			}
+			var pushed stages.RefsPushed
+			if err := json.Unmarshal(step.Result, &pushed); err != nil || len(pushed.Pushed) != 2*len(rl.ex.World.Lines) || pushed.PushedAt.IsZero() {
+				t.Errorf("status --json shows the push step's result %s (%v), want its refs and when", step.Result, err)
+			}
+			return
+		}
+	}
+	t.Error("status --json shows no push step")
 }
 
 // --json: every line is an event; the last is the final report.

@@ -142,11 +142,12 @@ func TestJournalRecordsEachStepOnDiskBeforeAndAfterItRuns(t *testing.T) {
 	var sawDuring *pipeline.Journal
 	e := pipelineOf(&ran, map[string]func(context.Context, *pipeline.Run) error{
 		"push": func(ctx context.Context, run *pipeline.Run) error {
-			return run.Step("push refs", func(result map[string]string) error {
+			_, err := pipeline.Step(run, "push refs", func(res *remoteResult) error {
 				sawDuring = onDisk(t, r.path) // what a crash here would leave
-				result["remote"] = "https://github.com/async-rs/async-std.git"
+				res.Remote = "https://github.com/async-rs/async-std.git"
 				return nil
 			})
+			return err
 		},
 	})
 	r = newRun(t, testConfig(), e, nil)
@@ -172,7 +173,7 @@ func TestJournalRecordsEachStepOnDiskBeforeAndAfterItRuns(t *testing.T) {
 		}
 	}
 	step := after.Stage("push").Steps[0]
-	if step.State != pipeline.StateDone || step.Ended == nil || step.Result["remote"] != "https://github.com/async-rs/async-std.git" {
+	if step.State != pipeline.StateDone || step.Ended == nil || step.Summary != "pushed to https://github.com/async-rs/async-std.git" {
 		t.Errorf("after the run the step = %+v, want done with its result", step)
 	}
 
@@ -181,13 +182,27 @@ func TestJournalRecordsEachStepOnDiskBeforeAndAfterItRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := again.Result("push", "push refs", "remote"); got != "https://github.com/async-rs/async-std.git" {
-		t.Errorf("reopened journal result = %q", got)
+	if got, ok := pipeline.Load[remoteResult](again, "push", "push refs"); !ok || got.Remote != "https://github.com/async-rs/async-std.git" {
+		t.Errorf("reopened journal result = %+v, %v", got, ok)
 	}
 	if again.Stage("verify").State != pipeline.StateDone {
 		t.Errorf("reopened journal lost the stage states: %v", states(again))
 	}
 }
+
+// remoteResult and commandResult are step results as a stage's types are.
+type remoteResult struct {
+	Remote string `json:"remote"`
+}
+
+func (r remoteResult) Summary() string { return "pushed to " + r.Remote }
+
+type commandResult struct {
+	Command string   `json:"command"`
+	Index   []string `json:"index"`
+}
+
+func (c commandResult) Summary() string { return c.Command }
 
 func TestJournalOfAnotherReleaseIsRefused(t *testing.T) {
 	e := pipelineOf(nil, nil)
@@ -291,11 +306,12 @@ func TestJournalAndOutputNeverHoldASecret(t *testing.T) {
 				t.Fatal("token not found")
 			}
 			run.Note("used token %s", tok)
-			return run.Step("publish async-std", func(result map[string]string) error {
-				result["command"] = "cargo publish --token " + tok
-				result["index"] = "https://ci:" + "pw-in-url@index.example.org/"
+			_, err := pipeline.Step(run, "publish async-std", func(res *commandResult) error {
+				res.Command = "cargo publish --token " + tok
+				res.Index = []string{"https://ci:" + "pw-in-url@index.example.org/"}
 				return errors.Join(boom, errors.New("registry said: bad token "+tok))
 			})
+			return err
 		},
 	})
 	r := newRun(t, testConfig(), e, secrets)
@@ -314,7 +330,7 @@ func TestJournalAndOutputNeverHoldASecret(t *testing.T) {
 	}
 	j := onDisk(t, r.path)
 	step := j.Stage("publish").Steps[0]
-	if step.Result["command"] != "cargo publish --token ***" || !strings.Contains(step.Error, "bad token ***") {
+	if got, _ := pipeline.Load[commandResult](j, "publish", "publish async-std"); got.Command != "cargo publish --token ***" || !strings.Contains(step.Error, "bad token ***") {
 		t.Errorf("step = %+v, want the token replaced, the rest kept", step)
 	}
 	if !strings.Contains(j.Stage("publish").Error, "upload refused") {

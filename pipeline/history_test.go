@@ -19,19 +19,37 @@ import (
 // records its own try as the upload, as the publish stage does.
 func publishStep(onRegistry, refused *bool) func(context.Context, *pipeline.Run) error {
 	return func(ctx context.Context, r *pipeline.Run) error {
-		return r.Step("publish demo@1.0.1", func(res map[string]string) error {
+		_, err := pipeline.Step(r, "publish demo@1.0.1", func(res *uploadResult) error {
 			if *onRegistry && !*refused {
-				res["summary"] = "already on the registry with the sealed checksum"
+				res.Said = "already on the registry with the sealed checksum"
 				return nil
 			}
-			res["uploaded_at"] = r.Now().UTC().Format(time.RFC3339Nano)
-			res["visible_at"] = r.Now().Add(time.Second).UTC().Format(time.RFC3339Nano)
-			res["summary"] = "published; the index shows the sealed checksum"
+			res.UploadedAt = r.Now().UTC()
+			res.VisibleAt = r.Now().Add(time.Second).UTC()
+			res.Said = "published; the index shows the sealed checksum"
 			*onRegistry = true
 			return nil
 		})
+		return err
 	}
 }
+
+// uploadResult is a publish step's result, as a stage's type is: its
+// moments are time fields named _at.
+type uploadResult struct {
+	UploadedAt time.Time `json:"uploaded_at,omitzero"`
+	VisibleAt  time.Time `json:"visible_at,omitzero"`
+	Said       string    `json:"said,omitempty"`
+}
+
+func (u uploadResult) Summary() string { return u.Said }
+
+type liveResult struct {
+	LiveAt time.Time `json:"live_at,omitzero"`
+	Said   string    `json:"said,omitempty"`
+}
+
+func (l liveResult) Summary() string { return l.Said }
 
 // A step run again keeps the history of what it did: both attempts, and
 // the time of the upload the first one made, which the re-run that found
@@ -43,7 +61,7 @@ func TestAStepRunTwiceKeepsBothAttemptsAndTheFirstUploadTimes(t *testing.T) {
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); err != nil {
 		t.Fatal(err)
 	}
-	uploaded := onDisk(t, r.path).Stage("publish").Steps[0].Result["uploaded_at"]
+	uploaded := onDisk(t, r.path).Stage("publish").Steps[0].FirstAt("uploaded_at")
 	if uploaded == "" {
 		t.Fatal("the first run recorded no upload time")
 	}
@@ -56,8 +74,8 @@ func TestAStepRunTwiceKeepsBothAttemptsAndTheFirstUploadTimes(t *testing.T) {
 	}
 
 	step := onDisk(t, r.path).Stage("publish").Steps[0]
-	if step.Result["summary"] != "already on the registry with the sealed checksum" {
-		t.Errorf("the latest result is %v, want the re-run's", step.Result)
+	if step.Summary != "already on the registry with the sealed checksum" {
+		t.Errorf("the latest result is %s (%q), want the re-run's", step.Result, step.Summary)
 	}
 	if len(step.Attempts) != 2 {
 		t.Fatalf("%d attempts recorded, want 2: %+v", len(step.Attempts), step.Attempts)
@@ -136,14 +154,15 @@ func TestAStepsHistoryIsBounded(t *testing.T) {
 	n := 0
 	e := pipelineOf(nil, map[string]func(context.Context, *pipeline.Run) error{
 		"verify": func(ctx context.Context, r *pipeline.Run) error {
-			return r.Step("post", func(res map[string]string) error {
+			_, err := pipeline.Step(r, "post", func(res *liveResult) error {
 				n++
 				if n == 1 {
-					res["live_at"] = r.Now().UTC().Format(time.RFC3339Nano)
+					res.LiveAt = r.Now().UTC()
 				}
-				res["summary"] = "try " + strings.Repeat("I", n%5)
+				res.Said = "try " + strings.Repeat("I", n%5)
 				return nil
 			})
+			return err
 		},
 	})
 	r := newRun(t, testConfig(), e, nil)
@@ -209,7 +228,7 @@ func TestStepsStartedTogetherAreEachOnDiskBeforeTheirBodyRuns(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				name := fmt.Sprintf("publish demo-%d@1.0.1", i)
-				errs <- r.Step(name, func(res map[string]string) error {
+				_, err := pipeline.Step(r, name, func(*pipeline.Said) error {
 					j, err := pipeline.ReadJournal(path)
 					if err != nil {
 						return err
@@ -221,6 +240,7 @@ func TestStepsStartedTogetherAreEachOnDiskBeforeTheirBodyRuns(t *testing.T) {
 					}
 					return fmt.Errorf("%s runs but the journal on disk does not show it started", name)
 				})
+				errs <- err
 			}()
 		}
 		wg.Wait()
@@ -245,5 +265,47 @@ func TestStepsStartedTogetherAreEachOnDiskBeforeTheirBodyRuns(t *testing.T) {
 	}
 	if done != steps {
 		t.Errorf("%d steps done on disk, want %d", done, steps)
+	}
+}
+
+// legacyUpload reads what a version 2 journal recorded for a publish step.
+type legacyUpload struct{ uploadResult }
+
+func (l *legacyUpload) ReadLegacy(m map[string]string) {
+	l.UploadedAt, _ = time.Parse(time.RFC3339Nano, m["uploaded_at"])
+	l.Said = m["summary"]
+}
+
+// A journal written before results were typed (version 2) is read through
+// the result type's ReadLegacy, and a type without one reads nothing
+// rather than a wrong value.
+func TestAResultOfAVersion2JournalIsReadThroughItsType(t *testing.T) {
+	e := pipelineOf(nil, nil)
+	r := newRun(t, testConfig(), e, nil)
+	old := `{
+  "version": 2, "id": "ASYNC-STD-SA-2026-001", "t0": "` + testT0.Format(time.RFC3339) + `", "window": "6h0m0s",
+  "stages": [
+    {"name": "publish", "state": "done",
+     "steps": [{"name": "publish demo@1.0.1", "state": "done", "started": "2026-12-01T14:00:00Z", "ended": "2026-12-01T14:00:02Z",
+       "result": {"uploaded_at": "2026-12-01T14:00:00.5Z", "summary": "published; the index shows the sealed checksum"},
+       "attempts": [{"started": "2026-12-01T14:00:00Z", "state": "done", "moments": {"uploaded_at": "2026-12-01T14:00:00.5Z"}}]}]}
+  ]
+}`
+	if err := os.WriteFile(r.path, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j, err := pipeline.OpenJournal(r.path, testConfig(), e.Names(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := pipeline.Load[legacyUpload](j, "publish", "publish demo@1.0.1")
+	if !ok || got.UploadedAt.Format(time.RFC3339Nano) != "2026-12-01T14:00:00.5Z" || got.Said != "published; the index shows the sealed checksum" {
+		t.Errorf("Load = %+v, %v: want the version 2 result", got, ok)
+	}
+	if _, ok := pipeline.Load[uploadResult](j, "publish", "publish demo@1.0.1"); ok {
+		t.Error("a type without ReadLegacy read a version 2 result")
+	}
+	if s := j.Steps("publish")[0]; s.Summary != "published; the index shows the sealed checksum" || s.FirstAt("uploaded_at") != "2026-12-01T14:00:00.5Z" {
+		t.Errorf("step = %+v: want its summary and moment kept", s)
 	}
 }

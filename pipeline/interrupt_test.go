@@ -15,11 +15,12 @@ func TestAnInterruptedStageIsRecordedInterruptedAndResumesThere(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	e := pipelineOf(nil, map[string]func(context.Context, *pipeline.Run) error{
 		"verify": func(ctx context.Context, r *pipeline.Run) error {
-			return r.Step("post", func(res map[string]string) error {
+			_, err := pipeline.Step(r, "post", func(*pipeline.Said) error {
 				cancel() // the operator presses Ctrl-C while the post is polled
 				<-ctx.Done()
 				return ctx.Err()
 			})
+			return err
 		},
 	})
 	r := newRun(t, testConfig(), e, nil)

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -64,14 +65,20 @@ type StageRecord struct {
 // StepRecord is a step: its state, times, result and error are those of
 // its latest attempt; Attempts and First keep what earlier ones did.
 type StepRecord struct {
-	Name    string            `json:"name"`
-	State   string            `json:"state"`
-	Started *time.Time        `json:"started,omitempty"`
-	Ended   *time.Time        `json:"ended,omitempty"`
-	Result  map[string]string `json:"result,omitempty"`
-	Error   string            `json:"error,omitempty"`
+	Name    string     `json:"name"`
+	State   string     `json:"state"`
+	Started *time.Time `json:"started,omitempty"`
+	Ended   *time.Time `json:"ended,omitempty"`
+	// Result is the latest attempt's result, as the stage's type wrote it
+	// (read it back with Load); Summary is its one line.
+	Result  json.RawMessage `json:"result,omitempty"`
+	Summary string          `json:"summary,omitempty"`
+	Error   string          `json:"error,omitempty"`
+	// Legacy is the result of a step recorded by a journal of version 1
+	// or 2, a map of strings, kept for the result types that read it.
+	Legacy map[string]string `json:"legacy_result,omitempty"`
 	// First holds the first value each moment of the step had (a result
-	// key ending in _at: pushed_at, uploaded_at, visible_at), from the
+	// field ending in _at: pushed_at, uploaded_at, visible_at), from the
 	// earliest attempt that recorded it. A re-run that finds the crate
 	// already on the registry records no uploaded_at, and would not
 	// replace the one here if it did: this is when things became public.
@@ -127,25 +134,17 @@ func (j *Journal) StageNames() []string {
 	return names
 }
 
-func moments(result map[string]string) map[string]string {
-	var out map[string]string
-	for k, v := range result {
-		if IsMoment(k) && v != "" {
-			if out == nil {
-				out = map[string]string{}
-			}
-			out[k] = v
-		}
-	}
-	return out
-}
-
 // FirstAt is the first value moment key had in any attempt of the step.
 func (s *StepRecord) FirstAt(key string) string {
 	if v := s.First[key]; v != "" {
 		return v
 	}
-	return s.Result[key]
+	for i := len(s.Attempts) - 1; i >= 0; i-- {
+		if v := s.Attempts[i].Moments[key]; v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // begin starts an attempt, in the journal's lock. An attempt still
@@ -170,12 +169,12 @@ func (s *StepRecord) begin(now time.Time) *Attempt {
 }
 
 // end records the outcome of attempt a, in the journal's lock.
-func (s *StepRecord) end(a *Attempt, at time.Time, state string, result map[string]string, err error) {
-	s.Ended, s.Result, s.State, s.Error = &at, result, state, ""
+func (s *StepRecord) end(a *Attempt, at time.Time, state string, result json.RawMessage, summary string, err error) {
+	s.Ended, s.Result, s.Summary, s.State, s.Error, s.Legacy = &at, result, summary, state, "", nil
 	if err != nil {
 		s.Error = err.Error()
 	}
-	a.Ended, a.State, a.Error, a.Summary, a.Moments = &at, state, s.Error, result["summary"], moments(result)
+	a.Ended, a.State, a.Error, a.Summary, a.Moments = &at, state, s.Error, summary, moments(result)
 	for k, v := range a.Moments {
 		if s.First[k] == "" {
 			if s.First == nil {
@@ -186,28 +185,50 @@ func (s *StepRecord) end(a *Attempt, at time.Time, state string, result map[stri
 	}
 }
 
-// upgrade gives the steps of a journal written before attempts were kept
-// (version 1) their history: the one run each records is its first
-// attempt, and its moments the first ones. A release in flight keeps the
-// times of its uploads across the upgrade.
+// upgrade reads a journal of an older version. Version 1 kept no
+// attempts: the one run each step records becomes its first attempt, and
+// its moments the first ones, so a release in flight keeps the times of
+// its uploads. Versions 1 and 2 recorded results as maps of strings: they
+// are kept as Legacy, for the result types that read them (LegacyResult).
 func (j *Journal) upgrade() {
+	if j.Version >= journalVersion {
+		return
+	}
 	for _, st := range j.Stages {
 		for _, s := range st.Steps {
+			var legacy map[string]string
+			if len(s.Result) > 0 && json.Unmarshal(s.Result, &legacy) == nil {
+				s.Legacy, s.Result, s.Summary = legacy, nil, legacy["summary"]
+			}
 			if len(s.Attempts) > 0 || s.Started == nil {
 				continue
 			}
 			s.Attempts = []*Attempt{{Started: s.Started, Ended: s.Ended, State: s.State, Error: s.Error,
-				Summary: s.Result["summary"], Moments: moments(s.Result)}}
+				Summary: s.Summary, Moments: legacyMoments(legacy)}}
 			if s.First == nil {
-				s.First = moments(s.Result)
+				s.First = legacyMoments(legacy)
 			}
 		}
 	}
 	j.Version = journalVersion
 }
 
-// journalVersion 2 keeps each step's attempts and first moments.
-const journalVersion = 2
+func legacyMoments(result map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range result {
+		if IsMoment(k) && v != "" {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// journalVersion 2 keeps each step's attempts and first moments; 3 records
+// results as their stage's types.
+const journalVersion = 3
 
 // OpenJournal loads the journal at path, or starts an empty one. A journal
 // of another release (different id or T0) is refused rather than mixed in.
@@ -287,23 +308,6 @@ func (j *Journal) Stage(name string) *StageRecord {
 	return nil
 }
 
-// Result is a recorded step result, or "" (callers must cope with a missing
-// journal by observing the world).
-func (j *Journal) Result(stage, step, key string) string {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	s := j.Stage(stage)
-	if s == nil {
-		return ""
-	}
-	for _, st := range s.Steps {
-		if st.Name == step {
-			return st.Result[key]
-		}
-	}
-	return ""
-}
-
 // StageState is a stage's state and end, read under the journal's lock.
 func (j *Journal) StageState(stage string) (state string, ended *time.Time) {
 	j.mu.Lock()
@@ -326,7 +330,8 @@ func (j *Journal) Steps(stage string) []StepRecord {
 	out := make([]StepRecord, len(s.Steps))
 	for i, st := range s.Steps {
 		out[i] = *st
-		out[i].Result, out[i].First = maps.Clone(st.Result), maps.Clone(st.First)
+		out[i].Result, out[i].First = slices.Clone(st.Result), maps.Clone(st.First)
+		out[i].Legacy = maps.Clone(st.Legacy)
 		out[i].Attempts = make([]*Attempt, len(st.Attempts))
 		for k, a := range st.Attempts {
 			c := *a
@@ -399,8 +404,9 @@ func (j *Journal) scrubLocked() {
 		s.Error, s.Note = j.scrub(s.Error), j.scrub(s.Note)
 		for _, st := range s.Steps {
 			st.Error = j.scrub(st.Error)
-			for k, v := range st.Result {
-				st.Result[k] = j.scrub(v)
+			st.Summary = j.scrub(st.Summary)
+			for k, v := range st.Legacy {
+				st.Legacy[k] = j.scrub(v)
 			}
 			for k, v := range st.First {
 				st.First[k] = j.scrub(v)

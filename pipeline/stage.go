@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -28,8 +27,8 @@ type Planner interface {
 }
 
 // Run is what a stage sees: the config, the gate, the journal, the output.
-// What one stage hands to the next goes through journal step results, typed
-// by the stage that writes them.
+// What one stage hands to the next goes through the journal: each step's
+// result is a Go value of the stage's own type (see Step and Load).
 type Run struct {
 	Config   *Config
 	Gate     *Gate
@@ -106,57 +105,6 @@ func (r *Run) Note(format string, args ...any) {
 		}
 		r.stage.Note += msg
 	})
-}
-
-// Step runs fn as a named step of the current stage, recording its state,
-// times, result and error in the journal, written before and after. Each
-// run of a step is an attempt, kept in its history; a result key ending in
-// _at is a moment (when something happened in the world), and the first
-// value each moment had is kept however often the step runs again.
-func (r *Run) Step(name string, fn func(result map[string]string) error) error {
-	now := r.Now().UTC()
-	var rec *StepRecord
-	var attempt *Attempt
-	if err := r.Journal.update(func() {
-		for _, s := range r.stage.Steps {
-			if s.Name == name {
-				rec = s
-			}
-		}
-		if rec == nil {
-			rec = &StepRecord{Name: name}
-			r.stage.Steps = append(r.stage.Steps, rec)
-		}
-		attempt = rec.begin(now)
-	}); err != nil {
-		return fmt.Errorf("write journal: %w", err)
-	}
-	r.Out.Debugf(r.Stage(), "step %s", name)
-	point := r.Stage() + "." + strings.ReplaceAll(name, " ", "_")
-	Checkpoint(point + ".started")
-	result := map[string]string{}
-	err := recovered(func() error { return fn(result) })
-	Checkpoint(point + ".ran")
-	// Once in the journal, the result is the journal's, read and scrubbed
-	// under its lock by the steps running beside this one.
-	summary := result["summary"]
-	end := r.Now().UTC()
-	state := StateDone
-	switch {
-	case err != nil && r.Interrupted():
-		state = StateInterrupted
-	case err != nil:
-		state = StateFailed
-	}
-	if jerr := r.Journal.update(func() {
-		rec.end(attempt, end, state, result, err)
-	}); jerr != nil && err == nil {
-		err = fmt.Errorf("write journal: %w", jerr)
-	}
-	if err == nil {
-		r.Out.Emit(Event{Kind: EventDone, Stage: r.Stage(), Step: name, Msg: summary})
-	}
-	return err
 }
 
 // Interrupted is true once the operator has stopped the run (Ctrl-C,

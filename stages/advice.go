@@ -20,12 +20,6 @@ import (
 // embedded ones of the same name.
 const OverrideDir = "embargo-templates"
 
-// Results the preflight records in its "advisory" step.
-const (
-	resOutputPrefix = "sha256 " // + output path: digest of each rendered output
-	resNoFix        = "no_fix"  // series left without a fix, comma separated
-)
-
 // AdvisoryModel builds the advisory model of a config.
 func AdvisoryModel(cfg *pipeline.Config) (*templates.Model, error) {
 	return templates.NewModel(cfg)
@@ -84,7 +78,7 @@ func advisoryOutputs(ctx context.Context, r *pipeline.Run) (*templates.Model, *t
 
 // checkAdvisory validates the model and renders every output, so template
 // and data errors surface before T0.
-func checkAdvisory(ctx context.Context, r *pipeline.Run, res map[string]string, add func(subject, fix, format string, args ...any)) (*templates.Model, *templates.Outputs, error) {
+func checkAdvisory(ctx context.Context, r *pipeline.Run, res *AdvisoryChecked, add func(subject, fix, format string, args ...any)) (*templates.Model, *templates.Outputs, error) {
 	cfg := r.Config
 	m, err := AdvisoryModel(cfg)
 	if err != nil {
@@ -105,7 +99,7 @@ func checkAdvisory(ctx context.Context, r *pipeline.Run, res map[string]string, 
 		return nil, nil, fmt.Errorf("read the versions of %s on the registry: %w", cfg.Advisory.Package, err)
 	}
 	if noFix := m.NoFixSeries(versions); len(noFix) > 0 {
-		res[resNoFix] = strings.Join(noFix, ",")
+		res.NoFix = noFix
 		r.Warnf("series %s of %s get no fix: the advisory tells their users what to upgrade to; check no maintained line is missing", strings.Join(noFix, ", "), cfg.Advisory.Package)
 	}
 	out, err := RenderAdvisory(cfg, m, versions)
@@ -115,16 +109,19 @@ func checkAdvisory(ctx context.Context, r *pipeline.Run, res map[string]string, 
 	}
 	for _, f := range out.Files() {
 		sum := sha256.Sum256(f.Content)
-		res[resOutputPrefix+f.Path] = hex.EncodeToString(sum[:])
+		if res.Outputs == nil {
+			res.Outputs = map[string]string{}
+		}
+		res.Outputs[f.Path] = hex.EncodeToString(sum[:])
 	}
-	res["summary"] = fmt.Sprintf("%s rendered (%d outputs), %d registry versions classified", m.ID, len(out.Files()), len(versions))
+	res.Text = fmt.Sprintf("%s rendered (%d outputs), %d registry versions classified", m.ID, len(out.Files()), len(versions))
 	return m, out, nil
 }
 
 // checkBlog reads the blog before T0 (and warms the private clone the
 // advisory stage pushes from): the branch exists, the post is not public yet
 // (that would be a leak), and the post and feed can be written.
-func checkBlog(ctx context.Context, r *pipeline.Run, m *templates.Model, out *templates.Outputs, afterT0 bool, res map[string]string, add func(subject, fix, format string, args ...any)) error {
+func checkBlog(ctx context.Context, r *pipeline.Run, m *templates.Model, out *templates.Outputs, afterT0 bool, res *BlogChecked, add func(subject, fix, format string, args ...any)) error {
 	cfg := r.Config
 	c, err := blog.Open(filepath.Join(r.StateDir, "blog"), blogRepo(r), cfg.Blog.Branch, blogAuth(r))
 	if err != nil {
@@ -135,7 +132,7 @@ func checkBlog(ctx context.Context, r *pipeline.Run, m *templates.Model, out *te
 		add("blog.repo", "check blog.repo and blog.branch, and the blog token", "%v", blogFetchError(r, err))
 		return nil
 	}
-	res["tip"] = tip.String()
+	res.Branch, res.Tip = cfg.Blog.Branch, tip.String()
 	if _, exists, err := c.File(tip, out.Post.Path); err != nil {
 		return err
 	} else if exists && !afterT0 {
@@ -153,7 +150,6 @@ func checkBlog(ctx context.Context, r *pipeline.Run, m *templates.Model, out *te
 	if err := checkSiteBuild(ctx, r, c, tip, m, out.Post, change, res, add); err != nil {
 		return err
 	}
-	res["summary"] = fmt.Sprintf("%s at %s: the post and feed entry can be written; site build: %s", cfg.Blog.Branch, short(tip), res["build"])
 	return nil
 }
 

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -87,21 +86,13 @@ func (Advisory) Run(ctx context.Context, r *pipeline.Run) error {
 		}
 	}
 	p := &posting{r: r, cfg: r.Config}
-	for _, step := range []struct {
-		name string
-		do   func(context.Context, map[string]string) error
-	}{
-		{"render", p.render}, // the post and the feed entry, as preflight checked them
-		{"clone", p.clone},   // the blog's branch, fetched into the private clone
-		{"write", p.write},   // the commit, made privately: nothing public yet
-		{"push", p.push},     // the one public write, behind the gate
-		{"verify", p.verify}, // the remote branch holds the post
-	} {
-		if err := r.Step(step.name, func(res map[string]string) error { return step.do(ctx, res) }); err != nil {
-			return err
-		}
-	}
-	return nil
+	return runSteps(ctx,
+		step(r, "render", p.render), // the post and the feed entry, as preflight checked them
+		step(r, "clone", p.clone),   // the blog's branch, fetched into the private clone
+		step(r, "write", p.write),   // the commit, made privately: nothing public yet
+		step(r, "push", p.push),     // the one public write, behind the gate
+		step(r, "verify", p.verify), // the remote branch holds the post
+	)
 }
 
 // posting is the advisory stage's work, a step a method: what each step
@@ -124,7 +115,7 @@ func (p *posting) want(tip plumbing.Hash) (*blogChange, error) {
 	return blogWants(p.r, p.c, tip, p.model, p.post)
 }
 
-func (p *posting) render(ctx context.Context, res map[string]string) error {
+func (p *posting) render(ctx context.Context, res *PostRendered) error {
 	r := p.r
 	m, out, err := advisoryOutputs(ctx, r)
 	if err != nil {
@@ -133,17 +124,14 @@ func (p *posting) render(ctx context.Context, res map[string]string) error {
 	p.model, p.post = m, out.Post
 	sum := sha256.Sum256(p.post.Content)
 	digest := hex.EncodeToString(sum[:])
-	if checked := r.Journal.Result("preflight", "advisory", resOutputPrefix+p.post.Path); checked != "" && checked != digest {
+	if checked, ok := pipeline.Load[AdvisoryChecked](r.Journal, "preflight", "advisory"); ok && checked.Outputs[p.post.Path] != "" && checked.Outputs[p.post.Path] != digest {
 		r.Warnf("the post renders differently than at preflight (the registry's versions or the templates changed since): publishing it as rendered now; `embargo render` shows it")
 	}
-	res["post"] = p.post.Path
-	res["sha256"] = digest
-	res["url"] = m.URL
-	res["summary"] = fmt.Sprintf("%s: %s (%d bytes)", m.ID, p.post.Path, len(p.post.Content))
+	*res = PostRendered{ID: m.ID, Post: p.post.Path, Sha256: digest, URL: m.URL, Bytes: len(p.post.Content)}
 	return nil
 }
 
-func (p *posting) clone(ctx context.Context, res map[string]string) error {
+func (p *posting) clone(ctx context.Context, res *BlogFetched) error {
 	r := p.r
 	var err error
 	if p.c, err = blog.Open(filepath.Join(r.StateDir, "blog"), blogRepo(r), p.cfg.Blog.Branch, blogAuth(r)); err != nil {
@@ -153,38 +141,36 @@ func (p *posting) clone(ctx context.Context, res map[string]string) error {
 		return blogFetchError(r, err)
 	}
 	p.pushed = p.tip
-	res["tip"] = p.tip.String()
-	res["summary"] = fmt.Sprintf("%s at %s", p.cfg.Blog.Branch, short(p.tip))
+	res.Branch, res.Tip = p.cfg.Blog.Branch, p.tip.String()
 	return nil
 }
 
 // write commits the change in the private clone, where nothing is public:
 // only the push writes publicly, and the gate guards that.
-func (p *posting) write(_ context.Context, res map[string]string) error {
+func (p *posting) write(_ context.Context, res *PostCommitted) error {
 	var err error
 	if p.change, err = p.want(p.tip); err != nil {
 		return err
 	}
 	if p.change == nil {
-		res["summary"] = fmt.Sprintf("already published: %s is on %s at %s with the rendered content", p.post.Path, p.cfg.Blog.Branch, short(p.tip))
+		res.Text = fmt.Sprintf("already published: %s is on %s at %s with the rendered content", p.post.Path, p.cfg.Blog.Branch, short(p.tip))
 		return nil
 	}
 	if p.commit, err = blogCommit(p.r, p.c, p.change, p.model); err != nil {
 		return err
 	}
-	res["commit"] = p.commit.String()
-	res["files"] = p.change.paths()
-	res["summary"] = fmt.Sprintf("commit %s on %s writes %s", short(p.commit), short(p.tip), p.change.paths())
+	res.Commit, res.Files = p.commit.String(), slices.Sorted(maps.Keys(p.change.files))
+	res.Text = fmt.Sprintf("commit %s on %s writes %s", short(p.commit), short(p.tip), p.change.paths())
 	return nil
 }
 
 // push makes the commit public, looking at the branch again before each
 // further try: someone may have pushed meanwhile, or an earlier try landed
 // without its answer.
-func (p *posting) push(ctx context.Context, res map[string]string) error {
+func (p *posting) push(ctx context.Context, res *PostPushed) error {
 	r, cfg, c := p.r, p.cfg, p.c
 	if p.change == nil {
-		res["summary"] = "nothing to push: the blog already has the post"
+		res.Text = "nothing to push: the blog already has the post"
 		return nil
 	}
 	pipeline.Checkpoint("advisory.push.before")
@@ -210,7 +196,7 @@ func (p *posting) push(ctx context.Context, res map[string]string) error {
 				p.pushed = t
 				// An earlier attempt whose answer was lost, or
 				// someone else, published it.
-				res["summary"] = fmt.Sprintf("already on the blog: %s is on %s at %s with the rendered content", p.post.Path, cfg.Blog.Branch, short(t))
+				res.Text = fmt.Sprintf("already on the blog: %s is on %s at %s with the rendered content", p.post.Path, cfg.Blog.Branch, short(t))
 				return nil
 			}
 			if p.commit, err = blogCommit(r, c, p.change, p.model); err != nil {
@@ -227,14 +213,11 @@ func (p *posting) push(ctx context.Context, res map[string]string) error {
 		if err == nil {
 			pipeline.Checkpoint("advisory.push.after")
 			p.pushed = p.commit
-			res["commit"] = p.commit.String()
-			res["parent"] = p.change.tip.String()
-			res["pushed_at"] = start.UTC().Format(time.RFC3339Nano)
-			res["attempts"] = strconv.Itoa(attempt)
-			res["summary"] = fmt.Sprintf("pushed %s to %s at %s", short(p.commit), cfg.Blog.Branch, start.UTC().Format("15:04:05.000"))
+			res.Commit, res.Parent, res.PushedAt, res.Attempts = p.commit.String(), p.change.tip.String(), start.UTC(), attempt
+			res.Text = fmt.Sprintf("pushed %s to %s at %s", short(p.commit), cfg.Blog.Branch, start.UTC().Format("15:04:05.000"))
 			if p.change.replaced {
-				res["replaced"] = p.post.Path
-				res["summary"] += "; replaced the post that had other content (--force)"
+				res.Replaced = p.post.Path
+				res.Text += "; replaced the post that had other content (--force)"
 			}
 			return nil
 		}
@@ -257,7 +240,7 @@ func (p *posting) push(ctx context.Context, res map[string]string) error {
 
 // verify reads the remote branch: it holds what was pushed, or a later
 // commit that still has the rendered post and feed.
-func (p *posting) verify(ctx context.Context, res map[string]string) error {
+func (p *posting) verify(ctx context.Context, res *PostOnBlog) error {
 	r, cfg, c := p.r, p.cfg, p.c
 	remote, ok, err := c.RemoteTip(ctx)
 	if err != nil {
@@ -283,8 +266,7 @@ func (p *posting) verify(ctx context.Context, res map[string]string) error {
 			return fmt.Errorf("the blog's %s at %s no longer holds the rendered %s", cfg.Blog.Branch, short(remote), ch.paths())
 		}
 	}
-	res["tip"] = remote.String()
-	res["summary"] = fmt.Sprintf("%s on %s at %s (%s)", p.post.Path, cfg.Blog.Branch, short(remote), p.model.URL)
+	res.Post, res.Branch, res.Tip, res.URL = p.post.Path, cfg.Blog.Branch, remote.String(), p.model.URL
 	return nil
 }
 

@@ -34,7 +34,7 @@ var buildOutput = map[string]string{"hugo": "public", "middleman": "build", "jek
 
 // checkConventions checks the rendered post against what the blog
 // repository's own files say a post is, each problem naming its file.
-func checkConventions(r *pipeline.Run, c *blog.Clone, tip plumbing.Hash, m *templates.Model, post templates.File, res map[string]string, add func(subject, fix, format string, args ...any)) error {
+func checkConventions(r *pipeline.Run, c *blog.Clone, tip plumbing.Hash, m *templates.Model, post templates.File, res *BlogChecked, add func(subject, fix, format string, args ...any)) error {
 	site, err := c.Site(tip)
 	if err != nil {
 		return err
@@ -52,9 +52,9 @@ func checkConventions(r *pipeline.Run, c *blog.Clone, tip plumbing.Hash, m *temp
 	}
 	if conv != nil {
 		if conv.AuthorsFile != "" {
-			res["authors"] = conv.AuthorsFile
+			res.Authors = conv.AuthorsFile
 		}
-		res["neighbours"] = strings.Join(conv.Neighbours, ",")
+		res.Neighbours = conv.Neighbours
 	}
 	return nil
 }
@@ -62,18 +62,18 @@ func checkConventions(r *pipeline.Run, c *blog.Clone, tip plumbing.Hash, m *temp
 // checkSiteBuild runs blog.build in a scratch copy of the blog at tip with
 // the post and the feed written over it, and looks for the post's page in
 // what it built. Nothing is pushed; the copy is removed afterwards.
-func checkSiteBuild(ctx context.Context, r *pipeline.Run, c *blog.Clone, tip plumbing.Hash, m *templates.Model, post templates.File, change *blogChange, res map[string]string,
+func checkSiteBuild(ctx context.Context, r *pipeline.Run, c *blog.Clone, tip plumbing.Hash, m *templates.Model, post templates.File, change *blogChange, res *BlogChecked,
 	add func(subject, fix, format string, args ...any)) error {
 	cfg := r.Config
 	if cfg.Blog.Build == "" {
-		res["build"] = "not checked"
+		res.Build = "not checked"
 		r.Infof("the site build was not checked: set blog.build to the site's build command (e.g. %q) to build the blog with the post before T0", exampleBuild(cfg.Blog.Style))
 		return nil
 	}
 	if !r.Now().Before(r.Gate.T0) && !r.Gate.Sandbox {
 		// At T0 a build only delays the release: it is a check for
 		// before T0 (a rehearsal's T0 is now, and it checks).
-		res["build"] = "not checked after T0"
+		res.Build = "not checked after T0"
 		return nil
 	}
 	dir, err := os.MkdirTemp("", "embargo-blog-build-")
@@ -95,12 +95,12 @@ func checkSiteBuild(ctx context.Context, r *pipeline.Run, c *blog.Clone, tip plu
 	if errors.As(err, &exit) && exit.ExitCode() == 127 {
 		// The shell found no such command: this machine (a CI runner,
 		// say) lacks the generator, which says nothing of the post.
-		res["build"] = "not checked: " + cfg.Blog.Build + " is not installed here"
+		res.Build = "not checked: " + cfg.Blog.Build + " is not installed here"
 		r.Warnf("the site build was not checked: the shell cannot find %s here (exit status 127):\n%s", cfg.Blog.Build, tail(r.Secrets.Scrub(out), 5))
 		return nil
 	}
 	if err != nil {
-		res["build"] = cfg.Blog.Build + " failed"
+		res.Build = cfg.Blog.Build + " failed"
 		add("blog.build", "fix the site or the post so that the site's own build passes; the output above is its tail",
 			"%s failed in a copy of the blog with the post (%v, after %s):\n%s", cfg.Blog.Build, err, took, tail(r.Secrets.Scrub(out), buildTail))
 		return nil
@@ -114,9 +114,9 @@ func checkSiteBuild(ctx context.Context, r *pipeline.Run, c *blog.Clone, tip plu
 		}
 		add("blog.build", fix, "%s built no page for the post: none of %s exists under its %s/", cfg.Blog.Build, strings.Join(page, ", "), buildOutput[cfg.Blog.Style])
 	default:
-		res["built_page"] = found
+		res.BuiltPage = found
 	}
-	res["build"] = fmt.Sprintf("%s passed in %s", cfg.Blog.Build, took)
+	res.Build = fmt.Sprintf("%s passed in %s", cfg.Blog.Build, took)
 	return nil
 }
 

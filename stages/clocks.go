@@ -259,15 +259,12 @@ func startClocks(ctx context.Context, r *pipeline.Run) (wait func() ([]pipeline.
 // journal and the output, a warning for a clock far off, a problem for one
 // off by more than the window.
 func recordClocks(r *pipeline.Run, wait func() ([]pipeline.Offset, bool), add func(subject, fix, format string, args ...any)) error {
-	return r.Step("clocks", func(res map[string]string) error {
+	_, err := pipeline.Step(r, "clocks", func(res *ClocksMeasured) error {
 		offs, ok := wait()
 		if !ok {
-			res["summary"] = "not measured: the local clock stands for every target"
 			return nil
 		}
-		for _, o := range offs {
-			res[o.Name()] = o.String()
-		}
+		res.Measured, res.Offsets = true, offs
 		warnings, findings := JudgeClocks(offs, r.Gate.Window)
 		for _, w := range warnings {
 			r.Warnf("%s", w)
@@ -275,7 +272,7 @@ func recordClocks(r *pipeline.Run, wait func() ([]pipeline.Offset, bool), add fu
 		for _, f := range findings {
 			add(f.Subject, f.Fix, "%s", f.Msg)
 		}
-		res["summary"] = pipeline.ClockCheck{Offsets: offs}.Summary()
 		return nil
 	})
+	return err
 }

@@ -47,13 +47,6 @@ func sourcePath(r *pipeline.Run) string { return r.Config.Resolve(r.Config.Sourc
 // lineStep names the preflight step of a line; push reads its results.
 func lineStep(rel pipeline.Release) string { return "line " + rel.Line }
 
-// Results the preflight records per line.
-const (
-	resHeld      = "held"       // the held tip that was checked
-	resPublicTip = "public_tip" // the public branch tip it fast-forwards
-	resCrates    = "crates"     // name@version, comma separated, publish order
-)
-
 // tagger is the handler, at T0: tags made by any run on any machine are the
 // same object.
 func tagger(cfg *pipeline.Config) object.Signature {
@@ -70,6 +63,22 @@ func tagMessage(cfg *pipeline.Config, rel pipeline.Release) string {
 
 func short(h plumbing.Hash) string { return vault.Short(h) }
 
+// HeldTips is the held step of a stage about to make the held tips
+// public: each line's tip, read again.
+type HeldTips struct {
+	Tips map[string]string `json:"tips"` // by line
+}
+
+// Summary is empty: the stage's own steps say what it did with them.
+func (h HeldTips) Summary() string { return "" }
+
+func (h *HeldTips) add(line string, tip plumbing.Hash) {
+	if h.Tips == nil {
+		h.Tips = map[string]string{}
+	}
+	h.Tips[line] = tip.String()
+}
+
 // heldTips reads the held tips again, for a stage about to make them
 // public (done says what it would have done: "pushed", "published"): the
 // vault may be new (a fresh runner, a deleted state directory), and the
@@ -77,7 +86,7 @@ func short(h plumbing.Hash) string { return vault.Short(h) }
 func heldTips(ctx context.Context, r *pipeline.Run, v *vault.Vault, done string) (map[string]plumbing.Hash, error) {
 	cfg := r.Config
 	held := map[string]plumbing.Hash{}
-	if err := r.Step("held", func(res map[string]string) error {
+	if _, err := pipeline.Step(r, "held", func(res *HeldTips) error {
 		if _, _, missing, err := fetchHeld(ctx, r, v); err != nil {
 			return err
 		} else if len(missing) > 0 {
@@ -85,12 +94,12 @@ func heldTips(ctx context.Context, r *pipeline.Run, v *vault.Vault, done string)
 		}
 		for _, rel := range cfg.Releases {
 			h, _ := v.Held(rel.Branch)
-			if checked := r.Journal.Result("preflight", lineStep(rel), resHeld); checked != "" && checked != h.String() {
+			if checked, ok := checkedLine(r, rel); ok && checked.Held != "" && checked.Held != h.String() {
 				return pipeline.RerunFrom("preflight", fmt.Errorf("held branch %s moved since preflight (%s, now %s): preflight must check the new tip",
-					rel.Branch, vault.ShortHex(checked), short(h)))
+					rel.Branch, vault.ShortHex(checked.Held), short(h)))
 			}
 			held[rel.Line] = h
-			res[rel.Line] = h.String()
+			res.add(rel.Line, h)
 		}
 		return nil
 	}); err != nil {

@@ -19,14 +19,6 @@ import (
 // Results the preflight records for the packages of a line, in the step
 // packageStep(line): one "name@version" key per crate holding the sealed
 // sha256, plus these.
-const (
-	resCargoVersion = "cargo_version"
-	resOrder        = "order" // name@version, comma separated, publish order
-	// resReleased lists the versions already on the registry with the
-	// sealed checksum (name@version, comma separated).
-	resReleased = "released"
-)
-
 func packageStep(rel pipeline.Release) string { return "package " + rel.Line }
 
 // registryIndex is where crates go: the configured registry, or the
@@ -147,21 +139,16 @@ type sealed struct {
 }
 
 func readSealed(r *pipeline.Run, rel pipeline.Release) (sealed, bool) {
-	step := packageStep(rel)
-	order := r.Journal.Result("preflight", step, resOrder)
-	if order == "" {
+	p, ok := packaged(r, rel)
+	if !ok || len(p.Order) == 0 {
 		return sealed{}, false
 	}
-	s := sealed{order: strings.Split(order, ","), sha256: map[string]string{}, cargo: r.Journal.Result("preflight", step, resCargoVersion),
-		lock: r.Journal.Result("preflight", step, resPinnedLock)}
-	for _, nv := range s.order {
-		sum := r.Journal.Result("preflight", step, nv)
-		if sum == "" {
+	for _, nv := range p.Order {
+		if p.Sha256[nv] == "" {
 			return sealed{}, false
 		}
-		s.sha256[nv] = sum
 	}
-	return s, true
+	return sealed{order: p.Order, sha256: p.Sha256, cargo: p.Cargo, lock: p.PinnedLock}, true
 }
 
 // releaseSealed is what publish and verify hold a line to: preflight's
@@ -201,17 +188,10 @@ func sealedOf(pkgs []cargo.Package, cargoVersion, lock string) sealed {
 	return s
 }
 
-// recordSealed writes into a step's results what readSealed reads back.
-func recordSealed(res map[string]string, pkgs []cargo.Package, cargoVersion, lock string) {
-	s := sealedOf(pkgs, cargoVersion, lock)
-	for nv, sum := range s.sha256 {
-		res[nv] = sum
-	}
-	res[resOrder] = strings.Join(s.order, ",")
-	res[resCargoVersion] = s.cargo
-	if s.lock != "" {
-		res[resPinnedLock] = s.lock
-	}
+// packaged is what the package step records of s (readSealed reads it
+// back).
+func (s sealed) packaged() Packaged {
+	return Packaged{Order: s.order, Sha256: s.sha256, Cargo: s.cargo, PinnedLock: s.lock}
 }
 
 // checkRegistry compares packages with the registry: a version already there

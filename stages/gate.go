@@ -22,15 +22,15 @@ func (Gate) Summary() string { return "wait for T0, on this machine's clock and 
 
 func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 	g := r.Gate
-	return r.Step("wait", func(res map[string]string) error {
+	_, err := pipeline.Step(r, "wait", func(res *GateOpened) error {
 		start := r.Now()
-		res["t0"] = g.T0.UTC().Format(time.RFC3339)
+		res.T0 = g.T0.UTC()
 		if !start.Before(g.T0) {
 			if err := lateStart(r); err != nil {
 				return err
 			}
 			late := start.Sub(g.T0)
-			res["late_start"] = late.Round(time.Millisecond).String()
+			res.LateStart = late.Round(time.Millisecond)
 			if late > g.Window {
 				r.Warnf("WINDOW MISSED: started %s after T0; the advisory was due by %s. Proceeding now: every minute counts.",
 					late.Round(time.Second), g.Deadline().UTC().Format(time.RFC3339))
@@ -44,11 +44,12 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 			}
 		} else if early, why := g.OpenedEarly(); early {
 			r.Warnf("EMBARGO OVER (--late): %s; releasing now, %s before T0", why, g.T0.Sub(start).Round(time.Second))
-			res["opened_early"] = why
+			res.OpenedEarly = why
 		} else {
 			r.Infof("holding until T0 %s (%s from now):", g.T0.UTC().Format(time.RFC3339), g.T0.Sub(start).Round(time.Second))
 			for _, rel := range r.Config.Releases {
-				held := vault.ShortHex(r.Journal.Result("preflight", lineStep(rel), resHeld))
+				checked, _ := checkedLine(r, rel)
+				held := vault.ShortHex(checked.Held)
 				r.Infof("  %s: %s %s -> %s, tag %s", rel.Line, rel.Branch, held, rel.PublicBranch, rel.Tag)
 			}
 		}
@@ -69,16 +70,11 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 		if err != nil {
 			return fmt.Errorf("interrupted while waiting for T0: %w", err)
 		}
-		res["woke"] = woke.UTC().Format(time.RFC3339Nano)
-		res["late"] = late.String()
 		world := g.World()
-		for _, o := range world {
-			res["clock "+o.Name()] = o.String()
-		}
+		res.Woke, res.Late, res.Clocks = woke.UTC(), late, world
 		opened, by := g.Opening()
 		if by != "" && start.Before(opened) {
-			res["opened_by"] = by
-			res["opened_after_t0"] = opened.Sub(g.T0).String()
+			res.OpenedBy, res.OpenedAfterT0 = by, opened.Sub(g.T0)
 		}
 		if by != "" && start.Before(opened) && opened.Sub(g.T0) >= noticeable {
 			r.Infof("T0 passed on the clock of %s last, %s after this machine's T0", by, opened.Sub(g.T0).Round(time.Millisecond))
@@ -90,16 +86,37 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 		}
 		switch {
 		case !start.Before(opened):
-			res["summary"] = "T0 already passed (" + res["late_start"] + " late)"
+			res.Text = "T0 already passed (" + res.LateStart.String() + " late)"
 			if by != "" {
-				res["summary"] = "T0 already passed on every clock"
+				res.Text = "T0 already passed on every clock"
 			}
 		default:
-			res["summary"] = fmt.Sprintf("T0 reached on every clock, woke %s late", late.Round(time.Microsecond))
+			res.Text = fmt.Sprintf("T0 reached on every clock, woke %s late", late.Round(time.Microsecond))
 		}
 		return nil
 	})
+	return err
 }
+
+// GateOpened is the gate's wait: when it woke, how late, on which clocks.
+type GateOpened struct {
+	T0 time.Time `json:"t0"`
+	// LateStart is how long after T0 the run reached the gate, if it did.
+	LateStart time.Duration `json:"late_start_ns,omitempty"`
+	// OpenedEarly says why the gate opened before T0 (--late).
+	OpenedEarly string    `json:"opened_early,omitempty"`
+	Woke        time.Time `json:"woke,omitzero"`
+	// Late is how long after the opening the gate woke.
+	Late   time.Duration     `json:"late_ns"`
+	Clocks []pipeline.Offset `json:"clocks,omitempty"`
+	// OpenedBy is the clock T0 passed on last, OpenedAfterT0 how long
+	// after this machine's T0.
+	OpenedBy      string        `json:"opened_by,omitempty"`
+	OpenedAfterT0 time.Duration `json:"opened_after_t0_ns,omitempty"`
+	Text          string        `json:"summary,omitempty"`
+}
+
+func (g GateOpened) Summary() string { return g.Text }
 
 // awaited says what the countdown waits for: what this run makes public
 // when the gate opens.
@@ -111,9 +128,8 @@ func awaited(r *pipeline.Run) string {
 	if r.Selected("publish") {
 		versions := 0
 		for _, rel := range r.Config.Releases {
-			if list := r.Journal.Result("preflight", lineStep(rel), resCrates); list != "" {
-				versions += len(strings.Split(list, ","))
-			}
+			checked, _ := checkedLine(r, rel)
+			versions += len(checked.Crates)
 		}
 		if versions > 0 {
 			parts = append(parts, fmt.Sprintf("publish %d version(s)", versions))

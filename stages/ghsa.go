@@ -66,18 +66,18 @@ func (GHSA) Run(ctx context.Context, r *pipeline.Run) error {
 		return err
 	}
 	want := ghsaWant(r.Config, m)
-	if err := r.Step("read", func(res map[string]string) error {
+	if _, err := pipeline.Step(r, "read", func(res *GHSARead) error {
 		a, err := c.Advisory(ctx, g.Repo, g.ID)
 		if err != nil {
 			return ghsaError(r, err)
 		}
-		res["state"] = a.State
+		res.State = a.State
 		switch a.State {
 		case "draft", "published":
 		default:
 			return &pipeline.FindingsError{Findings: []pipeline.Finding{stateFinding(r, a)}}
 		}
-		res["summary"] = fmt.Sprintf("%s of %s is %s", g.ID, g.Repo, a.State)
+		res.Text = fmt.Sprintf("%s of %s is %s", g.ID, g.Repo, a.State)
 		return nil
 	}); err != nil {
 		return err
@@ -86,28 +86,58 @@ func (GHSA) Run(ctx context.Context, r *pipeline.Run) error {
 	if err := awaitGate(ctx, r); err != nil {
 		return err
 	}
-	if err := r.Step("publish", func(res map[string]string) error {
+	if _, err := pipeline.Step(r, "publish", func(res *GHSAPublished) error {
 		return publishGHSA(ctx, r, c, want, res)
 	}); err != nil {
 		return err
 	}
-	return r.Step("verify", func(res map[string]string) error {
+	_, err = pipeline.Step(r, "verify", func(res *GHSAVerified) error {
 		return verifyGHSA(ctx, r, c, want, res)
 	})
+	return err
 }
+
+// GHSARead is the ghsa stage's first look at the advisory.
+type GHSARead struct {
+	State string `json:"state,omitempty"`
+	Text  string `json:"summary,omitempty"`
+}
+
+func (g GHSARead) Summary() string { return g.Text }
+
+// GHSAPublished is the publish step: when the PATCH that published the
+// advisory was sent, and what GitHub answered.
+type GHSAPublished struct {
+	PublishedAt       time.Time `json:"published_at,omitzero"`
+	GitHubPublishedAt time.Time `json:"github_published_at,omitzero"`
+	HTMLURL           string    `json:"html_url,omitempty"`
+	Vulnerabilities   int       `json:"vulnerabilities,omitempty"`
+	Text              string    `json:"summary,omitempty"`
+}
+
+func (g GHSAPublished) Summary() string { return g.Text }
+
+// GHSAVerified is the advisory read back, by the ghsa stage and by verify.
+type GHSAVerified struct {
+	State   string `json:"state,omitempty"`
+	HTMLURL string `json:"html_url,omitempty"`
+	Text    string `json:"summary,omitempty"`
+}
+
+func (g GHSAVerified) Summary() string { return g.Text }
 
 // publishGHSA looks at the advisory again and, unless it is published as
 // the release says already, sends the one PATCH that makes it so.
-func publishGHSA(ctx context.Context, r *pipeline.Run, c *github.Client, want github.Update, res map[string]string) error {
+func publishGHSA(ctx context.Context, r *pipeline.Run, c *github.Client, want github.Update, res *GHSAPublished) error {
 	g := r.Config.GHSA
 	cur, err := c.Advisory(ctx, g.Repo, g.ID)
 	if err != nil {
 		return ghsaError(r, err)
 	}
-	res["html_url"] = cur.HTMLURL
+	res.HTMLURL = cur.HTMLURL
 	diffs := ghsaDiffs(cur, want)
 	if cur.State == "published" && len(diffs) == 0 {
-		res["summary"] = fmt.Sprintf("already published as the release says: %s; nothing written", cur.HTMLURL)
+		res.Text = fmt.Sprintf("already published as the release says: %s; nothing written", cur.HTMLURL)
 		return nil
 	}
 	u := want
@@ -138,33 +168,31 @@ func publishGHSA(ctx context.Context, r *pipeline.Run, c *github.Client, want gi
 		return ghsaError(r, err)
 	}
 	pipeline.Checkpoint("ghsa.patched")
-	res["published_at"] = start.UTC().Format(time.RFC3339Nano)
+	res.PublishedAt = start.UTC()
 	if a.PublishedAt != nil {
-		res["github_published_at"] = a.PublishedAt.UTC().Format(time.RFC3339)
+		res.GitHubPublishedAt = a.PublishedAt.UTC()
 	}
-	res["html_url"] = a.HTMLURL
-	res["vulnerabilities"] = fmt.Sprint(len(a.Vulnerabilities))
-	res["summary"] = fmt.Sprintf("published %s with %d vulnerable range(s): %s", g.ID, len(a.Vulnerabilities), a.HTMLURL)
+	res.HTMLURL, res.Vulnerabilities = a.HTMLURL, len(a.Vulnerabilities)
+	res.Text = fmt.Sprintf("published %s with %d vulnerable range(s): %s", g.ID, len(a.Vulnerabilities), a.HTMLURL)
 	return nil
 }
 
 // verifyGHSA reads the advisory back: published, with what the release
 // says.
-func verifyGHSA(ctx context.Context, r *pipeline.Run, c *github.Client, want github.Update, res map[string]string) error {
+func verifyGHSA(ctx context.Context, r *pipeline.Run, c *github.Client, want github.Update, res *GHSAVerified) error {
 	g := r.Config.GHSA
 	a, err := c.Advisory(ctx, g.Repo, g.ID)
 	if err != nil {
 		return ghsaError(r, err)
 	}
-	res["state"] = a.State
-	res["html_url"] = a.HTMLURL
+	res.State, res.HTMLURL = a.State, a.HTMLURL
 	if a.State != "published" {
 		return fmt.Errorf("the GitHub advisory %s is %s, not published", g.ID, a.State)
 	}
 	if diffs := ghsaDiffs(a, want); len(diffs) > 0 {
 		return &pipeline.RerunError{From: "ghsa", Force: true, Err: fmt.Errorf("the GitHub advisory %s is published, but %s: a re-run with --force sets it as the release says", g.ID, strings.Join(diffs, "; "))}
 	}
-	res["summary"] = fmt.Sprintf("%s published with %d vulnerable range(s): %s", g.ID, len(a.Vulnerabilities), a.HTMLURL)
+	res.Text = fmt.Sprintf("%s published with %d vulnerable range(s): %s", g.ID, len(a.Vulnerabilities), a.HTMLURL)
 	return nil
 }
 

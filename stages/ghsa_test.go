@@ -141,7 +141,7 @@ func TestGHSAIsPublishedAtT0WithEveryLinesRangeOnceAndReRunsWriteNothing(t *test
 	if want := []sandbox.Credit{{Login: "octocat", Type: "finder"}, {Login: "hubot", Type: "reporter"}}; !slices.Equal(a.Credits, want) {
 		t.Errorf("credits %+v, want %+v", a.Credits, want)
 	}
-	if got := w.r.Journal.Result("ghsa", "publish", "published_at"); got == "" {
+	if got, _ := pipeline.Load[GHSAPublished](w.r.Journal, "ghsa", "publish"); got.PublishedAt.IsZero() {
 		t.Error("the journal does not record when the advisory was published")
 	}
 
@@ -154,8 +154,8 @@ func TestGHSAIsPublishedAtT0WithEveryLinesRangeOnceAndReRunsWriteNothing(t *test
 	if n := w.srv.Patches(); n != 1 {
 		t.Errorf("%d PATCHes after the re-run, want the first run's 1", n)
 	}
-	if got := w.r.Journal.Result("ghsa", "publish", "summary"); !strings.Contains(got, "nothing written") {
-		t.Errorf("re-run's summary %q, want it to say nothing was written", got)
+	if got, _ := pipeline.Load[GHSAPublished](w.r.Journal, "ghsa", "publish"); !strings.Contains(got.Summary(), "nothing written") {
+		t.Errorf("re-run's summary %q, want it to say nothing was written", got.Summary())
 	}
 	w.assertNoToken(t)
 }
@@ -223,7 +223,7 @@ func TestPreflightFindsADraftThatDisagreesWithTheAdvisory(t *testing.T) {
 	}
 	var subjects []string
 	add := func(subject, fix, format string, args ...any) { subjects = append(subjects, subject) }
-	if err := checkGHSA(t.Context(), w.r, m, false, map[string]string{}, add); err != nil {
+	if err := checkGHSA(t.Context(), w.r, m, false, &GHSAChecked{}, add); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"ghsa.id", "advisory.aliases"}; !slices.Equal(subjects, want) {
@@ -237,7 +237,7 @@ func TestPreflightFindsADraftThatDisagreesWithTheAdvisory(t *testing.T) {
 	add = func(subject, fix, format string, args ...any) {
 		subjects, msgs = append(subjects, subject), append(msgs, format)
 	}
-	if err := checkGHSA(t.Context(), w.r, m, false, map[string]string{}, add); err != nil {
+	if err := checkGHSA(t.Context(), w.r, m, false, &GHSAChecked{}, add); err != nil {
 		t.Fatal(err)
 	}
 	if len(msgs) != 1 || !strings.HasPrefix(msgs[0], "LEAK") {

@@ -131,7 +131,7 @@ func stateFinding(r *pipeline.Run, a *github.Advisory) pipeline.Finding {
 
 // checkGHSA is preflight's look at the draft: that it exists, can be
 // published, and says what the advisory says.
-func checkGHSA(ctx context.Context, r *pipeline.Run, m *templates.Model, afterT0 bool, res map[string]string, add func(subject, fix, format string, args ...any)) error {
+func checkGHSA(ctx context.Context, r *pipeline.Run, m *templates.Model, afterT0 bool, res *GHSAChecked, add func(subject, fix, format string, args ...any)) error {
 	g := r.Config.GHSA
 	c, err := ghsaClient(r)
 	if err != nil {
@@ -150,8 +150,8 @@ func checkGHSA(ctx context.Context, r *pipeline.Run, m *templates.Model, afterT0
 		add(f.Subject, f.Fix, "%s", f.Msg)
 		return nil
 	}
-	res["state"], res["html_url"] = a.State, a.HTMLURL
-	res["summary"] = fmt.Sprintf("%s of %s is a %s", g.ID, g.Repo, a.State)
+	res.State, res.HTMLURL = a.State, a.HTMLURL
+	res.Text = fmt.Sprintf("%s of %s is a %s", g.ID, g.Repo, a.State)
 	switch a.State {
 	case "draft":
 	case "published":
@@ -170,7 +170,7 @@ func checkGHSA(ctx context.Context, r *pipeline.Run, m *templates.Model, afterT0
 			add("ghsa.id", "compare it on GitHub; `embargo run --from ghsa --force` sets it as the release says",
 				"%s is published already, but %s", g.ID, strings.Join(diffs, "; "))
 		} else {
-			res["summary"] = fmt.Sprintf("%s is published already as the release says: nothing to do", g.ID)
+			res.Text = fmt.Sprintf("%s is published already as the release says: nothing to do", g.ID)
 		}
 	default:
 		f := stateFinding(r, a)
@@ -189,7 +189,7 @@ func checkGHSA(ctx context.Context, r *pipeline.Run, m *templates.Model, afterT0
 		add("advisory.aliases", fmt.Sprintf("correct advisory.aliases in %s, or the CVE of the draft on GitHub", r.Config.Path),
 			"the draft's CVE is %s, advisory.aliases says %s", *a.CVEID, cve)
 	case cve != "" && (a.CVEID == nil || *a.CVEID == ""):
-		res["cve_id"] = cve
+		res.CVEID = cve
 		r.Infof("the draft %s has no CVE: the release sets it to %s, from advisory.aliases", g.ID, cve)
 	}
 	return nil
@@ -197,7 +197,7 @@ func checkGHSA(ctx context.Context, r *pipeline.Run, m *templates.Model, afterT0
 
 // verifyPublishedGHSA is verify's check of the GitHub advisory: published,
 // with every line's ranges.
-func verifyPublishedGHSA(ctx context.Context, r *pipeline.Run, res map[string]string) error {
+func verifyPublishedGHSA(ctx context.Context, r *pipeline.Run, res *GHSAVerified) error {
 	m, err := AdvisoryModel(r.Config)
 	if err != nil {
 		return err

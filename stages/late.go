@@ -71,11 +71,10 @@ func begunPublicly(r *pipeline.Run) bool {
 		}
 	}
 	for _, rel := range r.Config.Releases {
-		held := r.Journal.Result("preflight", lineStep(rel), resHeld)
-		if held != "" && r.Journal.Result("preflight", lineStep(rel), resPublicTip) == held {
+		if l, _ := checkedLine(r, rel); l.Held != "" && l.PublicTip == l.Held {
 			return true
 		}
-		if r.Journal.Result("preflight", packageStep(rel), resReleased) != "" {
+		if p, _ := packaged(r, rel); len(p.Released) > 0 {
 			return true
 		}
 	}

@@ -25,9 +25,6 @@ import (
 // Cargo.lock is used as it is.
 
 const (
-	// resPinnedLock, a result of packageStep: the sha256 of the Cargo.lock
-	// pinned for the line; absent when the repository commits one.
-	resPinnedLock = "pinned_lockfile"
 	// pinnedDir holds, per line, the pinned Cargo.lock and the held tip it
 	// was pinned for (see PinLockfile).
 	pinnedDir = "lockfiles"

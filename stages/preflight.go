@@ -52,7 +52,7 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 		return err
 	}
 	missingBranch := map[string]bool{}
-	if err := r.Step("fetch", func(res map[string]string) error {
+	if _, err := pipeline.Step(r, "fetch", func(res *Fetched) error {
 		present, tags, missing, err := fetchHeld(ctx, r, v)
 		if err != nil {
 			return err
@@ -63,13 +63,9 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 			add("release "+rel.Line, fmt.Sprintf("create the held branch in %s, or correct release[%d].branch in %s", cfg.Source.Repo, i+1, cfg.Path),
 				"held branch %s does not exist in %s", rel.Branch, cfg.Source.Repo)
 		}
-		res["source_tags"] = strings.Join(tags, ",")
+		res.SourceTags, res.Branches, res.Public = tags, len(present), r.Config.Source.Public
 		// Read only: nothing is ever written to the public remote here.
-		if err := v.FetchPublic(ctx, publicURL(r), nil); err != nil {
-			return err
-		}
-		res["summary"] = fmt.Sprintf("%d held branches read, public refs of %s fetched", len(present), r.Config.Source.Public)
-		return nil
+		return v.FetchPublic(ctx, publicURL(r), nil)
 	}); err != nil {
 		return err
 	}
@@ -89,9 +85,9 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 			continue
 		}
 		subject := "release " + rel.Line
-		if err := r.Step(lineStep(rel), func(res map[string]string) error {
+		if _, err := pipeline.Step(r, lineStep(rel), func(res *LineChecked) error {
 			before := len(findings)
-			res[resHeld] = held.String()
+			res.Held = held.String()
 			checkLine(v, cfg, i, rel, held, afterT0, res, add, leak)
 			if n := len(findings) - before; n > 0 {
 				return fmt.Errorf("%w: %d", errLineProblems, n)
@@ -115,14 +111,14 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 	)
 	// A failure here (the registry or the blog unreachable) is one more
 	// problem in the list, not the end of it.
-	if err := r.Step("advisory", func(res map[string]string) (err error) {
+	if _, err := pipeline.Step(r, "advisory", func(res *AdvisoryChecked) (err error) {
 		model, outputs, err = checkAdvisory(ctx, r, res, add)
 		return err
 	}); err != nil {
 		add("advisory", "", "%v", err)
 	}
 	if cfg.Blog != nil && outputs != nil {
-		if err := r.Step("blog", func(res map[string]string) error {
+		if _, err := pipeline.Step(r, "blog", func(res *BlogChecked) error {
 			before := len(findings)
 			if err := checkBlog(ctx, r, model, outputs, afterT0, res, add); err != nil {
 				return err
@@ -137,14 +133,14 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 	}
 
 	if cfg.GHSA != nil && model != nil {
-		if err := r.Step("ghsa", func(res map[string]string) error {
+		if _, err := pipeline.Step(r, "ghsa", func(res *GHSAChecked) error {
 			return checkGHSA(ctx, r, model, afterT0, res, add)
 		}); err != nil {
 			add("ghsa", "", "%v", err)
 		}
 	}
 
-	if err := r.Step("credentials", func(res map[string]string) error {
+	if _, err := pipeline.Step(r, "credentials", func(res *pipeline.Said) error {
 		var have []string
 		for _, c := range credentials(cfg) {
 			if r.Targets != nil {
@@ -160,7 +156,7 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 			}
 		}
 		if len(have) > 0 {
-			res["summary"] = "set: " + strings.Join(have, ", ")
+			*res = pipeline.Said("set: " + strings.Join(have, ", "))
 		}
 		if cfg.Registry.TrustedPublishing {
 			checkTrustedPublishing(ctx, r, res, add)
@@ -233,7 +229,7 @@ func packageLines(ctx context.Context, r *pipeline.Run, v *vault.Vault, skip map
 		}
 		held, _ := v.Held(rel.Branch)
 		subject := "release " + rel.Line
-		err := r.Step(packageStep(rel), func(res map[string]string) error {
+		_, err := pipeline.Step(r, packageStep(rel), func(res *Packaged) error {
 			if cargoVersion == "" {
 				var err error
 				if cargoVersion, err = cargoFor(r, rel).Version(ctx); err != nil {
@@ -244,7 +240,7 @@ func packageLines(ctx context.Context, r *pipeline.Run, v *vault.Vault, skip map
 			if err != nil {
 				return err
 			}
-			recordSealed(res, pkgs, cargoVersion, lock.sum())
+			*res = sealedOf(pkgs, cargoVersion, lock.sum()).packaged()
 			if !lock.committed {
 				r.Infof("line %s: no Cargo.lock committed; the seal pins the one verified", rel.Line)
 			}
@@ -258,15 +254,15 @@ func packageLines(ctx context.Context, r *pipeline.Run, v *vault.Vault, skip map
 			if len(released) > 0 && r.Now().Before(r.Gate.T0) {
 				registryLeak(ctx, idx, subject, released, leakReporter(r, add))
 			}
-			summary := fmt.Sprintf("%d crate(s) packaged and verified: %s", len(pkgs), res[resOrder])
+			summary := fmt.Sprintf("%d crate(s) packaged and verified: %s", len(pkgs), strings.Join(res.Order, ","))
 			if !lock.committed {
 				summary += "; " + lock.summary()
 			}
 			if len(released) > 0 {
 				summary += "; already released: " + strings.Join(released, ", ")
-				res[resReleased] = strings.Join(released, ",")
+				res.Released = released
 			}
-			res["summary"] = summary
+			res.Text = summary
 			if len(problems) > 0 {
 				return fmt.Errorf("%w: %d", errLineProblems, len(problems))
 			}
@@ -361,7 +357,7 @@ func secretVariables(cfg *pipeline.Config) []string {
 
 // checkLine runs the per-line checks, reporting problems through add and
 // recording what later stages need in res.
-func checkLine(v *vault.Vault, cfg *pipeline.Config, idx int, rel pipeline.Release, held plumbing.Hash, afterT0 bool, res map[string]string,
+func checkLine(v *vault.Vault, cfg *pipeline.Config, idx int, rel pipeline.Release, held plumbing.Hash, afterT0 bool, res *LineChecked,
 	add func(subject, fix, format string, args ...any), leak leakFunc) {
 	subject := "release " + rel.Line
 	key := func(k string) string { return fmt.Sprintf("release[%d].%s in %s", idx+1, k, cfg.Path) }
@@ -376,8 +372,8 @@ func checkLine(v *vault.Vault, cfg *pipeline.Config, idx int, rel pipeline.Relea
 		if !afterT0 {
 			leak(subject, "%s is already at the held tip %s before T0", rel.PublicBranch, short(held))
 		}
-		res[resPublicTip] = public.String()
-		res["summary"] = fmt.Sprintf("%s already at %s (pushed)", rel.PublicBranch, short(held))
+		res.PublicTip = public.String()
+		res.Text = fmt.Sprintf("%s already at %s (pushed)", rel.PublicBranch, short(held))
 	default:
 		ff, err := v.IsAncestor(public, held)
 		if err != nil {
@@ -389,7 +385,7 @@ func checkLine(v *vault.Vault, cfg *pipeline.Config, idx int, rel pipeline.Relea
 				"held branch %s does not fast-forward public %s", rel.Branch, rel.PublicBranch)
 			return
 		}
-		res[resPublicTip] = public.String()
+		res.PublicTip = public.String()
 		ahead, err := v.Ahead(held, public)
 		if err != nil {
 			add(subject, "", "%v", err)
@@ -405,7 +401,7 @@ func checkLine(v *vault.Vault, cfg *pipeline.Config, idx int, rel pipeline.Relea
 				leak(subject, "held commit %s is reachable from public %s", short(c), ref)
 			}
 		}
-		res["summary"] = fmt.Sprintf("%s at %s fast-forwards %s (%d commit(s) ahead), none public", rel.Branch, short(held), rel.PublicBranch, len(ahead))
+		res.Text = fmt.Sprintf("%s at %s fast-forwards %s (%d commit(s) ahead), none public", rel.Branch, short(held), rel.PublicBranch, len(ahead))
 	}
 
 	if tagAt, ok, err := v.SourceTag(rel.Tag); err == nil && ok && tagAt != held {
@@ -452,7 +448,7 @@ func checkLine(v *vault.Vault, cfg *pipeline.Config, idx int, rel pipeline.Relea
 				"crate %s is not bumped: %s at the held tip, %s on public %s", c.Name, c.Version, old.Version, rel.PublicBranch)
 		}
 	}
-	res[resCrates] = strings.Join(list, ",")
+	res.Crates = list
 }
 
 // semverGreater reports a > b by semver precedence.

@@ -55,7 +55,7 @@ func (Promote) Run(ctx context.Context, r *pipeline.Run) error {
 	dry := r.Targets != nil || r.Check
 
 	digests := make([]string, len(images))
-	if err := r.Step("sources", func(res map[string]string) error {
+	if _, err := pipeline.Step(r, "sources", func(res *ImagesFound) error {
 		var problems []string
 		for i, im := range images {
 			d, err := sourceDigest(ctx, client, i, im)
@@ -64,12 +64,11 @@ func (Promote) Run(ctx context.Context, r *pipeline.Run) error {
 				continue
 			}
 			digests[i] = d
-			res[fmt.Sprintf("image[%d]", i+1)] = d
 		}
 		if len(problems) > 0 {
 			return errors.New(strings.Join(problems, "; "))
 		}
-		res["summary"] = fmt.Sprintf("%d source images present at their pinned digests", len(images))
+		res.Digests = digests
 		return nil
 	}); err != nil {
 		return err
@@ -89,7 +88,7 @@ func (Promote) Run(ctx context.Context, r *pipeline.Run) error {
 			defer wg.Done()
 			jobs <- struct{}{}
 			defer func() { <-jobs }()
-			errs[i] = r.Step("copy "+im.To, func(res map[string]string) error {
+			_, errs[i] = pipeline.Step(r, "copy "+im.To, func(res *ImageCopied) error {
 				return promoteImage(ctx, r, client, im, digests[i], dry, res)
 			})
 		}()
@@ -103,7 +102,7 @@ func (Promote) Run(ctx context.Context, r *pipeline.Run) error {
 		return nil
 	}
 
-	return r.Step("verify", func(res map[string]string) error {
+	_, err := pipeline.Step(r, "verify", func(res *ImagesPublic) error {
 		var wrong []string
 		for i, im := range images {
 			got, err := client.Resolve(ctx, im.To)
@@ -113,15 +112,61 @@ func (Promote) Run(ctx context.Context, r *pipeline.Run) error {
 			case got != digests[i]:
 				wrong = append(wrong, fmt.Sprintf("%s is at %s, expected %s", im.To, shortDigest(got), shortDigest(digests[i])))
 			default:
-				res[im.To] = got
+				res.add(im.To, got)
 			}
 		}
 		if len(wrong) > 0 {
+			res.Digests = nil
 			return fmt.Errorf("public images are not as copied: %s", strings.Join(wrong, "; "))
 		}
-		res["summary"] = fmt.Sprintf("%d images public at their pinned digests", len(images))
 		return nil
 	})
+	return err
+}
+
+// ImagesFound is promote's sources step: each source image's digest, as
+// pinned (in [[image]] order).
+type ImagesFound struct {
+	Digests []string `json:"digests"`
+}
+
+func (i ImagesFound) Summary() string {
+	if len(i.Digests) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d source images present at their pinned digests", len(i.Digests))
+}
+
+// ImageCopied is the copy of one image: its digest, and when it was
+// copied, or what a rehearsal would have done.
+type ImageCopied struct {
+	Digest   string    `json:"digest"`
+	Previous string    `json:"previous,omitempty"` // what the target named before
+	CopiedAt time.Time `json:"copied_at,omitzero"`
+	// WouldCopy is a rehearsal's: the copy it did not make.
+	WouldCopy bool   `json:"would_copy,omitempty"`
+	Text      string `json:"summary,omitempty"`
+}
+
+func (i ImageCopied) Summary() string { return i.Text }
+
+// ImagesPublic is promote's verify step: each public image's digest.
+type ImagesPublic struct {
+	Digests map[string]string `json:"digests"` // by public name
+}
+
+func (i ImagesPublic) Summary() string {
+	if len(i.Digests) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d images public at their pinned digests", len(i.Digests))
+}
+
+func (i *ImagesPublic) add(name, digest string) {
+	if i.Digests == nil {
+		i.Digests = map[string]string{}
+	}
+	i.Digests[name] = digest
 }
 
 // sourceDigest checks that image i's source exists at its pinned digest
@@ -151,12 +196,12 @@ func sourceDigest(ctx context.Context, client *oci.Client, i int, im pipeline.Im
 // promoteImage makes im.To resolve to digest: it looks at the target first
 // and copies only when it is not there yet, asking the gate right before
 // the copy.
-func promoteImage(ctx context.Context, r *pipeline.Run, client *oci.Client, im pipeline.Image, digest string, dry bool, res map[string]string) error {
-	res["digest"] = digest
+func promoteImage(ctx context.Context, r *pipeline.Run, client *oci.Client, im pipeline.Image, digest string, dry bool, res *ImageCopied) error {
+	res.Digest = digest
 	cur, err := client.Resolve(ctx, im.To)
 	switch {
 	case err == nil && cur == digest:
-		res["summary"] = fmt.Sprintf("%s already at %s: nothing copied", im.To, shortDigest(digest))
+		res.Text = fmt.Sprintf("%s already at %s: nothing copied", im.To, shortDigest(digest))
 		return nil
 	case err != nil && !errors.Is(err, oci.ErrNotFound):
 		if !dry {
@@ -168,7 +213,7 @@ func promoteImage(ctx context.Context, r *pipeline.Run, client *oci.Client, im p
 	case err == nil:
 		// A public release tag that already names other bytes is never
 		// silently moved, as a published crate version is never replaced.
-		res["previous"] = cur
+		res.Previous = cur
 		if !dry {
 			return fmt.Errorf("%s already exists at %s, not %s: refusing to move a public release tag; pick another tag in [[image]] to, or move it by hand",
 				im.To, shortDigest(cur), shortDigest(digest))
@@ -176,8 +221,8 @@ func promoteImage(ctx context.Context, r *pipeline.Run, client *oci.Client, im p
 		r.Warnf("%s is at %s, not %s: the release would refuse to move it", im.To, shortDigest(cur), shortDigest(digest))
 	}
 	if dry {
-		res["would_copy"] = "true"
-		res["summary"] = fmt.Sprintf("would copy %s to %s (rehearsal: nothing written)", shortRef(im.From), im.To)
+		res.WouldCopy = true
+		res.Text = fmt.Sprintf("would copy %s to %s (rehearsal: nothing written)", shortRef(im.From), im.To)
 		return nil
 	}
 	if err := r.Gate.Allow("copy image " + shortRef(im.From) + " to " + im.To); err != nil {
@@ -192,8 +237,8 @@ func promoteImage(ctx context.Context, r *pipeline.Run, client *oci.Client, im p
 	if got != digest {
 		return fmt.Errorf("copied %s to %s, but the source served %s", shortRef(im.From), im.To, got)
 	}
-	res["copied_at"] = start.UTC().Format(time.RFC3339Nano)
-	res["summary"] = fmt.Sprintf("copied %s to %s", shortDigest(digest), im.To)
+	res.CopiedAt = start.UTC()
+	res.Text = fmt.Sprintf("copied %s to %s", shortDigest(digest), im.To)
 	return nil
 }
 

@@ -92,18 +92,17 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 			seals[rel.Line] = s
 		}
 	}
-	if err := r.Step("cargo", func(res map[string]string) error {
+	if _, err := pipeline.Step(r, "cargo", func(res *pipeline.Said) error {
 		have, err := cargoFor(r, r.Config.Releases[0]).Version(ctx)
 		if err != nil {
 			return err
 		}
-		res[resCargoVersion] = have
 		for _, s := range seals {
 			if s.cargo != "" && s.cargo != have {
 				return fmt.Errorf("cargo is %q but the packages were verified with %q: the same cargo is needed to reproduce the sealed bytes", have, s.cargo)
 			}
 		}
-		res["summary"] = have
+		*res = pipeline.Said(have)
 		return nil
 	}); err != nil {
 		return err
@@ -231,14 +230,14 @@ type publishingLine struct {
 // when ok.
 func prepareLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipeline.Release, held plumbing.Hash, s sealed, ok bool) (*publishingLine, error) {
 	dir := worktreeDir(r, rel)
-	err := r.Step("prepare "+rel.Line, func(res map[string]string) error {
+	_, err := pipeline.Step(r, "prepare "+rel.Line, func(res *pipeline.Said) error {
 		if ok {
 			// The usual case at T0: the worktree and its packages from
 			// preflight are still there; checking them costs no build.
 			if asSealed, err := preparedAsSealed(ctx, r, v, rel, held, s); err != nil {
 				return err
 			} else if asSealed {
-				res["summary"] = fmt.Sprintf("worktree at %s holds the %d sealed package(s)", short(held), len(s.order))
+				*res = pipeline.Said(fmt.Sprintf("worktree at %s holds the %d sealed package(s)", short(held), len(s.order)))
 				return nil
 			}
 		}
@@ -259,7 +258,7 @@ func prepareLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipel
 			s = sealedOf(pkgs, "", lock.sum())
 			r.Warnf("line %s: no sealed checksums in the journal; packaged again from the held tip", rel.Line)
 		}
-		res["summary"] = fmt.Sprintf("worktree at %s, %d crate(s) reproduce their sealed checksums", short(held), len(pkgs))
+		*res = pipeline.Said(fmt.Sprintf("worktree at %s, %d crate(s) reproduce their sealed checksums", short(held), len(pkgs)))
 		return nil
 	})
 	return &publishingLine{rel: rel, dir: dir, sealed: s}, err

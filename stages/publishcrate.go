@@ -52,8 +52,8 @@ func publishLine(ctx context.Context, r *pipeline.Run, idx *index.Client, l *pub
 		started = append(started, f)
 		go func() {
 			defer close(f.done)
-			f.err = r.Step("publish "+nv, func(res map[string]string) error {
-				res["sha256"] = f.sum
+			_, f.err = pipeline.Step(r, "publish "+nv, func(res *CratePublished) error {
+				res.Sha256 = f.sum
 				return publishCrate(ctx, r, idx, l, f, looks[nv], after, res)
 			})
 			l.progress.ended(l.rel.Line, f.err)
@@ -110,6 +110,20 @@ func unfinished(fs []*inFlight) []*inFlight {
 	return out
 }
 
+// CratePublished is the publish step of one version: the sealed sha256,
+// when cargo's upload was accepted and when the index showed the version.
+type CratePublished struct {
+	Sha256 string `json:"sha256"`
+	// ResolvedThrough is where cargo resolved the line's own crates:
+	// "index view" (embargo's, at T0) or "registry".
+	ResolvedThrough string    `json:"resolved_through,omitempty"`
+	UploadedAt      time.Time `json:"uploaded_at,omitzero"`
+	VisibleAt       time.Time `json:"visible_at,omitzero"`
+	Text            string    `json:"summary,omitempty"`
+}
+
+func (c CratePublished) Summary() string { return c.Text }
+
 // publishCrate converges one version: observe the index first, upload only
 // if absent, retry rate limits and server errors, then wait until the index
 // shows the sealed checksum. first, when set, is an observation of the
@@ -117,7 +131,7 @@ func unfinished(fs []*inFlight) []*inFlight {
 // never leaves the index, and one that appeared since is refused by the
 // registry and then checked like any other). after are the line's earlier
 // crates it depends on that still wait for the index (see publishLine).
-func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, l *publishingLine, c *inFlight, first *lookup, after []*inFlight, res map[string]string) error {
+func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, l *publishingLine, c *inFlight, first *lookup, after []*inFlight, res *CratePublished) error {
 	name, version, sum := c.name, c.version, c.sum
 	nv := name + "@" + version
 	refusals := 0 // of the token, each answered with a new one
@@ -148,7 +162,7 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, l *pu
 			return fmt.Errorf("%s is on the registry with sha256 %s, not the sealed %s: stop and investigate, a published version cannot be replaced", nv, e.Cksum, sum)
 		case skip:
 			if attempt == 1 {
-				res["summary"] = "already on the registry with the sealed checksum"
+				res.Text = "already on the registry with the sealed checksum"
 			}
 			return nil
 		}
@@ -156,9 +170,9 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, l *pu
 			return err
 		}
 		pipeline.Checkpoint("publish.upload")
-		res["resolved_through"] = "registry"
+		res.ResolvedThrough = "registry"
 		if l.cargo.ResolvesThroughView() {
-			res["resolved_through"] = "index view"
+			res.ResolvedThrough = "index view"
 		}
 		release, err := l.turns.acquire(ctx, turn{l.index, c.pos})
 		if err != nil {
@@ -197,7 +211,7 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, l *pu
 			if d := shown.Sub(wallStart); d > 0 {
 				uploaded = start.Add(d)
 			}
-			res["uploaded_at"] = uploaded.UTC().Format(time.RFC3339Nano)
+			res.UploadedAt = uploaded.UTC()
 			pipeline.Checkpoint("publish.uploaded")
 			c.accept()
 			err := waitVisible(ctx, r, idx, name, version, sum, res)

@@ -160,7 +160,7 @@ func retryPlan(now, horizon time.Time, pe *cargo.PublishError, attempt int) (tim
 
 // waitVisible polls the index until it shows the version, and checks it
 // shows the sealed checksum.
-func waitVisible(ctx context.Context, r *pipeline.Run, idx *index.Client, name, version, sum string, res map[string]string) error {
+func waitVisible(ctx context.Context, r *pipeline.Run, idx *index.Client, name, version, sum string, res *CratePublished) error {
 	began := time.Now()
 	deadline := began.Add(visibleWithin)
 	wait := pollFast
@@ -174,8 +174,8 @@ func waitVisible(ctx context.Context, r *pipeline.Run, idx *index.Client, name, 
 			if e.Cksum != sum {
 				return fmt.Errorf("%s@%s is in the index with sha256 %s, not the sealed %s", name, version, e.Cksum, sum)
 			}
-			res["visible_at"] = r.Now().UTC().Format(time.RFC3339Nano)
-			res["summary"] = "published; the index shows the sealed checksum"
+			res.VisibleAt = r.Now().UTC()
+			res.Text = "published; the index shows the sealed checksum"
 			return nil
 		}
 		if time.Now().After(deadline) {

@@ -68,165 +68,207 @@ type refusedError struct{ error }
 func (e *refusedError) Unwrap() error { return e.error }
 
 func (Push) Run(ctx context.Context, r *pipeline.Run) error {
-	cfg := r.Config
 	v, err := openVault(r)
 	if err != nil {
 		return err
 	}
-	url, auth := publicURL(r), gitAuth(r)
-
 	held, err := heldTips(ctx, r, v, "pushed")
 	if err != nil {
 		return err
 	}
+	p := &pushing{r: r, cfg: r.Config, v: v, url: publicURL(r), auth: gitAuth(r), held: held}
+	defer func() { p.ready.Close() }()
+	// Everything but the write is done before T0: the tags made, the
+	// remote's refs read, the commands and the pack computed.
+	return runSteps(ctx,
+		step(r, "tags", p.tags),       // in the vault: nothing public yet
+		step(r, "prepare", p.prepare), // close to T0, so the refs read are those the push finds
+		p.recheckIfPrepared,           // one more look, one round trip, just before T0
+		p.awaitGate,
+		step(r, "push", p.push),     // the one public write: one atomic push
+		step(r, "verify", p.verify), // the remote holds every branch and tag
+	)
+}
 
-	if err := r.Step("tags", func(res map[string]string) error {
-		for _, rel := range cfg.Releases {
-			h, err := v.EnsureTag(rel.Tag, held[rel.Line], tagger(cfg), tagMessage(cfg, rel))
-			if err != nil {
-				return err
-			}
-			res[rel.Tag] = h.String()
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
+// pushing is the push stage's work, a step a method: the held tips, and
+// the push prepared before T0 that the push step sends.
+type pushing struct {
+	r     *pipeline.Run
+	cfg   *pipeline.Config
+	v     *vault.Vault
+	url   string
+	auth  transport.AuthMethod
+	held  map[string]plumbing.Hash // by line
+	ready *vault.PreparedPush      // nil when not prepared (or no longer valid)
+}
 
-	// Everything but the write is done before T0: the remote's refs read,
-	// the commands and the pack computed. Close to T0, so that the refs
-	// read are the ones the push will find.
-	var ready *vault.PreparedPush
-	if err := r.Step("prepare", func(res map[string]string) error {
-		if err := sleepUntilLead(ctx, r, pushLead); err != nil {
-			return err
-		}
-		pp, n, err := preparePush(ctx, r, v, url, auth, held)
-		var refused *refusedError
-		switch {
-		case errors.As(err, &refused):
-			return err
-		case err != nil:
-			// The remote may be back at T0: the push step reads it again.
-			r.Warnf("could not prepare the push (%v); trying again at T0", err)
-			res["summary"] = "not prepared: " + err.Error()
-			return nil
-		}
-		ready = pp
-		res["summary"] = fmt.Sprintf("%d ref(s) and %d object(s) ready to push", n, pp.Objects)
-		return nil
-	}); err != nil {
-		return err
-	}
-	defer func() { ready.Close() }()
-	if ready != nil && !ready.Empty() {
-		if err := r.Step("recheck", func(res map[string]string) error {
-			if err := sleepUntilLead(ctx, r, pushRecheck); err != nil {
-				return err
-			}
-			// One more look just before T0, one round trip: a ref that
-			// moved since the push was prepared is found before a byte of
-			// the pack is sent, and the push is prepared again at T0.
-			same, err := ready.Recheck(ctx, url, auth)
-			if err != nil || !same {
-				ready.Close()
-				ready = nil
-				res["summary"] = "the remote changed since the push was prepared: it is prepared again at T0"
-				if err != nil {
-					res["summary"] = "could not read the remote again (" + err.Error() + "): the push is prepared again at T0"
-				}
-				return nil
-			}
-			res["summary"] = "the remote is as it was when the push was prepared"
-			return nil
-		}); err != nil {
-			return err
-		}
-	}
-	if err := awaitGate(ctx, r); err != nil {
-		return err
-	}
+// TagsMade is the tags step: each release tag's object, by tag.
+type TagsMade struct {
+	Tags map[string]string `json:"tags"`
+}
 
-	pipeline.Checkpoint("push.before")
-	if err := r.Step("push", func(res map[string]string) error {
-		var lastErr error
-		for attempt := 1; ; attempt++ {
-			if attempt > 1 || ready == nil {
-				// Whatever the last attempt did, the remote is read
-				// again and only what is still missing is pushed.
-				ready.Close()
-				pp, _, err := preparePush(ctx, r, v, url, auth, held)
-				if err != nil {
-					var refused *refusedError
-					if errors.As(err, &refused) {
-						return err
-					}
-					lastErr = err
-					ready = nil
-				} else {
-					ready = pp
-				}
-			}
-			if ready != nil {
-				if ready.Empty() {
-					if attempt == 1 {
-						res["summary"] = "every ref already public at the held tips: nothing pushed"
-					}
-					return nil
-				}
-				// The gate is asked by the step that writes, right before
-				// it writes.
-				if err := r.Gate.Allow("push to " + cfg.Source.Public); err != nil {
-					return err
-				}
-				start := r.Now()
-				err := ready.Send(ctx)
-				if err == nil {
-					res["pushed"] = strings.Join(ready.Refs(), ",")
-					res["pushed_at"] = start.UTC().Format(time.RFC3339Nano)
-					res["summary"] = fmt.Sprintf("pushed %d refs in one atomic push at %s", len(ready.Refs()), start.UTC().Format("15:04:05.000"))
-					pipeline.Checkpoint("push.after")
-					return nil
-				}
-				if !transient(err) {
-					return fmt.Errorf("push to %s refused: %w", cfg.Source.Public, err)
-				}
-				lastErr = err
-			}
-			wait, err := pushRetry.Next(r.Now(), attempt, lastErr)
-			if err != nil {
-				return fmt.Errorf("push to %s %w", cfg.Source.Public, err)
-			}
-			r.Warnf("push attempt %d failed (%v); re-reading the remote in %s", attempt, lastErr, wait)
-			if err := retry.Sleep(ctx, r.Gate.Clock, wait); err != nil {
-				return err
-			}
-		}
-	}); err != nil {
-		return err
-	}
+// Summary is empty: the push says what went public.
+func (TagsMade) Summary() string { return "" }
 
-	return r.Step("verify", func(res map[string]string) error {
-		remote, err := vault.ListRemote(ctx, url, auth)
+// RefsPushed is the push step: the refs the one atomic push wrote, and
+// when.
+type RefsPushed struct {
+	Pushed   []string  `json:"pushed,omitempty"`
+	PushedAt time.Time `json:"pushed_at,omitzero"`
+	Text     string    `json:"summary,omitempty"`
+}
+
+func (p RefsPushed) Summary() string { return p.Text }
+
+func (p *pushing) tags(_ context.Context, res *TagsMade) error {
+	res.Tags = map[string]string{}
+	for _, rel := range p.cfg.Releases {
+		h, err := p.v.EnsureTag(rel.Tag, p.held[rel.Line], tagger(p.cfg), tagMessage(p.cfg, rel))
 		if err != nil {
 			return err
 		}
-		var wrong []string
-		for _, rel := range cfg.Releases {
-			h := held[rel.Line]
-			if got := remote["refs/heads/"+rel.PublicBranch]; got.Hash != h {
-				wrong = append(wrong, fmt.Sprintf("%s is at %s, expected %s", rel.PublicBranch, shortOrNone(got.Hash), short(h)))
-			}
-			if got := remote["refs/tags/"+rel.Tag]; got.Commit != h {
-				wrong = append(wrong, fmt.Sprintf("tag %s points to %s, expected %s", rel.Tag, shortOrNone(got.Commit), short(h)))
-			}
-		}
-		if len(wrong) > 0 {
-			return fmt.Errorf("public refs are not as pushed: %s", strings.Join(wrong, "; "))
-		}
-		res["summary"] = fmt.Sprintf("%d branches and %d tags public at the held tips", len(cfg.Releases), len(cfg.Releases))
+		res.Tags[rel.Tag] = h.String()
+	}
+	return nil
+}
+
+func (p *pushing) prepare(ctx context.Context, res *pipeline.Said) error {
+	r := p.r
+	if err := sleepUntilLead(ctx, r, pushLead); err != nil {
+		return err
+	}
+	pp, n, err := preparePush(ctx, r, p.v, p.url, p.auth, p.held)
+	var refused *refusedError
+	switch {
+	case errors.As(err, &refused):
+		return err
+	case err != nil:
+		// The remote may be back at T0: the push step reads it again.
+		r.Warnf("could not prepare the push (%v); trying again at T0", err)
+		*res = pipeline.Said("not prepared: " + err.Error())
 		return nil
-	})
+	}
+	p.ready = pp
+	*res = pipeline.Said(fmt.Sprintf("%d ref(s) and %d object(s) ready to push", n, pp.Objects))
+	return nil
+}
+
+// recheckIfPrepared is the recheck step, for a push prepared with
+// something to send.
+func (p *pushing) recheckIfPrepared(ctx context.Context) error {
+	if p.ready == nil || p.ready.Empty() {
+		return nil
+	}
+	return step(p.r, "recheck", p.recheck)(ctx)
+}
+
+// recheck reads the remote's refs once more: a ref that moved since the
+// push was prepared is found before a byte of the pack is sent, and the
+// push is prepared again at T0.
+func (p *pushing) recheck(ctx context.Context, res *pipeline.Said) error {
+	if err := sleepUntilLead(ctx, p.r, pushRecheck); err != nil {
+		return err
+	}
+	same, err := p.ready.Recheck(ctx, p.url, p.auth)
+	if err != nil || !same {
+		p.ready.Close()
+		p.ready = nil
+		*res = "the remote changed since the push was prepared: it is prepared again at T0"
+		if err != nil {
+			*res = pipeline.Said("could not read the remote again (" + err.Error() + "): the push is prepared again at T0")
+		}
+		return nil
+	}
+	*res = "the remote is as it was when the push was prepared"
+	return nil
+}
+
+func (p *pushing) awaitGate(ctx context.Context) error {
+	if err := awaitGate(ctx, p.r); err != nil {
+		return err
+	}
+	pipeline.Checkpoint("push.before")
+	return nil
+}
+
+// push sends the prepared push. A try that failed may have landed: the
+// next one reads the remote again and pushes only what is still missing,
+// never the same push blindly.
+func (p *pushing) push(ctx context.Context, res *RefsPushed) error {
+	r, cfg := p.r, p.cfg
+	var lastErr error
+	for attempt := 1; ; attempt++ {
+		if attempt > 1 || p.ready == nil {
+			p.ready.Close()
+			pp, _, err := preparePush(ctx, r, p.v, p.url, p.auth, p.held)
+			if err != nil {
+				var refused *refusedError
+				if errors.As(err, &refused) {
+					return err
+				}
+				lastErr = err
+				p.ready = nil
+			} else {
+				p.ready = pp
+			}
+		}
+		if p.ready != nil {
+			if p.ready.Empty() {
+				if attempt == 1 {
+					res.Text = "every ref already public at the held tips: nothing pushed"
+				}
+				return nil
+			}
+			// The gate is asked by the step that writes, right before
+			// it writes.
+			if err := r.Gate.Allow("push to " + cfg.Source.Public); err != nil {
+				return err
+			}
+			start := r.Now()
+			err := p.ready.Send(ctx)
+			if err == nil {
+				res.Pushed, res.PushedAt = p.ready.Refs(), start.UTC()
+				res.Text = fmt.Sprintf("pushed %d refs in one atomic push at %s", len(res.Pushed), start.UTC().Format("15:04:05.000"))
+				pipeline.Checkpoint("push.after")
+				return nil
+			}
+			if !transient(err) {
+				return fmt.Errorf("push to %s refused: %w", cfg.Source.Public, err)
+			}
+			lastErr = err
+		}
+		wait, err := pushRetry.Next(r.Now(), attempt, lastErr)
+		if err != nil {
+			return fmt.Errorf("push to %s %w", cfg.Source.Public, err)
+		}
+		r.Warnf("push attempt %d failed (%v); re-reading the remote in %s", attempt, lastErr, wait)
+		if err := retry.Sleep(ctx, r.Gate.Clock, wait); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *pushing) verify(ctx context.Context, res *pipeline.Said) error {
+	cfg := p.cfg
+	remote, err := vault.ListRemote(ctx, p.url, p.auth)
+	if err != nil {
+		return err
+	}
+	var wrong []string
+	for _, rel := range cfg.Releases {
+		h := p.held[rel.Line]
+		if got := remote["refs/heads/"+rel.PublicBranch]; got.Hash != h {
+			wrong = append(wrong, fmt.Sprintf("%s is at %s, expected %s", rel.PublicBranch, shortOrNone(got.Hash), short(h)))
+		}
+		if got := remote["refs/tags/"+rel.Tag]; got.Commit != h {
+			wrong = append(wrong, fmt.Sprintf("tag %s points to %s, expected %s", rel.Tag, shortOrNone(got.Commit), short(h)))
+		}
+	}
+	if len(wrong) > 0 {
+		return fmt.Errorf("public refs are not as pushed: %s", strings.Join(wrong, "; "))
+	}
+	*res = pipeline.Said(fmt.Sprintf("%d branches and %d tags public at the held tips", len(cfg.Releases), len(cfg.Releases)))
+	return nil
 }
 
 // missingUpdates compares the remote with what must be there and returns
@@ -239,7 +281,8 @@ func missingUpdates(r *pipeline.Run, v *vault.Vault, remote map[string]vault.Rem
 		branch := "refs/heads/" + rel.PublicBranch
 		cur, exists := remote[branch]
 		if cur.Hash != h {
-			checked := r.Journal.Result("preflight", lineStep(rel), resPublicTip)
+			line, _ := checkedLine(r, rel)
+			checked := line.PublicTip
 			switch {
 			case checked != "" && (!exists || cur.Hash.String() != checked):
 				return nil, pipeline.RerunFrom("preflight", fmt.Errorf("public %s moved since preflight (was %s, now %s): rebase %s onto it; preflight checks it again",

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -42,11 +41,13 @@ func SealManifest(r *pipeline.Run) (*seal.Manifest, error) {
 		Advisory:    advisoryDigests(r),
 	}
 	sourceTags := map[string]bool{}
-	for _, t := range strings.Split(r.Journal.Result("preflight", "fetch", "source_tags"), ",") {
-		sourceTags[t] = t != ""
+	fetched, _ := pipeline.Load[Fetched](r.Journal, "preflight", "fetch")
+	for _, t := range fetched.SourceTags {
+		sourceTags[t] = true
 	}
 	for _, rel := range cfg.Releases {
-		held := r.Journal.Result("preflight", lineStep(rel), resHeld)
+		checked, _ := checkedLine(r, rel)
+		held := checked.Held
 		s, ok := readSealed(r, rel)
 		if held == "" || !ok {
 			return nil, fmt.Errorf("preflight recorded no checked tip and packages for line %s: nothing to seal", rel.Line)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -99,7 +98,7 @@ func checkSeal(ctx context.Context, r *pipeline.Run, v *vault.Vault, add func(su
 	if !ok {
 		return nil
 	}
-	err = r.Step("seal", func(res map[string]string) error {
+	_, err = pipeline.Step(r, "seal", func(res *pipeline.Said) error {
 		held := func(rel pipeline.Release) (plumbing.Hash, bool) { return v.Held(rel.Branch) }
 		findings := compareSeal(r, m, held, false)
 		for _, f := range findings {
@@ -111,7 +110,7 @@ func checkSeal(ctx context.Context, r *pipeline.Run, v *vault.Vault, add func(su
 		if len(findings) > 0 {
 			return fmt.Errorf("%w: %d", errLineProblems, len(findings))
 		}
-		res["summary"] = fmt.Sprintf("as sealed at %s: config, %d held tips, %d crates", m.SealedAt.UTC().Format("2006-01-02 15:04:05Z"), len(m.Lines), countCrates(m))
+		*res = pipeline.Said(fmt.Sprintf("as sealed at %s: config, %d held tips, %d crates", m.SealedAt.UTC().Format("2006-01-02 15:04:05Z"), len(m.Lines), countCrates(m)))
 		return nil
 	})
 	if err != nil && !errors.Is(err, errLineProblems) {
@@ -132,15 +131,16 @@ func checkSealBeforeWrites(r *pipeline.Run, held map[string]plumbing.Hash, done 
 	if !ok {
 		return nil
 	}
-	return r.Step("seal", func(res map[string]string) error {
+	_, err = pipeline.Step(r, "seal", func(res *pipeline.Said) error {
 		tip := func(rel pipeline.Release) (plumbing.Hash, bool) { h, ok := held[rel.Line]; return h, ok }
 		findings := compareSeal(r, m, tip, true)
 		if len(findings) > 0 {
 			return fmt.Errorf("the release is not what was sealed, nothing was %s: %w", done, &pipeline.FindingsError{Findings: findings})
 		}
-		res["summary"] = "held tips, config and checked packages as sealed"
+		*res = "held tips, config and checked packages as sealed"
 		return nil
 	})
+	return err
 }
 
 // compareSeal lists every difference between the run and the seal m.
@@ -262,22 +262,11 @@ func compareAdvisory(r *pipeline.Run, m *seal.Manifest) []string {
 
 // advisoryDigests are the digests preflight's advisory step recorded.
 func advisoryDigests(r *pipeline.Run) map[string]string {
-	out := map[string]string{}
-	st := r.Journal.Stage("preflight")
-	if st == nil {
-		return out
+	a, _ := pipeline.Load[AdvisoryChecked](r.Journal, "preflight", "advisory")
+	if a.Outputs == nil {
+		return map[string]string{}
 	}
-	for _, step := range st.Steps {
-		if step.Name != "advisory" {
-			continue
-		}
-		for k, v := range step.Result {
-			if path, ok := strings.CutPrefix(k, resOutputPrefix); ok {
-				out[path] = v
-			}
-		}
-	}
-	return out
+	return a.Outputs
 }
 
 func countCrates(m *seal.Manifest) int {

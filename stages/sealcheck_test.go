@@ -71,7 +71,10 @@ func sealCheckRunWithLocks(t *testing.T, cargoVersion string, pkgs map[string][]
 	eng := &pipeline.Engine{Stages: []pipeline.Stage{recordingPreflight{fn: func(r *pipeline.Run) error {
 		for _, rel := range cfg.Releases {
 			if p, ok := pkgs[rel.Line]; ok {
-				if err := r.Step(packageStep(rel), func(res map[string]string) error { recordSealed(res, p, cargoVersion, locks[rel.Line]); return nil }); err != nil {
+				if _, err := pipeline.Step(r, packageStep(rel), func(res *Packaged) error {
+					*res = sealedOf(p, cargoVersion, locks[rel.Line]).packaged()
+					return nil
+				}); err != nil {
 					return err
 				}
 			}

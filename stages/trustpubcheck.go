@@ -19,13 +19,13 @@ import (
 // trusted publisher on the registry that does not match this workflow is
 // found before T0; and every crate of the release is on the registry
 // already, since a Trusted Publishing token cannot create one.
-func checkTrustedPublishing(ctx context.Context, r *pipeline.Run, res map[string]string, add func(subject, fix, format string, args ...any)) {
+func checkTrustedPublishing(ctx context.Context, r *pipeline.Run, res *pipeline.Said, add func(subject, fix, format string, args ...any)) {
 	const subject = "registry.trusted_publishing"
 	note := func(s string) {
-		if res["summary"] != "" {
-			s = res["summary"] + "; " + s
+		if *res != "" {
+			s = string(*res) + "; " + s
 		}
-		res["summary"] = s
+		*res = pipeline.Said(s)
 	}
 	idx, err := indexClient(r)
 	if err != nil {
@@ -102,11 +102,8 @@ func newCrates(ctx context.Context, r *pipeline.Run, idx *index.Client) []string
 	seen := map[string]bool{}
 	var out []string
 	for _, rel := range r.Config.Releases {
-		order := r.Journal.Result("preflight", packageStep(rel), resOrder)
-		if order == "" {
-			continue
-		}
-		for _, nv := range strings.Split(order, ",") {
+		p, _ := packaged(r, rel)
+		for _, nv := range p.Order {
 			name, _ := splitNV(nv)
 			if seen[name] {
 				continue

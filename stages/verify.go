@@ -59,13 +59,6 @@ var (
 // maxPostBytes bounds the page read at the post's URL.
 const maxPostBytes = 16 << 20
 
-// Results of the verify steps.
-const (
-	resURLChecked = "url_checked" // "true", or "false" with url_note saying why
-	resURLNote    = "url_note"
-	resLiveAt     = "live_at"
-)
-
 func (Verify) Run(ctx context.Context, r *pipeline.Run) error {
 	now := r.Now()
 	if early, _ := r.Gate.OpenedEarly(); now.Before(r.Gate.T0) && !early {
@@ -85,9 +78,10 @@ func (Verify) Run(ctx context.Context, r *pipeline.Run) error {
 
 	reg := openRegistry(ctx, r)
 	for _, rel := range r.Config.Releases {
-		fail(r.Step("crates "+rel.Line, func(res map[string]string) error {
+		_, err := pipeline.Step(r, "crates "+rel.Line, func(res *CratesVerified) error {
 			return verifyCrates(ctx, r, reg, rel, res)
-		}))
+		})
+		fail(err)
 	}
 
 	if r.Config.Blog == nil {
@@ -99,11 +93,12 @@ func (Verify) Run(ctx context.Context, r *pipeline.Run) error {
 		} else {
 			blog := &blogTip{r: r}
 			if r.Config.Blog.Feed != "" {
-				fail(r.Step("feed", func(res map[string]string) error {
+				_, err := pipeline.Step(r, "feed", func(res *FeedVerified) error {
 					return verifyFeed(ctx, r, blog, m, res)
-				}))
+				})
+				fail(err)
 			}
-			if err := r.Step("post", func(res map[string]string) error {
+			if _, err := pipeline.Step(r, "post", func(res *PostVerified) error {
 				return verifyPost(ctx, r, blog, m, out, res)
 			}); err != nil {
 				errs = append(errs, err)
@@ -112,12 +107,13 @@ func (Verify) Run(ctx context.Context, r *pipeline.Run) error {
 	}
 
 	if r.Config.GHSA != nil {
-		fail(r.Step("ghsa", func(res map[string]string) error { return verifyPublishedGHSA(ctx, r, res) }))
+		_, err := pipeline.Step(r, "ghsa", func(res *GHSAVerified) error { return verifyPublishedGHSA(ctx, r, res) })
+		fail(err)
 	}
 
-	if err := r.Step("timeline", func(res map[string]string) error {
+	if _, err := pipeline.Step(r, "timeline", func(res *Timeline) error {
 		if r.Config.Blog == nil {
-			res["blog"] = "not configured: no post or feed checked"
+			res.Blog = "not configured: no post or feed checked"
 		}
 		return timeline(r, res)
 	}); err != nil {
@@ -155,7 +151,7 @@ func openRegistry(ctx context.Context, r *pipeline.Run) *registryReader {
 
 // verifyCrates downloads every crate of a line from the registry and
 // compares its sha256 with the sealed one, and with the index's.
-func verifyCrates(ctx context.Context, r *pipeline.Run, reg *registryReader, rel pipeline.Release, res map[string]string) error {
+func verifyCrates(ctx context.Context, r *pipeline.Run, reg *registryReader, rel pipeline.Release, res *CratesVerified) error {
 	s, sealedOK, err := releaseSealed(r, rel)
 	if err != nil {
 		return err
@@ -167,9 +163,9 @@ func verifyCrates(ctx context.Context, r *pipeline.Run, reg *registryReader, rel
 			return err
 		}
 		r.Warnf("line %s: no sealed checksums in the journal; comparing the downloads with the checksums the index shows instead", rel.Line)
-		res["compared_with"] = "index"
+		res.ComparedWith = "index"
 	} else {
-		res["compared_with"] = "sealed"
+		res.ComparedWith = "sealed"
 	}
 	if reg.err != nil {
 		return reg.err
@@ -206,10 +202,13 @@ func verifyCrates(ctx context.Context, r *pipeline.Run, reg *registryReader, rel
 		}
 		got := hex.EncodeToString(h.Sum(nil))
 		if got != want {
-			problems = append(problems, fmt.Sprintf("%s: the registry serves a .crate with sha256 %s, not the %s %s: stop and investigate", nv, got, res["compared_with"], want))
+			problems = append(problems, fmt.Sprintf("%s: the registry serves a .crate with sha256 %s, not the %s %s: stop and investigate", nv, got, res.ComparedWith, want))
 			continue
 		}
-		res[nv] = got
+		if res.Sha256 == nil {
+			res.Sha256 = map[string]string{}
+		}
+		res.Sha256[nv] = got
 	}
 	if len(problems) > 0 {
 		err := fmt.Errorf("line %s: %s", rel.Line, strings.Join(problems, "; "))
@@ -222,7 +221,7 @@ func verifyCrates(ctx context.Context, r *pipeline.Run, reg *registryReader, rel
 	if !sealedOK {
 		how = "the sha256 the index shows (no sealed checksums in the journal)"
 	}
-	res["summary"] = fmt.Sprintf("%d crate(s) downloaded from the registry, each with %s", len(order), how)
+	res.Text = fmt.Sprintf("%d crate(s) downloaded from the registry, each with %s", len(order), how)
 	return nil
 }
 
@@ -230,8 +229,8 @@ func verifyCrates(ctx context.Context, r *pipeline.Run, reg *registryReader, rel
 // checksums: from preflight's record of the line, else from the workspace
 // at the held tip in the vault.
 func lineVersions(r *pipeline.Run, rel pipeline.Release) ([]string, error) {
-	if list := r.Journal.Result("preflight", lineStep(rel), resCrates); list != "" {
-		return strings.Split(list, ","), nil
+	if checked, _ := checkedLine(r, rel); len(checked.Crates) > 0 {
+		return checked.Crates, nil
 	}
 	next := "run `embargo run --only preflight` first, so that the journal names them"
 	v, err := openVault(r)

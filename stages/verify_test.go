@@ -217,8 +217,16 @@ func TestTimelineRecordsEachStageAndTheMargin(t *testing.T) {
 			s.State, s.Ended = pipeline.StateDone, &at
 		}
 	}
-	res := map[string]string{}
-	timeline(r, res)
+	var res Timeline
+	timeline(r, &res)
+	got := map[string]string{
+		"t0":             res.T0.Format(time.RFC3339),
+		"stage publish":  res.Stages["publish"],
+		"stage advisory": res.Stages["advisory"],
+		"deadline":       res.Deadline.Format(time.RFC3339),
+		"margin":         res.Margin.String(),
+		"within_window":  fmt.Sprint(res.WithinWindow),
+	}
 	want := map[string]string{
 		"t0":             "2026-12-01T14:00:00Z",
 		"stage publish":  "2026-12-01T14:00:40Z",
@@ -228,8 +236,8 @@ func TestTimelineRecordsEachStageAndTheMargin(t *testing.T) {
 		"within_window":  "true",
 	}
 	for k, v := range want {
-		if res[k] != v {
-			t.Errorf("%s = %q, want %q", k, res[k], v)
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
 		}
 	}
 	for _, line := range []string{"T0 + 40s", "T0 - 1h0m0s", "5h58m30s to spare"} {
@@ -267,13 +275,9 @@ func sealedRun(t *testing.T, reg *httptest.Server, sealed string) (*pipeline.Run
 	rel := pipeline.Release{Line: "1.0", Branch: "embargo/1.0", Tag: "v1.0.0"}
 	r.Config.Releases = []pipeline.Release{rel}
 	r.Config.Registry.Index = "sparse+" + reg.URL + "/index/"
-	step := &pipeline.StepRecord{Name: lineStep(rel), State: pipeline.StateDone, Result: map[string]string{resCrates: "demo-core@1.0.0"}}
-	r.Journal.Stage("preflight").Steps = append(r.Journal.Stage("preflight").Steps, step)
+	recorded(t, r.Journal, "preflight", lineStep(rel), LineChecked{Crates: []string{"demo-core@1.0.0"}})
 	if sealed != "" {
-		r.Journal.Stage("preflight").Steps = append(r.Journal.Stage("preflight").Steps, &pipeline.StepRecord{
-			Name: packageStep(rel), State: pipeline.StateDone,
-			Result: map[string]string{resOrder: "demo-core@1.0.0", "demo-core@1.0.0": sealed},
-		})
+		recorded(t, r.Journal, "preflight", packageStep(rel), Packaged{Order: []string{"demo-core@1.0.0"}, Sha256: map[string]string{"demo-core@1.0.0": sealed}})
 	}
 	return r, out
 }
@@ -286,12 +290,12 @@ func sum(b []byte) string {
 func TestVerifyCratesDownloadsAndComparesWithTheSealedChecksum(t *testing.T) {
 	crate := []byte("the sealed bytes")
 	r, out := sealedRun(t, fakeRegistry(t, sum(crate), crate), sum(crate))
-	res := map[string]string{}
-	if err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r), r.Config.Releases[0], res); err != nil {
+	var res CratesVerified
+	if err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r), r.Config.Releases[0], &res); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if res["demo-core@1.0.0"] != sum(crate) || res["compared_with"] != "sealed" {
-		t.Errorf("results %v", res)
+	if res.Sha256["demo-core@1.0.0"] != sum(crate) || res.ComparedWith != "sealed" {
+		t.Errorf("results %+v", res)
 	}
 }
 
@@ -299,13 +303,13 @@ func TestVerifyCratesRefusesBytesOtherThanTheSealed(t *testing.T) {
 	crate := []byte("the sealed bytes")
 	// The index agrees with the seal, the file served does not.
 	r, _ := sealedRun(t, fakeRegistry(t, sum(crate), []byte("other bytes")), sum(crate))
-	err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r), r.Config.Releases[0], map[string]string{})
+	err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r), r.Config.Releases[0], &CratesVerified{})
 	if err == nil || !strings.Contains(err.Error(), "serves a .crate with sha256 "+sum([]byte("other bytes"))) {
 		t.Fatalf("err = %v, want the served checksum named", err)
 	}
 	// The index disagrees with the seal.
 	r, _ = sealedRun(t, fakeRegistry(t, sum([]byte("x")), crate), sum(crate))
-	err = verifyCrates(t.Context(), r, openRegistry(t.Context(), r), r.Config.Releases[0], map[string]string{})
+	err = verifyCrates(t.Context(), r, openRegistry(t.Context(), r), r.Config.Releases[0], &CratesVerified{})
 	if err == nil || !strings.Contains(err.Error(), "not the sealed "+sum(crate)) {
 		t.Fatalf("err = %v, want the index checksum refused", err)
 	}
@@ -314,12 +318,12 @@ func TestVerifyCratesRefusesBytesOtherThanTheSealed(t *testing.T) {
 func TestVerifyCratesWithoutASealComparesWithTheIndex(t *testing.T) {
 	crate := []byte("bytes")
 	r, out := sealedRun(t, fakeRegistry(t, sum(crate), crate), "")
-	res := map[string]string{}
-	if err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r), r.Config.Releases[0], res); err != nil {
+	var res CratesVerified
+	if err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r), r.Config.Releases[0], &res); err != nil {
 		t.Fatal(err)
 	}
-	if res["compared_with"] != "index" || !strings.Contains(res["summary"], "no sealed checksums") {
-		t.Errorf("results %v do not say the index was the reference", res)
+	if res.ComparedWith != "index" || !strings.Contains(res.Summary(), "no sealed checksums") {
+		t.Errorf("results %+v do not say the index was the reference", res)
 	}
 	if !strings.Contains(out.String(), "no sealed checksums in the journal") {
 		t.Errorf("no warning:\n%s", out)

@@ -10,7 +10,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -84,14 +83,14 @@ func (b *blogTip) file(ctx context.Context, path string) (content []byte, ok boo
 
 // --- feed ---
 
-func verifyFeed(ctx context.Context, r *pipeline.Run, blog *blogTip, m *templates.Model, res map[string]string) error {
+func verifyFeed(ctx context.Context, r *pipeline.Run, blog *blogTip, m *templates.Model, res *FeedVerified) error {
 	feed := r.Config.Blog.Feed
 	b, ok, err := blog.file(ctx, feed)
 	if err != nil {
 		return err
 	}
 	where := fmt.Sprintf("%s at %s of %s", r.Config.Blog.Branch, short(blog.commit.Hash), blogRepo(r))
-	res["commit"] = blog.commit.Hash.String()
+	res.Commit = blog.commit.Hash.String()
 	if !ok {
 		return pipeline.RerunFrom("advisory", fmt.Errorf("the feed %s is not in the blog repository (%s)", feed, where))
 	}
@@ -101,7 +100,7 @@ func verifyFeed(ctx context.Context, r *pipeline.Run, blog *blogTip, m *template
 	}
 	for _, id := range ids {
 		if id == m.URL {
-			res["summary"] = fmt.Sprintf("%s feed %s has the entry %s", kind, feed, m.URL)
+			res.Text = fmt.Sprintf("%s feed %s has the entry %s", kind, feed, m.URL)
 			return nil
 		}
 	}
@@ -112,23 +111,22 @@ func verifyFeed(ctx context.Context, r *pipeline.Run, blog *blogTip, m *template
 
 // verifyPost polls the post's URL until it is live, or, where no site can
 // be asked, finds the post in the blog repository.
-func verifyPost(ctx context.Context, r *pipeline.Run, blog *blogTip, m *templates.Model, out *templates.Outputs, res map[string]string) error {
+func verifyPost(ctx context.Context, r *pipeline.Run, blog *blogTip, m *templates.Model, out *templates.Outputs, res *PostVerified) error {
 	u, why := postURL(r, m)
 	if why != "" {
-		res[resURLChecked], res[resURLNote] = "false", why
+		res.URLChecked, res.URLNote = false, why
 		r.Warnf("the post's URL %s is not checked: %s; checking the post is in the blog repository instead", m.URL, why)
 		return postInRepo(ctx, r, blog, m, out, res)
 	}
-	res["url"] = u
-	res[resURLChecked] = "true"
+	res.URL, res.URLChecked = u, true
 	obs, err := pollPost(ctx, r, u, postMarkers(m))
-	res["attempts"] = strconv.Itoa(obs.attempts)
+	res.Attempts = obs.attempts
 	if err != nil {
 		return err
 	}
 	at := r.Now()
-	res[resLiveAt] = at.UTC().Format(time.RFC3339Nano)
-	res["summary"] = fmt.Sprintf("live at %s, %s after T0", u, at.Sub(r.Gate.T0).Round(time.Second))
+	res.LiveAt = at.UTC()
+	res.Text = fmt.Sprintf("live at %s, %s after T0", u, at.Sub(r.Gate.T0).Round(time.Second))
 	return nil
 }
 
@@ -286,14 +284,13 @@ func pollPost(ctx context.Context, r *pipeline.Run, rawURL string, markers []str
 }
 
 // postInRepo checks the post is at its path at the blog branch's tip.
-func postInRepo(ctx context.Context, r *pipeline.Run, blog *blogTip, m *templates.Model, out *templates.Outputs, res map[string]string) error {
+func postInRepo(ctx context.Context, r *pipeline.Run, blog *blogTip, m *templates.Model, out *templates.Outputs, res *PostVerified) error {
 	b, ok, err := blog.file(ctx, m.PostPath)
 	if err != nil {
 		return err
 	}
 	where := fmt.Sprintf("%s at %s of %s", r.Config.Blog.Branch, short(blog.commit.Hash), blogRepo(r))
-	res["commit"] = blog.commit.Hash.String()
-	res["path"] = m.PostPath
+	res.Commit, res.Path = blog.commit.Hash.String(), m.PostPath
 	if !ok {
 		return pipeline.RerunFrom("advisory", fmt.Errorf("the post %s is not in the blog repository (%s)", m.PostPath, where))
 	}
@@ -307,7 +304,7 @@ func postInRepo(ctx context.Context, r *pipeline.Run, blog *blogTip, m *template
 	if !bytes.Equal(b, out.Post.Content) {
 		r.Warnf("%s in the blog repository differs from the rendered advisory (edited since?)", m.PostPath)
 	}
-	res["summary"] = fmt.Sprintf("the post is in the blog repository (%s); its URL %s was not checked", where, m.URL)
+	res.Text = fmt.Sprintf("the post is in the blog repository (%s); its URL %s was not checked", where, m.URL)
 	return nil
 }
 

@@ -17,7 +17,7 @@ import (
 // did not publish them); a stage that recorded no such moment shows when
 // it finished. An interrupted verify checked nothing to the end: it
 // reports no margin to spare, and fails.
-func timeline(r *pipeline.Run, res map[string]string) error {
+func timeline(r *pipeline.Run, res *Timeline) error {
 	t0, deadline, now := r.Gate.T0, r.Gate.Deadline(), r.Now()
 	stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 	rel := func(t time.Time) string {
@@ -29,7 +29,7 @@ func timeline(r *pipeline.Run, res map[string]string) error {
 	}
 	r.Infof("timeline:")
 	r.Infof("  %-10s %s", "T0", stamp(t0))
-	res["t0"] = stamp(t0)
+	res.T0 = t0.UTC()
 	for _, s := range r.Journal.Stages {
 		if s.Name == r.Stage() {
 			continue
@@ -37,12 +37,12 @@ func timeline(r *pipeline.Run, res map[string]string) error {
 		state, ended := r.Journal.StageState(s.Name)
 		switch {
 		case state == pipeline.StateDone && ended != nil:
-			res["stage "+s.Name] = ended.UTC().Format(time.RFC3339Nano)
+			res.stage(s.Name, ended.UTC().Format(time.RFC3339Nano))
 			if public := firstMoments(r, s.Name); len(public) > 0 {
 				for _, m := range public {
 					r.Infof("  %-10s %s", s.Name, m.describe(stamp, rel))
 					for i, k := range m.keys {
-						res[s.Name+"/"+m.step+" "+k] = m.times[i].UTC().Format(time.RFC3339Nano)
+						res.public(s.Name+"/"+m.step+" "+k, m.times[i].UTC())
 					}
 				}
 				continue
@@ -50,32 +50,29 @@ func timeline(r *pipeline.Run, res map[string]string) error {
 			r.Infof("  %-10s done %s  (%s)", s.Name, stamp(*ended), rel(*ended))
 		case state == pipeline.StatePending:
 			r.Infof("  %-10s not run", s.Name)
-			res["stage "+s.Name] = state
+			res.stage(s.Name, state)
 		default:
 			r.Infof("  %-10s %s", s.Name, state)
-			res["stage "+s.Name] = state
+			res.stage(s.Name, state)
 		}
 	}
 	r.Infof("  %-10s %s  (%s)", r.Stage(), stamp(now), rel(now))
 	r.Infof("  %-10s %s  (T0 + %s)", "deadline", stamp(deadline), r.Gate.Window)
-	res["verified"] = now.UTC().Format(time.RFC3339Nano)
-	res["deadline"] = stamp(deadline)
 	margin := deadline.Sub(now).Round(time.Second)
-	res["margin"] = margin.String()
+	res.Verified, res.Deadline, res.Margin = now.UTC(), deadline.UTC(), margin
 	if r.Interrupted() {
 		r.Warnf("INTERRUPTED at %s: not everything was verified; %s left before the deadline", rel(now), margin)
-		res["summary"] = fmt.Sprintf("interrupted %s after T0, before everything was verified", now.Sub(t0).Round(time.Second))
+		res.Text = fmt.Sprintf("interrupted %s after T0, before everything was verified", now.Sub(t0).Round(time.Second))
 		return fmt.Errorf("verify was interrupted %s after T0, before everything was verified: nothing is proven live", now.Sub(t0).Round(time.Second))
 	}
 	if margin >= 0 {
-		res["within_window"] = "true"
+		res.WithinWindow = true
 		r.Infof("  %-10s %s to spare", "margin", margin)
-		res["summary"] = fmt.Sprintf("checked %s after T0, %s before the deadline", now.Sub(t0).Round(time.Second), margin)
+		res.Text = fmt.Sprintf("checked %s after T0, %s before the deadline", now.Sub(t0).Round(time.Second), margin)
 		return nil
 	}
-	res["within_window"] = "false"
 	r.Warnf("WINDOW MISSED: checked %s after the deadline %s", -margin, stamp(deadline))
-	res["summary"] = fmt.Sprintf("checked %s after T0: %s past the deadline", now.Sub(t0).Round(time.Second), -margin)
+	res.Text = fmt.Sprintf("checked %s after T0: %s past the deadline", now.Sub(t0).Round(time.Second), -margin)
 	return nil
 }
 

@@ -1,0 +1,194 @@
+package pipeline
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Result is what a step leaves in the journal for status, for the stages
+// after it and for a re-run: a value of the stage's own type, stored as
+// JSON. A field whose JSON name ends in _at is a moment (when something
+// happened in the world: pushed_at, uploaded_at), and the first value each
+// moment had is kept however often the step runs again.
+type Result interface {
+	// Summary says in one line what the step did, for the output and
+	// status.
+	Summary() string
+}
+
+// Said is the result of a step that hands nothing on: what it did, in a
+// line.
+type Said string
+
+func (s Said) Summary() string { return string(s) }
+
+// Step runs fn as a named step of r's current stage, recording its state,
+// times, result and error in the journal, written before and after. fn
+// fills in a fresh T; its value is recorded even when fn fails (what it
+// saw before it failed), and returned. Each run of a step is an attempt,
+// kept in its history.
+func Step[T Result](r *Run, name string, fn func(res *T) error) (T, error) {
+	var res T
+	now := r.Now().UTC()
+	var rec *StepRecord
+	var attempt *Attempt
+	if err := r.Journal.update(func() {
+		for _, s := range r.stage.Steps {
+			if s.Name == name {
+				rec = s
+			}
+		}
+		if rec == nil {
+			rec = &StepRecord{Name: name}
+			r.stage.Steps = append(r.stage.Steps, rec)
+		}
+		attempt = rec.begin(now)
+	}); err != nil {
+		return res, fmt.Errorf("write journal: %w", err)
+	}
+	r.Out.Debugf(r.Stage(), "step %s", name)
+	point := r.Stage() + "." + strings.ReplaceAll(name, " ", "_")
+	Checkpoint(point + ".started")
+	err := recovered(func() error { return fn(&res) })
+	Checkpoint(point + ".ran")
+	var summary string
+	raw, jerr := recovered2(func() (json.RawMessage, error) {
+		summary = res.Summary()
+		return json.Marshal(res)
+	})
+	if jerr != nil && err == nil {
+		err = fmt.Errorf("record the result of %s: %w", name, jerr)
+	}
+	end := r.Now().UTC()
+	state := StateDone
+	switch {
+	case err != nil && r.Interrupted():
+		state = StateInterrupted
+	case err != nil:
+		state = StateFailed
+	}
+	if jerr := r.Journal.update(func() {
+		rec.end(attempt, end, state, r.Journal.scrubResult(raw), r.Journal.scrubText(summary), err)
+	}); jerr != nil && err == nil {
+		err = fmt.Errorf("write journal: %w", jerr)
+	}
+	if err == nil {
+		r.Out.Emit(Event{Kind: EventDone, Stage: r.Stage(), Step: name, Msg: summary})
+	}
+	return res, err
+}
+
+// LegacyResult is a result type that can read what a journal written
+// before results were typed (version 1 and 2) recorded for its step, a map
+// of strings: a release prepared by an older embargo is released by this
+// one with what its preflight recorded.
+type LegacyResult interface {
+	ReadLegacy(result map[string]string)
+}
+
+// Load is the result step recorded in stage, as T; ok is false when the
+// journal has none (callers cope with a missing journal by observing the
+// world). A result of an older journal is read through T's ReadLegacy, if
+// T has one.
+func Load[T any](j *Journal, stage, step string) (res T, ok bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	rec := j.step(stage, step)
+	switch {
+	case rec == nil:
+		return res, false
+	case len(rec.Result) > 0:
+		return res, json.Unmarshal(rec.Result, &res) == nil
+	case rec.Legacy != nil:
+		if l, is := any(&res).(LegacyResult); is {
+			l.ReadLegacy(rec.Legacy)
+			return res, true
+		}
+	}
+	return res, false
+}
+
+// step is the record of a step, or nil, in the journal's lock.
+func (j *Journal) step(stage, step string) *StepRecord {
+	if s := j.Stage(stage); s != nil {
+		for _, st := range s.Steps {
+			if st.Name == step {
+				return st
+			}
+		}
+	}
+	return nil
+}
+
+// moments are the moments a result records: its fields whose JSON name
+// ends in _at, with a value.
+func moments(raw json.RawMessage) map[string]string {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(raw, &fields) != nil {
+		return nil // not an object (a Said): no moments
+	}
+	var out map[string]string
+	for k, v := range fields {
+		var at string
+		if IsMoment(k) && json.Unmarshal(v, &at) == nil && at != "" && !strings.HasPrefix(at, "0001-01-01") {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = at
+		}
+	}
+	return out
+}
+
+// scrubResult removes any secret value from every string of a result.
+func (j *Journal) scrubResult(raw json.RawMessage) json.RawMessage {
+	if j.scrub == nil || len(raw) == 0 {
+		return raw
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if d.Decode(&v) != nil {
+		return raw
+	}
+	b, err := json.Marshal(scrubValue(v, j.scrub))
+	if err != nil {
+		return raw
+	}
+	return b
+}
+
+func scrubValue(v any, scrub func(string) string) any {
+	switch v := v.(type) {
+	case string:
+		return scrub(v)
+	case []any:
+		for i := range v {
+			v[i] = scrubValue(v[i], scrub)
+		}
+	case map[string]any:
+		for k := range v {
+			v[k] = scrubValue(v[k], scrub)
+		}
+	}
+	return v
+}
+
+func (j *Journal) scrubText(s string) string {
+	if j.scrub == nil {
+		return s
+	}
+	return j.scrub(s)
+}
+
+// recovered2 is recovered for a function with a value.
+func recovered2[V any](fn func() (V, error)) (v V, err error) {
+	err = recovered(func() error {
+		var e error
+		v, e = fn()
+		return e
+	})
+	return v, err
+}

@@ -1,0 +1,77 @@
+package stages
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/async-rs/embargo/stages/vault"
+)
+
+// What the advisory stage's steps record.
+
+// PostRendered is the render step: the post as published.
+type PostRendered struct {
+	ID     string `json:"id"`
+	Post   string `json:"post"` // its path in the blog repository
+	Sha256 string `json:"sha256"`
+	URL    string `json:"url"`
+	Bytes  int    `json:"bytes"`
+}
+
+func (p PostRendered) Summary() string {
+	if p.Post == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s: %s (%d bytes)", p.ID, p.Post, p.Bytes)
+}
+
+// BlogFetched is the clone step: the blog's branch as fetched.
+type BlogFetched struct {
+	Branch string `json:"branch"`
+	Tip    string `json:"tip"`
+}
+
+func (b BlogFetched) Summary() string {
+	if b.Tip == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s at %s", b.Branch, vault.ShortHex(b.Tip))
+}
+
+// PostCommitted is the write step: the commit made privately, or nothing
+// when the blog has the post already.
+type PostCommitted struct {
+	Commit string   `json:"commit,omitempty"`
+	Files  []string `json:"files,omitempty"`
+	Text   string   `json:"summary,omitempty"`
+}
+
+func (p PostCommitted) Summary() string { return p.Text }
+
+// PostPushed is the push step, the advisory's one public write.
+type PostPushed struct {
+	Commit   string    `json:"commit,omitempty"`
+	Parent   string    `json:"parent,omitempty"`
+	PushedAt time.Time `json:"pushed_at,omitzero"`
+	Attempts int       `json:"attempts,omitempty"`
+	// Replaced is the post with other content that --force replaced.
+	Replaced string `json:"replaced,omitempty"`
+	Text     string `json:"summary,omitempty"`
+}
+
+func (p PostPushed) Summary() string { return p.Text }
+
+// PostOnBlog is the verify step: the remote branch holds the post.
+type PostOnBlog struct {
+	Post   string `json:"post"`
+	Branch string `json:"branch"`
+	Tip    string `json:"tip"`
+	URL    string `json:"url"`
+}
+
+func (p PostOnBlog) Summary() string {
+	if p.Tip == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s on %s at %s (%s)", p.Post, p.Branch, vault.ShortHex(p.Tip), p.URL)
+}
