@@ -51,13 +51,18 @@ func registryToken(r *pipeline.Run) string {
 // indexClient reads the registry's index, everywhere embargo reads it
 // (preflight, publish, verify): with the registry's token, which it sends
 // only if the registry wants it to be read (a private registry's
-// auth-required), as cargo does.
+// auth-required), as cargo does. Its waits between tries are on the
+// gate's clock, when there is a gate.
 func indexClient(r *pipeline.Run) (*index.Client, error) {
 	src := "" // a rehearsal's sandbox token is the sandbox's own
 	if r.Targets == nil {
 		src = fmt.Sprintf("%s (registry.token_env in %s)", r.Config.Registry.TokenEnv, r.Config.Path)
 	}
-	return index.New(registryIndex(r), index.Options{Token: registryToken(r), TokenSource: src})
+	opts := index.Options{Token: registryToken(r), TokenSource: src}
+	if r.Gate != nil {
+		opts.Clock = r.Gate.Clock
+	}
+	return index.New(registryIndex(r), opts)
 }
 
 // cargoFor is the cargo of one line: a CARGO_HOME of its own, so that lines
