@@ -210,7 +210,7 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, l *pu
 			}
 			r.Warnf("%s: registry answered %d; retrying in %s (attempt %d)", nv, pe.Status, wait.Round(time.Second), attempt+1)
 			if pe.Status == http.StatusTooManyRequests {
-				l.turns.limit(time.Now().Add(wait)) // the uploads now take turns
+				l.turns.limit(r.Now().Add(wait)) // the uploads now take turns
 				continue
 			}
 			if err := retry.Sleep(ctx, r.Gate.Clock, wait); err != nil {
