@@ -138,7 +138,7 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, l *pu
 			// The run before was killed while this step ran: its cargo,
 			// orphaned, may still be uploading. Give that upload time to
 			// show before trying again.
-			e, found, err = showsWithin(ctx, idx, name, version, orphanGrace)
+			e, found, err = showsWithin(ctx, r.Gate.Clock, idx, name, version, orphanGrace)
 		}
 		if err != nil {
 			return err

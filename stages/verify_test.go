@@ -53,6 +53,13 @@ func verifyRun(t *testing.T, window time.Duration, now time.Time) (*pipeline.Run
 // the order and at the instants of the gate's clock.
 func advancing(t *testing.T, r *pipeline.Run, step time.Duration) *pipeline.FakeClock {
 	clock := r.Gate.Clock.(*pipeline.FakeClock)
+	advance(t, clock, step)
+	return clock
+}
+
+// advance moves clock on by step whenever something waits on it, until
+// the test ends.
+func advance(t *testing.T, clock *pipeline.FakeClock, step time.Duration) {
 	stop, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(stopped)
@@ -70,7 +77,6 @@ func advancing(t *testing.T, r *pipeline.Run, step time.Duration) *pipeline.Fake
 		}
 	}()
 	t.Cleanup(func() { close(stop); <-stopped })
-	return clock
 }
 
 const postPage = "<html><head><title>Out-of-bounds read in demo_core::get</title></head><body>DEMO-SA-2026-001</body></html>"
