@@ -12,6 +12,7 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/index"
+	"github.com/async-rs/embargo/stages/retry"
 	"github.com/async-rs/embargo/stages/seal"
 	"github.com/async-rs/embargo/stages/vault"
 )
@@ -43,13 +44,22 @@ func registryToken(r *pipeline.Run) string {
 // indexClient reads the registry's index, everywhere embargo reads it
 // (preflight, publish, verify): with the registry's token, which it sends
 // only if the registry wants it to be read (a private registry's
-// auth-required), as cargo does.
+// auth-required), as cargo does. It waits between tries on gateClock.
 func indexClient(r *pipeline.Run) (*index.Client, error) {
 	src := "" // a rehearsal's sandbox token is the sandbox's own
 	if r.Targets == nil {
 		src = fmt.Sprintf("%s (registry.token_env in %s)", r.Config.Registry.TokenEnv, r.Config.Path)
 	}
-	return index.New(registryIndex(r), index.Options{Token: registryToken(r), TokenSource: src})
+	return index.New(registryIndex(r), index.Options{Token: registryToken(r), TokenSource: src, Clock: gateClock(r)})
+}
+
+// gateClock is what a client waits on between tries: the gate's clock, or
+// this machine's where there is no gate (plan, the rate limit's count).
+func gateClock(r *pipeline.Run) retry.Clock {
+	if r.Gate == nil || r.Gate.Clock == nil {
+		return retry.Wall{}
+	}
+	return r.Gate.Clock
 }
 
 // cargoFor is the cargo of one line: a CARGO_HOME of its own, so that lines

@@ -74,7 +74,7 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 	if err != nil {
 		return err
 	}
-	auth, turns := newPublishAuth(r, idx), &uploadTurns{}
+	auth, turns := newPublishAuth(r, idx), &uploadTurns{clock: r.Gate.Clock}
 	defer auth.close() // revokes a Trusted Publishing token, whatever happened
 	// Publish runs beside push, not after it: it reads the held tips and
 	// checks them against preflight and the seal itself.

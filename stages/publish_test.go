@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/index"
 )
@@ -123,5 +125,42 @@ func TestPublishDecidesFromTheIndexAlone(t *testing.T) {
 		if got := decide(c.e, c.found, sealed); got != c.want {
 			t.Errorf("decide(%+v, found %v) = %d, want %d", c.e, c.found, got, c.want)
 		}
+	}
+}
+
+// The index is polled for a version on the gate's clock: every pollFast
+// until it shows, and for the time given at most.
+func TestShowsWithinPollsOnTheGatesClock(t *testing.T) {
+	var asked, shows atomic.Int32
+	shows.Store(3)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/2/ab" && asked.Add(1) >= shows.Load() {
+			io.WriteString(w, `{"name":"ab","vers":"1.0.0","deps":[],"cksum":"00","features":{},"yanked":false}`+"\n")
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	start := time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
+	clock := pipeline.NewFakeClock(start)
+	advance(t, clock, pollFast)
+	idx, err := index.New("sparse+"+srv.URL+"/", index.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := showsWithin(context.Background(), clock, idx, "ab", "1.0.0", time.Minute); err != nil || !found {
+		t.Fatalf("showsWithin: found %v, err %v", found, err)
+	}
+	if waited := clock.Now().Sub(start); waited != 2*pollFast {
+		t.Errorf("the gate's clock moved %s for the third look, want two polls of %s", waited, pollFast)
+	}
+
+	shows.Store(1 << 30)
+	start = clock.Now()
+	if _, found, err := showsWithin(context.Background(), clock, idx, "ab", "1.0.0", time.Second); err != nil || found {
+		t.Fatalf("showsWithin a version never shown: found %v, err %v", found, err)
+	}
+	if waited := clock.Now().Sub(start); waited <= time.Second || waited > time.Second+pollFast {
+		t.Errorf("gave up after %s on the gate's clock, want just past the second given", waited)
 	}
 }

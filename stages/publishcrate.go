@@ -152,7 +152,7 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, l *pu
 			// The run before was killed while this step ran: its cargo,
 			// orphaned, may still be uploading. Give that upload time to
 			// show before trying again.
-			e, found, err = showsWithin(ctx, idx, name, version, orphanGrace)
+			e, found, err = showsWithin(ctx, r.Gate.Clock, idx, name, version, orphanGrace)
 		}
 		if err != nil {
 			return err
@@ -224,7 +224,7 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, l *pu
 			}
 			r.Warnf("%s: registry answered %d; retrying in %s (attempt %d)", nv, pe.Status, wait.Round(time.Second), attempt+1)
 			if pe.Status == http.StatusTooManyRequests {
-				l.turns.limit(time.Now().Add(wait)) // the uploads now take turns
+				l.turns.limit(r.Now().Add(wait)) // the uploads now take turns
 				continue
 			}
 			if err := retry.Sleep(ctx, r.Gate.Clock, wait); err != nil {

@@ -34,18 +34,16 @@ func cutOff(r *pipeline.Run, step string) bool {
 	return false
 }
 
-// showsWithin polls the index for a version for at most d.
-func showsWithin(ctx context.Context, idx *index.Client, name, version string, d time.Duration) (index.Entry, bool, error) {
-	deadline := time.Now().Add(d)
+// showsWithin polls the index for a version for at most d on clock.
+func showsWithin(ctx context.Context, clock pipeline.Clock, idx *index.Client, name, version string, d time.Duration) (index.Entry, bool, error) {
+	deadline := clock.Now().Add(d)
 	for {
 		e, found, err := idx.Lookup(ctx, name, version)
-		if err != nil || found || time.Now().After(deadline) {
+		if err != nil || found || clock.Now().After(deadline) {
 			return e, found, err
 		}
-		select {
-		case <-ctx.Done():
-			return index.Entry{}, false, ctx.Err()
-		case <-time.After(pollFast):
+		if err := retry.Sleep(ctx, clock, pollFast); err != nil {
+			return index.Entry{}, false, err
 		}
 	}
 }
@@ -140,7 +138,9 @@ func (l *lookup) wait(ctx context.Context) (index.Entry, bool, error) {
 // waited out as often as the registry asks, as long as the next try comes
 // before horizon (the end of the window): crates.io lets a burst of new
 // versions through, then one a minute, so a release of many crates is slowed
-// by it, never failed. A server error is retried publishRetries times.
+// by it, never failed. A server error is retried publishRetries times. The
+// upload is never sent again blindly: each try looks at the index first
+// (publishCrate), since an upload that failed may have landed all the same.
 func retryPlan(now, horizon time.Time, pe *cargo.PublishError, attempt int) (time.Duration, error) {
 	p := retry.Policy{First: 500 * time.Millisecond, Max: 30 * time.Second, Deadline: horizon}
 	if pe.Status != http.StatusTooManyRequests {
@@ -158,14 +158,14 @@ func retryPlan(now, horizon time.Time, pe *cargo.PublishError, attempt int) (tim
 	return wait, nil
 }
 
-// waitVisible polls the index until it shows the version, and checks it
-// shows the sealed checksum.
+// waitVisible polls the index, on the gate's clock, until it shows the
+// version, and checks it shows the sealed checksum.
 func waitVisible(ctx context.Context, r *pipeline.Run, idx *index.Client, name, version, sum string, res *CratePublished) error {
-	began := time.Now()
+	began := r.Now()
 	deadline := began.Add(visibleWithin)
 	wait := pollFast
 	for {
-		asked := time.Now()
+		asked := r.Now()
 		e, found, err := idx.Lookup(ctx, name, version)
 		if err != nil {
 			return err
@@ -178,18 +178,16 @@ func waitVisible(ctx context.Context, r *pipeline.Run, idx *index.Client, name, 
 			res.Text = "published; the index shows the sealed checksum"
 			return nil
 		}
-		if time.Now().After(deadline) {
+		if r.Now().After(deadline) {
 			return pipeline.RerunFrom("publish", fmt.Errorf("%s@%s was uploaded but the index does not show it after %s; a re-run checks again", name, version, visibleWithin))
 		}
-		if time.Since(began) > fastPollFor {
+		if r.Now().Sub(began) > fastPollFor {
 			wait = min(wait*2, 2*time.Second)
 		}
 		// wait is from one question to the next: a slow answer is
 		// not followed by a full pause.
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait - time.Since(asked)):
+		if err := retry.Sleep(ctx, r.Gate.Clock, wait-r.Now().Sub(asked)); err != nil {
+			return err
 		}
 	}
 }

@@ -23,9 +23,10 @@ import (
 // instead of every line waiting on its last crates. (crates.io lets a burst
 // of new versions through, then one a minute.)
 type uploadTurns struct {
+	clock   pipeline.Clock // the gate's; this machine's when nil
 	mu      sync.Mutex
 	limited bool
-	until   time.Time // this machine's clock: no upload starts before
+	until   time.Time // on clock: no upload starts before
 	busy    bool      // an upload holds the turn
 	waiting []turn
 	changed chan struct{} // closed and replaced whenever the above change
@@ -53,7 +54,7 @@ func (u *uploadTurns) acquire(ctx context.Context, t turn) (release func(), err 
 	u.mu.Unlock()
 	for {
 		u.mu.Lock()
-		wait := time.Until(u.until)
+		wait := u.until.Sub(u.now())
 		if !u.busy && u.waiting[0] == t && wait <= 0 {
 			u.busy = true
 			u.waiting = u.waiting[1:]
@@ -63,12 +64,16 @@ func (u *uploadTurns) acquire(ctx context.Context, t turn) (release func(), err 
 		}
 		ch := u.changedLocked()
 		u.mu.Unlock()
-		timer := time.NewTimer(max(wait, time.Millisecond))
+		// Until the instant named, the clock wakes the turn; after it,
+		// every change of the turns is signalled on ch.
+		var due <-chan time.Time
+		if wait > 0 {
+			due = u.after(wait)
+		}
 		select {
 		case <-ch:
-		case <-timer.C:
+		case <-due:
 		case <-ctx.Done():
-			timer.Stop()
 			u.mu.Lock()
 			for i, w := range u.waiting {
 				if w == t {
@@ -80,8 +85,21 @@ func (u *uploadTurns) acquire(ctx context.Context, t turn) (release func(), err 
 			u.mu.Unlock()
 			return func() {}, ctx.Err()
 		}
-		timer.Stop()
 	}
+}
+
+func (u *uploadTurns) now() time.Time {
+	if u.clock == nil {
+		return time.Now()
+	}
+	return u.clock.Now()
+}
+
+func (u *uploadTurns) after(d time.Duration) <-chan time.Time {
+	if u.clock == nil {
+		return time.After(d)
+	}
+	return u.clock.After(d)
 }
 
 func (u *uploadTurns) release() {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,11 +48,35 @@ func verifyRun(t *testing.T, window time.Duration, now time.Time) (*pipeline.Run
 	}, out
 }
 
-// fastPolling makes the post's polling quick for the test.
-func fastPolling(t *testing.T) {
-	minWait, maxWait := postPollMin, postPollMax
-	postPollMin, postPollMax = 10*time.Millisecond, 40*time.Millisecond
-	t.Cleanup(func() { postPollMin, postPollMax = minWait, maxWait })
+// advancing moves the run's fake clock on by step whenever something
+// waits on it, until the test ends: the polling's waits pass at once, in
+// the order and at the instants of the gate's clock.
+func advancing(t *testing.T, r *pipeline.Run, step time.Duration) *pipeline.FakeClock {
+	clock := r.Gate.Clock.(*pipeline.FakeClock)
+	advance(t, clock, step)
+	return clock
+}
+
+// advance moves clock on by step whenever something waits on it, until
+// the test ends.
+func advance(t *testing.T, clock *pipeline.FakeClock, step time.Duration) {
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if clock.Waiters() > 0 {
+				clock.Advance(step)
+				continue
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-stopped })
 }
 
 const postPage = "<html><head><title>Out-of-bounds read in demo_core::get</title></head><body>DEMO-SA-2026-001</body></html>"
@@ -71,9 +96,9 @@ func site(t *testing.T, misses int32, page string) (*httptest.Server, *atomic.In
 }
 
 func TestPollPostWaitsUntilThePostIsLive(t *testing.T) {
-	fastPolling(t)
 	srv, n := site(t, 2, postPage)
 	r, out := verifyRun(t, time.Hour, verifyT0.Add(time.Minute))
+	clock := advancing(t, r, time.Second)
 	obs, err := pollPost(t.Context(), r, srv.URL+"/posts/x/", []string{"DEMO-SA-2026-001"})
 	if err != nil {
 		t.Fatalf("pollPost: %v\n%s", err, out)
@@ -84,10 +109,13 @@ func TestPollPostWaitsUntilThePostIsLive(t *testing.T) {
 	if !strings.Contains(out.String(), "not live yet") || !strings.Contains(out.String(), "404") {
 		t.Errorf("the wait is not reported:\n%s", out)
 	}
+	// The waits were the gate's clock's: a second, then two.
+	if waited := clock.Now().Sub(verifyT0.Add(time.Minute)); waited != 3*time.Second {
+		t.Errorf("the gate's clock moved %s, want the 1s and 2s of the backoff", waited)
+	}
 }
 
 func TestPollPostWaitsForThePageToBeThePost(t *testing.T) {
-	fastPolling(t)
 	var n atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if n.Add(1) == 1 {
@@ -98,6 +126,7 @@ func TestPollPostWaitsForThePageToBeThePost(t *testing.T) {
 	}))
 	defer srv.Close()
 	r, _ := verifyRun(t, time.Hour, verifyT0.Add(time.Minute))
+	advancing(t, r, time.Second)
 	if _, err := pollPost(t.Context(), r, srv.URL, []string{"Out-of-bounds read"}); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +136,6 @@ func TestPollPostWaitsForThePageToBeThePost(t *testing.T) {
 }
 
 func TestPollPostDeadlinePassedWithoutThePostIsAnError(t *testing.T) {
-	fastPolling(t)
 	srv, n := site(t, 1<<30, "")
 	r, _ := verifyRun(t, time.Hour, verifyT0.Add(time.Hour+time.Second))
 	_, err := pollPost(t.Context(), r, srv.URL+"/posts/x/", []string{"DEMO-SA-2026-001"})
@@ -133,25 +161,37 @@ func TestPollPostDeadlinePassedButLiveIsFine(t *testing.T) {
 }
 
 func TestPollPostStopsAtTheDeadline(t *testing.T) {
-	fastPolling(t)
-	srv, n := site(t, 1<<30, "")
-	// 300ms of the window left on the gate's clock.
-	r, _ := verifyRun(t, time.Hour, verifyT0.Add(time.Hour-300*time.Millisecond))
-	start := time.Now()
+	// Five minutes of the window left on the gate's clock.
+	deadline := verifyT0.Add(time.Hour)
+	r, _ := verifyRun(t, time.Hour, deadline.Add(-5*time.Minute))
+	clock := advancing(t, r, time.Second)
+	var mu sync.Mutex
+	var asked []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		asked = append(asked, clock.Now())
+		mu.Unlock()
+		http.NotFound(w, req)
+	}))
+	defer srv.Close()
 	_, err := pollPost(t.Context(), r, srv.URL, []string{"DEMO-SA-2026-001"})
 	if err == nil || !strings.Contains(err.Error(), "NOT LIVE") {
 		t.Fatalf("err = %v, want the post not live by the deadline", err)
 	}
-	if d := time.Since(start); d < 250*time.Millisecond || d > 5*time.Second {
-		t.Errorf("gave up after %s, want at the deadline (300ms)", d)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) < 3 {
+		t.Errorf("only %d requests in 5 minutes of polling", len(asked))
 	}
-	if n.Load() < 3 {
-		t.Errorf("only %d requests in 300ms of polling", n.Load())
+	if last := asked[len(asked)-1]; !last.Equal(deadline) {
+		t.Errorf("the last look was at %s, want at the deadline %s", last.Format(time.RFC3339Nano), deadline.Format(time.RFC3339))
+	}
+	if now := r.Now(); !now.Equal(deadline) {
+		t.Errorf("gave up at %s on the gate's clock, want at the deadline", now.Format(time.RFC3339Nano))
 	}
 }
 
 func TestPollPostInterrupted(t *testing.T) {
-	fastPolling(t)
 	srv, _ := site(t, 1<<30, "")
 	r, _ := verifyRun(t, time.Hour, verifyT0.Add(time.Minute))
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,9 +16,9 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/memory"
-	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/retry"
 	"github.com/async-rs/embargo/templates"
 )
 
@@ -178,87 +177,46 @@ type observation struct {
 var errNotThePost = errors.New("the page does not contain the advisory's ID or title")
 
 // pollPost asks url until it answers 200 with one of markers in the body,
-// backing off from postPollMin to postPollMax, until the deadline. A
-// deadline already passed still gets one try.
+// backing off from postPollMin to postPollMax on the gate's clock, with a
+// last look at the deadline. A deadline already passed still gets one try.
 func pollPost(ctx context.Context, r *pipeline.Run, rawURL string, markers []string) (observation, error) {
 	var obs observation
 	deadline := r.Gate.Deadline()
 	remaining := deadline.Sub(r.Now())
-	c := retryablehttp.NewClient()
-	c.Logger = nil
-	c.HTTPClient = &http.Client{Timeout: postTryTimeout}
-	c.RetryWaitMin, c.RetryWaitMax = postPollMin, postPollMax
-	c.RetryMax = math.MaxInt32
+	polling := remaining > 0
+	// The gate's clock ends the polling; this deadline also cuts off a
+	// try still under way at the end of the window.
 	pctx, cancel := context.WithTimeout(ctx, remaining)
-	if remaining <= 0 {
-		c.RetryMax = 0
+	if !polling {
 		pctx, cancel = context.WithTimeout(ctx, postTryTimeout)
 	}
 	defer cancel()
-
-	c.Backoff = func(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
-		return min(retryablehttp.DefaultBackoff(lo, hi, attempt, resp), hi)
-	}
-	lastReport := time.Now()
-	reported := ""
-	c.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
-		switch {
-		case err != nil:
-			obs.last = unwrapURLError(err).Error()
-		case resp.StatusCode != http.StatusOK:
-			obs.last = resp.Status
-		default:
-			return false, nil
-		}
-		if c.RetryMax > 0 && (obs.last != reported || time.Since(lastReport) >= postReportEvery) {
-			r.Infof("the post is not live yet at %s (%s); asking again, less and less often, until %s",
-				rawURL, obs.last, deadline.UTC().Format(time.RFC3339))
-			reported, lastReport = obs.last, time.Now()
-		}
-		if err != nil && !errors.Is(err, errNotThePost) {
-			// Connection failures are retried; a certificate or
-			// redirect-loop error is not, and is the answer.
-			return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
-		}
-		return true, nil
-	}
-	c.ErrorHandler = func(resp *http.Response, err error, _ int) (*http.Response, error) {
-		if resp != nil {
-			resp.Body.Close()
-		}
-		if err == nil {
-			err = errors.New(obs.last)
-		}
-		return nil, err
-	}
-	c.RequestLogHook = func(_ retryablehttp.Logger, _ *http.Request, _ int) { obs.attempts++ }
-
-	req, err := retryablehttp.NewRequestWithContext(pctx, http.MethodGet, rawURL, nil)
+	req, err := http.NewRequestWithContext(pctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		return obs, fmt.Errorf("the post's URL %s: %w", rawURL, err)
 	}
 	req.Header.Set("User-Agent", "embargo")
 	// A cache in front of the site may still hold the 404 of before T0.
 	req.Header.Set("Cache-Control", "no-cache")
-	req.SetResponseHandler(func(resp *http.Response) error {
-		defer resp.Body.Close()
-		body, err := io.ReadAll(io.LimitReader(resp.Body, maxPostBytes))
-		if err != nil {
-			return err
+	hc := &http.Client{Timeout: postTryTimeout}
+
+	p := retry.Policy{First: postPollMin, Max: postPollMax, MaxAsked: postPollMax, Deadline: deadline, LastAtDeadline: true}
+	lastReport, reported := r.Now(), ""
+	err = retry.Do(pctx, r.Gate.Clock, p, func(int) error {
+		obs.attempts++
+		err := askPost(pctx, hc, req.Clone(pctx), markers, r.Now())
+		if err == nil {
+			return nil
 		}
-		for _, m := range markers {
-			if bytes.Contains(body, []byte(m)) {
-				return nil
-			}
+		obs.last = err.Error()
+		if polling && (obs.last != reported || r.Now().Sub(lastReport) >= postReportEvery) {
+			r.Infof("the post is not live yet at %s (%s); asking again, less and less often, until %s",
+				rawURL, obs.last, deadline.UTC().Format(time.RFC3339))
+			reported, lastReport = obs.last, r.Now()
 		}
-		return errNotThePost
+		return err
 	})
-	resp, err := c.Do(req)
 	if err == nil {
-		resp.Body.Close()
 		return obs, nil
 	}
 	if ctx.Err() != nil {
@@ -272,7 +230,8 @@ func pollPost(ctx context.Context, r *pipeline.Run, rawURL string, markers []str
 	if obs.attempts == 1 {
 		tries = "1 try"
 	}
-	if pctx.Err() != nil || !r.Now().Before(deadline) {
+	var ended *retry.Exhausted
+	if errors.As(err, &ended) || pctx.Err() != nil || !r.Now().Before(deadline) {
 		next := "publish it now: `embargo run --from advisory`"
 		if s := r.Journal.Stage("advisory"); s != nil && s.State == pipeline.StateDone {
 			next = "the advisory is in the blog repository: check the blog's build and deploy"
@@ -281,6 +240,31 @@ func pollPost(ctx context.Context, r *pipeline.Run, rawURL string, markers []str
 			rawURL, deadline.UTC().Format(time.RFC3339), r.Gate.Window, last, tries, next)
 	}
 	return obs, fmt.Errorf("the post's URL %s cannot be checked: %s; `embargo run --only verify` checks again and can be repeated", rawURL, last)
+}
+
+// askPost asks once: nil for the post, else what was answered, retryable
+// or not. Any other answer than the post may change as the blog deploys;
+// a request that got none is classified as the retry package does.
+func askPost(ctx context.Context, hc *http.Client, req *http.Request, markers []string, now time.Time) error {
+	resp, err := hc.Do(req)
+	if err != nil {
+		return retry.RequestError(ctx, unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return retry.Transient(retry.Answer(resp, now))
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPostBytes))
+	if err != nil {
+		return retry.RequestError(ctx, unwrapURLError(err))
+	}
+	for _, m := range markers {
+		if bytes.Contains(body, []byte(m)) {
+			return nil
+		}
+	}
+	return retry.Transient(errNotThePost)
 }
 
 // postInRepo checks the post is at its path at the blog branch's tip.

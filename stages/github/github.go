@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/go-retryablehttp"
+	"github.com/async-rs/embargo/stages/retry"
 )
 
 // APIVersion is the REST API version the requests ask for.
@@ -34,35 +34,45 @@ type Options struct {
 	RetryMax int
 	// HTTPClient makes the requests; the default has a 30s timeout.
 	HTTPClient *http.Client
+	// Clock times the waits between tries; the default is this machine's.
+	// A release passes the gate's (pipeline.Clock).
+	Clock retry.Clock
 }
 
 // Client talks to one GitHub API.
 type Client struct {
 	api   string
 	token string
-	http  *retryablehttp.Client
+	http  *http.Client
+	// How a request is tried again, on clock: waits from 250ms doubling
+	// to 5s, or as long as GitHub's Retry-After asks (a secondary rate
+	// limit's minute).
+	retry retry.Policy
+	clock retry.Clock
 }
 
 // New makes a client of the API at api (https://api.github.com, or
 // https://HOST/api/v3 for GitHub Enterprise Server).
 func New(api string, opts Options) *Client {
-	c := retryablehttp.NewClient()
-	c.Logger = nil
-	c.RetryMax = 3
+	retries := 3
 	switch {
 	case opts.RetryMax < 0:
-		c.RetryMax = 0
+		retries = 0
 	case opts.RetryMax > 0:
-		c.RetryMax = opts.RetryMax
+		retries = opts.RetryMax
 	}
-	c.RetryWaitMin, c.RetryWaitMax = 250*time.Millisecond, 5*time.Second
-	c.HTTPClient = opts.HTTPClient
-	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	c := &Client{
+		api: strings.TrimSuffix(api, "/"), token: opts.Token, http: opts.HTTPClient,
+		retry: retry.Policy{Attempts: retries + 1, First: 250 * time.Millisecond, Max: 5 * time.Second},
+		clock: opts.Clock,
 	}
-	// The last answer is the error, GitHub's words in it.
-	c.ErrorHandler = retryablehttp.PassthroughErrorHandler
-	return &Client{api: strings.TrimSuffix(api, "/"), token: opts.Token, http: c}
+	if c.http == nil {
+		c.http = &http.Client{Timeout: 30 * time.Second}
+	}
+	if c.clock == nil {
+		c.clock = retry.Wall{}
+	}
+	return c
 }
 
 // Advisory is a repository security advisory, the fields a release reads.
@@ -169,35 +179,57 @@ func (c *Client) Update(ctx context.Context, repo, id string, u Update) (*Adviso
 // maxBody bounds an answer read; an advisory is a few kilobytes.
 const maxBody = 4 << 20
 
+// do makes the request, trying again on the client's clock after a lost
+// connection, a 5xx or a 429: both requests are safe to repeat (see
+// Options.RetryMax). The last answer is the error, GitHub's words in it.
 func (c *Client) do(ctx context.Context, method, url string, body []byte) (*Advisory, error) {
-	var rdr io.Reader
-	if body != nil {
-		rdr = bytes.NewReader(body)
-	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, method, url, rdr)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/vnd.github+json")
-	req.Header.Set("X-GitHub-Api-Version", APIVersion)
-	req.Header.Set("User-Agent", "embargo")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, url, unwrap(err))
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: read the answer: %w", method, url, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, refusal(method, url, resp.StatusCode, b)
+	var status int
+	var b []byte
+	var lastErr error
+	err := retry.Do(ctx, c.clock, c.retry, func(int) error {
+		status, b, lastErr = 0, nil, nil
+		var rdr io.Reader
+		if body != nil {
+			rdr = bytes.NewReader(body)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, url, rdr)
+		if err != nil {
+			lastErr = err
+			return err
+		}
+		req.Header.Set("Accept", "application/vnd.github+json")
+		req.Header.Set("X-GitHub-Api-Version", APIVersion)
+		req.Header.Set("User-Agent", "embargo")
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		resp, err := c.http.Do(req)
+		if err != nil {
+			lastErr = fmt.Errorf("%s %s: %w", method, url, unwrap(err))
+			return retry.RequestError(ctx, err)
+		}
+		defer resp.Body.Close()
+		if b, err = io.ReadAll(io.LimitReader(resp.Body, maxBody)); err != nil {
+			lastErr = fmt.Errorf("%s %s: read the answer: %w", method, url, err)
+			return retry.RequestError(ctx, err)
+		}
+		status = resp.StatusCode
+		if status == http.StatusOK {
+			return nil
+		}
+		return retry.Answer(resp, c.clock.Now())
+	})
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("%s %s: %w", method, url, ctx.Err())
+	case status != 0:
+		return nil, refusal(method, url, status, b)
+	default:
+		return nil, lastErr
 	}
 	var a Advisory
 	if err := json.Unmarshal(b, &a); err != nil {

@@ -35,7 +35,7 @@ func (c *Client) Download(ctx context.Context, rawURL string, w io.Writer) error
 	if c.sendsToken() {
 		req.Header.Set("Authorization", c.token)
 	}
-	resp, err := c.dl.Do(req)
+	resp, err := c.send(ctx, c.dl, c.dlRetry, downloadAgain, req)
 	if err != nil {
 		return fmt.Errorf("download %s: %w", shown, unwrapURLError(err))
 	}
@@ -51,15 +51,6 @@ func (c *Client) Download(ctx context.Context, rawURL string, w io.Writer) error
 		return fmt.Errorf("download %s: larger than %d bytes", shown, MaxCrateBytes)
 	}
 	return nil
-}
-
-// downloadRetryPolicy is the index's, and retries a 404 too: a CDN may
-// answer it for a moment after the index shows a version.
-func downloadRetryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	if err == nil && resp != nil && resp.StatusCode == http.StatusNotFound {
-		return ctx.Err() == nil, ctx.Err()
-	}
-	return retryPolicy(ctx, resp, err)
 }
 
 // PublishedAt asks the registry's web API (config.json's "api") when a
@@ -80,7 +71,7 @@ func (c *Client) PublishedAt(ctx context.Context, name, version string) (at time
 	if c.sendsToken() {
 		req.Header.Set("Authorization", c.token)
 	}
-	resp, err := c.dl.Do(req)
+	resp, err := c.send(ctx, c.dl, c.dlRetry, downloadAgain, req)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("ask %s: %w", u, unwrapURLError(err))
 	}

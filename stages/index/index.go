@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/async-rs/embargo/stages/retry"
 )
 
 const (
@@ -61,6 +63,9 @@ type Options struct {
 	RetryWaitMin, RetryWaitMax time.Duration
 	// HTTPClient makes the requests; the default has a 30s timeout.
 	HTTPClient *http.Client
+	// Clock times the waits between tries; the default is this machine's.
+	// A release passes the gate's (pipeline.Clock).
+	Clock retry.Clock
 }
 
 // Config is the registry's config.json.
@@ -123,6 +128,9 @@ type Client struct {
 	asked atomic.Bool
 	http  *retryablehttp.Client
 	dl    *retryablehttp.Client // downloads of .crate files
+	// How a request of each is tried again, on clock.
+	retry, dlRetry retry.Policy
+	clock          retry.Clock
 
 	// The newest answer for every file read, for a View.
 	requests atomic.Uint64
@@ -147,37 +155,42 @@ func New(indexURL string, opts Options) (*Client, error) {
 	}
 	u.RawQuery, u.Fragment = "", ""
 
-	rc := retryablehttp.NewClient()
-	// The default logger prints every URL and retry; errors returned here
-	// say everything needed, and nothing may risk echoing credentials.
-	rc.Logger = nil
-	rc.RetryMax = opts.RetryMax
+	retries := opts.RetryMax
 	switch {
 	case opts.RetryMax == 0:
-		rc.RetryMax = defaultRetryMax
+		retries = defaultRetryMax
 	case opts.RetryMax < 0:
-		rc.RetryMax = 0
+		retries = 0
 	}
-	rc.RetryWaitMin = cmpOr(opts.RetryWaitMin, defaultRetryWaitMin)
-	rc.RetryWaitMax = max(cmpOr(opts.RetryWaitMax, defaultRetryWaitMax), rc.RetryWaitMin)
-	rc.HTTPClient = tokenStaysOnHost(opts.HTTPClient, defaultTimeout)
-	rc.CheckRetry = retryPolicy
-	rc.Backoff = backoff
-	rc.ErrorHandler = giveUp
-
-	dl := retryablehttp.NewClient()
-	dl.Logger = nil
-	dl.RetryMax = rc.RetryMax
+	dlRetries := retries
 	if opts.RetryMax == 0 {
-		dl.RetryMax = defaultDownloadRetries
+		dlRetries = defaultDownloadRetries
 	}
-	dl.RetryWaitMin = cmpOr(opts.RetryWaitMin, defaultDownloadWaitMin)
-	dl.RetryWaitMax = max(cmpOr(opts.RetryWaitMax, defaultDownloadWaitMax), dl.RetryWaitMin)
-	dl.HTTPClient = tokenStaysOnHost(opts.HTTPClient, defaultDownloadTimeout)
-	dl.CheckRetry = downloadRetryPolicy
-	dl.Backoff = backoff
-	dl.ErrorHandler = giveUp
-	return &Client{base: u, token: opts.Token, tokenSource: opts.TokenSource, http: rc, dl: dl}, nil
+	minWait, dlMinWait := cmpOr(opts.RetryWaitMin, defaultRetryWaitMin), cmpOr(opts.RetryWaitMin, defaultDownloadWaitMin)
+	c := &Client{
+		base: u, token: opts.Token, tokenSource: opts.TokenSource,
+		http:    quiet(tokenStaysOnHost(opts.HTTPClient, defaultTimeout)),
+		dl:      quiet(tokenStaysOnHost(opts.HTTPClient, defaultDownloadTimeout)),
+		retry:   policy(retries, minWait, max(cmpOr(opts.RetryWaitMax, defaultRetryWaitMax), minWait)),
+		dlRetry: policy(dlRetries, dlMinWait, max(cmpOr(opts.RetryWaitMax, defaultDownloadWaitMax), dlMinWait)),
+		clock:   opts.Clock,
+	}
+	if c.clock == nil {
+		c.clock = retry.Wall{}
+	}
+	return c, nil
+}
+
+// quiet is a retryablehttp client of hc that tries once (see oneTry) and
+// logs nothing: its default logger prints every URL and retry; errors
+// returned here say everything needed, and nothing may risk echoing
+// credentials.
+func quiet(hc *http.Client) *retryablehttp.Client {
+	rc := retryablehttp.NewClient()
+	rc.Logger = nil
+	rc.HTTPClient = hc
+	oneTry(rc)
+	return rc
 }
 
 // tokenStaysOnHost is hc (or a new client with timeout) whose redirects
@@ -330,7 +343,7 @@ func (c *Client) getOnce(ctx context.Context, rel string, withToken bool) ([]byt
 		req.Header.Set("Authorization", c.token)
 	}
 	seq := c.requests.Add(1)
-	resp, err := c.http.Do(req)
+	resp, err := c.send(ctx, c.http, c.retry, indexAgain, req)
 	if err != nil {
 		return nil, 0, shown, fmt.Errorf("index: GET %s: %w", shown, unwrapURLError(err))
 	}
