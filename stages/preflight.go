@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"golang.org/x/mod/semver"
 
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/index"
@@ -29,154 +28,189 @@ func (Preflight) Summary() string {
 }
 
 func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
-	cfg := r.Config
-	var findings []pipeline.Finding
-	add := func(subject, fix, format string, args ...any) {
-		findings = append(findings, pipeline.Finding{Subject: subject, Msg: fmt.Sprintf(format, args...), Fix: fix})
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	clocks := startClocks(ctx, r) // the targets' clocks, while the rest runs
-
-	if now := r.Now(); !now.Before(r.Gate.T0) && !r.Gate.Sandbox {
-		r.Warnf("T0 %s is in the past (%s ago): a run releases at once only if this release was prepared before T0 or is already partly public; check embargo.at in %s",
-			r.Gate.T0.UTC().Format(time.RFC3339), now.Sub(r.Gate.T0).Round(time.Second), cfg.Path)
-	}
-	if !r.Gate.Sandbox { // a rehearsal's T0 is now, not the calendar's
-		for _, w := range CalendarWarnings(cfg) {
-			r.Warnf("%s", w)
-		}
-	}
+	warnOfTheCalendar(r)
 	v, err := openVault(r)
 	if err != nil {
 		return err
 	}
-	missingBranch := map[string]bool{}
-	if _, err := pipeline.Step(r, "fetch", func(res *Fetched) error {
+	c := &checking{r: r, cfg: r.Config, v: v, missingBranch: map[string]bool{}, problemLines: map[string]bool{}}
+	c.leak = leakReporter(r, c.add)
+	if err := runSteps(ctx,
+		c.fetch,       // the held branches and the public refs, read into the vault
+		c.lines,       // each line: fast-forward, leaks, tags, versions
+		c.packages,    // each sound line packaged and verified, and compared with the registry
+		c.advisory,    // the advisory rendered, the blog and the GitHub draft checked
+		c.credentials, // the tokens the run will need
+		func(ctx context.Context) error { return checkSeal(ctx, r, v, c.add) },
+		func(context.Context) error { return recordClocks(r, clocks, c.add) },
+	); err != nil {
+		return err
+	}
+	if len(c.findings) > 0 {
+		return &pipeline.FindingsError{Findings: c.findings}
+	}
+	return nil
+}
+
+// checking is preflight's work, a step a method: every problem found is
+// one more finding in the list, and a step ends the check only when what
+// follows cannot run without it.
+type checking struct {
+	r        *pipeline.Run
+	cfg      *pipeline.Config
+	v        *vault.Vault
+	findings []pipeline.Finding
+	leak     leakFunc
+	// missingBranch and problemLines are the lines whose held branch is
+	// not in the source, and those not sound enough to package.
+	missingBranch, problemLines map[string]bool
+	// afterT0 is whether the checks after the fetch run after T0, when
+	// what is public is released, not leaked.
+	afterT0 bool
+	model   *templates.Model
+	outputs *templates.Outputs
+}
+
+func (c *checking) add(subject, fix, format string, args ...any) {
+	c.findings = append(c.findings, pipeline.Finding{Subject: subject, Msg: fmt.Sprintf(format, args...), Fix: fix})
+}
+
+// warnOfTheCalendar warns of a T0 in the past and of the calendar's
+// departures from the policy (a rehearsal's T0 is now, not the calendar's).
+func warnOfTheCalendar(r *pipeline.Run) {
+	if r.Gate.Sandbox {
+		return
+	}
+	if now := r.Now(); !now.Before(r.Gate.T0) {
+		r.Warnf("T0 %s is in the past (%s ago): a run releases at once only if this release was prepared before T0 or is already partly public; check embargo.at in %s",
+			r.Gate.T0.UTC().Format(time.RFC3339), now.Sub(r.Gate.T0).Round(time.Second), r.Config.Path)
+	}
+	for _, w := range CalendarWarnings(r.Config) {
+		r.Warnf("%s", w)
+	}
+}
+
+func (c *checking) fetch(ctx context.Context) error {
+	r, cfg, v := c.r, c.cfg, c.v
+	_, err := pipeline.Step(r, "fetch", func(res *Fetched) error {
 		present, tags, missing, err := fetchHeld(ctx, r, v)
 		if err != nil {
 			return err
 		}
 		for _, i := range missing {
 			rel := cfg.Releases[i]
-			missingBranch[rel.Line] = true
-			add("release "+rel.Line, fmt.Sprintf("create the held branch in %s, or correct release[%d].branch in %s", cfg.Source.Repo, i+1, cfg.Path),
+			c.missingBranch[rel.Line] = true
+			c.add("release "+rel.Line, fmt.Sprintf("create the held branch in %s, or correct release[%d].branch in %s", cfg.Source.Repo, i+1, cfg.Path),
 				"held branch %s does not exist in %s", rel.Branch, cfg.Source.Repo)
 		}
-		res.SourceTags, res.Branches, res.Public = tags, len(present), r.Config.Source.Public
+		res.SourceTags, res.Branches, res.Public = tags, len(present), cfg.Source.Public
 		// Read only: nothing is ever written to the public remote here.
 		return v.FetchPublic(ctx, publicURL(r), nil)
-	}); err != nil {
-		return err
-	}
+	})
+	c.afterT0 = !r.Now().Before(r.Gate.T0)
+	return err
+}
 
-	afterT0 := !r.Now().Before(r.Gate.T0)
-	leak := leakReporter(r, add)
-	problemLines := map[string]bool{}
-	for i, rel := range cfg.Releases {
-		held, ok := v.Held(rel.Branch)
+// lines checks each line with a held tip; a line with problems is not
+// packaged.
+func (c *checking) lines(context.Context) error {
+	for i, rel := range c.cfg.Releases {
+		held, ok := c.v.Held(rel.Branch)
 		if !ok {
-			problemLines[rel.Line] = true
-			if !missingBranch[rel.Line] {
+			c.problemLines[rel.Line] = true
+			if !c.missingBranch[rel.Line] {
 				// Never let a line pass unchecked because its branch did
 				// not reach the vault.
-				add("release "+rel.Line, "", "held branch %s could not be read into %s", rel.Branch, v.Path)
+				c.add("release "+rel.Line, "", "held branch %s could not be read into %s", rel.Branch, c.v.Path)
 			}
 			continue
 		}
-		subject := "release " + rel.Line
-		if _, err := pipeline.Step(r, lineStep(rel), func(res *LineChecked) error {
-			before := len(findings)
+		if _, err := pipeline.Step(c.r, lineStep(rel), func(res *LineChecked) error {
+			before := len(c.findings)
 			res.Held = held.String()
-			checkLine(v, cfg, i, rel, held, afterT0, res, add, leak)
-			if n := len(findings) - before; n > 0 {
+			checkLine(c.v, c.cfg, i, rel, held, c.afterT0, res, c.add, c.leak)
+			if n := len(c.findings) - before; n > 0 {
 				return fmt.Errorf("%w: %d", errLineProblems, n)
 			}
 			return nil
 		}); err != nil {
-			problemLines[rel.Line] = true
+			c.problemLines[rel.Line] = true
 			if !errors.Is(err, errLineProblems) {
-				add(subject, "", "%v", err)
+				c.add("release "+rel.Line, "", "%v", err)
 			}
 		}
 	}
+	return nil
+}
 
-	if err := packageLines(ctx, r, v, problemLines, add); err != nil {
-		return err
-	}
+func (c *checking) packages(ctx context.Context) error {
+	return packageLines(ctx, c.r, c.v, c.problemLines, c.add)
+}
 
-	var (
-		model   *templates.Model
-		outputs *templates.Outputs
-	)
-	// A failure here (the registry or the blog unreachable) is one more
-	// problem in the list, not the end of it.
+// advisory renders the advisory, then checks the blog and the GitHub
+// draft against it. A failure here (the registry or the blog unreachable)
+// is one more problem in the list, not the end of it.
+func (c *checking) advisory(ctx context.Context) error {
+	r, afterT0 := c.r, c.afterT0
 	if _, err := pipeline.Step(r, "advisory", func(res *AdvisoryChecked) (err error) {
-		model, outputs, err = checkAdvisory(ctx, r, res, add)
+		c.model, c.outputs, err = checkAdvisory(ctx, r, res, c.add)
 		return err
 	}); err != nil {
-		add("advisory", "", "%v", err)
+		c.add("advisory", "", "%v", err)
 	}
-	if cfg.Blog != nil && outputs != nil {
+	if c.cfg.Blog != nil && c.outputs != nil {
 		if _, err := pipeline.Step(r, "blog", func(res *BlogChecked) error {
-			before := len(findings)
-			if err := checkBlog(ctx, r, model, outputs, afterT0, res, add); err != nil {
+			before := len(c.findings)
+			if err := checkBlog(ctx, r, c.model, c.outputs, afterT0, res, c.add); err != nil {
 				return err
 			}
-			if n := len(findings) - before; n > 0 {
+			if n := len(c.findings) - before; n > 0 {
 				return fmt.Errorf("%w: %d", errLineProblems, n)
 			}
 			return nil
 		}); err != nil && !errors.Is(err, errLineProblems) {
-			add("blog", "", "%v", err)
+			c.add("blog", "", "%v", err)
 		}
 	}
-
-	if cfg.GHSA != nil && model != nil {
+	if c.cfg.GHSA != nil && c.model != nil {
 		if _, err := pipeline.Step(r, "ghsa", func(res *GHSAChecked) error {
-			return checkGHSA(ctx, r, model, afterT0, res, add)
+			return checkGHSA(ctx, r, c.model, afterT0, res, c.add)
 		}); err != nil {
-			add("ghsa", "", "%v", err)
+			c.add("ghsa", "", "%v", err)
 		}
 	}
+	return nil
+}
 
-	if _, err := pipeline.Step(r, "credentials", func(res *pipeline.Said) error {
+func (c *checking) credentials(ctx context.Context) error {
+	r, cfg := c.r, c.cfg
+	_, err := pipeline.Step(r, "credentials", func(res *pipeline.Said) error {
 		var have []string
-		for _, c := range credentials(cfg) {
+		for _, cr := range credentials(cfg) {
 			if r.Targets != nil {
 				continue // a rehearsal never reads the real tokens
 			}
-			if !r.Secrets.Present(c.env) {
-				add(c.key, fmt.Sprintf("export %s in the environment of the run (the value is never printed)", c.env),
-					"environment variable %s is not set: %s", c.env, c.use)
+			if !r.Secrets.Present(cr.env) {
+				c.add(cr.key, fmt.Sprintf("export %s in the environment of the run (the value is never printed)", cr.env),
+					"environment variable %s is not set: %s", cr.env, cr.use)
 				continue
 			}
-			if !slices.Contains(have, c.env) {
-				have = append(have, c.env)
+			if !slices.Contains(have, cr.env) {
+				have = append(have, cr.env)
 			}
 		}
 		if len(have) > 0 {
 			*res = pipeline.Said("set: " + strings.Join(have, ", "))
 		}
 		if cfg.Registry.TrustedPublishing {
-			checkTrustedPublishing(ctx, r, res, add)
+			checkTrustedPublishing(ctx, r, res, c.add)
 		}
 		return nil
-	}); err != nil {
-		return err
-	}
-
-	if err := checkSeal(ctx, r, v, add); err != nil {
-		return err
-	}
-	if err := recordClocks(r, clocks, add); err != nil {
-		return err
-	}
-
-	if len(findings) > 0 {
-		return &pipeline.FindingsError{Findings: findings}
-	}
-	return nil
+	})
+	return err
 }
 
 // fetchHeld copies the held branches and any release tags already made from
@@ -353,109 +387,4 @@ func secretVariables(cfg *pipeline.Config) []string {
 		}
 	}
 	return out
-}
-
-// checkLine runs the per-line checks, reporting problems through add and
-// recording what later stages need in res.
-func checkLine(v *vault.Vault, cfg *pipeline.Config, idx int, rel pipeline.Release, held plumbing.Hash, afterT0 bool, res *LineChecked,
-	add func(subject, fix, format string, args ...any), leak leakFunc) {
-	subject := "release " + rel.Line
-	key := func(k string) string { return fmt.Sprintf("release[%d].%s in %s", idx+1, k, cfg.Path) }
-
-	public, hasPublic := v.PublicBranch(rel.PublicBranch)
-	pushed := hasPublic && public == held
-	switch {
-	case !hasPublic:
-		add(subject, "check "+key("public_branch"), "public branch %s does not exist in %s", rel.PublicBranch, cfg.Source.Public)
-		return
-	case pushed:
-		if !afterT0 {
-			leak(subject, "%s is already at the held tip %s before T0", rel.PublicBranch, short(held))
-		}
-		res.PublicTip = public.String()
-		res.Text = fmt.Sprintf("%s already at %s (pushed)", rel.PublicBranch, short(held))
-	default:
-		ff, err := v.IsAncestor(public, held)
-		if err != nil {
-			add(subject, "", "cannot compare %s with %s: %v", rel.Branch, rel.PublicBranch, err)
-			return
-		}
-		if !ff {
-			add(subject, fmt.Sprintf("rebase %s onto the public %s (now %s), then re-run", rel.Branch, rel.PublicBranch, short(public)),
-				"held branch %s does not fast-forward public %s", rel.Branch, rel.PublicBranch)
-			return
-		}
-		res.PublicTip = public.String()
-		ahead, err := v.Ahead(held, public)
-		if err != nil {
-			add(subject, "", "%v", err)
-			return
-		}
-		leaks, err := v.Leaks(ahead)
-		if err != nil {
-			add(subject, "", "leak check: %v", err)
-			return
-		}
-		for _, c := range ahead {
-			if ref, ok := leaks[c]; ok && !afterT0 {
-				leak(subject, "held commit %s is reachable from public %s", short(c), ref)
-			}
-		}
-		res.Text = fmt.Sprintf("%s at %s fast-forwards %s (%d commit(s) ahead), none public", rel.Branch, short(held), rel.PublicBranch, len(ahead))
-	}
-
-	if tagAt, ok, err := v.SourceTag(rel.Tag); err == nil && ok && tagAt != held {
-		add(subject, fmt.Sprintf("delete or move the local tag %s in %s", rel.Tag, cfg.Source.Repo), "tag %s in the source repository points to %s, not the held tip %s", rel.Tag, short(tagAt), short(held))
-	}
-	if tagAt, ok, err := v.PublicTag(rel.Tag); err != nil {
-		add(subject, "", "read public tag %s: %v", rel.Tag, err)
-	} else if ok && tagAt != held {
-		add(subject, fmt.Sprintf("pick another tag in %s, or move the held branch", key("tag")), "tag %s already exists publicly at %s, not at the held tip %s", rel.Tag, short(tagAt), short(held))
-	} else if ok && !afterT0 {
-		leak(subject, "tag %s is already public at the held tip", rel.Tag)
-	}
-
-	ws, err := workspaceAt(v, held)
-	if err != nil {
-		add(subject, "", "read the workspace at %s: %v", short(held), err)
-		return
-	}
-	crates, err := ws.Select(rel.Crates)
-	if err != nil {
-		add(subject, "check "+key("crates"), "%v", err)
-		return
-	}
-	want := pipeline.TagVersion(rel.Tag)
-	var oldWS = ws
-	if !pushed {
-		if oldWS, err = workspaceAt(v, public); err != nil {
-			oldWS = nil // the public tip may predate the workspace layout
-		}
-	}
-	var list []string
-	for _, c := range crates {
-		list = append(list, c.Name+"@"+c.Version)
-		if c.Version != want {
-			add(subject, fmt.Sprintf("set version = %q in %s/Cargo.toml on %s, or fix %s", want, c.Dir, rel.Branch, key("tag")),
-				"crate %s is %s at the held tip but the tag %s says %s", c.Name, c.Version, rel.Tag, want)
-			continue
-		}
-		if pushed || oldWS == nil {
-			continue
-		}
-		if old, ok := oldWS.Crates[c.Name]; ok && !semverGreater(c.Version, old.Version) {
-			add(subject, fmt.Sprintf("bump %s above %s on %s", c.Name, old.Version, rel.Branch),
-				"crate %s is not bumped: %s at the held tip, %s on public %s", c.Name, c.Version, old.Version, rel.PublicBranch)
-		}
-	}
-	res.Crates = list
-}
-
-// semverGreater reports a > b by semver precedence.
-func semverGreater(a, b string) bool {
-	va, vb := "v"+a, "v"+b
-	if !semver.IsValid(va) || !semver.IsValid(vb) {
-		return a != b && a > b
-	}
-	return semver.Compare(va, vb) > 0
 }

@@ -47,14 +47,14 @@ func publishLine(ctx context.Context, r *pipeline.Run, idx *index.Client, l *pub
 		if failed(started) {
 			break
 		}
-		f := &inFlight{name: name, version: version, sum: s.sha256[nv], pos: len(started), accepted: make(chan struct{}), done: make(chan struct{})}
-		after := unfinished(started)
+		f := &inFlight{name: name, version: version, sum: s.sha256[nv], pos: len(started), first: looks[nv], after: unfinished(started),
+			accepted: make(chan struct{}), done: make(chan struct{})}
 		started = append(started, f)
 		go func() {
 			defer close(f.done)
 			_, f.err = pipeline.Step(r, "publish "+nv, func(res *CratePublished) error {
 				res.Sha256 = f.sum
-				return publishCrate(ctx, r, idx, l, f, looks[nv], after, res)
+				return publishCrate(ctx, r, idx, l, f, res)
 			})
 			l.progress.ended(l.rel.Line, f.err)
 		}()
@@ -88,11 +88,16 @@ func failed(fs []*inFlight) bool {
 // inFlight is one crate of a line being published.
 type inFlight struct {
 	name, version, sum string
-	pos                int           // in the line's publish order
-	accepted           chan struct{} // closed once the registry accepted its upload
-	done               chan struct{} // closed once its step ended; err is then set
-	err                error
-	once               sync.Once
+	pos                int // in the line's publish order
+	// first, when set, is an observation of the index made earlier in
+	// this run; after are the line's earlier crates still unfinished
+	// when this one started, those it may depend on.
+	first    *lookup
+	after    []*inFlight
+	accepted chan struct{} // closed once the registry accepted its upload
+	done     chan struct{} // closed once its step ended; err is then set
+	err      error
+	once     sync.Once
 }
 
 func (f *inFlight) accept() { f.once.Do(func() { close(f.accepted) }) }
@@ -126,13 +131,13 @@ func (c CratePublished) Summary() string { return c.Text }
 
 // publishCrate converges one version: observe the index first, upload only
 // if absent, retry rate limits and server errors, then wait until the index
-// shows the sealed checksum. first, when set, is an observation of the
-// index made earlier in this run; it stands for the first look (a version
-// never leaves the index, and one that appeared since is refused by the
-// registry and then checked like any other). after are the line's earlier
-// crates it depends on that still wait for the index (see publishLine).
-func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, l *publishingLine, c *inFlight, first *lookup, after []*inFlight, res *CratePublished) error {
-	name, version, sum := c.name, c.version, c.sum
+// shows the sealed checksum. c.first, when set, stands for the first look
+// (a version never leaves the index, and one that appeared since is
+// refused by the registry and then checked like any other); c.after are
+// the line's earlier crates it may depend on that still wait for the index
+// (see publishLine).
+func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, l *publishingLine, c *inFlight, res *CratePublished) error {
+	name, version, sum, first, after := c.name, c.version, c.sum, c.first, c.after
 	nv := name + "@" + version
 	refusals := 0 // of the token, each answered with a new one
 	horizon := r.Gate.Deadline()
