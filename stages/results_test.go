@@ -2,7 +2,11 @@ package stages
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/async-rs/embargo/pipeline"
 )
@@ -17,4 +21,48 @@ func recorded(t *testing.T, j *pipeline.Journal, stage, step string, v pipeline.
 	}
 	st := j.Stage(stage)
 	st.Steps = append(st.Steps, &pipeline.StepRecord{Name: step, State: pipeline.StateDone, Result: b, Summary: v.Summary()})
+}
+
+// A release prepared by an embargo whose journal recorded results as maps
+// of strings (version 2) is released by this one with what its preflight
+// recorded: the held tip checked, the crates, the sealed checksums in
+// order, the pinned lockfile, the versions already released, the rendered
+// outputs' digests.
+func TestPreflightResultsOfAVersion2JournalAreReadByTheStagesAfterIt(t *testing.T) {
+	cfg := &pipeline.Config{Embargo: pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: verifyT0}, Window: time.Hour,
+		Releases: []pipeline.Release{{Line: "1.0", Branch: "embargo/1.0", Tag: "v1.0.1"}}}
+	rel := cfg.Releases[0]
+	path := filepath.Join(t.TempDir(), "journal.json")
+	old := `{"version": 2, "id": "DEMO-SA-2026-001", "t0": "` + verifyT0.Format(time.RFC3339) + `", "window": "1h0m0s",
+  "stages": [{"name": "preflight", "state": "done", "steps": [
+    {"name": "fetch", "state": "done", "result": {"source_tags": "v1.0.1", "summary": "1 held branches read"}},
+    {"name": "line 1.0", "state": "done", "result": {"held": "aaaa", "public_tip": "bbbb", "crates": "demo-core@1.0.1,demo@1.0.1"}},
+    {"name": "package 1.0", "state": "done", "result": {"order": "demo-core@1.0.1,demo@1.0.1", "demo-core@1.0.1": "11", "demo@1.0.1": "22",
+      "cargo_version": "cargo 1.95.0", "pinned_lockfile": "33", "released": "demo-core@1.0.1", "summary": "2 crate(s) packaged"}},
+    {"name": "advisory", "state": "done", "result": {"sha256 source/blog/post.md": "44", "no_fix": "0.9"}}]}]}`
+	if err := os.WriteFile(path, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j, err := pipeline.OpenJournal(path, cfg, []string{"preflight", "publish"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &pipeline.Run{Config: cfg, Journal: j}
+
+	if l, ok := checkedLine(r, rel); !ok || l.Held != "aaaa" || l.PublicTip != "bbbb" || !slices.Equal(l.Crates, []string{"demo-core@1.0.1", "demo@1.0.1"}) {
+		t.Errorf("line = %+v, %v", l, ok)
+	}
+	s, ok := readSealed(r, rel)
+	if !ok || !slices.Equal(s.order, []string{"demo-core@1.0.1", "demo@1.0.1"}) || s.sha256["demo@1.0.1"] != "22" || s.cargo != "cargo 1.95.0" || s.lock != "33" {
+		t.Errorf("sealed = %+v, %v: want the version 2 package step's", s, ok)
+	}
+	if !begunPublicly(r) {
+		t.Error("a version the old preflight found released does not count as public")
+	}
+	if got := advisoryDigests(r); got["source/blog/post.md"] != "44" {
+		t.Errorf("advisory digests %v", got)
+	}
+	if f, _ := pipeline.Load[Fetched](j, "preflight", "fetch"); !slices.Equal(f.SourceTags, []string{"v1.0.1"}) {
+		t.Errorf("fetch = %+v", f)
+	}
 }
