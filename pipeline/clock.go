@@ -77,3 +77,26 @@ func (c *FakeClock) Waiters() int {
 	defer c.mu.Unlock()
 	return len(c.waiters)
 }
+
+// Drive moves the clock on by step whenever something waits on it, until
+// stop is called: a test of code that sleeps on the clock runs its waits
+// at once, in order.
+func (c *FakeClock) Drive(step time.Duration) (stop func()) {
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if c.Waiters() > 0 {
+				c.Advance(step)
+				continue
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+	}()
+	return func() { close(done); <-stopped }
+}

@@ -60,23 +60,7 @@ func advancing(t *testing.T, r *pipeline.Run, step time.Duration) *pipeline.Fake
 // advance moves clock on by step whenever something waits on it, until
 // the test ends.
 func advance(t *testing.T, clock *pipeline.FakeClock, step time.Duration) {
-	stop, stopped := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(stopped)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if clock.Waiters() > 0 {
-				clock.Advance(step)
-				continue
-			}
-			time.Sleep(100 * time.Microsecond)
-		}
-	}()
-	t.Cleanup(func() { close(stop); <-stopped })
+	t.Cleanup(clock.Drive(step))
 }
 
 const postPage = "<html><head><title>Out-of-bounds read in demo_core::get</title></head><body>DEMO-SA-2026-001</body></html>"

@@ -38,7 +38,7 @@ func TestRequestsAreTriedAgainOnTheClientsClock(t *testing.T) {
 		answers[min(n, len(answers)-1)](w)
 	}))
 	defer srv.Close()
-	stop := advance(clock, 250*time.Millisecond)
+	stop := clock.Drive(250 * time.Millisecond)
 	c := New(srv.URL, Options{Token: token, Clock: clock})
 	a, err := c.Update(t.Context(), repo, id, Update{State: "published"})
 	stop()
@@ -61,32 +61,10 @@ func TestRequestsAreTriedAgainOnTheClientsClock(t *testing.T) {
 		io.WriteString(w, `{"message":"Server Error"}`)
 	}))
 	defer failing.Close()
-	stop = advance(clock, time.Second)
+	stop = clock.Drive(time.Second)
 	_, err = New(failing.URL, Options{Token: token, RetryMax: 2, Clock: clock}).Advisory(t.Context(), repo, id)
 	stop()
 	if StatusOf(err) != http.StatusBadGateway || !strings.Contains(err.Error(), "Server Error") {
 		t.Errorf("a 502 throughout: %v, want GitHub's 502 and its message", err)
 	}
-}
-
-// advance moves clock on by step whenever something waits on it, until
-// stopped.
-func advance(clock *pipeline.FakeClock, step time.Duration) (stop func()) {
-	done, stopped := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(stopped)
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			if clock.Waiters() > 0 {
-				clock.Advance(step)
-				continue
-			}
-			time.Sleep(100 * time.Microsecond)
-		}
-	}()
-	return func() { close(done); <-stopped }
 }
