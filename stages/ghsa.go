@@ -128,7 +128,7 @@ func (g GHSAVerified) Summary() string { return g.Text }
 
 // publishGHSA looks at the advisory again and, unless it is published as
 // the release says already, sends the one PATCH that makes it so.
-func publishGHSA(ctx context.Context, r *pipeline.Run, c *github.Client, want github.Update, res *GHSAPublished) error {
+func publishGHSA(ctx context.Context, r *pipeline.Run, c AdvisoryAPI, want github.Update, res *GHSAPublished) error {
 	g := r.Config.GHSA
 	cur, err := c.Advisory(ctx, g.Repo, g.ID)
 	if err != nil {
@@ -179,7 +179,7 @@ func publishGHSA(ctx context.Context, r *pipeline.Run, c *github.Client, want gi
 
 // verifyGHSA reads the advisory back: published, with what the release
 // says.
-func verifyGHSA(ctx context.Context, r *pipeline.Run, c *github.Client, want github.Update, res *GHSAVerified) error {
+func verifyGHSA(ctx context.Context, r *pipeline.Run, c AdvisoryAPI, want github.Update, res *GHSAVerified) error {
 	g := r.Config.GHSA
 	a, err := c.Advisory(ctx, g.Repo, g.ID)
 	if err != nil {

@@ -23,13 +23,13 @@ func ghsaAPI(r *pipeline.Run) string {
 
 // ghsaClient is the GitHub client with the token of ghsa.token_env, or in
 // a rehearsal the sandbox's own.
-func ghsaClient(r *pipeline.Run) (*github.Client, error) {
+func ghsaClient(r *pipeline.Run) (AdvisoryAPI, error) {
 	g := r.Config.GHSA
 	if r.Targets != nil {
 		if r.Targets.GHSAAPI == "" {
 			return nil, errors.New("this rehearsal has no sandbox GitHub API, and a rehearsal never calls the real one")
 		}
-		return github.New(r.Targets.GHSAAPI, github.Options{Token: r.Targets.GHSAToken, Clock: gateClock(r)}), nil
+		return clients.GitHub(r.Targets.GHSAAPI, github.Options{Token: r.Targets.GHSAToken, Clock: gateClock(r)}), nil
 	}
 	tok, ok := r.Secrets.Get(g.TokenEnv)
 	if !ok {
@@ -37,7 +37,7 @@ func ghsaClient(r *pipeline.Run) (*github.Client, error) {
 			Msg: fmt.Sprintf("environment variable %s is not set: needed to publish the GitHub advisory %s", g.TokenEnv, g.ID),
 			Fix: fmt.Sprintf("export %s in the environment of the run (the value is never printed)", g.TokenEnv)}}}
 	}
-	return github.New(g.API, github.Options{Token: tok, Clock: gateClock(r)}), nil
+	return clients.GitHub(g.API, github.Options{Token: tok, Clock: gateClock(r)}), nil
 }
 
 // ghsaError turns a refusal of GitHub's into a finding naming the config

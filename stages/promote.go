@@ -49,7 +49,7 @@ const promoteJobs = 4
 
 func (Promote) Run(ctx context.Context, r *pipeline.Run) error {
 	images := r.Config.Images
-	client := oci.New(oci.Options{})
+	client := clients.Images(oci.Options{})
 	// A rehearsal (or a check) only reads: the real registries are never
 	// written, and the sandbox world has no image registry to copy into.
 	dry := r.Targets != nil || r.Check
@@ -171,7 +171,7 @@ func (i *ImagesPublic) add(name, digest string) {
 
 // sourceDigest checks that image i's source exists at its pinned digest
 // (a read of the private repository, allowed at any time).
-func sourceDigest(ctx context.Context, client *oci.Client, i int, im pipeline.Image) (string, error) {
+func sourceDigest(ctx context.Context, client ImageRegistry, i int, im pipeline.Image) (string, error) {
 	want, err := oci.PinnedDigest(im.From)
 	if err != nil {
 		return "", fmt.Errorf("image[%d].from: %w", i+1, err)
@@ -196,7 +196,7 @@ func sourceDigest(ctx context.Context, client *oci.Client, i int, im pipeline.Im
 // promoteImage makes im.To resolve to digest: it looks at the target first
 // and copies only when it is not there yet, asking the gate right before
 // the copy.
-func promoteImage(ctx context.Context, r *pipeline.Run, client *oci.Client, im pipeline.Image, digest string, dry bool, res *ImageCopied) error {
+func promoteImage(ctx context.Context, r *pipeline.Run, client ImageRegistry, im pipeline.Image, digest string, dry bool, res *ImageCopied) error {
 	res.Digest = digest
 	cur, err := client.Resolve(ctx, im.To)
 	switch {

@@ -127,13 +127,13 @@ func (Verify) Run(ctx context.Context, r *pipeline.Run) error {
 // registryReader reads the registry's index and downloads its crates, for
 // every line; err, when set, is why it cannot, for each line to report.
 type registryReader struct {
-	idx *index.Client
+	idx CrateReader
 	dl  string // config.json's dl
 	err error
 }
 
 func openRegistry(ctx context.Context, r *pipeline.Run) *registryReader {
-	idx, err := indexClient(r)
+	idx, err := clients.Registry(r)
 	if err != nil {
 		return &registryReader{err: err}
 	}

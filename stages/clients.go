@@ -1,0 +1,69 @@
+package stages
+
+import (
+	"context"
+	"io"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/github"
+	"github.com/async-rs/embargo/stages/index"
+	"github.com/async-rs/embargo/stages/oci"
+)
+
+// The stages reach the services of a release through the interfaces
+// below, each what the stages call of its client, so that a test gives a
+// stage a fake in place of a server. The vault, the blog's clone and cargo
+// stay concrete: the first two are go-git repositories on this disk, which
+// a test builds in a temporary directory (their remotes may be local
+// paths), and cargo is the real cargo, whose packaging is what is sealed.
+
+// AdvisoryAPI is GitHub's repository security advisory API: read the
+// draft, and the one PATCH that publishes it (stages/github).
+type AdvisoryAPI interface {
+	Advisory(ctx context.Context, repo, id string) (*github.Advisory, error)
+	Update(ctx context.Context, repo, id string, u github.Update) (*github.Advisory, error)
+}
+
+// ImageRegistry resolves image references to digests and copies an image
+// to another name, byte for byte (stages/oci).
+type ImageRegistry interface {
+	Resolve(ctx context.Context, ref string) (string, error)
+	Copy(ctx context.Context, src, dst string) (string, error)
+}
+
+// CrateReader is verify's read of the registry: its config.json, the
+// index entry of each version, and the .crate downloads (stages/index).
+type CrateReader interface {
+	URL() string
+	Config(ctx context.Context) (index.Config, error)
+	Lookup(ctx context.Context, name, version string) (index.Entry, bool, error)
+	Download(ctx context.Context, url string, w io.Writer) error
+}
+
+// Clients makes the clients the stages use.
+type Clients struct {
+	// GitHub is the advisory API at api (github.New).
+	GitHub func(api string, opts github.Options) AdvisoryAPI
+	// Images reads and writes the image registries (oci.New).
+	Images func(opts oci.Options) ImageRegistry
+	// Registry reads the run's registry, with its token.
+	Registry func(r *pipeline.Run) (CrateReader, error)
+}
+
+// clients are the ones every stage uses: the real ones, which a test of
+// the package replaces for its own duration.
+var clients = realClients()
+
+func realClients() Clients {
+	return Clients{
+		GitHub: func(api string, opts github.Options) AdvisoryAPI { return github.New(api, opts) },
+		Images: func(opts oci.Options) ImageRegistry { return oci.New(opts) },
+		Registry: func(r *pipeline.Run) (CrateReader, error) {
+			idx, err := indexClient(r)
+			if err != nil {
+				return nil, err // not a nil *index.Client in an interface
+			}
+			return idx, nil
+		},
+	}
+}
