@@ -1,0 +1,232 @@
+package stages
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/github"
+)
+
+// The ghsa stage against a fake GitHub: what is written, when, and how
+// often, without a server.
+
+const ghsaAPIURL = "https://api.github.example"
+
+func ghsaReleaseConfig() *pipeline.Config {
+	return &pipeline.Config{
+		Embargo:  pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: ghsaT0, Handler: "Jane Doe <jane@example.org>"},
+		Releases: []pipeline.Release{{Line: "1.1", Tag: "v1.1.1"}, {Line: "1.0", Tag: "v1.0.4"}},
+		Advisory: pipeline.AdvisorySection{Title: ghsaTitle, Package: "demo-core", Severity: "high", Aliases: []string{"CVE-2026-00001"}},
+		GHSA:     &pipeline.GHSASection{Repo: ghsaRepo, ID: ghsaID, API: ghsaAPIURL, TokenEnv: ghsaTokenEnv, Credits: []string{"octocat"}},
+		Window:   6 * time.Hour,
+	}
+}
+
+func draftAdvisory() github.Advisory {
+	return github.Advisory{GHSAID: ghsaID, Summary: ghsaTitle, State: "draft", HTMLURL: "https://github.example/" + ghsaRepo + "/security/advisories/" + ghsaID}
+}
+
+// fakeGHSA is a run of the two-line release at now, with the stages
+// talking to gh.
+func fakeGHSA(t *testing.T, now time.Time, adv github.Advisory) (*pipeline.Run, *pipeline.FakeClock, *fakeGitHub) {
+	t.Helper()
+	r, clock, _ := fakeRun(t, ghsaReleaseConfig(), now, map[string]string{ghsaTokenEnv: ghsaToken})
+	gh := newFakeGitHub(clock, adv)
+	useClients(t, func(c *Clients) { c.GitHub = gh.client })
+	return r, clock, gh
+}
+
+// Prepared an hour before T0, the run reads the draft but writes nothing
+// while T0 is ahead; at T0 it sends one PATCH that publishes it with every
+// line's range, and a re-run sends none.
+func TestGHSAWaitsForT0ThenPublishesOnceWithEveryLine(t *testing.T) {
+	r, clock, gh := fakeGHSA(t, ghsaT0.Add(-time.Hour), draftAdvisory())
+	err := execute(t, r, pipeline.Selection{}, prepared, GHSA{})
+	var early *pipeline.EarlyError
+	if !errors.As(err, &early) {
+		t.Fatalf("run before T0: %v, want the gate's refusal", err)
+	}
+	if gh.reads == 0 {
+		t.Error("the draft was not read before T0: a problem with it would be found only at T0")
+	}
+	if p := gh.patches(); len(p) != 0 || gh.advisory().State != "draft" {
+		t.Fatalf("before T0: %d PATCH(es), the advisory %s; want nothing written", len(p), gh.advisory().State)
+	}
+
+	clock.Set(ghsaT0.Add(2 * time.Second))
+	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{}); err != nil {
+		t.Fatalf("run at T0: %v", err)
+	}
+	p := gh.patches()
+	if len(p) != 1 {
+		t.Fatalf("%d PATCHes at T0, want 1", len(p))
+	}
+	if p[0].at.Before(ghsaT0) {
+		t.Errorf("the PATCH was sent at %s, before T0 %s", p[0].at, ghsaT0)
+	}
+	u := p[0].u
+	var ranges []string
+	for _, v := range u.Vulnerabilities {
+		ranges = append(ranges, v.Package.Ecosystem+"/"+v.Package.Name+" "+v.VulnerableVersionRange+" -> "+v.PatchedVersions)
+	}
+	if want := []string{"rust/demo-core < 1.0.4 -> 1.0.4", "rust/demo-core >= 1.1.0, < 1.1.1 -> 1.1.1"}; !slices.Equal(ranges, want) {
+		t.Errorf("the PATCH's vulnerabilities %q, want one per line %q", ranges, want)
+	}
+	if u.State != "published" || u.Severity != "high" || u.CVEID != "CVE-2026-00001" {
+		t.Errorf("the PATCH sets state %q, severity %q, CVE %q; want published, high and the CVE of the aliases", u.State, u.Severity, u.CVEID)
+	}
+	if a := gh.advisory(); a.State != "published" {
+		t.Errorf("after the run the advisory is %s", a.State)
+	}
+
+	clock.Advance(time.Minute)
+	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{}); err != nil {
+		t.Fatalf("re-run: %v", err)
+	}
+	if n := len(gh.patches()); n != 1 {
+		t.Errorf("%d PATCHes after a re-run, want the first run's 1", n)
+	}
+}
+
+// GitHub wrote, but the answer was lost on the way: the run fails, and its
+// re-run finds the advisory published as the release says and sends
+// nothing again.
+func TestGHSAWhoseAnswerWasLostIsNotPublishedTwice(t *testing.T) {
+	r, _, gh := fakeGHSA(t, ghsaT0.Add(time.Second), draftAdvisory())
+	r.Late = true
+	gh.loseAnswers = 1
+	err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{})
+	if err == nil || !strings.Contains(err.Error(), "connection reset") {
+		t.Fatalf("run whose answer was lost: %v, want the lost connection", err)
+	}
+	if gh.advisory().State != "published" {
+		t.Fatal("the fake did not write: the test shows nothing")
+	}
+	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{}); err != nil {
+		t.Fatalf("re-run: %v", err)
+	}
+	if n := len(gh.patches()); n != 1 {
+		t.Errorf("%d PATCHes, want only the first run's: it was published already", n)
+	}
+}
+
+// A CVE the draft already has is GitHub's to keep: the PATCH sets none,
+// and the draft's credits go back with the release's, since GitHub
+// replaces the list.
+func TestGHSAKeepsTheDraftsCVEAndCredits(t *testing.T) {
+	adv := draftAdvisory()
+	cve := "CVE-2026-00001"
+	adv.CVEID = &cve
+	adv.Credits = []github.Credit{{Login: "reporter-x", Type: "reporter"}}
+	r, _, gh := fakeGHSA(t, ghsaT0.Add(time.Second), adv)
+	r.Late = true
+	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{}); err != nil {
+		t.Fatal(err)
+	}
+	p := gh.patches()
+	if len(p) != 1 {
+		t.Fatalf("%d PATCHes, want 1", len(p))
+	}
+	if p[0].u.CVEID != "" {
+		t.Errorf("the PATCH sets the CVE %q over the draft's", p[0].u.CVEID)
+	}
+	if want := []github.Credit{{Login: "reporter-x", Type: "reporter"}, {Login: "octocat", Type: "finder"}}; !slices.Equal(p[0].u.Credits, want) {
+		t.Errorf("the PATCH's credits %+v, want the draft's then [ghsa]'s %+v", p[0].u.Credits, want)
+	}
+}
+
+// Someone changed the published advisory on GitHub: a re-run refuses to
+// overwrite it and names --force; with --force it sets the content and
+// leaves the state alone (it is published already).
+func TestGHSAChangedAfterPublishingIsOnlyOverwrittenWithForce(t *testing.T) {
+	r, _, gh := fakeGHSA(t, ghsaT0.Add(time.Second), draftAdvisory())
+	r.Late = true
+	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{}); err != nil {
+		t.Fatal(err)
+	}
+	gh.mu.Lock()
+	gh.adv.Vulnerabilities[0].PatchedVersions = "1.0.9" // edited by hand
+	gh.mu.Unlock()
+
+	err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{})
+	var rerun *pipeline.RerunError
+	if !errors.As(err, &rerun) || rerun.From != "ghsa" || !rerun.Force {
+		t.Fatalf("re-run over an edited advisory: %v, want a re-run of ghsa with --force named", err)
+	}
+	if n := len(gh.patches()); n != 1 {
+		t.Fatalf("%d PATCHes, want none beyond the first: an edit is never overwritten silently", n)
+	}
+
+	r.Force = true
+	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{}); err != nil {
+		t.Fatalf("--force: %v", err)
+	}
+	p := gh.patches()
+	if len(p) != 2 || p[1].u.State != "" {
+		t.Fatalf("--force: %d PATCHes, the last setting state %q; want a second one leaving the state alone", len(p), p[len(p)-1].u.State)
+	}
+	if got := gh.advisory().Vulnerabilities[0].PatchedVersions; got != "1.0.4" {
+		t.Errorf("after --force line 1.0 is patched in %s, want the release's 1.0.4", got)
+	}
+}
+
+// verify reads the advisory back: published as the release says passes;
+// withdrawn to a draft, or edited, fails, naming where a re-run starts.
+func TestVerifyReadsThePublishedAdvisoryBack(t *testing.T) {
+	r, _, gh := fakeGHSA(t, ghsaT0.Add(time.Second), draftAdvisory())
+	r.Late = true
+	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{}); err != nil {
+		t.Fatal(err)
+	}
+	var res GHSAVerified
+	if err := verifyPublishedGHSA(t.Context(), r, &res); err != nil {
+		t.Fatalf("verify of the advisory as published: %v", err)
+	}
+	if !mentions(res.Summary(), ghsaID, "2 vulnerable range(s)") {
+		t.Errorf("verify's summary %q does not name the advisory and its ranges", res.Summary())
+	}
+
+	gh.mu.Lock()
+	gh.adv.Severity = nil
+	gh.mu.Unlock()
+	err := verifyPublishedGHSA(t.Context(), r, &GHSAVerified{})
+	var rerun *pipeline.RerunError
+	if !errors.As(err, &rerun) || rerun.From != "ghsa" || !rerun.Force || !strings.Contains(err.Error(), "severity") {
+		t.Errorf("verify of an advisory without its severity: %v, want the severity named and a re-run of ghsa --force", err)
+	}
+
+	gh.mu.Lock()
+	gh.adv.State = "draft"
+	gh.mu.Unlock()
+	if err := verifyPublishedGHSA(t.Context(), r, &GHSAVerified{}); err == nil || !strings.Contains(err.Error(), "not published") {
+		t.Errorf("verify of an advisory back to a draft: %v, want it said not published", err)
+	}
+	if n := len(gh.patches()); n != 1 {
+		t.Errorf("verify wrote: %d PATCHes", n)
+	}
+}
+
+// A rehearsal talks to its sandbox GitHub with the sandbox's token, and
+// without one refuses before making any client: never the real API, never
+// the real token.
+func TestARehearsalNeverCallsTheRealGitHub(t *testing.T) {
+	r, _, gh := fakeGHSA(t, ghsaT0.Add(time.Second), draftAdvisory())
+	r.Targets = &pipeline.Targets{}
+	if _, err := ghsaClient(r); err == nil {
+		t.Fatal("a rehearsal without a sandbox GitHub got a client")
+	}
+	if len(gh.made) != 0 {
+		t.Fatalf("clients made: %q, want none", gh.made)
+	}
+	r.Targets = &pipeline.Targets{GHSAAPI: "http://127.0.0.1:9/api", GHSAToken: "sandbox-token"}
+	if _, err := ghsaClient(r); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"http://127.0.0.1:9/api sandbox-token"}; !slices.Equal(gh.made, want) {
+		t.Errorf("clients made: %q, want only the sandbox's %q", gh.made, want)
+	}
+}

@@ -1,0 +1,166 @@
+package stages
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/oci"
+)
+
+// The promote stage against fake image registries: what is copied, when,
+// and how often, without a registry.
+
+var promoteT0 = time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
+
+const (
+	digestApp  = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	digestCLI  = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	digestElse = "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+)
+
+var promoteImages = []pipeline.Image{
+	{From: "registry.example/private/demo@" + digestApp, To: "ghcr.io/demo-org/demo:1.13.1"},
+	{From: "registry.example/private/demo-cli@" + digestCLI, To: "ghcr.io/demo-org/demo-cli:1.13.1"},
+}
+
+// fakePromote is a run of a release with two images at now, its sources
+// pushed to the private repository, the public names not there yet.
+func fakePromote(t *testing.T, now time.Time) (*pipeline.Run, *pipeline.FakeClock, *fakeImages) {
+	t.Helper()
+	cfg := &pipeline.Config{
+		Embargo: pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: promoteT0},
+		Images:  append([]pipeline.Image(nil), promoteImages...),
+		Window:  6 * time.Hour,
+	}
+	r, clock, _ := fakeRun(t, cfg, now, nil)
+	images := newFakeImages(clock, map[string]string{promoteImages[0].From: digestApp, promoteImages[1].From: digestCLI})
+	useClients(t, func(c *Clients) { c.Images = func(oci.Options) ImageRegistry { return images } })
+	return r, clock, images
+}
+
+// Prepared before T0, the run checks the sources but copies nothing while
+// T0 is ahead; at T0 it copies each image once, to the digest pinned, and
+// a re-run copies nothing again.
+func TestPromoteCopiesEachImageOnceAtT0(t *testing.T) {
+	r, clock, images := fakePromote(t, promoteT0.Add(-time.Hour))
+	err := execute(t, r, pipeline.Selection{}, prepared, Promote{})
+	var early *pipeline.EarlyError
+	if !errors.As(err, &early) {
+		t.Fatalf("run before T0: %v, want the gate's refusal", err)
+	}
+	if c := images.copied(); len(c) != 0 {
+		t.Fatalf("copies before T0: %+v", c)
+	}
+	if got, _ := pipeline.Load[ImagesFound](r.Journal, "promote", "sources"); len(got.Digests) != 2 || got.Digests[1] != digestCLI {
+		t.Errorf("the sources were not checked before T0: recorded %q", got.Digests)
+	}
+
+	clock.Set(promoteT0.Add(time.Second))
+	if err := execute(t, r, pipeline.Selection{Only: "promote"}, Promote{}); err != nil {
+		t.Fatalf("run at T0: %v", err)
+	}
+	copies := images.copied()
+	if len(copies) != 2 {
+		t.Fatalf("%d copies at T0, want one per image: %+v", len(copies), copies)
+	}
+	for _, c := range copies {
+		if c.at.Before(promoteT0) {
+			t.Errorf("%s copied at %s, before T0", c.dst, c.at)
+		}
+	}
+	for _, im := range promoteImages {
+		if got, _ := images.Resolve(t.Context(), im.To); got != mustPinned(t, im.From) {
+			t.Errorf("%s is at %q, want the pinned %s", im.To, got, mustPinned(t, im.From))
+		}
+	}
+
+	clock.Advance(time.Minute)
+	if err := execute(t, r, pipeline.Selection{Only: "promote"}, Promote{}); err != nil {
+		t.Fatalf("re-run: %v", err)
+	}
+	if n := len(images.copied()); n != 2 {
+		t.Errorf("%d copies after a re-run, want the first run's 2: a copy done is not made again", n)
+	}
+}
+
+func mustPinned(t *testing.T, ref string) string {
+	t.Helper()
+	_, d, ok := strings.Cut(ref, "@")
+	if !ok {
+		t.Fatalf("%s is not pinned", ref)
+	}
+	return d
+}
+
+// A public name that already holds other bytes is a released tag: it is
+// never moved, and the image beside it is still copied.
+func TestPromoteNeverMovesAPublicTag(t *testing.T) {
+	r, _, images := fakePromote(t, promoteT0.Add(time.Second))
+	r.Late = true
+	images.refs[promoteImages[0].To] = digestElse
+	err := execute(t, r, pipeline.Selection{Only: "promote"}, Promote{})
+	if err == nil || !mentions(err.Error(), promoteImages[0].To, "refusing to move") {
+		t.Fatalf("promote over another image: %v, want a refusal naming %s", err, promoteImages[0].To)
+	}
+	if got, _ := images.Resolve(t.Context(), promoteImages[0].To); got != digestElse {
+		t.Errorf("the public tag was moved to %s", got)
+	}
+	copies := images.copied()
+	if len(copies) != 1 || copies[0].dst != promoteImages[1].To {
+		t.Errorf("copies %+v, want only the other image's", copies)
+	}
+}
+
+// A source missing, or at other bytes than pinned, is found before T0,
+// naming the image to fix; nothing is copied then or at T0.
+func TestPromoteFindsABadSourceBeforeT0(t *testing.T) {
+	r, clock, images := fakePromote(t, promoteT0.Add(-time.Hour))
+	delete(images.refs, promoteImages[0].From)
+	images.refs[promoteImages[1].From] = digestElse
+	err := execute(t, r, pipeline.Selection{}, prepared, Promote{})
+	if err == nil || !mentions(err.Error(), "image[1].from", "resolves to "+digestElse) {
+		t.Fatalf("before T0: %v, want the missing image[1] and the moved image[2] named", err)
+	}
+	var early *pipeline.EarlyError
+	if errors.As(err, &early) {
+		t.Errorf("the bad sources were reported only as the gate's refusal: %v", err)
+	}
+	clock.Set(promoteT0.Add(time.Second))
+	if err := execute(t, r, pipeline.Selection{Only: "promote"}, Promote{}); err == nil {
+		t.Error("at T0 the run with bad sources passed")
+	}
+	if c := images.copied(); len(c) != 0 {
+		t.Errorf("copies %+v, want none", c)
+	}
+}
+
+// The copy landed other bytes than the source was checked at (it changed
+// underneath): the run fails, saying so.
+func TestPromoteRefusesACopyOfOtherBytes(t *testing.T) {
+	r, _, images := fakePromote(t, promoteT0.Add(time.Second))
+	r.Late = true
+	images.lands = digestElse
+	err := execute(t, r, pipeline.Selection{Only: "promote"}, Promote{})
+	if err == nil || !strings.Contains(err.Error(), "the source served "+digestElse) {
+		t.Fatalf("a copy of other bytes: %v, want it named", err)
+	}
+}
+
+// A rehearsal reads the registries and copies nothing, even after T0.
+func TestAPromoteRehearsalOnlyReads(t *testing.T) {
+	r, _, images := fakePromote(t, promoteT0.Add(time.Second))
+	r.Late = true
+	r.Targets = &pipeline.Targets{}
+	if err := execute(t, r, pipeline.Selection{Only: "promote"}, Promote{}); err != nil {
+		t.Fatal(err)
+	}
+	if c := images.copied(); len(c) != 0 {
+		t.Errorf("a rehearsal copied %+v", c)
+	}
+	if got, _ := pipeline.Load[ImageCopied](r.Journal, "promote", "copy "+promoteImages[0].To); !got.WouldCopy {
+		t.Errorf("the rehearsal does not say it would copy %s", promoteImages[0].To)
+	}
+}

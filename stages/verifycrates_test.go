@@ -1,0 +1,99 @@
+package stages
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/async-rs/embargo/pipeline"
+)
+
+// verify's crates step against a fake registry, without a server.
+
+var (
+	coreCrate  = []byte("demo-core 1.0.4, as sealed")
+	macroCrate = []byte("demo-macros 1.0.4, as sealed")
+)
+
+// sealedLineRun is a run after T0 whose journal holds the sealed checksums
+// of line 1.0 (demo-core and demo-macros 1.0.4), reading reg.
+func sealedLineRun(t *testing.T, reg *fakeCrates) (*pipeline.Run, pipeline.Release) {
+	t.Helper()
+	useClients(t, func(c *Clients) { c.Registry = func(*pipeline.Run) (CrateReader, error) { return reg, nil } })
+	r, _ := verifyRun(t, time.Hour, verifyT0.Add(time.Minute))
+	rel := pipeline.Release{Line: "1.0", Branch: "embargo/1.0", Tag: "v1.0.4"}
+	r.Config.Releases = []pipeline.Release{rel}
+	order := []string{"demo-core@1.0.4", "demo-macros@1.0.4"}
+	recorded(t, r.Journal, "preflight", lineStep(rel), LineChecked{Crates: order})
+	recorded(t, r.Journal, "preflight", packageStep(rel), Packaged{Order: order,
+		Sha256: map[string]string{"demo-core@1.0.4": sum(coreCrate), "demo-macros@1.0.4": sum(macroCrate)}})
+	return r, rel
+}
+
+// Every crate of the line is downloaded and matches its seal.
+func TestVerifyCratesDownloadsEveryCrateOfTheLine(t *testing.T) {
+	reg := newFakeCrates()
+	reg.add("demo-core", "1.0.4", coreCrate)
+	reg.add("demo-macros", "1.0.4", macroCrate)
+	r, rel := sealedLineRun(t, reg)
+	var res CratesVerified
+	if err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r), rel, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(reg.downloads) != 2 || res.Sha256["demo-core@1.0.4"] != sum(coreCrate) || res.Sha256["demo-macros@1.0.4"] != sum(macroCrate) {
+		t.Errorf("downloads %q, results %v; want both crates downloaded and matched", reg.downloads, res)
+	}
+}
+
+// A version the index does not show was not published: verify says so,
+// still checks the others, and names publish as where the re-run starts.
+func TestVerifyCratesSendsAMissingVersionBackToPublish(t *testing.T) {
+	reg := newFakeCrates()
+	reg.add("demo-macros", "1.0.4", macroCrate)
+	r, rel := sealedLineRun(t, reg)
+	err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r), rel, &CratesVerified{})
+	var rerun *pipeline.RerunError
+	if !errors.As(err, &rerun) || rerun.From != "publish" || !strings.Contains(err.Error(), "demo-core@1.0.4 is not in the registry's index") {
+		t.Fatalf("verify of a line missing demo-core: %v, want it named and a re-run from publish", err)
+	}
+	if len(reg.downloads) != 1 {
+		t.Errorf("downloads %q, want demo-macros still checked", reg.downloads)
+	}
+}
+
+// A yanked fix is a failure users feel (they cannot get it), and not one
+// a re-run of publish mends: the version exists.
+func TestVerifyCratesRefusesAYankedFix(t *testing.T) {
+	reg := newFakeCrates()
+	reg.add("demo-core", "1.0.4", coreCrate)
+	reg.add("demo-macros", "1.0.4", macroCrate)
+	e := reg.entries["demo-core@1.0.4"]
+	e.Yanked = true
+	reg.entries["demo-core@1.0.4"] = e
+	r, rel := sealedLineRun(t, reg)
+	err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r), rel, &CratesVerified{})
+	if err == nil || !strings.Contains(err.Error(), "demo-core@1.0.4 is yanked") {
+		t.Fatalf("verify of a yanked fix: %v, want it named", err)
+	}
+	var rerun *pipeline.RerunError
+	if errors.As(err, &rerun) {
+		t.Errorf("a yanked version sends the re-run to %s: publishing again cannot mend it", rerun.From)
+	}
+}
+
+// A registry whose config.json names nowhere to download from fails
+// every line, saying why, without a download tried.
+func TestVerifyCratesNeedsTheRegistrysDownloadURL(t *testing.T) {
+	reg := newFakeCrates()
+	reg.add("demo-core", "1.0.4", coreCrate)
+	reg.dl = ""
+	r, rel := sealedLineRun(t, reg)
+	err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r), rel, &CratesVerified{})
+	if err == nil || !strings.Contains(err.Error(), "has no dl") {
+		t.Fatalf("verify with no dl: %v, want it said", err)
+	}
+	if len(reg.downloads) != 0 {
+		t.Errorf("downloads %q with nowhere to download from", reg.downloads)
+	}
+}
