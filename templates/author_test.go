@@ -3,8 +3,6 @@ package templates
 import (
 	"strings"
 	"testing"
-
-	"github.com/async-rs/embargo/pipeline"
 )
 
 func TestBlogAuthorIsThePostsAuthorInEveryStyle(t *testing.T) {
@@ -14,7 +12,7 @@ func TestBlogAuthorIsThePostsAuthorInEveryStyle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, style := range pipeline.BlogStyles {
+	for _, style := range BlogStyles {
 		o, err := Render(m, style, "", nil)
 		if err != nil {
 			t.Fatal(err)

@@ -24,8 +24,9 @@ import (
 )
 
 // RustSecPlaceholder is the id RustSec asks new advisories to carry until it
-// assigns one.
-const RustSecPlaceholder = pipeline.RustSecPlaceholderID
+// assigns one. The config's check knows the same id; a test of stages keeps
+// the two equal.
+const RustSecPlaceholder = "RUSTSEC-0000-0000"
 
 // Model is the advisory, as every output sees it.
 type Model struct {

@@ -159,7 +159,7 @@ func TestSlugify(t *testing.T) {
 
 func TestRenderGolden(t *testing.T) {
 	m := fixtureModel(t)
-	for _, style := range pipeline.BlogStyles {
+	for _, style := range BlogStyles {
 		t.Run(style, func(t *testing.T) {
 			o, err := Render(m, style, "", registry)
 			if err != nil {
