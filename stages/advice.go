@@ -28,7 +28,7 @@ const (
 
 // AdvisoryModel builds the advisory model of a config.
 func AdvisoryModel(cfg *pipeline.Config) (*templates.Model, error) {
-	return templates.NewModel(cfg)
+	return templates.NewModel(advisoryInput(cfg))
 }
 
 // blogStyle is the generator whose front matter the post carries.

@@ -6,9 +6,9 @@ import (
 )
 
 func TestBlogAuthorIsThePostsAuthorInEveryStyle(t *testing.T) {
-	cfg := loadFixture(t)
-	cfg.Blog.Author = "The async-std developers"
-	m, err := NewModel(cfg)
+	in := fixtureInput(t)
+	in.BlogAuthor = "The async-std developers"
+	m, err := NewModel(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,8 +27,8 @@ func TestBlogAuthorIsThePostsAuthorInEveryStyle(t *testing.T) {
 	}
 
 	// Left out, the author is the handler's name.
-	cfg.Blog.Author = ""
-	if m, err = NewModel(cfg); err != nil {
+	in.BlogAuthor = ""
+	if m, err = NewModel(in); err != nil {
 		t.Fatal(err)
 	}
 	if got := m.Author(); got != "Jane Doe" {
