@@ -36,7 +36,7 @@ func (a *app) renderCommand() *cobra.Command {
 				warnings = append(warnings, msg)
 				fmt.Fprintf(a.stderr, "warning: %s\n", msg)
 			}
-			for _, f := range m.Validate() {
+			for _, f := range stages.AdvisoryFindings(m) {
 				warn(fmt.Sprint(f))
 			}
 			for _, w := range m.RustSecWarnings() {

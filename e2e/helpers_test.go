@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/templates"
+	"github.com/async-rs/embargo/stages"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -337,7 +337,7 @@ func (rl *release) postURL() string {
 	if err != nil {
 		rl.t.Fatal(err)
 	}
-	m, err := templates.NewModel(cfg)
+	m, err := stages.AdvisoryModel(cfg)
 	if err != nil {
 		rl.t.Fatal(err)
 	}

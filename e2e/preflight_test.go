@@ -10,7 +10,7 @@ import (
 
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/world"
-	"github.com/async-rs/embargo/templates"
+	"github.com/async-rs/embargo/stages"
 )
 
 // Each broken release is caught by preflight: exit 1, the culprit named,
@@ -241,7 +241,7 @@ func TestAdvisoryOnTheBlogBeforeT0IsALeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := templates.NewModel(cfg)
+	m, err := stages.AdvisoryModel(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

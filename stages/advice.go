@@ -22,7 +22,7 @@ const OverrideDir = "embargo-templates"
 
 // AdvisoryModel builds the advisory model of a config.
 func AdvisoryModel(cfg *pipeline.Config) (*templates.Model, error) {
-	return templates.NewModel(cfg)
+	return templates.NewModel(advisoryInput(cfg))
 }
 
 // blogStyle is the generator whose front matter the post carries.

@@ -3,18 +3,16 @@ package templates
 import (
 	"strings"
 	"testing"
-
-	"github.com/async-rs/embargo/pipeline"
 )
 
 func TestBlogAuthorIsThePostsAuthorInEveryStyle(t *testing.T) {
-	cfg := loadFixture(t)
-	cfg.Blog.Author = "The async-std developers"
-	m, err := NewModel(cfg)
+	in := fixtureInput(t)
+	in.BlogAuthor = "The async-std developers"
+	m, err := NewModel(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, style := range pipeline.BlogStyles {
+	for _, style := range BlogStyles {
 		o, err := Render(m, style, "", nil)
 		if err != nil {
 			t.Fatal(err)
@@ -29,8 +27,8 @@ func TestBlogAuthorIsThePostsAuthorInEveryStyle(t *testing.T) {
 	}
 
 	// Left out, the author is the handler's name.
-	cfg.Blog.Author = ""
-	if m, err = NewModel(cfg); err != nil {
+	in.BlogAuthor = ""
+	if m, err = NewModel(in); err != nil {
 		t.Fatal(err)
 	}
 	if got := m.Author(); got != "Jane Doe" {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"slices"
 	"testing"
-
-	"github.com/async-rs/embargo/pipeline"
 )
 
 // The GitHub advisory lists each vulnerable range with the version of the
@@ -25,9 +23,9 @@ func TestGHSARangesPairEachVulnerableRangeWithItsFix(t *testing.T) {
 }
 
 func TestTheGHSAJoinsTheAliasesOfEveryOutput(t *testing.T) {
-	cfg := loadFixture(t)
-	cfg.GHSA = &pipeline.GHSASection{ID: "GHSA-9q2r-7x4m-hh3c"}
-	m, err := NewModel(cfg)
+	in := fixtureInput(t)
+	in.GHSA = "GHSA-9q2r-7x4m-hh3c"
+	m, err := NewModel(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,8 +33,8 @@ func TestTheGHSAJoinsTheAliasesOfEveryOutput(t *testing.T) {
 		t.Fatalf("aliases %q lack the GHSA of [ghsa]", m.Aliases)
 	}
 	before := len(m.Aliases)
-	cfg.Advisory.Aliases = append(cfg.Advisory.Aliases, "GHSA-9q2r-7x4m-hh3c")
-	if m, _ = NewModel(cfg); len(m.Aliases) != before {
+	in.Aliases = append(in.Aliases, "GHSA-9q2r-7x4m-hh3c")
+	if m, _ = NewModel(in); len(m.Aliases) != before {
 		t.Errorf("aliases %q: the GHSA already listed is listed twice", m.Aliases)
 	}
 	out, err := Render(m, "middleman", "", nil)

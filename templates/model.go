@@ -1,7 +1,9 @@
 // Package templates renders the advisory of an embargoed release in every
 // format it is published in: the blog post, the RustSec advisory, the OSV
 // record, the mailing-list announcement and the feed entry. All of them come
-// from one Model, built from the config.
+// from one Model, built from an Input: the advisory as the release states
+// it, in plain values, so that the package depends on no other part of
+// embargo.
 //
 // The text outputs come from the *.tmpl files embedded here; a project can
 // replace any of them with a file of the same name in a folder of its own
@@ -10,7 +12,6 @@ package templates
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net/mail"
 	"slices"
@@ -19,13 +20,12 @@ import (
 	"time"
 
 	"golang.org/x/mod/semver"
-
-	"github.com/async-rs/embargo/pipeline"
 )
 
 // RustSecPlaceholder is the id RustSec asks new advisories to carry until it
-// assigns one.
-const RustSecPlaceholder = pipeline.RustSecPlaceholderID
+// assigns one. The config's check knows the same id; a test of stages keeps
+// the two equal.
+const RustSecPlaceholder = "RUSTSEC-0000-0000"
 
 // Model is the advisory, as every output sees it.
 type Model struct {
@@ -59,60 +59,86 @@ type Fix struct {
 	Version string // "1.13.1", from the line's tag
 }
 
-// NewModel builds the advisory model from a loaded config.
-func NewModel(cfg *pipeline.Config) (*Model, error) {
-	if cfg == nil {
-		return nil, errors.New("no config")
-	}
-	a := cfg.Advisory
+// Input is the advisory as the release states it; NewModel derives the
+// rest (the date's default, the slug, the post's path and URL, the order of
+// the fixes).
+type Input struct {
+	ID        string    // the embargo's id
+	Handler   string    // "Name <email>"
+	Published time.Time // T0
+	Title     string
+	Package   string
+	// Date is the advisory's calendar day (its clock and zone are not
+	// read); zero: T0's UTC date.
+	Date          time.Time
+	Severity      string
+	CVSS          string
+	Aliases       []string
+	Categories    []string
+	Keywords      []string
+	Credits       []string
+	References    []string
+	Description   string // Markdown
+	Functions     []string
+	Informational string
+	License       string
+	RustSecID     string // "": RustSecPlaceholder
+	GHSA          string // the GitHub advisory's id, or ""
+	Unaffected    []string
+	// Fixes are one per release line, with the version its tag names, in
+	// any order.
+	Fixes      []Fix
+	BlogAuthor string // "": the handler's name
+	BlogURL    string // a pattern of {{.Slug}}, {{.Date}} and {{.ID}}, or ""
+	BlogPath   string // the same; "": <date>-<slug>.md
+}
+
+// NewModel builds the advisory model of an input; the input is not kept.
+func NewModel(in Input) (*Model, error) {
 	m := &Model{
-		ID:            cfg.Embargo.ID,
-		Title:         a.Title,
-		Package:       a.Package,
-		Published:     cfg.T0(),
-		Severity:      a.Severity,
-		CVSS:          a.CVSS,
-		Aliases:       slices.Clone(a.Aliases),
-		Categories:    slices.Clone(a.Categories),
-		Keywords:      slices.Clone(a.Keywords),
-		Credits:       slices.Clone(a.Credits),
-		References:    slices.Clone(a.References),
-		Description:   cfg.Description,
-		Handler:       cfg.Embargo.Handler,
-		Functions:     slices.Clone(a.Functions),
-		Informational: a.Informational,
-		License:       a.License,
-		RustSecID:     a.RustSecID,
-		Unaffected:    slices.Clone(a.Unaffected),
-		Slug:          slugify(a.Title),
+		ID:            in.ID,
+		Title:         in.Title,
+		Package:       in.Package,
+		Published:     in.Published.UTC(),
+		Severity:      in.Severity,
+		CVSS:          in.CVSS,
+		Aliases:       slices.Clone(in.Aliases),
+		Categories:    slices.Clone(in.Categories),
+		Keywords:      slices.Clone(in.Keywords),
+		Credits:       slices.Clone(in.Credits),
+		References:    slices.Clone(in.References),
+		Description:   in.Description,
+		Handler:       in.Handler,
+		Functions:     slices.Clone(in.Functions),
+		Informational: in.Informational,
+		License:       in.License,
+		RustSecID:     in.RustSecID,
+		Unaffected:    slices.Clone(in.Unaffected),
+		Fixes:         slices.Clone(in.Fixes),
+		Slug:          slugify(in.Title),
+		PostAuthor:    strings.TrimSpace(in.BlogAuthor),
 	}
 	// A TOML local date carries no zone: its calendar day is the date.
-	if a.Date.IsZero() {
+	if in.Date.IsZero() {
 		m.Date = day(m.Published)
 	} else {
-		m.Date = time.Date(a.Date.Year(), a.Date.Month(), a.Date.Day(), 0, 0, 0, 0, time.UTC)
+		m.Date = time.Date(in.Date.Year(), in.Date.Month(), in.Date.Day(), 0, 0, 0, 0, time.UTC)
 	}
 	if m.RustSecID == "" {
 		m.RustSecID = RustSecPlaceholder
 	}
 	// The GitHub advisory published at T0 is one more name of the
 	// vulnerability, in every output.
-	if cfg.GHSA != nil && cfg.GHSA.ID != "" {
-		m.Aliases = withAlias(m.Aliases, cfg.GHSA.ID)
-	}
-	for _, r := range cfg.Releases {
-		m.Fixes = append(m.Fixes, Fix{Line: r.Line, Version: pipeline.TagVersion(r.Tag)})
+	if in.GHSA != "" {
+		m.Aliases = withAlias(m.Aliases, in.GHSA)
 	}
 	sortFixes(m.Fixes)
-	if b := cfg.Blog; b != nil {
-		m.PostAuthor = strings.TrimSpace(b.Author)
-		var err error
-		if m.URL, err = m.expand("blog.url", b.URL); err != nil {
-			return nil, err
-		}
-		if m.PostPath, err = m.expand("blog.path", b.Path); err != nil {
-			return nil, err
-		}
+	var err error
+	if m.URL, err = m.expand("blog.url", in.BlogURL); err != nil {
+		return nil, err
+	}
+	if m.PostPath, err = m.expand("blog.path", in.BlogPath); err != nil {
+		return nil, err
 	}
 	if m.PostPath == "" {
 		m.PostPath = m.Date.Format(time.DateOnly) + "-" + m.Slug + ".md"

@@ -14,8 +14,6 @@ import (
 	"strings"
 	"text/template"
 	"time"
-
-	"github.com/async-rs/embargo/pipeline"
 )
 
 //go:embed *.tmpl
@@ -28,6 +26,11 @@ const (
 	TemplateRustSec  = "rustsec.md.tmpl"
 	TemplateMail     = "mail.txt.tmpl"
 )
+
+// BlogStyles are the static-site generators a post is rendered for, each
+// with its post-<style>.md.tmpl. The config's check knows the same list; a
+// test of stages keeps the two equal.
+var BlogStyles = []string{"middleman", "hugo", "jekyll", "zola"}
 
 // PostTemplate is the template of a blog style's post.
 func PostTemplate(style string) string { return "post-" + style + ".md.tmpl" }
@@ -63,14 +66,14 @@ type LineData struct {
 	Line, Version, Patched string
 }
 
-// Render renders every output. style is the blog's (pipeline.BlogStyles);
+// Render renders every output. style is the blog's (one of BlogStyles);
 // overrideDir, when not "", may hold templates that replace the embedded
 // ones of the same name; versions, the package's versions on the registry,
 // name the unmaintained series the advisory tells to upgrade (nil: none
 // named).
 func Render(m *Model, style string, overrideDir string, versions []string) (*Outputs, error) {
-	if !slices.Contains(pipeline.BlogStyles, style) {
-		return nil, fmt.Errorf("blog style %q is not one of %s", style, strings.Join(pipeline.BlogStyles, ", "))
+	if !slices.Contains(BlogStyles, style) {
+		return nil, fmt.Errorf("blog style %q is not one of %s", style, strings.Join(BlogStyles, ", "))
 	}
 	set, err := loadTemplates(overrideDir)
 	if err != nil {

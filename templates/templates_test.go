@@ -14,8 +14,6 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/santhosh-tekuri/jsonschema/v6"
-
-	"github.com/async-rs/embargo/pipeline"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -31,18 +29,43 @@ var registry = []string{
 	"2.0.0", "2.0.3", "2.0.4",
 }
 
-func loadFixture(t *testing.T) *pipeline.Config {
+// fixtureInput is the advisory every golden file is rendered from: three
+// maintained lines, versions before 1.5.0 never affected. It is what
+// testdata/embargo.toml states, so that a test of stages can check the
+// config converts to the same outputs.
+func fixtureInput(t *testing.T) Input {
 	t.Helper()
-	cfg, err := pipeline.LoadConfig(filepath.Join("testdata", "embargo.toml"))
+	desc, err := os.ReadFile(filepath.Join("testdata", "advisory.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cfg
+	return Input{
+		ID:         "ASYNC-STD-SA-2026-001",
+		Handler:    "Jane Doe <jane@example.org>",
+		Published:  time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC),
+		Title:      "Use-after-free in async_std::task",
+		Package:    "async-std",
+		Date:       time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
+		CVSS:       "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+		Aliases:    []string{"CVE-2026-12345", "GHSA-4x7m-9pqr-c2vw"},
+		Categories: []string{"memory-corruption"},
+		Keywords:   []string{"task", "use-after-free", "join handle"},
+		Unaffected: []string{"< 1.5.0"},
+		Credits:    []string{"Alex Reporter", "Sam Analyst"},
+		References: []string{
+			"https://github.com/async-rs/async-std/security/advisories/GHSA-4x7m-9pqr-c2vw",
+			"https://github.com/async-rs/async-std/commit/6f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6",
+		},
+		Description: string(desc),
+		Fixes:       []Fix{{"1.8", "1.8.3"}, {"2.0", "2.0.4"}, {"1.9", "1.9.8"}},
+		BlogPath:    "source/blog/{{.Date}}-{{.Slug}}.html.md",
+		BlogURL:     "https://async.rs/blog/{{.Slug}}/",
+	}
 }
 
 func fixtureModel(t *testing.T) *Model {
 	t.Helper()
-	m, err := NewModel(loadFixture(t))
+	m, err := NewModel(fixtureInput(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,12 +140,12 @@ func TestNewModel(t *testing.T) {
 }
 
 func TestNewModelDefaults(t *testing.T) {
-	cfg := loadFixture(t)
-	cfg.Advisory.Date = time.Time{}
-	cfg.Embargo.At = time.Date(2026, 12, 1, 23, 30, 0, 0, time.FixedZone("", -5*3600)) // 2026-12-02 04:30 UTC
-	cfg.Advisory.RustSecID = "RUSTSEC-2026-0042"
-	cfg.Blog = nil
-	m, err := NewModel(cfg)
+	in := fixtureInput(t)
+	in.Date = time.Time{}
+	in.Published = time.Date(2026, 12, 1, 23, 30, 0, 0, time.FixedZone("", -5*3600)) // 2026-12-02 04:30 UTC
+	in.RustSecID = "RUSTSEC-2026-0042"
+	in.BlogAuthor, in.BlogURL, in.BlogPath = "", "", ""
+	m, err := NewModel(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,9 +161,9 @@ func TestNewModelDefaults(t *testing.T) {
 }
 
 func TestNewModelBadPathTemplate(t *testing.T) {
-	cfg := loadFixture(t)
-	cfg.Blog.URL = "https://async.rs/{{.Year}}/{{.Slug}}/"
-	if _, err := NewModel(cfg); err == nil || !strings.Contains(err.Error(), "blog.url") {
+	in := fixtureInput(t)
+	in.BlogURL = "https://async.rs/{{.Year}}/{{.Slug}}/"
+	if _, err := NewModel(in); err == nil || !strings.Contains(err.Error(), "blog.url") {
 		t.Fatalf("want an error naming blog.url, got %v", err)
 	}
 }
@@ -159,7 +182,7 @@ func TestSlugify(t *testing.T) {
 
 func TestRenderGolden(t *testing.T) {
 	m := fixtureModel(t)
-	for _, style := range pipeline.BlogStyles {
+	for _, style := range BlogStyles {
 		t.Run(style, func(t *testing.T) {
 			o, err := Render(m, style, "", registry)
 			if err != nil {

@@ -5,8 +5,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-
-	"github.com/async-rs/embargo/pipeline"
 )
 
 // Categories are the advisory categories RustSec's linter accepts.
@@ -24,14 +22,22 @@ var Categories = []string{
 
 var lineRE = regexp.MustCompile(`^\d+\.\d+$`)
 
+// Problem is one thing Validate finds wrong, named by the config key or
+// release it is about.
+type Problem struct {
+	Subject string // "advisory.categories", "release 1.13"
+	Msg     string
+	Fix     string // what to do about it
+}
+
 // Validate lists what would make the advisory wrong or unpublishable: an
 // unknown category, fix versions that are not semver or do not belong to
 // their line, two lines of one series, ranges that do not parse or that
 // overlap, and ranges that leave no version affected.
-func (m *Model) Validate() []pipeline.Finding {
-	var out []pipeline.Finding
+func (m *Model) Validate() []Problem {
+	var out []Problem
 	add := func(subject, fix, format string, args ...any) {
-		out = append(out, pipeline.Finding{Subject: subject, Msg: fmt.Sprintf(format, args...), Fix: fix})
+		out = append(out, Problem{Subject: subject, Msg: fmt.Sprintf(format, args...), Fix: fix})
 	}
 
 	for _, c := range m.Categories {

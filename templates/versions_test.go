@@ -156,7 +156,7 @@ func TestClassifyGap(t *testing.T) {
 func findingsText(m *Model) string {
 	var b strings.Builder
 	for _, f := range m.Validate() {
-		b.WriteString(f.String() + "\n")
+		b.WriteString(f.Subject + ": " + f.Msg + "\n      fix: " + f.Fix + "\n")
 	}
 	return b.String()
 }
