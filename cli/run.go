@@ -116,10 +116,10 @@ func (a *app) runIn(ctx context.Context, cfg *pipeline.Config, state string, sel
 	if mirror != nil {
 		// The journal goes beside the bundle as each stage starts: the
 		// previous stage's outcome is then there.
-		eng.BeforeStage = mirror.stageBoundary
+		eng.BeforeStage = mirror.StageBoundary
 	}
 	err = eng.Execute(ctx, s.run, sel)
-	mirror.flush()
+	mirror.Flush()
 	var se *pipeline.StageError
 	if errors.As(err, &se) {
 		err = &nextError{err: err, se: se, next: resumeAdvice(cfg, se, prepare != nil)}

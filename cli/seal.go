@@ -1,20 +1,19 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"filippo.io/age"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 
+	"github.com/async-rs/embargo/bundle"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/seal"
@@ -65,7 +64,7 @@ func (a *app) seal(ctx context.Context, cfg *pipeline.Config, push bool) error {
 	}
 	defer s.close()
 
-	m, err := stages.SealManifest(s.run)
+	m, err := bundle.Manifest(s.run)
 	if err != nil {
 		return err
 	}
@@ -102,7 +101,7 @@ func (a *app) seal(ctx context.Context, cfg *pipeline.Config, push bool) error {
 		return nil
 	}
 
-	b, err := stages.SealBundle(ctx, s.run, m, manifest)
+	b, err := bundle.Gather(ctx, s.run, m, manifest)
 	if err != nil {
 		return err
 	}
@@ -186,12 +185,12 @@ func (a *app) pullBundle(ctx context.Context, ref string) (*bundleRun, error) {
 // pulled bundle is restored into it, with the journal stored beside the
 // bundle when there is none here; in a directory restored from a bundle
 // the journal is then mirrored to the registry at every stage.
-func (a *app) openBundle(ctx context.Context, s *session) (*journalMirror, error) {
+func (a *app) openBundle(ctx context.Context, s *session) (*bundle.Mirror, error) {
 	r := s.run
 	cfg := r.Config
 	if pulled := a.pulled; pulled != nil {
 		ref := pulled.digest.String()
-		m, err := stages.RestoreBundle(cfg, r.StateDir, ref, pulled.bundle)
+		m, err := bundle.Restore(cfg, r.StateDir, ref, pulled.bundle)
 		if err != nil {
 			return nil, err
 		}
@@ -226,93 +225,6 @@ func (a *app) openBundle(ctx context.Context, s *session) (*journalMirror, error
 	if err != nil {
 		return nil, err
 	}
-	m := &journalMirror{
-		path: filepath.Join(r.StateDir, "journal.json"), bundle: d, recipients: cfg.Seal.Recipients,
-		warn: func(msg string) { r.Out.Emit(pipeline.Event{Kind: pipeline.EventWarn, Msg: msg}) },
-		ctx:  context.WithoutCancel(ctx), kick: make(chan struct{}, 1), done: make(chan struct{}),
-	}
-	go m.work()
-	return m, nil
-}
-
-// journalMirror stores the journal beside the bundle, so that a re-run on
-// another fresh runner continues where this one stopped. It is for speed
-// and audit only (every stage re-checks the world), so a failure to store
-// is a warning, and after T0 it never holds a stage up: it runs in the
-// background, coalescing, and is flushed when the run ends.
-type journalMirror struct {
-	path       string
-	bundle     name.Digest
-	recipients []string
-	warn       func(string)
-	ctx        context.Context
-
-	mu     sync.Mutex // one push at a time
-	last   []byte
-	warned bool
-	kick   chan struct{}
-	done   chan struct{}
-	once   sync.Once
-}
-
-func (m *journalMirror) work() {
-	defer close(m.done)
-	for range m.kick {
-		m.store()
-	}
-}
-
-// Bounds of one store: mirrorTimeout in all; a store made before T0 ends
-// mirrorMargin before T0 at the latest.
-const (
-	mirrorTimeout = 30 * time.Second
-	mirrorMargin  = 2 * time.Second
-)
-
-func (m *journalMirror) store() { m.storeWithin(mirrorTimeout) }
-
-// storeWithin pushes the journal file if it changed since the last push.
-func (m *journalMirror) storeWithin(d time.Duration) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	b, err := os.ReadFile(m.path)
-	if err != nil || bytes.Equal(b, m.last) {
-		return
-	}
-	ctx, cancel := context.WithTimeout(m.ctx, d)
-	defer cancel()
-	if err := seal.PushJournal(ctx, m.bundle, b, m.recipients, seal.Options{}); err != nil {
-		if !m.warned {
-			m.warned = true
-			m.warn(fmt.Sprintf("the journal could not be stored beside the bundle (%v); a re-run elsewhere re-checks the world instead", err))
-		}
-		return
-	}
-	m.last = b
-}
-
-// stageBoundary stores the journal as the next stage starts: at once
-// while T0 is far enough, in the background after, so that it never
-// delays a public write.
-func (m *journalMirror) stageBoundary(r *pipeline.Run) {
-	if left := r.Gate.T0.Sub(r.Now()); left > mirrorMargin {
-		m.storeWithin(min(left-mirrorMargin, mirrorTimeout))
-		return
-	}
-	select {
-	case m.kick <- struct{}{}:
-	default: // one is pending already and will read the newest journal
-	}
-}
-
-// flush stores the final journal and waits for it.
-func (m *journalMirror) flush() {
-	if m == nil {
-		return
-	}
-	m.once.Do(func() {
-		close(m.kick)
-		<-m.done
-		m.store()
-	})
+	warn := func(msg string) { r.Out.Emit(pipeline.Event{Kind: pipeline.EventWarn, Msg: msg}) }
+	return bundle.StartMirror(ctx, filepath.Join(r.StateDir, "journal.json"), d, cfg.Seal.Recipients, warn), nil
 }

@@ -19,3 +19,31 @@ func TestPipelineImportsNoStageOrClient(t *testing.T) {
 		}
 	}
 }
+
+// The layers above the engine: the stages know nothing of the services
+// that seal and restore bundles (bundle), nor of the commands; bundle uses
+// the stages and knows nothing of the commands. cli is what wires them.
+func TestLayers(t *testing.T) {
+	const mod = "github.com/async-rs/embargo/"
+	forbidden := map[string][]string{
+		mod + "stages/...": {mod + "bundle", mod + "cli"},
+		mod + "bundle/...": {mod + "cli"},
+	}
+	for pattern, deps := range forbidden {
+		out, err := exec.Command("go", "list", "-e", "-deps", "-f", "{{.ImportPath}}", pattern).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", pattern, err)
+		}
+		// -e lists a cycle's packages too, to name the import that made it.
+		if !strings.Contains(string(out), strings.TrimSuffix(pattern, "/...")+"\n") {
+			t.Fatalf("go list %s lists no such package", pattern)
+		}
+		for _, p := range strings.Fields(string(out)) {
+			for _, d := range deps {
+				if p == d || strings.HasPrefix(p, d+"/") {
+					t.Errorf("%s depends on %s", pattern, p)
+				}
+			}
+		}
+	}
+}

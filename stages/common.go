@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/mail"
-	"path/filepath"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -39,7 +38,7 @@ func tokenAuth(r *pipeline.Run, env string) transport.AuthMethod {
 }
 
 func openVault(r *pipeline.Run) (*vault.Vault, error) {
-	return vault.Open(filepath.Join(r.StateDir, "vault.git"))
+	return vault.Open(VaultPath(r.StateDir))
 }
 
 func sourcePath(r *pipeline.Run) string { return r.Config.Resolve(r.Config.Source.Repo) }

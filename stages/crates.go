@@ -72,7 +72,7 @@ func cargoFor(r *pipeline.Run, rel pipeline.Release) *cargo.Cargo {
 }
 
 func worktreeDir(r *pipeline.Run, rel pipeline.Release) string {
-	return filepath.Join(r.StateDir, "work", safeName(rel.Line))
+	return WorktreeDir(r.StateDir, rel.Line)
 }
 
 func safeName(s string) string {
@@ -150,13 +150,8 @@ type sealed struct {
 
 func readSealed(r *pipeline.Run, rel pipeline.Release) (sealed, bool) {
 	p, ok := packaged(r, rel)
-	if !ok || len(p.Order) == 0 {
+	if !ok || !p.Complete() {
 		return sealed{}, false
-	}
-	for _, nv := range p.Order {
-		if p.Sha256[nv] == "" {
-			return sealed{}, false
-		}
 	}
 	return sealed{order: p.Order, sha256: p.Sha256, cargo: p.Cargo, lock: p.PinnedLock}, true
 }

@@ -40,14 +40,6 @@ func pinnedLockPath(stateDir, line string) string {
 
 func pinnedHeldPath(stateDir, line string) string { return pinnedLockPath(stateDir, line) + ".held" }
 
-func sealedLockPath(stateDir, line string) string {
-	return filepath.Join(stateDir, sealedDir, pinnedDir, seal.LockfileName(line))
-}
-
-func sealedCratePath(stateDir string, c seal.Crate) string {
-	return filepath.Join(stateDir, sealedDir, "crates", c.FileName())
-}
-
 // PinLockfile keeps data as the Cargo.lock of line at the held tip. The
 // lockfile is written before the tip it is for: a crash in between leaves
 // a lockfile recorded for another tip, which is only a starting point.
@@ -77,7 +69,7 @@ func pinnedLockfile(stateDir, line string) (data []byte, forHeld string, ok bool
 func KeptLockfile(stateDir, line, held string) ([]byte, bool) {
 	if m, ok, err := seal.ReadManifest(filepath.Join(stateDir, seal.FileName)); err == nil && ok {
 		if sl, ok := m.Line(line); ok && sl.Held == held && sl.PinnedLock != "" {
-			if data, ok := sealedLockfile(stateDir, line, sl.PinnedLock); ok {
+			if data, ok := SealedLockfile(stateDir, line, sl.PinnedLock); ok {
 				return data, true
 			}
 		}
@@ -88,10 +80,10 @@ func KeptLockfile(stateDir, line, held string) ([]byte, bool) {
 	return nil, false
 }
 
-// sealedLockfile is the lockfile of line whose sha256 is sum: the seal's
+// SealedLockfile is the lockfile of line whose sha256 is sum: the seal's
 // copy, or the pinned one.
-func sealedLockfile(stateDir, line, sum string) ([]byte, bool) {
-	for _, p := range []string{sealedLockPath(stateDir, line), pinnedLockPath(stateDir, line)} {
+func SealedLockfile(stateDir, line, sum string) ([]byte, bool) {
+	for _, p := range []string{SealedLockPath(stateDir, line), pinnedLockPath(stateDir, line)} {
 		if data, err := os.ReadFile(p); err == nil && seal.Sha256(data) == sum {
 			return data, true
 		}
@@ -211,7 +203,7 @@ func notAsSealed(r *pipeline.Run, rel pipeline.Release, c seal.Crate, got string
 
 // crateChanges compares the .crate packaged now with the sealed one.
 func crateChanges(r *pipeline.Run, rel pipeline.Release, c seal.Crate) []string {
-	was, err := os.ReadFile(sealedCratePath(r.StateDir, c))
+	was, err := os.ReadFile(SealedCratePath(r.StateDir, c.FileName()))
 	if err != nil || seal.Sha256(was) != c.Sha256 {
 		return nil
 	}
@@ -228,7 +220,7 @@ func crateChanges(r *pipeline.Run, rel pipeline.Release, c seal.Crate) []string 
 
 // lockChanges compares the lockfile pinned now with the sealed one.
 func lockChanges(r *pipeline.Run, line, sealedSum string) string {
-	was, ok := sealedLockfile(r.StateDir, line, sealedSum)
+	was, ok := SealedLockfile(r.StateDir, line, sealedSum)
 	if !ok {
 		return ""
 	}
@@ -260,18 +252,18 @@ func KeepSealed(r *pipeline.Run, m *seal.Manifest) error {
 			if seal.Sha256(data) != c.Sha256 {
 				return fmt.Errorf("%s changed since preflight packaged it: run `embargo seal` again", c.FileName())
 			}
-			if err := pipeline.WriteFileAtomic(sealedCratePath(r.StateDir, c), data, 0o600); err != nil {
+			if err := pipeline.WriteFileAtomic(SealedCratePath(r.StateDir, c.FileName()), data, 0o600); err != nil {
 				return err
 			}
 		}
 		if l.PinnedLock == "" {
 			continue
 		}
-		data, ok := sealedLockfile(r.StateDir, l.Line, l.PinnedLock)
+		data, ok := SealedLockfile(r.StateDir, l.Line, l.PinnedLock)
 		if !ok {
 			return fmt.Errorf("the Cargo.lock pinned for line %s changed since preflight packaged with it: run `embargo seal` again", l.Line)
 		}
-		if err := pipeline.WriteFileAtomic(sealedLockPath(r.StateDir, l.Line), data, 0o600); err != nil {
+		if err := pipeline.WriteFileAtomic(SealedLockPath(r.StateDir, l.Line), data, 0o600); err != nil {
 			return err
 		}
 	}

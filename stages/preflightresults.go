@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/seal"
 	"github.com/async-rs/embargo/stages/vault"
 )
 
@@ -70,6 +71,30 @@ func (p *Packaged) ReadLegacy(m map[string]string) {
 			p.Sha256[nv] = sum
 		}
 	}
+}
+
+// Complete says whether every crate packaged has its sha256: a record a
+// seal can be made of, and checked against.
+func (p Packaged) Complete() bool {
+	if len(p.Order) == 0 {
+		return false
+	}
+	for _, nv := range p.Order {
+		if p.Sha256[nv] == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// Crates are the crates packaged, in publish order, as a seal names them.
+func (p Packaged) Crates() []seal.Crate {
+	var out []seal.Crate
+	for _, nv := range p.Order {
+		name, version := splitNV(nv)
+		out = append(out, seal.Crate{Name: name, Version: version, Sha256: p.Sha256[nv]})
+	}
+	return out
 }
 
 // AdvisoryChecked is preflight's advisory step: the digest of each

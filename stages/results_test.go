@@ -59,7 +59,7 @@ func TestPreflightResultsOfAVersion2JournalAreReadByTheStagesAfterIt(t *testing.
 	if !begunPublicly(r) {
 		t.Error("a version the old preflight found released does not count as public")
 	}
-	if got := advisoryDigests(r); got["source/blog/post.md"] != "44" {
+	if got := AdvisoryDigests(r); got["source/blog/post.md"] != "44" {
 		t.Errorf("advisory digests %v", got)
 	}
 	if f, _ := pipeline.Load[Fetched](j, "preflight", "fetch"); !slices.Equal(f.SourceTags, []string{"v1.0.1"}) {

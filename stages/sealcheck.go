@@ -2,7 +2,6 @@ package stages
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -22,46 +21,6 @@ import (
 // the bytes cargo packages. Preflight reports every difference as a finding,
 // before the gate; push checks again right before the first public write
 // and refuses. Without a seal.json nothing here applies.
-
-// SealPath is the seal manifest of a state directory.
-func SealPath(stateDir string) string { return filepath.Join(stateDir, seal.FileName) }
-
-// The vault's namespaces (see stages/vault), written directly when a bundle
-// is restored: a bundle has no source clone to fetch from.
-const (
-	vaultHeldPrefix      = "refs/held/"
-	vaultSourceTagPrefix = "refs/source-tags/"
-)
-
-// bundleMarker, in a state directory, says its held branches came from a
-// sealed bundle: there is no source clone, and preflight and push take the
-// held refs from the vault instead of fetching them from source.repo. A
-// marker file rather than a flag, so that any later run in the same
-// directory (a `--from publish` after a failure, say) does the same.
-const bundleMarker = "bundle.json"
-
-type bundleMark struct {
-	Ref      string    `json:"ref"` // REPOSITORY@sha256:...
-	Restored time.Time `json:"restored"`
-}
-
-// BundleRef is the bundle a state directory was restored from, if any.
-func BundleRef(stateDir string) (string, bool) {
-	b, err := os.ReadFile(filepath.Join(stateDir, bundleMarker))
-	if err != nil {
-		return "", false
-	}
-	var m bundleMark
-	if json.Unmarshal(b, &m) != nil || m.Ref == "" {
-		return "", false
-	}
-	return m.Ref, true
-}
-
-func fromBundle(r *pipeline.Run) bool {
-	_, err := os.Stat(filepath.Join(r.StateDir, bundleMarker))
-	return err == nil
-}
 
 // heldFromVault is fetchHeld for a state directory restored from a bundle:
 // the held branches and source tags are already in the vault.
@@ -243,7 +202,7 @@ func compareSeal(r *pipeline.Run, m *seal.Manifest, held func(pipeline.Release) 
 // compareAdvisory compares the outputs preflight just rendered with the
 // sealed ones.
 func compareAdvisory(r *pipeline.Run, m *seal.Manifest) []string {
-	now := advisoryDigests(r)
+	now := AdvisoryDigests(r)
 	if len(now) == 0 || len(m.Advisory) == 0 {
 		return nil
 	}
@@ -260,8 +219,9 @@ func compareAdvisory(r *pipeline.Run, m *seal.Manifest) []string {
 	return out
 }
 
-// advisoryDigests are the digests preflight's advisory step recorded.
-func advisoryDigests(r *pipeline.Run) map[string]string {
+// AdvisoryDigests are the digests preflight's advisory step recorded: the
+// seal freezes them.
+func AdvisoryDigests(r *pipeline.Run) map[string]string {
 	a, _ := pipeline.Load[AdvisoryChecked](r.Journal, "preflight", "advisory")
 	if a.Outputs == nil {
 		return map[string]string{}

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/async-rs/embargo/pipeline"
@@ -181,9 +180,10 @@ func TestCompareSealOfAnotherRelease(t *testing.T) {
 	}
 }
 
-// A bundle restores into a state directory's vault under the names
-// preflight reads, and a directory restored from one bundle refuses another.
-func TestRestoreBundle(t *testing.T) {
+// A state directory marked as restored from a bundle (bundle.Restore
+// writes the held branches and source tags into its vault, then the
+// marker) is read from its vault: preflight needs no source clone there.
+func TestHeldFromTheVaultOfARestoredDirectory(t *testing.T) {
 	dir := t.TempDir()
 	ex, err := demo.Build(dir, demo.Options{T0: time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)})
 	if err != nil {
@@ -193,96 +193,46 @@ func TestRestoreBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := git.PlainOpen(ex.World.Source)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb, _ := os.ReadFile(ex.Config)
-	m := &seal.Manifest{ID: cfg.Embargo.ID, T0: cfg.T0(), Config: seal.File{Sha256: seal.Sha256(cb)}, Description: seal.File{Sha256: seal.Sha256([]byte(cfg.Description))}}
-	refs := map[plumbing.ReferenceName]plumbing.Hash{}
-	for _, rel := range cfg.Releases {
-		b, _ := src.Reference(plumbing.NewBranchReferenceName(rel.Branch), true)
-		tg, _ := src.Reference(plumbing.NewTagReferenceName(rel.Tag), true)
-		refs[b.Name()], refs[tg.Name()] = b.Hash(), tg.Hash()
-		m.Lines = append(m.Lines, seal.Line{Line: rel.Line, Branch: rel.Branch, Held: b.Hash().String(), Tag: rel.Tag, TagObject: tg.Hash().String()})
-	}
-	archive, err := seal.Archive(src, refs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Line 1.13 was packaged with a Cargo.lock cargo resolved.
-	pinned := lockOf("tinydep@1.0.0")
-	m.Lines[0].PinnedLock = seal.Sha256([]byte(pinned))
-	manifest, _ := m.Marshal()
-	b := &seal.Bundle{Manifest: manifest, Git: archive, Description: []byte(cfg.Description)}
-	state := filepath.Join(dir, "runner-state")
-	ref := "127.0.0.1:5000/b@sha256:" + strings.Repeat("a", 64)
-	b.Lockfiles = map[string][]byte{seal.LockfileName(m.Lines[0].Line): []byte(lockOf("tinydep@1.0.1"))}
-	if _, err := RestoreBundle(cfg, state, ref, b); err == nil || !strings.Contains(err.Error(), "the Cargo.lock pinned for line 1.13 is missing or not the sealed bytes") {
-		t.Errorf("a bundle with another lockfile than sealed: %v", err)
-	}
-	if _, err := os.Stat(state); err == nil {
-		t.Error("a refused bundle wrote a state directory")
-	}
-	b.Lockfiles = map[string][]byte{seal.LockfileName(m.Lines[0].Line): []byte(pinned)}
-	if _, err := RestoreBundle(cfg, state, ref, b); err != nil {
-		t.Fatal(err)
-	}
-	// The runner's preflight packages at the sealed tip with exactly it.
-	if got, ok := KeptLockfile(state, m.Lines[0].Line, m.Lines[0].Held); !ok || string(got) != pinned {
-		t.Errorf("kept lockfile after the restore: %v %q", ok, got)
-	}
-	if _, ok := KeptLockfile(state, m.Lines[1].Line, m.Lines[1].Held); ok {
-		t.Error("a line sealed without a pinned lockfile has one")
-	}
-	if got, ok := BundleRef(state); !ok || got != ref {
-		t.Errorf("marker: %q %v", got, ok)
-	}
-	if got, _ := os.ReadFile(SealPath(state)); !bytes.Equal(got, manifest) {
-		t.Error("seal.json is not the bundle's")
-	}
-	// Preflight's view: every held branch and source tag from the vault.
-	r := &pipeline.Run{Config: cfg, StateDir: state}
-	if !fromBundle(r) {
-		t.Fatal("the state directory is not marked as restored from a bundle")
-	}
+	r := &pipeline.Run{Config: cfg, StateDir: filepath.Join(dir, "runner-state")}
 	v, err := openVault(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	branches, tags, missing, err := heldFromVault(r, v)
-	if err != nil || len(branches) != 2 || len(tags) != 2 || len(missing) != 0 {
-		t.Fatalf("held from vault: %v %v %v %v", branches, tags, missing, err)
+	var branches, tags []string
+	for _, rel := range cfg.Releases {
+		branches, tags = append(branches, rel.Branch), append(tags, rel.Tag)
 	}
-	for _, l := range m.Lines {
-		if h, ok := v.Held(l.Branch); !ok || h.String() != l.Held {
-			t.Errorf("held %s = %s, want %s", l.Branch, h, l.Held)
-		}
-		if c, ok, err := v.SourceTag(l.Tag); err != nil || !ok || c.String() != l.Held {
-			t.Errorf("source tag %s -> %s %v %v", l.Tag, c, ok, err)
-		}
-	}
-	if _, err := workspaceAt(v, plumbing.NewHash(m.Lines[0].Held)); err != nil {
-		t.Errorf("the restored tip's workspace: %v", err)
-	}
-
-	// Same bundle again: fine. Another one: refused.
-	if _, err := RestoreBundle(cfg, state, ref, b); err != nil {
-		t.Errorf("restoring the same bundle again: %v", err)
-	}
-	other := "127.0.0.1:5000/b@sha256:" + strings.Repeat("b", 64)
-	if _, err := RestoreBundle(cfg, state, other, b); err == nil || !strings.Contains(err.Error(), "was restored from bundle") {
-		t.Errorf("another bundle into the same directory: %v", err)
-	}
-	// Another config: refused before anything is written.
-	if err := os.WriteFile(ex.Config, append(cb, []byte("# edited\n")...), 0o644); err != nil {
+	tips, err := v.FetchHeld(context.Background(), ex.World.Source, branches, tags)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := RestoreBundle(cfg, filepath.Join(dir, "other-state"), ref, b); err == nil || !strings.Contains(err.Error(), "is not the config sealed in bundle") {
-		t.Errorf("another config: %v", err)
+	// A runner has no source clone.
+	if err := os.RemoveAll(sourcePath(r)); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "other-state")); err == nil {
-		t.Error("a refused bundle wrote a state directory")
+	if fromBundle(r) {
+		t.Fatal("a directory no bundle was restored into is marked as one")
+	}
+	if _, _, _, err := fetchHeld(context.Background(), r, v); err == nil {
+		t.Fatal("without the marker, preflight reads held branches from a source clone that is not there")
+	}
+
+	ref := "127.0.0.1:5000/b@sha256:" + strings.Repeat("a", 64)
+	if err := MarkRestored(r.StateDir, ref); err != nil {
+		t.Fatal(err)
+	}
+	if !fromBundle(r) {
+		t.Fatal("the state directory is not marked as restored from a bundle")
+	}
+	if got, ok := BundleRef(r.StateDir); !ok || got != ref {
+		t.Errorf("marker: %q %v", got, ok)
+	}
+	got, gotTags, missing, err := fetchHeld(context.Background(), r, v)
+	if err != nil || len(got) != 2 || len(gotTags) != 2 || len(missing) != 0 {
+		t.Fatalf("held from vault: %v %v %v %v", got, gotTags, missing, err)
+	}
+	if _, err := workspaceAt(v, tips[cfg.Releases[0].Branch]); err != nil {
+		t.Errorf("the restored tip's workspace: %v", err)
 	}
 }
 
@@ -308,7 +258,7 @@ func TestCompareSealPinnedLockfile(t *testing.T) {
 	if err := PinLockfile(r.StateDir, "1.13", heldA, []byte(movedLock)); err != nil {
 		t.Fatal(err)
 	}
-	if err := pipeline.WriteFileAtomic(sealedLockPath(r.StateDir, "1.13"), []byte(sealedLock), 0o600); err != nil {
+	if err := pipeline.WriteFileAtomic(SealedLockPath(r.StateDir, "1.13"), []byte(sealedLock), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	fs := compareSeal(r, m, tipsOf(heldA, heldB), true)

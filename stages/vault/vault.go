@@ -30,6 +30,18 @@ const (
 	publicPrefix    = "refs/public/"
 )
 
+// HeldRef is where the vault keeps a held branch: what a restored bundle
+// writes, having no source clone to fetch it from.
+func HeldRef(branch string) plumbing.ReferenceName {
+	return plumbing.ReferenceName(heldPrefix + branch)
+}
+
+// SourceTagRef is where the vault keeps a tag fetched from the source
+// clone (or restored from a bundle), unpeeled.
+func SourceTagRef(tag string) plumbing.ReferenceName {
+	return plumbing.ReferenceName(sourceTagPrefix + tag)
+}
+
 // Vault is the private working repository.
 type Vault struct {
 	Path string
