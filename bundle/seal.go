@@ -47,9 +47,9 @@ func Manifest(r *pipeline.Run) (*seal.Manifest, error) {
 		sourceTags[t] = true
 	}
 	for _, rel := range cfg.Releases {
-		checked, _ := pipeline.Load[stages.LineChecked](r.Journal, "preflight", stages.LineStep(rel))
+		checked, _ := stages.CheckedLine(r, rel)
 		held := checked.Held
-		p, ok := pipeline.Load[stages.Packaged](r.Journal, "preflight", stages.PackageStep(rel))
+		p, ok := stages.PackagedLine(r, rel)
 		if held == "" || !ok || !p.Complete() {
 			return nil, fmt.Errorf("preflight recorded no checked tip and packages for line %s: nothing to seal", rel.Line)
 		}
@@ -111,7 +111,7 @@ func Gather(ctx context.Context, r *pipeline.Run, m *seal.Manifest, manifest []b
 	if b.Git, err = seal.Archive(v.Repo(), refs); err != nil {
 		return nil, err
 	}
-	out, err := stages.AdvisoryOutputs(ctx, r)
+	_, out, err := stages.AdvisoryOutputs(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("render the advisory: %w", err)
 	}

@@ -61,9 +61,9 @@ func PackageVersions(ctx context.Context, r *pipeline.Run) ([]string, error) {
 	return out, nil
 }
 
-// advisoryOutputs is what the advisory and verify stages publish and check:
+// AdvisoryOutputs is what the advisory and verify stages publish and check:
 // the model and its outputs, rendered from the config and the registry.
-func advisoryOutputs(ctx context.Context, r *pipeline.Run) (*templates.Model, *templates.Outputs, error) {
+func AdvisoryOutputs(ctx context.Context, r *pipeline.Run) (*templates.Model, *templates.Outputs, error) {
 	m, err := AdvisoryModel(r.Config)
 	if err != nil {
 		return nil, nil, err

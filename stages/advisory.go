@@ -117,7 +117,7 @@ func (p *posting) want(tip plumbing.Hash) (*blogChange, error) {
 
 func (p *posting) render(ctx context.Context, res *PostRendered) error {
 	r := p.r
-	m, out, err := advisoryOutputs(ctx, r)
+	m, out, err := AdvisoryOutputs(ctx, r)
 	if err != nil {
 		return err
 	}

@@ -93,7 +93,7 @@ func heldTips(ctx context.Context, r *pipeline.Run, v *vault.Vault, done string)
 		}
 		for _, rel := range cfg.Releases {
 			h, _ := v.Held(rel.Branch)
-			if checked, ok := checkedLine(r, rel); ok && checked.Held != "" && checked.Held != h.String() {
+			if checked, ok := CheckedLine(r, rel); ok && checked.Held != "" && checked.Held != h.String() {
 				return pipeline.RerunFrom("preflight", fmt.Errorf("held branch %s moved since preflight (%s, now %s): preflight must check the new tip",
 					rel.Branch, vault.ShortHex(checked.Held), short(h)))
 			}

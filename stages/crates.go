@@ -149,7 +149,7 @@ type sealed struct {
 }
 
 func readSealed(r *pipeline.Run, rel pipeline.Release) (sealed, bool) {
-	p, ok := packaged(r, rel)
+	p, ok := PackagedLine(r, rel)
 	if !ok || !p.Complete() {
 		return sealed{}, false
 	}

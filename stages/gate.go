@@ -48,7 +48,7 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 		} else {
 			r.Infof("holding until T0 %s (%s from now):", g.T0.UTC().Format(time.RFC3339), g.T0.Sub(start).Round(time.Second))
 			for _, rel := range r.Config.Releases {
-				checked, _ := checkedLine(r, rel)
+				checked, _ := CheckedLine(r, rel)
 				held := vault.ShortHex(checked.Held)
 				r.Infof("  %s: %s %s -> %s, tag %s", rel.Line, rel.Branch, held, rel.PublicBranch, rel.Tag)
 			}
@@ -128,7 +128,7 @@ func awaited(r *pipeline.Run) string {
 	if r.Selected("publish") {
 		versions := 0
 		for _, rel := range r.Config.Releases {
-			checked, _ := checkedLine(r, rel)
+			checked, _ := CheckedLine(r, rel)
 			versions += len(checked.Crates)
 		}
 		if versions > 0 {

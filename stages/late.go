@@ -71,10 +71,10 @@ func begunPublicly(r *pipeline.Run) bool {
 		}
 	}
 	for _, rel := range r.Config.Releases {
-		if l, _ := checkedLine(r, rel); l.Held != "" && l.PublicTip == l.Held {
+		if l, _ := CheckedLine(r, rel); l.Held != "" && l.PublicTip == l.Held {
 			return true
 		}
-		if p, _ := packaged(r, rel); len(p.Released) > 0 {
+		if p, _ := PackagedLine(r, rel); len(p.Released) > 0 {
 			return true
 		}
 	}

@@ -1,7 +1,6 @@
 package stages
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,14 +8,13 @@ import (
 
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/seal"
-	"github.com/async-rs/embargo/templates"
 )
 
 // What the bundle package, which seals a state directory into a bundle and
 // restores a bundle into a fresh one, reads of the stages: where a state
-// directory keeps what, and the preflight steps a seal is made of (their
-// results are the types in preflightresults.go). Everything else in a
-// state directory is the stages' own.
+// directory keeps what. The preflight results a seal is made of it reads
+// through CheckedLine, PackagedLine and the types in preflightresults.go.
+// Everything else in a state directory is the stages' own.
 
 // VaultPath is the state directory's vault (see stages/vault).
 func VaultPath(stateDir string) string { return filepath.Join(stateDir, "vault.git") }
@@ -85,18 +83,4 @@ func BundleRef(stateDir string) (string, bool) {
 func fromBundle(r *pipeline.Run) bool {
 	_, err := os.Stat(filepath.Join(r.StateDir, bundleMarker))
 	return err == nil
-}
-
-// LineStep names preflight's step of a line (its result: LineChecked).
-func LineStep(rel pipeline.Release) string { return lineStep(rel) }
-
-// PackageStep names preflight's step packaging a line (its result:
-// Packaged).
-func PackageStep(rel pipeline.Release) string { return packageStep(rel) }
-
-// AdvisoryOutputs renders the advisory as the advisory stage publishes it,
-// from the config and the registry's versions.
-func AdvisoryOutputs(ctx context.Context, r *pipeline.Run) (*templates.Outputs, error) {
-	_, out, err := advisoryOutputs(ctx, r)
-	return out, err
 }

@@ -157,13 +157,13 @@ func (c ClocksMeasured) Summary() string {
 	return pipeline.ClockCheck{Offsets: c.Offsets}.Summary()
 }
 
-// checkedLine is what preflight recorded for rel's line, if it did.
-func checkedLine(r *pipeline.Run, rel pipeline.Release) (LineChecked, bool) {
+// CheckedLine is what preflight recorded for rel's line, if it did.
+func CheckedLine(r *pipeline.Run, rel pipeline.Release) (LineChecked, bool) {
 	return pipeline.Load[LineChecked](r.Journal, "preflight", lineStep(rel))
 }
 
 // packaged is what preflight packaged for rel's line, if it did.
-func packaged(r *pipeline.Run, rel pipeline.Release) (Packaged, bool) {
+func PackagedLine(r *pipeline.Run, rel pipeline.Release) (Packaged, bool) {
 	return pipeline.Load[Packaged](r.Journal, "preflight", packageStep(rel))
 }
 

@@ -281,7 +281,7 @@ func missingUpdates(r *pipeline.Run, v *vault.Vault, remote map[string]vault.Rem
 		branch := "refs/heads/" + rel.PublicBranch
 		cur, exists := remote[branch]
 		if cur.Hash != h {
-			line, _ := checkedLine(r, rel)
+			line, _ := CheckedLine(r, rel)
 			checked := line.PublicTip
 			switch {
 			case checked != "" && (!exists || cur.Hash.String() != checked):

@@ -49,7 +49,7 @@ func TestPreflightResultsOfAVersion2JournalAreReadByTheStagesAfterIt(t *testing.
 	}
 	r := &pipeline.Run{Config: cfg, Journal: j}
 
-	if l, ok := checkedLine(r, rel); !ok || l.Held != "aaaa" || l.PublicTip != "bbbb" || !slices.Equal(l.Crates, []string{"demo-core@1.0.1", "demo@1.0.1"}) {
+	if l, ok := CheckedLine(r, rel); !ok || l.Held != "aaaa" || l.PublicTip != "bbbb" || !slices.Equal(l.Crates, []string{"demo-core@1.0.1", "demo@1.0.1"}) {
 		t.Errorf("line = %+v, %v", l, ok)
 	}
 	s, ok := readSealed(r, rel)

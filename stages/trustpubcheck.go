@@ -102,7 +102,7 @@ func newCrates(ctx context.Context, r *pipeline.Run, idx *index.Client) []string
 	seen := map[string]bool{}
 	var out []string
 	for _, rel := range r.Config.Releases {
-		p, _ := packaged(r, rel)
+		p, _ := PackagedLine(r, rel)
 		for _, nv := range p.Order {
 			name, _ := splitNV(nv)
 			if seen[name] {

@@ -87,7 +87,7 @@ func (Verify) Run(ctx context.Context, r *pipeline.Run) error {
 	if r.Config.Blog == nil {
 		r.Infof("no [blog] in the config: there is no post or feed to check")
 	} else {
-		m, out, err := advisoryOutputs(ctx, r)
+		m, out, err := AdvisoryOutputs(ctx, r)
 		if err != nil {
 			fail(fmt.Errorf("render the advisory: %w", err))
 		} else {
@@ -229,7 +229,7 @@ func verifyCrates(ctx context.Context, r *pipeline.Run, reg *registryReader, rel
 // checksums: from preflight's record of the line, else from the workspace
 // at the held tip in the vault.
 func lineVersions(r *pipeline.Run, rel pipeline.Release) ([]string, error) {
-	if checked, _ := checkedLine(r, rel); len(checked.Crates) > 0 {
+	if checked, _ := CheckedLine(r, rel); len(checked.Crates) > 0 {
 		return checked.Crates, nil
 	}
 	next := "run `embargo run --only preflight` first, so that the journal names them"
