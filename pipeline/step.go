@@ -54,9 +54,11 @@ func Step[T Result](r *Run, name string, fn func(res *T) error) (T, error) {
 	err := recovered(func() error { return fn(&res) })
 	Checkpoint(point + ".ran")
 	var summary string
-	raw, jerr := recovered2(func() (json.RawMessage, error) {
+	var raw json.RawMessage
+	jerr := recovered(func() (err error) {
 		summary = res.Summary()
-		return json.Marshal(res)
+		raw, err = json.Marshal(res)
+		return err
 	})
 	if jerr != nil && err == nil {
 		err = fmt.Errorf("record the result of %s: %w", name, jerr)
@@ -181,14 +183,4 @@ func (j *Journal) scrubText(s string) string {
 		return s
 	}
 	return j.scrub(s)
-}
-
-// recovered2 is recovered for a function with a value.
-func recovered2[V any](fn func() (V, error)) (v V, err error) {
-	err = recovered(func() error {
-		var e error
-		v, e = fn()
-		return e
-	})
-	return v, err
 }
