@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -99,4 +101,23 @@ func (c *FakeClock) Drive(step time.Duration) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-stopped }
+}
+
+// AwaitWaiter returns once something waits on the clock: nil, or an error
+// when ended (the call under test) delivers first, or when nothing waits
+// within hang (a guard against a test that hangs, not a timing check).
+func (c *FakeClock) AwaitWaiter(ended <-chan error, hang time.Duration) error {
+	deadline := time.Now().Add(hang)
+	for c.Waiters() == 0 {
+		select {
+		case err := <-ended:
+			return fmt.Errorf("returned (%v) instead of waiting on the clock", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			return errors.New("nothing waits on the clock")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
 }

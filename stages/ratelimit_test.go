@@ -60,16 +60,7 @@ func TestA429sTurnIsWaitedOutOnTheGatesClock(t *testing.T) {
 // acquire under test returned instead.
 func waitsOn(t *testing.T, clock *pipeline.FakeClock, got <-chan error) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second) // a hang guard, not a timing assertion
-	for clock.Waiters() == 0 {
-		select {
-		case err := <-got:
-			t.Fatalf("the upload started (%v) without waiting for the registry's instant", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("nothing waits on the gate's clock")
-		}
-		time.Sleep(time.Millisecond)
+	if err := clock.AwaitWaiter(got, 5*time.Second); err != nil {
+		t.Fatalf("the upload did not wait for the registry's instant on the gate's clock: %v", err)
 	}
 }

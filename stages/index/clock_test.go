@@ -17,17 +17,8 @@ import (
 // (the call under test) ended first.
 func blockedOn(t *testing.T, clock *pipeline.FakeClock, done <-chan error) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second) // a hang guard, not a timing assertion
-	for clock.Waiters() == 0 {
-		select {
-		case err := <-done:
-			t.Fatalf("returned (%v) instead of waiting on the clock", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("nothing waits on the clock")
-		}
-		time.Sleep(time.Millisecond)
+	if err := clock.AwaitWaiter(done, 5*time.Second); err != nil {
+		t.Fatal(err)
 	}
 }
 
