@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -51,17 +52,23 @@ func TestReleaseThroughTheRateLimitCompletesWholeLinesFirst(t *testing.T) {
 	for i, l := range rl.ex.World.Lines {
 		lineOf[l.FixVersion] = i
 	}
-	limited, last := false, -1
+	// The limit has bitten once a 429 was answered. An upload already in
+	// flight then (the burst's own, answered after the 429 was) came before
+	// it, so the order is taken of the uploads that arrived after it.
+	reqs := rl.registry.Requests()
+	var bitAt time.Time
+	for _, r := range reqs {
+		if r.Method == http.MethodPut && r.Status == http.StatusTooManyRequests {
+			if end := r.Time.Add(r.Duration); bitAt.IsZero() || end.Before(bitAt) {
+				bitAt = end
+			}
+		}
+	}
+	limited, last := !bitAt.IsZero(), -1
+	sort.SliceStable(reqs, func(i, j int) bool { return reqs[i].Time.Before(reqs[j].Time) })
 	var order []string
-	for _, r := range rl.registry.Requests() {
-		if r.Method != http.MethodPut {
-			continue
-		}
-		if r.Status == http.StatusTooManyRequests {
-			limited = true
-			continue
-		}
-		if !limited || r.Status != http.StatusOK {
+	for _, r := range reqs {
+		if !limited || r.Method != http.MethodPut || r.Status != http.StatusOK || r.Time.Before(bitAt) {
 			continue
 		}
 		order = append(order, r.Crate+"@"+r.Version)

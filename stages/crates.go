@@ -17,9 +17,8 @@ import (
 	"github.com/async-rs/embargo/stages/vault"
 )
 
-// Results the preflight records for the packages of a line, in the step
-// packageStep(line): one "name@version" key per crate holding the sealed
-// sha256, plus these.
+// packageStep is the preflight step that records a line's packages (a
+// Packaged).
 func packageStep(rel pipeline.Release) string { return "package " + rel.Line }
 
 // registryIndex is where crates go: the configured registry, or the
@@ -111,12 +110,12 @@ func linePackages(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipe
 // preparedAsSealed prepares the line's worktree at the held tip, with the
 // lockfile the sealed packages were made with, and reports whether it
 // still holds those packages; false when that lockfile is not at hand.
-func preparedAsSealed(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipeline.Release, held plumbing.Hash, s sealed) (bool, error) {
+func preparedAsSealed(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipeline.Release, held plumbing.Hash, s Packaged) (bool, error) {
 	lock, err := lockFor(r, v, rel, held)
 	if err != nil {
 		return false, err
 	}
-	if !lock.committed && (lock.data == nil || lock.sum() != s.lock) {
+	if !lock.committed && (lock.data == nil || lock.sum() != s.PinnedLock) {
 		return false, nil
 	}
 	dir := worktreeDir(r, rel)
@@ -128,9 +127,9 @@ func preparedAsSealed(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel 
 
 // reproducesSealed checks packages made again against the seal s, naming
 // what differs inside a .crate that does not reproduce.
-func reproducesSealed(r *pipeline.Run, rel pipeline.Release, pkgs []cargo.Package, s sealed) error {
+func reproducesSealed(r *pipeline.Run, rel pipeline.Release, pkgs []cargo.Package, s Packaged) error {
 	for _, p := range pkgs {
-		c := seal.Crate{Name: p.Name, Version: p.Version, Sha256: s.sha256[p.Name+"@"+p.Version]}
+		c := seal.Crate{Name: p.Name, Version: p.Version, Sha256: s.Sha256[p.Name+"@"+p.Version]}
 		if c.Sha256 != p.Sha256 {
 			msg, _ := notAsSealed(r, rel, c, p.Sha256)
 			return fmt.Errorf("the release is not what was verified: %s", msg)
@@ -139,64 +138,51 @@ func reproducesSealed(r *pipeline.Run, rel pipeline.Release, pkgs []cargo.Packag
 	return nil
 }
 
-// sealed is what preflight recorded for a line: the publish order, each
-// crate's sha256, and the pinned lockfile's.
-type sealed struct {
-	order  []string // name@version
-	sha256 map[string]string
-	cargo  string
-	lock   string // sha256 of the pinned Cargo.lock, "" for a committed one
-}
-
-func readSealed(r *pipeline.Run, rel pipeline.Release) (sealed, bool) {
+// readSealed is preflight's package record of a line, when it holds a
+// checksum for every crate: what a seal is made of and checked against.
+func readSealed(r *pipeline.Run, rel pipeline.Release) (Packaged, bool) {
 	p, ok := PackagedLine(r, rel)
 	if !ok || !p.Complete() {
-		return sealed{}, false
+		return Packaged{}, false
 	}
-	return sealed{order: p.Order, sha256: p.Sha256, cargo: p.Cargo, lock: p.PinnedLock}, true
+	return p, true
 }
 
 // releaseSealed is what publish and verify hold a line to: preflight's
 // record, overridden by the seal when the release was sealed. The seal is
 // what was frozen; a preflight that found the packages differ from it
 // still records what it packaged.
-func releaseSealed(r *pipeline.Run, rel pipeline.Release) (sealed, bool, error) {
+func releaseSealed(r *pipeline.Run, rel pipeline.Release) (Packaged, bool, error) {
 	s, ok := readSealed(r, rel)
 	m, sealedOK, err := readSeal(r)
 	if err != nil {
-		return sealed{}, false, fmt.Errorf("%w: move it aside and seal again with `embargo seal`", err)
+		return Packaged{}, false, fmt.Errorf("%w: move it aside and seal again with `embargo seal`", err)
 	}
 	if !sealedOK {
 		return s, ok, nil
 	}
 	sl, found := m.Line(rel.Line)
 	if !found {
-		return sealed{}, false, fmt.Errorf("line %s is not in the seal: check and seal again (`embargo seal`)", rel.Line)
+		return Packaged{}, false, fmt.Errorf("line %s is not in the seal: check and seal again (`embargo seal`)", rel.Line)
 	}
-	out := sealed{sha256: map[string]string{}, cargo: m.Cargo, lock: sl.PinnedLock}
+	out := Packaged{Sha256: map[string]string{}, Cargo: m.Cargo, PinnedLock: sl.PinnedLock}
 	for _, c := range sl.Crates {
-		out.order = append(out.order, c.NV())
-		out.sha256[c.NV()] = c.Sha256
+		out.Order = append(out.Order, c.NV())
+		out.Sha256[c.NV()] = c.Sha256
 	}
 	return out, true, nil
 }
 
-// sealedOf is what packages seal: their order and checksums, and the
+// packagedOf is what packages seal: their order and checksums, and the
 // sha256 of the pinned lockfile they were packaged with.
-func sealedOf(pkgs []cargo.Package, cargoVersion, lock string) sealed {
-	s := sealed{sha256: map[string]string{}, cargo: cargoVersion, lock: lock}
+func packagedOf(pkgs []cargo.Package, cargoVersion, lock string) Packaged {
+	s := Packaged{Sha256: map[string]string{}, Cargo: cargoVersion, PinnedLock: lock}
 	for _, p := range pkgs {
 		nv := p.Name + "@" + p.Version
-		s.order = append(s.order, nv)
-		s.sha256[nv] = p.Sha256
+		s.Order = append(s.Order, nv)
+		s.Sha256[nv] = p.Sha256
 	}
 	return s
-}
-
-// packaged is what the package step records of s (readSealed reads it
-// back).
-func (s sealed) packaged() Packaged {
-	return Packaged{Order: s.order, Sha256: s.sha256, Cargo: s.cargo, PinnedLock: s.lock}
 }
 
 // checkRegistry compares packages with the registry: a version already there

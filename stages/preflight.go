@@ -274,7 +274,7 @@ func packageLines(ctx context.Context, r *pipeline.Run, v *vault.Vault, skip map
 			if err != nil {
 				return err
 			}
-			*res = sealedOf(pkgs, cargoVersion, lock.sum()).packaged()
+			*res = packagedOf(pkgs, cargoVersion, lock.sum())
 			if !lock.committed {
 				r.Infof("line %s: no Cargo.lock committed; the seal pins the one verified", rel.Line)
 			}

@@ -28,7 +28,7 @@ func newPublishProgress(r *pipeline.Run, lines []*publishingLine) *publishProgre
 	for _, l := range lines {
 		if l != nil {
 			p.lines = append(p.lines, l.rel.Line)
-			p.total[l.rel.Line] = len(l.sealed.order)
+			p.total[l.rel.Line] = len(l.sealed.Order)
 		}
 	}
 	return p

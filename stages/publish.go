@@ -82,7 +82,7 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 	if err != nil {
 		return err
 	}
-	seals := map[string]sealed{} // by line, for the lines preflight sealed
+	seals := map[string]Packaged{} // by line, for the lines preflight sealed
 	for _, rel := range r.Config.Releases {
 		s, ok, err := releaseSealed(r, rel)
 		if err != nil {
@@ -98,8 +98,8 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 			return err
 		}
 		for _, s := range seals {
-			if s.cargo != "" && s.cargo != have {
-				return fmt.Errorf("cargo is %q but the packages were verified with %q: the same cargo is needed to reproduce the sealed bytes", have, s.cargo)
+			if s.Cargo != "" && s.Cargo != have {
+				return fmt.Errorf("cargo is %q but the packages were verified with %q: the same cargo is needed to reproduce the sealed bytes", have, s.Cargo)
 			}
 		}
 		*res = pipeline.Said(have)
@@ -132,7 +132,7 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 		if l == nil {
 			continue
 		}
-		for _, nv := range l.sealed.order {
+		for _, nv := range l.sealed.Order {
 			if looks[nv] == nil {
 				name, version := splitNV(nv)
 				looks[nv] = startLookup(ctx, idx, name, version)
@@ -210,7 +210,7 @@ func eachLine(r *pipeline.Run, parallel int, fn func(i int, rel pipeline.Release
 type publishingLine struct {
 	rel    pipeline.Release
 	dir    string
-	sealed sealed
+	sealed Packaged
 	cargo  *cargo.Cargo
 	// view is the line's own View of the index when cargo resolves
 	// through it, else nil; deps says which of the line's crates each
@@ -228,7 +228,7 @@ type publishingLine struct {
 // prepareLine checks out the line's held tip (as heldTips read and checked
 // it) with its sealed packages. s is what preflight sealed for the line,
 // when ok.
-func prepareLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipeline.Release, held plumbing.Hash, s sealed, ok bool) (*publishingLine, error) {
+func prepareLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipeline.Release, held plumbing.Hash, s Packaged, ok bool) (*publishingLine, error) {
 	dir := worktreeDir(r, rel)
 	_, err := pipeline.Step(r, "prepare "+rel.Line, func(res *pipeline.Said) error {
 		if ok {
@@ -237,7 +237,7 @@ func prepareLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipel
 			if asSealed, err := preparedAsSealed(ctx, r, v, rel, held, s); err != nil {
 				return err
 			} else if asSealed {
-				*res = pipeline.Said(fmt.Sprintf("worktree at %s holds the %d sealed package(s)", short(held), len(s.order)))
+				*res = pipeline.Said(fmt.Sprintf("worktree at %s holds the %d sealed package(s)", short(held), len(s.Order)))
 				return nil
 			}
 		}
@@ -255,7 +255,7 @@ func prepareLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipel
 				return err
 			}
 		} else {
-			s = sealedOf(pkgs, "", lock.sum())
+			s = packagedOf(pkgs, "", lock.sum())
 			r.Warnf("line %s: no sealed checksums in the journal; packaged again from the held tip", rel.Line)
 		}
 		*res = pipeline.Said(fmt.Sprintf("worktree at %s, %d crate(s) reproduce their sealed checksums", short(held), len(pkgs)))

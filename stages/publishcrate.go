@@ -32,7 +32,7 @@ import (
 func publishLine(ctx context.Context, r *pipeline.Run, idx *index.Client, l *publishingLine, looks map[string]*lookup) error {
 	s := l.sealed
 	var started []*inFlight
-	for _, nv := range s.order {
+	for _, nv := range s.Order {
 		name, version := splitNV(nv)
 		for _, e := range unfinished(started) {
 			if l.view != nil && l.deps[name][e.name] {
@@ -47,7 +47,7 @@ func publishLine(ctx context.Context, r *pipeline.Run, idx *index.Client, l *pub
 		if failed(started) {
 			break
 		}
-		f := &inFlight{name: name, version: version, sum: s.sha256[nv], pos: len(started), first: looks[nv], after: unfinished(started),
+		f := &inFlight{name: name, version: version, sum: s.Sha256[nv], pos: len(started), first: looks[nv], after: unfinished(started),
 			accepted: make(chan struct{}), done: make(chan struct{})}
 		started = append(started, f)
 		go func() {

@@ -194,11 +194,11 @@ func waitVisible(ctx context.Context, r *pipeline.Run, idx *index.Client, name, 
 
 // packagedAsSealed reports whether every sealed .crate is in the worktree
 // with its sealed checksum.
-func packagedAsSealed(dir string, s sealed) bool {
-	for _, nv := range s.order {
+func packagedAsSealed(dir string, s Packaged) bool {
+	for _, nv := range s.Order {
 		name, version := splitNV(nv)
 		sum, err := cargo.FileSha256(cargo.PackagedFile(dir, name, version))
-		if err != nil || sum != s.sha256[nv] {
+		if err != nil || sum != s.Sha256[nv] {
 			return false
 		}
 	}

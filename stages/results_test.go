@@ -53,7 +53,7 @@ func TestPreflightResultsOfAVersion2JournalAreReadByTheStagesAfterIt(t *testing.
 		t.Errorf("line = %+v, %v", l, ok)
 	}
 	s, ok := readSealed(r, rel)
-	if !ok || !slices.Equal(s.order, []string{"demo-core@1.0.1", "demo@1.0.1"}) || s.sha256["demo@1.0.1"] != "22" || s.cargo != "cargo 1.95.0" || s.lock != "33" {
+	if !ok || !slices.Equal(s.Order, []string{"demo-core@1.0.1", "demo@1.0.1"}) || s.Sha256["demo@1.0.1"] != "22" || s.Cargo != "cargo 1.95.0" || s.PinnedLock != "33" {
 		t.Errorf("sealed = %+v, %v: want the version 2 package step's", s, ok)
 	}
 	if !begunPublicly(r) {

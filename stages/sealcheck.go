@@ -144,9 +144,9 @@ func compareSeal(r *pipeline.Run, m *seal.Manifest, held func(pipeline.Release) 
 				"held branch %s moved since it was sealed: sealed %s, now %s", rel.Branch, vault.ShortHex(sl.Held), short(h))
 		}
 		s, ok := readSealed(r, rel)
-		if ok && sl.PinnedLock != "" && s.lock != sl.PinnedLock {
-			msg := fmt.Sprintf("line %s was packaged with another Cargo.lock than the one sealed (sha256 %s, sealed %s)", rel.Line, vault.ShortHex(s.lock), vault.ShortHex(sl.PinnedLock))
-			if s.lock == "" {
+		if ok && sl.PinnedLock != "" && s.PinnedLock != sl.PinnedLock {
+			msg := fmt.Sprintf("line %s was packaged with another Cargo.lock than the one sealed (sha256 %s, sealed %s)", rel.Line, vault.ShortHex(s.PinnedLock), vault.ShortHex(sl.PinnedLock))
+			if s.PinnedLock == "" {
 				msg = fmt.Sprintf("line %s was packaged with the Cargo.lock its held tip commits, but the seal pins one cargo resolved (sha256 %s)", rel.Line, vault.ShortHex(sl.PinnedLock))
 			} else if d := lockChanges(r, rel.Line, sl.PinnedLock); d != "" {
 				msg += ": " + d
@@ -160,15 +160,15 @@ func compareSeal(r *pipeline.Run, m *seal.Manifest, held func(pipeline.Release) 
 			}
 			continue
 		}
-		if s.cargo != "" && m.Cargo != "" && s.cargo != m.Cargo && !cargoReported {
+		if s.Cargo != "" && m.Cargo != "" && s.Cargo != m.Cargo && !cargoReported {
 			cargoReported = true
 			add("cargo", fmt.Sprintf("install the sealed toolchain (%s) on this machine and run again; the same cargo reproduces the sealed bytes", m.Cargo),
-				"cargo here is %q, but the release was sealed with %q: packages are reproducible with the same cargo only", s.cargo, m.Cargo)
+				"cargo here is %q, but the release was sealed with %q: packages are reproducible with the same cargo only", s.Cargo, m.Cargo)
 		}
 		want := map[string]string{}
 		for _, c := range sl.Crates {
 			want[c.NV()] = c.Sha256
-			got, packaged := s.sha256[c.NV()]
+			got, packaged := s.Sha256[c.NV()]
 			switch {
 			case !packaged:
 				add(subject, reseal, "sealed crate %s is not packaged from the held tip", c.NV())
@@ -181,7 +181,7 @@ func compareSeal(r *pipeline.Run, m *seal.Manifest, held func(pipeline.Release) 
 				add(subject, fix, "%s", msg)
 			}
 		}
-		for _, nv := range s.order {
+		for _, nv := range s.Order {
 			if _, sealed := want[nv]; !sealed {
 				add(subject, reseal, "crate %s is packaged but was not sealed", nv)
 			}

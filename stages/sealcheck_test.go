@@ -71,7 +71,7 @@ func sealCheckRunWithLocks(t *testing.T, cargoVersion string, pkgs map[string][]
 		for _, rel := range cfg.Releases {
 			if p, ok := pkgs[rel.Line]; ok {
 				if _, err := pipeline.Step(r, packageStep(rel), func(res *Packaged) error {
-					*res = sealedOf(p, cargoVersion, locks[rel.Line]).packaged()
+					*res = packagedOf(p, cargoVersion, locks[rel.Line])
 					return nil
 				}); err != nil {
 					return err

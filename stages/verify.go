@@ -156,7 +156,7 @@ func verifyCrates(ctx context.Context, r *pipeline.Run, reg *registryReader, rel
 	if err != nil {
 		return err
 	}
-	order := s.order
+	order := s.Order
 	if !sealedOK {
 		var err error
 		if order, err = lineVersions(r, rel); err != nil {
@@ -185,7 +185,7 @@ func verifyCrates(ctx context.Context, r *pipeline.Run, reg *registryReader, rel
 		}
 		want := e.Cksum
 		if sealedOK {
-			want = s.sha256[nv]
+			want = s.Sha256[nv]
 			if e.Cksum != want {
 				problems = append(problems, fmt.Sprintf("%s: the index shows sha256 %s, not the sealed %s: stop and investigate", nv, e.Cksum, want))
 				continue
