@@ -199,6 +199,7 @@ func (bl *servedBlog) assertPublishedOnce(stop plumbing.Hash) *object.Commit {
 // front matter, the feed gets its entry, the earlier post stays; a re-run,
 // with or without the state directory, changes nothing.
 func TestRunPublishesTheAdvisoryOnTheBlogOnce(t *testing.T) {
+	t.Parallel()
 	t0 := time.Now().Add(-time.Second).Truncate(time.Second)
 	bl := newServedBlogRelease(t, t0)
 
@@ -289,6 +290,7 @@ func TestRunPublishesTheAdvisoryOnTheBlogOnce(t *testing.T) {
 // Run alone before T0, the stage refuses to push, and the blog server sees
 // no push at all.
 func TestAdvisoryAloneBeforeT0IsRefused(t *testing.T) {
+	t.Parallel()
 	bl := newServedBlogRelease(t, time.Now().Add(time.Hour))
 	res := bl.run([]string{"run", "--only", "advisory"})
 	if res.code != 1 {
@@ -308,6 +310,7 @@ func TestAdvisoryAloneBeforeT0IsRefused(t *testing.T) {
 // A post with other content at the path stops the stage, naming the file;
 // --force replaces it, and a later run leaves it alone.
 func TestOtherPostAtThePathNeedsForce(t *testing.T) {
+	t.Parallel()
 	bl := newServedBlogRelease(t, time.Now().Add(-time.Second).Truncate(time.Second))
 	draft, err := world.CommitFile(bl.repo, blogBranch, bl.post, "---\ntitle: Draft\n---\n\nSomeone's draft.\n", "Draft of the advisory")
 	if err != nil {
@@ -354,6 +357,7 @@ func TestOtherPostAtThePathNeedsForce(t *testing.T) {
 // stage (while the run waits for T0, say): the post goes on top and their
 // commit stays.
 func TestBlogMovedBeforeTheAdvisoryIsKept(t *testing.T) {
+	t.Parallel()
 	bl := newServedBlogRelease(t, time.Now().Add(-time.Second).Truncate(time.Second))
 	if res := bl.run([]string{"run", "--only", "preflight"}); res.code != 0 {
 		t.Fatalf("preflight: %s", res)
@@ -403,6 +407,7 @@ const (
 // The description edited after the checks: the post published is the one
 // rendered now, and the operator is told it is not the one checked.
 func TestAdvisoryEditedAfterPreflightIsPublishedWithAWarning(t *testing.T) {
+	t.Parallel()
 	bl := newServedBlogRelease(t, time.Now().Add(-time.Second).Truncate(time.Second))
 	if res := bl.run([]string{"run", "--only", "preflight"}); res.code != 0 {
 		t.Fatalf("preflight: %s", res)
@@ -502,12 +507,14 @@ git update-ref refs/heads/` + blogBranch + ` "$c" "$tip"
 // kill -9 at any point of the stage, then a re-run: exactly one advisory
 // commit on the blog.
 func TestKill9DuringTheAdvisoryThenRerunPublishesOnce(t *testing.T) {
+	t.Parallel()
 	points := []string{
 		"advisory.clone.ran", "advisory.write.ran", "advisory.push.before",
 		"advisory.push.after", "advisory.push.ran", "advisory.verify.started",
 	}
 	for _, point := range points {
 		t.Run(point, func(t *testing.T) {
+			t.Parallel()
 			bl := newServedBlogRelease(t, time.Now().Add(-time.Second).Truncate(time.Second))
 			crash := bl.run([]string{"run"}, "EMBARGO_TEST_KILL_AT="+point)
 			if !crash.killed {

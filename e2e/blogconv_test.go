@@ -50,6 +50,7 @@ func expectOutput(t *testing.T, out string, want ...string) {
 // nothing written to the blog; with an author the site knows, the site
 // builds with the post and the post's page is there.
 func TestCheckFindsTheAuthorTheMiddlemanSiteWouldReject(t *testing.T) {
+	t.Parallel()
 	blog, err := world.BuildAsyncRSBlog(t.TempDir(), "https://async.rs", hugoAuthor)
 	if err != nil {
 		t.Fatal(err)
@@ -107,6 +108,7 @@ func newBuiltHugoBlog(t *testing.T, extra map[string]string) *world.Blog {
 // future until then); an advisory dated after T0, which hugo would leave
 // out of the site, is found naming the post.
 func TestCheckBuildsTheHugoSiteWithThePost(t *testing.T) {
+	t.Parallel()
 	blog := newBuiltHugoBlog(t, nil)
 	t0 := time.Now().Add(time.Hour).Truncate(time.Second)
 	rl := buildRelease(t, t0, &registry.Options{}, blog)
@@ -137,6 +139,7 @@ func TestCheckBuildsTheHugoSiteWithThePost(t *testing.T) {
 // shows: check fails with the tail of hugo's output, before T0, with
 // nothing written to the blog.
 func TestCheckReportsTheHugoBuildThatFailsWithThePost(t *testing.T) {
+	t.Parallel()
 	blog := newBuiltHugoBlog(t, map[string]string{
 		"layouts/_default/single.html": "{{ if gt (len .Title) 30 }}{{ errorf \"title longer than the theme allows: %q\" .Title }}{{ end }}\n" +
 			"<!DOCTYPE html>\n<html><head><title>{{ .Title }}</title></head><body><h1>{{ .Title }}</h1>{{ .Content }}</body></html>\n",
@@ -163,6 +166,7 @@ func TestCheckReportsTheHugoBuildThatFailsWithThePost(t *testing.T) {
 // The site's build never sees the release's tokens, and what it prints is
 // scrubbed of them; its scratch copy of the blog is removed.
 func TestTheSiteBuildNeverLeaksATokenAndLeavesNoScratchCopy(t *testing.T) {
+	t.Parallel()
 	bl := newServedBlogRelease(t, time.Now().Add(time.Hour).Truncate(time.Second))
 	bl.appendConfig(t, `build  = "echo blog token: [$EMBARGO_BLOG_TOKEN] git token: [$`+tokenEnv+`] copy: [$COPY]; ls; exit 3"`)
 	scratch := t.TempDir()
@@ -183,6 +187,7 @@ func TestTheSiteBuildNeverLeaksATokenAndLeavesNoScratchCopy(t *testing.T) {
 // A rehearsal runs the site's build too, against the sandbox copy of the
 // blog, and stops in preflight on an author the site would reject.
 func TestRehearsalBuildsTheSiteWithThePost(t *testing.T) {
+	t.Parallel()
 	blog, err := world.BuildAsyncRSBlog(t.TempDir(), "https://async.rs", hugoAuthor)
 	if err != nil {
 		t.Fatal(err)
@@ -204,6 +209,7 @@ func TestRehearsalBuildsTheSiteWithThePost(t *testing.T) {
 // refuses one it lacks: hugo itself fails on the handler's name, and check
 // says so before T0 from the registry and from hugo's own words.
 func TestCheckFindsTheAuthorTheHugoSiteWouldReject(t *testing.T) {
+	t.Parallel()
 	blog := newBuiltHugoBlog(t, map[string]string{
 		"data/authors.yaml":            "jane:\n  name: Jane Doe\n  url: https://example.org/jane\n",
 		"content/posts/hello.md":       "---\ntitle: Hello\ndate: 2026-01-10T09:00:00Z\ntags: [news]\nauthor: jane\n---\n\nThe blog is open.\n",
@@ -237,6 +243,7 @@ func TestCheckFindsTheAuthorTheHugoSiteWouldReject(t *testing.T) {
 // A machine without the site's generator (a CI runner, say) cannot check
 // the build: check says so and is not stopped by it.
 func TestCheckWithoutTheGeneratorSaysTheBuildWasNotChecked(t *testing.T) {
+	t.Parallel()
 	rl := newRelease(t, time.Now().Add(time.Hour).Truncate(time.Second))
 	rl.appendConfig(t, `build  = "no-such-site-generator build"`)
 	res := rl.run([]string{"check"})

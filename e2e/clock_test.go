@@ -159,6 +159,7 @@ func TestRunStartsAtLocalT0WhenTheTargetsClocksAreAhead(t *testing.T) {
 // A target whose clock is off by more than the disclosure window cannot
 // be released to on time: check says so, with the fix, and is not ready.
 func TestCheckRefusesAClockOffByMoreThanTheWindow(t *testing.T) {
+	t.Parallel()
 	rl := buildReleaseWith(t, time.Now().Add(time.Hour), gitserver.Options{ClockOffset: 7 * time.Hour}, &registry.Options{}, nil)
 	res := rl.run([]string{"check"})
 	if res.code != 1 {

@@ -16,6 +16,7 @@ import (
 // end, read from the journal of a clean run, so a step added later is
 // covered without touching this test.
 func TestKill9AtEveryStepOfTheWholeRunThenRerunConverges(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("kills a run at every step; skipped with -short")
 	}
@@ -25,6 +26,7 @@ func TestKill9AtEveryStepOfTheWholeRunThenRerunConverges(t *testing.T) {
 	}
 	for _, point := range points {
 		t.Run(point, func(t *testing.T) {
+			t.Parallel()
 			bl := newServedBlogRelease(t, time.Now().Add(-time.Second).Truncate(time.Second))
 			crash := bl.run([]string{"run"}, "EMBARGO_TEST_KILL_AT="+point)
 			if !crash.killed {

@@ -102,6 +102,7 @@ func TestRunPublishesTheGHSAAfterPublishAndVerifyReadsItBack(t *testing.T) {
 // Without the token, check names the variable and the key, and nothing is
 // asked of GitHub with a token it does not have.
 func TestCheckWithoutTheGHSATokenNamesTheKey(t *testing.T) {
+	t.Parallel()
 	rl, _ := newGHSARelease(t, time.Now().Add(time.Hour))
 	res := rl.run([]string{"check"})
 	if res.code != 1 || !strings.Contains(res.stdout+res.stderr, "ghsa.token_env") || !strings.Contains(res.stdout+res.stderr, ghsaTokenEnv) {
@@ -112,6 +113,7 @@ func TestCheckWithoutTheGHSATokenNamesTheKey(t *testing.T) {
 // A rehearsal publishes a sandbox copy of the draft: the configured GitHub
 // API is never called, not even read, and no GitHub token is needed.
 func TestRehearseWithAGHSANeverCallsGitHub(t *testing.T) {
+	t.Parallel()
 	rl, gh := newGHSARelease(t, time.Now().Add(24*time.Hour))
 	cmd := rl.command([]string{"rehearse"})
 	var env []string

@@ -25,6 +25,7 @@ func (rl *release) journal() *pipeline.Journal {
 // in the index the first time, and the timeline and status report those
 // times, not the re-run's.
 func TestARerunFromPublishKeepsTheFirstUploadTimes(t *testing.T) {
+	t.Parallel()
 	rl := newPublishRelease(t, time.Now().Add(-time.Second), registry.Options{})
 	if res := rl.run([]string{"run"}); res.code != 0 {
 		t.Fatal(res)

@@ -14,6 +14,7 @@ import (
 // fill in what init could not know, and check passes: the starter config
 // releases the world as it stands.
 func TestInitThenCheckIsReady(t *testing.T) {
+	t.Parallel()
 	t0 := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
 	rl := newRelease(t, t0)
 	config := filepath.Join(rl.dir, "starter.toml")

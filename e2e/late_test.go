@@ -55,6 +55,7 @@ func (rl *release) assertNothingWritten() {
 // check exits 1 naming the versions and when they were published, and run
 // refuses with nothing made public.
 func TestFixOnTheRegistryBeforeT0IsALeak(t *testing.T) {
+	t.Parallel()
 	rl := newPublishRelease(t, time.Now().Add(time.Hour), registry.Options{})
 	leaked := rl.leakToRegistry()
 	for _, cmd := range [][]string{{"check"}, {"run"}} {
@@ -103,6 +104,7 @@ func TestFixOnTheRegistryBeforeT0IsALeak(t *testing.T) {
 // nothing public, and only run --late, the operator's word that the
 // embargo is over, releases; a re-run after that needs no word.
 func TestRunAfterAT0ThatNothingPreparedIsRefusedUntilLate(t *testing.T) {
+	t.Parallel()
 	rl := newPublishRelease(t, time.Now().Add(-2*time.Hour), registry.Options{})
 	rl.late = false // the operator has not said the embargo is over
 	if res := rl.run([]string{"check"}); !strings.Contains(res.stdout+res.stderr, "is in the past (2h0m") {
@@ -150,6 +152,7 @@ func TestRunAfterT0OfAReleaseSealedBeforeItProceeds(t *testing.T) {
 // --late`, the operator's word that the embargo is over, releases the rest
 // at once, as for a leak on the registry.
 func TestFixLeakedThroughGitBeforeT0IsReleasedOnlyWithLate(t *testing.T) {
+	t.Parallel()
 	rl := newPublishRelease(t, time.Now().Add(time.Hour), registry.Options{})
 	gitCmd(t, rl.ex.World.Source, "push", "-q", rl.ex.World.Public, "embargo/1.13:refs/pull/7/head")
 	res := rl.run([]string{"run"})

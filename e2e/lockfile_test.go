@@ -128,6 +128,7 @@ func (rl *release) assertSealedWith(s sealFile, version string) {
 // lockfile that was verified, and every version goes out with its sealed
 // checksum.
 func TestDependencyReleasedAfterTheSealChangesNoByte(t *testing.T) {
+	t.Parallel()
 	rl := newDependentRelease(t, time.Now().Add(-time.Second))
 	res := rl.run([]string{"seal"})
 	if res.code != 0 {
@@ -161,6 +162,7 @@ func TestDependencyReleasedAfterTheSealChangesNoByte(t *testing.T) {
 
 // The same from a CI runner that has only the config and the bundle.
 func TestDependencyReleasedAfterTheSealChangesNoByteFromTheBundle(t *testing.T) {
+	t.Parallel()
 	requireTool(t, "docker-registry")
 	sr := withSeal(t, newDependentRelease(t, time.Now().Add(-time.Second)))
 	ref, _ := sr.sealAndPush()
@@ -183,6 +185,7 @@ func TestDependencyReleasedAfterTheSealChangesNoByteFromTheBundle(t *testing.T) 
 // refusal names the file inside the .crate that differs and the packages
 // whose versions moved.
 func TestPackageThatDiffersFromTheSealNamesWhatMoved(t *testing.T) {
+	t.Parallel()
 	rl := newDependentRelease(t, time.Now().Add(-time.Second))
 	if res := rl.run([]string{"seal"}); res.code != 0 {
 		t.Fatalf("seal: %s", res)
@@ -229,6 +232,7 @@ func TestPackageThatDiffersFromTheSealNamesWhatMoved(t *testing.T) {
 // lockfile, a newer dependency out since: the re-run publishes the rest
 // with the same lockfile, each version once, with its sealed checksum.
 func TestKill9DuringPublishWithAPinnedLockfileThenRerunConverges(t *testing.T) {
+	t.Parallel()
 	rl := newDependentRelease(t, time.Now().Add(-time.Second))
 	if res := rl.run([]string{"seal"}); res.code != 0 {
 		t.Fatalf("seal: %s", res)
@@ -265,6 +269,7 @@ func (rl *release) rehearseWithoutTokens(args ...string) result {
 // registry, read only, the sandbox is seeded with every package it pins,
 // and the whole pipeline passes with the real public targets untouched.
 func TestRehearseWithRegistryDependenciesAndNoCommittedLockfile(t *testing.T) {
+	t.Parallel()
 	rl := newDependentRelease(t, time.Now().Add(24*time.Hour))
 	before := len(rl.registry.Requests())
 	res := rl.rehearseWithoutTokens()
@@ -300,6 +305,7 @@ func TestRehearseWithRegistryDependenciesAndNoCommittedLockfile(t *testing.T) {
 // resolution made now: a newer dependency out since changes nothing, and
 // the rehearsal packages the very bytes that were sealed.
 func TestRehearseOfASealedReleaseUsesTheSealedLockfile(t *testing.T) {
+	t.Parallel()
 	rl := newDependentRelease(t, time.Now().Add(24*time.Hour))
 	if res := rl.run([]string{"seal"}); res.code != 0 {
 		t.Fatalf("seal: %s", res)

@@ -16,6 +16,7 @@ import (
 // Each broken release is caught by preflight: exit 1, the culprit named,
 // and not a single push reaches the public server.
 func TestPreflightFailuresNameTheCulprit(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		setup func(t *testing.T, rl *release)
@@ -86,6 +87,7 @@ func TestPreflightFailuresNameTheCulprit(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			// T0 ahead: every problem must be caught before anything waits.
 			rl := newRelease(t, time.Now().Add(time.Hour))
 			tc.setup(t, rl)
@@ -140,6 +142,7 @@ func TestPublicTipMovedDuringGateStopsThePush(t *testing.T) {
 
 // check on a sound release: exit 0, ready, and nothing written.
 func TestCheckReadyChangesNothing(t *testing.T) {
+	t.Parallel()
 	rl := newRelease(t, time.Now().Add(time.Hour))
 	res := rl.run([]string{"check"})
 	if res.code != 0 || !strings.Contains(res.stdout, "ready") {
@@ -155,6 +158,7 @@ func TestCheckReadyChangesNothing(t *testing.T) {
 
 // Bad input: exit 2, the file, line and key named, nothing touched.
 func TestConfigMistakesExit2AndTouchNothing(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ name, from, to, want string }{
 		{"local time", `at      = `, `at      = 2026-12-01T14:00:00 #`, `embargo.toml:4: embargo.at: has no UTC offset`},
 		{"unknown key", `public_branch = "main"`, `publc_branch = "main"`, `embargo.toml:16: release[1].publc_branch: unknown key (did you mean "public_branch"?)`},
@@ -167,6 +171,7 @@ func TestConfigMistakesExit2AndTouchNothing(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			rl := newRelease(t, time.Now().Add(-time.Second))
 			rl.editConfig(t, tc.from, tc.to)
 			for _, cmd := range []string{"check", "plan", "run", "status"} {
@@ -189,6 +194,7 @@ func TestConfigMistakesExit2AndTouchNothing(t *testing.T) {
 }
 
 func TestBadUsageExits2(t *testing.T) {
+	t.Parallel()
 	rl := newRelease(t, time.Now().Add(-time.Second))
 	for _, args := range [][]string{{"run", "--only", "pubish"}, {"run", "--from", "push", "--only", "push"}, {"run", "--nope"}, {"status", "extra"}} {
 		if res := rl.run(args); res.code != 2 {
@@ -236,6 +242,7 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 
 // The advisory already on the blog before T0 is a leak, caught by check.
 func TestAdvisoryOnTheBlogBeforeT0IsALeak(t *testing.T) {
+	t.Parallel()
 	rl := newRelease(t, time.Now().Add(time.Hour))
 	cfg, err := pipeline.LoadConfig(rl.config)
 	if err != nil {

@@ -74,6 +74,7 @@ func TestReleaseThroughAPrivateRegistry(t *testing.T) {
 // checked: preflight says so, naming the config key and the variable, and
 // never the token.
 func TestPrivateRegistryWithoutItsTokenIsNamed(t *testing.T) {
+	t.Parallel()
 	rl := newPublishRelease(t, time.Now().Add(time.Hour), registry.Options{AuthRequired: true})
 	const wrong = "not-the-company-token-8e2a"
 	for _, tc := range []struct {
@@ -103,6 +104,7 @@ func TestPrivateRegistryWithoutItsTokenIsNamed(t *testing.T) {
 // real registry has, and the token shows nowhere. Without the token it
 // still rehearses, and says what it could not see.
 func TestRehearsalOfAPrivateRegistryRelease(t *testing.T) {
+	t.Parallel()
 	rl := newPublishRelease(t, time.Now().Add(time.Hour), registry.Options{AuthRequired: true})
 	// The versions released before, which the advisory classifies.
 	for _, l := range rl.ex.World.Lines {

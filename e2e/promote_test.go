@@ -381,6 +381,7 @@ func TestRunOnlyPromote(t *testing.T) {
 // A rehearsal of a release with images: the real image registry is read,
 // never written, and the rehearsal says what it would copy.
 func TestRehearseWithImagesWritesNoImage(t *testing.T) {
+	t.Parallel()
 	rl := newRelease(t, time.Now().Add(24*time.Hour))
 	reg := startImageRegistry(t)
 	im := pipeline.Image{From: reg.pushPrivate(t, "private/app", 2), To: reg.host + "/async-rs/app:1.13.1"}

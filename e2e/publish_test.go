@@ -126,6 +126,7 @@ func (rl *release) assertOneUploadAttemptEach() {
 }
 
 func TestRunPublishesEveryCrateWithTheSealedChecksum(t *testing.T) {
+	t.Parallel()
 	rl := newPublishRelease(t, time.Now().Add(-time.Second), registry.Options{IndexDelay: 300 * time.Millisecond})
 	res := rl.run([]string{"run"})
 	if res.code != 0 {
@@ -196,6 +197,7 @@ func TestRunPublishesEveryCrateWithTheSealedChecksum(t *testing.T) {
 // start-up and its own reads; it uploads only once the index shows the
 // dependency, since its locked resolution needs it.
 func TestDependentStartsWhileItsDependencyWaitsForTheIndex(t *testing.T) {
+	t.Parallel()
 	delay := time.Second
 	rl := newPublishRelease(t, time.Now().Add(-time.Second), registry.Options{IndexDelay: delay})
 	if res := rl.run([]string{"run"}); res.code != 0 {
@@ -241,6 +243,7 @@ func TestDependentStartsWhileItsDependencyWaitsForTheIndex(t *testing.T) {
 // before T0, after a preflight that sealed everything, is refused, and the
 // registry sees no upload at all.
 func TestPublishAloneBeforeT0IsRefused(t *testing.T) {
+	t.Parallel()
 	rl := newPublishRelease(t, time.Now().Add(time.Hour), registry.Options{})
 	if res := rl.run([]string{"run", "--only", "preflight"}); res.code != 0 {
 		t.Fatalf("preflight: %s", res)
@@ -280,6 +283,7 @@ func lineOf(rl *release, version string) string {
 // crates.io answers bursts with 429 and a date to come back; servers fail;
 // the index hiccups. None of it loses or duplicates a version.
 func TestPublishSurvivesRateLimitsServerErrorsAndIndexErrors(t *testing.T) {
+	t.Parallel()
 	rl := newPublishRelease(t, time.Now().Add(-time.Second), registry.Options{})
 	// Preflight first, so the injected failures hit the publishes.
 	if res := rl.run([]string{"run", "--only", "preflight"}); res.code != 0 {
@@ -314,6 +318,7 @@ func TestPublishSurvivesRateLimitsServerErrorsAndIndexErrors(t *testing.T) {
 // A version already on the registry with other bytes can never be replaced:
 // preflight refuses, naming both checksums, and nothing is made public.
 func TestVersionOnTheRegistryWithAnotherChecksumIsRefused(t *testing.T) {
+	t.Parallel()
 	rl := newPublishRelease(t, time.Now().Add(-time.Second), registry.Options{})
 	other := strings.Repeat("ab", 32)
 	if err := rl.registry.Seed(registry.IndexEntry{Name: "demo-core", Vers: "1.12.5", Cksum: other}, nil); err != nil {
@@ -340,8 +345,10 @@ func TestVersionOnTheRegistryWithAnotherChecksumIsRefused(t *testing.T) {
 // kill -9 just before and just after an upload, then a re-run: every
 // version ends up uploaded exactly once.
 func TestKill9DuringPublishThenRerunUploadsEachVersionOnce(t *testing.T) {
+	t.Parallel()
 	for _, point := range []string{"publish.upload", "publish.uploaded", "publish.publish_demo-core@1.13.1.ran"} {
 		t.Run(point, func(t *testing.T) {
+			t.Parallel()
 			rl := newPublishRelease(t, time.Now().Add(-time.Second), registry.Options{IndexDelay: 500 * time.Millisecond})
 			crash := rl.run([]string{"run"}, "EMBARGO_TEST_KILL_AT="+point)
 			if !crash.killed {
@@ -362,6 +369,7 @@ func TestKill9DuringPublishThenRerunUploadsEachVersionOnce(t *testing.T) {
 // real public repository and registry see reads only, and no token
 // variable is needed.
 func TestRehearseLeavesEveryPublicTargetUntouched(t *testing.T) {
+	t.Parallel()
 	rl := newPublishRelease(t, time.Now().Add(24*time.Hour), registry.Options{})
 	cmd := rl.command([]string{"rehearse", "--keep"})
 	var env []string
@@ -398,6 +406,7 @@ func TestRehearseLeavesEveryPublicTargetUntouched(t *testing.T) {
 // public: nothing to push or upload, and verification downloads the
 // released crates from its sandbox, seeded from the real registry.
 func TestRehearseAfterTheReleaseSeesItDone(t *testing.T) {
+	t.Parallel()
 	rl := newPublishRelease(t, time.Now().Add(-time.Second), registry.Options{})
 	if res := rl.run([]string{"run"}); res.code != 0 {
 		t.Fatal(res)

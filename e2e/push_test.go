@@ -87,6 +87,7 @@ func TestRunPushesAtT0AndNeverBefore(t *testing.T) {
 // An operator re-running after the push on a machine that never saw the
 // release (no state directory at all) converges too.
 func TestRunOnFreshStateAfterReleaseChangesNothing(t *testing.T) {
+	t.Parallel()
 	rl := newRelease(t, time.Now().Add(-time.Second))
 	if res := rl.run([]string{"run"}); res.code != 0 {
 		t.Fatal(res)
@@ -103,6 +104,7 @@ func TestRunOnFreshStateAfterReleaseChangesNothing(t *testing.T) {
 // Every public write asks the clock itself: running the push stage alone
 // before T0 is refused and the server sees no push.
 func TestPushAloneBeforeT0IsRefused(t *testing.T) {
+	t.Parallel()
 	rl := newRelease(t, time.Now().Add(time.Hour))
 	res := rl.run([]string{"run", "--only", "push"})
 	if res.code != 1 {
@@ -120,12 +122,14 @@ func TestPushAloneBeforeT0IsRefused(t *testing.T) {
 // A crash (kill -9) at any step of the push, then a re-run, ends in the
 // same refs as a clean run.
 func TestKill9AtEveryPushStepThenRerun(t *testing.T) {
+	t.Parallel()
 	points := []string{
 		"preflight.fetch.ran", "gate.wait.ran", "push.held.started", "push.tags.ran",
 		"push.before", "push.push.started", "push.after", "push.push.ran", "push.verify.started",
 	}
 	for _, point := range points {
 		t.Run(point, func(t *testing.T) {
+			t.Parallel()
 			rl := newRelease(t, time.Now().Add(-time.Second))
 			crash := rl.run([]string{"run"}, "EMBARGO_TEST_KILL_AT="+point)
 			if !crash.killed {
@@ -182,6 +186,7 @@ func TestSecondConcurrentRunExits3(t *testing.T) {
 
 // A wrong token is refused by the server; the token itself never shows.
 func TestWrongTokenFailsWithoutPrintingIt(t *testing.T) {
+	t.Parallel()
 	rl := newRelease(t, time.Now().Add(-time.Second))
 	res := rl.run([]string{"run", "--json"}, tokenEnv+"=wrong-"+token)
 	if res.code != 1 {
@@ -199,6 +204,7 @@ func TestWrongTokenFailsWithoutPrintingIt(t *testing.T) {
 
 // status --json: one object, stages in order with their states.
 func TestStatusJSONAfterRun(t *testing.T) {
+	t.Parallel()
 	rl := newRelease(t, time.Now().Add(-time.Second))
 	if res := rl.run([]string{"run"}); res.code != 0 {
 		t.Fatal(res)
@@ -248,6 +254,7 @@ func TestStatusJSONAfterRun(t *testing.T) {
 
 // --json: every line is an event; the last is the final report.
 func TestRunJSONLinesEndWithReport(t *testing.T) {
+	t.Parallel()
 	rl := newRelease(t, time.Now().Add(-time.Second))
 	res := rl.run([]string{"run", "--json"})
 	if res.code != 0 {
@@ -269,6 +276,7 @@ func TestRunJSONLinesEndWithReport(t *testing.T) {
 // never pushes blindly again; it re-reads the remote, finds the refs there,
 // and verifies them.
 func TestPushWhoseAnswerIsLostIsNotRepeated(t *testing.T) {
+	t.Parallel()
 	rl := newRelease(t, time.Now().Add(-time.Second))
 	rl.server.DropAfterPush(1)
 	res := rl.run([]string{"run"})
@@ -287,6 +295,7 @@ func TestPushWhoseAnswerIsLostIsNotRepeated(t *testing.T) {
 // Started after T0 + window (a runner that never started on time): it
 // proceeds, and says loudly that the window was missed.
 func TestRunStartedAfterTheWindowSaysSoAndProceeds(t *testing.T) {
+	t.Parallel()
 	rl := newRelease(t, time.Now().Add(-7*time.Hour))
 	res := rl.run([]string{"run"})
 	if !strings.Contains(res.stdout, "WINDOW MISSED") {

@@ -17,6 +17,7 @@ import (
 // bites the uploads go line by line, the config's first line completing
 // before the next one's crates go.
 func TestReleaseThroughTheRateLimitCompletesWholeLinesFirst(t *testing.T) {
+	t.Parallel()
 	rl := newPublishRelease(t, time.Now().Add(-time.Second), registry.Options{
 		RateLimit: &registry.RateLimit{Versions: registry.Bucket{Burst: 1, Refill: time.Second}, Crates: registry.Bucket{Burst: 10, Refill: time.Hour}},
 	})

@@ -229,6 +229,7 @@ func (sr *release) assertSealedPublic(s sealFile) {
 // bundle, and when it stops halfway another fresh runner continues from
 // the journal stored beside the bundle.
 func TestSealedBundleReleasesFromAFreshRunner(t *testing.T) {
+	t.Parallel()
 	sr := newSealedRelease(t, time.Now().Add(-time.Second))
 
 	ref, res := sr.sealAndPush()
@@ -445,6 +446,7 @@ func TestSealedBundleRunnerKilledAtTheGateIsContinuedElsewhere(t *testing.T) {
 // The CI job's whole story: a fresh runner with only the config, the
 // bundle's digest and the age identity releases everything in one run.
 func TestOneRunFromTheBundleReleasesEverything(t *testing.T) {
+	t.Parallel()
 	sr := newSealedRelease(t, time.Now().Add(-time.Second))
 	ref, _ := sr.sealAndPush()
 	sealed := readSealFile(t, sr.dir)
@@ -464,6 +466,7 @@ func TestOneRunFromTheBundleReleasesEverything(t *testing.T) {
 // Bad flags or a bad config on a bundle run are refused before the bundle
 // is pulled or anything is written beside the config.
 func TestBundleRunWithBadInputTouchesNothing(t *testing.T) {
+	t.Parallel()
 	sr := newSealedRelease(t, time.Now().Add(time.Hour))
 	ref := "127.0.0.1:1/embargo-bundles@sha256:" + strings.Repeat("a", 64)
 	for _, c := range []struct {

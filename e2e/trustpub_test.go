@@ -70,6 +70,7 @@ func (rl *release) assertNoTrustpubSecret(outputs ...string) {
 // 30 min on crates.io), exchanges again; every upload carries an exchanged
 // token and none the long-lived one; every token is revoked at the end.
 func TestTrustedPublishingReleasesWithExchangedTokensOnly(t *testing.T) {
+	t.Parallel()
 	rl := trustedRelease(t, registry.TrustedPublishing{Lifetime: 2 * time.Second}, true, "")
 	res := rl.run([]string{"run"}, rl.runner()...)
 	if res.code != 0 {
@@ -101,6 +102,7 @@ func TestTrustedPublishingReleasesWithExchangedTokensOnly(t *testing.T) {
 // the registry takes it once, so preflight only reads it, and publish
 // exchanges it.
 func TestTrustedPublishingFromAGitLabIDTokenVariable(t *testing.T) {
+	t.Parallel()
 	rl := trustedRelease(t, registry.TrustedPublishing{}, true, `id_token_env = "CRATES_IO_ID_TOKEN"`+"\n")
 	jwt, err := rl.registry.IssueJWT("127.0.0.1")
 	if err != nil {
@@ -123,6 +125,7 @@ func TestTrustedPublishingFromAGitLabIDTokenVariable(t *testing.T) {
 // manager's machine the missing token is only a warning, so that check and
 // seal work there.
 func TestCheckSaysTrustedPublishingNeedsAnOIDCTokenAndExistingCrates(t *testing.T) {
+	t.Parallel()
 	rl := trustedRelease(t, registry.TrustedPublishing{}, true, "")
 	res := rl.run([]string{"check"}, "GITHUB_ACTIONS=", "GITLAB_CI=")
 	if res.code != 0 || !strings.Contains(res.stdout+res.stderr, "not a CI job") {
@@ -166,6 +169,7 @@ func sorted(s []string) []string {
 // fresh runner; neither the bundle nor the journal stored beside it holds
 // a JWT, the request token or a publish token.
 func TestTrustedPublishingLeavesNoSecretInTheSealedBundle(t *testing.T) {
+	t.Parallel()
 	requireTool(t, "docker-registry")
 	sr := withSeal(t, trustedRelease(t, registry.TrustedPublishing{}, true, ""))
 	res := sr.run([]string{"seal", "--push"}, sr.runner()...)

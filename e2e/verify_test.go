@@ -149,6 +149,7 @@ func hugoPostURL(site string) string {
 // the post live at its URL, the feed entry and every crate downloadable
 // with its sealed checksum, within the window.
 func TestRunVerifiesThePostLiveOnTheBuiltBlog(t *testing.T) {
+	t.Parallel()
 	site := newHugoSite(t)
 	rl := newHugoRelease(t, time.Now().Add(-time.Second).Truncate(time.Second), site.blog)
 	stopDeploy := site.deploy(t)
