@@ -46,7 +46,7 @@ func RenderAdvisory(cfg *pipeline.Config, m *templates.Model, versions []string)
 // PackageVersions lists every version of the advisory's package on the
 // registry (read only): what the advisory classifies.
 func PackageVersions(ctx context.Context, r *pipeline.Run) ([]string, error) {
-	idx, err := indexClient(r)
+	idx, err := clients.Index(r)
 	if err != nil {
 		return nil, err
 	}

@@ -12,10 +12,12 @@ import (
 
 // The stages reach the services of a release through the interfaces
 // below, each what the stages call of its client, so that a test gives a
-// stage a fake in place of a server. The vault, the blog's clone and cargo
-// stay concrete: the first two are go-git repositories on this disk, which
+// stage a fake in place of a server. The vault and the blog's clone
+// stay concrete: both are go-git repositories on this disk, which
 // a test builds in a temporary directory (their remotes may be local
-// paths), and cargo is the real cargo, whose packaging is what is sealed.
+// paths). The registry's index and cargo, as preflight and publish call
+// them, are interfaces too (publishclients.go): publish's decisions are
+// tested without a registry or a cargo binary.
 
 // AdvisoryAPI is GitHub's repository security advisory API: read the
 // draft, and the one PATCH that publishes it (stages/github).
@@ -48,6 +50,10 @@ type Clients struct {
 	Images func(opts oci.Options) ImageRegistry
 	// Registry reads the run's registry, with its token.
 	Registry func(r *pipeline.Run) (CrateReader, error)
+	// Index is the registry's index as preflight and publish read it
+	// (indexClient); Cargo is one line's cargo (cargoFor).
+	Index func(r *pipeline.Run) (RegistryIndex, error)
+	Cargo func(r *pipeline.Run, rel pipeline.Release) LineCargo
 }
 
 // clients are the ones every stage uses: the real ones, which a test of
@@ -65,5 +71,13 @@ func realClients() Clients {
 			}
 			return idx, nil
 		},
+		Index: func(r *pipeline.Run) (RegistryIndex, error) {
+			idx, err := indexClient(r)
+			if err != nil {
+				return nil, err // not a nil *index.Client in an interface
+			}
+			return idx, nil
+		},
+		Cargo: func(r *pipeline.Run, rel pipeline.Release) LineCargo { return lineCargo{cargoFor(r, rel)} },
 	}
 }

@@ -99,7 +99,7 @@ func linePackages(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipe
 	if err := v.Worktree(ctx, dir, rel.Branch, held, lock.files()); err != nil {
 		return nil, lineLock{}, err
 	}
-	cg := cargoFor(r, rel)
+	cg := clients.Cargo(r, rel)
 	if err := pinLock(ctx, r, cg, rel, held, dir, &lock); err != nil {
 		return nil, lineLock{}, err
 	}
@@ -188,7 +188,7 @@ func packagedOf(pkgs []cargo.Package, cargoVersion, lock string) Packaged {
 // checkRegistry compares packages with the registry: a version already there
 // with the same checksum is already released; with another, it is a hard
 // error naming both.
-func checkRegistry(ctx context.Context, idx *index.Client, pkgs []cargo.Package) (released []string, problems []string, err error) {
+func checkRegistry(ctx context.Context, idx RegistryIndex, pkgs []cargo.Package) (released []string, problems []string, err error) {
 	for _, p := range pkgs {
 		e, found, err := idx.Lookup(ctx, p.Name, p.Version)
 		if err != nil {

@@ -160,7 +160,7 @@ func lockFor(r *pipeline.Run, v *vault.Vault, rel pipeline.Release, held plumbin
 
 // pinLock resolves, in the line's checkout at dir, the lockfile lock still
 // lacks, and pins it for held.
-func pinLock(ctx context.Context, r *pipeline.Run, cg *cargo.Cargo, rel pipeline.Release, held plumbing.Hash, dir string, lock *lineLock) error {
+func pinLock(ctx context.Context, r *pipeline.Run, cg LineCargo, rel pipeline.Release, held plumbing.Hash, dir string, lock *lineLock) error {
 	if lock.committed || lock.data != nil {
 		return nil
 	}

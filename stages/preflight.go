@@ -11,7 +11,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages/index"
 	"github.com/async-rs/embargo/stages/trustpub"
 	"github.com/async-rs/embargo/stages/vault"
 	"github.com/async-rs/embargo/templates"
@@ -247,7 +246,7 @@ func fetchHeld(ctx context.Context, r *pipeline.Run, v *vault.Vault) (branches, 
 // must reproduce at T0) and compares them with the registry.
 func packageLines(ctx context.Context, r *pipeline.Run, v *vault.Vault, skip map[string]bool, add func(subject, fix, format string, args ...any)) error {
 	var cargoVersion string
-	idx, err := indexClient(r)
+	idx, err := clients.Index(r)
 	if err != nil {
 		return err
 	}
@@ -266,7 +265,7 @@ func packageLines(ctx context.Context, r *pipeline.Run, v *vault.Vault, skip map
 		_, err := pipeline.Step(r, packageStep(rel), func(res *Packaged) error {
 			if cargoVersion == "" {
 				var err error
-				if cargoVersion, err = cargoFor(r, rel).Version(ctx); err != nil {
+				if cargoVersion, err = clients.Cargo(r, rel).Version(ctx); err != nil {
 					return err
 				}
 			}
@@ -311,7 +310,7 @@ func packageLines(ctx context.Context, r *pipeline.Run, v *vault.Vault, skip map
 
 // registryLeak reports versions of the release already on the registry
 // before T0: the fix is public there, as loud as a leaked commit.
-func registryLeak(ctx context.Context, idx *index.Client, subject string, released []string, leak leakFunc) {
+func registryLeak(ctx context.Context, idx RegistryIndex, subject string, released []string, leak leakFunc) {
 	var when []string
 	for _, nv := range released {
 		name, version := splitNV(nv)

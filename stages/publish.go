@@ -70,7 +70,7 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 	if err != nil {
 		return err
 	}
-	idx, err := indexClient(r)
+	idx, err := clients.Index(r)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 		}
 	}
 	if _, err := pipeline.Step(r, "cargo", func(res *pipeline.Said) error {
-		have, err := cargoFor(r, r.Config.Releases[0]).Version(ctx)
+		have, err := clients.Cargo(r, r.Config.Releases[0]).Version(ctx)
 		if err != nil {
 			return err
 		}
@@ -146,10 +146,10 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 		if l == nil {
 			continue
 		}
-		l.cargo = cargoFor(r, l.rel)
+		l.cargo = clients.Cargo(r, l.rel)
 		l.auth, l.turns, l.index = auth, turns, i
 		if v := views.open(ctx); v != nil {
-			l.cargo.View = v.URL()
+			l.cargo = l.cargo.WithView(v.URL())
 			if l.cargo.ResolvesThroughView() {
 				l.view = v
 				l.deps, _ = cargo.WorkspaceDependencies(l.dir)
@@ -211,7 +211,7 @@ type publishingLine struct {
 	rel    pipeline.Release
 	dir    string
 	sealed Packaged
-	cargo  *cargo.Cargo
+	cargo  LineCargo
 	// view is the line's own View of the index when cargo resolves
 	// through it, else nil; deps says which of the line's crates each
 	// depends on (cargo.WorkspaceDependencies), nil when unknown.

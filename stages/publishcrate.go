@@ -29,7 +29,7 @@ import (
 // before; and if one of them never shows, it is stopped. (A dependence
 // only through a dev-dependency that cargo strips from the published
 // manifest counts too: such a crate needs nothing of the other to upload.)
-func publishLine(ctx context.Context, r *pipeline.Run, idx *index.Client, l *publishingLine, looks map[string]*lookup) error {
+func publishLine(ctx context.Context, r *pipeline.Run, idx RegistryIndex, l *publishingLine, looks map[string]*lookup) error {
 	s := l.sealed
 	var started []*inFlight
 	for _, nv := range s.Order {
@@ -136,7 +136,7 @@ func (c CratePublished) Summary() string { return c.Text }
 // refused by the registry and then checked like any other); c.after are
 // the line's earlier crates it may depend on that still wait for the index
 // (see publishLine).
-func publishCrate(ctx context.Context, r *pipeline.Run, idx *index.Client, l *publishingLine, c *inFlight, res *CratePublished) error {
+func publishCrate(ctx context.Context, r *pipeline.Run, idx RegistryIndex, l *publishingLine, c *inFlight, res *CratePublished) error {
 	name, version, sum, first, after := c.name, c.version, c.sum, c.first, c.after
 	nv := name + "@" + version
 	refusals := 0 // of the token, each answered with a new one

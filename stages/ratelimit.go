@@ -194,7 +194,7 @@ type PublishCount struct {
 // CountPublishes reads the registry (read only) for what each version of
 // the release is: already there, a new version, or a new crate.
 func CountPublishes(ctx context.Context, cfg *pipeline.Config, byLine map[string][]string) (PublishCount, error) {
-	idx, err := indexClient(&pipeline.Run{Config: cfg, Secrets: pipeline.NewSecrets(nil)})
+	idx, err := clients.Index(&pipeline.Run{Config: cfg, Secrets: pipeline.NewSecrets(nil)})
 	if err != nil {
 		return PublishCount{}, err
 	}

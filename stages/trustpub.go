@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages/index"
 	"github.com/async-rs/embargo/stages/trustpub"
 )
 
@@ -42,7 +41,7 @@ func idTokens(r *pipeline.Run) (trustpub.IDTokens, error) {
 
 // exchangeClient is the registry's Trusted Publishing endpoint, at the API
 // its index names.
-func exchangeClient(ctx context.Context, r *pipeline.Run, idx *index.Client) (*trustpub.Client, error) {
+func exchangeClient(ctx context.Context, r *pipeline.Run, idx RegistryIndex) (*trustpub.Client, error) {
 	cfg, err := idx.Config(ctx)
 	if err != nil {
 		return nil, err
@@ -61,7 +60,7 @@ type publishAuth struct {
 	static  string
 	trusted bool
 	r       *pipeline.Run
-	idx     *index.Client
+	idx     RegistryIndex
 	// lifetime is what the exchanged tokens are taken to live.
 	lifetime time.Duration
 
@@ -73,7 +72,7 @@ type publishAuth struct {
 	exchanged []string // every token, to revoke
 }
 
-func newPublishAuth(r *pipeline.Run, idx *index.Client) *publishAuth {
+func newPublishAuth(r *pipeline.Run, idx RegistryIndex) *publishAuth {
 	return &publishAuth{static: registryToken(r), trusted: r.Config.Registry.TrustedPublishing, r: r, idx: idx, lifetime: trustpub.Lifetime}
 }
 

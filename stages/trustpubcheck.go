@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages/index"
 	"github.com/async-rs/embargo/stages/trustpub"
 )
 
@@ -27,7 +26,7 @@ func checkTrustedPublishing(ctx context.Context, r *pipeline.Run, res *pipeline.
 		}
 		*res = pipeline.Said(s)
 	}
-	idx, err := indexClient(r)
+	idx, err := clients.Index(r)
 	if err != nil {
 		add(subject, "", "%v", err)
 		return
@@ -98,7 +97,7 @@ func inCI() bool {
 
 // newCrates are the crates of the release (as preflight packaged them)
 // that the registry has no version of.
-func newCrates(ctx context.Context, r *pipeline.Run, idx *index.Client) []string {
+func newCrates(ctx context.Context, r *pipeline.Run, idx RegistryIndex) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, rel := range r.Config.Releases {
