@@ -4,7 +4,10 @@ import (
 	"context"
 	"io"
 
+	"github.com/go-git/go-git/v5/plumbing/transport"
+
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/blog"
 	"github.com/async-rs/embargo/stages/github"
 	"github.com/async-rs/embargo/stages/index"
 	"github.com/async-rs/embargo/stages/oci"
@@ -12,10 +15,11 @@ import (
 
 // The stages reach the services of a release through the interfaces
 // below, each what the stages call of its client, so that a test gives a
-// stage a fake in place of a server. The vault, the blog's clone and cargo
-// stay concrete: the first two are go-git repositories on this disk, which
-// a test builds in a temporary directory (their remotes may be local
-// paths), and cargo is the real cargo, whose packaging is what is sealed.
+// stage a fake in place of a server. The vault and the blog's clone are
+// go-git repositories on this disk whose remotes are servers: the stages
+// are given them behind the small interfaces of gitclients.go, so that a
+// test gives the push and the advisory stages a fake git world. Cargo
+// stays concrete: it is the real cargo, whose packaging is what is sealed.
 
 // AdvisoryAPI is GitHub's repository security advisory API: read the
 // draft, and the one PATCH that publishes it (stages/github).
@@ -48,6 +52,13 @@ type Clients struct {
 	Images func(opts oci.Options) ImageRegistry
 	// Registry reads the run's registry, with its token.
 	Registry func(r *pipeline.Run) (CrateReader, error)
+
+	// Vault opens the vault at path for preflight, publish and verify,
+	// PushVault for the push stage (vault.Open).
+	Vault     func(path string) (ReleaseVault, error)
+	PushVault func(path string) (PushVault, error)
+	// Blog opens the advisory stage's clone of the blog (blog.Open).
+	Blog func(dir, url, branch string, auth transport.AuthMethod) (BlogClone, error)
 }
 
 // clients are the ones every stage uses: the real ones, which a test of
@@ -64,6 +75,28 @@ func realClients() Clients {
 				return nil, err // not a nil *index.Client in an interface
 			}
 			return idx, nil
+		},
+
+		Vault: func(path string) (ReleaseVault, error) {
+			v, err := openGitVault(path)
+			if err != nil {
+				return nil, err
+			}
+			return v, nil
+		},
+		PushVault: func(path string) (PushVault, error) {
+			v, err := openGitVault(path)
+			if err != nil {
+				return nil, err
+			}
+			return v, nil
+		},
+		Blog: func(dir, url, branch string, auth transport.AuthMethod) (BlogClone, error) {
+			c, err := blog.Open(dir, url, branch, auth)
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
 		},
 	}
 }
