@@ -46,19 +46,19 @@ type CrateReader interface {
 
 // Clients makes the clients the stages use.
 type Clients struct {
-	// GitHub is the advisory API at api (github.New).
-	GitHub func(api string, opts github.Options) AdvisoryAPI
-	// Images reads and writes the image registries (oci.New).
-	Images func(opts oci.Options) ImageRegistry
-	// Registry reads the run's registry, with its token.
-	Registry func(r *pipeline.Run) (CrateReader, error)
-
 	// Vault opens the vault at path for preflight, publish and verify,
 	// PushVault for the push stage (vault.Open).
 	Vault     func(path string) (ReleaseVault, error)
 	PushVault func(path string) (PushVault, error)
 	// Blog opens the advisory stage's clone of the blog (blog.Open).
 	Blog func(dir, url, branch string, auth transport.AuthMethod) (BlogClone, error)
+
+	// GitHub is the advisory API at api (github.New).
+	GitHub func(api string, opts github.Options) AdvisoryAPI
+	// Images reads and writes the image registries (oci.New).
+	Images func(opts oci.Options) ImageRegistry
+	// Registry reads the run's registry, with its token.
+	Registry func(r *pipeline.Run) (CrateReader, error)
 }
 
 // clients are the ones every stage uses: the real ones, which a test of
@@ -67,16 +67,6 @@ var clients = realClients()
 
 func realClients() Clients {
 	return Clients{
-		GitHub: func(api string, opts github.Options) AdvisoryAPI { return github.New(api, opts) },
-		Images: func(opts oci.Options) ImageRegistry { return oci.New(opts) },
-		Registry: func(r *pipeline.Run) (CrateReader, error) {
-			idx, err := indexClient(r)
-			if err != nil {
-				return nil, err // not a nil *index.Client in an interface
-			}
-			return idx, nil
-		},
-
 		Vault: func(path string) (ReleaseVault, error) {
 			v, err := openGitVault(path)
 			if err != nil {
@@ -97,6 +87,16 @@ func realClients() Clients {
 				return nil, err
 			}
 			return c, nil
+		},
+
+		GitHub: func(api string, opts github.Options) AdvisoryAPI { return github.New(api, opts) },
+		Images: func(opts oci.Options) ImageRegistry { return oci.New(opts) },
+		Registry: func(r *pipeline.Run) (CrateReader, error) {
+			idx, err := indexClient(r)
+			if err != nil {
+				return nil, err // not a nil *index.Client in an interface
+			}
+			return idx, nil
 		},
 	}
 }
