@@ -103,7 +103,7 @@ type posting struct {
 	cfg    *pipeline.Config
 	model  *templates.Model
 	post   templates.File
-	c      *blog.Clone
+	c      BlogClone
 	tip    plumbing.Hash // the blog's branch when fetched
 	change *blogChange   // what the blog still needs; nil when it has it all
 	commit plumbing.Hash
@@ -134,7 +134,7 @@ func (p *posting) render(ctx context.Context, res *PostRendered) error {
 func (p *posting) clone(ctx context.Context, res *BlogFetched) error {
 	r := p.r
 	var err error
-	if p.c, err = blog.Open(filepath.Join(r.StateDir, "blog"), blogRepo(r), p.cfg.Blog.Branch, blogAuth(r)); err != nil {
+	if p.c, err = clients.Blog(filepath.Join(r.StateDir, "blog"), blogRepo(r), p.cfg.Blog.Branch, blogAuth(r)); err != nil {
 		return err
 	}
 	if p.tip, err = p.c.Fetch(ctx); err != nil {
@@ -273,7 +273,7 @@ func (p *posting) verify(ctx context.Context, res *PostOnBlog) error {
 // blogWants compares the blog at tip with the rendered post and feed and
 // returns what must still be written, or nil when the blog has it all. A
 // post with other content is an error naming the file, unless --force.
-func blogWants(r *pipeline.Run, c *blog.Clone, tip plumbing.Hash, m *templates.Model, post templates.File) (*blogChange, error) {
+func blogWants(r *pipeline.Run, c blogFiles, tip plumbing.Hash, m *templates.Model, post templates.File) (*blogChange, error) {
 	ch := &blogChange{tip: tip, files: map[string][]byte{}}
 	have, exists, err := c.File(tip, post.Path)
 	if err != nil {
@@ -312,7 +312,7 @@ func blogWants(r *pipeline.Run, c *blog.Clone, tip plumbing.Hash, m *templates.M
 }
 
 // blogCommit commits a change as the handler, now.
-func blogCommit(r *pipeline.Run, c *blog.Clone, ch *blogChange, m *templates.Model) (plumbing.Hash, error) {
+func blogCommit(r *pipeline.Run, c BlogClone, ch *blogChange, m *templates.Model) (plumbing.Hash, error) {
 	sig := tagger(r.Config)
 	sig.When = r.Now()
 	msg := fmt.Sprintf("%s: %s\n\nSecurity advisory for %s.\n", m.ID, m.Title, m.Package)

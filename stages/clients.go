@@ -4,7 +4,10 @@ import (
 	"context"
 	"io"
 
+	"github.com/go-git/go-git/v5/plumbing/transport"
+
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/blog"
 	"github.com/async-rs/embargo/stages/github"
 	"github.com/async-rs/embargo/stages/index"
 	"github.com/async-rs/embargo/stages/oci"
@@ -12,12 +15,12 @@ import (
 
 // The stages reach the services of a release through the interfaces
 // below, each what the stages call of its client, so that a test gives a
-// stage a fake in place of a server. The vault and the blog's clone
-// stay concrete: both are go-git repositories on this disk, which
-// a test builds in a temporary directory (their remotes may be local
-// paths). The registry's index and cargo, as preflight and publish call
-// them, are interfaces too (publishclients.go): publish's decisions are
-// tested without a registry or a cargo binary.
+// stage a fake in place of a server: GitHub and the image registries
+// here; the registry's index and cargo as preflight and publish call them
+// (publishclients.go), so that publish's decisions are tested without a
+// registry or a cargo binary; the vault and the blog's clone, go-git
+// repositories on this disk whose remotes are servers (gitclients.go), so
+// that the push and the advisory stages are tested on a fake git world.
 
 // AdvisoryAPI is GitHub's repository security advisory API: read the
 // draft, and the one PATCH that publishes it (stages/github).
@@ -44,6 +47,13 @@ type CrateReader interface {
 
 // Clients makes the clients the stages use.
 type Clients struct {
+	// Vault opens the vault at path for preflight, publish and verify,
+	// PushVault for the push stage (vault.Open).
+	Vault     func(path string) (ReleaseVault, error)
+	PushVault func(path string) (PushVault, error)
+	// Blog opens the advisory stage's clone of the blog (blog.Open).
+	Blog func(dir, url, branch string, auth transport.AuthMethod) (BlogClone, error)
+
 	// GitHub is the advisory API at api (github.New).
 	GitHub func(api string, opts github.Options) AdvisoryAPI
 	// Images reads and writes the image registries (oci.New).
@@ -62,6 +72,28 @@ var clients = realClients()
 
 func realClients() Clients {
 	return Clients{
+		Vault: func(path string) (ReleaseVault, error) {
+			v, err := openGitVault(path)
+			if err != nil {
+				return nil, err
+			}
+			return v, nil
+		},
+		PushVault: func(path string) (PushVault, error) {
+			v, err := openGitVault(path)
+			if err != nil {
+				return nil, err
+			}
+			return v, nil
+		},
+		Blog: func(dir, url, branch string, auth transport.AuthMethod) (BlogClone, error) {
+			c, err := blog.Open(dir, url, branch, auth)
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		},
+
 		GitHub: func(api string, opts github.Options) AdvisoryAPI { return github.New(api, opts) },
 		Images: func(opts oci.Options) ImageRegistry { return oci.New(opts) },
 		Registry: func(r *pipeline.Run) (CrateReader, error) {

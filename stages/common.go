@@ -37,8 +37,8 @@ func tokenAuth(r *pipeline.Run, env string) transport.AuthMethod {
 	return vault.Auth(tok)
 }
 
-func openVault(r *pipeline.Run) (*vault.Vault, error) {
-	return vault.Open(VaultPath(r.StateDir))
+func openVault(r *pipeline.Run) (ReleaseVault, error) {
+	return clients.Vault(VaultPath(r.StateDir))
 }
 
 func sourcePath(r *pipeline.Run) string { return r.Config.Resolve(r.Config.Source.Repo) }
@@ -82,7 +82,7 @@ func (h *HeldTips) add(line string, tip plumbing.Hash) {
 // public (done says what it would have done: "pushed", "published"): the
 // vault may be new (a fresh runner, a deleted state directory), and the
 // branches must not have moved since they were checked, nor since the seal.
-func heldTips(ctx context.Context, r *pipeline.Run, v *vault.Vault, done string) (map[string]plumbing.Hash, error) {
+func heldTips(ctx context.Context, r *pipeline.Run, v HeldBranches, done string) (map[string]plumbing.Hash, error) {
 	cfg := r.Config
 	held := map[string]plumbing.Hash{}
 	if _, err := pipeline.Step(r, "held", func(res *HeldTips) error {

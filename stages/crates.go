@@ -14,7 +14,6 @@ import (
 	"github.com/async-rs/embargo/stages/index"
 	"github.com/async-rs/embargo/stages/retry"
 	"github.com/async-rs/embargo/stages/seal"
-	"github.com/async-rs/embargo/stages/vault"
 )
 
 // packageStep is the preflight step that records a line's packages (a
@@ -86,7 +85,7 @@ func safeName(s string) string {
 // linePackages prepares the line's worktree at the held tip, with the
 // Cargo.lock kept for it (see lockfile.go), and packages its crates
 // (verified, --locked), in publish order.
-func linePackages(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipeline.Release, held plumbing.Hash) ([]cargo.Package, lineLock, error) {
+func linePackages(ctx context.Context, r *pipeline.Run, v HeldWorktrees, rel pipeline.Release, held plumbing.Hash) ([]cargo.Package, lineLock, error) {
 	crates, err := lineCrates(v, rel, held)
 	if err != nil {
 		return nil, lineLock{}, err
@@ -110,7 +109,7 @@ func linePackages(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipe
 // preparedAsSealed prepares the line's worktree at the held tip, with the
 // lockfile the sealed packages were made with, and reports whether it
 // still holds those packages; false when that lockfile is not at hand.
-func preparedAsSealed(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipeline.Release, held plumbing.Hash, s Packaged) (bool, error) {
+func preparedAsSealed(ctx context.Context, r *pipeline.Run, v HeldWorktrees, rel pipeline.Release, held plumbing.Hash, s Packaged) (bool, error) {
 	lock, err := lockFor(r, v, rel, held)
 	if err != nil {
 		return false, err

@@ -134,7 +134,7 @@ func (l lineLock) summary() string {
 // with: the committed one; else the one kept for held (the sealed one
 // first); else one still to be resolved, from the line's lockfile for an
 // earlier tip when there is one.
-func lockFor(r *pipeline.Run, v *vault.Vault, rel pipeline.Release, held plumbing.Hash) (lineLock, error) {
+func lockFor(r *pipeline.Run, v CommitTrees, rel pipeline.Release, held plumbing.Hash) (lineLock, error) {
 	var committed bool
 	err := v.Locked(func() error {
 		t, err := v.Tree(held)

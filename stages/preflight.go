@@ -12,7 +12,6 @@ import (
 
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/trustpub"
-	"github.com/async-rs/embargo/stages/vault"
 	"github.com/async-rs/embargo/templates"
 )
 
@@ -60,7 +59,7 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 type checking struct {
 	r        *pipeline.Run
 	cfg      *pipeline.Config
-	v        *vault.Vault
+	v        ReleaseVault
 	findings []pipeline.Finding
 	leak     leakFunc
 	// missingBranch and problemLines are the lines whose held branch is
@@ -123,7 +122,7 @@ func (c *checking) lines(context.Context) error {
 			if !c.missingBranch[rel.Line] {
 				// Never let a line pass unchecked because its branch did
 				// not reach the vault.
-				c.add("release "+rel.Line, "", "held branch %s could not be read into %s", rel.Branch, c.v.Path)
+				c.add("release "+rel.Line, "", "held branch %s could not be read into %s", rel.Branch, c.v.Dir())
 			}
 			continue
 		}
@@ -215,7 +214,7 @@ func (c *checking) credentials(ctx context.Context) error {
 // fetchHeld copies the held branches and any release tags already made from
 // the source clone into the vault; missing lists the lines whose branch is
 // absent.
-func fetchHeld(ctx context.Context, r *pipeline.Run, v *vault.Vault) (branches, tags []string, missing []int, err error) {
+func fetchHeld(ctx context.Context, r *pipeline.Run, v HeldBranches) (branches, tags []string, missing []int, err error) {
 	if fromBundle(r) {
 		return heldFromVault(r, v) // restored from a sealed bundle: no source clone here
 	}
@@ -223,7 +222,7 @@ func fetchHeld(ctx context.Context, r *pipeline.Run, v *vault.Vault) (branches, 
 	for _, rel := range r.Config.Releases {
 		names = append(names, plumbing.NewBranchReferenceName(rel.Branch), plumbing.NewTagReferenceName(rel.Tag))
 	}
-	found, err := vault.SourceRefs(sourcePath(r), names)
+	found, err := v.SourceRefs(sourcePath(r), names)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -244,7 +243,7 @@ func fetchHeld(ctx context.Context, r *pipeline.Run, v *vault.Vault) (branches, 
 // packageLines packages every sound line's crates in a worktree of its held
 // tip, with verification, records the sha256 of each .crate (what publish
 // must reproduce at T0) and compares them with the registry.
-func packageLines(ctx context.Context, r *pipeline.Run, v *vault.Vault, skip map[string]bool, add func(subject, fix, format string, args ...any)) error {
+func packageLines(ctx context.Context, r *pipeline.Run, v ReleaseVault, skip map[string]bool, add func(subject, fix, format string, args ...any)) error {
 	var cargoVersion string
 	idx, err := clients.Index(r)
 	if err != nil {

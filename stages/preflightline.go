@@ -7,12 +7,11 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages/vault"
 )
 
 // checkLine runs the per-line checks, reporting problems through add and
 // recording what later stages need in res.
-func checkLine(v *vault.Vault, cfg *pipeline.Config, idx int, rel pipeline.Release, held plumbing.Hash, afterT0 bool, res *LineChecked,
+func checkLine(v PublicHistory, cfg *pipeline.Config, idx int, rel pipeline.Release, held plumbing.Hash, afterT0 bool, res *LineChecked,
 	add func(subject, fix, format string, args ...any), leak leakFunc) {
 	subject := "release " + rel.Line
 	key := func(k string) string { return fmt.Sprintf("release[%d].%s in %s", idx+1, k, cfg.Path) }

@@ -12,7 +12,6 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/index"
-	"github.com/async-rs/embargo/stages/vault"
 )
 
 // Publish uploads every crate of every line with the real `cargo publish`,
@@ -228,7 +227,7 @@ type publishingLine struct {
 // prepareLine checks out the line's held tip (as heldTips read and checked
 // it) with its sealed packages. s is what preflight sealed for the line,
 // when ok.
-func prepareLine(ctx context.Context, r *pipeline.Run, v *vault.Vault, rel pipeline.Release, held plumbing.Hash, s Packaged, ok bool) (*publishingLine, error) {
+func prepareLine(ctx context.Context, r *pipeline.Run, v HeldWorktrees, rel pipeline.Release, held plumbing.Hash, s Packaged, ok bool) (*publishingLine, error) {
 	dir := worktreeDir(r, rel)
 	_, err := pipeline.Step(r, "prepare "+rel.Line, func(res *pipeline.Said) error {
 		if ok {

@@ -44,7 +44,7 @@ const pushRecheck = 1500 * time.Millisecond
 // preparePush reads the remote and prepares the push of what it lacks; n is
 // how many refs. A public branch that moved since preflight, or a tag
 // elsewhere, is a *refusedError: no retry changes it.
-func preparePush(ctx context.Context, r *pipeline.Run, v *vault.Vault, url string, auth transport.AuthMethod, held map[string]plumbing.Hash) (*vault.PreparedPush, int, error) {
+func preparePush(ctx context.Context, r *pipeline.Run, v PushVault, url string, auth transport.AuthMethod, held map[string]plumbing.Hash) (PreparedPush, int, error) {
 	sess, err := v.OpenPush(ctx, url, auth)
 	if err != nil {
 		return nil, 0, err
@@ -68,7 +68,7 @@ type refusedError struct{ error }
 func (e *refusedError) Unwrap() error { return e.error }
 
 func (Push) Run(ctx context.Context, r *pipeline.Run) error {
-	v, err := openVault(r)
+	v, err := clients.PushVault(VaultPath(r.StateDir))
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func (Push) Run(ctx context.Context, r *pipeline.Run) error {
 		return err
 	}
 	p := &pushing{r: r, cfg: r.Config, v: v, url: publicURL(r), auth: gitAuth(r), held: held}
-	defer func() { p.ready.Close() }()
+	defer func() { closePush(p.ready) }()
 	// Everything but the write is done before T0: the tags made, the
 	// remote's refs read, the commands and the pack computed.
 	return runSteps(ctx,
@@ -95,11 +95,11 @@ func (Push) Run(ctx context.Context, r *pipeline.Run) error {
 type pushing struct {
 	r     *pipeline.Run
 	cfg   *pipeline.Config
-	v     *vault.Vault
+	v     PushVault
 	url   string
 	auth  transport.AuthMethod
 	held  map[string]plumbing.Hash // by line
-	ready *vault.PreparedPush      // nil when not prepared (or no longer valid)
+	ready PreparedPush             // nil when not prepared (or no longer valid)
 }
 
 // TagsMade is the tags step: each release tag's object, by tag.
@@ -149,7 +149,7 @@ func (p *pushing) prepare(ctx context.Context, res *pipeline.Said) error {
 		return nil
 	}
 	p.ready = pp
-	*res = pipeline.Said(fmt.Sprintf("%d ref(s) and %d object(s) ready to push", n, pp.Objects))
+	*res = pipeline.Said(fmt.Sprintf("%d ref(s) and %d object(s) ready to push", n, pp.Objects()))
 	return nil
 }
 
@@ -171,7 +171,7 @@ func (p *pushing) recheck(ctx context.Context, res *pipeline.Said) error {
 	}
 	same, err := p.ready.Recheck(ctx, p.url, p.auth)
 	if err != nil || !same {
-		p.ready.Close()
+		closePush(p.ready)
 		p.ready = nil
 		*res = "the remote changed since the push was prepared: it is prepared again at T0"
 		if err != nil {
@@ -199,7 +199,7 @@ func (p *pushing) push(ctx context.Context, res *RefsPushed) error {
 	var lastErr error
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 || p.ready == nil {
-			p.ready.Close()
+			closePush(p.ready)
 			pp, _, err := preparePush(ctx, r, p.v, p.url, p.auth, p.held)
 			if err != nil {
 				var refused *refusedError
@@ -250,7 +250,7 @@ func (p *pushing) push(ctx context.Context, res *RefsPushed) error {
 
 func (p *pushing) verify(ctx context.Context, res *pipeline.Said) error {
 	cfg := p.cfg
-	remote, err := vault.ListRemote(ctx, p.url, p.auth)
+	remote, err := p.v.ListRemote(ctx, p.url, p.auth)
 	if err != nil {
 		return err
 	}
@@ -274,7 +274,7 @@ func (p *pushing) verify(ctx context.Context, res *pipeline.Said) error {
 // missingUpdates compares the remote with what must be there and returns
 // the refs still to push. A public branch that moved since preflight stops
 // the release: the fix must be rebased and checked again.
-func missingUpdates(r *pipeline.Run, v *vault.Vault, remote map[string]vault.RemoteRef, held map[string]plumbing.Hash) ([]vault.Update, error) {
+func missingUpdates(r *pipeline.Run, v PushVault, remote map[string]vault.RemoteRef, held map[string]plumbing.Hash) ([]vault.Update, error) {
 	var out []vault.Update
 	for _, rel := range r.Config.Releases {
 		h := held[rel.Line]

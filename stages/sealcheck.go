@@ -24,7 +24,7 @@ import (
 
 // heldFromVault is fetchHeld for a state directory restored from a bundle:
 // the held branches and source tags are already in the vault.
-func heldFromVault(r *pipeline.Run, v *vault.Vault) (branches, tags []string, missing []int, err error) {
+func heldFromVault(r *pipeline.Run, v HeldBranches) (branches, tags []string, missing []int, err error) {
 	for i, rel := range r.Config.Releases {
 		if _, ok := v.Held(rel.Branch); ok {
 			branches = append(branches, rel.Branch)
@@ -45,7 +45,7 @@ func readSeal(r *pipeline.Run) (*seal.Manifest, bool, error) {
 // checkSeal is preflight's comparison with the seal: a finding per
 // difference; advisory outputs that render differently are only warned
 // about (they depend on the registry's versions, which T0 itself changes).
-func checkSeal(ctx context.Context, r *pipeline.Run, v *vault.Vault, add func(subject, fix, format string, args ...any)) error {
+func checkSeal(ctx context.Context, r *pipeline.Run, v HeldBranches, add func(subject, fix, format string, args ...any)) error {
 	if r.Resealing {
 		return nil
 	}

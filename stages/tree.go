@@ -11,7 +11,6 @@ import (
 
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/cargo"
-	"github.com/async-rs/embargo/stages/vault"
 )
 
 // commitTree lets the cargo workspace reader look inside a vault commit.
@@ -19,7 +18,7 @@ type commitTree struct {
 	tree *object.Tree
 }
 
-func workspaceAt(v *vault.Vault, commit plumbing.Hash) (ws *cargo.Workspace, err error) {
+func workspaceAt(v CommitTrees, commit plumbing.Hash) (ws *cargo.Workspace, err error) {
 	err = v.Locked(func() error {
 		t, err := v.Tree(commit)
 		if err != nil {
@@ -33,7 +32,7 @@ func workspaceAt(v *vault.Vault, commit plumbing.Hash) (ws *cargo.Workspace, err
 
 // lineCrates reads the workspace at a line's held tip and selects the
 // line's crates from it, in publish order.
-func lineCrates(v *vault.Vault, rel pipeline.Release, held plumbing.Hash) ([]*cargo.Crate, error) {
+func lineCrates(v CommitTrees, rel pipeline.Release, held plumbing.Hash) ([]*cargo.Crate, error) {
 	ws, err := workspaceAt(v, held)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,112 @@
+package stages
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/async-rs/embargo/pipeline"
+)
+
+// The advisory stage against a fake blog repository: when the post is
+// public and how many pushes made it so, without a repository or a git
+// server (the registry the advisory reads its versions from is
+// fakeRegistry's).
+
+const blogPostPath = "content/out-of-bounds-read-in-demo-core-get.md" // blog.path of the title's slug
+
+func blogReleaseConfig(t *testing.T) *pipeline.Config {
+	cfg := ghsaReleaseConfig()
+	cfg.GHSA = nil
+	cfg.Blog = &pipeline.BlogSection{Repo: "https://git.example/blog.git", Branch: "main", Style: "hugo", Author: "The demo developers",
+		URL: "https://demo.rs/{{.Slug}}/", Path: "content/{{.Slug}}.md"}
+	cfg.Description = "A data race.\n"
+	cfg.Registry.Index = "sparse+" + fakeRegistry(t, sum([]byte("crate")), []byte("crate")).URL + "/index/"
+	return cfg
+}
+
+// fakeBlogRun is a run of the two-line release at now, its blog holding
+// only a home page.
+func fakeBlogRun(t *testing.T, now time.Time) (*pipeline.Run, *pipeline.FakeClock, *fakeBlogRepo) {
+	t.Helper()
+	r, clock, _ := fakeRun(t, blogReleaseConfig(t), now, nil)
+	b := newFakeBlog(clock, map[string][]byte{"content/_index.md": []byte("# demo\n")})
+	useClients(t, func(c *Clients) { c.Blog = b.opener(t) })
+	return r, clock, b
+}
+
+// Prepared before T0, the advisory stage writes nothing public while T0
+// is ahead; at T0 one push puts the post on the blog's branch, and a
+// re-run pushes nothing.
+func TestAdvisoryPostIsPushedOnceAtT0(t *testing.T) {
+	r, clock, b := fakeBlogRun(t, ghsaT0.Add(-time.Hour))
+	err := execute(t, r, pipeline.Selection{}, prepared, Advisory{})
+	var early *pipeline.EarlyError
+	if !errors.As(err, &early) {
+		t.Fatalf("run before T0: %v, want the gate's refusal", err)
+	}
+	if p := b.landed(); len(p) != 0 {
+		t.Fatalf("pushes before T0: %+v", p)
+	}
+	if _, ok := b.file(blogPostPath); ok {
+		t.Fatal("the post is on the blog before T0")
+	}
+
+	clock.Set(ghsaT0.Add(2 * time.Second))
+	if err := execute(t, r, pipeline.Selection{Only: "advisory"}, Advisory{}); err != nil {
+		t.Fatalf("run at T0: %v", err)
+	}
+	p := b.landed()
+	if len(p) != 1 {
+		t.Fatalf("%d pushes at T0, want 1", len(p))
+	}
+	if p[0].at.Before(ghsaT0) {
+		t.Errorf("pushed at %s, before T0 %s", p[0].at, ghsaT0)
+	}
+	_, out, err := AdvisoryOutputs(t.Context(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Post.Path != blogPostPath {
+		t.Fatalf("the post renders to %s, the test expects %s", out.Post.Path, blogPostPath)
+	}
+	if got, ok := b.file(blogPostPath); !ok || !bytes.Equal(got, out.Post.Content) {
+		t.Errorf("the blog's branch holds %q, want the rendered post", got)
+	}
+	if _, ok := b.file("content/_index.md"); !ok {
+		t.Error("the push dropped the blog's other files")
+	}
+
+	clock.Advance(time.Minute)
+	if err := execute(t, r, pipeline.Selection{Only: "advisory"}, Advisory{}); err != nil {
+		t.Fatalf("re-run: %v", err)
+	}
+	if n := len(b.landed()); n != 1 {
+		t.Errorf("%d pushes after a re-run, want the first run's 1", n)
+	}
+	if res, _ := pipeline.Load[PostPushed](r.Journal, "advisory", "push"); res.Text != "nothing to push: the blog already has the post" {
+		t.Errorf("the re-run's push says %q", res.Text)
+	}
+}
+
+// The push landed but its answer was lost: the next try fetches the
+// branch, finds the post and pushes nothing again.
+func TestAdvisoryWhosePushAnswerWasLostIsNotPushedTwice(t *testing.T) {
+	r, clock, b := fakeBlogRun(t, ghsaT0.Add(time.Second))
+	r.Late = true
+	b.loseAnswers = 1
+	t.Cleanup(clock.Drive(time.Second)) // the retry's wait
+	if err := execute(t, r, pipeline.Selection{Only: "advisory"}, Advisory{}); err != nil {
+		t.Fatalf("run whose answer was lost: %v", err)
+	}
+	if b.loseAnswers != 0 {
+		t.Fatal("the fake lost no answer: the test shows nothing")
+	}
+	if n := len(b.landed()); n != 1 {
+		t.Errorf("%d pushes, want one: the first landed", n)
+	}
+	if _, ok := b.file(blogPostPath); !ok {
+		t.Error("the post is not on the blog")
+	}
+}
