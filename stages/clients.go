@@ -72,44 +72,36 @@ var clients = realClients()
 
 func realClients() Clients {
 	return Clients{
-		Vault: func(path string) (ReleaseVault, error) {
-			v, err := openGitVault(path)
-			if err != nil {
-				return nil, err
-			}
-			return v, nil
-		},
-		PushVault: func(path string) (PushVault, error) {
-			v, err := openGitVault(path)
-			if err != nil {
-				return nil, err
-			}
-			return v, nil
-		},
+		Vault:     func(path string) (ReleaseVault, error) { return held[ReleaseVault](openGitVault(path)) },
+		PushVault: func(path string) (PushVault, error) { return held[PushVault](openGitVault(path)) },
 		Blog: func(dir, url, branch string, auth transport.AuthMethod) (BlogClone, error) {
-			c, err := blog.Open(dir, url, branch, auth)
-			if err != nil {
-				return nil, err
-			}
-			return c, nil
+			return held[BlogClone](blog.Open(dir, url, branch, auth))
 		},
 
-		GitHub: func(api string, opts github.Options) AdvisoryAPI { return github.New(api, opts) },
-		Images: func(opts oci.Options) ImageRegistry { return oci.New(opts) },
-		Registry: func(r *pipeline.Run) (CrateReader, error) {
-			idx, err := indexClient(r)
-			if err != nil {
-				return nil, err // not a nil *index.Client in an interface
-			}
-			return idx, nil
-		},
-		Index: func(r *pipeline.Run) (RegistryIndex, error) {
-			idx, err := indexClient(r)
-			if err != nil {
-				return nil, err // not a nil *index.Client in an interface
-			}
-			return idx, nil
-		},
-		Cargo: func(r *pipeline.Run, rel pipeline.Release) LineCargo { return lineCargo{cargoFor(r, rel)} },
+		GitHub:   func(api string, opts github.Options) AdvisoryAPI { return github.New(api, opts) },
+		Images:   func(opts oci.Options) ImageRegistry { return oci.New(opts) },
+		Registry: func(r *pipeline.Run) (CrateReader, error) { return held[CrateReader](indexClient(r)) },
+		Index:    func(r *pipeline.Run) (RegistryIndex, error) { return held[RegistryIndex](indexClient(r)) },
+		Cargo:    func(r *pipeline.Run, rel pipeline.Release) LineCargo { return lineCargo{cargoFor(r, rel)} },
 	}
 }
+
+// held is client c as the interface I a stage holds it by, and nil on an
+// error: a nil pointer in an interface would not compare equal to nil.
+// c is always one of the real clients above, each of which implements
+// its interface: the compiler checks that below.
+func held[I any, C any](c C, err error) (I, error) {
+	var none I
+	if err != nil {
+		return none, err
+	}
+	return any(c).(I), nil
+}
+
+var (
+	_ ReleaseVault  = gitVault{}
+	_ PushVault     = gitVault{}
+	_ BlogClone     = (*blog.Clone)(nil)
+	_ CrateReader   = (*index.Client)(nil)
+	_ RegistryIndex = (*index.Client)(nil)
+)
