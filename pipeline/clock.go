@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -107,15 +106,20 @@ func (c *FakeClock) Drive(step time.Duration) (stop func()) {
 // when ended (the call under test) delivers first, or when nothing waits
 // within hang (a guard against a test that hangs, not a timing check).
 func (c *FakeClock) AwaitWaiter(ended <-chan error, hang time.Duration) error {
+	return c.AwaitWaiters(1, ended, hang)
+}
+
+// AwaitWaiters is AwaitWaiter for n things waiting at once.
+func (c *FakeClock) AwaitWaiters(n int, ended <-chan error, hang time.Duration) error {
 	deadline := time.Now().Add(hang)
-	for c.Waiters() == 0 {
+	for c.Waiters() < n {
 		select {
 		case err := <-ended:
 			return fmt.Errorf("returned (%v) instead of waiting on the clock", err)
 		default:
 		}
 		if time.Now().After(deadline) {
-			return errors.New("nothing waits on the clock")
+			return fmt.Errorf("%d thing(s) wait on the clock, want %d", c.Waiters(), n)
 		}
 		time.Sleep(time.Millisecond)
 	}

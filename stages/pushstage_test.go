@@ -69,17 +69,8 @@ var checkedPreflight = recordingPreflight{fn: func(r *pipeline.Run) error {
 // awaitWaiters returns once n things wait on the clock.
 func awaitWaiters(t *testing.T, clock *pipeline.FakeClock, n int, ended <-chan error) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second) // a guard against a hang, not a timing check
-	for clock.Waiters() < n {
-		select {
-		case err := <-ended:
-			t.Fatalf("the run ended (%v) instead of waiting for T0", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d thing(s) wait on the clock, want %d", clock.Waiters(), n)
-		}
-		time.Sleep(time.Millisecond)
+	if err := clock.AwaitWaiters(n, ended, 10*time.Second); err != nil {
+		t.Fatalf("waiting for T0: %v", err)
 	}
 }
 
