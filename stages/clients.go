@@ -8,6 +8,7 @@ import (
 
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/blog"
+	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/github"
 	"github.com/async-rs/embargo/stages/index"
 	"github.com/async-rs/embargo/stages/oci"
@@ -88,8 +89,8 @@ func realClients() Clients {
 
 // held is client c as the interface I a stage holds it by, and nil on an
 // error: a nil pointer in an interface would not compare equal to nil.
-// c is always one of the real clients above, each of which implements
-// its interface: the compiler checks that below.
+// c is always a real client, which implements its interface: the
+// compiler checks each below.
 func held[I any, C any](c C, err error) (I, error) {
 	var none I
 	if err != nil {
@@ -104,4 +105,5 @@ var (
 	_ BlogClone     = (*blog.Clone)(nil)
 	_ CrateReader   = (*index.Client)(nil)
 	_ RegistryIndex = (*index.Client)(nil)
+	_ Upload        = (*cargo.Upload)(nil)
 )

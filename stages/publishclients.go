@@ -59,18 +59,10 @@ type Upload interface {
 // lineCargo is the real cargo as a LineCargo: its copies are lineCargos.
 type lineCargo struct{ *cargo.Cargo }
 
-func (c lineCargo) WithView(url string) LineCargo {
-	cp := *c.Cargo
-	cp.View = url
-	return lineCargo{&cp}
-}
+func (c lineCargo) WithView(url string) LineCargo { return lineCargo{c.Cargo.WithView(url)} }
 
 func (c lineCargo) WithToken(tok string) LineCargo { return lineCargo{c.Cargo.WithToken(tok)} }
 
 func (c lineCargo) StartPublish(ctx context.Context, dir, crate string) (Upload, error) {
-	u, err := c.Cargo.StartPublish(ctx, dir, crate)
-	if err != nil {
-		return nil, err // not a nil *cargo.Upload in an interface
-	}
-	return u, nil
+	return held[Upload](c.Cargo.StartPublish(ctx, dir, crate))
 }

@@ -264,6 +264,14 @@ func FileSha256(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// WithView is a copy of c that resolves dependencies through the View of
+// the index at url, where it can (ResolvesThroughView).
+func (c *Cargo) WithView(url string) *Cargo {
+	cp := *c
+	cp.View = url
+	return &cp
+}
+
 // WithToken is a copy of c that publishes with tok: the token can change
 // during a release (Trusted Publishing's run out), and uploads in flight
 // keep the one they started with.
