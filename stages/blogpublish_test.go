@@ -40,7 +40,7 @@ func fakeBlogRun(t *testing.T, now time.Time) (*pipeline.Run, *pipeline.FakeCloc
 // is ahead; at T0 one push puts the post on the blog's branch, and a
 // re-run pushes nothing.
 func TestAdvisoryPostIsPushedOnceAtT0(t *testing.T) {
-	r, clock, b := fakeBlogRun(t, ghsaT0.Add(-time.Hour))
+	r, clock, b := fakeBlogRun(t, fakeT0.Add(-time.Hour))
 	err := execute(t, r, pipeline.Selection{}, prepared, Advisory{})
 	var early *pipeline.EarlyError
 	if !errors.As(err, &early) {
@@ -53,7 +53,7 @@ func TestAdvisoryPostIsPushedOnceAtT0(t *testing.T) {
 		t.Fatal("the post is on the blog before T0")
 	}
 
-	clock.Set(ghsaT0.Add(2 * time.Second))
+	clock.Set(fakeT0.Add(2 * time.Second))
 	if err := execute(t, r, pipeline.Selection{Only: "advisory"}, Advisory{}); err != nil {
 		t.Fatalf("run at T0: %v", err)
 	}
@@ -61,8 +61,8 @@ func TestAdvisoryPostIsPushedOnceAtT0(t *testing.T) {
 	if len(p) != 1 {
 		t.Fatalf("%d pushes at T0, want 1", len(p))
 	}
-	if p[0].at.Before(ghsaT0) {
-		t.Errorf("pushed at %s, before T0 %s", p[0].at, ghsaT0)
+	if p[0].at.Before(fakeT0) {
+		t.Errorf("pushed at %s, before T0 %s", p[0].at, fakeT0)
 	}
 	_, out, err := AdvisoryOutputs(t.Context(), r)
 	if err != nil {
@@ -93,7 +93,7 @@ func TestAdvisoryPostIsPushedOnceAtT0(t *testing.T) {
 // The push landed but its answer was lost: the next try fetches the
 // branch, finds the post and pushes nothing again.
 func TestAdvisoryWhosePushAnswerWasLostIsNotPushedTwice(t *testing.T) {
-	r, clock, b := fakeBlogRun(t, ghsaT0.Add(time.Second))
+	r, clock, b := fakeBlogRun(t, fakeT0.Add(time.Second))
 	r.Late = true
 	b.loseAnswers = 1
 	t.Cleanup(clock.Drive(time.Second)) // the retry's wait

@@ -18,6 +18,9 @@ import (
 	"github.com/async-rs/embargo/stages/oci"
 )
 
+// fakeT0 is the embargo instant of the fake worlds.
+var fakeT0 = time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
+
 // useClients gives the stages, for the test's duration, the real clients
 // as edit changes them. Tests that use it do not run in parallel.
 func useClients(t *testing.T, edit func(*Clients)) {

@@ -23,8 +23,6 @@ const (
 	ghsaTitle    = "Out-of-bounds read in demo_core::get"
 )
 
-var ghsaT0 = time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
-
 // ghsaWorld is a sandbox GitHub holding the release's draft, and a run of
 // a two-line release at now on a fake clock, with [ghsa] pointing at it.
 type ghsaWorld struct {
@@ -48,7 +46,7 @@ func newGHSAWorld(t *testing.T, now time.Time, opts sandbox.Options) *ghsaWorld 
 		t.Fatal(err)
 	}
 	cfg := &pipeline.Config{
-		Embargo:  pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: ghsaT0, Handler: "Jane Doe <jane@example.org>"},
+		Embargo:  pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0, Handler: "Jane Doe <jane@example.org>"},
 		Releases: []pipeline.Release{{Line: "1.1", Tag: "v1.1.1"}, {Line: "1.0", Tag: "v1.0.4"}},
 		Advisory: pipeline.AdvisorySection{Title: ghsaTitle, Package: "demo-core", Severity: "high", Aliases: []string{"CVE-2026-00001"}},
 		GHSA:     &pipeline.GHSASection{Repo: ghsaRepo, ID: ghsaID, API: srv.URL, TokenEnv: ghsaTokenEnv, Credits: []string{"octocat", "hubot:reporter"}},
@@ -75,7 +73,7 @@ func newGHSAWorld(t *testing.T, now time.Time, opts sandbox.Options) *ghsaWorld 
 		Out:      pipeline.NewReporter(out, false, clock, secrets.Scrub),
 		Secrets:  secrets,
 		StateDir: dir,
-		Late:     !now.Before(ghsaT0), // nothing prepared these runs before T0: the operator's word
+		Late:     !now.Before(fakeT0), // nothing prepared these runs before T0: the operator's word
 	}}
 }
 
@@ -107,7 +105,7 @@ func (w *ghsaWorld) assertNoToken(t *testing.T, texts ...string) {
 }
 
 func TestGHSAIsNotPublishedBeforeT0(t *testing.T) {
-	w := newGHSAWorld(t, ghsaT0.Add(-time.Minute), sandbox.Options{})
+	w := newGHSAWorld(t, fakeT0.Add(-time.Minute), sandbox.Options{})
 	err := w.run(t)
 	var early *pipeline.EarlyError
 	if !errors.As(err, &early) {
@@ -120,7 +118,7 @@ func TestGHSAIsNotPublishedBeforeT0(t *testing.T) {
 }
 
 func TestGHSAIsPublishedAtT0WithEveryLinesRangeOnceAndReRunsWriteNothing(t *testing.T) {
-	w := newGHSAWorld(t, ghsaT0.Add(time.Second), sandbox.Options{})
+	w := newGHSAWorld(t, fakeT0.Add(time.Second), sandbox.Options{})
 	if err := w.run(t); err != nil {
 		t.Fatalf("%v\n%s", err, w.out)
 	}
@@ -163,7 +161,7 @@ func TestGHSAIsPublishedAtT0WithEveryLinesRangeOnceAndReRunsWriteNothing(t *test
 // An advisory someone edited after it was published is never overwritten
 // without --force, and verify says it differs.
 func TestGHSAPublishedWithOtherContentIsNotOverwritten(t *testing.T) {
-	w := newGHSAWorld(t, ghsaT0.Add(time.Second), sandbox.Options{})
+	w := newGHSAWorld(t, fakeT0.Add(time.Second), sandbox.Options{})
 	if err := w.run(t); err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +195,7 @@ func TestGHSARefusalsNameTheKeyToFix(t *testing.T) {
 		{"a credit to no account", sandbox.Options{Users: []string{"octocat"}}, nil, "ghsa.credits", "422"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			w := newGHSAWorld(t, ghsaT0.Add(time.Second), c.opts)
+			w := newGHSAWorld(t, fakeT0.Add(time.Second), c.opts)
 			if c.edit != nil {
 				c.edit(w.r.Config)
 			}
@@ -215,7 +213,7 @@ func TestGHSARefusalsNameTheKeyToFix(t *testing.T) {
 }
 
 func TestPreflightFindsADraftThatDisagreesWithTheAdvisory(t *testing.T) {
-	w := newGHSAWorld(t, ghsaT0.Add(-time.Hour), sandbox.Options{})
+	w := newGHSAWorld(t, fakeT0.Add(-time.Hour), sandbox.Options{})
 	w.srv.AddDraft(ghsaRepo, sandbox.Draft{GHSAID: ghsaID, Summary: "Something else", Description: "d", CVEID: "CVE-2026-99999"})
 	m, err := AdvisoryModel(w.r.Config)
 	if err != nil {
@@ -248,7 +246,7 @@ func TestPreflightFindsADraftThatDisagreesWithTheAdvisory(t *testing.T) {
 // GitHub replaces the credits with the list sent: the one the draft has
 // already (GitHub credits the reporter of a private report) stays.
 func TestGHSAKeepsTheCreditsTheDraftHas(t *testing.T) {
-	w := newGHSAWorld(t, ghsaT0.Add(time.Second), sandbox.Options{})
+	w := newGHSAWorld(t, fakeT0.Add(time.Second), sandbox.Options{})
 	c := github.New(w.srv.URL, github.Options{Token: ghsaToken})
 	if _, err := c.Update(t.Context(), ghsaRepo, ghsaID, github.Update{Credits: []github.Credit{{Login: "reporter-x", Type: "reporter"}}}); err != nil {
 		t.Fatal(err)
@@ -265,7 +263,7 @@ func TestGHSAKeepsTheCreditsTheDraftHas(t *testing.T) {
 // The affected functions of [advisory] functions go to GitHub too, on
 // every line's vulnerability, as RustSec lists them for every range.
 func TestGHSACarriesTheAffectedFunctions(t *testing.T) {
-	w := newGHSAWorld(t, ghsaT0.Add(time.Second), sandbox.Options{})
+	w := newGHSAWorld(t, fakeT0.Add(time.Second), sandbox.Options{})
 	w.r.Config.Advisory.Functions = []string{"demo_core::window", "demo_core::get"}
 	if err := w.run(t); err != nil {
 		t.Fatalf("%v\n%s", err, w.out)

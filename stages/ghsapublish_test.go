@@ -18,7 +18,7 @@ const ghsaAPIURL = "https://api.github.example"
 
 func ghsaReleaseConfig() *pipeline.Config {
 	return &pipeline.Config{
-		Embargo:  pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: ghsaT0, Handler: "Jane Doe <jane@example.org>"},
+		Embargo:  pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0, Handler: "Jane Doe <jane@example.org>"},
 		Releases: []pipeline.Release{{Line: "1.1", Tag: "v1.1.1"}, {Line: "1.0", Tag: "v1.0.4"}},
 		Advisory: pipeline.AdvisorySection{Title: ghsaTitle, Package: "demo-core", Severity: "high", Aliases: []string{"CVE-2026-00001"}},
 		GHSA:     &pipeline.GHSASection{Repo: ghsaRepo, ID: ghsaID, API: ghsaAPIURL, TokenEnv: ghsaTokenEnv, Credits: []string{"octocat"}},
@@ -44,7 +44,7 @@ func fakeGHSA(t *testing.T, now time.Time, adv github.Advisory) (*pipeline.Run, 
 // while T0 is ahead; at T0 it sends one PATCH that publishes it with every
 // line's range, and a re-run sends none.
 func TestGHSAWaitsForT0ThenPublishesOnceWithEveryLine(t *testing.T) {
-	r, clock, gh := fakeGHSA(t, ghsaT0.Add(-time.Hour), draftAdvisory())
+	r, clock, gh := fakeGHSA(t, fakeT0.Add(-time.Hour), draftAdvisory())
 	err := execute(t, r, pipeline.Selection{}, prepared, GHSA{})
 	var early *pipeline.EarlyError
 	if !errors.As(err, &early) {
@@ -57,7 +57,7 @@ func TestGHSAWaitsForT0ThenPublishesOnceWithEveryLine(t *testing.T) {
 		t.Fatalf("before T0: %d PATCH(es), the advisory %s; want nothing written", len(p), gh.advisory().State)
 	}
 
-	clock.Set(ghsaT0.Add(2 * time.Second))
+	clock.Set(fakeT0.Add(2 * time.Second))
 	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{}); err != nil {
 		t.Fatalf("run at T0: %v", err)
 	}
@@ -65,8 +65,8 @@ func TestGHSAWaitsForT0ThenPublishesOnceWithEveryLine(t *testing.T) {
 	if len(p) != 1 {
 		t.Fatalf("%d PATCHes at T0, want 1", len(p))
 	}
-	if p[0].at.Before(ghsaT0) {
-		t.Errorf("the PATCH was sent at %s, before T0 %s", p[0].at, ghsaT0)
+	if p[0].at.Before(fakeT0) {
+		t.Errorf("the PATCH was sent at %s, before T0 %s", p[0].at, fakeT0)
 	}
 	u := p[0].u
 	var ranges []string
@@ -96,7 +96,7 @@ func TestGHSAWaitsForT0ThenPublishesOnceWithEveryLine(t *testing.T) {
 // re-run finds the advisory published as the release says and sends
 // nothing again.
 func TestGHSAWhoseAnswerWasLostIsNotPublishedTwice(t *testing.T) {
-	r, _, gh := fakeGHSA(t, ghsaT0.Add(time.Second), draftAdvisory())
+	r, _, gh := fakeGHSA(t, fakeT0.Add(time.Second), draftAdvisory())
 	r.Late = true
 	gh.loseAnswers = 1
 	err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{})
@@ -122,7 +122,7 @@ func TestGHSAKeepsTheDraftsCVEAndCredits(t *testing.T) {
 	cve := "CVE-2026-00001"
 	adv.CVEID = &cve
 	adv.Credits = []github.Credit{{Login: "reporter-x", Type: "reporter"}}
-	r, _, gh := fakeGHSA(t, ghsaT0.Add(time.Second), adv)
+	r, _, gh := fakeGHSA(t, fakeT0.Add(time.Second), adv)
 	r.Late = true
 	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{}); err != nil {
 		t.Fatal(err)
@@ -143,7 +143,7 @@ func TestGHSAKeepsTheDraftsCVEAndCredits(t *testing.T) {
 // overwrite it and names --force; with --force it sets the content and
 // leaves the state alone (it is published already).
 func TestGHSAChangedAfterPublishingIsOnlyOverwrittenWithForce(t *testing.T) {
-	r, _, gh := fakeGHSA(t, ghsaT0.Add(time.Second), draftAdvisory())
+	r, _, gh := fakeGHSA(t, fakeT0.Add(time.Second), draftAdvisory())
 	r.Late = true
 	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{}); err != nil {
 		t.Fatal(err)
@@ -177,7 +177,7 @@ func TestGHSAChangedAfterPublishingIsOnlyOverwrittenWithForce(t *testing.T) {
 // verify reads the advisory back: published as the release says passes;
 // withdrawn to a draft, or edited, fails, naming where a re-run starts.
 func TestVerifyReadsThePublishedAdvisoryBack(t *testing.T) {
-	r, _, gh := fakeGHSA(t, ghsaT0.Add(time.Second), draftAdvisory())
+	r, _, gh := fakeGHSA(t, fakeT0.Add(time.Second), draftAdvisory())
 	r.Late = true
 	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{}); err != nil {
 		t.Fatal(err)
@@ -214,7 +214,7 @@ func TestVerifyReadsThePublishedAdvisoryBack(t *testing.T) {
 // without one refuses before making any client: never the real API, never
 // the real token.
 func TestARehearsalNeverCallsTheRealGitHub(t *testing.T) {
-	r, _, gh := fakeGHSA(t, ghsaT0.Add(time.Second), draftAdvisory())
+	r, _, gh := fakeGHSA(t, fakeT0.Add(time.Second), draftAdvisory())
 	r.Targets = &pipeline.Targets{}
 	if _, err := ghsaClient(r); err == nil {
 		t.Fatal("a rehearsal without a sandbox GitHub got a client")

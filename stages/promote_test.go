@@ -13,8 +13,6 @@ import (
 // The promote stage against fake image registries: what is copied, when,
 // and how often, without a registry.
 
-var promoteT0 = time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
-
 const (
 	digestApp  = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	digestCLI  = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
@@ -31,7 +29,7 @@ var promoteImages = []pipeline.Image{
 func fakePromote(t *testing.T, now time.Time) (*pipeline.Run, *pipeline.FakeClock, *fakeImages) {
 	t.Helper()
 	cfg := &pipeline.Config{
-		Embargo: pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: promoteT0},
+		Embargo: pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0},
 		Images:  append([]pipeline.Image(nil), promoteImages...),
 		Window:  6 * time.Hour,
 	}
@@ -45,7 +43,7 @@ func fakePromote(t *testing.T, now time.Time) (*pipeline.Run, *pipeline.FakeCloc
 // T0 is ahead; at T0 it copies each image once, to the digest pinned, and
 // a re-run copies nothing again.
 func TestPromoteCopiesEachImageOnceAtT0(t *testing.T) {
-	r, clock, images := fakePromote(t, promoteT0.Add(-time.Hour))
+	r, clock, images := fakePromote(t, fakeT0.Add(-time.Hour))
 	err := execute(t, r, pipeline.Selection{}, prepared, Promote{})
 	var early *pipeline.EarlyError
 	if !errors.As(err, &early) {
@@ -58,7 +56,7 @@ func TestPromoteCopiesEachImageOnceAtT0(t *testing.T) {
 		t.Errorf("the sources were not checked before T0: recorded %q", got.Digests)
 	}
 
-	clock.Set(promoteT0.Add(time.Second))
+	clock.Set(fakeT0.Add(time.Second))
 	if err := execute(t, r, pipeline.Selection{Only: "promote"}, Promote{}); err != nil {
 		t.Fatalf("run at T0: %v", err)
 	}
@@ -67,7 +65,7 @@ func TestPromoteCopiesEachImageOnceAtT0(t *testing.T) {
 		t.Fatalf("%d copies at T0, want one per image: %+v", len(copies), copies)
 	}
 	for _, c := range copies {
-		if c.at.Before(promoteT0) {
+		if c.at.Before(fakeT0) {
 			t.Errorf("%s copied at %s, before T0", c.dst, c.at)
 		}
 	}
@@ -98,7 +96,7 @@ func mustPinned(t *testing.T, ref string) string {
 // A public name that already holds other bytes is a released tag: it is
 // never moved, and the image beside it is still copied.
 func TestPromoteNeverMovesAPublicTag(t *testing.T) {
-	r, _, images := fakePromote(t, promoteT0.Add(time.Second))
+	r, _, images := fakePromote(t, fakeT0.Add(time.Second))
 	r.Late = true
 	images.refs[promoteImages[0].To] = digestElse
 	err := execute(t, r, pipeline.Selection{Only: "promote"}, Promote{})
@@ -117,7 +115,7 @@ func TestPromoteNeverMovesAPublicTag(t *testing.T) {
 // A source missing, or at other bytes than pinned, is found before T0,
 // naming the image to fix; nothing is copied then or at T0.
 func TestPromoteFindsABadSourceBeforeT0(t *testing.T) {
-	r, clock, images := fakePromote(t, promoteT0.Add(-time.Hour))
+	r, clock, images := fakePromote(t, fakeT0.Add(-time.Hour))
 	delete(images.refs, promoteImages[0].From)
 	images.refs[promoteImages[1].From] = digestElse
 	err := execute(t, r, pipeline.Selection{}, prepared, Promote{})
@@ -128,7 +126,7 @@ func TestPromoteFindsABadSourceBeforeT0(t *testing.T) {
 	if errors.As(err, &early) {
 		t.Errorf("the bad sources were reported only as the gate's refusal: %v", err)
 	}
-	clock.Set(promoteT0.Add(time.Second))
+	clock.Set(fakeT0.Add(time.Second))
 	if err := execute(t, r, pipeline.Selection{Only: "promote"}, Promote{}); err == nil {
 		t.Error("at T0 the run with bad sources passed")
 	}
@@ -140,7 +138,7 @@ func TestPromoteFindsABadSourceBeforeT0(t *testing.T) {
 // The copy landed other bytes than the source was checked at (it changed
 // underneath): the run fails, saying so.
 func TestPromoteRefusesACopyOfOtherBytes(t *testing.T) {
-	r, _, images := fakePromote(t, promoteT0.Add(time.Second))
+	r, _, images := fakePromote(t, fakeT0.Add(time.Second))
 	r.Late = true
 	images.lands = digestElse
 	err := execute(t, r, pipeline.Selection{Only: "promote"}, Promote{})
@@ -151,7 +149,7 @@ func TestPromoteRefusesACopyOfOtherBytes(t *testing.T) {
 
 // A rehearsal reads the registries and copies nothing, even after T0.
 func TestAPromoteRehearsalOnlyReads(t *testing.T) {
-	r, _, images := fakePromote(t, promoteT0.Add(time.Second))
+	r, _, images := fakePromote(t, fakeT0.Add(time.Second))
 	r.Late = true
 	r.Targets = &pipeline.Targets{}
 	if err := execute(t, r, pipeline.Selection{Only: "promote"}, Promote{}); err != nil {

@@ -27,8 +27,6 @@ import (
 // worktrees are real git on this disk; the sealed .crate files are where
 // preflight's cargo left them.
 
-var publishT0 = time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
-
 const (
 	publishTokenEnv = "CARGO_REGISTRY_TOKEN"
 	publishToken    = "cio-publish-token"
@@ -58,13 +56,13 @@ type publishWorld struct {
 func newPublishWorld(t *testing.T) *publishWorld {
 	t.Helper()
 	cfg := &pipeline.Config{
-		Embargo:  pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: publishT0},
+		Embargo:  pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0},
 		Source:   pipeline.SourceSection{Repo: heldSource(t, "embargo/1.13", "embargo/1.12")},
 		Releases: []pipeline.Release{{Line: "1.13", Branch: "embargo/1.13", Tag: "v1.13.1"}, {Line: "1.12", Branch: "embargo/1.12", Tag: "v1.12.5"}},
 		Registry: pipeline.RegistrySection{Name: "crates-io", Index: "sparse+https://index.registry.example/", TokenEnv: publishTokenEnv},
 		Window:   6 * time.Hour,
 	}
-	r, clock, _ := fakeRun(t, cfg, publishT0.Add(-time.Hour), map[string]string{publishTokenEnv: publishToken})
+	r, clock, _ := fakeRun(t, cfg, fakeT0.Add(-time.Hour), map[string]string{publishTokenEnv: publishToken})
 	w := &publishWorld{r: r, clock: clock, idx: &fakeIndex{fakeCrates: newFakeCrates()}}
 	w.cg = &fakeCargo{clock: clock, idx: w.idx}
 	useClients(t, func(c *Clients) {
@@ -142,7 +140,7 @@ func heldSource(t *testing.T, branches ...string) string {
 			t.Fatal(err)
 		}
 	}
-	h, err := wt.Commit("Fix the out-of-bounds read", &git.CommitOptions{Author: &object.Signature{Name: "Jane Doe", Email: "jane@example.org", When: publishT0.Add(-48 * time.Hour)}})
+	h, err := wt.Commit("Fix the out-of-bounds read", &git.CommitOptions{Author: &object.Signature{Name: "Jane Doe", Email: "jane@example.org", When: fakeT0.Add(-48 * time.Hour)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +292,7 @@ func TestPublishUploadsWhatTheIndexLacksOnceAtT0(t *testing.T) {
 
 	// Before T0, without its gate (--only), the stage looks at the index
 	// and refuses to upload.
-	w.clock.Set(publishT0.Add(-time.Minute))
+	w.clock.Set(fakeT0.Add(-time.Minute))
 	err := w.publish(t)
 	var early *pipeline.EarlyError
 	if !errors.As(err, &early) {
@@ -304,7 +302,7 @@ func TestPublishUploadsWhatTheIndexLacksOnceAtT0(t *testing.T) {
 		t.Fatalf("uploaded before T0: %+v", u)
 	}
 
-	w.clock.Set(publishT0.Add(time.Second))
+	w.clock.Set(fakeT0.Add(time.Second))
 	if err := w.publish(t); err != nil {
 		t.Fatalf("publish at T0: %v", err)
 	}
@@ -319,7 +317,7 @@ func TestPublishUploadsWhatTheIndexLacksOnceAtT0(t *testing.T) {
 		if u.token != publishToken {
 			t.Errorf("%s uploaded with token %q, want the registry's", u.nv, u.token)
 		}
-		if u.at.Before(publishT0) {
+		if u.at.Before(fakeT0) {
 			t.Errorf("%s uploaded at %s, before T0", u.nv, u.at)
 		}
 		res := w.result(u.nv)
@@ -363,7 +361,7 @@ func TestPublishSkipsAVersionThereWithTheSealedChecksum(t *testing.T) {
 		t.Run(fmt.Sprintf("yanked=%v", yanked), func(t *testing.T) {
 			w := newPublishWorld(t)
 			w.idx.put("demo-core@1.13.1", sealedBytes("demo-core@1.13.1"), yanked)
-			w.clock.Set(publishT0.Add(time.Second))
+			w.clock.Set(fakeT0.Add(time.Second))
 			if err := w.publish(t); err != nil {
 				t.Fatalf("publish: %v", err)
 			}
@@ -384,7 +382,7 @@ func TestPublishRefusesAVersionThereWithOtherBytes(t *testing.T) {
 	w := newPublishWorld(t)
 	other := []byte("someone else's demo-core 1.13.1")
 	w.idx.put("demo-core@1.13.1", other, false)
-	w.clock.Set(publishT0.Add(time.Second))
+	w.clock.Set(fakeT0.Add(time.Second))
 	err := w.publish(t)
 	if err == nil || !mentions(err.Error(), "demo-core@1.13.1", sum(other), sum(sealedBytes("demo-core@1.13.1")), "cannot be replaced") {
 		t.Fatalf("publish: %v, want the refusal naming the registry's and the sealed checksum", err)

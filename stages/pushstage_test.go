@@ -18,11 +18,9 @@ import (
 // The push stage against a fake git world: what is public, when, and how
 // many pushes made it so, without a repository or a server.
 
-var pushT0 = time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
-
 func pushReleaseConfig() *pipeline.Config {
 	return &pipeline.Config{
-		Embargo: pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: pushT0, Handler: "Jane Doe <jane@example.org>"},
+		Embargo: pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0, Handler: "Jane Doe <jane@example.org>"},
 		Source:  pipeline.SourceSection{Repo: "demo", Public: "https://git.example/demo.git"},
 		Releases: []pipeline.Release{
 			{Line: "1.1", Branch: "embargo/1.1", PublicBranch: "main", Tag: "v1.1.1"},
@@ -113,7 +111,7 @@ func wantPublicAtHeld(t *testing.T, r *pipeline.Run, git *fakeGit, held map[stri
 // waits with it: nothing is public before T0. At T0 one atomic push makes
 // every line's branch and tag public, and a re-run pushes nothing.
 func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
-	r, clock, git, held := fakePush(t, pushT0.Add(-time.Hour))
+	r, clock, git, held := fakePush(t, fakeT0.Add(-time.Hour))
 	before := git.publicRefs()
 	ended := make(chan error, 1)
 	go func() { ended <- execute(t, r, pipeline.Selection{}, checkedPreflight, Gate{}, Push{}) }()
@@ -128,7 +126,7 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 	}
 
 	// Five seconds before T0 the push is prepared, and still waits.
-	clock.Set(pushT0.Add(-5 * time.Second))
+	clock.Set(fakeT0.Add(-5 * time.Second))
 	awaitWaiters(t, clock, 2, ended)
 	if p := git.landed(); len(p) != 0 {
 		t.Fatalf("pushes 5 s before T0: %+v", p)
@@ -143,7 +141,7 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 
 	// A second before T0 the remote has been read once more; the push
 	// waits for the gate.
-	clock.Set(pushT0.Add(-time.Second))
+	clock.Set(fakeT0.Add(-time.Second))
 	recheck := awaitStep(t, r, "push", "recheck", ended)
 	if recheck != "the remote is as it was when the push was prepared" {
 		t.Errorf("the recheck before T0 says %q", recheck)
@@ -152,7 +150,7 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 		t.Fatalf("pushes a second before T0: %+v", p)
 	}
 
-	clock.Set(pushT0.Add(10 * time.Millisecond))
+	clock.Set(fakeT0.Add(10 * time.Millisecond))
 	if err := <-ended; err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -160,8 +158,8 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 	if len(p) != 1 {
 		t.Fatalf("%d pushes, want one atomic push: %+v", len(p), p)
 	}
-	if p[0].at.Before(pushT0) {
-		t.Errorf("pushed at %s, before T0 %s", p[0].at, pushT0)
+	if p[0].at.Before(fakeT0) {
+		t.Errorf("pushed at %s, before T0 %s", p[0].at, fakeT0)
 	}
 	want := []string{"refs/heads/main", "refs/heads/release-1.0", "refs/tags/v1.0.4", "refs/tags/v1.1.1"}
 	if got := slices.Sorted(maps.Keys(p[0].refs)); !slices.Equal(got, want) {
@@ -187,11 +185,11 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 // The push stage run alone before T0 (--only push, no gate to wait for)
 // is refused by the gate at its write: nothing is pushed.
 func TestPushAloneBeforeT0IsRefusedAndPushesNothing(t *testing.T) {
-	r, clock, git, _ := fakePush(t, pushT0.Add(-time.Hour))
+	r, clock, git, _ := fakePush(t, fakeT0.Add(-time.Hour))
 	if err := execute(t, r, pipeline.Selection{}, checkedPreflight); err != nil {
 		t.Fatalf("preflight: %v", err)
 	}
-	clock.Set(pushT0.Add(-time.Second))
+	clock.Set(fakeT0.Add(-time.Second))
 	err := execute(t, r, pipeline.Selection{Only: "push"}, Push{})
 	var early *pipeline.EarlyError
 	if !errors.As(err, &early) {
@@ -205,16 +203,16 @@ func TestPushAloneBeforeT0IsRefusedAndPushesNothing(t *testing.T) {
 // A fresh runner (no journal) after the push landed reads the public
 // repository and pushes nothing.
 func TestPushOnAFreshRunnerAfterThePushPushesNothing(t *testing.T) {
-	r, clock, git, held := fakePush(t, pushT0.Add(-time.Minute))
+	r, clock, git, held := fakePush(t, fakeT0.Add(-time.Minute))
 	if err := execute(t, r, pipeline.Selection{}, checkedPreflight); err != nil {
 		t.Fatalf("preflight: %v", err)
 	}
-	clock.Set(pushT0.Add(time.Second))
+	clock.Set(fakeT0.Add(time.Second))
 	if err := execute(t, r, pipeline.Selection{Only: "push"}, Push{}); err != nil {
 		t.Fatalf("run at T0: %v", err)
 	}
 
-	fresh, _, _ := fakeRun(t, pushReleaseConfig(), pushT0.Add(time.Hour), nil)
+	fresh, _, _ := fakeRun(t, pushReleaseConfig(), fakeT0.Add(time.Hour), nil)
 	fresh.Late = true // nothing in this state directory shows it was prepared
 	if err := execute(t, fresh, pipeline.Selection{Only: "push"}, Push{}); err != nil {
 		t.Fatalf("run on a fresh runner: %v", err)
@@ -228,7 +226,7 @@ func TestPushOnAFreshRunnerAfterThePushPushesNothing(t *testing.T) {
 // A held commit already reachable from a public ref before T0 is a leak:
 // the run stops at preflight with the LEAK finding, and nothing is pushed.
 func TestLeakBeforeT0StopsTheRunAndPushesNothing(t *testing.T) {
-	r, _, git, held := fakePush(t, pushT0.Add(-time.Hour))
+	r, _, git, held := fakePush(t, fakeT0.Add(-time.Hour))
 	git.public["refs/heads/wip"] = vault.RemoteRef{Hash: held["1.1"], Commit: held["1.1"]} // someone pushed the fix
 	before := git.publicRefs()
 
@@ -258,11 +256,11 @@ func TestLeakBeforeT0StopsTheRunAndPushesNothing(t *testing.T) {
 // The push landed but its answer was lost: the stage reads the public
 // repository again, finds every ref there and does not push again.
 func TestPushWhoseAnswerWasLostIsNotPushedTwice(t *testing.T) {
-	r, clock, git, held := fakePush(t, pushT0.Add(-time.Minute))
+	r, clock, git, held := fakePush(t, fakeT0.Add(-time.Minute))
 	if err := execute(t, r, pipeline.Selection{}, checkedPreflight); err != nil {
 		t.Fatalf("preflight: %v", err)
 	}
-	clock.Set(pushT0.Add(time.Second))
+	clock.Set(fakeT0.Add(time.Second))
 	git.loseAnswers = 1
 	t.Cleanup(clock.Drive(time.Second)) // the retry's wait
 	if err := execute(t, r, pipeline.Selection{Only: "push"}, Push{}); err != nil {

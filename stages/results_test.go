@@ -29,11 +29,11 @@ func recorded(t *testing.T, j *pipeline.Journal, stage, step string, v pipeline.
 // order, the pinned lockfile, the versions already released, the rendered
 // outputs' digests.
 func TestPreflightResultsOfAVersion2JournalAreReadByTheStagesAfterIt(t *testing.T) {
-	cfg := &pipeline.Config{Embargo: pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: verifyT0}, Window: time.Hour,
+	cfg := &pipeline.Config{Embargo: pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0}, Window: time.Hour,
 		Releases: []pipeline.Release{{Line: "1.0", Branch: "embargo/1.0", Tag: "v1.0.1"}}}
 	rel := cfg.Releases[0]
 	path := filepath.Join(t.TempDir(), "journal.json")
-	old := `{"version": 2, "id": "DEMO-SA-2026-001", "t0": "` + verifyT0.Format(time.RFC3339) + `", "window": "1h0m0s",
+	old := `{"version": 2, "id": "DEMO-SA-2026-001", "t0": "` + fakeT0.Format(time.RFC3339) + `", "window": "1h0m0s",
   "stages": [{"name": "preflight", "state": "done", "steps": [
     {"name": "fetch", "state": "done", "result": {"source_tags": "v1.0.1", "summary": "1 held branches read"}},
     {"name": "line 1.0", "state": "done", "result": {"held": "aaaa", "public_tip": "bbbb", "crates": "demo-core@1.0.1,demo@1.0.1"}},

@@ -20,13 +20,11 @@ import (
 	"github.com/async-rs/embargo/templates"
 )
 
-var verifyT0 = time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
-
 // verifyRun is a run at now on a fake clock, with its output in out.
 func verifyRun(t *testing.T, window time.Duration, now time.Time) (*pipeline.Run, *bytes.Buffer) {
 	t.Helper()
 	cfg := &pipeline.Config{
-		Embargo: pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: verifyT0},
+		Embargo: pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0},
 		Window:  window,
 		Path:    "embargo.toml",
 	}
@@ -81,7 +79,7 @@ func site(t *testing.T, misses int32, page string) (*httptest.Server, *atomic.In
 
 func TestPollPostWaitsUntilThePostIsLive(t *testing.T) {
 	srv, n := site(t, 2, postPage)
-	r, out := verifyRun(t, time.Hour, verifyT0.Add(time.Minute))
+	r, out := verifyRun(t, time.Hour, fakeT0.Add(time.Minute))
 	clock := advancing(t, r, time.Second)
 	obs, err := pollPost(t.Context(), r, srv.URL+"/posts/x/", []string{"DEMO-SA-2026-001"})
 	if err != nil {
@@ -94,7 +92,7 @@ func TestPollPostWaitsUntilThePostIsLive(t *testing.T) {
 		t.Errorf("the wait is not reported:\n%s", out)
 	}
 	// The waits were the gate's clock's: a second, then two.
-	if waited := clock.Now().Sub(verifyT0.Add(time.Minute)); waited != 3*time.Second {
+	if waited := clock.Now().Sub(fakeT0.Add(time.Minute)); waited != 3*time.Second {
 		t.Errorf("the gate's clock moved %s, want the 1s and 2s of the backoff", waited)
 	}
 }
@@ -109,7 +107,7 @@ func TestPollPostWaitsForThePageToBeThePost(t *testing.T) {
 		w.Write([]byte(postPage))
 	}))
 	defer srv.Close()
-	r, _ := verifyRun(t, time.Hour, verifyT0.Add(time.Minute))
+	r, _ := verifyRun(t, time.Hour, fakeT0.Add(time.Minute))
 	advancing(t, r, time.Second)
 	if _, err := pollPost(t.Context(), r, srv.URL, []string{"Out-of-bounds read"}); err != nil {
 		t.Fatal(err)
@@ -121,7 +119,7 @@ func TestPollPostWaitsForThePageToBeThePost(t *testing.T) {
 
 func TestPollPostDeadlinePassedWithoutThePostIsAnError(t *testing.T) {
 	srv, n := site(t, 1<<30, "")
-	r, _ := verifyRun(t, time.Hour, verifyT0.Add(time.Hour+time.Second))
+	r, _ := verifyRun(t, time.Hour, fakeT0.Add(time.Hour+time.Second))
 	_, err := pollPost(t.Context(), r, srv.URL+"/posts/x/", []string{"DEMO-SA-2026-001"})
 	if err == nil {
 		t.Fatal("no error, though the deadline passed with the post not live")
@@ -138,7 +136,7 @@ func TestPollPostDeadlinePassedWithoutThePostIsAnError(t *testing.T) {
 
 func TestPollPostDeadlinePassedButLiveIsFine(t *testing.T) {
 	srv, _ := site(t, 0, postPage)
-	r, _ := verifyRun(t, time.Hour, verifyT0.Add(2*time.Hour))
+	r, _ := verifyRun(t, time.Hour, fakeT0.Add(2*time.Hour))
 	if _, err := pollPost(t.Context(), r, srv.URL, []string{"DEMO-SA-2026-001"}); err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +144,7 @@ func TestPollPostDeadlinePassedButLiveIsFine(t *testing.T) {
 
 func TestPollPostStopsAtTheDeadline(t *testing.T) {
 	// Five minutes of the window left on the gate's clock.
-	deadline := verifyT0.Add(time.Hour)
+	deadline := fakeT0.Add(time.Hour)
 	r, _ := verifyRun(t, time.Hour, deadline.Add(-5*time.Minute))
 	clock := advancing(t, r, time.Second)
 	var mu sync.Mutex
@@ -177,7 +175,7 @@ func TestPollPostStopsAtTheDeadline(t *testing.T) {
 
 func TestPollPostInterrupted(t *testing.T) {
 	srv, _ := site(t, 1<<30, "")
-	r, _ := verifyRun(t, time.Hour, verifyT0.Add(time.Minute))
+	r, _ := verifyRun(t, time.Hour, fakeT0.Add(time.Minute))
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	_, err := pollPost(ctx, r, srv.URL, []string{"x"})
@@ -187,7 +185,7 @@ func TestPollPostInterrupted(t *testing.T) {
 }
 
 func TestVerifyRefusesBeforeT0(t *testing.T) {
-	r, _ := verifyRun(t, time.Hour, verifyT0.Add(-time.Minute))
+	r, _ := verifyRun(t, time.Hour, fakeT0.Add(-time.Minute))
 	err := Verify{}.Run(t.Context(), r)
 	if err == nil || !strings.Contains(err.Error(), "at or after T0") {
 		t.Fatalf("err = %v, want a refusal before T0", err)
@@ -214,7 +212,7 @@ func TestCrateURL(t *testing.T) {
 
 func TestPostURL(t *testing.T) {
 	m := &templates.Model{URL: "https://async.rs/blog/oob/"}
-	r, _ := verifyRun(t, time.Hour, verifyT0)
+	r, _ := verifyRun(t, time.Hour, fakeT0)
 	if u, why := postURL(r, m); u != m.URL || why != "" {
 		t.Errorf("a run polls %q (%s), want blog.url's %q", u, why, m.URL)
 	}
@@ -233,11 +231,11 @@ func TestPostURL(t *testing.T) {
 }
 
 func TestTimelineRecordsEachStageAndTheMargin(t *testing.T) {
-	r, out := verifyRun(t, 6*time.Hour, verifyT0.Add(90*time.Second))
+	r, out := verifyRun(t, 6*time.Hour, fakeT0.Add(90*time.Second))
 	ended := map[string]time.Duration{"preflight": -time.Hour, "gate": 0, "push": 2 * time.Second, "publish": 40 * time.Second, "advisory": time.Minute}
 	for _, s := range r.Journal.Stages {
 		if d, ok := ended[s.Name]; ok {
-			at := verifyT0.Add(d)
+			at := fakeT0.Add(d)
 			s.State, s.Ended = pipeline.StateDone, &at
 		}
 	}
@@ -295,7 +293,7 @@ func fakeRegistry(t *testing.T, cksum string, body []byte) *httptest.Server {
 // demo-core 1.0.0 (none when sealed is ""), releasing from reg.
 func sealedRun(t *testing.T, reg *httptest.Server, sealed string) (*pipeline.Run, *bytes.Buffer) {
 	t.Helper()
-	r, out := verifyRun(t, time.Hour, verifyT0.Add(time.Minute))
+	r, out := verifyRun(t, time.Hour, fakeT0.Add(time.Minute))
 	rel := pipeline.Release{Line: "1.0", Branch: "embargo/1.0", Tag: "v1.0.0"}
 	r.Config.Releases = []pipeline.Release{rel}
 	r.Config.Registry.Index = "sparse+" + reg.URL + "/index/"

@@ -21,7 +21,7 @@ var (
 func sealedLineRun(t *testing.T, reg *fakeCrates) (*pipeline.Run, pipeline.Release) {
 	t.Helper()
 	useClients(t, func(c *Clients) { c.Registry = func(*pipeline.Run) (CrateReader, error) { return reg, nil } })
-	r, _ := verifyRun(t, time.Hour, verifyT0.Add(time.Minute))
+	r, _ := verifyRun(t, time.Hour, fakeT0.Add(time.Minute))
 	rel := pipeline.Release{Line: "1.0", Branch: "embargo/1.0", Tag: "v1.0.4"}
 	r.Config.Releases = []pipeline.Release{rel}
 	order := []string{"demo-core@1.0.4", "demo-macros@1.0.4"}
