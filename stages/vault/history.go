@@ -36,7 +36,13 @@ func (v *Vault) Ahead(tip, base plumbing.Hash) ([]plumbing.Hash, error) {
 // walk visits commits from tip, each once; visit returns false to stop
 // descending through a commit.
 func (v *Vault) walk(tip plumbing.Hash, visit func(*object.Commit) bool) error {
-	seen := map[plumbing.Hash]bool{}
+	return v.walkUnseen(tip, map[plumbing.Hash]bool{}, visit)
+}
+
+// walkUnseen is walk that skips the commits in seen, and adds to it those
+// it visits: walks from many tips that share one seen set read each
+// commit once over all of them.
+func (v *Vault) walkUnseen(tip plumbing.Hash, seen map[plumbing.Hash]bool, visit func(*object.Commit) bool) error {
 	stack := []plumbing.Hash{tip}
 	for len(stack) > 0 {
 		h := stack[len(stack)-1]
@@ -102,22 +108,13 @@ func (v *Vault) Leaks(commits []plumbing.Hash) (map[plumbing.Hash]string, error)
 		public := "refs/" + strings.TrimPrefix(name, publicPrefix)
 		// Share the visited set across refs: history seen once need not
 		// be walked again for the next ref.
-		stack := []plumbing.Hash{tip}
-		for len(stack) > 0 {
-			h := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			if seen[h] {
-				continue
+		if err := v.walkUnseen(tip, seen, func(c *object.Commit) bool {
+			if want[c.Hash] {
+				out[c.Hash] = public
 			}
-			seen[h] = true
-			if want[h] {
-				out[h] = public
-			}
-			c, err := v.repo.CommitObject(h)
-			if err != nil {
-				return fmt.Errorf("commit %s of %s: %w", short(h), public, err)
-			}
-			stack = append(stack, c.ParentHashes...)
+			return true
+		}); err != nil {
+			return fmt.Errorf("%s: %w", public, err)
 		}
 		return nil
 	})
