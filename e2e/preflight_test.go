@@ -260,3 +260,106 @@ func TestAdvisoryOnTheBlogBeforeT0IsALeak(t *testing.T) {
 		t.Fatalf("want a leak finding: %s", res)
 	}
 }
+
+// check proves, days before T0, that the pushes of T0 will be let in: the
+// public repository and the blog's exist and can be read, and the forge
+// lets each one's token push to it (what a push asks first, asked with
+// the token; nothing is sent). Each refusal names its config key, and
+// the variable of a refused token, and exits 1; `run` refuses the same
+// before anything is public; nothing is pushed anywhere, and no token is
+// shown or stored.
+func TestCheckProvesTheGitPushes(t *testing.T) {
+	t.Parallel()
+	const wrong = "tok-wrong-0a9e44d2c7b1"
+	cases := []struct {
+		name string
+		// setup breaks the release and says with what variables to run,
+		// and what check must say.
+		setup func(t *testing.T, bl *servedBlog) (env, want []string)
+		ready bool
+	}{
+		{
+			name: "every token may push",
+			setup: func(t *testing.T, bl *servedBlog) ([]string, []string) {
+				return nil, []string{
+					"source.token_env: " + tokenEnv + " may push to " + bl.server.RepoURL("public.git"),
+					"blog.token_env: " + blogTokenEnv + " may push to " + bl.server.RepoURL("blog.git"),
+				}
+			},
+			ready: true,
+		},
+		{
+			name: "a wrong git token",
+			setup: func(t *testing.T, bl *servedBlog) ([]string, []string) {
+				return []string{tokenEnv + "=" + wrong}, []string{
+					"source.token_env: " + tokenEnv + " was refused by " + bl.server.RepoURL("public.git") + " (401 Invalid username or token.",
+					"fix: put in " + tokenEnv + " a valid token with push (write) rights to that repository",
+				}
+			},
+		},
+		{
+			name: "a wrong blog token",
+			setup: func(t *testing.T, bl *servedBlog) ([]string, []string) {
+				return []string{blogTokenEnv + "=" + wrong}, []string{
+					"blog.token_env: " + blogTokenEnv + " was refused by " + bl.server.RepoURL("blog.git") + " (401 Invalid username or token.",
+				}
+			},
+		},
+		{
+			name: "a public repository that does not exist",
+			setup: func(t *testing.T, bl *servedBlog) ([]string, []string) {
+				bl.editConfig(t, bl.server.RepoURL("public.git"), bl.server.RepoURL("pubilc.git"))
+				return nil, []string{
+					"source.public: " + bl.server.RepoURL("pubilc.git") + " does not exist or cannot be read (404 Repository not found.)",
+					"fix: check source.public in " + bl.config,
+				}
+			},
+		},
+		{
+			name: "a blog repository that does not exist",
+			setup: func(t *testing.T, bl *servedBlog) ([]string, []string) {
+				bl.editConfig(t, bl.server.RepoURL("blog.git"), bl.server.RepoURL("blgo.git"))
+				return nil, []string{
+					"blog.repo: " + bl.server.RepoURL("blgo.git") + " does not exist, or the token in " + blogTokenEnv + " may not see it (404 Repository not found.)",
+				}
+			},
+		},
+		{
+			name: "a blog branch that does not exist",
+			setup: func(t *testing.T, bl *servedBlog) ([]string, []string) {
+				bl.editConfig(t, `branch = "master"`, `branch = "main"`)
+				return nil, []string{"blog.branch: " + bl.server.RepoURL("blog.git") + " has no branch main", "fix: check blog.branch in " + bl.config}
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			bl := newServedBlogRelease(t, time.Now().Add(time.Hour))
+			env, want := tc.setup(t, bl)
+			cmds := []string{"check", "run"}
+			if tc.ready {
+				cmds = cmds[:1]
+			}
+			for _, cmd := range cmds {
+				res := bl.run([]string{cmd}, env...)
+				if tc.ready != (res.code == 0) || !tc.ready && res.code != 1 {
+					t.Fatalf("%s: want exit %d, got %s", cmd, map[bool]int{true: 0, false: 1}[tc.ready], res)
+				}
+				for _, w := range want {
+					if !strings.Contains(res.stdout+res.stderr, w) {
+						t.Errorf("%s output lacks %q:\n%s", cmd, w, res)
+					}
+				}
+				if !tc.ready && strings.Count(res.stdout, "fix:") != 1 {
+					t.Errorf("%s: want the one problem, got:\n%s", cmd, res)
+				}
+				bl.assertAbsent([]string{token, registryToken, wrong}, res.stdout, res.stderr)
+			}
+			if n := len(bl.server.Pushes()); n != 0 {
+				t.Errorf("the git server saw %d pushes", n)
+			}
+			bl.assertUnreleased()
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -128,9 +129,19 @@ func checkBlog(ctx context.Context, r *pipeline.Run, m *templates.Model, out *te
 		return err
 	}
 	tip, err := c.Fetch(ctx)
-	if err != nil {
-		add("blog.repo", "check blog.repo and blog.branch, and the blog token", "%v", blogFetchError(r, err))
+	if errors.Is(err, blog.ErrNoBranch) {
+		add("blog.branch", fmt.Sprintf("check blog.branch in %s: a branch of blog.repo (`git ls-remote %s`)", cfg.Path, blogRepo(r)),
+			"%s has no branch %s", blogRepo(r), cfg.Blog.Branch)
 		return nil
+	}
+	if err != nil {
+		g := blogRemote(r)
+		if blogAuth(r) == nil {
+			g = g.anonymous()
+		}
+		f := remoteFinding(r, g, false, err)
+		add(f.Subject, f.Fix, "%s", f.Msg)
+		return errUnread
 	}
 	res.Branch, res.Tip = cfg.Blog.Branch, tip.String()
 	if _, exists, err := c.File(tip, out.Post.Path); err != nil {

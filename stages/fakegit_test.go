@@ -138,6 +138,9 @@ func (f *fakeGit) SourceTag(string) (plumbing.Hash, bool, error) {
 	return plumbing.ZeroHash, false, nil
 }
 
+// ProbePush: the fake public repository takes every push.
+func (f *fakeGit) ProbePush(context.Context, string, transport.AuthMethod) error { return nil }
+
 func (f *fakeGit) FetchPublic(context.Context, string, transport.AuthMethod) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

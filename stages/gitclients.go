@@ -59,6 +59,10 @@ type ReleaseVault interface {
 	HeldWorktrees
 	// FetchPublic mirrors the public repository's refs, reading only.
 	FetchPublic(ctx context.Context, url string, auth transport.AuthMethod) error
+	// ProbePush asks a remote, with auth, what a push asks first (the
+	// refs it advertises to one), and sends nothing after: the forge's
+	// refusal is the error.
+	ProbePush(ctx context.Context, url string, auth transport.AuthMethod) error
 	// Dir is where the vault is, for messages.
 	Dir() string
 }
@@ -133,6 +137,10 @@ func (v gitVault) Dir() string { return v.Path }
 
 func (gitVault) SourceRefs(source string, refs []plumbing.ReferenceName) (map[plumbing.ReferenceName]plumbing.Hash, error) {
 	return vault.SourceRefs(source, refs)
+}
+
+func (gitVault) ProbePush(ctx context.Context, url string, auth transport.AuthMethod) error {
+	return vault.ProbePush(ctx, url, auth)
 }
 
 func (gitVault) ListRemote(ctx context.Context, url string, auth transport.AuthMethod) (map[string]vault.RemoteRef, error) {

@@ -34,14 +34,14 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 	if err != nil {
 		return err
 	}
-	c := &checking{r: r, cfg: r.Config, v: v, missingBranch: map[string]bool{}, problemLines: map[string]bool{}}
+	c := &checking{r: r, cfg: r.Config, v: v, missingBranch: map[string]bool{}, problemLines: map[string]bool{}, unread: map[string]bool{}}
 	c.leak = leakReporter(r, c.add)
 	if err := runSteps(ctx,
 		c.fetch,       // the held branches and the public refs, read into the vault
 		c.lines,       // each line: fast-forward, leaks, tags, versions
 		c.packages,    // each sound line packaged and verified, and compared with the registry
 		c.advisory,    // the advisory rendered, the blog and the GitHub draft checked
-		c.credentials, // the tokens the run will need
+		c.credentials, // the tokens the run will need; the git pushes asked with theirs
 		func(ctx context.Context) error { return checkSeal(ctx, r, v, c.add) },
 		func(context.Context) error { return recordClocks(r, clocks, c.add) },
 	); err != nil {
@@ -65,6 +65,9 @@ type checking struct {
 	// missingBranch and problemLines are the lines whose held branch is
 	// not in the source, and those not sound enough to package.
 	missingBranch, problemLines map[string]bool
+	// unread holds the URL keys of the remotes that could not be read
+	// (source.public, blog.repo), each a finding already.
+	unread map[string]bool
 	// afterT0 is whether the checks after the fetch run after T0, when
 	// what is public is released, not leaked.
 	afterT0 bool
@@ -105,10 +108,20 @@ func (c *checking) fetch(ctx context.Context) error {
 				"held branch %s does not exist in %s", rel.Branch, cfg.Source.Repo)
 		}
 		res.SourceTags, res.Branches, res.Public = tags, len(present), cfg.Source.Public
-		// Read only: nothing is ever written to the public remote here.
-		return v.FetchPublic(ctx, publicURL(r), nil)
+		// Read only, and without a credential (the public repository is
+		// public): nothing is ever written to the public remote here.
+		if err := v.FetchPublic(ctx, publicURL(r), nil); err != nil {
+			c.unread["source.public"] = true
+			f := remoteFinding(r, publicRemote(r).anonymous(), false, err)
+			c.add(f.Subject, f.Fix, "%s", f.Msg)
+			return errUnread
+		}
+		return nil
 	})
 	c.afterT0 = !r.Now().Before(r.Gate.T0)
+	if isUnread(err) {
+		return nil // the lines are not checked against a public repository not read
+	}
 	return err
 }
 
@@ -116,6 +129,10 @@ func (c *checking) fetch(ctx context.Context) error {
 // packaged.
 func (c *checking) lines(context.Context) error {
 	for i, rel := range c.cfg.Releases {
+		if c.unread["source.public"] {
+			c.problemLines[rel.Line] = true
+			continue
+		}
 		held, ok := c.v.Held(rel.Branch)
 		if !ok {
 			c.problemLines[rel.Line] = true
@@ -169,7 +186,9 @@ func (c *checking) advisory(ctx context.Context) error {
 				return fmt.Errorf("%w: %d", errLineProblems, n)
 			}
 			return nil
-		}); err != nil && !errors.Is(err, errLineProblems) {
+		}); isUnread(err) {
+			c.unread["blog.repo"] = true
+		} else if err != nil && !errors.Is(err, errLineProblems) {
 			c.add("blog", "", "%v", err)
 		}
 	}
@@ -187,6 +206,7 @@ func (c *checking) credentials(ctx context.Context) error {
 	r, cfg := c.r, c.cfg
 	_, err := pipeline.Step(r, "credentials", func(res *pipeline.Said) error {
 		var have []string
+		proven, judged := c.provePushes(ctx)
 		for _, cr := range credentials(cfg) {
 			if r.Targets != nil {
 				continue // a rehearsal never reads the real tokens
@@ -196,13 +216,15 @@ func (c *checking) credentials(ctx context.Context) error {
 					"environment variable %s is not set: %s", cr.env, cr.use)
 				continue
 			}
-			if !slices.Contains(have, cr.env) {
+			if !judged[cr.key] && !slices.Contains(have, cr.env) {
 				have = append(have, cr.env)
 			}
 		}
+		said := proven
 		if len(have) > 0 {
-			*res = pipeline.Said("set: " + strings.Join(have, ", "))
+			said = append(said, "set: "+strings.Join(have, ", "))
 		}
+		*res = pipeline.Said(strings.Join(said, "; "))
 		if cfg.Registry.TrustedPublishing {
 			checkTrustedPublishing(ctx, r, res, c.add)
 		}

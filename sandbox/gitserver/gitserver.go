@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -28,13 +29,51 @@ const (
 type Options struct {
 	// Token, when non-empty, is required as the HTTP basic auth password
 	// (any user name) on every git-receive-pack request, both the ref
-	// advertisement and the POST. Fetching stays anonymous.
+	// advertisement and the POST. Fetching stays anonymous, but a
+	// credential the forge does not know is refused on every request, as
+	// GitHub and Gitea refuse one. Without a Token the server is open:
+	// anyone may push, with any credential or none.
 	Token string
+	// ReadOnlyToken, when set with Token, is a credential the forge knows
+	// whose account may read every repository but push to none.
+	ReadOnlyToken string
+	// Forge is whose answers a refused request gets: GitHub's (the
+	// default) or Gitea's.
+	Forge Forge
 	// ClockOffset sets the server's clock this far ahead of this machine's
 	// (negative: behind), as a forge whose clock is off: its Date headers
 	// and its request log both read it.
 	ClockOffset time.Duration
 }
+
+// Forge is a git host whose refusals the server answers with, status,
+// headers and words, so that a client's handling of them is tested on
+// what the real one sends.
+type Forge int
+
+const (
+	// GitHub: a credential it does not know is 401 with
+	// `WWW-Authenticate: Basic realm="GitHub"` on any request, and so is a
+	// push without one; an unknown repository is 404 "Repository not
+	// found."; a push with a token whose account may not push is 403
+	// "Permission to OWNER/REPO.git denied to USER.".
+	GitHub Forge = iota
+	// Gitea (routers/web/repo/githttp.go): a credential it does not know
+	// is 401 "Failed to authenticate user" on any request; a push without
+	// one is 401 with `WWW-Authenticate: Basic realm="Gitea"`, and so is
+	// an anonymous read of a repository that does not exist (it might be
+	// private); a signed-in read of it is 404 "Repository not found", a
+	// signed-in push to it 403 "Push to create is not enabled for
+	// users."; a push with a token whose scope does not write
+	// repositories is 403 "Forbidden". (An account with read access only
+	// but a token that may write gets the advertisement: Gitea checks its
+	// write access in the pre-receive hook, when the pack arrives.)
+	Gitea
+)
+
+// ReadOnlyUser is the account of Options.ReadOnlyToken, as GitHub names it
+// in a refusal.
+const ReadOnlyUser = "sandbox-reader"
 
 // Request is one HTTP request seen by the server.
 type Request struct {
@@ -55,11 +94,13 @@ type Server struct {
 	URL  string // http://127.0.0.1:PORT
 	Root string // directory holding the bare repositories
 
-	backend string
-	token   string
-	offset  time.Duration
-	srv     *http.Server
-	done    chan struct{}
+	backend  string
+	token    string
+	readOnly string
+	forge    Forge
+	offset   time.Duration
+	srv      *http.Server
+	done     chan struct{}
 
 	mu       sync.Mutex
 	requests []Request
@@ -98,12 +139,14 @@ func Start(root string, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("gitserver: listen: %w", err)
 	}
 	s := &Server{
-		URL:     "http://" + ln.Addr().String(),
-		Root:    abs,
-		backend: backend,
-		token:   opts.Token,
-		offset:  opts.ClockOffset,
-		done:    make(chan struct{}),
+		URL:      "http://" + ln.Addr().String(),
+		Root:     abs,
+		backend:  backend,
+		token:    opts.Token,
+		readOnly: opts.ReadOnlyToken,
+		forge:    opts.Forge,
+		offset:   opts.ClockOffset,
+		done:     make(chan struct{}),
 	}
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second}
 	go func() {
@@ -177,7 +220,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Path:    r.URL.Path,
 		Service: service(r),
 	}
-	rec.Authorized = s.authorized(r)
+	cred := s.credential(r)
+	rec.Authorized = s.token == "" || cred == pusher
 	sw := &statusWriter{ResponseWriter: w, now: s.now}
 	defer func() {
 		if sw.status == 0 {
@@ -196,9 +240,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(sw, "embargo sandbox git server")
 		return
 	}
-	if rec.Service == ReceivePack && !rec.Authorized {
-		sw.Header().Set("WWW-Authenticate", `Basic realm="embargo"`)
-		http.Error(sw, "authentication required", http.StatusUnauthorized)
+	if s.refuse(sw, r.URL.Path, rec.Service, cred) {
 		return
 	}
 
@@ -246,12 +288,95 @@ func (s *Server) takeDrop() bool {
 	return false
 }
 
-func (s *Server) authorized(r *http.Request) bool {
-	if s.token == "" {
-		return true
+// credential is who a request says it is.
+type credential int
+
+const (
+	anonymous credential = iota // no Authorization header
+	pusher                      // Options.Token
+	reader                      // Options.ReadOnlyToken
+	unknown                     // a credential the forge does not know
+)
+
+func (s *Server) credential(r *http.Request) credential {
+	if r.Header.Get("Authorization") == "" {
+		return anonymous
 	}
 	_, pass, ok := r.BasicAuth()
-	return ok && subtle.ConstantTimeCompare([]byte(pass), []byte(s.token)) == 1
+	switch {
+	case !ok:
+	case s.token != "" && subtle.ConstantTimeCompare([]byte(pass), []byte(s.token)) == 1:
+		return pusher
+	case s.readOnly != "" && subtle.ConstantTimeCompare([]byte(pass), []byte(s.readOnly)) == 1:
+		return reader
+	}
+	return unknown
+}
+
+// refuse answers a request the forge would not serve as the forge
+// answers it, and says whether it did. An open server (no Token) refuses
+// only what does not exist.
+func (s *Server) refuse(w http.ResponseWriter, urlPath, service string, cred credential) bool {
+	repo, exists := s.repository(urlPath)
+	push := service == ReceivePack
+	if s.token == "" {
+		cred = pusher
+	}
+	refuse := func(status int, realm, said string) bool {
+		if realm != "" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="`+realm+`"`)
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(status)
+		if said != "" {
+			fmt.Fprintln(w, said)
+		}
+		return true
+	}
+	if s.forge == Gitea {
+		switch {
+		case cred == unknown:
+			return refuse(http.StatusUnauthorized, "", "Failed to authenticate user")
+		case cred == anonymous && (push || !exists):
+			return refuse(http.StatusUnauthorized, "Gitea", "Unauthorized")
+		case !exists && push:
+			return refuse(http.StatusForbidden, "", "Push to create is not enabled for users.")
+		case !exists:
+			return refuse(http.StatusNotFound, "", "Repository not found")
+		case push && cred == reader:
+			return refuse(http.StatusForbidden, "", "Forbidden")
+		}
+		return false
+	}
+	switch {
+	case cred == unknown:
+		return refuse(http.StatusUnauthorized, "GitHub", "Invalid username or token. Password authentication is not supported for Git operations.")
+	case cred == anonymous && push:
+		return refuse(http.StatusUnauthorized, "GitHub", "")
+	case !exists:
+		return refuse(http.StatusNotFound, "", "Repository not found.")
+	case push && cred == reader:
+		return refuse(http.StatusForbidden, "", fmt.Sprintf("Permission to %s denied to %s.", repo, ReadOnlyUser))
+	}
+	return false
+}
+
+// repository is the repository a request's path names (the part before
+// the smart or dumb protocol's own path) and whether it is a repository
+// under the root.
+func (s *Server) repository(urlPath string) (name string, exists bool) {
+	name = strings.TrimPrefix(urlPath, "/")
+	for _, marker := range []string{"/info/", "/" + UploadPack, "/" + ReceivePack, "/HEAD", "/objects/"} {
+		if i := strings.Index(name, marker); i >= 0 {
+			name = name[:i]
+		}
+	}
+	clean := path.Clean("/" + name)
+	if name == "" || clean != "/"+name {
+		return name, false
+	}
+	fi, err := os.Stat(filepath.Join(s.Root, filepath.FromSlash(clean), "HEAD"))
+	return name, err == nil && fi.Mode().IsRegular()
 }
 
 func service(r *http.Request) string {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -118,7 +119,7 @@ func TestPushRequiresToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") != `Basic realm="embargo"` {
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") != `Basic realm="GitHub"` {
 		t.Fatalf("advertisement without token: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
 }
@@ -282,5 +283,93 @@ func TestClockOffsetMovesDateAndRequestLogTogether(t *testing.T) {
 		if r.Time.Before(before.Add(42*time.Second)) || r.Time.After(after.Add(42*time.Second)) {
 			t.Errorf("%s %s logged at %s, not on the server's clock (42 s ahead)", r.Method, r.Path, r.Time.Format(time.RFC3339Nano))
 		}
+	}
+}
+
+// Each refusal is the forge's own: its status, its realm and its words,
+// for a push and for a fetch, with no credential, an unknown one, a
+// read-only one and the push token, to a repository that exists and to
+// one that does not.
+func TestRefusalsAreTheForgesOwn(t *testing.T) {
+	const readOnly = "read-only-token"
+	type answer struct {
+		status      int
+		realm, said string
+	}
+	ok := answer{status: http.StatusOK}
+	cases := []struct {
+		forge         Forge
+		cred, service string
+		repo          string
+		want          answer
+	}{
+		{GitHub, "", ReceivePack, "public.git", answer{401, `Basic realm="GitHub"`, ""}},
+		{GitHub, "wrong", ReceivePack, "public.git", answer{401, `Basic realm="GitHub"`, "Invalid username or token. Password authentication is not supported for Git operations.\n"}},
+		{GitHub, "wrong", UploadPack, "public.git", answer{401, `Basic realm="GitHub"`, "Invalid username or token. Password authentication is not supported for Git operations.\n"}},
+		{GitHub, readOnly, ReceivePack, "public.git", answer{403, "", "Permission to public.git denied to sandbox-reader.\n"}},
+		{GitHub, readOnly, UploadPack, "public.git", ok},
+		{GitHub, token, ReceivePack, "public.git", ok},
+		{GitHub, "", UploadPack, "public.git", ok},
+		{GitHub, token, ReceivePack, "missing.git", answer{404, "", "Repository not found.\n"}},
+		{GitHub, "", UploadPack, "missing.git", answer{404, "", "Repository not found.\n"}},
+		{GitHub, "", ReceivePack, "missing.git", answer{401, `Basic realm="GitHub"`, ""}},
+		{Gitea, "", ReceivePack, "public.git", answer{401, `Basic realm="Gitea"`, "Unauthorized\n"}},
+		{Gitea, "wrong", ReceivePack, "public.git", answer{401, "", "Failed to authenticate user\n"}},
+		{Gitea, "wrong", UploadPack, "public.git", answer{401, "", "Failed to authenticate user\n"}},
+		{Gitea, readOnly, ReceivePack, "public.git", answer{403, "", "Forbidden\n"}},
+		{Gitea, token, ReceivePack, "public.git", ok},
+		{Gitea, "", UploadPack, "public.git", ok},
+		{Gitea, "", UploadPack, "missing.git", answer{401, `Basic realm="Gitea"`, "Unauthorized\n"}},
+		{Gitea, token, UploadPack, "missing.git", answer{404, "", "Repository not found\n"}},
+		{Gitea, token, ReceivePack, "missing.git", answer{403, "", "Push to create is not enabled for users.\n"}},
+	}
+	servers := map[Forge]*Server{}
+	for _, f := range []Forge{GitHub, Gitea} {
+		root := t.TempDir()
+		if _, err := git.PlainInit(filepath.Join(root, "public.git"), true); err != nil {
+			t.Fatal(err)
+		}
+		srv, err := Start(root, Options{Token: token, ReadOnlyToken: readOnly, Forge: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Close)
+		servers[f] = srv
+	}
+	for _, tc := range cases {
+		srv := servers[tc.forge]
+		req, _ := http.NewRequest(http.MethodGet, srv.RepoURL(tc.repo)+"/info/refs?service="+tc.service, nil)
+		if tc.cred != "" {
+			req.SetBasicAuth("x-access-token", tc.cred)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got := answer{resp.StatusCode, resp.Header.Get("WWW-Authenticate"), string(body)}
+		if tc.want.status == http.StatusOK {
+			got.said = tc.want.said // the advertisement itself
+		}
+		if got != tc.want {
+			t.Errorf("forge %d, credential %q, %s of %s: got %+v, want %+v", tc.forge, tc.cred, tc.service, tc.repo, got, tc.want)
+		}
+	}
+	for f, srv := range servers {
+		// Only the push token's requests are authorized: one to each
+		// repository.
+		var authorized []string
+		for _, r := range srv.ReceivePacks() {
+			if r.Authorized {
+				authorized = append(authorized, r.Path)
+			}
+		}
+		if want := []string{"/public.git/info/refs", "/missing.git/info/refs"}; !slices.Equal(authorized, want) && !slices.Equal(authorized, []string{want[1], want[0]}) {
+			t.Errorf("forge %d: authorized receive-packs %q, want %q", f, authorized, want)
+		}
+	}
+	if n := len(servers[GitHub].Pushes()) + len(servers[Gitea].Pushes()); n != 0 {
+		t.Errorf("%d pushes recorded, none made", n)
 	}
 }

@@ -32,25 +32,9 @@ type PushSession struct {
 // OpenPush reads the remote's refs for a push to url. Nothing is written
 // until Send.
 func (v *Vault) OpenPush(ctx context.Context, url string, auth transport.AuthMethod) (*PushSession, error) {
-	ep, err := transport.NewEndpoint(url)
+	sess, adv, err := openReceivePack(ctx, url, auth)
 	if err != nil {
 		return nil, err
-	}
-	cl, err := client.NewClient(ep)
-	if err != nil {
-		return nil, err
-	}
-	sess, err := cl.NewReceivePackSession(ep, auth)
-	if err != nil {
-		return nil, fmt.Errorf("open a push to %s: %w", url, err)
-	}
-	adv, err := sess.AdvertisedReferencesContext(ctx)
-	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
-		sess.Close()
-		return nil, fmt.Errorf("list refs of %s: %w", url, err)
-	}
-	if adv == nil {
-		adv = packp.NewAdvRefs()
 	}
 	refs := map[string]RemoteRef{}
 	for name, h := range adv.References {
@@ -72,6 +56,47 @@ func (v *Vault) OpenPush(ctx context.Context, url string, auth transport.AuthMet
 		refs[name] = rr
 	}
 	return &PushSession{v: v, sess: sess, adv: adv, refs: refs}, nil
+}
+
+// openReceivePack opens a push session to url and reads the refs the
+// remote advertises for it (none, from an empty repository): what a push
+// asks first, and all a forge answers before the pack is sent.
+func openReceivePack(ctx context.Context, url string, auth transport.AuthMethod) (transport.ReceivePackSession, *packp.AdvRefs, error) {
+	ep, err := transport.NewEndpoint(url)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := client.NewClient(ep)
+	if err != nil {
+		return nil, nil, err
+	}
+	sess, err := cl.NewReceivePackSession(ep, auth)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open a push to %s: %w", url, err)
+	}
+	adv, err := sess.AdvertisedReferencesContext(ctx)
+	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		sess.Close()
+		return nil, nil, fmt.Errorf("list refs of %s: %w", url, err)
+	}
+	if adv == nil {
+		adv = packp.NewAdvRefs()
+	}
+	return sess, adv, nil
+}
+
+// ProbePush asks the remote at url, with auth, what a push asks first,
+// the refs it advertises to receive-pack, and closes the session without
+// sending anything. A forge answers it only for a credential it lets
+// push (GitHub), or at least lets read the repository with a token that
+// may write (Gitea checks the account's write access when the pack
+// arrives); its refusal is the error, which Refusal reads.
+func ProbePush(ctx context.Context, url string, auth transport.AuthMethod) error {
+	sess, _, err := openReceivePack(ctx, url, auth)
+	if err != nil {
+		return err
+	}
+	return sess.Close()
 }
 
 // Refs are the remote's refs as the session saw them, peeled.
