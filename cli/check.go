@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -10,9 +11,14 @@ import (
 )
 
 func (a *app) checkCommand() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Validate the config and run preflight; changes nothing",
+		Long: `Validate the config and run preflight, as the run will, and change nothing.
+Ready (exit 0) means a run would release: after T0 that is a release
+prepared before T0 or already begun, which a run resumes; any other T0 in
+the past is refused by run, and so is not ready, unless --late says, as
+for run, that the embargo is over.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := a.loadConfig()
 			if err != nil {
@@ -26,21 +32,37 @@ func (a *app) checkCommand() *cobra.Command {
 			if a.g.json {
 				s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{"ready": true}})
 			} else {
-				fmt.Fprintf(a.stdout, "\nready: %s can be released at %s\n", cfg.Embargo.ID, cfg.T0().Format("2006-01-02 15:04:05Z"))
+				if a.clock.Now().Before(cfg.T0()) {
+					fmt.Fprintf(a.stdout, "\nready: %s can be released at %s\n", cfg.Embargo.ID, cfg.T0().Format("2006-01-02 15:04:05Z"))
+				} else {
+					fmt.Fprintf(a.stdout, "\nready: %s: T0 %s has passed; a run releases what is missing now\n", cfg.Embargo.ID, cfg.T0().Format("2006-01-02 15:04:05Z"))
+				}
 			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&a.late, "late", false, "the embargo is over: check as run --late would release, though the fix is already public or T0 passed before any run prepared for it")
+	return cmd
 }
 
 // checkedPreflight runs preflight as a check, with an in-memory journal
 // (nothing is recorded): its findings are listed, or reported as JSON with
 // verdict false, and end the command with ExitFailed as "not <verdict>".
-// On success the caller owns, and closes, the session.
+// On success the caller owns, and closes, the session. A check (not a
+// reseal) starts from the state directory's journal, as a run would: what
+// earlier runs did decides what a run does after T0.
 func (a *app) checkedPreflight(ctx context.Context, cfg *pipeline.Config, verdict string, resealing bool) (*session, error) {
 	s, err := a.open(cfg, a.stateDir(cfg), "", true)
 	if err != nil {
 		return nil, err
+	}
+	if !resealing {
+		j, err := pipeline.OpenJournalInMemory(filepath.Join(s.run.StateDir, "journal.json"), cfg, a.engine().Names(), s.secrets.Scrub)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.run.Journal = j
 	}
 	s.run.Check, s.run.Resealing = true, resealing
 	err = a.engine().Execute(ctx, s.run, pipeline.Selection{Only: "preflight"})

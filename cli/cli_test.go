@@ -179,6 +179,44 @@ func TestPlanSaysLoudlyWhenT0IsInThePast(t *testing.T) {
 	}
 }
 
+// plan judges a T0 in the past by the rule run applies to what the state
+// directory shows: a release whose push the journal records is resumed,
+// not refused, and plan says so instead of calling T0 a mistake.
+func TestPlanSaysARunResumesAReleaseBegunBeforeIt(t *testing.T) {
+	config := planCIConfig(t, "2026-11-19T14:00:00Z")
+	cfg, err := pipeline.LoadConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := pipeline.OpenJournal("", cfg, (&pipeline.Engine{Stages: stages.All()}).Names(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	push := j.Stage("push")
+	push.State = pipeline.StateDone
+	push.Steps = []*pipeline.StepRecord{{Name: "push", State: pipeline.StateDone, First: map[string]string{"pushed_at": "2026-11-19T14:00:01.25Z"}}}
+	b, _ := json.Marshal(j)
+	state := filepath.Join(filepath.Dir(config), ".embargo")
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(state, "journal.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ := embargo(t, "plan", "-c", config)
+	if !strings.Contains(out, "the release began at T0+1.25s (push: pushed_at 2026-11-19T14:00:01.250Z): a run resumes it") || strings.Contains(out, "IN THE PAST") {
+		t.Errorf("plan of a release begun at T0:\n%s", out)
+	}
+	_, out, _ = embargo(t, "plan", "--json", "-c", config)
+	var rep struct {
+		Past      bool   `json:"t0_in_past"`
+		LateStart string `json:"late_start"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || !rep.Past || rep.LateStart != "resume" {
+		t.Errorf("plan --json: %+v, %v, want t0_in_past and late_start resume:\n%s", rep, err, out)
+	}
+}
+
 // plan --json is the plan as one object: the stages in order with when
 // each runs, the lines, the patched ranges and the registry's versions
 // classified; --ci, which prints lines to paste, refuses it.

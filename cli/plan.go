@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -40,8 +41,7 @@ func (a *app) planCommand() *cobra.Command {
 			fmt.Fprintf(w, "%s: %s\n", cfg.Embargo.ID, cfg.Advisory.Title)
 			a.planCalendar(cfg, now)
 			if !now.Before(cfg.T0()) {
-				fmt.Fprintf(w, "!!! T0 IS IN THE PAST (%s ago): a run releases at once only if this release was prepared before T0 or is already partly public;\n"+
-					"    otherwise it refuses until `embargo run --late` says the embargo is over. Check embargo.at in %s.\n", now.Sub(cfg.T0()).Round(time.Second), cfg.Path)
+				a.planLateStart(cfg, now)
 			}
 			fmt.Fprintln(w)
 			for i, st := range a.stages {
@@ -74,6 +74,36 @@ func (a *app) planCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&ci, "ci", false, "print the CI schedule that starts the release job before T0 (see ci/)")
 	return cmd
+}
+
+// lateStartSeen is what the late-start rule finds in cfg's state
+// directory, its seal and its journal (a journal of another release is
+// err, which a run stops at too). Only check looks at the public world.
+func (a *app) lateStartSeen(cfg *pipeline.Config, now time.Time) (stages.LateStart, error) {
+	state := a.stateDir(cfg)
+	j, err := pipeline.OpenJournalInMemory(filepath.Join(state, "journal.json"), cfg, a.engine().Names(), nil)
+	if err != nil {
+		return stages.LateStart{}, err
+	}
+	r := &pipeline.Run{Config: cfg, Journal: j, StateDir: state, Gate: &pipeline.Gate{T0: cfg.T0(), Window: cfg.Window, Clock: pipeline.NewFakeClock(now)}}
+	return stages.JudgeLateStart(r), nil
+}
+
+// planLateStart says what a run started now does with a T0 in the past,
+// by the rule run applies, to what the state directory shows.
+func (a *app) planLateStart(cfg *pipeline.Config, now time.Time) {
+	w, ago := a.stdout, now.Sub(cfg.T0()).Round(time.Second)
+	l, err := a.lateStartSeen(cfg, now)
+	if err != nil {
+		fmt.Fprintf(w, "!!! %v\n", err)
+	}
+	if l.Proceeds() {
+		fmt.Fprintf(w, "after T0: %s\n", l.Says(cfg.T0(), ago))
+		return
+	}
+	fmt.Fprintf(w, "!!! T0 IS IN THE PAST (%s ago), and nothing in %s shows this release prepared before T0 or begun:\n"+
+		"    a run refuses it, unless part of it is public already (`embargo check` looks), until `embargo run --late`\n"+
+		"    says the embargo is over. Check embargo.at in %s.\n", ago, a.stateDir(cfg), cfg.Path)
 }
 
 // stageWhen says when a stage runs, against T0.

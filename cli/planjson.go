@@ -23,11 +23,15 @@ type planReport struct {
 	CalendarWarnings []string   `json:"calendar_warnings,omitempty"`
 	// T0Past is true when T0 is not ahead: a run then releases at once
 	// only as the late-start rule allows.
-	T0Past   bool          `json:"t0_in_past"`
-	Stages   []planStage   `json:"stages"`
-	Lines    []planLine    `json:"lines"`
-	Patched  []string      `json:"patched"`
-	Versions []planVersion `json:"versions"`
+	T0Past bool `json:"t0_in_past"`
+	// LateStart, when T0 is past, is what a run started now does by the
+	// state directory's seal and journal: "resume" a release begun,
+	// "release" one prepared before T0, or "refuse" without --late.
+	LateStart string        `json:"late_start,omitempty"`
+	Stages    []planStage   `json:"stages"`
+	Lines     []planLine    `json:"lines"`
+	Patched   []string      `json:"patched"`
+	Versions  []planVersion `json:"versions"`
 	// VersionsError says why the registry's versions were not read.
 	VersionsError string             `json:"versions_error,omitempty"`
 	NoFixSeries   []string           `json:"no_fix_series,omitempty"`
@@ -79,6 +83,16 @@ func (a *app) planJSON(ctx context.Context, cfg *pipeline.Config, now time.Time)
 		rep.Distros = &d
 	}
 	rep.CalendarWarnings = stages.CalendarWarnings(cfg)
+	if rep.T0Past {
+		switch l, _ := a.lateStartSeen(cfg, now); {
+		case l.Begun != "":
+			rep.LateStart = "resume"
+		case l.Prepared != "":
+			rep.LateStart = "release"
+		default:
+			rep.LateStart = "refuse"
+		}
+	}
 	for _, st := range a.stages {
 		ps := planStage{Name: st.Name(), When: stageWhen(cfg, st), Summary: st.Summary()}
 		if sk, ok := st.(pipeline.Skipper); ok {

@@ -68,9 +68,10 @@ type release struct {
 	registry *registry.Server
 	// late: T0 had passed when the world was built, so nothing could have
 	// prepared the release before it. Such a world stands for a release
-	// whose embargo the operator knows is over: its runs carry --late, as
-	// the operator's would (without it a run after T0 that nothing
-	// prepared is refused; late_test.go tests that rule).
+	// whose embargo the operator knows is over: its runs and checks carry
+	// --late, as the operator's would (without it a run after T0 that
+	// nothing prepared is refused, and check is not ready; late_test.go
+	// tests that rule).
 	late bool
 }
 
@@ -197,7 +198,7 @@ func execute(t *testing.T, cmd *exec.Cmd) result {
 
 func (rl *release) command(args []string, env ...string) *exec.Cmd {
 	full := append([]string{}, args...)
-	if rl.late && len(args) > 0 && args[0] == "run" && !slices.Contains(args, "--late") {
+	if rl.late && len(args) > 0 && (args[0] == "run" || args[0] == "check") && !slices.Contains(args, "--late") {
 		full = append(full, "--late")
 	}
 	full = append(full, "-c", rl.config)

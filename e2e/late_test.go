@@ -100,17 +100,23 @@ func TestFixOnTheRegistryBeforeT0IsALeak(t *testing.T) {
 }
 
 // A T0 in the past that nothing prepared for (a wrong year in embargo.at,
-// say) releases nothing: check says T0 is in the past, run refuses with
-// nothing public, and only run --late, the operator's word that the
-// embargo is over, releases; a re-run after that needs no word.
+// say) releases nothing: check is not ready, naming embargo.at and --late,
+// as run refuses with nothing public; only --late, the operator's word
+// that the embargo is over, makes check ready and run release. Once the
+// release has begun, check and a re-run need no word: check says the
+// release began at T0+x and a run resumes it, from the journal, or, on a
+// machine without it, from what it finds public.
 func TestRunAfterAT0ThatNothingPreparedIsRefusedUntilLate(t *testing.T) {
 	t.Parallel()
 	rl := newPublishRelease(t, time.Now().Add(-2*time.Hour), registry.Options{})
 	rl.late = false // the operator has not said the embargo is over
-	if res := rl.run([]string{"check"}); !strings.Contains(res.stdout+res.stderr, "is in the past (2h0m") {
-		t.Errorf("check does not say T0 is in the past:\n%s", res)
+	res := rl.run([]string{"check"})
+	out := res.stdout + res.stderr
+	if res.code != 1 || !strings.Contains(out, "embargo.at: T0 ") || !strings.Contains(out, "passed 2h0m") ||
+		!strings.Contains(out, "`embargo run` refuses to release it") || !strings.Contains(out, "`embargo run --late`") || strings.Contains(out, "\nready:") {
+		t.Errorf("check after a T0 nothing prepared: want exit 1 naming embargo.at and --late, got %s", res)
 	}
-	res := rl.run([]string{"run"})
+	res = rl.run([]string{"run"})
 	if res.code != 1 || !strings.Contains(res.stdout+res.stderr, "no run prepared this release before it") || !strings.Contains(res.stdout+res.stderr, "embargo run --late") {
 		t.Fatalf("run after a T0 nothing prepared: %s", res)
 	}
@@ -120,15 +126,47 @@ func TestRunAfterAT0ThatNothingPreparedIsRefusedUntilLate(t *testing.T) {
 		}
 	}
 	rl.assertNothingWritten()
+	if res := rl.run([]string{"check", "--late"}); res.code != 0 || !strings.Contains(res.stdout, "--late, the embargo is over: a run releases it at once") || !strings.Contains(res.stdout, "ready:") {
+		t.Errorf("check --late: want ready, saying the run releases at once: %s", res)
+	}
+	rl.assertNothingWritten()
 
 	if res := rl.run([]string{"run", "--late"}); res.code != 0 {
 		t.Fatalf("run --late: %s", res)
 	}
 	rl.assertReleased()
 	rl.assertPublishedOnce()
+	pushes, puts := rl.pushes(), rl.uploads()
+	res = rl.run([]string{"check"})
+	if res.code != 0 || !strings.Contains(res.stdout, "the release began at T0+2h") || !strings.Contains(res.stdout, "a run resumes it") || strings.Contains(res.stdout+res.stderr, "in the past") {
+		t.Errorf("check of a release begun, by the journal: want ready, saying a run resumes it: %s", res)
+	}
 	if res := rl.run([]string{"run"}); res.code != 0 {
 		t.Errorf("a re-run of a release already public: %s", res)
 	}
+	// Another machine, without this state directory: what is public says
+	// the release has begun.
+	if err := os.Rename(filepath.Join(rl.dir, ".embargo"), filepath.Join(rl.dir, "elsewhere")); err != nil {
+		t.Fatal(err)
+	}
+	res = rl.run([]string{"check"})
+	if res.code != 0 || !strings.Contains(res.stdout, "the release has begun: release ") || !strings.Contains(res.stdout, "a run resumes it") {
+		t.Errorf("check of a release begun, by what is public: want ready, saying a run resumes it: %s", res)
+	}
+	if rl.pushes() != pushes || rl.uploads() != puts {
+		t.Errorf("the checks and the re-run pushed or uploaded again")
+	}
+}
+
+// uploads counts the uploads the registry was sent.
+func (rl *release) uploads() int {
+	n := 0
+	for _, r := range rl.registry.Requests() {
+		if r.Method == http.MethodPut {
+			n++
+		}
+	}
+	return n
 }
 
 // A release sealed before T0 and run after it proceeds at once, without

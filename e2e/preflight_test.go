@@ -168,6 +168,13 @@ func TestConfigMistakesExit2AndTouchNothing(t *testing.T) {
 		{"bad window", `window  = "6h"`, `window  = "6 hours"`, `embargo.toml:5: embargo.window: "6 hours" is not a duration`},
 		{"window not a string", `window  = "6h"`, `window  = 6`, `embargo.toml:5: embargo.window: 6 is a number, not a string (a duration in quotes with its unit, e.g. window = "6h")`},
 		{"quoted local time", `at      = `, `at      = "2026-12-01T14:00:00" #`, `embargo.toml:4: embargo.at: "2026-12-01T14:00:00" is quoted and has no UTC offset`},
+		{"cvss vector of no metric", `severity    = "medium"`, `cvss        = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/X:Y"`, `advisory.cvss: CVSS:3.1: unknown metric "X"`},
+		{"cvss vector without a base metric", `severity    = "medium"`, `cvss        = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N"`, `advisory.cvss: CVSS:4.0: the base metric(s) SA are missing`},
+		{"malformed public url", `public = "`, `public = "htps://example.org/demo.git" #`, `embargo.toml:10: source.public: "htps://example.org/demo.git": htps:// is not a scheme git reaches a remote by`},
+		{"malformed reference", `credits     = ["A. Reporter"]`, "credits     = [\"A. Reporter\"]\nreferences  = [\"https//example.org/report\"]", `advisory.references: entry 1: "https//example.org/report" is not an http(s) URL`},
+		{"alias of no database", `aliases     = [`, `aliases     = ["CVE-2026-123"] #`, `advisory.aliases: entry 1: "CVE-2026-123" is not a CVE id`},
+		{"unaffected range in another syntax", `credits     = ["A. Reporter"]`, "credits     = [\"A. Reporter\"]\nunaffected  = [\"~> 1.0\"]", `advisory.unaffected: entry 1: "~> 1.0"`},
+		{"binary description", `description = "advisory.md"`, `description = "` + binary + `"`, `advisory.description: ` + binary + ` is an ELF binary, not Markdown text`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -283,9 +283,9 @@ func (c *Config) Resolve(p string) string {
 }
 
 // ResolveRemote turns a remote that is a local path into an absolute one;
-// URLs pass unchanged.
+// URLs and scp-like remotes (user@host:path) pass unchanged.
 func (c *Config) ResolveRemote(r string) string {
-	if strings.Contains(r, "://") || strings.HasPrefix(r, "git@") {
+	if strings.Contains(r, "://") || isSCPLike(r) {
 		return r
 	}
 	return c.Resolve(r)

@@ -10,8 +10,6 @@ import (
 var (
 	// ghsaRepoPattern is owner/name as GitHub spells them.
 	ghsaRepoPattern = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$`)
-	// ghsaIDPattern is a GHSA identifier: three groups of four characters.
-	ghsaIDPattern = regexp.MustCompile(`^GHSA(-[a-z0-9]{4}){3}$`)
 	// loginPattern is a GitHub login: letters, digits and single inner
 	// dashes, at most 39 characters.
 	loginPattern = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9]){0,38}$`)
@@ -65,7 +63,7 @@ func (c *Config) validateGHSA(v *validator, g *GHSASection) {
 	switch {
 	case g.ID == "":
 		v.add("ghsa.id", "missing: the draft advisory's GHSA identifier", `e.g. id = "GHSA-4x7m-9pqr-c2vw", from the draft's URL`)
-	case !ghsaIDPattern.MatchString(g.ID):
+	case !ghsaPattern.MatchString(g.ID):
 		v.add("ghsa.id", fmt.Sprintf("%q is not a GHSA identifier", g.ID), `e.g. id = "GHSA-4x7m-9pqr-c2vw", from the draft's URL`)
 	}
 	if g.API == "" {

@@ -65,9 +65,16 @@ func TestConfigGHSAMistakesAreRefusedAtTheirLines(t *testing.T) {
 
 func TestConfigGHSAWithoutTokenOrWithAnotherGHSAAliasIsRefused(t *testing.T) {
 	src := edit(t, minimalConfig+ghsaSection, `token_env = "EMBARGO_GHSA_TOKEN"`+"\n", "")
-	src = edit(t, src, `severity    = "high"`, "severity    = \"high\"\naliases     = [\"CVE-2026-12345\", \"GHSA-aaaa-bbbb-cccc\"]  # <- alias")
+	src = edit(t, src, `severity    = "high"`, "severity    = \"high\"\naliases     = [\"CVE-2026-12345\", \"GHSA-9q2r-7x4m-hh3c\"]  # <- alias")
 	expectProblems(t, src,
-		want{"advisory.aliases", "# <- alias", []string{"GHSA-aaaa-bbbb-cccc", "ghsa.id is GHSA-4x7m-9pqr-c2vw"}},
+		want{"advisory.aliases", "# <- alias", []string{"GHSA-9q2r-7x4m-hh3c", "ghsa.id is GHSA-4x7m-9pqr-c2vw"}},
 		want{"ghsa.token_env", "[ghsa]", []string{"missing"}},
 	)
+}
+
+// GitHub assigns GHSA ids from 23456789cfghjmpqrvwx: an id of other
+// letters was mistyped and names no draft.
+func TestConfigGHSAIDOfLettersGitHubNeverUsesIsRefused(t *testing.T) {
+	src := edit(t, minimalConfig+ghsaSection, `id        = "GHSA-4x7m-9pqr-c2vw"`, `id        = "GHSA-4x7m-9pqr-c2vo"  # <- id`)
+	expectProblems(t, src, want{"ghsa.id", "# <- id", []string{`"GHSA-4x7m-9pqr-c2vo" is not a GHSA identifier`}})
 }

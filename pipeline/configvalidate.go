@@ -50,6 +50,8 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 	}
 	if c.Source.Public == "" {
 		v.add("source.public", "missing: the public repository the fix is pushed to", `e.g. public = "https://github.com/org/repo.git"`)
+	} else if p := remoteProblem(c.Source.Public); p != "" {
+		v.add("source.public", p, remoteFix("public", "https://github.com/org/repo.git"))
 	}
 	v.envName("source.token_env", c.Source.TokenEnv)
 
@@ -108,8 +110,8 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 	}
 	if c.Registry.Index == "" {
 		c.Registry.Index = DefaultRegistryIndex
-	} else if !strings.HasPrefix(c.Registry.Index, "sparse+") {
-		v.add("registry.index", fmt.Sprintf("%q is not a sparse index", c.Registry.Index), `prefix it with "sparse+", e.g. "sparse+https://index.crates.io/"`)
+	} else if p := sparseIndexProblem(c.Registry.Index); p != "" {
+		v.add("registry.index", p, `a sparse index is sparse+, an http(s) URL and a closing slash, e.g. index = "sparse+https://index.crates.io/"`)
 	}
 	c.validateRegistryAuth(v, md)
 
@@ -129,9 +131,26 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 	if a.Severity != "" && !oneOf(a.Severity, "none", "low", "medium", "high", "critical") {
 		v.add("advisory.severity", fmt.Sprintf("%q is not a severity", a.Severity), "one of none, low, medium, high, critical")
 	}
-	if a.CVSS != "" && !strings.HasPrefix(a.CVSS, "CVSS:3.") && !strings.HasPrefix(a.CVSS, "CVSS:4.") {
-		v.add("advisory.cvss", fmt.Sprintf("%q is not a CVSS vector", a.CVSS), `e.g. cvss = "CVSS:3.1/AV:N/AC:L/..."`)
+	if a.CVSS != "" {
+		for _, p := range checkCVSS(a.CVSS) {
+			v.add("advisory.cvss", p.Msg, p.Fix)
+		}
 	}
+	seen := map[string]bool{}
+	for i, alias := range a.Aliases {
+		if p, fix := aliasProblem(alias); p != "" {
+			v.add("advisory.aliases", fmt.Sprintf("entry %d: %s", i+1, p), fix)
+		} else if seen[alias] {
+			v.add("advisory.aliases", fmt.Sprintf("entry %d: %s is listed twice", i+1, alias), "")
+		}
+		seen[alias] = true
+	}
+	for i, ref := range a.References {
+		if p := webProblem(ref); p != "" {
+			v.add("advisory.references", fmt.Sprintf("entry %d: %s", i+1, p), `references are http(s) URLs, e.g. references = ["https://github.com/org/repo/pull/123"]`)
+		}
+	}
+	checkUnaffected(v, a.Unaffected)
 	if a.Description == "" {
 		v.add("advisory.description", "missing: the Markdown file describing the vulnerability", `e.g. description = "advisory.md"`)
 	} else {
@@ -142,6 +161,8 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 			v.add("advisory.description", fmt.Sprintf("cannot read %s: %s", a.Description, unwrapPathError(err)), "the path is relative to the config file")
 		} else if strings.TrimSpace(string(b)) == "" {
 			v.add("advisory.description", a.Description+" is empty", "")
+		} else if p := textProblem(b); p != "" {
+			v.add("advisory.description", a.Description+" "+p, "name the Markdown file describing the vulnerability, saved as UTF-8")
 		} else {
 			c.Description = string(b)
 		}
@@ -150,6 +171,8 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 	if b := c.Blog; b != nil {
 		if b.Repo == "" {
 			v.add("blog.repo", "missing: the blog's git repository", "")
+		} else if p := remoteProblem(b.Repo); p != "" {
+			v.add("blog.repo", p, remoteFix("repo", "https://github.com/async-rs/async.rs.git"))
 		}
 		if b.Branch == "" {
 			v.add("blog.branch", "missing", `e.g. branch = "master"`)
@@ -162,6 +185,14 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 		}
 		if b.URL == "" {
 			v.add("blog.url", "missing: where the post is served", `e.g. url = "https://async.rs/blog/{{.Slug}}/"`)
+		} else if u, err := c.expandPattern(b.URL); err != nil {
+			v.add("blog.url", err.Error(), "it may use {{.Slug}}, {{.Date}} and {{.ID}}, e.g. url = \"https://async.rs/blog/{{.Slug}}/\"")
+		} else if reason, secret := webReason(u); reason != "" {
+			msg := fmt.Sprintf("renders to %q, which %s", u, reason)
+			if secret {
+				msg = reason + " (value not shown)"
+			}
+			v.add("blog.url", msg, `the post's address on the site, e.g. url = "https://async.rs/blog/{{.Slug}}/"`)
 		}
 		v.envName("blog.token_env", b.TokenEnv)
 	}
@@ -205,4 +236,9 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 		li, lj := v.problems[i].Line, v.problems[j].Line
 		return li > 0 && (lj == 0 || li < lj)
 	})
+}
+
+// remoteFix is the fix of a malformed remote.
+func remoteFix(key, example string) string {
+	return fmt.Sprintf(`a git remote: an https://, http://, ssh://, git:// or file:// URL, an scp-like git@host:org/repo.git, or a local path; e.g. %s = %q`, key, example)
 }

@@ -219,6 +219,19 @@ func OpenJournal(path string, cfg *Config, stages []string, scrub func(string) s
 	return j, nil
 }
 
+// OpenJournalInMemory loads the journal at path as OpenJournal does, and
+// records what follows in memory only: `check` sees what earlier runs did
+// in this state directory (a preflight before T0, a push at T0), as a run
+// would, and changes nothing.
+func OpenJournalInMemory(path string, cfg *Config, stages []string, scrub func(string) string) (*Journal, error) {
+	j, err := OpenJournal(path, cfg, stages, scrub)
+	if err != nil {
+		return nil, err
+	}
+	j.path = ""
+	return j, nil
+}
+
 // order puts the stages in pipeline order (a journal written by an older
 // version may lack some or hold them in another order).
 func (j *Journal) order(stages []string) {

@@ -3,6 +3,7 @@ package stages
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/async-rs/embargo/pipeline"
@@ -35,50 +36,115 @@ func lateStart(r *pipeline.Run) error {
 	if now.Before(r.Gate.T0) || r.Late || r.Gate.Sandbox {
 		return nil
 	}
-	if preparedBeforeT0(r) || begunPublicly(r) {
+	if JudgeLateStart(r).Proceeds() {
 		return nil
 	}
 	return &LateStartError{T0: r.Gate.T0, Ago: now.Sub(r.Gate.T0), Config: r.Config.Path}
 }
 
-// preparedBeforeT0: some attempt of a preflight step finished before T0 in
-// this state directory, or the seal was made before T0.
-func preparedBeforeT0(r *pipeline.Run) bool {
+// LateStart is what the late-start rule finds for a run after T0: what
+// shows the release was prepared before T0, and what shows it has begun;
+// empty when nothing does, and the run is then refused without --late.
+type LateStart struct {
+	Prepared string // "sealed 2026-11-30T10:00:00Z", or ""
+	Begun    string // "push: pushed_at 2026-12-01T14:00:01.120Z", or ""
+	// BegunAt is the first public moment the journal records; zero when
+	// the release was seen public but no journal here says when.
+	BegunAt time.Time
+}
+
+// Proceeds is whether a run after T0 goes ahead without --late.
+func (l LateStart) Proceeds() bool { return l.Prepared != "" || l.Begun != "" }
+
+// JudgeLateStart applies the late-start rule to what r sees: its state
+// directory's seal, its journal (earlier runs' and this run's preflight),
+// and the public world as this run's preflight found it. run (at the gate,
+// or a stage run alone), check and plan all judge with it, so that they
+// cannot disagree.
+func JudgeLateStart(r *pipeline.Run) LateStart {
+	l := LateStart{Prepared: preparedBeforeT0(r)}
+	l.Begun, l.BegunAt = begunPublicly(r)
+	return l
+}
+
+// Says is the sentence a run after T0 prints about itself, ago after T0.
+func (l LateStart) Says(t0 time.Time, ago time.Duration) string {
+	switch {
+	case l.Begun != "" && !l.BegunAt.IsZero():
+		return fmt.Sprintf("the release began at T0%s (%s): a run resumes it, doing only what is missing", signedAfter(l.BegunAt.Sub(t0)), l.Begun)
+	case l.Begun != "":
+		return fmt.Sprintf("the release has begun: %s; a run resumes it, doing only what is missing", l.Begun)
+	case l.Prepared != "":
+		return fmt.Sprintf("T0 passed %s ago; this release was prepared before it (%s): a run releases it at once", ago.Round(time.Second), l.Prepared)
+	}
+	return ""
+}
+
+// signedAfter writes d as "+1m2s" or, before T0, "-3s".
+func signedAfter(d time.Duration) string {
+	if d < 0 {
+		return "-" + (-d).Round(time.Millisecond).String()
+	}
+	return "+" + d.Round(time.Millisecond).String()
+}
+
+// preparedBeforeT0 says what shows this release was prepared while T0 was
+// ahead: the seal made before T0, or some attempt of a preflight step in
+// this state directory that finished before T0; "" when nothing does.
+func preparedBeforeT0(r *pipeline.Run) string {
 	if m, ok, err := readSeal(r); err == nil && ok && m.SealedAt.Before(r.Gate.T0) {
-		return true
+		return "sealed " + m.SealedAt.UTC().Format(time.RFC3339)
 	}
 	for _, st := range r.Journal.Steps("preflight") {
 		for _, a := range st.Attempts {
 			if a.State == pipeline.StateDone && a.Ended != nil && a.Ended.Before(r.Gate.T0) {
-				return true
+				return "a preflight finished " + a.Ended.UTC().Format(time.RFC3339)
 			}
 		}
 	}
-	return false
+	return ""
 }
 
-// begunPublicly: the journal records a moment of this release in any
-// stage (a push, an upload, a copy, a post; a version or the post seen
-// public: a step records one only once something is public), or preflight
-// saw part of it public already (a branch at its held tip, a version on the
-// registry).
-func begunPublicly(r *pipeline.Run) bool {
+// begunPublicly says what shows part of this release public: a moment of
+// it the journal records in any stage (a push, an upload, a copy, a post;
+// a version or the post seen public: a step records one only once
+// something is public), the earliest one, with when; or else what
+// preflight saw public already (a branch at its held tip, a version on the
+// registry). "" when nothing does.
+func begunPublicly(r *pipeline.Run) (what string, at time.Time) {
 	for _, stage := range r.Journal.StageNames() {
 		for _, st := range r.Journal.Steps(stage) {
-			if len(st.First) > 0 {
-				return true
+			for moment, v := range st.First {
+				t, err := time.Parse(time.RFC3339Nano, v)
+				if err != nil {
+					t = time.Time{} // recorded, though not as a time: it still counts
+				}
+				if what == "" || !t.IsZero() && (at.IsZero() || t.Before(at)) {
+					step := st.Name
+					if !strings.HasPrefix(step, stage) {
+						step = stage + " " + step
+					}
+					when := v
+					if !t.IsZero() {
+						when = t.UTC().Format("2006-01-02T15:04:05.000Z")
+					}
+					what, at = fmt.Sprintf("%s: %s %s", step, moment, when), t
+				}
 			}
 		}
+	}
+	if what != "" {
+		return what, at
 	}
 	for _, rel := range r.Config.Releases {
 		if l, _ := CheckedLine(r, rel); l.Held != "" && l.PublicTip == l.Held {
-			return true
+			return fmt.Sprintf("release %s: %s is at its held tip", rel.Line, rel.PublicBranch), time.Time{}
 		}
 		if p, _ := PackagedLine(r, rel); len(p.Released) > 0 {
-			return true
+			return fmt.Sprintf("release %s: %s on the registry", rel.Line, strings.Join(p.Released, ", ")), time.Time{}
 		}
 	}
-	return false
+	return "", time.Time{}
 }
 
 // awaitGate is where a stage that prepared before T0 makes its first

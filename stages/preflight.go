@@ -47,6 +47,7 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 	); err != nil {
 		return err
 	}
+	c.judgeLateStart()
 	if len(c.findings) > 0 {
 		return &pipeline.FindingsError{Findings: c.findings}
 	}
@@ -79,18 +80,40 @@ func (c *checking) add(subject, fix, format string, args ...any) {
 	c.findings = append(c.findings, pipeline.Finding{Subject: subject, Msg: fmt.Sprintf(format, args...), Fix: fix})
 }
 
-// warnOfTheCalendar warns of a T0 in the past and of the calendar's
-// departures from the policy (a rehearsal's T0 is now, not the calendar's).
+// warnOfTheCalendar warns of the calendar's departures from the policy
+// (a rehearsal's T0 is now, not the calendar's). A T0 in the past is
+// judgeLateStart's, once preflight has seen what of the release is public.
 func warnOfTheCalendar(r *pipeline.Run) {
 	if r.Gate.Sandbox {
 		return
 	}
-	if now := r.Now(); !now.Before(r.Gate.T0) {
-		r.Warnf("T0 %s is in the past (%s ago): a run releases at once only if this release was prepared before T0 or is already partly public; check embargo.at in %s",
-			r.Gate.T0.UTC().Format(time.RFC3339), now.Sub(r.Gate.T0).Round(time.Second), r.Config.Path)
-	}
 	for _, w := range CalendarWarnings(r.Config) {
 		r.Warnf("%s", w)
+	}
+}
+
+// judgeLateStart says, in a preflight after T0, what a run does with this
+// release, by the rule the gate applies (JudgeLateStart) to what this
+// preflight found public: resume it, release it at once, release it under
+// --late, or refuse. Under check a refusal is a finding naming embargo.at
+// and --late, so that check is never ready for a T0 run refuses; under
+// run the gate refuses, with its own words.
+func (c *checking) judgeLateStart() {
+	r := c.r
+	now := r.Now()
+	if r.Gate.Sandbox || now.Before(r.Gate.T0) {
+		return
+	}
+	t0, ago := r.Gate.T0.UTC().Format(time.RFC3339), now.Sub(r.Gate.T0).Round(time.Second)
+	switch l := JudgeLateStart(r); {
+	case l.Proceeds():
+		r.Infof("%s", l.Says(r.Gate.T0, ago))
+	case r.Late:
+		r.Warnf("T0 %s passed %s ago, and nothing shows this release was prepared before it or has begun; --late, the embargo is over: a run releases it at once", t0, ago)
+	case r.Check && !r.Resealing: // a seal claims nothing about when a run may go
+		c.add("embargo.at", fmt.Sprintf("check embargo.at in %s; if the embargo is really over, release with `embargo run --late` (`embargo check --late` checks the rest as that run would)", r.Config.Path),
+			"T0 %s passed %s ago, and nothing shows this release was prepared before it (no preflight finished, no seal made before T0) or has begun (none of it is public): "+
+				"`embargo run` refuses to release it, since a wrong date in embargo.at would make the embargoed fix public at once", t0, ago)
 	}
 }
 

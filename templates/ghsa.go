@@ -1,6 +1,10 @@
 package templates
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/async-rs/embargo/semrange"
+)
 
 // GHSARange is one vulnerability of the GitHub security advisory: a range
 // of vulnerable versions, in GitHub's syntax, and the version that fixes
@@ -24,8 +28,8 @@ func (m *Model) GHSARanges() []GHSARange {
 		if r.Vulnerable == "*" {
 			r.Vulnerable = ">= 0"
 		}
-		if fixed[iv.hi] {
-			r.Patched = plain(iv.hi)
+		if fixed[iv.Hi] {
+			r.Patched = semrange.Plain(iv.Hi)
 		}
 		out = append(out, r)
 	}

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"golang.org/x/mod/semver"
+
+	"github.com/async-rs/embargo/semrange"
 )
 
 // RustSecPlaceholder is the id RustSec asks new advisories to carry until it
@@ -221,13 +223,13 @@ func (m *Model) Patched() []string {
 }
 
 // patched are the patched ranges of Patched, one per fix, newest first.
-func (m *Model) patched() []interval {
+func (m *Model) patched() []semrange.Range {
 	fixes := m.fixes()
-	out := make([]interval, len(fixes))
+	out := make([]semrange.Range, len(fixes))
 	for i, f := range fixes {
-		out[i] = interval{lo: f.v}
+		out[i] = semrange.Range{Lo: f.v}
 		if i > 0 {
-			out[i].hi = capBelow(f.v, fixes[i-1].v)
+			out[i].Hi = capBelow(f.v, fixes[i-1].v)
 		}
 	}
 	return out
@@ -236,11 +238,11 @@ func (m *Model) patched() []interval {
 // capBelow is where the patched range of fix v ends (exclusive), given the
 // next newer line's fix.
 func capBelow(v, next string) string {
-	t, n := parseTriple(v), parseTriple(next)
-	if n.major > t.major {
-		return triple{major: t.major + 1}.String()
+	t, n := semrange.ParseVersion(v), semrange.ParseVersion(next)
+	if n.Major > t.Major {
+		return semrange.Version{Major: t.Major + 1}.String()
 	}
-	return triple{major: t.major, minor: t.minor + 1}.String()
+	return semrange.Version{Major: t.Major, Minor: t.Minor + 1}.String()
 }
 
 // Author is the post's author: blog.author, or else the handler's name
@@ -280,7 +282,7 @@ func (m *Model) PostTime() time.Time {
 func (m *Model) FixVersions() []string {
 	var out []string
 	for _, f := range m.fixes() {
-		out = append(out, plain(f.v))
+		out = append(out, semrange.Plain(f.v))
 	}
 	return out
 }

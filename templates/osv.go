@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/async-rs/embargo/semrange"
 )
 
 // OSVSchemaVersion is the OSV schema version the record follows.
@@ -92,9 +94,9 @@ func OSV(m *Model) ([]byte, error) {
 	aff := osvAffected{Package: osvPackage{Ecosystem: "crates.io", Name: m.Package, PURL: "pkg:cargo/" + m.Package}}
 	var events []osvEvent
 	for _, iv := range m.affectedIntervals() {
-		events = append(events, osvEvent{Introduced: plain(iv.lo)})
-		if iv.hi != "" {
-			events = append(events, osvEvent{Fixed: plain(iv.hi)})
+		events = append(events, osvEvent{Introduced: semrange.Plain(iv.Lo)})
+		if iv.Hi != "" {
+			events = append(events, osvEvent{Fixed: semrange.Plain(iv.Hi)})
 		}
 	}
 	if len(events) > 0 {

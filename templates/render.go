@@ -14,6 +14,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/async-rs/embargo/semrange"
 )
 
 //go:embed *.tmpl
@@ -82,7 +84,7 @@ func Render(m *Model, style string, overrideDir string, versions []string) (*Out
 	d := &Data{Model: m, Style: style, NoFix: m.noFixGroups(versions)}
 	patched := m.patched()
 	for i, f := range m.fixes() {
-		d.Lines = append(d.Lines, LineData{Line: f.line, Version: plain(f.v), Patched: patched[i].String()})
+		d.Lines = append(d.Lines, LineData{Line: f.line, Version: semrange.Plain(f.v), Patched: patched[i].String()})
 	}
 
 	exec := func(name string) ([]byte, error) {

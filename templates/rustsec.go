@@ -2,6 +2,7 @@ package templates
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -40,7 +41,42 @@ func (m *Model) RustSecWarnings() []string {
 			out = append(out, fmt.Sprintf("the RustSec file leaves out the reference %q: advisory-db takes only https:// URLs (advisory.references)", r))
 		}
 	}
+	if v := m.RustSecCVSS(); v != m.CVSS {
+		out = append(out, fmt.Sprintf("the RustSec file carries cvss %q, the base metrics of %q: advisory-db reads CVSS 3.x base metrics only (advisory.cvss)", v, m.CVSS))
+	}
 	return out
+}
+
+// cvss3Base are the CVSS 3.x metrics advisory-db reads: its parser (the
+// cvss crate's v3 Base) refuses any other, so a vector with temporal or
+// environmental metrics would not load.
+var cvss3Base = []string{"AV", "AC", "PR", "UI", "S", "C", "I", "A"}
+
+// RustSecCVSS is the CVSS vector of the RustSec file: of a CVSS 3.x
+// vector with temporal or environmental metrics, the base metrics, in the
+// specification's order (their score is the one RustSec shows); any other
+// vector as it is.
+func (m *Model) RustSecCVSS() string {
+	rest, ok := strings.CutPrefix(m.CVSS, "CVSS:3.")
+	if !ok {
+		return m.CVSS
+	}
+	version, metrics, _ := strings.Cut(rest, "/")
+	given := map[string]string{}
+	others := false
+	for _, part := range strings.Split(metrics, "/") {
+		name, value, _ := strings.Cut(part, ":")
+		given[name] = value
+		others = others || !slices.Contains(cvss3Base, name)
+	}
+	if !others {
+		return m.CVSS
+	}
+	out := []string{"CVSS:3." + version}
+	for _, name := range cvss3Base {
+		out = append(out, name+":"+given[name])
+	}
+	return strings.Join(out, "/")
 }
 
 func isHTTPS(u string) bool { return strings.HasPrefix(u, "https://") && len(u) > len("https://") }

@@ -132,6 +132,35 @@ func TestRustSecFilePassesAdvisoryDBLinter(t *testing.T) {
 	}
 }
 
+// advisory-db reads a CVSS 3.x vector's base metrics only: the RustSec
+// file carries those, in order, and says so, while the post and OSV keep
+// the whole vector; a CVSS 4.0 vector, which advisory-db reads whole, is
+// carried as it is.
+func TestRustSecFileCarriesTheCVSS3BaseMetricsAdvisoryDBReads(t *testing.T) {
+	m := fixtureModel(t)
+	m.Severity, m.CVSS = "", "CVSS:3.1/S:U/AV:N/AC:L/PR:N/UI:N/C:H/I:H/A:H/E:P/RL:O/RC:C/MAV:L"
+	o, err := Render(m, "hugo", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := lintRustSec(t, o.RustSec.Content)
+	if got, want := doc["advisory"].(map[string]any)["cvss"], "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"; got != want {
+		t.Errorf("RustSec cvss %v, want the base metrics %s", got, want)
+	}
+	if w := m.RustSecWarnings(); len(w) != 1 || !strings.Contains(w[0], m.CVSS) {
+		t.Errorf("warnings %q, want the full vector named", w)
+	}
+	if !strings.Contains(string(o.OSV.Content), m.CVSS) {
+		t.Error("OSV lost the temporal and environmental metrics")
+	}
+	for _, v := range []string{"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:P", "CVSS:3.0/S:U/AV:N/AC:L/PR:N/UI:N/C:H/I:H/A:H"} {
+		m.CVSS = v
+		if got := m.RustSecCVSS(); got != v || len(m.RustSecWarnings()) != 0 {
+			t.Errorf("RustSec cvss %q, warnings %q; want %s as it is, unwarned", got, m.RustSecWarnings(), v)
+		}
+	}
+}
+
 func TestRustSecFileWithoutTheOptionalKeys(t *testing.T) {
 	m := fixtureModel(t)
 	o, err := Render(m, "middleman", "", nil)

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/async-rs/embargo/semrange"
 )
 
 // Categories are the advisory categories RustSec's linter accepts.
@@ -71,11 +73,11 @@ func (m *Model) Validate() []Problem {
 
 	type named struct {
 		name string
-		iv   interval
+		iv   semrange.Range
 	}
 	var ranges []named
 	for _, s := range m.Unaffected {
-		iv, err := parseRange(s)
+		iv, err := semrange.Parse(s)
 		if err != nil {
 			add("advisory.unaffected", `write ranges as RustSec does, e.g. "< 1.5.0" or ">= 1.0.0, < 1.2.0"`,
 				"cannot read range: %v", err)
@@ -92,7 +94,7 @@ func (m *Model) Validate() []Problem {
 			if j >= nUnaffected && i >= nUnaffected {
 				continue // two lines of one series, reported above
 			}
-			if !ranges[i].iv.overlaps(ranges[j].iv) {
+			if !ranges[i].iv.Overlaps(ranges[j].iv) {
 				continue
 			}
 			fix := "a version is either unaffected or patched: narrow the unaffected range"

@@ -1,29 +1,21 @@
 package templates
 
 import (
-	"fmt"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"golang.org/x/mod/semver"
+
+	"github.com/async-rs/embargo/semrange"
 )
 
 // Versions are compared with golang.org/x/mod/semver, which wants a leading
-// "v"; inside this file a version is held in that form ("v1.2.3").
-//
-// Ranges follow RustSec and OSV: plain semver precedence, so "< 2.0.0"
-// includes 2.0.0-beta.1, and the upper ends that cargo derives for "^" and
-// "~" are "-0" prereleases ("^1.2" is [1.2.0, 2.0.0-0)).
+// "v"; inside this package a version is held in that form ("v1.2.3"). The
+// ranges and their algebra are semrange's, shared with the config's
+// validation.
 
-// lowest is the least version semver can express.
-const lowest = "v0.0.0-0"
-
-var (
-	fullVersionRE    = regexp.MustCompile(`^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$`)
-	partialVersionRE = regexp.MustCompile(`^(\d+)(?:\.(\d+)(?:\.(\d+)(-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)?)?$`)
-)
+var fullVersionRE = regexp.MustCompile(`^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$`)
 
 // canonical turns a crate version ("1.2.3") into the comparable form
 // ("v1.2.3"), or reports that it is not a full semver version.
@@ -39,222 +31,10 @@ func canonical(s string) (string, bool) {
 	return v, true
 }
 
-// plain is the crate form of a comparable version, without build metadata.
-func plain(v string) string {
-	if i := strings.IndexByte(v, '+'); i >= 0 {
-		v = v[:i]
-	}
-	return strings.TrimPrefix(v, "v")
-}
-
 // series is a version's release series, "major.minor": the unit a release
 // line maintains.
 func series(v string) string {
 	return strings.TrimPrefix(semver.MajorMinor(v), "v")
-}
-
-type triple struct {
-	major, minor, patch uint64
-	pre                 string // without the dash
-}
-
-func parseTriple(v string) triple {
-	core := plain(v)
-	var t triple
-	if i := strings.IndexByte(core, '-'); i >= 0 {
-		core, t.pre = core[:i], core[i+1:]
-	}
-	parts := strings.SplitN(core, ".", 3)
-	nums := make([]uint64, 3)
-	for i := range parts {
-		nums[i], _ = strconv.ParseUint(parts[i], 10, 64)
-	}
-	t.major, t.minor, t.patch = nums[0], nums[1], nums[2]
-	return t
-}
-
-func (t triple) String() string {
-	s := fmt.Sprintf("v%d.%d.%d", t.major, t.minor, t.patch)
-	if t.pre != "" {
-		s += "-" + t.pre
-	}
-	return s
-}
-
-// successor is the least version above v: 1.2.3 → 1.2.4-0, and
-// 1.2.3-rc.1 → 1.2.3-rc.1.0. It turns inclusive upper bounds into exclusive
-// ones, which is all OSV events can say.
-func successor(v string) string {
-	t := parseTriple(v)
-	if t.pre == "" {
-		t.patch++
-		t.pre = "0"
-	} else {
-		t.pre += ".0"
-	}
-	return t.String()
-}
-
-// interval is the half-open version range [lo, hi); hi "" is unbounded.
-type interval struct {
-	lo, hi string
-}
-
-func (iv interval) contains(v string) bool {
-	return semver.Compare(v, iv.lo) >= 0 && (iv.hi == "" || semver.Compare(v, iv.hi) < 0)
-}
-
-func (iv interval) overlaps(o interval) bool {
-	loBelowEnd := func(lo string, hi string) bool { return hi == "" || semver.Compare(lo, hi) < 0 }
-	return loBelowEnd(iv.lo, o.hi) && loBelowEnd(o.lo, iv.hi)
-}
-
-// String writes the interval in RustSec's range syntax.
-func (iv interval) String() string {
-	switch {
-	case iv.lo == lowest && iv.hi == "":
-		return "*"
-	case iv.lo == lowest:
-		return "< " + plain(iv.hi)
-	case iv.hi == "":
-		return ">= " + plain(iv.lo)
-	default:
-		return fmt.Sprintf(">= %s, < %s", plain(iv.lo), plain(iv.hi))
-	}
-}
-
-// parseRange reads one RustSec/cargo version requirement: comparators
-// (>=, >, <=, <, =, ^, ~, or a bare version meaning ^) joined by commas,
-// all of which must hold, or "*".
-func parseRange(s string) (interval, error) {
-	iv := interval{lo: lowest}
-	if strings.TrimSpace(s) == "" {
-		return iv, fmt.Errorf("empty range")
-	}
-	for _, part := range strings.Split(s, ",") {
-		lo, hi, err := comparator(strings.TrimSpace(part))
-		if err != nil {
-			return iv, fmt.Errorf("%q: %w", s, err)
-		}
-		if lo != "" && semver.Compare(lo, iv.lo) > 0 {
-			iv.lo = lo
-		}
-		if hi != "" && (iv.hi == "" || semver.Compare(hi, iv.hi) < 0) {
-			iv.hi = hi
-		}
-	}
-	if iv.hi != "" && semver.Compare(iv.lo, iv.hi) >= 0 {
-		return iv, fmt.Errorf("%q matches no version", s)
-	}
-	return iv, nil
-}
-
-// comparator returns the bounds one comparator sets: lo inclusive, hi
-// exclusive, "" for a side it leaves open.
-func comparator(c string) (lo, hi string, err error) {
-	if c == "" {
-		return "", "", fmt.Errorf("empty comparator")
-	}
-	if c == "*" {
-		return "", "", nil
-	}
-	op := ""
-	for _, o := range []string{">=", "<=", ">", "<", "=", "^", "~"} {
-		if strings.HasPrefix(c, o) {
-			op = o
-			break
-		}
-	}
-	ver := strings.TrimSpace(c[len(op):])
-	m := partialVersionRE.FindStringSubmatch(ver)
-	if m == nil {
-		return "", "", fmt.Errorf("%q is not a version", ver)
-	}
-	n := 1
-	if m[2] != "" {
-		n = 2
-	}
-	if m[3] != "" {
-		n = 3
-	}
-	var t triple
-	nums := []*uint64{&t.major, &t.minor, &t.patch}
-	for i := 0; i < n; i++ {
-		if d := m[i+1]; len(d) > 1 && d[0] == '0' {
-			return "", "", fmt.Errorf("%q: leading zero in %s", ver, d)
-		}
-		if *nums[i], err = strconv.ParseUint(m[i+1], 10, 64); err != nil {
-			return "", "", fmt.Errorf("%q: %w", ver, err)
-		}
-	}
-	t.pre = strings.TrimPrefix(m[4], "-")
-	base := t.String()
-	if !semver.IsValid(base) {
-		return "", "", fmt.Errorf("%q is not a semver version", ver)
-	}
-	// above is the exclusive end of what a partial version names:
-	// "1.2" is 1.2.*, ending before 1.3.0-0.
-	above := func() string {
-		if n == 1 {
-			return triple{major: t.major + 1, pre: "0"}.String()
-		}
-		return triple{major: t.major, minor: t.minor + 1, pre: "0"}.String()
-	}
-	switch op {
-	case ">=":
-		return base, "", nil
-	case ">":
-		if n == 3 {
-			return successor(base), "", nil
-		}
-		return above(), "", nil
-	case "<":
-		return "", base, nil
-	case "<=":
-		if n == 3 {
-			return "", successor(base), nil
-		}
-		return "", above(), nil
-	case "=":
-		if n == 3 {
-			return base, successor(base), nil
-		}
-		return base, above(), nil
-	case "~":
-		if n == 1 {
-			return base, above(), nil
-		}
-		return base, triple{major: t.major, minor: t.minor + 1, pre: "0"}.String(), nil
-	default: // "^" or bare
-		switch {
-		case t.major > 0 || n == 1:
-			return base, triple{major: t.major + 1, pre: "0"}.String(), nil
-		case t.minor > 0 || n == 2:
-			return base, triple{minor: t.minor + 1, pre: "0"}.String(), nil
-		default:
-			return base, triple{patch: t.patch + 1, pre: "0"}.String(), nil
-		}
-	}
-}
-
-// complement returns the versions none of the intervals hold, in order.
-func complement(covered []interval) []interval {
-	sorted := slices.Clone(covered)
-	slices.SortFunc(sorted, func(a, b interval) int { return semver.Compare(a.lo, b.lo) })
-	var out []interval
-	cursor := lowest
-	for _, iv := range sorted {
-		if semver.Compare(iv.lo, cursor) > 0 {
-			out = append(out, interval{lo: cursor, hi: iv.lo})
-		}
-		if iv.hi == "" {
-			return out
-		}
-		if semver.Compare(iv.hi, cursor) > 0 {
-			cursor = iv.hi
-		}
-	}
-	return append(out, interval{lo: cursor})
 }
 
 // Statuses of Class.
@@ -297,9 +77,9 @@ func (m *Model) fixes() []fix {
 
 // ranges returns the parsed unaffected and patched ranges, skipping any
 // that do not parse (Validate reports those).
-func (m *Model) ranges() (unaffected, patched []interval) {
+func (m *Model) ranges() (unaffected, patched []semrange.Range) {
 	for _, s := range m.Unaffected {
-		if iv, err := parseRange(s); err == nil {
+		if iv, err := semrange.Parse(s); err == nil {
 			unaffected = append(unaffected, iv)
 		}
 	}
@@ -308,9 +88,9 @@ func (m *Model) ranges() (unaffected, patched []interval) {
 
 // affectedIntervals are the vulnerable versions: everything neither
 // unaffected nor patched.
-func (m *Model) affectedIntervals() []interval {
+func (m *Model) affectedIntervals() []semrange.Range {
 	unaffected, patched := m.ranges()
-	return complement(append(unaffected, patched...))
+	return semrange.Complement(append(unaffected, patched...))
 }
 
 // Affected lists the vulnerable versions in RustSec's range syntax, oldest
@@ -347,9 +127,9 @@ func (m *Model) Classify(versions []string) []Class {
 
 	unaffected, patched := m.ranges()
 	fixes := m.fixes()
-	in := func(v string, ivs []interval) bool {
+	in := func(v string, ivs []semrange.Range) bool {
 		for _, iv := range ivs {
-			if iv.contains(v) {
+			if iv.Contains(v) {
 				return true
 			}
 		}
@@ -372,11 +152,11 @@ func (m *Model) Classify(versions []string) []Class {
 					continue
 				}
 				if f.series == s {
-					c.Status, c.FixedBy = StatusAffected, plain(f.v)
+					c.Status, c.FixedBy = StatusAffected, semrange.Plain(f.v)
 					break
 				}
 				if c.FixedBy == "" {
-					c.FixedBy = plain(f.v)
+					c.FixedBy = semrange.Plain(f.v)
 				}
 			}
 		}

@@ -54,47 +54,6 @@ func TestAffected(t *testing.T) {
 	}
 }
 
-func TestParseRange(t *testing.T) {
-	for in, want := range map[string]interval{
-		"< 1.5.0":           {lowest, "v1.5.0"},
-		">= 1.2.3, < 1.3.0": {"v1.2.3", "v1.3.0"},
-		">=1.2.3,<1.3.0":    {"v1.2.3", "v1.3.0"},
-		"= 1.2.3":           {"v1.2.3", "v1.2.4-0"},
-		"=1.2":              {"v1.2.0", "v1.3.0-0"},
-		"^1.2.3":            {"v1.2.3", "v2.0.0-0"},
-		"^0.2.3":            {"v0.2.3", "v0.3.0-0"},
-		"^0.0.3":            {"v0.0.3", "v0.0.4-0"},
-		"^0":                {"v0.0.0", "v1.0.0-0"},
-		"1.4":               {"v1.4.0", "v2.0.0-0"},
-		"~1.2.3":            {"v1.2.3", "v1.3.0-0"},
-		"~1":                {"v1.0.0", "v2.0.0-0"},
-		"> 1.2.3":           {"v1.2.4-0", ""},
-		"> 1.2":             {"v1.3.0-0", ""},
-		"<= 1.2.3":          {lowest, "v1.2.4-0"},
-		"<= 1.2.3-rc.1":     {lowest, "v1.2.3-rc.1.0"},
-		"*":                 {lowest, ""},
-	} {
-		got, err := parseRange(in)
-		if err != nil || got != want {
-			t.Errorf("parseRange(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", ">= banana", "< 1.2.3.4", ">= 1.0.0,", "~> 1.0", ">= 2.0.0, < 1.0.0", "= 01.2.3"} {
-		if _, err := parseRange(bad); err == nil {
-			t.Errorf("parseRange(%q) should fail", bad)
-		}
-	}
-}
-
-func TestSuccessor(t *testing.T) {
-	for in, want := range map[string]string{"v1.2.3": "v1.2.4-0", "v1.2.3-9": "v1.2.3-9.0", "v1.2.3-alpha.1": "v1.2.3-alpha.1.0"} {
-		got := successor(in)
-		if got != want {
-			t.Errorf("successor(%s) = %s, want %s", in, got, want)
-		}
-	}
-}
-
 func TestClassify(t *testing.T) {
 	m := modelWith([]string{"< 1.5.0"}, Fix{"2.0", "2.0.4"}, Fix{"1.9", "1.9.8"}, Fix{"1.8", "1.8.3"})
 	// Shuffled, with a duplicate and a name that is not semver.
