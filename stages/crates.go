@@ -66,7 +66,8 @@ func gateClock(r *pipeline.Run) retry.Clock {
 // it (see cargo.Registry.Token).
 func cargoFor(r *pipeline.Run, rel pipeline.Release) *cargo.Cargo {
 	reg := cargo.Registry{Name: r.Config.Registry.Name, Index: registryIndex(r), Token: registryToken(r)}
-	return &cargo.Cargo{Home: filepath.Join(r.StateDir, "cargo", safeName(rel.Line)), Registry: reg, Verbose: r.Out != nil && r.Out.Verbose, Hide: secretVariables(r.Config)}
+	return &cargo.Cargo{Home: filepath.Join(r.StateDir, "cargo", safeName(rel.Line)), Registry: reg, Verbose: r.Out != nil && r.Out.Verbose, Hide: secretVariables(r.Config),
+		Now: gateClock(r).Now}
 }
 
 func worktreeDir(r *pipeline.Run, rel pipeline.Release) string {

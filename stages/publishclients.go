@@ -52,6 +52,9 @@ type Upload interface {
 	// Accepted returns once the registry accepted the upload (nil) or
 	// cargo failed (a *cargo.PublishError).
 	Accepted(ctx context.Context) error
+	// AcceptedAt is when the registry's acceptance reached cargo, on the
+	// gate's clock; zero if it has not.
+	AcceptedAt() time.Time
 	// Stop ends cargo's own wait for the index.
 	Stop()
 }

@@ -59,6 +59,16 @@ type Cargo struct {
 	// not inherit: the release's other secrets, which the build scripts
 	// and compilers a verification runs would otherwise see.
 	Hide []string
+	// Now is the clock an upload's acceptance is read on (Upload.AcceptedAt):
+	// the gate's in a release; this machine's when nil.
+	Now func() time.Time
+}
+
+func (c *Cargo) now() time.Time {
+	if c.Now == nil {
+		return time.Now()
+	}
+	return c.Now()
 }
 
 // ResolvesThroughView is true when dependencies resolve through a View.
