@@ -112,6 +112,9 @@ to be read (a private registry), registry.token_env's reads it, and only that.`,
 				if world.GitHub != nil {
 					r.Targets.GHSAAPI, r.Targets.GHSAToken = world.GitHub.URL, world.GitHubToken
 				}
+				if world.Proxy != nil {
+					r.Targets.RegistryProxy, r.Targets.RegistryProxyCA = world.Proxy.URL, world.Proxy.CAFile
+				}
 			})
 			if !a.g.json && !a.g.quiet {
 				a.rehearsalReport(ctx, &rc, world, filepath.Join(state, "journal.json"))

@@ -59,6 +59,14 @@ type Cargo struct {
 	// not inherit: the release's other secrets, which the build scripts
 	// and compilers a verification runs would otherwise see.
 	Hide []string
+	// Proxy, when set, is an HTTP proxy every request of cargo goes
+	// through (http.proxy), and ProxyCA the certificate authority it
+	// answers https with (http.cainfo): a rehearsal's, which answers for
+	// the real registry with its sandbox, so that cargo is configured as
+	// at T0, with the registry's real index URL, which it writes into the
+	// packages (see sandbox.RegistryProxy). No host bypasses it: NO_PROXY
+	// is not inherited.
+	Proxy, ProxyCA string
 	// Now is the clock an upload's acceptance is read on (Upload.AcceptedAt):
 	// the gate's in a release; this machine's when nil.
 	Now func() time.Time
@@ -123,6 +131,14 @@ func (c *Cargo) command(ctx context.Context, dir string, withToken bool, args ..
 	case c.redirected():
 		global = append(global, "--config", fmt.Sprintf("source.crates-io.replace-with=%q", targetRegistry))
 	}
+	hide := c.Hide
+	if c.Proxy != "" {
+		env = append(env, "CARGO_HTTP_PROXY="+c.Proxy)
+		if c.ProxyCA != "" {
+			env = append(env, "CARGO_HTTP_CAINFO="+c.ProxyCA)
+		}
+		hide = append(slices.Clip(hide), "NO_PROXY", "no_proxy")
+	}
 	if withToken && c.Registry.Token != "" {
 		tokenVar := "CARGO_REGISTRY_TOKEN"
 		if reg != "crates-io" {
@@ -140,7 +156,7 @@ func (c *Cargo) command(ctx context.Context, dir string, withToken bool, args ..
 	}
 	cmd := exec.CommandContext(ctx, bin, append(global, args...)...)
 	cmd.Dir = dir
-	cmd.Env = append(CleanEnv(c.Hide...), env...)
+	cmd.Env = append(CleanEnv(hide...), env...)
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }

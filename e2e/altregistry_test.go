@@ -1,0 +1,90 @@
+package e2e
+
+import (
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/async-rs/embargo/sandbox/demo"
+	"github.com/async-rs/embargo/sandbox/gitserver"
+	"github.com/async-rs/embargo/sandbox/registry"
+	"github.com/async-rs/embargo/stages/cargo"
+)
+
+// newAltRegistryRelease is the example released to an alternative registry
+// named name (as a project on Gitea configures `[registry] name =
+// "forge"`): demo depends on demo-core by path, version and `registry =
+// name`, and both say `publish = [name]`.
+func newAltRegistryRelease(t *testing.T, t0 time.Time, name string, opts registry.Options) *release {
+	t.Helper()
+	return buildReleaseWith(t, t0, gitserver.Options{}, &opts, func(o *demo.Options) { o.RegistryName = name })
+}
+
+// received is the sha256 of each .crate the kept rehearsal's sandbox
+// registry received, by name@version.
+func (rl *release) received() map[string]string {
+	rl.t.Helper()
+	files, _ := filepath.Glob(filepath.Join(rl.dir, ".embargo", "rehearsal", "*", "registry", "crates", "*", "*.crate"))
+	out := map[string]string{}
+	for _, f := range files {
+		sum, err := cargo.FileSha256(f)
+		if err != nil {
+			rl.t.Fatal(err)
+		}
+		out[filepath.Base(filepath.Dir(f))+"@"+strings.TrimSuffix(filepath.Base(f), ".crate")] = sum
+	}
+	return out
+}
+
+// A sealed release to an alternative registry, a private one (auth-required)
+// included, is rehearsed with the sealed bytes. cargo writes the registry's
+// index URL into the package of a crate that depends on another of the
+// release; the rehearsal's cargo keeps the real URL, and reaches its
+// sandbox through a proxy answering for the real registry, which sees
+// nothing but embargo's own reads.
+func TestRehearsalOfAnAlternativeRegistryUploadsTheSealedBytes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		opts registry.Options
+	}{
+		{"forge", registry.Options{}},
+		{privateRegistry, registry.Options{AuthRequired: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rl := newAltRegistryRelease(t, time.Now().Add(time.Hour), tc.name, tc.opts)
+			if res := rl.run([]string{"seal"}); res.code != 0 {
+				t.Fatalf("seal: %s", res)
+			}
+			sealed := readSealFile(t, rl.dir)
+			before := len(rl.registry.Requests())
+			res := rl.run([]string{"rehearse", "--keep"})
+			if res.code != 0 {
+				t.Fatalf("rehearse: %s", res)
+			}
+			got := rl.received()
+			n := 0
+			for _, l := range sealed.Lines {
+				for _, c := range l.Crates {
+					n++
+					if nv := c.Name + "@" + c.Version; got[nv] != c.Sha256 {
+						t.Errorf("the sandbox received %s with sha256 %q, sealed %s", nv, got[nv], c.Sha256)
+					}
+				}
+			}
+			if n == 0 || len(got) != n {
+				t.Errorf("the sandbox received %v, want the %d sealed crates", got, n)
+			}
+			for _, r := range rl.registry.Requests()[before:] {
+				if r.Method != http.MethodGet && r.Method != http.MethodHead {
+					t.Errorf("the real registry saw %s %s", r.Method, r.Path)
+				}
+			}
+			rl.assertUnreleased()
+			rl.assertNoSecret(res.stdout, res.stderr)
+		})
+	}
+}
