@@ -97,6 +97,16 @@ to be read (a private registry), registry.token_env's reads it, and only that.`,
 					return err
 				}
 			}
+			// A sealed release is rehearsed as sealed: what it packages and
+			// uploads must be the sealed bytes.
+			sealed, err := stages.HoldRehearsalToSeal(a.stateDir(cfg), state)
+			if err != nil {
+				return fmt.Errorf("read the release's seal: %w", err)
+			}
+			if sealed != nil {
+				out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Msg: fmt.Sprintf("the release was sealed at %s: the rehearsal holds every package it makes and uploads to the sealed sha256",
+					sealed.SealedAt.UTC().Format("2006-01-02 15:04:05Z"))})
+			}
 
 			// The rehearsal's own T0: now, or a few seconds ahead to watch
 			// the gate count down.

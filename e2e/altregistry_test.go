@@ -7,9 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
 	"github.com/async-rs/embargo/sandbox/demo"
 	"github.com/async-rs/embargo/sandbox/gitserver"
 	"github.com/async-rs/embargo/sandbox/registry"
+	"github.com/async-rs/embargo/sandbox/world"
 	"github.com/async-rs/embargo/stages/cargo"
 )
 
@@ -86,5 +91,65 @@ func TestRehearsalOfAnAlternativeRegistryUploadsTheSealedBytes(t *testing.T) {
 			rl.assertUnreleased()
 			rl.assertNoSecret(res.stdout, res.stderr)
 		})
+	}
+}
+
+// A rehearsal of a sealed release rehearses the seal: when the held tip
+// packages to other bytes than sealed (here the held branch moved since),
+// the rehearsal fails before T0 naming both checksums, and its sandbox
+// receives nothing.
+func TestRehearsalOfASealedReleaseRefusesOtherBytesNamingBothChecksums(t *testing.T) {
+	t.Parallel()
+	rl := newAltRegistryRelease(t, time.Now().Add(time.Hour), "forge", registry.Options{})
+	if res := rl.run([]string{"seal"}); res.code != 0 {
+		t.Fatalf("seal: %s", res)
+	}
+	sealed := readSealFile(t, rl.dir)
+	moved, err := world.CommitFile(rl.ex.World.Source, "embargo/1.13", "demo-core/src/extra.rs", "// after the seal\n", "A change after the seal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	retag(t, rl.ex.World.Source, "v1.13.1", moved)
+	res := rl.run([]string{"rehearse"})
+	if res.code != 1 {
+		t.Fatalf("rehearse: want exit 1, got %s", res)
+	}
+	states, _ := filepath.Glob(filepath.Join(rl.dir, ".embargo", "rehearsal", "*", "state"))
+	if len(states) != 1 {
+		t.Fatalf("kept rehearsal worlds: %v", states)
+	}
+	var want string
+	for _, l := range sealed.Lines {
+		for _, c := range l.Crates {
+			if l.Line == "1.13" && c.Name == "demo-core" {
+				want = c.Sha256
+			}
+		}
+	}
+	got, err := cargo.FileSha256(cargo.PackagedFile(filepath.Join(states[0], "work", "1.13"), "demo-core", "1.13.1"))
+	if err != nil || want == "" || got == want {
+		t.Fatalf("the rehearsal packaged demo-core@1.13.1 as %q (%v), sealed %q: want other bytes", got, err, want)
+	}
+	if out := res.stdout + res.stderr; !strings.Contains(out, "demo-core@1.13.1 packages to sha256 "+got+", not the sealed "+want) {
+		t.Errorf("the rehearsal does not name both checksums of demo-core@1.13.1 (%s, sealed %s):\n%s", got, want, out)
+	}
+	if got := rl.received(); len(got) != 0 {
+		t.Errorf("the sandbox received %v", got)
+	}
+}
+
+// retag moves the annotated tag of the repository at repoPath to commit.
+func retag(t *testing.T, repoPath, tag, commit string) {
+	t.Helper()
+	repo, err := git.PlainOpen(repoPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.DeleteTag(tag); err != nil {
+		t.Fatal(err)
+	}
+	sig := &object.Signature{Name: "Jane Doe", Email: "jane@example.org", When: time.Now()}
+	if _, err := repo.CreateTag(tag, plumbing.NewHash(commit), &git.CreateTagOptions{Tagger: sig, Message: "Release again\n"}); err != nil {
+		t.Fatal(err)
 	}
 }
