@@ -11,6 +11,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/demo"
 	"github.com/async-rs/embargo/sandbox/gitserver"
 	"github.com/async-rs/embargo/sandbox/registry"
@@ -83,6 +84,17 @@ func TestRehearsalOfAnAlternativeRegistryUploadsTheSealedBytes(t *testing.T) {
 			if n == 0 || len(got) != n {
 				t.Errorf("the sandbox received %v, want the %d sealed crates", got, n)
 			}
+			// Its cargo resolved through embargo's view of the index, as
+			// at T0, the proxy passing it through.
+			j, err := pipeline.ReadJournal(filepath.Join(rl.keptRehearsal(), "journal.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, st := range j.Steps("publish") {
+				if res := flatResult(st); strings.HasPrefix(st.Name, "publish ") && res["resolved_through"] != "index view" {
+					t.Errorf("%s resolved through %q, want the index view", st.Name, res["resolved_through"])
+				}
+			}
 			for _, r := range rl.registry.Requests()[before:] {
 				if r.Method != http.MethodGet && r.Method != http.MethodHead {
 					t.Errorf("the real registry saw %s %s", r.Method, r.Path)
@@ -114,10 +126,6 @@ func TestRehearsalOfASealedReleaseRefusesOtherBytesNamingBothChecksums(t *testin
 	if res.code != 1 {
 		t.Fatalf("rehearse: want exit 1, got %s", res)
 	}
-	states, _ := filepath.Glob(filepath.Join(rl.dir, ".embargo", "rehearsal", "*", "state"))
-	if len(states) != 1 {
-		t.Fatalf("kept rehearsal worlds: %v", states)
-	}
 	var want string
 	for _, l := range sealed.Lines {
 		for _, c := range l.Crates {
@@ -126,7 +134,7 @@ func TestRehearsalOfASealedReleaseRefusesOtherBytesNamingBothChecksums(t *testin
 			}
 		}
 	}
-	got, err := cargo.FileSha256(cargo.PackagedFile(filepath.Join(states[0], "work", "1.13"), "demo-core", "1.13.1"))
+	got, err := cargo.FileSha256(cargo.PackagedFile(filepath.Join(rl.keptRehearsal(), "work", "1.13"), "demo-core", "1.13.1"))
 	if err != nil || want == "" || got == want {
 		t.Fatalf("the rehearsal packaged demo-core@1.13.1 as %q (%v), sealed %q: want other bytes", got, err, want)
 	}
@@ -151,5 +159,54 @@ func retag(t *testing.T, repoPath, tag, commit string) {
 	sig := &object.Signature{Name: "Jane Doe", Email: "jane@example.org", When: time.Now()}
 	if _, err := repo.CreateTag(tag, plumbing.NewHash(commit), &git.CreateTagOptions{Tagger: sig, Message: "Release again\n"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// keptRehearsal is the state directory of the one rehearsal kept.
+func (rl *release) keptRehearsal() string {
+	rl.t.Helper()
+	dirs, _ := filepath.Glob(filepath.Join(rl.dir, ".embargo", "rehearsal", "*", "state"))
+	if len(dirs) != 1 {
+		rl.t.Fatalf("kept rehearsals: %v", dirs)
+	}
+	return dirs[0]
+}
+
+// At T0 on a private alternative registry answering each request after
+// 150 ms, a crate's uploaded_at is when the registry accepted its upload:
+// no earlier than the registry's answer to the PUT, where cargo_started is
+// before the PUT arrived; and the dependents resolved their dependency
+// through embargo's view of the index, which serves only cargo.
+func TestReleaseToAnAlternativeRegistryRecordsTheAcceptance(t *testing.T) {
+	t.Parallel()
+	const latency = 150 * time.Millisecond
+	rl := newAltRegistryRelease(t, time.Now().Add(3*time.Second).Truncate(time.Second), privateRegistry, registry.Options{AuthRequired: true, Latency: latency})
+	if res := rl.run([]string{"run"}); res.code != 0 {
+		t.Fatalf("run: %s", res)
+	}
+	rl.assertReleased()
+	rl.assertPublishedOnce()
+	puts := map[string]registry.Request{}
+	for _, r := range rl.registry.Requests() {
+		if r.Method == http.MethodPut && r.Status == http.StatusOK {
+			puts[r.Crate+"@"+r.Version] = r
+		}
+	}
+	for name, res := range rl.stepResults("publish", "publish ") {
+		nv := strings.TrimPrefix(name, "publish ")
+		put, ok := puts[nv]
+		started, err1 := time.Parse(time.RFC3339Nano, res["cargo_started"])
+		uploaded, err2 := time.Parse(time.RFC3339Nano, res["uploaded_at"])
+		if !ok || err1 != nil || err2 != nil {
+			t.Errorf("%s: PUT %v, cargo_started %q, uploaded_at %q", nv, ok, res["cargo_started"], res["uploaded_at"])
+			continue
+		}
+		if answered := put.Time.Add(latency); uploaded.Before(answered) || !started.Before(put.Time) {
+			t.Errorf("%s: cargo started %s, its PUT arrived %s and was answered no earlier than %s, uploaded_at %s: want the acceptance",
+				nv, started.Format(time.RFC3339Nano), put.Time.Format(time.RFC3339Nano), answered.Format(time.RFC3339Nano), uploaded.Format(time.RFC3339Nano))
+		}
+		if strings.HasPrefix(nv, "demo@") && res["resolved_through"] != "index view" {
+			t.Errorf("%s resolved through %q, want the index view", nv, res["resolved_through"])
+		}
 	}
 }

@@ -258,9 +258,9 @@ func (c fakeLineCargo) Package(context.Context, string, []*cargo.Crate) ([]cargo
 	return nil, errors.New("the fake cargo packages nothing: the sealed packages are in the worktree")
 }
 
-func (c fakeLineCargo) WithView(string) LineCargo      { return c }
-func (c fakeLineCargo) ResolvesThroughView() bool      { return false }
-func (c fakeLineCargo) WithToken(tok string) LineCargo { c.token = tok; return c }
+func (c fakeLineCargo) WithView(string, string) LineCargo { return c }
+func (c fakeLineCargo) ResolvesThroughView() bool         { return false }
+func (c fakeLineCargo) WithToken(tok string) LineCargo    { c.token = tok; return c }
 func (c fakeLineCargo) StartPublish(_ context.Context, dir, crate string) (Upload, error) {
 	files, err := filepath.Glob(filepath.Join(cargo.TargetDir(dir), "package", crate+"-[0-9]*.crate"))
 	if err != nil || len(files) != 1 {
