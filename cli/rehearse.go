@@ -30,7 +30,12 @@ from the real index with every package the release's resolution needs (a
 repository that commits no Cargo.lock has one resolved against the real
 registry first, read only). The real targets are only read, never written,
 and no token variable is read, but one: when the real registry wants a token
-to be read (a private registry), registry.token_env's reads it, and only that.`,
+to be read (a private registry), registry.token_env's reads it, and only that.
+
+What it packages and uploads are the real bytes: a sealed release is held to
+its seal, and cargo keeps an alternative registry's real index URL, which it
+writes into the packages, reaching the sandbox through a proxy of the
+rehearsal's that answers for the real registry and sends it nothing.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := a.loadConfig()
 			if err != nil {
