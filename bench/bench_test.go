@@ -258,6 +258,66 @@ func BenchmarkLines(b *testing.B) {
 	}
 }
 
+// TestHarnessAltRegistry runs the alternative registry case's harness on
+// one line without latency: both crates published with the sealed bytes,
+// the dependent's way from its dependency's visibility to its PUT found in
+// the registry's log.
+func TestHarnessAltRegistry(t *testing.T) {
+	needTools(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	k := Knobs{Lines: 1, Crates: 2, Registry: "forge"}
+	s, err := NewSetup(t.TempDir(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	res, err := RunEmbargo(ctx, s, binary, RunOptions{Margin: func(check time.Duration) time.Duration { return check + time.Second }, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := SummarizeAlt(k, res, s)
+	if len(sum.Handoffs) != 1 || sum.Handoffs[0].Dependent != "ttp-01@1.10.1" || sum.Handoffs[0].Took <= 0 {
+		t.Errorf("handoffs %+v, want ttp-01@1.10.1's, after its dependency showed", sum.Handoffs)
+	}
+	t.Logf("%s", sum.Table())
+}
+
+// BenchmarkAltRegistry measures a release to an alternative registry
+// against its bound: 3 lines of 2 crates, the second depending on the
+// first by version, path and registry.
+func BenchmarkAltRegistry(b *testing.B) {
+	needTools(b)
+	k := AltRegistryKnobs()
+	logf := func(format string, args ...any) { fmt.Printf("bench: "+format+"\n", args...) }
+	var sum *AltSummary
+	for i := 0; i < b.N; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		logf("(altreg) embargo run: %d lines × %d crates to the alternative registry %q", k.Lines, k.Crates, k.Registry)
+		s, err := NewSetup(b.TempDir(), k)
+		if err != nil {
+			b.Fatal(err)
+		}
+		e, err := RunEmbargo(ctx, s, binary, RunOptions{Logf: logf})
+		s.Close()
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		checkMeasured(b, e)
+		sum = SummarizeAlt(k, e, s)
+	}
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(sum.TTP.Seconds(), "time_to_public_s")
+	b.ReportMetric(sum.Over(), "over_bound")
+	fmt.Println()
+	fmt.Print(sum.Table())
+	body := "## An alternative registry (BenchmarkAltRegistry)\n\n" + machine() + "\n" + sum.Table()
+	if err := writeSection("RESULTS.md", "altreg", body); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // scaleFromEnv reads the line counts and the crates a line of
 // BenchmarkLines.
 func scaleFromEnv() ([]int, int, error) {

@@ -22,8 +22,8 @@ type CrateTiming struct {
 	Sealed   string // sha256 preflight sealed (from the journal)
 	Packaged string // sha256 of the .crate cargo packaged in the state directory
 	Index    string // cksum the index shows
-	// From the journal: when embargo started the upload attempt (cargo
-	// publish), and when its own polling saw the version in the index.
+	// From the journal: when embargo started the `cargo publish` that
+	// uploaded, and when its own polling saw the version in the index.
 	UploadStart, VisibleAt time.Time
 	// From the registry's log: the PUT's arrival and end.
 	PutAt, PutEnd time.Time
@@ -179,7 +179,7 @@ func RunEmbargo(ctx context.Context, s *Setup, binary string, opts RunOptions) (
 		c.Sealed = packaged.Sha256[nv]
 		c.Packaged, _ = cargo.FileSha256(cargo.PackagedFile(filepath.Join(s.Dir, ".embargo", "work", v.Line), v.Name, v.Version))
 		published, _ := pipeline.Load[stages.CratePublished](j, "publish", "publish "+nv)
-		c.UploadStart, c.VisibleAt = published.UploadedAt, published.VisibleAt
+		c.UploadStart, c.VisibleAt = published.CargoStarted, published.VisibleAt
 		if p, ok := puts[nv]; ok {
 			c.PutAt, c.PutEnd = p.Time, p.Time.Add(p.Duration)
 		}

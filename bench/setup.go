@@ -38,6 +38,10 @@ type Knobs struct {
 	// (branches, tags, pull-request heads) to the public repository.
 	Tree int
 	Refs int
+	// Registry, when set, is the alternative registry the crates go to
+	// (its name), which each dependency between them names; otherwise the
+	// registry stands in for crates.io.
+	Registry string
 }
 
 // RealTreeKnobs are shaped like async-std's release: one crate, about 90
@@ -117,7 +121,7 @@ func Spec(dir string, k Knobs) world.Spec {
 		}
 		lines[i] = l
 	}
-	spec := world.Spec{Dir: dir, Crates: crates, Lines: lines, Author: "Jane Doe <jane@example.org>"}
+	spec := world.Spec{Dir: dir, Crates: crates, Lines: lines, Author: "Jane Doe <jane@example.org>", Registry: k.Registry}
 	if k.Tree > 0 {
 		direct, _ := dependencyTree(k.Tree)
 		spec.Dependencies = map[string]string{}
@@ -141,7 +145,7 @@ func NewSetup(dir string, k Knobs) (*Setup, error) {
 	}
 	reg, err := registry.Start("", registry.Options{
 		Dir: filepath.Join(dir, "registry"), Token: registryToken,
-		Latency: k.Latency, IndexDelay: k.IndexDelay, CratesIO: true,
+		Latency: k.Latency, IndexDelay: k.IndexDelay, CratesIO: k.Registry == "",
 	})
 	if err != nil {
 		git.Close()
@@ -204,7 +208,7 @@ func (s *Setup) Versions() []Version {
 func (s *Setup) Config(t0 time.Time) (string, error) {
 	b, err := demo.Config(s.World, demo.Options{
 		T0: t0, TokenEnv: gitTokenEnv, Public: s.PublicURL,
-		RegistryIndex: s.Registry.IndexURL(), RegistryTokenEnv: registryTokenEnv,
+		RegistryIndex: s.Registry.IndexURL(), RegistryTokenEnv: registryTokenEnv, RegistryName: s.Knobs.Registry,
 	})
 	if err != nil {
 		return "", err

@@ -30,7 +30,12 @@ from the real index with every package the release's resolution needs (a
 repository that commits no Cargo.lock has one resolved against the real
 registry first, read only). The real targets are only read, never written,
 and no token variable is read, but one: when the real registry wants a token
-to be read (a private registry), registry.token_env's reads it, and only that.`,
+to be read (a private registry), registry.token_env's reads it, and only that.
+
+What it packages and uploads are the real bytes: a sealed release is held to
+its seal, and cargo keeps an alternative registry's real index URL, which it
+writes into the packages, reaching the sandbox through a proxy of the
+rehearsal's that answers for the real registry and sends it nothing.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := a.loadConfig()
 			if err != nil {
@@ -97,6 +102,16 @@ to be read (a private registry), registry.token_env's reads it, and only that.`,
 					return err
 				}
 			}
+			// A sealed release is rehearsed as sealed: what it packages and
+			// uploads must be the sealed bytes.
+			sealed, err := stages.HoldRehearsalToSeal(a.stateDir(cfg), state)
+			if err != nil {
+				return fmt.Errorf("read the release's seal: %w", err)
+			}
+			if sealed != nil {
+				out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Msg: fmt.Sprintf("the release was sealed at %s: the rehearsal holds every package it makes and uploads to the sealed sha256",
+					sealed.SealedAt.UTC().Format("2006-01-02 15:04:05Z"))})
+			}
 
 			// The rehearsal's own T0: now, or a few seconds ahead to watch
 			// the gate count down.
@@ -111,6 +126,9 @@ to be read (a private registry), registry.token_env's reads it, and only that.`,
 					OIDCURL: world.Registry.OIDCURL(), OIDCRequestToken: world.Registry.OIDCRequestToken()}
 				if world.GitHub != nil {
 					r.Targets.GHSAAPI, r.Targets.GHSAToken = world.GitHub.URL, world.GitHubToken
+				}
+				if world.Proxy != nil {
+					r.Targets.RegistryProxy, r.Targets.RegistryProxyCA = world.Proxy.URL, world.Proxy.CAFile
 				}
 			})
 			if !a.g.json && !a.g.quiet {

@@ -120,17 +120,18 @@ func buildReleaseWith(t *testing.T, t0 time.Time, gitOpts gitserver.Options, reg
 		regOpts.Dir = filepath.Join(t.TempDir(), "registry")
 		regOpts.Token = registryToken
 		// A private registry (auth-required) is an alternative registry
-		// to cargo, the company's own; any other stands in for crates.io.
-		regOpts.CratesIO = !regOpts.AuthRequired
+		// to cargo, the company's own, as is one edit names; any other
+		// stands in for crates.io.
+		if regOpts.AuthRequired && opts.RegistryName == "" {
+			opts.RegistryName = privateRegistry
+		}
+		regOpts.CratesIO = opts.RegistryName == "" || opts.RegistryName == "crates-io"
 		rl.registry, err = registry.Start("", *regOpts)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { rl.registry.Close() })
 		opts.RegistryIndex, opts.RegistryTokenEnv = rl.registry.IndexURL(), registryTokenEnv
-		if regOpts.AuthRequired {
-			opts.RegistryName = privateRegistry
-		}
 	}
 	if opts.Blog == nil && opts.BlogURL == "" {
 		// The example blog's deploy, instantly: a site that serves each

@@ -60,6 +60,12 @@ type Targets struct {
 	Public        string // git remote URL or path
 	RegistryIndex string
 	RegistryToken string
+	// RegistryProxy, when set, is the proxy a rehearsal's cargo reaches
+	// RegistryIndex through while keeping the registry's real index URL,
+	// which cargo writes into the packages of an alternative registry's
+	// crates; RegistryProxyCA is the certificate authority cargo trusts
+	// for it.
+	RegistryProxy, RegistryProxyCA string
 	// OIDCURL and OIDCRequestToken stand in for a CI runner's OIDC
 	// endpoint (the sandbox registry's), for Trusted Publishing.
 	OIDCURL          string

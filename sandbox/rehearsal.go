@@ -36,6 +36,11 @@ type Rehearsal struct {
 	Registry *registry.Server
 	// Token is the sandbox registry's own token (never a real one).
 	Token string
+	// Proxy, for a release to an alternative registry, is what cargo
+	// reaches the sandbox registry through while it keeps the real index
+	// URL (see RegistryProxy); nil for crates-io, which cargo reaches by
+	// source replacement, and whose URL it writes into no package.
+	Proxy *RegistryProxy
 	// GitHub holds a copy of the draft security advisory when the release
 	// has one ([ghsa]), GitHubToken its own token: a rehearsal publishes
 	// the copy and never calls GitHub.
@@ -126,10 +131,16 @@ func Start(ctx context.Context, opts Options) (*Rehearsal, error) {
 		return nil, err
 	}
 	r.Registry = srv
+	if !opts.CratesIO && opts.Index != "" {
+		if r.Proxy, err = StartRegistryProxy(opts.Index, srv.IndexURL(), filepath.Join(opts.Dir, "proxy-ca.pem")); err != nil {
+			srv.Close()
+			return nil, err
+		}
+	}
 	if opts.GHSA != nil {
 		r.GitHubToken = randomToken()
 		if r.GitHub, err = github.Start("", github.Options{Token: r.GitHubToken, Dir: filepath.Join(opts.Dir, "github")}); err != nil {
-			srv.Close()
+			r.Close()
 			return nil, err
 		}
 		if err := r.GitHub.AddDraft(opts.GHSARepo, *opts.GHSA); err != nil {
@@ -148,6 +159,9 @@ func (r *Rehearsal) Close() error {
 	var errs []error
 	if r.GitHub != nil {
 		errs = append(errs, r.GitHub.Close())
+	}
+	if r.Proxy != nil {
+		errs = append(errs, r.Proxy.Close())
 	}
 	return errors.Join(append(errs, r.Registry.Close())...)
 }

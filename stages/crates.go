@@ -64,9 +64,20 @@ func gateClock(r *pipeline.Run) retry.Clock {
 // publishing in parallel never wait on each other's package-cache lock. It
 // holds the registry's token, and hands it to the cargo commands that need
 // it (see cargo.Registry.Token).
+//
+// In a rehearsal to an alternative registry, cargo keeps the registry's
+// real index URL, which it writes into the packages (so that they are the
+// sealed bytes), and reaches the sandbox through the rehearsal's proxy,
+// which answers for the real registry.
 func cargoFor(r *pipeline.Run, rel pipeline.Release) *cargo.Cargo {
 	reg := cargo.Registry{Name: r.Config.Registry.Name, Index: registryIndex(r), Token: registryToken(r)}
-	return &cargo.Cargo{Home: filepath.Join(r.StateDir, "cargo", safeName(rel.Line)), Registry: reg, Verbose: r.Out != nil && r.Out.Verbose, Hide: secretVariables(r.Config)}
+	cg := &cargo.Cargo{Home: filepath.Join(r.StateDir, "cargo", safeName(rel.Line)), Registry: reg, Verbose: r.Out != nil && r.Out.Verbose, Hide: secretVariables(r.Config),
+		Now: gateClock(r).Now}
+	if t := r.Targets; t != nil && t.RegistryProxy != "" {
+		cg.Registry.Index = r.Config.Registry.Index
+		cg.Proxy, cg.ProxyCA = t.RegistryProxy, t.RegistryProxyCA
+	}
+	return cg
 }
 
 func worktreeDir(r *pipeline.Run, rel pipeline.Release) string {

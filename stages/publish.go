@@ -148,16 +148,17 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 		l.cargo = clients.Cargo(r, l.rel)
 		l.auth, l.turns, l.index = auth, turns, i
 		if v := views.open(ctx); v != nil {
-			l.cargo = l.cargo.WithView(v.URL())
+			l.cargo = l.cargo.WithView(v.URL(), v.Token())
 			if l.cargo.ResolvesThroughView() {
 				l.view = v
 				l.deps, _ = cargo.WorkspaceDependencies(l.dir)
 			}
 		}
 		if l.cargo.ResolvesThroughView() {
-			// cargo resolves every crates.io package the lockfile pins
-			// before its first upload, level by level; read them all now.
-			if names, err := cargo.LockedFromCratesIO(l.dir); err == nil {
+			// cargo resolves every package of the registry the lockfile
+			// pins before its first upload, level by level; read them
+			// all now.
+			if names, err := cargo.LockedFrom(l.dir, r.Config.Registry.Name, r.Config.Registry.Index); err == nil {
 				go idx.Prefetch(ctx, names, prefetchParallel)
 			}
 		}

@@ -19,7 +19,7 @@ type RegistryIndex interface {
 	URL() string
 	Config(ctx context.Context) (index.Config, error)
 	// WantsToken is true once the registry has said it must be read with
-	// a token: a View would then serve what the token opens.
+	// a token (a private registry).
 	WantsToken() bool
 	Lookup(ctx context.Context, name, version string) (index.Entry, bool, error)
 	Versions(ctx context.Context, name string) ([]index.Entry, error)
@@ -38,9 +38,9 @@ type LineCargo interface {
 	Lock(ctx context.Context, dir string) error
 	Package(ctx context.Context, dir string, crates []*cargo.Crate) ([]cargo.Package, error)
 	// WithView is a copy that resolves the line's dependencies through
-	// the View at url where it can; ResolvesThroughView says whether it
-	// does.
-	WithView(url string) LineCargo
+	// the View at url, sending it token when it asks (index.View.Token);
+	// ResolvesThroughView says whether it does.
+	WithView(url, token string) LineCargo
 	ResolvesThroughView() bool
 	// WithToken is a copy that uploads with tok.
 	WithToken(tok string) LineCargo
@@ -52,6 +52,9 @@ type Upload interface {
 	// Accepted returns once the registry accepted the upload (nil) or
 	// cargo failed (a *cargo.PublishError).
 	Accepted(ctx context.Context) error
+	// AcceptedAt is when the registry's acceptance reached cargo, on the
+	// gate's clock; zero if it has not.
+	AcceptedAt() time.Time
 	// Stop ends cargo's own wait for the index.
 	Stop()
 }
@@ -59,7 +62,9 @@ type Upload interface {
 // lineCargo is the real cargo as a LineCargo: its copies are lineCargos.
 type lineCargo struct{ *cargo.Cargo }
 
-func (c lineCargo) WithView(url string) LineCargo { return lineCargo{c.Cargo.WithView(url)} }
+func (c lineCargo) WithView(url, token string) LineCargo {
+	return lineCargo{c.Cargo.WithView(url, token)}
+}
 
 func (c lineCargo) WithToken(tok string) LineCargo { return lineCargo{c.Cargo.WithToken(tok)} }
 

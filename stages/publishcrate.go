@@ -121,10 +121,14 @@ type CratePublished struct {
 	Sha256 string `json:"sha256"`
 	// ResolvedThrough is where cargo resolved the line's own crates:
 	// "index view" (embargo's, at T0) or "registry".
-	ResolvedThrough string    `json:"resolved_through,omitempty"`
-	UploadedAt      time.Time `json:"uploaded_at,omitzero"`
-	VisibleAt       time.Time `json:"visible_at,omitzero"`
-	Text            string    `json:"summary,omitempty"`
+	ResolvedThrough string `json:"resolved_through,omitempty"`
+	// CargoStarted is when the `cargo publish` that uploaded was started,
+	// UploadedAt when the registry accepted its upload: what lies between
+	// is cargo's own start-up, its reads and the request.
+	CargoStarted time.Time `json:"cargo_started,omitzero"`
+	UploadedAt   time.Time `json:"uploaded_at,omitzero"`
+	VisibleAt    time.Time `json:"visible_at,omitzero"`
+	Text         string    `json:"summary,omitempty"`
 }
 
 func (c CratePublished) Summary() string { return c.Text }
@@ -209,14 +213,8 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx RegistryIndex, l *pu
 			// cargo waits for it too, polling about once a second; embargo
 			// polls faster and, once it has seen the sealed checksum there
 			// itself, stops cargo's wait.
-			//
-			// Started early, cargo uploaded once the View showed it the
-			// earlier crates: the upload is no earlier than that.
-			uploaded := start
-			if d := shown.Sub(wallStart); d > 0 {
-				uploaded = start.Add(d)
-			}
-			res.UploadedAt = uploaded.UTC()
+			res.CargoStarted = start.UTC()
+			res.UploadedAt = uploadedAt(start, wallStart, up.AcceptedAt(), shown).UTC()
 			pipeline.Checkpoint("publish.uploaded")
 			c.accept()
 			err := waitVisible(ctx, r, idx, name, version, sum, res)
@@ -261,6 +259,23 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx RegistryIndex, l *pu
 			return err
 		}
 	}
+}
+
+// uploadedAt is when an upload became the registry's, on the gate's clock:
+// when the registry's acceptance reached cargo (accepted), not when cargo
+// started (start), which is its start-up, its reads and the request
+// earlier. Without it (the registry had the version from an earlier
+// attempt), the upload is no earlier than this attempt's start nor, for a
+// cargo started early, than the View showing it the earlier crates (shown,
+// on this machine's clock, where cargo started at wallStart).
+func uploadedAt(start, wallStart, accepted, shown time.Time) time.Time {
+	if !accepted.IsZero() {
+		return accepted
+	}
+	if d := shown.Sub(wallStart); !shown.IsZero() && d > 0 {
+		return start.Add(d)
+	}
+	return start
 }
 
 // earlyStart is one cargo started while earlier crates of its line wait

@@ -216,6 +216,9 @@ type fakeCargo struct {
 	clock   *pipeline.FakeClock
 	idx     *fakeIndex
 	uploads []fakeUpload
+	// answerIn is how long after cargo's start the registry's acceptance
+	// reaches it: its start-up, its reads and the registry's latency.
+	answerIn time.Duration
 }
 
 // fakeUpload is one `cargo publish`: the version, the sha256 of the bytes
@@ -255,9 +258,9 @@ func (c fakeLineCargo) Package(context.Context, string, []*cargo.Crate) ([]cargo
 	return nil, errors.New("the fake cargo packages nothing: the sealed packages are in the worktree")
 }
 
-func (c fakeLineCargo) WithView(string) LineCargo      { return c }
-func (c fakeLineCargo) ResolvesThroughView() bool      { return false }
-func (c fakeLineCargo) WithToken(tok string) LineCargo { c.token = tok; return c }
+func (c fakeLineCargo) WithView(string, string) LineCargo { return c }
+func (c fakeLineCargo) ResolvesThroughView() bool         { return false }
+func (c fakeLineCargo) WithToken(tok string) LineCargo    { c.token = tok; return c }
 func (c fakeLineCargo) StartPublish(_ context.Context, dir, crate string) (Upload, error) {
 	files, err := filepath.Glob(filepath.Join(cargo.TargetDir(dir), "package", crate+"-[0-9]*.crate"))
 	if err != nil || len(files) != 1 {
@@ -273,13 +276,16 @@ func (c fakeLineCargo) StartPublish(_ context.Context, dir, crate string) (Uploa
 	f.uploads = append(f.uploads, fakeUpload{nv: crate + "@" + version, sha256: sum(body), token: c.token, at: f.clock.Now()})
 	f.mu.Unlock()
 	f.idx.add(crate, version, body)
-	return acceptedUpload{}, nil
+	f.clock.Advance(f.answerIn)
+	return acceptedUpload{at: f.clock.Now()}, nil
 }
 
-// acceptedUpload is an upload the registry accepted.
-type acceptedUpload struct{}
+// acceptedUpload is an upload the registry accepted; cargo reported it at
+// at, on the gate's clock.
+type acceptedUpload struct{ at time.Time }
 
 func (acceptedUpload) Accepted(context.Context) error { return nil }
+func (u acceptedUpload) AcceptedAt() time.Time        { return u.at }
 func (acceptedUpload) Stop()                          {}
 
 // Versions absent from the index are uploaded once each, with the sealed
@@ -349,6 +355,25 @@ func TestPublishUploadsWhatTheIndexLacksOnceAtT0(t *testing.T) {
 	for _, nv := range want {
 		if res := w.result(nv); res.Text != "already on the registry with the sealed checksum" {
 			t.Errorf("re-run, %s: %q", nv, res.Text)
+		}
+	}
+}
+
+// A version is public from the moment the registry accepted its upload:
+// the journal's uploaded_at is when that answer reached cargo, not when
+// cargo started, which a registry slow to answer puts well before.
+func TestPublishRecordsTheUploadWhenTheRegistryAcceptedIt(t *testing.T) {
+	w := newPublishWorld(t)
+	w.cg.answerIn = 300 * time.Millisecond
+	w.clock.Set(fakeT0.Add(time.Second))
+	if err := w.publish(t); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	for _, u := range w.cg.uploaded() {
+		res := w.result(u.nv)
+		if d := res.UploadedAt.Sub(u.at); d < w.cg.answerIn {
+			t.Errorf("%s: cargo started at %s, uploaded_at %s (%s later), want the registry's acceptance, at least %s later",
+				u.nv, u.at.Format(time.RFC3339Nano), res.UploadedAt.Format(time.RFC3339Nano), d, w.cg.answerIn)
 		}
 	}
 }

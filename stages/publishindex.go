@@ -66,10 +66,10 @@ func startViews(ctx context.Context, idx RegistryIndex) *indexViews {
 	iv := &indexViews{idx: idx, ready: make(chan struct{})}
 	go func() {
 		defer close(iv.ready)
-		// A registry that wants a token to be read is read by cargo
-		// itself, with the token: a view would serve anyone on this
-		// machine what the token opens (see index.Client.Serve).
-		if _, err := idx.Config(ctx); err != nil || idx.WantsToken() {
+		// config.json says whether the registry wants a token to be
+		// read: a view of it then serves only cargo, which holds its
+		// own token (see index.Client.Serve).
+		if _, err := idx.Config(ctx); err != nil {
 			return
 		}
 		iv.ok = true

@@ -42,6 +42,47 @@ func readSeal(r *pipeline.Run) (*seal.Manifest, bool, error) {
 	return seal.ReadManifest(SealPath(r.StateDir))
 }
 
+// HoldRehearsalToSeal gives a rehearsal's state directory the release's
+// seal, when stateDir (the release's) holds one: the manifest and the
+// bytes kept beside it. The rehearsal then holds the release to it as a
+// run does: its preflight finds every package that is not the sealed
+// bytes, naming both checksums and what differs inside, and its publish
+// waits for the sandbox's index to show each upload with the sealed
+// checksum. Without it, a rehearsal would hold its uploads to its own
+// packaging. It returns the seal, or nil when the release is not sealed.
+func HoldRehearsalToSeal(stateDir, rehearsal string) (*seal.Manifest, error) {
+	m, ok, err := seal.ReadManifest(SealPath(stateDir))
+	if err != nil || !ok {
+		return nil, err
+	}
+	b, err := os.ReadFile(SealPath(stateDir))
+	if err != nil {
+		return nil, err
+	}
+	if err := pipeline.WriteFileAtomic(SealPath(rehearsal), b, 0o600); err != nil {
+		return nil, err
+	}
+	kept := filepath.Join(stateDir, sealedDir)
+	err = filepath.WalkDir(kept, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(stateDir, path)
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return pipeline.WriteFileAtomic(filepath.Join(rehearsal, rel), data, 0o600)
+	})
+	if errors.Is(err, os.ErrNotExist) {
+		err = nil // a seal whose bytes were not kept: the checksums hold all the same
+	}
+	return m, err
+}
+
 // checkSeal is preflight's comparison with the seal: a finding per
 // difference; advisory outputs that render differently are only warned
 // about (they depend on the registry's versions, which T0 itself changes).
@@ -63,8 +104,12 @@ func checkSeal(ctx context.Context, r *pipeline.Run, v HeldBranches, add func(su
 		for _, f := range findings {
 			add(f.Subject, f.Fix, "%s", f.Msg)
 		}
-		for _, w := range compareAdvisory(r, m) {
-			r.Warnf("%s", w)
+		if r.Targets == nil {
+			// A rehearsal renders the advisory for its own T0, whose
+			// date it shows; the sealed one is for the real T0.
+			for _, w := range compareAdvisory(r, m) {
+				r.Warnf("%s", w)
+			}
 		}
 		if len(findings) > 0 {
 			return fmt.Errorf("%w: %d", errLineProblems, len(findings))
@@ -114,7 +159,8 @@ func compareSeal(r *pipeline.Run, m *seal.Manifest, held func(pipeline.Release) 
 	reseal := "if the change is intended, check and seal again (`embargo seal`, with --push for a CI bundle)"
 	keepLock := fmt.Sprintf("release from the state directory the seal was made in (it keeps the sealed Cargo.lock in %s) or from its bundle, or, %s",
 		filepath.Join(sealedDir, pinnedDir)+string(filepath.Separator), reseal)
-	if m.ID != cfg.Embargo.ID || !m.T0.Equal(cfg.T0()) {
+	// A rehearsal is the sealed release with T0 moved to now.
+	if m.ID != cfg.Embargo.ID || (!m.T0.Equal(cfg.T0()) && r.Targets == nil) {
 		add("seal", "seal this release with `embargo seal`, or use another --state directory",
 			"seal.json is for %s at %s, not %s at %s", m.ID, m.T0.UTC().Format(time.RFC3339), cfg.Embargo.ID, cfg.T0().Format(time.RFC3339))
 		return out

@@ -77,7 +77,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // logged applies the latency knob and records every request.
 func (s *Server) logged(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		entry := &Request{Method: r.Method, Path: r.URL.Path, Time: s.now(), Token: s.hasToken(r)}
+		entry := &Request{Method: r.Method, Path: r.URL.Path, Time: s.now(), Token: s.hasToken(r), UserAgent: r.UserAgent()}
 		s.mu.Lock()
 		latency := s.latency
 		s.mu.Unlock()

@@ -65,6 +65,8 @@ type Request struct {
 	Version  string
 	// Token is true when the request carried the registry's token.
 	Token bool
+	// UserAgent is who asked, as they said: cargo says "cargo/VERSION".
+	UserAgent string
 }
 
 // Server is a running sandbox registry.

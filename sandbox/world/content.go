@@ -95,9 +95,10 @@ func rootManifest(crates []string) string {
 }
 
 // crateManifest is a crate's manifest: dep, when set, a workspace crate it
-// depends on by path and exact version (and from the alternative registry
-// from, when set); registry, crates of other projects it depends on from the
-// registry, by version requirement.
+// depends on by path and exact version; from, when set, the alternative
+// registry the crates are published to, the only one the manifest allows
+// and the one dep is from; registry, crates of other projects it depends on
+// from the registry, by version requirement.
 func crateManifest(name, version, dep, from string, registry map[string]string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `[package]
@@ -108,6 +109,11 @@ license = "MIT OR Apache-2.0"
 description = "%s, part of an example workspace"
 repository = "https://example.org/demo"
 `, name, version, name)
+	if from != "" {
+		// As a project publishing to its own registry says, so that
+		// cargo never publishes it anywhere else.
+		fmt.Fprintf(&b, "publish = [%q]\n", from)
+	}
 	if dep == "" && len(registry) == 0 {
 		return b.String()
 	}

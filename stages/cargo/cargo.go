@@ -24,6 +24,11 @@ const targetRegistry = "embargo-target"
 // viewRegistry is the name cargo knows a View of the index by (see View).
 const viewRegistry = "embargo-index"
 
+// viewedRegistry names the source an alternative registry is known by to
+// cargo's source replacement, which names sources, not registries: one
+// defined by the registry's index URL is that registry.
+const viewedRegistry = "embargo-viewed"
+
 // Registry says where crates go and how cargo reaches it.
 type Registry struct {
 	Name  string // the config's registry name ("crates-io" or an alternative registry)
@@ -46,12 +51,15 @@ type Cargo struct {
 	Home     string // private CARGO_HOME
 	Registry Registry
 	// View, when set, is a sparse index URL serving the registry's index
-	// as embargo last saw it (index.View). Publishing to crates-io, cargo
-	// then resolves the package's dependencies through it, by source
-	// replacement, while it still reads config.json and the crate's own
-	// file from the registry and uploads there: `--registry` names the
-	// real registry, and cargo does not follow source replacement for it.
-	View string
+	// as embargo last saw it (index.View). cargo then resolves the
+	// package's dependencies on the registry through it, by source
+	// replacement (of crates-io, or of the alternative registry), while
+	// it still reads config.json and the crate's own file from the
+	// registry and uploads there: `--registry` names the real registry,
+	// and cargo does not follow source replacement for it. ViewToken is
+	// the View's own token, which cargo sends it while the registry wants
+	// a token to be read (index.View.Token).
+	View, ViewToken string
 	// Verbose keeps the whole end of a failed cargo's output in its
 	// error; otherwise the error holds cargo's own error lines only.
 	Verbose bool
@@ -59,10 +67,28 @@ type Cargo struct {
 	// not inherit: the release's other secrets, which the build scripts
 	// and compilers a verification runs would otherwise see.
 	Hide []string
+	// Proxy, when set, is an HTTP proxy every request of cargo goes
+	// through (http.proxy), and ProxyCA the certificate authority it
+	// answers https with (http.cainfo): a rehearsal's, which answers for
+	// the real registry with its sandbox, so that cargo is configured as
+	// at T0, with the registry's real index URL, which it writes into the
+	// packages (see sandbox.RegistryProxy). No host bypasses it: NO_PROXY
+	// is not inherited.
+	Proxy, ProxyCA string
+	// Now is the clock an upload's acceptance is read on (Upload.AcceptedAt):
+	// the gate's in a release; this machine's when nil.
+	Now func() time.Time
+}
+
+func (c *Cargo) now() time.Time {
+	if c.Now == nil {
+		return time.Now()
+	}
+	return c.Now()
 }
 
 // ResolvesThroughView is true when dependencies resolve through a View.
-func (c *Cargo) ResolvesThroughView() bool { return c.View != "" && c.Registry.Name == "crates-io" }
+func (c *Cargo) ResolvesThroughView() bool { return c.View != "" }
 
 // redirected is true when crates-io itself is replaced by another index (a
 // rehearsal's sandbox, a test registry): cargo then needs source
@@ -107,32 +133,58 @@ func (c *Cargo) command(ctx context.Context, dir string, withToken bool, args ..
 		env = append(env, "CARGO_REGISTRIES_"+envName(reg)+"_INDEX="+c.Registry.Index)
 	}
 	switch {
-	case c.ResolvesThroughView():
+	case c.ResolvesThroughView() && c.Registry.Name == "crates-io":
 		global = append(global, "--config", fmt.Sprintf("source.crates-io.replace-with=%q", viewRegistry))
-		env = append(env, "CARGO_REGISTRIES_"+envName(viewRegistry)+"_INDEX="+c.View)
+	case c.ResolvesThroughView():
+		global = append(global, "--config", fmt.Sprintf("source.%s.registry=%q", viewedRegistry, c.Registry.Index),
+			"--config", fmt.Sprintf("source.%s.replace-with=%q", viewedRegistry, viewRegistry))
 	case c.redirected():
 		global = append(global, "--config", fmt.Sprintf("source.crates-io.replace-with=%q", targetRegistry))
 	}
-	if withToken && c.Registry.Token != "" {
-		tokenVar := "CARGO_REGISTRY_TOKEN"
-		if reg != "crates-io" {
-			tokenVar = "CARGO_REGISTRIES_" + envName(reg) + "_TOKEN"
-			// cargo reads a registry that wants a token to be read only
-			// with a credential provider configured for it, even the
-			// default one that reads the environment (cargo:token).
-			env = append(env, "CARGO_REGISTRIES_"+envName(reg)+"_CREDENTIAL_PROVIDER=cargo:token")
+	if c.ResolvesThroughView() {
+		env = append(env, "CARGO_REGISTRIES_"+envName(viewRegistry)+"_INDEX="+c.View)
+		if c.ViewToken != "" {
+			e, g := tokenArgs(viewRegistry, c.ViewToken)
+			env, global = append(env, e...), append(global, g...)
 		}
-		env = append(env, tokenVar+"="+c.Registry.Token)
-		// cargo's [env] is the environment of what cargo runs, build
-		// scripts and rustc, not cargo's own: they see the variable
-		// blank, while cargo's credential provider reads the token.
-		global = append(global, "--config", "env."+tokenVar+`.value=""`, "--config", "env."+tokenVar+".force=true")
+	}
+	hide := c.Hide
+	if c.Proxy != "" {
+		env = append(env, "CARGO_HTTP_PROXY="+c.Proxy)
+		if c.ProxyCA != "" {
+			env = append(env, "CARGO_HTTP_CAINFO="+c.ProxyCA)
+		}
+		hide = append(slices.Clip(hide), "NO_PROXY", "no_proxy")
+	}
+	if withToken && c.Registry.Token != "" {
+		e, g := tokenArgs(reg, c.Registry.Token)
+		env, global = append(env, e...), append(global, g...)
 	}
 	cmd := exec.CommandContext(ctx, bin, append(global, args...)...)
 	cmd.Dir = dir
-	cmd.Env = append(CleanEnv(c.Hide...), env...)
+	cmd.Env = append(CleanEnv(hide...), env...)
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
+}
+
+// tokenArgs hand cargo tok as the token of the registry it knows as
+// registry: the environment it is in, and the arguments that keep it from
+// what cargo runs.
+func tokenArgs(registry, tok string) (env, global []string) {
+	tokenVar := "CARGO_REGISTRY_TOKEN"
+	if registry != "crates-io" {
+		tokenVar = "CARGO_REGISTRIES_" + envName(registry) + "_TOKEN"
+		// cargo reads a registry that wants a token to be read only
+		// with a credential provider configured for it, even the
+		// default one that reads the environment (cargo:token).
+		env = append(env, "CARGO_REGISTRIES_"+envName(registry)+"_CREDENTIAL_PROVIDER=cargo:token")
+	}
+	env = append(env, tokenVar+"="+tok)
+	// cargo's [env] is the environment of what cargo runs, build
+	// scripts and rustc, not cargo's own: they see the variable
+	// blank, while cargo's credential provider reads the token.
+	global = []string{"--config", "env." + tokenVar + `.value=""`, "--config", "env." + tokenVar + ".force=true"}
+	return env, global
 }
 
 // CleanEnv is the parent's environment without anything cargo would take
@@ -164,8 +216,10 @@ func (c *Cargo) run(cmd *exec.Cmd) (string, error) {
 // outcome is what a finished cargo said, the token masked, and its error
 // naming the command with the end of that output.
 func (c *Cargo) outcome(cmd *exec.Cmd, out string, err error) (string, error) {
-	if c.Registry.Token != "" {
-		out = strings.ReplaceAll(out, c.Registry.Token, "***")
+	for _, tok := range []string{c.Registry.Token, c.ViewToken} {
+		if tok != "" {
+			out = strings.ReplaceAll(out, tok, "***")
+		}
 	}
 	if err != nil {
 		detail := errorLines(out)
@@ -265,10 +319,10 @@ func FileSha256(path string) (string, error) {
 }
 
 // WithView is a copy of c that resolves dependencies through the View of
-// the index at url, where it can (ResolvesThroughView).
-func (c *Cargo) WithView(url string) *Cargo {
+// the index at url, whose own token is token (index.View.Token).
+func (c *Cargo) WithView(url, token string) *Cargo {
 	cp := *c
-	cp.View = url
+	cp.View, cp.ViewToken = url, token
 	return &cp
 }
 

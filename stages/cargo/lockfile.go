@@ -61,6 +61,22 @@ func ParseLock(text string) ([]LockedPackage, error) {
 // Cargo.lock at dir, by name, each once: the index files cargo reads when it
 // resolves a package of the workspace.
 func LockedFromCratesIO(dir string) ([]string, error) {
+	return lockedWhere(dir, LockedPackage.FromCratesIO)
+}
+
+// LockedFrom lists, as LockedFromCratesIO, the packages locked from the
+// registry cargo knows as registry at index: crates.io's for crates-io
+// (wherever it is redirected), the registry's own for an alternative one.
+func LockedFrom(dir, registry, index string) ([]string, error) {
+	if registry == "crates-io" {
+		return LockedFromCratesIO(dir)
+	}
+	return lockedWhere(dir, func(p LockedPackage) bool {
+		return strings.TrimSuffix(p.Source, "/") == strings.TrimSuffix(index, "/")
+	})
+}
+
+func lockedWhere(dir string, from func(LockedPackage) bool) ([]string, error) {
 	path := filepath.Join(dir, "Cargo.lock")
 	text, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
@@ -76,7 +92,7 @@ func LockedFromCratesIO(dir string) ([]string, error) {
 	seen := map[string]bool{}
 	var out []string
 	for _, p := range pkgs {
-		if !p.FromCratesIO() || seen[p.Name] {
+		if !from(p) || seen[p.Name] {
 			continue
 		}
 		seen[p.Name] = true

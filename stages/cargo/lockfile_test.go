@@ -63,6 +63,15 @@ source = "git+https://example.com/forked.git#0123456789abcdef0123456789abcdef012
 		t.Errorf("LockedFromCratesIO = %q, want %q (workspace, git and other registries' packages left out, each name once)", got, want)
 	}
 
+	// An alternative registry's own packages, by its index URL; crates-io's
+	// are crates.io's wherever it is redirected.
+	if got, err := cargo.LockedFrom(dir, "company", "sparse+https://registry.example.com/index"); err != nil || !reflect.DeepEqual(got, []string{"private-thing"}) {
+		t.Errorf("LockedFrom(company) = %q, %v, want the registry's own package", got, err)
+	}
+	if got, err := cargo.LockedFrom(dir, "crates-io", "sparse+http://127.0.0.1:9/index/"); err != nil || !reflect.DeepEqual(got, []string{"Pin-Project", "futures-core"}) {
+		t.Errorf("LockedFrom(crates-io) = %q, %v, want crates.io's packages", got, err)
+	}
+
 	// What a rehearsal seeds: the packages of every registry.
 	pkgs, err := cargo.ParseLock(lock)
 	if err != nil {

@@ -61,12 +61,13 @@ func (c *Cargo) Publish(ctx context.Context, dir, crate string) (string, error) 
 // second; a caller that polls the index faster can stop it as soon as it has
 // seen the version there itself.
 type Upload struct {
-	accepted chan struct{} // closed when cargo reports the upload accepted
-	stop     chan struct{} // closed by Stop
-	done     chan struct{} // closed when cargo has exited; out and err are set
-	stopOnce sync.Once
-	out      string
-	err      error
+	accepted   chan struct{} // closed when cargo reports the upload accepted
+	acceptedAt time.Time     // when it did, on Cargo.Now; set before accepted closes
+	stop       chan struct{} // closed by Stop
+	done       chan struct{} // closed when cargo has exited; out and err are set
+	stopOnce   sync.Once
+	out        string
+	err        error
 }
 
 // StartPublish starts `cargo publish --no-verify --locked -p crate` in dir
@@ -84,6 +85,7 @@ func (c *Cargo) StartPublish(ctx context.Context, dir, crate string) (*Upload, e
 			select {
 			case <-u.accepted:
 			default:
+				u.acceptedAt = c.now()
 				close(u.accepted)
 			}
 		}
@@ -140,6 +142,19 @@ func (u *Upload) Accepted(ctx context.Context) error {
 	case <-ctx.Done():
 		u.Stop()
 		return ctx.Err()
+	}
+}
+
+// AcceptedAt is when cargo reported the upload accepted, on the Cargo's
+// clock (Cargo.Now): the moment the version became the registry's, which
+// the registry's answer, after its own latency, told cargo. It is the zero
+// time while cargo has not reported it, or if it never did.
+func (u *Upload) AcceptedAt() time.Time {
+	select {
+	case <-u.accepted:
+		return u.acceptedAt
+	default:
+		return time.Time{}
 	}
 }
 

@@ -29,19 +29,30 @@ func chainWorkspace(t *testing.T) string {
 // cargo resolves the package's dependencies through the view of the index
 // (no round trip to the registry for them), still uploads to the registry,
 // and the upload is the crate cargo packaged before, with its dependency on
-// the same registry (no trace of the view in what is published).
+// the same registry (no trace of the view in what is published): for
+// crates.io, and for an alternative registry, a private one included,
+// whose view answers only cargo, with the view's own token.
 func TestPublishResolvesThroughTheView(t *testing.T) {
 	if _, err := exec.LookPath("cargo"); err != nil {
 		t.Skip("cargo not found on PATH; publishing is tested with the real cargo")
 	}
-	for _, mode := range []string{"crates.io", "crates-io redirected to another registry"} {
+	const alt, private = "the alternative registry forge", "a private alternative registry"
+	for _, mode := range []string{"crates.io", "crates-io redirected to another registry", alt, private} {
 		t.Run(mode, func(t *testing.T) {
-			srv, err := registry.Start("", registry.Options{Dir: t.TempDir(), Token: registryToken, CratesIO: true})
+			opts := registry.Options{Dir: t.TempDir(), Token: registryToken, CratesIO: true}
+			if mode == alt || mode == private {
+				opts.CratesIO, opts.AuthRequired = false, mode == private
+			}
+			srv, err := registry.Start("", opts)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { srv.Close() })
 			reg := cargo.Registry{Name: "crates-io", Index: srv.IndexURL(), Token: registryToken}
+			ws := chainWorkspace(t)
+			if !opts.CratesIO {
+				reg.Name, ws = "forge", forgeWorkspace(t)
+			}
 			if mode == "crates.io" {
 				// The release's own path, for crates.io itself: cargo's
 				// test hook makes the sandbox crates.io's built-in index,
@@ -51,7 +62,6 @@ func TestPublishResolvesThroughTheView(t *testing.T) {
 				reg.Index = cargo.CratesIOIndex
 			}
 			home := filepath.Join(t.TempDir(), "cargo-home")
-			ws := chainWorkspace(t)
 			cg := &cargo.Cargo{Home: home, Registry: reg}
 			ctx := context.Background()
 			pkgs, err := cg.Package(ctx, ws, []*cargo.Crate{{Name: "a", Version: "0.1.0"}, {Name: "b", Version: "0.1.0"}})
@@ -59,8 +69,11 @@ func TestPublishResolvesThroughTheView(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			idx, err := index.New(srv.IndexURL(), index.Options{})
+			idx, err := index.New(srv.IndexURL(), index.Options{Token: registryToken})
 			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := idx.Config(ctx); err != nil {
 				t.Fatal(err)
 			}
 			view, err := idx.Serve()
@@ -68,7 +81,7 @@ func TestPublishResolvesThroughTheView(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer view.Close()
-			cg.View = view.URL()
+			cg = cg.WithView(view.URL(), view.Token())
 
 			if _, err := cg.Publish(ctx, ws, "a"); err != nil {
 				t.Fatal(err)

@@ -3,6 +3,9 @@ package index
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net"
@@ -27,11 +30,17 @@ import (
 // only; cargo still reads config.json and the crate's own file from the
 // registry itself, uploads there, and the upload's bytes do not depend on
 // where the index was read (the index's contents are the same).
+//
+// A View serves any registry's index, crates.io's or an alternative
+// registry's, a private one (auth-required) included: see Serve.
 type View struct {
 	c   *Client
 	srv *http.Server
 	ln  net.Listener
 	url string
+	// token is what a reader must send while the registry wants a token
+	// to be read: the View's own, never the registry's (see Serve).
+	token string
 
 	holdMu sync.Mutex
 	holds  map[string][]*Hold // by index path
@@ -295,23 +304,26 @@ func (c *Client) Prefetch(ctx context.Context, names []string, parallel int) {
 
 // Serve starts a View of this client's index on 127.0.0.1; Close stops it.
 //
-// A registry that wants a token to be read has no View, and cargo reads it
-// itself, with the token: a loopback port is open to anyone on this
-// machine, other users included, and a View would serve them, without a
-// token, what the token opens. Nor is the time a View saves lost there: a
-// View only ever stands in for crates-io (source replacement of crates-io,
-// see cargo.Cargo.View), which is read without a token, while a private
-// registry is an alternative registry to cargo. A client merely holding a
-// token, for a registry that never asked for it, serves a View.
+// A loopback port is open to anyone on this machine, other users included.
+// So while the registry wants a token to be read (a private registry: a
+// 401, or auth-required in its config.json), the View answers only
+// requests carrying a token of its own (Token), made for it, and answers
+// any other 401, as a private registry does: cargo, reading the View as a
+// registry of its own (cargo.Cargo.View), then sends the View's token, as
+// it sends a registry its token. The registry's token stays with this
+// client, which alone sends it, to the registry only; the View hands it to
+// no one. A registry read without a token is served to anyone, as it
+// serves itself.
 func (c *Client) Serve() (*View, error) {
-	if c.WantsToken() {
-		return nil, errors.New("index: a view cannot serve an index read with a token")
+	token := make([]byte, 24)
+	if _, err := rand.Read(token); err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	v := &View{c: c, ln: ln, url: "sparse+http://" + ln.Addr().String() + "/"}
+	v := &View{c: c, ln: ln, url: "sparse+http://" + ln.Addr().String() + "/", token: "embargo-view-" + hex.EncodeToString(token)}
 	v.srv = &http.Server{Handler: v, ReadHeaderTimeout: 10 * time.Second}
 	go v.srv.Serve(ln)
 	return v, nil
@@ -319,6 +331,17 @@ func (c *Client) Serve() (*View, error) {
 
 // URL is the View's index URL for cargo ("sparse+http://127.0.0.1:PORT/").
 func (v *View) URL() string { return v.url }
+
+// Token is the View's own token, which a reader must send while the
+// registry wants a token to be read (see Serve): for cargo's environment
+// only, as a registry's token.
+func (v *View) Token() string { return v.token }
+
+// authorized is true when r carries the View's token.
+func (v *View) authorized(r *http.Request) bool {
+	got := r.Header.Get("Authorization")
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(v.token)) == 1
+}
 
 // Close stops serving.
 func (v *View) Close() error {
@@ -345,10 +368,12 @@ func (v *View) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if v.c.WantsToken() {
-		// The registry asked for the token after the View started (a
-		// 401 to an index file): from now on it has nothing to serve.
-		http.Error(w, "the registry wants a token to be read: a view of it serves nothing", http.StatusForbidden)
+	if v.c.WantsToken() && !v.authorized(r) {
+		// As a private registry answers (RFC 3139): cargo asks again with
+		// the View's token. The challenge names no login page: there is
+		// none, the token comes from cargo's environment.
+		w.Header().Set("WWW-Authenticate", "Cargo")
+		http.Error(w, "the registry wants a token to be read: send the view's", http.StatusUnauthorized)
 		return
 	}
 	f, ok := v.c.lastSeen(rel)

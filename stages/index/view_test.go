@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -305,10 +306,33 @@ func TestViewJoinsAReadUnderWay(t *testing.T) {
 	}
 }
 
-// A registry that wants a token to be read has no view: anyone on this
-// machine could read through it what the token opens. A token the registry
-// never asked for (crates.io's publish token) does not stop one.
-func TestNoViewOfAnIndexReadWithAToken(t *testing.T) {
+// viewGetWith reads rel from a view sending auth as the Authorization
+// header ("" for none).
+func viewGetWith(t *testing.T, base, rel, auth string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, base+rel, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// A view of a registry that wants a token to be read (a private registry)
+// serves what the token opens only to a request carrying the view's own
+// token, never the registry's: anyone else on this machine gets a 401, as
+// from the registry itself, and the registry's token opens nothing there.
+// A token the registry never asked for (crates.io's publish token)
+// restricts nothing.
+func TestViewOfAnIndexReadWithATokenServesOnlyItsOwnToken(t *testing.T) {
 	asks := false
 	var mu sync.Mutex
 	srv, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
@@ -318,23 +342,23 @@ func TestNoViewOfAnIndexReadWithAToken(t *testing.T) {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		io.WriteString(w, entryLine("serde", "1.0.0"))
+		io.WriteString(w, entryLine(path.Base(r.URL.Path), "1.0.0"))
 	})
 	opts := fast
 	opts.Token = token
 	c := newClient(t, "sparse+"+srv.URL+"/", opts)
 	v, err := c.Serve()
 	if err != nil {
-		t.Fatalf("a client holding a token the registry never asked for has no view: %v", err)
+		t.Fatal(err)
 	}
 	defer v.Close()
 	base := strings.TrimPrefix(v.URL(), "sparse+")
-	if status, _ := viewGet(t, base, "se/rd/serde"); status != http.StatusOK {
-		t.Fatalf("view answered %d", status)
+	if status, _ := viewGetWith(t, base, "se/rd/serde", ""); status != http.StatusOK {
+		t.Fatalf("a view of a registry that never asked for a token answered %d without one", status)
 	}
 
-	// The registry starts asking for the token: the view stops serving,
-	// even what it read before, and no new view starts.
+	// The registry asks for the token: the view serves, even what it read
+	// before, only with its own.
 	mu.Lock()
 	asks = true
 	mu.Unlock()
@@ -344,14 +368,26 @@ func TestNoViewOfAnIndexReadWithAToken(t *testing.T) {
 	if !c.ReadsWithToken() {
 		t.Fatal("the client does not read with the token after a 401")
 	}
+	if v.Token() == "" || strings.Contains(v.Token(), token) {
+		t.Fatalf("the view's token %q is not one of its own", v.Token())
+	}
 	for _, rel := range []string{"se/rd/serde", "to/ki/tokio"} {
-		if status, body := viewGet(t, base, rel); status == http.StatusOK {
-			t.Errorf("the view served %s read with the token: %q", rel, body)
+		for _, auth := range []string{"", token} {
+			if status, body := viewGetWith(t, base, rel, auth); status != http.StatusUnauthorized {
+				t.Errorf("the view answered %s with Authorization %q: %d %q, want 401", rel, auth, status, body)
+			}
+		}
+		if status, body := viewGetWith(t, base, rel, v.Token()); status != http.StatusOK || !strings.Contains(body, `"vers":"1.0.0"`) {
+			t.Errorf("the view answered %s with its token: %d %q", rel, status, body)
 		}
 	}
-	if v2, err := c.Serve(); err == nil {
-		v2.Close()
-		t.Fatal("a client reading with a token served a view")
+	v2, err := c.Serve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v2.Close()
+	if v2.Token() == v.Token() {
+		t.Error("two views share a token")
 	}
 }
 
