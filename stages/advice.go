@@ -41,7 +41,7 @@ func RenderAdvisory(cfg *pipeline.Config, m *templates.Model, versions []string)
 	if fi, err := os.Stat(override); err != nil || !fi.IsDir() {
 		override = ""
 	}
-	return templates.Render(m, blogStyle(cfg), override, versions)
+	return templates.Render(m, blogStyle(cfg), templates.Conventions{}, override, versions)
 }
 
 // PackageVersions lists every version of the advisory's package on the
