@@ -49,7 +49,8 @@ func BuildBlogWith(dir, style, siteURL, author string, extra map[string]string) 
 		b.URL = siteURL + "/blog/{{.Slug}}/"
 		b.Feed = "source/security.xml"
 		files = map[string]string{
-			"config.rb":                            "activate :blog do |blog|\n  blog.prefix = \"blog\"\nend\n",
+			// Served as Site serves it: /blog/<slug>/, like async.rs.
+			"config.rb":                            "activate :blog do |blog|\n  blog.prefix = \"blog\"\n  blog.permalink = \"{title}.html\"\nend\n\nactivate :directory_indexes\n",
 			"Gemfile":                              "source \"https://rubygems.org\"\ngem \"middleman\"\ngem \"middleman-blog\"\n",
 			"source/index.html.erb":                "<h1>Blog</h1>\n",
 			"source/blog/2026-01-10-hello.html.md": "---\ntitle: Hello\ndate: 2026-01-10\ntags: [news]\nauthor: " + a.Name + "\n---\n\nThe blog is open.\n",
