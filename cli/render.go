@@ -49,7 +49,13 @@ func (a *app) renderCommand() *cobra.Command {
 			if err != nil {
 				warn(fmt.Sprintf("rendered without the registry's versions of %s: %v", cfg.Advisory.Package, err))
 			}
-			out, err := stages.RenderAdvisory(cfg, m, versions)
+			// The post follows the blog's conventions as `check` read
+			// them (or the seal froze them); render reads no blog.
+			conv, ok := a.recordedConventions(cfg)
+			if !ok {
+				warn("the blog's conventions are not known here yet: the post keeps the template's own front matter; `embargo check` reads them from the blog, and render follows them after")
+			}
+			out, err := stages.RenderAdvisory(cfg, m, conv, versions)
 			if err != nil {
 				return err
 			}
@@ -77,6 +83,22 @@ func (a *app) renderCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&dir, "output", "o", "", "folder to write the outputs in")
 	return cmd
+}
+
+// recordedConventions are the blog's conventions the state directory's
+// seal or last preflight recorded; ok is false when a blog is configured
+// and nothing recorded them (the post then keeps the template's own
+// front matter).
+func (a *app) recordedConventions(cfg *pipeline.Config) (templates.Conventions, bool) {
+	if cfg.Blog == nil {
+		return templates.Conventions{}, true
+	}
+	dir := a.stateDir(cfg)
+	j, err := pipeline.ReadJournal(filepath.Join(dir, "journal.json"))
+	if err != nil {
+		j = nil // none yet, or unreadable: the seal may still say
+	}
+	return stages.RecordedConventions(&pipeline.Run{Config: cfg, StateDir: dir, Journal: j})
 }
 
 // renderReport is what `render --json` prints: one JSON object listing
