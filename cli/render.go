@@ -49,10 +49,13 @@ func (a *app) renderCommand() *cobra.Command {
 			if err != nil {
 				warn(fmt.Sprintf("rendered without the registry's versions of %s: %v", cfg.Advisory.Package, err))
 			}
-			// The post follows the blog's conventions as `check` read
-			// them (or the seal froze them); render reads no blog.
-			conv, ok := a.recordedConventions(cfg)
-			if !ok {
+			// The post follows the blog's conventions as recorded (or
+			// as the blog was last fetched); render reads no blog.
+			conv, from, err := a.renderConventions(cfg)
+			if err != nil {
+				return err
+			}
+			if from == "" {
 				warn("the blog's conventions are not known here yet: the post keeps the template's own front matter; `embargo check` reads them from the blog, and render follows them after")
 			}
 			out, err := stages.RenderAdvisory(cfg, m, conv, versions)
@@ -85,20 +88,15 @@ func (a *app) renderCommand() *cobra.Command {
 	return cmd
 }
 
-// recordedConventions are the blog's conventions the state directory's
-// seal or last preflight recorded; ok is false when a blog is configured
-// and nothing recorded them (the post then keeps the template's own
-// front matter).
-func (a *app) recordedConventions(cfg *pipeline.Config) (templates.Conventions, bool) {
-	if cfg.Blog == nil {
-		return templates.Conventions{}, true
-	}
+// renderConventions are the blog's conventions the post is rendered
+// with, as the state directory knows them (stages.RenderConventions).
+func (a *app) renderConventions(cfg *pipeline.Config) (templates.Conventions, string, error) {
 	dir := a.stateDir(cfg)
 	j, err := pipeline.ReadJournal(filepath.Join(dir, "journal.json"))
 	if err != nil {
-		j = nil // none yet, or unreadable: the seal may still say
+		j = nil // none yet, or unreadable: the seal or the clone may still say
 	}
-	return stages.RecordedConventions(&pipeline.Run{Config: cfg, StateDir: dir, Journal: j})
+	return stages.RenderConventions(&pipeline.Run{Config: cfg, StateDir: dir, Journal: j})
 }
 
 // renderReport is what `render --json` prints: one JSON object listing

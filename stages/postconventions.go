@@ -3,6 +3,7 @@ package stages
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -41,12 +42,38 @@ func recordedConventions(r *pipeline.Run) (conv templates.Conventions, from stri
 	return templates.Conventions{}, "", false
 }
 
-// RecordedConventions are the blog conventions a state directory's seal or
-// preflight recorded, for `embargo render` (which reads no blog); ok is
-// false when nothing recorded them yet.
-func RecordedConventions(r *pipeline.Run) (templates.Conventions, bool) {
-	conv, _, ok := recordedConventions(r)
-	return conv, ok
+// RenderConventions are the conventions `embargo render` renders the post
+// with, reading no network: the seal's or a run's record, else those of
+// the blog's posts as the private clone last fetched them (`check`
+// records nothing, but fetches the blog there). from says which; "" when
+// nothing was read yet and the post keeps the template's own front matter.
+func RenderConventions(r *pipeline.Run) (conv templates.Conventions, from string, err error) {
+	if r.Config.Blog == nil {
+		return conv, "no blog", nil
+	}
+	if conv, from, ok := recordedConventions(r); ok {
+		return conv, from, nil
+	}
+	dir := filepath.Join(r.StateDir, "blog")
+	if _, err := os.Stat(dir); err != nil {
+		return conv, "", nil
+	}
+	c, err := blog.Open(dir, blogRepo(r), r.Config.Blog.Branch, nil)
+	if err != nil {
+		return conv, "", err
+	}
+	tip, ok := c.Tip()
+	if !ok {
+		return conv, "", nil
+	}
+	m, err := AdvisoryModel(r.Config)
+	if err != nil {
+		return conv, "", err
+	}
+	if conv, err = learnConventions(r, c, tip, m); err != nil {
+		return conv, "", err
+	}
+	return conv, "the blog as last fetched, at " + short(tip), nil
 }
 
 // SealedConventions are the conventions a seal made now freezes: what
