@@ -40,6 +40,7 @@ func Manifest(r *pipeline.Run) (*seal.Manifest, error) {
 		Config:      seal.File{Path: filepath.Base(cfg.Path), Sha256: seal.Sha256(cb)},
 		Description: seal.File{Path: cfg.Advisory.Description, Sha256: seal.Sha256([]byte(cfg.Description))},
 		Advisory:    stages.AdvisoryDigests(r),
+		Blog:        stages.SealedConventions(r),
 	}
 	sourceTags := map[string]bool{}
 	fetched, _ := pipeline.Load[stages.Fetched](r.Journal, "preflight", "fetch")

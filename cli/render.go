@@ -49,7 +49,16 @@ func (a *app) renderCommand() *cobra.Command {
 			if err != nil {
 				warn(fmt.Sprintf("rendered without the registry's versions of %s: %v", cfg.Advisory.Package, err))
 			}
-			out, err := stages.RenderAdvisory(cfg, m, versions)
+			// The post follows the blog's conventions as recorded (or
+			// as the blog was last fetched); render reads no blog.
+			conv, from, err := a.renderConventions(cfg)
+			if err != nil {
+				return err
+			}
+			if from == "" {
+				warn("the blog's conventions are not known here yet: the post keeps the template's own front matter; `embargo check` reads them from the blog, and render follows them after")
+			}
+			out, err := stages.RenderAdvisory(cfg, m, conv, versions)
 			if err != nil {
 				return err
 			}
@@ -77,6 +86,17 @@ func (a *app) renderCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&dir, "output", "o", "", "folder to write the outputs in")
 	return cmd
+}
+
+// renderConventions are the blog's conventions the post is rendered
+// with, as the state directory knows them (stages.RenderConventions).
+func (a *app) renderConventions(cfg *pipeline.Config) (templates.Conventions, string, error) {
+	dir := a.stateDir(cfg)
+	j, err := pipeline.ReadJournal(filepath.Join(dir, "journal.json"))
+	if err != nil {
+		j = nil // none yet, or unreadable: the seal or the clone may still say
+	}
+	return stages.RenderConventions(&pipeline.Run{Config: cfg, StateDir: dir, Journal: j})
 }
 
 // renderReport is what `render --json` prints: one JSON object listing

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
 	"github.com/async-rs/embargo/pipeline"
@@ -34,14 +35,15 @@ func blogStyle(cfg *pipeline.Config) string {
 	return "middleman"
 }
 
-// RenderAdvisory renders every output of the advisory; versions are the
-// package's versions on the registry (for the no-fix paragraph), or nil.
-func RenderAdvisory(cfg *pipeline.Config, m *templates.Model, versions []string) (*templates.Outputs, error) {
+// RenderAdvisory renders every output of the advisory, the post following
+// the blog's conventions conv; versions are the package's versions on the
+// registry (for the no-fix paragraph), or nil.
+func RenderAdvisory(cfg *pipeline.Config, m *templates.Model, conv templates.Conventions, versions []string) (*templates.Outputs, error) {
 	override := cfg.Resolve(OverrideDir)
 	if fi, err := os.Stat(override); err != nil || !fi.IsDir() {
 		override = ""
 	}
-	return templates.Render(m, blogStyle(cfg), override, versions)
+	return templates.Render(m, blogStyle(cfg), conv, override, versions)
 }
 
 // PackageVersions lists every version of the advisory's package on the
@@ -63,7 +65,9 @@ func PackageVersions(ctx context.Context, r *pipeline.Run) ([]string, error) {
 }
 
 // AdvisoryOutputs is what the advisory and verify stages publish and check:
-// the model and its outputs, rendered from the config and the registry.
+// the model and its outputs, rendered from the config and the registry,
+// the post following the blog's conventions as preflight recorded them
+// (or the seal froze them).
 func AdvisoryOutputs(ctx context.Context, r *pipeline.Run) (*templates.Model, *templates.Outputs, error) {
 	m, err := AdvisoryModel(r.Config)
 	if err != nil {
@@ -73,13 +77,18 @@ func AdvisoryOutputs(ctx context.Context, r *pipeline.Run) (*templates.Model, *t
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the versions of %s: %w", r.Config.Advisory.Package, err)
 	}
-	out, err := RenderAdvisory(r.Config, m, versions)
+	conv, err := postConventions(ctx, r, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := RenderAdvisory(r.Config, m, conv, versions)
 	return m, out, err
 }
 
-// checkAdvisory validates the model and renders every output, so template
-// and data errors surface before T0.
-func checkAdvisory(ctx context.Context, r *pipeline.Run, res *AdvisoryChecked, add func(subject, fix, format string, args ...any)) (*templates.Model, *templates.Outputs, error) {
+// checkAdvisory validates the model and renders every output, the post
+// following the blog's conventions conv, so template and data errors
+// surface before T0.
+func checkAdvisory(ctx context.Context, r *pipeline.Run, conv templates.Conventions, res *AdvisoryChecked, add func(subject, fix, format string, args ...any)) (*templates.Model, *templates.Outputs, error) {
 	cfg := r.Config
 	m, err := AdvisoryModel(cfg)
 	if err != nil {
@@ -103,7 +112,7 @@ func checkAdvisory(ctx context.Context, r *pipeline.Run, res *AdvisoryChecked, a
 		res.NoFix = noFix
 		r.Warnf("series %s of %s get no fix: the advisory tells their users what to upgrade to; check no maintained line is missing", strings.Join(noFix, ", "), cfg.Advisory.Package)
 	}
-	out, err := RenderAdvisory(cfg, m, versions)
+	out, err := RenderAdvisory(cfg, m, conv, versions)
 	if err != nil {
 		add("advisory", "fix the template or the data it names", "%v", err)
 		return nil, nil, nil
@@ -121,27 +130,31 @@ func checkAdvisory(ctx context.Context, r *pipeline.Run, res *AdvisoryChecked, a
 
 // checkBlog reads the blog before T0 (and warms the private clone the
 // advisory stage pushes from): the branch exists, the post is not public yet
-// (that would be a leak), and the post and feed can be written.
-func checkBlog(ctx context.Context, r *pipeline.Run, m *templates.Model, out *templates.Outputs, afterT0 bool, res *BlogChecked, add func(subject, fix, format string, args ...any)) error {
+// (that would be a leak), and the post and feed can be written. c is the
+// clone as the conventions step fetched it at tip, or nil when it could
+// not: then it is fetched here, and the reason it fails is a finding.
+func checkBlog(ctx context.Context, r *pipeline.Run, c *blog.Clone, tip plumbing.Hash, m *templates.Model, out *templates.Outputs, afterT0 bool, res *BlogChecked, add func(subject, fix, format string, args ...any)) error {
 	cfg := r.Config
-	c, err := blog.Open(filepath.Join(r.StateDir, "blog"), blogRepo(r), cfg.Blog.Branch, blogAuth(r))
-	if err != nil {
-		return err
-	}
-	tip, err := c.Fetch(ctx)
-	if errors.Is(err, blog.ErrNoBranch) {
-		add("blog.branch", fmt.Sprintf("check blog.branch in %s: a branch of blog.repo (`git ls-remote %s`)", cfg.Path, blogRepo(r)),
-			"%s has no branch %s", blogRepo(r), cfg.Blog.Branch)
-		return nil
-	}
-	if err != nil {
-		g := blogRemote(r)
-		if blogAuth(r) == nil {
-			g = g.anonymous()
+	if c == nil {
+		var err error
+		if c, err = blog.Open(filepath.Join(r.StateDir, "blog"), blogRepo(r), cfg.Blog.Branch, blogAuth(r)); err != nil {
+			return err
 		}
-		f := remoteFinding(r, g, false, err)
-		add(f.Subject, f.Fix, "%s", f.Msg)
-		return errUnread
+		tip, err = c.Fetch(ctx)
+		if errors.Is(err, blog.ErrNoBranch) {
+			add("blog.branch", fmt.Sprintf("check blog.branch in %s: a branch of blog.repo (`git ls-remote %s`)", cfg.Path, blogRepo(r)),
+				"%s has no branch %s", blogRepo(r), cfg.Blog.Branch)
+			return nil
+		}
+		if err != nil {
+			g := blogRemote(r)
+			if blogAuth(r) == nil {
+				g = g.anonymous()
+			}
+			f := remoteFinding(r, g, false, err)
+			add(f.Subject, f.Fix, "%s", f.Msg)
+			return errUnread
+		}
 	}
 	res.Branch, res.Tip = cfg.Blog.Branch, tip.String()
 	if _, exists, err := c.File(tip, out.Post.Path); err != nil {

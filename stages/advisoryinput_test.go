@@ -129,7 +129,7 @@ func TestTheConfigRendersTheTemplatesGoldenFiles(t *testing.T) {
 	}
 	for _, style := range templates.BlogStyles {
 		cfg.Blog.Style = style
-		out, err := RenderAdvisory(cfg, m, registry)
+		out, err := RenderAdvisory(cfg, m, templates.Conventions{}, registry)
 		if err != nil {
 			t.Fatal(err)
 		}

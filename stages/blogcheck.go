@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html"
 	"net/url"
 	"os"
 	"os/exec"
@@ -163,7 +162,8 @@ func buildEnv(r *pipeline.Run) []string {
 
 // builtPage looks for the post's page under the build output: at the
 // path of blog.url, or, for a site served under a prefix of its host, at
-// that path less its leading folders. found is the page holding the title.
+// that path less its leading folders. found is the page holding the
+// post's ID or title.
 func builtPage(dir, style string, m *templates.Model) (candidates []string, found string) {
 	u, err := url.Parse(m.URL)
 	if err != nil {
@@ -181,8 +181,12 @@ func builtPage(dir, style string, m *templates.Model) (candidates []string, foun
 		if err != nil {
 			continue
 		}
-		if bytes.Contains(b, []byte(m.Title)) || bytes.Contains(b, []byte(html.EscapeString(m.Title))) {
-			return candidates, rel
+		// The post's ID or title, as verify looks for it live: a site
+		// whose posts have no layout shows the body alone.
+		for _, mark := range postMarkers(m) {
+			if bytes.Contains(b, []byte(mark)) {
+				return candidates, rel
+			}
 		}
 	}
 	return candidates, ""

@@ -477,3 +477,17 @@ func (b *fakeBlogRepo) IsAncestor(a, c plumbing.Hash) (bool, error) {
 	}
 	return false, nil
 }
+
+func (b *fakeBlogRepo) Site(commit plumbing.Hash) (*blog.Site, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c, ok := b.commits[commit]
+	if !ok {
+		return nil, fmt.Errorf("blog commit %s: object not found", short(commit))
+	}
+	files := maps.Clone(c.files)
+	return &blog.Site{Paths: slices.Sorted(maps.Keys(files)), Read: func(name string) ([]byte, bool, error) {
+		f, ok := files[name]
+		return f, ok, nil
+	}}, nil
+}

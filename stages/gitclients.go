@@ -7,6 +7,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
+	"github.com/async-rs/embargo/stages/blog"
 	"github.com/async-rs/embargo/stages/vault"
 )
 
@@ -107,7 +108,8 @@ type PreparedPush interface {
 
 // BlogClone is the private clone of the blog's branch the advisory stage
 // publishes from: fetch the branch, read a file at a commit, commit on
-// top, push never forced, and read the remote tip again (stages/blog).
+// top, push never forced, and read the remote tip again (stages/blog);
+// the site at a commit, when no preflight recorded its conventions.
 type BlogClone interface {
 	Fetch(ctx context.Context) (plumbing.Hash, error)
 	File(commit plumbing.Hash, name string) (content []byte, ok bool, err error)
@@ -115,6 +117,13 @@ type BlogClone interface {
 	Push(ctx context.Context, commit plumbing.Hash) error
 	RemoteTip(ctx context.Context) (tip plumbing.Hash, ok bool, err error)
 	IsAncestor(a, b plumbing.Hash) (bool, error)
+	blogSite
+}
+
+// blogSite lists the blog's files at a commit, for its posts'
+// conventions to be read.
+type blogSite interface {
+	Site(commit plumbing.Hash) (*blog.Site, error)
 }
 
 // blogFiles reads files at a commit of the blog: what the post still

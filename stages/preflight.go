@@ -11,6 +11,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/blog"
 	"github.com/async-rs/embargo/stages/trustpub"
 	"github.com/async-rs/embargo/templates"
 )
@@ -74,6 +75,10 @@ type checking struct {
 	afterT0 bool
 	model   *templates.Model
 	outputs *templates.Outputs
+	// blog is the blog's private clone as the conventions step fetched
+	// it, at blogTip; nil when it could not.
+	blog    *blog.Clone
+	blogTip plumbing.Hash
 }
 
 func (c *checking) add(subject, fix, format string, args ...any) {
@@ -193,8 +198,10 @@ func (c *checking) packages(ctx context.Context) error {
 // is one more problem in the list, not the end of it.
 func (c *checking) advisory(ctx context.Context) error {
 	r, afterT0 := c.r, c.afterT0
+	c.conventions(ctx)
+	conv, _, _ := recordedConventions(r)
 	if _, err := pipeline.Step(r, "advisory", func(res *AdvisoryChecked) (err error) {
-		c.model, c.outputs, err = checkAdvisory(ctx, r, res, c.add)
+		c.model, c.outputs, err = checkAdvisory(ctx, r, conv, res, c.add)
 		return err
 	}); err != nil {
 		c.add("advisory", "", "%v", err)
@@ -202,7 +209,7 @@ func (c *checking) advisory(ctx context.Context) error {
 	if c.cfg.Blog != nil && c.outputs != nil {
 		if _, err := pipeline.Step(r, "blog", func(res *BlogChecked) error {
 			before := len(c.findings)
-			if err := checkBlog(ctx, r, c.model, c.outputs, afterT0, res, c.add); err != nil {
+			if err := checkBlog(ctx, r, c.blog, c.blogTip, c.model, c.outputs, afterT0, res, c.add); err != nil {
 				return err
 			}
 			if n := len(c.findings) - before; n > 0 {

@@ -3,10 +3,12 @@ package stages
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/seal"
 	"github.com/async-rs/embargo/stages/vault"
+	"github.com/async-rs/embargo/templates"
 )
 
 // What preflight leaves in the journal: the stages after it read these
@@ -132,6 +134,29 @@ func (b BlogChecked) Summary() string {
 		return "" // stopped before the site's build: the findings say why
 	}
 	return fmt.Sprintf("%s at %s: the post and feed entry can be written; site build: %s", b.Branch, vault.ShortHex(b.Tip), b.Build)
+}
+
+// PostConventions is preflight's conventions step: how the blog's posts
+// write their front matter, read at the blog's tip before the advisory is
+// rendered to follow them. Kept says they were not read again: "as
+// sealed", or as an earlier preflight read them, once T0 had passed.
+type PostConventions struct {
+	Branch      string                `json:"branch"`
+	Tip         string                `json:"tip"`
+	Read        time.Time             `json:"read"`
+	Conventions templates.Conventions `json:"conventions"`
+	Kept        string                `json:"kept,omitempty"`
+}
+
+func (p PostConventions) Summary() string {
+	if p.Tip == "" {
+		return ""
+	}
+	s := fmt.Sprintf("%s at %s: %s", p.Branch, vault.ShortHex(p.Tip), p.Conventions.Summary())
+	if p.Kept != "" {
+		s += " (" + p.Kept + ")"
+	}
+	return s
 }
 
 // GHSAChecked is preflight's ghsa step: the draft's state on GitHub.

@@ -13,7 +13,7 @@ func TestBlogAuthorIsThePostsAuthorInEveryStyle(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, style := range BlogStyles {
-		o, err := Render(m, style, "", nil)
+		o, err := Render(m, style, Conventions{}, "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

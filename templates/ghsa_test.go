@@ -37,7 +37,7 @@ func TestTheGHSAJoinsTheAliasesOfEveryOutput(t *testing.T) {
 	if m, _ = NewModel(in); len(m.Aliases) != before {
 		t.Errorf("aliases %q: the GHSA already listed is listed twice", m.Aliases)
 	}
-	out, err := Render(m, "middleman", "", nil)
+	out, err := Render(m, "middleman", Conventions{}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

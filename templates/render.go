@@ -59,6 +59,8 @@ func (o *Outputs) Files() []File { return []File{o.Post, o.RustSec, o.OSV, o.Mai
 type Data struct {
 	*Model
 	Style string
+	// Front writes front matter values as the blog's own posts do.
+	Front FrontMatter
 	Lines []LineData   // one per maintained line, newest first
 	NoFix []NoFixGroup // unmaintained vulnerable series; empty without registry versions
 }
@@ -68,12 +70,13 @@ type LineData struct {
 	Line, Version, Patched string
 }
 
-// Render renders every output. style is the blog's (one of BlogStyles);
-// overrideDir, when not "", may hold templates that replace the embedded
-// ones of the same name; versions, the package's versions on the registry,
-// name the unmaintained series the advisory tells to upgrade (nil: none
-// named).
-func Render(m *Model, style string, overrideDir string, versions []string) (*Outputs, error) {
+// Render renders every output. style is the blog's (one of BlogStyles),
+// conv its posts' conventions, which the post follows (the zero value: the
+// template's own); overrideDir, when not "", may hold templates that
+// replace the embedded ones of the same name; versions, the package's
+// versions on the registry, name the unmaintained series the advisory
+// tells to upgrade (nil: none named).
+func Render(m *Model, style string, conv Conventions, overrideDir string, versions []string) (*Outputs, error) {
 	if !slices.Contains(BlogStyles, style) {
 		return nil, fmt.Errorf("blog style %q is not one of %s", style, strings.Join(BlogStyles, ", "))
 	}
@@ -81,7 +84,7 @@ func Render(m *Model, style string, overrideDir string, versions []string) (*Out
 	if err != nil {
 		return nil, err
 	}
-	d := &Data{Model: m, Style: style, NoFix: m.noFixGroups(versions)}
+	d := &Data{Model: m, Style: style, Front: FrontMatter{conv: conv, m: m, style: style}, NoFix: m.noFixGroups(versions)}
 	patched := m.patched()
 	for i, f := range m.fixes() {
 		d.Lines = append(d.Lines, LineData{Line: f.line, Version: semrange.Plain(f.v), Patched: patched[i].String()})
@@ -98,6 +101,7 @@ func Render(m *Model, style string, overrideDir string, versions []string) (*Out
 	if o.Post.Content, err = exec(PostTemplate(style)); err != nil {
 		return nil, err
 	}
+	o.Post.Content = tidyFrontMatter(o.Post.Content)
 	o.Post.Path = m.PostPath
 	if o.RustSec.Content, err = exec(TemplateRustSec); err != nil {
 		return nil, err
@@ -178,6 +182,38 @@ func list(items []string) string {
 		q[i] = quote(s)
 	}
 	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// tidyFrontMatter removes the blanks that end lines of a post's front
+// matter ("tags: " before a list written a line an item). The body is
+// left as it is: two blanks end a line in Markdown.
+func tidyFrontMatter(b []byte) []byte {
+	lines := bytes.SplitAfter(b, []byte("\n"))
+	if len(lines) == 0 {
+		return b
+	}
+	fence := bytes.TrimSpace(lines[0])
+	if !bytes.Equal(fence, []byte("---")) && !bytes.Equal(fence, []byte("+++")) {
+		return b
+	}
+	var out bytes.Buffer
+	out.Write(lines[0])
+	i := 1
+	for ; i < len(lines); i++ {
+		line := bytes.TrimRight(lines[i], " \t\n")
+		out.Write(line)
+		if bytes.HasSuffix(lines[i], []byte("\n")) {
+			out.WriteByte('\n')
+		}
+		if bytes.Equal(line, fence) {
+			i++
+			break
+		}
+	}
+	for ; i < len(lines); i++ {
+		out.Write(lines[i])
+	}
+	return out.Bytes()
 }
 
 // tidy ends the text with exactly one newline.

@@ -85,7 +85,7 @@ func TestRustSecFilePassesAdvisoryDBLinter(t *testing.T) {
 	m.References = []string{"https://github.com/async-rs/async-std/pull/1234", "http://mail.example.org/thread/1"}
 	m.Functions = []string{"async_std::task::spawn", "async_std::task::JoinHandle::cancel"}
 	m.Informational, m.License = "unsound", "CC-BY-4.0"
-	o, err := Render(m, "hugo", "", nil)
+	o, err := Render(m, "hugo", Conventions{}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestRustSecFilePassesAdvisoryDBLinter(t *testing.T) {
 func TestRustSecFileCarriesTheCVSS3BaseMetricsAdvisoryDBReads(t *testing.T) {
 	m := fixtureModel(t)
 	m.Severity, m.CVSS = "", "CVSS:3.1/S:U/AV:N/AC:L/PR:N/UI:N/C:H/I:H/A:H/E:P/RL:O/RC:C/MAV:L"
-	o, err := Render(m, "hugo", "", nil)
+	o, err := Render(m, "hugo", Conventions{}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestRustSecFileCarriesTheCVSS3BaseMetricsAdvisoryDBReads(t *testing.T) {
 
 func TestRustSecFileWithoutTheOptionalKeys(t *testing.T) {
 	m := fixtureModel(t)
-	o, err := Render(m, "middleman", "", nil)
+	o, err := Render(m, "middleman", Conventions{}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -184,7 +184,7 @@ func TestRenderGolden(t *testing.T) {
 	m := fixtureModel(t)
 	for _, style := range BlogStyles {
 		t.Run(style, func(t *testing.T) {
-			o, err := Render(m, style, "", registry)
+			o, err := Render(m, style, Conventions{}, "", registry)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -209,7 +209,7 @@ func TestRenderGolden(t *testing.T) {
 }
 
 func TestRenderUnknownStyle(t *testing.T) {
-	if _, err := Render(fixtureModel(t), "wordpress", "", nil); err == nil {
+	if _, err := Render(fixtureModel(t), "wordpress", Conventions{}, "", nil); err == nil {
 		t.Fatal("want an error for an unknown style")
 	}
 }
@@ -247,7 +247,7 @@ func TestPostFrontMatter(t *testing.T) {
 	m := fixtureModel(t)
 	m.Title = `Use-after-free in "task": a #1 problem` // needs quoting in YAML and TOML
 	render := func(style string) []byte {
-		o, err := Render(m, style, "", registry)
+		o, err := Render(m, style, Conventions{}, "", registry)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -307,7 +307,7 @@ func TestPostFrontMatter(t *testing.T) {
 
 func TestRustSecIsTOML(t *testing.T) {
 	m := fixtureModel(t)
-	o, err := Render(m, "middleman", "", nil)
+	o, err := Render(m, "middleman", Conventions{}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +367,7 @@ func TestRustSecIsTOML(t *testing.T) {
 	// Without CVSS, aliases or a URL, those keys are left out, and the
 	// output still parses.
 	m.CVSS, m.Severity, m.Aliases, m.URL = "", "high", nil, ""
-	o, err = Render(m, "middleman", "", nil)
+	o, err = Render(m, "middleman", Conventions{}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -550,7 +550,7 @@ func TestMailWidth(t *testing.T) {
 	m := fixtureModel(t)
 	m.Title = "Use-after-free in async_std::task::JoinHandle when dropped from another thread"
 	m.References = append(m.References, "https://example.org/a/very/long/reference/that/cannot/be/broken/anywhere/because/it/is/one/url")
-	o, err := Render(m, "middleman", "", registry)
+	o, err := Render(m, "middleman", Conventions{}, "", registry)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -612,7 +612,7 @@ func TestOverride(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, TemplateAdvisory), []byte("Our own body for {{.ID}}.\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	o, err := Render(m, "hugo", dir, nil)
+	o, err := Render(m, "hugo", Conventions{}, dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -623,7 +623,7 @@ func TestOverride(t *testing.T) {
 	if !strings.HasPrefix(post, "---\ntitle:") {
 		t.Errorf("the embedded front matter should stay:\n%s", post)
 	}
-	plainOut, err := Render(m, "hugo", "", nil)
+	plainOut, err := Render(m, "hugo", Conventions{}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -634,14 +634,14 @@ func TestOverride(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, TemplateMail), []byte("{{.Nope"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Render(m, "hugo", dir, nil); err == nil || !strings.Contains(err.Error(), TemplateMail) {
+	if _, err := Render(m, "hugo", Conventions{}, dir, nil); err == nil || !strings.Contains(err.Error(), TemplateMail) {
 		t.Errorf("a broken override should fail naming its file, got %v", err)
 	}
 }
 
 func TestWriteDir(t *testing.T) {
 	m := fixtureModel(t)
-	o, err := Render(m, "middleman", "", nil)
+	o, err := Render(m, "middleman", Conventions{}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package world
 
 import (
 	"fmt"
+	"io/fs"
 	"net/mail"
 	"os"
 	"path/filepath"
@@ -49,7 +50,8 @@ func BuildBlogWith(dir, style, siteURL, author string, extra map[string]string) 
 		b.URL = siteURL + "/blog/{{.Slug}}/"
 		b.Feed = "source/security.xml"
 		files = map[string]string{
-			"config.rb":                            "activate :blog do |blog|\n  blog.prefix = \"blog\"\nend\n",
+			// Served as Site serves it: /blog/<slug>/, like async.rs.
+			"config.rb":                            "activate :blog do |blog|\n  blog.prefix = \"blog\"\n  blog.permalink = \"{title}.html\"\nend\n\nactivate :directory_indexes\n",
 			"Gemfile":                              "source \"https://rubygems.org\"\ngem \"middleman\"\ngem \"middleman-blog\"\n",
 			"source/index.html.erb":                "<h1>Blog</h1>\n",
 			"source/blog/2026-01-10-hello.html.md": "---\ntitle: Hello\ndate: 2026-01-10\ntags: [news]\nauthor: " + a.Name + "\n---\n\nThe blog is open.\n",
@@ -71,25 +73,70 @@ func BuildBlogWith(dir, style, siteURL, author string, extra map[string]string) 
 	for p, content := range extra {
 		files[p] = content
 	}
+	if err := writeBlog(b, a, files); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// BuildSiteBlog creates dir/blog.git holding a site of its own, files
+// (path → content): a copy of a real blog, say (ReadSite). postPath,
+// postURL and feed are the blog.path, blog.url and blog.feed that fit it.
+func BuildSiteBlog(dir, style, author string, files map[string]string, postPath, postURL, feed string) (*Blog, error) {
+	a, err := mail.ParseAddress(author)
+	if err != nil {
+		return nil, fmt.Errorf("world: blog author: %w", err)
+	}
+	b := &Blog{Repo: filepath.Join(dir, "blog.git"), Branch: "master", Style: style, Path: postPath, URL: postURL, Feed: feed}
+	if err := writeBlog(b, a, files); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// ReadSite reads every file under root, by its slash-separated path.
+func ReadSite(root string) (map[string]string, error) {
+	files := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		files[filepath.ToSlash(rel)] = string(b)
+		return nil
+	})
+	return files, err
+}
+
+// writeBlog writes b.Repo, a bare repository whose branch holds files in
+// one commit by a.
+func writeBlog(b *Blog, a *mail.Address, files map[string]string) error {
 	if _, err := os.Stat(b.Repo); err == nil {
-		return nil, fmt.Errorf("world: %s already exists", b.Repo)
+		return fmt.Errorf("world: %s already exists", b.Repo)
 	}
 	repo, err := git.PlainInit(b.Repo, true)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	bld := &builder{author: object.Signature{Name: a.Name, Email: a.Address}, when: baseTime}
 	to := []storer.Storer{repo.Storer}
 	c, err := bld.commit(to, files, plumbing.ZeroHash, "Open the blog\n")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	branch := plumbing.NewBranchReferenceName(b.Branch)
 	if err := repo.Storer.SetReference(plumbing.NewHashReference(branch, c)); err != nil {
-		return nil, err
+		return err
 	}
 	if err := repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, branch)); err != nil {
-		return nil, err
+		return err
 	}
-	return b, nil
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -16,6 +17,11 @@ import (
 // content) written over them: the site as it will be once they are
 // pushed, for its own build to read. dir must be empty or absent; nothing
 // in the clone or on the remote changes. Submodules are not checked out.
+//
+// dir is a git work tree whose HEAD is commit, as the site's own deploy
+// has it: generators read the history (hugo's enableGitInfo runs git log
+// and fails the build without a repository). Its objects are the clone's,
+// borrowed through git's alternates rather than copied.
 func (c *Clone) Checkout(commit plumbing.Hash, dir string, files map[string][]byte) error {
 	cm, err := c.repo.CommitObject(commit)
 	if err != nil {
@@ -34,6 +40,9 @@ func (c *Clone) Checkout(commit plumbing.Hash, dir string, files map[string][]by
 	if err != nil {
 		return fmt.Errorf("check out the blog at %s: %w", short(commit), err)
 	}
+	if err := c.workRepo(dir, commit); err != nil {
+		return fmt.Errorf("check out the blog at %s: %w", short(commit), err)
+	}
 	for p, content := range files {
 		if err := checkPath(p); err != nil {
 			return err
@@ -47,6 +56,26 @@ func (c *Clone) Checkout(commit plumbing.Hash, dir string, files map[string][]by
 		}
 	}
 	return nil
+}
+
+// workRepo makes dir a repository at commit whose objects are the clone's.
+func (c *Clone) workRepo(dir string, commit plumbing.Hash) error {
+	repo, err := git.PlainInit(dir, false)
+	if err != nil {
+		return err
+	}
+	objects, err := filepath.Abs(filepath.Join(c.Path, "objects"))
+	if err != nil {
+		return err
+	}
+	alt := filepath.Join(dir, ".git", "objects", "info", "alternates")
+	if err := os.MkdirAll(filepath.Dir(alt), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(alt, []byte(objects+"\n"), 0o644); err != nil {
+		return err
+	}
+	return repo.Storer.SetReference(plumbing.NewHashReference(plumbing.HEAD, commit))
 }
 
 func writeBlob(dir string, f *object.File) error {

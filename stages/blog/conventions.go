@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -55,13 +56,14 @@ type Post struct {
 // by the file that says so (the post, or the author registry).
 type Problem struct {
 	File, Msg, Fix string
-	// Warning: the post still builds and shows; it only looks unlike its
-	// neighbours.
+	// Warning: the post still builds and shows where blog.url says; it
+	// only looks unlike its neighbours. A problem that is no warning
+	// breaks the site's build, or hides or misplaces the post.
 	Warning bool
 }
 
-// Conventions is what the check read from the site.
-type Conventions struct {
+// Checked is what the check read from the site.
+type Checked struct {
 	AuthorsFile string   // the author registry, or ""
 	Authors     []string // its keys
 	Neighbours  []string // the newest posts beside the post, newest first
@@ -77,26 +79,29 @@ var authorFiles = map[string][]string{
 	"hugo":      {"data/authors.yaml", "data/authors.yml", "data/authors.json", "data/authors.toml"},
 }
 
-// Check reads the site's conventions and lists how the post departs from
-// them: an author the registry lacks, front matter keys and shapes unlike
-// the newest posts', and what would hide the post from the built site.
-func Check(site *Site, style string, post Post) (*Conventions, []Problem, error) {
+// Check reads the site and lists how the post departs from what it
+// expects: what breaks the site's build with the post (an author its
+// layout cannot look up, a value the generator fails on), what hides or
+// misplaces it (a draft, a date after T0, a path the generator does not
+// read, a URL it does not serve) and, as warnings, front matter unlike
+// the newest posts'.
+func Check(site *Site, style string, post Post) (*Checked, []Problem, error) {
 	fm, err := parseFrontMatter(post.Content)
 	if err != nil {
 		return nil, []Problem{{File: post.Path, Msg: fmt.Sprintf("the rendered post's front matter cannot be read: %v", err), Fix: "check the post template override"}}, nil
 	}
-	conv := &Conventions{}
+	checked := &Checked{}
 	var probs []Problem
 	add := func(p Problem) { probs = append(probs, p) }
 
-	if err := checkAuthor(site, style, fm, conv, add); err != nil {
+	if err := checkAuthor(site, style, fm, checked, add); err != nil {
 		return nil, nil, err
 	}
-	if err := checkNeighbours(site, post, fm, conv, add); err != nil {
+	if err := checkNeighbours(site, style, post, fm, checked, add); err != nil {
 		return nil, nil, err
 	}
-	checkHidden(site, style, post, fm, add)
-	return conv, probs, nil
+	checkHidden(readSiteConfig(site, style), style, post, fm, add)
+	return checked, probs, nil
 }
 
 // author is the post's author as the front matter names it.
@@ -114,7 +119,7 @@ func author(fm *frontMatter) (key, name string) {
 	return "", ""
 }
 
-func checkAuthor(site *Site, style string, fm *frontMatter, conv *Conventions, add func(Problem)) error {
+func checkAuthor(site *Site, style string, fm *frontMatter, conv *Checked, add func(Problem)) error {
 	_, name := author(fm)
 	if name == "" {
 		return nil
@@ -129,17 +134,57 @@ func checkAuthor(site *Site, style string, fm *frontMatter, conv *Conventions, a
 		}
 		keys, err := registryKeys(p, b)
 		if err != nil {
-			add(Problem{File: p, Msg: fmt.Sprintf("the author registry cannot be read: %v", err), Fix: "the site's own build would fail on it too"})
+			// The generator's own reader may read what this one cannot.
+			add(Problem{File: p, Msg: fmt.Sprintf("the author registry cannot be read here (%v): the post's author %q is not checked against it", err, name), Warning: true})
 			return nil
 		}
 		conv.AuthorsFile, conv.Authors = p, keys
-		if !slices.Contains(keys, name) {
-			add(Problem{File: p, Msg: fmt.Sprintf("the post's author %q is not in the site's author registry: a layout that looks the author up fails the build", name),
-				Fix: fmt.Sprintf("set blog.author to one of %s, or add %q to %s", quoteAll(keys), name, p)})
+		if slices.Contains(keys, name) {
+			return nil
+		}
+		fix := fmt.Sprintf("set blog.author to one of %s, or add %q to %s", quoteAll(keys), name, p)
+		users, err := registryUsers(site, p)
+		if err != nil {
+			return err
+		}
+		switch {
+		case len(users) == 0:
+			add(Problem{File: p, Msg: fmt.Sprintf("the post's author %q is not in the site's author registry, though no layout in the repository looks authors up in it: the post builds, credited to an author the site does not list", name), Fix: fix, Warning: true})
+		case style == "jekyll":
+			// Liquid renders what a lookup does not find as nothing.
+			add(Problem{File: p, Msg: fmt.Sprintf("the post's author %q is not in the site's author registry, which %s look authors up in: jekyll builds the post without the author's details", name, strings.Join(users, ", ")), Fix: fix, Warning: true})
+		default:
+			add(Problem{File: p, Msg: fmt.Sprintf("the post's author %q is not in the site's author registry, which %s look authors up in: the site's build fails on an author it lacks", name, strings.Join(users, ", ")), Fix: fix})
 		}
 		return nil
 	}
 	return nil
+}
+
+// layoutExts are the extensions of the files a site's pages are made
+// with (layouts, partials, shortcodes), not its posts.
+var layoutExts = []string{".erb", ".slim", ".haml", ".html", ".htm", ".liquid", ".tera", ".gotmpl", ".tmpl", ".ace", ".amber"}
+
+// registryUsers are the layouts that look authors up in the registry
+// file (data/authors.yaml is data.authors in middleman and jekyll,
+// .Site.Data.authors in hugo).
+func registryUsers(site *Site, registry string) ([]string, error) {
+	name := strings.TrimSuffix(path.Base(registry), path.Ext(registry))
+	re := regexp.MustCompile(`(?i)\bdata\.` + regexp.QuoteMeta(name) + `\b`)
+	var out []string
+	for _, p := range site.Paths {
+		if !slices.Contains(layoutExts, path.Ext(p)) {
+			continue
+		}
+		b, ok, err := site.Read(p)
+		if err != nil {
+			return nil, err
+		}
+		if ok && re.Match(b) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 // registryFiles are the style's author registry files present in the site;
@@ -284,7 +329,12 @@ func isPostFile(name string) bool {
 // checkNeighbours compares the post's front matter with the newest posts'
 // beside it: every key they all carry, in the shape they write it, and tags
 // spelled as the site spells them.
-func checkNeighbours(site *Site, post Post, fm *frontMatter, conv *Conventions, add func(Problem)) error {
+//
+// None of this breaks the build or hides the post, so each is a warning:
+// the default templates follow the conventions (Learn), and what remains
+// is an override's choice. Only a front matter jekyll cannot read (it
+// reads YAML alone) blocks.
+func checkNeighbours(site *Site, style string, post Post, fm *frontMatter, conv *Checked, add func(Problem)) error {
 	all, err := neighbours(site, post.Path)
 	if err != nil || len(all) == 0 {
 		return err
@@ -302,7 +352,12 @@ func checkNeighbours(site *Site, post Post, fm *frontMatter, conv *Conventions, 
 	override := "change the post template: a file of the same name in embargo-templates/ replaces the embedded one"
 
 	if top[0].fm.format != fm.format {
-		add(Problem{File: post.Path, Msg: fmt.Sprintf("the post's front matter is %s, %s writes %s", strings.ToUpper(fm.format), which, strings.ToUpper(top[0].fm.format)), Fix: override})
+		msg := fmt.Sprintf("the post's front matter is %s, %s writes %s", strings.ToUpper(fm.format), which, strings.ToUpper(top[0].fm.format))
+		if style == "jekyll" && fm.format != "yaml" {
+			add(Problem{File: post.Path, Msg: msg + ": jekyll reads only YAML front matter, and would copy the file as it is instead of making it a post", Fix: override})
+		} else {
+			add(Problem{File: post.Path, Msg: msg, Fix: override, Warning: true})
+		}
 	}
 	for _, k := range top[0].fm.keys {
 		shapes := map[string]bool{}
@@ -321,11 +376,11 @@ func checkNeighbours(site *Site, post Post, fm *frontMatter, conv *Conventions, 
 			continue // the table itself is missing, and reported
 		}
 		if !fm.has(k) {
-			add(Problem{File: post.Path, Msg: fmt.Sprintf("the post has no %q, which %s all carry", k, which), Fix: override})
+			add(Problem{File: post.Path, Msg: fmt.Sprintf("the post has no %q, which %s all carry", k, which), Fix: override, Warning: true})
 			continue
 		}
 		if mine := fm.shapes[k]; !shapes[mine] && !(shapes[shapeTable] && mine == shapeTable) {
-			add(Problem{File: post.Path, Msg: fmt.Sprintf("the post writes %q as %s, %s write it as %s", k, mine, which, strings.Join(sortedKeys(shapes), " or ")), Fix: override})
+			add(Problem{File: post.Path, Msg: fmt.Sprintf("the post writes %q as %s, %s write it as %s", k, mine, which, strings.Join(sortedKeys(shapes), " or ")), Fix: override, Warning: true})
 		}
 	}
 	for _, k := range fm.keys {
@@ -340,17 +395,17 @@ func checkNeighbours(site *Site, post Post, fm *frontMatter, conv *Conventions, 
 	for _, k := range []string{"tags", "taxonomies.tags", "categories"} {
 		spelled := map[string]bool{}
 		for _, n := range all {
-			for _, t := range n.fm.values(k) {
+			for _, t := range n.fm.values(k, style) {
 				spelled[t] = true
 			}
 		}
-		for _, t := range fm.values(k) {
+		for _, t := range fm.values(k, style) {
 			if spelled[t] {
 				continue
 			}
 			for _, s := range sortedKeys(spelled) {
 				if strings.EqualFold(strings.ReplaceAll(s, " ", "-"), strings.ReplaceAll(t, " ", "-")) {
-					add(Problem{File: post.Path, Msg: fmt.Sprintf("the post's %s entry %q is written %q on the site: it would make a tag page of its own", k, t, s), Fix: override})
+					add(Problem{File: post.Path, Msg: fmt.Sprintf("the post's %s entry %q is written %q on the site: it would make a tag page of its own", k, t, s), Fix: override, Warning: true})
 					break
 				}
 			}

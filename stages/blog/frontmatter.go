@@ -33,10 +33,18 @@ type frontMatter struct {
 	text   map[string]string   // scalar values as written
 	lists  map[string][]string // lists of scalars
 	times  map[string]time.Time
+	// quotes are how a YAML string is quoted (double, single, plain), and
+	// for a list how its first item is; block marks a list written a
+	// "- item" line each.
+	quotes map[string]string
+	block  map[string]bool
+	// tomlLayouts are the layouts TOML dates are written in.
+	tomlLayouts map[string]string
 }
 
 func newFrontMatter(format string) *frontMatter {
-	return &frontMatter{format: format, shapes: map[string]string{}, text: map[string]string{}, lists: map[string][]string{}, times: map[string]time.Time{}}
+	return &frontMatter{format: format, shapes: map[string]string{}, text: map[string]string{}, lists: map[string][]string{}, times: map[string]time.Time{},
+		quotes: map[string]string{}, block: map[string]bool{}, tomlLayouts: map[string]string{}}
 }
 
 func (f *frontMatter) has(key string) bool { _, ok := f.shapes[key]; return ok }
@@ -47,9 +55,10 @@ func (f *frontMatter) date() (time.Time, bool) {
 	return t, ok
 }
 
-// values are a key's values: a list's entries, or a string's comma
-// separated parts (middleman and jekyll read "tags: a, b" as two tags).
-func (f *frontMatter) values(key string) []string {
+// values are a key's values as style's generator reads them: a list's
+// entries, or a string's parts (middleman-blog splits "a, b" on commas,
+// jekyll "a b" on spaces; hugo and zola take a string whole).
+func (f *frontMatter) values(key, style string) []string {
 	if l, ok := f.lists[key]; ok {
 		return l
 	}
@@ -57,13 +66,19 @@ func (f *frontMatter) values(key string) []string {
 	if !ok {
 		return nil
 	}
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
+	switch style {
+	case "middleman":
+		var out []string
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
 		}
+		return out
+	case "jekyll":
+		return strings.Fields(s)
 	}
-	return out
+	return []string{s}
 }
 
 var errNoFrontMatter = errors.New("no front matter")
@@ -129,15 +144,20 @@ func (f *frontMatter) walkYAML(m *yaml.Node, prefix string) {
 			f.walkYAML(val, key+".")
 		case yaml.SequenceNode:
 			f.shapes[key] = shapeList
+			f.block[key] = val.Style&yaml.FlowStyle == 0
 			var items []string
 			for _, e := range val.Content {
 				if e.Kind == yaml.ScalarNode {
+					if len(items) == 0 {
+						f.quotes[key] = quoting(e)
+					}
 					items = append(items, e.Value)
 				}
 			}
 			f.lists[key] = items
 		default:
 			f.text[key] = val.Value
+			f.quotes[key] = quoting(val)
 			switch val.ShortTag() {
 			case "!!timestamp":
 				f.shapes[key] = shapeDate
@@ -160,6 +180,17 @@ func (f *frontMatter) walkYAML(m *yaml.Node, prefix string) {
 			}
 		}
 	}
+}
+
+// quoting is how a YAML scalar is written: double, single or plain.
+func quoting(n *yaml.Node) string {
+	switch {
+	case n.Style&yaml.DoubleQuotedStyle != 0:
+		return "double"
+	case n.Style&yaml.SingleQuotedStyle != 0:
+		return "single"
+	}
+	return "plain"
 }
 
 func (f *frontMatter) readTOML(body string) error {
@@ -192,6 +223,14 @@ func (f *frontMatter) readTOML(body string) error {
 			}
 		case time.Time:
 			f.shapes[key], f.times[key], f.text[key] = shapeDate, x, x.Format(time.RFC3339)
+			switch x.Location().String() { // how BurntSushi/toml marks local dates and times
+			case "date-local":
+				f.tomlLayouts[key] = time.DateOnly
+			case "datetime-local":
+				f.tomlLayouts[key] = "2006-01-02T15:04:05"
+			default:
+				f.tomlLayouts[key] = time.RFC3339
+			}
 		case bool:
 			f.shapes[key], f.text[key] = shapeBool, fmt.Sprint(x)
 		case int64, float64:
@@ -204,6 +243,35 @@ func (f *frontMatter) readTOML(body string) error {
 		}
 	}
 	return nil
+}
+
+// dateIn is the post's date, one written without a zone read in loc,
+// the zone the site dates posts in.
+func (f *frontMatter) dateIn(loc *time.Location) (time.Time, bool) {
+	t, ok := f.times["date"]
+	if !ok {
+		return t, false
+	}
+	if l := f.dateLayout("date"); l != "" && !strings.Contains(l, "Z07") && !strings.Contains(l, "-07") {
+		if lt, err := time.ParseInLocation(l, strings.TrimSpace(f.text["date"]), loc); err == nil {
+			return lt, true
+		}
+	}
+	return t, true
+}
+
+// dateLayout is the layout key's date is written in, or "".
+func (f *frontMatter) dateLayout(key string) string {
+	if l, ok := f.tomlLayouts[key]; ok {
+		return l
+	}
+	s := strings.TrimSpace(f.text[key])
+	for _, l := range timeLayouts {
+		if _, err := time.Parse(l, s); err == nil {
+			return l
+		}
+	}
+	return ""
 }
 
 // timeLayouts are the ways generators accept a post's date.

@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"os"
 	"time"
+
+	"github.com/async-rs/embargo/templates"
 )
 
 // FileName is the manifest's name in the state directory.
@@ -36,6 +38,10 @@ type Manifest struct {
 	Lines []Line `json:"lines"`
 	// Advisory maps each rendered output's path to its sha256.
 	Advisory map[string]string `json:"advisory"`
+	// Blog are the conventions of the blog's posts the post was rendered
+	// to follow; nil without a blog, or in a seal made before they were
+	// read.
+	Blog *templates.Conventions `json:"blog_conventions,omitempty"`
 }
 
 // File is a file named by the config, with the sha256 of its bytes.
