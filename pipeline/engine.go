@@ -146,8 +146,9 @@ type execution struct {
 }
 
 type outcome struct {
-	done chan struct{} // closed when the stage has finished, run or not
-	ok   bool          // done or skipped; written before done is closed
+	done  chan struct{} // closed when the stage has finished, run or not
+	ok    bool          // done or skipped; written before done is closed
+	needs []string      // the selected stages it starts after
 }
 
 // WaitFor blocks until the named stage of this run has finished, and fails
@@ -204,6 +205,7 @@ func (e *Engine) Execute(ctx context.Context, r *Run, sel Selection) error {
 				needs[k] = append(needs[k], n)
 			}
 		}
+		x.stages[stages[k].Name()].needs = needs[k]
 	}
 
 	errs := make([]error, len(stages))

@@ -88,6 +88,11 @@ func (r *Run) Await(ctx context.Context, v Verdict) error {
 	if !selected {
 		return nil
 	}
+	if r.exec.after(v.Stage, r.Stage()) {
+		// Its stage starts only once this one is done: waiting would
+		// never end.
+		return fmt.Errorf("stage %s cannot await %q: stage %s, which settles it, starts after %s", r.Stage(), v.Name, v.Stage, r.Stage())
+	}
 	s := r.exec.verdict(v)
 	select {
 	case <-ctx.Done():
@@ -107,4 +112,28 @@ func (r *Run) Await(ctx context.Context, v Verdict) error {
 	default:
 	}
 	return nil
+}
+
+// after is true when stage a starts only once stage b is done: a needs b,
+// or needs a stage that does.
+func (x *execution) after(a, b string) bool {
+	seen := map[string]bool{}
+	var walk func(string) bool
+	walk = func(n string) bool {
+		if seen[n] {
+			return false
+		}
+		seen[n] = true
+		o := x.stages[n]
+		if o == nil {
+			return false
+		}
+		for _, m := range o.needs {
+			if m == b || walk(m) {
+				return true
+			}
+		}
+		return false
+	}
+	return walk(a)
 }
