@@ -219,6 +219,10 @@ type fakeCargo struct {
 	// answerIn is how long after cargo's start the registry's acceptance
 	// reaches it: its start-up, its reads and the registry's latency.
 	answerIn time.Duration
+	// refusing, when set, is what cargo says of every upload: the
+	// registry refused it, and stored nothing. refused counts them.
+	refusing string
+	refused  int
 }
 
 // fakeUpload is one `cargo publish`: the version, the sha256 of the bytes
@@ -273,12 +277,24 @@ func (c fakeLineCargo) StartPublish(_ context.Context, dir, crate string) (Uploa
 	version := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(files[0]), crate+"-"), ".crate")
 	f := c.f
 	f.mu.Lock()
+	if f.refusing != "" {
+		f.refused++
+		f.mu.Unlock()
+		return refusedUpload{&cargo.PublishError{Output: f.refusing}}, nil
+	}
 	f.uploads = append(f.uploads, fakeUpload{nv: crate + "@" + version, sha256: sum(body), token: c.token, at: f.clock.Now()})
 	f.mu.Unlock()
 	f.idx.add(crate, version, body)
 	f.clock.Advance(f.answerIn)
 	return acceptedUpload{at: f.clock.Now()}, nil
 }
+
+// refusedUpload is an upload the registry refused.
+type refusedUpload struct{ err *cargo.PublishError }
+
+func (u refusedUpload) Accepted(context.Context) error { return u.err }
+func (refusedUpload) AcceptedAt() time.Time            { return time.Time{} }
+func (refusedUpload) Stop()                            {}
 
 // acceptedUpload is an upload the registry accepted; cargo reported it at
 // at, on the gate's clock.
