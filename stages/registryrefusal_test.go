@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/stages/cargo"
 )
 
@@ -148,5 +149,64 @@ func TestCargosWordsForARefusedUploadAreRead(t *testing.T) {
 		if ok != (c.status != 0) || status != c.status || answer != c.answer {
 			t.Errorf("%q: %d %q (refused %v), want %d %q", c.out, status, answer, ok, c.status, c.answer)
 		}
+	}
+}
+
+// crates.io's refusal of a token it does not take, as cargo 1.95 says it.
+const cratesIORefusal = "error: failed to publish demo-core v1.13.1 to registry at https://crates.io\n\nCaused by:\n  the remote server responded with an error (status 403 Forbidden): authentication failed\n"
+
+// trustedRelease is the release with Trusted Publishing from a GitHub
+// Actions job: its publish tokens exchanged at a sandbox registry's
+// endpoint, for the fake cargo's uploads.
+func trustedRelease(t *testing.T) (*releaseWorld, *registry.Server) {
+	t.Helper()
+	srv, err := registry.Start("", registry.Options{Dir: t.TempDir(), TrustedPublishing: &registry.TrustedPublishing{JWTLifetime: 2 * time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	w := newReleaseWorld(t)
+	w.r.Config.Registry = pipeline.RegistrySection{Name: "crates-io", Index: "sparse+https://index.crates.io/", TrustedPublishing: true}
+	w.idx.api = srv.URL
+	env := map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": srv.OIDCURL(), "ACTIONS_ID_TOKEN_REQUEST_TOKEN": srv.OIDCRequestToken()}
+	w.r.Secrets = pipeline.NewSecrets(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	return w, srv
+}
+
+// A Trusted Publishing token the registry refuses once (it ran out sooner
+// than its 30 minutes) is exchanged again, and the upload with the new one
+// is the answer the push waits for: only a final refusal holds it back.
+func TestATrustedPublishingTokenRefusedThenExchangedAgainLetsThePushGo(t *testing.T) {
+	w, srv := trustedRelease(t)
+	w.cg.refusing, w.cg.refusals = cratesIORefusal, 1
+	if err := w.release(t); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if p := w.git.landed(); len(p) != 1 {
+		t.Fatalf("%d pushes, want the one", len(p))
+	}
+	if got, want := w.cg.versions(), []string{"demo-core@1.13.1", "demo@1.12.5", "demo@1.13.1"}; !slices.Equal(got, want) {
+		t.Errorf("uploaded %q, want %q", got, want)
+	}
+	if _, exchanged, _, _ := srv.TrustpubCounts(); exchanged != 2 {
+		t.Errorf("%d exchanges, want 2: one refused, one taken", exchanged)
+	}
+}
+
+// A registry that refuses every Trusted Publishing token, however often
+// exchanged: nothing pushed, and the fix is the trusted publisher's.
+func TestATrustedPublishingTokenRefusedForGoodLeavesThePushUnsent(t *testing.T) {
+	w, _ := trustedRelease(t)
+	w.cg.refusing = cratesIORefusal
+	err := w.release(t)
+	if p := w.git.landed(); len(p) != 0 {
+		t.Fatalf("%d push(es) after the registry refused every publish token", len(p))
+	}
+	var se *pipeline.StageError
+	if !errors.As(err, &se) || se.Stage != "push" || !mentions(err.Error(), "nothing pushed", "refused the Trusted Publishing token (403 Forbidden: authentication failed)") || !strings.Contains(se.Fix, "trusted publisher") {
+		t.Fatalf("run: %v (fix %q), want push failed, nothing pushed, the fix the trusted publisher's", err, se.Fix)
+	}
+	if len(w.cg.uploaded()) != 0 {
+		t.Errorf("uploads stored: %+v", w.cg.uploaded())
 	}
 }
