@@ -24,7 +24,7 @@ func (Push) Name() string { return "push" }
 // Needs: the push is prepared before T0 and sent when the gate opens.
 func (Push) Needs() []string { return []string{"preflight"} }
 func (Push) Summary() string {
-	return "one atomic push of every held branch and tag; remote refs verified"
+	return "one atomic push of every held branch and tag, once the registry has taken the first upload; remote refs verified"
 }
 
 // pushRetry is how a push that failed on the network is tried again: each
