@@ -45,8 +45,11 @@ type EmbargoResult struct {
 	PushEnd      time.Time // journal: the push stage ended
 	FirstWrite   time.Time // from the servers' logs
 	FirstWhat    string
-	Crates       []CrateTiming
-	Early        []string // writes before T0, from the servers' logs
+	// PushWrite is when the push's receive-pack POST arrived at the git
+	// server: once the registry has taken the first upload.
+	PushWrite time.Time
+	Crates    []CrateTiming
+	Early     []string // writes before T0, from the servers' logs
 	// Steps are the journal's steps from the gate on, in start order.
 	Steps []Step
 }
@@ -145,6 +148,7 @@ func RunEmbargo(ctx context.Context, s *Setup, binary string, opts RunOptions) (
 	seen := w.wait(time.Now().Add(30 * time.Second))
 	res.Early = s.earlyWrites(res.T0)
 	res.FirstWrite, res.FirstWhat = s.firstWrite(res.T0)
+	res.PushWrite = s.pushWrite(res.T0)
 
 	j, err := pipeline.ReadJournal(filepath.Join(s.Dir, ".embargo", "journal.json"))
 	if err != nil {

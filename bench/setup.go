@@ -261,6 +261,17 @@ func (s *Setup) firstWrite(since time.Time) (time.Time, string) {
 	return first.at, first.what
 }
 
+// pushWrite is when the first receive-pack POST at or after since arrived.
+func (s *Setup) pushWrite(since time.Time) time.Time {
+	var first time.Time
+	for _, r := range s.Git.Pushes() {
+		if !r.Time.Before(since) && (first.IsZero() || r.Time.Before(first)) {
+			first = r.Time
+		}
+	}
+	return first
+}
+
 // earlyWrites lists every write to a public target that arrived before t0.
 func (s *Setup) earlyWrites(t0 time.Time) []string {
 	var out []string

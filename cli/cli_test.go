@@ -276,3 +276,18 @@ func TestJSONIsHonouredOrRefused(t *testing.T) {
 		}
 	}
 }
+
+// sandbox serve --flavor names crates.io or Gitea, and with either a token
+// the registry wants: anything else is bad usage, before anything starts.
+func TestSandboxServeFlavorWantsAKnownOneAndAToken(t *testing.T) {
+	dir := t.TempDir()
+	for args, want := range map[string]string{
+		"--flavor forgejo": `want one of ["crates.io" "gitea"]`,
+		"--flavor gitea":   "--flavor gitea needs --token",
+	} {
+		code, _, stderr := embargo(t, append([]string{"sandbox", "serve", "--dir", dir}, strings.Fields(args)...)...)
+		if code != ExitUsage || !strings.Contains(stderr, want) {
+			t.Errorf("%s: exit %d, stderr %q; want exit 2 saying %q", args, code, stderr, want)
+		}
+	}
+}

@@ -169,7 +169,11 @@ func resumeAdvice(cfg *pipeline.Config, se *pipeline.StageError, rehearsal bool)
 	if se.Interrupted {
 		return fmt.Sprintf("`%s` resumes where the run was stopped (safe to re-run: every step re-checks the world first)", cmd)
 	}
-	return fmt.Sprintf("fix the cause above, then `%s` (safe to re-run: every step re-checks the world first)", cmd)
+	fix := "fix the cause above"
+	if se.Fix != "" {
+		fix = se.Fix
+	}
+	return fmt.Sprintf("%s, then `%s` (safe to re-run: every step re-checks the world first)", fix, cmd)
 }
 
 // finalReport prints the outcome: the last JSON line, or the status table.

@@ -92,6 +92,9 @@ post pushed to DIR/blog.git at its blog.url.`,
 			if opts.Dir == "" {
 				return flagError{fmt.Errorf("--dir is required")}
 			}
+			if opts.Flavor != registry.Plain && opts.Token == "" {
+				return flagError{fmt.Errorf("--flavor %s needs --token: the registry refuses every other credential", opts.Flavor)}
+			}
 			if trusted {
 				opts.TrustedPublishing = &registry.TrustedPublishing{Lifetime: lifetime}
 			}
@@ -127,12 +130,13 @@ post pushed to DIR/blog.git at its blog.url.`,
 	f.DurationVar(&opts.ClockOffset, "clock-offset", 0, "run the registry's clock this far ahead of this machine's (negative: behind), in its Date headers and its log")
 	f.BoolVar(&opts.CratesIO, "crates-io", false, "stand in for crates.io (dependencies cargo sends as crates.io's are this registry's)")
 	f.BoolVar(&opts.AuthRequired, "auth-required", false, "a private registry: every read, not only publishes, needs --token (config.json says auth-required)")
+	f.Var(&flavorFlag{&opts.Flavor}, "flavor", "answer as crates.io or Gitea do: crates.io takes --token bare or after \"Bearer \" and refuses any other credential with crates.io's answers; gitea serves a Gitea owner's registry (index and API under /api/packages/"+registry.GiteaOwner+"/cargo) that wants \"Bearer TOKEN\" and refuses as Gitea does. Both need --token")
 	return cmd
 }
 
 // serveExample serves the example in opts.Dir until interrupted.
 func (a *app) serveExample(cmd *cobra.Command, opts registry.Options) error {
-	for _, name := range []string{"addr", "auth-required"} {
+	for _, name := range []string{"addr", "auth-required", "flavor"} {
 		if cmd.Flags().Changed(name) {
 			return flagError{fmt.Errorf("--%s does not apply to the example in %s: its registry stands in for crates.io at the address its embargo.toml names", name, opts.Dir)}
 		}
@@ -156,4 +160,19 @@ func (a *app) serveExample(cmd *cobra.Command, opts registry.Options) error {
 	}
 	<-cmd.Context().Done()
 	return nil
+}
+
+// flavorFlag is --flavor: one of registry.Flavors.
+type flavorFlag struct{ f *registry.Flavor }
+
+func (v *flavorFlag) String() string { return string(*v.f) }
+func (v *flavorFlag) Type() string   { return "crates.io|gitea" }
+func (v *flavorFlag) Set(s string) error {
+	for _, f := range registry.Flavors {
+		if string(f) == s {
+			*v.f = f
+			return nil
+		}
+	}
+	return fmt.Errorf("want one of %q", registry.Flavors)
 }

@@ -102,6 +102,9 @@ func TestResumeAdviceNamesTheCommand(t *testing.T) {
 		{def, pipeline.StageError{Stage: "advisory", From: "advisory", Force: true}, false, "`embargo run --from advisory --force`"},
 		{def, pipeline.StageError{Stage: "verify", From: "verify", Interrupted: true}, false, "`embargo run --from verify` resumes where the run was stopped"},
 		{def, pipeline.StageError{Stage: "publish", From: "publish"}, true, "then `embargo rehearse` again"},
+		// A refused credential: the fix is said, not "the cause above".
+		{def, pipeline.StageError{Stage: "push", From: "push", Fix: "set EMBARGO_REGISTRY_TOKEN (registry.token_env) to a token the registry takes"}, false,
+			"set EMBARGO_REGISTRY_TOKEN (registry.token_env) to a token the registry takes, then `embargo run --from push`"},
 	} {
 		if got := resumeAdvice(c.cfg, &c.se, c.rehearsal); !strings.Contains(got, c.want) {
 			t.Errorf("%+v: %q, want it to say %q", c.se, got, c.want)

@@ -119,10 +119,10 @@ func buildReleaseWith(t *testing.T, t0 time.Time, gitOpts gitserver.Options, reg
 	if regOpts != nil {
 		regOpts.Dir = filepath.Join(t.TempDir(), "registry")
 		regOpts.Token = registryToken
-		// A private registry (auth-required) is an alternative registry
-		// to cargo, the company's own, as is one edit names; any other
-		// stands in for crates.io.
-		if regOpts.AuthRequired && opts.RegistryName == "" {
+		// A private registry (auth-required) and a Gitea owner's are
+		// alternative registries to cargo, the company's own, as is one
+		// edit names; any other stands in for crates.io.
+		if (regOpts.AuthRequired || regOpts.Flavor == registry.FlavorGitea) && opts.RegistryName == "" {
 			opts.RegistryName = privateRegistry
 		}
 		regOpts.CratesIO = opts.RegistryName == "" || opts.RegistryName == "crates-io"

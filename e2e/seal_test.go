@@ -310,11 +310,12 @@ func TestSealedBundleReleasesFromAFreshRunner(t *testing.T) {
 		}
 	})
 
-	// A runner with the wrong registry token pushes, then stops at publish.
+	// A runner with the wrong registry token makes nothing public: the
+	// registry refuses the first upload, which the push waits for.
 	first := sr.freshRunner()
 	res = first.run([]string{"run", "--bundle", ref}, sr.identityVar(), registryTokenEnv+"=not-the-registry-token-3f1c")
-	if res.code != 1 || !strings.Contains(res.stdout, "stage publish failed") && !strings.Contains(res.stderr, "stage publish failed") {
-		t.Fatalf("first runner: want a publish failure, got %s", res)
+	if res.code != 1 || !strings.Contains(res.stderr, "stage push failed") || !strings.Contains(res.stdout, "nothing pushed: the registry refused the first upload") {
+		t.Fatalf("first runner: want the push held back by the registry's refusal, got %s", res)
 	}
 	if !strings.Contains(res.stdout, "bundle "+ref+" restored") {
 		t.Errorf("first runner does not say it restored the bundle:\n%s", res.stdout)
@@ -322,16 +323,17 @@ func TestSealedBundleReleasesFromAFreshRunner(t *testing.T) {
 	if desc, err := os.ReadFile(filepath.Join(first.dir, "advisory.md")); err != nil || len(desc) == 0 {
 		t.Errorf("the description was not restored beside the config: %v", err)
 	}
-	if n := sr.pushes(); n != 1 {
-		t.Fatalf("first runner: %d pushes, want 1", n)
+	if n := sr.pushes(); n != 0 {
+		t.Fatalf("first runner: %d pushes, want none", n)
 	}
 	// Neither the wrong token nor the identity is in its output or state.
 	first.assertAbsent([]string{token, registryToken, "not-the-registry-token-3f1c", sr.identity.String()}, res.stdout, res.stderr)
 
 	// Another fresh runner continues where it stopped, from the journal
-	// stored beside the bundle: publish, with preflight's sealed checks.
+	// stored beside the bundle: push and publish, with preflight's sealed
+	// checks.
 	second := sr.freshRunner()
-	res = second.run([]string{"run", "--bundle", ref, "--from", "publish"}, sr.identityVar())
+	res = second.run([]string{"run", "--bundle", ref, "--from", "push"}, sr.identityVar())
 	if res.code != 0 {
 		t.Fatalf("second runner: %s", res)
 	}
@@ -349,9 +351,12 @@ func TestSealedBundleReleasesFromAFreshRunner(t *testing.T) {
 		t.Fatalf("status: %v\n%s", err, st)
 	}
 	for _, s := range status.Stages {
-		if (s.Name == "preflight" || s.Name == "gate" || s.Name == "push") && s.State != "done" {
-			t.Errorf("second runner's journal: %s is %s, want done (from the first runner)", s.Name, s.State)
+		if (s.Name == "preflight" || s.Name == "gate" || s.Name == "push" || s.Name == "publish") && s.State != "done" {
+			t.Errorf("second runner's journal: %s is %s, want done (preflight and gate from the first runner)", s.Name, s.State)
 		}
+	}
+	if n := sr.pushes(); n != 1 {
+		t.Errorf("second runner: %d pushes, want 1", n)
 	}
 	sr.assertSealedPublic(sealed)
 

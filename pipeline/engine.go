@@ -19,6 +19,10 @@ type StageError struct {
 	// preflight again). Force says that re-run must replace what differs.
 	From  string
 	Force bool
+	// Fix, when known, is what to fix before that re-run: a verdict's
+	// *Refusal says it (the config key and the variable of a credential
+	// the registry refused).
+	Fix string
 	// Interrupted: the operator stopped the run; nothing needs fixing.
 	Interrupted bool
 }
@@ -135,11 +139,16 @@ type execution struct {
 	stages map[string]*outcome // the selected stages
 	// before serialises BeforeStage.
 	before sync.Mutex
+	// verdicts are the go/no-go decisions one stage settles for others
+	// (verdict.go), by name, made on first use.
+	verdictsMu sync.Mutex
+	verdicts   map[string]*verdictState
 }
 
 type outcome struct {
-	done chan struct{} // closed when the stage has finished, run or not
-	ok   bool          // done or skipped; written before done is closed
+	done  chan struct{} // closed when the stage has finished, run or not
+	ok    bool          // done or skipped; written before done is closed
+	needs []string      // the selected stages it starts after
 }
 
 // WaitFor blocks until the named stage of this run has finished, and fails
@@ -196,6 +205,7 @@ func (e *Engine) Execute(ctx context.Context, r *Run, sel Selection) error {
 				needs[k] = append(needs[k], n)
 			}
 		}
+		x.stages[stages[k].Name()].needs = needs[k]
 	}
 
 	errs := make([]error, len(stages))
@@ -276,6 +286,12 @@ func (e *Engine) Execute(ctx context.Context, r *Run, sel Selection) error {
 	failed.From = failed.Stage
 	if re := (*RerunError)(nil); errors.As(failed.Err, &re) {
 		failed.From, failed.Force = re.From, re.Force
+	}
+	for _, err := range append([]error{failed.Err}, others...) {
+		if ref := (*Refusal)(nil); errors.As(err, &ref) && ref.Fix != "" {
+			failed.Fix = ref.Fix
+			break
+		}
 	}
 	if len(others) > 0 {
 		failed.Err = errors.Join(append([]error{failed.Err}, others...)...)

@@ -258,6 +258,7 @@ func (c *checking) credentials(ctx context.Context) error {
 		if cfg.Registry.TrustedPublishing {
 			checkTrustedPublishing(ctx, r, res, c.add)
 		}
+		checkRegistryToken(ctx, r, res, c.add)
 		return nil
 	})
 	return err

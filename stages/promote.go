@@ -77,6 +77,12 @@ func (Promote) Run(ctx context.Context, r *pipeline.Run) error {
 	if err := awaitGate(ctx, r); err != nil {
 		return err
 	}
+	if !dry {
+		// A credential the registry refuses leaves the images private.
+		if _, err := awaitRegistry(ctx, r, "copied"); err != nil {
+			return err
+		}
+	}
 	var (
 		wg   sync.WaitGroup
 		errs = make([]error, len(images)) // one slot per image: no lock

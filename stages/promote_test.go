@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -160,5 +161,36 @@ func TestAPromoteRehearsalOnlyReads(t *testing.T) {
 	}
 	if got, _ := pipeline.Load[ImageCopied](r.Journal, "promote", "copy "+promoteImages[0].To); !got.WouldCopy {
 		t.Errorf("the rehearsal does not say it would copy %s", promoteImages[0].To)
+	}
+}
+
+// refusingPublish is a publish stage whose first upload the registry
+// refuses for its credential, as the real one settles it.
+type refusingPublish struct{}
+
+func (refusingPublish) Name() string    { return "publish" }
+func (refusingPublish) Needs() []string { return []string{"preflight"} }
+func (refusingPublish) Summary() string { return "" }
+func (refusingPublish) Run(_ context.Context, r *pipeline.Run) error {
+	refusal := &pipeline.Refusal{Err: errors.New("demo-core@1.13.1: not uploaded: the registry refused the publish token (403 Forbidden: authentication failed)"),
+		Fix: "set CARGO_REGISTRY_TOKEN (registry.token_env in embargo.toml) to a token the registry takes for publishing these crates"}
+	r.Settle(registryTakes, refusal)
+	return refusal
+}
+
+// At T0 the registry refuses the first upload's credential: the images
+// stay private, and promote says why.
+func TestPromoteCopiesNothingWhenTheRegistryRefusesTheFirstUpload(t *testing.T) {
+	r, clock, images := fakePromote(t, fakeT0.Add(-time.Hour))
+	if err := execute(t, r, pipeline.Selection{}, prepared); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(fakeT0.Add(time.Second))
+	err := execute(t, r, pipeline.Selection{From: "promote"}, prepared, Promote{}, refusingPublish{})
+	if c := images.copied(); len(c) != 0 {
+		t.Fatalf("copies after the registry refused the credential: %+v", c)
+	}
+	if err == nil || !mentions(err.Error(), "stage promote failed: nothing copied", "authentication failed") {
+		t.Errorf("run: %v, want promote failed, saying nothing was copied and why", err)
 	}
 }

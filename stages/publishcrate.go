@@ -173,6 +173,9 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx RegistryIndex, l *pu
 			if attempt == 1 {
 				res.Text = "already on the registry with the sealed checksum"
 			}
+			// The release has begun publicly on the registry: holding
+			// the rest back protects nothing.
+			r.Settle(registryTakes, nil)
 			return nil
 		}
 		if err := r.Gate.Allow("publish " + nv); err != nil {
@@ -190,7 +193,15 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx RegistryIndex, l *pu
 		tok, err := l.auth.token(ctx)
 		if err != nil {
 			release()
-			return fmt.Errorf("%s: not uploaded: %w", nv, err)
+			if refusal := (*pipeline.Refusal)(nil); errors.As(err, &refusal) {
+				return fmt.Errorf("%s: not uploaded: %w", nv, err)
+			}
+			// No publish token to be had (the Trusted Publishing
+			// exchange failed): no upload can be made, so nothing else
+			// goes public either.
+			refusal := exchangeRefusal(nv, err)
+			r.Settle(registryTakes, refusal)
+			return refusal
 		}
 		cg := l.cargo.WithToken(tok)
 		early := startEarly(ctx, l.view, unfinished(after))
@@ -217,6 +228,7 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx RegistryIndex, l *pu
 			res.UploadedAt = uploadedAt(start, wallStart, up.AcceptedAt(), shown).UTC()
 			pipeline.Checkpoint("publish.uploaded")
 			c.accept()
+			r.Settle(registryTakes, nil)
 			err := waitVisible(ctx, r, idx, name, version, sum, res)
 			up.Stop()
 			return err
@@ -227,6 +239,9 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx RegistryIndex, l *pu
 			}
 			r.Warnf("%s: registry answered %d; retrying in %s (attempt %d)", nv, pe.Status, wait.Round(time.Second), attempt+1)
 			if pe.Status == http.StatusTooManyRequests {
+				// crates.io limits an account's publishes once its
+				// token has authenticated: the token is taken.
+				r.Settle(registryTakes, nil)
 				l.turns.limit(r.Now().Add(wait)) // the uploads now take turns
 				continue
 			}
@@ -238,6 +253,15 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx RegistryIndex, l *pu
 			// (it ran out sooner than its 30 minutes): exchange again.
 			refusals++
 			r.Warnf("%s: the registry refused the publish token; exchanging the OIDC token for a new one", nv)
+		case errors.As(err, &pe) && isRefused(pe):
+			// The registry refused the credential: no upload after this
+			// one uses it, and the stages awaiting the registry's answer
+			// make nothing public.
+			status, answer, _ := uploadRefused(pe)
+			refusal := refusalAt(r, nv, tok, status, answer)
+			l.auth.refuse(refusal)
+			r.Settle(registryTakes, refusal)
+			return refusal
 		case waitedFor != nil && ctx.Err() == nil:
 			// Started early, cargo failed without ever being shown an
 			// earlier crate's new version (held beyond viewHoldFor, or

@@ -161,6 +161,8 @@ type fakeIndex struct {
 	// hidden, by name@version, is how many more looks do not show an
 	// uploaded version yet, as the index lags the registry.
 	hidden map[string]int
+	// api is the registry's web API, as config.json names it.
+	api string
 }
 
 func (f *fakeIndex) Lookup(ctx context.Context, name, version string) (index.Entry, bool, error) {
@@ -175,6 +177,12 @@ func (f *fakeIndex) Lookup(ctx context.Context, name, version string) (index.Ent
 }
 
 func (f *fakeIndex) WantsToken() bool { return false }
+
+// Config is the registry's config.json: its downloads, and its API when
+// the test gives it one (api).
+func (f *fakeIndex) Config(context.Context) (index.Config, error) {
+	return index.Config{DL: f.dl, API: f.api}, nil
+}
 
 func (f *fakeIndex) Versions(_ context.Context, name string) ([]index.Entry, error) {
 	f.mu.Lock()
@@ -219,6 +227,12 @@ type fakeCargo struct {
 	// answerIn is how long after cargo's start the registry's acceptance
 	// reaches it: its start-up, its reads and the registry's latency.
 	answerIn time.Duration
+	// refusing, when set, is what cargo says of an upload the registry
+	// refused, storing nothing: of every upload, or of the first
+	// refusals. refused counts them.
+	refusing string
+	refusals int
+	refused  int
 }
 
 // fakeUpload is one `cargo publish`: the version, the sha256 of the bytes
@@ -273,12 +287,24 @@ func (c fakeLineCargo) StartPublish(_ context.Context, dir, crate string) (Uploa
 	version := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(files[0]), crate+"-"), ".crate")
 	f := c.f
 	f.mu.Lock()
+	if f.refusing != "" && (f.refusals == 0 || f.refused < f.refusals) {
+		f.refused++
+		f.mu.Unlock()
+		return refusedUpload{&cargo.PublishError{Output: f.refusing}}, nil
+	}
 	f.uploads = append(f.uploads, fakeUpload{nv: crate + "@" + version, sha256: sum(body), token: c.token, at: f.clock.Now()})
 	f.mu.Unlock()
 	f.idx.add(crate, version, body)
 	f.clock.Advance(f.answerIn)
 	return acceptedUpload{at: f.clock.Now()}, nil
 }
+
+// refusedUpload is an upload the registry refused.
+type refusedUpload struct{ err *cargo.PublishError }
+
+func (u refusedUpload) Accepted(context.Context) error { return u.err }
+func (refusedUpload) AcceptedAt() time.Time            { return time.Time{} }
+func (refusedUpload) Stop()                            {}
 
 // acceptedUpload is an upload the registry accepted; cargo reported it at
 // at, on the gate's clock.

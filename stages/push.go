@@ -24,7 +24,7 @@ func (Push) Name() string { return "push" }
 // Needs: the push is prepared before T0 and sent when the gate opens.
 func (Push) Needs() []string { return []string{"preflight"} }
 func (Push) Summary() string {
-	return "one atomic push of every held branch and tag; remote refs verified"
+	return "one atomic push of every held branch and tag, once the registry has taken the first upload; remote refs verified"
 }
 
 // pushRetry is how a push that failed on the network is tried again: each
@@ -100,6 +100,9 @@ type pushing struct {
 	auth  transport.AuthMethod
 	held  map[string]plumbing.Hash // by line
 	ready PreparedPush             // nil when not prepared (or no longer valid)
+	// waited is how long the push waited, once the gate had opened, for
+	// the registry to take the first upload.
+	waited time.Duration
 }
 
 // TagsMade is the tags step: each release tag's object, by tag.
@@ -183,10 +186,17 @@ func (p *pushing) recheck(ctx context.Context, res *pipeline.Said) error {
 	return nil
 }
 
+// awaitGate waits for the gate, then for the registry to take the first
+// upload: a credential it refuses leaves the fix unpushed.
 func (p *pushing) awaitGate(ctx context.Context) error {
 	if err := awaitGate(ctx, p.r); err != nil {
 		return err
 	}
+	waited, err := awaitRegistry(ctx, p.r, "pushed")
+	if err != nil {
+		return err
+	}
+	p.waited = waited
 	pipeline.Checkpoint("push.before")
 	return nil
 }
@@ -229,6 +239,9 @@ func (p *pushing) push(ctx context.Context, res *RefsPushed) error {
 			if err == nil {
 				res.Pushed, res.PushedAt = p.ready.Refs(), start.UTC()
 				res.Text = fmt.Sprintf("pushed %d refs in one atomic push at %s", len(res.Pushed), start.UTC().Format("15:04:05.000"))
+				if p.waited >= time.Millisecond {
+					res.Text += fmt.Sprintf(", once the registry had taken the first upload (%s after the gate opened)", p.waited.Round(time.Millisecond))
+				}
 				pipeline.Checkpoint("push.after")
 				return nil
 			}

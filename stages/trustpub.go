@@ -64,7 +64,10 @@ type publishAuth struct {
 	// lifetime is what the exchanged tokens are taken to live.
 	lifetime time.Duration
 
-	mu        sync.Mutex
+	mu sync.Mutex
+	// refusal, once the registry has refused the credential for good,
+	// is every later upload's answer: none is tried with it.
+	refusal   *pipeline.Refusal
 	ids       trustpub.IDTokens
 	client    *trustpub.Client
 	cur       string
@@ -87,11 +90,14 @@ func (a *publishAuth) prepare(ctx context.Context) {
 
 // token is the token for the next upload.
 func (a *publishAuth) token(ctx context.Context) (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.refusal != nil {
+		return "", &pipeline.Refusal{Err: errors.New("the registry refused the publish credential on an earlier upload of this run"), Fix: a.refusal.Fix}
+	}
 	if !a.trusted {
 		return a.static, nil
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	now := a.r.Now()
 	if a.cur != "" && a.expires.Sub(now) >= tokenMargin {
 		return a.cur, nil
@@ -106,6 +112,15 @@ func (a *publishAuth) token(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return a.cur, nil
+}
+
+// refuse records the registry's final refusal of the credential.
+func (a *publishAuth) refuse(refusal *pipeline.Refusal) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.refusal == nil {
+		a.refusal = refusal
+	}
 }
 
 // refused is told that the registry refused tok (403): it expired sooner

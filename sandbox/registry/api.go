@@ -129,13 +129,28 @@ func (s *Server) versionInfo(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) yank(yanked bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		name, vers := r.PathValue("name"), r.PathValue("version")
+		if s.flavor == FlavorCratesIO {
+			// crates.io looks the version up before the token: a
+			// version that does not exist is 404 whatever the token.
+			s.mu.Lock()
+			missing := s.store.find(name, vers) == nil
+			s.mu.Unlock()
+			if missing {
+				writeError(w, http.StatusNotFound, "crate `%s` does not have a version `%s`", name, vers)
+				return
+			}
+		}
 		if ok, _ := s.authorize(w, r); !ok {
 			return
 		}
-		name, vers := r.PathValue("name"), r.PathValue("version")
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		rec := s.store.find(name, vers)
+		if rec == nil && s.flavor == FlavorGitea {
+			giteaError(w, http.StatusNotFound, "package does not exist")
+			return
+		}
 		if rec == nil {
 			writeError(w, http.StatusNotFound, "crate `%s` does not have a version `%s`", name, vers)
 			return

@@ -6,7 +6,6 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -24,13 +23,19 @@ const maxPublishBytes = 64 << 20
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /index/{path...}", s.readable(s.serveIndex))
-	mux.HandleFunc("PUT /api/v1/crates/new", s.publish)
+	api := s.root()
+	mux.HandleFunc("GET "+s.indexRoot()+"/{path...}", s.readable(s.serveIndex))
+	mux.HandleFunc("PUT "+api+"/api/v1/crates/new", s.publish)
+	mux.HandleFunc("GET "+api+"/api/v1/crates/{name}/{version}/download", s.readable(s.download))
+	mux.HandleFunc("DELETE "+api+"/api/v1/crates/{name}/{version}/yank", s.yank(true))
+	mux.HandleFunc("PUT "+api+"/api/v1/crates/{name}/{version}/unyank", s.yank(false))
+	if s.flavor == FlavorGitea {
+		// Gitea's cargo registry has no crates.io API beside cargo's,
+		// nor Trusted Publishing.
+		return s.logged(mux)
+	}
 	mux.HandleFunc("GET /api/v1/crates/{name}", s.readable(s.crateInfo))
 	mux.HandleFunc("GET /api/v1/crates/{name}/{version}", s.readable(s.versionInfo))
-	mux.HandleFunc("GET /api/v1/crates/{name}/{version}/download", s.readable(s.download))
-	mux.HandleFunc("DELETE /api/v1/crates/{name}/{version}/yank", s.yank(true))
-	mux.HandleFunc("PUT /api/v1/crates/{name}/{version}/unyank", s.yank(false))
 	mux.HandleFunc("POST /api/v1/trusted_publishing/tokens", s.exchange)
 	mux.HandleFunc("DELETE /api/v1/trusted_publishing/tokens", s.revoke)
 	mux.HandleFunc("GET /_oidc/token", s.oidcToken)
@@ -138,11 +143,11 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 	p := r.PathValue("path")
 	if p == "config.json" {
 		cfg := map[string]any{
-			"dl":  s.URL + "/api/v1/crates",
-			"api": s.URL,
+			"dl":  s.URL + s.root() + "/api/v1/crates",
+			"api": s.URL + s.root(),
 		}
-		if s.authRequired {
-			cfg["auth-required"] = true
+		if s.authRequired || s.flavor == FlavorGitea {
+			cfg["auth-required"] = s.authRequired // Gitea always says
 		}
 		writeJSON(w, http.StatusOK, cfg)
 		return
@@ -234,12 +239,6 @@ func checkTarball(crate []byte, name, vers string) error {
 	}
 }
 
-// hasToken is true when the request carries the registry's token.
-func (s *Server) hasToken(r *http.Request) bool {
-	got := r.Header.Get("Authorization")
-	return s.token != "" && got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) == 1
-}
-
 // readable guards a read of an auth-required registry: without the token
 // the answer is 401 with the challenge cargo recognises (RFC 3139), which
 // makes cargo ask its credential provider for the token and try again.
@@ -252,33 +251,6 @@ func (s *Server) readable(next http.HandlerFunc) http.HandlerFunc {
 		}
 		next(w, r)
 	}
-}
-
-// authorize answers 403 and returns false unless the request carries the
-// token, or a live Trusted Publishing one (trustpub is then true). cargo
-// sends the token itself as the Authorization header.
-func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (ok, trustpub bool) {
-	got := r.Header.Get("Authorization")
-	if s.token == "" && s.tp == nil {
-		return true, false
-	}
-	if got == "" {
-		writeError(w, http.StatusForbidden, "this action requires authentication")
-		return false, false
-	}
-	if s.token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) == 1 {
-		return true, false
-	}
-	s.mu.Lock()
-	valid := s.trustpubValid(got)
-	s.mu.Unlock()
-	if valid {
-		return true, true
-	}
-	// An expired Trusted Publishing token is refused like any unknown
-	// one, as crates.io does.
-	writeError(w, http.StatusForbidden, "authentication failed")
-	return false, false
 }
 
 func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
@@ -344,6 +316,10 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.store.find(meta.Name, meta.Vers) != nil {
+		if s.flavor == FlavorGitea {
+			giteaError(w, http.StatusConflict, "package version already exists")
+			return
+		}
 		writeError(w, http.StatusBadRequest, "crate version `%s` is already uploaded", meta.Vers)
 		return
 	}
@@ -359,7 +335,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		}
 		// A dependency on another registry cannot be checked here; one on
 		// this registry must already exist, as on crates.io.
-		if d.Registry == "" && !s.store.exists(d.Name) {
+		if d.Registry == "" && !s.store.exists(d.Name) && s.flavor != FlavorGitea {
 			writeError(w, http.StatusBadRequest, "no known crate named `%s`", d.Name)
 			return
 		}
@@ -388,6 +364,10 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.uploads[versionKey(meta.Name, meta.Vers)]++
+	if s.flavor == FlavorGitea {
+		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"warnings": map[string][]string{"invalid_categories": {}, "invalid_badges": {}, "other": {}},
 	})

@@ -51,6 +51,14 @@ type Options struct {
 	// RateLimit, when set, limits publishes made with Token as crates.io
 	// limits an account's (see RateLimit).
 	RateLimit *RateLimit
+
+	// Flavor is whose registry the sandbox plays (see Flavor): the
+	// default serves crates.io's paths and compares the token as sent.
+	// A flavour needs a Token.
+	Flavor Flavor
+	// ReadToken, with FlavorGitea, is a token Gitea knows that may only
+	// read (no write:package scope): writes with it are refused.
+	ReadToken string
 }
 
 // Request is one entry of the request log. Crate and Version are set for
@@ -74,6 +82,8 @@ type Server struct {
 	URL string // http://127.0.0.1:PORT, no trailing slash
 
 	token        string
+	readToken    string
+	flavor       Flavor
 	authRequired bool
 	cratesIO     bool
 	offset       time.Duration
@@ -119,6 +129,21 @@ func Start(addr string, opts Options) (*Server, error) {
 	if opts.AuthRequired && opts.Token == "" {
 		return nil, errors.New("sandbox registry: Options.AuthRequired needs a Token")
 	}
+	switch opts.Flavor {
+	case Plain:
+	case FlavorCratesIO, FlavorGitea:
+		if opts.Token == "" {
+			return nil, fmt.Errorf("sandbox registry: the %s flavour needs a Token", opts.Flavor)
+		}
+	default:
+		return nil, fmt.Errorf("sandbox registry: unknown flavour %q (want one of %q)", opts.Flavor, Flavors)
+	}
+	if opts.Flavor == FlavorGitea && (opts.AuthRequired || opts.TrustedPublishing != nil || opts.RateLimit != nil || opts.CratesIO) {
+		return nil, errors.New("sandbox registry: the gitea flavour is a public owner's registry, without Trusted Publishing or a rate limit, never standing in for crates.io")
+	}
+	if opts.ReadToken != "" && opts.Flavor != FlavorGitea {
+		return nil, errors.New("sandbox registry: Options.ReadToken is a Gitea token: it needs the gitea flavour")
+	}
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("sandbox registry: %w", err)
 	}
@@ -136,6 +161,8 @@ func Start(addr string, opts Options) (*Server, error) {
 	s := &Server{
 		URL:          "http://" + ln.Addr().String(),
 		token:        opts.Token,
+		readToken:    opts.ReadToken,
+		flavor:       opts.Flavor,
 		authRequired: opts.AuthRequired,
 		cratesIO:     opts.CratesIO,
 		offset:       opts.ClockOffset,
@@ -162,7 +189,7 @@ func Start(addr string, opts Options) (*Server, error) {
 func (s *Server) now() time.Time { return time.Now().Add(s.offset) }
 
 // IndexURL is the index URL for cargo configuration, with the sparse+ prefix.
-func (s *Server) IndexURL() string { return "sparse+" + s.URL + "/index/" }
+func (s *Server) IndexURL() string { return "sparse+" + s.URL + s.indexRoot() + "/" }
 
 // Close stops the server; stored versions stay on disk.
 func (s *Server) Close() error {

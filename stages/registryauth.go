@@ -1,0 +1,230 @@
+package stages
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/async-rs/embargo/pipeline"
+)
+
+// The registry's publish token: what preflight can prove of it before T0
+// (its refusal at T0 is registryrefusal.go). A registry token is
+// harder to prove than a git one. crates.io has no request that
+// authenticates a publish token without spending the account's publish
+// rate limit (a publish takes it right after the token check, and a yank
+// looks the version up before the token), so there only its form can be
+// checked. Gitea (and Forgejo) check write access before a yank's handler
+// looks the version up: a yank of a version that cannot exist proves the
+// token and writes nothing, and Gitea's package registry has no rate
+// limit. Elsewhere (another registry's API) no request is known to prove
+// it without publishing.
+
+// registryAPI is whose web API a registry answers with, as far as its
+// index URL tells.
+type registryAPI int
+
+const (
+	otherAPI registryAPI = iota
+	cratesIOAPI
+	giteaAPI // Gitea's, or Forgejo's: /api/packages/OWNER/cargo
+)
+
+// giteaPath is the path of a Gitea owner's cargo registry: its sparse
+// index, and the API its config.json names.
+var giteaPath = regexp.MustCompile(`^(.*)/api/packages/([^/]+)/cargo/?$`)
+
+// apiOf tells the registry from its index URL (or its config.json's api).
+func apiOf(indexURL string) registryAPI {
+	u, err := url.Parse(strings.TrimPrefix(indexURL, "sparse+"))
+	switch {
+	case err != nil:
+		return otherAPI
+	case u.Host == "index.crates.io" || u.Host == "crates.io":
+		return cratesIOAPI
+	case giteaPath.MatchString(u.Path):
+		return giteaAPI
+	}
+	return otherAPI
+}
+
+// refusedForm says why the registry will refuse tok before it even looks
+// it up (crates.io: another scheme than Bearer, or not a crates.io token;
+// Gitea: a token without its scheme), or "". It never quotes tok.
+func refusedForm(api registryAPI, tok string) string {
+	scheme, rest, spaced := strings.Cut(strings.TrimSpace(tok), " ")
+	switch api {
+	case cratesIOAPI:
+		if spaced && !strings.EqualFold(scheme, "Bearer") {
+			return "crates.io takes the token alone, or after `Bearer `, and refuses any other authentication scheme (401)"
+		}
+		if !spaced {
+			rest = scheme
+		}
+		if !strings.HasPrefix(strings.TrimSpace(rest), "cio") {
+			return "it is not a crates.io API token (those begin with `cio`): crates.io refuses it (401) before looking it up"
+		}
+	case giteaAPI:
+		switch strings.ToLower(scheme) {
+		case "bearer", "token", "basic":
+			if spaced {
+				return ""
+			}
+		}
+		return "Gitea wants `Bearer <token>` (cargo sends the variable's value as it is, and Gitea refuses a token without its scheme: 401 Failed to authenticate user)"
+	}
+	return ""
+}
+
+// formFix says how the registry wants its token written in env.
+func formFix(api registryAPI, env string) string {
+	if api == giteaAPI {
+		return fmt.Sprintf("set %s to `Bearer ` followed by the Gitea access token", env)
+	}
+	return fmt.Sprintf("set %s to a crates.io API token (https://crates.io/settings/tokens), alone or after `Bearer `", env)
+}
+
+// tokenSource names the registry token's variable and key, never its value.
+func tokenSource(r *pipeline.Run) string {
+	return fmt.Sprintf("%s (registry.token_env in %s)", r.Config.Registry.TokenEnv, r.Config.Path)
+}
+
+// checkRegistryToken is preflight's proof of the registry token, part of
+// the credentials step: refused (a finding naming registry.token_env, the
+// variable, what the registry answered and the fix), proven, or, where
+// nothing can prove it without a public write or spending rate limit, a
+// line saying so. A rehearsal never reads the real token; Trusted
+// Publishing is proven by its own check; a token not set is a finding of
+// the credentials step already.
+func checkRegistryToken(ctx context.Context, r *pipeline.Run, res *pipeline.Said, add func(subject, fix, format string, args ...any)) {
+	const subject = "registry.token_env"
+	cfg := r.Config.Registry
+	if r.Targets != nil || cfg.TrustedPublishing || cfg.TokenEnv == "" || !r.Secrets.Present(cfg.TokenEnv) {
+		return
+	}
+	note := func(s string) {
+		if *res != "" {
+			s = string(*res) + "; " + s
+		}
+		*res = pipeline.Said(s)
+	}
+	tok, _ := r.Secrets.Get(cfg.TokenEnv)
+	api := apiOf(cfg.Index)
+	if why := refusedForm(api, tok); why != "" {
+		add(subject, formFix(api, cfg.TokenEnv), "the token in %s will be refused at T0: %s", tokenSource(r), why)
+		return
+	}
+	switch api {
+	case giteaAPI:
+		idx, err := clients.Index(r)
+		if err != nil {
+			add(subject, "", "%v", err)
+			return
+		}
+		ic, err := idx.Config(ctx)
+		if err != nil {
+			r.Warnf("registry token: not proven: the registry's config.json could not be read (%v)", err)
+			return
+		}
+		proof, err := proveGiteaToken(ctx, ic.API, probeCrate(r), tok)
+		var refused *tokenRefused
+		switch {
+		case errors.As(err, &refused):
+			add(subject, fmt.Sprintf("set %s to a Gitea access token with the write:package scope, written `Bearer <token>`", cfg.TokenEnv),
+				"the registry refused the token in %s: %s", tokenSource(r), refused.answer)
+		case err != nil:
+			r.Warnf("registry token: not proven: %v", err)
+		default:
+			note("registry token: " + proof)
+		}
+	case cratesIOAPI:
+		note("registry token: cannot be proven before T0 on this registry (crates.io has no request that authenticates a publish token without spending the account's publish rate limit; its form is crates.io's): the first upload at T0 proves it, and nothing else goes public before it has")
+	default:
+		note("registry token: cannot be proven before T0 on this registry (no request is known there to authenticate a publish token without publishing): the first upload at T0 proves it, and nothing else goes public before it has")
+	}
+}
+
+// probeCrate is the crate the proof names: the first of the release.
+func probeCrate(r *pipeline.Run) string {
+	for _, rel := range r.Config.Releases {
+		if p, ok := PackagedLine(r, rel); ok && len(p.Order) > 0 {
+			name, _ := splitNV(p.Order[0])
+			return name
+		}
+		if len(rel.Crates) > 0 {
+			return rel.Crates[0]
+		}
+	}
+	return r.Config.Advisory.Package
+}
+
+// impossibleVersion is a version no registry can hold (not semver; Gitea
+// stores cargo versions only if they are): a yank of it changes nothing.
+const impossibleVersion = "embargo-credential-check"
+
+// tokenRefused is the registry refusing a credential: what it answered.
+type tokenRefused struct {
+	status int
+	answer string
+}
+
+func (e *tokenRefused) Error() string { return fmt.Sprintf("%d %s", e.status, e.answer) }
+
+// proveGiteaToken asks Gitea (or Forgejo) to yank a version of crate that
+// cannot exist: the write check runs before the handler, so 404 "package
+// does not exist" proves tok may write the owner's packages, and nothing is
+// written; 401 or 403 is Gitea's refusal (a *tokenRefused). Gitea's
+// package registry has no rate limit to spend.
+func proveGiteaToken(ctx context.Context, api, crate, tok string) (string, error) {
+	m := giteaPath.FindStringSubmatch(urlPath(api))
+	if m == nil {
+		return "", fmt.Errorf("the registry's API %s is not a Gitea owner's cargo registry", api)
+	}
+	owner := m[2]
+	u := strings.TrimSuffix(api, "/") + "/api/v1/crates/" + url.PathEscape(crate) + "/" + impossibleVersion + "/yank"
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, u, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", tok) // as cargo sends it
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return "", fmt.Errorf("the registry could not be asked: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	answer := firstLine(strings.TrimSpace(string(body)))
+	switch resp.StatusCode {
+	case http.StatusNotFound:
+		return fmt.Sprintf("proven: Gitea lets it write %s's packages (a yank of a version that cannot exist passed its write check and found nothing: nothing written)", owner), nil
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return "", &tokenRefused{status: resp.StatusCode, answer: giteaAnswer(resp.StatusCode, answer, owner)}
+	}
+	return "", fmt.Errorf("the registry answered %d to the check (%s)", resp.StatusCode, answer)
+}
+
+// giteaAnswer says in words what Gitea's refusal means.
+func giteaAnswer(status int, answer, owner string) string {
+	switch answer {
+	case "reqPackageAccess":
+		return fmt.Sprintf("%d %s: the token may not write %s's packages (it needs Gitea's write:package scope, from a user with write access to %s)", status, answer, owner, owner)
+	case "Failed to authenticate user":
+		return fmt.Sprintf("%d %s: Gitea does not know the token", status, answer)
+	}
+	return fmt.Sprintf("%d %s", status, answer)
+}
+
+// urlPath is the path of a URL, "" when it is not one.
+func urlPath(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Path
+}

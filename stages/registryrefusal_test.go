@@ -1,0 +1,212 @@
+package stages
+
+import (
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/sandbox/registry"
+	"github.com/async-rs/embargo/stages/cargo"
+)
+
+// What cargo 1.95 prints when a Gitea registry refuses the upload of a
+// token written without `Bearer `.
+const giteaRefusal = "error: failed to publish demo-core v1.13.1 to registry at https://git.example.org/api/packages/demo/cargo\n\nCaused by:\n  failed to get a 200 OK response, got 401\n  headers:\n  \tHTTP/1.1 401 Unauthorized\n  \tContent-Type: text/plain; charset=utf-8\n  \t\n  body:\n  Failed to authenticate user\n"
+
+// releaseWorld is the two-line release of the publish tests, to a Gitea
+// registry, with the fake git world's public repository: push and
+// publish in one run, as at T0.
+type releaseWorld struct {
+	*publishWorld
+	git *fakeGit
+}
+
+func newReleaseWorld(t *testing.T) *releaseWorld {
+	t.Helper()
+	w := newPublishWorld(t)
+	cfg := w.r.Config
+	cfg.Source.Public = "https://git.example.org/demo/demo.git"
+	cfg.Registry.Index = "sparse+https://git.example.org/api/packages/demo/cargo/"
+	git := newFakeGit(w.clock)
+	for i := range cfg.Releases {
+		cfg.Releases[i].PublicBranch = []string{"main", "release-1.12"}[i]
+		git.line(cfg.Releases[i], []string{"1.13.0", "1.12.4"}[i])
+	}
+	useClients(t, func(c *Clients) {
+		c.Index = func(*pipeline.Run) (RegistryIndex, error) { return w.idx, nil }
+		c.Cargo = func(*pipeline.Run, pipeline.Release) LineCargo { return fakeLineCargo{f: w.cg} }
+		c.PushVault = git.opener()
+	})
+	return &releaseWorld{publishWorld: w, git: git}
+}
+
+// release runs the gate, push and publish, as `embargo run` does once
+// preflight is done, started an hour before T0 and driven to it.
+func (w *releaseWorld) release(t *testing.T) error {
+	t.Helper()
+	ended := make(chan error, 1)
+	go func() {
+		ended <- execute(t, w.r, pipeline.Selection{From: "gate"}, prepared, Gate{}, Push{}, Publish{})
+	}()
+	awaitWaiters(t, w.clock, 3, ended) // the gate; push and publish, to prepare close to T0
+	w.clock.Set(fakeT0.Add(10 * time.Millisecond))
+	return <-ended
+}
+
+// At T0 the registry refuses the first upload's token (Gitea, a token
+// written without `Bearer `): the push never sends a byte, the line
+// uploads nothing after the refusal, and the run fails at push with the
+// fix for registry.token_env. Once the token is fixed, a re-run releases
+// everything.
+func TestARefusedFirstUploadAtT0LeavesThePushUnsent(t *testing.T) {
+	w := newReleaseWorld(t)
+	before := w.git.publicRefs()
+	w.cg.refusing = giteaRefusal
+
+	err := w.release(t)
+	if p := w.git.landed(); len(p) != 0 {
+		t.Fatalf("%d push(es) after the registry refused the first upload: %+v", len(p), p)
+	}
+	if !maps.Equal(w.git.publicRefs(), before) {
+		t.Errorf("the public repository changed: %v, was %v", w.git.publicRefs(), before)
+	}
+	var se *pipeline.StageError
+	if !errors.As(err, &se) || se.Stage != "push" {
+		t.Fatalf("run: %v, want push failed", err)
+	}
+	for _, want := range []string{"nothing pushed", "401 Unauthorized: Failed to authenticate user", publishTokenEnv + " (registry.token_env in embargo.toml)", "Gitea wants `Bearer <token>`"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the run's error does not say %q:\n%v", want, err)
+		}
+	}
+	if !mentions(se.Fix, publishTokenEnv, "registry.token_env", "Bearer") {
+		t.Errorf("the fix is %q, want it to say how to write %s (registry.token_env)", se.Fix, publishTokenEnv)
+	}
+	if n := w.cg.refused; n < 1 || n > len(w.r.Config.Releases) {
+		t.Errorf("%d upload(s) refused, want each line's first at most: none after a refusal", n)
+	}
+	if strings.Contains(err.Error(), publishToken) {
+		t.Errorf("the token is in the error: %v", err)
+	}
+
+	// The token fixed, the re-run waits for the registry again, and
+	// releases everything: one push, every version once.
+	w.cg.refusing = ""
+	w.clock.Advance(time.Minute)
+	if err := execute(t, w.r, pipeline.Selection{From: "push"}, prepared, Gate{}, Push{}, Publish{}); err != nil {
+		t.Fatalf("re-run: %v", err)
+	}
+	if p := w.git.landed(); len(p) != 1 {
+		t.Fatalf("%d pushes after the re-run, want one", len(p))
+	}
+	if got, want := w.cg.versions(), []string{"demo-core@1.13.1", "demo@1.12.5", "demo@1.13.1"}; !slices.Equal(got, want) {
+		t.Errorf("uploaded %q, want %q", got, want)
+	}
+	if res, _ := pipeline.Load[RefsPushed](w.r.Journal, "push", "push"); len(res.Pushed) != 4 {
+		t.Errorf("the re-run's push: %+v", res)
+	}
+}
+
+// A version of the release already on the registry (an earlier run's
+// upload, which the registry took) settles the registry's answer: the
+// push goes without waiting for another upload, even one refused.
+func TestAReleaseAlreadyOnTheRegistryDoesNotHoldThePushBack(t *testing.T) {
+	w := newReleaseWorld(t)
+	w.idx.put("demo-core@1.13.1", sealedBytes("demo-core@1.13.1"), false)
+	w.idx.put("demo@1.12.5", sealedBytes("demo@1.12.5"), false)
+	w.cg.refusing = giteaRefusal // the token went bad since
+	err := w.release(t)
+	if p := w.git.landed(); len(p) != 1 {
+		t.Fatalf("%d pushes, want the one: the registry holds the release's first versions already", len(p))
+	}
+	var se *pipeline.StageError
+	if !errors.As(err, &se) || se.Stage != "publish" || !strings.Contains(err.Error(), "demo@1.13.1: not uploaded") {
+		t.Errorf("run: %v, want publish failed on the one version left", err)
+	}
+}
+
+// What cargo 1.95 prints when the registry refuses an upload, as JSON
+// errors (crates.io) or plain text (Gitea), read for its status and words;
+// other failures are not refusals.
+func TestCargosWordsForARefusedUploadAreRead(t *testing.T) {
+	for _, c := range []struct {
+		out    string
+		status int
+		answer string
+	}{
+		{"error: failed to publish a v0.1.0 to registry at http://127.0.0.1:42157\n\nCaused by:\n  the remote server responded with an error (status 403 Forbidden): authentication failed\n", 403, "authentication failed"},
+		{"error: failed to publish a v0.1.0 to registry at http://127.0.0.1:40621\n\nCaused by:\n  the remote server responded with an error (status 401 Unauthorized): The given API token does not match the format used by crates.io. Tokens generated before 2020-07-14 were generated with an insecure random number generator, and have been revoked.\n", 401,
+			"The given API token does not match the format used by crates.io. Tokens generated before 2020-07-14 were generated with an insecure random number generator, and have been revoked."},
+		{"error: failed to publish a v0.1.0 to registry at http://127.0.0.1:33177/api/packages/sandbox/cargo\n\nCaused by:\n  failed to get a 200 OK response, got 401\n  headers:\n  \tHTTP/1.1 401 Unauthorized\n  \tContent-Type: text/plain; charset=utf-8\n  \tContent-Length: 28\n  \t\n  body:\n  Failed to authenticate user\n", 401, "Failed to authenticate user"},
+		{"error: failed to publish a v0.1.0 to registry at http://127.0.0.1:40621\n\nCaused by:\n  the remote server responded with an error (status 503 Service Unavailable): try later\n", 0, ""},
+		{"error: failed to publish a v0.1.0 to registry at http://127.0.0.1:40621\n\nCaused by:\n  the remote server responded with an error (status 400 Bad Request): crate version `0.1.0` is already uploaded\n", 0, ""},
+	} {
+		status, answer, ok := uploadRefused(&cargo.PublishError{Output: c.out})
+		if ok != (c.status != 0) || status != c.status || answer != c.answer {
+			t.Errorf("%q: %d %q (refused %v), want %d %q", c.out, status, answer, ok, c.status, c.answer)
+		}
+	}
+}
+
+// crates.io's refusal of a token it does not take, as cargo 1.95 says it.
+const cratesIORefusal = "error: failed to publish demo-core v1.13.1 to registry at https://crates.io\n\nCaused by:\n  the remote server responded with an error (status 403 Forbidden): authentication failed\n"
+
+// trustedRelease is the release with Trusted Publishing from a GitHub
+// Actions job: its publish tokens exchanged at a sandbox registry's
+// endpoint, for the fake cargo's uploads.
+func trustedRelease(t *testing.T) (*releaseWorld, *registry.Server) {
+	t.Helper()
+	srv, err := registry.Start("", registry.Options{Dir: t.TempDir(), TrustedPublishing: &registry.TrustedPublishing{JWTLifetime: 2 * time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	w := newReleaseWorld(t)
+	w.r.Config.Registry = pipeline.RegistrySection{Name: "crates-io", Index: "sparse+https://index.crates.io/", TrustedPublishing: true}
+	w.idx.api = srv.URL
+	env := map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": srv.OIDCURL(), "ACTIONS_ID_TOKEN_REQUEST_TOKEN": srv.OIDCRequestToken()}
+	w.r.Secrets = pipeline.NewSecrets(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	return w, srv
+}
+
+// A Trusted Publishing token the registry refuses once (it ran out sooner
+// than its 30 minutes) is exchanged again, and the upload with the new one
+// is the answer the push waits for: only a final refusal holds it back.
+func TestATrustedPublishingTokenRefusedThenExchangedAgainLetsThePushGo(t *testing.T) {
+	w, srv := trustedRelease(t)
+	w.cg.refusing, w.cg.refusals = cratesIORefusal, 1
+	if err := w.release(t); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if p := w.git.landed(); len(p) != 1 {
+		t.Fatalf("%d pushes, want the one", len(p))
+	}
+	if got, want := w.cg.versions(), []string{"demo-core@1.13.1", "demo@1.12.5", "demo@1.13.1"}; !slices.Equal(got, want) {
+		t.Errorf("uploaded %q, want %q", got, want)
+	}
+	if _, exchanged, _, _ := srv.TrustpubCounts(); exchanged != 2 {
+		t.Errorf("%d exchanges, want 2: one refused, one taken", exchanged)
+	}
+}
+
+// A registry that refuses every Trusted Publishing token, however often
+// exchanged: nothing pushed, and the fix is the trusted publisher's.
+func TestATrustedPublishingTokenRefusedForGoodLeavesThePushUnsent(t *testing.T) {
+	w, _ := trustedRelease(t)
+	w.cg.refusing = cratesIORefusal
+	err := w.release(t)
+	if p := w.git.landed(); len(p) != 0 {
+		t.Fatalf("%d push(es) after the registry refused every publish token", len(p))
+	}
+	var se *pipeline.StageError
+	if !errors.As(err, &se) || se.Stage != "push" || !mentions(err.Error(), "nothing pushed", "refused the Trusted Publishing token (403 Forbidden: authentication failed)") || !strings.Contains(se.Fix, "trusted publisher") {
+		t.Fatalf("run: %v (fix %q), want push failed, nothing pushed, the fix the trusted publisher's", err, se.Fix)
+	}
+	if len(w.cg.uploaded()) != 0 {
+		t.Errorf("uploads stored: %+v", w.cg.uploaded())
+	}
+}
