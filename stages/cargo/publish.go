@@ -39,7 +39,10 @@ func (e *PublishError) RetryAt() time.Time { return e.RetryAfter }
 func (e *PublishError) Retryable() bool { return e.Status == 429 || e.Status >= 500 }
 
 var (
-	statusRE     = regexp.MustCompile(`status (\d{3})`)
+	// cargo's words for the registry's status: "(status 503 Service
+	// Unavailable)" for an answer in the registry API's JSON, "got 503"
+	// for any other (a plain-text body, a proxy's page).
+	statusRE     = regexp.MustCompile(`(?:status|got) (\d{3})`)
 	tryAfterRE   = regexp.MustCompile(`(?i)try again after ([A-Za-z]{3}, \d{1,2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT)`)
 	alreadyExist = regexp.MustCompile(`already (uploaded|exists)`)
 )
