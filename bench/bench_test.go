@@ -238,7 +238,7 @@ func BenchmarkLines(b *testing.B) {
 				b.Fatal(err)
 			}
 			checkMeasured(b, e)
-			p := LinePoint{Knobs: k, TTP: e.TimeToPublic(), Bound: Bound(k), FirstWrite: e.FirstWrite.Sub(e.T0), Breakdown: e.Breakdown()}
+			p := LinePoint{Knobs: k, TTP: e.TimeToPublic(), Bound: Bound(k), FirstWrite: e.FirstWrite.Sub(e.T0), Reaction: e.Reaction(), Breakdown: e.Breakdown()}
 			logf("(lines) %d × %d: time to public %.3f s, %.2f× the bound", n, crates, p.TTP.Seconds(), p.Over())
 			if os.Getenv("EMBARGO_BENCH_VERBOSE") != "" {
 				fmt.Printf("journal steps (ms after T0: start, end):\n%s", e.Timeline())

@@ -39,7 +39,7 @@ const (
 )
 
 // waitsForTheRegistry explains the push's place after T0, in the results.
-const waitsForTheRegistry = "The push waits, after the gate opens, for the registry to take the first upload (a credential the registry refuses at T0 leaves nothing public): the first public write is now the first upload's PUT, and the push follows the registry's answer to it, one upload's round trip after T0; the first-write goal was set when the push went first."
+const waitsForTheRegistry = "The push waits, after the gate opens, for the registry to take the first upload (a credential the registry refuses at T0 leaves nothing public): the first public write is now the first upload's PUT, and the push follows the registry's answer to it. The goals at T0 are embargo's own reaction: the first `cargo publish` starts, and the push follows the registry's acceptance of the first upload, each within 50 ms; what lies between (cargo's start-up, its reads, the upload) is cargo's and the registry's."
 
 // TreeSummary is the async-std-shaped case: one crate whose dependency tree
 // is on the registry, a public repository with many refs.
@@ -103,11 +103,11 @@ func SummarizeTree(k Knobs, e *EmbargoResult, setup *Setup) *TreeSummary {
 }
 
 func (s *TreeSummary) goals() []goal {
-	return []goal{
+	gs := []goal{
 		{"T0 → upload accepted", "≤ " + ms(goalTreeUpload), ms(s.PutDone), s.PutDone > 0 && s.PutDone <= goalTreeUpload},
 		{"T0 → every public write done", "≤ " + ms(goalTreeAllWrites), ms(s.AllWrites), s.AllWrites > 0 && s.AllWrites <= goalTreeAllWrites},
-		{"first public write", "≤ " + ms(goalFirstWrite) + " after T0", ms(s.FirstWrite), s.FirstWrite >= 0 && s.FirstWrite <= goalFirstWrite},
 	}
+	return append(gs, reactionGoals(s.Embargo.Reaction(), false)...)
 }
 
 // Table is the readable result.
@@ -144,6 +144,7 @@ type LinePoint struct {
 	Knobs      Knobs
 	TTP, Bound time.Duration
 	FirstWrite time.Duration
+	Reaction   Reaction
 	Breakdown  Breakdown
 }
 
@@ -158,16 +159,19 @@ func (s *LinesSummary) goals() []goal {
 		return nil
 	}
 	last := s.Points[len(s.Points)-1]
-	firstOK, worst := true, time.Duration(0)
+	worst := Reaction{}
 	for _, p := range s.Points {
-		worst = max(worst, p.FirstWrite)
-		firstOK = firstOK && p.FirstWrite >= 0 && p.FirstWrite <= goalFirstWrite
+		worst.FirstStart = max(worst.FirstStart, p.Reaction.FirstStart)
+		if p.Reaction.PushAfter <= 0 || worst.PushAfter < 0 {
+			worst.PushAfter = -1 // not measured at some size: not met
+		} else {
+			worst.PushAfter = max(worst.PushAfter, p.Reaction.PushAfter)
+		}
 	}
 	name := fmt.Sprintf("%d×%d vs bound", last.Knobs.Lines, last.Knobs.Crates)
-	return []goal{
+	return append([]goal{
 		{name, fmt.Sprintf("within %.1f× the bound", goalLinesOver), fmt.Sprintf("%.2f×", last.Over()), last.Over() <= goalLinesOver},
-		{"first public write, every size", "≤ " + ms(goalFirstWrite) + " after T0", "at most " + ms(worst), firstOK},
-	}
+	}, reactionGoals(worst, true)...)
 }
 
 // Table is the readable result.

@@ -54,6 +54,35 @@ type EmbargoResult struct {
 	Steps []Step
 }
 
+// Reaction is what embargo itself takes at T0, apart from what cargo and
+// the registry take: how long after T0 the first `cargo publish` started,
+// and how long after the registry accepted the first upload the push's
+// receive-pack arrived (the push waits for the registry to take the
+// publish credential, so that a refused one leaves nothing public).
+// PushAfter is zero when the run pushed nothing or uploaded nothing.
+type Reaction struct{ FirstStart, PushAfter time.Duration }
+
+// Reaction measures the run's reaction at T0.
+func (r *EmbargoResult) Reaction() Reaction {
+	var start, accepted time.Time
+	for _, c := range r.Crates {
+		if !c.UploadStart.IsZero() && (start.IsZero() || c.UploadStart.Before(start)) {
+			start = c.UploadStart
+		}
+		if !c.PutEnd.IsZero() && (accepted.IsZero() || c.PutEnd.Before(accepted)) {
+			accepted = c.PutEnd
+		}
+	}
+	var re Reaction
+	if !start.IsZero() {
+		re.FirstStart = start.Sub(r.T0)
+	}
+	if !accepted.IsZero() && !r.PushWrite.IsZero() {
+		re.PushAfter = r.PushWrite.Sub(accepted)
+	}
+	return re
+}
+
 // Step is one journal step of the run.
 type Step struct {
 	Stage, Name string
@@ -223,54 +252,58 @@ func tail(s string, n int) string {
 // Breakdown splits an embargo run's time to public into its parts, averaged
 // over the crates where a part applies.
 type Breakdown struct {
-	Wake      time.Duration // T0 until the gate step recorded waking
-	Push      time.Duration // T0 until the push stage ended
-	Setup     time.Duration // push stage end until the first upload attempt
-	PreUpload time.Duration // upload attempt start (cargo started) until the PUT arrived
+	Wake  time.Duration // T0 until the gate step recorded waking
+	Start time.Duration // T0 until the first `cargo publish` started
+	// PreUpload is from when a crate's cargo could go on (its start, or
+	// for a dependent started early, held by embargo's view of the index,
+	// its dependency recorded visible) until its PUT arrived.
+	PreUpload time.Duration
 	Put       time.Duration // the PUT itself
 	Delay     time.Duration // PUT end until the bench saw the version
 	Detect    time.Duration // the bench saw it until embargo recorded it visible
-	Handoff   time.Duration // a crate recorded visible until its dependent's upload attempt
-	Crates    int
+	// PushAfter is the first upload accepted until the push's
+	// receive-pack arrived (the push waits for the registry to take the
+	// credential); Push is T0 until the push stage ended.
+	PushAfter, Push time.Duration
+	Crates          int
 	// PreUploadAt is PreUpload by place in the dependency chain.
 	PreUploadAt []time.Duration
 }
 
+// ready is when c's cargo could go on: its start, or, for a crate whose
+// cargo started while its dependency (the line's crate before it) was
+// still on its way to the index, when embargo recorded that dependency
+// visible, which released cargo's held read of it.
+func (r *EmbargoResult) ready(c CrateTiming) time.Time {
+	at := c.UploadStart
+	for _, d := range r.Crates {
+		if d.Line == c.Line && d.Pos == c.Pos-1 && d.VisibleAt.After(at) {
+			at = d.VisibleAt
+		}
+	}
+	return at
+}
+
 // Breakdown averages the parts of the run.
 func (r *EmbargoResult) Breakdown() Breakdown {
-	b := Breakdown{Push: r.PushEnd.Sub(r.T0), Crates: len(r.Crates)}
+	re := r.Reaction()
+	b := Breakdown{Push: r.PushEnd.Sub(r.T0), Start: re.FirstStart, PushAfter: re.PushAfter, Crates: len(r.Crates)}
 	if !r.GateWoke.IsZero() {
 		b.Wake = r.GateWoke.Sub(r.T0)
 	}
-	var first time.Time
-	var pre, put, delay, detect, handoff []time.Duration
-	byLine := map[string][]CrateTiming{}
+	var pre, put, delay, detect []time.Duration
+	byPos := map[int][]time.Duration{}
 	for _, c := range r.Crates {
-		byLine[c.Line] = append(byLine[c.Line], c)
-		if first.IsZero() || c.UploadStart.Before(first) {
-			first = c.UploadStart
-		}
 		if !c.PutAt.IsZero() {
-			pre = append(pre, c.PutAt.Sub(c.UploadStart))
+			d := c.PutAt.Sub(r.ready(c))
+			pre = append(pre, d)
+			byPos[c.Pos] = append(byPos[c.Pos], d)
 			put = append(put, c.PutEnd.Sub(c.PutAt))
 			delay = append(delay, c.Seen.Sub(c.PutEnd))
 		}
 		detect = append(detect, c.VisibleAt.Sub(c.Seen))
 	}
-	for _, cs := range byLine {
-		sort.Slice(cs, func(i, j int) bool { return cs[i].UploadStart.Before(cs[j].UploadStart) })
-		for i := 1; i < len(cs); i++ {
-			handoff = append(handoff, cs[i].UploadStart.Sub(cs[i-1].VisibleAt))
-		}
-	}
-	b.Setup = first.Sub(r.PushEnd)
-	b.PreUpload, b.Put, b.Delay, b.Detect, b.Handoff = mean(pre), mean(put), mean(delay), mean(detect), mean(handoff)
-	byPos := map[int][]time.Duration{}
-	for _, c := range r.Crates {
-		if !c.PutAt.IsZero() {
-			byPos[c.Pos] = append(byPos[c.Pos], c.PutAt.Sub(c.UploadStart))
-		}
-	}
+	b.PreUpload, b.Put, b.Delay, b.Detect = mean(pre), mean(put), mean(delay), mean(detect)
 	for i := 0; len(byPos[i]) > 0; i++ {
 		b.PreUploadAt = append(b.PreUploadAt, mean(byPos[i]))
 	}
@@ -278,10 +311,10 @@ func (r *EmbargoResult) Breakdown() Breakdown {
 }
 
 // CriticalSplit splits the time to public along the line whose last version
-// showed last: the part cargo and the registry take (from each `cargo
-// publish` start to its PUT arriving, the PUT, and the index delay after
-// it) and the rest, embargo's own (the push, starting the publish stage,
-// noticing a version in the index, starting the next cargo).
+// showed last: the part cargo and the registry take (from when each crate's
+// cargo could go on to its PUT arriving, the PUT, and the index delay after
+// it) and the rest, embargo's own (reacting at T0, noticing a version in
+// the index).
 func (r *EmbargoResult) CriticalSplit() (cargoAndRegistry, own time.Duration) {
 	var last CrateTiming
 	for _, c := range r.Crates {
@@ -293,7 +326,7 @@ func (r *EmbargoResult) CriticalSplit() (cargoAndRegistry, own time.Duration) {
 		if c.Line != last.Line || c.PutAt.IsZero() {
 			continue
 		}
-		cargoAndRegistry += c.Seen.Sub(c.UploadStart)
+		cargoAndRegistry += c.Seen.Sub(r.ready(c))
 	}
 	return cargoAndRegistry, r.TimeToPublic() - cargoAndRegistry
 }

@@ -46,9 +46,12 @@ func Bound(k Knobs) time.Duration {
 
 // Goals of the benchmark.
 const (
-	goalSpeedup    = 3.0                   // embargo at least this many times faster than the naive release
-	goalOverBound  = 1.1                   // embargo within 10% of the bound
-	goalFirstWrite = 50 * time.Millisecond // first public write at most this long after T0
+	goalSpeedup   = 3.0 // embargo at least this many times faster than the naive release
+	goalOverBound = 1.1 // embargo within 10% of the bound
+	// Embargo's own reaction at T0 (see Reaction): the first `cargo
+	// publish` started, and the push sent once the registry accepted the
+	// first upload, each at most this long after.
+	goalReaction = 50 * time.Millisecond
 )
 
 // Summary is what the benchmark reports.
@@ -96,10 +99,25 @@ type goal struct {
 }
 
 func (s *Summary) goals() []goal {
-	return []goal{
+	gs := []goal{
 		{"embargo vs naive", fmt.Sprintf("at least %.0f× faster", goalSpeedup), fmt.Sprintf("%.2f×", s.Ratio()), s.Ratio() >= goalSpeedup},
 		{"embargo vs bound", fmt.Sprintf("within %.0f%% of the bound", (goalOverBound-1)*100), fmt.Sprintf("%.2f× the bound (+%.0f%%)", s.OverBound(), (s.OverBound()-1)*100), s.OverBound() <= goalOverBound},
-		{"first public write", fmt.Sprintf("within %s after T0", goalFirstWrite), ms(s.FirstWrite) + " after T0", s.FirstWrite >= 0 && s.FirstWrite <= goalFirstWrite},
+	}
+	return append(gs, reactionGoals(s.Embargo.Reaction(), false)...)
+}
+
+// reactionGoals are the goals of embargo's reaction at T0; with every,
+// worst is the worst over every size measured.
+func reactionGoals(worst Reaction, every bool) []goal {
+	name, got := "", func(d time.Duration) string { return ms(d) }
+	if every {
+		name, got = ", every size", func(d time.Duration) string { return "at most " + ms(d) }
+	}
+	return []goal{
+		{"first `cargo publish` started" + name, fmt.Sprintf("within %s after T0", goalReaction), got(worst.FirstStart) + " after T0",
+			worst.FirstStart >= 0 && worst.FirstStart <= goalReaction},
+		{"the push, once the registry accepted the first upload" + name, fmt.Sprintf("within %s after", goalReaction), got(worst.PushAfter) + " after",
+			worst.PushAfter > 0 && worst.PushAfter <= goalReaction},
 	}
 }
 
@@ -133,13 +151,13 @@ func (s *Summary) Table() string {
 		d    time.Duration
 	}{
 		{"T0 → gate woke", bd.Wake},
-		{"T0 → push stage done (atomic push, refs verified)", bd.Push},
-		{"push done → first `cargo publish` started", bd.Setup},
-		{"`cargo publish` started → its PUT arrived (cargo's own index reads)", bd.PreUpload},
+		{"T0 → first `cargo publish` started", bd.Start},
+		{"cargo could go on → its PUT arrived (a line's first crate: from its start; a dependent, started early and held by embargo's view of the index: from its dependency recorded visible)", bd.PreUpload},
 		{"PUT (registry latency)", bd.Put},
 		{"PUT done → version in the index (index delay)", bd.Delay},
 		{"in the index → embargo recorded it visible", bd.Detect},
-		{"dependency visible → dependent's `cargo publish` started", bd.Handoff},
+		{"first upload accepted → the push's receive-pack arrived", bd.PushAfter},
+		{"T0 → push stage done (atomic push, refs verified)", bd.Push},
 	} {
 		fmt.Fprintf(&b, "| %s | %.0f |\n", p.name, float64(p.d.Microseconds())/1000)
 	}
@@ -148,10 +166,10 @@ func (s *Summary) Table() string {
 		for i, d := range bd.PreUploadAt {
 			parts[i] = fmt.Sprintf("%s (≈ %.1f round trips)", ms(d), d.Seconds()/k.Latency.Seconds())
 		}
-		fmt.Fprintf(&b, "\n`cargo publish` start → PUT, by place in the chain: %s; the bound counts 1 index read a crate\n", strings.Join(parts, ", "))
+		fmt.Fprintf(&b, "\ncargo could go on → PUT, by place in the chain: %s; the bound counts 1 index read a crate\n", strings.Join(parts, ", "))
 	}
 	cr, own := s.Embargo.CriticalSplit()
-	fmt.Fprintf(&b, "\nalong the line that finished last: %.3f s from each `cargo publish` start to its version in the index (cargo's own index reads, the PUT, the index delay: %.2f× the bound by itself), %.3f s embargo's own (push, stage start, noticing versions, starting the next cargo)\n",
+	fmt.Fprintf(&b, "\nalong the line that finished last: %.3f s from when each crate's cargo could go on to its version in the index (cargo's own reads, the PUT, the index delay: %.2f× the bound by itself), %.3f s embargo's own (reacting at T0, noticing versions)\n",
 		cr.Seconds(), cr.Seconds()/s.Bound.Seconds(), own.Seconds())
 	fmt.Fprintf(&b, "\npreflight ended %.1f s before T0 (`embargo check` took %.1f s)\n", s.Embargo.Slack.Seconds(), s.Embargo.Check.Seconds())
 	return b.String()
