@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/async-rs/embargo/internal/durable"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/seal"
@@ -96,7 +97,7 @@ func Restore(cfg *pipeline.Config, stateDir, ref string, b *seal.Bundle) (*seal.
 	}
 
 	for name, data := range b.Crates {
-		if err := pipeline.WriteFileAtomic(stages.SealedCratePath(stateDir, filepath.Base(name)), data, 0o600); err != nil {
+		if err := durable.WriteFile(stages.SealedCratePath(stateDir, filepath.Base(name)), data, 0o600); err != nil {
 			return nil, err
 		}
 	}
@@ -107,7 +108,7 @@ func Restore(cfg *pipeline.Config, stateDir, ref string, b *seal.Bundle) (*seal.
 			continue
 		}
 		data := b.Lockfiles[seal.LockfileName(l.Line)]
-		if err := pipeline.WriteFileAtomic(stages.SealedLockPath(stateDir, l.Line), data, 0o600); err != nil {
+		if err := durable.WriteFile(stages.SealedLockPath(stateDir, l.Line), data, 0o600); err != nil {
 			return nil, err
 		}
 		if err := stages.PinLockfile(stateDir, l.Line, l.Held, data); err != nil {
@@ -118,11 +119,11 @@ func Restore(cfg *pipeline.Config, stateDir, ref string, b *seal.Bundle) (*seal.
 		if !filepath.IsLocal(filepath.FromSlash(path)) {
 			return nil, fmt.Errorf("bundle %s: advisory path %q is not relative", ref, path)
 		}
-		if err := pipeline.WriteFileAtomic(stages.SealedAdvisoryPath(stateDir, path), data, 0o600); err != nil {
+		if err := durable.WriteFile(stages.SealedAdvisoryPath(stateDir, path), data, 0o600); err != nil {
 			return nil, err
 		}
 	}
-	if err := pipeline.WriteFileAtomic(stages.SealPath(stateDir), b.Manifest, 0o600); err != nil {
+	if err := durable.WriteFile(stages.SealPath(stateDir), b.Manifest, 0o600); err != nil {
 		return nil, err
 	}
 	// Last: a directory is in bundle mode only once everything is there.

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/async-rs/embargo/bundle"
+	"github.com/async-rs/embargo/internal/durable"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/seal"
@@ -78,7 +79,7 @@ func (a *app) seal(ctx context.Context, cfg *pipeline.Config, push bool) error {
 		return err
 	}
 	path := stages.SealPath(state)
-	if err := pipeline.WriteFileAtomic(path, manifest, 0o600); err != nil {
+	if err := durable.WriteFile(path, manifest, 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	crates := 0
@@ -173,7 +174,7 @@ func (a *app) pullBundle(ctx context.Context, ref string) (*bundleRun, error) {
 			if seal.Sha256(b.Description) != m.Description.Sha256 {
 				return nil, fmt.Errorf("bundle %s: its description does not match its seal", d)
 			}
-			if err := pipeline.WriteFileAtomic(p, b.Description, 0o644); err != nil {
+			if err := durable.WriteFile(p, b.Description, 0o644); err != nil {
 				return nil, err
 			}
 		}
@@ -203,7 +204,7 @@ func (a *app) openBundle(ctx context.Context, s *session) (*bundle.Mirror, error
 			case err != nil:
 				r.Out.Emit(pipeline.Event{Kind: pipeline.EventWarn, Msg: fmt.Sprintf("the journal stored beside the bundle is unreadable (%v): starting a new one; every stage re-checks the world", err)})
 			case ok:
-				if err := pipeline.WriteFileAtomic(jpath, j, 0o600); err != nil {
+				if err := durable.WriteFile(jpath, j, 0o600); err != nil {
 					return nil, err
 				}
 				journal, err := pipeline.OpenJournal(jpath, cfg, a.engine().Names(), s.secrets.Scrub)

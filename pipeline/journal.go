@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/async-rs/embargo/internal/durable"
 )
 
 // Stage and step states, as `status --json` prints them.
@@ -340,7 +341,7 @@ func (j *Journal) update(fn func()) error {
 		if err == nil && j.path != "" {
 			j.writing = true
 			j.mu.Unlock()
-			err = WriteFileAtomic(j.path, data, 0o600)
+			err = durable.WriteFile(j.path, data, 0o600)
 			j.mu.Lock()
 			j.writing = false
 		}
@@ -387,42 +388,4 @@ func (j *Journal) scrubLocked() {
 			}
 		}
 	}
-}
-
-// WriteFileAtomic writes data to path through a synced temporary file and a
-// rename, then syncs the folder so the rename itself survives a crash.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }

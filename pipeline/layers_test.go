@@ -8,15 +8,16 @@ import (
 
 // The engine depends on no stage and no client: a stage is a file and a
 // line in stages.All, and pipeline is what they all share. Its config
-// checks read version ranges with semrange, which depends on nothing of
-// embargo.
+// checks read version ranges with semrange, and its journal is written with
+// internal/durable, which depend on nothing of embargo.
 func TestPipelineImportsNoStageOrClient(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", ".").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
 	for _, p := range strings.Fields(string(out)) {
-		if strings.HasPrefix(p, "github.com/async-rs/embargo/") && p != "github.com/async-rs/embargo/pipeline" && p != "github.com/async-rs/embargo/semrange" {
+		if strings.HasPrefix(p, "github.com/async-rs/embargo/") && p != "github.com/async-rs/embargo/pipeline" && p != "github.com/async-rs/embargo/semrange" &&
+			p != "github.com/async-rs/embargo/internal/durable" {
 			t.Errorf("pipeline depends on %s", p)
 		}
 	}
@@ -46,6 +47,20 @@ func TestLayers(t *testing.T) {
 					t.Errorf("%s depends on %s", pattern, p)
 				}
 			}
+		}
+	}
+}
+
+// The sandbox's registry stores what it is given as the journal is
+// stored, durably, and needs the engine for nothing else.
+func TestSandboxRegistryImportsNoEngine(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", "../sandbox/registry").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if p == "github.com/async-rs/embargo/pipeline" {
+			t.Errorf("sandbox/registry depends on the engine")
 		}
 	}
 }

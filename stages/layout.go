@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/async-rs/embargo/internal/durable"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/seal"
 )
@@ -64,7 +65,7 @@ func MarkRestored(stateDir, ref string) error {
 	if err != nil {
 		return err
 	}
-	return pipeline.WriteFileAtomic(filepath.Join(stateDir, bundleMarker), append(mark, '\n'), 0o600)
+	return durable.WriteFile(filepath.Join(stateDir, bundleMarker), append(mark, '\n'), 0o600)
 }
 
 // BundleRef is the bundle a state directory was restored from, if any.

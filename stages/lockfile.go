@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/async-rs/embargo/internal/durable"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/seal"
@@ -44,10 +45,10 @@ func pinnedHeldPath(stateDir, line string) string { return pinnedLockPath(stateD
 // lockfile is written before the tip it is for: a crash in between leaves
 // a lockfile recorded for another tip, which is only a starting point.
 func PinLockfile(stateDir, line, held string, data []byte) error {
-	if err := pipeline.WriteFileAtomic(pinnedLockPath(stateDir, line), data, 0o600); err != nil {
+	if err := durable.WriteFile(pinnedLockPath(stateDir, line), data, 0o600); err != nil {
 		return err
 	}
-	return pipeline.WriteFileAtomic(pinnedHeldPath(stateDir, line), []byte(held+"\n"), 0o600)
+	return durable.WriteFile(pinnedHeldPath(stateDir, line), []byte(held+"\n"), 0o600)
 }
 
 // pinnedLockfile is the Cargo.lock pinned for line, and the tip it is for.
@@ -252,7 +253,7 @@ func KeepSealed(r *pipeline.Run, m *seal.Manifest) error {
 			if seal.Sha256(data) != c.Sha256 {
 				return fmt.Errorf("%s changed since preflight packaged it: run `embargo seal` again", c.FileName())
 			}
-			if err := pipeline.WriteFileAtomic(SealedCratePath(r.StateDir, c.FileName()), data, 0o600); err != nil {
+			if err := durable.WriteFile(SealedCratePath(r.StateDir, c.FileName()), data, 0o600); err != nil {
 				return err
 			}
 		}
@@ -263,7 +264,7 @@ func KeepSealed(r *pipeline.Run, m *seal.Manifest) error {
 		if !ok {
 			return fmt.Errorf("the Cargo.lock pinned for line %s changed since preflight packaged with it: run `embargo seal` again", l.Line)
 		}
-		if err := pipeline.WriteFileAtomic(SealedLockPath(r.StateDir, l.Line), data, 0o600); err != nil {
+		if err := durable.WriteFile(SealedLockPath(r.StateDir, l.Line), data, 0o600); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/async-rs/embargo/internal/durable"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/seal"
 	"github.com/async-rs/embargo/stages/vault"
@@ -59,7 +60,7 @@ func HoldRehearsalToSeal(stateDir, rehearsal string) (*seal.Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := pipeline.WriteFileAtomic(SealPath(rehearsal), b, 0o600); err != nil {
+	if err := durable.WriteFile(SealPath(rehearsal), b, 0o600); err != nil {
 		return nil, err
 	}
 	kept := filepath.Join(stateDir, sealedDir)
@@ -75,7 +76,7 @@ func HoldRehearsalToSeal(stateDir, rehearsal string) (*seal.Manifest, error) {
 		if err != nil {
 			return err
 		}
-		return pipeline.WriteFileAtomic(filepath.Join(rehearsal, rel), data, 0o600)
+		return durable.WriteFile(filepath.Join(rehearsal, rel), data, 0o600)
 	})
 	if errors.Is(err, os.ErrNotExist) {
 		err = nil // a seal whose bytes were not kept: the checksums hold all the same

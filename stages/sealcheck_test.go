@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/async-rs/embargo/internal/durable"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/demo"
 	"github.com/async-rs/embargo/stages/cargo"
@@ -258,7 +259,7 @@ func TestCompareSealPinnedLockfile(t *testing.T) {
 	if err := PinLockfile(r.StateDir, "1.13", heldA, []byte(movedLock)); err != nil {
 		t.Fatal(err)
 	}
-	if err := pipeline.WriteFileAtomic(SealedLockPath(r.StateDir, "1.13"), []byte(sealedLock), 0o600); err != nil {
+	if err := durable.WriteFile(SealedLockPath(r.StateDir, "1.13"), []byte(sealedLock), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	fs := compareSeal(r, m, tipsOf(heldA, heldB), true)
@@ -271,7 +272,7 @@ func TestCompareSealPinnedLockfile(t *testing.T) {
 	// Preflight packages at the sealed tip with the seal's lockfile, not
 	// with one pinned since.
 	mb, _ := m.Marshal()
-	if err := pipeline.WriteFileAtomic(SealPath(r.StateDir), mb, 0o600); err != nil {
+	if err := durable.WriteFile(SealPath(r.StateDir), mb, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	got, ok := KeptLockfile(r.StateDir, "1.13", heldA)
