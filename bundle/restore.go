@@ -9,8 +9,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/internal/durable"
-	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/seal"
 	"github.com/async-rs/embargo/stages/vault"
@@ -22,7 +22,7 @@ import (
 // files and advisory outputs under sealed/, and the marker that makes
 // preflight and push read the vault instead of source.repo. Everything is
 // checked against the bundle's seal first, and the seal against the config.
-func Restore(cfg *pipeline.Config, stateDir, ref string, b *seal.Bundle) (*seal.Manifest, error) {
+func Restore(cfg *config.Config, stateDir, ref string, b *seal.Bundle) (*seal.Manifest, error) {
 	m, err := seal.ParseManifest(b.Manifest)
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", ref, err)

@@ -12,7 +12,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/sandbox/demo"
 	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/cargo"
@@ -28,7 +28,7 @@ func TestRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := pipeline.LoadConfig(ex.Config)
+	cfg, err := config.Load(ex.Config)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 )
 
@@ -51,7 +52,7 @@ for run, that the embargo is over.`,
 // On success the caller owns, and closes, the session. A check (not a
 // reseal) starts from the state directory's journal, as a run would: what
 // earlier runs did decides what a run does after T0.
-func (a *app) checkedPreflight(ctx context.Context, cfg *pipeline.Config, verdict string, resealing bool) (*session, error) {
+func (a *app) checkedPreflight(ctx context.Context, cfg *config.Config, verdict string, resealing bool) (*session, error) {
 	s, err := a.open(cfg, a.stateDir(cfg), "", true)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages"
 )
@@ -103,7 +104,7 @@ func exitCode(err error) int {
 		return ce.code
 	case errors.As(err, &le):
 		return ExitLocked
-	case pipeline.IsConfigError(err), errors.As(err, &ue):
+	case config.IsError(err), errors.As(err, &ue):
 		return ExitUsage
 	case isFlagError(err):
 		return ExitUsage
@@ -185,11 +186,11 @@ func noArgs(cmd *cobra.Command, args []string) error {
 }
 
 // loadConfig reads the config; its errors exit 2.
-func (a *app) loadConfig() (*pipeline.Config, error) {
-	return pipeline.LoadConfig(a.g.config)
+func (a *app) loadConfig() (*config.Config, error) {
+	return config.Load(a.g.config)
 }
 
-func (a *app) stateDir(cfg *pipeline.Config) string {
+func (a *app) stateDir(cfg *config.Config) string {
 	if a.g.state != "" {
 		abs, err := filepath.Abs(a.g.state)
 		if err == nil {
@@ -203,7 +204,7 @@ func (a *app) stateDir(cfg *pipeline.Config) string {
 func (a *app) engine() *pipeline.Engine { return &pipeline.Engine{Stages: a.stages} }
 
 // newRun prepares the run context shared by check, run and rehearse.
-func (a *app) newRun(cfg *pipeline.Config, journal *pipeline.Journal, secrets *pipeline.Secrets, out *pipeline.Reporter) *pipeline.Run {
+func (a *app) newRun(cfg *config.Config, journal *pipeline.Journal, secrets *pipeline.Secrets, out *pipeline.Reporter) *pipeline.Run {
 	r := &pipeline.Run{
 		Config:   cfg,
 		Gate:     &pipeline.Gate{T0: cfg.T0(), Window: cfg.Window, Clock: a.clock},
@@ -228,7 +229,7 @@ func (a *app) reporter(secrets *pipeline.Secrets) *pipeline.Reporter {
 
 // primeSecrets reads every token variable the config names, so that their
 // values are scrubbed from all output even if a stage never asks for them.
-func primeSecrets(cfg *pipeline.Config, s *pipeline.Secrets) {
+func primeSecrets(cfg *config.Config, s *pipeline.Secrets) {
 	for _, name := range []string{cfg.Source.TokenEnv, cfg.Registry.TokenEnv} {
 		s.Get(name)
 	}

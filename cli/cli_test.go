@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/stages"
@@ -80,8 +81,8 @@ func TestStageFlagsCompleteStageNames(t *testing.T) {
 // status exits 1 when the journal holds a failed stage, as the run did, and
 // 0 when nothing failed.
 func TestStatusExits1WhenAStageFailed(t *testing.T) {
-	config := planCIConfig(t, "2026-12-01T14:00:00Z")
-	cfg, err := pipeline.LoadConfig(config)
+	cfgFile := planCIConfig(t, "2026-12-01T14:00:00Z")
+	cfg, err := config.Load(cfgFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestStatusExits1WhenAStageFailed(t *testing.T) {
 			}
 		}
 		b, _ := json.Marshal(j)
-		state := filepath.Join(filepath.Dir(config), ".embargo")
+		state := filepath.Join(filepath.Dir(cfgFile), ".embargo")
 		if err := os.MkdirAll(state, 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -108,12 +109,12 @@ func TestStatusExits1WhenAStageFailed(t *testing.T) {
 	}
 	writeJournal("publish")
 	for _, args := range [][]string{{"status"}, {"status", "--json"}} {
-		if code, stdout, stderr := embargo(t, append(args, "-c", config)...); code != ExitFailed || !strings.Contains(stdout, "publish") {
+		if code, stdout, stderr := embargo(t, append(args, "-c", cfgFile)...); code != ExitFailed || !strings.Contains(stdout, "publish") {
 			t.Errorf("%v with publish failed: exit %d, want %d\n%s%s", args, code, ExitFailed, stdout, stderr)
 		}
 	}
 	writeJournal("")
-	if code, stdout, stderr := embargo(t, "status", "-c", config); code != ExitOK {
+	if code, stdout, stderr := embargo(t, "status", "-c", cfgFile); code != ExitOK {
 		t.Errorf("status with every stage done: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
@@ -183,8 +184,8 @@ func TestPlanSaysLoudlyWhenT0IsInThePast(t *testing.T) {
 // directory shows: a release whose push the journal records is resumed,
 // not refused, and plan says so instead of calling T0 a mistake.
 func TestPlanSaysARunResumesAReleaseBegunBeforeIt(t *testing.T) {
-	config := planCIConfig(t, "2026-11-19T14:00:00Z")
-	cfg, err := pipeline.LoadConfig(config)
+	cfgFile := planCIConfig(t, "2026-11-19T14:00:00Z")
+	cfg, err := config.Load(cfgFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,18 +197,18 @@ func TestPlanSaysARunResumesAReleaseBegunBeforeIt(t *testing.T) {
 	push.State = pipeline.StateDone
 	push.Steps = []*pipeline.StepRecord{{Name: "push", State: pipeline.StateDone, First: map[string]string{"pushed_at": "2026-11-19T14:00:01.25Z"}}}
 	b, _ := json.Marshal(j)
-	state := filepath.Join(filepath.Dir(config), ".embargo")
+	state := filepath.Join(filepath.Dir(cfgFile), ".embargo")
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(state, "journal.json"), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, out, _ := embargo(t, "plan", "-c", config)
+	_, out, _ := embargo(t, "plan", "-c", cfgFile)
 	if !strings.Contains(out, "the release began at T0+1.25s (push: pushed_at 2026-11-19T14:00:01.250Z): a run resumes it") || strings.Contains(out, "IN THE PAST") {
 		t.Errorf("plan of a release begun at T0:\n%s", out)
 	}
-	_, out, _ = embargo(t, "plan", "--json", "-c", config)
+	_, out, _ = embargo(t, "plan", "--json", "-c", cfgFile)
 	var rep struct {
 		Past      bool   `json:"t0_in_past"`
 		LateStart string `json:"late_start"`

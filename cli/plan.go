@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages"
 )
@@ -79,7 +80,7 @@ func (a *app) planCommand() *cobra.Command {
 // lateStartSeen is what the late-start rule finds in cfg's state
 // directory, its seal and its journal (a journal of another release is
 // err, which a run stops at too). Only check looks at the public world.
-func (a *app) lateStartSeen(cfg *pipeline.Config, now time.Time) (stages.LateStart, error) {
+func (a *app) lateStartSeen(cfg *config.Config, now time.Time) (stages.LateStart, error) {
 	state := a.stateDir(cfg)
 	j, err := pipeline.OpenJournalInMemory(filepath.Join(state, "journal.json"), cfg, a.engine().Names(), nil)
 	if err != nil {
@@ -91,7 +92,7 @@ func (a *app) lateStartSeen(cfg *pipeline.Config, now time.Time) (stages.LateSta
 
 // planLateStart says what a run started now does with a T0 in the past,
 // by the rule run applies, to what the state directory shows.
-func (a *app) planLateStart(cfg *pipeline.Config, now time.Time) {
+func (a *app) planLateStart(cfg *config.Config, now time.Time) {
 	w, ago := a.stdout, now.Sub(cfg.T0()).Round(time.Second)
 	l, err := a.lateStartSeen(cfg, now)
 	if err != nil {
@@ -107,7 +108,7 @@ func (a *app) planLateStart(cfg *pipeline.Config, now time.Time) {
 }
 
 // stageWhen says when a stage runs, against T0.
-func stageWhen(cfg *pipeline.Config, st pipeline.Stage) string {
+func stageWhen(cfg *config.Config, st pipeline.Stage) string {
 	switch st.Name() {
 	case "preflight":
 		return "before T0"
@@ -128,7 +129,7 @@ func stageWhen(cfg *pipeline.Config, st pipeline.Stage) string {
 
 // planCalendar prints the disclosure's dates and what departs from the
 // policy: the distros notice, T0, the advisory's deadline.
-func (a *app) planCalendar(cfg *pipeline.Config, now time.Time) {
+func (a *app) planCalendar(cfg *config.Config, now time.Time) {
 	w := a.stdout
 	for _, e := range stages.Calendar(cfg) {
 		if e.Name == "T0" {
@@ -167,7 +168,7 @@ func cronLine(t time.Time) string {
 }
 
 // planCI prints the schedule for the templates in ci/.
-func (a *app) planCI(cfg *pipeline.Config, now time.Time) {
+func (a *app) planCI(cfg *config.Config, now time.Time) {
 	w := a.stdout
 	start, backup := offMinute(cfg.T0().Add(-ciLead)), offMinute(cfg.T0().Add(-ciBackupLead))
 	first, second := cronLine(start), cronLine(backup)
@@ -190,7 +191,7 @@ func (a *app) planCI(cfg *pipeline.Config, now time.Time) {
 // planVersions classifies every published version of the advisory's
 // package (read from the registry, read only), so that a maintained line
 // forgotten in the config shows before T0.
-func (a *app) planVersions(ctx context.Context, cfg *pipeline.Config) {
+func (a *app) planVersions(ctx context.Context, cfg *config.Config) {
 	w := a.stdout
 	m, err := stages.AdvisoryModel(cfg)
 	if err != nil {
@@ -219,7 +220,7 @@ func (a *app) planVersions(ctx context.Context, cfg *pipeline.Config) {
 
 // planClocks shows each public target's clock against this machine's: the
 // gate opens when T0 has passed on all of them.
-func (a *app) planClocks(cfg *pipeline.Config, offs []pipeline.Offset) {
+func (a *app) planClocks(cfg *config.Config, offs []pipeline.Offset) {
 	w := a.stdout
 	if len(offs) == 0 {
 		fmt.Fprintf(w, "\nclocks: no public target with a clock of its own; the gate counts on this machine's\n")

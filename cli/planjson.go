@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages"
 )
@@ -75,7 +76,7 @@ type planVersion struct {
 }
 
 // planJSON prints the plan as one JSON object.
-func (a *app) planJSON(ctx context.Context, cfg *pipeline.Config, now time.Time) error {
+func (a *app) planJSON(ctx context.Context, cfg *config.Config, now time.Time) error {
 	rep := planReport{ID: cfg.Embargo.ID, Title: cfg.Advisory.Title, T0: cfg.T0(), Window: cfg.Window.String(), Deadline: cfg.Deadline(),
 		T0Past: !now.Before(cfg.T0()), Stages: []planStage{}, Lines: []planLine{}, Versions: []planVersion{}}
 	if d := cfg.Embargo.Distros; !d.IsZero() {

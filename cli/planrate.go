@@ -6,14 +6,14 @@ import (
 	"io"
 	"strings"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/cargo"
 )
 
 // planPublishRate counts the versions the release uploads and predicts the
 // publish under crates.io's rate limit.
-func (a *app) planPublishRate(ctx context.Context, cfg *pipeline.Config) {
+func (a *app) planPublishRate(ctx context.Context, cfg *config.Config) {
 	w := a.stdout
 	byLine, err := stages.ReleaseVersions(cfg)
 	if err != nil {
@@ -29,7 +29,7 @@ func (a *app) planPublishRate(ctx context.Context, cfg *pipeline.Config) {
 }
 
 // publishForecast is the same for plan --json.
-func publishForecast(ctx context.Context, cfg *pipeline.Config) *planPublish {
+func publishForecast(ctx context.Context, cfg *config.Config) *planPublish {
 	byLine, err := stages.ReleaseVersions(cfg)
 	if err != nil {
 		return &planPublish{Error: err.Error()}
@@ -47,13 +47,13 @@ func publishForecast(ctx context.Context, cfg *pipeline.Config) *planPublish {
 	return out
 }
 
-func onCratesIO(cfg *pipeline.Config) bool {
+func onCratesIO(cfg *config.Config) bool {
 	return strings.TrimSuffix(cfg.Registry.Index, "/") == strings.TrimSuffix(cargo.CratesIOIndex, "/")
 }
 
 // writePublishForecast says how long the uploads take under crates.io's
 // limit, whether that fits the window, and the ways out when it bites.
-func writePublishForecast(w io.Writer, cfg *pipeline.Config, n stages.PublishCount) {
+func writePublishForecast(w io.Writer, cfg *config.Config, n stages.PublishCount) {
 	fmt.Fprintf(w, "\npublish: %d new version(s) of existing crates and %d new crate(s), over %d line(s)\n", n.Versions, n.NewCrates, n.Lines)
 	if !onCratesIO(cfg) {
 		fmt.Fprintf(w, "  %s is not crates.io: its rate limit, if any, is its own\n", cfg.Registry.Index)

@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/stages"
 )
 
 func forecast(t *testing.T, n stages.PublishCount, trusted bool, window time.Duration) string {
 	t.Helper()
-	cfg := &pipeline.Config{Window: window, Registry: pipeline.RegistrySection{Name: "crates-io", Index: pipeline.DefaultRegistryIndex, TrustedPublishing: trusted}}
+	cfg := &config.Config{Window: window, Registry: config.RegistrySection{Name: "crates-io", Index: config.DefaultRegistryIndex, TrustedPublishing: trusted}}
 	var b bytes.Buffer
 	writePublishForecast(&b, cfg, n)
 	return b.String()
@@ -51,7 +51,7 @@ func TestPlanWarnsWhenThePublishWouldNotFitTheWindow(t *testing.T) {
 }
 
 func TestPlanLeavesAnotherRegistrysRateLimitAlone(t *testing.T) {
-	cfg := &pipeline.Config{Window: time.Hour, Registry: pipeline.RegistrySection{Name: "company", Index: "sparse+https://crates.example.com/index/"}}
+	cfg := &config.Config{Window: time.Hour, Registry: config.RegistrySection{Name: "company", Index: "sparse+https://crates.example.com/index/"}}
 	var b bytes.Buffer
 	writePublishForecast(&b, cfg, stages.PublishCount{Versions: 100, Lines: 4})
 	if !strings.Contains(b.String(), "is not crates.io") || strings.Contains(b.String(), "WARNING") {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox"
 	"github.com/async-rs/embargo/sandbox/github"
@@ -161,7 +162,7 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 }
 
 // rehearsalReport says what would have been made public.
-func (a *app) rehearsalReport(ctx context.Context, cfg *pipeline.Config, world *sandbox.Rehearsal, journal string) {
+func (a *app) rehearsalReport(ctx context.Context, cfg *config.Config, world *sandbox.Rehearsal, journal string) {
 	w := a.stdout
 	fmt.Fprintf(w, "\nrehearsal: what would be public\n")
 	refs, err := vault.ListRemote(ctx, world.Public, nil)
@@ -222,14 +223,14 @@ func (a *app) rehearsalReport(ctx context.Context, cfg *pipeline.Config, world *
 // maintainers prepared on GitHub, as the config says it is (its summary the
 // title, its CVE the alias), so that a rehearsal never reads GitHub. nil
 // without [ghsa].
-func ghsaDraft(cfg *pipeline.Config) *github.Draft {
+func ghsaDraft(cfg *config.Config) *github.Draft {
 	if cfg.GHSA == nil {
 		return nil
 	}
 	return &github.Draft{GHSAID: cfg.GHSA.ID, Summary: cfg.Advisory.Title, Description: cfg.Description, CVEID: stages.AliasCVE(cfg)}
 }
 
-func ghsaRepo(cfg *pipeline.Config) string {
+func ghsaRepo(cfg *config.Config) string {
 	if cfg.GHSA == nil {
 		return ""
 	}

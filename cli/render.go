@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/templates"
@@ -90,7 +91,7 @@ func (a *app) renderCommand() *cobra.Command {
 
 // renderConventions are the blog's conventions the post is rendered
 // with, as the state directory knows them (stages.RenderConventions).
-func (a *app) renderConventions(cfg *pipeline.Config) (templates.Conventions, string, error) {
+func (a *app) renderConventions(cfg *config.Config) (templates.Conventions, string, error) {
 	dir := a.stateDir(cfg)
 	j, err := pipeline.ReadJournal(filepath.Join(dir, "journal.json"))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 )
 
@@ -64,7 +65,7 @@ type session struct {
 func (s *session) close() { s.lock.Release() }
 
 // open takes the lock and loads the journal of cfg's state directory.
-func (a *app) open(cfg *pipeline.Config, state, journalName string, readTokens bool) (*session, error) {
+func (a *app) open(cfg *config.Config, state, journalName string, readTokens bool) (*session, error) {
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory %s: %w", state, err)
 	}
@@ -99,7 +100,7 @@ func (a *app) open(cfg *pipeline.Config, state, journalName string, readTokens b
 // state, and prints the final report; prepare, when set,
 // adjusts the run (a rehearsal's sandbox targets) and means no real token is
 // ever read.
-func (a *app) runIn(ctx context.Context, cfg *pipeline.Config, state string, sel pipeline.Selection, prepare func(*pipeline.Run)) error {
+func (a *app) runIn(ctx context.Context, cfg *config.Config, state string, sel pipeline.Selection, prepare func(*pipeline.Run)) error {
 	s, err := a.open(cfg, state, "journal.json", prepare == nil)
 	if err != nil {
 		return err
@@ -153,7 +154,7 @@ func (e *nextError) brief() string {
 
 // resumeAdvice says how to go on after se: the re-run from the stage it
 // names, with the config flag when the config is not the default one.
-func resumeAdvice(cfg *pipeline.Config, se *pipeline.StageError, rehearsal bool) string {
+func resumeAdvice(cfg *config.Config, se *pipeline.StageError, rehearsal bool) string {
 	if rehearsal {
 		// A rehearsal has no --from: it builds a new world each time.
 		return "fix the cause above, then `embargo rehearse` again"

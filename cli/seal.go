@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/async-rs/embargo/bundle"
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/internal/durable"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages"
@@ -56,7 +57,7 @@ REPOSITORY@sha256:... is what a CI runner releases from:
 	return cmd
 }
 
-func (a *app) seal(ctx context.Context, cfg *pipeline.Config, push bool) error {
+func (a *app) seal(ctx context.Context, cfg *config.Config, push bool) error {
 	state := a.stateDir(cfg)
 	// Sealing records nothing but the seal.
 	s, err := a.checkedPreflight(ctx, cfg, "sealed", true)
@@ -141,7 +142,7 @@ func (a *app) pullBundle(ctx context.Context, ref string) (*bundleRun, error) {
 	}
 	// The whole config is checked before anything is pulled or written;
 	// only the description may be missing, since the bundle carries it.
-	cfg, err := pipeline.LoadConfigAwaitingDescription(a.g.config)
+	cfg, err := config.LoadAwaitingDescription(a.g.config)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 )
 
@@ -28,7 +29,7 @@ type Status struct {
 	Journal  string                  `json:"journal,omitempty"`
 }
 
-func buildStatus(cfg *pipeline.Config, j *pipeline.Journal, now time.Time) *Status {
+func buildStatus(cfg *config.Config, j *pipeline.Journal, now time.Time) *Status {
 	st := &Status{ID: cfg.Embargo.ID, T0: cfg.T0(), Window: cfg.Window.String(), Deadline: cfg.Deadline(), Now: now.UTC(), OK: true}
 	if j != nil {
 		st.Stages = j.Stages

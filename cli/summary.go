@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 )
 
@@ -22,7 +23,7 @@ type stageSummary struct {
 	note        string    // what a stage that wrote nothing public did
 }
 
-func summarize(cfg *pipeline.Config, s *pipeline.StageRecord) stageSummary {
+func summarize(cfg *config.Config, s *pipeline.StageRecord) stageSummary {
 	row := stageSummary{name: s.Name, state: s.State}
 	writes, found := 0, 0
 	for _, st := range s.Steps {
@@ -64,7 +65,7 @@ func summarize(cfg *pipeline.Config, s *pipeline.StageRecord) stageSummary {
 }
 
 // madePublic says in a few words what a stage's writes were.
-func madePublic(cfg *pipeline.Config, stage string, writes, found int) string {
+func madePublic(cfg *config.Config, stage string, writes, found int) string {
 	switch stage {
 	case "push":
 		var branches, tags []string
@@ -124,7 +125,7 @@ func lastSummary(s *pipeline.StageRecord) string {
 }
 
 // printSummary writes the table.
-func printSummary(w io.Writer, st *Status, cfg *pipeline.Config, color bool) {
+func printSummary(w io.Writer, st *Status, cfg *config.Config, color bool) {
 	fmt.Fprintf(w, "%s   T0 %s   advisory due %s (%s)\n", st.ID,
 		st.T0.Format("2006-01-02 15:04:05Z"), st.Deadline.Format("2006-01-02 15:04:05Z"), relative(st.Deadline, st.Now))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

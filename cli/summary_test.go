@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 )
 
@@ -17,9 +18,9 @@ func TestSummarySaysWhatWentPublicAndWhenAgainstT0(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
 	at := func(ms int) *time.Time { v := t0.Add(time.Duration(ms) * time.Millisecond); return &v }
 	stamp := func(ms int) string { return at(ms).Format(time.RFC3339Nano) }
-	cfg := &pipeline.Config{
-		Releases: []pipeline.Release{{Line: "1.13", PublicBranch: "main", Tag: "v1.13.1"}, {Line: "1.12", PublicBranch: "release-1.12", Tag: "v1.12.5"}},
-		Blog:     &pipeline.BlogSection{Branch: "master", Feed: "source/security.xml"},
+	cfg := &config.Config{
+		Releases: []config.Release{{Line: "1.13", PublicBranch: "main", Tag: "v1.13.1"}, {Line: "1.12", PublicBranch: "release-1.12", Tag: "v1.12.5"}},
+		Blog:     &config.BlogSection{Branch: "master", Feed: "source/security.xml"},
 	}
 	st := &Status{ID: "ASYNC-STD-SA-2026-001", T0: t0, Deadline: t0.Add(6 * time.Hour), Now: *at(900), Stages: []*pipeline.StageRecord{
 		{Name: "preflight", State: pipeline.StateDone, Ended: at(-4000), Steps: []*pipeline.StepRecord{{Name: "fetch", State: pipeline.StateDone}}},
@@ -89,10 +90,10 @@ func TestColourRespectsNoColor(t *testing.T) {
 // the stage the failure names, with the config flag only for a config not
 // in the default place, --force when the re-run must replace something.
 func TestResumeAdviceNamesTheCommand(t *testing.T) {
-	def := &pipeline.Config{Path: "embargo.toml"}
-	other := &pipeline.Config{Path: "release/embargo.toml"}
+	def := &config.Config{Path: "embargo.toml"}
+	other := &config.Config{Path: "release/embargo.toml"}
 	for _, c := range []struct {
-		cfg       *pipeline.Config
+		cfg       *config.Config
 		se        pipeline.StageError
 		rehearsal bool
 		want      string

@@ -17,7 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/stages"
 )
@@ -533,7 +533,7 @@ func runTemplateCommands(t *testing.T, trusted bool) {
 		return bytes.Replace(cfg, []byte(`token_env = "CARGO_REGISTRY_TOKEN"`), []byte(auth), 1)
 	}
 	images := startImageRegistry(t)
-	im := pipeline.Image{From: images.pushPrivate(t, "private/app", 2), To: images.host + "/async-rs/app:1.13.1"}
+	im := config.Image{From: images.pushPrivate(t, "private/app", 2), To: images.host + "/async-rs/app:1.13.1"}
 	appendImages(t, rl.config, im)
 	if cfg, err = os.ReadFile(rl.config); err != nil { // with the image
 		t.Fatal(err)

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/sandbox/world"
 	"github.com/async-rs/embargo/stages"
 )
@@ -251,7 +251,7 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 func TestAdvisoryOnTheBlogBeforeT0IsALeak(t *testing.T) {
 	t.Parallel()
 	rl := newRelease(t, time.Now().Add(time.Hour))
-	cfg, err := pipeline.LoadConfig(rl.config)
+	cfg, err := config.Load(rl.config)
 	if err != nil {
 		t.Fatal(err)
 	}

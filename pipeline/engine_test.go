@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 )
 
@@ -39,7 +40,7 @@ type optionalStage struct {
 	reason string
 }
 
-func (s *optionalStage) Skip(*pipeline.Config) string { return s.reason }
+func (s *optionalStage) Skip(*config.Config) string { return s.reason }
 
 var stageNames = []string{"preflight", "gate", "push", "publish", "advisory", "verify"}
 
@@ -53,9 +54,9 @@ func pipelineOf(ran *[]string, override map[string]func(context.Context, *pipeli
 	return e
 }
 
-func testConfig() *pipeline.Config {
-	return &pipeline.Config{
-		Embargo: pipeline.EmbargoSection{ID: "ASYNC-STD-SA-2026-001", At: testT0},
+func testConfig() *config.Config {
+	return &config.Config{
+		Embargo: config.EmbargoSection{ID: "ASYNC-STD-SA-2026-001", At: testT0},
 		Window:  6 * time.Hour,
 		Path:    "embargo.toml",
 	}
@@ -68,13 +69,13 @@ type testRun struct {
 }
 
 // newRun opens the journal in a fresh state folder, as `embargo run` does.
-func newRun(t *testing.T, cfg *pipeline.Config, e *pipeline.Engine, secrets *pipeline.Secrets) *testRun {
+func newRun(t *testing.T, cfg *config.Config, e *pipeline.Engine, secrets *pipeline.Secrets) *testRun {
 	t.Helper()
 	state := t.TempDir()
 	return openRun(t, cfg, e, secrets, filepath.Join(state, "journal.json"))
 }
 
-func openRun(t *testing.T, cfg *pipeline.Config, e *pipeline.Engine, secrets *pipeline.Secrets, path string) *testRun {
+func openRun(t *testing.T, cfg *config.Config, e *pipeline.Engine, secrets *pipeline.Secrets, path string) *testRun {
 	t.Helper()
 	if secrets == nil {
 		secrets = pipeline.NewSecrets(nil)

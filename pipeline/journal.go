@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/internal/durable"
 )
 
@@ -188,7 +189,7 @@ func (s *StepRecord) end(a *Attempt, at time.Time, state string, result json.Raw
 
 // OpenJournal loads the journal at path, or starts an empty one. A journal
 // of another release (different id or T0) is refused rather than mixed in.
-func OpenJournal(path string, cfg *Config, stages []string, scrub func(string) string) (*Journal, error) {
+func OpenJournal(path string, cfg *config.Config, stages []string, scrub func(string) string) (*Journal, error) {
 	j := &Journal{path: path, scrub: scrub}
 	var b []byte
 	err := os.ErrNotExist
@@ -224,7 +225,7 @@ func OpenJournal(path string, cfg *Config, stages []string, scrub func(string) s
 // records what follows in memory only: `check` sees what earlier runs did
 // in this state directory (a preflight before T0, a push at T0), as a run
 // would, and changes nothing.
-func OpenJournalInMemory(path string, cfg *Config, stages []string, scrub func(string) string) (*Journal, error) {
+func OpenJournalInMemory(path string, cfg *config.Config, stages []string, scrub func(string) string) (*Journal, error) {
 	j, err := OpenJournal(path, cfg, stages, scrub)
 	if err != nil {
 		return nil, err

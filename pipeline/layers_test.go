@@ -17,7 +17,7 @@ func TestPipelineImportsNoStageOrClient(t *testing.T) {
 	}
 	for _, p := range strings.Fields(string(out)) {
 		if strings.HasPrefix(p, "github.com/async-rs/embargo/") && p != "github.com/async-rs/embargo/pipeline" && p != "github.com/async-rs/embargo/semrange" &&
-			p != "github.com/async-rs/embargo/internal/durable" {
+			p != "github.com/async-rs/embargo/internal/durable" && p != "github.com/async-rs/embargo/config" {
 			t.Errorf("pipeline depends on %s", p)
 		}
 	}
@@ -61,6 +61,20 @@ func TestSandboxRegistryImportsNoEngine(t *testing.T) {
 	for _, p := range strings.Fields(string(out)) {
 		if p == "github.com/async-rs/embargo/pipeline" {
 			t.Errorf("sandbox/registry depends on the engine")
+		}
+	}
+}
+
+// The config is read and validated by a package of its own, which knows
+// nothing of the engine, the stages or their clients.
+func TestConfigImportsNoEngineOrStage(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", "../config").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if strings.HasPrefix(p, "github.com/async-rs/embargo/") && p != "github.com/async-rs/embargo/config" && p != "github.com/async-rs/embargo/semrange" {
+			t.Errorf("config depends on %s", p)
 		}
 	}
 }

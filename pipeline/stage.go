@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/async-rs/embargo/config"
 )
 
 // Stage is one step of the release. Stages live in stages/, one a file; the
@@ -17,20 +19,20 @@ type Stage interface {
 
 // Skipper is implemented by optional stages: a non-empty reason skips it.
 type Skipper interface {
-	Skip(cfg *Config) string
+	Skip(cfg *config.Config) string
 }
 
 // Planner is implemented by stages that can say in detail, without touching
 // anything, what they will do.
 type Planner interface {
-	Plan(cfg *Config) []string
+	Plan(cfg *config.Config) []string
 }
 
 // Run is what a stage sees: the config, the gate, the journal, the output.
 // What one stage hands to the next goes through the journal: each step's
 // result is a Go value of the stage's own type (see Step and Load).
 type Run struct {
-	Config   *Config
+	Config   *config.Config
 	Gate     *Gate
 	Journal  *Journal
 	Out      *Reporter

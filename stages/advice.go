@@ -13,6 +13,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/blog"
 	"github.com/async-rs/embargo/templates"
@@ -23,12 +24,12 @@ import (
 const OverrideDir = "embargo-templates"
 
 // AdvisoryModel builds the advisory model of a config.
-func AdvisoryModel(cfg *pipeline.Config) (*templates.Model, error) {
+func AdvisoryModel(cfg *config.Config) (*templates.Model, error) {
 	return templates.NewModel(advisoryInput(cfg))
 }
 
 // blogStyle is the generator whose front matter the post carries.
-func blogStyle(cfg *pipeline.Config) string {
+func blogStyle(cfg *config.Config) string {
 	if cfg.Blog != nil {
 		return cfg.Blog.Style
 	}
@@ -38,7 +39,7 @@ func blogStyle(cfg *pipeline.Config) string {
 // RenderAdvisory renders every output of the advisory, the post following
 // the blog's conventions conv; versions are the package's versions on the
 // registry (for the no-fix paragraph), or nil.
-func RenderAdvisory(cfg *pipeline.Config, m *templates.Model, conv templates.Conventions, versions []string) (*templates.Outputs, error) {
+func RenderAdvisory(cfg *config.Config, m *templates.Model, conv templates.Conventions, versions []string) (*templates.Outputs, error) {
 	override := cfg.Resolve(OverrideDir)
 	if fi, err := os.Stat(override); err != nil || !fi.IsDir() {
 		override = ""

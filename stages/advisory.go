@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/blog"
 	"github.com/async-rs/embargo/stages/retry"
@@ -34,7 +35,7 @@ func (Advisory) Summary() string {
 	return "the advisory post and its feed entry committed to the blog and pushed; remote branch verified"
 }
 
-func (Advisory) Skip(cfg *pipeline.Config) string {
+func (Advisory) Skip(cfg *config.Config) string {
 	if cfg.Blog == nil {
 		return "no [blog] configured: publish the advisory by hand within the window"
 	}
@@ -43,7 +44,7 @@ func (Advisory) Skip(cfg *pipeline.Config) string {
 
 // Plan names where the post and the feed entry go. The repository is left
 // out: a URL may carry credentials.
-func (Advisory) Plan(cfg *pipeline.Config) []string {
+func (Advisory) Plan(cfg *config.Config) []string {
 	if cfg.Blog == nil {
 		return nil
 	}
@@ -100,7 +101,7 @@ func (Advisory) Run(ctx context.Context, r *pipeline.Run) error {
 // commit, what was pushed) the next one uses.
 type posting struct {
 	r      *pipeline.Run
-	cfg    *pipeline.Config
+	cfg    *config.Config
 	model  *templates.Model
 	post   templates.File
 	c      BlogClone

@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/templates"
 )
@@ -8,7 +9,7 @@ import (
 // advisoryInput is the advisory of a config as the templates take it: the
 // release's keys, with each line's fix version read from its tag here, so
 // that the templates need to know nothing of the config.
-func advisoryInput(cfg *pipeline.Config) templates.Input {
+func advisoryInput(cfg *config.Config) templates.Input {
 	a := cfg.Advisory
 	in := templates.Input{
 		ID:            cfg.Embargo.ID,
@@ -35,7 +36,7 @@ func advisoryInput(cfg *pipeline.Config) templates.Input {
 		in.GHSA = cfg.GHSA.ID
 	}
 	for _, r := range cfg.Releases {
-		in.Fixes = append(in.Fixes, templates.Fix{Line: r.Line, Version: pipeline.TagVersion(r.Tag)})
+		in.Fixes = append(in.Fixes, templates.Fix{Line: r.Line, Version: config.TagVersion(r.Tag)})
 	}
 	if b := cfg.Blog; b != nil {
 		in.BlogAuthor, in.BlogURL, in.BlogPath = b.Author, b.URL, b.Path

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/templates"
 )
 
@@ -18,11 +18,11 @@ import (
 // what they can: the same blog styles, and the same RustSec placeholder,
 // which neither the check nor the templates treat as an assigned id.
 func TestTheTemplatesKnowTheConfigsStylesAndPlaceholder(t *testing.T) {
-	if !slices.Equal(templates.BlogStyles, pipeline.BlogStyles) {
-		t.Errorf("templates render styles %q, the config accepts %q", templates.BlogStyles, pipeline.BlogStyles)
+	if !slices.Equal(templates.BlogStyles, config.BlogStyles) {
+		t.Errorf("templates render styles %q, the config accepts %q", templates.BlogStyles, config.BlogStyles)
 	}
-	if templates.RustSecPlaceholder != pipeline.RustSecPlaceholderID {
-		t.Errorf("templates' RustSec placeholder %q, the config's %q", templates.RustSecPlaceholder, pipeline.RustSecPlaceholderID)
+	if templates.RustSecPlaceholder != config.RustSecPlaceholderID {
+		t.Errorf("templates' RustSec placeholder %q, the config's %q", templates.RustSecPlaceholder, config.RustSecPlaceholderID)
 	}
 }
 
@@ -30,13 +30,13 @@ func TestTheTemplatesKnowTheConfigsStylesAndPlaceholder(t *testing.T) {
 // its own field, with the fix version read from the line's tag.
 func TestAdvisoryInputCarriesEveryKeyOfTheConfig(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 15, 0, 0, 0, time.FixedZone("", 3600))
-	cfg := &pipeline.Config{
-		Embargo: pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: t0, Handler: "Jane Doe <jane@example.org>"},
-		Releases: []pipeline.Release{
+	cfg := &config.Config{
+		Embargo: config.EmbargoSection{ID: "DEMO-SA-2026-001", At: t0, Handler: "Jane Doe <jane@example.org>"},
+		Releases: []config.Release{
 			{Line: "1.12", Tag: "v1.12.4"},
 			{Line: "1.13", Tag: "demo-1.13.1"},
 		},
-		Advisory: pipeline.AdvisorySection{
+		Advisory: config.AdvisorySection{
 			Title:         "Data race in demo::Pool",
 			Package:       "demo",
 			Date:          time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC),
@@ -54,8 +54,8 @@ func TestAdvisoryInputCarriesEveryKeyOfTheConfig(t *testing.T) {
 			Informational: "unsound",
 			License:       "CC0-1.0",
 		},
-		Blog:        &pipeline.BlogSection{Style: "hugo", Author: "The demo developers", URL: "https://demo.rs/{{.Slug}}/", Path: "content/{{.Slug}}.md"},
-		GHSA:        &pipeline.GHSASection{ID: "GHSA-9q2r-7x4m-hh3c"},
+		Blog:        &config.BlogSection{Style: "hugo", Author: "The demo developers", URL: "https://demo.rs/{{.Slug}}/", Path: "content/{{.Slug}}.md"},
+		GHSA:        &config.GHSASection{ID: "GHSA-9q2r-7x4m-hh3c"},
 		Description: "A data race.\n",
 	}
 	want := templates.Input{
@@ -110,7 +110,7 @@ func TestAdvisoryInputCarriesEveryKeyOfTheConfig(t *testing.T) {
 // every blog style.
 func TestTheConfigRendersTheTemplatesGoldenFiles(t *testing.T) {
 	dir := filepath.Join("..", "templates", "testdata")
-	cfg, err := pipeline.LoadConfig(filepath.Join(dir, "embargo.toml"))
+	cfg, err := config.Load(filepath.Join(dir, "embargo.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 )
 
@@ -16,10 +17,10 @@ import (
 
 const blogPostPath = "content/out-of-bounds-read-in-demo-core-get.md" // blog.path of the title's slug
 
-func blogReleaseConfig(t *testing.T) *pipeline.Config {
+func blogReleaseConfig(t *testing.T) *config.Config {
 	cfg := ghsaReleaseConfig()
 	cfg.GHSA = nil
-	cfg.Blog = &pipeline.BlogSection{Repo: "https://git.example/blog.git", Branch: "main", Style: "hugo", Author: "The demo developers",
+	cfg.Blog = &config.BlogSection{Repo: "https://git.example/blog.git", Branch: "main", Style: "hugo", Author: "The demo developers",
 		URL: "https://demo.rs/{{.Slug}}/", Path: "content/{{.Slug}}.md"}
 	cfg.Description = "A data race.\n"
 	cfg.Registry.Index = "sparse+" + fakeRegistry(t, sum([]byte("crate")), []byte("crate")).URL + "/index/"

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 )
 
 // The disclosure calendar's bounds: the Rust security policy notifies
@@ -26,7 +26,7 @@ type CalendarEntry struct {
 
 // Calendar lists the dates of the disclosure in order: the linux-distros
 // notice when embargo.distros is set, T0 and the advisory's deadline.
-func Calendar(cfg *pipeline.Config) []CalendarEntry {
+func Calendar(cfg *config.Config) []CalendarEntry {
 	var out []CalendarEntry
 	if d := cfg.Embargo.Distros; !d.IsZero() {
 		out = append(out, CalendarEntry{"distros", d.UTC(), "linux-distros notified (T0 " + signed(cfg.T0().Sub(d)) + ")"})
@@ -38,7 +38,7 @@ func Calendar(cfg *pipeline.Config) []CalendarEntry {
 
 // CalendarWarnings are the calendar's departures from the policy and the
 // list's rules; none of them stops a release.
-func CalendarWarnings(cfg *pipeline.Config) []string {
+func CalendarWarnings(cfg *config.Config) []string {
 	var out []string
 	if d := cfg.Embargo.Distros; !d.IsZero() {
 		lead := cfg.T0().Sub(d)

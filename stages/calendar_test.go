@@ -5,11 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 )
 
-func calendarConfig(distrosBefore, window time.Duration) *pipeline.Config {
-	cfg := &pipeline.Config{Window: window}
+func calendarConfig(distrosBefore, window time.Duration) *config.Config {
+	cfg := &config.Config{Window: window}
 	cfg.Embargo.At = time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
 	if distrosBefore != 0 {
 		cfg.Embargo.Distros = cfg.Embargo.At.Add(-distrosBefore)

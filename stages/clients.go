@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/blog"
 	"github.com/async-rs/embargo/stages/cargo"
@@ -64,7 +65,7 @@ type Clients struct {
 	// Index is the registry's index as preflight and publish read it
 	// (indexClient); Cargo is one line's cargo (cargoFor).
 	Index func(r *pipeline.Run) (RegistryIndex, error)
-	Cargo func(r *pipeline.Run, rel pipeline.Release) LineCargo
+	Cargo func(r *pipeline.Run, rel config.Release) LineCargo
 }
 
 // clients are the ones every stage uses: the real ones, which a test of
@@ -83,7 +84,7 @@ func realClients() Clients {
 		Images:   func(opts oci.Options) ImageRegistry { return oci.New(opts) },
 		Registry: func(r *pipeline.Run) (CrateReader, error) { return held[CrateReader](indexClient(r)) },
 		Index:    func(r *pipeline.Run) (RegistryIndex, error) { return held[RegistryIndex](indexClient(r)) },
-		Cargo:    func(r *pipeline.Run, rel pipeline.Release) LineCargo { return lineCargo{cargoFor(r, rel)} },
+		Cargo:    func(r *pipeline.Run, rel config.Release) LineCargo { return lineCargo{cargoFor(r, rel)} },
 	}
 }
 

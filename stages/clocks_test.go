@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 )
 
@@ -62,11 +63,11 @@ func TestHostRootIsWhereARemotesClockIsAsked(t *testing.T) {
 // the git remote, the registry's API (where cargo uploads), the blog, the
 // image registries.
 func TestClockTargetsAreEveryPublicTarget(t *testing.T) {
-	cfg := &pipeline.Config{
-		Source:   pipeline.SourceSection{Public: "https://github.com/async-rs/async-std.git"},
-		Registry: pipeline.RegistrySection{Index: "sparse+http://127.0.0.1:1/index/"},
-		Blog:     &pipeline.BlogSection{Repo: "https://github.com/async-rs/async.rs.git"},
-		Images:   []pipeline.Image{{From: "ghcr.io/async-rs/private/app@sha256:" + strings.Repeat("a", 64), To: "ghcr.io/async-rs/app:1.13.1"}},
+	cfg := &config.Config{
+		Source:   config.SourceSection{Public: "https://github.com/async-rs/async-std.git"},
+		Registry: config.RegistrySection{Index: "sparse+http://127.0.0.1:1/index/"},
+		Blog:     &config.BlogSection{Repo: "https://github.com/async-rs/async.rs.git"},
+		Images:   []config.Image{{From: "ghcr.io/async-rs/private/app@sha256:" + strings.Repeat("a", 64), To: "ghcr.io/async-rs/app:1.13.1"}},
 	}
 	w := &worldClocks{}
 	got := w.targets(context.Background(), &pipeline.Run{Config: cfg})
@@ -88,10 +89,10 @@ func TestClockTargetsAreEveryPublicTarget(t *testing.T) {
 // The GitHub API the advisory is published to keeps a clock of its own,
 // and so does GitHub Enterprise's; a rehearsal measures its sandbox copy.
 func TestTheGitHubAPIIsAClockTarget(t *testing.T) {
-	cfg := &pipeline.Config{
-		Source:   pipeline.SourceSection{Public: "https://github.com/async-rs/async-std.git"},
-		Registry: pipeline.RegistrySection{Index: "sparse+http://127.0.0.1:1/index/"},
-		GHSA:     &pipeline.GHSASection{API: "https://api.github.com"},
+	cfg := &config.Config{
+		Source:   config.SourceSection{Public: "https://github.com/async-rs/async-std.git"},
+		Registry: config.RegistrySection{Index: "sparse+http://127.0.0.1:1/index/"},
+		GHSA:     &config.GHSASection{API: "https://api.github.com"},
 	}
 	w := &worldClocks{}
 	got := w.targets(context.Background(), &pipeline.Run{Config: cfg})

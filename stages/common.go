@@ -10,6 +10,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/vault"
 )
@@ -44,11 +45,11 @@ func openVault(r *pipeline.Run) (ReleaseVault, error) {
 func sourcePath(r *pipeline.Run) string { return r.Config.Resolve(r.Config.Source.Repo) }
 
 // lineStep names the preflight step of a line; push reads its results.
-func lineStep(rel pipeline.Release) string { return "line " + rel.Line }
+func lineStep(rel config.Release) string { return "line " + rel.Line }
 
 // tagger is the handler, at T0: tags made by any run on any machine are the
 // same object.
-func tagger(cfg *pipeline.Config) object.Signature {
+func tagger(cfg *config.Config) object.Signature {
 	a, err := mail.ParseAddress(cfg.Embargo.Handler)
 	if err != nil {
 		return vault.Signature(cfg.Embargo.Handler, "", cfg.T0())
@@ -56,7 +57,7 @@ func tagger(cfg *pipeline.Config) object.Signature {
 	return vault.Signature(a.Name, a.Address, cfg.T0())
 }
 
-func tagMessage(cfg *pipeline.Config, rel pipeline.Release) string {
+func tagMessage(cfg *config.Config, rel config.Release) string {
 	return fmt.Sprintf("%s %s\n\nSecurity release for %s (line %s).\n", strings.TrimPrefix(rel.Tag, "v"), cfg.Advisory.Package, cfg.Embargo.ID, rel.Line)
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/index"
@@ -18,7 +19,7 @@ import (
 
 // packageStep is the preflight step that records a line's packages (a
 // Packaged).
-func packageStep(rel pipeline.Release) string { return "package " + rel.Line }
+func packageStep(rel config.Release) string { return "package " + rel.Line }
 
 // registryIndex is where crates go: the configured registry, or the
 // sandbox registry in a rehearsal.
@@ -69,7 +70,7 @@ func gateClock(r *pipeline.Run) retry.Clock {
 // real index URL, which it writes into the packages (so that they are the
 // sealed bytes), and reaches the sandbox through the rehearsal's proxy,
 // which answers for the real registry.
-func cargoFor(r *pipeline.Run, rel pipeline.Release) *cargo.Cargo {
+func cargoFor(r *pipeline.Run, rel config.Release) *cargo.Cargo {
 	reg := cargo.Registry{Name: r.Config.Registry.Name, Index: registryIndex(r), Token: registryToken(r)}
 	cg := &cargo.Cargo{Home: filepath.Join(r.StateDir, "cargo", safeName(rel.Line)), Registry: reg, Verbose: r.Out != nil && r.Out.Verbose, Hide: secretVariables(r.Config),
 		Now: gateClock(r).Now}
@@ -80,7 +81,7 @@ func cargoFor(r *pipeline.Run, rel pipeline.Release) *cargo.Cargo {
 	return cg
 }
 
-func worktreeDir(r *pipeline.Run, rel pipeline.Release) string {
+func worktreeDir(r *pipeline.Run, rel config.Release) string {
 	return WorktreeDir(r.StateDir, rel.Line)
 }
 
@@ -96,7 +97,7 @@ func safeName(s string) string {
 // linePackages prepares the line's worktree at the held tip, with the
 // Cargo.lock kept for it (see lockfile.go), and packages its crates
 // (verified, --locked), in publish order.
-func linePackages(ctx context.Context, r *pipeline.Run, v HeldWorktrees, rel pipeline.Release, held plumbing.Hash) ([]cargo.Package, lineLock, error) {
+func linePackages(ctx context.Context, r *pipeline.Run, v HeldWorktrees, rel config.Release, held plumbing.Hash) ([]cargo.Package, lineLock, error) {
 	crates, err := lineCrates(v, rel, held)
 	if err != nil {
 		return nil, lineLock{}, err
@@ -120,7 +121,7 @@ func linePackages(ctx context.Context, r *pipeline.Run, v HeldWorktrees, rel pip
 // preparedAsSealed prepares the line's worktree at the held tip, with the
 // lockfile the sealed packages were made with, and reports whether it
 // still holds those packages; false when that lockfile is not at hand.
-func preparedAsSealed(ctx context.Context, r *pipeline.Run, v HeldWorktrees, rel pipeline.Release, held plumbing.Hash, s Packaged) (bool, error) {
+func preparedAsSealed(ctx context.Context, r *pipeline.Run, v HeldWorktrees, rel config.Release, held plumbing.Hash, s Packaged) (bool, error) {
 	lock, err := lockFor(r, v, rel, held)
 	if err != nil {
 		return false, err
@@ -137,7 +138,7 @@ func preparedAsSealed(ctx context.Context, r *pipeline.Run, v HeldWorktrees, rel
 
 // reproducesSealed checks packages made again against the seal s, naming
 // what differs inside a .crate that does not reproduce.
-func reproducesSealed(r *pipeline.Run, rel pipeline.Release, pkgs []cargo.Package, s Packaged) error {
+func reproducesSealed(r *pipeline.Run, rel config.Release, pkgs []cargo.Package, s Packaged) error {
 	for _, p := range pkgs {
 		c := seal.Crate{Name: p.Name, Version: p.Version, Sha256: s.Sha256[p.Name+"@"+p.Version]}
 		if c.Sha256 != p.Sha256 {
@@ -150,7 +151,7 @@ func reproducesSealed(r *pipeline.Run, rel pipeline.Release, pkgs []cargo.Packag
 
 // readSealed is preflight's package record of a line, when it holds a
 // checksum for every crate: what a seal is made of and checked against.
-func readSealed(r *pipeline.Run, rel pipeline.Release) (Packaged, bool) {
+func readSealed(r *pipeline.Run, rel config.Release) (Packaged, bool) {
 	p, ok := PackagedLine(r, rel)
 	if !ok || !p.Complete() {
 		return Packaged{}, false
@@ -162,7 +163,7 @@ func readSealed(r *pipeline.Run, rel pipeline.Release) (Packaged, bool) {
 // record, overridden by the seal when the release was sealed. The seal is
 // what was frozen; a preflight that found the packages differ from it
 // still records what it packaged.
-func releaseSealed(r *pipeline.Run, rel pipeline.Release) (Packaged, bool, error) {
+func releaseSealed(r *pipeline.Run, rel config.Release) (Packaged, bool, error) {
 	s, ok := readSealed(r, rel)
 	m, sealedOK, err := readSeal(r)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/memory"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/blog"
 	"github.com/async-rs/embargo/stages/vault"
@@ -72,9 +73,9 @@ func (f *fakeGit) commit(name string, parent plumbing.Hash, version string) plum
 
 // line puts a release line in the world: public branch at a commit of
 // version old, the held branch one commit ahead at the tag's version.
-func (f *fakeGit) line(rel pipeline.Release, old string) (public, held plumbing.Hash) {
+func (f *fakeGit) line(rel config.Release, old string) (public, held plumbing.Hash) {
 	public = f.commit("public "+rel.PublicBranch, plumbing.ZeroHash, old)
-	held = f.commit("fix "+rel.Line, public, pipeline.TagVersion(rel.Tag))
+	held = f.commit("fix "+rel.Line, public, config.TagVersion(rel.Tag))
 	f.public["refs/heads/"+rel.PublicBranch] = vault.RemoteRef{Hash: public, Commit: public}
 	f.source[plumbing.NewBranchReferenceName(rel.Branch)] = held
 	return public, held

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/github"
 	"github.com/async-rs/embargo/stages/index"
@@ -34,7 +35,7 @@ func useClients(t *testing.T, edit func(*Clients)) {
 
 // fakeRun is a run of cfg at now on a fake clock, its journal and output
 // in a temporary directory, with the secrets env holds.
-func fakeRun(t *testing.T, cfg *pipeline.Config, now time.Time, env map[string]string) (*pipeline.Run, *pipeline.FakeClock, *bytes.Buffer) {
+func fakeRun(t *testing.T, cfg *config.Config, now time.Time, env map[string]string) (*pipeline.Run, *pipeline.FakeClock, *bytes.Buffer) {
 	t.Helper()
 	if cfg.Path == "" {
 		cfg.Path = "embargo.toml"

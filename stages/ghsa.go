@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/github"
 	"github.com/async-rs/embargo/templates"
@@ -26,7 +27,7 @@ func (GHSA) Summary() string {
 }
 
 // Skip: the GitHub advisory is optional.
-func (GHSA) Skip(cfg *pipeline.Config) string {
+func (GHSA) Skip(cfg *config.Config) string {
 	if cfg.GHSA == nil {
 		return "no [ghsa] configured"
 	}
@@ -34,7 +35,7 @@ func (GHSA) Skip(cfg *pipeline.Config) string {
 }
 
 // Plan names the advisory and the vulnerabilities it gets.
-func (GHSA) Plan(cfg *pipeline.Config) []string {
+func (GHSA) Plan(cfg *config.Config) []string {
 	g := cfg.GHSA
 	if g == nil {
 		return nil
@@ -199,7 +200,7 @@ func verifyGHSA(ctx context.Context, r *pipeline.Run, c AdvisoryAPI, want github
 // ghsaWant is what the release sets on the advisory: one vulnerability per
 // vulnerable range, the CVSS vector or else the severity (GitHub refuses
 // both; it has no "none"), the credits of [ghsa], and the state.
-func ghsaWant(cfg *pipeline.Config, m *templates.Model) github.Update {
+func ghsaWant(cfg *config.Config, m *templates.Model) github.Update {
 	u := github.Update{State: "published"}
 	for _, rg := range m.GHSARanges() {
 		u.Vulnerabilities = append(u.Vulnerabilities, github.Vulnerability{
@@ -288,7 +289,7 @@ func mergeCredits(have, want []github.Credit) []github.Credit {
 }
 
 // AliasCVE is the CVE among the advisory's aliases, or "".
-func AliasCVE(cfg *pipeline.Config) string {
+func AliasCVE(cfg *config.Config) string {
 	for _, a := range cfg.Advisory.Aliases {
 		if strings.HasPrefix(strings.ToUpper(a), "CVE-") {
 			return a

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	sandbox "github.com/async-rs/embargo/sandbox/github"
 	"github.com/async-rs/embargo/stages/github"
@@ -45,11 +46,11 @@ func newGHSAWorld(t *testing.T, now time.Time, opts sandbox.Options) *ghsaWorld 
 	if err := srv.AddDraft(ghsaRepo, sandbox.Draft{GHSAID: ghsaID, Summary: ghsaTitle, Description: "A read past the end."}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := &pipeline.Config{
-		Embargo:  pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0, Handler: "Jane Doe <jane@example.org>"},
-		Releases: []pipeline.Release{{Line: "1.1", Tag: "v1.1.1"}, {Line: "1.0", Tag: "v1.0.4"}},
-		Advisory: pipeline.AdvisorySection{Title: ghsaTitle, Package: "demo-core", Severity: "high", Aliases: []string{"CVE-2026-00001"}},
-		GHSA:     &pipeline.GHSASection{Repo: ghsaRepo, ID: ghsaID, API: srv.URL, TokenEnv: ghsaTokenEnv, Credits: []string{"octocat", "hubot:reporter"}},
+	cfg := &config.Config{
+		Embargo:  config.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0, Handler: "Jane Doe <jane@example.org>"},
+		Releases: []config.Release{{Line: "1.1", Tag: "v1.1.1"}, {Line: "1.0", Tag: "v1.0.4"}},
+		Advisory: config.AdvisorySection{Title: ghsaTitle, Package: "demo-core", Severity: "high", Aliases: []string{"CVE-2026-00001"}},
+		GHSA:     &config.GHSASection{Repo: ghsaRepo, ID: ghsaID, API: srv.URL, TokenEnv: ghsaTokenEnv, Credits: []string{"octocat", "hubot:reporter"}},
 		Window:   6 * time.Hour,
 		Path:     "embargo.toml",
 	}
@@ -185,13 +186,13 @@ func TestGHSARefusalsNameTheKeyToFix(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		opts    sandbox.Options
-		edit    func(*pipeline.Config)
+		edit    func(*config.Config)
 		subject string
 		says    string
 	}{
 		{"a revoked token", sandbox.Options{Token: "another-token-0000"}, nil, "ghsa.token_env", "401"},
 		{"a read-only token", sandbox.Options{Token: "another-token-0000", ReadToken: ghsaToken}, nil, "ghsa.token_env", "403"},
-		{"another id", sandbox.Options{}, func(cfg *pipeline.Config) { cfg.GHSA.ID = "GHSA-aaaa-bbbb-cccc" }, "ghsa.id", "404"},
+		{"another id", sandbox.Options{}, func(cfg *config.Config) { cfg.GHSA.ID = "GHSA-aaaa-bbbb-cccc" }, "ghsa.id", "404"},
 		{"a credit to no account", sandbox.Options{Users: []string{"octocat"}}, nil, "ghsa.credits", "422"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/github"
 )
@@ -16,12 +17,12 @@ import (
 
 const ghsaAPIURL = "https://api.github.example"
 
-func ghsaReleaseConfig() *pipeline.Config {
-	return &pipeline.Config{
-		Embargo:  pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0, Handler: "Jane Doe <jane@example.org>"},
-		Releases: []pipeline.Release{{Line: "1.1", Tag: "v1.1.1"}, {Line: "1.0", Tag: "v1.0.4"}},
-		Advisory: pipeline.AdvisorySection{Title: ghsaTitle, Package: "demo-core", Severity: "high", Aliases: []string{"CVE-2026-00001"}},
-		GHSA:     &pipeline.GHSASection{Repo: ghsaRepo, ID: ghsaID, API: ghsaAPIURL, TokenEnv: ghsaTokenEnv, Credits: []string{"octocat"}},
+func ghsaReleaseConfig() *config.Config {
+	return &config.Config{
+		Embargo:  config.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0, Handler: "Jane Doe <jane@example.org>"},
+		Releases: []config.Release{{Line: "1.1", Tag: "v1.1.1"}, {Line: "1.0", Tag: "v1.0.4"}},
+		Advisory: config.AdvisorySection{Title: ghsaTitle, Package: "demo-core", Severity: "high", Aliases: []string{"CVE-2026-00001"}},
+		GHSA:     &config.GHSASection{Repo: ghsaRepo, ID: ghsaID, API: ghsaAPIURL, TokenEnv: ghsaTokenEnv, Credits: []string{"octocat"}},
 		Window:   6 * time.Hour,
 	}
 }

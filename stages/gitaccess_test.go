@@ -11,6 +11,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/gitserver"
 )
@@ -26,7 +27,7 @@ const (
 // pushed to with pushToken, and a config that names them.
 type gitWorld struct {
 	srv *gitserver.Server
-	cfg *pipeline.Config
+	cfg *config.Config
 	dir string
 }
 
@@ -45,13 +46,13 @@ func newGitWorld(t *testing.T, forge gitserver.Forge) *gitWorld {
 	if _, err := git.PlainInit(source, false); err != nil {
 		t.Fatal(err)
 	}
-	cfg := &pipeline.Config{
+	cfg := &config.Config{
 		Path:     "embargo.toml",
 		Dir:      t.TempDir(),
-		Embargo:  pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0},
-		Source:   pipeline.SourceSection{Repo: source, Public: srv.RepoURL("public.git"), TokenEnv: gitEnv},
-		Registry: pipeline.RegistrySection{Name: "crates-io"},
-		Blog:     &pipeline.BlogSection{Repo: srv.RepoURL("blog.git"), Branch: "master", TokenEnv: blogEnv},
+		Embargo:  config.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0},
+		Source:   config.SourceSection{Repo: source, Public: srv.RepoURL("public.git"), TokenEnv: gitEnv},
+		Registry: config.RegistrySection{Name: "crates-io"},
+		Blog:     &config.BlogSection{Repo: srv.RepoURL("blog.git"), Branch: "master", TokenEnv: blogEnv},
 	}
 	return &gitWorld{srv: srv, cfg: cfg, dir: root}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 )
 
@@ -16,7 +17,7 @@ import (
 // --late, however the journal's other stages look.
 func TestALateStartProceedsOnlyOnceAnyStageRecordedSomethingPublic(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
-	cfg := &pipeline.Config{Embargo: pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: t0}, Window: 6 * time.Hour, Path: "embargo.toml"}
+	cfg := &config.Config{Embargo: config.EmbargoSection{ID: "DEMO-SA-2026-001", At: t0}, Window: 6 * time.Hour, Path: "embargo.toml"}
 	for _, c := range []struct {
 		first   string
 		proceed bool

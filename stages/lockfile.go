@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/internal/durable"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/cargo"
@@ -135,7 +136,7 @@ func (l lineLock) summary() string {
 // with: the committed one; else the one kept for held (the sealed one
 // first); else one still to be resolved, from the line's lockfile for an
 // earlier tip when there is one.
-func lockFor(r *pipeline.Run, v CommitTrees, rel pipeline.Release, held plumbing.Hash) (lineLock, error) {
+func lockFor(r *pipeline.Run, v CommitTrees, rel config.Release, held plumbing.Hash) (lineLock, error) {
 	var committed bool
 	err := v.Locked(func() error {
 		t, err := v.Tree(held)
@@ -161,7 +162,7 @@ func lockFor(r *pipeline.Run, v CommitTrees, rel pipeline.Release, held plumbing
 
 // pinLock resolves, in the line's checkout at dir, the lockfile lock still
 // lacks, and pins it for held.
-func pinLock(ctx context.Context, r *pipeline.Run, cg LineCargo, rel pipeline.Release, held plumbing.Hash, dir string, lock *lineLock) error {
+func pinLock(ctx context.Context, r *pipeline.Run, cg LineCargo, rel config.Release, held plumbing.Hash, dir string, lock *lineLock) error {
 	if lock.committed || lock.data != nil {
 		return nil
 	}
@@ -190,7 +191,7 @@ func pinLock(ctx context.Context, r *pipeline.Run, cg LineCargo, rel pipeline.Re
 // ones and, when the sealed .crate is at hand (kept by `embargo seal` or
 // a bundle), which files inside it differ; moved is true when the
 // difference is in the versions its Cargo.lock pins.
-func notAsSealed(r *pipeline.Run, rel pipeline.Release, c seal.Crate, got string) (msg string, moved bool) {
+func notAsSealed(r *pipeline.Run, rel config.Release, c seal.Crate, got string) (msg string, moved bool) {
 	msg = fmt.Sprintf("%s packages to sha256 %s, not the sealed %s", c.NV(), got, c.Sha256)
 	changes := crateChanges(r, rel, c)
 	if len(changes) > 0 {
@@ -203,7 +204,7 @@ func notAsSealed(r *pipeline.Run, rel pipeline.Release, c seal.Crate, got string
 }
 
 // crateChanges compares the .crate packaged now with the sealed one.
-func crateChanges(r *pipeline.Run, rel pipeline.Release, c seal.Crate) []string {
+func crateChanges(r *pipeline.Run, rel config.Release, c seal.Crate) []string {
 	was, err := os.ReadFile(SealedCratePath(r.StateDir, c.FileName()))
 	if err != nil || seal.Sha256(was) != c.Sha256 {
 		return nil
@@ -271,11 +272,11 @@ func KeepSealed(r *pipeline.Run, m *seal.Manifest) error {
 	return nil
 }
 
-func releaseOf(cfg *pipeline.Config, line string) (pipeline.Release, bool) {
+func releaseOf(cfg *config.Config, line string) (config.Release, bool) {
 	for _, rel := range cfg.Releases {
 		if rel.Line == line {
 			return rel, true
 		}
 	}
-	return pipeline.Release{}, false
+	return config.Release{}, false
 }

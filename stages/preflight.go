@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/blog"
 	"github.com/async-rs/embargo/stages/trustpub"
@@ -60,7 +61,7 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 // follows cannot run without it.
 type checking struct {
 	r        *pipeline.Run
-	cfg      *pipeline.Config
+	cfg      *config.Config
 	v        ReleaseVault
 	findings []pipeline.Finding
 	leak     leakFunc
@@ -400,7 +401,7 @@ var errLineProblems = errors.New("problems found")
 type credential struct{ key, env, use string }
 
 // credentials lists the token variables the run will need.
-func credentials(cfg *pipeline.Config) []credential {
+func credentials(cfg *config.Config) []credential {
 	var out []credential
 	if cfg.Source.TokenEnv != "" {
 		out = append(out, credential{"source.token_env", cfg.Source.TokenEnv, "needed to push to " + cfg.Source.Public})
@@ -423,7 +424,7 @@ func credentials(cfg *pipeline.Config) []credential {
 // request token, the CI's ID token). The programs the release runs on its
 // own code and the site's (cargo's verification builds, the blog's build)
 // inherit none of them.
-func secretVariables(cfg *pipeline.Config) []string {
+func secretVariables(cfg *config.Config) []string {
 	var out []string
 	for _, c := range credentials(cfg) {
 		out = append(out, c.env)

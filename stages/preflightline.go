@@ -6,12 +6,12 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"golang.org/x/mod/semver"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 )
 
 // checkLine runs the per-line checks, reporting problems through add and
 // recording what later stages need in res.
-func checkLine(v PublicHistory, cfg *pipeline.Config, idx int, rel pipeline.Release, held plumbing.Hash, afterT0 bool, res *LineChecked,
+func checkLine(v PublicHistory, cfg *config.Config, idx int, rel config.Release, held plumbing.Hash, afterT0 bool, res *LineChecked,
 	add func(subject, fix, format string, args ...any), leak leakFunc) {
 	subject := "release " + rel.Line
 	key := func(k string) string { return fmt.Sprintf("release[%d].%s in %s", idx+1, k, cfg.Path) }
@@ -79,7 +79,7 @@ func checkLine(v PublicHistory, cfg *pipeline.Config, idx int, rel pipeline.Rele
 		add(subject, "check "+key("crates"), "%v", err)
 		return
 	}
-	want := pipeline.TagVersion(rel.Tag)
+	want := config.TagVersion(rel.Tag)
 	var oldWS = ws
 	if !pushed {
 		if oldWS, err = workspaceAt(v, public); err != nil {

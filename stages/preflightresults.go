@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/seal"
 	"github.com/async-rs/embargo/stages/vault"
@@ -183,12 +184,12 @@ func (c ClocksMeasured) Summary() string {
 }
 
 // CheckedLine is what preflight recorded for rel's line, if it did.
-func CheckedLine(r *pipeline.Run, rel pipeline.Release) (LineChecked, bool) {
+func CheckedLine(r *pipeline.Run, rel config.Release) (LineChecked, bool) {
 	return pipeline.Load[LineChecked](r.Journal, "preflight", lineStep(rel))
 }
 
 // packaged is what preflight packaged for rel's line, if it did.
-func PackagedLine(r *pipeline.Run, rel pipeline.Release) (Packaged, bool) {
+func PackagedLine(r *pipeline.Run, rel config.Release) (Packaged, bool) {
 	return pipeline.Load[Packaged](r.Journal, "preflight", packageStep(rel))
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/oci"
 )
@@ -27,7 +28,7 @@ func (Promote) Summary() string {
 }
 
 // Skip: promote is optional.
-func (Promote) Skip(cfg *pipeline.Config) string {
+func (Promote) Skip(cfg *config.Config) string {
 	if len(cfg.Images) == 0 {
 		return "no [[image]] configured"
 	}
@@ -35,7 +36,7 @@ func (Promote) Skip(cfg *pipeline.Config) string {
 }
 
 // Plan lists the copies.
-func (Promote) Plan(cfg *pipeline.Config) []string {
+func (Promote) Plan(cfg *config.Config) []string {
 	out := make([]string, len(cfg.Images))
 	for i, im := range cfg.Images {
 		out[i] = fmt.Sprintf("%s -> %s", shortRef(im.From), im.To)
@@ -177,7 +178,7 @@ func (i *ImagesPublic) add(name, digest string) {
 
 // sourceDigest checks that image i's source exists at its pinned digest
 // (a read of the private repository, allowed at any time).
-func sourceDigest(ctx context.Context, client ImageRegistry, i int, im pipeline.Image) (string, error) {
+func sourceDigest(ctx context.Context, client ImageRegistry, i int, im config.Image) (string, error) {
 	want, err := oci.PinnedDigest(im.From)
 	if err != nil {
 		return "", fmt.Errorf("image[%d].from: %w", i+1, err)
@@ -202,7 +203,7 @@ func sourceDigest(ctx context.Context, client ImageRegistry, i int, im pipeline.
 // promoteImage makes im.To resolve to digest: it looks at the target first
 // and copies only when it is not there yet, asking the gate right before
 // the copy.
-func promoteImage(ctx context.Context, r *pipeline.Run, client ImageRegistry, im pipeline.Image, digest string, dry bool, res *ImageCopied) error {
+func promoteImage(ctx context.Context, r *pipeline.Run, client ImageRegistry, im config.Image, digest string, dry bool, res *ImageCopied) error {
 	res.Digest = digest
 	cur, err := client.Resolve(ctx, im.To)
 	switch {

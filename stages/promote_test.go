@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/oci"
 )
@@ -20,7 +21,7 @@ const (
 	digestElse = "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
 )
 
-var promoteImages = []pipeline.Image{
+var promoteImages = []config.Image{
 	{From: "registry.example/private/demo@" + digestApp, To: "ghcr.io/demo-org/demo:1.13.1"},
 	{From: "registry.example/private/demo-cli@" + digestCLI, To: "ghcr.io/demo-org/demo-cli:1.13.1"},
 }
@@ -29,9 +30,9 @@ var promoteImages = []pipeline.Image{
 // pushed to the private repository, the public names not there yet.
 func fakePromote(t *testing.T, now time.Time) (*pipeline.Run, *pipeline.FakeClock, *fakeImages) {
 	t.Helper()
-	cfg := &pipeline.Config{
-		Embargo: pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0},
-		Images:  append([]pipeline.Image(nil), promoteImages...),
+	cfg := &config.Config{
+		Embargo: config.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0},
+		Images:  append([]config.Image(nil), promoteImages...),
 		Window:  6 * time.Hour,
 	}
 	r, clock, _ := fakeRun(t, cfg, now, nil)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/index"
@@ -111,7 +112,7 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 	// again where it does not). A line that cannot be prepared is not
 	// published; the others are.
 	lines := make([]*publishingLine, len(r.Config.Releases))
-	prepErr := eachLine(r, parallelPrepare, func(i int, rel pipeline.Release) error {
+	prepErr := eachLine(r, parallelPrepare, func(i int, rel config.Release) error {
 		s, ok := seals[rel.Line]
 		l, err := prepareLine(ctx, r, v, rel, held[rel.Line], s, ok)
 		if err == nil {
@@ -176,7 +177,7 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 	}
 	// At T0 every line publishes at once: the lines share nothing but the
 	// registry.
-	return errors.Join(prepErr, eachLine(r, len(lines), func(i int, rel pipeline.Release) error {
+	return errors.Join(prepErr, eachLine(r, len(lines), func(i int, rel config.Release) error {
 		if lines[i] == nil {
 			return nil // its failure to prepare is in prepErr
 		}
@@ -186,7 +187,7 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 
 // eachLine runs fn for every release line, at most parallel at once, and
 // joins the failures, each naming its line; a failure stops its line only.
-func eachLine(r *pipeline.Run, parallel int, fn func(i int, rel pipeline.Release) error) error {
+func eachLine(r *pipeline.Run, parallel int, fn func(i int, rel config.Release) error) error {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, max(parallel, 1))
 	errs := make([]error, len(r.Config.Releases))
@@ -208,7 +209,7 @@ func eachLine(r *pipeline.Run, parallel int, fn func(i int, rel pipeline.Release
 // publishingLine is a line ready to publish: its checkout holds the sealed
 // packages.
 type publishingLine struct {
-	rel    pipeline.Release
+	rel    config.Release
 	dir    string
 	sealed Packaged
 	cargo  LineCargo
@@ -228,7 +229,7 @@ type publishingLine struct {
 // prepareLine checks out the line's held tip (as heldTips read and checked
 // it) with its sealed packages. s is what preflight sealed for the line,
 // when ok.
-func prepareLine(ctx context.Context, r *pipeline.Run, v HeldWorktrees, rel pipeline.Release, held plumbing.Hash, s Packaged, ok bool) (*publishingLine, error) {
+func prepareLine(ctx context.Context, r *pipeline.Run, v HeldWorktrees, rel config.Release, held plumbing.Hash, s Packaged, ok bool) (*publishingLine, error) {
 	dir := worktreeDir(r, rel)
 	_, err := pipeline.Step(r, "prepare "+rel.Line, func(res *pipeline.Said) error {
 		if ok {

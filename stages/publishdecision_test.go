@@ -16,6 +16,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/index"
@@ -55,11 +56,11 @@ type publishWorld struct {
 
 func newPublishWorld(t *testing.T) *publishWorld {
 	t.Helper()
-	cfg := &pipeline.Config{
-		Embargo:  pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0},
-		Source:   pipeline.SourceSection{Repo: heldSource(t, "embargo/1.13", "embargo/1.12")},
-		Releases: []pipeline.Release{{Line: "1.13", Branch: "embargo/1.13", Tag: "v1.13.1"}, {Line: "1.12", Branch: "embargo/1.12", Tag: "v1.12.5"}},
-		Registry: pipeline.RegistrySection{Name: "crates-io", Index: "sparse+https://index.registry.example/", TokenEnv: publishTokenEnv},
+	cfg := &config.Config{
+		Embargo:  config.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0},
+		Source:   config.SourceSection{Repo: heldSource(t, "embargo/1.13", "embargo/1.12")},
+		Releases: []config.Release{{Line: "1.13", Branch: "embargo/1.13", Tag: "v1.13.1"}, {Line: "1.12", Branch: "embargo/1.12", Tag: "v1.12.5"}},
+		Registry: config.RegistrySection{Name: "crates-io", Index: "sparse+https://index.registry.example/", TokenEnv: publishTokenEnv},
 		Window:   6 * time.Hour,
 	}
 	r, clock, _ := fakeRun(t, cfg, fakeT0.Add(-time.Hour), map[string]string{publishTokenEnv: publishToken})
@@ -67,7 +68,7 @@ func newPublishWorld(t *testing.T) *publishWorld {
 	w.cg = &fakeCargo{clock: clock, idx: w.idx}
 	useClients(t, func(c *Clients) {
 		c.Index = func(*pipeline.Run) (RegistryIndex, error) { return w.idx, nil }
-		c.Cargo = func(*pipeline.Run, pipeline.Release) LineCargo { return fakeLineCargo{f: w.cg} }
+		c.Cargo = func(*pipeline.Run, config.Release) LineCargo { return fakeLineCargo{f: w.cg} }
 	})
 	// Preflight, before T0, recorded each line's packages and left the
 	// .crate files beside the line's worktree.

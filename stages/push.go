@@ -10,6 +10,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/retry"
 	"github.com/async-rs/embargo/stages/vault"
@@ -94,7 +95,7 @@ func (Push) Run(ctx context.Context, r *pipeline.Run) error {
 // the push prepared before T0 that the push step sends.
 type pushing struct {
 	r     *pipeline.Run
-	cfg   *pipeline.Config
+	cfg   *config.Config
 	v     PushVault
 	url   string
 	auth  transport.AuthMethod

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/vault"
 )
@@ -18,15 +19,15 @@ import (
 // The push stage against a fake git world: what is public, when, and how
 // many pushes made it so, without a repository or a server.
 
-func pushReleaseConfig() *pipeline.Config {
-	return &pipeline.Config{
-		Embargo: pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0, Handler: "Jane Doe <jane@example.org>"},
-		Source:  pipeline.SourceSection{Repo: "demo", Public: "https://git.example/demo.git"},
-		Releases: []pipeline.Release{
+func pushReleaseConfig() *config.Config {
+	return &config.Config{
+		Embargo: config.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0, Handler: "Jane Doe <jane@example.org>"},
+		Source:  config.SourceSection{Repo: "demo", Public: "https://git.example/demo.git"},
+		Releases: []config.Release{
 			{Line: "1.1", Branch: "embargo/1.1", PublicBranch: "main", Tag: "v1.1.1"},
 			{Line: "1.0", Branch: "embargo/1.0", PublicBranch: "release-1.0", Tag: "v1.0.4"},
 		},
-		Advisory: pipeline.AdvisorySection{Package: "demo-core"},
+		Advisory: config.AdvisorySection{Package: "demo-core"},
 		Window:   6 * time.Hour,
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-git/go-git/v5"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/index"
 )
@@ -160,7 +161,7 @@ func (l RateLimit) Wait(versions, crates int) time.Duration {
 // ReleaseVersions reads, from the held tips in the source clone, the
 // versions each line publishes (name@version, publish order), by line.
 // A line whose branch is missing is left out: preflight names it.
-func ReleaseVersions(cfg *pipeline.Config) (map[string][]string, error) {
+func ReleaseVersions(cfg *config.Config) (map[string][]string, error) {
 	source := cfg.Resolve(cfg.Source.Repo)
 	repo, err := git.PlainOpenWithOptions(source, &git.PlainOpenOptions{DetectDotGit: true})
 	if err != nil {
@@ -193,7 +194,7 @@ type PublishCount struct {
 
 // CountPublishes reads the registry (read only) for what each version of
 // the release is: already there, a new version, or a new crate.
-func CountPublishes(ctx context.Context, cfg *pipeline.Config, byLine map[string][]string) (PublishCount, error) {
+func CountPublishes(ctx context.Context, cfg *config.Config, byLine map[string][]string) (PublishCount, error) {
 	idx, err := clients.Index(&pipeline.Run{Config: cfg, Secrets: pipeline.NewSecrets(nil)})
 	if err != nil {
 		return PublishCount{}, err

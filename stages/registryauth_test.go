@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/registry"
 )
@@ -21,11 +22,11 @@ const (
 // registry.token_env names: its findings and its summary.
 func tokenCheck(t *testing.T, index, tok string) ([]pipeline.Finding, string, string) {
 	t.Helper()
-	cfg := &pipeline.Config{
-		Embargo:  pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0},
-		Releases: []pipeline.Release{{Line: "1.13", Crates: []string{"demo-core"}}},
-		Registry: pipeline.RegistrySection{Name: "forge", Index: index, TokenEnv: regTokenEnv},
-		Advisory: pipeline.AdvisorySection{Package: "demo-core"},
+	cfg := &config.Config{
+		Embargo:  config.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0},
+		Releases: []config.Release{{Line: "1.13", Crates: []string{"demo-core"}}},
+		Registry: config.RegistrySection{Name: "forge", Index: index, TokenEnv: regTokenEnv},
+		Advisory: config.AdvisorySection{Package: "demo-core"},
 	}
 	r, _, out := fakeRun(t, cfg, fakeT0.Add(-time.Hour), map[string]string{regTokenEnv: tok})
 	r.Check = true
@@ -153,7 +154,7 @@ func TestCheckLeavesTheRegistryTokenAloneInARehearsalAndWithTrustedPublishing(t 
 		func(r *pipeline.Run) { r.Targets = &pipeline.Targets{RegistryIndex: srv.IndexURL()} },
 		func(r *pipeline.Run) { r.Config.Registry.TrustedPublishing = true },
 	} {
-		cfg := &pipeline.Config{Path: "embargo.toml", Registry: pipeline.RegistrySection{Index: srv.IndexURL(), TokenEnv: regTokenEnv}}
+		cfg := &config.Config{Path: "embargo.toml", Registry: config.RegistrySection{Index: srv.IndexURL(), TokenEnv: regTokenEnv}}
 		r, _, _ := fakeRun(t, cfg, fakeT0, map[string]string{regTokenEnv: giteaAccess})
 		edit(r)
 		var findings []string

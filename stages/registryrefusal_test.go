@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/stages/cargo"
@@ -38,7 +39,7 @@ func newReleaseWorld(t *testing.T) *releaseWorld {
 	}
 	useClients(t, func(c *Clients) {
 		c.Index = func(*pipeline.Run) (RegistryIndex, error) { return w.idx, nil }
-		c.Cargo = func(*pipeline.Run, pipeline.Release) LineCargo { return fakeLineCargo{f: w.cg} }
+		c.Cargo = func(*pipeline.Run, config.Release) LineCargo { return fakeLineCargo{f: w.cg} }
 		c.PushVault = git.opener()
 	})
 	return &releaseWorld{publishWorld: w, git: git}
@@ -166,7 +167,7 @@ func trustedRelease(t *testing.T) (*releaseWorld, *registry.Server) {
 	}
 	t.Cleanup(func() { srv.Close() })
 	w := newReleaseWorld(t)
-	w.r.Config.Registry = pipeline.RegistrySection{Name: "crates-io", Index: "sparse+https://index.crates.io/", TrustedPublishing: true}
+	w.r.Config.Registry = config.RegistrySection{Name: "crates-io", Index: "sparse+https://index.crates.io/", TrustedPublishing: true}
 	w.idx.api = srv.URL
 	env := map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": srv.OIDCURL(), "ACTIONS_ID_TOKEN_REQUEST_TOKEN": srv.OIDCRequestToken()}
 	w.r.Secrets = pipeline.NewSecrets(func(k string) (string, bool) { v, ok := env[k]; return v, ok })

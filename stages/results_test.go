@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 )
 
@@ -29,8 +30,8 @@ func recorded(t *testing.T, j *pipeline.Journal, stage, step string, v pipeline.
 // order, the pinned lockfile, the versions already released, the rendered
 // outputs' digests.
 func TestPreflightResultsOfAVersion2JournalAreReadByTheStagesAfterIt(t *testing.T) {
-	cfg := &pipeline.Config{Embargo: pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0}, Window: time.Hour,
-		Releases: []pipeline.Release{{Line: "1.0", Branch: "embargo/1.0", Tag: "v1.0.1"}}}
+	cfg := &config.Config{Embargo: config.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0}, Window: time.Hour,
+		Releases: []config.Release{{Line: "1.0", Branch: "embargo/1.0", Tag: "v1.0.1"}}}
 	rel := cfg.Releases[0]
 	path := filepath.Join(t.TempDir(), "journal.json")
 	old := `{"version": 2, "id": "DEMO-SA-2026-001", "t0": "` + fakeT0.Format(time.RFC3339) + `", "window": "1h0m0s",

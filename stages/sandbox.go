@@ -10,7 +10,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/vault"
 )
@@ -44,7 +44,7 @@ type PinnedLockfile struct {
 // commits no Cargo.lock gets the one the release's state directory keeps
 // for its held tip, or else one resolved against the real registry, read
 // only (no token), in a checkout of the held tip under work.
-func ReleaseCrates(ctx context.Context, cfg *pipeline.Config, stateDir, work string) (*ReleaseSet, error) {
+func ReleaseCrates(ctx context.Context, cfg *config.Config, stateDir, work string) (*ReleaseSet, error) {
 	source := cfg.Resolve(cfg.Source.Repo)
 	repo, err := git.PlainOpenWithOptions(source, &git.PlainOpenOptions{DetectDotGit: true})
 	if err != nil {
@@ -119,13 +119,13 @@ func ReleaseCrates(ctx context.Context, cfg *pipeline.Config, stateDir, work str
 // none, against the real registry, read only: a vault and a CARGO_HOME of
 // its own under work, shared by the lines.
 type lockResolver struct {
-	cfg    *pipeline.Config
+	cfg    *config.Config
 	source string
 	work   string
 	vault  *vault.Vault
 }
 
-func (lr *lockResolver) resolve(ctx context.Context, rel pipeline.Release, held plumbing.Hash) ([]byte, error) {
+func (lr *lockResolver) resolve(ctx context.Context, rel config.Release, held plumbing.Hash) ([]byte, error) {
 	if lr.vault == nil {
 		v, err := vault.Open(filepath.Join(lr.work, "vault.git"))
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/internal/durable"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/seal"
@@ -100,7 +101,7 @@ func checkSeal(ctx context.Context, r *pipeline.Run, v HeldBranches, add func(su
 		return nil
 	}
 	_, err = pipeline.Step(r, "seal", func(res *pipeline.Said) error {
-		held := func(rel pipeline.Release) (plumbing.Hash, bool) { return v.Held(rel.Branch) }
+		held := func(rel config.Release) (plumbing.Hash, bool) { return v.Held(rel.Branch) }
 		findings := compareSeal(r, m, held, false)
 		for _, f := range findings {
 			add(f.Subject, f.Fix, "%s", f.Msg)
@@ -137,7 +138,7 @@ func checkSealBeforeWrites(r *pipeline.Run, held map[string]plumbing.Hash, done 
 		return nil
 	}
 	_, err = pipeline.Step(r, "seal", func(res *pipeline.Said) error {
-		tip := func(rel pipeline.Release) (plumbing.Hash, bool) { h, ok := held[rel.Line]; return h, ok }
+		tip := func(rel config.Release) (plumbing.Hash, bool) { h, ok := held[rel.Line]; return h, ok }
 		findings := compareSeal(r, m, tip, true)
 		if len(findings) > 0 {
 			return fmt.Errorf("the release is not what was sealed, nothing was %s: %w", done, &pipeline.FindingsError{Findings: findings})
@@ -151,7 +152,7 @@ func checkSealBeforeWrites(r *pipeline.Run, held map[string]plumbing.Hash, done 
 // compareSeal lists every difference between the run and the seal m.
 // requirePackages: a line whose packages this run's journal does not
 // record is a difference too (push must not rely on an unchecked build).
-func compareSeal(r *pipeline.Run, m *seal.Manifest, held func(pipeline.Release) (plumbing.Hash, bool), requirePackages bool) []pipeline.Finding {
+func compareSeal(r *pipeline.Run, m *seal.Manifest, held func(config.Release) (plumbing.Hash, bool), requirePackages bool) []pipeline.Finding {
 	cfg := r.Config
 	var out []pipeline.Finding
 	add := func(subject, fix, format string, args ...any) {

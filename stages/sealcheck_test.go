@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/internal/durable"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/demo"
@@ -52,10 +53,10 @@ func sealCheckRunWithLocks(t *testing.T, cargoVersion string, pkgs map[string][]
 		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
-	cfg := &pipeline.Config{
-		Embargo:     pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: t0},
-		Releases:    []pipeline.Release{{Line: "1.13", Branch: "embargo/1.13", Tag: "v1.13.1"}, {Line: "1.12", Branch: "embargo/1.12", Tag: "v1.12.5"}},
-		Advisory:    pipeline.AdvisorySection{Description: "advisory.md"},
+	cfg := &config.Config{
+		Embargo:     config.EmbargoSection{ID: "DEMO-SA-2026-001", At: t0},
+		Releases:    []config.Release{{Line: "1.13", Branch: "embargo/1.13", Tag: "v1.13.1"}, {Line: "1.12", Branch: "embargo/1.12", Tag: "v1.12.5"}},
+		Advisory:    config.AdvisorySection{Description: "advisory.md"},
 		Path:        cfgPath,
 		Dir:         dir,
 		Window:      time.Hour,
@@ -101,8 +102,8 @@ func sealCheckPackages() map[string][]cargo.Package {
 	}
 }
 
-func tipsOf(a, b string) func(pipeline.Release) (plumbing.Hash, bool) {
-	return func(rel pipeline.Release) (plumbing.Hash, bool) {
+func tipsOf(a, b string) func(config.Release) (plumbing.Hash, bool) {
+	return func(rel config.Release) (plumbing.Hash, bool) {
 		if rel.Line == "1.13" {
 			return plumbing.NewHash(a), true
 		}
@@ -190,7 +191,7 @@ func TestHeldFromTheVaultOfARestoredDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := pipeline.LoadConfig(ex.Config)
+	cfg, err := config.Load(ex.Config)
 	if err != nil {
 		t.Fatal(err)
 	}

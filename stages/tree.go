@@ -9,7 +9,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/stages/cargo"
 )
 
@@ -32,7 +32,7 @@ func workspaceAt(v CommitTrees, commit plumbing.Hash) (ws *cargo.Workspace, err 
 
 // lineCrates reads the workspace at a line's held tip and selects the
 // line's crates from it, in publish order.
-func lineCrates(v CommitTrees, rel pipeline.Release, held plumbing.Hash) ([]*cargo.Crate, error) {
+func lineCrates(v CommitTrees, rel config.Release, held plumbing.Hash) ([]*cargo.Crate, error) {
 	ws, err := workspaceAt(v, held)
 	if err != nil {
 		return nil, err
@@ -80,7 +80,7 @@ func (c commitTree) Dirs(dir string) ([]string, error) {
 // heldWorkspace reads a line's held tip in the source clone: the branch,
 // its tree and the crates the line publishes. A missing branch is a nil
 // ref and no error: preflight names it.
-func heldWorkspace(repo *git.Repository, rel pipeline.Release) (*plumbing.Reference, *object.Tree, []*cargo.Crate, error) {
+func heldWorkspace(repo *git.Repository, rel config.Release) (*plumbing.Reference, *object.Tree, []*cargo.Crate, error) {
 	ref, err := repo.Reference(plumbing.NewBranchReferenceName(rel.Branch), true)
 	if err != nil {
 		return nil, nil, nil, nil

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/registry"
 )
@@ -25,7 +26,7 @@ func trustedRun(t *testing.T, env map[string]string) (*pipeline.Run, *registry.S
 	if env == nil {
 		env = map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": srv.OIDCURL(), "ACTIONS_ID_TOKEN_REQUEST_TOKEN": srv.OIDCRequestToken()}
 	}
-	cfg := &pipeline.Config{Path: "embargo.toml", Registry: pipeline.RegistrySection{Name: "crates-io", Index: srv.IndexURL(), TrustedPublishing: true}}
+	cfg := &config.Config{Path: "embargo.toml", Registry: config.RegistrySection{Name: "crates-io", Index: srv.IndexURL(), TrustedPublishing: true}}
 	clock := pipeline.NewFakeClock(time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC))
 	out := &bytes.Buffer{}
 	secrets := pipeline.NewSecrets(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
@@ -164,12 +165,12 @@ func TestUploadsTakeTurnsOnlyOnceLimitedAndThenEarliestLineFirst(t *testing.T) {
 // request token, the CI's ID token) is a secret of the release like its
 // tokens: cargo and the site's build do not inherit it.
 func TestSecretVariablesCoverWhatMintsAPublishToken(t *testing.T) {
-	cfg := &pipeline.Config{
-		Source:   pipeline.SourceSection{TokenEnv: "EMBARGO_GIT_TOKEN"},
-		Registry: pipeline.RegistrySection{TrustedPublishing: true, IDTokenEnv: "CRATES_IO_ID_TOKEN"},
-		Blog:     &pipeline.BlogSection{TokenEnv: "EMBARGO_BLOG_TOKEN"},
-		Seal:     &pipeline.SealSection{IdentityEnv: "EMBARGO_AGE_IDENTITY"},
-		GHSA:     &pipeline.GHSASection{TokenEnv: "EMBARGO_GHSA_TOKEN"},
+	cfg := &config.Config{
+		Source:   config.SourceSection{TokenEnv: "EMBARGO_GIT_TOKEN"},
+		Registry: config.RegistrySection{TrustedPublishing: true, IDTokenEnv: "CRATES_IO_ID_TOKEN"},
+		Blog:     &config.BlogSection{TokenEnv: "EMBARGO_BLOG_TOKEN"},
+		Seal:     &config.SealSection{IdentityEnv: "EMBARGO_AGE_IDENTITY"},
+		GHSA:     &config.GHSASection{TokenEnv: "EMBARGO_GHSA_TOKEN"},
 	}
 	got := secretVariables(cfg)
 	for _, want := range []string{"EMBARGO_GIT_TOKEN", "EMBARGO_BLOG_TOKEN", "EMBARGO_AGE_IDENTITY", "EMBARGO_GHSA_TOKEN",
@@ -179,7 +180,7 @@ func TestSecretVariablesCoverWhatMintsAPublishToken(t *testing.T) {
 		}
 	}
 	r := &pipeline.Run{Config: cfg, Secrets: pipeline.NewSecrets(nil), StateDir: t.TempDir()}
-	if h := cargoFor(r, pipeline.Release{Line: "1.0"}).Hide; !slices.Equal(h, got) {
+	if h := cargoFor(r, config.Release{Line: "1.0"}).Hide; !slices.Equal(h, got) {
 		t.Errorf("cargo hides %v, want %v", h, got)
 	}
 }

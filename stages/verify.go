@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/index"
 )
@@ -29,7 +30,7 @@ func (Verify) Summary() string {
 }
 
 // Plan says what is checked, and by when.
-func (Verify) Plan(cfg *pipeline.Config) []string {
+func (Verify) Plan(cfg *config.Config) []string {
 	out := []string{"every published .crate downloaded and compared with its sealed sha256"}
 	if cfg.Blog != nil {
 		if m, err := AdvisoryModel(cfg); err == nil {
@@ -151,7 +152,7 @@ func openRegistry(ctx context.Context, r *pipeline.Run) *registryReader {
 
 // verifyCrates downloads every crate of a line from the registry and
 // compares its sha256 with the sealed one, and with the index's.
-func verifyCrates(ctx context.Context, r *pipeline.Run, reg *registryReader, rel pipeline.Release, res *CratesVerified) error {
+func verifyCrates(ctx context.Context, r *pipeline.Run, reg *registryReader, rel config.Release, res *CratesVerified) error {
 	s, sealedOK, err := releaseSealed(r, rel)
 	if err != nil {
 		return err
@@ -228,7 +229,7 @@ func verifyCrates(ctx context.Context, r *pipeline.Run, reg *registryReader, rel
 // lineVersions lists a line's crates when the journal has no sealed
 // checksums: from preflight's record of the line, else from the workspace
 // at the held tip in the vault.
-func lineVersions(r *pipeline.Run, rel pipeline.Release) ([]string, error) {
+func lineVersions(r *pipeline.Run, rel config.Release) ([]string, error) {
 	if checked, _ := CheckedLine(r, rel); len(checked.Crates) > 0 {
 		return checked.Crates, nil
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/index"
 	"github.com/async-rs/embargo/templates"
@@ -23,8 +24,8 @@ import (
 // verifyRun is a run at now on a fake clock, with its output in out.
 func verifyRun(t *testing.T, window time.Duration, now time.Time) (*pipeline.Run, *bytes.Buffer) {
 	t.Helper()
-	cfg := &pipeline.Config{
-		Embargo: pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0},
+	cfg := &config.Config{
+		Embargo: config.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0},
 		Window:  window,
 		Path:    "embargo.toml",
 	}
@@ -294,8 +295,8 @@ func fakeRegistry(t *testing.T, cksum string, body []byte) *httptest.Server {
 func sealedRun(t *testing.T, reg *httptest.Server, sealed string) (*pipeline.Run, *bytes.Buffer) {
 	t.Helper()
 	r, out := verifyRun(t, time.Hour, fakeT0.Add(time.Minute))
-	rel := pipeline.Release{Line: "1.0", Branch: "embargo/1.0", Tag: "v1.0.0"}
-	r.Config.Releases = []pipeline.Release{rel}
+	rel := config.Release{Line: "1.0", Branch: "embargo/1.0", Tag: "v1.0.0"}
+	r.Config.Releases = []config.Release{rel}
 	r.Config.Registry.Index = "sparse+" + reg.URL + "/index/"
 	recorded(t, r.Journal, "preflight", lineStep(rel), LineChecked{Crates: []string{"demo-core@1.0.0"}})
 	if sealed != "" {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 )
 
@@ -18,12 +19,12 @@ var (
 
 // sealedLineRun is a run after T0 whose journal holds the sealed checksums
 // of line 1.0 (demo-core and demo-macros 1.0.4), reading reg.
-func sealedLineRun(t *testing.T, reg *fakeCrates) (*pipeline.Run, pipeline.Release) {
+func sealedLineRun(t *testing.T, reg *fakeCrates) (*pipeline.Run, config.Release) {
 	t.Helper()
 	useClients(t, func(c *Clients) { c.Registry = func(*pipeline.Run) (CrateReader, error) { return reg, nil } })
 	r, _ := verifyRun(t, time.Hour, fakeT0.Add(time.Minute))
-	rel := pipeline.Release{Line: "1.0", Branch: "embargo/1.0", Tag: "v1.0.4"}
-	r.Config.Releases = []pipeline.Release{rel}
+	rel := config.Release{Line: "1.0", Branch: "embargo/1.0", Tag: "v1.0.4"}
+	r.Config.Releases = []config.Release{rel}
 	order := []string{"demo-core@1.0.4", "demo-macros@1.0.4"}
 	recorded(t, r.Journal, "preflight", lineStep(rel), LineChecked{Crates: order})
 	recorded(t, r.Journal, "preflight", packageStep(rel), Packaged{Order: order,

@@ -1,4 +1,4 @@
-package pipeline
+package config
 
 import (
 	"fmt"
@@ -24,7 +24,7 @@ type validator struct {
 	// typed are the keys whose value was of the wrong kind, or a
 	// placeholder: the checks of their values are not repeated as "missing".
 	typed map[string]bool
-	// descriptionMayBeMissing: see LoadConfigAwaitingDescription.
+	// descriptionMayBeMissing: see LoadAwaitingDescription.
 	descriptionMayBeMissing bool
 }
 

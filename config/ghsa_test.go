@@ -1,10 +1,10 @@
-package pipeline_test
+package config_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 )
 
 const ghsaSection = `
@@ -16,16 +16,16 @@ credits   = ["octocat", "hubot:reporter"]
 `
 
 func TestConfigGHSALoadsWithItsDefaults(t *testing.T) {
-	cfg, err := pipeline.LoadConfig(writeConfig(t, minimalConfig+ghsaSection))
+	cfg, err := config.Load(writeConfig(t, minimalConfig+ghsaSection))
 	if err != nil {
 		t.Fatal(err)
 	}
 	g := cfg.GHSA
-	if g == nil || g.Repo != "async-rs/async-std" || g.ID != "GHSA-4x7m-9pqr-c2vw" || g.API != pipeline.DefaultGHSAAPI {
-		t.Fatalf("[ghsa] = %+v, want the repo, the id and api defaulting to %s", g, pipeline.DefaultGHSAAPI)
+	if g == nil || g.Repo != "async-rs/async-std" || g.ID != "GHSA-4x7m-9pqr-c2vw" || g.API != config.DefaultGHSAAPI {
+		t.Fatalf("[ghsa] = %+v, want the repo, the id and api defaulting to %s", g, config.DefaultGHSAAPI)
 	}
 	got := g.GHSACredits()
-	want := []pipeline.GHSACredit{{Login: "octocat", Type: "finder"}, {Login: "hubot", Type: "reporter"}}
+	want := []config.GHSACredit{{Login: "octocat", Type: "finder"}, {Login: "hubot", Type: "reporter"}}
 	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("credits = %+v, want %+v (a login alone is a finder)", got, want)
 	}
@@ -33,7 +33,7 @@ func TestConfigGHSALoadsWithItsDefaults(t *testing.T) {
 
 func TestConfigGHSAEnterpriseAPILoads(t *testing.T) {
 	src := edit(t, minimalConfig+ghsaSection, `token_env = "EMBARGO_GHSA_TOKEN"`, "token_env = \"EMBARGO_GHSA_TOKEN\"\napi = \"https://github.example.com/api/v3/\"")
-	cfg, err := pipeline.LoadConfig(writeConfig(t, src))
+	cfg, err := config.Load(writeConfig(t, src))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package pipeline_test
+package config_test
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 )
 
 // minimalConfig is what a project writes when it takes every default: no
@@ -99,19 +99,19 @@ type want struct {
 
 // expectProblems loads src and checks that exactly the wanted problems are
 // reported, in this order, each as "embargo.toml:LINE: KEY: ...".
-func expectProblems(t *testing.T, src string, wants ...want) []pipeline.Problem {
+func expectProblems(t *testing.T, src string, wants ...want) []config.Problem {
 	t.Helper()
 	path := writeConfig(t, src)
-	cfg, err := pipeline.LoadConfig(path)
+	cfg, err := config.Load(path)
 	if err == nil {
 		t.Fatalf("config loaded (%+v), want %d problem(s)", cfg.Embargo, len(wants))
 	}
-	var ce *pipeline.ConfigError
+	var ce *config.Error
 	if !errors.As(err, &ce) {
-		t.Fatalf("error %T %v, want *pipeline.ConfigError", err, err)
+		t.Fatalf("error %T %v, want *config.Error", err, err)
 	}
-	if !pipeline.IsConfigError(err) {
-		t.Errorf("IsConfigError(%v) = false", err)
+	if !config.IsError(err) {
+		t.Errorf("IsError(%v) = false", err)
 	}
 	if len(ce.Problems) != len(wants) {
 		t.Fatalf("got %d problem(s), want %d:\n%v", len(ce.Problems), len(wants), err)
@@ -139,7 +139,7 @@ func expectProblems(t *testing.T, src string, wants ...want) []pipeline.Problem 
 }
 
 func TestConfigMinimalLoadsWithDefaults(t *testing.T) {
-	cfg, err := pipeline.LoadConfig(writeConfig(t, minimalConfig))
+	cfg, err := config.Load(writeConfig(t, minimalConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ to   = "ghcr.io/async-rs/app:1.13.1"
 	src = edit(t, src, `handler = "Jane Doe <jane@example.org>"`, "handler = \"Jane Doe <jane@example.org>\"\nwindow  = \"90m\"")
 	src = edit(t, src, `at      = 2026-12-01T14:00:00Z`, `at      = 2026-12-01T15:00:00+01:00`)
 	src = edit(t, src, `severity    = "high"`, "severity    = \"high\"\ndate        = 2026-11-20")
-	cfg, err := pipeline.LoadConfig(writeConfig(t, src))
+	cfg, err := config.Load(writeConfig(t, src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +360,7 @@ func TestConfigTokenPastedIntoTokenEnvIsRefusedWithoutEchoingIt(t *testing.T) {
 func TestConfigVariableNamesAreAcceptedAsTokenEnv(t *testing.T) {
 	for _, name := range []string{"EMBARGO_GIT_TOKEN", "GH_TOKEN", "cargo_registry_token_2", "CI_JOB_TOKEN"} {
 		src := edit(t, minimalConfig, `token_env = "EMBARGO_GIT_TOKEN"`, `token_env = "`+name+`"`)
-		if _, err := pipeline.LoadConfig(writeConfig(t, src)); err != nil {
+		if _, err := config.Load(writeConfig(t, src)); err != nil {
 			t.Errorf("token_env = %q: %v", name, err)
 		}
 	}
@@ -402,8 +402,8 @@ func TestConfigIdentityPastedAsRecipientIsRefusedWithoutEchoingIt(t *testing.T) 
 func TestConfigSyntaxErrorNamesItsLine(t *testing.T) {
 	src := edit(t, minimalConfig, `title       = "Use-after-free in async_std::task"`, `title       = "Use-after-free in async_std::task  # <- mistake`)
 	path := writeConfig(t, src)
-	_, err := pipeline.LoadConfig(path)
-	var ce *pipeline.ConfigError
+	_, err := config.Load(path)
+	var ce *config.Error
 	if !errors.As(err, &ce) || len(ce.Problems) != 1 {
 		t.Fatalf("got %v, want one syntax problem", err)
 	}
@@ -446,7 +446,7 @@ func TestConfigWrongKindsAreReportedWithTheOtherMistakes(t *testing.T) {
 // A quoted T0 is accepted when it is a full RFC 3339 time with its offset.
 func TestConfigQuotedAtWithOffsetLoads(t *testing.T) {
 	src := edit(t, minimalConfig, `at      = 2026-12-01T14:00:00Z`, `at      = "2026-12-01T15:00:00+01:00"`)
-	cfg, err := pipeline.LoadConfig(writeConfig(t, src))
+	cfg, err := config.Load(writeConfig(t, src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,8 +457,8 @@ func TestConfigQuotedAtWithOffsetLoads(t *testing.T) {
 
 func TestConfigMissingFileIsAConfigError(t *testing.T) {
 	t.Chdir(t.TempDir())
-	_, err := pipeline.LoadConfig("embargo.toml")
-	var ce *pipeline.ConfigError
+	_, err := config.Load("embargo.toml")
+	var ce *config.Error
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "embargo.toml") || !strings.Contains(err.Error(), "no such file") {
 		t.Fatalf("got %v, want a config error naming the missing file", err)
 	}
@@ -482,7 +482,7 @@ func TestConfigEveryMistakeIsReportedAtOnceInFileOrder(t *testing.T) {
 		want{"advisory.description", "# <- description", nil},
 		want{"blog.style", "# <- style", nil},
 	)
-	_, err := pipeline.LoadConfig("embargo.toml")
+	_, err := config.Load("embargo.toml")
 	if !strings.Contains(err.Error(), fmt.Sprintf("%d problems", len(problems))) {
 		t.Errorf("error %q does not count its problems", err)
 	}
@@ -523,24 +523,24 @@ func TestConfigAwaitingItsDescriptionFromABundle(t *testing.T) {
 	if err := os.Remove("advisory.md"); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := pipeline.LoadConfigAwaitingDescription(path)
+	cfg, err := config.LoadAwaitingDescription(path)
 	if err != nil {
 		t.Fatalf("config without its description file: %v", err)
 	}
 	if cfg.Description != "" || cfg.Advisory.Description != "advisory.md" {
 		t.Errorf("description %q from %q", cfg.Description, cfg.Advisory.Description)
 	}
-	if _, err := pipeline.LoadConfig(path); err == nil {
-		t.Error("LoadConfig accepted a missing description")
+	if _, err := config.Load(path); err == nil {
+		t.Error("Load accepted a missing description")
 	}
 
 	os.WriteFile(path, []byte(minimalConfig+"\n[sael]\n"), 0o644)
-	if _, err := pipeline.LoadConfigAwaitingDescription(path); !pipeline.IsConfigError(err) || !strings.Contains(err.Error(), "sael") {
+	if _, err := config.LoadAwaitingDescription(path); !config.IsError(err) || !strings.Contains(err.Error(), "sael") {
 		t.Errorf("an unknown table while awaiting the description: %v", err)
 	}
 	os.Mkdir("advisory.md", 0o755)
 	os.WriteFile(path, []byte(minimalConfig), 0o644)
-	if _, err := pipeline.LoadConfigAwaitingDescription(path); err == nil {
+	if _, err := config.LoadAwaitingDescription(path); err == nil {
 		t.Error("a description that is a folder was accepted")
 	}
 }

@@ -1,10 +1,10 @@
-package pipeline_test
+package config_test
 
 import (
 	"testing"
 	"time"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 )
 
 func TestConfigPublicationKeysLoad(t *testing.T) {
@@ -18,7 +18,7 @@ license       = "CC0-1.0"`)
 	src = edit(t, src, `token_env = "EMBARGO_BLOG_TOKEN"`, `token_env = "EMBARGO_BLOG_TOKEN"
 author    = "The async-std developers"
 build     = "bundle exec middleman build"`)
-	cfg, err := pipeline.LoadConfig(writeConfig(t, src))
+	cfg, err := config.Load(writeConfig(t, src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ rustsec_id  = "RUSTSEC-26-42"`)
 	// The placeholder is what an unassigned advisory carries.
 	src = edit(t, minimalConfig, `description = "advisory.md"`, `description = "advisory.md"
 rustsec_id  = "RUSTSEC-0000-0000"`)
-	if _, err := pipeline.LoadConfig(writeConfig(t, src)); err != nil {
+	if _, err := config.Load(writeConfig(t, src)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,4 +1,4 @@
-package pipeline
+package config
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 
 // What [seal] names is checked with the libraries the bundle is made with
 // (age, go-containerregistry), not with the bundle's own package: the
-// engine depends on no stage or client.
+// config depends on no stage or client.
 
 // ParseRecipient reads one age recipient. Its errors never quote the value:
 // an identity pasted here by mistake is a secret key.

@@ -1,4 +1,9 @@
-package pipeline
+// Package config reads embargo.toml: it decodes the file, validates every
+// key, and reports each problem at once with the file, line and key it is
+// at (exit 2 on the command line). What it returns is the release as the
+// file says it; where the release writes (a rehearsal's sandbox or the
+// real targets) is decided above it.
+package config
 
 import (
 	"cmp"
@@ -162,12 +167,12 @@ func (p Problem) String() string {
 	return s
 }
 
-// ConfigError lists every problem found in a config; the CLI maps it to exit 2.
-type ConfigError struct {
+// Error lists every problem found in a config; the CLI maps it to exit 2.
+type Error struct {
 	Problems []Problem
 }
 
-func (e *ConfigError) Error() string {
+func (e *Error) Error() string {
 	lines := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
 		lines[i] = p.String()
@@ -178,9 +183,9 @@ func (e *ConfigError) Error() string {
 	return fmt.Sprintf("invalid config, %d problems:\n  %s", len(lines), strings.Join(lines, "\n  "))
 }
 
-// IsConfigError reports whether err is (or wraps) a ConfigError.
-func IsConfigError(err error) bool {
-	var ce *ConfigError
+// IsError reports whether err is (or wraps) an *Error.
+func IsError(err error) bool {
+	var ce *Error
 	return errors.As(err, &ce)
 }
 
@@ -190,20 +195,20 @@ var (
 	refNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]*$`)
 )
 
-// LoadConfig reads, decodes and validates path. Every problem is reported at
-// once in a *ConfigError; nothing outside the file and the description it
+// Load reads, decodes and validates path. Every problem is reported at
+// once in a *Error; nothing outside the file and the description it
 // names is read.
-func LoadConfig(path string) (*Config, error) { return loadConfig(path, false) }
+func Load(path string) (*Config, error) { return loadConfig(path, false) }
 
-// LoadConfigAwaitingDescription is LoadConfig for a runner releasing from a
+// LoadAwaitingDescription is Load for a runner releasing from a
 // sealed bundle, which carries the description: a description file that
 // does not exist yet is not a problem (Description is then empty).
-func LoadConfigAwaitingDescription(path string) (*Config, error) { return loadConfig(path, true) }
+func LoadAwaitingDescription(path string) (*Config, error) { return loadConfig(path, true) }
 
 func loadConfig(path string, descriptionMayBeMissing bool) (*Config, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &ConfigError{Problems: []Problem{{File: path, Key: "(file)", Msg: unwrapPathError(err)}}}
+		return nil, &Error{Problems: []Problem{{File: path, Key: "(file)", Msg: unwrapPathError(err)}}}
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -223,7 +228,7 @@ func loadConfig(path string, descriptionMayBeMissing bool) (*Config, error) {
 		} else {
 			v.problems = append(v.problems, Problem{File: path, Key: "(syntax)", Msg: err.Error()})
 		}
-		return nil, &ConfigError{Problems: v.problems}
+		return nil, &Error{Problems: v.problems}
 	}
 	// Values of the wrong kind are reported and left out, so that the
 	// typed decode reads the rest and every other mistake is found too.
@@ -232,7 +237,7 @@ func loadConfig(path string, descriptionMayBeMissing bool) (*Config, error) {
 	if v.checkTypes(v.raw) || removed {
 		var b strings.Builder
 		if err := toml.NewEncoder(&b).Encode(v.raw); err != nil {
-			return nil, &ConfigError{Problems: v.problems}
+			return nil, &Error{Problems: v.problems}
 		}
 		text = b.String()
 	}
@@ -245,7 +250,7 @@ func loadConfig(path string, descriptionMayBeMissing bool) (*Config, error) {
 			key = pe.LastKey
 		}
 		v.add(key, err.Error(), "")
-		return nil, &ConfigError{Problems: v.problems}
+		return nil, &Error{Problems: v.problems}
 	}
 	reported := map[string]bool{}
 	occurrence := map[string]int{}
@@ -261,7 +266,7 @@ func loadConfig(path string, descriptionMayBeMissing bool) (*Config, error) {
 	}
 	cfg.validate(v, md)
 	if len(v.problems) > 0 {
-		return nil, &ConfigError{Problems: v.problems}
+		return nil, &Error{Problems: v.problems}
 	}
 	return cfg, nil
 }

@@ -1,15 +1,15 @@
-package pipeline_test
+package config_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 )
 
 func TestConfigTrustedPublishingNeedsNoTokenVariable(t *testing.T) {
 	src := minimalConfig + "\n[registry]\ntrusted_publishing = true\nid_token_env = \"CRATES_IO_ID_TOKEN\"\n"
-	cfg, err := pipeline.LoadConfig(writeConfig(t, src))
+	cfg, err := config.Load(writeConfig(t, src))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package pipeline
+package config
 
 import (
 	"errors"
@@ -12,7 +12,36 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
+// validate checks every section in the order of the file's reference
+// (docs/config.md), filling in the defaults; the problems are then put in
+// file order.
 func (c *Config) validate(v *validator, md toml.MetaData) {
+	c.validateEmbargo(v, md)
+	c.validateSource(v)
+	c.validateReleases(v)
+	c.validateRegistry(v, md)
+	c.validateAdvisory(v, md)
+	if c.Blog != nil {
+		c.validateBlog(v, c.Blog)
+	}
+	if c.Seal != nil {
+		validateSeal(v, c.Seal)
+	}
+	c.validateImages(v)
+	if g := c.GHSA; g != nil {
+		c.validateGHSA(v, g)
+	}
+	c.validatePublication(v, md)
+	// File order reads best; problems of absent keys (line 0) come last.
+	sort.SliceStable(v.problems, func(i, j int) bool {
+		li, lj := v.problems[i].Line, v.problems[j].Line
+		return li > 0 && (lj == 0 || li < lj)
+	})
+}
+
+// validateEmbargo checks [embargo]: the identifier, T0 with its offset, the
+// window (default 6h) and the handler.
+func (c *Config) validateEmbargo(v *validator, md toml.MetaData) {
 	e := c.Embargo
 	switch {
 	case e.ID == "":
@@ -44,7 +73,10 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 	} else if _, err := mail.ParseAddress(e.Handler); err != nil {
 		v.add("embargo.handler", fmt.Sprintf("%q is not \"Name <email>\"", e.Handler), `e.g. handler = "Jane Doe <jane@example.org>"`)
 	}
+}
 
+// validateSource checks [source]; repo defaults to the config's folder.
+func (c *Config) validateSource(v *validator) {
 	if c.Source.Repo == "" {
 		c.Source.Repo = "."
 	}
@@ -54,7 +86,11 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 		v.add("source.public", p, remoteFix("public", "https://github.com/org/repo.git"))
 	}
 	v.envName("source.token_env", c.Source.TokenEnv)
+}
 
+// validateReleases checks every [[release]] and that no two lines share a
+// line, a public branch or a tag.
+func (c *Config) validateReleases(v *validator) {
 	if len(c.Releases) == 0 {
 		v.add("release", "no [[release]] line: nothing to release", "add one [[release]] table per maintained release line")
 	}
@@ -104,7 +140,10 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 			seen[cr] = true
 		}
 	}
+}
 
+// validateRegistry checks [registry], with the defaults of crates.io.
+func (c *Config) validateRegistry(v *validator, md toml.MetaData) {
 	if c.Registry.Name == "" {
 		c.Registry.Name = DefaultRegistryName
 	}
@@ -114,7 +153,10 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 		v.add("registry.index", p, `a sparse index is sparse+, an http(s) URL and a closing slash, e.g. index = "sparse+https://index.crates.io/"`)
 	}
 	c.validateRegistryAuth(v, md)
+}
 
+// validateAdvisory checks [advisory] and reads its description.
+func (c *Config) validateAdvisory(v *validator, md toml.MetaData) {
 	a := c.Advisory
 	if a.Title == "" {
 		v.add("advisory.title", "missing", "")
@@ -151,6 +193,13 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 		}
 	}
 	checkUnaffected(v, a.Unaffected)
+	c.readDescription(v)
+}
+
+// readDescription reads the Markdown file advisory.description names into
+// Description; a runner releasing from a bundle may not have it yet.
+func (c *Config) readDescription(v *validator) {
+	a := c.Advisory
 	if a.Description == "" {
 		v.add("advisory.description", "missing: the Markdown file describing the vulnerability", `e.g. description = "advisory.md"`)
 	} else {
@@ -167,57 +216,64 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 			c.Description = string(b)
 		}
 	}
+}
 
-	if b := c.Blog; b != nil {
-		if b.Repo == "" {
-			v.add("blog.repo", "missing: the blog's git repository", "")
-		} else if p := remoteProblem(b.Repo); p != "" {
-			v.add("blog.repo", p, remoteFix("repo", "https://github.com/async-rs/async.rs.git"))
-		}
-		if b.Branch == "" {
-			v.add("blog.branch", "missing", `e.g. branch = "master"`)
-		}
-		if !oneOf(b.Style, BlogStyles...) {
-			v.add("blog.style", fmt.Sprintf("%q is not a supported style", b.Style), "one of "+strings.Join(BlogStyles, ", "))
-		}
-		if b.Path == "" {
-			v.add("blog.path", "missing: where the post goes in the blog repository", `e.g. path = "source/blog/{{.Date}}-{{.Slug}}.html.md"`)
-		}
-		if b.URL == "" {
-			v.add("blog.url", "missing: where the post is served", `e.g. url = "https://async.rs/blog/{{.Slug}}/"`)
-		} else if u, err := c.expandPattern(b.URL); err != nil {
-			v.add("blog.url", err.Error(), "it may use {{.Slug}}, {{.Date}} and {{.ID}}, e.g. url = \"https://async.rs/blog/{{.Slug}}/\"")
-		} else if reason, secret := webReason(u); reason != "" {
-			msg := fmt.Sprintf("renders to %q, which %s", u, reason)
-			if secret {
-				msg = reason + " (value not shown)"
-			}
-			v.add("blog.url", msg, `the post's address on the site, e.g. url = "https://async.rs/blog/{{.Slug}}/"`)
-		}
-		v.envName("blog.token_env", b.TokenEnv)
+// validateBlog checks [blog].
+func (c *Config) validateBlog(v *validator, b *BlogSection) {
+	if b.Repo == "" {
+		v.add("blog.repo", "missing: the blog's git repository", "")
+	} else if p := remoteProblem(b.Repo); p != "" {
+		v.add("blog.repo", p, remoteFix("repo", "https://github.com/async-rs/async.rs.git"))
 	}
-	if s := c.Seal; s != nil {
-		if s.OCI == "" {
-			v.add("seal.oci", "missing: the private OCI repository for the sealed bundle", "")
-		}
-		if len(s.Recipients) == 0 {
-			v.add("seal.recipients", "missing: who can open the bundle", `e.g. recipients = ["age1..."]`)
-		}
-		for i, r := range s.Recipients {
-			if _, err := ParseRecipient(r); err != nil {
-				v.add("seal.recipients", fmt.Sprintf("entry %d %v", i+1, err), "")
-			}
-		}
-		if s.OCI != "" {
-			if err := CheckRepository(s.OCI); err != nil {
-				v.add("seal.oci", err.Error(), "")
-			}
-		}
-		if s.IdentityEnv == "" {
-			v.add("seal.identity_env", "missing", `e.g. identity_env = "EMBARGO_AGE_IDENTITY"`)
-		}
-		v.envName("seal.identity_env", s.IdentityEnv)
+	if b.Branch == "" {
+		v.add("blog.branch", "missing", `e.g. branch = "master"`)
 	}
+	if !oneOf(b.Style, BlogStyles...) {
+		v.add("blog.style", fmt.Sprintf("%q is not a supported style", b.Style), "one of "+strings.Join(BlogStyles, ", "))
+	}
+	if b.Path == "" {
+		v.add("blog.path", "missing: where the post goes in the blog repository", `e.g. path = "source/blog/{{.Date}}-{{.Slug}}.html.md"`)
+	}
+	if b.URL == "" {
+		v.add("blog.url", "missing: where the post is served", `e.g. url = "https://async.rs/blog/{{.Slug}}/"`)
+	} else if u, err := c.expandPattern(b.URL); err != nil {
+		v.add("blog.url", err.Error(), "it may use {{.Slug}}, {{.Date}} and {{.ID}}, e.g. url = \"https://async.rs/blog/{{.Slug}}/\"")
+	} else if reason, secret := webReason(u); reason != "" {
+		msg := fmt.Sprintf("renders to %q, which %s", u, reason)
+		if secret {
+			msg = reason + " (value not shown)"
+		}
+		v.add("blog.url", msg, `the post's address on the site, e.g. url = "https://async.rs/blog/{{.Slug}}/"`)
+	}
+	v.envName("blog.token_env", b.TokenEnv)
+}
+
+// validateSeal checks [seal] with the libraries the bundle is made with.
+func validateSeal(v *validator, s *SealSection) {
+	if s.OCI == "" {
+		v.add("seal.oci", "missing: the private OCI repository for the sealed bundle", "")
+	}
+	if len(s.Recipients) == 0 {
+		v.add("seal.recipients", "missing: who can open the bundle", `e.g. recipients = ["age1..."]`)
+	}
+	for i, r := range s.Recipients {
+		if _, err := ParseRecipient(r); err != nil {
+			v.add("seal.recipients", fmt.Sprintf("entry %d %v", i+1, err), "")
+		}
+	}
+	if s.OCI != "" {
+		if err := CheckRepository(s.OCI); err != nil {
+			v.add("seal.oci", err.Error(), "")
+		}
+	}
+	if s.IdentityEnv == "" {
+		v.add("seal.identity_env", "missing", `e.g. identity_env = "EMBARGO_AGE_IDENTITY"`)
+	}
+	v.envName("seal.identity_env", s.IdentityEnv)
+}
+
+// validateImages checks every [[image]]: promoted by digest.
+func (c *Config) validateImages(v *validator) {
 	for i, im := range c.Images {
 		k := func(key string) string { return fmt.Sprintf("image[%d].%s", i+1, key) }
 		if !strings.Contains(im.From, "@sha256:") {
@@ -227,15 +283,6 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 			v.add(k("to"), "missing", "")
 		}
 	}
-	if g := c.GHSA; g != nil {
-		c.validateGHSA(v, g)
-	}
-	c.validatePublication(v, md)
-	// File order reads best; problems of absent keys (line 0) come last.
-	sort.SliceStable(v.problems, func(i, j int) bool {
-		li, lj := v.problems[i].Line, v.problems[j].Line
-		return li > 0 && (lj == 0 || li < lj)
-	})
 }
 
 // remoteFix is the fix of a malformed remote.

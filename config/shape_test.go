@@ -1,4 +1,4 @@
-package pipeline_test
+package config_test
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 )
 
 // shape is one value of a key whose shape is defined: set in place of
@@ -127,7 +127,7 @@ func TestConfigValuesOfADefinedShapeAreCheckedWhenRead(t *testing.T) {
 func checkShape(t *testing.T, src string, tc shape) {
 	t.Helper()
 	if tc.says == nil {
-		if _, err := pipeline.LoadConfig(writeConfig(t, src)); err != nil {
+		if _, err := config.Load(writeConfig(t, src)); err != nil {
 			t.Fatalf("%s was refused: %v", tc.line, err)
 		}
 		return
@@ -190,14 +190,14 @@ func TestConfigDescriptionMustBeUTF8Text(t *testing.T) {
 			if err := os.WriteFile("advisory.md", c.content, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			cfg, err := pipeline.LoadConfig(path)
+			cfg, err := config.Load(path)
 			if c.says == nil {
 				if err != nil || cfg.Description != string(c.content) {
 					t.Fatalf("refused or changed: %v", err)
 				}
 				return
 			}
-			var ce *pipeline.ConfigError
+			var ce *config.Error
 			if !errors.As(err, &ce) || len(ce.Problems) != 1 {
 				t.Fatalf("got %v, want one problem", err)
 			}
@@ -219,7 +219,7 @@ func TestConfigDescriptionMustBeUTF8Text(t *testing.T) {
 // local path: a URL or an scp-like user@host:path, whatever the user, is
 // the remote itself.
 func TestConfigResolvesOnlyLocalRemotes(t *testing.T) {
-	cfg, err := pipeline.LoadConfig(writeConfig(t, minimalConfig))
+	cfg, err := config.Load(writeConfig(t, minimalConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
