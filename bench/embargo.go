@@ -183,16 +183,17 @@ func RunEmbargo(ctx context.Context, s *Setup, binary string, opts RunOptions) (
 	if err != nil {
 		return nil, err
 	}
-	if st := j.Stage("preflight"); st != nil && st.Ended != nil {
+	snap := j.Snapshot()
+	if st := snap.Stage("preflight"); st != nil && st.Ended != nil {
 		res.PreflightEnd = *st.Ended
 		res.Slack = res.T0.Sub(res.PreflightEnd)
 	}
 	gate, _ := pipeline.Load[stages.GateOpened](j, "gate", "wait")
 	res.GateWoke = gate.Woke
-	if st := j.Stage("push"); st != nil && st.Ended != nil {
+	if st := snap.Stage("push"); st != nil && st.Ended != nil {
 		res.PushEnd = *st.Ended
 	}
-	for _, st := range j.Stages {
+	for _, st := range snap.Stages {
 		if st.Name == "preflight" {
 			continue
 		}

@@ -92,13 +92,14 @@ func TestStatusExits1WhenAStageFailed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range j.Stages {
+		snap := j.Snapshot()
+		for _, s := range snap.Stages {
 			s.State = pipeline.StateDone
 			if s.Name == failed {
 				s.State, s.Error = pipeline.StateFailed, "cargo publish failed"
 			}
 		}
-		b, _ := json.Marshal(j)
+		b, _ := json.Marshal(snap)
 		state := filepath.Join(filepath.Dir(cfgFile), ".embargo")
 		if err := os.MkdirAll(state, 0o700); err != nil {
 			t.Fatal(err)
@@ -193,10 +194,11 @@ func TestPlanSaysARunResumesAReleaseBegunBeforeIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	push := j.Stage("push")
+	snap := j.Snapshot()
+	push := snap.Stage("push")
 	push.State = pipeline.StateDone
 	push.Steps = []*pipeline.StepRecord{{Name: "push", State: pipeline.StateDone, First: map[string]string{"pushed_at": "2026-11-19T14:00:01.25Z"}}}
-	b, _ := json.Marshal(j)
+	b, _ := json.Marshal(snap)
 	state := filepath.Join(filepath.Dir(cfgFile), ".embargo")
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		t.Fatal(err)

@@ -32,11 +32,12 @@ type Status struct {
 func buildStatus(cfg *config.Config, j *pipeline.Journal, now time.Time) *Status {
 	st := &Status{ID: cfg.Embargo.ID, T0: cfg.T0(), Window: cfg.Window.String(), Deadline: cfg.Deadline(), Now: now.UTC(), OK: true}
 	if j != nil {
-		st.Stages = j.Stages
-		if !j.T0.IsZero() && !j.T0.Equal(st.T0) {
+		snap := j.Snapshot()
+		st.Stages = snap.Stages
+		if !snap.T0.IsZero() && !snap.T0.Equal(st.T0) {
 			// The journal's own T0 (a rehearsal's, say): its times are
 			// against that one.
-			st.T0, st.Deadline = j.T0.UTC(), j.T0.UTC().Add(cfg.Window)
+			st.T0, st.Deadline = snap.T0.UTC(), snap.T0.UTC().Add(cfg.Window)
 		}
 	}
 	for _, s := range st.Stages {

@@ -202,7 +202,7 @@ func TestPromoteCopiesByDigestAndReRunCopiesNothing(t *testing.T) {
 	if reg.count(http.MethodPut) == 0 {
 		t.Fatal("no PUT reached the registry")
 	}
-	if got := r.Journal.Stage("promote").State; got != pipeline.StateDone {
+	if got := r.Journal.Snapshot().Stage("promote").State; got != pipeline.StateDone {
 		t.Errorf("stage state %s", got)
 	}
 
@@ -306,7 +306,7 @@ func TestPromoteIsSkippedWithoutImages(t *testing.T) {
 	if err := runPromote(r); err != nil {
 		t.Fatal(err)
 	}
-	if st := r.Journal.Stage("promote"); st.State != pipeline.StateSkipped || st.Note == "" {
+	if st := r.Journal.Snapshot().Stage("promote"); st.State != pipeline.StateSkipped || st.Note == "" {
 		t.Errorf("promote without [[image]]: %s (%q)", st.State, st.Note)
 	}
 }

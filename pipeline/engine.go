@@ -232,7 +232,7 @@ func (e *Engine) Execute(ctx context.Context, r *Run, sel Selection) error {
 			}
 			sr := *r
 			sr.exec = x
-			sr.stage = r.Journal.Stage(st.Name())
+			sr.stage = r.Journal.stage(st.Name())
 			mine.ok, errs[k] = e.runStage(ctx, &sr, st)
 		}()
 	}

@@ -101,7 +101,17 @@ func openRun(t *testing.T, cfg *config.Config, e *pipeline.Engine, secrets *pipe
 }
 
 // onDisk is the journal as `embargo status` reads it from the file.
-func onDisk(t *testing.T, path string) *pipeline.Journal {
+func onDisk(t *testing.T, path string) *pipeline.Snapshot {
+	t.Helper()
+	j, err := pipeline.ReadJournal(path)
+	if err != nil {
+		t.Fatalf("read journal back: %v", err)
+	}
+	return j.Snapshot()
+}
+
+// reread is the journal at path as a new run reads it.
+func reread(t *testing.T, path string) *pipeline.Journal {
 	t.Helper()
 	j, err := pipeline.ReadJournal(path)
 	if err != nil {
@@ -110,7 +120,7 @@ func onDisk(t *testing.T, path string) *pipeline.Journal {
 	return j
 }
 
-func states(j *pipeline.Journal) map[string]string {
+func states(j *pipeline.Snapshot) map[string]string {
 	m := map[string]string{}
 	for _, s := range j.Stages {
 		m[s.Name] = s.State
@@ -124,23 +134,23 @@ func TestJournalOfAFreshReleaseHasEveryStagePendingInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(j.Stages) != len(stageNames) {
-		t.Fatalf("%d stages, want %d", len(j.Stages), len(stageNames))
+	if len(j.Snapshot().Stages) != len(stageNames) {
+		t.Fatalf("%d stages, want %d", len(j.Snapshot().Stages), len(stageNames))
 	}
-	for i, s := range j.Stages {
+	for i, s := range j.Snapshot().Stages {
 		if s.Name != stageNames[i] || s.State != pipeline.StatePending || s.Started != nil {
 			t.Errorf("stage %d = %+v, want %s pending", i, s, stageNames[i])
 		}
 	}
-	if j.ID != cfg.Embargo.ID || !j.T0.Equal(testT0) || j.Window != "6h0m0s" {
-		t.Errorf("journal is for %s at %v (window %s)", j.ID, j.T0, j.Window)
+	if j.Snapshot().ID != cfg.Embargo.ID || !j.Snapshot().T0.Equal(testT0) || j.Snapshot().Window != "6h0m0s" {
+		t.Errorf("journal is for %s at %v (window %s)", j.Snapshot().ID, j.Snapshot().T0, j.Snapshot().Window)
 	}
 }
 
 func TestJournalRecordsEachStepOnDiskBeforeAndAfterItRuns(t *testing.T) {
 	var ran []string
 	var r *testRun
-	var sawDuring *pipeline.Journal
+	var sawDuring *pipeline.Snapshot
 	e := pipelineOf(&ran, map[string]func(context.Context, *pipeline.Run) error{
 		"push": func(ctx context.Context, run *pipeline.Run) error {
 			_, err := pipeline.Step(run, "push refs", func(res *remoteResult) error {
@@ -186,8 +196,8 @@ func TestJournalRecordsEachStepOnDiskBeforeAndAfterItRuns(t *testing.T) {
 	if got, ok := pipeline.Load[remoteResult](again, "push", "push refs"); !ok || got.Remote != "https://github.com/async-rs/async-std.git" {
 		t.Errorf("reopened journal result = %+v, %v", got, ok)
 	}
-	if again.Stage("verify").State != pipeline.StateDone {
-		t.Errorf("reopened journal lost the stage states: %v", states(again))
+	if again.Snapshot().Stage("verify").State != pipeline.StateDone {
+		t.Errorf("reopened journal lost the stage states: %v", states(again.Snapshot()))
 	}
 }
 
@@ -280,7 +290,7 @@ func TestJournalAndOutputNeverHoldASecret(t *testing.T) {
 	}
 	j := onDisk(t, r.path)
 	step := j.Stage("publish").Steps[0]
-	if got, _ := pipeline.Load[commandResult](j, "publish", "publish async-std"); got.Command != "cargo publish --token ***" || !strings.Contains(step.Error, "bad token ***") {
+	if got, _ := pipeline.Load[commandResult](reread(t, r.path), "publish", "publish async-std"); got.Command != "cargo publish --token ***" || !strings.Contains(step.Error, "bad token ***") {
 		t.Errorf("step = %+v, want the token replaced, the rest kept", step)
 	}
 	if !strings.Contains(j.Stage("publish").Error, "upload refused") {

@@ -233,7 +233,7 @@ func TestStepsStartedTogetherAreEachOnDiskBeforeTheirBodyRuns(t *testing.T) {
 					if err != nil {
 						return err
 					}
-					for _, st := range j.Stage("publish").Steps {
+					for _, st := range j.Snapshot().Stage("publish").Steps {
 						if st.Name == name && st.State == pipeline.StateRunning {
 							return nil
 						}

@@ -30,18 +30,12 @@ const (
 // Journal is the record of a release: every stage and step with its state,
 // times, result and error. It is for audit and speed; every stage observes
 // the world again, so a missing journal costs time, never correctness.
+// Steps running side by side write it, so its state is read through a
+// Snapshot, a copy made under its lock, or through the methods below.
 type Journal struct {
-	Version int            `json:"version"`
-	ID      string         `json:"id"`
-	T0      time.Time      `json:"t0"`
-	Window  string         `json:"window"`
-	Stages  []*StageRecord `json:"stages"`
-	// Clocks are the measurements of the public targets' clocks, oldest
-	// first.
-	Clocks []ClockCheck `json:"clocks,omitempty"`
-
 	path  string
 	mu    sync.Mutex
+	data  Snapshot // guarded by mu
 	scrub func(string) string
 	// Writes are committed in groups: steps that start together (every
 	// line's first upload and the push, at T0) share one synced write
@@ -52,6 +46,29 @@ type Journal struct {
 	wrote            *sync.Cond
 	failed           int // the updates up to here were in a write that failed
 	failure          error
+}
+
+// Snapshot is the journal as it is written to disk, and as a reader sees
+// it at one instant: a copy, which the steps still running never change.
+type Snapshot struct {
+	Version int            `json:"version"`
+	ID      string         `json:"id"`
+	T0      time.Time      `json:"t0"`
+	Window  string         `json:"window"`
+	Stages  []*StageRecord `json:"stages"`
+	// Clocks are the measurements of the public targets' clocks, oldest
+	// first.
+	Clocks []ClockCheck `json:"clocks,omitempty"`
+}
+
+// Stage returns the record of a stage, or nil.
+func (s *Snapshot) Stage(name string) *StageRecord {
+	for _, st := range s.Stages {
+		if st.Name == name {
+			return st
+		}
+	}
+	return nil
 }
 
 type StageRecord struct {
@@ -129,8 +146,8 @@ func PublicWrite(moment string) bool {
 func (j *Journal) StageNames() []string {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	names := make([]string, len(j.Stages))
-	for i, s := range j.Stages {
+	names := make([]string, len(j.data.Stages))
+	for i, s := range j.data.Stages {
 		names[i] = s.Name
 	}
 	return names
@@ -198,23 +215,23 @@ func OpenJournal(path string, cfg *config.Config, stages []string, scrub func(st
 	}
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		j.Version, j.ID, j.T0, j.Window = journalVersion, cfg.Embargo.ID, cfg.T0(), cfg.Window.String()
+		j.data = Snapshot{Version: journalVersion, ID: cfg.Embargo.ID, T0: cfg.T0(), Window: cfg.Window.String()}
 	case err != nil:
 		return nil, fmt.Errorf("read journal: %w", err)
 	default:
-		if err := json.Unmarshal(b, j); err != nil {
+		if err := json.Unmarshal(b, &j.data); err != nil {
 			return nil, fmt.Errorf("journal %s is corrupt (%v); move it aside and re-run: every stage re-checks the world", path, err)
 		}
-		if j.ID != cfg.Embargo.ID || !j.T0.Equal(cfg.T0()) {
+		if d := j.data; d.ID != cfg.Embargo.ID || !d.T0.Equal(cfg.T0()) {
 			return nil, fmt.Errorf("journal %s is for %s at %s, not %s at %s; use another --state directory or move it aside",
-				path, j.ID, j.T0.Format(time.RFC3339), cfg.Embargo.ID, cfg.T0().Format(time.RFC3339))
+				path, d.ID, d.T0.Format(time.RFC3339), cfg.Embargo.ID, cfg.T0().Format(time.RFC3339))
 		}
-		j.Window = cfg.Window.String()
-		j.upgrade()
+		j.data.Window = cfg.Window.String()
+		j.data.upgrade()
 	}
 	for _, name := range stages {
-		if j.Stage(name) == nil {
-			j.Stages = append(j.Stages, &StageRecord{Name: name, State: StatePending})
+		if j.data.Stage(name) == nil {
+			j.data.Stages = append(j.data.Stages, &StageRecord{Name: name, State: StatePending})
 		}
 	}
 	j.order(stages)
@@ -238,20 +255,20 @@ func OpenJournalInMemory(path string, cfg *config.Config, stages []string, scrub
 // version may lack some or hold them in another order).
 func (j *Journal) order(stages []string) {
 	byName := map[string]*StageRecord{}
-	for _, s := range j.Stages {
+	for _, s := range j.data.Stages {
 		byName[s.Name] = s
 	}
-	ordered := make([]*StageRecord, 0, len(j.Stages))
+	ordered := make([]*StageRecord, 0, len(j.data.Stages))
 	for _, n := range stages {
 		ordered = append(ordered, byName[n])
 		delete(byName, n)
 	}
-	for _, s := range j.Stages {
+	for _, s := range j.data.Stages {
 		if _, left := byName[s.Name]; left {
 			ordered = append(ordered, s)
 		}
 	}
-	j.Stages = ordered
+	j.data.Stages = ordered
 }
 
 // ReadJournal loads a journal for display only.
@@ -261,29 +278,64 @@ func ReadJournal(path string) (*Journal, error) {
 		return nil, err
 	}
 	j := &Journal{path: path}
-	if err := json.Unmarshal(b, j); err != nil {
+	if err := json.Unmarshal(b, &j.data); err != nil {
 		return nil, fmt.Errorf("journal %s is corrupt: %v", path, err)
 	}
-	j.upgrade()
+	j.data.upgrade()
 	return j, nil
 }
 
-// Stage returns the record of a stage, or nil.
-func (j *Journal) Stage(name string) *StageRecord {
-	for _, s := range j.Stages {
-		if s.Name == name {
-			return s
-		}
+// Snapshot is a copy of the journal as it is now.
+func (j *Journal) Snapshot() *Snapshot {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	c := j.data
+	c.Stages = make([]*StageRecord, len(j.data.Stages))
+	for i, s := range j.data.Stages {
+		c.Stages[i] = s.clone()
 	}
-	return nil
+	c.Clocks = slices.Clone(j.data.Clocks)
+	for i := range c.Clocks {
+		c.Clocks[i].Offsets = slices.Clone(c.Clocks[i].Offsets)
+	}
+	return &c
+}
+
+// clone is a deep copy of a stage's record.
+func (s *StageRecord) clone() *StageRecord {
+	c := *s
+	c.Steps = make([]*StepRecord, len(s.Steps))
+	for i, st := range s.Steps {
+		sc := st.clone()
+		c.Steps[i] = &sc
+	}
+	return &c
+}
+
+// clone is a deep copy of a step's record.
+func (st *StepRecord) clone() StepRecord {
+	c := *st
+	c.Result, c.First = slices.Clone(st.Result), maps.Clone(st.First)
+	c.Legacy = maps.Clone(st.Legacy)
+	c.Attempts = make([]*Attempt, len(st.Attempts))
+	for k, a := range st.Attempts {
+		ac := *a
+		ac.Moments = maps.Clone(a.Moments)
+		c.Attempts[k] = &ac
+	}
+	return c
 }
 
 // StageState is a stage's state and end, read under the journal's lock.
 func (j *Journal) StageState(stage string) (state string, ended *time.Time) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if s := j.Stage(stage); s != nil {
-		return s.State, s.Ended
+	if s := j.data.Stage(stage); s != nil {
+		if s.Ended != nil {
+			end := *s.Ended
+			ended = &end
+		}
+		return s.State, ended
 	}
 	return "", nil
 }
@@ -293,28 +345,20 @@ func (j *Journal) StageState(stage string) (state string, ended *time.Time) {
 func (j *Journal) Steps(stage string) []StepRecord {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	s := j.Stage(stage)
+	s := j.data.Stage(stage)
 	if s == nil {
 		return nil
 	}
 	out := make([]StepRecord, len(s.Steps))
 	for i, st := range s.Steps {
-		out[i] = *st
-		out[i].Result, out[i].First = slices.Clone(st.Result), maps.Clone(st.First)
-		out[i].Legacy = maps.Clone(st.Legacy)
-		out[i].Attempts = make([]*Attempt, len(st.Attempts))
-		for k, a := range st.Attempts {
-			c := *a
-			c.Moments = maps.Clone(a.Moments)
-			out[i].Attempts[k] = &c
-		}
+		out[i] = st.clone()
 	}
 	return out
 }
 
 // AddClocks records a measurement of the targets' clocks.
 func (j *Journal) AddClocks(c ClockCheck) error {
-	return j.update(func() { j.Clocks = append(j.Clocks, c) })
+	return j.update(func() { j.data.Clocks = append(j.data.Clocks, c) })
 }
 
 // update applies fn under the lock and returns once a write holding the
@@ -364,13 +408,13 @@ func (j *Journal) encodeLocked() ([]byte, error) {
 	if j.scrub != nil {
 		j.scrubLocked()
 	}
-	b, err := json.MarshalIndent(j, "", "  ")
+	b, err := json.MarshalIndent(j.data, "", "  ")
 	return append(b, '\n'), err
 }
 
 // scrubLocked removes any secret value from every string a stage recorded.
 func (j *Journal) scrubLocked() {
-	for _, s := range j.Stages {
+	for _, s := range j.data.Stages {
 		s.Error, s.Note = j.scrub(s.Error), j.scrub(s.Note)
 		for _, st := range s.Steps {
 			st.Error = j.scrub(st.Error)
@@ -389,4 +433,12 @@ func (j *Journal) scrubLocked() {
 			}
 		}
 	}
+}
+
+// stage is the record of a stage the engine runs, which it changes only
+// through update.
+func (j *Journal) stage(name string) *StageRecord {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.data.Stage(name)
 }

@@ -7,7 +7,7 @@ import "encoding/json"
 // its moments the first ones, so a release in flight keeps the times of
 // its uploads. Versions 1 and 2 recorded results as maps of strings: they
 // are kept as Legacy, for the result types that read them (LegacyResult).
-func (j *Journal) upgrade() {
+func (j *Snapshot) upgrade() {
 	if j.Version >= journalVersion {
 		return
 	}

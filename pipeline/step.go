@@ -114,7 +114,7 @@ func Load[T any](j *Journal, stage, step string) (res T, ok bool) {
 
 // step is the record of a step, or nil, in the journal's lock.
 func (j *Journal) step(stage, step string) *StepRecord {
-	if s := j.Stage(stage); s != nil {
+	if s := j.data.Stage(stage); s != nil {
 		for _, st := range s.Steps {
 			if st.Name == step {
 				return st

@@ -3,8 +3,10 @@ package stages
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -57,6 +59,25 @@ func fakeRun(t *testing.T, cfg *config.Config, now time.Time, env map[string]str
 		Secrets:  secrets,
 		StateDir: dir,
 	}, clock, out
+}
+
+// rewrite replaces r's journal with the one edit makes of it, as an
+// earlier run would have left it on disk.
+func rewrite(t *testing.T, r *pipeline.Run, edit func(*pipeline.Snapshot)) {
+	t.Helper()
+	snap := r.Journal.Snapshot()
+	edit(snap)
+	b, err := json.Marshal(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "journal.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r.Journal, err = pipeline.OpenJournal(path, r.Config, r.Journal.StageNames(), nil); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // prepared is a preflight that checks nothing and finishes: run before T0,

@@ -1,7 +1,6 @@
 package stages
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,16 +11,17 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 )
 
-// recorded puts v in j as the result of a done step, as an earlier run
-// would have left it.
-func recorded(t *testing.T, j *pipeline.Journal, stage, step string, v pipeline.Result) {
+// recorded puts v in r's journal as the result of a done step, as an
+// earlier run would have left it.
+func recorded[T pipeline.Result](t *testing.T, r *pipeline.Run, stage, step string, v T) {
 	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
+	earlier := recordingPreflight{name: stage, fn: func(r *pipeline.Run) error {
+		_, err := pipeline.Step(r, step, func(res *T) error { *res = v; return nil })
+		return err
+	}}
+	if err := execute(t, r, pipeline.Selection{}, earlier); err != nil {
 		t.Fatal(err)
 	}
-	st := j.Stage(stage)
-	st.Steps = append(st.Steps, &pipeline.StepRecord{Name: step, State: pipeline.StateDone, Result: b, Summary: v.Summary()})
 }
 
 // A release prepared by an embargo whose journal recorded results as maps

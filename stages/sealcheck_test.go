@@ -23,10 +23,16 @@ import (
 // recordingPreflight is a stand-in preflight that records step results as the real
 // one does.
 type recordingPreflight struct {
-	fn func(r *pipeline.Run) error
+	name string // "preflight" when empty
+	fn   func(r *pipeline.Run) error
 }
 
-func (recordingPreflight) Name() string                                   { return "preflight" }
+func (s recordingPreflight) Name() string {
+	if s.name == "" {
+		return "preflight"
+	}
+	return s.name
+}
 func (recordingPreflight) Summary() string                                { return "" }
 func (s recordingPreflight) Run(_ context.Context, r *pipeline.Run) error { return s.fn(r) }
 

@@ -234,12 +234,14 @@ func TestPostURL(t *testing.T) {
 func TestTimelineRecordsEachStageAndTheMargin(t *testing.T) {
 	r, out := verifyRun(t, 6*time.Hour, fakeT0.Add(90*time.Second))
 	ended := map[string]time.Duration{"preflight": -time.Hour, "gate": 0, "push": 2 * time.Second, "publish": 40 * time.Second, "advisory": time.Minute}
-	for _, s := range r.Journal.Stages {
-		if d, ok := ended[s.Name]; ok {
-			at := fakeT0.Add(d)
-			s.State, s.Ended = pipeline.StateDone, &at
+	rewrite(t, r, func(j *pipeline.Snapshot) {
+		for _, s := range j.Stages {
+			if d, ok := ended[s.Name]; ok {
+				at := fakeT0.Add(d)
+				s.State, s.Ended = pipeline.StateDone, &at
+			}
 		}
-	}
+	})
 	var res Timeline
 	timeline(r, &res)
 	got := map[string]string{
@@ -298,9 +300,9 @@ func sealedRun(t *testing.T, reg *httptest.Server, sealed string) (*pipeline.Run
 	rel := config.Release{Line: "1.0", Branch: "embargo/1.0", Tag: "v1.0.0"}
 	r.Config.Releases = []config.Release{rel}
 	r.Config.Registry.Index = "sparse+" + reg.URL + "/index/"
-	recorded(t, r.Journal, "preflight", lineStep(rel), LineChecked{Crates: []string{"demo-core@1.0.0"}})
+	recorded(t, r, "preflight", lineStep(rel), LineChecked{Crates: []string{"demo-core@1.0.0"}})
 	if sealed != "" {
-		recorded(t, r.Journal, "preflight", packageStep(rel), Packaged{Order: []string{"demo-core@1.0.0"}, Sha256: map[string]string{"demo-core@1.0.0": sealed}})
+		recorded(t, r, "preflight", packageStep(rel), Packaged{Order: []string{"demo-core@1.0.0"}, Sha256: map[string]string{"demo-core@1.0.0": sealed}})
 	}
 	return r, out
 }

@@ -233,7 +233,7 @@ func pollPost(ctx context.Context, r *pipeline.Run, rawURL string, markers []str
 	var ended *retry.Exhausted
 	if errors.As(err, &ended) || pctx.Err() != nil || !r.Now().Before(deadline) {
 		next := "publish it now: `embargo run --from advisory`"
-		if s := r.Journal.Stage("advisory"); s != nil && s.State == pipeline.StateDone {
+		if state, _ := r.Journal.StageState("advisory"); state == pipeline.StateDone {
 			next = "the advisory is in the blog repository: check the blog's build and deploy"
 		}
 		return obs, fmt.Errorf("the post is NOT LIVE at %s and the deadline %s (T0 + %s) has passed; last answer: %s (%s). %s; `embargo run --only verify` checks again and can be repeated",

@@ -30,30 +30,30 @@ func timeline(r *pipeline.Run, res *Timeline) error {
 	r.Infof("timeline:")
 	r.Infof("  %-10s %s", "T0", stamp(t0))
 	res.T0 = t0.UTC()
-	for _, s := range r.Journal.Stages {
-		if s.Name == r.Stage() {
+	for _, name := range r.Journal.StageNames() {
+		if name == r.Stage() {
 			continue
 		}
-		state, ended := r.Journal.StageState(s.Name)
+		state, ended := r.Journal.StageState(name)
 		switch {
 		case state == pipeline.StateDone && ended != nil:
-			res.stage(s.Name, ended.UTC().Format(time.RFC3339Nano))
-			if public := firstMoments(r, s.Name); len(public) > 0 {
+			res.stage(name, ended.UTC().Format(time.RFC3339Nano))
+			if public := firstMoments(r, name); len(public) > 0 {
 				for _, m := range public {
-					r.Infof("  %-10s %s", s.Name, m.describe(stamp, rel))
+					r.Infof("  %-10s %s", name, m.describe(stamp, rel))
 					for i, k := range m.keys {
-						res.public(s.Name+"/"+m.step+" "+k, m.times[i].UTC())
+						res.public(name+"/"+m.step+" "+k, m.times[i].UTC())
 					}
 				}
 				continue
 			}
-			r.Infof("  %-10s done %s  (%s)", s.Name, stamp(*ended), rel(*ended))
+			r.Infof("  %-10s done %s  (%s)", name, stamp(*ended), rel(*ended))
 		case state == pipeline.StatePending:
-			r.Infof("  %-10s not run", s.Name)
-			res.stage(s.Name, state)
+			r.Infof("  %-10s not run", name)
+			res.stage(name, state)
 		default:
-			r.Infof("  %-10s %s", s.Name, state)
-			res.stage(s.Name, state)
+			r.Infof("  %-10s %s", name, state)
+			res.stage(name, state)
 		}
 	}
 	r.Infof("  %-10s %s  (%s)", r.Stage(), stamp(now), rel(now))
