@@ -188,7 +188,7 @@ func RunEmbargo(ctx context.Context, s *Setup, binary string, opts RunOptions) (
 		res.PreflightEnd = *st.Ended
 		res.Slack = res.T0.Sub(res.PreflightEnd)
 	}
-	gate, _ := pipeline.Load[stages.GateOpened](j, "gate", "wait")
+	gate, _ := pipeline.Load(j, stages.GateOpenedKey)
 	res.GateWoke = gate.Woke
 	if st := snap.Stage("push"); st != nil && st.Ended != nil {
 		res.PushEnd = *st.Ended
@@ -209,10 +209,10 @@ func RunEmbargo(ctx context.Context, s *Setup, binary string, opts RunOptions) (
 	for _, v := range versions {
 		c := CrateTiming{Version: v}
 		nv := v.NV()
-		packaged, _ := pipeline.Load[stages.Packaged](j, "preflight", "package "+v.Line)
+		packaged, _ := pipeline.Load(j, stages.PackagedKey(v.Line))
 		c.Sealed = packaged.Sha256[nv]
 		c.Packaged, _ = cargo.FileSha256(cargo.PackagedFile(filepath.Join(s.Dir, ".embargo", "work", v.Line), v.Name, v.Version))
-		published, _ := pipeline.Load[stages.CratePublished](j, "publish", "publish "+nv)
+		published, _ := pipeline.Load(j, stages.CratePublishedKey(nv))
 		c.UploadStart, c.VisibleAt = published.CargoStarted, published.VisibleAt
 		if p, ok := puts[nv]; ok {
 			c.PutAt, c.PutEnd = p.Time, p.Time.Add(p.Duration)

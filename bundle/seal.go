@@ -43,7 +43,7 @@ func Manifest(r *pipeline.Run) (*seal.Manifest, error) {
 		Blog:        stages.SealedConventions(r),
 	}
 	sourceTags := map[string]bool{}
-	fetched, _ := pipeline.Load[stages.Fetched](r.Journal, "preflight", "fetch")
+	fetched, _ := pipeline.Load(r.Journal, stages.FetchedKey)
 	for _, t := range fetched.SourceTags {
 		sourceTags[t] = true
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 func (a *app) checkCommand() *cobra.Command {
@@ -66,7 +67,7 @@ func (a *app) checkedPreflight(ctx context.Context, cfg *config.Config, verdict 
 		s.run.Journal = j
 	}
 	s.run.Check, s.run.Resealing = true, resealing
-	err = a.engine().Execute(ctx, s.run, pipeline.Selection{Only: "preflight"})
+	err = a.engine().Execute(ctx, s.run, pipeline.Selection{Only: release.Preflight})
 	if findings := pipeline.AsFindings(err); findings != nil {
 		if a.g.json {
 			s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{verdict: false, "findings": findings}})

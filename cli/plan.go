@@ -12,6 +12,7 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 func (a *app) planCommand() *cobra.Command {
@@ -110,16 +111,16 @@ func (a *app) planLateStart(cfg *config.Config, now time.Time) {
 // stageWhen says when a stage runs, against T0.
 func stageWhen(cfg *config.Config, st pipeline.Stage) string {
 	switch st.Name() {
-	case "preflight":
+	case release.Preflight:
 		return "before T0"
-	case "gate":
+	case release.Gate:
 		return "until T0"
-	case "verify":
+	case release.Verify:
 		return "by T0+" + shortDuration(cfg.Window)
 	}
 	if n, ok := st.(pipeline.Needer); ok {
 		for _, need := range n.Needs() {
-			if need != "preflight" {
+			if need != release.Preflight {
 				return "after " + need
 			}
 		}

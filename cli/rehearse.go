@@ -15,6 +15,7 @@ import (
 	"github.com/async-rs/embargo/sandbox"
 	"github.com/async-rs/embargo/sandbox/github"
 	"github.com/async-rs/embargo/stages"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/vault"
 )
 
@@ -195,7 +196,7 @@ func (a *app) rehearsalReport(ctx context.Context, cfg *config.Config, world *sa
 	if err != nil {
 		return
 	}
-	rendered, _ := pipeline.Load[stages.PostRendered](j, "advisory", "render")
+	rendered, _ := pipeline.Load(j, stages.PostRenderedKey)
 	post, url := rendered.Post, rendered.URL
 	if post == "" {
 		return
@@ -204,13 +205,15 @@ func (a *app) rehearsalReport(ctx context.Context, cfg *config.Config, world *sa
 	// only if the advisory stage pushed it (or found it there).
 	blogRefs, err := vault.ListRemote(ctx, world.Blog, nil)
 	tip := blogRefs["refs/heads/"+cfg.Blog.Branch].Hash
-	if state, _ := j.StageState("advisory"); err != nil || tip.IsZero() || state != pipeline.StateDone {
+	if state, _ := j.StageState(release.Advisory); err != nil || tip.IsZero() || state != pipeline.StateDone {
 		return
 	}
 	at := ""
-	for _, st := range j.Steps("advisory") {
-		if t, err := time.Parse(time.RFC3339Nano, st.FirstAt("pushed_at")); err == nil {
-			at = " (" + t.UTC().Format("15:04:05.000") + ")"
+	for _, st := range j.Steps(release.Advisory) {
+		for _, m := range st.FirstMoments() {
+			if m.Public {
+				at = " (" + m.At.UTC().Format("15:04:05.000") + ")"
+			}
 		}
 	}
 	fmt.Fprintf(w, "  blog      %s on %s at %s%s, for %s\n", post, cfg.Blog.Branch, vault.Short(tip), at, url)

@@ -148,12 +148,8 @@ func printHistory(w io.Writer, step *pipeline.StepRecord, verbose bool) {
 		return
 	}
 	var first []string
-	for _, k := range pipeline.Moments {
-		if v := step.FirstAt(k); v != "" {
-			if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-				first = append(first, strings.TrimSuffix(k, "_at")+" "+t.UTC().Format("15:04:05.000"))
-			}
-		}
+	for _, m := range step.FirstMoments() {
+		first = append(first, strings.TrimSuffix(m.Name, "_at")+" "+m.At.UTC().Format("15:04:05.000"))
 	}
 	line := fmt.Sprintf("%d attempts", n)
 	if len(first) > 0 {

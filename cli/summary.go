@@ -9,6 +9,8 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // The summary ends `run` and `rehearse`: a line a stage saying what it made
@@ -28,11 +30,11 @@ func summarize(cfg *config.Config, s *pipeline.StageRecord) stageSummary {
 	writes, found := 0, 0
 	for _, st := range s.Steps {
 		wrote := false
-		for _, k := range pipeline.Moments {
-			t, err := time.Parse(time.RFC3339Nano, st.FirstAt(k))
-			if err != nil || !pipeline.PublicWrite(k) {
+		for _, m := range st.FirstMoments() {
+			if !m.Public {
 				continue
 			}
+			t := m.At
 			wrote = true
 			if row.first.IsZero() || t.Before(row.first) {
 				row.first = t
@@ -44,7 +46,7 @@ func summarize(cfg *config.Config, s *pipeline.StageRecord) stageSummary {
 		switch {
 		case wrote:
 			writes++
-		case st.State == pipeline.StateDone && strings.HasPrefix(st.Name, "publish "):
+		case st.State == pipeline.StateDone && isCrateStep(st.Name):
 			found++ // on the registry already, from an earlier run or by hand
 		}
 	}
@@ -56,7 +58,7 @@ func summarize(cfg *config.Config, s *pipeline.StageRecord) stageSummary {
 	}
 	switch {
 	case row.public != "":
-	case s.Name == "preflight" && s.State == pipeline.StateDone:
+	case s.Name == release.Preflight && s.State == pipeline.StateDone:
 		row.note = fmt.Sprintf("ready: %s passed", plural(len(s.Steps), "check"))
 	default:
 		row.note = lastSummary(s)
@@ -64,29 +66,35 @@ func summarize(cfg *config.Config, s *pipeline.StageRecord) stageSummary {
 	return row
 }
 
+// isCrateStep is whether a step of the publish stage is one version's.
+func isCrateStep(step string) bool {
+	_, ok := stages.CrateOfStep(step)
+	return ok
+}
+
 // madePublic says in a few words what a stage's writes were.
 func madePublic(cfg *config.Config, stage string, writes, found int) string {
 	switch stage {
-	case "push":
+	case release.Push:
 		var branches, tags []string
 		for _, rel := range cfg.Releases {
 			branches = append(branches, rel.PublicBranch)
 			tags = append(tags, rel.Tag)
 		}
 		return "branches " + strings.Join(branches, ", ") + "; tags " + strings.Join(tags, ", ")
-	case "publish":
+	case release.Publish:
 		out := plural(writes, "version") + " uploaded"
 		if found > 0 {
 			out += fmt.Sprintf(", %d found there already", found)
 		}
 		return out
-	case "promote":
+	case release.Promote:
 		return plural(writes, "image") + " copied"
-	case "ghsa":
+	case release.GHSA:
 		if cfg.GHSA != nil {
 			return "the GitHub security advisory " + cfg.GHSA.ID
 		}
-	case "advisory":
+	case release.Advisory:
 		if cfg.Blog != nil && cfg.Blog.Feed != "" {
 			return "the post and the feed entry, on the blog's " + cfg.Blog.Branch
 		}

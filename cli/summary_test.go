@@ -25,12 +25,12 @@ func TestSummarySaysWhatWentPublicAndWhenAgainstT0(t *testing.T) {
 	st := &Status{ID: "ASYNC-STD-SA-2026-001", T0: t0, Deadline: t0.Add(6 * time.Hour), Now: *at(900), Stages: []*pipeline.StageRecord{
 		{Name: "preflight", State: pipeline.StateDone, Ended: at(-4000), Steps: []*pipeline.StepRecord{{Name: "fetch", State: pipeline.StateDone}}},
 		{Name: "push", State: pipeline.StateDone, Ended: at(80), Steps: []*pipeline.StepRecord{
-			{Name: "push", State: pipeline.StateDone, First: map[string]string{"pushed_at": stamp(12)}}}},
+			{Name: "push", State: pipeline.StateDone, First: map[string]string{"pushed_at": stamp(12)}, Public: []string{"pushed_at"}}}},
 		{Name: "promote", State: pipeline.StateSkipped, Ended: at(-4000), Note: "no [[image]] configured"},
 		{Name: "publish", State: pipeline.StateDone, Ended: at(700), Steps: []*pipeline.StepRecord{
-			{Name: "publish demo-core@1.13.1", State: pipeline.StateDone, First: map[string]string{"uploaded_at": stamp(30)}},
+			{Name: "publish demo-core@1.13.1", State: pipeline.StateDone, First: map[string]string{"uploaded_at": stamp(30)}, Public: []string{"uploaded_at"}},
 			// A re-run found it there; the first run's upload stands.
-			{Name: "publish demo@1.13.1", State: pipeline.StateDone, First: map[string]string{"uploaded_at": stamp(150)}, Summary: "already on the registry"},
+			{Name: "publish demo@1.13.1", State: pipeline.StateDone, First: map[string]string{"uploaded_at": stamp(150)}, Public: []string{"uploaded_at"}, Summary: "already on the registry"},
 			{Name: "publish demo@1.12.5", State: pipeline.StateDone, Summary: "already on the registry"},
 		}},
 		{Name: "advisory", State: pipeline.StateFailed, Ended: at(800), Steps: []*pipeline.StepRecord{

@@ -125,11 +125,11 @@ func timelineSVG(st *Status) []byte {
 				esc(s.Name), esc(s.State), esc(s.Started.UTC().Format("15:04:05.000")), esc(end.UTC().Format("15:04:05.000")))
 		}
 		for _, step := range s.Steps {
-			for _, k := range pipeline.Moments {
-				t, err := time.Parse(time.RFC3339Nano, step.FirstAt(k))
-				if err != nil || !pipeline.PublicWrite(k) {
+			for _, m := range step.FirstMoments() {
+				if !m.Public {
 					continue
 				}
+				t, k := m.At, m.Name
 				fmt.Fprintf(&b, `<circle class="write" cx="%.1f" cy="%d" r="4" fill="#1d4f91"><title>%s: %s %s (T0 %s)</title></circle>`+"\n",
 					ax.x(t), y+svgRow/2, esc(step.Name), esc(k[:len(k)-3]), esc(t.UTC().Format("15:04:05.000")), esc(signed(t.Sub(st.T0))))
 			}

@@ -25,8 +25,8 @@ func TestTimelineSVGDrawsEveryStageAndWriteAroundT0(t *testing.T) {
 		{Name: "preflight", State: pipeline.StateDone, Started: at(-45 * time.Minute), Ended: at(-44 * time.Minute)},
 		{Name: "gate", State: pipeline.StateDone, Started: at(-44 * time.Minute), Ended: at(time.Millisecond)},
 		{Name: "publish", State: pipeline.StateDone, Started: at(-44 * time.Minute), Ended: at(2 * time.Second), Steps: []*pipeline.StepRecord{
-			{Name: "publish a@1.0.1", First: stamp(12 * time.Millisecond)},
-			{Name: "publish b@1.0.1", First: stamp(1100 * time.Millisecond)},
+			{Name: "publish a@1.0.1", First: stamp(12 * time.Millisecond), Public: []string{"uploaded_at"}},
+			{Name: "publish b@1.0.1", First: stamp(1100 * time.Millisecond), Public: []string{"uploaded_at"}},
 		}},
 		{Name: "advisory", State: pipeline.StateFailed, Started: at(2 * time.Second), Ended: at(3 * time.Second)},
 		{Name: "verify", State: pipeline.StatePending},

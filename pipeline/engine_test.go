@@ -153,7 +153,7 @@ func TestJournalRecordsEachStepOnDiskBeforeAndAfterItRuns(t *testing.T) {
 	var sawDuring *pipeline.Snapshot
 	e := pipelineOf(&ran, map[string]func(context.Context, *pipeline.Run) error{
 		"push": func(ctx context.Context, run *pipeline.Run) error {
-			_, err := pipeline.Step(run, "push refs", func(res *remoteResult) error {
+			_, err := pipeline.Step(run, pushRefs, func(res *remoteResult) error {
 				sawDuring = onDisk(t, r.path) // what a crash here would leave
 				res.Remote = "https://github.com/async-rs/async-std.git"
 				return nil
@@ -193,13 +193,19 @@ func TestJournalRecordsEachStepOnDiskBeforeAndAfterItRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := pipeline.Load[remoteResult](again, "push", "push refs"); !ok || got.Remote != "https://github.com/async-rs/async-std.git" {
+	if got, ok := pipeline.Load(again, pushRefs); !ok || got.Remote != "https://github.com/async-rs/async-std.git" {
 		t.Errorf("reopened journal result = %+v, %v", got, ok)
 	}
 	if again.Snapshot().Stage("verify").State != pipeline.StateDone {
 		t.Errorf("reopened journal lost the stage states: %v", states(again.Snapshot()))
 	}
 }
+
+// The keys of the steps the tests record.
+var (
+	pushRefs        = pipeline.Key[remoteResult]{Stage: "push", Step: "push refs"}
+	publishAsyncStd = pipeline.Key[commandResult]{Stage: "publish", Step: "publish async-std"}
+)
 
 // remoteResult and commandResult are step results as a stage's types are.
 type remoteResult struct {
@@ -266,7 +272,7 @@ func TestJournalAndOutputNeverHoldASecret(t *testing.T) {
 				t.Fatal("token not found")
 			}
 			run.Note("used token %s", tok)
-			_, err := pipeline.Step(run, "publish async-std", func(res *commandResult) error {
+			_, err := pipeline.Step(run, publishAsyncStd, func(res *commandResult) error {
 				res.Command = "cargo publish --token " + tok
 				res.Index = []string{"https://ci:" + "pw-in-url@index.example.org/"}
 				return errors.Join(boom, errors.New("registry said: bad token "+tok))
@@ -290,7 +296,7 @@ func TestJournalAndOutputNeverHoldASecret(t *testing.T) {
 	}
 	j := onDisk(t, r.path)
 	step := j.Stage("publish").Steps[0]
-	if got, _ := pipeline.Load[commandResult](reread(t, r.path), "publish", "publish async-std"); got.Command != "cargo publish --token ***" || !strings.Contains(step.Error, "bad token ***") {
+	if got, _ := pipeline.Load(reread(t, r.path), publishAsyncStd); got.Command != "cargo publish --token ***" || !strings.Contains(step.Error, "bad token ***") {
 		t.Errorf("step = %+v, want the token replaced, the rest kept", step)
 	}
 	if !strings.Contains(j.Stage("publish").Error, "upload refused") {

@@ -19,7 +19,7 @@ import (
 // records its own try as the upload, as the publish stage does.
 func publishStep(onRegistry, refused *bool) func(context.Context, *pipeline.Run) error {
 	return func(ctx context.Context, r *pipeline.Run) error {
-		_, err := pipeline.Step(r, "publish demo@1.0.1", func(res *uploadResult) error {
+		_, err := pipeline.Step(r, publishDemo, func(res *uploadResult) error {
 			if *onRegistry && !*refused {
 				res.Said = "already on the registry with the sealed checksum"
 				return nil
@@ -34,8 +34,15 @@ func publishStep(onRegistry, refused *bool) func(context.Context, *pipeline.Run)
 	}
 }
 
+// The keys of the steps the tests record.
+var (
+	publishDemo = pipeline.Key[uploadResult]{Stage: "publish", Step: "publish demo@1.0.1"}
+	verifyPost  = pipeline.Key[liveResult]{Stage: "verify", Step: "post"}
+)
+
 // uploadResult is a publish step's result, as a stage's type is: its
-// moments are time fields named _at.
+// moments are the upload, a public write, and the sight of it in the
+// index.
 type uploadResult struct {
 	UploadedAt time.Time `json:"uploaded_at,omitzero"`
 	VisibleAt  time.Time `json:"visible_at,omitzero"`
@@ -44,12 +51,20 @@ type uploadResult struct {
 
 func (u uploadResult) Summary() string { return u.Said }
 
+func (u uploadResult) Moments() []pipeline.Moment {
+	return []pipeline.Moment{{Name: "uploaded_at", At: u.UploadedAt, Public: true}, {Name: "visible_at", At: u.VisibleAt}}
+}
+
 type liveResult struct {
 	LiveAt time.Time `json:"live_at,omitzero"`
 	Said   string    `json:"said,omitempty"`
 }
 
 func (l liveResult) Summary() string { return l.Said }
+
+func (l liveResult) Moments() []pipeline.Moment {
+	return []pipeline.Moment{{Name: "live_at", At: l.LiveAt}}
+}
 
 // A step run again keeps the history of what it did: both attempts, and
 // the time of the upload the first one made, which the re-run that found
@@ -154,7 +169,7 @@ func TestAStepsHistoryIsBounded(t *testing.T) {
 	n := 0
 	e := pipelineOf(nil, map[string]func(context.Context, *pipeline.Run) error{
 		"verify": func(ctx context.Context, r *pipeline.Run) error {
-			_, err := pipeline.Step(r, "post", func(res *liveResult) error {
+			_, err := pipeline.Step(r, verifyPost, func(res *liveResult) error {
 				n++
 				if n == 1 {
 					res.LiveAt = r.Now().UTC()
@@ -228,7 +243,7 @@ func TestStepsStartedTogetherAreEachOnDiskBeforeTheirBodyRuns(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				name := fmt.Sprintf("publish demo-%d@1.0.1", i)
-				_, err := pipeline.Step(r, name, func(*pipeline.Said) error {
+				_, err := pipeline.Step(r, pipeline.Key[pipeline.Said]{Stage: "publish", Step: name}, func(*pipeline.Said) error {
 					j, err := pipeline.ReadJournal(path)
 					if err != nil {
 						return err
@@ -298,11 +313,11 @@ func TestAResultOfAVersion2JournalIsReadThroughItsType(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, ok := pipeline.Load[legacyUpload](j, "publish", "publish demo@1.0.1")
+	got, ok := pipeline.Load(j, pipeline.Key[legacyUpload](publishDemo))
 	if !ok || got.UploadedAt.Format(time.RFC3339Nano) != "2026-12-01T14:00:00.5Z" || got.Said != "published; the index shows the sealed checksum" {
 		t.Errorf("Load = %+v, %v: want the version 2 result", got, ok)
 	}
-	if _, ok := pipeline.Load[uploadResult](j, "publish", "publish demo@1.0.1"); ok {
+	if _, ok := pipeline.Load(j, publishDemo); ok {
 		t.Error("a type without ReadLegacy read a version 2 result")
 	}
 	if s := j.Steps("publish")[0]; s.Summary != "published; the index shows the sealed checksum" || s.FirstAt("uploaded_at") != "2026-12-01T14:00:00.5Z" {

@@ -15,7 +15,7 @@ func TestAnInterruptedStageIsRecordedInterruptedAndResumesThere(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	e := pipelineOf(nil, map[string]func(context.Context, *pipeline.Run) error{
 		"verify": func(ctx context.Context, r *pipeline.Run) error {
-			_, err := pipeline.Step(r, "post", func(*pipeline.Said) error {
+			_, err := pipeline.Step(r, pipeline.Key[pipeline.Said]{Stage: "verify", Step: "post"}, func(*pipeline.Said) error {
 				cancel() // the operator presses Ctrl-C while the post is polled
 				<-ctx.Done()
 				return ctx.Err()

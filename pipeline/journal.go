@@ -96,12 +96,16 @@ type StepRecord struct {
 	// Legacy is the result of a step recorded by a journal of version 1
 	// or 2, a map of strings, kept for the result types that read it.
 	Legacy map[string]string `json:"legacy_result,omitempty"`
-	// First holds the first value each moment of the step had (a result
-	// field ending in _at: pushed_at, uploaded_at, visible_at), from the
-	// earliest attempt that recorded it. A re-run that finds the crate
+	// First holds the first value each moment of the step had (the
+	// Moments of its results: pushed_at, uploaded_at, visible_at), from
+	// the earliest attempt that recorded it. A re-run that finds the crate
 	// already on the registry records no uploaded_at, and would not
 	// replace the one here if it did: this is when things became public.
 	First map[string]string `json:"first,omitempty"`
+	// Public names the moments of First that were writes to a public
+	// target, as the results said (Moment.Public); the others were
+	// observations of one.
+	Public []string `json:"public,omitempty"`
 	// Attempts is every run of the step, oldest first: the first and the
 	// latest maxAttempts-1 are kept, Dropped counts those left out.
 	Attempts []*Attempt `json:"attempts,omitempty"`
@@ -115,32 +119,13 @@ type Attempt struct {
 	State   string     `json:"state"`
 	Error   string     `json:"error,omitempty"`
 	Summary string     `json:"summary,omitempty"`
-	// Moments are the moments this attempt recorded (its _at results).
+	// Moments are the moments this attempt's result recorded.
 	Moments map[string]string `json:"moments,omitempty"`
 }
 
 // maxAttempts bounds the history of a step: a verify repeated every few
 // minutes for hours must not grow the journal without end.
 const maxAttempts = 20
-
-// IsMoment is true for a result key that records when something happened
-// in the world (it ends in _at); its first value is kept in First.
-func IsMoment(key string) bool { return strings.HasSuffix(key, "_at") }
-
-// Moments are the moments the stages record, in the order a release
-// reaches them: the push, the image copies, the uploads, each version seen
-// in the index, the GitHub advisory's publication.
-var Moments = []string{"pushed_at", "copied_at", "uploaded_at", "visible_at", "published_at"}
-
-// PublicWrite is whether a moment is a write to a public target; the
-// others (visible_at, verify's live_at) are observations of one.
-func PublicWrite(moment string) bool {
-	switch moment {
-	case "pushed_at", "copied_at", "uploaded_at", "published_at":
-		return true
-	}
-	return false
-}
 
 // StageNames are the journal's stages, in pipeline order.
 func (j *Journal) StageNames() []string {
@@ -166,6 +151,43 @@ func (s *StepRecord) FirstAt(key string) string {
 	return ""
 }
 
+// FirstMoment is a moment of a step, as first recorded.
+type FirstMoment struct {
+	Name   string
+	At     time.Time
+	Public bool
+}
+
+// FirstMoments are the step's first moments, earliest first (the push,
+// an upload before the version shows in the index); a value that is not
+// a time is left out.
+func (s *StepRecord) FirstMoments() []FirstMoment {
+	names := map[string]bool{}
+	for k := range s.First {
+		names[k] = true
+	}
+	for _, a := range s.Attempts {
+		for k := range a.Moments {
+			names[k] = true
+		}
+	}
+	var out []FirstMoment
+	for k := range names {
+		t, err := time.Parse(time.RFC3339Nano, s.FirstAt(k))
+		if err != nil {
+			continue
+		}
+		out = append(out, FirstMoment{Name: k, At: t, Public: slices.Contains(s.Public, k)})
+	}
+	slices.SortFunc(out, func(a, b FirstMoment) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out
+}
+
 // begin starts an attempt, in the journal's lock. An attempt still
 // running from before was cut off by a crash or a kill: this one is what
 // followed.
@@ -187,13 +209,19 @@ func (s *StepRecord) begin(now time.Time) *Attempt {
 	return a
 }
 
-// end records the outcome of attempt a, in the journal's lock.
-func (s *StepRecord) end(a *Attempt, at time.Time, state string, result json.RawMessage, summary string, err error) {
+// end records the outcome of attempt a, in the journal's lock: its result
+// and the moments the result declared.
+func (s *StepRecord) end(a *Attempt, at time.Time, state string, result json.RawMessage, summary string, moments []Moment, err error) {
 	s.Ended, s.Result, s.Summary, s.State, s.Error, s.Legacy = &at, result, summary, state, "", nil
 	if err != nil {
 		s.Error = err.Error()
 	}
-	a.Ended, a.State, a.Error, a.Summary, a.Moments = &at, state, s.Error, summary, moments(result)
+	a.Ended, a.State, a.Error, a.Summary, a.Moments = &at, state, s.Error, summary, momentTimes(moments)
+	for _, m := range moments {
+		if m.Public && a.Moments[m.Name] != "" && !slices.Contains(s.Public, m.Name) {
+			s.Public = append(s.Public, m.Name)
+		}
+	}
 	for k, v := range a.Moments {
 		if s.First[k] == "" {
 			if s.First == nil {

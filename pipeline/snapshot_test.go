@@ -16,7 +16,7 @@ func TestASnapshotIsACopyTheRunningStepsNeverChange(t *testing.T) {
 	e := pipelineOf(nil, map[string]func(context.Context, *pipeline.Run) error{
 		"publish": func(ctx context.Context, run *pipeline.Run) error {
 			snaps = append(snaps, run.Journal.Snapshot())
-			_, err := pipeline.Step(run, "publish async-std", func(res *commandResult) error {
+			_, err := pipeline.Step(run, publishAsyncStd, func(res *commandResult) error {
 				res.Command = "cargo publish"
 				return nil
 			})

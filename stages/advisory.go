@@ -19,6 +19,7 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/blog"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/retry"
 	"github.com/async-rs/embargo/templates"
 )
@@ -27,10 +28,10 @@ import (
 // the blog repository and pushes it.
 type Advisory struct{}
 
-func (Advisory) Name() string { return "advisory" }
+func (Advisory) Name() string { return release.Advisory }
 
 // Needs: the advisory tells users to upgrade to versions that must exist.
-func (Advisory) Needs() []string { return []string{"publish"} }
+func (Advisory) Needs() []string { return []string{release.Publish} }
 func (Advisory) Summary() string {
 	return "the advisory post and its feed entry committed to the blog and pushed; remote branch verified"
 }
@@ -79,7 +80,7 @@ func (ch *blogChange) paths() string {
 }
 
 func (Advisory) Run(ctx context.Context, r *pipeline.Run) error {
-	if !r.Selected("gate") {
+	if !r.Selected(release.Gate) {
 		// Run without the gate (--from, --only): the late-start rule is
 		// this stage's to apply.
 		if err := lateStart(r); err != nil {
@@ -88,11 +89,11 @@ func (Advisory) Run(ctx context.Context, r *pipeline.Run) error {
 	}
 	p := &posting{r: r, cfg: r.Config}
 	return runSteps(ctx,
-		step(r, "render", p.render), // the post and the feed entry, as preflight checked them
-		step(r, "clone", p.clone),   // the blog's branch, fetched into the private clone
-		step(r, "write", p.write),   // the commit, made privately: nothing public yet
-		step(r, "push", p.push),     // the one public write, behind the gate
-		step(r, "verify", p.verify), // the remote branch holds the post
+		step(r, PostRenderedKey, p.render), // the post and the feed entry, as preflight checked them
+		step(r, blogFetchedKey, p.clone),   // the blog's branch, fetched into the private clone
+		step(r, postCommittedKey, p.write), // the commit, made privately: nothing public yet
+		step(r, postPushedKey, p.push),     // the one public write, behind the gate
+		step(r, postOnBlogKey, p.verify),   // the remote branch holds the post
 	)
 }
 
@@ -125,7 +126,7 @@ func (p *posting) render(ctx context.Context, res *PostRendered) error {
 	p.model, p.post = m, out.Post
 	sum := sha256.Sum256(p.post.Content)
 	digest := hex.EncodeToString(sum[:])
-	if checked, ok := pipeline.Load[AdvisoryChecked](r.Journal, "preflight", "advisory"); ok && checked.Outputs[p.post.Path] != "" && checked.Outputs[p.post.Path] != digest {
+	if checked, ok := pipeline.Load(r.Journal, AdvisoryCheckedKey); ok && checked.Outputs[p.post.Path] != "" && checked.Outputs[p.post.Path] != digest {
 		r.Warnf("the post renders differently than at preflight (the registry's versions or the templates changed since): publishing it as rendered now; `embargo render` shows it")
 	}
 	*res = PostRendered{ID: m.ID, Post: p.post.Path, Sha256: digest, URL: m.URL, Bytes: len(p.post.Content)}
@@ -285,7 +286,7 @@ func blogWants(r *pipeline.Run, c blogFiles, tip plumbing.Hash, m *templates.Mod
 		ch.files[post.Path] = post.Content
 	case !bytes.Equal(have, post.Content):
 		if !r.Force {
-			return nil, &pipeline.RerunError{From: "advisory", Force: true, Err: fmt.Errorf("%s already exists on the blog's %s (at %s) with other content: compare it with `embargo render`; a re-run with --force replaces it",
+			return nil, &pipeline.RerunError{From: release.Advisory, Force: true, Err: fmt.Errorf("%s already exists on the blog's %s (at %s) with other content: compare it with `embargo render`; a re-run with --force replaces it",
 				post.Path, r.Config.Blog.Branch, short(tip))}
 		}
 		r.Warnf("%s on the blog has other content: replacing it (--force)", post.Path)

@@ -4,10 +4,21 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/vault"
 )
 
 // What the advisory stage's steps record.
+
+// The advisory stage's steps.
+var (
+	PostRenderedKey  = pipeline.Key[PostRendered]{Stage: release.Advisory, Step: "render"}
+	blogFetchedKey   = pipeline.Key[BlogFetched]{Stage: release.Advisory, Step: "clone"}
+	postCommittedKey = pipeline.Key[PostCommitted]{Stage: release.Advisory, Step: "write"}
+	postPushedKey    = pipeline.Key[PostPushed]{Stage: release.Advisory, Step: "push"}
+	postOnBlogKey    = pipeline.Key[PostOnBlog]{Stage: release.Advisory, Step: "verify"}
+)
 
 // PostRendered is the render step: the post as published.
 type PostRendered struct {
@@ -60,6 +71,11 @@ type PostPushed struct {
 }
 
 func (p PostPushed) Summary() string { return p.Text }
+
+// Moments: the push is the advisory's public write.
+func (p PostPushed) Moments() []pipeline.Moment {
+	return []pipeline.Moment{{Name: "pushed_at", At: p.PushedAt, Public: true}}
+}
 
 // PostOnBlog is the verify step: the remote branch holds the post.
 type PostOnBlog struct {

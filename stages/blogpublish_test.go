@@ -86,7 +86,7 @@ func TestAdvisoryPostIsPushedOnceAtT0(t *testing.T) {
 	if n := len(b.landed()); n != 1 {
 		t.Errorf("%d pushes after a re-run, want the first run's 1", n)
 	}
-	if res, _ := pipeline.Load[PostPushed](r.Journal, "advisory", "push"); res.Text != "nothing to push: the blog already has the post" {
+	if res, _ := pipeline.Load(r.Journal, postPushedKey); res.Text != "nothing to push: the blog already has the post" {
 		t.Errorf("the re-run's push says %q", res.Text)
 	}
 }

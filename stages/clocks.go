@@ -14,6 +14,7 @@ import (
 	"github.com/async-rs/embargo/stages/clock"
 	"github.com/async-rs/embargo/stages/index"
 	"github.com/async-rs/embargo/stages/oci"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // The clocks of the public targets. T0 is the world's T0: the gate opens
@@ -23,7 +24,7 @@ import (
 // the last seconds before T0, and a run that writes without either before
 // its first write.
 
-const whyPreflight = "preflight"
+const whyPreflight = release.Preflight
 
 // clockPlan is how a measurement is made: rounds after the first burst,
 // and the time it may take (a round waits for the next tick-over of the
@@ -259,7 +260,7 @@ func startClocks(ctx context.Context, r *pipeline.Run) (wait func() ([]pipeline.
 // journal and the output, a warning for a clock far off, a problem for one
 // off by more than the window.
 func recordClocks(r *pipeline.Run, wait func() ([]pipeline.Offset, bool), add func(subject, fix, format string, args ...any)) error {
-	_, err := pipeline.Step(r, "clocks", func(res *ClocksMeasured) error {
+	_, err := pipeline.Step(r, clocksKey, func(res *ClocksMeasured) error {
 		offs, ok := wait()
 		if !ok {
 			return nil

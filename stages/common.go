@@ -12,6 +12,7 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/vault"
 )
 
@@ -44,9 +45,6 @@ func openVault(r *pipeline.Run) (ReleaseVault, error) {
 
 func sourcePath(r *pipeline.Run) string { return r.Config.Resolve(r.Config.Source.Repo) }
 
-// lineStep names the preflight step of a line; push reads its results.
-func lineStep(rel config.Release) string { return "line " + rel.Line }
-
 // tagger is the handler, at T0: tags made by any run on any machine are the
 // same object.
 func tagger(cfg *config.Config) object.Signature {
@@ -62,6 +60,12 @@ func tagMessage(cfg *config.Config, rel config.Release) string {
 }
 
 func short(h plumbing.Hash) string { return vault.Short(h) }
+
+// HeldKey is the held step of stage, which is about to make the held tips
+// public (push, publish).
+func HeldKey(stage string) pipeline.Key[HeldTips] {
+	return pipeline.Key[HeldTips]{Stage: stage, Step: "held"}
+}
 
 // HeldTips is the held step of a stage about to make the held tips
 // public: each line's tip, read again.
@@ -86,7 +90,7 @@ func (h *HeldTips) add(line string, tip plumbing.Hash) {
 func heldTips(ctx context.Context, r *pipeline.Run, v HeldBranches, done string) (map[string]plumbing.Hash, error) {
 	cfg := r.Config
 	held := map[string]plumbing.Hash{}
-	if _, err := pipeline.Step(r, "held", func(res *HeldTips) error {
+	if _, err := pipeline.Step(r, HeldKey(r.Stage()), func(res *HeldTips) error {
 		if _, _, missing, err := fetchHeld(ctx, r, v); err != nil {
 			return err
 		} else if len(missing) > 0 {
@@ -95,7 +99,7 @@ func heldTips(ctx context.Context, r *pipeline.Run, v HeldBranches, done string)
 		for _, rel := range cfg.Releases {
 			h, _ := v.Held(rel.Branch)
 			if checked, ok := CheckedLine(r, rel); ok && checked.Held != "" && checked.Held != h.String() {
-				return pipeline.RerunFrom("preflight", fmt.Errorf("held branch %s moved since preflight (%s, now %s): preflight must check the new tip",
+				return pipeline.RerunFrom(release.Preflight, fmt.Errorf("held branch %s moved since preflight (%s, now %s): preflight must check the new tip",
 					rel.Branch, vault.ShortHex(checked.Held), short(h)))
 			}
 			held[rel.Line] = h

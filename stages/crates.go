@@ -17,10 +17,6 @@ import (
 	"github.com/async-rs/embargo/stages/seal"
 )
 
-// packageStep is the preflight step that records a line's packages (a
-// Packaged).
-func packageStep(rel config.Release) string { return "package " + rel.Line }
-
 // registryIndex is where crates go: the configured registry, or the
 // sandbox registry in a rehearsal.
 func registryIndex(r *pipeline.Run) string {

@@ -19,6 +19,7 @@ import (
 	"github.com/async-rs/embargo/stages/github"
 	"github.com/async-rs/embargo/stages/index"
 	"github.com/async-rs/embargo/stages/oci"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // fakeT0 is the embargo instant of the fake worlds.
@@ -83,7 +84,7 @@ func rewrite(t *testing.T, r *pipeline.Run, edit func(*pipeline.Snapshot)) {
 // prepared is a preflight that checks nothing and finishes: run before T0,
 // it is what lets a later run past T0 proceed without --late.
 var prepared = recordingPreflight{fn: func(r *pipeline.Run) error {
-	_, err := pipeline.Step(r, "checked", func(*pipeline.Said) error { return nil })
+	_, err := pipeline.Step(r, pipeline.Key[pipeline.Said]{Stage: release.Preflight, Step: "checked"}, func(*pipeline.Said) error { return nil })
 	return err
 }}
 

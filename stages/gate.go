@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/vault"
 )
 
@@ -16,13 +17,13 @@ import (
 // pipeline.Gate.Allow itself.
 type Gate struct{}
 
-func (Gate) Name() string    { return "gate" }
-func (Gate) Needs() []string { return []string{"preflight"} }
+func (Gate) Name() string    { return release.Gate }
+func (Gate) Needs() []string { return []string{release.Preflight} }
 func (Gate) Summary() string { return "wait for T0, on this machine's clock and every target's" }
 
 func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 	g := r.Gate
-	_, err := pipeline.Step(r, "wait", func(res *GateOpened) error {
+	_, err := pipeline.Step(r, GateOpenedKey, func(res *GateOpened) error {
 		start := r.Now()
 		res.T0 = g.T0.UTC()
 		if !start.Before(g.T0) {
@@ -62,7 +63,7 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 		}
 		then := awaited(r)
 		late, err := g.Wait(ctx, interval, func(left time.Duration) {
-			r.Out.Emit(pipeline.Event{Kind: pipeline.EventCountdown, Stage: "gate", Msg: "T-" + countdown(left) + then,
+			r.Out.Emit(pipeline.Event{Kind: pipeline.EventCountdown, Stage: release.Gate, Msg: "T-" + countdown(left) + then,
 				Data: map[string]any{"remaining_s": left.Seconds()}})
 		})
 		woke := r.Now()
@@ -98,6 +99,9 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 	return err
 }
 
+// GateOpenedKey is the gate's wait.
+var GateOpenedKey = pipeline.Key[GateOpened]{Stage: release.Gate, Step: "wait"}
+
 // GateOpened is the gate's wait: when it woke, how late, on which clocks.
 type GateOpened struct {
 	T0 time.Time `json:"t0"`
@@ -122,10 +126,10 @@ func (g GateOpened) Summary() string { return g.Text }
 // when the gate opens.
 func awaited(r *pipeline.Run) string {
 	var parts []string
-	if r.Selected("push") {
+	if r.Selected(release.Push) {
 		parts = append(parts, fmt.Sprintf("push %d line(s)' branches and tags", len(r.Config.Releases)))
 	}
-	if r.Selected("publish") {
+	if r.Selected(release.Publish) {
 		versions := 0
 		for _, rel := range r.Config.Releases {
 			checked, _ := CheckedLine(r, rel)
@@ -137,7 +141,7 @@ func awaited(r *pipeline.Run) string {
 			parts = append(parts, "publish")
 		}
 	}
-	if r.Selected("promote") && len(r.Config.Images) > 0 {
+	if r.Selected(release.Promote) && len(r.Config.Images) > 0 {
 		parts = append(parts, fmt.Sprintf("promote %d image(s)", len(r.Config.Images)))
 	}
 	if len(parts) == 0 {

@@ -10,6 +10,7 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/github"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/templates"
 )
 
@@ -20,8 +21,8 @@ import (
 // advisory tells users to upgrade to versions that must exist.
 type GHSA struct{}
 
-func (GHSA) Name() string    { return "ghsa" }
-func (GHSA) Needs() []string { return []string{"publish"} }
+func (GHSA) Name() string    { return release.GHSA }
+func (GHSA) Needs() []string { return []string{release.Publish} }
 func (GHSA) Summary() string {
 	return "the draft GitHub security advisory gets every line's ranges, the severity and credits, and is published"
 }
@@ -67,7 +68,7 @@ func (GHSA) Run(ctx context.Context, r *pipeline.Run) error {
 		return err
 	}
 	want := ghsaWant(r.Config, m)
-	if _, err := pipeline.Step(r, "read", func(res *GHSARead) error {
+	if _, err := pipeline.Step(r, ghsaReadKey, func(res *GHSARead) error {
 		a, err := c.Advisory(ctx, g.Repo, g.ID)
 		if err != nil {
 			return ghsaError(r, err)
@@ -87,16 +88,23 @@ func (GHSA) Run(ctx context.Context, r *pipeline.Run) error {
 	if err := awaitGate(ctx, r); err != nil {
 		return err
 	}
-	if _, err := pipeline.Step(r, "publish", func(res *GHSAPublished) error {
+	if _, err := pipeline.Step(r, ghsaPublishedKey, func(res *GHSAPublished) error {
 		return publishGHSA(ctx, r, c, want, res)
 	}); err != nil {
 		return err
 	}
-	_, err = pipeline.Step(r, "verify", func(res *GHSAVerified) error {
+	_, err = pipeline.Step(r, ghsaVerifiedKey, func(res *GHSAVerified) error {
 		return verifyGHSA(ctx, r, c, want, res)
 	})
 	return err
 }
+
+// The ghsa stage's steps.
+var (
+	ghsaReadKey      = pipeline.Key[GHSARead]{Stage: release.GHSA, Step: "read"}
+	ghsaPublishedKey = pipeline.Key[GHSAPublished]{Stage: release.GHSA, Step: "publish"}
+	ghsaVerifiedKey  = pipeline.Key[GHSAVerified]{Stage: release.GHSA, Step: "verify"}
+)
 
 // GHSARead is the ghsa stage's first look at the advisory.
 type GHSARead struct {
@@ -117,6 +125,13 @@ type GHSAPublished struct {
 }
 
 func (g GHSAPublished) Summary() string { return g.Text }
+
+// Moments: the PATCH that published the advisory is a public write.
+// GitHub's own time of publication is what GitHub says, recorded in the
+// result only.
+func (g GHSAPublished) Moments() []pipeline.Moment {
+	return []pipeline.Moment{{Name: "published_at", At: g.PublishedAt, Public: true}}
+}
 
 // GHSAVerified is the advisory read back, by the ghsa stage and by verify.
 type GHSAVerified struct {
@@ -154,7 +169,7 @@ func publishGHSA(ctx context.Context, r *pipeline.Run, c AdvisoryAPI, want githu
 		// Someone edited it after it was published: never overwritten
 		// silently, as a post with other content is not.
 		if !r.Force {
-			return &pipeline.RerunError{From: "ghsa", Force: true, Err: fmt.Errorf("%s is published, but %s: compare it on GitHub (%s); a re-run with --force sets it as the release says",
+			return &pipeline.RerunError{From: release.GHSA, Force: true, Err: fmt.Errorf("%s is published, but %s: compare it on GitHub (%s); a re-run with --force sets it as the release says",
 				g.ID, strings.Join(diffs, "; "), cur.HTMLURL)}
 		}
 		r.Warnf("%s is published with other content (%s): setting it as the release says (--force)", g.ID, strings.Join(diffs, "; "))
@@ -191,7 +206,7 @@ func verifyGHSA(ctx context.Context, r *pipeline.Run, c AdvisoryAPI, want github
 		return fmt.Errorf("the GitHub advisory %s is %s, not published", g.ID, a.State)
 	}
 	if diffs := ghsaDiffs(a, want); len(diffs) > 0 {
-		return &pipeline.RerunError{From: "ghsa", Force: true, Err: fmt.Errorf("the GitHub advisory %s is published, but %s: a re-run with --force sets it as the release says", g.ID, strings.Join(diffs, "; "))}
+		return &pipeline.RerunError{From: release.GHSA, Force: true, Err: fmt.Errorf("the GitHub advisory %s is published, but %s: a re-run with --force sets it as the release says", g.ID, strings.Join(diffs, "; "))}
 	}
 	res.Text = fmt.Sprintf("%s published with %d vulnerable range(s): %s", g.ID, len(a.Vulnerabilities), a.HTMLURL)
 	return nil

@@ -140,7 +140,7 @@ func TestGHSAIsPublishedAtT0WithEveryLinesRangeOnceAndReRunsWriteNothing(t *test
 	if want := []sandbox.Credit{{Login: "octocat", Type: "finder"}, {Login: "hubot", Type: "reporter"}}; !slices.Equal(a.Credits, want) {
 		t.Errorf("credits %+v, want %+v", a.Credits, want)
 	}
-	if got, _ := pipeline.Load[GHSAPublished](w.r.Journal, "ghsa", "publish"); got.PublishedAt.IsZero() {
+	if got, _ := pipeline.Load(w.r.Journal, ghsaPublishedKey); got.PublishedAt.IsZero() {
 		t.Error("the journal does not record when the advisory was published")
 	}
 
@@ -153,7 +153,7 @@ func TestGHSAIsPublishedAtT0WithEveryLinesRangeOnceAndReRunsWriteNothing(t *test
 	if n := w.srv.Patches(); n != 1 {
 		t.Errorf("%d PATCHes after the re-run, want the first run's 1", n)
 	}
-	if got, _ := pipeline.Load[GHSAPublished](w.r.Journal, "ghsa", "publish"); !strings.Contains(got.Summary(), "nothing written") {
+	if got, _ := pipeline.Load(w.r.Journal, ghsaPublishedKey); !strings.Contains(got.Summary(), "nothing written") {
 		t.Errorf("re-run's summary %q, want it to say nothing was written", got.Summary())
 	}
 	w.assertNoToken(t)

@@ -106,7 +106,7 @@ func (w *gitWorld) check(t *testing.T, env map[string]string, rehearsal bool) ([
 	if err := execute(t, r, pipeline.Selection{Only: "preflight"}, check); err != nil {
 		t.Fatalf("preflight: %v\n%s", err, out)
 	}
-	said, _ := pipeline.Load[pipeline.Said](r.Journal, "preflight", "credentials")
+	said, _ := pipeline.Load(r.Journal, credentialsKey)
 	for _, f := range c.findings {
 		if strings.Contains(f.String(), pushToken) || strings.Contains(f.String(), readToken) || strings.Contains(f.String(), "wrong-token") {
 			t.Errorf("a finding shows a token: %s", f)

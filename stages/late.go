@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // A run that starts after T0 proceeds at once only when this release was
@@ -95,7 +96,7 @@ func preparedBeforeT0(r *pipeline.Run) string {
 	if m, ok, err := readSeal(r); err == nil && ok && m.SealedAt.Before(r.Gate.T0) {
 		return "sealed " + m.SealedAt.UTC().Format(time.RFC3339)
 	}
-	for _, st := range r.Journal.Steps("preflight") {
+	for _, st := range r.Journal.Steps(release.Preflight) {
 		for _, a := range st.Attempts {
 			if a.State == pipeline.StateDone && a.Ended != nil && a.Ended.Before(r.Gate.T0) {
 				return "a preflight finished " + a.Ended.UTC().Format(time.RFC3339)
@@ -152,8 +153,8 @@ func begunPublicly(r *pipeline.Run) (what string, at time.Time) {
 // gate (--from, --only), at once if T0 has passed and the late-start rule
 // allows it; before T0 the gate's own check refuses the write.
 func awaitGate(ctx context.Context, r *pipeline.Run) error {
-	if r.Selected("gate") {
-		return r.WaitFor(ctx, "gate")
+	if r.Selected(release.Gate) {
+		return r.WaitFor(ctx, release.Gate)
 	}
 	return lateStart(r)
 }
@@ -162,7 +163,7 @@ func awaitGate(ctx context.Context, r *pipeline.Run) error {
 // run's gate will open the stage's writes; a stage run without its gate
 // does not wait (the gate refuses its writes before T0).
 func sleepUntilLead(ctx context.Context, r *pipeline.Run, lead time.Duration) error {
-	if !r.Selected("gate") {
+	if !r.Selected(release.Gate) {
 		return nil
 	}
 	// The opening, not T0: a target whose clock is behind, or a gate

@@ -10,6 +10,7 @@ import (
 
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/blog"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/templates"
 )
 
@@ -20,9 +21,6 @@ import (
 // it with the record. So the post published at T0 is, byte for byte, the
 // post that was checked and sealed: the advisory stage never reads the
 // live site to decide what the post looks like.
-
-// conventionsStep is preflight's step that reads the conventions.
-const conventionsStep = "conventions"
 
 // recordedConventions are the conventions the post is rendered with: the
 // seal's when the release was sealed with them, else the ones preflight
@@ -36,8 +34,8 @@ func recordedConventions(r *pipeline.Run) (conv templates.Conventions, from stri
 	if r.Journal == nil {
 		return templates.Conventions{}, "", false
 	}
-	if pc, ok := pipeline.Load[PostConventions](r.Journal, "preflight", conventionsStep); ok && pc.Tip != "" {
-		return pc.Conventions, "preflight", true
+	if pc, ok := pipeline.Load(r.Journal, ConventionsKey); ok && pc.Tip != "" {
+		return pc.Conventions, release.Preflight, true
 	}
 	return templates.Conventions{}, "", false
 }
@@ -82,7 +80,7 @@ func SealedConventions(r *pipeline.Run) *templates.Conventions {
 	if r.Config.Blog == nil {
 		return nil
 	}
-	pc, ok := pipeline.Load[PostConventions](r.Journal, "preflight", conventionsStep)
+	pc, ok := pipeline.Load(r.Journal, ConventionsKey)
 	if !ok || pc.Tip == "" {
 		return nil
 	}
@@ -167,8 +165,8 @@ func recordConventions(ctx context.Context, r *pipeline.Run, bc conventionsClone
 	if err != nil {
 		return tip, false, nil // the advisory step reports it
 	}
-	prior, priorOK := pipeline.Load[PostConventions](r.Journal, "preflight", conventionsStep)
-	_, err = pipeline.Step(r, conventionsStep, func(res *PostConventions) error {
+	prior, priorOK := pipeline.Load(r.Journal, ConventionsKey)
+	_, err = pipeline.Step(r, ConventionsKey, func(res *PostConventions) error {
 		var err error
 		if tip, err = bc.Fetch(ctx); err != nil {
 			if priorOK {

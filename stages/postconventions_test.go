@@ -77,7 +77,7 @@ func TestTheAdvisoryPublishesThePostAsCheckedBeforeT0(t *testing.T) {
 	if !ok || !bytes.Equal(got, checked.Post.Content) {
 		t.Errorf("the blog holds\n%s\nwant the post checked before T0:\n%s", got, checked.Post.Content)
 	}
-	if rendered, _ := pipeline.Load[PostRendered](r.Journal, "advisory", "render"); rendered.Sha256 != sum(checked.Post.Content) {
+	if rendered, _ := pipeline.Load(r.Journal, PostRenderedKey); rendered.Sha256 != sum(checked.Post.Content) {
 		t.Errorf("the advisory stage rendered %s, preflight %s", rendered.Sha256, sum(checked.Post.Content))
 	}
 
@@ -85,7 +85,7 @@ func TestTheAdvisoryPublishesThePostAsCheckedBeforeT0(t *testing.T) {
 	if err := execute(t, r, pipeline.Selection{Only: "preflight"}, readingPreflight); err != nil {
 		t.Fatal(err)
 	}
-	if pc, _ := pipeline.Load[PostConventions](r.Journal, "preflight", conventionsStep); !strings.HasPrefix(pc.Kept, "as read at ") || pc.Conventions.Tags != "string" {
+	if pc, _ := pipeline.Load(r.Journal, ConventionsKey); !strings.HasPrefix(pc.Kept, "as read at ") || pc.Conventions.Tags != "string" {
 		t.Errorf("preflight after T0 recorded %+v, want what it read before T0", pc)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/blog"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/trustpub"
 	"github.com/async-rs/embargo/templates"
 )
@@ -21,7 +22,7 @@ import (
 // public world and changing nothing in it. It lists every problem it finds.
 type Preflight struct{}
 
-func (Preflight) Name() string    { return "preflight" }
+func (Preflight) Name() string    { return release.Preflight }
 func (Preflight) Needs() []string { return nil }
 func (Preflight) Summary() string {
 	return "held branches, fast-forward, leak check, tags, versions, credentials, the targets' clocks"
@@ -55,6 +56,8 @@ func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
 	}
 	return nil
 }
+
+var credentialsKey = pipeline.Key[pipeline.Said]{Stage: release.Preflight, Step: "credentials"}
 
 // checking is preflight's work, a step a method: every problem found is
 // one more finding in the list, and a step ends the check only when what
@@ -125,7 +128,7 @@ func (c *checking) judgeLateStart() {
 
 func (c *checking) fetch(ctx context.Context) error {
 	r, cfg, v := c.r, c.cfg, c.v
-	_, err := pipeline.Step(r, "fetch", func(res *Fetched) error {
+	_, err := pipeline.Step(r, FetchedKey, func(res *Fetched) error {
 		present, tags, missing, err := fetchHeld(ctx, r, v)
 		if err != nil {
 			return err
@@ -172,7 +175,7 @@ func (c *checking) lines(context.Context) error {
 			}
 			continue
 		}
-		if _, err := pipeline.Step(c.r, lineStep(rel), func(res *LineChecked) error {
+		if _, err := pipeline.Step(c.r, LineCheckedKey(rel.Line), func(res *LineChecked) error {
 			before := len(c.findings)
 			res.Held = held.String()
 			checkLine(c.v, c.cfg, i, rel, held, c.afterT0, res, c.add, c.leak)
@@ -201,14 +204,14 @@ func (c *checking) advisory(ctx context.Context) error {
 	r, afterT0 := c.r, c.afterT0
 	c.conventions(ctx)
 	conv, _, _ := recordedConventions(r)
-	if _, err := pipeline.Step(r, "advisory", func(res *AdvisoryChecked) (err error) {
+	if _, err := pipeline.Step(r, AdvisoryCheckedKey, func(res *AdvisoryChecked) (err error) {
 		c.model, c.outputs, err = checkAdvisory(ctx, r, conv, res, c.add)
 		return err
 	}); err != nil {
 		c.add("advisory", "", "%v", err)
 	}
 	if c.cfg.Blog != nil && c.outputs != nil {
-		if _, err := pipeline.Step(r, "blog", func(res *BlogChecked) error {
+		if _, err := pipeline.Step(r, blogCheckedKey, func(res *BlogChecked) error {
 			before := len(c.findings)
 			if err := checkBlog(ctx, r, c.blog, c.blogTip, c.model, c.outputs, afterT0, res, c.add); err != nil {
 				return err
@@ -224,7 +227,7 @@ func (c *checking) advisory(ctx context.Context) error {
 		}
 	}
 	if c.cfg.GHSA != nil && c.model != nil {
-		if _, err := pipeline.Step(r, "ghsa", func(res *GHSAChecked) error {
+		if _, err := pipeline.Step(r, ghsaCheckedKey, func(res *GHSAChecked) error {
 			return checkGHSA(ctx, r, c.model, afterT0, res, c.add)
 		}); err != nil {
 			c.add("ghsa", "", "%v", err)
@@ -235,7 +238,7 @@ func (c *checking) advisory(ctx context.Context) error {
 
 func (c *checking) credentials(ctx context.Context) error {
 	r, cfg := c.r, c.cfg
-	_, err := pipeline.Step(r, "credentials", func(res *pipeline.Said) error {
+	_, err := pipeline.Step(r, credentialsKey, func(res *pipeline.Said) error {
 		var have []string
 		proven, judged := c.provePushes(ctx)
 		for _, cr := range credentials(cfg) {
@@ -315,7 +318,7 @@ func packageLines(ctx context.Context, r *pipeline.Run, v ReleaseVault, skip map
 		}
 		held, _ := v.Held(rel.Branch)
 		subject := "release " + rel.Line
-		_, err := pipeline.Step(r, packageStep(rel), func(res *Packaged) error {
+		_, err := pipeline.Step(r, PackagedKey(rel.Line), func(res *Packaged) error {
 			if cargoVersion == "" {
 				var err error
 				if cargoVersion, err = clients.Cargo(r, rel).Version(ctx); err != nil {

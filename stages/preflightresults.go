@@ -7,6 +7,7 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/seal"
 	"github.com/async-rs/embargo/stages/vault"
 	"github.com/async-rs/embargo/templates"
@@ -16,6 +17,9 @@ import (
 // back with pipeline.Load (through the accessors at the end), and a
 // journal written before results were typed is read through each type's
 // ReadLegacy.
+
+// FetchedKey is preflight's fetch step.
+var FetchedKey = pipeline.Key[Fetched]{Stage: release.Preflight, Step: "fetch"}
 
 // Fetched is preflight's fetch step: the held branches and the release
 // tags already made in the source, and the public refs.
@@ -31,6 +35,11 @@ func (f Fetched) Summary() string {
 
 func (f *Fetched) ReadLegacy(m map[string]string) { f.SourceTags = splitList(m["source_tags"]) }
 
+// LineCheckedKey is preflight's step checking line.
+func LineCheckedKey(line string) pipeline.Key[LineChecked] {
+	return pipeline.Key[LineChecked]{Stage: release.Preflight, Step: "line " + line}
+}
+
 // LineChecked is a line's step: the held tip that was checked, the public
 // branch tip it fast-forwards, and its crates.
 type LineChecked struct {
@@ -45,6 +54,11 @@ func (l LineChecked) Summary() string { return l.Text }
 
 func (l *LineChecked) ReadLegacy(m map[string]string) {
 	l.Held, l.PublicTip, l.Crates = m["held"], m["public_tip"], splitList(m["crates"])
+}
+
+// PackagedKey is preflight's step packaging line.
+func PackagedKey(line string) pipeline.Key[Packaged] {
+	return pipeline.Key[Packaged]{Stage: release.Preflight, Step: "package " + line}
 }
 
 // Packaged is a line's package step: what the seal freezes, the sha256 of
@@ -100,6 +114,9 @@ func (p Packaged) Crates() []seal.Crate {
 	return out
 }
 
+// AdvisoryCheckedKey is preflight's advisory step.
+var AdvisoryCheckedKey = pipeline.Key[AdvisoryChecked]{Stage: release.Preflight, Step: "advisory"}
+
 // AdvisoryChecked is preflight's advisory step: the digest of each
 // rendered output (by path) and the series left without a fix.
 type AdvisoryChecked struct {
@@ -119,6 +136,8 @@ func (a *AdvisoryChecked) ReadLegacy(m map[string]string) {
 	}
 }
 
+var blogCheckedKey = pipeline.Key[BlogChecked]{Stage: release.Preflight, Step: "blog"}
+
 // BlogChecked is preflight's blog step: the blog's tip the post was
 // checked against, the conventions read there, and the site's build.
 type BlogChecked struct {
@@ -136,6 +155,9 @@ func (b BlogChecked) Summary() string {
 	}
 	return fmt.Sprintf("%s at %s: the post and feed entry can be written; site build: %s", b.Branch, vault.ShortHex(b.Tip), b.Build)
 }
+
+// ConventionsKey is preflight's conventions step.
+var ConventionsKey = pipeline.Key[PostConventions]{Stage: release.Preflight, Step: "conventions"}
 
 // PostConventions is preflight's conventions step: how the blog's posts
 // write their front matter, read at the blog's tip before the advisory is
@@ -160,6 +182,8 @@ func (p PostConventions) Summary() string {
 	return s
 }
 
+var ghsaCheckedKey = pipeline.Key[GHSAChecked]{Stage: release.Preflight, Step: "ghsa"}
+
 // GHSAChecked is preflight's ghsa step: the draft's state on GitHub.
 type GHSAChecked struct {
 	State   string `json:"state,omitempty"`
@@ -169,6 +193,8 @@ type GHSAChecked struct {
 }
 
 func (g GHSAChecked) Summary() string { return g.Text }
+
+var clocksKey = pipeline.Key[ClocksMeasured]{Stage: release.Preflight, Step: "clocks"}
 
 // ClocksMeasured is preflight's clocks step: each target's offset.
 type ClocksMeasured struct {
@@ -185,12 +211,12 @@ func (c ClocksMeasured) Summary() string {
 
 // CheckedLine is what preflight recorded for rel's line, if it did.
 func CheckedLine(r *pipeline.Run, rel config.Release) (LineChecked, bool) {
-	return pipeline.Load[LineChecked](r.Journal, "preflight", lineStep(rel))
+	return pipeline.Load(r.Journal, LineCheckedKey(rel.Line))
 }
 
 // packaged is what preflight packaged for rel's line, if it did.
 func PackagedLine(r *pipeline.Run, rel config.Release) (Packaged, bool) {
-	return pipeline.Load[Packaged](r.Journal, "preflight", packageStep(rel))
+	return pipeline.Load(r.Journal, PackagedKey(rel.Line))
 }
 
 // splitList reads a comma-joined list of a version 2 journal.

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // publishProgress is the live line a terminal shows while the lines
@@ -47,7 +48,7 @@ func (p *publishProgress) ended(line string, err error) {
 	}
 	msg := p.lineLocked()
 	p.mu.Unlock()
-	p.out.Emit(pipeline.Event{Kind: pipeline.EventLive, Stage: "publish", Msg: msg})
+	p.out.Emit(pipeline.Event{Kind: pipeline.EventLive, Stage: release.Publish, Msg: msg})
 }
 
 func (p *publishProgress) lineLocked() string {
@@ -64,6 +65,6 @@ func (p *publishProgress) lineLocked() string {
 // close clears the live line.
 func (p *publishProgress) close() {
 	if p != nil {
-		p.out.Emit(pipeline.Event{Kind: pipeline.EventLive, Stage: "publish"})
+		p.out.Emit(pipeline.Event{Kind: pipeline.EventLive, Stage: release.Publish})
 	}
 }

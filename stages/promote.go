@@ -11,6 +11,7 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/oci"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // Promote copies pre-built container images from a private repository to
@@ -19,10 +20,10 @@ import (
 // machine runs the copy.
 type Promote struct{}
 
-func (Promote) Name() string { return "promote" }
+func (Promote) Name() string { return release.Promote }
 
 // Needs: the sources are checked before T0; the copies wait for the gate.
-func (Promote) Needs() []string { return []string{"preflight"} }
+func (Promote) Needs() []string { return []string{release.Preflight} }
 func (Promote) Summary() string {
 	return "copy pre-built images to their public names, by digest; target digests verified"
 }
@@ -56,7 +57,7 @@ func (Promote) Run(ctx context.Context, r *pipeline.Run) error {
 	dry := r.Targets != nil || r.Check
 
 	digests := make([]string, len(images))
-	if _, err := pipeline.Step(r, "sources", func(res *ImagesFound) error {
+	if _, err := pipeline.Step(r, imagesFoundKey, func(res *ImagesFound) error {
 		var problems []string
 		for i, im := range images {
 			d, err := sourceDigest(ctx, client, i, im)
@@ -95,7 +96,7 @@ func (Promote) Run(ctx context.Context, r *pipeline.Run) error {
 			defer wg.Done()
 			jobs <- struct{}{}
 			defer func() { <-jobs }()
-			_, errs[i] = pipeline.Step(r, "copy "+im.To, func(res *ImageCopied) error {
+			_, errs[i] = pipeline.Step(r, imageCopiedKey(im.To), func(res *ImageCopied) error {
 				return promoteImage(ctx, r, client, im, digests[i], dry, res)
 			})
 		}()
@@ -109,7 +110,7 @@ func (Promote) Run(ctx context.Context, r *pipeline.Run) error {
 		return nil
 	}
 
-	_, err := pipeline.Step(r, "verify", func(res *ImagesPublic) error {
+	_, err := pipeline.Step(r, imagesPublicKey, func(res *ImagesPublic) error {
 		var wrong []string
 		for i, im := range images {
 			got, err := client.Resolve(ctx, im.To)
@@ -129,6 +130,17 @@ func (Promote) Run(ctx context.Context, r *pipeline.Run) error {
 		return nil
 	})
 	return err
+}
+
+// The promote stage's steps.
+var (
+	imagesFoundKey  = pipeline.Key[ImagesFound]{Stage: release.Promote, Step: "sources"}
+	imagesPublicKey = pipeline.Key[ImagesPublic]{Stage: release.Promote, Step: "verify"}
+)
+
+// imageCopiedKey is the step copying the image to its public name to.
+func imageCopiedKey(to string) pipeline.Key[ImageCopied] {
+	return pipeline.Key[ImageCopied]{Stage: release.Promote, Step: "copy " + to}
 }
 
 // ImagesFound is promote's sources step: each source image's digest, as
@@ -156,6 +168,11 @@ type ImageCopied struct {
 }
 
 func (i ImageCopied) Summary() string { return i.Text }
+
+// Moments: the copy is a public write.
+func (i ImageCopied) Moments() []pipeline.Moment {
+	return []pipeline.Moment{{Name: "copied_at", At: i.CopiedAt, Public: true}}
+}
 
 // ImagesPublic is promote's verify step: each public image's digest.
 type ImagesPublic struct {

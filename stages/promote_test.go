@@ -54,7 +54,7 @@ func TestPromoteCopiesEachImageOnceAtT0(t *testing.T) {
 	if c := images.copied(); len(c) != 0 {
 		t.Fatalf("copies before T0: %+v", c)
 	}
-	if got, _ := pipeline.Load[ImagesFound](r.Journal, "promote", "sources"); len(got.Digests) != 2 || got.Digests[1] != digestCLI {
+	if got, _ := pipeline.Load(r.Journal, imagesFoundKey); len(got.Digests) != 2 || got.Digests[1] != digestCLI {
 		t.Errorf("the sources were not checked before T0: recorded %q", got.Digests)
 	}
 
@@ -160,7 +160,7 @@ func TestAPromoteRehearsalOnlyReads(t *testing.T) {
 	if c := images.copied(); len(c) != 0 {
 		t.Errorf("a rehearsal copied %+v", c)
 	}
-	if got, _ := pipeline.Load[ImageCopied](r.Journal, "promote", "copy "+promoteImages[0].To); !got.WouldCopy {
+	if got, _ := pipeline.Load(r.Journal, imageCopiedKey(promoteImages[0].To)); !got.WouldCopy {
 		t.Errorf("the rehearsal does not say it would copy %s", promoteImages[0].To)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/index"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // Publish uploads every crate of every line with the real `cargo publish`,
@@ -20,13 +21,21 @@ import (
 // the lines in parallel.
 type Publish struct{}
 
-func (Publish) Name() string { return "publish" }
+func (Publish) Name() string { return release.Publish }
 
 // Needs: the packages and the index are ready before T0; the uploads wait
 // for the gate.
-func (Publish) Needs() []string { return []string{"preflight"} }
+func (Publish) Needs() []string { return []string{release.Preflight} }
 func (Publish) Summary() string {
 	return "cargo publish of every crate, dependency order, lines in parallel; sealed checksums verified in the index"
+}
+
+// cargoKey is the step checking cargo is the sealed packages' cargo.
+var cargoKey = pipeline.Key[pipeline.Said]{Stage: release.Publish, Step: "cargo"}
+
+// lineReadyKey is the step preparing line's checkout before T0.
+func lineReadyKey(line string) pipeline.Key[pipeline.Said] {
+	return pipeline.Key[pipeline.Said]{Stage: release.Publish, Step: "prepare " + line}
 }
 
 // Bounds of the publish loop.
@@ -92,7 +101,7 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 			seals[rel.Line] = s
 		}
 	}
-	if _, err := pipeline.Step(r, "cargo", func(res *pipeline.Said) error {
+	if _, err := pipeline.Step(r, cargoKey, func(res *pipeline.Said) error {
 		have, err := clients.Cargo(r, r.Config.Releases[0]).Version(ctx)
 		if err != nil {
 			return err
@@ -231,7 +240,7 @@ type publishingLine struct {
 // when ok.
 func prepareLine(ctx context.Context, r *pipeline.Run, v HeldWorktrees, rel config.Release, held plumbing.Hash, s Packaged, ok bool) (*publishingLine, error) {
 	dir := worktreeDir(r, rel)
-	_, err := pipeline.Step(r, "prepare "+rel.Line, func(res *pipeline.Said) error {
+	_, err := pipeline.Step(r, lineReadyKey(rel.Line), func(res *pipeline.Said) error {
 		if ok {
 			// The usual case at T0: the worktree and its packages from
 			// preflight are still there; checking them costs no build.

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/index"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/retry"
 )
 
@@ -52,7 +54,7 @@ func publishLine(ctx context.Context, r *pipeline.Run, idx RegistryIndex, l *pub
 		started = append(started, f)
 		go func() {
 			defer close(f.done)
-			_, f.err = pipeline.Step(r, "publish "+nv, func(res *CratePublished) error {
+			_, f.err = pipeline.Step(r, CratePublishedKey(nv), func(res *CratePublished) error {
 				res.Sha256 = f.sum
 				return publishCrate(ctx, r, idx, l, f, res)
 			})
@@ -115,6 +117,17 @@ func unfinished(fs []*inFlight) []*inFlight {
 	return out
 }
 
+// CratePublishedKey is the publish step of one version, name@version.
+func CratePublishedKey(nv string) pipeline.Key[CratePublished] {
+	return pipeline.Key[CratePublished]{Stage: release.Publish, Step: "publish " + nv}
+}
+
+// CrateOfStep is the version, name@version, a step of the publish stage
+// uploads, when it is one of those (a CratePublishedKey).
+func CrateOfStep(step string) (nv string, ok bool) {
+	return strings.CutPrefix(step, CratePublishedKey("").Step)
+}
+
 // CratePublished is the publish step of one version: the sealed sha256,
 // when cargo's upload was accepted and when the index showed the version.
 type CratePublished struct {
@@ -132,6 +145,12 @@ type CratePublished struct {
 }
 
 func (c CratePublished) Summary() string { return c.Text }
+
+// Moments: the upload is a public write; the index showing it, the sight
+// of one.
+func (c CratePublished) Moments() []pipeline.Moment {
+	return []pipeline.Moment{{Name: "uploaded_at", At: c.UploadedAt, Public: true}, {Name: "visible_at", At: c.VisibleAt}}
+}
 
 // publishCrate converges one version: observe the index first, upload only
 // if absent, retry rate limits and server errors, then wait until the index
@@ -157,7 +176,7 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx RegistryIndex, l *pu
 		} else {
 			e, found, err = idx.Lookup(ctx, name, version)
 		}
-		if err == nil && !found && attempt == 1 && cutOff(r, "publish "+nv) {
+		if err == nil && !found && attempt == 1 && cutOff(r, CratePublishedKey(nv).Step) {
 			// The run before was killed while this step ran: its cargo,
 			// orphaned, may still be uploading. Give that upload time to
 			// show before trying again.

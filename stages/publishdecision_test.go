@@ -86,7 +86,7 @@ func newPublishWorld(t *testing.T) *publishWorld {
 				}
 				pkgs = append(pkgs, cargo.Package{Name: name, Version: version, File: file, Sha256: sum(sealedBytes(nv))})
 			}
-			if _, err := pipeline.Step(r, packageStep(rel), func(res *Packaged) error {
+			if _, err := pipeline.Step(r, PackagedKey(rel.Line), func(res *Packaged) error {
 				*res = packagedOf(pkgs, publishCargo, "")
 				return nil
 			}); err != nil {
@@ -109,7 +109,7 @@ func (w *publishWorld) publish(t *testing.T) error {
 
 // result is the journal's record of nv's publish step.
 func (w *publishWorld) result(nv string) CratePublished {
-	res, _ := pipeline.Load[CratePublished](w.r.Journal, "publish", "publish "+nv)
+	res, _ := pipeline.Load(w.r.Journal, CratePublishedKey(nv))
 	return res
 }
 

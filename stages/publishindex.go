@@ -11,6 +11,7 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/index"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/retry"
 )
 
@@ -21,7 +22,7 @@ import (
 // cutOff is true when an earlier attempt of the step was cut off by a
 // kill or a crash (the journal's history says so).
 func cutOff(r *pipeline.Run, step string) bool {
-	for _, st := range r.Journal.Steps("publish") {
+	for _, st := range r.Journal.Steps(release.Publish) {
 		if st.Name != step {
 			continue
 		}
@@ -150,7 +151,7 @@ func retryPlan(now, horizon time.Time, pe *cargo.PublishError, attempt int) (tim
 	var ex *retry.Exhausted
 	switch {
 	case errors.As(err, &ex) && !ex.At.IsZero():
-		return 0, pipeline.RerunFrom("publish", fmt.Errorf("the registry answered %d and asks to wait until %s, beyond %s, the latest this run waits (the end of the window, or %s after a late start): re-run then: %w",
+		return 0, pipeline.RerunFrom(release.Publish, fmt.Errorf("the registry answered %d and asks to wait until %s, beyond %s, the latest this run waits (the end of the window, or %s after a late start): re-run then: %w",
 			pe.Status, ex.At.UTC().Format(time.RFC3339), horizon.UTC().Format(time.RFC3339), lateRunGrace, pe))
 	case err != nil:
 		return 0, fmt.Errorf("the registry answered %d to %d attempts: %w", pe.Status, attempt, pe)
@@ -179,7 +180,7 @@ func waitVisible(ctx context.Context, r *pipeline.Run, idx RegistryIndex, name, 
 			return nil
 		}
 		if r.Now().After(deadline) {
-			return pipeline.RerunFrom("publish", fmt.Errorf("%s@%s was uploaded but the index does not show it after %s; a re-run checks again", name, version, visibleWithin))
+			return pipeline.RerunFrom(release.Publish, fmt.Errorf("%s@%s was uploaded but the index does not show it after %s; a re-run checks again", name, version, visibleWithin))
 		}
 		if r.Now().Sub(began) > fastPollFor {
 			wait = min(wait*2, 2*time.Second)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/retry"
 	"github.com/async-rs/embargo/stages/vault"
 )
@@ -20,10 +21,10 @@ import (
 // then reads the remote back to prove it.
 type Push struct{}
 
-func (Push) Name() string { return "push" }
+func (Push) Name() string { return release.Push }
 
 // Needs: the push is prepared before T0 and sent when the gate opens.
-func (Push) Needs() []string { return []string{"preflight"} }
+func (Push) Needs() []string { return []string{release.Preflight} }
 func (Push) Summary() string {
 	return "one atomic push of every held branch and tag, once the registry has taken the first upload; remote refs verified"
 }
@@ -82,12 +83,12 @@ func (Push) Run(ctx context.Context, r *pipeline.Run) error {
 	// Everything but the write is done before T0: the tags made, the
 	// remote's refs read, the commands and the pack computed.
 	return runSteps(ctx,
-		step(r, "tags", p.tags),       // in the vault: nothing public yet
-		step(r, "prepare", p.prepare), // close to T0, so the refs read are those the push finds
-		p.recheckIfPrepared,           // one more look, one round trip, just before T0
+		step(r, tagsMadeKey, p.tags),    // in the vault: nothing public yet
+		step(r, preparedKey, p.prepare), // close to T0, so the refs read are those the push finds
+		p.recheckIfPrepared,             // one more look, one round trip, just before T0
 		p.awaitGate,
-		step(r, "push", p.push),     // the one public write: one atomic push
-		step(r, "verify", p.verify), // the remote holds every branch and tag
+		step(r, RefsPushedKey, p.push),     // the one public write: one atomic push
+		step(r, pushVerifiedKey, p.verify), // the remote holds every branch and tag
 	)
 }
 
@@ -106,6 +107,15 @@ type pushing struct {
 	waited time.Duration
 }
 
+// The push stage's steps.
+var (
+	tagsMadeKey     = pipeline.Key[TagsMade]{Stage: release.Push, Step: "tags"}
+	preparedKey     = pipeline.Key[pipeline.Said]{Stage: release.Push, Step: "prepare"}
+	recheckedKey    = pipeline.Key[pipeline.Said]{Stage: release.Push, Step: "recheck"}
+	RefsPushedKey   = pipeline.Key[RefsPushed]{Stage: release.Push, Step: "push"}
+	pushVerifiedKey = pipeline.Key[pipeline.Said]{Stage: release.Push, Step: "verify"}
+)
+
 // TagsMade is the tags step: each release tag's object, by tag.
 type TagsMade struct {
 	Tags map[string]string `json:"tags"`
@@ -123,6 +133,11 @@ type RefsPushed struct {
 }
 
 func (p RefsPushed) Summary() string { return p.Text }
+
+// Moments: the push is a public write.
+func (p RefsPushed) Moments() []pipeline.Moment {
+	return []pipeline.Moment{{Name: "pushed_at", At: p.PushedAt, Public: true}}
+}
 
 func (p *pushing) tags(_ context.Context, res *TagsMade) error {
 	res.Tags = map[string]string{}
@@ -163,7 +178,7 @@ func (p *pushing) recheckIfPrepared(ctx context.Context) error {
 	if p.ready == nil || p.ready.Empty() {
 		return nil
 	}
-	return step(p.r, "recheck", p.recheck)(ctx)
+	return step(p.r, recheckedKey, p.recheck)(ctx)
 }
 
 // recheck reads the remote's refs once more: a ref that moved since the
@@ -299,17 +314,17 @@ func missingUpdates(r *pipeline.Run, v PushVault, remote map[string]vault.Remote
 			checked := line.PublicTip
 			switch {
 			case checked != "" && (!exists || cur.Hash.String() != checked):
-				return nil, pipeline.RerunFrom("preflight", fmt.Errorf("public %s moved since preflight (was %s, now %s): rebase %s onto it; preflight checks it again",
+				return nil, pipeline.RerunFrom(release.Preflight, fmt.Errorf("public %s moved since preflight (was %s, now %s): rebase %s onto it; preflight checks it again",
 					rel.PublicBranch, vault.ShortHex(checked), shortOrNone(cur.Hash), rel.Branch))
 			case checked == "" && exists:
 				// No journal: decide from the objects themselves.
 				ok, err := v.IsAncestor(cur.Hash, h)
 				if err != nil || !ok {
-					return nil, pipeline.RerunFrom("preflight", fmt.Errorf("public %s is at %s, which %s does not fast-forward: rebase it; preflight checks it again",
+					return nil, pipeline.RerunFrom(release.Preflight, fmt.Errorf("public %s is at %s, which %s does not fast-forward: rebase it; preflight checks it again",
 						rel.PublicBranch, short(cur.Hash), rel.Branch))
 				}
 			case checked == "" && !exists:
-				return nil, pipeline.RerunFrom("preflight", fmt.Errorf("public branch %s does not exist", rel.PublicBranch))
+				return nil, pipeline.RerunFrom(release.Preflight, fmt.Errorf("public branch %s does not exist", rel.PublicBranch))
 			}
 			out = append(out, vault.Update{Local: "refs/held/" + rel.Branch, Remote: branch})
 		}

@@ -74,20 +74,20 @@ func awaitWaiters(t *testing.T, clock *pipeline.FakeClock, n int, ended <-chan e
 }
 
 // awaitStep returns the summary of a stage's step once it is done.
-func awaitStep(t *testing.T, r *pipeline.Run, stage, step string, ended <-chan error) pipeline.Said {
+func awaitStep(t *testing.T, r *pipeline.Run, k pipeline.Key[pipeline.Said], ended <-chan error) pipeline.Said {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second) // a guard against a hang, not a timing check
 	for {
-		if res, ok := pipeline.Load[pipeline.Said](r.Journal, stage, step); ok {
+		if res, ok := pipeline.Load(r.Journal, k); ok {
 			return res
 		}
 		select {
 		case err := <-ended:
-			t.Fatalf("the run ended (%v) before %s %s was done", err, stage, step)
+			t.Fatalf("the run ended (%v) before %s %s was done", err, k.Stage, k.Step)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s %s not done", stage, step)
+			t.Fatalf("%s %s not done", k.Stage, k.Step)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -122,7 +122,7 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 	if p := git.landed(); len(p) != 0 {
 		t.Fatalf("pushes an hour before T0: %+v", p)
 	}
-	if tags, ok := pipeline.Load[TagsMade](r.Journal, "push", "tags"); !ok || len(tags.Tags) != 2 {
+	if tags, ok := pipeline.Load(r.Journal, tagsMadeKey); !ok || len(tags.Tags) != 2 {
 		t.Errorf("the tags were not made before T0 (journal: %+v)", tags)
 	}
 
@@ -136,14 +136,14 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 		t.Fatalf("the public repository changed before T0: %v, was %v", git.publicRefs(), before)
 	}
 
-	if prep, _ := pipeline.Load[pipeline.Said](r.Journal, "push", "prepare"); prep != "4 ref(s) and 4 object(s) ready to push" {
+	if prep, _ := pipeline.Load(r.Journal, preparedKey); prep != "4 ref(s) and 4 object(s) ready to push" {
 		t.Errorf("prepared before T0: %q", prep)
 	}
 
 	// A second before T0 the remote has been read once more; the push
 	// waits for the gate.
 	clock.Set(fakeT0.Add(-time.Second))
-	recheck := awaitStep(t, r, "push", "recheck", ended)
+	recheck := awaitStep(t, r, recheckedKey, ended)
 	if recheck != "the remote is as it was when the push was prepared" {
 		t.Errorf("the recheck before T0 says %q", recheck)
 	}
@@ -167,7 +167,7 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 		t.Errorf("the push set %q, want every line's branch and tag %q", got, want)
 	}
 	wantPublicAtHeld(t, r, git, held)
-	if res, _ := pipeline.Load[RefsPushed](r.Journal, "push", "push"); len(res.Pushed) != 4 || !strings.HasPrefix(res.Text, "pushed 4 refs in one atomic push") {
+	if res, _ := pipeline.Load(r.Journal, RefsPushedKey); len(res.Pushed) != 4 || !strings.HasPrefix(res.Text, "pushed 4 refs in one atomic push") {
 		t.Errorf("the journal says %+v", res)
 	}
 
@@ -178,7 +178,7 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 	if n := len(git.landed()); n != 1 {
 		t.Errorf("%d pushes after a re-run, want the first run's one", n)
 	}
-	if res, _ := pipeline.Load[RefsPushed](r.Journal, "push", "push"); res.Text != "every ref already public at the held tips: nothing pushed" {
+	if res, _ := pipeline.Load(r.Journal, RefsPushedKey); res.Text != "every ref already public at the held tips: nothing pushed" {
 		t.Errorf("the re-run's push says %q", res.Text)
 	}
 }

@@ -37,7 +37,7 @@ func tokenCheck(t *testing.T, index, tok string) ([]pipeline.Finding, string, st
 		if err := c.credentials(t.Context()); err != nil {
 			return err
 		}
-		said, _ := pipeline.Load[pipeline.Said](r.Journal, "preflight", "credentials")
+		said, _ := pipeline.Load(r.Journal, credentialsKey)
 		summary = string(said)
 		return nil
 	}}

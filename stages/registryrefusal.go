@@ -11,6 +11,7 @@ import (
 
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // The registry's refusal of the publish credential at T0. Whatever
@@ -26,7 +27,7 @@ import (
 // holds one of the release's versions already, or answered in a way that
 // shows the token authenticated, such as crates.io's rate limit), and
 // no-go when the registry refuses the first upload's credential.
-var registryTakes = pipeline.Verdict{Name: "the registry takes the publish credential", Stage: "publish"}
+var registryTakes = pipeline.Verdict{Name: "the registry takes the publish credential", Stage: release.Publish}
 
 var (
 	// cargo's words for a registry's JSON error (crates.io's shape):

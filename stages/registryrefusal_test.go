@@ -107,7 +107,7 @@ func TestARefusedFirstUploadAtT0LeavesThePushUnsent(t *testing.T) {
 	if got, want := w.cg.versions(), []string{"demo-core@1.13.1", "demo@1.12.5", "demo@1.13.1"}; !slices.Equal(got, want) {
 		t.Errorf("uploaded %q, want %q", got, want)
 	}
-	if res, _ := pipeline.Load[RefsPushed](w.r.Journal, "push", "push"); len(res.Pushed) != 4 {
+	if res, _ := pipeline.Load(w.r.Journal, RefsPushedKey); len(res.Pushed) != 4 {
 		t.Errorf("the re-run's push: %+v", res)
 	}
 }

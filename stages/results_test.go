@@ -13,10 +13,10 @@ import (
 
 // recorded puts v in r's journal as the result of a done step, as an
 // earlier run would have left it.
-func recorded[T pipeline.Result](t *testing.T, r *pipeline.Run, stage, step string, v T) {
+func recorded[T pipeline.Result](t *testing.T, r *pipeline.Run, k pipeline.Key[T], v T) {
 	t.Helper()
-	earlier := recordingPreflight{name: stage, fn: func(r *pipeline.Run) error {
-		_, err := pipeline.Step(r, step, func(res *T) error { *res = v; return nil })
+	earlier := recordingPreflight{name: k.Stage, fn: func(r *pipeline.Run) error {
+		_, err := pipeline.Step(r, k, func(res *T) error { *res = v; return nil })
 		return err
 	}}
 	if err := execute(t, r, pipeline.Selection{}, earlier); err != nil {
@@ -63,7 +63,7 @@ func TestPreflightResultsOfAVersion2JournalAreReadByTheStagesAfterIt(t *testing.
 	if got := AdvisoryDigests(r); got["source/blog/post.md"] != "44" {
 		t.Errorf("advisory digests %v", got)
 	}
-	if f, _ := pipeline.Load[Fetched](j, "preflight", "fetch"); !slices.Equal(f.SourceTags, []string{"v1.0.1"}) {
+	if f, _ := pipeline.Load(j, FetchedKey); !slices.Equal(f.SourceTags, []string{"v1.0.1"}) {
 		t.Errorf("fetch = %+v", f)
 	}
 }

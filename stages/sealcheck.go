@@ -14,6 +14,7 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/internal/durable"
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/seal"
 	"github.com/async-rs/embargo/stages/vault"
 )
@@ -100,7 +101,7 @@ func checkSeal(ctx context.Context, r *pipeline.Run, v HeldBranches, add func(su
 	if !ok {
 		return nil
 	}
-	_, err = pipeline.Step(r, "seal", func(res *pipeline.Said) error {
+	_, err = pipeline.Step(r, SealKey(release.Preflight), func(res *pipeline.Said) error {
 		held := func(rel config.Release) (plumbing.Hash, bool) { return v.Held(rel.Branch) }
 		findings := compareSeal(r, m, held, false)
 		for _, f := range findings {
@@ -125,6 +126,12 @@ func checkSeal(ctx context.Context, r *pipeline.Run, v HeldBranches, add func(su
 	return nil
 }
 
+// SealKey is the step of stage that compares the release with the seal:
+// preflight's, and push's and publish's before their first public write.
+func SealKey(stage string) pipeline.Key[pipeline.Said] {
+	return pipeline.Key[pipeline.Said]{Stage: stage, Step: "seal"}
+}
+
 // checkSealBeforeWrites refuses a stage's public writes (done names them:
 // "pushed", "published") when the release is not what was sealed. It reads
 // no network and builds nothing: the held tips are in memory, the packages
@@ -137,7 +144,7 @@ func checkSealBeforeWrites(r *pipeline.Run, held map[string]plumbing.Hash, done 
 	if !ok {
 		return nil
 	}
-	_, err = pipeline.Step(r, "seal", func(res *pipeline.Said) error {
+	_, err = pipeline.Step(r, SealKey(r.Stage()), func(res *pipeline.Said) error {
 		tip := func(rel config.Release) (plumbing.Hash, bool) { h, ok := held[rel.Line]; return h, ok }
 		findings := compareSeal(r, m, tip, true)
 		if len(findings) > 0 {
@@ -270,7 +277,7 @@ func compareAdvisory(r *pipeline.Run, m *seal.Manifest) []string {
 // AdvisoryDigests are the digests preflight's advisory step recorded: the
 // seal freezes them.
 func AdvisoryDigests(r *pipeline.Run) map[string]string {
-	a, _ := pipeline.Load[AdvisoryChecked](r.Journal, "preflight", "advisory")
+	a, _ := pipeline.Load(r.Journal, AdvisoryCheckedKey)
 	if a.Outputs == nil {
 		return map[string]string{}
 	}

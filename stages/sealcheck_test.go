@@ -78,7 +78,7 @@ func sealCheckRunWithLocks(t *testing.T, cargoVersion string, pkgs map[string][]
 	eng := &pipeline.Engine{Stages: []pipeline.Stage{recordingPreflight{fn: func(r *pipeline.Run) error {
 		for _, rel := range cfg.Releases {
 			if p, ok := pkgs[rel.Line]; ok {
-				if _, err := pipeline.Step(r, packageStep(rel), func(res *Packaged) error {
+				if _, err := pipeline.Step(r, PackagedKey(rel.Line), func(res *Packaged) error {
 					*res = packagedOf(p, cargoVersion, locks[rel.Line])
 					return nil
 				}); err != nil {

@@ -11,10 +11,10 @@ import (
 // runSteps.
 type namedStep func(context.Context) error
 
-// step names do as a step of r recording a T.
-func step[T pipeline.Result](r *pipeline.Run, name string, do func(context.Context, *T) error) namedStep {
+// step runs do as the step k of r recording a T.
+func step[T pipeline.Result](r *pipeline.Run, k pipeline.Key[T], do func(context.Context, *T) error) namedStep {
 	return func(ctx context.Context) error {
-		_, err := pipeline.Step(r, name, func(res *T) error { return do(ctx, res) })
+		_, err := pipeline.Step(r, k, func(res *T) error { return do(ctx, res) })
 		return err
 	}
 }

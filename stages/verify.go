@@ -13,6 +13,7 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/index"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // Verify proves, at or after T0 and before T0 + window, that everything the
@@ -21,10 +22,12 @@ import (
 // It only reads, so `embargo run --only verify` can be repeated at will.
 type Verify struct{}
 
-func (Verify) Name() string { return "verify" }
+func (Verify) Name() string { return release.Verify }
 
 // Needs: everything else is done.
-func (Verify) Needs() []string { return []string{"push", "promote", "publish", "advisory", "ghsa"} }
+func (Verify) Needs() []string {
+	return []string{release.Push, release.Promote, release.Publish, release.Advisory, release.GHSA}
+}
 func (Verify) Summary() string {
 	return "everything live before T0 + window: sealed crates downloadable, the post at its URL, the feed entry; the timeline"
 }
@@ -79,7 +82,7 @@ func (Verify) Run(ctx context.Context, r *pipeline.Run) error {
 
 	reg := openRegistry(ctx, r)
 	for _, rel := range r.Config.Releases {
-		_, err := pipeline.Step(r, "crates "+rel.Line, func(res *CratesVerified) error {
+		_, err := pipeline.Step(r, cratesVerifiedKey(rel.Line), func(res *CratesVerified) error {
 			return verifyCrates(ctx, r, reg, rel, res)
 		})
 		fail(err)
@@ -94,12 +97,12 @@ func (Verify) Run(ctx context.Context, r *pipeline.Run) error {
 		} else {
 			blog := &blogTip{r: r}
 			if r.Config.Blog.Feed != "" {
-				_, err := pipeline.Step(r, "feed", func(res *FeedVerified) error {
+				_, err := pipeline.Step(r, feedVerifiedKey, func(res *FeedVerified) error {
 					return verifyFeed(ctx, r, blog, m, res)
 				})
 				fail(err)
 			}
-			if _, err := pipeline.Step(r, "post", func(res *PostVerified) error {
+			if _, err := pipeline.Step(r, postVerifiedKey, func(res *PostVerified) error {
 				return verifyPost(ctx, r, blog, m, out, res)
 			}); err != nil {
 				errs = append(errs, err)
@@ -108,11 +111,11 @@ func (Verify) Run(ctx context.Context, r *pipeline.Run) error {
 	}
 
 	if r.Config.GHSA != nil {
-		_, err := pipeline.Step(r, "ghsa", func(res *GHSAVerified) error { return verifyPublishedGHSA(ctx, r, res) })
+		_, err := pipeline.Step(r, ghsaLiveKey, func(res *GHSAVerified) error { return verifyPublishedGHSA(ctx, r, res) })
 		fail(err)
 	}
 
-	if _, err := pipeline.Step(r, "timeline", func(res *Timeline) error {
+	if _, err := pipeline.Step(r, timelineKey, func(res *Timeline) error {
 		if r.Config.Blog == nil {
 			res.Blog = "not configured: no post or feed checked"
 		}
@@ -214,7 +217,7 @@ func verifyCrates(ctx context.Context, r *pipeline.Run, reg *registryReader, rel
 	if len(problems) > 0 {
 		err := fmt.Errorf("line %s: %s", rel.Line, strings.Join(problems, "; "))
 		if missing {
-			return pipeline.RerunFrom("publish", err) // publish uploads what is missing
+			return pipeline.RerunFrom(release.Publish, err) // publish uploads what is missing
 		}
 		return err
 	}

@@ -300,9 +300,9 @@ func sealedRun(t *testing.T, reg *httptest.Server, sealed string) (*pipeline.Run
 	rel := config.Release{Line: "1.0", Branch: "embargo/1.0", Tag: "v1.0.0"}
 	r.Config.Releases = []config.Release{rel}
 	r.Config.Registry.Index = "sparse+" + reg.URL + "/index/"
-	recorded(t, r, "preflight", lineStep(rel), LineChecked{Crates: []string{"demo-core@1.0.0"}})
+	recorded(t, r, LineCheckedKey(rel.Line), LineChecked{Crates: []string{"demo-core@1.0.0"}})
 	if sealed != "" {
-		recorded(t, r, "preflight", packageStep(rel), Packaged{Order: []string{"demo-core@1.0.0"}, Sha256: map[string]string{"demo-core@1.0.0": sealed}})
+		recorded(t, r, PackagedKey(rel.Line), Packaged{Order: []string{"demo-core@1.0.0"}, Sha256: map[string]string{"demo-core@1.0.0": sealed}})
 	}
 	return r, out
 }

@@ -26,8 +26,8 @@ func sealedLineRun(t *testing.T, reg *fakeCrates) (*pipeline.Run, config.Release
 	rel := config.Release{Line: "1.0", Branch: "embargo/1.0", Tag: "v1.0.4"}
 	r.Config.Releases = []config.Release{rel}
 	order := []string{"demo-core@1.0.4", "demo-macros@1.0.4"}
-	recorded(t, r, "preflight", lineStep(rel), LineChecked{Crates: order})
-	recorded(t, r, "preflight", packageStep(rel), Packaged{Order: order,
+	recorded(t, r, LineCheckedKey(rel.Line), LineChecked{Crates: order})
+	recorded(t, r, PackagedKey(rel.Line), Packaged{Order: order,
 		Sha256: map[string]string{"demo-core@1.0.4": sum(coreCrate), "demo-macros@1.0.4": sum(macroCrate)}})
 	return r, rel
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/storage/memory"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/retry"
 	"github.com/async-rs/embargo/templates"
 )
@@ -91,7 +92,7 @@ func verifyFeed(ctx context.Context, r *pipeline.Run, blog *blogTip, m *template
 	where := fmt.Sprintf("%s at %s of %s", r.Config.Blog.Branch, short(blog.commit.Hash), blogRepo(r))
 	res.Commit = blog.commit.Hash.String()
 	if !ok {
-		return pipeline.RerunFrom("advisory", fmt.Errorf("the feed %s is not in the blog repository (%s)", feed, where))
+		return pipeline.RerunFrom(release.Advisory, fmt.Errorf("the feed %s is not in the blog repository (%s)", feed, where))
 	}
 	ids, kind, err := templates.FeedIDs(b)
 	if err != nil {
@@ -103,7 +104,7 @@ func verifyFeed(ctx context.Context, r *pipeline.Run, blog *blogTip, m *template
 			return nil
 		}
 	}
-	return pipeline.RerunFrom("advisory", fmt.Errorf("the feed %s (%s) has no entry with id %s", feed, where, m.URL))
+	return pipeline.RerunFrom(release.Advisory, fmt.Errorf("the feed %s (%s) has no entry with id %s", feed, where, m.URL))
 }
 
 // --- post ---
@@ -233,7 +234,7 @@ func pollPost(ctx context.Context, r *pipeline.Run, rawURL string, markers []str
 	var ended *retry.Exhausted
 	if errors.As(err, &ended) || pctx.Err() != nil || !r.Now().Before(deadline) {
 		next := "publish it now: `embargo run --from advisory`"
-		if state, _ := r.Journal.StageState("advisory"); state == pipeline.StateDone {
+		if state, _ := r.Journal.StageState(release.Advisory); state == pipeline.StateDone {
 			next = "the advisory is in the blog repository: check the blog's build and deploy"
 		}
 		return obs, fmt.Errorf("the post is NOT LIVE at %s and the deadline %s (T0 + %s) has passed; last answer: %s (%s). %s; `embargo run --only verify` checks again and can be repeated",
@@ -276,7 +277,7 @@ func postInRepo(ctx context.Context, r *pipeline.Run, blog *blogTip, m *template
 	where := fmt.Sprintf("%s at %s of %s", r.Config.Blog.Branch, short(blog.commit.Hash), blogRepo(r))
 	res.Commit, res.Path = blog.commit.Hash.String(), m.PostPath
 	if !ok {
-		return pipeline.RerunFrom("advisory", fmt.Errorf("the post %s is not in the blog repository (%s)", m.PostPath, where))
+		return pipeline.RerunFrom(release.Advisory, fmt.Errorf("the post %s is not in the blog repository (%s)", m.PostPath, where))
 	}
 	found := false
 	for _, s := range postMarkers(m) {

@@ -1,8 +1,26 @@
 package stages
 
-import "time"
+import (
+	"time"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
+)
 
 // What verify's steps record.
+
+// The verify stage's steps.
+var (
+	feedVerifiedKey = pipeline.Key[FeedVerified]{Stage: release.Verify, Step: "feed"}
+	postVerifiedKey = pipeline.Key[PostVerified]{Stage: release.Verify, Step: "post"}
+	ghsaLiveKey     = pipeline.Key[GHSAVerified]{Stage: release.Verify, Step: "ghsa"}
+	timelineKey     = pipeline.Key[Timeline]{Stage: release.Verify, Step: "timeline"}
+)
+
+// cratesVerifiedKey is the step downloading line's crates.
+func cratesVerifiedKey(line string) pipeline.Key[CratesVerified] {
+	return pipeline.Key[CratesVerified]{Stage: release.Verify, Step: "crates " + line}
+}
 
 // CratesVerified is a line's crates step: each version's sha256 as
 // downloaded from the registry, and what it was compared with ("sealed",
@@ -37,6 +55,11 @@ type PostVerified struct {
 }
 
 func (p PostVerified) Summary() string { return p.Text }
+
+// Moments: the post seen live, an observation of the advisory's write.
+func (p PostVerified) Moments() []pipeline.Moment {
+	return []pipeline.Moment{{Name: "live_at", At: p.LiveAt}}
+}
 
 // Timeline is verify's last step: when each thing became public, against
 // T0 and the deadline.

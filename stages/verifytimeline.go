@@ -105,16 +105,8 @@ func firstMoments(r *pipeline.Run, stage string) []moment {
 		// "publish demo@1.0.1" is about demo@1.0.1; "push" about the stage.
 		_, what, _ := strings.Cut(st.Name, " ")
 		m := moment{step: st.Name, what: what}
-		for _, k := range pipeline.Moments {
-			v := st.FirstAt(k)
-			if v == "" {
-				continue
-			}
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				continue
-			}
-			m.keys, m.times = append(m.keys, k), append(m.times, t)
+		for _, fm := range st.FirstMoments() {
+			m.keys, m.times = append(m.keys, fm.Name), append(m.times, fm.At)
 		}
 		if len(m.keys) > 0 {
 			out = append(out, m)
