@@ -19,13 +19,14 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/seal"
 	"github.com/async-rs/embargo/stages/vault"
 )
 
 // Manifest freezes what the preflight that just ran in r checked: it must
 // have run clean.
-func Manifest(r *pipeline.Run) (*seal.Manifest, error) {
+func Manifest(r *release.Run) (*seal.Manifest, error) {
 	cfg := r.Config
 	v, err := vault.Open(stages.VaultPath(r.StateDir))
 	if err != nil {
@@ -74,8 +75,9 @@ func Manifest(r *pipeline.Run) (*seal.Manifest, error) {
 // Gather collects what `embargo seal --push` packs, each piece checked
 // against the seal m (whose bytes are manifest): the git objects of the
 // held branches and release tags, the .crate files preflight packaged, the
-// pinned lockfiles, the rendered advisory and its description.
-func Gather(ctx context.Context, r *pipeline.Run, m *seal.Manifest, manifest []byte) (*seal.Bundle, error) {
+// pinned lockfiles, the rendered advisory (read with c) and its
+// description.
+func Gather(ctx context.Context, r *release.Run, c release.Clients, m *seal.Manifest, manifest []byte) (*seal.Bundle, error) {
 	v, err := vault.Open(stages.VaultPath(r.StateDir))
 	if err != nil {
 		return nil, err
@@ -112,7 +114,7 @@ func Gather(ctx context.Context, r *pipeline.Run, m *seal.Manifest, manifest []b
 	if b.Git, err = seal.Archive(v.Repo(), refs); err != nil {
 		return nil, err
 	}
-	_, out, err := stages.AdvisoryOutputs(ctx, r)
+	_, out, err := stages.AdvisoryOutputs(ctx, r, c.Index, c.Blog)
 	if err != nil {
 		return nil, fmt.Errorf("render the advisory: %w", err)
 	}

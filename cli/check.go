@@ -54,20 +54,23 @@ for run, that the embargo is over.`,
 // reseal) starts from the state directory's journal, as a run would: what
 // earlier runs did decides what a run does after T0.
 func (a *app) checkedPreflight(ctx context.Context, cfg *config.Config, verdict string, resealing bool) (*session, error) {
-	s, err := a.open(cfg, a.stateDir(cfg), "", true)
+	command := release.Checking
+	if resealing {
+		command = release.Resealing
+	}
+	s, err := a.open(cfg, a.stateDir(cfg), "", command)
 	if err != nil {
 		return nil, err
 	}
 	if !resealing {
-		j, err := pipeline.OpenJournalInMemory(filepath.Join(s.run.StateDir, "journal.json"), cfg, a.engine().Names(), s.secrets.Scrub)
+		j, err := pipeline.OpenJournalInMemory(filepath.Join(s.run.StateDir, "journal.json"), embargoOf(cfg), a.stageNames(), s.secrets.Scrub)
 		if err != nil {
 			s.close()
 			return nil, err
 		}
 		s.run.Journal = j
 	}
-	s.run.Check, s.run.Resealing = true, resealing
-	err = a.engine().Execute(ctx, s.run, pipeline.Selection{Only: release.Preflight})
+	err = a.engine(s.run.Release).Execute(ctx, s.run.Run, pipeline.Selection{Only: release.Preflight})
 	if findings := pipeline.AsFindings(err); findings != nil {
 		if a.g.json {
 			s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{verdict: false, "findings": findings}})

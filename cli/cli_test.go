@@ -17,6 +17,7 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/stages"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // embargo runs the command line in-process and returns its exit code and
@@ -24,8 +25,7 @@ import (
 func embargo(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	a := &app{stdout: &out, stderr: &errb, getenv: func(string) (string, bool) { return "", false },
-		clock: pipeline.NewFakeClock(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)), stages: stages.All()}
+	a := newApp(&out, &errb, func(string) (string, bool) { return "", false }, pipeline.NewFakeClock(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)))
 	code = a.execute(context.Background(), args)
 	return code, out.String(), errb.String()
 }
@@ -88,7 +88,7 @@ func TestStatusExits1WhenAStageFailed(t *testing.T) {
 	}
 	writeJournal := func(failed string) {
 		t.Helper()
-		j, err := pipeline.OpenJournal("", cfg, (&pipeline.Engine{Stages: stages.All()}).Names(), nil)
+		j, err := pipeline.OpenJournal("", embargoOf(cfg), release.Names(stages.All(release.Clients{})), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,7 +190,7 @@ func TestPlanSaysARunResumesAReleaseBegunBeforeIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, err := pipeline.OpenJournal("", cfg, (&pipeline.Engine{Stages: stages.All()}).Names(), nil)
+	j, err := pipeline.OpenJournal("", embargoOf(cfg), release.Names(stages.All(release.Clients{})), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

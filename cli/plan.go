@@ -39,7 +39,7 @@ func (a *app) planCommand() *cobra.Command {
 			w := a.stdout
 			// The clocks are measured while the rest is printed.
 			clocks := make(chan []pipeline.Offset, 1)
-			go func() { clocks <- stages.MeasureClocks(cmd.Context(), &pipeline.Run{Config: cfg}) }()
+			go func() { clocks <- stages.MeasureClocks(cmd.Context(), a.looking(cfg, nil, nil)) }()
 			fmt.Fprintf(w, "%s: %s\n", cfg.Embargo.ID, cfg.Advisory.Title)
 			a.planCalendar(cfg, now)
 			if !now.Before(cfg.T0()) {
@@ -48,13 +48,13 @@ func (a *app) planCommand() *cobra.Command {
 			fmt.Fprintln(w)
 			for i, st := range a.stages {
 				when := stageWhen(cfg, st)
-				if sk, ok := st.(pipeline.Skipper); ok {
+				if sk, ok := st.(release.Skipper); ok {
 					if why := sk.Skip(cfg); why != "" {
 						when = "skipped"
 					}
 				}
 				fmt.Fprintf(w, "%d. %-10s %-10s %s\n", i+1, st.Name(), when, st.Summary())
-				if p, ok := st.(pipeline.Planner); ok {
+				if p, ok := st.(release.Planner); ok {
 					for _, line := range p.Plan(cfg) {
 						fmt.Fprintf(w, "                          %s\n", line)
 					}
@@ -83,11 +83,11 @@ func (a *app) planCommand() *cobra.Command {
 // err, which a run stops at too). Only check looks at the public world.
 func (a *app) lateStartSeen(cfg *config.Config, now time.Time) (stages.LateStart, error) {
 	state := a.stateDir(cfg)
-	j, err := pipeline.OpenJournalInMemory(filepath.Join(state, "journal.json"), cfg, a.engine().Names(), nil)
+	j, err := pipeline.OpenJournalInMemory(filepath.Join(state, "journal.json"), embargoOf(cfg), a.stageNames(), nil)
 	if err != nil {
 		return stages.LateStart{}, err
 	}
-	r := &pipeline.Run{Config: cfg, Journal: j, StateDir: state, Gate: &pipeline.Gate{T0: cfg.T0(), Window: cfg.Window, Clock: pipeline.NewFakeClock(now)}}
+	r := a.looking(cfg, j, &pipeline.Gate{T0: cfg.T0(), Window: cfg.Window, Clock: pipeline.NewFakeClock(now)})
 	return stages.JudgeLateStart(r), nil
 }
 
@@ -109,7 +109,7 @@ func (a *app) planLateStart(cfg *config.Config, now time.Time) {
 }
 
 // stageWhen says when a stage runs, against T0.
-func stageWhen(cfg *config.Config, st pipeline.Stage) string {
+func stageWhen(cfg *config.Config, st release.Stage) string {
 	switch st.Name() {
 	case release.Preflight:
 		return "before T0"
@@ -118,11 +118,9 @@ func stageWhen(cfg *config.Config, st pipeline.Stage) string {
 	case release.Verify:
 		return "by T0+" + shortDuration(cfg.Window)
 	}
-	if n, ok := st.(pipeline.Needer); ok {
-		for _, need := range n.Needs() {
-			if need != release.Preflight {
-				return "after " + need
-			}
+	for _, need := range st.Needs() {
+		if need != release.Preflight {
+			return "after " + need
 		}
 	}
 	return "at T0"
@@ -200,7 +198,7 @@ func (a *app) planVersions(ctx context.Context, cfg *config.Config) {
 		return
 	}
 	fmt.Fprintf(w, "\npatched: %s\n", strings.Join(m.Patched(), "; "))
-	versions, err := stages.PackageVersions(ctx, &pipeline.Run{Config: cfg})
+	versions, err := a.packageVersions(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(w, "versions of %s: not read from the registry (%v)\n", cfg.Advisory.Package, err)
 		return

@@ -8,6 +8,7 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // planReport is what `plan --json` prints: the plan as one object, for a
@@ -96,10 +97,10 @@ func (a *app) planJSON(ctx context.Context, cfg *config.Config, now time.Time) e
 	}
 	for _, st := range a.stages {
 		ps := planStage{Name: st.Name(), When: stageWhen(cfg, st), Summary: st.Summary()}
-		if sk, ok := st.(pipeline.Skipper); ok {
+		if sk, ok := st.(release.Skipper); ok {
 			ps.Skipped = sk.Skip(cfg)
 		}
-		if p, ok := st.(pipeline.Planner); ok {
+		if p, ok := st.(release.Planner); ok {
 			ps.Plan = p.Plan(cfg)
 		}
 		rep.Stages = append(rep.Stages, ps)
@@ -111,7 +112,7 @@ func (a *app) planJSON(ctx context.Context, cfg *config.Config, now time.Time) e
 		rep.VersionsError = err.Error()
 	} else {
 		rep.Patched = m.Patched()
-		versions, err := stages.PackageVersions(ctx, &pipeline.Run{Config: cfg})
+		versions, err := a.packageVersions(ctx, cfg)
 		if err != nil {
 			rep.VersionsError = err.Error()
 		}
@@ -120,12 +121,12 @@ func (a *app) planJSON(ctx context.Context, cfg *config.Config, now time.Time) e
 		}
 		rep.NoFixSeries = m.NoFixSeries(versions)
 	}
-	rep.Clocks = stages.MeasureClocks(ctx, &pipeline.Run{Config: cfg})
+	rep.Clocks = stages.MeasureClocks(ctx, a.looking(cfg, nil, nil))
 	if rep.Clocks == nil {
 		rep.Clocks = []pipeline.Offset{}
 	}
 	rep.ClockWarnings, rep.ClockErrors = stages.JudgeClocks(rep.Clocks, cfg.Window)
-	rep.Publish = publishForecast(ctx, cfg)
+	rep.Publish = a.publishForecast(ctx, cfg)
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(rep)

@@ -20,7 +20,7 @@ func (a *app) planPublishRate(ctx context.Context, cfg *config.Config) {
 		fmt.Fprintf(w, "\npublish: the versions were not counted (%v)\n", err)
 		return
 	}
-	n, err := stages.CountPublishes(ctx, cfg, byLine)
+	n, err := a.countPublishes(ctx, cfg, byLine)
 	if err != nil {
 		fmt.Fprintf(w, "\npublish: the registry was not read (%v)\n", err)
 		return
@@ -28,13 +28,22 @@ func (a *app) planPublishRate(ctx context.Context, cfg *config.Config) {
 	writePublishForecast(w, cfg, n)
 }
 
+// countPublishes reads cfg's registry for what each version of byLine is.
+func (a *app) countPublishes(ctx context.Context, cfg *config.Config, byLine map[string][]string) (stages.PublishCount, error) {
+	idx, err := a.registryIndex(cfg)
+	if err != nil {
+		return stages.PublishCount{}, err
+	}
+	return stages.CountPublishes(ctx, cfg, idx, byLine)
+}
+
 // publishForecast is the same for plan --json.
-func publishForecast(ctx context.Context, cfg *config.Config) *planPublish {
+func (a *app) publishForecast(ctx context.Context, cfg *config.Config) *planPublish {
 	byLine, err := stages.ReleaseVersions(cfg)
 	if err != nil {
 		return &planPublish{Error: err.Error()}
 	}
-	n, err := stages.CountPublishes(ctx, cfg, byLine)
+	n, err := a.countPublishes(ctx, cfg, byLine)
 	if err != nil {
 		return &planPublish{Error: err.Error()}
 	}

@@ -122,17 +122,15 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 			if in > 0 {
 				rc.Embargo.At = rc.Embargo.At.Add(time.Second)
 			}
-			runErr := a.runIn(ctx, &rc, state, pipeline.Selection{}, func(r *pipeline.Run) {
-				r.Gate.Sandbox = true
-				r.Targets = &pipeline.Targets{Public: world.Public, RegistryIndex: world.Registry.IndexURL(), RegistryToken: world.Token, BlogRepo: world.Blog,
-					OIDCURL: world.Registry.OIDCURL(), OIDCRequestToken: world.Registry.OIDCRequestToken()}
-				if world.GitHub != nil {
-					r.Targets.GHSAAPI, r.Targets.GHSAToken = world.GitHub.URL, world.GitHubToken
-				}
-				if world.Proxy != nil {
-					r.Targets.RegistryProxy, r.Targets.RegistryProxyCA = world.Proxy.URL, world.Proxy.CAFile
-				}
-			})
+			sandbox := &release.Sandbox{Public: world.Public, RegistryIndex: world.Registry.IndexURL(), RegistryToken: world.Token, Blog: world.Blog,
+				OIDCURL: world.Registry.OIDCURL(), OIDCRequestToken: world.Registry.OIDCRequestToken()}
+			if world.GitHub != nil {
+				sandbox.GitHubAPI, sandbox.GitHubToken = world.GitHub.URL, world.GitHubToken
+			}
+			if world.Proxy != nil {
+				sandbox.RegistryProxy, sandbox.RegistryProxyCA = world.Proxy.URL, world.Proxy.CAFile
+			}
+			runErr := a.runIn(ctx, &rc, state, pipeline.Selection{}, sandbox)
 			if !a.g.json && !a.g.quiet {
 				a.rehearsalReport(ctx, &rc, world, filepath.Join(state, "journal.json"))
 			}

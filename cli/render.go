@@ -45,8 +45,7 @@ func (a *app) renderCommand() *cobra.Command {
 			}
 			// The registry's versions feed the "no fix for series X"
 			// paragraph; reading them is optional for a review.
-			r := &pipeline.Run{Config: cfg}
-			versions, err := stages.PackageVersions(cmd.Context(), r)
+			versions, err := a.packageVersions(cmd.Context(), cfg)
 			if err != nil {
 				warn(fmt.Sprintf("rendered without the registry's versions of %s: %v", cfg.Advisory.Package, err))
 			}
@@ -97,7 +96,7 @@ func (a *app) renderConventions(cfg *config.Config) (templates.Conventions, stri
 	if err != nil {
 		j = nil // none yet, or unreadable: the seal or the clone may still say
 	}
-	return stages.RenderConventions(&pipeline.Run{Config: cfg, StateDir: dir, Journal: j})
+	return stages.RenderConventions(a.looking(cfg, j, nil))
 }
 
 // renderReport is what `render --json` prints: one JSON object listing

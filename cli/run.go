@@ -12,6 +12,7 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 func (a *app) runCommand() *cobra.Command {
@@ -27,7 +28,7 @@ on any machine, is safe.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			// Bad flags are refused before anything is pulled or written.
-			if _, err := a.engine().Select(sel); err != nil {
+			if _, err := a.engine(nil).Select(sel); err != nil {
 				return err
 			}
 			if bundle != "" {
@@ -57,15 +58,17 @@ on any machine, is safe.`,
 
 // session is an open state directory: lock held, journal loaded.
 type session struct {
-	run     *pipeline.Run
+	run     *release.Run
 	lock    *pipeline.Lock
 	secrets *pipeline.Secrets
 }
 
 func (s *session) close() { s.lock.Release() }
 
-// open takes the lock and loads the journal of cfg's state directory.
-func (a *app) open(cfg *config.Config, state, journalName string, readTokens bool) (*session, error) {
+// open takes the lock and loads the journal of cfg's state directory, for
+// a run of command. Only a run that is not a rehearsal reads the tokens.
+func (a *app) open(cfg *config.Config, state, journalName string, command release.Command) (*session, error) {
+	readTokens := command != release.Rehearsing
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory %s: %w", state, err)
 	}
@@ -86,44 +89,48 @@ func (a *app) open(cfg *config.Config, state, journalName string, readTokens boo
 	if journalName != "" {
 		jpath = filepath.Join(state, journalName)
 	}
-	journal, err := pipeline.OpenJournal(jpath, cfg, a.engine().Names(), secrets.Scrub)
+	journal, err := pipeline.OpenJournal(jpath, embargoOf(cfg), a.stageNames(), secrets.Scrub)
 	if err != nil {
 		lock.Release()
 		return nil, err
 	}
-	run := a.newRun(cfg, journal, secrets, out)
+	run := a.newRun(cfg, command, journal, secrets, out)
 	run.StateDir = state
 	return &session{run: run, lock: lock, secrets: secrets}, nil
 }
 
 // runIn executes the selected stages under the lock, with the state in
-// state, and prints the final report; prepare, when set,
-// adjusts the run (a rehearsal's sandbox targets) and means no real token is
-// ever read.
-func (a *app) runIn(ctx context.Context, cfg *config.Config, state string, sel pipeline.Selection, prepare func(*pipeline.Run)) error {
-	s, err := a.open(cfg, state, "journal.json", prepare == nil)
+// state, and prints the final report; with a sandbox, the run is a
+// rehearsal whose targets are the sandbox's, and no real token is ever
+// read.
+func (a *app) runIn(ctx context.Context, cfg *config.Config, state string, sel pipeline.Selection, sandbox *release.Sandbox) error {
+	command := release.Releasing
+	if sandbox != nil {
+		command = release.Rehearsing
+	}
+	s, err := a.open(cfg, state, "journal.json", command)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	if prepare != nil {
-		prepare(s.run)
+	if sandbox != nil {
+		s.run.Targets = sandbox.Targets(cfg)
 	}
 	mirror, err := a.openBundle(ctx, s)
 	if err != nil {
 		return err
 	}
-	eng := a.engine()
+	eng := a.engine(s.run.Release)
 	if mirror != nil {
 		// The journal goes beside the bundle as each stage starts: the
 		// previous stage's outcome is then there.
 		eng.BeforeStage = mirror.StageBoundary
 	}
-	err = eng.Execute(ctx, s.run, sel)
+	err = eng.Execute(ctx, s.run.Run, sel)
 	mirror.Flush()
 	var se *pipeline.StageError
 	if errors.As(err, &se) {
-		err = &nextError{err: err, se: se, next: resumeAdvice(cfg, se, prepare != nil)}
+		err = &nextError{err: err, se: se, next: resumeAdvice(cfg, se, sandbox != nil)}
 	}
 	a.finalReport(s.run, err)
 	if se != nil {
@@ -178,7 +185,7 @@ func resumeAdvice(cfg *config.Config, se *pipeline.StageError, rehearsal bool) s
 }
 
 // finalReport prints the outcome: the last JSON line, or the status table.
-func (a *app) finalReport(r *pipeline.Run, err error) {
+func (a *app) finalReport(r *release.Run, err error) {
 	rep := buildStatus(r.Config, r.Journal, a.clock.Now())
 	rep.OK = err == nil
 	if err != nil {

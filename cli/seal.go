@@ -103,7 +103,7 @@ func (a *app) seal(ctx context.Context, cfg *config.Config, push bool) error {
 		return nil
 	}
 
-	b, err := bundle.Gather(ctx, s.run, m, manifest)
+	b, err := bundle.Gather(ctx, s.run, a.clients, m, manifest)
 	if err != nil {
 		return err
 	}
@@ -208,7 +208,7 @@ func (a *app) openBundle(ctx context.Context, s *session) (*bundle.Mirror, error
 				if err := durable.WriteFile(jpath, j, 0o600); err != nil {
 					return nil, err
 				}
-				journal, err := pipeline.OpenJournal(jpath, cfg, a.engine().Names(), s.secrets.Scrub)
+				journal, err := pipeline.OpenJournal(jpath, embargoOf(cfg), a.stageNames(), s.secrets.Scrub)
 				if err != nil {
 					os.Remove(jpath)
 					r.Out.Emit(pipeline.Event{Kind: pipeline.EventWarn, Msg: fmt.Sprintf("the journal stored beside the bundle is not usable (%v): starting a new one; every stage re-checks the world", err)})

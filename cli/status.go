@@ -63,7 +63,7 @@ func (a *app) statusCommand() *cobra.Command {
 			switch {
 			case errors.Is(err, os.ErrNotExist):
 				// Nothing has run: every stage is pending.
-				j, err = pipeline.OpenJournal("", cfg, a.engine().Names(), nil)
+				j, err = pipeline.OpenJournal("", embargoOf(cfg), a.stageNames(), nil)
 				if err != nil {
 					return err
 				}

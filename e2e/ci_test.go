@@ -20,6 +20,7 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/stages"
+	core "github.com/async-rs/embargo/stages/release"
 )
 
 // The CI templates users copy, checked for what a release job needs and
@@ -334,8 +335,8 @@ func TestGitLabTemplateStructure(t *testing.T) {
 		t.Error("no job runs `embargo run` in the scheduled pipeline")
 	}
 	var names []string
-	for _, st := range stages.All() {
-		if st.Name() != "gate" {
+	for _, st := range stages.All(core.Clients{}) {
+		if st.Name() != core.Gate {
 			names = append(names, st.Name())
 		}
 	}

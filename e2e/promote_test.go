@@ -28,6 +28,7 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/oci"
+	core "github.com/async-rs/embargo/stages/release"
 )
 
 // imageRegistry is go-containerregistry's in-process registry behind an
@@ -133,7 +134,7 @@ var promoteT0 = time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
 
 // promoteRun is a run of the promote stage alone, in memory, with the
 // gate's clock at now.
-func promoteRun(t *testing.T, images []config.Image, now time.Time) (*pipeline.Run, *pipeline.FakeClock) {
+func promoteRun(t *testing.T, images []config.Image, now time.Time) (*core.Run, *pipeline.FakeClock) {
 	t.Helper()
 	cfg := &config.Config{
 		Embargo: config.EmbargoSection{ID: "DEMO-SA-2026-001", At: promoteT0},
@@ -143,31 +144,37 @@ func promoteRun(t *testing.T, images []config.Image, now time.Time) (*pipeline.R
 	}
 	clock := pipeline.NewFakeClock(now)
 	secrets := pipeline.NewSecrets(nil)
-	j, err := pipeline.OpenJournal("", cfg, []string{"promote"}, secrets.Scrub)
+	j, err := pipeline.OpenJournal("", pipeline.Embargo{ID: cfg.Embargo.ID, T0: cfg.T0(), Window: cfg.Window}, []string{core.Promote}, secrets.Scrub)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &pipeline.Run{
-		Config:   cfg,
-		Gate:     &pipeline.Gate{T0: cfg.T0(), Window: cfg.Window, Clock: clock},
-		Journal:  j,
-		Out:      pipeline.NewReporter(io.Discard, false, clock, secrets.Scrub),
-		Secrets:  secrets,
-		StateDir: t.TempDir(),
-		// The stage alone on a world made for it: nothing prepares it
-		// before T0, so from T0 on it runs on the operator's word that the
-		// embargo is over (late_test.go tests the rule itself).
-		Late: true,
+	return &core.Run{
+		Run: &pipeline.Run{
+			Gate:    &pipeline.Gate{T0: cfg.T0(), Window: cfg.Window, Clock: clock},
+			Journal: j,
+			Out:     pipeline.NewReporter(io.Discard, false, clock, secrets.Scrub),
+			Secrets: secrets,
+		},
+		Release: &core.Release{
+			Config:   cfg,
+			StateDir: t.TempDir(),
+			Targets:  core.Real(cfg, secrets),
+			// The stage alone on a world made for it: nothing prepares
+			// it before T0, so from T0 on it runs on the operator's word
+			// that the embargo is over (late_test.go tests the rule
+			// itself).
+			Mode: core.Mode{Late: true},
+		},
 	}, clock
 }
 
-func runPromote(r *pipeline.Run) error {
-	e := &pipeline.Engine{Stages: []pipeline.Stage{stages.Promote{}}}
-	return e.Execute(context.Background(), r, pipeline.Selection{})
+func runPromote(r *core.Run) error {
+	c := core.RealClients()
+	return core.Engine([]core.Stage{stages.Promote{Images: c.Images}}, r.Release).Execute(context.Background(), r.Run, pipeline.Selection{})
 }
 
-func stepResult(r *pipeline.Run, step string) map[string]string {
-	for _, st := range r.Journal.Steps("promote") {
+func stepResult(r *core.Run, step string) map[string]string {
+	for _, st := range r.Journal.Steps(core.Promote) {
 		if st.Name == step {
 			return flatResult(st)
 		}
@@ -287,8 +294,8 @@ func TestPromoteRehearsalOnlyReads(t *testing.T) {
 	im := config.Image{From: reg.pushPrivate(t, "private/app", 0), To: reg.host + "/async-rs/app:1.13.1"}
 	reg.reset()
 	r, _ := promoteRun(t, []config.Image{im}, promoteT0)
-	r.Gate.Sandbox = true
-	r.Targets = &pipeline.Targets{}
+	r.Mode.Command = core.Rehearsing
+	r.Targets = core.Sandbox{}.Targets(r.Config)
 	if err := runPromote(r); err != nil {
 		t.Fatal(err)
 	}

@@ -313,7 +313,7 @@ func stateOf(err error) string {
 func (e *Engine) runStage(ctx context.Context, r *Run, st Stage) (ok bool, err error) {
 	rec := r.stage
 	if sk, isSkipper := st.(Skipper); isSkipper {
-		if why := sk.Skip(r.Config); why != "" {
+		if why := sk.Skip(); why != "" {
 			now := r.Now().UTC()
 			if err := r.Journal.update(func() {
 				rec.State, rec.Started, rec.Ended, rec.Error, rec.Note = StateSkipped, &now, &now, "", why

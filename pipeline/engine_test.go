@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 )
 
@@ -40,7 +39,7 @@ type optionalStage struct {
 	reason string
 }
 
-func (s *optionalStage) Skip(*config.Config) string { return s.reason }
+func (s *optionalStage) Skip() string { return s.reason }
 
 var stageNames = []string{"preflight", "gate", "push", "publish", "advisory", "verify"}
 
@@ -54,12 +53,8 @@ func pipelineOf(ran *[]string, override map[string]func(context.Context, *pipeli
 	return e
 }
 
-func testConfig() *config.Config {
-	return &config.Config{
-		Embargo: config.EmbargoSection{ID: "ASYNC-STD-SA-2026-001", At: testT0},
-		Window:  6 * time.Hour,
-		Path:    "embargo.toml",
-	}
+func testEmbargo() pipeline.Embargo {
+	return pipeline.Embargo{ID: "ASYNC-STD-SA-2026-001", T0: testT0, Window: 6 * time.Hour}
 }
 
 type testRun struct {
@@ -69,18 +64,18 @@ type testRun struct {
 }
 
 // newRun opens the journal in a fresh state folder, as `embargo run` does.
-func newRun(t *testing.T, cfg *config.Config, e *pipeline.Engine, secrets *pipeline.Secrets) *testRun {
+func newRun(t *testing.T, cfg pipeline.Embargo, e *pipeline.Engine, secrets *pipeline.Secrets) *testRun {
 	t.Helper()
 	state := t.TempDir()
 	return openRun(t, cfg, e, secrets, filepath.Join(state, "journal.json"))
 }
 
-func openRun(t *testing.T, cfg *config.Config, e *pipeline.Engine, secrets *pipeline.Secrets, path string) *testRun {
+func openRun(t *testing.T, cfg pipeline.Embargo, e *pipeline.Engine, secrets *pipeline.Secrets, path string) *testRun {
 	t.Helper()
 	if secrets == nil {
 		secrets = pipeline.NewSecrets(nil)
 	}
-	clock := pipeline.NewFakeClock(cfg.T0().Add(time.Second))
+	clock := pipeline.NewFakeClock(cfg.T0.Add(time.Second))
 	j, err := pipeline.OpenJournal(path, cfg, e.Names(), secrets.Scrub)
 	if err != nil {
 		t.Fatal(err)
@@ -88,12 +83,10 @@ func openRun(t *testing.T, cfg *config.Config, e *pipeline.Engine, secrets *pipe
 	out := &bytes.Buffer{}
 	return &testRun{
 		Run: &pipeline.Run{
-			Config:   cfg,
-			Gate:     &pipeline.Gate{T0: cfg.T0(), Window: cfg.Window, Clock: clock},
-			Journal:  j,
-			Out:      pipeline.NewReporter(out, false, clock, secrets.Scrub),
-			Secrets:  secrets,
-			StateDir: filepath.Dir(path),
+			Gate:    &pipeline.Gate{T0: cfg.T0, Window: cfg.Window, Clock: clock},
+			Journal: j,
+			Out:     pipeline.NewReporter(out, false, clock, secrets.Scrub),
+			Secrets: secrets,
 		},
 		path: path,
 		out:  out,
@@ -129,7 +122,7 @@ func states(j *pipeline.Snapshot) map[string]string {
 }
 
 func TestJournalOfAFreshReleaseHasEveryStagePendingInOrder(t *testing.T) {
-	cfg := testConfig()
+	cfg := testEmbargo()
 	j, err := pipeline.OpenJournal(filepath.Join(t.TempDir(), "journal.json"), cfg, stageNames, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +135,7 @@ func TestJournalOfAFreshReleaseHasEveryStagePendingInOrder(t *testing.T) {
 			t.Errorf("stage %d = %+v, want %s pending", i, s, stageNames[i])
 		}
 	}
-	if j.Snapshot().ID != cfg.Embargo.ID || !j.Snapshot().T0.Equal(testT0) || j.Snapshot().Window != "6h0m0s" {
+	if j.Snapshot().ID != cfg.ID || !j.Snapshot().T0.Equal(testT0) || j.Snapshot().Window != "6h0m0s" {
 		t.Errorf("journal is for %s at %v (window %s)", j.Snapshot().ID, j.Snapshot().T0, j.Snapshot().Window)
 	}
 }
@@ -161,7 +154,7 @@ func TestJournalRecordsEachStepOnDiskBeforeAndAfterItRuns(t *testing.T) {
 			return err
 		},
 	})
-	r = newRun(t, testConfig(), e, nil)
+	r = newRun(t, testEmbargo(), e, nil)
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +182,7 @@ func TestJournalRecordsEachStepOnDiskBeforeAndAfterItRuns(t *testing.T) {
 	}
 
 	// A later run reads what this one handed on.
-	again, err := pipeline.OpenJournal(r.path, testConfig(), e.Names(), nil)
+	again, err := pipeline.OpenJournal(r.path, testEmbargo(), e.Names(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,26 +216,26 @@ func (c commandResult) Summary() string { return c.Command }
 
 func TestJournalOfAnotherReleaseIsRefused(t *testing.T) {
 	e := pipelineOf(nil, nil)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{Only: "preflight"}); err != nil {
 		t.Fatal(err)
 	}
 
-	otherID := testConfig()
-	otherID.Embargo.ID = "ASYNC-STD-SA-2026-002"
+	otherID := testEmbargo()
+	otherID.ID = "ASYNC-STD-SA-2026-002"
 	_, err := pipeline.OpenJournal(r.path, otherID, e.Names(), nil)
 	if err == nil || !strings.Contains(err.Error(), "ASYNC-STD-SA-2026-001") || !strings.Contains(err.Error(), "ASYNC-STD-SA-2026-002") || !strings.Contains(err.Error(), "--state") {
 		t.Errorf("journal of another id: %v, want a refusal naming both ids and --state", err)
 	}
 
-	otherT0 := testConfig()
-	otherT0.Embargo.At = testT0.Add(24 * time.Hour)
+	otherT0 := testEmbargo()
+	otherT0.T0 = testT0.Add(24 * time.Hour)
 	if _, err := pipeline.OpenJournal(r.path, otherT0, e.Names(), nil); err == nil {
 		t.Error("journal of another T0 was accepted")
 	}
 
-	sameT0OtherZone := testConfig()
-	sameT0OtherZone.Embargo.At = testT0.In(time.FixedZone("CET", 3600))
+	sameT0OtherZone := testEmbargo()
+	sameT0OtherZone.T0 = testT0.In(time.FixedZone("CET", 3600))
 	if _, err := pipeline.OpenJournal(r.path, sameT0OtherZone, e.Names(), nil); err != nil {
 		t.Errorf("the same instant written with another offset was refused: %v", err)
 	}
@@ -253,7 +246,7 @@ func TestCorruptJournalSaysToMoveItAside(t *testing.T) {
 	if err := os.WriteFile(path, []byte(`{"version": 1, "id": "ASYNC-STD-SA-2026-001", "stages": [`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := pipeline.OpenJournal(path, testConfig(), stageNames, nil)
+	_, err := pipeline.OpenJournal(path, testEmbargo(), stageNames, nil)
 	if err == nil || !strings.Contains(err.Error(), "corrupt") || !strings.Contains(err.Error(), "move it aside") || !strings.Contains(err.Error(), path) {
 		t.Errorf("corrupt journal: %v, want an error naming it and saying to move it aside", err)
 	}
@@ -280,7 +273,7 @@ func TestJournalAndOutputNeverHoldASecret(t *testing.T) {
 			return err
 		},
 	})
-	r := newRun(t, testConfig(), e, secrets)
+	r := newRun(t, testEmbargo(), e, secrets)
 	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
 	if !errors.Is(err, boom) {
 		t.Fatalf("Execute = %v, want the stage's error", err)
@@ -307,7 +300,7 @@ func TestJournalAndOutputNeverHoldASecret(t *testing.T) {
 func TestRunFromAStageRunsItAndTheRest(t *testing.T) {
 	var ran []string
 	e := pipelineOf(&ran, nil)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{From: "publish"}); err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +316,7 @@ func TestRunFromAStageRunsItAndTheRest(t *testing.T) {
 func TestRunOnlyAStageRunsJustThatOne(t *testing.T) {
 	var ran []string
 	e := pipelineOf(&ran, nil)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{Only: "advisory"}); err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +333,7 @@ func TestRunOnlyAStageRunsJustThatOne(t *testing.T) {
 func TestRunOfAnUnknownStageIsAUsageErrorListingTheStages(t *testing.T) {
 	var ran []string
 	e := pipelineOf(&ran, nil)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	for _, sel := range []pipeline.Selection{{From: "publsh"}, {Only: "deploy"}} {
 		err := e.Execute(context.Background(), r.Run, sel)
 		var ue *pipeline.UsageError
@@ -362,7 +355,7 @@ func TestRunOfAnUnknownStageIsAUsageErrorListingTheStages(t *testing.T) {
 func TestRunFromAndOnlyTogetherAreRefused(t *testing.T) {
 	var ran []string
 	e := pipelineOf(&ran, nil)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	err := e.Execute(context.Background(), r.Run, pipeline.Selection{From: "push", Only: "publish"})
 	var ue *pipeline.UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--from") || !strings.Contains(err.Error(), "--only") {
@@ -385,8 +378,7 @@ func TestFailingStageStopsTheRunAndSaysHowToResume(t *testing.T) {
 			return nil
 		},
 	})
-	cfg := testConfig()
-	cfg.Path = "release/embargo.toml"
+	cfg := testEmbargo()
 	r := newRun(t, cfg, e, nil)
 	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
 	var se *pipeline.StageError
@@ -450,7 +442,7 @@ func TestARerunErrorMovesWhereTheReRunStarts(t *testing.T) {
 			return fmt.Errorf("push: %w", pipeline.RerunFrom("preflight", moved))
 		},
 	})
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	var se *pipeline.StageError
 	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
 	if !errors.As(err, &se) || se.Stage != "push" || se.From != "preflight" || !errors.Is(err, moved) {
@@ -463,7 +455,7 @@ func TestOptionalStageNotConfiguredIsRecordedSkipped(t *testing.T) {
 	e := pipelineOf(&ran, nil)
 	promote := &optionalStage{fakeStage: fakeStage{name: "promote", ran: &ran}, reason: "no [[image]] configured"}
 	e.Stages = append(e.Stages[:3:3], append([]pipeline.Stage{promote}, e.Stages[3:]...)...)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); err != nil {
 		t.Fatal(err)
 	}
@@ -485,7 +477,7 @@ func TestOptionalStageThatIsConfiguredRuns(t *testing.T) {
 	var ran []string
 	promote := &optionalStage{fakeStage: fakeStage{name: "promote", ran: &ran}}
 	e := &pipeline.Engine{Stages: []pipeline.Stage{promote}}
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); err != nil {
 		t.Fatal(err)
 	}
@@ -501,7 +493,7 @@ func TestPanickingStageIsRecordedAsAFailure(t *testing.T) {
 			panic("a bug in the stage")
 		},
 	})
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
 	var se *pipeline.StageError
 	if !errors.As(err, &se) || se.Stage != "push" || !strings.Contains(err.Error(), "internal error") {
@@ -523,7 +515,7 @@ func TestBeforeStageIsCalledAsEachStageStarts(t *testing.T) {
 	e := pipelineOf(&ran, nil)
 	promote := &optionalStage{fakeStage: fakeStage{name: "promote", ran: &ran}, reason: "no [[image]] configured"}
 	e.Stages = append(e.Stages[:3:3], append([]pipeline.Stage{promote}, e.Stages[3:]...)...)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	e.BeforeStage = func(run *pipeline.Run) {
 		name := run.Stage()
 		before = append(before, name)
@@ -587,7 +579,7 @@ func TestStagesThatNeedNothingOfEachOtherRunSideBySide(t *testing.T) {
 			return nil
 		}, "push", "publish"),
 	)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); err != nil {
 		t.Fatal(err)
 	}
@@ -634,7 +626,7 @@ func TestAFailedStageStopsOnlyTheStagesThatNeedIt(t *testing.T) {
 		stage("advisory", rec("advisory", nil), "publish"),
 		stage("verify", rec("verify", nil), "push", "publish", "advisory"),
 	)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
 	var se *pipeline.StageError
 	if !errors.As(err, &se) || se.Stage != "push" || se.From != "push" {
@@ -659,7 +651,7 @@ func TestTwoFailedStagesAreBothReported(t *testing.T) {
 		stage("push", func(context.Context, *pipeline.Run) error { return errors.New("remote hung up") }, "preflight"),
 		stage("publish", func(context.Context, *pipeline.Run) error { return errors.New("registry answered 503") }, "preflight"),
 	)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
 	var se *pipeline.StageError
 	if !errors.As(err, &se) || se.Stage != "push" || se.From != "push" {
@@ -697,7 +689,7 @@ func TestWaitForWaitsForTheGateOfTheRunOnly(t *testing.T) {
 		}, "preflight"),
 		stage("push", push, "preflight"),
 	)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); err != nil {
 		t.Fatal(err)
 	}
@@ -727,7 +719,7 @@ func TestWaitForAFailedGateFails(t *testing.T) {
 			return nil
 		}),
 	)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
 	if err == nil || !strings.Contains(err.Error(), "stage gate did not finish") || wrote {
 		t.Errorf("got %v (wrote %v), want push refused because the gate failed", err, wrote)

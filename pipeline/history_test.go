@@ -72,7 +72,7 @@ func (l liveResult) Moments() []pipeline.Moment {
 func TestAStepRunTwiceKeepsBothAttemptsAndTheFirstUploadTimes(t *testing.T) {
 	onRegistry, refused := false, false
 	e := pipelineOf(nil, map[string]func(context.Context, *pipeline.Run) error{"publish": publishStep(&onRegistry, &refused)})
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestAStepRunTwiceKeepsBothAttemptsAndTheFirstUploadTimes(t *testing.T) {
 	}
 
 	// An hour later the operator re-runs from publish, with the journal.
-	r2 := openRun(t, testConfig(), e, nil, r.path)
+	r2 := openRun(t, testEmbargo(), e, nil, r.path)
 	r2.Gate.Clock.(*pipeline.FakeClock).Advance(time.Hour)
 	if err := e.Execute(context.Background(), r2.Run, pipeline.Selection{From: "publish"}); err != nil {
 		t.Fatal(err)
@@ -116,7 +116,7 @@ func TestAStepRunTwiceKeepsBothAttemptsAndTheFirstUploadTimes(t *testing.T) {
 	// A third run, whose upload the registry refuses as a duplicate,
 	// records its own time: the first ones stay.
 	refused = true
-	r3 := openRun(t, testConfig(), e, nil, r.path)
+	r3 := openRun(t, testEmbargo(), e, nil, r.path)
 	r3.Gate.Clock.(*pipeline.FakeClock).Advance(2 * time.Hour)
 	if err := e.Execute(context.Background(), r3.Run, pipeline.Selection{Only: "publish"}); err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func TestAStepRunTwiceKeepsBothAttemptsAndTheFirstUploadTimes(t *testing.T) {
 func TestAJournalWithoutHistoryKeepsItsUploadTimesAcrossARerun(t *testing.T) {
 	onRegistry, refused := true, false
 	e := pipelineOf(nil, map[string]func(context.Context, *pipeline.Run) error{"publish": publishStep(&onRegistry, &refused)})
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	old := `{
   "version": 1, "id": "ASYNC-STD-SA-2026-001", "t0": "` + testT0.Format(time.RFC3339) + `", "window": "6h0m0s",
   "stages": [
@@ -150,7 +150,7 @@ func TestAJournalWithoutHistoryKeepsItsUploadTimesAcrossARerun(t *testing.T) {
 	if err := os.WriteFile(r.path, []byte(old), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r2 := openRun(t, testConfig(), e, nil, r.path)
+	r2 := openRun(t, testEmbargo(), e, nil, r.path)
 	if err := e.Execute(context.Background(), r2.Run, pipeline.Selection{From: "publish"}); err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestAStepsHistoryIsBounded(t *testing.T) {
 			return err
 		},
 	})
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	for range 50 {
 		if err := e.Execute(context.Background(), r.Run, pipeline.Selection{Only: "verify"}); err != nil {
 			t.Fatal(err)
@@ -200,7 +200,7 @@ func TestAStepsHistoryIsBounded(t *testing.T) {
 func TestAnAttemptCutOffByAKillIsRecordedSo(t *testing.T) {
 	onRegistry, refused := true, false
 	e := pipelineOf(nil, map[string]func(context.Context, *pipeline.Run) error{"publish": publishStep(&onRegistry, &refused)})
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	killed := `{
   "version": 2, "id": "ASYNC-STD-SA-2026-001", "t0": "` + testT0.Format(time.RFC3339) + `", "window": "6h0m0s",
   "stages": [
@@ -212,7 +212,7 @@ func TestAnAttemptCutOffByAKillIsRecordedSo(t *testing.T) {
 	if err := os.WriteFile(r.path, []byte(killed), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r2 := openRun(t, testConfig(), e, nil, r.path)
+	r2 := openRun(t, testEmbargo(), e, nil, r.path)
 	if err := e.Execute(context.Background(), r2.Run, pipeline.Selection{From: "publish"}); err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +267,7 @@ func TestStepsStartedTogetherAreEachOnDiskBeforeTheirBodyRuns(t *testing.T) {
 		}
 		return nil
 	}})
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	path = r.path
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{Only: "publish"}); err != nil {
 		t.Fatal(err)
@@ -296,7 +296,7 @@ func (l *legacyUpload) ReadLegacy(m map[string]string) {
 // rather than a wrong value.
 func TestAResultOfAVersion2JournalIsReadThroughItsType(t *testing.T) {
 	e := pipelineOf(nil, nil)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	old := `{
   "version": 2, "id": "ASYNC-STD-SA-2026-001", "t0": "` + testT0.Format(time.RFC3339) + `", "window": "6h0m0s",
   "stages": [
@@ -309,7 +309,7 @@ func TestAResultOfAVersion2JournalIsReadThroughItsType(t *testing.T) {
 	if err := os.WriteFile(r.path, []byte(old), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	j, err := pipeline.OpenJournal(r.path, testConfig(), e.Names(), nil)
+	j, err := pipeline.OpenJournal(r.path, testEmbargo(), e.Names(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func TestAnInterruptedStageIsRecordedInterruptedAndResumesThere(t *testing.T) {
 			return err
 		},
 	})
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	err := e.Execute(ctx, r.Run, pipeline.Selection{})
 	var se *pipeline.StageError
 	if !errors.As(err, &se) {
@@ -51,7 +51,7 @@ func TestAnInterruptedGateResumesAtTheGate(t *testing.T) {
 			return ctx.Err()
 		},
 	})
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	var se *pipeline.StageError
 	if err := e.Execute(ctx, r.Run, pipeline.Selection{}); !errors.As(err, &se) {
 		t.Fatalf("got %v, want a StageError", err)
@@ -75,7 +75,7 @@ func TestARunStoppedBetweenStagesResumesAtTheNextOne(t *testing.T) {
 			return nil // everything was published before the signal came
 		},
 	})
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	var se *pipeline.StageError
 	if err := e.Execute(ctx, r.Run, pipeline.Selection{}); !errors.As(err, &se) {
 		t.Fatalf("got %v, want a StageError", err)

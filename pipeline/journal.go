@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/internal/durable"
 )
 
@@ -232,9 +231,18 @@ func (s *StepRecord) end(a *Attempt, at time.Time, state string, result json.Raw
 	}
 }
 
-// OpenJournal loads the journal at path, or starts an empty one. A journal
-// of another release (different id or T0) is refused rather than mixed in.
-func OpenJournal(path string, cfg *config.Config, stages []string, scrub func(string) string) (*Journal, error) {
+// Embargo is the release a journal records: its identifier, T0 and
+// window. A journal of another one is refused rather than mixed in.
+type Embargo struct {
+	ID     string
+	T0     time.Time
+	Window time.Duration
+}
+
+// OpenJournal loads the journal of e at path, or starts an empty one. A
+// journal of another release (different id or T0) is refused rather than
+// mixed in.
+func OpenJournal(path string, e Embargo, stages []string, scrub func(string) string) (*Journal, error) {
 	j := &Journal{path: path, scrub: scrub}
 	var b []byte
 	err := os.ErrNotExist
@@ -243,18 +251,18 @@ func OpenJournal(path string, cfg *config.Config, stages []string, scrub func(st
 	}
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		j.data = Snapshot{Version: journalVersion, ID: cfg.Embargo.ID, T0: cfg.T0(), Window: cfg.Window.String()}
+		j.data = Snapshot{Version: journalVersion, ID: e.ID, T0: e.T0.UTC(), Window: e.Window.String()}
 	case err != nil:
 		return nil, fmt.Errorf("read journal: %w", err)
 	default:
 		if err := json.Unmarshal(b, &j.data); err != nil {
 			return nil, fmt.Errorf("journal %s is corrupt (%v); move it aside and re-run: every stage re-checks the world", path, err)
 		}
-		if d := j.data; d.ID != cfg.Embargo.ID || !d.T0.Equal(cfg.T0()) {
+		if d := j.data; d.ID != e.ID || !d.T0.Equal(e.T0) {
 			return nil, fmt.Errorf("journal %s is for %s at %s, not %s at %s; use another --state directory or move it aside",
-				path, d.ID, d.T0.Format(time.RFC3339), cfg.Embargo.ID, cfg.T0().Format(time.RFC3339))
+				path, d.ID, d.T0.Format(time.RFC3339), e.ID, e.T0.UTC().Format(time.RFC3339))
 		}
-		j.data.Window = cfg.Window.String()
+		j.data.Window = e.Window.String()
 		j.data.upgrade()
 	}
 	for _, name := range stages {
@@ -270,8 +278,8 @@ func OpenJournal(path string, cfg *config.Config, stages []string, scrub func(st
 // records what follows in memory only: `check` sees what earlier runs did
 // in this state directory (a preflight before T0, a push at T0), as a run
 // would, and changes nothing.
-func OpenJournalInMemory(path string, cfg *config.Config, stages []string, scrub func(string) string) (*Journal, error) {
-	j, err := OpenJournal(path, cfg, stages, scrub)
+func OpenJournalInMemory(path string, e Embargo, stages []string, scrub func(string) string) (*Journal, error) {
+	j, err := OpenJournal(path, e, stages, scrub)
 	if err != nil {
 		return nil, err
 	}

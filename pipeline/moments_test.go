@@ -38,7 +38,7 @@ func TestTheMomentsOfAStepAreWhatItsResultDeclares(t *testing.T) {
 		})
 		return err
 	}})
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{Only: "publish"}); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestTheMomentsOfAStepAreWhatItsResultDeclares(t *testing.T) {
 // version in the index is not.
 func TestAVersion3JournalKeepsItsResultsAndPublicWrites(t *testing.T) {
 	e := pipelineOf(nil, nil)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	v3 := `{
   "version": 3, "id": "ASYNC-STD-SA-2026-001", "t0": "` + testT0.Format(time.RFC3339) + `", "window": "6h0m0s",
   "stages": [
@@ -83,7 +83,7 @@ func TestAVersion3JournalKeepsItsResultsAndPublicWrites(t *testing.T) {
 	if err := os.WriteFile(r.path, []byte(v3), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	j, err := pipeline.OpenJournal(r.path, testConfig(), e.Names(), nil)
+	j, err := pipeline.OpenJournal(r.path, testEmbargo(), e.Names(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func TestASnapshotIsACopyTheRunningStepsNeverChange(t *testing.T) {
 			return err
 		},
 	})
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); err != nil {
 		t.Fatal(err)
 	}

@@ -11,11 +11,10 @@ import (
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/transport"
 
 	"github.com/async-rs/embargo/config"
-	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/blog"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/templates"
 )
 
@@ -47,14 +46,10 @@ func RenderAdvisory(cfg *config.Config, m *templates.Model, conv templates.Conve
 	return templates.Render(m, blogStyle(cfg), conv, override, versions)
 }
 
-// PackageVersions lists every version of the advisory's package on the
-// registry (read only): what the advisory classifies.
-func PackageVersions(ctx context.Context, r *pipeline.Run) ([]string, error) {
-	idx, err := clients.Index(r)
-	if err != nil {
-		return nil, err
-	}
-	entries, err := idx.Versions(ctx, r.Config.Advisory.Package)
+// PackageVersions lists every version of the advisory's package pkg on
+// the registry (read only): what the advisory classifies.
+func PackageVersions(ctx context.Context, idx release.RegistryIndex, pkg string) ([]string, error) {
+	entries, err := idx.Versions(ctx, pkg)
 	if err != nil {
 		return nil, err
 	}
@@ -66,19 +61,24 @@ func PackageVersions(ctx context.Context, r *pipeline.Run) ([]string, error) {
 }
 
 // AdvisoryOutputs is what the advisory and verify stages publish and check:
-// the model and its outputs, rendered from the config and the registry,
-// the post following the blog's conventions as preflight recorded them
-// (or the seal froze them).
-func AdvisoryOutputs(ctx context.Context, r *pipeline.Run) (*templates.Model, *templates.Outputs, error) {
+// the model and its outputs, rendered from the config and the registry
+// (read with openIndex), the post following the blog's conventions as
+// preflight recorded them (or the seal froze them; without a record, the
+// blog's as openBlog reads it).
+func AdvisoryOutputs(ctx context.Context, r *release.Run, openIndex release.IndexOpener, openBlog release.BlogOpener) (*templates.Model, *templates.Outputs, error) {
 	m, err := AdvisoryModel(r.Config)
 	if err != nil {
 		return nil, nil, err
 	}
-	versions, err := PackageVersions(ctx, r)
+	idx, err := openIndex(r.Targets.Registry, release.Clock(r.Gate))
+	if err != nil {
+		return nil, nil, err
+	}
+	versions, err := PackageVersions(ctx, idx, r.Config.Advisory.Package)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the versions of %s: %w", r.Config.Advisory.Package, err)
 	}
-	conv, err := postConventions(ctx, r, m)
+	conv, err := postConventions(ctx, r, m, openBlog)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -89,7 +89,7 @@ func AdvisoryOutputs(ctx context.Context, r *pipeline.Run) (*templates.Model, *t
 // checkAdvisory validates the model and renders every output, the post
 // following the blog's conventions conv, so template and data errors
 // surface before T0.
-func checkAdvisory(ctx context.Context, r *pipeline.Run, conv templates.Conventions, res *AdvisoryChecked, add func(subject, fix, format string, args ...any)) (*templates.Model, *templates.Outputs, error) {
+func checkAdvisory(ctx context.Context, r *release.Run, openIndex release.IndexOpener, conv templates.Conventions, res *AdvisoryChecked, add func(subject, fix, format string, args ...any)) (*templates.Model, *templates.Outputs, error) {
 	cfg := r.Config
 	m, err := AdvisoryModel(cfg)
 	if err != nil {
@@ -105,7 +105,11 @@ func checkAdvisory(ctx context.Context, r *pipeline.Run, conv templates.Conventi
 	if m.Date.After(cfg.T0()) {
 		add("advisory.date", "the post must not be dated after T0", "advisory.date %s is after T0", m.Date.Format("2006-01-02"))
 	}
-	versions, err := PackageVersions(ctx, r)
+	idx, err := openIndex(r.Targets.Registry, release.Clock(r.Gate))
+	if err != nil {
+		return nil, nil, err
+	}
+	versions, err := PackageVersions(ctx, idx, cfg.Advisory.Package)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the versions of %s on the registry: %w", cfg.Advisory.Package, err)
 	}
@@ -134,22 +138,22 @@ func checkAdvisory(ctx context.Context, r *pipeline.Run, conv templates.Conventi
 // (that would be a leak), and the post and feed can be written. c is the
 // clone as the conventions step fetched it at tip, or nil when it could
 // not: then it is fetched here, and the reason it fails is a finding.
-func checkBlog(ctx context.Context, r *pipeline.Run, c *blog.Clone, tip plumbing.Hash, m *templates.Model, out *templates.Outputs, afterT0 bool, res *BlogChecked, add func(subject, fix, format string, args ...any)) error {
+func checkBlog(ctx context.Context, r *release.Run, c *blog.Clone, tip plumbing.Hash, m *templates.Model, out *templates.Outputs, afterT0 bool, res *BlogChecked, add func(subject, fix, format string, args ...any)) error {
 	cfg := r.Config
 	if c == nil {
 		var err error
-		if c, err = blog.Open(filepath.Join(r.StateDir, "blog"), blogRepo(r), cfg.Blog.Branch, blogAuth(r)); err != nil {
+		if c, err = blog.Open(filepath.Join(r.StateDir, "blog"), r.Targets.Blog.URL, cfg.Blog.Branch, r.Targets.Blog.Auth); err != nil {
 			return err
 		}
 		tip, err = c.Fetch(ctx)
 		if errors.Is(err, blog.ErrNoBranch) {
-			add("blog.branch", fmt.Sprintf("check blog.branch in %s: a branch of blog.repo (`git ls-remote %s`)", cfg.Path, blogRepo(r)),
-				"%s has no branch %s", blogRepo(r), cfg.Blog.Branch)
+			add("blog.branch", fmt.Sprintf("check blog.branch in %s: a branch of blog.repo (`git ls-remote %s`)", cfg.Path, r.Targets.Blog.URL),
+				"%s has no branch %s", r.Targets.Blog.URL, cfg.Blog.Branch)
 			return nil
 		}
 		if err != nil {
 			g := blogRemote(r)
-			if blogAuth(r) == nil {
+			if r.Targets.Blog.Auth == nil {
 				g = g.anonymous()
 			}
 			f := remoteFinding(r, g, false, err)
@@ -177,16 +181,3 @@ func checkBlog(ctx context.Context, r *pipeline.Run, c *blog.Clone, tip plumbing
 	}
 	return nil
 }
-
-// blogRepo is where the post is pushed: the configured blog, or the
-// sandbox copy in a rehearsal.
-func blogRepo(r *pipeline.Run) string {
-	if r.Targets != nil && r.Targets.BlogRepo != "" {
-		return r.Targets.BlogRepo
-	}
-	return r.Config.ResolveRemote(r.Config.Blog.Repo)
-}
-
-// blogAuth is the blog push credential, or nil for local remotes and
-// rehearsals.
-func blogAuth(r *pipeline.Run) transport.AuthMethod { return tokenAuth(r, r.Config.Blog.TokenEnv) }

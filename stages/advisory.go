@@ -26,7 +26,10 @@ import (
 
 // Advisory commits the rendered post, and its entry in the blog's feed, to
 // the blog repository and pushes it.
-type Advisory struct{}
+type Advisory struct {
+	Blog  release.BlogOpener
+	Index release.IndexOpener
+}
 
 func (Advisory) Name() string { return release.Advisory }
 
@@ -79,7 +82,7 @@ func (ch *blogChange) paths() string {
 	return strings.Join(slices.Sorted(maps.Keys(ch.files)), ", ")
 }
 
-func (Advisory) Run(ctx context.Context, r *pipeline.Run) error {
+func (s Advisory) Run(ctx context.Context, r *release.Run) error {
 	if !r.Selected(release.Gate) {
 		// Run without the gate (--from, --only): the late-start rule is
 		// this stage's to apply.
@@ -87,7 +90,7 @@ func (Advisory) Run(ctx context.Context, r *pipeline.Run) error {
 			return err
 		}
 	}
-	p := &posting{r: r, cfg: r.Config}
+	p := &posting{Advisory: s, r: r, cfg: r.Config}
 	return runSteps(ctx,
 		step(r, PostRenderedKey, p.render), // the post and the feed entry, as preflight checked them
 		step(r, blogFetchedKey, p.clone),   // the blog's branch, fetched into the private clone
@@ -101,15 +104,16 @@ func (Advisory) Run(ctx context.Context, r *pipeline.Run) error {
 // learns (the rendered post, the clone and its tip, the change and its
 // commit, what was pushed) the next one uses.
 type posting struct {
-	r      *pipeline.Run
-	cfg    *config.Config
-	model  *templates.Model
-	post   templates.File
-	c      BlogClone
-	tip    plumbing.Hash // the blog's branch when fetched
-	change *blogChange   // what the blog still needs; nil when it has it all
-	commit plumbing.Hash
-	pushed plumbing.Hash // the commit the branch must contain
+	Advisory // the clients
+	r        *release.Run
+	cfg      *config.Config
+	model    *templates.Model
+	post     templates.File
+	c        release.BlogClone
+	tip      plumbing.Hash // the blog's branch when fetched
+	change   *blogChange   // what the blog still needs; nil when it has it all
+	commit   plumbing.Hash
+	pushed   plumbing.Hash // the commit the branch must contain
 }
 
 // want is what the blog at tip still needs of the rendered post and feed.
@@ -119,7 +123,7 @@ func (p *posting) want(tip plumbing.Hash) (*blogChange, error) {
 
 func (p *posting) render(ctx context.Context, res *PostRendered) error {
 	r := p.r
-	m, out, err := AdvisoryOutputs(ctx, r)
+	m, out, err := AdvisoryOutputs(ctx, r, p.Index, p.Blog)
 	if err != nil {
 		return err
 	}
@@ -136,7 +140,7 @@ func (p *posting) render(ctx context.Context, res *PostRendered) error {
 func (p *posting) clone(ctx context.Context, res *BlogFetched) error {
 	r := p.r
 	var err error
-	if p.c, err = clients.Blog(filepath.Join(r.StateDir, "blog"), blogRepo(r), p.cfg.Blog.Branch, blogAuth(r)); err != nil {
+	if p.c, err = p.Blog(filepath.Join(r.StateDir, "blog"), r.Targets.Blog.URL, p.cfg.Blog.Branch, r.Targets.Blog.Auth); err != nil {
 		return err
 	}
 	if p.tip, err = p.c.Fetch(ctx); err != nil {
@@ -275,7 +279,7 @@ func (p *posting) verify(ctx context.Context, res *PostOnBlog) error {
 // blogWants compares the blog at tip with the rendered post and feed and
 // returns what must still be written, or nil when the blog has it all. A
 // post with other content is an error naming the file, unless --force.
-func blogWants(r *pipeline.Run, c blogFiles, tip plumbing.Hash, m *templates.Model, post templates.File) (*blogChange, error) {
+func blogWants(r *release.Run, c release.BlogFiles, tip plumbing.Hash, m *templates.Model, post templates.File) (*blogChange, error) {
 	ch := &blogChange{tip: tip, files: map[string][]byte{}}
 	have, exists, err := c.File(tip, post.Path)
 	if err != nil {
@@ -285,7 +289,7 @@ func blogWants(r *pipeline.Run, c blogFiles, tip plumbing.Hash, m *templates.Mod
 	case !exists:
 		ch.files[post.Path] = post.Content
 	case !bytes.Equal(have, post.Content):
-		if !r.Force {
+		if !r.Mode.Force {
 			return nil, &pipeline.RerunError{From: release.Advisory, Force: true, Err: fmt.Errorf("%s already exists on the blog's %s (at %s) with other content: compare it with `embargo render`; a re-run with --force replaces it",
 				post.Path, r.Config.Blog.Branch, short(tip))}
 		}
@@ -314,7 +318,7 @@ func blogWants(r *pipeline.Run, c blogFiles, tip plumbing.Hash, m *templates.Mod
 }
 
 // blogCommit commits a change as the handler, now.
-func blogCommit(r *pipeline.Run, c BlogClone, ch *blogChange, m *templates.Model) (plumbing.Hash, error) {
+func blogCommit(r *release.Run, c release.BlogClone, ch *blogChange, m *templates.Model) (plumbing.Hash, error) {
 	sig := tagger(r.Config)
 	sig.When = r.Now()
 	msg := fmt.Sprintf("%s: %s\n\nSecurity advisory for %s.\n", m.ID, m.Title, m.Package)
@@ -332,14 +336,14 @@ func siteURL(postURL string) string {
 	return u.Scheme + "://" + u.Host + "/"
 }
 
-func blogFetchError(r *pipeline.Run, err error) error {
+func blogFetchError(r *release.Run, err error) error {
 	if errors.Is(err, blog.ErrNoBranch) {
 		return fmt.Errorf("the blog repository %s has no branch %s: check blog.branch", r.Config.Blog.Repo, r.Config.Blog.Branch)
 	}
 	return err
 }
 
-func blogBackoff(ctx context.Context, r *pipeline.Run, attempt int, err error) error {
+func blogBackoff(ctx context.Context, r *release.Run, attempt int, err error) error {
 	wait, exhausted := blogRetry.Next(r.Now(), attempt, err)
 	if exhausted != nil {
 		return nil // the loop ends with the last error

@@ -17,8 +17,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/blog"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/templates"
 )
 
@@ -33,7 +33,7 @@ var buildOutput = map[string]string{"hugo": "public", "middleman": "build", "jek
 
 // checkConventions checks the rendered post against what the blog
 // repository's own files say a post is, each problem naming its file.
-func checkConventions(r *pipeline.Run, c *blog.Clone, tip plumbing.Hash, m *templates.Model, post templates.File, res *BlogChecked, add func(subject, fix, format string, args ...any)) error {
+func checkConventions(r *release.Run, c *blog.Clone, tip plumbing.Hash, m *templates.Model, post templates.File, res *BlogChecked, add func(subject, fix, format string, args ...any)) error {
 	site, err := c.Site(tip)
 	if err != nil {
 		return err
@@ -61,7 +61,7 @@ func checkConventions(r *pipeline.Run, c *blog.Clone, tip plumbing.Hash, m *temp
 // checkSiteBuild runs blog.build in a scratch copy of the blog at tip with
 // the post and the feed written over it, and looks for the post's page in
 // what it built. Nothing is pushed; the copy is removed afterwards.
-func checkSiteBuild(ctx context.Context, r *pipeline.Run, c *blog.Clone, tip plumbing.Hash, m *templates.Model, post templates.File, change *blogChange, res *BlogChecked,
+func checkSiteBuild(ctx context.Context, r *release.Run, c *blog.Clone, tip plumbing.Hash, m *templates.Model, post templates.File, change *blogChange, res *BlogChecked,
 	add func(subject, fix, format string, args ...any)) error {
 	cfg := r.Config
 	if cfg.Blog.Build == "" {
@@ -69,7 +69,7 @@ func checkSiteBuild(ctx context.Context, r *pipeline.Run, c *blog.Clone, tip plu
 		r.Infof("the site build was not checked: set blog.build to the site's build command (e.g. %q) to build the blog with the post before T0", exampleBuild(cfg.Blog.Style))
 		return nil
 	}
-	if !r.Now().Before(r.Gate.T0) && !r.Gate.Sandbox {
+	if !r.Now().Before(r.Gate.T0) && !r.Mode.Rehearsal() {
 		// At T0 a build only delays the release: it is a check for
 		// before T0 (a rehearsal's T0 is now, and it checks).
 		res.Build = "not checked after T0"
@@ -122,7 +122,7 @@ func checkSiteBuild(ctx context.Context, r *pipeline.Run, c *blog.Clone, tip plu
 // runBuild runs blog.build through the shell in dir, bounded by
 // BlogBuildTimeout, without the release's tokens in its environment. A
 // build that outlives its time is killed with its children.
-func runBuild(ctx context.Context, r *pipeline.Run, dir string) (string, error) {
+func runBuild(ctx context.Context, r *release.Run, dir string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, BlogBuildTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", r.Config.Blog.Build)
@@ -145,8 +145,8 @@ func runBuild(ctx context.Context, r *pipeline.Run, dir string) (string, error) 
 // the site as it will be at T0: the post, dated T0, is not yet in the
 // future then, so hugo is told to build future posts, and
 // EMBARGO_BLOG_BUILD=1 lets a site's config tell this build apart.
-func buildEnv(r *pipeline.Run) []string {
-	secret := secretVariables(r.Config)
+func buildEnv(r *release.Run) []string {
+	secret := release.SecretVariables(r.Config)
 	for _, name := range secret {
 		r.Secrets.Present(name) // remembered, so Scrub removes it from the output
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // The advisory stage against a fake blog repository: when the post is
@@ -28,21 +29,21 @@ func blogReleaseConfig(t *testing.T) *config.Config {
 }
 
 // fakeBlogRun is a run of the two-line release at now, its blog holding
-// only a home page.
-func fakeBlogRun(t *testing.T, now time.Time) (*pipeline.Run, *pipeline.FakeClock, *fakeBlogRepo) {
+// only a home page, and the advisory stage given that blog.
+func fakeBlogRun(t *testing.T, now time.Time) (*release.Run, *pipeline.FakeClock, *fakeBlogRepo, Advisory) {
 	t.Helper()
 	r, clock, _ := fakeRun(t, blogReleaseConfig(t), now, nil)
 	b := newFakeBlog(clock, map[string][]byte{"content/_index.md": []byte("# demo\n")})
-	useClients(t, func(c *Clients) { c.Blog = b.opener(t) })
-	return r, clock, b
+	c := clientsWith(func(c *release.Clients) { c.Blog = b.opener(t) })
+	return r, clock, b, Advisory{Blog: c.Blog, Index: c.Index}
 }
 
 // Prepared before T0, the advisory stage writes nothing public while T0
 // is ahead; at T0 one push puts the post on the blog's branch, and a
 // re-run pushes nothing.
 func TestAdvisoryPostIsPushedOnceAtT0(t *testing.T) {
-	r, clock, b := fakeBlogRun(t, fakeT0.Add(-time.Hour))
-	err := execute(t, r, pipeline.Selection{}, prepared, Advisory{})
+	r, clock, b, advisory := fakeBlogRun(t, fakeT0.Add(-time.Hour))
+	err := execute(t, r, pipeline.Selection{}, prepared, advisory)
 	var early *pipeline.EarlyError
 	if !errors.As(err, &early) {
 		t.Fatalf("run before T0: %v, want the gate's refusal", err)
@@ -55,7 +56,7 @@ func TestAdvisoryPostIsPushedOnceAtT0(t *testing.T) {
 	}
 
 	clock.Set(fakeT0.Add(2 * time.Second))
-	if err := execute(t, r, pipeline.Selection{Only: "advisory"}, Advisory{}); err != nil {
+	if err := execute(t, r, pipeline.Selection{Only: "advisory"}, advisory); err != nil {
 		t.Fatalf("run at T0: %v", err)
 	}
 	p := b.landed()
@@ -65,7 +66,7 @@ func TestAdvisoryPostIsPushedOnceAtT0(t *testing.T) {
 	if p[0].at.Before(fakeT0) {
 		t.Errorf("pushed at %s, before T0 %s", p[0].at, fakeT0)
 	}
-	_, out, err := AdvisoryOutputs(t.Context(), r)
+	_, out, err := AdvisoryOutputs(t.Context(), r, advisory.Index, advisory.Blog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +81,7 @@ func TestAdvisoryPostIsPushedOnceAtT0(t *testing.T) {
 	}
 
 	clock.Advance(time.Minute)
-	if err := execute(t, r, pipeline.Selection{Only: "advisory"}, Advisory{}); err != nil {
+	if err := execute(t, r, pipeline.Selection{Only: "advisory"}, advisory); err != nil {
 		t.Fatalf("re-run: %v", err)
 	}
 	if n := len(b.landed()); n != 1 {
@@ -94,11 +95,11 @@ func TestAdvisoryPostIsPushedOnceAtT0(t *testing.T) {
 // The push landed but its answer was lost: the next try fetches the
 // branch, finds the post and pushes nothing again.
 func TestAdvisoryWhosePushAnswerWasLostIsNotPushedTwice(t *testing.T) {
-	r, clock, b := fakeBlogRun(t, fakeT0.Add(time.Second))
-	r.Late = true
+	r, clock, b, advisory := fakeBlogRun(t, fakeT0.Add(time.Second))
+	r.Mode.Late = true
 	b.loseAnswers = 1
 	t.Cleanup(clock.Drive(time.Second)) // the retry's wait
-	if err := execute(t, r, pipeline.Selection{Only: "advisory"}, Advisory{}); err != nil {
+	if err := execute(t, r, pipeline.Selection{Only: "advisory"}, advisory); err != nil {
 		t.Fatalf("run whose answer was lost: %v", err)
 	}
 	if b.loseAnswers != 0 {

@@ -49,7 +49,7 @@ const clockWarn = 2 * time.Second
 
 // ClockProbe measures the clocks of r's public targets for its gate, and
 // records each measurement in the journal.
-func ClockProbe(r *pipeline.Run) pipeline.ClockProbe {
+func ClockProbe(r *release.Run) pipeline.ClockProbe {
 	w := &worldClocks{prober: clock.New(clock.Options{Clock: r.Gate.Clock})}
 	return func(ctx context.Context, why string, report func([]pipeline.Offset)) []pipeline.Offset {
 		start := r.Now()
@@ -72,7 +72,7 @@ func ClockProbe(r *pipeline.Run) pipeline.ClockProbe {
 
 // MeasureClocks measures the clocks of the public targets once, quickly,
 // for plan; it changes nothing.
-func MeasureClocks(ctx context.Context, r *pipeline.Run) []pipeline.Offset {
+func MeasureClocks(ctx context.Context, r *release.Run) []pipeline.Offset {
 	w := &worldClocks{prober: clock.New(clock.Options{})}
 	return w.measure(ctx, r, "plan", nil)
 }
@@ -85,7 +85,7 @@ type worldClocks struct {
 	api    string
 }
 
-func (w *worldClocks) measure(ctx context.Context, r *pipeline.Run, why string, report func([]pipeline.Offset)) []pipeline.Offset {
+func (w *worldClocks) measure(ctx context.Context, r *release.Run, why string, report func([]pipeline.Offset)) []pipeline.Offset {
 	rounds, budget := clockPlan(why)
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
@@ -106,7 +106,7 @@ func (w *worldClocks) measure(ctx context.Context, r *pipeline.Run, why string, 
 // targets lists every public target the release writes to that keeps a
 // clock of its own, one entry per address. Local paths and file:// remotes
 // are this machine: they have no other clock.
-func (w *worldClocks) targets(ctx context.Context, r *pipeline.Run) []clock.Target {
+func (w *worldClocks) targets(ctx context.Context, r *release.Run) []clock.Target {
 	var out []clock.Target
 	add := func(name, u string) {
 		if u == "" {
@@ -122,18 +122,18 @@ func (w *worldClocks) targets(ctx context.Context, r *pipeline.Run) []clock.Targ
 		}
 		out = append(out, clock.Target{Name: name, URL: u})
 	}
-	add("git remote", hostRoot(publicURL(r)))
+	add("git remote", hostRoot(r.Targets.Public.URL))
 	add("registry API", w.registryAPI(ctx, r))
 	if r.Config.Blog != nil {
-		add("blog remote", hostRoot(blogRepo(r)))
+		add("blog remote", hostRoot(r.Targets.Blog.URL))
 	}
 	if r.Config.GHSA != nil {
 		// The API root answers HEAD with GitHub's Date, as any page does.
-		if api := ghsaAPI(r); api != "" {
+		if api := r.Targets.GitHub.API; api != "" {
 			add("GitHub API", strings.TrimSuffix(api, "/")+"/")
 		}
 	}
-	if r.Targets == nil { // a rehearsal copies no image
+	if r.Targets.Images { // a rehearsal copies no image
 		for _, im := range r.Config.Images {
 			if ref, err := oci.Parse(im.To); err == nil {
 				reg := ref.Context().Registry
@@ -147,13 +147,13 @@ func (w *worldClocks) targets(ctx context.Context, r *pipeline.Run) []clock.Targ
 // registryAPI is the root of the registry's web API, where cargo uploads
 // (config.json's api), read once; the index's own host when it cannot be
 // read.
-func (w *worldClocks) registryAPI(ctx context.Context, r *pipeline.Run) string {
+func (w *worldClocks) registryAPI(ctx context.Context, r *release.Run) string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.api != "" {
 		return w.api
 	}
-	indexURL := registryIndex(r)
+	indexURL := r.Targets.Registry.Index
 	if idx, err := index.New(indexURL, index.Options{RetryMax: -1, HTTPClient: &http.Client{Timeout: 3 * time.Second}}); err == nil {
 		if cfg, err := idx.Config(ctx); err == nil && cfg.API != "" {
 			w.api = hostRoot(cfg.API)
@@ -240,7 +240,7 @@ const timeSyncFix = "sync this machine's clock (timedatectl set-ntp true, or chr
 
 // startClocks begins preflight's measurement in the background, while the
 // rest of preflight runs; recordClocks waits for it.
-func startClocks(ctx context.Context, r *pipeline.Run) (wait func() ([]pipeline.Offset, bool)) {
+func startClocks(ctx context.Context, r *release.Run) (wait func() ([]pipeline.Offset, bool)) {
 	var (
 		offs []pipeline.Offset
 		ok   bool
@@ -259,8 +259,8 @@ func startClocks(ctx context.Context, r *pipeline.Run) (wait func() ([]pipeline.
 // recordClocks is preflight's clocks step: each target's offset in the
 // journal and the output, a warning for a clock far off, a problem for one
 // off by more than the window.
-func recordClocks(r *pipeline.Run, wait func() ([]pipeline.Offset, bool), add func(subject, fix, format string, args ...any)) error {
-	_, err := pipeline.Step(r, clocksKey, func(res *ClocksMeasured) error {
+func recordClocks(r *release.Run, wait func() ([]pipeline.Offset, bool), add func(subject, fix, format string, args ...any)) error {
+	_, err := pipeline.Step(r.Run, clocksKey, func(res *ClocksMeasured) error {
 		offs, ok := wait()
 		if !ok {
 			return nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // What check says of the clocks: within 2 s nothing; beyond, a warning
@@ -70,7 +71,7 @@ func TestClockTargetsAreEveryPublicTarget(t *testing.T) {
 		Images:   []config.Image{{From: "ghcr.io/async-rs/private/app@sha256:" + strings.Repeat("a", 64), To: "ghcr.io/async-rs/app:1.13.1"}},
 	}
 	w := &worldClocks{}
-	got := w.targets(context.Background(), &pipeline.Run{Config: cfg})
+	got := w.targets(context.Background(), looking(cfg))
 	want := []string{
 		"git remote, blog remote https://github.com/",
 		"registry API http://127.0.0.1:1/", // config.json unreadable: the index's host
@@ -95,15 +96,16 @@ func TestTheGitHubAPIIsAClockTarget(t *testing.T) {
 		GHSA:     &config.GHSASection{API: "https://api.github.com"},
 	}
 	w := &worldClocks{}
-	got := w.targets(context.Background(), &pipeline.Run{Config: cfg})
+	got := w.targets(context.Background(), looking(cfg))
 	if n := len(got); n != 3 || got[2].Name != "GitHub API" || got[2].URL != "https://api.github.com/" {
 		t.Fatalf("targets %+v, want the GitHub API https://api.github.com/ last", got)
 	}
 	cfg.GHSA.API = "https://github.example.com/api/v3"
-	if got := (&worldClocks{}).targets(context.Background(), &pipeline.Run{Config: cfg}); got[2].URL != "https://github.example.com/api/v3/" {
+	if got := (&worldClocks{}).targets(context.Background(), looking(cfg)); got[2].URL != "https://github.example.com/api/v3/" {
 		t.Errorf("GitHub Enterprise target %q, want its API root", got[2].URL)
 	}
-	rehearsal := &pipeline.Run{Config: cfg, Targets: &pipeline.Targets{Public: "public.git", GHSAAPI: "http://127.0.0.1:2"}}
+	rehearsal := looking(cfg)
+	rehearse(rehearsal, release.Sandbox{Public: "public.git", GitHubAPI: "http://127.0.0.1:2"})
 	got = (&worldClocks{}).targets(context.Background(), rehearsal)
 	for _, tg := range got {
 		if strings.Contains(tg.URL, "github.example.com") {

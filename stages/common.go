@@ -8,7 +8,6 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/plumbing/transport"
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
@@ -16,34 +15,7 @@ import (
 	"github.com/async-rs/embargo/stages/vault"
 )
 
-// publicURL is where pushes go: the configured public repository, or the
-// sandbox mirror in a rehearsal.
-func publicURL(r *pipeline.Run) string {
-	if r.Targets != nil && r.Targets.Public != "" {
-		return r.Targets.Public
-	}
-	return r.Config.ResolveRemote(r.Config.Source.Public)
-}
-
-// gitAuth is the push credential, or nil for local remotes and rehearsals.
-func gitAuth(r *pipeline.Run) transport.AuthMethod { return tokenAuth(r, r.Config.Source.TokenEnv) }
-
-// tokenAuth is the credential held by the variable env, or nil when there
-// is none, and always in a rehearsal, whose targets are local and which
-// never reads a real token.
-func tokenAuth(r *pipeline.Run, env string) transport.AuthMethod {
-	if r.Targets != nil {
-		return nil
-	}
-	tok, _ := r.Secrets.Get(env)
-	return vault.Auth(tok)
-}
-
-func openVault(r *pipeline.Run) (ReleaseVault, error) {
-	return clients.Vault(VaultPath(r.StateDir))
-}
-
-func sourcePath(r *pipeline.Run) string { return r.Config.Resolve(r.Config.Source.Repo) }
+func sourcePath(r *release.Run) string { return r.Config.Resolve(r.Config.Source.Repo) }
 
 // tagger is the handler, at T0: tags made by any run on any machine are the
 // same object.
@@ -87,10 +59,10 @@ func (h *HeldTips) add(line string, tip plumbing.Hash) {
 // public (done says what it would have done: "pushed", "published"): the
 // vault may be new (a fresh runner, a deleted state directory), and the
 // branches must not have moved since they were checked, nor since the seal.
-func heldTips(ctx context.Context, r *pipeline.Run, v HeldBranches, done string) (map[string]plumbing.Hash, error) {
+func heldTips(ctx context.Context, r *release.Run, v release.HeldBranches, done string) (map[string]plumbing.Hash, error) {
 	cfg := r.Config
 	held := map[string]plumbing.Hash{}
-	if _, err := pipeline.Step(r, HeldKey(r.Stage()), func(res *HeldTips) error {
+	if _, err := pipeline.Step(r.Run, HeldKey(r.Stage()), func(res *HeldTips) error {
 		if _, _, missing, err := fetchHeld(ctx, r, v); err != nil {
 			return err
 		} else if len(missing) > 0 {

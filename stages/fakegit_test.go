@@ -20,6 +20,7 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/blog"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/vault"
 )
 
@@ -81,12 +82,8 @@ func (f *fakeGit) line(rel config.Release, old string) (public, held plumbing.Ha
 	return public, held
 }
 
-func (f *fakeGit) opener() func(string) (PushVault, error) {
-	return func(string) (PushVault, error) { return f, nil }
-}
-
-func (f *fakeGit) releaseOpener() func(string) (ReleaseVault, error) {
-	return func(string) (ReleaseVault, error) { return f, nil }
+func (f *fakeGit) opener() func(string) (release.PushVault, error) {
+	return func(string) (release.PushVault, error) { return f, nil }
 }
 
 // publicRefs is the public repository now.
@@ -271,7 +268,7 @@ func (f *fakeGit) ListRemote(context.Context, string, transport.AuthMethod) (map
 	return f.publicRefs(), nil
 }
 
-func (f *fakeGit) OpenPush(context.Context, string, transport.AuthMethod) (PushSession, error) {
+func (f *fakeGit) OpenPush(context.Context, string, transport.AuthMethod) (release.PushSession, error) {
 	return &fakeSession{f: f, refs: f.publicRefs()}, nil
 }
 
@@ -288,7 +285,7 @@ type fakeCommand struct {
 	old, new vault.RemoteRef
 }
 
-func (s *fakeSession) Prepare(updates []vault.Update) (PreparedPush, error) {
+func (s *fakeSession) Prepare(updates []vault.Update) (release.PreparedPush, error) {
 	f := s.f
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -393,8 +390,8 @@ func newFakeBlog(clock *pipeline.FakeClock, files map[string][]byte) *fakeBlogRe
 	return &fakeBlogRepo{clock: clock, commits: map[plumbing.Hash]fakeBlogCommit{root: {files: files}}, tip: root}
 }
 
-func (b *fakeBlogRepo) opener(t *testing.T) func(dir, url, branch string, auth transport.AuthMethod) (BlogClone, error) {
-	return func(dir, url, branch string, _ transport.AuthMethod) (BlogClone, error) {
+func (b *fakeBlogRepo) opener(t *testing.T) func(dir, url, branch string, auth transport.AuthMethod) (release.BlogClone, error) {
+	return func(dir, url, branch string, _ transport.AuthMethod) (release.BlogClone, error) {
 		if url == "" || branch == "" {
 			t.Errorf("the blog's clone opened with repository %q, branch %q", url, branch)
 		}

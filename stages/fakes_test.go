@@ -25,46 +25,68 @@ import (
 // fakeT0 is the embargo instant of the fake worlds.
 var fakeT0 = time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
 
-// useClients gives the stages, for the test's duration, the real clients
-// as edit changes them. Tests that use it do not run in parallel.
-func useClients(t *testing.T, edit func(*Clients)) {
-	t.Helper()
-	was := clients
-	c := realClients()
+// clientsWith are the real clients as edit changes them: a test's fakes
+// for some, the real ones for the rest.
+func clientsWith(edit func(*release.Clients)) release.Clients {
+	c := release.RealClients()
 	edit(&c)
-	clients = c
-	t.Cleanup(func() { clients = was })
+	return c
 }
 
+// stageNames are the release's stages, in order.
+var stageNames = []string{release.Preflight, release.Gate, release.Push, release.Promote, release.Publish, release.Advisory, release.GHSA, release.Verify}
+
 // fakeRun is a run of cfg at now on a fake clock, its journal and output
-// in a temporary directory, with the secrets env holds.
-func fakeRun(t *testing.T, cfg *config.Config, now time.Time, env map[string]string) (*pipeline.Run, *pipeline.FakeClock, *bytes.Buffer) {
+// in a temporary directory, with the secrets env holds, to the targets cfg
+// names.
+func fakeRun(t *testing.T, cfg *config.Config, now time.Time, env map[string]string) (*release.Run, *pipeline.FakeClock, *bytes.Buffer) {
 	t.Helper()
 	if cfg.Path == "" {
 		cfg.Path = "embargo.toml"
 	}
 	dir := t.TempDir()
-	names := []string{"preflight", "gate", "push", "promote", "publish", "advisory", "ghsa", "verify"}
-	j, err := pipeline.OpenJournal(filepath.Join(dir, "journal.json"), cfg, names, nil)
+	j, err := pipeline.OpenJournal(filepath.Join(dir, "journal.json"), embargoOf(cfg), stageNames, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock := pipeline.NewFakeClock(now)
 	secrets := pipeline.NewSecrets(func(name string) (string, bool) { v, ok := env[name]; return v, ok })
 	out := &bytes.Buffer{}
-	return &pipeline.Run{
-		Config:   cfg,
-		Gate:     &pipeline.Gate{T0: cfg.T0(), Window: cfg.Window, Clock: clock},
-		Journal:  j,
-		Out:      pipeline.NewReporter(out, false, clock, secrets.Scrub),
-		Secrets:  secrets,
-		StateDir: dir,
+	return &release.Run{
+		Run: &pipeline.Run{
+			Gate:    &pipeline.Gate{T0: cfg.T0(), Window: cfg.Window, Clock: clock},
+			Journal: j,
+			Out:     pipeline.NewReporter(out, false, clock, secrets.Scrub),
+			Secrets: secrets,
+		},
+		Release: &release.Release{Config: cfg, StateDir: dir, Targets: release.Real(cfg, secrets)},
 	}, clock, out
+}
+
+// looking is a run of cfg to the targets it names, with neither journal
+// nor gate: what plan reads.
+func looking(cfg *config.Config) *release.Run {
+	return &release.Run{Run: &pipeline.Run{}, Release: &release.Release{Config: cfg, Targets: release.Real(cfg, nil)}}
+}
+
+// retarget resolves r's targets again, from its config as a test changed
+// it after fakeRun and the secrets r holds now.
+func retarget(r *release.Run) { r.Targets = release.Real(r.Config, r.Secrets) }
+
+// rehearse makes r a rehearsal, its targets sandbox's.
+func rehearse(r *release.Run, sandbox release.Sandbox) {
+	r.Mode.Command = release.Rehearsing
+	r.Targets = sandbox.Targets(r.Config)
+}
+
+// embargoOf is the release a journal of cfg records.
+func embargoOf(cfg *config.Config) pipeline.Embargo {
+	return pipeline.Embargo{ID: cfg.Embargo.ID, T0: cfg.T0(), Window: cfg.Window}
 }
 
 // rewrite replaces r's journal with the one edit makes of it, as an
 // earlier run would have left it on disk.
-func rewrite(t *testing.T, r *pipeline.Run, edit func(*pipeline.Snapshot)) {
+func rewrite(t *testing.T, r *release.Run, edit func(*pipeline.Snapshot)) {
 	t.Helper()
 	snap := r.Journal.Snapshot()
 	edit(snap)
@@ -76,24 +98,23 @@ func rewrite(t *testing.T, r *pipeline.Run, edit func(*pipeline.Snapshot)) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if r.Journal, err = pipeline.OpenJournal(path, r.Config, r.Journal.StageNames(), nil); err != nil {
+	if r.Journal, err = pipeline.OpenJournal(path, embargoOf(r.Config), r.Journal.StageNames(), nil); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // prepared is a preflight that checks nothing and finishes: run before T0,
 // it is what lets a later run past T0 proceed without --late.
-var prepared = recordingPreflight{fn: func(r *pipeline.Run) error {
-	_, err := pipeline.Step(r, pipeline.Key[pipeline.Said]{Stage: release.Preflight, Step: "checked"}, func(*pipeline.Said) error { return nil })
+var prepared = recordingPreflight{fn: func(r *release.Run) error {
+	_, err := pipeline.Step(r.Run, pipeline.Key[pipeline.Said]{Stage: release.Preflight, Step: "checked"}, func(*pipeline.Said) error { return nil })
 	return err
 }}
 
 // execute runs stages in an engine of their own, as `embargo run` would
 // (sel.Only for `--only`).
-func execute(t *testing.T, r *pipeline.Run, sel pipeline.Selection, stages ...pipeline.Stage) error {
+func execute(t *testing.T, r *release.Run, sel pipeline.Selection, stages ...release.Stage) error {
 	t.Helper()
-	e := &pipeline.Engine{Stages: stages}
-	return e.Execute(t.Context(), r, sel)
+	return release.Engine(stages, r.Release).Execute(t.Context(), r.Run, sel)
 }
 
 // --- GitHub ---
@@ -124,7 +145,7 @@ func newFakeGitHub(clock *pipeline.FakeClock, adv github.Advisory) *fakeGitHub {
 }
 
 // client is the fake as the stages' GitHub factory.
-func (g *fakeGitHub) client(api string, opts github.Options) AdvisoryAPI {
+func (g *fakeGitHub) client(api string, opts github.Options) release.AdvisoryAPI {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.made = append(g.made, api+" "+opts.Token)

@@ -21,9 +21,9 @@ func (Gate) Name() string    { return release.Gate }
 func (Gate) Needs() []string { return []string{release.Preflight} }
 func (Gate) Summary() string { return "wait for T0, on this machine's clock and every target's" }
 
-func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
+func (Gate) Run(ctx context.Context, r *release.Run) error {
 	g := r.Gate
-	_, err := pipeline.Step(r, GateOpenedKey, func(res *GateOpened) error {
+	_, err := pipeline.Step(r.Run, GateOpenedKey, func(res *GateOpened) error {
 		start := r.Now()
 		res.T0 = g.T0.UTC()
 		if !start.Before(g.T0) {
@@ -36,7 +36,7 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 				r.Warnf("WINDOW MISSED: started %s after T0; the advisory was due by %s. Proceeding now: every minute counts.",
 					late.Round(time.Second), g.Deadline().UTC().Format(time.RFC3339))
 			} else if at, _ := g.Opening(); late > 0 && !at.After(start) {
-				if g.Sandbox {
+				if r.Mode.Rehearsal() {
 					// A rehearsal's T0 is its own start: nothing is late.
 					r.Infof("the rehearsal's T0 is %s, when it started: releasing into the sandbox now", g.T0.UTC().Format("15:04:05"))
 				} else {
@@ -124,7 +124,7 @@ func (g GateOpened) Summary() string { return g.Text }
 
 // awaited says what the countdown waits for: what this run makes public
 // when the gate opens.
-func awaited(r *pipeline.Run) string {
+func awaited(r *release.Run) string {
 	var parts []string
 	if r.Selected(release.Push) {
 		parts = append(parts, fmt.Sprintf("push %d line(s)' branches and tags", len(r.Config.Releases)))

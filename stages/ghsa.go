@@ -19,7 +19,9 @@ import (
 // vulnerability per release line, the severity or CVSS vector and the
 // credits, and publishes it. It comes after publish, as the post does: the
 // advisory tells users to upgrade to versions that must exist.
-type GHSA struct{}
+type GHSA struct {
+	GitHub release.GitHubOpener
+}
 
 func (GHSA) Name() string    { return release.GHSA }
 func (GHSA) Needs() []string { return []string{release.Publish} }
@@ -57,18 +59,18 @@ func or(s, alt string) string {
 	return s
 }
 
-func (GHSA) Run(ctx context.Context, r *pipeline.Run) error {
+func (s GHSA) Run(ctx context.Context, r *release.Run) error {
 	g := r.Config.GHSA
 	m, err := AdvisoryModel(r.Config)
 	if err != nil {
 		return err
 	}
-	c, err := ghsaClient(r)
+	c, err := ghsaClient(r, s.GitHub)
 	if err != nil {
 		return err
 	}
 	want := ghsaWant(r.Config, m)
-	if _, err := pipeline.Step(r, ghsaReadKey, func(res *GHSARead) error {
+	if _, err := pipeline.Step(r.Run, ghsaReadKey, func(res *GHSARead) error {
 		a, err := c.Advisory(ctx, g.Repo, g.ID)
 		if err != nil {
 			return ghsaError(r, err)
@@ -88,12 +90,12 @@ func (GHSA) Run(ctx context.Context, r *pipeline.Run) error {
 	if err := awaitGate(ctx, r); err != nil {
 		return err
 	}
-	if _, err := pipeline.Step(r, ghsaPublishedKey, func(res *GHSAPublished) error {
+	if _, err := pipeline.Step(r.Run, ghsaPublishedKey, func(res *GHSAPublished) error {
 		return publishGHSA(ctx, r, c, want, res)
 	}); err != nil {
 		return err
 	}
-	_, err = pipeline.Step(r, ghsaVerifiedKey, func(res *GHSAVerified) error {
+	_, err = pipeline.Step(r.Run, ghsaVerifiedKey, func(res *GHSAVerified) error {
 		return verifyGHSA(ctx, r, c, want, res)
 	})
 	return err
@@ -144,7 +146,7 @@ func (g GHSAVerified) Summary() string { return g.Text }
 
 // publishGHSA looks at the advisory again and, unless it is published as
 // the release says already, sends the one PATCH that makes it so.
-func publishGHSA(ctx context.Context, r *pipeline.Run, c AdvisoryAPI, want github.Update, res *GHSAPublished) error {
+func publishGHSA(ctx context.Context, r *release.Run, c release.AdvisoryAPI, want github.Update, res *GHSAPublished) error {
 	g := r.Config.GHSA
 	cur, err := c.Advisory(ctx, g.Repo, g.ID)
 	if err != nil {
@@ -168,7 +170,7 @@ func publishGHSA(ctx context.Context, r *pipeline.Run, c AdvisoryAPI, want githu
 	if cur.State == "published" {
 		// Someone edited it after it was published: never overwritten
 		// silently, as a post with other content is not.
-		if !r.Force {
+		if !r.Mode.Force {
 			return &pipeline.RerunError{From: release.GHSA, Force: true, Err: fmt.Errorf("%s is published, but %s: compare it on GitHub (%s); a re-run with --force sets it as the release says",
 				g.ID, strings.Join(diffs, "; "), cur.HTMLURL)}
 		}
@@ -195,7 +197,7 @@ func publishGHSA(ctx context.Context, r *pipeline.Run, c AdvisoryAPI, want githu
 
 // verifyGHSA reads the advisory back: published, with what the release
 // says.
-func verifyGHSA(ctx context.Context, r *pipeline.Run, c AdvisoryAPI, want github.Update, res *GHSAVerified) error {
+func verifyGHSA(ctx context.Context, r *release.Run, c release.AdvisoryAPI, want github.Update, res *GHSAVerified) error {
 	g := r.Config.GHSA
 	a, err := c.Advisory(ctx, g.Repo, g.ID)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	sandbox "github.com/async-rs/embargo/sandbox/github"
 	"github.com/async-rs/embargo/stages/github"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 const (
@@ -28,7 +29,7 @@ const (
 // a two-line release at now on a fake clock, with [ghsa] pointing at it.
 type ghsaWorld struct {
 	srv   *sandbox.Server
-	r     *pipeline.Run
+	r     *release.Run
 	out   *bytes.Buffer
 	clock *pipeline.FakeClock
 }
@@ -54,35 +55,15 @@ func newGHSAWorld(t *testing.T, now time.Time, opts sandbox.Options) *ghsaWorld 
 		Window:   6 * time.Hour,
 		Path:     "embargo.toml",
 	}
-	dir := t.TempDir()
-	j, err := pipeline.OpenJournal(filepath.Join(dir, "journal.json"), cfg, []string{"ghsa"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := pipeline.NewFakeClock(now)
-	secrets := pipeline.NewSecrets(func(name string) (string, bool) {
-		if name == ghsaTokenEnv {
-			return ghsaToken, true
-		}
-		return "", false
-	})
-	out := &bytes.Buffer{}
-	return &ghsaWorld{srv: srv, out: out, clock: clock, r: &pipeline.Run{
-		Config:   cfg,
-		Gate:     &pipeline.Gate{T0: cfg.T0(), Window: cfg.Window, Clock: clock},
-		Journal:  j,
-		Out:      pipeline.NewReporter(out, false, clock, secrets.Scrub),
-		Secrets:  secrets,
-		StateDir: dir,
-		Late:     !now.Before(fakeT0), // nothing prepared these runs before T0: the operator's word
-	}}
+	r, clock, out := fakeRun(t, cfg, now, map[string]string{ghsaTokenEnv: ghsaToken})
+	r.Mode.Late = !now.Before(fakeT0) // nothing prepared these runs before T0: the operator's word
+	return &ghsaWorld{srv: srv, out: out, clock: clock, r: r}
 }
 
 // run runs the ghsa stage alone, as `embargo run --only ghsa` would.
 func (w *ghsaWorld) run(t *testing.T) error {
 	t.Helper()
-	e := &pipeline.Engine{Stages: []pipeline.Stage{GHSA{}}}
-	return e.Execute(t.Context(), w.r, pipeline.Selection{Only: "ghsa"})
+	return execute(t, w.r, pipeline.Selection{Only: release.GHSA}, GHSA{GitHub: release.RealClients().GitHub})
 }
 
 func (w *ghsaWorld) advisory(t *testing.T) sandbox.Advisory {
@@ -171,7 +152,7 @@ func TestGHSAPublishedWithOtherContentIsNotOverwritten(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--force") || w.srv.Patches() != 1 {
 		t.Fatalf("re-run with other content: %v (%d PATCHes), want a refusal naming --force and no write", err, w.srv.Patches())
 	}
-	w.r.Force = true
+	w.r.Mode.Force = true
 	if err := w.run(t); err != nil {
 		t.Fatalf("--force: %v", err)
 	}
@@ -222,7 +203,7 @@ func TestPreflightFindsADraftThatDisagreesWithTheAdvisory(t *testing.T) {
 	}
 	var subjects []string
 	add := func(subject, fix, format string, args ...any) { subjects = append(subjects, subject) }
-	if err := checkGHSA(t.Context(), w.r, m, false, &GHSAChecked{}, add); err != nil {
+	if err := checkGHSA(t.Context(), w.r, release.RealClients().GitHub, m, false, &GHSAChecked{}, add); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"ghsa.id", "advisory.aliases"}; !slices.Equal(subjects, want) {
@@ -236,7 +217,7 @@ func TestPreflightFindsADraftThatDisagreesWithTheAdvisory(t *testing.T) {
 	add = func(subject, fix, format string, args ...any) {
 		subjects, msgs = append(subjects, subject), append(msgs, format)
 	}
-	if err := checkGHSA(t.Context(), w.r, m, false, &GHSAChecked{}, add); err != nil {
+	if err := checkGHSA(t.Context(), w.r, release.RealClients().GitHub, m, false, &GHSAChecked{}, add); err != nil {
 		t.Fatal(err)
 	}
 	if len(msgs) != 1 || !strings.HasPrefix(msgs[0], "LEAK") {

@@ -8,57 +8,43 @@ import (
 
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/github"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/templates"
 )
 
-// ghsaAPI is where the advisory is read and written: [ghsa] api, or the
-// rehearsal's sandbox GitHub ("" when a rehearsal has none: it never calls
-// the real one).
-func ghsaAPI(r *pipeline.Run) string {
-	if r.Targets != nil {
-		return r.Targets.GHSAAPI
-	}
-	return r.Config.GHSA.API
-}
-
-// ghsaClient is the GitHub client with the token of ghsa.token_env, or in
-// a rehearsal the sandbox's own.
-func ghsaClient(r *pipeline.Run) (AdvisoryAPI, error) {
-	g := r.Config.GHSA
-	if r.Targets != nil {
-		if r.Targets.GHSAAPI == "" {
-			return nil, errors.New("this rehearsal has no sandbox GitHub API, and a rehearsal never calls the real one")
-		}
-		return clients.GitHub(r.Targets.GHSAAPI, github.Options{Token: r.Targets.GHSAToken, Clock: gateClock(r)}), nil
-	}
-	tok, ok := r.Secrets.Get(g.TokenEnv)
-	if !ok {
+// ghsaClient is the GitHub client of the run's targets: [ghsa] api with
+// the token of ghsa.token_env, or a rehearsal's sandbox GitHub with its
+// own.
+func ghsaClient(r *release.Run, open release.GitHubOpener) (release.AdvisoryAPI, error) {
+	t := r.Targets.GitHub
+	switch {
+	case t.Unreachable != "":
+		return nil, errors.New(t.Unreachable)
+	case t.Token == "" && t.TokenEnv != "":
+		g := r.Config.GHSA
 		return nil, &pipeline.FindingsError{Findings: []pipeline.Finding{{Subject: "ghsa.token_env",
-			Msg: fmt.Sprintf("environment variable %s is not set: needed to publish the GitHub advisory %s", g.TokenEnv, g.ID),
-			Fix: fmt.Sprintf("export %s in the environment of the run (the value is never printed)", g.TokenEnv)}}}
+			Msg: fmt.Sprintf("environment variable %s is not set: needed to publish the GitHub advisory %s", t.TokenEnv, g.ID),
+			Fix: fmt.Sprintf("export %s in the environment of the run (the value is never printed)", t.TokenEnv)}}}
 	}
-	return clients.GitHub(g.API, github.Options{Token: tok, Clock: gateClock(r)}), nil
+	return open(t.API, github.Options{Token: t.Token, Clock: release.Clock(r.Gate)}), nil
 }
 
 // ghsaError turns a refusal of GitHub's into a finding naming the config
 // key to fix; other errors (the network, a 5xx) pass as they are.
-func ghsaError(r *pipeline.Run, err error) error {
+func ghsaError(r *release.Run, err error) error {
 	if f, ok := ghsaFinding(r, err); ok {
 		return &pipeline.FindingsError{Findings: []pipeline.Finding{f}}
 	}
 	return err
 }
 
-func ghsaFinding(r *pipeline.Run, err error) (pipeline.Finding, bool) {
+func ghsaFinding(r *release.Run, err error) (pipeline.Finding, bool) {
 	var e *github.Error
 	if !errors.As(err, &e) {
 		return pipeline.Finding{}, false
 	}
 	g, cfg := r.Config.GHSA, r.Config.Path
-	token := fmt.Sprintf("the token in %s (ghsa.token_env)", g.TokenEnv)
-	if r.Targets != nil {
-		token = "the sandbox's token"
-	}
+	token := r.Targets.GitHub.TokenSource
 	said := e.Error()
 	switch e.Status {
 	case 401:
@@ -115,7 +101,7 @@ func ghsaKeys(fields []string) []string {
 }
 
 // stateFinding is a draft that cannot be published as it stands.
-func stateFinding(r *pipeline.Run, a *github.Advisory) pipeline.Finding {
+func stateFinding(r *release.Run, a *github.Advisory) pipeline.Finding {
 	g := r.Config.GHSA
 	f := pipeline.Finding{Subject: "ghsa.id", Msg: fmt.Sprintf("%s of %s is %s, not a draft", g.ID, g.Repo, a.State)}
 	switch a.State {
@@ -131,9 +117,9 @@ func stateFinding(r *pipeline.Run, a *github.Advisory) pipeline.Finding {
 
 // checkGHSA is preflight's look at the draft: that it exists, can be
 // published, and says what the advisory says.
-func checkGHSA(ctx context.Context, r *pipeline.Run, m *templates.Model, afterT0 bool, res *GHSAChecked, add func(subject, fix, format string, args ...any)) error {
+func checkGHSA(ctx context.Context, r *release.Run, open release.GitHubOpener, m *templates.Model, afterT0 bool, res *GHSAChecked, add func(subject, fix, format string, args ...any)) error {
 	g := r.Config.GHSA
-	c, err := ghsaClient(r)
+	c, err := ghsaClient(r, open)
 	if err != nil {
 		if fs := pipeline.AsFindings(err); fs != nil {
 			add(fs[0].Subject, fs[0].Fix, "%s", fs[0].Msg)
@@ -155,7 +141,7 @@ func checkGHSA(ctx context.Context, r *pipeline.Run, m *templates.Model, afterT0
 	switch a.State {
 	case "draft":
 	case "published":
-		if !afterT0 && !r.Late {
+		if !afterT0 && !r.Mode.Late {
 			add("ghsa.id", "the advisory is public: treat the embargo as broken and follow the policy; to release the rest now, confirm with `embargo run --late`",
 				"LEAK: the GitHub advisory %s is already published before T0 (%s)", g.ID, a.HTMLURL)
 			return nil
@@ -197,12 +183,12 @@ func checkGHSA(ctx context.Context, r *pipeline.Run, m *templates.Model, afterT0
 
 // verifyPublishedGHSA is verify's check of the GitHub advisory: published,
 // with every line's ranges.
-func verifyPublishedGHSA(ctx context.Context, r *pipeline.Run, res *GHSAVerified) error {
+func verifyPublishedGHSA(ctx context.Context, r *release.Run, open release.GitHubOpener, res *GHSAVerified) error {
 	m, err := AdvisoryModel(r.Config)
 	if err != nil {
 		return err
 	}
-	c, err := ghsaClient(r)
+	c, err := ghsaClient(r, open)
 	if err != nil {
 		return err
 	}

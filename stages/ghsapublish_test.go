@@ -10,6 +10,7 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/github"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // The ghsa stage against a fake GitHub: what is written, when, and how
@@ -33,11 +34,10 @@ func draftAdvisory() github.Advisory {
 
 // fakeGHSA is a run of the two-line release at now, with the stages
 // talking to gh.
-func fakeGHSA(t *testing.T, now time.Time, adv github.Advisory) (*pipeline.Run, *pipeline.FakeClock, *fakeGitHub) {
+func fakeGHSA(t *testing.T, now time.Time, adv github.Advisory) (*release.Run, *pipeline.FakeClock, *fakeGitHub) {
 	t.Helper()
 	r, clock, _ := fakeRun(t, ghsaReleaseConfig(), now, map[string]string{ghsaTokenEnv: ghsaToken})
 	gh := newFakeGitHub(clock, adv)
-	useClients(t, func(c *Clients) { c.GitHub = gh.client })
 	return r, clock, gh
 }
 
@@ -46,7 +46,7 @@ func fakeGHSA(t *testing.T, now time.Time, adv github.Advisory) (*pipeline.Run, 
 // line's range, and a re-run sends none.
 func TestGHSAWaitsForT0ThenPublishesOnceWithEveryLine(t *testing.T) {
 	r, clock, gh := fakeGHSA(t, fakeT0.Add(-time.Hour), draftAdvisory())
-	err := execute(t, r, pipeline.Selection{}, prepared, GHSA{})
+	err := execute(t, r, pipeline.Selection{}, prepared, GHSA{GitHub: gh.client})
 	var early *pipeline.EarlyError
 	if !errors.As(err, &early) {
 		t.Fatalf("run before T0: %v, want the gate's refusal", err)
@@ -59,7 +59,7 @@ func TestGHSAWaitsForT0ThenPublishesOnceWithEveryLine(t *testing.T) {
 	}
 
 	clock.Set(fakeT0.Add(2 * time.Second))
-	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{}); err != nil {
+	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.client}); err != nil {
 		t.Fatalf("run at T0: %v", err)
 	}
 	p := gh.patches()
@@ -85,7 +85,7 @@ func TestGHSAWaitsForT0ThenPublishesOnceWithEveryLine(t *testing.T) {
 	}
 
 	clock.Advance(time.Minute)
-	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{}); err != nil {
+	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.client}); err != nil {
 		t.Fatalf("re-run: %v", err)
 	}
 	if n := len(gh.patches()); n != 1 {
@@ -98,16 +98,16 @@ func TestGHSAWaitsForT0ThenPublishesOnceWithEveryLine(t *testing.T) {
 // nothing again.
 func TestGHSAWhoseAnswerWasLostIsNotPublishedTwice(t *testing.T) {
 	r, _, gh := fakeGHSA(t, fakeT0.Add(time.Second), draftAdvisory())
-	r.Late = true
+	r.Mode.Late = true
 	gh.loseAnswers = 1
-	err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{})
+	err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.client})
 	if err == nil || !strings.Contains(err.Error(), "connection reset") {
 		t.Fatalf("run whose answer was lost: %v, want the lost connection", err)
 	}
 	if gh.advisory().State != "published" {
 		t.Fatal("the fake did not write: the test shows nothing")
 	}
-	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{}); err != nil {
+	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.client}); err != nil {
 		t.Fatalf("re-run: %v", err)
 	}
 	if n := len(gh.patches()); n != 1 {
@@ -124,8 +124,8 @@ func TestGHSAKeepsTheDraftsCVEAndCredits(t *testing.T) {
 	adv.CVEID = &cve
 	adv.Credits = []github.Credit{{Login: "reporter-x", Type: "reporter"}}
 	r, _, gh := fakeGHSA(t, fakeT0.Add(time.Second), adv)
-	r.Late = true
-	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{}); err != nil {
+	r.Mode.Late = true
+	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.client}); err != nil {
 		t.Fatal(err)
 	}
 	p := gh.patches()
@@ -145,15 +145,15 @@ func TestGHSAKeepsTheDraftsCVEAndCredits(t *testing.T) {
 // leaves the state alone (it is published already).
 func TestGHSAChangedAfterPublishingIsOnlyOverwrittenWithForce(t *testing.T) {
 	r, _, gh := fakeGHSA(t, fakeT0.Add(time.Second), draftAdvisory())
-	r.Late = true
-	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{}); err != nil {
+	r.Mode.Late = true
+	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.client}); err != nil {
 		t.Fatal(err)
 	}
 	gh.mu.Lock()
 	gh.adv.Vulnerabilities[0].PatchedVersions = "1.0.9" // edited by hand
 	gh.mu.Unlock()
 
-	err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{})
+	err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.client})
 	var rerun *pipeline.RerunError
 	if !errors.As(err, &rerun) || rerun.From != "ghsa" || !rerun.Force {
 		t.Fatalf("re-run over an edited advisory: %v, want a re-run of ghsa with --force named", err)
@@ -162,8 +162,8 @@ func TestGHSAChangedAfterPublishingIsOnlyOverwrittenWithForce(t *testing.T) {
 		t.Fatalf("%d PATCHes, want none beyond the first: an edit is never overwritten silently", n)
 	}
 
-	r.Force = true
-	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{}); err != nil {
+	r.Mode.Force = true
+	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.client}); err != nil {
 		t.Fatalf("--force: %v", err)
 	}
 	p := gh.patches()
@@ -179,12 +179,12 @@ func TestGHSAChangedAfterPublishingIsOnlyOverwrittenWithForce(t *testing.T) {
 // withdrawn to a draft, or edited, fails, naming where a re-run starts.
 func TestVerifyReadsThePublishedAdvisoryBack(t *testing.T) {
 	r, _, gh := fakeGHSA(t, fakeT0.Add(time.Second), draftAdvisory())
-	r.Late = true
-	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{}); err != nil {
+	r.Mode.Late = true
+	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.client}); err != nil {
 		t.Fatal(err)
 	}
 	var res GHSAVerified
-	if err := verifyPublishedGHSA(t.Context(), r, &res); err != nil {
+	if err := verifyPublishedGHSA(t.Context(), r, gh.client, &res); err != nil {
 		t.Fatalf("verify of the advisory as published: %v", err)
 	}
 	if !mentions(res.Summary(), ghsaID, "2 vulnerable range(s)") {
@@ -194,7 +194,7 @@ func TestVerifyReadsThePublishedAdvisoryBack(t *testing.T) {
 	gh.mu.Lock()
 	gh.adv.Severity = nil
 	gh.mu.Unlock()
-	err := verifyPublishedGHSA(t.Context(), r, &GHSAVerified{})
+	err := verifyPublishedGHSA(t.Context(), r, gh.client, &GHSAVerified{})
 	var rerun *pipeline.RerunError
 	if !errors.As(err, &rerun) || rerun.From != "ghsa" || !rerun.Force || !strings.Contains(err.Error(), "severity") {
 		t.Errorf("verify of an advisory without its severity: %v, want the severity named and a re-run of ghsa --force", err)
@@ -203,7 +203,7 @@ func TestVerifyReadsThePublishedAdvisoryBack(t *testing.T) {
 	gh.mu.Lock()
 	gh.adv.State = "draft"
 	gh.mu.Unlock()
-	if err := verifyPublishedGHSA(t.Context(), r, &GHSAVerified{}); err == nil || !strings.Contains(err.Error(), "not published") {
+	if err := verifyPublishedGHSA(t.Context(), r, gh.client, &GHSAVerified{}); err == nil || !strings.Contains(err.Error(), "not published") {
 		t.Errorf("verify of an advisory back to a draft: %v, want it said not published", err)
 	}
 	if n := len(gh.patches()); n != 1 {
@@ -216,15 +216,15 @@ func TestVerifyReadsThePublishedAdvisoryBack(t *testing.T) {
 // the real token.
 func TestARehearsalNeverCallsTheRealGitHub(t *testing.T) {
 	r, _, gh := fakeGHSA(t, fakeT0.Add(time.Second), draftAdvisory())
-	r.Targets = &pipeline.Targets{}
-	if _, err := ghsaClient(r); err == nil {
+	rehearse(r, release.Sandbox{})
+	if _, err := ghsaClient(r, gh.client); err == nil {
 		t.Fatal("a rehearsal without a sandbox GitHub got a client")
 	}
 	if len(gh.made) != 0 {
 		t.Fatalf("clients made: %q, want none", gh.made)
 	}
-	r.Targets = &pipeline.Targets{GHSAAPI: "http://127.0.0.1:9/api", GHSAToken: "sandbox-token"}
-	if _, err := ghsaClient(r); err != nil {
+	rehearse(r, release.Sandbox{GitHubAPI: "http://127.0.0.1:9/api", GitHubToken: "sandbox-token"})
+	if _, err := ghsaClient(r, gh.client); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"http://127.0.0.1:9/api sandbox-token"}; !slices.Equal(gh.made, want) {

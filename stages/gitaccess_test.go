@@ -14,6 +14,7 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/gitserver"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 const (
@@ -92,15 +93,16 @@ func (w *gitWorld) check(t *testing.T, env map[string]string, rehearsal bool) ([
 	t.Helper()
 	r, _, out := fakeRun(t, w.cfg, fakeT0.Add(-24*time.Hour), env)
 	if rehearsal {
-		r.Targets = &pipeline.Targets{Public: w.cfg.Source.Public, BlogRepo: w.cfg.Blog.Repo}
+		rehearse(r, release.Sandbox{Public: w.cfg.Source.Public, Blog: w.cfg.Blog.Repo})
 	}
-	v, err := openGitVault(filepath.Join(r.StateDir, "vault.git"))
+	preflight := Preflight{Index: release.RealClients().Index}
+	v, err := release.RealClients().Vault(filepath.Join(r.StateDir, "vault.git"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var c *checking
-	check := recordingPreflight{fn: func(r *pipeline.Run) error {
-		c = &checking{r: r, cfg: w.cfg, v: v, missingBranch: map[string]bool{}, problemLines: map[string]bool{}, unread: map[string]bool{}}
+	check := recordingPreflight{fn: func(r *release.Run) error {
+		c = &checking{Preflight: preflight, r: r, cfg: w.cfg, v: v, missingBranch: map[string]bool{}, problemLines: map[string]bool{}, unread: map[string]bool{}}
 		return runSteps(context.Background(), c.fetch, c.credentials)
 	}}
 	if err := execute(t, r, pipeline.Selection{Only: "preflight"}, check); err != nil {

@@ -32,9 +32,9 @@ func (e *LateStartError) Error() string {
 
 // lateStart returns a *LateStartError for a run after T0 that must not
 // proceed on its own, nil otherwise.
-func lateStart(r *pipeline.Run) error {
+func lateStart(r *release.Run) error {
 	now := r.Now()
-	if now.Before(r.Gate.T0) || r.Late || r.Gate.Sandbox {
+	if now.Before(r.Gate.T0) || r.Mode.Late || r.Mode.Rehearsal() {
 		return nil
 	}
 	if JudgeLateStart(r).Proceeds() {
@@ -62,7 +62,7 @@ func (l LateStart) Proceeds() bool { return l.Prepared != "" || l.Begun != "" }
 // and the public world as this run's preflight found it. run (at the gate,
 // or a stage run alone), check and plan all judge with it, so that they
 // cannot disagree.
-func JudgeLateStart(r *pipeline.Run) LateStart {
+func JudgeLateStart(r *release.Run) LateStart {
 	l := LateStart{Prepared: preparedBeforeT0(r)}
 	l.Begun, l.BegunAt = begunPublicly(r)
 	return l
@@ -92,7 +92,7 @@ func signedAfter(d time.Duration) string {
 // preparedBeforeT0 says what shows this release was prepared while T0 was
 // ahead: the seal made before T0, or some attempt of a preflight step in
 // this state directory that finished before T0; "" when nothing does.
-func preparedBeforeT0(r *pipeline.Run) string {
+func preparedBeforeT0(r *release.Run) string {
 	if m, ok, err := readSeal(r); err == nil && ok && m.SealedAt.Before(r.Gate.T0) {
 		return "sealed " + m.SealedAt.UTC().Format(time.RFC3339)
 	}
@@ -112,7 +112,7 @@ func preparedBeforeT0(r *pipeline.Run) string {
 // something is public), the earliest one, with when; or else what
 // preflight saw public already (a branch at its held tip, a version on the
 // registry). "" when nothing does.
-func begunPublicly(r *pipeline.Run) (what string, at time.Time) {
+func begunPublicly(r *release.Run) (what string, at time.Time) {
 	for _, stage := range r.Journal.StageNames() {
 		for _, st := range r.Journal.Steps(stage) {
 			for moment, v := range st.First {
@@ -152,7 +152,7 @@ func begunPublicly(r *pipeline.Run) (what string, at time.Time) {
 // public write: when the run's gate opens, or, for a stage run without the
 // gate (--from, --only), at once if T0 has passed and the late-start rule
 // allows it; before T0 the gate's own check refuses the write.
-func awaitGate(ctx context.Context, r *pipeline.Run) error {
+func awaitGate(ctx context.Context, r *release.Run) error {
 	if r.Selected(release.Gate) {
 		return r.WaitFor(ctx, release.Gate)
 	}
@@ -162,7 +162,7 @@ func awaitGate(ctx context.Context, r *pipeline.Run) error {
 // sleepUntilLead waits on the gate's clock until lead before T0, when this
 // run's gate will open the stage's writes; a stage run without its gate
 // does not wait (the gate refuses its writes before T0).
-func sleepUntilLead(ctx context.Context, r *pipeline.Run, lead time.Duration) error {
+func sleepUntilLead(ctx context.Context, r *release.Run, lead time.Duration) error {
 	if !r.Selected(release.Gate) {
 		return nil
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // A run after T0 that nothing prepared proceeds only when the journal
@@ -33,12 +34,12 @@ func TestALateStartProceedsOnlyOnceAnyStageRecordedSomethingPublic(t *testing.T)
 		if err := os.WriteFile(path, []byte(journal), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		j, err := pipeline.OpenJournal(path, cfg, []string{"preflight", "ghsa"}, nil)
+		j, err := pipeline.OpenJournal(path, embargoOf(cfg), []string{"preflight", "ghsa"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := &pipeline.Run{Config: cfg, Journal: j, StateDir: dir,
-			Gate: &pipeline.Gate{T0: t0, Window: cfg.Window, Clock: pipeline.NewFakeClock(t0.Add(time.Hour))}}
+		r := &release.Run{Run: &pipeline.Run{Journal: j, Gate: &pipeline.Gate{T0: t0, Window: cfg.Window, Clock: pipeline.NewFakeClock(t0.Add(time.Hour))}},
+			Release: &release.Release{Config: cfg, StateDir: dir}}
 		err = lateStart(r)
 		var late *LateStartError
 		if c.proceed && err != nil || !c.proceed && !errors.As(err, &late) {

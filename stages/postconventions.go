@@ -25,8 +25,8 @@ import (
 // recordedConventions are the conventions the post is rendered with: the
 // seal's when the release was sealed with them, else the ones preflight
 // recorded; from names which.
-func recordedConventions(r *pipeline.Run) (conv templates.Conventions, from string, ok bool) {
-	if r.StateDir != "" && !r.Resealing {
+func recordedConventions(r *release.Run) (conv templates.Conventions, from string, ok bool) {
+	if r.StateDir != "" && !r.Mode.Reseal() {
 		if m, sealed, err := readSeal(r); err == nil && sealed && m.Blog != nil {
 			return *m.Blog, "the seal", true
 		}
@@ -45,7 +45,7 @@ func recordedConventions(r *pipeline.Run) (conv templates.Conventions, from stri
 // the blog's posts as the private clone last fetched them (`check`
 // records nothing, but fetches the blog there). from says which; "" when
 // nothing was read yet and the post keeps the template's own front matter.
-func RenderConventions(r *pipeline.Run) (conv templates.Conventions, from string, err error) {
+func RenderConventions(r *release.Run) (conv templates.Conventions, from string, err error) {
 	if r.Config.Blog == nil {
 		return conv, "no blog", nil
 	}
@@ -56,7 +56,7 @@ func RenderConventions(r *pipeline.Run) (conv templates.Conventions, from string
 	if _, err := os.Stat(dir); err != nil {
 		return conv, "", nil
 	}
-	c, err := blog.Open(dir, blogRepo(r), r.Config.Blog.Branch, nil)
+	c, err := blog.Open(dir, r.Targets.Blog.URL, r.Config.Blog.Branch, nil)
 	if err != nil {
 		return conv, "", err
 	}
@@ -76,7 +76,7 @@ func RenderConventions(r *pipeline.Run) (conv templates.Conventions, from string
 
 // SealedConventions are the conventions a seal made now freezes: what
 // preflight recorded, or nil without a blog.
-func SealedConventions(r *pipeline.Run) *templates.Conventions {
+func SealedConventions(r *release.Run) *templates.Conventions {
 	if r.Config.Blog == nil {
 		return nil
 	}
@@ -92,14 +92,14 @@ func SealedConventions(r *pipeline.Run) *templates.Conventions {
 // (a fresh machine's `run --only advisory`), the conventions of the blog
 // as it is, read from its branch: the post a run before it published was
 // rendered from the same posts.
-func postConventions(ctx context.Context, r *pipeline.Run, m *templates.Model) (templates.Conventions, error) {
+func postConventions(ctx context.Context, r *release.Run, m *templates.Model, openBlog release.BlogOpener) (templates.Conventions, error) {
 	if r.Config.Blog == nil {
 		return templates.Conventions{}, nil
 	}
 	if conv, _, ok := recordedConventions(r); ok {
 		return conv, nil
 	}
-	c, err := clients.Blog(filepath.Join(r.StateDir, "blog"), blogRepo(r), r.Config.Blog.Branch, blogAuth(r))
+	c, err := openBlog(filepath.Join(r.StateDir, "blog"), r.Targets.Blog.URL, r.Config.Blog.Branch, r.Targets.Blog.Auth)
 	if err != nil {
 		return templates.Conventions{}, err
 	}
@@ -116,7 +116,7 @@ func postConventions(ctx context.Context, r *pipeline.Run, m *templates.Model) (
 }
 
 // learnConventions reads the conventions of the blog's posts at tip.
-func learnConventions(r *pipeline.Run, c blogSite, tip plumbing.Hash, m *templates.Model) (templates.Conventions, error) {
+func learnConventions(r *release.Run, c release.BlogSite, tip plumbing.Hash, m *templates.Model) (templates.Conventions, error) {
 	site, err := c.Site(tip)
 	if err != nil {
 		return templates.Conventions{}, err
@@ -133,7 +133,7 @@ func (c *checking) conventions(ctx context.Context) {
 	if cfg.Blog == nil {
 		return
 	}
-	bc, err := blog.Open(filepath.Join(r.StateDir, "blog"), blogRepo(r), cfg.Blog.Branch, blogAuth(r))
+	bc, err := blog.Open(filepath.Join(r.StateDir, "blog"), r.Targets.Blog.URL, cfg.Blog.Branch, r.Targets.Blog.Auth)
 	if err == nil {
 		var tip plumbing.Hash
 		var fetched bool
@@ -150,7 +150,7 @@ func (c *checking) conventions(ctx context.Context) {
 // clone: its branch's tip, and the site there.
 type conventionsClone interface {
 	Fetch(ctx context.Context) (plumbing.Hash, error)
-	blogSite
+	release.BlogSite
 }
 
 // recordConventions is the conventions step: before T0 it reads the blog
@@ -159,14 +159,14 @@ type conventionsClone interface {
 // preflight recorded is kept, so that the post published is the post
 // that was checked. A blog that cannot be fetched leaves the record as it
 // was (the blog's check says why); fetched says whether it could.
-func recordConventions(ctx context.Context, r *pipeline.Run, bc conventionsClone, afterT0 bool) (tip plumbing.Hash, fetched bool, err error) {
+func recordConventions(ctx context.Context, r *release.Run, bc conventionsClone, afterT0 bool) (tip plumbing.Hash, fetched bool, err error) {
 	cfg := r.Config
 	m, err := AdvisoryModel(cfg)
 	if err != nil {
 		return tip, false, nil // the advisory step reports it
 	}
 	prior, priorOK := pipeline.Load(r.Journal, ConventionsKey)
-	_, err = pipeline.Step(r, ConventionsKey, func(res *PostConventions) error {
+	_, err = pipeline.Step(r.Run, ConventionsKey, func(res *PostConventions) error {
 		var err error
 		if tip, err = bc.Fetch(ctx); err != nil {
 			if priorOK {
@@ -186,7 +186,7 @@ func recordConventions(ctx context.Context, r *pipeline.Run, bc conventionsClone
 			if !learnt.Equal(sealed) && !afterT0 {
 				r.Warnf("the blog's posts are written otherwise now than when the release was sealed (now: %s): the post follows them as sealed; seal again (`embargo seal`) to follow the blog as it is", learnt.Summary())
 			}
-		case afterT0 && !r.Gate.Sandbox && priorOK && prior.Tip != "" && prior.Branch == cfg.Blog.Branch:
+		case afterT0 && !r.Mode.Rehearsal() && priorOK && prior.Tip != "" && prior.Branch == cfg.Blog.Branch:
 			*res = prior
 			res.Kept = "as read at " + prior.Read.Format("2006-01-02 15:04:05Z")
 		}

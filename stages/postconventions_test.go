@@ -11,19 +11,22 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 )
 
-// readingPreflight is a preflight that does the conventions step and
-// nothing else: what the advisory stage depends on of preflight here.
-var readingPreflight = recordingPreflight{fn: func(r *pipeline.Run) error {
-	b := clients.Blog
-	c, err := b("", blogRepo(r), r.Config.Blog.Branch, nil)
-	if err != nil {
+// readingPreflight is a preflight that does the conventions step on the
+// blog open gives, and nothing else: what the advisory stage depends on
+// of preflight here.
+func readingPreflight(open release.BlogOpener) recordingPreflight {
+	return recordingPreflight{fn: func(r *release.Run) error {
+		c, err := open("", r.Targets.Blog.URL, r.Config.Blog.Branch, nil)
+		if err != nil {
+			return err
+		}
+		_, _, err = recordConventions(context.Background(), r, c, !r.Now().Before(r.Gate.T0))
 		return err
-	}
-	_, _, err = recordConventions(context.Background(), r, c, !r.Now().Before(r.Gate.T0))
-	return err
-}}
+	}}
+}
 
 // pushOther is someone else's push to the blog: files written on top of
 // the branch.
@@ -44,16 +47,16 @@ func (b *fakeBlogRepo) pushOther(t *testing.T, files map[string][]byte) {
 // advisory stage publishes the post preflight checked, byte for byte, and
 // never the one the blog's posts would now suggest.
 func TestTheAdvisoryPublishesThePostAsCheckedBeforeT0(t *testing.T) {
-	r, clock, b := fakeBlogRun(t, fakeT0.Add(-time.Hour))
+	r, clock, b, advisory := fakeBlogRun(t, fakeT0.Add(-time.Hour))
 	b.pushOther(t, map[string][]byte{"content/hello.md": []byte("---\ntitle: Hello\ndate: 2026-01-10\ntags: news\nauthor: Ann\n---\n\nHi.\n")})
 	pushes := len(b.landed())
 
-	err := execute(t, r, pipeline.Selection{}, readingPreflight, Advisory{})
+	err := execute(t, r, pipeline.Selection{}, readingPreflight(advisory.Blog), advisory)
 	var early *pipeline.EarlyError
 	if !errors.As(err, &early) {
 		t.Fatalf("run before T0: %v, want the gate's refusal", err)
 	}
-	_, checked, err := AdvisoryOutputs(t.Context(), r)
+	_, checked, err := AdvisoryOutputs(t.Context(), r, advisory.Index, advisory.Blog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +70,7 @@ func TestTheAdvisoryPublishesThePostAsCheckedBeforeT0(t *testing.T) {
 	pushes++
 
 	clock.Set(fakeT0.Add(2 * time.Second))
-	if err := execute(t, r, pipeline.Selection{Only: "advisory"}, Advisory{}); err != nil {
+	if err := execute(t, r, pipeline.Selection{Only: "advisory"}, advisory); err != nil {
 		t.Fatalf("run at T0: %v", err)
 	}
 	if n := len(b.landed()); n != pushes+1 {
@@ -82,7 +85,7 @@ func TestTheAdvisoryPublishesThePostAsCheckedBeforeT0(t *testing.T) {
 	}
 
 	// preflight again after T0 keeps what it read before T0.
-	if err := execute(t, r, pipeline.Selection{Only: "preflight"}, readingPreflight); err != nil {
+	if err := execute(t, r, pipeline.Selection{Only: "preflight"}, readingPreflight(advisory.Blog)); err != nil {
 		t.Fatal(err)
 	}
 	if pc, _ := pipeline.Load(r.Journal, ConventionsKey); !strings.HasPrefix(pc.Kept, "as read at ") || pc.Conventions.Tags != "string" {
@@ -93,10 +96,10 @@ func TestTheAdvisoryPublishesThePostAsCheckedBeforeT0(t *testing.T) {
 // A state directory without a record (a fresh machine's `run --only
 // advisory`): the post follows the blog's posts as they are.
 func TestWithoutARecordThePostFollowsTheBlogAsItIs(t *testing.T) {
-	r, _, b := fakeBlogRun(t, fakeT0.Add(time.Second))
-	r.Late = true
+	r, _, b, advisory := fakeBlogRun(t, fakeT0.Add(time.Second))
+	r.Mode.Late = true
 	b.pushOther(t, map[string][]byte{"content/hello.md": []byte("---\ntitle: Hello\ndate: 2026-01-10\ntags: news\nauthor: Ann\n---\n\nHi.\n")})
-	if err := execute(t, r, pipeline.Selection{Only: "advisory"}, Advisory{}); err != nil {
+	if err := execute(t, r, pipeline.Selection{Only: "advisory"}, advisory); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	if got, _ := b.file(blogPostPath); !bytes.Contains(got, []byte("\ntags: security\n")) {

@@ -14,13 +14,17 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/blog"
 	"github.com/async-rs/embargo/stages/release"
-	"github.com/async-rs/embargo/stages/trustpub"
 	"github.com/async-rs/embargo/templates"
 )
 
 // Preflight checks everything that can be checked before T0, reading the
 // public world and changing nothing in it. It lists every problem it finds.
-type Preflight struct{}
+type Preflight struct {
+	Vault  release.VaultOpener
+	Index  release.IndexOpener
+	Cargo  release.CargoOpener
+	GitHub release.GitHubOpener
+}
 
 func (Preflight) Name() string    { return release.Preflight }
 func (Preflight) Needs() []string { return nil }
@@ -28,16 +32,16 @@ func (Preflight) Summary() string {
 	return "held branches, fast-forward, leak check, tags, versions, credentials, the targets' clocks"
 }
 
-func (Preflight) Run(ctx context.Context, r *pipeline.Run) error {
+func (s Preflight) Run(ctx context.Context, r *release.Run) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	clocks := startClocks(ctx, r) // the targets' clocks, while the rest runs
 	warnOfTheCalendar(r)
-	v, err := openVault(r)
+	v, err := s.Vault(VaultPath(r.StateDir))
 	if err != nil {
 		return err
 	}
-	c := &checking{r: r, cfg: r.Config, v: v, missingBranch: map[string]bool{}, problemLines: map[string]bool{}, unread: map[string]bool{}}
+	c := &checking{Preflight: s, r: r, cfg: r.Config, v: v, missingBranch: map[string]bool{}, problemLines: map[string]bool{}, unread: map[string]bool{}}
 	c.leak = leakReporter(r, c.add)
 	if err := runSteps(ctx,
 		c.fetch,       // the held branches and the public refs, read into the vault
@@ -63,11 +67,12 @@ var credentialsKey = pipeline.Key[pipeline.Said]{Stage: release.Preflight, Step:
 // one more finding in the list, and a step ends the check only when what
 // follows cannot run without it.
 type checking struct {
-	r        *pipeline.Run
-	cfg      *config.Config
-	v        ReleaseVault
-	findings []pipeline.Finding
-	leak     leakFunc
+	Preflight // the clients
+	r         *release.Run
+	cfg       *config.Config
+	v         release.ReleaseVault
+	findings  []pipeline.Finding
+	leak      leakFunc
 	// missingBranch and problemLines are the lines whose held branch is
 	// not in the source, and those not sound enough to package.
 	missingBranch, problemLines map[string]bool
@@ -92,8 +97,8 @@ func (c *checking) add(subject, fix, format string, args ...any) {
 // warnOfTheCalendar warns of the calendar's departures from the policy
 // (a rehearsal's T0 is now, not the calendar's). A T0 in the past is
 // judgeLateStart's, once preflight has seen what of the release is public.
-func warnOfTheCalendar(r *pipeline.Run) {
-	if r.Gate.Sandbox {
+func warnOfTheCalendar(r *release.Run) {
+	if r.Mode.Rehearsal() {
 		return
 	}
 	for _, w := range CalendarWarnings(r.Config) {
@@ -110,16 +115,16 @@ func warnOfTheCalendar(r *pipeline.Run) {
 func (c *checking) judgeLateStart() {
 	r := c.r
 	now := r.Now()
-	if r.Gate.Sandbox || now.Before(r.Gate.T0) {
+	if r.Mode.Rehearsal() || now.Before(r.Gate.T0) {
 		return
 	}
 	t0, ago := r.Gate.T0.UTC().Format(time.RFC3339), now.Sub(r.Gate.T0).Round(time.Second)
 	switch l := JudgeLateStart(r); {
 	case l.Proceeds():
 		r.Infof("%s", l.Says(r.Gate.T0, ago))
-	case r.Late:
+	case r.Mode.Late:
 		r.Warnf("T0 %s passed %s ago, and nothing shows this release was prepared before it or has begun; --late, the embargo is over: a run releases it at once", t0, ago)
-	case r.Check && !r.Resealing: // a seal claims nothing about when a run may go
+	case r.Mode.Command == release.Checking: // a seal claims nothing about when a run may go
 		c.add("embargo.at", fmt.Sprintf("check embargo.at in %s; if the embargo is really over, release with `embargo run --late` (`embargo check --late` checks the rest as that run would)", r.Config.Path),
 			"T0 %s passed %s ago, and nothing shows this release was prepared before it (no preflight finished, no seal made before T0) or has begun (none of it is public): "+
 				"`embargo run` refuses to release it, since a wrong date in embargo.at would make the embargoed fix public at once", t0, ago)
@@ -128,7 +133,7 @@ func (c *checking) judgeLateStart() {
 
 func (c *checking) fetch(ctx context.Context) error {
 	r, cfg, v := c.r, c.cfg, c.v
-	_, err := pipeline.Step(r, FetchedKey, func(res *Fetched) error {
+	_, err := pipeline.Step(r.Run, FetchedKey, func(res *Fetched) error {
 		present, tags, missing, err := fetchHeld(ctx, r, v)
 		if err != nil {
 			return err
@@ -142,7 +147,7 @@ func (c *checking) fetch(ctx context.Context) error {
 		res.SourceTags, res.Branches, res.Public = tags, len(present), cfg.Source.Public
 		// Read only, and without a credential (the public repository is
 		// public): nothing is ever written to the public remote here.
-		if err := v.FetchPublic(ctx, publicURL(r), nil); err != nil {
+		if err := v.FetchPublic(ctx, r.Targets.Public.URL, nil); err != nil {
 			c.unread["source.public"] = true
 			f := remoteFinding(r, publicRemote(r).anonymous(), false, err)
 			c.add(f.Subject, f.Fix, "%s", f.Msg)
@@ -175,7 +180,7 @@ func (c *checking) lines(context.Context) error {
 			}
 			continue
 		}
-		if _, err := pipeline.Step(c.r, LineCheckedKey(rel.Line), func(res *LineChecked) error {
+		if _, err := pipeline.Step(c.r.Run, LineCheckedKey(rel.Line), func(res *LineChecked) error {
 			before := len(c.findings)
 			res.Held = held.String()
 			checkLine(c.v, c.cfg, i, rel, held, c.afterT0, res, c.add, c.leak)
@@ -194,7 +199,7 @@ func (c *checking) lines(context.Context) error {
 }
 
 func (c *checking) packages(ctx context.Context) error {
-	return packageLines(ctx, c.r, c.v, c.problemLines, c.add)
+	return packageLines(ctx, c.r, c.Preflight, c.v, c.problemLines, c.add)
 }
 
 // advisory renders the advisory, then checks the blog and the GitHub
@@ -204,14 +209,14 @@ func (c *checking) advisory(ctx context.Context) error {
 	r, afterT0 := c.r, c.afterT0
 	c.conventions(ctx)
 	conv, _, _ := recordedConventions(r)
-	if _, err := pipeline.Step(r, AdvisoryCheckedKey, func(res *AdvisoryChecked) (err error) {
-		c.model, c.outputs, err = checkAdvisory(ctx, r, conv, res, c.add)
+	if _, err := pipeline.Step(r.Run, AdvisoryCheckedKey, func(res *AdvisoryChecked) (err error) {
+		c.model, c.outputs, err = checkAdvisory(ctx, r, c.Index, conv, res, c.add)
 		return err
 	}); err != nil {
 		c.add("advisory", "", "%v", err)
 	}
 	if c.cfg.Blog != nil && c.outputs != nil {
-		if _, err := pipeline.Step(r, blogCheckedKey, func(res *BlogChecked) error {
+		if _, err := pipeline.Step(r.Run, blogCheckedKey, func(res *BlogChecked) error {
 			before := len(c.findings)
 			if err := checkBlog(ctx, r, c.blog, c.blogTip, c.model, c.outputs, afterT0, res, c.add); err != nil {
 				return err
@@ -227,8 +232,8 @@ func (c *checking) advisory(ctx context.Context) error {
 		}
 	}
 	if c.cfg.GHSA != nil && c.model != nil {
-		if _, err := pipeline.Step(r, ghsaCheckedKey, func(res *GHSAChecked) error {
-			return checkGHSA(ctx, r, c.model, afterT0, res, c.add)
+		if _, err := pipeline.Step(r.Run, ghsaCheckedKey, func(res *GHSAChecked) error {
+			return checkGHSA(ctx, r, c.GitHub, c.model, afterT0, res, c.add)
 		}); err != nil {
 			c.add("ghsa", "", "%v", err)
 		}
@@ -238,20 +243,19 @@ func (c *checking) advisory(ctx context.Context) error {
 
 func (c *checking) credentials(ctx context.Context) error {
 	r, cfg := c.r, c.cfg
-	_, err := pipeline.Step(r, credentialsKey, func(res *pipeline.Said) error {
+	_, err := pipeline.Step(r.Run, credentialsKey, func(res *pipeline.Said) error {
 		var have []string
 		proven, judged := c.provePushes(ctx)
-		for _, cr := range credentials(cfg) {
-			if r.Targets != nil {
-				continue // a rehearsal never reads the real tokens
-			}
-			if !r.Secrets.Present(cr.env) {
-				c.add(cr.key, fmt.Sprintf("export %s in the environment of the run (the value is never printed)", cr.env),
-					"environment variable %s is not set: %s", cr.env, cr.use)
+		// A rehearsal's targets hold no credential of the config: it
+		// never reads the real tokens.
+		for _, cr := range r.Targets.Credentials {
+			if !r.Secrets.Present(cr.Env) {
+				c.add(cr.Key, fmt.Sprintf("export %s in the environment of the run (the value is never printed)", cr.Env),
+					"environment variable %s is not set: %s", cr.Env, cr.Use)
 				continue
 			}
-			if !judged[cr.key] && !slices.Contains(have, cr.env) {
-				have = append(have, cr.env)
+			if !judged[cr.Key] && !slices.Contains(have, cr.Env) {
+				have = append(have, cr.Env)
 			}
 		}
 		said := proven
@@ -260,9 +264,9 @@ func (c *checking) credentials(ctx context.Context) error {
 		}
 		*res = pipeline.Said(strings.Join(said, "; "))
 		if cfg.Registry.TrustedPublishing {
-			checkTrustedPublishing(ctx, r, res, c.add)
+			checkTrustedPublishing(ctx, r, c.Index, res, c.add)
 		}
-		checkRegistryToken(ctx, r, res, c.add)
+		checkRegistryToken(ctx, r, c.Index, res, c.add)
 		return nil
 	})
 	return err
@@ -271,7 +275,7 @@ func (c *checking) credentials(ctx context.Context) error {
 // fetchHeld copies the held branches and any release tags already made from
 // the source clone into the vault; missing lists the lines whose branch is
 // absent.
-func fetchHeld(ctx context.Context, r *pipeline.Run, v HeldBranches) (branches, tags []string, missing []int, err error) {
+func fetchHeld(ctx context.Context, r *release.Run, v release.HeldBranches) (branches, tags []string, missing []int, err error) {
 	if fromBundle(r) {
 		return heldFromVault(r, v) // restored from a sealed bundle: no source clone here
 	}
@@ -300,9 +304,9 @@ func fetchHeld(ctx context.Context, r *pipeline.Run, v HeldBranches) (branches, 
 // packageLines packages every sound line's crates in a worktree of its held
 // tip, with verification, records the sha256 of each .crate (what publish
 // must reproduce at T0) and compares them with the registry.
-func packageLines(ctx context.Context, r *pipeline.Run, v ReleaseVault, skip map[string]bool, add func(subject, fix, format string, args ...any)) error {
+func packageLines(ctx context.Context, r *release.Run, s Preflight, v release.ReleaseVault, skip map[string]bool, add func(subject, fix, format string, args ...any)) error {
 	var cargoVersion string
-	idx, err := clients.Index(r)
+	idx, err := s.Index(r.Targets.Registry, release.Clock(r.Gate))
 	if err != nil {
 		return err
 	}
@@ -318,14 +322,14 @@ func packageLines(ctx context.Context, r *pipeline.Run, v ReleaseVault, skip map
 		}
 		held, _ := v.Held(rel.Branch)
 		subject := "release " + rel.Line
-		_, err := pipeline.Step(r, PackagedKey(rel.Line), func(res *Packaged) error {
+		_, err := pipeline.Step(r.Run, PackagedKey(rel.Line), func(res *Packaged) error {
 			if cargoVersion == "" {
 				var err error
-				if cargoVersion, err = clients.Cargo(r, rel).Version(ctx); err != nil {
+				if cargoVersion, err = s.Cargo(release.CargoFor(r, rel.Line)).Version(ctx); err != nil {
 					return err
 				}
 			}
-			pkgs, lock, err := linePackages(ctx, r, v, rel, held)
+			pkgs, lock, err := linePackages(ctx, r, v, s.Cargo(release.CargoFor(r, rel.Line)), rel, held)
 			if err != nil {
 				return err
 			}
@@ -366,7 +370,7 @@ func packageLines(ctx context.Context, r *pipeline.Run, v ReleaseVault, skip map
 
 // registryLeak reports versions of the release already on the registry
 // before T0: the fix is public there, as loud as a leaked commit.
-func registryLeak(ctx context.Context, idx RegistryIndex, subject string, released []string, leak leakFunc) {
+func registryLeak(ctx context.Context, idx release.RegistryIndex, subject string, released []string, leak leakFunc) {
 	var when []string
 	for _, nv := range released {
 		name, version := splitNV(nv)
@@ -385,10 +389,10 @@ type leakFunc func(subject, format string, args ...any)
 // leakReporter makes each leak a finding that stops the release, or, with
 // --late (the operator's word that the embargo is over), a warning that
 // opens the gate now so that the rest goes out at once.
-func leakReporter(r *pipeline.Run, add func(subject, fix, format string, args ...any)) leakFunc {
+func leakReporter(r *release.Run, add func(subject, fix, format string, args ...any)) leakFunc {
 	return func(subject, format string, args ...any) {
 		what := fmt.Sprintf(format, args...)
-		if r.Late {
+		if r.Mode.Late {
 			r.Warnf("%s: LEAK: %s; --late: the embargo is over, the rest is released now", subject, what)
 			r.Gate.OpenNow(subject + ": " + what)
 			return
@@ -400,46 +404,3 @@ func leakReporter(r *pipeline.Run, add func(subject, fix, format string, args ..
 
 // errLineProblems marks a line step that failed with findings already listed.
 var errLineProblems = errors.New("problems found")
-
-type credential struct{ key, env, use string }
-
-// credentials lists the token variables the run will need.
-func credentials(cfg *config.Config) []credential {
-	var out []credential
-	if cfg.Source.TokenEnv != "" {
-		out = append(out, credential{"source.token_env", cfg.Source.TokenEnv, "needed to push to " + cfg.Source.Public})
-	}
-	if cfg.Registry.TokenEnv != "" { // none with Trusted Publishing
-		out = append(out, credential{"registry.token_env", cfg.Registry.TokenEnv, "needed to publish to " + cfg.Registry.Name})
-	}
-	if cfg.Blog != nil && cfg.Blog.TokenEnv != "" {
-		out = append(out, credential{"blog.token_env", cfg.Blog.TokenEnv, "needed to push the post to " + cfg.Blog.Repo})
-	}
-	if cfg.GHSA != nil {
-		out = append(out, credential{"ghsa.token_env", cfg.GHSA.TokenEnv, "needed to publish the GitHub advisory " + cfg.GHSA.ID})
-	}
-	return out
-}
-
-// secretVariables names every variable of the environment that holds a
-// secret of this release: the tokens, the bundle's identity, and with
-// Trusted Publishing what mints a publish token (the runner's OIDC
-// request token, the CI's ID token). The programs the release runs on its
-// own code and the site's (cargo's verification builds, the blog's build)
-// inherit none of them.
-func secretVariables(cfg *config.Config) []string {
-	var out []string
-	for _, c := range credentials(cfg) {
-		out = append(out, c.env)
-	}
-	if s := cfg.Seal; s != nil && s.IdentityEnv != "" {
-		out = append(out, s.IdentityEnv)
-	}
-	if cfg.Registry.TrustedPublishing {
-		out = append(out, trustpub.GitHubRequestURL, trustpub.GitHubRequestToken)
-		if cfg.Registry.IDTokenEnv != "" {
-			out = append(out, cfg.Registry.IDTokenEnv)
-		}
-	}
-	return out
-}

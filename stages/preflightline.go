@@ -7,11 +7,12 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/async-rs/embargo/config"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // checkLine runs the per-line checks, reporting problems through add and
 // recording what later stages need in res.
-func checkLine(v PublicHistory, cfg *config.Config, idx int, rel config.Release, held plumbing.Hash, afterT0 bool, res *LineChecked,
+func checkLine(v release.PublicHistory, cfg *config.Config, idx int, rel config.Release, held plumbing.Hash, afterT0 bool, res *LineChecked,
 	add func(subject, fix, format string, args ...any), leak leakFunc) {
 	subject := "release " + rel.Line
 	key := func(k string) string { return fmt.Sprintf("release[%d].%s in %s", idx+1, k, cfg.Path) }

@@ -210,12 +210,12 @@ func (c ClocksMeasured) Summary() string {
 }
 
 // CheckedLine is what preflight recorded for rel's line, if it did.
-func CheckedLine(r *pipeline.Run, rel config.Release) (LineChecked, bool) {
+func CheckedLine(r *release.Run, rel config.Release) (LineChecked, bool) {
 	return pipeline.Load(r.Journal, LineCheckedKey(rel.Line))
 }
 
 // packaged is what preflight packaged for rel's line, if it did.
-func PackagedLine(r *pipeline.Run, rel config.Release) (Packaged, bool) {
+func PackagedLine(r *release.Run, rel config.Release) (Packaged, bool) {
 	return pipeline.Load(r.Journal, PackagedKey(rel.Line))
 }
 

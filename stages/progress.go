@@ -21,7 +21,7 @@ type publishProgress struct {
 	total map[string]int
 }
 
-func newPublishProgress(r *pipeline.Run, lines []*publishingLine) *publishProgress {
+func newPublishProgress(r *release.Run, lines []*publishingLine) *publishProgress {
 	if r.Out == nil || !r.Out.TTY {
 		return nil
 	}

@@ -18,7 +18,9 @@ import (
 // their public names at T0. Images are named by digest on both sides, so
 // what becomes public is exactly what was built and checked, whichever
 // machine runs the copy.
-type Promote struct{}
+type Promote struct {
+	Images release.ImagesOpener
+}
 
 func (Promote) Name() string { return release.Promote }
 
@@ -49,15 +51,15 @@ func (Promote) Plan(cfg *config.Config) []string {
 // and at T0 only uploads should be left to do.
 const promoteJobs = 4
 
-func (Promote) Run(ctx context.Context, r *pipeline.Run) error {
+func (s Promote) Run(ctx context.Context, r *release.Run) error {
 	images := r.Config.Images
-	client := clients.Images(oci.Options{})
-	// A rehearsal (or a check) only reads: the real registries are never
-	// written, and the sandbox world has no image registry to copy into.
-	dry := r.Targets != nil || r.Check
+	client := s.Images(oci.Options{})
+	// Where the targets write no image (a rehearsal, whose sandbox world
+	// has no image registry to copy into), the registries are only read.
+	dry := !r.Targets.Images
 
 	digests := make([]string, len(images))
-	if _, err := pipeline.Step(r, imagesFoundKey, func(res *ImagesFound) error {
+	if _, err := pipeline.Step(r.Run, imagesFoundKey, func(res *ImagesFound) error {
 		var problems []string
 		for i, im := range images {
 			d, err := sourceDigest(ctx, client, i, im)
@@ -96,7 +98,7 @@ func (Promote) Run(ctx context.Context, r *pipeline.Run) error {
 			defer wg.Done()
 			jobs <- struct{}{}
 			defer func() { <-jobs }()
-			_, errs[i] = pipeline.Step(r, imageCopiedKey(im.To), func(res *ImageCopied) error {
+			_, errs[i] = pipeline.Step(r.Run, imageCopiedKey(im.To), func(res *ImageCopied) error {
 				return promoteImage(ctx, r, client, im, digests[i], dry, res)
 			})
 		}()
@@ -110,7 +112,7 @@ func (Promote) Run(ctx context.Context, r *pipeline.Run) error {
 		return nil
 	}
 
-	_, err := pipeline.Step(r, imagesPublicKey, func(res *ImagesPublic) error {
+	_, err := pipeline.Step(r.Run, imagesPublicKey, func(res *ImagesPublic) error {
 		var wrong []string
 		for i, im := range images {
 			got, err := client.Resolve(ctx, im.To)
@@ -195,7 +197,7 @@ func (i *ImagesPublic) add(name, digest string) {
 
 // sourceDigest checks that image i's source exists at its pinned digest
 // (a read of the private repository, allowed at any time).
-func sourceDigest(ctx context.Context, client ImageRegistry, i int, im config.Image) (string, error) {
+func sourceDigest(ctx context.Context, client release.ImageRegistry, i int, im config.Image) (string, error) {
 	want, err := oci.PinnedDigest(im.From)
 	if err != nil {
 		return "", fmt.Errorf("image[%d].from: %w", i+1, err)
@@ -220,7 +222,7 @@ func sourceDigest(ctx context.Context, client ImageRegistry, i int, im config.Im
 // promoteImage makes im.To resolve to digest: it looks at the target first
 // and copies only when it is not there yet, asking the gate right before
 // the copy.
-func promoteImage(ctx context.Context, r *pipeline.Run, client ImageRegistry, im config.Image, digest string, dry bool, res *ImageCopied) error {
+func promoteImage(ctx context.Context, r *release.Run, client release.ImageRegistry, im config.Image, digest string, dry bool, res *ImageCopied) error {
 	res.Digest = digest
 	cur, err := client.Resolve(ctx, im.To)
 	switch {

@@ -10,6 +10,7 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/oci"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // The promote stage against fake image registries: what is copied, when,
@@ -27,8 +28,9 @@ var promoteImages = []config.Image{
 }
 
 // fakePromote is a run of a release with two images at now, its sources
-// pushed to the private repository, the public names not there yet.
-func fakePromote(t *testing.T, now time.Time) (*pipeline.Run, *pipeline.FakeClock, *fakeImages) {
+// pushed to the private repository, the public names not there yet, and
+// the promote stage given those registries.
+func fakePromote(t *testing.T, now time.Time) (*release.Run, *pipeline.FakeClock, *fakeImages, Promote) {
 	t.Helper()
 	cfg := &config.Config{
 		Embargo: config.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0},
@@ -37,16 +39,15 @@ func fakePromote(t *testing.T, now time.Time) (*pipeline.Run, *pipeline.FakeCloc
 	}
 	r, clock, _ := fakeRun(t, cfg, now, nil)
 	images := newFakeImages(clock, map[string]string{promoteImages[0].From: digestApp, promoteImages[1].From: digestCLI})
-	useClients(t, func(c *Clients) { c.Images = func(oci.Options) ImageRegistry { return images } })
-	return r, clock, images
+	return r, clock, images, Promote{Images: func(oci.Options) release.ImageRegistry { return images }}
 }
 
 // Prepared before T0, the run checks the sources but copies nothing while
 // T0 is ahead; at T0 it copies each image once, to the digest pinned, and
 // a re-run copies nothing again.
 func TestPromoteCopiesEachImageOnceAtT0(t *testing.T) {
-	r, clock, images := fakePromote(t, fakeT0.Add(-time.Hour))
-	err := execute(t, r, pipeline.Selection{}, prepared, Promote{})
+	r, clock, images, promote := fakePromote(t, fakeT0.Add(-time.Hour))
+	err := execute(t, r, pipeline.Selection{}, prepared, promote)
 	var early *pipeline.EarlyError
 	if !errors.As(err, &early) {
 		t.Fatalf("run before T0: %v, want the gate's refusal", err)
@@ -59,7 +60,7 @@ func TestPromoteCopiesEachImageOnceAtT0(t *testing.T) {
 	}
 
 	clock.Set(fakeT0.Add(time.Second))
-	if err := execute(t, r, pipeline.Selection{Only: "promote"}, Promote{}); err != nil {
+	if err := execute(t, r, pipeline.Selection{Only: "promote"}, promote); err != nil {
 		t.Fatalf("run at T0: %v", err)
 	}
 	copies := images.copied()
@@ -78,7 +79,7 @@ func TestPromoteCopiesEachImageOnceAtT0(t *testing.T) {
 	}
 
 	clock.Advance(time.Minute)
-	if err := execute(t, r, pipeline.Selection{Only: "promote"}, Promote{}); err != nil {
+	if err := execute(t, r, pipeline.Selection{Only: "promote"}, promote); err != nil {
 		t.Fatalf("re-run: %v", err)
 	}
 	if n := len(images.copied()); n != 2 {
@@ -98,10 +99,10 @@ func mustPinned(t *testing.T, ref string) string {
 // A public name that already holds other bytes is a released tag: it is
 // never moved, and the image beside it is still copied.
 func TestPromoteNeverMovesAPublicTag(t *testing.T) {
-	r, _, images := fakePromote(t, fakeT0.Add(time.Second))
-	r.Late = true
+	r, _, images, promote := fakePromote(t, fakeT0.Add(time.Second))
+	r.Mode.Late = true
 	images.refs[promoteImages[0].To] = digestElse
-	err := execute(t, r, pipeline.Selection{Only: "promote"}, Promote{})
+	err := execute(t, r, pipeline.Selection{Only: "promote"}, promote)
 	if err == nil || !mentions(err.Error(), promoteImages[0].To, "refusing to move") {
 		t.Fatalf("promote over another image: %v, want a refusal naming %s", err, promoteImages[0].To)
 	}
@@ -117,10 +118,10 @@ func TestPromoteNeverMovesAPublicTag(t *testing.T) {
 // A source missing, or at other bytes than pinned, is found before T0,
 // naming the image to fix; nothing is copied then or at T0.
 func TestPromoteFindsABadSourceBeforeT0(t *testing.T) {
-	r, clock, images := fakePromote(t, fakeT0.Add(-time.Hour))
+	r, clock, images, promote := fakePromote(t, fakeT0.Add(-time.Hour))
 	delete(images.refs, promoteImages[0].From)
 	images.refs[promoteImages[1].From] = digestElse
-	err := execute(t, r, pipeline.Selection{}, prepared, Promote{})
+	err := execute(t, r, pipeline.Selection{}, prepared, promote)
 	if err == nil || !mentions(err.Error(), "image[1].from", "resolves to "+digestElse) {
 		t.Fatalf("before T0: %v, want the missing image[1] and the moved image[2] named", err)
 	}
@@ -129,7 +130,7 @@ func TestPromoteFindsABadSourceBeforeT0(t *testing.T) {
 		t.Errorf("the bad sources were reported only as the gate's refusal: %v", err)
 	}
 	clock.Set(fakeT0.Add(time.Second))
-	if err := execute(t, r, pipeline.Selection{Only: "promote"}, Promote{}); err == nil {
+	if err := execute(t, r, pipeline.Selection{Only: "promote"}, promote); err == nil {
 		t.Error("at T0 the run with bad sources passed")
 	}
 	if c := images.copied(); len(c) != 0 {
@@ -140,10 +141,10 @@ func TestPromoteFindsABadSourceBeforeT0(t *testing.T) {
 // The copy landed other bytes than the source was checked at (it changed
 // underneath): the run fails, saying so.
 func TestPromoteRefusesACopyOfOtherBytes(t *testing.T) {
-	r, _, images := fakePromote(t, fakeT0.Add(time.Second))
-	r.Late = true
+	r, _, images, promote := fakePromote(t, fakeT0.Add(time.Second))
+	r.Mode.Late = true
 	images.lands = digestElse
-	err := execute(t, r, pipeline.Selection{Only: "promote"}, Promote{})
+	err := execute(t, r, pipeline.Selection{Only: "promote"}, promote)
 	if err == nil || !strings.Contains(err.Error(), "the source served "+digestElse) {
 		t.Fatalf("a copy of other bytes: %v, want it named", err)
 	}
@@ -151,10 +152,10 @@ func TestPromoteRefusesACopyOfOtherBytes(t *testing.T) {
 
 // A rehearsal reads the registries and copies nothing, even after T0.
 func TestAPromoteRehearsalOnlyReads(t *testing.T) {
-	r, _, images := fakePromote(t, fakeT0.Add(time.Second))
-	r.Late = true
-	r.Targets = &pipeline.Targets{}
-	if err := execute(t, r, pipeline.Selection{Only: "promote"}, Promote{}); err != nil {
+	r, _, images, promote := fakePromote(t, fakeT0.Add(time.Second))
+	r.Mode.Late = true
+	rehearse(r, release.Sandbox{})
+	if err := execute(t, r, pipeline.Selection{Only: "promote"}, promote); err != nil {
 		t.Fatal(err)
 	}
 	if c := images.copied(); len(c) != 0 {
@@ -169,10 +170,10 @@ func TestAPromoteRehearsalOnlyReads(t *testing.T) {
 // refuses for its credential, as the real one settles it.
 type refusingPublish struct{}
 
-func (refusingPublish) Name() string    { return "publish" }
-func (refusingPublish) Needs() []string { return []string{"preflight"} }
+func (refusingPublish) Name() string    { return release.Publish }
+func (refusingPublish) Needs() []string { return []string{release.Preflight} }
 func (refusingPublish) Summary() string { return "" }
-func (refusingPublish) Run(_ context.Context, r *pipeline.Run) error {
+func (refusingPublish) Run(_ context.Context, r *release.Run) error {
 	refusal := &pipeline.Refusal{Err: errors.New("demo-core@1.13.1: not uploaded: the registry refused the publish token (403 Forbidden: authentication failed)"),
 		Fix: "set CARGO_REGISTRY_TOKEN (registry.token_env in embargo.toml) to a token the registry takes for publishing these crates"}
 	r.Settle(registryTakes, refusal)
@@ -182,12 +183,12 @@ func (refusingPublish) Run(_ context.Context, r *pipeline.Run) error {
 // At T0 the registry refuses the first upload's credential: the images
 // stay private, and promote says why.
 func TestPromoteCopiesNothingWhenTheRegistryRefusesTheFirstUpload(t *testing.T) {
-	r, clock, images := fakePromote(t, fakeT0.Add(-time.Hour))
+	r, clock, images, promote := fakePromote(t, fakeT0.Add(-time.Hour))
 	if err := execute(t, r, pipeline.Selection{}, prepared); err != nil {
 		t.Fatal(err)
 	}
 	clock.Set(fakeT0.Add(time.Second))
-	err := execute(t, r, pipeline.Selection{From: "promote"}, prepared, Promote{}, refusingPublish{})
+	err := execute(t, r, pipeline.Selection{From: "promote"}, prepared, promote, refusingPublish{})
 	if c := images.copied(); len(c) != 0 {
 		t.Fatalf("copies after the registry refused the credential: %+v", c)
 	}

@@ -19,7 +19,11 @@ import (
 // Publish uploads every crate of every line with the real `cargo publish`,
 // exactly the bytes sealed before T0: in dependency order inside a line,
 // the lines in parallel.
-type Publish struct{}
+type Publish struct {
+	Vault release.VaultOpener
+	Index release.IndexOpener
+	Cargo release.CargoOpener
+}
 
 func (Publish) Name() string { return release.Publish }
 
@@ -74,12 +78,12 @@ const (
 	viewHoldFor = 20 * time.Second
 )
 
-func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
-	v, err := openVault(r)
+func (s Publish) Run(ctx context.Context, r *release.Run) error {
+	v, err := s.Vault(VaultPath(r.StateDir))
 	if err != nil {
 		return err
 	}
-	idx, err := clients.Index(r)
+	idx, err := s.Index(r.Targets.Registry, release.Clock(r.Gate))
 	if err != nil {
 		return err
 	}
@@ -101,8 +105,8 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 			seals[rel.Line] = s
 		}
 	}
-	if _, err := pipeline.Step(r, cargoKey, func(res *pipeline.Said) error {
-		have, err := clients.Cargo(r, r.Config.Releases[0]).Version(ctx)
+	if _, err := pipeline.Step(r.Run, cargoKey, func(res *pipeline.Said) error {
+		have, err := s.Cargo(release.CargoFor(r, r.Config.Releases[0].Line)).Version(ctx)
 		if err != nil {
 			return err
 		}
@@ -122,8 +126,8 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 	// published; the others are.
 	lines := make([]*publishingLine, len(r.Config.Releases))
 	prepErr := eachLine(r, parallelPrepare, func(i int, rel config.Release) error {
-		s, ok := seals[rel.Line]
-		l, err := prepareLine(ctx, r, v, rel, held[rel.Line], s, ok)
+		sealed, ok := seals[rel.Line]
+		l, err := prepareLine(ctx, r, v, s.Cargo(release.CargoFor(r, rel.Line)), rel, held[rel.Line], sealed, ok)
 		if err == nil {
 			lines[i] = l
 		}
@@ -155,7 +159,7 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 		if l == nil {
 			continue
 		}
-		l.cargo = clients.Cargo(r, l.rel)
+		l.cargo = s.Cargo(release.CargoFor(r, l.rel.Line))
 		l.auth, l.turns, l.index = auth, turns, i
 		if v := views.open(ctx); v != nil {
 			l.cargo = l.cargo.WithView(v.URL(), v.Token())
@@ -196,7 +200,7 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 
 // eachLine runs fn for every release line, at most parallel at once, and
 // joins the failures, each naming its line; a failure stops its line only.
-func eachLine(r *pipeline.Run, parallel int, fn func(i int, rel config.Release) error) error {
+func eachLine(r *release.Run, parallel int, fn func(i int, rel config.Release) error) error {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, max(parallel, 1))
 	errs := make([]error, len(r.Config.Releases))
@@ -221,7 +225,7 @@ type publishingLine struct {
 	rel    config.Release
 	dir    string
 	sealed Packaged
-	cargo  LineCargo
+	cargo  release.LineCargo
 	// view is the line's own View of the index when cargo resolves
 	// through it, else nil; deps says which of the line's crates each
 	// depends on (cargo.WorkspaceDependencies), nil when unknown.
@@ -238,9 +242,9 @@ type publishingLine struct {
 // prepareLine checks out the line's held tip (as heldTips read and checked
 // it) with its sealed packages. s is what preflight sealed for the line,
 // when ok.
-func prepareLine(ctx context.Context, r *pipeline.Run, v HeldWorktrees, rel config.Release, held plumbing.Hash, s Packaged, ok bool) (*publishingLine, error) {
+func prepareLine(ctx context.Context, r *release.Run, v release.HeldWorktrees, cg release.LineCargo, rel config.Release, held plumbing.Hash, s Packaged, ok bool) (*publishingLine, error) {
 	dir := worktreeDir(r, rel)
-	_, err := pipeline.Step(r, lineReadyKey(rel.Line), func(res *pipeline.Said) error {
+	_, err := pipeline.Step(r.Run, lineReadyKey(rel.Line), func(res *pipeline.Said) error {
 		if ok {
 			// The usual case at T0: the worktree and its packages from
 			// preflight are still there; checking them costs no build.
@@ -256,7 +260,7 @@ func prepareLine(ctx context.Context, r *pipeline.Run, v HeldWorktrees, rel conf
 		// then proceeds only with bytes equal to the sealed ones, and the
 		// registry check refuses any version whose bytes differ from what
 		// is already published.
-		pkgs, lock, err := linePackages(ctx, r, v, rel, held)
+		pkgs, lock, err := linePackages(ctx, r, v, cg, rel, held)
 		if err != nil {
 			return err
 		}

@@ -31,7 +31,7 @@ import (
 // before; and if one of them never shows, it is stopped. (A dependence
 // only through a dev-dependency that cargo strips from the published
 // manifest counts too: such a crate needs nothing of the other to upload.)
-func publishLine(ctx context.Context, r *pipeline.Run, idx RegistryIndex, l *publishingLine, looks map[string]*lookup) error {
+func publishLine(ctx context.Context, r *release.Run, idx release.RegistryIndex, l *publishingLine, looks map[string]*lookup) error {
 	s := l.sealed
 	var started []*inFlight
 	for _, nv := range s.Order {
@@ -54,7 +54,7 @@ func publishLine(ctx context.Context, r *pipeline.Run, idx RegistryIndex, l *pub
 		started = append(started, f)
 		go func() {
 			defer close(f.done)
-			_, f.err = pipeline.Step(r, CratePublishedKey(nv), func(res *CratePublished) error {
+			_, f.err = pipeline.Step(r.Run, CratePublishedKey(nv), func(res *CratePublished) error {
 				res.Sha256 = f.sum
 				return publishCrate(ctx, r, idx, l, f, res)
 			})
@@ -159,7 +159,7 @@ func (c CratePublished) Moments() []pipeline.Moment {
 // refused by the registry and then checked like any other); c.after are
 // the line's earlier crates it may depend on that still wait for the index
 // (see publishLine).
-func publishCrate(ctx context.Context, r *pipeline.Run, idx RegistryIndex, l *publishingLine, c *inFlight, res *CratePublished) error {
+func publishCrate(ctx context.Context, r *release.Run, idx release.RegistryIndex, l *publishingLine, c *inFlight, res *CratePublished) error {
 	name, version, sum, first, after := c.name, c.version, c.sum, c.first, c.after
 	nv := name + "@" + version
 	refusals := 0 // of the token, each answered with a new one

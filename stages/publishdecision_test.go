@@ -20,6 +20,8 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/index"
+	"github.com/async-rs/embargo/stages/release"
+	"github.com/async-rs/embargo/stages/retry"
 )
 
 // The publish stage against a fake index and a fake cargo: which versions
@@ -48,10 +50,11 @@ func sealedBytes(nv string) []byte { return []byte("the sealed .crate of " + nv)
 // held branches in a source clone, its packages sealed in the journal and
 // in the worktrees, the stages given idx and cg.
 type publishWorld struct {
-	r     *pipeline.Run
-	clock *pipeline.FakeClock
-	idx   *fakeIndex
-	cg    *fakeCargo
+	r       *release.Run
+	clock   *pipeline.FakeClock
+	idx     *fakeIndex
+	cg      *fakeCargo
+	clients release.Clients
 }
 
 func newPublishWorld(t *testing.T) *publishWorld {
@@ -66,13 +69,13 @@ func newPublishWorld(t *testing.T) *publishWorld {
 	r, clock, _ := fakeRun(t, cfg, fakeT0.Add(-time.Hour), map[string]string{publishTokenEnv: publishToken})
 	w := &publishWorld{r: r, clock: clock, idx: &fakeIndex{fakeCrates: newFakeCrates()}}
 	w.cg = &fakeCargo{clock: clock, idx: w.idx}
-	useClients(t, func(c *Clients) {
-		c.Index = func(*pipeline.Run) (RegistryIndex, error) { return w.idx, nil }
-		c.Cargo = func(*pipeline.Run, config.Release) LineCargo { return fakeLineCargo{f: w.cg} }
+	w.clients = clientsWith(func(c *release.Clients) {
+		c.Index = func(release.Registry, retry.Clock) (release.RegistryIndex, error) { return w.idx, nil }
+		c.Cargo = func(*cargo.Cargo) release.LineCargo { return fakeLineCargo{f: w.cg} }
 	})
 	// Preflight, before T0, recorded each line's packages and left the
 	// .crate files beside the line's worktree.
-	sealed := recordingPreflight{fn: func(r *pipeline.Run) error {
+	sealed := recordingPreflight{fn: func(r *release.Run) error {
 		for _, rel := range cfg.Releases {
 			var pkgs []cargo.Package
 			for _, nv := range publishCrates[rel.Line] {
@@ -86,7 +89,7 @@ func newPublishWorld(t *testing.T) *publishWorld {
 				}
 				pkgs = append(pkgs, cargo.Package{Name: name, Version: version, File: file, Sha256: sum(sealedBytes(nv))})
 			}
-			if _, err := pipeline.Step(r, PackagedKey(rel.Line), func(res *Packaged) error {
+			if _, err := pipeline.Step(r.Run, PackagedKey(rel.Line), func(res *Packaged) error {
 				*res = packagedOf(pkgs, publishCargo, "")
 				return nil
 			}); err != nil {
@@ -104,7 +107,12 @@ func newPublishWorld(t *testing.T) *publishWorld {
 // publish runs the publish stage alone, as `embargo run --only publish`.
 func (w *publishWorld) publish(t *testing.T) error {
 	t.Helper()
-	return execute(t, w.r, pipeline.Selection{Only: "publish"}, Publish{})
+	return execute(t, w.r, pipeline.Selection{Only: release.Publish}, w.stage())
+}
+
+// stage is the publish stage given the world's index and cargo.
+func (w *publishWorld) stage() Publish {
+	return Publish{Vault: w.clients.Vault, Index: w.clients.Index, Cargo: w.clients.Cargo}
 }
 
 // result is the journal's record of nv's publish step.
@@ -273,10 +281,10 @@ func (c fakeLineCargo) Package(context.Context, string, []*cargo.Crate) ([]cargo
 	return nil, errors.New("the fake cargo packages nothing: the sealed packages are in the worktree")
 }
 
-func (c fakeLineCargo) WithView(string, string) LineCargo { return c }
-func (c fakeLineCargo) ResolvesThroughView() bool         { return false }
-func (c fakeLineCargo) WithToken(tok string) LineCargo    { c.token = tok; return c }
-func (c fakeLineCargo) StartPublish(_ context.Context, dir, crate string) (Upload, error) {
+func (c fakeLineCargo) WithView(string, string) release.LineCargo { return c }
+func (c fakeLineCargo) ResolvesThroughView() bool                 { return false }
+func (c fakeLineCargo) WithToken(tok string) release.LineCargo    { c.token = tok; return c }
+func (c fakeLineCargo) StartPublish(_ context.Context, dir, crate string) (release.Upload, error) {
 	files, err := filepath.Glob(filepath.Join(cargo.TargetDir(dir), "package", crate+"-[0-9]*.crate"))
 	if err != nil || len(files) != 1 {
 		return nil, fmt.Errorf("cargo publish -p %s: packaged %q (%v)", crate, files, err)

@@ -21,7 +21,7 @@ import (
 
 // cutOff is true when an earlier attempt of the step was cut off by a
 // kill or a crash (the journal's history says so).
-func cutOff(r *pipeline.Run, step string) bool {
+func cutOff(r *release.Run, step string) bool {
 	for _, st := range r.Journal.Steps(release.Publish) {
 		if st.Name != step {
 			continue
@@ -36,7 +36,7 @@ func cutOff(r *pipeline.Run, step string) bool {
 }
 
 // showsWithin polls the index for a version for at most d on clock.
-func showsWithin(ctx context.Context, clock pipeline.Clock, idx RegistryIndex, name, version string, d time.Duration) (index.Entry, bool, error) {
+func showsWithin(ctx context.Context, clock pipeline.Clock, idx release.RegistryIndex, name, version string, d time.Duration) (index.Entry, bool, error) {
 	deadline := clock.Now().Add(d)
 	for {
 		e, found, err := idx.Lookup(ctx, name, version)
@@ -56,14 +56,14 @@ func showsWithin(ctx context.Context, clock pipeline.Clock, idx RegistryIndex, n
 // what it holds for its cargo (index.View.Hold) never delays another
 // line's, which reads the same crates' files for other versions.
 type indexViews struct {
-	idx    RegistryIndex
+	idx    release.RegistryIndex
 	ready  chan struct{}
 	ok     bool // the index may be served by a View
 	mu     sync.Mutex
 	served []*index.View
 }
 
-func startViews(ctx context.Context, idx RegistryIndex) *indexViews {
+func startViews(ctx context.Context, idx release.RegistryIndex) *indexViews {
 	iv := &indexViews{idx: idx, ready: make(chan struct{})}
 	go func() {
 		defer close(iv.ready)
@@ -116,7 +116,7 @@ type lookup struct {
 	err   error
 }
 
-func startLookup(ctx context.Context, idx RegistryIndex, name, version string) *lookup {
+func startLookup(ctx context.Context, idx release.RegistryIndex, name, version string) *lookup {
 	l := &lookup{done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
@@ -161,7 +161,7 @@ func retryPlan(now, horizon time.Time, pe *cargo.PublishError, attempt int) (tim
 
 // waitVisible polls the index, on the gate's clock, until it shows the
 // version, and checks it shows the sealed checksum.
-func waitVisible(ctx context.Context, r *pipeline.Run, idx RegistryIndex, name, version, sum string, res *CratePublished) error {
+func waitVisible(ctx context.Context, r *release.Run, idx release.RegistryIndex, name, version, sum string, res *CratePublished) error {
 	began := r.Now()
 	deadline := began.Add(visibleWithin)
 	wait := pollFast

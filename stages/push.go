@@ -19,7 +19,9 @@ import (
 
 // Push makes the held branches and their tags public in one atomic push,
 // then reads the remote back to prove it.
-type Push struct{}
+type Push struct {
+	Vault release.PushVaultOpener
+}
 
 func (Push) Name() string { return release.Push }
 
@@ -46,7 +48,7 @@ const pushRecheck = 1500 * time.Millisecond
 // preparePush reads the remote and prepares the push of what it lacks; n is
 // how many refs. A public branch that moved since preflight, or a tag
 // elsewhere, is a *refusedError: no retry changes it.
-func preparePush(ctx context.Context, r *pipeline.Run, v PushVault, url string, auth transport.AuthMethod, held map[string]plumbing.Hash) (PreparedPush, int, error) {
+func preparePush(ctx context.Context, r *release.Run, v release.PushVault, url string, auth transport.AuthMethod, held map[string]plumbing.Hash) (release.PreparedPush, int, error) {
 	sess, err := v.OpenPush(ctx, url, auth)
 	if err != nil {
 		return nil, 0, err
@@ -69,8 +71,8 @@ type refusedError struct{ error }
 
 func (e *refusedError) Unwrap() error { return e.error }
 
-func (Push) Run(ctx context.Context, r *pipeline.Run) error {
-	v, err := clients.PushVault(VaultPath(r.StateDir))
+func (s Push) Run(ctx context.Context, r *release.Run) error {
+	v, err := s.Vault(VaultPath(r.StateDir))
 	if err != nil {
 		return err
 	}
@@ -78,8 +80,8 @@ func (Push) Run(ctx context.Context, r *pipeline.Run) error {
 	if err != nil {
 		return err
 	}
-	p := &pushing{r: r, cfg: r.Config, v: v, url: publicURL(r), auth: gitAuth(r), held: held}
-	defer func() { closePush(p.ready) }()
+	p := &pushing{r: r, cfg: r.Config, v: v, url: r.Targets.Public.URL, auth: r.Targets.Public.Auth, held: held}
+	defer func() { release.ClosePush(p.ready) }()
 	// Everything but the write is done before T0: the tags made, the
 	// remote's refs read, the commands and the pack computed.
 	return runSteps(ctx,
@@ -95,13 +97,13 @@ func (Push) Run(ctx context.Context, r *pipeline.Run) error {
 // pushing is the push stage's work, a step a method: the held tips, and
 // the push prepared before T0 that the push step sends.
 type pushing struct {
-	r     *pipeline.Run
+	r     *release.Run
 	cfg   *config.Config
-	v     PushVault
+	v     release.PushVault
 	url   string
 	auth  transport.AuthMethod
 	held  map[string]plumbing.Hash // by line
-	ready PreparedPush             // nil when not prepared (or no longer valid)
+	ready release.PreparedPush     // nil when not prepared (or no longer valid)
 	// waited is how long the push waited, once the gate had opened, for
 	// the registry to take the first upload.
 	waited time.Duration
@@ -190,7 +192,7 @@ func (p *pushing) recheck(ctx context.Context, res *pipeline.Said) error {
 	}
 	same, err := p.ready.Recheck(ctx, p.url, p.auth)
 	if err != nil || !same {
-		closePush(p.ready)
+		release.ClosePush(p.ready)
 		p.ready = nil
 		*res = "the remote changed since the push was prepared: it is prepared again at T0"
 		if err != nil {
@@ -225,7 +227,7 @@ func (p *pushing) push(ctx context.Context, res *RefsPushed) error {
 	var lastErr error
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 || p.ready == nil {
-			closePush(p.ready)
+			release.ClosePush(p.ready)
 			pp, _, err := preparePush(ctx, r, p.v, p.url, p.auth, p.held)
 			if err != nil {
 				var refused *refusedError
@@ -303,7 +305,7 @@ func (p *pushing) verify(ctx context.Context, res *pipeline.Said) error {
 // missingUpdates compares the remote with what must be there and returns
 // the refs still to push. A public branch that moved since preflight stops
 // the release: the fix must be rebased and checked again.
-func missingUpdates(r *pipeline.Run, v PushVault, remote map[string]vault.RemoteRef, held map[string]plumbing.Hash) ([]vault.Update, error) {
+func missingUpdates(r *release.Run, v release.PushVault, remote map[string]vault.RemoteRef, held map[string]plumbing.Hash) ([]vault.Update, error) {
 	var out []vault.Update
 	for _, rel := range r.Config.Releases {
 		h := held[rel.Line]

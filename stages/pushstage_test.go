@@ -13,6 +13,7 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/vault"
 )
 
@@ -34,7 +35,7 @@ func pushReleaseConfig() *config.Config {
 
 // fakePush is a run of the two-line release at now, its held branches one
 // commit ahead of their public branches, the stages given git.
-func fakePush(t *testing.T, now time.Time) (*pipeline.Run, *pipeline.FakeClock, *fakeGit, map[string]plumbing.Hash) {
+func fakePush(t *testing.T, now time.Time) (*release.Run, *pipeline.FakeClock, *fakeGit, map[string]plumbing.Hash) {
 	t.Helper()
 	r, clock, _ := fakeRun(t, pushReleaseConfig(), now, nil)
 	git := newFakeGit(clock)
@@ -42,28 +43,25 @@ func fakePush(t *testing.T, now time.Time) (*pipeline.Run, *pipeline.FakeClock, 
 	for i, rel := range r.Config.Releases {
 		_, held[rel.Line] = git.line(rel, []string{"1.1.0", "1.0.3"}[i])
 	}
-	useClients(t, func(c *Clients) { c.PushVault, c.Vault = git.opener(), git.releaseOpener() })
 	return r, clock, git, held
 }
 
 // checkedPreflight is preflight's fetch and line checks, the real ones
-// (fast-forward, the leak check, tags, versions), on the vault the stages
-// are given; like preflight it fails on what it finds.
-var checkedPreflight = recordingPreflight{fn: func(r *pipeline.Run) error {
-	v, err := openVault(r)
-	if err != nil {
-		return err
-	}
-	c := &checking{r: r, cfg: r.Config, v: v, missingBranch: map[string]bool{}, problemLines: map[string]bool{}}
-	c.leak = leakReporter(r, c.add)
-	if err := runSteps(context.Background(), c.fetch, c.lines); err != nil {
-		return err
-	}
-	if len(c.findings) > 0 {
-		return &pipeline.FindingsError{Findings: c.findings}
-	}
-	return nil
-}}
+// (fast-forward, the leak check, tags, versions), on git's vault; like
+// preflight it fails on what it finds.
+func checkedPreflight(git *fakeGit) recordingPreflight {
+	return recordingPreflight{fn: func(r *release.Run) error {
+		c := &checking{r: r, cfg: r.Config, v: git, missingBranch: map[string]bool{}, problemLines: map[string]bool{}}
+		c.leak = leakReporter(r, c.add)
+		if err := runSteps(context.Background(), c.fetch, c.lines); err != nil {
+			return err
+		}
+		if len(c.findings) > 0 {
+			return &pipeline.FindingsError{Findings: c.findings}
+		}
+		return nil
+	}}
+}
 
 // awaitWaiters returns once n things wait on the clock.
 func awaitWaiters(t *testing.T, clock *pipeline.FakeClock, n int, ended <-chan error) {
@@ -74,7 +72,7 @@ func awaitWaiters(t *testing.T, clock *pipeline.FakeClock, n int, ended <-chan e
 }
 
 // awaitStep returns the summary of a stage's step once it is done.
-func awaitStep(t *testing.T, r *pipeline.Run, k pipeline.Key[pipeline.Said], ended <-chan error) pipeline.Said {
+func awaitStep(t *testing.T, r *release.Run, k pipeline.Key[pipeline.Said], ended <-chan error) pipeline.Said {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second) // a guard against a hang, not a timing check
 	for {
@@ -95,7 +93,7 @@ func awaitStep(t *testing.T, r *pipeline.Run, k pipeline.Key[pipeline.Said], end
 
 // wantPublicAtHeld fails unless every line's public branch and tag are
 // at its held tip.
-func wantPublicAtHeld(t *testing.T, r *pipeline.Run, git *fakeGit, held map[string]plumbing.Hash) {
+func wantPublicAtHeld(t *testing.T, r *release.Run, git *fakeGit, held map[string]plumbing.Hash) {
 	t.Helper()
 	pub := git.publicRefs()
 	for _, rel := range r.Config.Releases {
@@ -115,7 +113,9 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 	r, clock, git, held := fakePush(t, fakeT0.Add(-time.Hour))
 	before := git.publicRefs()
 	ended := make(chan error, 1)
-	go func() { ended <- execute(t, r, pipeline.Selection{}, checkedPreflight, Gate{}, Push{}) }()
+	go func() {
+		ended <- execute(t, r, pipeline.Selection{}, checkedPreflight(git), Gate{}, Push{Vault: git.opener()})
+	}()
 
 	// The gate counts down; the push waits to prepare until just before T0.
 	awaitWaiters(t, clock, 2, ended)
@@ -172,7 +172,7 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 	}
 
 	clock.Advance(time.Minute)
-	if err := execute(t, r, pipeline.Selection{Only: "push"}, Push{}); err != nil {
+	if err := execute(t, r, pipeline.Selection{Only: "push"}, Push{Vault: git.opener()}); err != nil {
 		t.Fatalf("re-run: %v", err)
 	}
 	if n := len(git.landed()); n != 1 {
@@ -187,11 +187,11 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 // is refused by the gate at its write: nothing is pushed.
 func TestPushAloneBeforeT0IsRefusedAndPushesNothing(t *testing.T) {
 	r, clock, git, _ := fakePush(t, fakeT0.Add(-time.Hour))
-	if err := execute(t, r, pipeline.Selection{}, checkedPreflight); err != nil {
+	if err := execute(t, r, pipeline.Selection{}, checkedPreflight(git)); err != nil {
 		t.Fatalf("preflight: %v", err)
 	}
 	clock.Set(fakeT0.Add(-time.Second))
-	err := execute(t, r, pipeline.Selection{Only: "push"}, Push{})
+	err := execute(t, r, pipeline.Selection{Only: "push"}, Push{Vault: git.opener()})
 	var early *pipeline.EarlyError
 	if !errors.As(err, &early) {
 		t.Fatalf("push alone a second before T0: %v, want the gate's refusal", err)
@@ -205,17 +205,17 @@ func TestPushAloneBeforeT0IsRefusedAndPushesNothing(t *testing.T) {
 // repository and pushes nothing.
 func TestPushOnAFreshRunnerAfterThePushPushesNothing(t *testing.T) {
 	r, clock, git, held := fakePush(t, fakeT0.Add(-time.Minute))
-	if err := execute(t, r, pipeline.Selection{}, checkedPreflight); err != nil {
+	if err := execute(t, r, pipeline.Selection{}, checkedPreflight(git)); err != nil {
 		t.Fatalf("preflight: %v", err)
 	}
 	clock.Set(fakeT0.Add(time.Second))
-	if err := execute(t, r, pipeline.Selection{Only: "push"}, Push{}); err != nil {
+	if err := execute(t, r, pipeline.Selection{Only: "push"}, Push{Vault: git.opener()}); err != nil {
 		t.Fatalf("run at T0: %v", err)
 	}
 
 	fresh, _, _ := fakeRun(t, pushReleaseConfig(), fakeT0.Add(time.Hour), nil)
-	fresh.Late = true // nothing in this state directory shows it was prepared
-	if err := execute(t, fresh, pipeline.Selection{Only: "push"}, Push{}); err != nil {
+	fresh.Mode.Late = true // nothing in this state directory shows it was prepared
+	if err := execute(t, fresh, pipeline.Selection{Only: "push"}, Push{Vault: git.opener()}); err != nil {
 		t.Fatalf("run on a fresh runner: %v", err)
 	}
 	if n := len(git.landed()); n != 1 {
@@ -231,7 +231,7 @@ func TestLeakBeforeT0StopsTheRunAndPushesNothing(t *testing.T) {
 	git.public["refs/heads/wip"] = vault.RemoteRef{Hash: held["1.1"], Commit: held["1.1"]} // someone pushed the fix
 	before := git.publicRefs()
 
-	err := execute(t, r, pipeline.Selection{}, checkedPreflight, Gate{}, Push{})
+	err := execute(t, r, pipeline.Selection{}, checkedPreflight(git), Gate{}, Push{Vault: git.opener()})
 	var findings *pipeline.FindingsError
 	if !errors.As(err, &findings) {
 		t.Fatalf("run: %v, want preflight's findings", err)
@@ -258,13 +258,13 @@ func TestLeakBeforeT0StopsTheRunAndPushesNothing(t *testing.T) {
 // repository again, finds every ref there and does not push again.
 func TestPushWhoseAnswerWasLostIsNotPushedTwice(t *testing.T) {
 	r, clock, git, held := fakePush(t, fakeT0.Add(-time.Minute))
-	if err := execute(t, r, pipeline.Selection{}, checkedPreflight); err != nil {
+	if err := execute(t, r, pipeline.Selection{}, checkedPreflight(git)); err != nil {
 		t.Fatalf("preflight: %v", err)
 	}
 	clock.Set(fakeT0.Add(time.Second))
 	git.loseAnswers = 1
 	t.Cleanup(clock.Drive(time.Second)) // the retry's wait
-	if err := execute(t, r, pipeline.Selection{Only: "push"}, Push{}); err != nil {
+	if err := execute(t, r, pipeline.Selection{Only: "push"}, Push{Vault: git.opener()}); err != nil {
 		t.Fatalf("run whose answer was lost: %v", err)
 	}
 	if git.loseAnswers != 0 {

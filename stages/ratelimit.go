@@ -13,6 +13,7 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/index"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // uploadTurns orders the uploads once the registry has rate-limited one.
@@ -192,13 +193,10 @@ type PublishCount struct {
 	Lines     int `json:"lines"`
 }
 
-// CountPublishes reads the registry (read only) for what each version of
-// the release is: already there, a new version, or a new crate.
-func CountPublishes(ctx context.Context, cfg *config.Config, byLine map[string][]string) (PublishCount, error) {
-	idx, err := clients.Index(&pipeline.Run{Config: cfg, Secrets: pipeline.NewSecrets(nil)})
-	if err != nil {
-		return PublishCount{}, err
-	}
+// CountPublishes reads the registry's index idx (read only) for what each
+// version of the release is: already there, a new version, or a new crate.
+func CountPublishes(ctx context.Context, cfg *config.Config, idx release.RegistryIndex, byLine map[string][]string) (PublishCount, error) {
+	var err error
 	var n PublishCount
 	known := map[string][]index.Entry{}
 	newCrate := map[string]bool{}

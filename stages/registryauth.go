@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // The registry's publish token: what preflight can prove of it before T0
@@ -91,7 +92,7 @@ func formFix(api registryAPI, env string) string {
 }
 
 // tokenSource names the registry token's variable and key, never its value.
-func tokenSource(r *pipeline.Run) string {
+func tokenSource(r *release.Run) string {
 	return fmt.Sprintf("%s (registry.token_env in %s)", r.Config.Registry.TokenEnv, r.Config.Path)
 }
 
@@ -102,10 +103,11 @@ func tokenSource(r *pipeline.Run) string {
 // line saying so. A rehearsal never reads the real token; Trusted
 // Publishing is proven by its own check; a token not set is a finding of
 // the credentials step already.
-func checkRegistryToken(ctx context.Context, r *pipeline.Run, res *pipeline.Said, add func(subject, fix, format string, args ...any)) {
+func checkRegistryToken(ctx context.Context, r *release.Run, openIndex release.IndexOpener, res *pipeline.Said, add func(subject, fix, format string, args ...any)) {
 	const subject = "registry.token_env"
 	cfg := r.Config.Registry
-	if r.Targets != nil || cfg.TrustedPublishing || cfg.TokenEnv == "" || !r.Secrets.Present(cfg.TokenEnv) {
+	// A rehearsal's registry takes its own token, no variable's.
+	if cfg.TrustedPublishing || r.Targets.Registry.TokenEnv == "" || !r.Secrets.Present(cfg.TokenEnv) {
 		return
 	}
 	note := func(s string) {
@@ -122,7 +124,7 @@ func checkRegistryToken(ctx context.Context, r *pipeline.Run, res *pipeline.Said
 	}
 	switch api {
 	case giteaAPI:
-		idx, err := clients.Index(r)
+		idx, err := openIndex(r.Targets.Registry, release.Clock(r.Gate))
 		if err != nil {
 			add(subject, "", "%v", err)
 			return
@@ -151,7 +153,7 @@ func checkRegistryToken(ctx context.Context, r *pipeline.Run, res *pipeline.Said
 }
 
 // probeCrate is the crate the proof names: the first of the release.
-func probeCrate(r *pipeline.Run) string {
+func probeCrate(r *release.Run) string {
 	for _, rel := range r.Config.Releases {
 		if p, ok := PackagedLine(r, rel); ok && len(p.Order) > 0 {
 			name, _ := splitNV(p.Order[0])

@@ -9,6 +9,7 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/registry"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 const (
@@ -29,10 +30,10 @@ func tokenCheck(t *testing.T, index, tok string) ([]pipeline.Finding, string, st
 		Advisory: config.AdvisorySection{Package: "demo-core"},
 	}
 	r, _, out := fakeRun(t, cfg, fakeT0.Add(-time.Hour), map[string]string{regTokenEnv: tok})
-	r.Check = true
-	c := &checking{r: r, cfg: cfg}
+	r.Mode.Command = release.Checking
+	c := &checking{Preflight: Preflight{Index: release.RealClients().Index}, r: r, cfg: cfg}
 	var summary string
-	stage := recordingPreflight{fn: func(r *pipeline.Run) error {
+	stage := recordingPreflight{fn: func(r *release.Run) error {
 		c.r = r
 		if err := c.credentials(t.Context()); err != nil {
 			return err
@@ -150,16 +151,16 @@ func TestCheckSaysWhereTheRegistryTokenCannotBeProven(t *testing.T) {
 // there is none: check proves nothing of registry.token_env then.
 func TestCheckLeavesTheRegistryTokenAloneInARehearsalAndWithTrustedPublishing(t *testing.T) {
 	srv := giteaRegistry(t)
-	for _, edit := range []func(*pipeline.Run){
-		func(r *pipeline.Run) { r.Targets = &pipeline.Targets{RegistryIndex: srv.IndexURL()} },
-		func(r *pipeline.Run) { r.Config.Registry.TrustedPublishing = true },
+	for _, edit := range []func(*release.Run){
+		func(r *release.Run) { rehearse(r, release.Sandbox{RegistryIndex: srv.IndexURL()}) },
+		func(r *release.Run) { r.Config.Registry.TrustedPublishing = true },
 	} {
 		cfg := &config.Config{Path: "embargo.toml", Registry: config.RegistrySection{Index: srv.IndexURL(), TokenEnv: regTokenEnv}}
 		r, _, _ := fakeRun(t, cfg, fakeT0, map[string]string{regTokenEnv: giteaAccess})
 		edit(r)
 		var findings []string
 		res := pipeline.Said("")
-		checkRegistryToken(t.Context(), r, &res, func(subject, _, format string, args ...any) { findings = append(findings, subject) })
+		checkRegistryToken(t.Context(), r, release.RealClients().Index, &res, func(subject, _, format string, args ...any) { findings = append(findings, subject) })
 		if len(findings) != 0 || res != "" || len(srv.Requests()) != 0 {
 			t.Errorf("findings %v, summary %q, %d request(s): want the token left alone", findings, res, len(srv.Requests()))
 		}

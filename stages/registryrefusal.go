@@ -69,7 +69,7 @@ func isRefused(pe *cargo.PublishError) bool {
 // refusalAt is the registry's refusal of the first upload at T0 as a
 // *pipeline.Refusal: what it answered, why where the token's form says
 // (Gitea wants `Bearer <token>`), and what to fix: never the token.
-func refusalAt(r *pipeline.Run, nv, tok string, status int, answer string) *pipeline.Refusal {
+func refusalAt(r *release.Run, nv, tok string, status int, answer string) *pipeline.Refusal {
 	what := fmt.Sprintf("%d %s", status, http.StatusText(status))
 	if answer != "" {
 		what += ": " + answer
@@ -80,7 +80,7 @@ func refusalAt(r *pipeline.Run, nv, tok string, status int, answer string) *pipe
 			Fix: "check the trusted publisher the registry has for each crate (repository, workflow file, environment: this job's), then re-run in a new job",
 		}
 	}
-	src, api := tokenSource(r), apiOf(registryIndex(r))
+	src, api := tokenSource(r), apiOf(r.Targets.Registry.Index)
 	if form := refusedForm(api, tok); form != "" {
 		return &pipeline.Refusal{
 			Err: fmt.Errorf("%s: not uploaded: the registry refused the publish token in %s (%s): %s", nv, src, what, form),
@@ -106,7 +106,7 @@ func exchangeRefusal(nv string, err error) *pipeline.Refusal {
 // answer to the first upload (registryTakes); done is what the stage would
 // have made public ("pushed", "copied"). A refusal is returned saying
 // that nothing was.
-func awaitRegistry(ctx context.Context, r *pipeline.Run, done string) (time.Duration, error) {
+func awaitRegistry(ctx context.Context, r *release.Run, done string) (time.Duration, error) {
 	start := r.Now()
 	err := r.Await(ctx, registryTakes)
 	var refusal *pipeline.Refusal

@@ -12,6 +12,7 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // What cargo 1.95 prints when a Gitea registry refuses the upload of a
@@ -37,11 +38,8 @@ func newReleaseWorld(t *testing.T) *releaseWorld {
 		cfg.Releases[i].PublicBranch = []string{"main", "release-1.12"}[i]
 		git.line(cfg.Releases[i], []string{"1.13.0", "1.12.4"}[i])
 	}
-	useClients(t, func(c *Clients) {
-		c.Index = func(*pipeline.Run) (RegistryIndex, error) { return w.idx, nil }
-		c.Cargo = func(*pipeline.Run, config.Release) LineCargo { return fakeLineCargo{f: w.cg} }
-		c.PushVault = git.opener()
-	})
+	retarget(w.r)
+	w.clients.PushVault = git.opener()
 	return &releaseWorld{publishWorld: w, git: git}
 }
 
@@ -51,7 +49,7 @@ func (w *releaseWorld) release(t *testing.T) error {
 	t.Helper()
 	ended := make(chan error, 1)
 	go func() {
-		ended <- execute(t, w.r, pipeline.Selection{From: "gate"}, prepared, Gate{}, Push{}, Publish{})
+		ended <- execute(t, w.r, pipeline.Selection{From: release.Gate}, prepared, Gate{}, Push{Vault: w.clients.PushVault}, w.stage())
 	}()
 	awaitWaiters(t, w.clock, 3, ended) // the gate; push and publish, to prepare close to T0
 	w.clock.Set(fakeT0.Add(10 * time.Millisecond))
@@ -98,7 +96,7 @@ func TestARefusedFirstUploadAtT0LeavesThePushUnsent(t *testing.T) {
 	// releases everything: one push, every version once.
 	w.cg.refusing = ""
 	w.clock.Advance(time.Minute)
-	if err := execute(t, w.r, pipeline.Selection{From: "push"}, prepared, Gate{}, Push{}, Publish{}); err != nil {
+	if err := execute(t, w.r, pipeline.Selection{From: "push"}, prepared, Gate{}, Push{Vault: w.clients.PushVault}, w.stage()); err != nil {
 		t.Fatalf("re-run: %v", err)
 	}
 	if p := w.git.landed(); len(p) != 1 {
@@ -171,6 +169,7 @@ func trustedRelease(t *testing.T) (*releaseWorld, *registry.Server) {
 	w.idx.api = srv.URL
 	env := map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": srv.OIDCURL(), "ACTIONS_ID_TOKEN_REQUEST_TOKEN": srv.OIDCRequestToken()}
 	w.r.Secrets = pipeline.NewSecrets(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	retarget(w.r)
 	return w, srv
 }
 

@@ -9,14 +9,15 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // recorded puts v in r's journal as the result of a done step, as an
 // earlier run would have left it.
-func recorded[T pipeline.Result](t *testing.T, r *pipeline.Run, k pipeline.Key[T], v T) {
+func recorded[T pipeline.Result](t *testing.T, r *release.Run, k pipeline.Key[T], v T) {
 	t.Helper()
-	earlier := recordingPreflight{name: k.Stage, fn: func(r *pipeline.Run) error {
-		_, err := pipeline.Step(r, k, func(res *T) error { *res = v; return nil })
+	earlier := recordingPreflight{name: k.Stage, fn: func(r *release.Run) error {
+		_, err := pipeline.Step(r.Run, k, func(res *T) error { *res = v; return nil })
 		return err
 	}}
 	if err := execute(t, r, pipeline.Selection{}, earlier); err != nil {
@@ -44,11 +45,11 @@ func TestPreflightResultsOfAVersion2JournalAreReadByTheStagesAfterIt(t *testing.
 	if err := os.WriteFile(path, []byte(old), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	j, err := pipeline.OpenJournal(path, cfg, []string{"preflight", "publish"}, nil)
+	j, err := pipeline.OpenJournal(path, embargoOf(cfg), []string{"preflight", "publish"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &pipeline.Run{Config: cfg, Journal: j}
+	r := &release.Run{Run: &pipeline.Run{Journal: j}, Release: &release.Release{Config: cfg}}
 
 	if l, ok := CheckedLine(r, rel); !ok || l.Held != "aaaa" || l.PublicTip != "bbbb" || !slices.Equal(l.Crates, []string{"demo-core@1.0.1", "demo@1.0.1"}) {
 		t.Errorf("line = %+v, %v", l, ok)

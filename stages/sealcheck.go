@@ -27,7 +27,7 @@ import (
 
 // heldFromVault is fetchHeld for a state directory restored from a bundle:
 // the held branches and source tags are already in the vault.
-func heldFromVault(r *pipeline.Run, v HeldBranches) (branches, tags []string, missing []int, err error) {
+func heldFromVault(r *release.Run, v release.HeldBranches) (branches, tags []string, missing []int, err error) {
 	for i, rel := range r.Config.Releases {
 		if _, ok := v.Held(rel.Branch); ok {
 			branches = append(branches, rel.Branch)
@@ -41,7 +41,7 @@ func heldFromVault(r *pipeline.Run, v HeldBranches) (branches, tags []string, mi
 	return branches, tags, missing, nil
 }
 
-func readSeal(r *pipeline.Run) (*seal.Manifest, bool, error) {
+func readSeal(r *release.Run) (*seal.Manifest, bool, error) {
 	return seal.ReadManifest(SealPath(r.StateDir))
 }
 
@@ -89,8 +89,8 @@ func HoldRehearsalToSeal(stateDir, rehearsal string) (*seal.Manifest, error) {
 // checkSeal is preflight's comparison with the seal: a finding per
 // difference; advisory outputs that render differently are only warned
 // about (they depend on the registry's versions, which T0 itself changes).
-func checkSeal(ctx context.Context, r *pipeline.Run, v HeldBranches, add func(subject, fix, format string, args ...any)) error {
-	if r.Resealing {
+func checkSeal(ctx context.Context, r *release.Run, v release.HeldBranches, add func(subject, fix, format string, args ...any)) error {
+	if r.Mode.Reseal() {
 		return nil
 	}
 	m, ok, err := readSeal(r)
@@ -101,13 +101,13 @@ func checkSeal(ctx context.Context, r *pipeline.Run, v HeldBranches, add func(su
 	if !ok {
 		return nil
 	}
-	_, err = pipeline.Step(r, SealKey(release.Preflight), func(res *pipeline.Said) error {
+	_, err = pipeline.Step(r.Run, SealKey(release.Preflight), func(res *pipeline.Said) error {
 		held := func(rel config.Release) (plumbing.Hash, bool) { return v.Held(rel.Branch) }
 		findings := compareSeal(r, m, held, false)
 		for _, f := range findings {
 			add(f.Subject, f.Fix, "%s", f.Msg)
 		}
-		if r.Targets == nil {
+		if !r.Mode.Rehearsal() {
 			// A rehearsal renders the advisory for its own T0, whose
 			// date it shows; the sealed one is for the real T0.
 			for _, w := range compareAdvisory(r, m) {
@@ -136,7 +136,7 @@ func SealKey(stage string) pipeline.Key[pipeline.Said] {
 // "pushed", "published") when the release is not what was sealed. It reads
 // no network and builds nothing: the held tips are in memory, the packages
 // were checked by preflight (its journal records).
-func checkSealBeforeWrites(r *pipeline.Run, held map[string]plumbing.Hash, done string) error {
+func checkSealBeforeWrites(r *release.Run, held map[string]plumbing.Hash, done string) error {
 	m, ok, err := readSeal(r)
 	if err != nil {
 		return fmt.Errorf("nothing was %s: %w", done, err)
@@ -144,7 +144,7 @@ func checkSealBeforeWrites(r *pipeline.Run, held map[string]plumbing.Hash, done 
 	if !ok {
 		return nil
 	}
-	_, err = pipeline.Step(r, SealKey(r.Stage()), func(res *pipeline.Said) error {
+	_, err = pipeline.Step(r.Run, SealKey(r.Stage()), func(res *pipeline.Said) error {
 		tip := func(rel config.Release) (plumbing.Hash, bool) { h, ok := held[rel.Line]; return h, ok }
 		findings := compareSeal(r, m, tip, true)
 		if len(findings) > 0 {
@@ -159,7 +159,7 @@ func checkSealBeforeWrites(r *pipeline.Run, held map[string]plumbing.Hash, done 
 // compareSeal lists every difference between the run and the seal m.
 // requirePackages: a line whose packages this run's journal does not
 // record is a difference too (push must not rely on an unchecked build).
-func compareSeal(r *pipeline.Run, m *seal.Manifest, held func(config.Release) (plumbing.Hash, bool), requirePackages bool) []pipeline.Finding {
+func compareSeal(r *release.Run, m *seal.Manifest, held func(config.Release) (plumbing.Hash, bool), requirePackages bool) []pipeline.Finding {
 	cfg := r.Config
 	var out []pipeline.Finding
 	add := func(subject, fix, format string, args ...any) {
@@ -169,7 +169,7 @@ func compareSeal(r *pipeline.Run, m *seal.Manifest, held func(config.Release) (p
 	keepLock := fmt.Sprintf("release from the state directory the seal was made in (it keeps the sealed Cargo.lock in %s) or from its bundle, or, %s",
 		filepath.Join(sealedDir, pinnedDir)+string(filepath.Separator), reseal)
 	// A rehearsal is the sealed release with T0 moved to now.
-	if m.ID != cfg.Embargo.ID || (!m.T0.Equal(cfg.T0()) && r.Targets == nil) {
+	if m.ID != cfg.Embargo.ID || (!m.T0.Equal(cfg.T0()) && !r.Mode.Rehearsal()) {
 		add("seal", "seal this release with `embargo seal`, or use another --state directory",
 			"seal.json is for %s at %s, not %s at %s", m.ID, m.T0.UTC().Format(time.RFC3339), cfg.Embargo.ID, cfg.T0().Format(time.RFC3339))
 		return out
@@ -256,7 +256,7 @@ func compareSeal(r *pipeline.Run, m *seal.Manifest, held func(config.Release) (p
 
 // compareAdvisory compares the outputs preflight just rendered with the
 // sealed ones.
-func compareAdvisory(r *pipeline.Run, m *seal.Manifest) []string {
+func compareAdvisory(r *release.Run, m *seal.Manifest) []string {
 	now := AdvisoryDigests(r)
 	if len(now) == 0 || len(m.Advisory) == 0 {
 		return nil
@@ -276,7 +276,7 @@ func compareAdvisory(r *pipeline.Run, m *seal.Manifest) []string {
 
 // AdvisoryDigests are the digests preflight's advisory step recorded: the
 // seal freezes them.
-func AdvisoryDigests(r *pipeline.Run) map[string]string {
+func AdvisoryDigests(r *release.Run) map[string]string {
 	a, _ := pipeline.Load(r.Journal, AdvisoryCheckedKey)
 	if a.Outputs == nil {
 		return map[string]string{}

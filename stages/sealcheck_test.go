@@ -17,14 +17,16 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/demo"
 	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/seal"
 )
 
 // recordingPreflight is a stand-in preflight that records step results as the real
 // one does.
 type recordingPreflight struct {
-	name string // "preflight" when empty
-	fn   func(r *pipeline.Run) error
+	name  string // "preflight" when empty
+	fn    func(r *release.Run) error
+	needs []string
 }
 
 func (s recordingPreflight) Name() string {
@@ -33,8 +35,9 @@ func (s recordingPreflight) Name() string {
 	}
 	return s.name
 }
-func (recordingPreflight) Summary() string                                { return "" }
-func (s recordingPreflight) Run(_ context.Context, r *pipeline.Run) error { return s.fn(r) }
+func (recordingPreflight) Summary() string                               { return "" }
+func (s recordingPreflight) Needs() []string                             { return s.needs }
+func (s recordingPreflight) Run(_ context.Context, r *release.Run) error { return s.fn(r) }
 
 const (
 	sealCargo = "cargo 1.95.0 (f2d3ce0bd 2026-03-21)"
@@ -44,14 +47,14 @@ const (
 
 // sealCheckRun is a run of a two-line config file whose preflight recorded
 // pkgs (per line) with cargo, and the seal that matches it.
-func sealCheckRun(t *testing.T, cargoVersion string, pkgs map[string][]cargo.Package) (*pipeline.Run, *seal.Manifest) {
+func sealCheckRun(t *testing.T, cargoVersion string, pkgs map[string][]cargo.Package) (*release.Run, *seal.Manifest) {
 	t.Helper()
 	return sealCheckRunWithLocks(t, cargoVersion, pkgs, nil)
 }
 
 // sealCheckRunWithLocks is sealCheckRun whose preflight recorded, per line,
 // the sha256 of the Cargo.lock it pinned.
-func sealCheckRunWithLocks(t *testing.T, cargoVersion string, pkgs map[string][]cargo.Package, locks map[string]string) (*pipeline.Run, *seal.Manifest) {
+func sealCheckRunWithLocks(t *testing.T, cargoVersion string, pkgs map[string][]cargo.Package, locks map[string]string) (*release.Run, *seal.Manifest) {
 	t.Helper()
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "embargo.toml")
@@ -68,17 +71,20 @@ func sealCheckRunWithLocks(t *testing.T, cargoVersion string, pkgs map[string][]
 		Window:      time.Hour,
 		Description: "the text",
 	}
-	j, err := pipeline.OpenJournal("", cfg, []string{"preflight"}, nil)
+	j, err := pipeline.OpenJournal("", embargoOf(cfg), []string{"preflight"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock := pipeline.NewFakeClock(t0.Add(-time.Hour))
-	r := &pipeline.Run{Config: cfg, Gate: &pipeline.Gate{T0: t0, Window: time.Hour, Clock: clock}, Journal: j,
-		Out: pipeline.NewReporter(&bytes.Buffer{}, false, clock, nil), Secrets: pipeline.NewSecrets(nil), StateDir: filepath.Join(dir, ".embargo")}
-	eng := &pipeline.Engine{Stages: []pipeline.Stage{recordingPreflight{fn: func(r *pipeline.Run) error {
+	r := &release.Run{
+		Run: &pipeline.Run{Gate: &pipeline.Gate{T0: t0, Window: time.Hour, Clock: clock}, Journal: j,
+			Out: pipeline.NewReporter(&bytes.Buffer{}, false, clock, nil), Secrets: pipeline.NewSecrets(nil)},
+		Release: &release.Release{Config: cfg, StateDir: filepath.Join(dir, ".embargo"), Targets: release.Real(cfg, nil)},
+	}
+	preflight := recordingPreflight{fn: func(r *release.Run) error {
 		for _, rel := range cfg.Releases {
 			if p, ok := pkgs[rel.Line]; ok {
-				if _, err := pipeline.Step(r, PackagedKey(rel.Line), func(res *Packaged) error {
+				if _, err := pipeline.Step(r.Run, PackagedKey(rel.Line), func(res *Packaged) error {
 					*res = packagedOf(p, cargoVersion, locks[rel.Line])
 					return nil
 				}); err != nil {
@@ -87,8 +93,8 @@ func sealCheckRunWithLocks(t *testing.T, cargoVersion string, pkgs map[string][]
 			}
 		}
 		return nil
-	}}}}
-	if err := eng.Execute(context.Background(), r, pipeline.Selection{}); err != nil {
+	}}
+	if err := execute(t, r, pipeline.Selection{}, preflight); err != nil {
 		t.Fatal(err)
 	}
 	m := &seal.Manifest{ID: cfg.Embargo.ID, T0: t0, Cargo: sealCargo,
@@ -201,8 +207,8 @@ func TestHeldFromTheVaultOfARestoredDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &pipeline.Run{Config: cfg, StateDir: filepath.Join(dir, "runner-state")}
-	v, err := openVault(r)
+	r := &release.Run{Run: &pipeline.Run{}, Release: &release.Release{Config: cfg, StateDir: filepath.Join(dir, "runner-state")}}
+	v, err := release.RealClients().Vault(VaultPath(r.StateDir))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // namedStep is one step of a stage's list, its result type bound: a stage
@@ -12,9 +13,9 @@ import (
 type namedStep func(context.Context) error
 
 // step runs do as the step k of r recording a T.
-func step[T pipeline.Result](r *pipeline.Run, k pipeline.Key[T], do func(context.Context, *T) error) namedStep {
+func step[T pipeline.Result](r *release.Run, k pipeline.Key[T], do func(context.Context, *T) error) namedStep {
 	return func(ctx context.Context) error {
-		_, err := pipeline.Step(r, k, func(res *T) error { return do(ctx, res) })
+		_, err := pipeline.Step(r.Run, k, func(res *T) error { return do(ctx, res) })
 		return err
 	}
 }

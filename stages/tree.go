@@ -11,6 +11,7 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // commitTree lets the cargo workspace reader look inside a vault commit.
@@ -18,7 +19,7 @@ type commitTree struct {
 	tree *object.Tree
 }
 
-func workspaceAt(v CommitTrees, commit plumbing.Hash) (ws *cargo.Workspace, err error) {
+func workspaceAt(v release.CommitTrees, commit plumbing.Hash) (ws *cargo.Workspace, err error) {
 	err = v.Locked(func() error {
 		t, err := v.Tree(commit)
 		if err != nil {
@@ -32,7 +33,7 @@ func workspaceAt(v CommitTrees, commit plumbing.Hash) (ws *cargo.Workspace, err 
 
 // lineCrates reads the workspace at a line's held tip and selects the
 // line's crates from it, in publish order.
-func lineCrates(v CommitTrees, rel config.Release, held plumbing.Hash) ([]*cargo.Crate, error) {
+func lineCrates(v release.CommitTrees, rel config.Release, held plumbing.Hash) ([]*cargo.Crate, error) {
 	ws, err := workspaceAt(v, held)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/trustpub"
 )
 
@@ -21,10 +22,10 @@ const tokenMargin = 5 * time.Minute
 // idTokens is where the CI job's OIDC token comes from: a rehearsal's
 // stand-in, the variable registry.id_token_env names (GitLab), or the
 // GitHub Actions runner's endpoint.
-func idTokens(r *pipeline.Run) (trustpub.IDTokens, error) {
-	if r.Targets != nil && r.Targets.OIDCURL != "" {
-		r.Secrets.Remember(r.Targets.OIDCRequestToken)
-		return &trustpub.Runner{URL: r.Targets.OIDCURL, RequestToken: r.Targets.OIDCRequestToken, Remember: r.Secrets.Remember}, nil
+func idTokens(r *release.Run) (trustpub.IDTokens, error) {
+	if o := r.Targets.OIDC; o != nil {
+		r.Secrets.Remember(o.RequestToken)
+		return &trustpub.Runner{URL: o.URL, RequestToken: o.RequestToken, Remember: r.Secrets.Remember}, nil
 	}
 	if name := r.Config.Registry.IDTokenEnv; name != "" {
 		v, _ := r.Secrets.Get(name)
@@ -41,7 +42,7 @@ func idTokens(r *pipeline.Run) (trustpub.IDTokens, error) {
 
 // exchangeClient is the registry's Trusted Publishing endpoint, at the API
 // its index names.
-func exchangeClient(ctx context.Context, r *pipeline.Run, idx RegistryIndex) (*trustpub.Client, error) {
+func exchangeClient(ctx context.Context, r *release.Run, idx release.RegistryIndex) (*trustpub.Client, error) {
 	cfg, err := idx.Config(ctx)
 	if err != nil {
 		return nil, err
@@ -59,8 +60,8 @@ func exchangeClient(ctx context.Context, r *pipeline.Run, idx RegistryIndex) (*t
 type publishAuth struct {
 	static  string
 	trusted bool
-	r       *pipeline.Run
-	idx     RegistryIndex
+	r       *release.Run
+	idx     release.RegistryIndex
 	// lifetime is what the exchanged tokens are taken to live.
 	lifetime time.Duration
 
@@ -75,8 +76,8 @@ type publishAuth struct {
 	exchanged []string // every token, to revoke
 }
 
-func newPublishAuth(r *pipeline.Run, idx RegistryIndex) *publishAuth {
-	return &publishAuth{static: registryToken(r), trusted: r.Config.Registry.TrustedPublishing, r: r, idx: idx, lifetime: trustpub.Lifetime}
+func newPublishAuth(r *release.Run, idx release.RegistryIndex) *publishAuth {
+	return &publishAuth{static: r.Targets.Registry.Token, trusted: r.Config.Registry.TrustedPublishing, r: r, idx: idx, lifetime: trustpub.Lifetime}
 }
 
 // prepare exchanges in the background, so that the uploads at T0 find a

@@ -12,11 +12,12 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/registry"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // trustedRun is a run whose registry is a sandbox with Trusted
 // Publishing; env is the job's environment.
-func trustedRun(t *testing.T, env map[string]string) (*pipeline.Run, *registry.Server, *pipeline.FakeClock, *bytes.Buffer) {
+func trustedRun(t *testing.T, env map[string]string) (*release.Run, *registry.Server, *pipeline.FakeClock, *bytes.Buffer) {
 	t.Helper()
 	srv, err := registry.Start("", registry.Options{Dir: t.TempDir(), TrustedPublishing: &registry.TrustedPublishing{JWTLifetime: 2 * time.Hour}})
 	if err != nil {
@@ -30,17 +31,20 @@ func trustedRun(t *testing.T, env map[string]string) (*pipeline.Run, *registry.S
 	clock := pipeline.NewFakeClock(time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC))
 	out := &bytes.Buffer{}
 	secrets := pipeline.NewSecrets(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	j, err := pipeline.OpenJournal(filepath.Join(t.TempDir(), "journal.json"), cfg, []string{"publish"}, secrets.Scrub)
+	j, err := pipeline.OpenJournal(filepath.Join(t.TempDir(), "journal.json"), embargoOf(cfg), []string{"publish"}, secrets.Scrub)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &pipeline.Run{Config: cfg, Gate: &pipeline.Gate{T0: clock.Now(), Window: time.Hour, Clock: clock}, Journal: j,
-		Out: pipeline.NewReporter(out, false, clock, secrets.Scrub), Secrets: secrets}, srv, clock, out
+	return &release.Run{
+		Run: &pipeline.Run{Gate: &pipeline.Gate{T0: clock.Now(), Window: time.Hour, Clock: clock}, Journal: j,
+			Out: pipeline.NewReporter(out, false, clock, secrets.Scrub), Secrets: secrets},
+		Release: &release.Release{Config: cfg, Targets: release.Real(cfg, secrets)},
+	}, srv, clock, out
 }
 
 func TestTrustedPublishingTokenIsExchangedAgainWhenTheNextUploadWouldOutlastIt(t *testing.T) {
 	r, srv, clock, out := trustedRun(t, nil)
-	idx, err := indexClient(r)
+	idx, err := release.OpenIndex(r.Targets.Registry, release.Clock(r.Gate))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +92,7 @@ func TestTrustedPublishingWithOneIDTokenSaysANewJobIsNeededOnceItsTokenRanOut(t 
 	}
 	env["CRATES_IO_ID_TOKEN"] = jwt
 	r.Config.Registry.IDTokenEnv = "CRATES_IO_ID_TOKEN"
-	idx, _ := indexClient(r)
+	idx, _ := release.OpenIndex(r.Targets.Registry, release.Clock(r.Gate))
 	a := newPublishAuth(r, idx)
 	ctx := context.Background()
 	first, err := a.token(ctx)
@@ -172,15 +176,15 @@ func TestSecretVariablesCoverWhatMintsAPublishToken(t *testing.T) {
 		Seal:     &config.SealSection{IdentityEnv: "EMBARGO_AGE_IDENTITY"},
 		GHSA:     &config.GHSASection{TokenEnv: "EMBARGO_GHSA_TOKEN"},
 	}
-	got := secretVariables(cfg)
+	got := release.SecretVariables(cfg)
 	for _, want := range []string{"EMBARGO_GIT_TOKEN", "EMBARGO_BLOG_TOKEN", "EMBARGO_AGE_IDENTITY", "EMBARGO_GHSA_TOKEN",
 		"CRATES_IO_ID_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_URL"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("%s is not among the secret variables %v", want, got)
 		}
 	}
-	r := &pipeline.Run{Config: cfg, Secrets: pipeline.NewSecrets(nil), StateDir: t.TempDir()}
-	if h := cargoFor(r, config.Release{Line: "1.0"}).Hide; !slices.Equal(h, got) {
+	r := &release.Run{Run: &pipeline.Run{Secrets: pipeline.NewSecrets(nil)}, Release: &release.Release{Config: cfg, StateDir: t.TempDir(), Targets: release.Real(cfg, nil)}}
+	if h := release.CargoFor(r, "1.0").Hide; !slices.Equal(h, got) {
 		t.Errorf("cargo hides %v, want %v", h, got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/trustpub"
 )
 
@@ -18,7 +19,7 @@ import (
 // trusted publisher on the registry that does not match this workflow is
 // found before T0; and every crate of the release is on the registry
 // already, since a Trusted Publishing token cannot create one.
-func checkTrustedPublishing(ctx context.Context, r *pipeline.Run, res *pipeline.Said, add func(subject, fix, format string, args ...any)) {
+func checkTrustedPublishing(ctx context.Context, r *release.Run, openIndex release.IndexOpener, res *pipeline.Said, add func(subject, fix, format string, args ...any)) {
 	const subject = "registry.trusted_publishing"
 	note := func(s string) {
 		if *res != "" {
@@ -26,7 +27,7 @@ func checkTrustedPublishing(ctx context.Context, r *pipeline.Run, res *pipeline.
 		}
 		*res = pipeline.Said(s)
 	}
-	idx, err := clients.Index(r)
+	idx, err := openIndex(r.Targets.Registry, release.Clock(r.Gate))
 	if err != nil {
 		add(subject, "", "%v", err)
 		return
@@ -97,7 +98,7 @@ func inCI() bool {
 
 // newCrates are the crates of the release (as preflight packaged them)
 // that the registry has no version of.
-func newCrates(ctx context.Context, r *pipeline.Run, idx RegistryIndex) []string {
+func newCrates(ctx context.Context, r *release.Run, idx release.RegistryIndex) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, rel := range r.Config.Releases {

@@ -20,7 +20,13 @@ import (
 // release made public is live: every published .crate downloads with its
 // sealed checksum, the post answers at its URL, the feed has its entry.
 // It only reads, so `embargo run --only verify` can be repeated at will.
-type Verify struct{}
+type Verify struct {
+	Registry release.RegistryOpener
+	Index    release.IndexOpener
+	Vault    release.VaultOpener
+	Blog     release.BlogOpener
+	GitHub   release.GitHubOpener
+}
 
 func (Verify) Name() string { return release.Verify }
 
@@ -63,7 +69,7 @@ var (
 // maxPostBytes bounds the page read at the post's URL.
 const maxPostBytes = 16 << 20
 
-func (Verify) Run(ctx context.Context, r *pipeline.Run) error {
+func (s Verify) Run(ctx context.Context, r *release.Run) error {
 	now := r.Now()
 	if early, _ := r.Gate.OpenedEarly(); now.Before(r.Gate.T0) && !early {
 		return fmt.Errorf("verify checks what T0 made public, and T0 (%s) is %s away: run it at or after T0",
@@ -80,10 +86,10 @@ func (Verify) Run(ctx context.Context, r *pipeline.Run) error {
 		}
 	}
 
-	reg := openRegistry(ctx, r)
+	reg := openRegistry(ctx, r, s.Registry)
 	for _, rel := range r.Config.Releases {
-		_, err := pipeline.Step(r, cratesVerifiedKey(rel.Line), func(res *CratesVerified) error {
-			return verifyCrates(ctx, r, reg, rel, res)
+		_, err := pipeline.Step(r.Run, cratesVerifiedKey(rel.Line), func(res *CratesVerified) error {
+			return verifyCrates(ctx, r, reg, s.Vault, rel, res)
 		})
 		fail(err)
 	}
@@ -91,18 +97,18 @@ func (Verify) Run(ctx context.Context, r *pipeline.Run) error {
 	if r.Config.Blog == nil {
 		r.Infof("no [blog] in the config: there is no post or feed to check")
 	} else {
-		m, out, err := AdvisoryOutputs(ctx, r)
+		m, out, err := AdvisoryOutputs(ctx, r, s.Index, s.Blog)
 		if err != nil {
 			fail(fmt.Errorf("render the advisory: %w", err))
 		} else {
 			blog := &blogTip{r: r}
 			if r.Config.Blog.Feed != "" {
-				_, err := pipeline.Step(r, feedVerifiedKey, func(res *FeedVerified) error {
+				_, err := pipeline.Step(r.Run, feedVerifiedKey, func(res *FeedVerified) error {
 					return verifyFeed(ctx, r, blog, m, res)
 				})
 				fail(err)
 			}
-			if _, err := pipeline.Step(r, postVerifiedKey, func(res *PostVerified) error {
+			if _, err := pipeline.Step(r.Run, postVerifiedKey, func(res *PostVerified) error {
 				return verifyPost(ctx, r, blog, m, out, res)
 			}); err != nil {
 				errs = append(errs, err)
@@ -111,11 +117,11 @@ func (Verify) Run(ctx context.Context, r *pipeline.Run) error {
 	}
 
 	if r.Config.GHSA != nil {
-		_, err := pipeline.Step(r, ghsaLiveKey, func(res *GHSAVerified) error { return verifyPublishedGHSA(ctx, r, res) })
+		_, err := pipeline.Step(r.Run, ghsaLiveKey, func(res *GHSAVerified) error { return verifyPublishedGHSA(ctx, r, s.GitHub, res) })
 		fail(err)
 	}
 
-	if _, err := pipeline.Step(r, timelineKey, func(res *Timeline) error {
+	if _, err := pipeline.Step(r.Run, timelineKey, func(res *Timeline) error {
 		if r.Config.Blog == nil {
 			res.Blog = "not configured: no post or feed checked"
 		}
@@ -131,13 +137,13 @@ func (Verify) Run(ctx context.Context, r *pipeline.Run) error {
 // registryReader reads the registry's index and downloads its crates, for
 // every line; err, when set, is why it cannot, for each line to report.
 type registryReader struct {
-	idx CrateReader
+	idx release.CrateReader
 	dl  string // config.json's dl
 	err error
 }
 
-func openRegistry(ctx context.Context, r *pipeline.Run) *registryReader {
-	idx, err := clients.Registry(r)
+func openRegistry(ctx context.Context, r *release.Run, open release.RegistryOpener) *registryReader {
+	idx, err := open(r.Targets.Registry, release.Clock(r.Gate))
 	if err != nil {
 		return &registryReader{err: err}
 	}
@@ -155,7 +161,7 @@ func openRegistry(ctx context.Context, r *pipeline.Run) *registryReader {
 
 // verifyCrates downloads every crate of a line from the registry and
 // compares its sha256 with the sealed one, and with the index's.
-func verifyCrates(ctx context.Context, r *pipeline.Run, reg *registryReader, rel config.Release, res *CratesVerified) error {
+func verifyCrates(ctx context.Context, r *release.Run, reg *registryReader, openVault release.VaultOpener, rel config.Release, res *CratesVerified) error {
 	s, sealedOK, err := releaseSealed(r, rel)
 	if err != nil {
 		return err
@@ -163,7 +169,7 @@ func verifyCrates(ctx context.Context, r *pipeline.Run, reg *registryReader, rel
 	order := s.Order
 	if !sealedOK {
 		var err error
-		if order, err = lineVersions(r, rel); err != nil {
+		if order, err = lineVersions(r, openVault, rel); err != nil {
 			return err
 		}
 		r.Warnf("line %s: no sealed checksums in the journal; comparing the downloads with the checksums the index shows instead", rel.Line)
@@ -232,12 +238,12 @@ func verifyCrates(ctx context.Context, r *pipeline.Run, reg *registryReader, rel
 // lineVersions lists a line's crates when the journal has no sealed
 // checksums: from preflight's record of the line, else from the workspace
 // at the held tip in the vault.
-func lineVersions(r *pipeline.Run, rel config.Release) ([]string, error) {
+func lineVersions(r *release.Run, openVault release.VaultOpener, rel config.Release) ([]string, error) {
 	if checked, _ := CheckedLine(r, rel); len(checked.Crates) > 0 {
 		return checked.Crates, nil
 	}
 	next := "run `embargo run --only preflight` first, so that the journal names them"
-	v, err := openVault(r)
+	v, err := openVault(VaultPath(r.StateDir))
 	if err != nil {
 		return nil, fmt.Errorf("line %s: the journal does not name its crates, and the vault cannot be read (%v): %s", rel.Line, err, next)
 	}

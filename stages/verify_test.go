@@ -18,11 +18,12 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/index"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/templates"
 )
 
 // verifyRun is a run at now on a fake clock, with its output in out.
-func verifyRun(t *testing.T, window time.Duration, now time.Time) (*pipeline.Run, *bytes.Buffer) {
+func verifyRun(t *testing.T, window time.Duration, now time.Time) (*release.Run, *bytes.Buffer) {
 	t.Helper()
 	cfg := &config.Config{
 		Embargo: config.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0},
@@ -31,26 +32,27 @@ func verifyRun(t *testing.T, window time.Duration, now time.Time) (*pipeline.Run
 	}
 	path := filepath.Join(t.TempDir(), "journal.json")
 	names := []string{"preflight", "gate", "push", "publish", "advisory", "verify"}
-	j, err := pipeline.OpenJournal(path, cfg, names, nil)
+	j, err := pipeline.OpenJournal(path, embargoOf(cfg), names, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock := pipeline.NewFakeClock(now)
 	out := &bytes.Buffer{}
-	return &pipeline.Run{
-		Config:   cfg,
-		Gate:     &pipeline.Gate{T0: cfg.T0(), Window: window, Clock: clock},
-		Journal:  j,
-		Out:      pipeline.NewReporter(out, false, clock, nil),
-		Secrets:  pipeline.NewSecrets(nil),
-		StateDir: filepath.Dir(path),
+	return &release.Run{
+		Run: &pipeline.Run{
+			Gate:    &pipeline.Gate{T0: cfg.T0(), Window: window, Clock: clock},
+			Journal: j,
+			Out:     pipeline.NewReporter(out, false, clock, nil),
+			Secrets: pipeline.NewSecrets(nil),
+		},
+		Release: &release.Release{Config: cfg, StateDir: filepath.Dir(path), Targets: release.Real(cfg, nil)},
 	}, out
 }
 
 // advancing moves the run's fake clock on by step whenever something
 // waits on it, until the test ends: the polling's waits pass at once, in
 // the order and at the instants of the gate's clock.
-func advancing(t *testing.T, r *pipeline.Run, step time.Duration) *pipeline.FakeClock {
+func advancing(t *testing.T, r *release.Run, step time.Duration) *pipeline.FakeClock {
 	clock := r.Gate.Clock.(*pipeline.FakeClock)
 	advance(t, clock, step)
 	return clock
@@ -214,19 +216,19 @@ func TestCrateURL(t *testing.T) {
 func TestPostURL(t *testing.T) {
 	m := &templates.Model{URL: "https://async.rs/blog/oob/"}
 	r, _ := verifyRun(t, time.Hour, fakeT0)
-	if u, why := postURL(r, m); u != m.URL || why != "" {
+	if u, why := postURL(r.Targets, m); u != m.URL || why != "" {
 		t.Errorf("a run polls %q (%s), want blog.url's %q", u, why, m.URL)
 	}
-	r.Targets = &pipeline.Targets{BlogURL: "http://127.0.0.1:8080"}
-	if u, _ := postURL(r, m); u != "http://127.0.0.1:8080/blog/oob/" {
+	rehearse(r, release.Sandbox{PostSite: "http://127.0.0.1:8080"})
+	if u, _ := postURL(r.Targets, m); u != "http://127.0.0.1:8080/blog/oob/" {
 		t.Errorf("a rehearsal polls %q, want the post's path on its BlogURL", u)
 	}
-	r.Targets = &pipeline.Targets{BlogURL: "http://127.0.0.1:8080/preview/"}
-	if u, _ := postURL(r, m); u != "http://127.0.0.1:8080/preview/blog/oob/" {
+	rehearse(r, release.Sandbox{PostSite: "http://127.0.0.1:8080/preview/"})
+	if u, _ := postURL(r.Targets, m); u != "http://127.0.0.1:8080/preview/blog/oob/" {
 		t.Errorf("a rehearsal polls %q, want the post's path below its BlogURL's", u)
 	}
-	r.Targets = &pipeline.Targets{BlogRepo: "blog.git"}
-	if u, why := postURL(r, m); u != "" || why == "" {
+	rehearse(r, release.Sandbox{Blog: "blog.git"})
+	if u, why := postURL(r.Targets, m); u != "" || why == "" {
 		t.Errorf("a rehearsal without a BlogURL polls %q", u)
 	}
 }
@@ -294,12 +296,13 @@ func fakeRegistry(t *testing.T, cksum string, body []byte) *httptest.Server {
 
 // sealedRun is a run whose journal holds preflight's sealed checksum of
 // demo-core 1.0.0 (none when sealed is ""), releasing from reg.
-func sealedRun(t *testing.T, reg *httptest.Server, sealed string) (*pipeline.Run, *bytes.Buffer) {
+func sealedRun(t *testing.T, reg *httptest.Server, sealed string) (*release.Run, *bytes.Buffer) {
 	t.Helper()
 	r, out := verifyRun(t, time.Hour, fakeT0.Add(time.Minute))
 	rel := config.Release{Line: "1.0", Branch: "embargo/1.0", Tag: "v1.0.0"}
 	r.Config.Releases = []config.Release{rel}
 	r.Config.Registry.Index = "sparse+" + reg.URL + "/index/"
+	retarget(r)
 	recorded(t, r, LineCheckedKey(rel.Line), LineChecked{Crates: []string{"demo-core@1.0.0"}})
 	if sealed != "" {
 		recorded(t, r, PackagedKey(rel.Line), Packaged{Order: []string{"demo-core@1.0.0"}, Sha256: map[string]string{"demo-core@1.0.0": sealed}})
@@ -316,7 +319,7 @@ func TestVerifyCratesDownloadsAndComparesWithTheSealedChecksum(t *testing.T) {
 	crate := []byte("the sealed bytes")
 	r, out := sealedRun(t, fakeRegistry(t, sum(crate), crate), sum(crate))
 	var res CratesVerified
-	if err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r), r.Config.Releases[0], &res); err != nil {
+	if err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r, release.RealClients().Registry), nil, r.Config.Releases[0], &res); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	if res.Sha256["demo-core@1.0.0"] != sum(crate) || res.ComparedWith != "sealed" {
@@ -328,13 +331,13 @@ func TestVerifyCratesRefusesBytesOtherThanTheSealed(t *testing.T) {
 	crate := []byte("the sealed bytes")
 	// The index agrees with the seal, the file served does not.
 	r, _ := sealedRun(t, fakeRegistry(t, sum(crate), []byte("other bytes")), sum(crate))
-	err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r), r.Config.Releases[0], &CratesVerified{})
+	err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r, release.RealClients().Registry), nil, r.Config.Releases[0], &CratesVerified{})
 	if err == nil || !strings.Contains(err.Error(), "serves a .crate with sha256 "+sum([]byte("other bytes"))) {
 		t.Fatalf("err = %v, want the served checksum named", err)
 	}
 	// The index disagrees with the seal.
 	r, _ = sealedRun(t, fakeRegistry(t, sum([]byte("x")), crate), sum(crate))
-	err = verifyCrates(t.Context(), r, openRegistry(t.Context(), r), r.Config.Releases[0], &CratesVerified{})
+	err = verifyCrates(t.Context(), r, openRegistry(t.Context(), r, release.RealClients().Registry), nil, r.Config.Releases[0], &CratesVerified{})
 	if err == nil || !strings.Contains(err.Error(), "not the sealed "+sum(crate)) {
 		t.Fatalf("err = %v, want the index checksum refused", err)
 	}
@@ -344,7 +347,7 @@ func TestVerifyCratesWithoutASealComparesWithTheIndex(t *testing.T) {
 	crate := []byte("bytes")
 	r, out := sealedRun(t, fakeRegistry(t, sum(crate), crate), "")
 	var res CratesVerified
-	if err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r), r.Config.Releases[0], &res); err != nil {
+	if err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r, release.RealClients().Registry), nil, r.Config.Releases[0], &res); err != nil {
 		t.Fatal(err)
 	}
 	if res.ComparedWith != "index" || !strings.Contains(res.Summary(), "no sealed checksums") {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
+	"github.com/async-rs/embargo/stages/retry"
 )
 
 // verify's crates step against a fake registry, without a server.
@@ -19,9 +21,8 @@ var (
 
 // sealedLineRun is a run after T0 whose journal holds the sealed checksums
 // of line 1.0 (demo-core and demo-macros 1.0.4), reading reg.
-func sealedLineRun(t *testing.T, reg *fakeCrates) (*pipeline.Run, config.Release) {
+func sealedLineRun(t *testing.T, reg *fakeCrates) (*release.Run, config.Release) {
 	t.Helper()
-	useClients(t, func(c *Clients) { c.Registry = func(*pipeline.Run) (CrateReader, error) { return reg, nil } })
 	r, _ := verifyRun(t, time.Hour, fakeT0.Add(time.Minute))
 	rel := config.Release{Line: "1.0", Branch: "embargo/1.0", Tag: "v1.0.4"}
 	r.Config.Releases = []config.Release{rel}
@@ -39,7 +40,7 @@ func TestVerifyCratesDownloadsEveryCrateOfTheLine(t *testing.T) {
 	reg.add("demo-macros", "1.0.4", macroCrate)
 	r, rel := sealedLineRun(t, reg)
 	var res CratesVerified
-	if err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r), rel, &res); err != nil {
+	if err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r, func(release.Registry, retry.Clock) (release.CrateReader, error) { return reg, nil }), nil, rel, &res); err != nil {
 		t.Fatal(err)
 	}
 	if len(reg.downloads) != 2 || res.Sha256["demo-core@1.0.4"] != sum(coreCrate) || res.Sha256["demo-macros@1.0.4"] != sum(macroCrate) {
@@ -53,7 +54,7 @@ func TestVerifyCratesSendsAMissingVersionBackToPublish(t *testing.T) {
 	reg := newFakeCrates()
 	reg.add("demo-macros", "1.0.4", macroCrate)
 	r, rel := sealedLineRun(t, reg)
-	err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r), rel, &CratesVerified{})
+	err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r, func(release.Registry, retry.Clock) (release.CrateReader, error) { return reg, nil }), nil, rel, &CratesVerified{})
 	var rerun *pipeline.RerunError
 	if !errors.As(err, &rerun) || rerun.From != "publish" || !strings.Contains(err.Error(), "demo-core@1.0.4 is not in the registry's index") {
 		t.Fatalf("verify of a line missing demo-core: %v, want it named and a re-run from publish", err)
@@ -73,7 +74,7 @@ func TestVerifyCratesRefusesAYankedFix(t *testing.T) {
 	e.Yanked = true
 	reg.entries["demo-core@1.0.4"] = e
 	r, rel := sealedLineRun(t, reg)
-	err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r), rel, &CratesVerified{})
+	err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r, func(release.Registry, retry.Clock) (release.CrateReader, error) { return reg, nil }), nil, rel, &CratesVerified{})
 	if err == nil || !strings.Contains(err.Error(), "demo-core@1.0.4 is yanked") {
 		t.Fatalf("verify of a yanked fix: %v, want it named", err)
 	}
@@ -90,7 +91,7 @@ func TestVerifyCratesNeedsTheRegistrysDownloadURL(t *testing.T) {
 	reg.add("demo-core", "1.0.4", coreCrate)
 	reg.dl = ""
 	r, rel := sealedLineRun(t, reg)
-	err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r), rel, &CratesVerified{})
+	err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r, func(release.Registry, retry.Clock) (release.CrateReader, error) { return reg, nil }), nil, rel, &CratesVerified{})
 	if err == nil || !strings.Contains(err.Error(), "has no dl") {
 		t.Fatalf("verify with no dl: %v, want it said", err)
 	}

@@ -29,7 +29,7 @@ import (
 // blogTip is the blog repository's branch tip, cloned into memory on first
 // use: read only, and shared by the feed and post checks.
 type blogTip struct {
-	r      *pipeline.Run
+	r      *release.Run
 	commit *object.Commit
 	err    error
 	done   bool
@@ -43,8 +43,8 @@ func (b *blogTip) tip(ctx context.Context) (*object.Commit, error) {
 	cfg := b.r.Config.Blog
 	branch := plumbing.NewBranchReferenceName(cfg.Branch)
 	repo, err := git.CloneContext(ctx, memory.NewStorage(), nil, &git.CloneOptions{
-		URL:           blogRepo(b.r),
-		Auth:          blogAuth(b.r),
+		URL:           b.r.Targets.Blog.URL,
+		Auth:          b.r.Targets.Blog.Auth,
 		ReferenceName: branch,
 		SingleBranch:  true,
 		Depth:         1,
@@ -83,13 +83,13 @@ func (b *blogTip) file(ctx context.Context, path string) (content []byte, ok boo
 
 // --- feed ---
 
-func verifyFeed(ctx context.Context, r *pipeline.Run, blog *blogTip, m *templates.Model, res *FeedVerified) error {
+func verifyFeed(ctx context.Context, r *release.Run, blog *blogTip, m *templates.Model, res *FeedVerified) error {
 	feed := r.Config.Blog.Feed
 	b, ok, err := blog.file(ctx, feed)
 	if err != nil {
 		return err
 	}
-	where := fmt.Sprintf("%s at %s of %s", r.Config.Blog.Branch, short(blog.commit.Hash), blogRepo(r))
+	where := fmt.Sprintf("%s at %s of %s", r.Config.Blog.Branch, short(blog.commit.Hash), r.Targets.Blog.URL)
 	res.Commit = blog.commit.Hash.String()
 	if !ok {
 		return pipeline.RerunFrom(release.Advisory, fmt.Errorf("the feed %s is not in the blog repository (%s)", feed, where))
@@ -111,8 +111,8 @@ func verifyFeed(ctx context.Context, r *pipeline.Run, blog *blogTip, m *template
 
 // verifyPost polls the post's URL until it is live, or, where no site can
 // be asked, finds the post in the blog repository.
-func verifyPost(ctx context.Context, r *pipeline.Run, blog *blogTip, m *templates.Model, out *templates.Outputs, res *PostVerified) error {
-	u, why := postURL(r, m)
+func verifyPost(ctx context.Context, r *release.Run, blog *blogTip, m *templates.Model, out *templates.Outputs, res *PostVerified) error {
+	u, why := postURL(r.Targets, m)
 	if why != "" {
 		res.URLChecked, res.URLNote = false, why
 		r.Warnf("the post's URL %s is not checked: %s; checking the post is in the blog repository instead", m.URL, why)
@@ -131,20 +131,20 @@ func verifyPost(ctx context.Context, r *pipeline.Run, blog *blogTip, m *template
 }
 
 // postURL is the URL to poll: the model's, with its site replaced by the
-// rehearsal's BlogURL when there is one. A reason instead of a URL means
+// targets' PostSite when there is one. A reason instead of a URL means
 // none can be asked.
-func postURL(r *pipeline.Run, m *templates.Model) (string, string) {
+func postURL(t release.Targets, m *templates.Model) (string, string) {
 	u, err := url.Parse(m.URL)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return "", fmt.Sprintf("blog.url gives %q, not an http(s) URL", m.URL)
 	}
-	if r.Targets != nil {
-		if r.Targets.BlogURL == "" {
-			return "", "a rehearsal publishes to a copy of the blog repository, which no site serves"
-		}
-		site, err := url.Parse(r.Targets.BlogURL)
+	if t.PostSite == "" && t.NoPostSite != "" {
+		return "", t.NoPostSite
+	}
+	if t.PostSite != "" {
+		site, err := url.Parse(t.PostSite)
 		if err != nil || site.Host == "" {
-			return "", fmt.Sprintf("the rehearsal's blog URL %q is not a URL", r.Targets.BlogURL)
+			return "", fmt.Sprintf("the rehearsal's blog URL %q is not a URL", t.PostSite)
 		}
 		u.Scheme, u.Host, u.User = site.Scheme, site.Host, site.User
 		u.Path = strings.TrimSuffix(site.Path, "/") + u.Path
@@ -180,7 +180,7 @@ var errNotThePost = errors.New("the page does not contain the advisory's ID or t
 // pollPost asks url until it answers 200 with one of markers in the body,
 // backing off from postPollMin to postPollMax on the gate's clock, with a
 // last look at the deadline. A deadline already passed still gets one try.
-func pollPost(ctx context.Context, r *pipeline.Run, rawURL string, markers []string) (observation, error) {
+func pollPost(ctx context.Context, r *release.Run, rawURL string, markers []string) (observation, error) {
 	var obs observation
 	deadline := r.Gate.Deadline()
 	remaining := deadline.Sub(r.Now())
@@ -269,12 +269,12 @@ func askPost(ctx context.Context, hc *http.Client, req *http.Request, markers []
 }
 
 // postInRepo checks the post is at its path at the blog branch's tip.
-func postInRepo(ctx context.Context, r *pipeline.Run, blog *blogTip, m *templates.Model, out *templates.Outputs, res *PostVerified) error {
+func postInRepo(ctx context.Context, r *release.Run, blog *blogTip, m *templates.Model, out *templates.Outputs, res *PostVerified) error {
 	b, ok, err := blog.file(ctx, m.PostPath)
 	if err != nil {
 		return err
 	}
-	where := fmt.Sprintf("%s at %s of %s", r.Config.Blog.Branch, short(blog.commit.Hash), blogRepo(r))
+	where := fmt.Sprintf("%s at %s of %s", r.Config.Blog.Branch, short(blog.commit.Hash), r.Targets.Blog.URL)
 	res.Commit, res.Path = blog.commit.Hash.String(), m.PostPath
 	if !ok {
 		return pipeline.RerunFrom(release.Advisory, fmt.Errorf("the post %s is not in the blog repository (%s)", m.PostPath, where))

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // Verify's last step: when each thing became public, against T0 and the
@@ -17,7 +18,7 @@ import (
 // did not publish them); a stage that recorded no such moment shows when
 // it finished. An interrupted verify checked nothing to the end: it
 // reports no margin to spare, and fails.
-func timeline(r *pipeline.Run, res *Timeline) error {
+func timeline(r *release.Run, res *Timeline) error {
 	t0, deadline, now := r.Gate.T0, r.Gate.Deadline(), r.Now()
 	stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 	rel := func(t time.Time) string {
@@ -99,7 +100,7 @@ func (m moment) describe(stamp, rel func(time.Time) string) string {
 // firstMoments are the first public moments of a stage's steps: those
 // of the attempts that made things public, not of a re-run that found
 // them so.
-func firstMoments(r *pipeline.Run, stage string) []moment {
+func firstMoments(r *release.Run, stage string) []moment {
 	var out []moment
 	for _, st := range r.Journal.Steps(stage) {
 		// "publish demo@1.0.1" is about demo@1.0.1; "push" about the stage.

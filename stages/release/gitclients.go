@@ -1,4 +1,4 @@
-package stages
+package release
 
 import (
 	"context"
@@ -117,19 +117,19 @@ type BlogClone interface {
 	Push(ctx context.Context, commit plumbing.Hash) error
 	RemoteTip(ctx context.Context) (tip plumbing.Hash, ok bool, err error)
 	IsAncestor(a, b plumbing.Hash) (bool, error)
-	blogSite
+	BlogSite
 }
 
-// blogSite lists the blog's files at a commit, for its posts'
+// BlogSite lists the blog's files at a commit, for its posts'
 // conventions to be read.
-type blogSite interface {
+type BlogSite interface {
 	Site(commit plumbing.Hash) (*blog.Site, error)
 }
 
-// blogFiles reads files at a commit of the blog: what the post still
+// BlogFiles reads files at a commit of the blog: what the post still
 // needs is worked out the same way on the advisory stage's clone and on
 // preflight's.
-type blogFiles interface {
+type BlogFiles interface {
 	File(commit plumbing.Hash, name string) (content []byte, ok bool, err error)
 }
 
@@ -178,8 +178,8 @@ type gitPrepared struct{ *vault.PreparedPush }
 
 func (p gitPrepared) Objects() int { return p.PreparedPush.Objects }
 
-// closePush closes a prepared push, if there is one.
-func closePush(pp PreparedPush) {
+// ClosePush closes a prepared push, if there is one.
+func ClosePush(pp PreparedPush) {
 	if pp != nil {
 		pp.Close()
 	}

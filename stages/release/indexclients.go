@@ -1,4 +1,4 @@
-package stages
+package release
 
 import (
 	"context"
@@ -69,5 +69,9 @@ func (c lineCargo) WithView(url, token string) LineCargo {
 func (c lineCargo) WithToken(tok string) LineCargo { return lineCargo{c.Cargo.WithToken(tok)} }
 
 func (c lineCargo) StartPublish(ctx context.Context, dir, crate string) (Upload, error) {
-	return held[Upload](c.Cargo.StartPublish(ctx, dir, crate))
+	up, err := c.Cargo.StartPublish(ctx, dir, crate)
+	if err != nil {
+		return nil, err // not a nil *cargo.Upload in an interface
+	}
+	return up, nil
 }
