@@ -24,11 +24,11 @@ const OverrideDir = "embargo-templates"
 
 // AdvisoryModel builds the advisory model of a config.
 func AdvisoryModel(cfg *config.Config) (*templates.Model, error) {
-	return templates.NewModel(advisoryInput(cfg))
+	return templates.NewModel(AdvisoryInput(cfg))
 }
 
-// blogStyle is the generator whose front matter the post carries.
-func blogStyle(cfg *config.Config) string {
+// BlogStyle is the generator whose front matter the post carries.
+func BlogStyle(cfg *config.Config) string {
 	if cfg.Blog != nil {
 		return cfg.Blog.Style
 	}
@@ -43,7 +43,7 @@ func RenderAdvisory(cfg *config.Config, m *templates.Model, conv templates.Conve
 	if fi, err := os.Stat(override); err != nil || !fi.IsDir() {
 		override = ""
 	}
-	return templates.Render(m, blogStyle(cfg), conv, override, versions)
+	return templates.Render(m, BlogStyle(cfg), conv, override, versions)
 }
 
 // PackageVersions lists every version of the advisory's package pkg on
@@ -78,7 +78,7 @@ func AdvisoryOutputs(ctx context.Context, r *release.Run, openIndex release.Inde
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the versions of %s: %w", r.Config.Advisory.Package, err)
 	}
-	conv, err := postConventions(ctx, r, m, openBlog)
+	conv, err := ConventionsToPublish(ctx, r, m, openBlog)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -168,7 +168,7 @@ func checkBlog(ctx context.Context, r *release.Run, c *blog.Clone, tip plumbing.
 		add("blog", "the advisory is public: treat the embargo as broken and follow the policy", "LEAK: %s is already on the blog's %s before T0", out.Post.Path, cfg.Blog.Branch)
 		return nil
 	}
-	change, err := blogWants(r, c, tip, m, out.Post)
+	change, err := BlogWants(r, c, tip, m, out.Post)
 	if err != nil {
 		add("blog", "", "%v", err)
 		return nil

@@ -69,34 +69,34 @@ var blogRetry = retry.Policy{Attempts: blogAttempts, First: time.Second}
 
 const blogAttempts = 5
 
-// blogChange is what the blog still needs: the files to write on top of
+// BlogChange is what the blog still needs: the files to write on top of
 // the tip it was computed against, or nothing.
-type blogChange struct {
-	tip   plumbing.Hash
-	files map[string][]byte
-	// replaced is set when --force replaces a post with other content.
-	replaced bool
+type BlogChange struct {
+	Tip   plumbing.Hash
+	Files map[string][]byte
+	// Replaced is set when --force replaces a post with other content.
+	Replaced bool
 }
 
-func (ch *blogChange) paths() string {
-	return strings.Join(slices.Sorted(maps.Keys(ch.files)), ", ")
+func (ch *BlogChange) Paths() string {
+	return strings.Join(slices.Sorted(maps.Keys(ch.Files)), ", ")
 }
 
 func (s Advisory) Run(ctx context.Context, r *release.Run) error {
 	if !r.Selected(release.Gate) {
 		// Run without the gate (--from, --only): the late-start rule is
 		// this stage's to apply.
-		if err := lateStart(r); err != nil {
+		if err := CheckLateStart(r); err != nil {
 			return err
 		}
 	}
 	p := &posting{Advisory: s, r: r, cfg: r.Config}
-	return runSteps(ctx,
-		step(r, PostRenderedKey, p.render), // the post and the feed entry, as preflight checked them
-		step(r, blogFetchedKey, p.clone),   // the blog's branch, fetched into the private clone
-		step(r, postCommittedKey, p.write), // the commit, made privately: nothing public yet
-		step(r, postPushedKey, p.push),     // the one public write, behind the gate
-		step(r, postOnBlogKey, p.verify),   // the remote branch holds the post
+	return RunSteps(ctx,
+		Step(r, PostRenderedKey, p.render), // the post and the feed entry, as preflight checked them
+		Step(r, blogFetchedKey, p.clone),   // the blog's branch, fetched into the private clone
+		Step(r, postCommittedKey, p.write), // the commit, made privately: nothing public yet
+		Step(r, postPushedKey, p.push),     // the one public write, behind the gate
+		Step(r, postOnBlogKey, p.verify),   // the remote branch holds the post
 	)
 }
 
@@ -111,14 +111,14 @@ type posting struct {
 	post     templates.File
 	c        release.BlogClone
 	tip      plumbing.Hash // the blog's branch when fetched
-	change   *blogChange   // what the blog still needs; nil when it has it all
+	change   *BlogChange   // what the blog still needs; nil when it has it all
 	commit   plumbing.Hash
 	pushed   plumbing.Hash // the commit the branch must contain
 }
 
 // want is what the blog at tip still needs of the rendered post and feed.
-func (p *posting) want(tip plumbing.Hash) (*blogChange, error) {
-	return blogWants(p.r, p.c, tip, p.model, p.post)
+func (p *posting) want(tip plumbing.Hash) (*BlogChange, error) {
+	return BlogWants(p.r, p.c, tip, p.model, p.post)
 }
 
 func (p *posting) render(ctx context.Context, res *PostRendered) error {
@@ -144,7 +144,7 @@ func (p *posting) clone(ctx context.Context, res *BlogFetched) error {
 		return err
 	}
 	if p.tip, err = p.c.Fetch(ctx); err != nil {
-		return blogFetchError(r, err)
+		return BlogFetchError(r, err)
 	}
 	p.pushed = p.tip
 	res.Branch, res.Tip = p.cfg.Blog.Branch, p.tip.String()
@@ -159,14 +159,14 @@ func (p *posting) write(_ context.Context, res *PostCommitted) error {
 		return err
 	}
 	if p.change == nil {
-		res.Text = fmt.Sprintf("already published: %s is on %s at %s with the rendered content", p.post.Path, p.cfg.Blog.Branch, short(p.tip))
+		res.Text = fmt.Sprintf("already published: %s is on %s at %s with the rendered content", p.post.Path, p.cfg.Blog.Branch, Short(p.tip))
 		return nil
 	}
-	if p.commit, err = blogCommit(p.r, p.c, p.change, p.model); err != nil {
+	if p.commit, err = BlogCommit(p.r, p.c, p.change, p.model); err != nil {
 		return err
 	}
-	res.Commit, res.Files = p.commit.String(), slices.Sorted(maps.Keys(p.change.files))
-	res.Text = fmt.Sprintf("commit %s on %s writes %s", short(p.commit), short(p.tip), p.change.paths())
+	res.Commit, res.Files = p.commit.String(), slices.Sorted(maps.Keys(p.change.Files))
+	res.Text = fmt.Sprintf("commit %s on %s writes %s", Short(p.commit), Short(p.tip), p.change.Paths())
 	return nil
 }
 
@@ -186,8 +186,8 @@ func (p *posting) push(ctx context.Context, res *PostPushed) error {
 			// Look again: the branch moved or the last try failed.
 			t, err := c.Fetch(ctx)
 			if err != nil {
-				if !transient(err) {
-					return blogFetchError(r, err)
+				if !Transient(err) {
+					return BlogFetchError(r, err)
 				}
 				lastErr = err
 				if err := blogBackoff(ctx, r, attempt, err); err != nil {
@@ -202,10 +202,10 @@ func (p *posting) push(ctx context.Context, res *PostPushed) error {
 				p.pushed = t
 				// An earlier attempt whose answer was lost, or
 				// someone else, published it.
-				res.Text = fmt.Sprintf("already on the blog: %s is on %s at %s with the rendered content", p.post.Path, cfg.Blog.Branch, short(t))
+				res.Text = fmt.Sprintf("already on the blog: %s is on %s at %s with the rendered content", p.post.Path, cfg.Blog.Branch, Short(t))
 				return nil
 			}
-			if p.commit, err = blogCommit(r, c, p.change, p.model); err != nil {
+			if p.commit, err = BlogCommit(r, c, p.change, p.model); err != nil {
 				return err
 			}
 		}
@@ -219,9 +219,9 @@ func (p *posting) push(ctx context.Context, res *PostPushed) error {
 		if err == nil {
 			pipeline.Checkpoint("advisory.push.after")
 			p.pushed = p.commit
-			res.Commit, res.Parent, res.PushedAt, res.Attempts = p.commit.String(), p.change.tip.String(), start.UTC(), attempt
-			res.Text = fmt.Sprintf("pushed %s to %s at %s", short(p.commit), cfg.Blog.Branch, start.UTC().Format("15:04:05.000"))
-			if p.change.replaced {
+			res.Commit, res.Parent, res.PushedAt, res.Attempts = p.commit.String(), p.change.Tip.String(), start.UTC(), attempt
+			res.Text = fmt.Sprintf("pushed %s to %s at %s", Short(p.commit), cfg.Blog.Branch, start.UTC().Format("15:04:05.000"))
+			if p.change.Replaced {
 				res.Replaced = p.post.Path
 				res.Text += "; replaced the post that had other content (--force)"
 			}
@@ -232,7 +232,7 @@ func (p *posting) push(ctx context.Context, res *PostPushed) error {
 			if attempt < blogAttempts {
 				r.Warnf("the blog's %s moved since it was fetched (someone pushed meanwhile): fetching it and committing the advisory again on top", cfg.Blog.Branch)
 			}
-		case transient(err):
+		case Transient(err):
 			if err := blogBackoff(ctx, r, attempt, err); err != nil {
 				return err
 			}
@@ -259,43 +259,43 @@ func (p *posting) verify(ctx context.Context, res *PostOnBlog) error {
 		// Someone may have pushed on top since: fine, as long as
 		// our commit and the post are still there.
 		if remote, err = c.Fetch(ctx); err != nil {
-			return blogFetchError(r, err)
+			return BlogFetchError(r, err)
 		}
 		if in, err := c.IsAncestor(p.pushed, remote); err != nil {
 			return err
 		} else if !in {
-			return fmt.Errorf("the blog's %s is at %s, which does not contain %s: someone rewrote the branch", cfg.Blog.Branch, short(remote), short(p.pushed))
+			return fmt.Errorf("the blog's %s is at %s, which does not contain %s: someone rewrote the branch", cfg.Blog.Branch, Short(remote), Short(p.pushed))
 		}
 		if ch, err := p.want(remote); err != nil {
 			return err
 		} else if ch != nil {
-			return fmt.Errorf("the blog's %s at %s no longer holds the rendered %s", cfg.Blog.Branch, short(remote), ch.paths())
+			return fmt.Errorf("the blog's %s at %s no longer holds the rendered %s", cfg.Blog.Branch, Short(remote), ch.Paths())
 		}
 	}
 	res.Post, res.Branch, res.Tip, res.URL = p.post.Path, cfg.Blog.Branch, remote.String(), p.model.URL
 	return nil
 }
 
-// blogWants compares the blog at tip with the rendered post and feed and
+// BlogWants compares the blog at tip with the rendered post and feed and
 // returns what must still be written, or nil when the blog has it all. A
 // post with other content is an error naming the file, unless --force.
-func blogWants(r *release.Run, c release.BlogFiles, tip plumbing.Hash, m *templates.Model, post templates.File) (*blogChange, error) {
-	ch := &blogChange{tip: tip, files: map[string][]byte{}}
+func BlogWants(r *release.Run, c release.BlogFiles, tip plumbing.Hash, m *templates.Model, post templates.File) (*BlogChange, error) {
+	ch := &BlogChange{Tip: tip, Files: map[string][]byte{}}
 	have, exists, err := c.File(tip, post.Path)
 	if err != nil {
 		return nil, err
 	}
 	switch {
 	case !exists:
-		ch.files[post.Path] = post.Content
+		ch.Files[post.Path] = post.Content
 	case !bytes.Equal(have, post.Content):
 		if !r.Mode.Force {
 			return nil, &pipeline.RerunError{From: release.Advisory, Force: true, Err: fmt.Errorf("%s already exists on the blog's %s (at %s) with other content: compare it with `embargo render`; a re-run with --force replaces it",
-				post.Path, r.Config.Blog.Branch, short(tip))}
+				post.Path, r.Config.Blog.Branch, Short(tip))}
 		}
 		r.Warnf("%s on the blog has other content: replacing it (--force)", post.Path)
-		ch.files[post.Path] = post.Content
-		ch.replaced = true
+		ch.Files[post.Path] = post.Content
+		ch.Replaced = true
 	}
 	if feed := r.Config.Blog.Feed; feed != "" {
 		existing, _, err := c.File(tip, feed)
@@ -308,21 +308,21 @@ func blogWants(r *release.Run, c release.BlogFiles, tip plumbing.Hash, m *templa
 		}
 		// UpdateFeed changes nothing when the entry is there as rendered.
 		if !bytes.Equal(updated, existing) {
-			ch.files[feed] = updated
+			ch.Files[feed] = updated
 		}
 	}
-	if len(ch.files) == 0 {
+	if len(ch.Files) == 0 {
 		return nil, nil
 	}
 	return ch, nil
 }
 
-// blogCommit commits a change as the handler, now.
-func blogCommit(r *release.Run, c release.BlogClone, ch *blogChange, m *templates.Model) (plumbing.Hash, error) {
-	sig := tagger(r.Config)
+// BlogCommit commits a change as the handler, now.
+func BlogCommit(r *release.Run, c release.BlogClone, ch *BlogChange, m *templates.Model) (plumbing.Hash, error) {
+	sig := Tagger(r.Config)
 	sig.When = r.Now()
 	msg := fmt.Sprintf("%s: %s\n\nSecurity advisory for %s.\n", m.ID, m.Title, m.Package)
-	return c.Commit(ch.tip, ch.files, sig, msg)
+	return c.Commit(ch.Tip, ch.Files, sig, msg)
 }
 
 func feedTitle(m *templates.Model) string { return m.Package + " security advisories" }
@@ -336,7 +336,7 @@ func siteURL(postURL string) string {
 	return u.Scheme + "://" + u.Host + "/"
 }
 
-func blogFetchError(r *release.Run, err error) error {
+func BlogFetchError(r *release.Run, err error) error {
 	if errors.Is(err, blog.ErrNoBranch) {
 		return fmt.Errorf("the blog repository %s has no branch %s: check blog.branch", r.Config.Blog.Repo, r.Config.Blog.Branch)
 	}

@@ -6,10 +6,10 @@ import (
 	"github.com/async-rs/embargo/templates"
 )
 
-// advisoryInput is the advisory of a config as the templates take it: the
+// AdvisoryInput is the advisory of a config as the templates take it: the
 // release's keys, with each line's fix version read from its tag here, so
 // that the templates need to know nothing of the config.
-func advisoryInput(cfg *config.Config) templates.Input {
+func AdvisoryInput(cfg *config.Config) templates.Input {
 	a := cfg.Advisory
 	in := templates.Input{
 		ID:            cfg.Embargo.ID,

@@ -92,14 +92,14 @@ func TestAdvisoryInputCarriesEveryKeyOfTheConfig(t *testing.T) {
 			t.Errorf("the test's input leaves %s out", v.Type().Field(i).Name)
 		}
 	}
-	got := advisoryInput(cfg)
+	got := AdvisoryInput(cfg)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("advisoryInput:\n got %+v\nwant %+v", got, want)
 	}
 
 	// Without [blog] and [ghsa] the templates get none of their keys.
 	cfg.Blog, cfg.GHSA = nil, nil
-	got = advisoryInput(cfg)
+	got = AdvisoryInput(cfg)
 	if got.BlogAuthor != "" || got.BlogURL != "" || got.BlogPath != "" || got.GHSA != "" {
 		t.Errorf("without [blog] and [ghsa]: author %q, url %q, path %q, ghsa %q", got.BlogAuthor, got.BlogURL, got.BlogPath, got.GHSA)
 	}

@@ -24,7 +24,7 @@ import (
 // the last seconds before T0, and a run that writes without either before
 // its first write.
 
-const whyPreflight = release.Preflight
+const MeasurePreflight = release.Preflight
 
 // clockPlan is how a measurement is made: rounds after the first burst,
 // and the time it may take (a round waits for the next tick-over of the
@@ -32,7 +32,7 @@ const whyPreflight = release.Preflight
 // one T0 is decided by.
 func clockPlan(why string) (rounds int, budget time.Duration) {
 	switch why {
-	case whyPreflight:
+	case MeasurePreflight:
 		// A round is enough here: the gate measures again before T0.
 		return 1, 5 * time.Second
 	case pipeline.MeasureFirstWrite:
@@ -248,7 +248,7 @@ func startClocks(ctx context.Context, r *release.Run) (wait func() ([]pipeline.O
 	)
 	go func() {
 		defer close(done)
-		offs, ok = r.Gate.Measure(ctx, whyPreflight)
+		offs, ok = r.Gate.Measure(ctx, MeasurePreflight)
 	}()
 	return func() ([]pipeline.Offset, bool) {
 		<-done

@@ -15,11 +15,11 @@ import (
 	"github.com/async-rs/embargo/stages/vault"
 )
 
-func sourcePath(r *release.Run) string { return r.Config.Resolve(r.Config.Source.Repo) }
+func SourcePath(r *release.Run) string { return r.Config.Resolve(r.Config.Source.Repo) }
 
-// tagger is the handler, at T0: tags made by any run on any machine are the
+// Tagger is the handler, at T0: tags made by any run on any machine are the
 // same object.
-func tagger(cfg *config.Config) object.Signature {
+func Tagger(cfg *config.Config) object.Signature {
 	a, err := mail.ParseAddress(cfg.Embargo.Handler)
 	if err != nil {
 		return vault.Signature(cfg.Embargo.Handler, "", cfg.T0())
@@ -27,11 +27,11 @@ func tagger(cfg *config.Config) object.Signature {
 	return vault.Signature(a.Name, a.Address, cfg.T0())
 }
 
-func tagMessage(cfg *config.Config, rel config.Release) string {
+func TagMessage(cfg *config.Config, rel config.Release) string {
 	return fmt.Sprintf("%s %s\n\nSecurity release for %s (line %s).\n", strings.TrimPrefix(rel.Tag, "v"), cfg.Advisory.Package, cfg.Embargo.ID, rel.Line)
 }
 
-func short(h plumbing.Hash) string { return vault.Short(h) }
+func Short(h plumbing.Hash) string { return vault.Short(h) }
 
 // HeldKey is the held step of stage, which is about to make the held tips
 // public (push, publish).
@@ -55,15 +55,15 @@ func (h *HeldTips) add(line string, tip plumbing.Hash) {
 	h.Tips[line] = tip.String()
 }
 
-// heldTips reads the held tips again, for a stage about to make them
+// ReadHeldTips reads the held tips again, for a stage about to make them
 // public (done says what it would have done: "pushed", "published"): the
 // vault may be new (a fresh runner, a deleted state directory), and the
 // branches must not have moved since they were checked, nor since the seal.
-func heldTips(ctx context.Context, r *release.Run, v release.HeldBranches, done string) (map[string]plumbing.Hash, error) {
+func ReadHeldTips(ctx context.Context, r *release.Run, v release.HeldBranches, done string) (map[string]plumbing.Hash, error) {
 	cfg := r.Config
 	held := map[string]plumbing.Hash{}
 	if _, err := pipeline.Step(r.Run, HeldKey(r.Stage()), func(res *HeldTips) error {
-		if _, _, missing, err := fetchHeld(ctx, r, v); err != nil {
+		if _, _, missing, err := FetchHeld(ctx, r, v); err != nil {
 			return err
 		} else if len(missing) > 0 {
 			return fmt.Errorf("held branch %s is missing from %s", cfg.Releases[missing[0]].Branch, cfg.Source.Repo)
@@ -72,7 +72,7 @@ func heldTips(ctx context.Context, r *release.Run, v release.HeldBranches, done 
 			h, _ := v.Held(rel.Branch)
 			if checked, ok := CheckedLine(r, rel); ok && checked.Held != "" && checked.Held != h.String() {
 				return pipeline.RerunFrom(release.Preflight, fmt.Errorf("held branch %s moved since preflight (%s, now %s): preflight must check the new tip",
-					rel.Branch, vault.ShortHex(checked.Held), short(h)))
+					rel.Branch, vault.ShortHex(checked.Held), Short(h)))
 			}
 			held[rel.Line] = h
 			res.add(rel.Line, h)
@@ -81,5 +81,5 @@ func heldTips(ctx context.Context, r *release.Run, v release.HeldBranches, done 
 	}); err != nil {
 		return nil, err
 	}
-	return held, checkSealBeforeWrites(r, held, done)
+	return held, CheckSealBeforeWrites(r, held, done)
 }

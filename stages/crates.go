@@ -13,54 +13,54 @@ import (
 	"github.com/async-rs/embargo/stages/seal"
 )
 
-func worktreeDir(r *release.Run, rel config.Release) string {
+func LineDir(r *release.Run, rel config.Release) string {
 	return WorktreeDir(r.StateDir, rel.Line)
 }
 
-// linePackages prepares the line's worktree at the held tip, with the
+// LinePackages prepares the line's worktree at the held tip, with the
 // Cargo.lock kept for it (see lockfile.go), and packages its crates
 // (verified, --locked), in publish order, with the line's cargo cg.
-func linePackages(ctx context.Context, r *release.Run, v release.HeldWorktrees, cg release.LineCargo, rel config.Release, held plumbing.Hash) ([]cargo.Package, lineLock, error) {
-	crates, err := lineCrates(v, rel, held)
+func LinePackages(ctx context.Context, r *release.Run, v release.HeldWorktrees, cg release.LineCargo, rel config.Release, held plumbing.Hash) ([]cargo.Package, LineLock, error) {
+	crates, err := LineCrates(v, rel, held)
 	if err != nil {
-		return nil, lineLock{}, err
+		return nil, LineLock{}, err
 	}
 	lock, err := lockFor(r, v, rel, held)
 	if err != nil {
-		return nil, lineLock{}, err
+		return nil, LineLock{}, err
 	}
-	dir := worktreeDir(r, rel)
-	if err := v.Worktree(ctx, dir, rel.Branch, held, lock.files()); err != nil {
-		return nil, lineLock{}, err
+	dir := LineDir(r, rel)
+	if err := v.Worktree(ctx, dir, rel.Branch, held, lock.Files()); err != nil {
+		return nil, LineLock{}, err
 	}
 	if err := pinLock(ctx, r, cg, rel, held, dir, &lock); err != nil {
-		return nil, lineLock{}, err
+		return nil, LineLock{}, err
 	}
 	pkgs, err := cg.Package(ctx, dir, crates)
 	return pkgs, lock, err
 }
 
-// preparedAsSealed prepares the line's worktree at the held tip, with the
+// PreparedAsSealed prepares the line's worktree at the held tip, with the
 // lockfile the sealed packages were made with, and reports whether it
 // still holds those packages; false when that lockfile is not at hand.
-func preparedAsSealed(ctx context.Context, r *release.Run, v release.HeldWorktrees, rel config.Release, held plumbing.Hash, s Packaged) (bool, error) {
+func PreparedAsSealed(ctx context.Context, r *release.Run, v release.HeldWorktrees, rel config.Release, held plumbing.Hash, s Packaged) (bool, error) {
 	lock, err := lockFor(r, v, rel, held)
 	if err != nil {
 		return false, err
 	}
-	if !lock.committed && (lock.data == nil || lock.sum() != s.PinnedLock) {
+	if !lock.Committed && (lock.data == nil || lock.Sum() != s.PinnedLock) {
 		return false, nil
 	}
-	dir := worktreeDir(r, rel)
-	if err := v.Worktree(ctx, dir, rel.Branch, held, lock.files()); err != nil {
+	dir := LineDir(r, rel)
+	if err := v.Worktree(ctx, dir, rel.Branch, held, lock.Files()); err != nil {
 		return false, err
 	}
-	return packagedAsSealed(dir, s), nil
+	return PackagedAsSealed(dir, s), nil
 }
 
-// reproducesSealed checks packages made again against the seal s, naming
+// ReproducesSealed checks packages made again against the seal s, naming
 // what differs inside a .crate that does not reproduce.
-func reproducesSealed(r *release.Run, rel config.Release, pkgs []cargo.Package, s Packaged) error {
+func ReproducesSealed(r *release.Run, rel config.Release, pkgs []cargo.Package, s Packaged) error {
 	for _, p := range pkgs {
 		c := seal.Crate{Name: p.Name, Version: p.Version, Sha256: s.Sha256[p.Name+"@"+p.Version]}
 		if c.Sha256 != p.Sha256 {
@@ -71,9 +71,9 @@ func reproducesSealed(r *release.Run, rel config.Release, pkgs []cargo.Package, 
 	return nil
 }
 
-// readSealed is preflight's package record of a line, when it holds a
+// ReadSealed is preflight's package record of a line, when it holds a
 // checksum for every crate: what a seal is made of and checked against.
-func readSealed(r *release.Run, rel config.Release) (Packaged, bool) {
+func ReadSealed(r *release.Run, rel config.Release) (Packaged, bool) {
 	p, ok := PackagedLine(r, rel)
 	if !ok || !p.Complete() {
 		return Packaged{}, false
@@ -81,13 +81,13 @@ func readSealed(r *release.Run, rel config.Release) (Packaged, bool) {
 	return p, true
 }
 
-// releaseSealed is what publish and verify hold a line to: preflight's
+// ReleaseSealed is what publish and verify hold a line to: preflight's
 // record, overridden by the seal when the release was sealed. The seal is
 // what was frozen; a preflight that found the packages differ from it
 // still records what it packaged.
-func releaseSealed(r *release.Run, rel config.Release) (Packaged, bool, error) {
-	s, ok := readSealed(r, rel)
-	m, sealedOK, err := readSeal(r)
+func ReleaseSealed(r *release.Run, rel config.Release) (Packaged, bool, error) {
+	s, ok := ReadSealed(r, rel)
+	m, sealedOK, err := ReadSeal(r)
 	if err != nil {
 		return Packaged{}, false, fmt.Errorf("%w: move it aside and seal again with `embargo seal`", err)
 	}
@@ -106,9 +106,9 @@ func releaseSealed(r *release.Run, rel config.Release) (Packaged, bool, error) {
 	return out, true, nil
 }
 
-// packagedOf is what packages seal: their order and checksums, and the
+// PackagedOf is what packages seal: their order and checksums, and the
 // sha256 of the pinned lockfile they were packaged with.
-func packagedOf(pkgs []cargo.Package, cargoVersion, lock string) Packaged {
+func PackagedOf(pkgs []cargo.Package, cargoVersion, lock string) Packaged {
 	s := Packaged{Sha256: map[string]string{}, Cargo: cargoVersion, PinnedLock: lock}
 	for _, p := range pkgs {
 		nv := p.Name + "@" + p.Version
@@ -118,10 +118,10 @@ func packagedOf(pkgs []cargo.Package, cargoVersion, lock string) Packaged {
 	return s
 }
 
-// checkRegistry compares packages with the registry: a version already there
+// CheckRegistry compares packages with the registry: a version already there
 // with the same checksum is already released; with another, it is a hard
 // error naming both.
-func checkRegistry(ctx context.Context, idx release.RegistryIndex, pkgs []cargo.Package) (released []string, problems []string, err error) {
+func CheckRegistry(ctx context.Context, idx release.RegistryIndex, pkgs []cargo.Package) (released []string, problems []string, err error) {
 	for _, p := range pkgs {
 		e, found, err := idx.Lookup(ctx, p.Name, p.Version)
 		if err != nil {

@@ -208,7 +208,7 @@ func (f *fakeGit) Tree(commit plumbing.Hash) (*object.Tree, error) {
 	version, ok := f.version[commit]
 	f.mu.Unlock()
 	if !ok {
-		return nil, fmt.Errorf("no commit %s", short(commit))
+		return nil, fmt.Errorf("no commit %s", Short(commit))
 	}
 	return manifestTree("[package]\nname = \"demo-core\"\nversion = \"" + version + "\"\n")
 }
@@ -252,7 +252,7 @@ func (f *fakeGit) EnsureTag(tag string, commit plumbing.Hash, _ object.Signature
 	defer f.mu.Unlock()
 	if t, ok := f.tags[tag]; ok {
 		if t.commit != commit {
-			return plumbing.ZeroHash, fmt.Errorf("tag %s in the vault points to %s, not the held tip %s", tag, short(t.commit), short(commit))
+			return plumbing.ZeroHash, fmt.Errorf("tag %s in the vault points to %s, not the held tip %s", tag, Short(t.commit), Short(commit))
 		}
 		return t.object, nil
 	}
@@ -424,7 +424,7 @@ func (b *fakeBlogRepo) File(commit plumbing.Hash, name string) ([]byte, bool, er
 	defer b.mu.Unlock()
 	c, ok := b.commits[commit]
 	if !ok {
-		return nil, false, fmt.Errorf("blog commit %s: object not found", short(commit))
+		return nil, false, fmt.Errorf("blog commit %s: object not found", Short(commit))
 	}
 	f, ok := c.files[name]
 	return f, ok, nil
@@ -435,7 +435,7 @@ func (b *fakeBlogRepo) Commit(parent plumbing.Hash, files map[string][]byte, aut
 	defer b.mu.Unlock()
 	pc, ok := b.commits[parent]
 	if !ok {
-		return plumbing.ZeroHash, fmt.Errorf("blog commit %s: object not found", short(parent))
+		return plumbing.ZeroHash, fmt.Errorf("blog commit %s: object not found", Short(parent))
 	}
 	all := maps.Clone(pc.files)
 	maps.Copy(all, files)
@@ -481,7 +481,7 @@ func (b *fakeBlogRepo) Site(commit plumbing.Hash) (*blog.Site, error) {
 	defer b.mu.Unlock()
 	c, ok := b.commits[commit]
 	if !ok {
-		return nil, fmt.Errorf("blog commit %s: object not found", short(commit))
+		return nil, fmt.Errorf("blog commit %s: object not found", Short(commit))
 	}
 	files := maps.Clone(c.files)
 	return &blog.Site{Paths: slices.Sorted(maps.Keys(files)), Read: func(name string) ([]byte, bool, error) {

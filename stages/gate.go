@@ -27,7 +27,7 @@ func (Gate) Run(ctx context.Context, r *release.Run) error {
 		start := r.Now()
 		res.T0 = g.T0.UTC()
 		if !start.Before(g.T0) {
-			if err := lateStart(r); err != nil {
+			if err := CheckLateStart(r); err != nil {
 				return err
 			}
 			late := start.Sub(g.T0)

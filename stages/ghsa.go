@@ -45,7 +45,7 @@ func (GHSA) Plan(cfg *config.Config) []string {
 	}
 	out := []string{fmt.Sprintf("publish %s of %s (%s)", g.ID, g.Repo, g.API)}
 	if m, err := AdvisoryModel(cfg); err == nil {
-		for _, v := range ghsaWant(cfg, m).Vulnerabilities {
+		for _, v := range GHSAWant(cfg, m).Vulnerabilities {
 			out = append(out, fmt.Sprintf("rust/%s %s, patched %s", v.Package.Name, v.VulnerableVersionRange, or(v.PatchedVersions, "by no line")))
 		}
 	}
@@ -65,21 +65,21 @@ func (s GHSA) Run(ctx context.Context, r *release.Run) error {
 	if err != nil {
 		return err
 	}
-	c, err := ghsaClient(r, s.GitHub)
+	c, err := GHSAClient(r, s.GitHub)
 	if err != nil {
 		return err
 	}
-	want := ghsaWant(r.Config, m)
+	want := GHSAWant(r.Config, m)
 	if _, err := pipeline.Step(r.Run, ghsaReadKey, func(res *GHSARead) error {
 		a, err := c.Advisory(ctx, g.Repo, g.ID)
 		if err != nil {
-			return ghsaError(r, err)
+			return GHSAError(r, err)
 		}
 		res.State = a.State
 		switch a.State {
 		case "draft", "published":
 		default:
-			return &pipeline.FindingsError{Findings: []pipeline.Finding{stateFinding(r, a)}}
+			return &pipeline.FindingsError{Findings: []pipeline.Finding{GHSAStateFinding(r, a)}}
 		}
 		res.Text = fmt.Sprintf("%s of %s is %s", g.ID, g.Repo, a.State)
 		return nil
@@ -87,7 +87,7 @@ func (s GHSA) Run(ctx context.Context, r *release.Run) error {
 		return err
 	}
 
-	if err := awaitGate(ctx, r); err != nil {
+	if err := AwaitGate(ctx, r); err != nil {
 		return err
 	}
 	if _, err := pipeline.Step(r.Run, ghsaPublishedKey, func(res *GHSAPublished) error {
@@ -96,7 +96,7 @@ func (s GHSA) Run(ctx context.Context, r *release.Run) error {
 		return err
 	}
 	_, err = pipeline.Step(r.Run, ghsaVerifiedKey, func(res *GHSAVerified) error {
-		return verifyGHSA(ctx, r, c, want, res)
+		return VerifyGHSA(ctx, r, c, want, res)
 	})
 	return err
 }
@@ -150,10 +150,10 @@ func publishGHSA(ctx context.Context, r *release.Run, c release.AdvisoryAPI, wan
 	g := r.Config.GHSA
 	cur, err := c.Advisory(ctx, g.Repo, g.ID)
 	if err != nil {
-		return ghsaError(r, err)
+		return GHSAError(r, err)
 	}
 	res.HTMLURL = cur.HTMLURL
-	diffs := ghsaDiffs(cur, want)
+	diffs := GHSADiffs(cur, want)
 	if cur.State == "published" && len(diffs) == 0 {
 		res.Text = fmt.Sprintf("already published as the release says: %s; nothing written", cur.HTMLURL)
 		return nil
@@ -162,7 +162,7 @@ func publishGHSA(ctx context.Context, r *release.Run, c release.AdvisoryAPI, wan
 	// GitHub replaces the credits with the list sent: those the draft has
 	// (the reporter of a private report, credited by GitHub) are kept.
 	if len(u.Credits) > 0 {
-		u.Credits = mergeCredits(cur.Credits, want.Credits)
+		u.Credits = MergeCredits(cur.Credits, want.Credits)
 	}
 	if cur.CVEID == nil || *cur.CVEID == "" {
 		u.CVEID = AliasCVE(r.Config) // "" leaves it unset
@@ -183,7 +183,7 @@ func publishGHSA(ctx context.Context, r *release.Run, c release.AdvisoryAPI, wan
 	start := r.Now()
 	a, err := c.Update(ctx, g.Repo, g.ID, u)
 	if err != nil {
-		return ghsaError(r, err)
+		return GHSAError(r, err)
 	}
 	pipeline.Checkpoint("ghsa.patched")
 	res.PublishedAt = start.UTC()
@@ -195,29 +195,29 @@ func publishGHSA(ctx context.Context, r *release.Run, c release.AdvisoryAPI, wan
 	return nil
 }
 
-// verifyGHSA reads the advisory back: published, with what the release
+// VerifyGHSA reads the advisory back: published, with what the release
 // says.
-func verifyGHSA(ctx context.Context, r *release.Run, c release.AdvisoryAPI, want github.Update, res *GHSAVerified) error {
+func VerifyGHSA(ctx context.Context, r *release.Run, c release.AdvisoryAPI, want github.Update, res *GHSAVerified) error {
 	g := r.Config.GHSA
 	a, err := c.Advisory(ctx, g.Repo, g.ID)
 	if err != nil {
-		return ghsaError(r, err)
+		return GHSAError(r, err)
 	}
 	res.State, res.HTMLURL = a.State, a.HTMLURL
 	if a.State != "published" {
 		return fmt.Errorf("the GitHub advisory %s is %s, not published", g.ID, a.State)
 	}
-	if diffs := ghsaDiffs(a, want); len(diffs) > 0 {
+	if diffs := GHSADiffs(a, want); len(diffs) > 0 {
 		return &pipeline.RerunError{From: release.GHSA, Force: true, Err: fmt.Errorf("the GitHub advisory %s is published, but %s: a re-run with --force sets it as the release says", g.ID, strings.Join(diffs, "; "))}
 	}
 	res.Text = fmt.Sprintf("%s published with %d vulnerable range(s): %s", g.ID, len(a.Vulnerabilities), a.HTMLURL)
 	return nil
 }
 
-// ghsaWant is what the release sets on the advisory: one vulnerability per
+// GHSAWant is what the release sets on the advisory: one vulnerability per
 // vulnerable range, the CVSS vector or else the severity (GitHub refuses
 // both; it has no "none"), the credits of [ghsa], and the state.
-func ghsaWant(cfg *config.Config, m *templates.Model) github.Update {
+func GHSAWant(cfg *config.Config, m *templates.Model) github.Update {
 	u := github.Update{State: "published"}
 	for _, rg := range m.GHSARanges() {
 		u.Vulnerabilities = append(u.Vulnerabilities, github.Vulnerability{
@@ -241,8 +241,8 @@ func ghsaWant(cfg *config.Config, m *templates.Model) github.Update {
 	return u
 }
 
-// ghsaDiffs says how the advisory differs from what the release sets.
-func ghsaDiffs(a *github.Advisory, want github.Update) []string {
+// GHSADiffs says how the advisory differs from what the release sets.
+func GHSADiffs(a *github.Advisory, want github.Update) []string {
 	var out []string
 	if a.State != "published" {
 		out = append(out, "it is "+a.State)
@@ -290,8 +290,8 @@ func describeVulns(vs []github.Vulnerability) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
-// mergeCredits is have, then each of want it lacks.
-func mergeCredits(have, want []github.Credit) []github.Credit {
+// MergeCredits is have, then each of want it lacks.
+func MergeCredits(have, want []github.Credit) []github.Credit {
 	out := append([]github.Credit(nil), have...)
 	for _, w := range want {
 		found := false

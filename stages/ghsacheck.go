@@ -12,10 +12,10 @@ import (
 	"github.com/async-rs/embargo/templates"
 )
 
-// ghsaClient is the GitHub client of the run's targets: [ghsa] api with
+// GHSAClient is the GitHub client of the run's targets: [ghsa] api with
 // the token of ghsa.token_env, or a rehearsal's sandbox GitHub with its
 // own.
-func ghsaClient(r *release.Run, open release.GitHubOpener) (release.AdvisoryAPI, error) {
+func GHSAClient(r *release.Run, open release.GitHubOpener) (release.AdvisoryAPI, error) {
 	t := r.Targets.GitHub
 	switch {
 	case t.Unreachable != "":
@@ -29,16 +29,16 @@ func ghsaClient(r *release.Run, open release.GitHubOpener) (release.AdvisoryAPI,
 	return open(t.API, github.Options{Token: t.Token, Clock: release.Clock(r.Gate)}), nil
 }
 
-// ghsaError turns a refusal of GitHub's into a finding naming the config
+// GHSAError turns a refusal of GitHub's into a finding naming the config
 // key to fix; other errors (the network, a 5xx) pass as they are.
-func ghsaError(r *release.Run, err error) error {
-	if f, ok := ghsaFinding(r, err); ok {
+func GHSAError(r *release.Run, err error) error {
+	if f, ok := GHSAFinding(r, err); ok {
 		return &pipeline.FindingsError{Findings: []pipeline.Finding{f}}
 	}
 	return err
 }
 
-func ghsaFinding(r *release.Run, err error) (pipeline.Finding, bool) {
+func GHSAFinding(r *release.Run, err error) (pipeline.Finding, bool) {
 	var e *github.Error
 	if !errors.As(err, &e) {
 		return pipeline.Finding{}, false
@@ -100,8 +100,8 @@ func ghsaKeys(fields []string) []string {
 	return keys
 }
 
-// stateFinding is a draft that cannot be published as it stands.
-func stateFinding(r *release.Run, a *github.Advisory) pipeline.Finding {
+// GHSAStateFinding is a draft that cannot be published as it stands.
+func GHSAStateFinding(r *release.Run, a *github.Advisory) pipeline.Finding {
 	g := r.Config.GHSA
 	f := pipeline.Finding{Subject: "ghsa.id", Msg: fmt.Sprintf("%s of %s is %s, not a draft", g.ID, g.Repo, a.State)}
 	switch a.State {
@@ -119,7 +119,7 @@ func stateFinding(r *release.Run, a *github.Advisory) pipeline.Finding {
 // published, and says what the advisory says.
 func checkGHSA(ctx context.Context, r *release.Run, open release.GitHubOpener, m *templates.Model, afterT0 bool, res *GHSAChecked, add func(subject, fix, format string, args ...any)) error {
 	g := r.Config.GHSA
-	c, err := ghsaClient(r, open)
+	c, err := GHSAClient(r, open)
 	if err != nil {
 		if fs := pipeline.AsFindings(err); fs != nil {
 			add(fs[0].Subject, fs[0].Fix, "%s", fs[0].Msg)
@@ -129,7 +129,7 @@ func checkGHSA(ctx context.Context, r *release.Run, open release.GitHubOpener, m
 	}
 	a, err := c.Advisory(ctx, g.Repo, g.ID)
 	if err != nil {
-		f, ok := ghsaFinding(r, err)
+		f, ok := GHSAFinding(r, err)
 		if !ok {
 			return err
 		}
@@ -152,14 +152,14 @@ func checkGHSA(ctx context.Context, r *release.Run, open release.GitHubOpener, m
 			r.Warnf("the GitHub advisory %s is already published before T0; --late: the embargo is over, the rest is released now", g.ID)
 			r.Gate.OpenNow("the GitHub advisory is already published: " + g.ID)
 		}
-		if diffs := ghsaDiffs(a, ghsaWant(r.Config, m)); len(diffs) > 0 {
+		if diffs := GHSADiffs(a, GHSAWant(r.Config, m)); len(diffs) > 0 {
 			add("ghsa.id", "compare it on GitHub; `embargo run --from ghsa --force` sets it as the release says",
 				"%s is published already, but %s", g.ID, strings.Join(diffs, "; "))
 		} else {
 			res.Text = fmt.Sprintf("%s is published already as the release says: nothing to do", g.ID)
 		}
 	default:
-		f := stateFinding(r, a)
+		f := GHSAStateFinding(r, a)
 		add(f.Subject, f.Fix, "%s", f.Msg)
 	}
 	if strings.TrimSpace(a.Summary) != strings.TrimSpace(m.Title) {
@@ -181,16 +181,16 @@ func checkGHSA(ctx context.Context, r *release.Run, open release.GitHubOpener, m
 	return nil
 }
 
-// verifyPublishedGHSA is verify's check of the GitHub advisory: published,
+// VerifyPublishedGHSA is verify's check of the GitHub advisory: published,
 // with every line's ranges.
-func verifyPublishedGHSA(ctx context.Context, r *release.Run, open release.GitHubOpener, res *GHSAVerified) error {
+func VerifyPublishedGHSA(ctx context.Context, r *release.Run, open release.GitHubOpener, res *GHSAVerified) error {
 	m, err := AdvisoryModel(r.Config)
 	if err != nil {
 		return err
 	}
-	c, err := ghsaClient(r, open)
+	c, err := GHSAClient(r, open)
 	if err != nil {
 		return err
 	}
-	return verifyGHSA(ctx, r, c, ghsaWant(r.Config, m), res)
+	return VerifyGHSA(ctx, r, c, GHSAWant(r.Config, m), res)
 }

@@ -184,7 +184,7 @@ func TestVerifyReadsThePublishedAdvisoryBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	var res GHSAVerified
-	if err := verifyPublishedGHSA(t.Context(), r, gh.client, &res); err != nil {
+	if err := VerifyPublishedGHSA(t.Context(), r, gh.client, &res); err != nil {
 		t.Fatalf("verify of the advisory as published: %v", err)
 	}
 	if !mentions(res.Summary(), ghsaID, "2 vulnerable range(s)") {
@@ -194,7 +194,7 @@ func TestVerifyReadsThePublishedAdvisoryBack(t *testing.T) {
 	gh.mu.Lock()
 	gh.adv.Severity = nil
 	gh.mu.Unlock()
-	err := verifyPublishedGHSA(t.Context(), r, gh.client, &GHSAVerified{})
+	err := VerifyPublishedGHSA(t.Context(), r, gh.client, &GHSAVerified{})
 	var rerun *pipeline.RerunError
 	if !errors.As(err, &rerun) || rerun.From != "ghsa" || !rerun.Force || !strings.Contains(err.Error(), "severity") {
 		t.Errorf("verify of an advisory without its severity: %v, want the severity named and a re-run of ghsa --force", err)
@@ -203,7 +203,7 @@ func TestVerifyReadsThePublishedAdvisoryBack(t *testing.T) {
 	gh.mu.Lock()
 	gh.adv.State = "draft"
 	gh.mu.Unlock()
-	if err := verifyPublishedGHSA(t.Context(), r, gh.client, &GHSAVerified{}); err == nil || !strings.Contains(err.Error(), "not published") {
+	if err := VerifyPublishedGHSA(t.Context(), r, gh.client, &GHSAVerified{}); err == nil || !strings.Contains(err.Error(), "not published") {
 		t.Errorf("verify of an advisory back to a draft: %v, want it said not published", err)
 	}
 	if n := len(gh.patches()); n != 1 {
@@ -217,14 +217,14 @@ func TestVerifyReadsThePublishedAdvisoryBack(t *testing.T) {
 func TestARehearsalNeverCallsTheRealGitHub(t *testing.T) {
 	r, _, gh := fakeGHSA(t, fakeT0.Add(time.Second), draftAdvisory())
 	rehearse(r, release.Sandbox{})
-	if _, err := ghsaClient(r, gh.client); err == nil {
+	if _, err := GHSAClient(r, gh.client); err == nil {
 		t.Fatal("a rehearsal without a sandbox GitHub got a client")
 	}
 	if len(gh.made) != 0 {
 		t.Fatalf("clients made: %q, want none", gh.made)
 	}
 	rehearse(r, release.Sandbox{GitHubAPI: "http://127.0.0.1:9/api", GitHubToken: "sandbox-token"})
-	if _, err := ghsaClient(r, gh.client); err != nil {
+	if _, err := GHSAClient(r, gh.client); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"http://127.0.0.1:9/api sandbox-token"}; !slices.Equal(gh.made, want) {

@@ -103,7 +103,7 @@ func (w *gitWorld) check(t *testing.T, env map[string]string, rehearsal bool) ([
 	var c *checking
 	check := recordingPreflight{fn: func(r *release.Run) error {
 		c = &checking{Preflight: preflight, r: r, cfg: w.cfg, v: v, missingBranch: map[string]bool{}, problemLines: map[string]bool{}, unread: map[string]bool{}}
-		return runSteps(context.Background(), c.fetch, c.credentials)
+		return RunSteps(context.Background(), c.fetch, c.credentials)
 	}}
 	if err := execute(t, r, pipeline.Selection{Only: "preflight"}, check); err != nil {
 		t.Fatalf("preflight: %v\n%s", err, out)

@@ -30,9 +30,9 @@ func (e *LateStartError) Error() string {
 		e.T0.UTC().Format(time.RFC3339), e.Ago.Round(time.Second), e.Config)
 }
 
-// lateStart returns a *LateStartError for a run after T0 that must not
+// CheckLateStart returns a *LateStartError for a run after T0 that must not
 // proceed on its own, nil otherwise.
-func lateStart(r *release.Run) error {
+func CheckLateStart(r *release.Run) error {
 	now := r.Now()
 	if now.Before(r.Gate.T0) || r.Mode.Late || r.Mode.Rehearsal() {
 		return nil
@@ -93,7 +93,7 @@ func signedAfter(d time.Duration) string {
 // ahead: the seal made before T0, or some attempt of a preflight step in
 // this state directory that finished before T0; "" when nothing does.
 func preparedBeforeT0(r *release.Run) string {
-	if m, ok, err := readSeal(r); err == nil && ok && m.SealedAt.Before(r.Gate.T0) {
+	if m, ok, err := ReadSeal(r); err == nil && ok && m.SealedAt.Before(r.Gate.T0) {
 		return "sealed " + m.SealedAt.UTC().Format(time.RFC3339)
 	}
 	for _, st := range r.Journal.Steps(release.Preflight) {
@@ -148,21 +148,21 @@ func begunPublicly(r *release.Run) (what string, at time.Time) {
 	return "", time.Time{}
 }
 
-// awaitGate is where a stage that prepared before T0 makes its first
+// AwaitGate is where a stage that prepared before T0 makes its first
 // public write: when the run's gate opens, or, for a stage run without the
 // gate (--from, --only), at once if T0 has passed and the late-start rule
 // allows it; before T0 the gate's own check refuses the write.
-func awaitGate(ctx context.Context, r *release.Run) error {
+func AwaitGate(ctx context.Context, r *release.Run) error {
 	if r.Selected(release.Gate) {
 		return r.WaitFor(ctx, release.Gate)
 	}
-	return lateStart(r)
+	return CheckLateStart(r)
 }
 
-// sleepUntilLead waits on the gate's clock until lead before T0, when this
+// SleepUntilLead waits on the gate's clock until lead before T0, when this
 // run's gate will open the stage's writes; a stage run without its gate
 // does not wait (the gate refuses its writes before T0).
-func sleepUntilLead(ctx context.Context, r *release.Run, lead time.Duration) error {
+func SleepUntilLead(ctx context.Context, r *release.Run, lead time.Duration) error {
 	if !r.Selected(release.Gate) {
 		return nil
 	}

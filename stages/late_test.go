@@ -40,7 +40,7 @@ func TestALateStartProceedsOnlyOnceAnyStageRecordedSomethingPublic(t *testing.T)
 		}
 		r := &release.Run{Run: &pipeline.Run{Journal: j, Gate: &pipeline.Gate{T0: t0, Window: cfg.Window, Clock: pipeline.NewFakeClock(t0.Add(time.Hour))}},
 			Release: &release.Release{Config: cfg, StateDir: dir}}
-		err = lateStart(r)
+		err = CheckLateStart(r)
 		var late *LateStartError
 		if c.proceed && err != nil || !c.proceed && !errors.As(err, &late) {
 			t.Errorf("first %s: lateStart = %v, want proceed %v", c.first, err, c.proceed)

@@ -93,27 +93,27 @@ func SealedLockfile(stateDir, line, sum string) ([]byte, bool) {
 	return nil, false
 }
 
-// lineLock is the Cargo.lock a line's crates are packaged with.
-type lineLock struct {
-	committed bool
+// LineLock is the Cargo.lock a line's crates are packaged with.
+type LineLock struct {
+	Committed bool
 	// data is the pinned lockfile; nil while it is still to be resolved,
 	// from start when there is one (the line's lockfile for an earlier tip).
 	data, start []byte
 	resolved    bool // resolved by this run
 }
 
-// sum is the pinned lockfile's sha256, "" for a committed one.
-func (l lineLock) sum() string {
-	if l.committed || l.data == nil {
+// Sum is the pinned lockfile's sha256, "" for a committed one.
+func (l LineLock) Sum() string {
+	if l.Committed || l.data == nil {
 		return ""
 	}
 	return seal.Sha256(l.data)
 }
 
-// files are the files the line's checkout carries beside its commit.
-func (l lineLock) files() map[string][]byte {
+// Files are the files the line's checkout carries beside its commit.
+func (l LineLock) Files() map[string][]byte {
 	switch {
-	case l.committed:
+	case l.Committed:
 		return nil
 	case l.data != nil:
 		return map[string][]byte{cargo.LockfileName: l.data}
@@ -123,20 +123,20 @@ func (l lineLock) files() map[string][]byte {
 	return nil
 }
 
-// summary says, for the step's summary, which lockfile a line that
+// Summary says, for the step's summary, which lockfile a line that
 // commits none was packaged with.
-func (l lineLock) summary() string {
+func (l LineLock) Summary() string {
 	if l.resolved {
-		return "no Cargo.lock committed: the one cargo resolved is pinned, sha256 " + vault.ShortHex(l.sum())
+		return "no Cargo.lock committed: the one cargo resolved is pinned, sha256 " + vault.ShortHex(l.Sum())
 	}
-	return "no Cargo.lock committed: packaged with the one pinned, sha256 " + vault.ShortHex(l.sum())
+	return "no Cargo.lock committed: packaged with the one pinned, sha256 " + vault.ShortHex(l.Sum())
 }
 
 // lockFor says which Cargo.lock the line's crates at held are packaged
 // with: the committed one; else the one kept for held (the sealed one
 // first); else one still to be resolved, from the line's lockfile for an
 // earlier tip when there is one.
-func lockFor(r *release.Run, v release.CommitTrees, rel config.Release, held plumbing.Hash) (lineLock, error) {
+func lockFor(r *release.Run, v release.CommitTrees, rel config.Release, held plumbing.Hash) (LineLock, error) {
 	var committed bool
 	err := v.Locked(func() error {
 		t, err := v.Tree(held)
@@ -148,22 +148,22 @@ func lockFor(r *release.Run, v release.CommitTrees, rel config.Release, held plu
 		return nil
 	})
 	if err != nil {
-		return lineLock{}, err
+		return LineLock{}, err
 	}
 	if committed {
-		return lineLock{committed: true}, nil
+		return LineLock{Committed: true}, nil
 	}
 	if data, ok := KeptLockfile(r.StateDir, rel.Line, held.String()); ok {
-		return lineLock{data: data}, nil
+		return LineLock{data: data}, nil
 	}
 	start, _, _ := pinnedLockfile(r.StateDir, rel.Line)
-	return lineLock{start: start}, nil
+	return LineLock{start: start}, nil
 }
 
 // pinLock resolves, in the line's checkout at dir, the lockfile lock still
 // lacks, and pins it for held.
-func pinLock(ctx context.Context, r *release.Run, cg release.LineCargo, rel config.Release, held plumbing.Hash, dir string, lock *lineLock) error {
-	if lock.committed || lock.data != nil {
+func pinLock(ctx context.Context, r *release.Run, cg release.LineCargo, rel config.Release, held plumbing.Hash, dir string, lock *LineLock) error {
+	if lock.Committed || lock.data != nil {
 		return nil
 	}
 	path := filepath.Join(dir, cargo.LockfileName)
@@ -209,7 +209,7 @@ func crateChanges(r *release.Run, rel config.Release, c seal.Crate) []string {
 	if err != nil || seal.Sha256(was) != c.Sha256 {
 		return nil
 	}
-	now, err := os.ReadFile(cargo.PackagedFile(worktreeDir(r, rel), c.Name, c.Version))
+	now, err := os.ReadFile(cargo.PackagedFile(LineDir(r, rel), c.Name, c.Version))
 	if err != nil {
 		return nil
 	}
@@ -247,7 +247,7 @@ func KeepSealed(r *release.Run, m *seal.Manifest) error {
 			return fmt.Errorf("sealed line %s is not in the config", l.Line)
 		}
 		for _, c := range l.Crates {
-			data, err := os.ReadFile(cargo.PackagedFile(worktreeDir(r, rel), c.Name, c.Version))
+			data, err := os.ReadFile(cargo.PackagedFile(LineDir(r, rel), c.Name, c.Version))
 			if err != nil {
 				return fmt.Errorf("packaged %s: %w", c.NV(), err)
 			}

@@ -22,12 +22,12 @@ import (
 // post that was checked and sealed: the advisory stage never reads the
 // live site to decide what the post looks like.
 
-// recordedConventions are the conventions the post is rendered with: the
+// RecordedConventions are the conventions the post is rendered with: the
 // seal's when the release was sealed with them, else the ones preflight
 // recorded; from names which.
-func recordedConventions(r *release.Run) (conv templates.Conventions, from string, ok bool) {
+func RecordedConventions(r *release.Run) (conv templates.Conventions, from string, ok bool) {
 	if r.StateDir != "" && !r.Mode.Reseal() {
-		if m, sealed, err := readSeal(r); err == nil && sealed && m.Blog != nil {
+		if m, sealed, err := ReadSeal(r); err == nil && sealed && m.Blog != nil {
 			return *m.Blog, "the seal", true
 		}
 	}
@@ -49,7 +49,7 @@ func RenderConventions(r *release.Run) (conv templates.Conventions, from string,
 	if r.Config.Blog == nil {
 		return conv, "no blog", nil
 	}
-	if conv, from, ok := recordedConventions(r); ok {
+	if conv, from, ok := RecordedConventions(r); ok {
 		return conv, from, nil
 	}
 	dir := filepath.Join(r.StateDir, "blog")
@@ -68,10 +68,10 @@ func RenderConventions(r *release.Run) (conv templates.Conventions, from string,
 	if err != nil {
 		return conv, "", err
 	}
-	if conv, err = learnConventions(r, c, tip, m); err != nil {
+	if conv, err = LearnConventions(r, c, tip, m); err != nil {
 		return conv, "", err
 	}
-	return conv, "the blog as last fetched, at " + short(tip), nil
+	return conv, "the blog as last fetched, at " + Short(tip), nil
 }
 
 // SealedConventions are the conventions a seal made now freezes: what
@@ -87,16 +87,16 @@ func SealedConventions(r *release.Run) *templates.Conventions {
 	return &pc.Conventions
 }
 
-// postConventions are the conventions the advisory and verify stages
+// ConventionsToPublish are the conventions the advisory and verify stages
 // render the post with: the record, or, in a state directory without one
 // (a fresh machine's `run --only advisory`), the conventions of the blog
 // as it is, read from its branch: the post a run before it published was
 // rendered from the same posts.
-func postConventions(ctx context.Context, r *release.Run, m *templates.Model, openBlog release.BlogOpener) (templates.Conventions, error) {
+func ConventionsToPublish(ctx context.Context, r *release.Run, m *templates.Model, openBlog release.BlogOpener) (templates.Conventions, error) {
 	if r.Config.Blog == nil {
 		return templates.Conventions{}, nil
 	}
-	if conv, _, ok := recordedConventions(r); ok {
+	if conv, _, ok := RecordedConventions(r); ok {
 		return conv, nil
 	}
 	c, err := openBlog(filepath.Join(r.StateDir, "blog"), r.Targets.Blog.URL, r.Config.Blog.Branch, r.Targets.Blog.Auth)
@@ -105,18 +105,18 @@ func postConventions(ctx context.Context, r *release.Run, m *templates.Model, op
 	}
 	tip, err := c.Fetch(ctx)
 	if err != nil {
-		return templates.Conventions{}, fmt.Errorf("read the blog's conventions: %w", blogFetchError(r, err))
+		return templates.Conventions{}, fmt.Errorf("read the blog's conventions: %w", BlogFetchError(r, err))
 	}
-	conv, err := learnConventions(r, c, tip, m)
+	conv, err := LearnConventions(r, c, tip, m)
 	if err != nil {
 		return templates.Conventions{}, err
 	}
-	r.Infof("no preflight recorded the blog's conventions here: the post follows the blog's posts at %s (%s)", short(tip), conv.Summary())
+	r.Infof("no preflight recorded the blog's conventions here: the post follows the blog's posts at %s (%s)", Short(tip), conv.Summary())
 	return conv, nil
 }
 
-// learnConventions reads the conventions of the blog's posts at tip.
-func learnConventions(r *release.Run, c release.BlogSite, tip plumbing.Hash, m *templates.Model) (templates.Conventions, error) {
+// LearnConventions reads the conventions of the blog's posts at tip.
+func LearnConventions(r *release.Run, c release.BlogSite, tip plumbing.Hash, m *templates.Model) (templates.Conventions, error) {
 	site, err := c.Site(tip)
 	if err != nil {
 		return templates.Conventions{}, err
@@ -175,12 +175,12 @@ func recordConventions(ctx context.Context, r *release.Run, bc conventionsClone,
 			return nil
 		}
 		fetched = true
-		learnt, err := learnConventions(r, bc, tip, m)
+		learnt, err := LearnConventions(r, bc, tip, m)
 		if err != nil {
 			return err
 		}
 		*res = PostConventions{Branch: cfg.Blog.Branch, Tip: tip.String(), Read: r.Now().UTC(), Conventions: learnt}
-		switch sealed, from, ok := recordedConventions(r); {
+		switch sealed, from, ok := RecordedConventions(r); {
 		case ok && from == "the seal":
 			res.Conventions, res.Kept = sealed, "as sealed"
 			if !learnt.Equal(sealed) && !afterT0 {

@@ -43,7 +43,7 @@ func (s Preflight) Run(ctx context.Context, r *release.Run) error {
 	}
 	c := &checking{Preflight: s, r: r, cfg: r.Config, v: v, missingBranch: map[string]bool{}, problemLines: map[string]bool{}, unread: map[string]bool{}}
 	c.leak = leakReporter(r, c.add)
-	if err := runSteps(ctx,
+	if err := RunSteps(ctx,
 		c.fetch,       // the held branches and the public refs, read into the vault
 		c.lines,       // each line: fast-forward, leaks, tags, versions
 		c.packages,    // each sound line packaged and verified, and compared with the registry
@@ -134,7 +134,7 @@ func (c *checking) judgeLateStart() {
 func (c *checking) fetch(ctx context.Context) error {
 	r, cfg, v := c.r, c.cfg, c.v
 	_, err := pipeline.Step(r.Run, FetchedKey, func(res *Fetched) error {
-		present, tags, missing, err := fetchHeld(ctx, r, v)
+		present, tags, missing, err := FetchHeld(ctx, r, v)
 		if err != nil {
 			return err
 		}
@@ -208,7 +208,7 @@ func (c *checking) packages(ctx context.Context) error {
 func (c *checking) advisory(ctx context.Context) error {
 	r, afterT0 := c.r, c.afterT0
 	c.conventions(ctx)
-	conv, _, _ := recordedConventions(r)
+	conv, _, _ := RecordedConventions(r)
 	if _, err := pipeline.Step(r.Run, AdvisoryCheckedKey, func(res *AdvisoryChecked) (err error) {
 		c.model, c.outputs, err = checkAdvisory(ctx, r, c.Index, conv, res, c.add)
 		return err
@@ -272,18 +272,18 @@ func (c *checking) credentials(ctx context.Context) error {
 	return err
 }
 
-// fetchHeld copies the held branches and any release tags already made from
+// FetchHeld copies the held branches and any release tags already made from
 // the source clone into the vault; missing lists the lines whose branch is
 // absent.
-func fetchHeld(ctx context.Context, r *release.Run, v release.HeldBranches) (branches, tags []string, missing []int, err error) {
+func FetchHeld(ctx context.Context, r *release.Run, v release.HeldBranches) (branches, tags []string, missing []int, err error) {
 	if fromBundle(r) {
-		return heldFromVault(r, v) // restored from a sealed bundle: no source clone here
+		return HeldFromVault(r, v) // restored from a sealed bundle: no source clone here
 	}
 	var names []plumbing.ReferenceName
 	for _, rel := range r.Config.Releases {
 		names = append(names, plumbing.NewBranchReferenceName(rel.Branch), plumbing.NewTagReferenceName(rel.Tag))
 	}
-	found, err := v.SourceRefs(sourcePath(r), names)
+	found, err := v.SourceRefs(SourcePath(r), names)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -297,7 +297,7 @@ func fetchHeld(ctx context.Context, r *release.Run, v release.HeldBranches) (bra
 			tags = append(tags, rel.Tag)
 		}
 	}
-	_, err = v.FetchHeld(ctx, sourcePath(r), branches, tags)
+	_, err = v.FetchHeld(ctx, SourcePath(r), branches, tags)
 	return branches, tags, missing, err
 }
 
@@ -329,15 +329,15 @@ func packageLines(ctx context.Context, r *release.Run, s Preflight, v release.Re
 					return err
 				}
 			}
-			pkgs, lock, err := linePackages(ctx, r, v, s.Cargo(release.CargoFor(r, rel.Line)), rel, held)
+			pkgs, lock, err := LinePackages(ctx, r, v, s.Cargo(release.CargoFor(r, rel.Line)), rel, held)
 			if err != nil {
 				return err
 			}
-			*res = packagedOf(pkgs, cargoVersion, lock.sum())
-			if !lock.committed {
+			*res = PackagedOf(pkgs, cargoVersion, lock.Sum())
+			if !lock.Committed {
 				r.Infof("line %s: no Cargo.lock committed; the seal pins the one verified", rel.Line)
 			}
-			released, problems, err := checkRegistry(ctx, idx, pkgs)
+			released, problems, err := CheckRegistry(ctx, idx, pkgs)
 			if err != nil {
 				return fmt.Errorf("read the registry index: %w", err)
 			}
@@ -348,8 +348,8 @@ func packageLines(ctx context.Context, r *release.Run, s Preflight, v release.Re
 				registryLeak(ctx, idx, subject, released, leakReporter(r, add))
 			}
 			summary := fmt.Sprintf("%d crate(s) packaged and verified: %s", len(pkgs), strings.Join(res.Order, ","))
-			if !lock.committed {
-				summary += "; " + lock.summary()
+			if !lock.Committed {
+				summary += "; " + lock.Summary()
 			}
 			if len(released) > 0 {
 				summary += "; already released: " + strings.Join(released, ", ")
@@ -373,7 +373,7 @@ func packageLines(ctx context.Context, r *release.Run, s Preflight, v release.Re
 func registryLeak(ctx context.Context, idx release.RegistryIndex, subject string, released []string, leak leakFunc) {
 	var when []string
 	for _, nv := range released {
-		name, version := splitNV(nv)
+		name, version := SplitNV(nv)
 		if at, ok, err := idx.PublishedAt(ctx, name, version); err == nil && ok {
 			when = append(when, fmt.Sprintf("%s (published %s)", nv, at.UTC().Format(time.RFC3339)))
 		} else {

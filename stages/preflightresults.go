@@ -108,7 +108,7 @@ func (p Packaged) Complete() bool {
 func (p Packaged) Crates() []seal.Crate {
 	var out []seal.Crate
 	for _, nv := range p.Order {
-		name, version := splitNV(nv)
+		name, version := SplitNV(nv)
 		out = append(out, seal.Crate{Name: name, Version: version, Sha256: p.Sha256[nv]})
 	}
 	return out

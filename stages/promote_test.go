@@ -176,7 +176,7 @@ func (refusingPublish) Summary() string { return "" }
 func (refusingPublish) Run(_ context.Context, r *release.Run) error {
 	refusal := &pipeline.Refusal{Err: errors.New("demo-core@1.13.1: not uploaded: the registry refused the publish token (403 Forbidden: authentication failed)"),
 		Fix: "set CARGO_REGISTRY_TOKEN (registry.token_env in embargo.toml) to a token the registry takes for publishing these crates"}
-	r.Settle(registryTakes, refusal)
+	r.Settle(RegistryTakes, refusal)
 	return refusal
 }
 

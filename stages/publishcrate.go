@@ -35,7 +35,7 @@ func publishLine(ctx context.Context, r *release.Run, idx release.RegistryIndex,
 	s := l.sealed
 	var started []*inFlight
 	for _, nv := range s.Order {
-		name, version := splitNV(nv)
+		name, version := SplitNV(nv)
 		for _, e := range unfinished(started) {
 			if l.view != nil && l.deps[name][e.name] {
 				select {
@@ -194,7 +194,7 @@ func publishCrate(ctx context.Context, r *release.Run, idx release.RegistryIndex
 			}
 			// The release has begun publicly on the registry: holding
 			// the rest back protects nothing.
-			r.Settle(registryTakes, nil)
+			r.Settle(RegistryTakes, nil)
 			return nil
 		}
 		if err := r.Gate.Allow("publish " + nv); err != nil {
@@ -219,7 +219,7 @@ func publishCrate(ctx context.Context, r *release.Run, idx release.RegistryIndex
 			// exchange failed): no upload can be made, so nothing else
 			// goes public either.
 			refusal := exchangeRefusal(nv, err)
-			r.Settle(registryTakes, refusal)
+			r.Settle(RegistryTakes, refusal)
 			return refusal
 		}
 		cg := l.cargo.WithToken(tok)
@@ -247,7 +247,7 @@ func publishCrate(ctx context.Context, r *release.Run, idx release.RegistryIndex
 			res.UploadedAt = uploadedAt(start, wallStart, up.AcceptedAt(), shown).UTC()
 			pipeline.Checkpoint("publish.uploaded")
 			c.accept()
-			r.Settle(registryTakes, nil)
+			r.Settle(RegistryTakes, nil)
 			err := waitVisible(ctx, r, idx, name, version, sum, res)
 			up.Stop()
 			return err
@@ -260,7 +260,7 @@ func publishCrate(ctx context.Context, r *release.Run, idx release.RegistryIndex
 			if pe.Status == http.StatusTooManyRequests {
 				// crates.io limits an account's publishes once its
 				// token has authenticated: the token is taken.
-				r.Settle(registryTakes, nil)
+				r.Settle(RegistryTakes, nil)
 				l.turns.limit(r.Now().Add(wait)) // the uploads now take turns
 				continue
 			}
@@ -279,7 +279,7 @@ func publishCrate(ctx context.Context, r *release.Run, idx release.RegistryIndex
 			status, answer, _ := uploadRefused(pe)
 			refusal := refusalAt(r, nv, tok, status, answer)
 			l.auth.refuse(refusal)
-			r.Settle(registryTakes, refusal)
+			r.Settle(RegistryTakes, refusal)
 			return refusal
 		case waitedFor != nil && ctx.Err() == nil:
 			// Started early, cargo failed without ever being shown an

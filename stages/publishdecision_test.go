@@ -79,8 +79,8 @@ func newPublishWorld(t *testing.T) *publishWorld {
 		for _, rel := range cfg.Releases {
 			var pkgs []cargo.Package
 			for _, nv := range publishCrates[rel.Line] {
-				name, version := splitNV(nv)
-				file := cargo.PackagedFile(worktreeDir(r, rel), name, version)
+				name, version := SplitNV(nv)
+				file := cargo.PackagedFile(LineDir(r, rel), name, version)
 				if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 					return err
 				}
@@ -90,7 +90,7 @@ func newPublishWorld(t *testing.T) *publishWorld {
 				pkgs = append(pkgs, cargo.Package{Name: name, Version: version, File: file, Sha256: sum(sealedBytes(nv))})
 			}
 			if _, err := pipeline.Step(r.Run, PackagedKey(rel.Line), func(res *Packaged) error {
-				*res = packagedOf(pkgs, publishCargo, "")
+				*res = PackagedOf(pkgs, publishCargo, "")
 				return nil
 			}); err != nil {
 				return err
@@ -217,7 +217,7 @@ func (f *fakeIndex) Serve() (*index.View, error) {
 
 // put puts nv in the index with the checksum of body.
 func (f *fakeIndex) put(nv string, body []byte, yanked bool) {
-	name, version := splitNV(nv)
+	name, version := SplitNV(nv)
 	f.add(name, version, body)
 	f.mu.Lock()
 	defer f.mu.Unlock()

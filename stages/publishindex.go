@@ -193,11 +193,11 @@ func waitVisible(ctx context.Context, r *release.Run, idx release.RegistryIndex,
 	}
 }
 
-// packagedAsSealed reports whether every sealed .crate is in the worktree
+// PackagedAsSealed reports whether every sealed .crate is in the worktree
 // with its sealed checksum.
-func packagedAsSealed(dir string, s Packaged) bool {
+func PackagedAsSealed(dir string, s Packaged) bool {
 	for _, nv := range s.Order {
-		name, version := splitNV(nv)
+		name, version := SplitNV(nv)
 		sum, err := cargo.FileSha256(cargo.PackagedFile(dir, name, version))
 		if err != nil || sum != s.Sha256[nv] {
 			return false
@@ -206,7 +206,7 @@ func packagedAsSealed(dir string, s Packaged) bool {
 	return true
 }
 
-func splitNV(nv string) (string, string) {
+func SplitNV(nv string) (string, string) {
 	for i := len(nv) - 1; i >= 0; i-- {
 		if nv[i] == '@' {
 			return nv[:i], nv[i+1:]

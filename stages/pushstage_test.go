@@ -53,7 +53,7 @@ func checkedPreflight(git *fakeGit) recordingPreflight {
 	return recordingPreflight{fn: func(r *release.Run) error {
 		c := &checking{r: r, cfg: r.Config, v: git, missingBranch: map[string]bool{}, problemLines: map[string]bool{}}
 		c.leak = leakReporter(r, c.add)
-		if err := runSteps(context.Background(), c.fetch, c.lines); err != nil {
+		if err := RunSteps(context.Background(), c.fetch, c.lines); err != nil {
 			return err
 		}
 		if len(c.findings) > 0 {
@@ -98,10 +98,10 @@ func wantPublicAtHeld(t *testing.T, r *release.Run, git *fakeGit, held map[strin
 	pub := git.publicRefs()
 	for _, rel := range r.Config.Releases {
 		if got := pub["refs/heads/"+rel.PublicBranch].Hash; got != held[rel.Line] {
-			t.Errorf("public %s at %s, want the held tip %s", rel.PublicBranch, short(got), short(held[rel.Line]))
+			t.Errorf("public %s at %s, want the held tip %s", rel.PublicBranch, Short(got), Short(held[rel.Line]))
 		}
 		if got := pub["refs/tags/"+rel.Tag].Commit; got != held[rel.Line] {
-			t.Errorf("public tag %s at %s, want the held tip %s", rel.Tag, shortOrNone(got), short(held[rel.Line]))
+			t.Errorf("public tag %s at %s, want the held tip %s", rel.Tag, shortOrNone(got), Short(held[rel.Line]))
 		}
 	}
 }
@@ -242,7 +242,7 @@ func TestLeakBeforeT0StopsTheRunAndPushesNothing(t *testing.T) {
 			leaks = append(leaks, f.Subject+": "+f.Msg)
 		}
 	}
-	want := "release 1.1: LEAK: held commit " + short(held["1.1"]) + " is reachable from public refs/heads/wip"
+	want := "release 1.1: LEAK: held commit " + Short(held["1.1"]) + " is reachable from public refs/heads/wip"
 	if len(leaks) != 1 || leaks[0] != want {
 		t.Errorf("leak findings %q, want %q", leaks, want)
 	}

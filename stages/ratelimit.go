@@ -205,7 +205,7 @@ func CountPublishes(ctx context.Context, cfg *config.Config, idx release.Registr
 			n.Lines++
 		}
 		for _, nv := range byLine[rel.Line] {
-			name, version := splitNV(nv)
+			name, version := SplitNV(nv)
 			vs, ok := known[name]
 			if !ok {
 				if vs, err = idx.Versions(ctx, name); err != nil {

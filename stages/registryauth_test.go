@@ -170,14 +170,14 @@ func TestCheckLeavesTheRegistryTokenAloneInARehearsalAndWithTrustedPublishing(t 
 // The registry is told from its index URL: crates.io's, a Gitea owner's
 // (/api/packages/OWNER/cargo), or another's.
 func TestTheRegistryIsToldFromItsIndexURL(t *testing.T) {
-	for url, want := range map[string]registryAPI{
-		"sparse+https://index.crates.io/":                         cratesIOAPI,
-		"sparse+https://git.example.org/api/packages/acme/cargo/": giteaAPI,
-		"sparse+http://127.0.0.1:3000/api/packages/acme/cargo":    giteaAPI,
-		"sparse+https://registry.example/index/":                  otherAPI,
-		"sparse+https://git.example.org/api/packages/acme/npm/":   otherAPI,
+	for url, want := range map[string]RegistryAPI{
+		"sparse+https://index.crates.io/":                         CratesIOAPI,
+		"sparse+https://git.example.org/api/packages/acme/cargo/": GiteaAPI,
+		"sparse+http://127.0.0.1:3000/api/packages/acme/cargo":    GiteaAPI,
+		"sparse+https://registry.example/index/":                  OtherAPI,
+		"sparse+https://git.example.org/api/packages/acme/npm/":   OtherAPI,
 	} {
-		if got := apiOf(url); got != want {
+		if got := APIOf(url); got != want {
 			t.Errorf("%s: %d, want %d", url, got, want)
 		}
 	}

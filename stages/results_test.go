@@ -54,7 +54,7 @@ func TestPreflightResultsOfAVersion2JournalAreReadByTheStagesAfterIt(t *testing.
 	if l, ok := CheckedLine(r, rel); !ok || l.Held != "aaaa" || l.PublicTip != "bbbb" || !slices.Equal(l.Crates, []string{"demo-core@1.0.1", "demo@1.0.1"}) {
 		t.Errorf("line = %+v, %v", l, ok)
 	}
-	s, ok := readSealed(r, rel)
+	s, ok := ReadSealed(r, rel)
 	if !ok || !slices.Equal(s.Order, []string{"demo-core@1.0.1", "demo@1.0.1"}) || s.Sha256["demo@1.0.1"] != "22" || s.Cargo != "cargo 1.95.0" || s.PinnedLock != "33" {
 		t.Errorf("sealed = %+v, %v: want the version 2 package step's", s, ok)
 	}

@@ -25,9 +25,9 @@ import (
 // before the gate; push checks again right before the first public write
 // and refuses. Without a seal.json nothing here applies.
 
-// heldFromVault is fetchHeld for a state directory restored from a bundle:
+// HeldFromVault is FetchHeld for a state directory restored from a bundle:
 // the held branches and source tags are already in the vault.
-func heldFromVault(r *release.Run, v release.HeldBranches) (branches, tags []string, missing []int, err error) {
+func HeldFromVault(r *release.Run, v release.HeldBranches) (branches, tags []string, missing []int, err error) {
 	for i, rel := range r.Config.Releases {
 		if _, ok := v.Held(rel.Branch); ok {
 			branches = append(branches, rel.Branch)
@@ -41,7 +41,7 @@ func heldFromVault(r *release.Run, v release.HeldBranches) (branches, tags []str
 	return branches, tags, missing, nil
 }
 
-func readSeal(r *release.Run) (*seal.Manifest, bool, error) {
+func ReadSeal(r *release.Run) (*seal.Manifest, bool, error) {
 	return seal.ReadManifest(SealPath(r.StateDir))
 }
 
@@ -93,7 +93,7 @@ func checkSeal(ctx context.Context, r *release.Run, v release.HeldBranches, add 
 	if r.Mode.Reseal() {
 		return nil
 	}
-	m, ok, err := readSeal(r)
+	m, ok, err := ReadSeal(r)
 	if err != nil {
 		add("seal", "move the corrupt seal.json aside and seal again with `embargo seal`", "%v", err)
 		return nil
@@ -103,21 +103,21 @@ func checkSeal(ctx context.Context, r *release.Run, v release.HeldBranches, add 
 	}
 	_, err = pipeline.Step(r.Run, SealKey(release.Preflight), func(res *pipeline.Said) error {
 		held := func(rel config.Release) (plumbing.Hash, bool) { return v.Held(rel.Branch) }
-		findings := compareSeal(r, m, held, false)
+		findings := CompareSeal(r, m, held, false)
 		for _, f := range findings {
 			add(f.Subject, f.Fix, "%s", f.Msg)
 		}
 		if !r.Mode.Rehearsal() {
 			// A rehearsal renders the advisory for its own T0, whose
 			// date it shows; the sealed one is for the real T0.
-			for _, w := range compareAdvisory(r, m) {
+			for _, w := range CompareAdvisory(r, m) {
 				r.Warnf("%s", w)
 			}
 		}
 		if len(findings) > 0 {
 			return fmt.Errorf("%w: %d", errLineProblems, len(findings))
 		}
-		*res = pipeline.Said(fmt.Sprintf("as sealed at %s: config, %d held tips, %d crates", m.SealedAt.UTC().Format("2006-01-02 15:04:05Z"), len(m.Lines), countCrates(m)))
+		*res = pipeline.Said(fmt.Sprintf("as sealed at %s: config, %d held tips, %d crates", m.SealedAt.UTC().Format("2006-01-02 15:04:05Z"), len(m.Lines), CountCrates(m)))
 		return nil
 	})
 	if err != nil && !errors.Is(err, errLineProblems) {
@@ -132,12 +132,12 @@ func SealKey(stage string) pipeline.Key[pipeline.Said] {
 	return pipeline.Key[pipeline.Said]{Stage: stage, Step: "seal"}
 }
 
-// checkSealBeforeWrites refuses a stage's public writes (done names them:
+// CheckSealBeforeWrites refuses a stage's public writes (done names them:
 // "pushed", "published") when the release is not what was sealed. It reads
 // no network and builds nothing: the held tips are in memory, the packages
 // were checked by preflight (its journal records).
-func checkSealBeforeWrites(r *release.Run, held map[string]plumbing.Hash, done string) error {
-	m, ok, err := readSeal(r)
+func CheckSealBeforeWrites(r *release.Run, held map[string]plumbing.Hash, done string) error {
+	m, ok, err := ReadSeal(r)
 	if err != nil {
 		return fmt.Errorf("nothing was %s: %w", done, err)
 	}
@@ -146,7 +146,7 @@ func checkSealBeforeWrites(r *release.Run, held map[string]plumbing.Hash, done s
 	}
 	_, err = pipeline.Step(r.Run, SealKey(r.Stage()), func(res *pipeline.Said) error {
 		tip := func(rel config.Release) (plumbing.Hash, bool) { h, ok := held[rel.Line]; return h, ok }
-		findings := compareSeal(r, m, tip, true)
+		findings := CompareSeal(r, m, tip, true)
 		if len(findings) > 0 {
 			return fmt.Errorf("the release is not what was sealed, nothing was %s: %w", done, &pipeline.FindingsError{Findings: findings})
 		}
@@ -156,10 +156,10 @@ func checkSealBeforeWrites(r *release.Run, held map[string]plumbing.Hash, done s
 	return err
 }
 
-// compareSeal lists every difference between the run and the seal m.
+// CompareSeal lists every difference between the run and the seal m.
 // requirePackages: a line whose packages this run's journal does not
 // record is a difference too (push must not rely on an unchecked build).
-func compareSeal(r *release.Run, m *seal.Manifest, held func(config.Release) (plumbing.Hash, bool), requirePackages bool) []pipeline.Finding {
+func CompareSeal(r *release.Run, m *seal.Manifest, held func(config.Release) (plumbing.Hash, bool), requirePackages bool) []pipeline.Finding {
 	cfg := r.Config
 	var out []pipeline.Finding
 	add := func(subject, fix, format string, args ...any) {
@@ -196,9 +196,9 @@ func compareSeal(r *release.Run, m *seal.Manifest, held func(config.Release) (pl
 		}
 		if h, ok := held(rel); ok && h.String() != sl.Held {
 			add(subject, fmt.Sprintf("reset %s to %s, or, %s", rel.Branch, vault.ShortHex(sl.Held), reseal),
-				"held branch %s moved since it was sealed: sealed %s, now %s", rel.Branch, vault.ShortHex(sl.Held), short(h))
+				"held branch %s moved since it was sealed: sealed %s, now %s", rel.Branch, vault.ShortHex(sl.Held), Short(h))
 		}
-		s, ok := readSealed(r, rel)
+		s, ok := ReadSealed(r, rel)
 		if ok && sl.PinnedLock != "" && s.PinnedLock != sl.PinnedLock {
 			msg := fmt.Sprintf("line %s was packaged with another Cargo.lock than the one sealed (sha256 %s, sealed %s)", rel.Line, vault.ShortHex(s.PinnedLock), vault.ShortHex(sl.PinnedLock))
 			if s.PinnedLock == "" {
@@ -254,9 +254,9 @@ func compareSeal(r *release.Run, m *seal.Manifest, held func(config.Release) (pl
 	return out
 }
 
-// compareAdvisory compares the outputs preflight just rendered with the
+// CompareAdvisory compares the outputs preflight just rendered with the
 // sealed ones.
-func compareAdvisory(r *release.Run, m *seal.Manifest) []string {
+func CompareAdvisory(r *release.Run, m *seal.Manifest) []string {
 	now := AdvisoryDigests(r)
 	if len(now) == 0 || len(m.Advisory) == 0 {
 		return nil
@@ -284,7 +284,7 @@ func AdvisoryDigests(r *release.Run) map[string]string {
 	return a.Outputs
 }
 
-func countCrates(m *seal.Manifest) int {
+func CountCrates(m *seal.Manifest) int {
 	n := 0
 	for _, l := range m.Lines {
 		n += len(l.Crates)

@@ -85,7 +85,7 @@ func sealCheckRunWithLocks(t *testing.T, cargoVersion string, pkgs map[string][]
 		for _, rel := range cfg.Releases {
 			if p, ok := pkgs[rel.Line]; ok {
 				if _, err := pipeline.Step(r.Run, PackagedKey(rel.Line), func(res *Packaged) error {
-					*res = packagedOf(p, cargoVersion, locks[rel.Line])
+					*res = PackagedOf(p, cargoVersion, locks[rel.Line])
 					return nil
 				}); err != nil {
 					return err
@@ -133,7 +133,7 @@ func findingsText(fs []pipeline.Finding) string {
 
 func TestCompareSealAsSealed(t *testing.T) {
 	r, m := sealCheckRun(t, sealCargo, sealCheckPackages())
-	if fs := compareSeal(r, m, tipsOf(heldA, heldB), true); len(fs) != 0 {
+	if fs := CompareSeal(r, m, tipsOf(heldA, heldB), true); len(fs) != 0 {
 		t.Errorf("a release as sealed has findings:\n%s", findingsText(fs))
 	}
 }
@@ -146,7 +146,7 @@ func TestCompareSealNamesEveryDifference(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Config.Description = "the text, edited"
-	fs := compareSeal(r, m, tipsOf(heldA, "3333333333333333333333333333333333333333"), true)
+	fs := CompareSeal(r, m, tipsOf(heldA, "3333333333333333333333333333333333333333"), true)
 	text := findingsText(fs)
 	for _, want := range []string{
 		"the config changed since it was sealed",
@@ -165,7 +165,7 @@ func TestCompareSealNamesEveryDifference(t *testing.T) {
 
 func TestCompareSealCargoVersion(t *testing.T) {
 	r, m := sealCheckRun(t, "cargo 1.96.0 (0000000 2026-05-01)", sealCheckPackages())
-	text := findingsText(compareSeal(r, m, tipsOf(heldA, heldB), true))
+	text := findingsText(CompareSeal(r, m, tipsOf(heldA, heldB), true))
 	if !strings.Contains(text, `cargo here is "cargo 1.96.0 (0000000 2026-05-01)", but the release was sealed with "`+sealCargo+`"`) ||
 		strings.Count(text, "cargo here is") != 1 {
 		t.Errorf("cargo version difference not said once, clearly:\n%s", text)
@@ -176,10 +176,10 @@ func TestCompareSealBeforePushNeedsCheckedPackages(t *testing.T) {
 	pkgs := sealCheckPackages()
 	delete(pkgs, "1.12")
 	r, m := sealCheckRun(t, sealCargo, pkgs)
-	if fs := compareSeal(r, m, tipsOf(heldA, heldB), false); len(fs) != 0 {
+	if fs := CompareSeal(r, m, tipsOf(heldA, heldB), false); len(fs) != 0 {
 		t.Errorf("preflight reports a line it did not package:\n%s", findingsText(fs))
 	}
-	text := findingsText(compareSeal(r, m, tipsOf(heldA, heldB), true))
+	text := findingsText(CompareSeal(r, m, tipsOf(heldA, heldB), true))
 	if !strings.Contains(text, "no packages of line 1.12 were checked against the seal") {
 		t.Errorf("push accepts unchecked packages:\n%s", text)
 	}
@@ -188,7 +188,7 @@ func TestCompareSealBeforePushNeedsCheckedPackages(t *testing.T) {
 func TestCompareSealOfAnotherRelease(t *testing.T) {
 	r, m := sealCheckRun(t, sealCargo, sealCheckPackages())
 	m.ID = "OTHER-SA-2026-009"
-	fs := compareSeal(r, m, tipsOf(heldA, heldB), true)
+	fs := CompareSeal(r, m, tipsOf(heldA, heldB), true)
 	if len(fs) != 1 || !strings.Contains(fs[0].Msg, "seal.json is for OTHER-SA-2026-009") {
 		t.Errorf("another release's seal:\n%s", findingsText(fs))
 	}
@@ -221,13 +221,13 @@ func TestHeldFromTheVaultOfARestoredDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A runner has no source clone.
-	if err := os.RemoveAll(sourcePath(r)); err != nil {
+	if err := os.RemoveAll(SourcePath(r)); err != nil {
 		t.Fatal(err)
 	}
 	if fromBundle(r) {
 		t.Fatal("a directory no bundle was restored into is marked as one")
 	}
-	if _, _, _, err := fetchHeld(context.Background(), r, v); err == nil {
+	if _, _, _, err := FetchHeld(context.Background(), r, v); err == nil {
 		t.Fatal("without the marker, preflight reads held branches from a source clone that is not there")
 	}
 
@@ -241,11 +241,11 @@ func TestHeldFromTheVaultOfARestoredDirectory(t *testing.T) {
 	if got, ok := BundleRef(r.StateDir); !ok || got != ref {
 		t.Errorf("marker: %q %v", got, ok)
 	}
-	got, gotTags, missing, err := fetchHeld(context.Background(), r, v)
+	got, gotTags, missing, err := FetchHeld(context.Background(), r, v)
 	if err != nil || len(got) != 2 || len(gotTags) != 2 || len(missing) != 0 {
 		t.Fatalf("held from vault: %v %v %v %v", got, gotTags, missing, err)
 	}
-	if _, err := workspaceAt(v, tips[cfg.Releases[0].Branch]); err != nil {
+	if _, err := WorkspaceAt(v, tips[cfg.Releases[0].Branch]); err != nil {
 		t.Errorf("the restored tip's workspace: %v", err)
 	}
 }
@@ -275,7 +275,7 @@ func TestCompareSealPinnedLockfile(t *testing.T) {
 	if err := durable.WriteFile(SealedLockPath(r.StateDir, "1.13"), []byte(sealedLock), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fs := compareSeal(r, m, tipsOf(heldA, heldB), true)
+	fs := CompareSeal(r, m, tipsOf(heldA, heldB), true)
 	text := findingsText(fs)
 	if len(fs) != 1 || !strings.Contains(text, "line 1.13 was packaged with another Cargo.lock than the one sealed") ||
 		!strings.Contains(text, "Cargo.lock: tinydep 1.0.0 -> 1.0.1") || strings.Contains(text, "otherdep") {

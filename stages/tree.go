@@ -19,7 +19,7 @@ type commitTree struct {
 	tree *object.Tree
 }
 
-func workspaceAt(v release.CommitTrees, commit plumbing.Hash) (ws *cargo.Workspace, err error) {
+func WorkspaceAt(v release.CommitTrees, commit plumbing.Hash) (ws *cargo.Workspace, err error) {
 	err = v.Locked(func() error {
 		t, err := v.Tree(commit)
 		if err != nil {
@@ -31,10 +31,10 @@ func workspaceAt(v release.CommitTrees, commit plumbing.Hash) (ws *cargo.Workspa
 	return ws, err
 }
 
-// lineCrates reads the workspace at a line's held tip and selects the
+// LineCrates reads the workspace at a line's held tip and selects the
 // line's crates from it, in publish order.
-func lineCrates(v release.CommitTrees, rel config.Release, held plumbing.Hash) ([]*cargo.Crate, error) {
-	ws, err := workspaceAt(v, held)
+func LineCrates(v release.CommitTrees, rel config.Release, held plumbing.Hash) ([]*cargo.Crate, error) {
+	ws, err := WorkspaceAt(v, held)
 	if err != nil {
 		return nil, err
 	}

@@ -19,10 +19,10 @@ import (
 // take a minute, and a token that runs out half-way fails the upload.
 const tokenMargin = 5 * time.Minute
 
-// idTokens is where the CI job's OIDC token comes from: a rehearsal's
+// IDTokens is where the CI job's OIDC token comes from: a rehearsal's
 // stand-in, the variable registry.id_token_env names (GitLab), or the
 // GitHub Actions runner's endpoint.
-func idTokens(r *release.Run) (trustpub.IDTokens, error) {
+func IDTokens(r *release.Run) (trustpub.IDTokens, error) {
 	if o := r.Targets.OIDC; o != nil {
 		r.Secrets.Remember(o.RequestToken)
 		return &trustpub.Runner{URL: o.URL, RequestToken: o.RequestToken, Remember: r.Secrets.Remember}, nil
@@ -40,9 +40,9 @@ func idTokens(r *release.Run) (trustpub.IDTokens, error) {
 	return &trustpub.Runner{URL: u, RequestToken: tok, Remember: r.Secrets.Remember}, nil
 }
 
-// exchangeClient is the registry's Trusted Publishing endpoint, at the API
+// ExchangeClient is the registry's Trusted Publishing endpoint, at the API
 // its index names.
-func exchangeClient(ctx context.Context, r *release.Run, idx release.RegistryIndex) (*trustpub.Client, error) {
+func ExchangeClient(ctx context.Context, r *release.Run, idx release.RegistryIndex) (*trustpub.Client, error) {
 	cfg, err := idx.Config(ctx)
 	if err != nil {
 		return nil, err
@@ -152,14 +152,14 @@ func (a *publishAuth) spent() error {
 // exchange gets a new token. a.mu held.
 func (a *publishAuth) exchange(ctx context.Context) error {
 	if a.ids == nil {
-		ids, err := idTokens(a.r)
+		ids, err := IDTokens(a.r)
 		if err != nil {
 			return err
 		}
 		a.ids = ids
 	}
 	if a.client == nil {
-		c, err := exchangeClient(ctx, a.r, a.idx)
+		c, err := ExchangeClient(ctx, a.r, a.idx)
 		if err != nil {
 			return err
 		}

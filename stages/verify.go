@@ -117,7 +117,7 @@ func (s Verify) Run(ctx context.Context, r *release.Run) error {
 	}
 
 	if r.Config.GHSA != nil {
-		_, err := pipeline.Step(r.Run, ghsaLiveKey, func(res *GHSAVerified) error { return verifyPublishedGHSA(ctx, r, s.GitHub, res) })
+		_, err := pipeline.Step(r.Run, ghsaLiveKey, func(res *GHSAVerified) error { return VerifyPublishedGHSA(ctx, r, s.GitHub, res) })
 		fail(err)
 	}
 
@@ -162,7 +162,7 @@ func openRegistry(ctx context.Context, r *release.Run, open release.RegistryOpen
 // verifyCrates downloads every crate of a line from the registry and
 // compares its sha256 with the sealed one, and with the index's.
 func verifyCrates(ctx context.Context, r *release.Run, reg *registryReader, openVault release.VaultOpener, rel config.Release, res *CratesVerified) error {
-	s, sealedOK, err := releaseSealed(r, rel)
+	s, sealedOK, err := ReleaseSealed(r, rel)
 	if err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func verifyCrates(ctx context.Context, r *release.Run, reg *registryReader, open
 	var problems []string
 	missing := false
 	for _, nv := range order {
-		name, version := splitNV(nv)
+		name, version := SplitNV(nv)
 		e, found, err := reg.idx.Lookup(ctx, name, version)
 		if err != nil {
 			return err
@@ -251,7 +251,7 @@ func lineVersions(r *release.Run, openVault release.VaultOpener, rel config.Rele
 	if !ok {
 		return nil, fmt.Errorf("line %s: the journal does not name its crates, and the vault has no held branch %s: %s", rel.Line, rel.Branch, next)
 	}
-	crates, err := lineCrates(v, rel, held)
+	crates, err := LineCrates(v, rel, held)
 	if err != nil {
 		return nil, err
 	}

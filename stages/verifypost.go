@@ -89,7 +89,7 @@ func verifyFeed(ctx context.Context, r *release.Run, blog *blogTip, m *templates
 	if err != nil {
 		return err
 	}
-	where := fmt.Sprintf("%s at %s of %s", r.Config.Blog.Branch, short(blog.commit.Hash), r.Targets.Blog.URL)
+	where := fmt.Sprintf("%s at %s of %s", r.Config.Blog.Branch, Short(blog.commit.Hash), r.Targets.Blog.URL)
 	res.Commit = blog.commit.Hash.String()
 	if !ok {
 		return pipeline.RerunFrom(release.Advisory, fmt.Errorf("the feed %s is not in the blog repository (%s)", feed, where))
@@ -119,7 +119,7 @@ func verifyPost(ctx context.Context, r *release.Run, blog *blogTip, m *templates
 		return postInRepo(ctx, r, blog, m, out, res)
 	}
 	res.URL, res.URLChecked = u, true
-	obs, err := pollPost(ctx, r, u, postMarkers(m))
+	obs, err := pollPost(ctx, r, u, PostMarkers(m))
 	res.Attempts = obs.attempts
 	if err != nil {
 		return err
@@ -154,9 +154,9 @@ func postURL(t release.Targets, m *templates.Model) (string, string) {
 	return u.String(), ""
 }
 
-// postMarkers are the strings a page must contain to be the post: its ID
+// PostMarkers are the strings a page must contain to be the post: its ID
 // or its title, as written or HTML-escaped.
-func postMarkers(m *templates.Model) []string {
+func PostMarkers(m *templates.Model) []string {
 	set := []string{m.ID, m.Title, html.EscapeString(m.Title)}
 	var out []string
 	for _, s := range set {
@@ -274,13 +274,13 @@ func postInRepo(ctx context.Context, r *release.Run, blog *blogTip, m *templates
 	if err != nil {
 		return err
 	}
-	where := fmt.Sprintf("%s at %s of %s", r.Config.Blog.Branch, short(blog.commit.Hash), r.Targets.Blog.URL)
+	where := fmt.Sprintf("%s at %s of %s", r.Config.Blog.Branch, Short(blog.commit.Hash), r.Targets.Blog.URL)
 	res.Commit, res.Path = blog.commit.Hash.String(), m.PostPath
 	if !ok {
 		return pipeline.RerunFrom(release.Advisory, fmt.Errorf("the post %s is not in the blog repository (%s)", m.PostPath, where))
 	}
 	found := false
-	for _, s := range postMarkers(m) {
+	for _, s := range PostMarkers(m) {
 		found = found || bytes.Contains(b, []byte(s))
 	}
 	if !found {
