@@ -14,6 +14,7 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // CrateTiming is one version's path to the index in an `embargo run`.
@@ -209,10 +210,10 @@ func RunEmbargo(ctx context.Context, s *Setup, binary string, opts RunOptions) (
 	for _, v := range versions {
 		c := CrateTiming{Version: v}
 		nv := v.NV()
-		packaged, _ := pipeline.Load(j, stages.PackagedKey(v.Line))
+		packaged, _ := pipeline.Load(j, release.PackagedKey(v.Line))
 		c.Sealed = packaged.Sha256[nv]
 		c.Packaged, _ = cargo.FileSha256(cargo.PackagedFile(filepath.Join(s.Dir, ".embargo", "work", v.Line), v.Name, v.Version))
-		published, _ := pipeline.Load(j, stages.CratePublishedKey(nv))
+		published, _ := pipeline.Load(j, release.CratePublishedKey(nv))
 		c.UploadStart, c.VisibleAt = published.CargoStarted, published.VisibleAt
 		if p, ok := puts[nv]; ok {
 			c.PutAt, c.PutEnd = p.Time, p.Time.Add(p.Duration)

@@ -244,7 +244,7 @@ func (a *app) newRun(cfg *config.Config, command release.Command, journal *pipel
 		},
 	}
 	// T0 is the world's: the gate measures the public targets' clocks.
-	r.Gate.Probe = stages.ClockProbe(r)
+	r.Gate.Probe = release.ClockProbe(r)
 	return r
 }
 
@@ -261,7 +261,7 @@ func (a *app) packageVersions(ctx context.Context, cfg *config.Config) ([]string
 	if err != nil {
 		return nil, err
 	}
-	return stages.PackageVersions(ctx, idx, cfg.Advisory.Package)
+	return release.PackageVersions(ctx, idx, cfg.Advisory.Package)
 }
 
 // looking is a run of cfg that only looks: at the journal j, reading no

@@ -19,8 +19,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/async-rs/embargo/config"
-	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // heldPatterns are the branch names a held fix usually goes by. A branch
@@ -411,5 +411,5 @@ func workspaceOf(r *git.Repository, commit plumbing.Hash) (*cargo.Workspace, err
 	if err != nil {
 		return nil, err
 	}
-	return cargo.ReadWorkspace(stages.TreeOf(t))
+	return cargo.ReadWorkspace(release.TreeOf(t))
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/release"
 )
 
@@ -39,7 +38,7 @@ func (a *app) planCommand() *cobra.Command {
 			w := a.stdout
 			// The clocks are measured while the rest is printed.
 			clocks := make(chan []pipeline.Offset, 1)
-			go func() { clocks <- stages.MeasureClocks(cmd.Context(), a.looking(cfg, nil, nil)) }()
+			go func() { clocks <- release.MeasureClocks(cmd.Context(), a.looking(cfg, nil, nil)) }()
 			fmt.Fprintf(w, "%s: %s\n", cfg.Embargo.ID, cfg.Advisory.Title)
 			a.planCalendar(cfg, now)
 			if !now.Before(cfg.T0()) {
@@ -81,14 +80,14 @@ func (a *app) planCommand() *cobra.Command {
 // lateStartSeen is what the late-start rule finds in cfg's state
 // directory, its seal and its journal (a journal of another release is
 // err, which a run stops at too). Only check looks at the public world.
-func (a *app) lateStartSeen(cfg *config.Config, now time.Time) (stages.LateStart, error) {
+func (a *app) lateStartSeen(cfg *config.Config, now time.Time) (release.LateStart, error) {
 	state := a.stateDir(cfg)
 	j, err := pipeline.OpenJournalInMemory(filepath.Join(state, "journal.json"), embargoOf(cfg), a.stageNames(), nil)
 	if err != nil {
-		return stages.LateStart{}, err
+		return release.LateStart{}, err
 	}
 	r := a.looking(cfg, j, &pipeline.Gate{T0: cfg.T0(), Window: cfg.Window, Clock: pipeline.NewFakeClock(now)})
-	return stages.JudgeLateStart(r), nil
+	return release.JudgeLateStart(r), nil
 }
 
 // planLateStart says what a run started now does with a T0 in the past,
@@ -130,14 +129,14 @@ func stageWhen(cfg *config.Config, st release.Stage) string {
 // policy: the distros notice, T0, the advisory's deadline.
 func (a *app) planCalendar(cfg *config.Config, now time.Time) {
 	w := a.stdout
-	for _, e := range stages.Calendar(cfg) {
+	for _, e := range release.Calendar(cfg) {
 		if e.Name == "T0" {
 			fmt.Fprintf(w, "T0        %s (%s)\n", e.At.Format("2006-01-02 15:04:05Z07:00"), relative(e.At, now))
 			continue
 		}
 		fmt.Fprintf(w, "%-9s %s: %s\n", e.Name, e.At.Format("2006-01-02 15:04:05Z07:00"), e.What)
 	}
-	for _, m := range stages.CalendarWarnings(cfg) {
+	for _, m := range release.CalendarWarnings(cfg) {
 		fmt.Fprintf(w, "  warning: %s\n", m)
 	}
 }
@@ -192,7 +191,7 @@ func (a *app) planCI(cfg *config.Config, now time.Time) {
 // forgotten in the config shows before T0.
 func (a *app) planVersions(ctx context.Context, cfg *config.Config) {
 	w := a.stdout
-	m, err := stages.AdvisoryModel(cfg)
+	m, err := release.AdvisoryModel(cfg)
 	if err != nil {
 		fmt.Fprintf(w, "\nadvisory: %v\n", err)
 		return
@@ -229,7 +228,7 @@ func (a *app) planClocks(cfg *config.Config, offs []pipeline.Offset) {
 	for _, o := range offs {
 		fmt.Fprintf(w, "  %-28s %-34s %s\n", o.Target, o.URL, o)
 	}
-	warnings, findings := stages.JudgeClocks(offs, cfg.Window)
+	warnings, findings := release.JudgeClocks(offs, cfg.Window)
 	for _, f := range findings {
 		fmt.Fprintf(w, "  ERROR %s\n", f)
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/release"
 )
 
@@ -46,7 +45,7 @@ type planReport struct {
 // planPublish is the release's uploads under crates.io's rate limit (see
 // writePublishForecast).
 type planPublish struct {
-	stages.PublishCount
+	release.PublishCount
 	// LimitedFor is how long after T0 the limit lets the last upload
 	// through, "" when it does not bite or the registry is not crates.io.
 	LimitedFor string `json:"limited_for,omitempty"`
@@ -84,7 +83,7 @@ func (a *app) planJSON(ctx context.Context, cfg *config.Config, now time.Time) e
 		d = d.UTC()
 		rep.Distros = &d
 	}
-	rep.CalendarWarnings = stages.CalendarWarnings(cfg)
+	rep.CalendarWarnings = release.CalendarWarnings(cfg)
 	if rep.T0Past {
 		switch l, _ := a.lateStartSeen(cfg, now); {
 		case l.Begun != "":
@@ -108,7 +107,7 @@ func (a *app) planJSON(ctx context.Context, cfg *config.Config, now time.Time) e
 	for _, rel := range cfg.Releases {
 		rep.Lines = append(rep.Lines, planLine{Line: rel.Line, Branch: rel.Branch, PublicBranch: rel.PublicBranch, Tag: rel.Tag, Crates: rel.Crates})
 	}
-	if m, err := stages.AdvisoryModel(cfg); err != nil {
+	if m, err := release.AdvisoryModel(cfg); err != nil {
 		rep.VersionsError = err.Error()
 	} else {
 		rep.Patched = m.Patched()
@@ -121,11 +120,11 @@ func (a *app) planJSON(ctx context.Context, cfg *config.Config, now time.Time) e
 		}
 		rep.NoFixSeries = m.NoFixSeries(versions)
 	}
-	rep.Clocks = stages.MeasureClocks(ctx, a.looking(cfg, nil, nil))
+	rep.Clocks = release.MeasureClocks(ctx, a.looking(cfg, nil, nil))
 	if rep.Clocks == nil {
 		rep.Clocks = []pipeline.Offset{}
 	}
-	rep.ClockWarnings, rep.ClockErrors = stages.JudgeClocks(rep.Clocks, cfg.Window)
+	rep.ClockWarnings, rep.ClockErrors = release.JudgeClocks(rep.Clocks, cfg.Window)
 	rep.Publish = a.publishForecast(ctx, cfg)
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")

@@ -7,15 +7,15 @@ import (
 	"strings"
 
 	"github.com/async-rs/embargo/config"
-	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // planPublishRate counts the versions the release uploads and predicts the
 // publish under crates.io's rate limit.
 func (a *app) planPublishRate(ctx context.Context, cfg *config.Config) {
 	w := a.stdout
-	byLine, err := stages.ReleaseVersions(cfg)
+	byLine, err := release.ReleaseVersions(cfg)
 	if err != nil {
 		fmt.Fprintf(w, "\npublish: the versions were not counted (%v)\n", err)
 		return
@@ -29,17 +29,17 @@ func (a *app) planPublishRate(ctx context.Context, cfg *config.Config) {
 }
 
 // countPublishes reads cfg's registry for what each version of byLine is.
-func (a *app) countPublishes(ctx context.Context, cfg *config.Config, byLine map[string][]string) (stages.PublishCount, error) {
+func (a *app) countPublishes(ctx context.Context, cfg *config.Config, byLine map[string][]string) (release.PublishCount, error) {
 	idx, err := a.registryIndex(cfg)
 	if err != nil {
-		return stages.PublishCount{}, err
+		return release.PublishCount{}, err
 	}
-	return stages.CountPublishes(ctx, cfg, idx, byLine)
+	return release.CountPublishes(ctx, cfg, idx, byLine)
 }
 
 // publishForecast is the same for plan --json.
 func (a *app) publishForecast(ctx context.Context, cfg *config.Config) *planPublish {
-	byLine, err := stages.ReleaseVersions(cfg)
+	byLine, err := release.ReleaseVersions(cfg)
 	if err != nil {
 		return &planPublish{Error: err.Error()}
 	}
@@ -49,7 +49,7 @@ func (a *app) publishForecast(ctx context.Context, cfg *config.Config) *planPubl
 	}
 	out := &planPublish{PublishCount: n, FitsWindow: true}
 	if onCratesIO(cfg) {
-		if wait := stages.CratesIORateLimit.Wait(n.Versions, n.NewCrates); wait > 0 {
+		if wait := release.CratesIORateLimit.Wait(n.Versions, n.NewCrates); wait > 0 {
 			out.LimitedFor, out.FitsWindow = wait.String(), wait <= cfg.Window
 		}
 	}
@@ -62,13 +62,13 @@ func onCratesIO(cfg *config.Config) bool {
 
 // writePublishForecast says how long the uploads take under crates.io's
 // limit, whether that fits the window, and the ways out when it bites.
-func writePublishForecast(w io.Writer, cfg *config.Config, n stages.PublishCount) {
+func writePublishForecast(w io.Writer, cfg *config.Config, n release.PublishCount) {
 	fmt.Fprintf(w, "\npublish: %d new version(s) of existing crates and %d new crate(s), over %d line(s)\n", n.Versions, n.NewCrates, n.Lines)
 	if !onCratesIO(cfg) {
 		fmt.Fprintf(w, "  %s is not crates.io: its rate limit, if any, is its own\n", cfg.Registry.Index)
 		return
 	}
-	rl := stages.CratesIORateLimit
+	rl := release.CratesIORateLimit
 	wait := rl.Wait(n.Versions, n.NewCrates)
 	fmt.Fprintf(w, "  crates.io lets an account publish %d new versions at once, then one every %s, and %d new crates, then one every %s\n",
 		rl.VersionBurst, shortDuration(rl.VersionEvery), rl.CrateBurst, shortDuration(rl.CrateEvery))

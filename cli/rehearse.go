@@ -14,7 +14,6 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox"
 	"github.com/async-rs/embargo/sandbox/github"
-	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/vault"
 )
@@ -54,7 +53,7 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 			out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Msg: "building the sandbox world in " + dir})
 			// What the resolution needs comes from the real registry, read
 			// only, before the sandbox exists.
-			set, err := stages.ReleaseCrates(ctx, cfg, a.stateDir(cfg), filepath.Join(dir, "resolve"))
+			set, err := release.ReleaseCrates(ctx, cfg, a.stateDir(cfg), filepath.Join(dir, "resolve"))
 			if err != nil {
 				return err
 			}
@@ -100,13 +99,13 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 			// lockfiles, as the release will.
 			state := filepath.Join(dir, "state")
 			for _, p := range set.Pinned {
-				if err := stages.PinLockfile(state, p.Line, p.Held, p.Data); err != nil {
+				if err := release.PinLockfile(state, p.Line, p.Held, p.Data); err != nil {
 					return err
 				}
 			}
 			// A sealed release is rehearsed as sealed: what it packages and
 			// uploads must be the sealed bytes.
-			sealed, err := stages.HoldRehearsalToSeal(a.stateDir(cfg), state)
+			sealed, err := release.HoldRehearsalToSeal(a.stateDir(cfg), state)
 			if err != nil {
 				return fmt.Errorf("read the release's seal: %w", err)
 			}
@@ -194,7 +193,7 @@ func (a *app) rehearsalReport(ctx context.Context, cfg *config.Config, world *sa
 	if err != nil {
 		return
 	}
-	rendered, _ := pipeline.Load(j, stages.PostRenderedKey)
+	rendered, _ := pipeline.Load(j, release.PostRenderedKey)
 	post, url := rendered.Post, rendered.URL
 	if post == "" {
 		return
@@ -228,7 +227,7 @@ func ghsaDraft(cfg *config.Config) *github.Draft {
 	if cfg.GHSA == nil {
 		return nil
 	}
-	return &github.Draft{GHSAID: cfg.GHSA.ID, Summary: cfg.Advisory.Title, Description: cfg.Description, CVEID: stages.AliasCVE(cfg)}
+	return &github.Draft{GHSAID: cfg.GHSA.ID, Summary: cfg.Advisory.Title, Description: cfg.Description, CVEID: release.AliasCVE(cfg)}
 }
 
 func ghsaRepo(cfg *config.Config) string {

@@ -17,7 +17,7 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/internal/durable"
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/seal"
 	"github.com/async-rs/embargo/stages/vault"
 )
@@ -76,10 +76,10 @@ func (a *app) seal(ctx context.Context, cfg *config.Config, push bool) error {
 	}
 	// The bytes the seal names are kept beside it first, so that a
 	// difference found later can be shown file by file.
-	if err := stages.KeepSealed(s.run, m); err != nil {
+	if err := release.KeepSealed(s.run, m); err != nil {
 		return err
 	}
-	path := stages.SealPath(state)
+	path := release.SealPath(state)
 	if err := durable.WriteFile(path, manifest, 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -219,7 +219,7 @@ func (a *app) openBundle(ctx context.Context, s *session) (*bundle.Mirror, error
 			}
 		}
 	}
-	ref, ok := stages.BundleRef(r.StateDir)
+	ref, ok := release.BundleRef(r.StateDir)
 	if !ok || cfg.Seal == nil {
 		return nil, nil
 	}

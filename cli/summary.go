@@ -9,7 +9,6 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/release"
 )
 
@@ -68,7 +67,7 @@ func summarize(cfg *config.Config, s *pipeline.StageRecord) stageSummary {
 
 // isCrateStep is whether a step of the publish stage is one version's.
 func isCrateStep(step string) bool {
-	_, ok := stages.CrateOfStep(step)
+	_, ok := release.CrateOfStep(step)
 	return ok
 }
 

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/config"
-	"github.com/async-rs/embargo/stages"
+	core "github.com/async-rs/embargo/stages/release"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -340,7 +340,7 @@ func (rl *release) postURL() string {
 	if err != nil {
 		rl.t.Fatal(err)
 	}
-	m, err := stages.AdvisoryModel(cfg)
+	m, err := core.AdvisoryModel(cfg)
 	if err != nil {
 		rl.t.Fatal(err)
 	}

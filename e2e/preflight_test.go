@@ -10,7 +10,7 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/sandbox/world"
-	"github.com/async-rs/embargo/stages"
+	core "github.com/async-rs/embargo/stages/release"
 )
 
 // Each broken release is caught by preflight: exit 1, the culprit named,
@@ -255,7 +255,7 @@ func TestAdvisoryOnTheBlogBeforeT0IsALeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := stages.AdvisoryModel(cfg)
+	m, err := core.AdvisoryModel(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,92 +6,22 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/stages/blog"
 	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/templates"
 )
 
-// OverrideDir is the folder, beside the config, whose templates replace the
-// embedded ones of the same name.
-const OverrideDir = "embargo-templates"
-
-// AdvisoryModel builds the advisory model of a config.
-func AdvisoryModel(cfg *config.Config) (*templates.Model, error) {
-	return templates.NewModel(AdvisoryInput(cfg))
-}
-
-// BlogStyle is the generator whose front matter the post carries.
-func BlogStyle(cfg *config.Config) string {
-	if cfg.Blog != nil {
-		return cfg.Blog.Style
-	}
-	return "middleman"
-}
-
-// RenderAdvisory renders every output of the advisory, the post following
-// the blog's conventions conv; versions are the package's versions on the
-// registry (for the no-fix paragraph), or nil.
-func RenderAdvisory(cfg *config.Config, m *templates.Model, conv templates.Conventions, versions []string) (*templates.Outputs, error) {
-	override := cfg.Resolve(OverrideDir)
-	if fi, err := os.Stat(override); err != nil || !fi.IsDir() {
-		override = ""
-	}
-	return templates.Render(m, BlogStyle(cfg), conv, override, versions)
-}
-
-// PackageVersions lists every version of the advisory's package pkg on
-// the registry (read only): what the advisory classifies.
-func PackageVersions(ctx context.Context, idx release.RegistryIndex, pkg string) ([]string, error) {
-	entries, err := idx.Versions(ctx, pkg)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, 0, len(entries))
-	for _, e := range entries {
-		out = append(out, e.Vers)
-	}
-	return out, nil
-}
-
-// AdvisoryOutputs is what the advisory and verify stages publish and check:
-// the model and its outputs, rendered from the config and the registry
-// (read with openIndex), the post following the blog's conventions as
-// preflight recorded them (or the seal froze them; without a record, the
-// blog's as openBlog reads it).
-func AdvisoryOutputs(ctx context.Context, r *release.Run, openIndex release.IndexOpener, openBlog release.BlogOpener) (*templates.Model, *templates.Outputs, error) {
-	m, err := AdvisoryModel(r.Config)
-	if err != nil {
-		return nil, nil, err
-	}
-	idx, err := openIndex(r.Targets.Registry, release.Clock(r.Gate))
-	if err != nil {
-		return nil, nil, err
-	}
-	versions, err := PackageVersions(ctx, idx, r.Config.Advisory.Package)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read the versions of %s: %w", r.Config.Advisory.Package, err)
-	}
-	conv, err := ConventionsToPublish(ctx, r, m, openBlog)
-	if err != nil {
-		return nil, nil, err
-	}
-	out, err := RenderAdvisory(r.Config, m, conv, versions)
-	return m, out, err
-}
-
 // checkAdvisory validates the model and renders every output, the post
 // following the blog's conventions conv, so template and data errors
 // surface before T0.
-func checkAdvisory(ctx context.Context, r *release.Run, openIndex release.IndexOpener, conv templates.Conventions, res *AdvisoryChecked, add func(subject, fix, format string, args ...any)) (*templates.Model, *templates.Outputs, error) {
+func checkAdvisory(ctx context.Context, r *release.Run, openIndex release.IndexOpener, conv templates.Conventions, res *release.AdvisoryChecked, add func(subject, fix, format string, args ...any)) (*templates.Model, *templates.Outputs, error) {
 	cfg := r.Config
-	m, err := AdvisoryModel(cfg)
+	m, err := release.AdvisoryModel(cfg)
 	if err != nil {
 		add("advisory", "", "%v", err)
 		return nil, nil, nil
@@ -109,7 +39,7 @@ func checkAdvisory(ctx context.Context, r *release.Run, openIndex release.IndexO
 	if err != nil {
 		return nil, nil, err
 	}
-	versions, err := PackageVersions(ctx, idx, cfg.Advisory.Package)
+	versions, err := release.PackageVersions(ctx, idx, cfg.Advisory.Package)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the versions of %s on the registry: %w", cfg.Advisory.Package, err)
 	}
@@ -117,7 +47,7 @@ func checkAdvisory(ctx context.Context, r *release.Run, openIndex release.IndexO
 		res.NoFix = noFix
 		r.Warnf("series %s of %s get no fix: the advisory tells their users what to upgrade to; check no maintained line is missing", strings.Join(noFix, ", "), cfg.Advisory.Package)
 	}
-	out, err := RenderAdvisory(cfg, m, conv, versions)
+	out, err := release.RenderAdvisory(cfg, m, conv, versions)
 	if err != nil {
 		add("advisory", "fix the template or the data it names", "%v", err)
 		return nil, nil, nil
@@ -168,7 +98,7 @@ func checkBlog(ctx context.Context, r *release.Run, c *blog.Clone, tip plumbing.
 		add("blog", "the advisory is public: treat the embargo as broken and follow the policy", "LEAK: %s is already on the blog's %s before T0", out.Post.Path, cfg.Blog.Branch)
 		return nil
 	}
-	change, err := BlogWants(r, c, tip, m, out.Post)
+	change, err := release.BlogWants(r, c, tip, m, out.Post)
 	if err != nil {
 		add("blog", "", "%v", err)
 		return nil

@@ -1,17 +1,14 @@
 package stages
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -53,7 +50,7 @@ func (Advisory) Plan(cfg *config.Config) []string {
 		return nil
 	}
 	var out []string
-	if m, err := AdvisoryModel(cfg); err == nil {
+	if m, err := release.AdvisoryModel(cfg); err == nil {
 		out = append(out, fmt.Sprintf("post %s on the blog's %s", m.PostPath, cfg.Blog.Branch))
 	}
 	if cfg.Blog.Feed != "" {
@@ -69,34 +66,21 @@ var blogRetry = retry.Policy{Attempts: blogAttempts, First: time.Second}
 
 const blogAttempts = 5
 
-// BlogChange is what the blog still needs: the files to write on top of
-// the tip it was computed against, or nothing.
-type BlogChange struct {
-	Tip   plumbing.Hash
-	Files map[string][]byte
-	// Replaced is set when --force replaces a post with other content.
-	Replaced bool
-}
-
-func (ch *BlogChange) Paths() string {
-	return strings.Join(slices.Sorted(maps.Keys(ch.Files)), ", ")
-}
-
 func (s Advisory) Run(ctx context.Context, r *release.Run) error {
 	if !r.Selected(release.Gate) {
 		// Run without the gate (--from, --only): the late-start rule is
 		// this stage's to apply.
-		if err := CheckLateStart(r); err != nil {
+		if err := release.CheckLateStart(r); err != nil {
 			return err
 		}
 	}
 	p := &posting{Advisory: s, r: r, cfg: r.Config}
-	return RunSteps(ctx,
-		Step(r, PostRenderedKey, p.render), // the post and the feed entry, as preflight checked them
-		Step(r, blogFetchedKey, p.clone),   // the blog's branch, fetched into the private clone
-		Step(r, postCommittedKey, p.write), // the commit, made privately: nothing public yet
-		Step(r, postPushedKey, p.push),     // the one public write, behind the gate
-		Step(r, postOnBlogKey, p.verify),   // the remote branch holds the post
+	return release.RunSteps(ctx,
+		release.Step(r, release.PostRenderedKey, p.render), // the post and the feed entry, as preflight checked them
+		release.Step(r, blogFetchedKey, p.clone),           // the blog's branch, fetched into the private clone
+		release.Step(r, postCommittedKey, p.write),         // the commit, made privately: nothing public yet
+		release.Step(r, postPushedKey, p.push),             // the one public write, behind the gate
+		release.Step(r, postOnBlogKey, p.verify),           // the remote branch holds the post
 	)
 }
 
@@ -110,30 +94,30 @@ type posting struct {
 	model    *templates.Model
 	post     templates.File
 	c        release.BlogClone
-	tip      plumbing.Hash // the blog's branch when fetched
-	change   *BlogChange   // what the blog still needs; nil when it has it all
+	tip      plumbing.Hash       // the blog's branch when fetched
+	change   *release.BlogChange // what the blog still needs; nil when it has it all
 	commit   plumbing.Hash
 	pushed   plumbing.Hash // the commit the branch must contain
 }
 
 // want is what the blog at tip still needs of the rendered post and feed.
-func (p *posting) want(tip plumbing.Hash) (*BlogChange, error) {
-	return BlogWants(p.r, p.c, tip, p.model, p.post)
+func (p *posting) want(tip plumbing.Hash) (*release.BlogChange, error) {
+	return release.BlogWants(p.r, p.c, tip, p.model, p.post)
 }
 
-func (p *posting) render(ctx context.Context, res *PostRendered) error {
+func (p *posting) render(ctx context.Context, res *release.PostRendered) error {
 	r := p.r
-	m, out, err := AdvisoryOutputs(ctx, r, p.Index, p.Blog)
+	m, out, err := release.AdvisoryOutputs(ctx, r, p.Index, p.Blog)
 	if err != nil {
 		return err
 	}
 	p.model, p.post = m, out.Post
 	sum := sha256.Sum256(p.post.Content)
 	digest := hex.EncodeToString(sum[:])
-	if checked, ok := pipeline.Load(r.Journal, AdvisoryCheckedKey); ok && checked.Outputs[p.post.Path] != "" && checked.Outputs[p.post.Path] != digest {
+	if checked, ok := pipeline.Load(r.Journal, release.AdvisoryCheckedKey); ok && checked.Outputs[p.post.Path] != "" && checked.Outputs[p.post.Path] != digest {
 		r.Warnf("the post renders differently than at preflight (the registry's versions or the templates changed since): publishing it as rendered now; `embargo render` shows it")
 	}
-	*res = PostRendered{ID: m.ID, Post: p.post.Path, Sha256: digest, URL: m.URL, Bytes: len(p.post.Content)}
+	*res = release.PostRendered{ID: m.ID, Post: p.post.Path, Sha256: digest, URL: m.URL, Bytes: len(p.post.Content)}
 	return nil
 }
 
@@ -144,7 +128,7 @@ func (p *posting) clone(ctx context.Context, res *BlogFetched) error {
 		return err
 	}
 	if p.tip, err = p.c.Fetch(ctx); err != nil {
-		return BlogFetchError(r, err)
+		return release.BlogFetchError(r, err)
 	}
 	p.pushed = p.tip
 	res.Branch, res.Tip = p.cfg.Blog.Branch, p.tip.String()
@@ -159,14 +143,14 @@ func (p *posting) write(_ context.Context, res *PostCommitted) error {
 		return err
 	}
 	if p.change == nil {
-		res.Text = fmt.Sprintf("already published: %s is on %s at %s with the rendered content", p.post.Path, p.cfg.Blog.Branch, Short(p.tip))
+		res.Text = fmt.Sprintf("already published: %s is on %s at %s with the rendered content", p.post.Path, p.cfg.Blog.Branch, release.Short(p.tip))
 		return nil
 	}
-	if p.commit, err = BlogCommit(p.r, p.c, p.change, p.model); err != nil {
+	if p.commit, err = release.BlogCommit(p.r, p.c, p.change, p.model); err != nil {
 		return err
 	}
 	res.Commit, res.Files = p.commit.String(), slices.Sorted(maps.Keys(p.change.Files))
-	res.Text = fmt.Sprintf("commit %s on %s writes %s", Short(p.commit), Short(p.tip), p.change.Paths())
+	res.Text = fmt.Sprintf("commit %s on %s writes %s", release.Short(p.commit), release.Short(p.tip), p.change.Paths())
 	return nil
 }
 
@@ -186,8 +170,8 @@ func (p *posting) push(ctx context.Context, res *PostPushed) error {
 			// Look again: the branch moved or the last try failed.
 			t, err := c.Fetch(ctx)
 			if err != nil {
-				if !Transient(err) {
-					return BlogFetchError(r, err)
+				if !release.Transient(err) {
+					return release.BlogFetchError(r, err)
 				}
 				lastErr = err
 				if err := blogBackoff(ctx, r, attempt, err); err != nil {
@@ -202,10 +186,10 @@ func (p *posting) push(ctx context.Context, res *PostPushed) error {
 				p.pushed = t
 				// An earlier attempt whose answer was lost, or
 				// someone else, published it.
-				res.Text = fmt.Sprintf("already on the blog: %s is on %s at %s with the rendered content", p.post.Path, cfg.Blog.Branch, Short(t))
+				res.Text = fmt.Sprintf("already on the blog: %s is on %s at %s with the rendered content", p.post.Path, cfg.Blog.Branch, release.Short(t))
 				return nil
 			}
-			if p.commit, err = BlogCommit(r, c, p.change, p.model); err != nil {
+			if p.commit, err = release.BlogCommit(r, c, p.change, p.model); err != nil {
 				return err
 			}
 		}
@@ -220,7 +204,7 @@ func (p *posting) push(ctx context.Context, res *PostPushed) error {
 			pipeline.Checkpoint("advisory.push.after")
 			p.pushed = p.commit
 			res.Commit, res.Parent, res.PushedAt, res.Attempts = p.commit.String(), p.change.Tip.String(), start.UTC(), attempt
-			res.Text = fmt.Sprintf("pushed %s to %s at %s", Short(p.commit), cfg.Blog.Branch, start.UTC().Format("15:04:05.000"))
+			res.Text = fmt.Sprintf("pushed %s to %s at %s", release.Short(p.commit), cfg.Blog.Branch, start.UTC().Format("15:04:05.000"))
 			if p.change.Replaced {
 				res.Replaced = p.post.Path
 				res.Text += "; replaced the post that had other content (--force)"
@@ -232,7 +216,7 @@ func (p *posting) push(ctx context.Context, res *PostPushed) error {
 			if attempt < blogAttempts {
 				r.Warnf("the blog's %s moved since it was fetched (someone pushed meanwhile): fetching it and committing the advisory again on top", cfg.Blog.Branch)
 			}
-		case Transient(err):
+		case release.Transient(err):
 			if err := blogBackoff(ctx, r, attempt, err); err != nil {
 				return err
 			}
@@ -259,88 +243,21 @@ func (p *posting) verify(ctx context.Context, res *PostOnBlog) error {
 		// Someone may have pushed on top since: fine, as long as
 		// our commit and the post are still there.
 		if remote, err = c.Fetch(ctx); err != nil {
-			return BlogFetchError(r, err)
+			return release.BlogFetchError(r, err)
 		}
 		if in, err := c.IsAncestor(p.pushed, remote); err != nil {
 			return err
 		} else if !in {
-			return fmt.Errorf("the blog's %s is at %s, which does not contain %s: someone rewrote the branch", cfg.Blog.Branch, Short(remote), Short(p.pushed))
+			return fmt.Errorf("the blog's %s is at %s, which does not contain %s: someone rewrote the branch", cfg.Blog.Branch, release.Short(remote), release.Short(p.pushed))
 		}
 		if ch, err := p.want(remote); err != nil {
 			return err
 		} else if ch != nil {
-			return fmt.Errorf("the blog's %s at %s no longer holds the rendered %s", cfg.Blog.Branch, Short(remote), ch.Paths())
+			return fmt.Errorf("the blog's %s at %s no longer holds the rendered %s", cfg.Blog.Branch, release.Short(remote), ch.Paths())
 		}
 	}
 	res.Post, res.Branch, res.Tip, res.URL = p.post.Path, cfg.Blog.Branch, remote.String(), p.model.URL
 	return nil
-}
-
-// BlogWants compares the blog at tip with the rendered post and feed and
-// returns what must still be written, or nil when the blog has it all. A
-// post with other content is an error naming the file, unless --force.
-func BlogWants(r *release.Run, c release.BlogFiles, tip plumbing.Hash, m *templates.Model, post templates.File) (*BlogChange, error) {
-	ch := &BlogChange{Tip: tip, Files: map[string][]byte{}}
-	have, exists, err := c.File(tip, post.Path)
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case !exists:
-		ch.Files[post.Path] = post.Content
-	case !bytes.Equal(have, post.Content):
-		if !r.Mode.Force {
-			return nil, &pipeline.RerunError{From: release.Advisory, Force: true, Err: fmt.Errorf("%s already exists on the blog's %s (at %s) with other content: compare it with `embargo render`; a re-run with --force replaces it",
-				post.Path, r.Config.Blog.Branch, Short(tip))}
-		}
-		r.Warnf("%s on the blog has other content: replacing it (--force)", post.Path)
-		ch.Files[post.Path] = post.Content
-		ch.Replaced = true
-	}
-	if feed := r.Config.Blog.Feed; feed != "" {
-		existing, _, err := c.File(tip, feed)
-		if err != nil {
-			return nil, err
-		}
-		updated, err := templates.UpdateFeed(existing, templates.KindFor(feed), m, feedTitle(m), siteURL(m.URL))
-		if err != nil {
-			return nil, fmt.Errorf("feed %s on the blog: %w", feed, err)
-		}
-		// UpdateFeed changes nothing when the entry is there as rendered.
-		if !bytes.Equal(updated, existing) {
-			ch.Files[feed] = updated
-		}
-	}
-	if len(ch.Files) == 0 {
-		return nil, nil
-	}
-	return ch, nil
-}
-
-// BlogCommit commits a change as the handler, now.
-func BlogCommit(r *release.Run, c release.BlogClone, ch *BlogChange, m *templates.Model) (plumbing.Hash, error) {
-	sig := Tagger(r.Config)
-	sig.When = r.Now()
-	msg := fmt.Sprintf("%s: %s\n\nSecurity advisory for %s.\n", m.ID, m.Title, m.Package)
-	return c.Commit(ch.Tip, ch.Files, sig, msg)
-}
-
-func feedTitle(m *templates.Model) string { return m.Package + " security advisories" }
-
-// siteURL is the site the post is served from: its URL's scheme and host.
-func siteURL(postURL string) string {
-	u, err := url.Parse(postURL)
-	if err != nil || u.Host == "" {
-		return ""
-	}
-	return u.Scheme + "://" + u.Host + "/"
-}
-
-func BlogFetchError(r *release.Run, err error) error {
-	if errors.Is(err, blog.ErrNoBranch) {
-		return fmt.Errorf("the blog repository %s has no branch %s: check blog.branch", r.Config.Blog.Repo, r.Config.Blog.Branch)
-	}
-	return err
 }
 
 func blogBackoff(ctx context.Context, r *release.Run, attempt int, err error) error {

@@ -13,28 +13,11 @@ import (
 
 // The advisory stage's steps.
 var (
-	PostRenderedKey  = pipeline.Key[PostRendered]{Stage: release.Advisory, Step: "render"}
 	blogFetchedKey   = pipeline.Key[BlogFetched]{Stage: release.Advisory, Step: "clone"}
 	postCommittedKey = pipeline.Key[PostCommitted]{Stage: release.Advisory, Step: "write"}
 	postPushedKey    = pipeline.Key[PostPushed]{Stage: release.Advisory, Step: "push"}
 	postOnBlogKey    = pipeline.Key[PostOnBlog]{Stage: release.Advisory, Step: "verify"}
 )
-
-// PostRendered is the render step: the post as published.
-type PostRendered struct {
-	ID     string `json:"id"`
-	Post   string `json:"post"` // its path in the blog repository
-	Sha256 string `json:"sha256"`
-	URL    string `json:"url"`
-	Bytes  int    `json:"bytes"`
-}
-
-func (p PostRendered) Summary() string {
-	if p.Post == "" {
-		return ""
-	}
-	return fmt.Sprintf("%s: %s (%d bytes)", p.ID, p.Post, p.Bytes)
-}
 
 // BlogFetched is the clone step: the blog's branch as fetched.
 type BlogFetched struct {

@@ -61,7 +61,7 @@ func checkConventions(r *release.Run, c *blog.Clone, tip plumbing.Hash, m *templ
 // checkSiteBuild runs blog.build in a scratch copy of the blog at tip with
 // the post and the feed written over it, and looks for the post's page in
 // what it built. Nothing is pushed; the copy is removed afterwards.
-func checkSiteBuild(ctx context.Context, r *release.Run, c *blog.Clone, tip plumbing.Hash, m *templates.Model, post templates.File, change *BlogChange, res *BlogChecked,
+func checkSiteBuild(ctx context.Context, r *release.Run, c *blog.Clone, tip plumbing.Hash, m *templates.Model, post templates.File, change *release.BlogChange, res *BlogChecked,
 	add func(subject, fix, format string, args ...any)) error {
 	cfg := r.Config
 	if cfg.Blog.Build == "" {
@@ -183,7 +183,7 @@ func builtPage(dir, style string, m *templates.Model) (candidates []string, foun
 		}
 		// The post's ID or title, as verify looks for it live: a site
 		// whose posts have no layout shows the body alone.
-		for _, mark := range PostMarkers(m) {
+		for _, mark := range release.PostMarkers(m) {
 			if bytes.Contains(b, []byte(mark)) {
 				return candidates, rel
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/release"
+	"github.com/async-rs/embargo/stages/release/releasetest"
 )
 
 // The advisory stage against a fake blog repository: when the post is
@@ -24,17 +25,17 @@ func blogReleaseConfig(t *testing.T) *config.Config {
 	cfg.Blog = &config.BlogSection{Repo: "https://git.example/blog.git", Branch: "main", Style: "hugo", Author: "The demo developers",
 		URL: "https://demo.rs/{{.Slug}}/", Path: "content/{{.Slug}}.md"}
 	cfg.Description = "A data race.\n"
-	cfg.Registry.Index = "sparse+" + fakeRegistry(t, sum([]byte("crate")), []byte("crate")).URL + "/index/"
+	cfg.Registry.Index = "sparse+" + fakeRegistry(t, releasetest.Sum([]byte("crate")), []byte("crate")).URL + "/index/"
 	return cfg
 }
 
 // fakeBlogRun is a run of the two-line release at now, its blog holding
 // only a home page, and the advisory stage given that blog.
-func fakeBlogRun(t *testing.T, now time.Time) (*release.Run, *pipeline.FakeClock, *fakeBlogRepo, Advisory) {
+func fakeBlogRun(t *testing.T, now time.Time) (*release.Run, *pipeline.FakeClock, *releasetest.Blog, Advisory) {
 	t.Helper()
-	r, clock, _ := fakeRun(t, blogReleaseConfig(t), now, nil)
-	b := newFakeBlog(clock, map[string][]byte{"content/_index.md": []byte("# demo\n")})
-	c := clientsWith(func(c *release.Clients) { c.Blog = b.opener(t) })
+	r, clock, _ := releasetest.Run(t, blogReleaseConfig(t), now, nil)
+	b := releasetest.NewBlog(clock, map[string][]byte{"content/_index.md": []byte("# demo\n")})
+	c := releasetest.ClientsWith(func(c *release.Clients) { c.Blog = b.Opener(t) })
 	return r, clock, b, Advisory{Blog: c.Blog, Index: c.Index}
 }
 
@@ -42,49 +43,49 @@ func fakeBlogRun(t *testing.T, now time.Time) (*release.Run, *pipeline.FakeClock
 // is ahead; at T0 one push puts the post on the blog's branch, and a
 // re-run pushes nothing.
 func TestAdvisoryPostIsPushedOnceAtT0(t *testing.T) {
-	r, clock, b, advisory := fakeBlogRun(t, fakeT0.Add(-time.Hour))
-	err := execute(t, r, pipeline.Selection{}, prepared, advisory)
+	r, clock, b, advisory := fakeBlogRun(t, releasetest.T0.Add(-time.Hour))
+	err := releasetest.Execute(t, r, pipeline.Selection{}, releasetest.Prepared, advisory)
 	var early *pipeline.EarlyError
 	if !errors.As(err, &early) {
 		t.Fatalf("run before T0: %v, want the gate's refusal", err)
 	}
-	if p := b.landed(); len(p) != 0 {
+	if p := b.Landed(); len(p) != 0 {
 		t.Fatalf("pushes before T0: %+v", p)
 	}
-	if _, ok := b.file(blogPostPath); ok {
+	if _, ok := b.OnBranch(blogPostPath); ok {
 		t.Fatal("the post is on the blog before T0")
 	}
 
-	clock.Set(fakeT0.Add(2 * time.Second))
-	if err := execute(t, r, pipeline.Selection{Only: "advisory"}, advisory); err != nil {
+	clock.Set(releasetest.T0.Add(2 * time.Second))
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "advisory"}, advisory); err != nil {
 		t.Fatalf("run at T0: %v", err)
 	}
-	p := b.landed()
+	p := b.Landed()
 	if len(p) != 1 {
 		t.Fatalf("%d pushes at T0, want 1", len(p))
 	}
-	if p[0].at.Before(fakeT0) {
-		t.Errorf("pushed at %s, before T0 %s", p[0].at, fakeT0)
+	if p[0].At.Before(releasetest.T0) {
+		t.Errorf("pushed at %s, before T0 %s", p[0].At, releasetest.T0)
 	}
-	_, out, err := AdvisoryOutputs(t.Context(), r, advisory.Index, advisory.Blog)
+	_, out, err := release.AdvisoryOutputs(t.Context(), r, advisory.Index, advisory.Blog)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if out.Post.Path != blogPostPath {
 		t.Fatalf("the post renders to %s, the test expects %s", out.Post.Path, blogPostPath)
 	}
-	if got, ok := b.file(blogPostPath); !ok || !bytes.Equal(got, out.Post.Content) {
+	if got, ok := b.OnBranch(blogPostPath); !ok || !bytes.Equal(got, out.Post.Content) {
 		t.Errorf("the blog's branch holds %q, want the rendered post", got)
 	}
-	if _, ok := b.file("content/_index.md"); !ok {
+	if _, ok := b.OnBranch("content/_index.md"); !ok {
 		t.Error("the push dropped the blog's other files")
 	}
 
 	clock.Advance(time.Minute)
-	if err := execute(t, r, pipeline.Selection{Only: "advisory"}, advisory); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "advisory"}, advisory); err != nil {
 		t.Fatalf("re-run: %v", err)
 	}
-	if n := len(b.landed()); n != 1 {
+	if n := len(b.Landed()); n != 1 {
 		t.Errorf("%d pushes after a re-run, want the first run's 1", n)
 	}
 	if res, _ := pipeline.Load(r.Journal, postPushedKey); res.Text != "nothing to push: the blog already has the post" {
@@ -95,20 +96,20 @@ func TestAdvisoryPostIsPushedOnceAtT0(t *testing.T) {
 // The push landed but its answer was lost: the next try fetches the
 // branch, finds the post and pushes nothing again.
 func TestAdvisoryWhosePushAnswerWasLostIsNotPushedTwice(t *testing.T) {
-	r, clock, b, advisory := fakeBlogRun(t, fakeT0.Add(time.Second))
+	r, clock, b, advisory := fakeBlogRun(t, releasetest.T0.Add(time.Second))
 	r.Mode.Late = true
-	b.loseAnswers = 1
+	b.LoseAnswers = 1
 	t.Cleanup(clock.Drive(time.Second)) // the retry's wait
-	if err := execute(t, r, pipeline.Selection{Only: "advisory"}, advisory); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "advisory"}, advisory); err != nil {
 		t.Fatalf("run whose answer was lost: %v", err)
 	}
-	if b.loseAnswers != 0 {
+	if b.LoseAnswers != 0 {
 		t.Fatal("the fake lost no answer: the test shows nothing")
 	}
-	if n := len(b.landed()); n != 1 {
+	if n := len(b.Landed()); n != 1 {
 		t.Errorf("%d pushes, want one: the first landed", n)
 	}
-	if _, ok := b.file(blogPostPath); !ok {
+	if _, ok := b.OnBranch(blogPostPath); !ok {
 		t.Error("the post is not on the blog")
 	}
 }

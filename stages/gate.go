@@ -27,7 +27,7 @@ func (Gate) Run(ctx context.Context, r *release.Run) error {
 		start := r.Now()
 		res.T0 = g.T0.UTC()
 		if !start.Before(g.T0) {
-			if err := CheckLateStart(r); err != nil {
+			if err := release.CheckLateStart(r); err != nil {
 				return err
 			}
 			late := start.Sub(g.T0)
@@ -49,7 +49,7 @@ func (Gate) Run(ctx context.Context, r *release.Run) error {
 		} else {
 			r.Infof("holding until T0 %s (%s from now):", g.T0.UTC().Format(time.RFC3339), g.T0.Sub(start).Round(time.Second))
 			for _, rel := range r.Config.Releases {
-				checked, _ := CheckedLine(r, rel)
+				checked, _ := release.CheckedLine(r, rel)
 				held := vault.ShortHex(checked.Held)
 				r.Infof("  %s: %s %s -> %s, tag %s", rel.Line, rel.Branch, held, rel.PublicBranch, rel.Tag)
 			}
@@ -132,7 +132,7 @@ func awaited(r *release.Run) string {
 	if r.Selected(release.Publish) {
 		versions := 0
 		for _, rel := range r.Config.Releases {
-			checked, _ := CheckedLine(r, rel)
+			checked, _ := release.CheckedLine(r, rel)
 			versions += len(checked.Crates)
 		}
 		if versions > 0 {

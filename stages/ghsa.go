@@ -3,7 +3,6 @@ package stages
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/github"
 	"github.com/async-rs/embargo/stages/release"
-	"github.com/async-rs/embargo/templates"
 )
 
 // GHSA publishes the draft GitHub repository security advisory, which
@@ -44,8 +42,8 @@ func (GHSA) Plan(cfg *config.Config) []string {
 		return nil
 	}
 	out := []string{fmt.Sprintf("publish %s of %s (%s)", g.ID, g.Repo, g.API)}
-	if m, err := AdvisoryModel(cfg); err == nil {
-		for _, v := range GHSAWant(cfg, m).Vulnerabilities {
+	if m, err := release.AdvisoryModel(cfg); err == nil {
+		for _, v := range release.GHSAWant(cfg, m).Vulnerabilities {
 			out = append(out, fmt.Sprintf("rust/%s %s, patched %s", v.Package.Name, v.VulnerableVersionRange, or(v.PatchedVersions, "by no line")))
 		}
 	}
@@ -61,25 +59,25 @@ func or(s, alt string) string {
 
 func (s GHSA) Run(ctx context.Context, r *release.Run) error {
 	g := r.Config.GHSA
-	m, err := AdvisoryModel(r.Config)
+	m, err := release.AdvisoryModel(r.Config)
 	if err != nil {
 		return err
 	}
-	c, err := GHSAClient(r, s.GitHub)
+	c, err := release.GHSAClient(r, s.GitHub)
 	if err != nil {
 		return err
 	}
-	want := GHSAWant(r.Config, m)
+	want := release.GHSAWant(r.Config, m)
 	if _, err := pipeline.Step(r.Run, ghsaReadKey, func(res *GHSARead) error {
 		a, err := c.Advisory(ctx, g.Repo, g.ID)
 		if err != nil {
-			return GHSAError(r, err)
+			return release.GHSAError(r, err)
 		}
 		res.State = a.State
 		switch a.State {
 		case "draft", "published":
 		default:
-			return &pipeline.FindingsError{Findings: []pipeline.Finding{GHSAStateFinding(r, a)}}
+			return &pipeline.FindingsError{Findings: []pipeline.Finding{release.GHSAStateFinding(r, a)}}
 		}
 		res.Text = fmt.Sprintf("%s of %s is %s", g.ID, g.Repo, a.State)
 		return nil
@@ -87,7 +85,7 @@ func (s GHSA) Run(ctx context.Context, r *release.Run) error {
 		return err
 	}
 
-	if err := AwaitGate(ctx, r); err != nil {
+	if err := release.AwaitGate(ctx, r); err != nil {
 		return err
 	}
 	if _, err := pipeline.Step(r.Run, ghsaPublishedKey, func(res *GHSAPublished) error {
@@ -95,8 +93,8 @@ func (s GHSA) Run(ctx context.Context, r *release.Run) error {
 	}); err != nil {
 		return err
 	}
-	_, err = pipeline.Step(r.Run, ghsaVerifiedKey, func(res *GHSAVerified) error {
-		return VerifyGHSA(ctx, r, c, want, res)
+	_, err = pipeline.Step(r.Run, ghsaVerifiedKey, func(res *release.GHSAVerified) error {
+		return release.VerifyGHSA(ctx, r, c, want, res)
 	})
 	return err
 }
@@ -105,7 +103,7 @@ func (s GHSA) Run(ctx context.Context, r *release.Run) error {
 var (
 	ghsaReadKey      = pipeline.Key[GHSARead]{Stage: release.GHSA, Step: "read"}
 	ghsaPublishedKey = pipeline.Key[GHSAPublished]{Stage: release.GHSA, Step: "publish"}
-	ghsaVerifiedKey  = pipeline.Key[GHSAVerified]{Stage: release.GHSA, Step: "verify"}
+	ghsaVerifiedKey  = pipeline.Key[release.GHSAVerified]{Stage: release.GHSA, Step: "verify"}
 )
 
 // GHSARead is the ghsa stage's first look at the advisory.
@@ -135,25 +133,16 @@ func (g GHSAPublished) Moments() []pipeline.Moment {
 	return []pipeline.Moment{{Name: "published_at", At: g.PublishedAt, Public: true}}
 }
 
-// GHSAVerified is the advisory read back, by the ghsa stage and by verify.
-type GHSAVerified struct {
-	State   string `json:"state,omitempty"`
-	HTMLURL string `json:"html_url,omitempty"`
-	Text    string `json:"summary,omitempty"`
-}
-
-func (g GHSAVerified) Summary() string { return g.Text }
-
 // publishGHSA looks at the advisory again and, unless it is published as
 // the release says already, sends the one PATCH that makes it so.
 func publishGHSA(ctx context.Context, r *release.Run, c release.AdvisoryAPI, want github.Update, res *GHSAPublished) error {
 	g := r.Config.GHSA
 	cur, err := c.Advisory(ctx, g.Repo, g.ID)
 	if err != nil {
-		return GHSAError(r, err)
+		return release.GHSAError(r, err)
 	}
 	res.HTMLURL = cur.HTMLURL
-	diffs := GHSADiffs(cur, want)
+	diffs := release.GHSADiffs(cur, want)
 	if cur.State == "published" && len(diffs) == 0 {
 		res.Text = fmt.Sprintf("already published as the release says: %s; nothing written", cur.HTMLURL)
 		return nil
@@ -162,10 +151,10 @@ func publishGHSA(ctx context.Context, r *release.Run, c release.AdvisoryAPI, wan
 	// GitHub replaces the credits with the list sent: those the draft has
 	// (the reporter of a private report, credited by GitHub) are kept.
 	if len(u.Credits) > 0 {
-		u.Credits = MergeCredits(cur.Credits, want.Credits)
+		u.Credits = release.MergeCredits(cur.Credits, want.Credits)
 	}
 	if cur.CVEID == nil || *cur.CVEID == "" {
-		u.CVEID = AliasCVE(r.Config) // "" leaves it unset
+		u.CVEID = release.AliasCVE(r.Config) // "" leaves it unset
 	}
 	if cur.State == "published" {
 		// Someone edited it after it was published: never overwritten
@@ -183,7 +172,7 @@ func publishGHSA(ctx context.Context, r *release.Run, c release.AdvisoryAPI, wan
 	start := r.Now()
 	a, err := c.Update(ctx, g.Repo, g.ID, u)
 	if err != nil {
-		return GHSAError(r, err)
+		return release.GHSAError(r, err)
 	}
 	pipeline.Checkpoint("ghsa.patched")
 	res.PublishedAt = start.UTC()
@@ -193,124 +182,4 @@ func publishGHSA(ctx context.Context, r *release.Run, c release.AdvisoryAPI, wan
 	res.HTMLURL, res.Vulnerabilities = a.HTMLURL, len(a.Vulnerabilities)
 	res.Text = fmt.Sprintf("published %s with %d vulnerable range(s): %s", g.ID, len(a.Vulnerabilities), a.HTMLURL)
 	return nil
-}
-
-// VerifyGHSA reads the advisory back: published, with what the release
-// says.
-func VerifyGHSA(ctx context.Context, r *release.Run, c release.AdvisoryAPI, want github.Update, res *GHSAVerified) error {
-	g := r.Config.GHSA
-	a, err := c.Advisory(ctx, g.Repo, g.ID)
-	if err != nil {
-		return GHSAError(r, err)
-	}
-	res.State, res.HTMLURL = a.State, a.HTMLURL
-	if a.State != "published" {
-		return fmt.Errorf("the GitHub advisory %s is %s, not published", g.ID, a.State)
-	}
-	if diffs := GHSADiffs(a, want); len(diffs) > 0 {
-		return &pipeline.RerunError{From: release.GHSA, Force: true, Err: fmt.Errorf("the GitHub advisory %s is published, but %s: a re-run with --force sets it as the release says", g.ID, strings.Join(diffs, "; "))}
-	}
-	res.Text = fmt.Sprintf("%s published with %d vulnerable range(s): %s", g.ID, len(a.Vulnerabilities), a.HTMLURL)
-	return nil
-}
-
-// GHSAWant is what the release sets on the advisory: one vulnerability per
-// vulnerable range, the CVSS vector or else the severity (GitHub refuses
-// both; it has no "none"), the credits of [ghsa], and the state.
-func GHSAWant(cfg *config.Config, m *templates.Model) github.Update {
-	u := github.Update{State: "published"}
-	for _, rg := range m.GHSARanges() {
-		u.Vulnerabilities = append(u.Vulnerabilities, github.Vulnerability{
-			Package:                github.Package{Ecosystem: "rust", Name: m.Package},
-			VulnerableVersionRange: rg.Vulnerable,
-			PatchedVersions:        rg.Patched,
-			// The paths of [advisory] functions, as RustSec writes them
-			// too: the same functions in every vulnerable range.
-			VulnerableFunctions: slices.Clone(m.Functions),
-		})
-	}
-	switch {
-	case m.CVSS != "":
-		u.CVSSVectorString = m.CVSS
-	case m.Severity != "" && m.Severity != "none":
-		u.Severity = m.Severity
-	}
-	for _, cr := range cfg.GHSA.GHSACredits() {
-		u.Credits = append(u.Credits, github.Credit{Login: cr.Login, Type: cr.Type})
-	}
-	return u
-}
-
-// GHSADiffs says how the advisory differs from what the release sets.
-func GHSADiffs(a *github.Advisory, want github.Update) []string {
-	var out []string
-	if a.State != "published" {
-		out = append(out, "it is "+a.State)
-	}
-	key := func(v github.Vulnerability) string {
-		return strings.Join([]string{v.Package.Ecosystem, v.Package.Name, v.VulnerableVersionRange, v.PatchedVersions, strings.Join(v.VulnerableFunctions, " ")}, "|")
-	}
-	have := map[string]bool{}
-	for _, v := range a.Vulnerabilities {
-		have[key(v)] = true
-	}
-	same := len(a.Vulnerabilities) == len(want.Vulnerabilities)
-	for _, v := range want.Vulnerabilities {
-		same = same && have[key(v)]
-	}
-	if !same {
-		out = append(out, fmt.Sprintf("its vulnerabilities are %s, not %s", describeVulns(a.Vulnerabilities), describeVulns(want.Vulnerabilities)))
-	}
-	switch {
-	case want.CVSSVectorString != "" && (a.CVSS == nil || a.CVSS.VectorString != want.CVSSVectorString):
-		out = append(out, "its CVSS vector is not advisory.cvss")
-	case want.Severity != "" && (a.Severity == nil || *a.Severity != want.Severity):
-		out = append(out, fmt.Sprintf("its severity is not %s", want.Severity))
-	}
-	for _, w := range want.Credits {
-		found := false
-		for _, c := range a.Credits {
-			found = found || (strings.EqualFold(c.Login, w.Login) && c.Type == w.Type)
-		}
-		if !found {
-			out = append(out, fmt.Sprintf("it does not credit %s as %s", w.Login, w.Type))
-		}
-	}
-	return out
-}
-
-func describeVulns(vs []github.Vulnerability) string {
-	if len(vs) == 0 {
-		return "none"
-	}
-	parts := make([]string, len(vs))
-	for i, v := range vs {
-		parts[i] = fmt.Sprintf("%s %q patched %q", v.Package.Name, v.VulnerableVersionRange, v.PatchedVersions)
-	}
-	return "[" + strings.Join(parts, ", ") + "]"
-}
-
-// MergeCredits is have, then each of want it lacks.
-func MergeCredits(have, want []github.Credit) []github.Credit {
-	out := append([]github.Credit(nil), have...)
-	for _, w := range want {
-		found := false
-		for _, c := range have {
-			found = found || (strings.EqualFold(c.Login, w.Login) && c.Type == w.Type)
-		}
-		if !found {
-			out = append(out, w)
-		}
-	}
-	return out
-}
-
-// AliasCVE is the CVE among the advisory's aliases, or "".
-func AliasCVE(cfg *config.Config) string {
-	for _, a := range cfg.Advisory.Aliases {
-		if strings.HasPrefix(strings.ToUpper(a), "CVE-") {
-			return a
-		}
-	}
-	return ""
 }

@@ -15,14 +15,7 @@ import (
 	sandbox "github.com/async-rs/embargo/sandbox/github"
 	"github.com/async-rs/embargo/stages/github"
 	"github.com/async-rs/embargo/stages/release"
-)
-
-const (
-	ghsaTokenEnv = "EMBARGO_GHSA_TOKEN"
-	ghsaToken    = "ghp_unitTestTokenNeverShown4821"
-	ghsaRepo     = "demo-org/demo"
-	ghsaID       = "GHSA-4x7m-9pqr-c2vw"
-	ghsaTitle    = "Out-of-bounds read in demo_core::get"
+	"github.com/async-rs/embargo/stages/release/releasetest"
 )
 
 // ghsaWorld is a sandbox GitHub holding the release's draft, and a run of
@@ -37,38 +30,38 @@ type ghsaWorld struct {
 func newGHSAWorld(t *testing.T, now time.Time, opts sandbox.Options) *ghsaWorld {
 	t.Helper()
 	if opts.Token == "" {
-		opts.Token = ghsaToken
+		opts.Token = releasetest.GHSAToken
 	}
 	srv, err := sandbox.Start("", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	if err := srv.AddDraft(ghsaRepo, sandbox.Draft{GHSAID: ghsaID, Summary: ghsaTitle, Description: "A read past the end."}); err != nil {
+	if err := srv.AddDraft(releasetest.GHSARepo, sandbox.Draft{GHSAID: releasetest.GHSAID, Summary: releasetest.GHSATitle, Description: "A read past the end."}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := &config.Config{
-		Embargo:  config.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0, Handler: "Jane Doe <jane@example.org>"},
+		Embargo:  config.EmbargoSection{ID: "DEMO-SA-2026-001", At: releasetest.T0, Handler: "Jane Doe <jane@example.org>"},
 		Releases: []config.Release{{Line: "1.1", Tag: "v1.1.1"}, {Line: "1.0", Tag: "v1.0.4"}},
-		Advisory: config.AdvisorySection{Title: ghsaTitle, Package: "demo-core", Severity: "high", Aliases: []string{"CVE-2026-00001"}},
-		GHSA:     &config.GHSASection{Repo: ghsaRepo, ID: ghsaID, API: srv.URL, TokenEnv: ghsaTokenEnv, Credits: []string{"octocat", "hubot:reporter"}},
+		Advisory: config.AdvisorySection{Title: releasetest.GHSATitle, Package: "demo-core", Severity: "high", Aliases: []string{"CVE-2026-00001"}},
+		GHSA:     &config.GHSASection{Repo: releasetest.GHSARepo, ID: releasetest.GHSAID, API: srv.URL, TokenEnv: releasetest.GHSATokenEnv, Credits: []string{"octocat", "hubot:reporter"}},
 		Window:   6 * time.Hour,
 		Path:     "embargo.toml",
 	}
-	r, clock, out := fakeRun(t, cfg, now, map[string]string{ghsaTokenEnv: ghsaToken})
-	r.Mode.Late = !now.Before(fakeT0) // nothing prepared these runs before T0: the operator's word
+	r, clock, out := releasetest.Run(t, cfg, now, map[string]string{releasetest.GHSATokenEnv: releasetest.GHSAToken})
+	r.Mode.Late = !now.Before(releasetest.T0) // nothing prepared these runs before T0: the operator's word
 	return &ghsaWorld{srv: srv, out: out, clock: clock, r: r}
 }
 
 // run runs the ghsa stage alone, as `embargo run --only ghsa` would.
 func (w *ghsaWorld) run(t *testing.T) error {
 	t.Helper()
-	return execute(t, w.r, pipeline.Selection{Only: release.GHSA}, GHSA{GitHub: release.RealClients().GitHub})
+	return releasetest.Execute(t, w.r, pipeline.Selection{Only: release.GHSA}, GHSA{GitHub: release.RealClients().GitHub})
 }
 
 func (w *ghsaWorld) advisory(t *testing.T) sandbox.Advisory {
 	t.Helper()
-	a, ok := w.srv.Advisory(ghsaRepo, ghsaID)
+	a, ok := w.srv.Advisory(releasetest.GHSARepo, releasetest.GHSAID)
 	if !ok {
 		t.Fatal("the draft is gone")
 	}
@@ -80,14 +73,14 @@ func (w *ghsaWorld) assertNoToken(t *testing.T, texts ...string) {
 	t.Helper()
 	j, _ := os.ReadFile(filepath.Join(w.r.StateDir, "journal.json"))
 	for _, s := range append(texts, w.out.String(), string(j)) {
-		if strings.Contains(s, ghsaToken) {
+		if strings.Contains(s, releasetest.GHSAToken) {
 			t.Errorf("the GitHub token leaked:\n%s", s)
 		}
 	}
 }
 
 func TestGHSAIsNotPublishedBeforeT0(t *testing.T) {
-	w := newGHSAWorld(t, fakeT0.Add(-time.Minute), sandbox.Options{})
+	w := newGHSAWorld(t, releasetest.T0.Add(-time.Minute), sandbox.Options{})
 	err := w.run(t)
 	var early *pipeline.EarlyError
 	if !errors.As(err, &early) {
@@ -100,7 +93,7 @@ func TestGHSAIsNotPublishedBeforeT0(t *testing.T) {
 }
 
 func TestGHSAIsPublishedAtT0WithEveryLinesRangeOnceAndReRunsWriteNothing(t *testing.T) {
-	w := newGHSAWorld(t, fakeT0.Add(time.Second), sandbox.Options{})
+	w := newGHSAWorld(t, releasetest.T0.Add(time.Second), sandbox.Options{})
 	if err := w.run(t); err != nil {
 		t.Fatalf("%v\n%s", err, w.out)
 	}
@@ -143,7 +136,7 @@ func TestGHSAIsPublishedAtT0WithEveryLinesRangeOnceAndReRunsWriteNothing(t *test
 // An advisory someone edited after it was published is never overwritten
 // without --force, and verify says it differs.
 func TestGHSAPublishedWithOtherContentIsNotOverwritten(t *testing.T) {
-	w := newGHSAWorld(t, fakeT0.Add(time.Second), sandbox.Options{})
+	w := newGHSAWorld(t, releasetest.T0.Add(time.Second), sandbox.Options{})
 	if err := w.run(t); err != nil {
 		t.Fatal(err)
 	}
@@ -172,12 +165,12 @@ func TestGHSARefusalsNameTheKeyToFix(t *testing.T) {
 		says    string
 	}{
 		{"a revoked token", sandbox.Options{Token: "another-token-0000"}, nil, "ghsa.token_env", "401"},
-		{"a read-only token", sandbox.Options{Token: "another-token-0000", ReadToken: ghsaToken}, nil, "ghsa.token_env", "403"},
+		{"a read-only token", sandbox.Options{Token: "another-token-0000", ReadToken: releasetest.GHSAToken}, nil, "ghsa.token_env", "403"},
 		{"another id", sandbox.Options{}, func(cfg *config.Config) { cfg.GHSA.ID = "GHSA-aaaa-bbbb-cccc" }, "ghsa.id", "404"},
 		{"a credit to no account", sandbox.Options{Users: []string{"octocat"}}, nil, "ghsa.credits", "422"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			w := newGHSAWorld(t, fakeT0.Add(time.Second), c.opts)
+			w := newGHSAWorld(t, releasetest.T0.Add(time.Second), c.opts)
 			if c.edit != nil {
 				c.edit(w.r.Config)
 			}
@@ -195,9 +188,9 @@ func TestGHSARefusalsNameTheKeyToFix(t *testing.T) {
 }
 
 func TestPreflightFindsADraftThatDisagreesWithTheAdvisory(t *testing.T) {
-	w := newGHSAWorld(t, fakeT0.Add(-time.Hour), sandbox.Options{})
-	w.srv.AddDraft(ghsaRepo, sandbox.Draft{GHSAID: ghsaID, Summary: "Something else", Description: "d", CVEID: "CVE-2026-99999"})
-	m, err := AdvisoryModel(w.r.Config)
+	w := newGHSAWorld(t, releasetest.T0.Add(-time.Hour), sandbox.Options{})
+	w.srv.AddDraft(releasetest.GHSARepo, sandbox.Draft{GHSAID: releasetest.GHSAID, Summary: "Something else", Description: "d", CVEID: "CVE-2026-99999"})
+	m, err := release.AdvisoryModel(w.r.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +204,7 @@ func TestPreflightFindsADraftThatDisagreesWithTheAdvisory(t *testing.T) {
 	}
 
 	// Published before T0: the advisory leaked.
-	w.srv.AddDraft(ghsaRepo, sandbox.Draft{GHSAID: ghsaID, Summary: ghsaTitle, Description: "d", State: "published"})
+	w.srv.AddDraft(releasetest.GHSARepo, sandbox.Draft{GHSAID: releasetest.GHSAID, Summary: releasetest.GHSATitle, Description: "d", State: "published"})
 	subjects = nil
 	var msgs []string
 	add = func(subject, fix, format string, args ...any) {
@@ -228,9 +221,9 @@ func TestPreflightFindsADraftThatDisagreesWithTheAdvisory(t *testing.T) {
 // GitHub replaces the credits with the list sent: the one the draft has
 // already (GitHub credits the reporter of a private report) stays.
 func TestGHSAKeepsTheCreditsTheDraftHas(t *testing.T) {
-	w := newGHSAWorld(t, fakeT0.Add(time.Second), sandbox.Options{})
-	c := github.New(w.srv.URL, github.Options{Token: ghsaToken})
-	if _, err := c.Update(t.Context(), ghsaRepo, ghsaID, github.Update{Credits: []github.Credit{{Login: "reporter-x", Type: "reporter"}}}); err != nil {
+	w := newGHSAWorld(t, releasetest.T0.Add(time.Second), sandbox.Options{})
+	c := github.New(w.srv.URL, github.Options{Token: releasetest.GHSAToken})
+	if _, err := c.Update(t.Context(), releasetest.GHSARepo, releasetest.GHSAID, github.Update{Credits: []github.Credit{{Login: "reporter-x", Type: "reporter"}}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.run(t); err != nil {
@@ -245,7 +238,7 @@ func TestGHSAKeepsTheCreditsTheDraftHas(t *testing.T) {
 // The affected functions of [advisory] functions go to GitHub too, on
 // every line's vulnerability, as RustSec lists them for every range.
 func TestGHSACarriesTheAffectedFunctions(t *testing.T) {
-	w := newGHSAWorld(t, fakeT0.Add(time.Second), sandbox.Options{})
+	w := newGHSAWorld(t, releasetest.T0.Add(time.Second), sandbox.Options{})
 	w.r.Config.Advisory.Functions = []string{"demo_core::window", "demo_core::get"}
 	if err := w.run(t); err != nil {
 		t.Fatalf("%v\n%s", err, w.out)

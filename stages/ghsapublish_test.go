@@ -11,6 +11,7 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/github"
 	"github.com/async-rs/embargo/stages/release"
+	"github.com/async-rs/embargo/stages/release/releasetest"
 )
 
 // The ghsa stage against a fake GitHub: what is written, when, and how
@@ -20,24 +21,24 @@ const ghsaAPIURL = "https://api.github.example"
 
 func ghsaReleaseConfig() *config.Config {
 	return &config.Config{
-		Embargo:  config.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0, Handler: "Jane Doe <jane@example.org>"},
+		Embargo:  config.EmbargoSection{ID: "DEMO-SA-2026-001", At: releasetest.T0, Handler: "Jane Doe <jane@example.org>"},
 		Releases: []config.Release{{Line: "1.1", Tag: "v1.1.1"}, {Line: "1.0", Tag: "v1.0.4"}},
-		Advisory: config.AdvisorySection{Title: ghsaTitle, Package: "demo-core", Severity: "high", Aliases: []string{"CVE-2026-00001"}},
-		GHSA:     &config.GHSASection{Repo: ghsaRepo, ID: ghsaID, API: ghsaAPIURL, TokenEnv: ghsaTokenEnv, Credits: []string{"octocat"}},
+		Advisory: config.AdvisorySection{Title: releasetest.GHSATitle, Package: "demo-core", Severity: "high", Aliases: []string{"CVE-2026-00001"}},
+		GHSA:     &config.GHSASection{Repo: releasetest.GHSARepo, ID: releasetest.GHSAID, API: ghsaAPIURL, TokenEnv: releasetest.GHSATokenEnv, Credits: []string{"octocat"}},
 		Window:   6 * time.Hour,
 	}
 }
 
 func draftAdvisory() github.Advisory {
-	return github.Advisory{GHSAID: ghsaID, Summary: ghsaTitle, State: "draft", HTMLURL: "https://github.example/" + ghsaRepo + "/security/advisories/" + ghsaID}
+	return github.Advisory{GHSAID: releasetest.GHSAID, Summary: releasetest.GHSATitle, State: "draft", HTMLURL: "https://github.example/" + releasetest.GHSARepo + "/security/advisories/" + releasetest.GHSAID}
 }
 
 // fakeGHSA is a run of the two-line release at now, with the stages
 // talking to gh.
-func fakeGHSA(t *testing.T, now time.Time, adv github.Advisory) (*release.Run, *pipeline.FakeClock, *fakeGitHub) {
+func fakeGHSA(t *testing.T, now time.Time, adv github.Advisory) (*release.Run, *pipeline.FakeClock, *releasetest.GitHub) {
 	t.Helper()
-	r, clock, _ := fakeRun(t, ghsaReleaseConfig(), now, map[string]string{ghsaTokenEnv: ghsaToken})
-	gh := newFakeGitHub(clock, adv)
+	r, clock, _ := releasetest.Run(t, ghsaReleaseConfig(), now, map[string]string{releasetest.GHSATokenEnv: releasetest.GHSAToken})
+	gh := releasetest.NewGitHub(clock, adv)
 	return r, clock, gh
 }
 
@@ -45,31 +46,31 @@ func fakeGHSA(t *testing.T, now time.Time, adv github.Advisory) (*release.Run, *
 // while T0 is ahead; at T0 it sends one PATCH that publishes it with every
 // line's range, and a re-run sends none.
 func TestGHSAWaitsForT0ThenPublishesOnceWithEveryLine(t *testing.T) {
-	r, clock, gh := fakeGHSA(t, fakeT0.Add(-time.Hour), draftAdvisory())
-	err := execute(t, r, pipeline.Selection{}, prepared, GHSA{GitHub: gh.client})
+	r, clock, gh := fakeGHSA(t, releasetest.T0.Add(-time.Hour), draftAdvisory())
+	err := releasetest.Execute(t, r, pipeline.Selection{}, releasetest.Prepared, GHSA{GitHub: gh.Client})
 	var early *pipeline.EarlyError
 	if !errors.As(err, &early) {
 		t.Fatalf("run before T0: %v, want the gate's refusal", err)
 	}
-	if gh.reads == 0 {
+	if gh.Reads == 0 {
 		t.Error("the draft was not read before T0: a problem with it would be found only at T0")
 	}
-	if p := gh.patches(); len(p) != 0 || gh.advisory().State != "draft" {
-		t.Fatalf("before T0: %d PATCH(es), the advisory %s; want nothing written", len(p), gh.advisory().State)
+	if p := gh.Patches(); len(p) != 0 || gh.Current().State != "draft" {
+		t.Fatalf("before T0: %d PATCH(es), the advisory %s; want nothing written", len(p), gh.Current().State)
 	}
 
-	clock.Set(fakeT0.Add(2 * time.Second))
-	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.client}); err != nil {
+	clock.Set(releasetest.T0.Add(2 * time.Second))
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.Client}); err != nil {
 		t.Fatalf("run at T0: %v", err)
 	}
-	p := gh.patches()
+	p := gh.Patches()
 	if len(p) != 1 {
 		t.Fatalf("%d PATCHes at T0, want 1", len(p))
 	}
-	if p[0].at.Before(fakeT0) {
-		t.Errorf("the PATCH was sent at %s, before T0 %s", p[0].at, fakeT0)
+	if p[0].At.Before(releasetest.T0) {
+		t.Errorf("the PATCH was sent at %s, before T0 %s", p[0].At, releasetest.T0)
 	}
-	u := p[0].u
+	u := p[0].Update
 	var ranges []string
 	for _, v := range u.Vulnerabilities {
 		ranges = append(ranges, v.Package.Ecosystem+"/"+v.Package.Name+" "+v.VulnerableVersionRange+" -> "+v.PatchedVersions)
@@ -80,15 +81,15 @@ func TestGHSAWaitsForT0ThenPublishesOnceWithEveryLine(t *testing.T) {
 	if u.State != "published" || u.Severity != "high" || u.CVEID != "CVE-2026-00001" {
 		t.Errorf("the PATCH sets state %q, severity %q, CVE %q; want published, high and the CVE of the aliases", u.State, u.Severity, u.CVEID)
 	}
-	if a := gh.advisory(); a.State != "published" {
+	if a := gh.Current(); a.State != "published" {
 		t.Errorf("after the run the advisory is %s", a.State)
 	}
 
 	clock.Advance(time.Minute)
-	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.client}); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.Client}); err != nil {
 		t.Fatalf("re-run: %v", err)
 	}
-	if n := len(gh.patches()); n != 1 {
+	if n := len(gh.Patches()); n != 1 {
 		t.Errorf("%d PATCHes after a re-run, want the first run's 1", n)
 	}
 }
@@ -97,20 +98,20 @@ func TestGHSAWaitsForT0ThenPublishesOnceWithEveryLine(t *testing.T) {
 // re-run finds the advisory published as the release says and sends
 // nothing again.
 func TestGHSAWhoseAnswerWasLostIsNotPublishedTwice(t *testing.T) {
-	r, _, gh := fakeGHSA(t, fakeT0.Add(time.Second), draftAdvisory())
+	r, _, gh := fakeGHSA(t, releasetest.T0.Add(time.Second), draftAdvisory())
 	r.Mode.Late = true
-	gh.loseAnswers = 1
-	err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.client})
+	gh.LoseAnswers = 1
+	err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.Client})
 	if err == nil || !strings.Contains(err.Error(), "connection reset") {
 		t.Fatalf("run whose answer was lost: %v, want the lost connection", err)
 	}
-	if gh.advisory().State != "published" {
+	if gh.Current().State != "published" {
 		t.Fatal("the fake did not write: the test shows nothing")
 	}
-	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.client}); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.Client}); err != nil {
 		t.Fatalf("re-run: %v", err)
 	}
-	if n := len(gh.patches()); n != 1 {
+	if n := len(gh.Patches()); n != 1 {
 		t.Errorf("%d PATCHes, want only the first run's: it was published already", n)
 	}
 }
@@ -123,20 +124,20 @@ func TestGHSAKeepsTheDraftsCVEAndCredits(t *testing.T) {
 	cve := "CVE-2026-00001"
 	adv.CVEID = &cve
 	adv.Credits = []github.Credit{{Login: "reporter-x", Type: "reporter"}}
-	r, _, gh := fakeGHSA(t, fakeT0.Add(time.Second), adv)
+	r, _, gh := fakeGHSA(t, releasetest.T0.Add(time.Second), adv)
 	r.Mode.Late = true
-	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.client}); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.Client}); err != nil {
 		t.Fatal(err)
 	}
-	p := gh.patches()
+	p := gh.Patches()
 	if len(p) != 1 {
 		t.Fatalf("%d PATCHes, want 1", len(p))
 	}
-	if p[0].u.CVEID != "" {
-		t.Errorf("the PATCH sets the CVE %q over the draft's", p[0].u.CVEID)
+	if p[0].Update.CVEID != "" {
+		t.Errorf("the PATCH sets the CVE %q over the draft's", p[0].Update.CVEID)
 	}
-	if want := []github.Credit{{Login: "reporter-x", Type: "reporter"}, {Login: "octocat", Type: "finder"}}; !slices.Equal(p[0].u.Credits, want) {
-		t.Errorf("the PATCH's credits %+v, want the draft's then [ghsa]'s %+v", p[0].u.Credits, want)
+	if want := []github.Credit{{Login: "reporter-x", Type: "reporter"}, {Login: "octocat", Type: "finder"}}; !slices.Equal(p[0].Update.Credits, want) {
+		t.Errorf("the PATCH's credits %+v, want the draft's then [ghsa]'s %+v", p[0].Update.Credits, want)
 	}
 }
 
@@ -144,33 +145,33 @@ func TestGHSAKeepsTheDraftsCVEAndCredits(t *testing.T) {
 // overwrite it and names --force; with --force it sets the content and
 // leaves the state alone (it is published already).
 func TestGHSAChangedAfterPublishingIsOnlyOverwrittenWithForce(t *testing.T) {
-	r, _, gh := fakeGHSA(t, fakeT0.Add(time.Second), draftAdvisory())
+	r, _, gh := fakeGHSA(t, releasetest.T0.Add(time.Second), draftAdvisory())
 	r.Mode.Late = true
-	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.client}); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.Client}); err != nil {
 		t.Fatal(err)
 	}
-	gh.mu.Lock()
-	gh.adv.Vulnerabilities[0].PatchedVersions = "1.0.9" // edited by hand
-	gh.mu.Unlock()
+	gh.Mu.Lock()
+	gh.Adv.Vulnerabilities[0].PatchedVersions = "1.0.9" // edited by hand
+	gh.Mu.Unlock()
 
-	err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.client})
+	err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.Client})
 	var rerun *pipeline.RerunError
 	if !errors.As(err, &rerun) || rerun.From != "ghsa" || !rerun.Force {
 		t.Fatalf("re-run over an edited advisory: %v, want a re-run of ghsa with --force named", err)
 	}
-	if n := len(gh.patches()); n != 1 {
+	if n := len(gh.Patches()); n != 1 {
 		t.Fatalf("%d PATCHes, want none beyond the first: an edit is never overwritten silently", n)
 	}
 
 	r.Mode.Force = true
-	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.client}); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.Client}); err != nil {
 		t.Fatalf("--force: %v", err)
 	}
-	p := gh.patches()
-	if len(p) != 2 || p[1].u.State != "" {
-		t.Fatalf("--force: %d PATCHes, the last setting state %q; want a second one leaving the state alone", len(p), p[len(p)-1].u.State)
+	p := gh.Patches()
+	if len(p) != 2 || p[1].Update.State != "" {
+		t.Fatalf("--force: %d PATCHes, the last setting state %q; want a second one leaving the state alone", len(p), p[len(p)-1].Update.State)
 	}
-	if got := gh.advisory().Vulnerabilities[0].PatchedVersions; got != "1.0.4" {
+	if got := gh.Current().Vulnerabilities[0].PatchedVersions; got != "1.0.4" {
 		t.Errorf("after --force line 1.0 is patched in %s, want the release's 1.0.4", got)
 	}
 }
@@ -178,35 +179,35 @@ func TestGHSAChangedAfterPublishingIsOnlyOverwrittenWithForce(t *testing.T) {
 // verify reads the advisory back: published as the release says passes;
 // withdrawn to a draft, or edited, fails, naming where a re-run starts.
 func TestVerifyReadsThePublishedAdvisoryBack(t *testing.T) {
-	r, _, gh := fakeGHSA(t, fakeT0.Add(time.Second), draftAdvisory())
+	r, _, gh := fakeGHSA(t, releasetest.T0.Add(time.Second), draftAdvisory())
 	r.Mode.Late = true
-	if err := execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.client}); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.Client}); err != nil {
 		t.Fatal(err)
 	}
-	var res GHSAVerified
-	if err := VerifyPublishedGHSA(t.Context(), r, gh.client, &res); err != nil {
+	var res release.GHSAVerified
+	if err := release.VerifyPublishedGHSA(t.Context(), r, gh.Client, &res); err != nil {
 		t.Fatalf("verify of the advisory as published: %v", err)
 	}
-	if !mentions(res.Summary(), ghsaID, "2 vulnerable range(s)") {
+	if !releasetest.Mentions(res.Summary(), releasetest.GHSAID, "2 vulnerable range(s)") {
 		t.Errorf("verify's summary %q does not name the advisory and its ranges", res.Summary())
 	}
 
-	gh.mu.Lock()
-	gh.adv.Severity = nil
-	gh.mu.Unlock()
-	err := VerifyPublishedGHSA(t.Context(), r, gh.client, &GHSAVerified{})
+	gh.Mu.Lock()
+	gh.Adv.Severity = nil
+	gh.Mu.Unlock()
+	err := release.VerifyPublishedGHSA(t.Context(), r, gh.Client, &release.GHSAVerified{})
 	var rerun *pipeline.RerunError
 	if !errors.As(err, &rerun) || rerun.From != "ghsa" || !rerun.Force || !strings.Contains(err.Error(), "severity") {
 		t.Errorf("verify of an advisory without its severity: %v, want the severity named and a re-run of ghsa --force", err)
 	}
 
-	gh.mu.Lock()
-	gh.adv.State = "draft"
-	gh.mu.Unlock()
-	if err := VerifyPublishedGHSA(t.Context(), r, gh.client, &GHSAVerified{}); err == nil || !strings.Contains(err.Error(), "not published") {
+	gh.Mu.Lock()
+	gh.Adv.State = "draft"
+	gh.Mu.Unlock()
+	if err := release.VerifyPublishedGHSA(t.Context(), r, gh.Client, &release.GHSAVerified{}); err == nil || !strings.Contains(err.Error(), "not published") {
 		t.Errorf("verify of an advisory back to a draft: %v, want it said not published", err)
 	}
-	if n := len(gh.patches()); n != 1 {
+	if n := len(gh.Patches()); n != 1 {
 		t.Errorf("verify wrote: %d PATCHes", n)
 	}
 }
@@ -215,19 +216,19 @@ func TestVerifyReadsThePublishedAdvisoryBack(t *testing.T) {
 // without one refuses before making any client: never the real API, never
 // the real token.
 func TestARehearsalNeverCallsTheRealGitHub(t *testing.T) {
-	r, _, gh := fakeGHSA(t, fakeT0.Add(time.Second), draftAdvisory())
-	rehearse(r, release.Sandbox{})
-	if _, err := GHSAClient(r, gh.client); err == nil {
+	r, _, gh := fakeGHSA(t, releasetest.T0.Add(time.Second), draftAdvisory())
+	releasetest.Rehearse(r, release.Sandbox{})
+	if _, err := release.GHSAClient(r, gh.Client); err == nil {
 		t.Fatal("a rehearsal without a sandbox GitHub got a client")
 	}
-	if len(gh.made) != 0 {
-		t.Fatalf("clients made: %q, want none", gh.made)
+	if len(gh.Made) != 0 {
+		t.Fatalf("clients made: %q, want none", gh.Made)
 	}
-	rehearse(r, release.Sandbox{GitHubAPI: "http://127.0.0.1:9/api", GitHubToken: "sandbox-token"})
-	if _, err := GHSAClient(r, gh.client); err != nil {
+	releasetest.Rehearse(r, release.Sandbox{GitHubAPI: "http://127.0.0.1:9/api", GitHubToken: "sandbox-token"})
+	if _, err := release.GHSAClient(r, gh.Client); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"http://127.0.0.1:9/api sandbox-token"}; !slices.Equal(gh.made, want) {
-		t.Errorf("clients made: %q, want only the sandbox's %q", gh.made, want)
+	if want := []string{"http://127.0.0.1:9/api sandbox-token"}; !slices.Equal(gh.Made, want) {
+		t.Errorf("clients made: %q, want only the sandbox's %q", gh.Made, want)
 	}
 }

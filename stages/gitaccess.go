@@ -104,7 +104,7 @@ func remoteFinding(r *release.Run, g gitRemote, push bool, err error) pipeline.F
 			Fix: fmt.Sprintf("check %s in %s, and that its host answers from here (`git ls-remote %s`)", g.urlKey, file, g.URL)}
 	}
 	answer := strconv.Itoa(status)
-	if said = FirstLine(said); said != "" {
+	if said = release.FirstLine(said); said != "" {
 		answer += " " + said
 	}
 	rights := "give the token in " + g.env + " push (write) rights to that repository (GitHub: a fine-grained token with Contents: write, or a classic one with repo; Gitea: a token with write:repository of an account that may write), or put one that has them in " + g.env
@@ -131,16 +131,6 @@ func remoteFinding(r *release.Run, g gitRemote, push bool, err error) pipeline.F
 	}
 	return pipeline.Finding{Subject: g.urlKey, Msg: fmt.Sprintf("%s answered %s", g.URL, answer),
 		Fix: fmt.Sprintf("check %s in %s; when the forge is down, run `embargo check` again later", g.urlKey, file)}
-}
-
-// FirstLine is the first line of a server's words, cut short: a proxy
-// may answer with a whole page.
-func FirstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return strings.TrimSpace(s)
 }
 
 // errUnread ends a check step whose remote could not be read, its finding

@@ -15,6 +15,7 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/gitserver"
 	"github.com/async-rs/embargo/stages/release"
+	"github.com/async-rs/embargo/stages/release/releasetest"
 )
 
 const (
@@ -50,7 +51,7 @@ func newGitWorld(t *testing.T, forge gitserver.Forge) *gitWorld {
 	cfg := &config.Config{
 		Path:     "embargo.toml",
 		Dir:      t.TempDir(),
-		Embargo:  config.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0},
+		Embargo:  config.EmbargoSection{ID: "DEMO-SA-2026-001", At: releasetest.T0},
 		Source:   config.SourceSection{Repo: source, Public: srv.RepoURL("public.git"), TokenEnv: gitEnv},
 		Registry: config.RegistrySection{Name: "crates-io"},
 		Blog:     &config.BlogSection{Repo: srv.RepoURL("blog.git"), Branch: "master", TokenEnv: blogEnv},
@@ -77,7 +78,7 @@ func bareWithACommit(t *testing.T, dir string) {
 	if _, err := wt.Add("README.md"); err != nil {
 		t.Fatal(err)
 	}
-	sig := &object.Signature{Name: "Jane Doe", Email: "jane@example.org", When: fakeT0.Add(-48 * time.Hour)}
+	sig := &object.Signature{Name: "Jane Doe", Email: "jane@example.org", When: releasetest.T0.Add(-48 * time.Hour)}
 	if _, err := wt.Commit("Start", &git.CommitOptions{Author: sig, Committer: sig}); err != nil {
 		t.Fatal(err)
 	}
@@ -91,9 +92,9 @@ func bareWithACommit(t *testing.T, dir string) {
 // findings and the credentials step's summary.
 func (w *gitWorld) check(t *testing.T, env map[string]string, rehearsal bool) ([]pipeline.Finding, string) {
 	t.Helper()
-	r, _, out := fakeRun(t, w.cfg, fakeT0.Add(-24*time.Hour), env)
+	r, _, out := releasetest.Run(t, w.cfg, releasetest.T0.Add(-24*time.Hour), env)
 	if rehearsal {
-		rehearse(r, release.Sandbox{Public: w.cfg.Source.Public, Blog: w.cfg.Blog.Repo})
+		releasetest.Rehearse(r, release.Sandbox{Public: w.cfg.Source.Public, Blog: w.cfg.Blog.Repo})
 	}
 	preflight := Preflight{Index: release.RealClients().Index}
 	v, err := release.RealClients().Vault(filepath.Join(r.StateDir, "vault.git"))
@@ -101,11 +102,11 @@ func (w *gitWorld) check(t *testing.T, env map[string]string, rehearsal bool) ([
 		t.Fatal(err)
 	}
 	var c *checking
-	check := recordingPreflight{fn: func(r *release.Run) error {
+	check := releasetest.Stage{Fn: func(r *release.Run) error {
 		c = &checking{Preflight: preflight, r: r, cfg: w.cfg, v: v, missingBranch: map[string]bool{}, problemLines: map[string]bool{}, unread: map[string]bool{}}
-		return RunSteps(context.Background(), c.fetch, c.credentials)
+		return release.RunSteps(context.Background(), c.fetch, c.credentials)
 	}}
-	if err := execute(t, r, pipeline.Selection{Only: "preflight"}, check); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "preflight"}, check); err != nil {
 		t.Fatalf("preflight: %v\n%s", err, out)
 	}
 	said, _ := pipeline.Load(r.Journal, credentialsKey)

@@ -53,24 +53,24 @@ func TestAJournalOfThePreviousVersionIsReadWhole(t *testing.T) {
 	lines := []string{"1.13", "1.12"}
 	versions := []string{"demo-core@1.13.1", "demo@1.13.1", "demo-core@1.12.5", "demo@1.12.5"}
 
-	readAs(t, j, FetchedKey)
+	readAs(t, j, release.FetchedKey)
 	for _, l := range lines {
-		readAs(t, j, LineCheckedKey(l))
-		if p := readAs(t, j, PackagedKey(l)); !p.Complete() {
+		readAs(t, j, release.LineCheckedKey(l))
+		if p := readAs(t, j, release.PackagedKey(l)); !p.Complete() {
 			t.Errorf("line %s: packages %+v, want every sealed checksum", l, p)
 		}
 		readAs(t, j, lineReadyKey(l))
 		readAs(t, j, cratesVerifiedKey(l))
 	}
-	readAs(t, j, ConventionsKey)
-	readAs(t, j, AdvisoryCheckedKey)
+	readAs(t, j, release.ConventionsKey)
+	readAs(t, j, release.AdvisoryCheckedKey)
 	readAs(t, j, blogCheckedKey)
 	readAs(t, j, ghsaCheckedKey)
 	readAs(t, j, credentialsKey)
 	readAs(t, j, clocksKey)
 	readAs(t, j, GateOpenedKey)
 	for _, stage := range []string{release.Push, release.Publish} {
-		readAs(t, j, HeldKey(stage))
+		readAs(t, j, release.HeldKey(stage))
 	}
 	readAs(t, j, tagsMadeKey)
 	readAs(t, j, preparedKey)
@@ -79,9 +79,9 @@ func TestAJournalOfThePreviousVersionIsReadWhole(t *testing.T) {
 	readAs(t, j, pushVerifiedKey)
 	readAs(t, j, cargoKey)
 	for _, nv := range versions {
-		readAs(t, j, CratePublishedKey(nv))
+		readAs(t, j, release.CratePublishedKey(nv))
 	}
-	readAs(t, j, PostRenderedKey)
+	readAs(t, j, release.PostRenderedKey)
 	readAs(t, j, blogFetchedKey)
 	readAs(t, j, postCommittedKey)
 	readAs(t, j, postPushedKey)

@@ -8,17 +8,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-git/go-git/v5/plumbing/object"
-
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/release"
+	"github.com/async-rs/embargo/stages/release/releasetest"
 )
 
 // readingPreflight is a preflight that does the conventions step on the
 // blog open gives, and nothing else: what the advisory stage depends on
 // of preflight here.
-func readingPreflight(open release.BlogOpener) recordingPreflight {
-	return recordingPreflight{fn: func(r *release.Run) error {
+func readingPreflight(open release.BlogOpener) releasetest.Stage {
+	return releasetest.Stage{Fn: func(r *release.Run) error {
 		c, err := open("", r.Targets.Blog.URL, r.Config.Blog.Branch, nil)
 		if err != nil {
 			return err
@@ -28,35 +27,22 @@ func readingPreflight(open release.BlogOpener) recordingPreflight {
 	}}
 }
 
-// pushOther is someone else's push to the blog: files written on top of
-// the branch.
-func (b *fakeBlogRepo) pushOther(t *testing.T, files map[string][]byte) {
-	t.Helper()
-	c, err := b.Commit(b.tip, files, object.Signature{Name: "Someone", When: b.clock.Now()}, "A post\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Push(context.Background(), c); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // The blog's hugo posts write their one tag as a string and are dated by
 // day; preflight reads that before T0, and the post follows it. A post of
 // another shape pushed to the blog before T0 changes nothing: at T0 the
 // advisory stage publishes the post preflight checked, byte for byte, and
 // never the one the blog's posts would now suggest.
 func TestTheAdvisoryPublishesThePostAsCheckedBeforeT0(t *testing.T) {
-	r, clock, b, advisory := fakeBlogRun(t, fakeT0.Add(-time.Hour))
-	b.pushOther(t, map[string][]byte{"content/hello.md": []byte("---\ntitle: Hello\ndate: 2026-01-10\ntags: news\nauthor: Ann\n---\n\nHi.\n")})
-	pushes := len(b.landed())
+	r, clock, b, advisory := fakeBlogRun(t, releasetest.T0.Add(-time.Hour))
+	b.PushOther(t, map[string][]byte{"content/hello.md": []byte("---\ntitle: Hello\ndate: 2026-01-10\ntags: news\nauthor: Ann\n---\n\nHi.\n")})
+	pushes := len(b.Landed())
 
-	err := execute(t, r, pipeline.Selection{}, readingPreflight(advisory.Blog), advisory)
+	err := releasetest.Execute(t, r, pipeline.Selection{}, readingPreflight(advisory.Blog), advisory)
 	var early *pipeline.EarlyError
 	if !errors.As(err, &early) {
 		t.Fatalf("run before T0: %v, want the gate's refusal", err)
 	}
-	_, checked, err := AdvisoryOutputs(t.Context(), r, advisory.Index, advisory.Blog)
+	_, checked, err := release.AdvisoryOutputs(t.Context(), r, advisory.Index, advisory.Blog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,29 +52,29 @@ func TestTheAdvisoryPublishesThePostAsCheckedBeforeT0(t *testing.T) {
 
 	// Before T0, someone posts with tags as a list and a full timestamp.
 	clock.Advance(30 * time.Minute)
-	b.pushOther(t, map[string][]byte{"content/later.md": []byte("---\ntitle: Later\ndate: 2026-12-01T13:00:00Z\ntags: [news, release]\nauthor: Ann\nsummary: s\n---\n\nHi.\n")})
+	b.PushOther(t, map[string][]byte{"content/later.md": []byte("---\ntitle: Later\ndate: 2026-12-01T13:00:00Z\ntags: [news, release]\nauthor: Ann\nsummary: s\n---\n\nHi.\n")})
 	pushes++
 
-	clock.Set(fakeT0.Add(2 * time.Second))
-	if err := execute(t, r, pipeline.Selection{Only: "advisory"}, advisory); err != nil {
+	clock.Set(releasetest.T0.Add(2 * time.Second))
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "advisory"}, advisory); err != nil {
 		t.Fatalf("run at T0: %v", err)
 	}
-	if n := len(b.landed()); n != pushes+1 {
+	if n := len(b.Landed()); n != pushes+1 {
 		t.Fatalf("%d pushes at T0, want 1", n-pushes)
 	}
-	got, ok := b.file(blogPostPath)
+	got, ok := b.OnBranch(blogPostPath)
 	if !ok || !bytes.Equal(got, checked.Post.Content) {
 		t.Errorf("the blog holds\n%s\nwant the post checked before T0:\n%s", got, checked.Post.Content)
 	}
-	if rendered, _ := pipeline.Load(r.Journal, PostRenderedKey); rendered.Sha256 != sum(checked.Post.Content) {
-		t.Errorf("the advisory stage rendered %s, preflight %s", rendered.Sha256, sum(checked.Post.Content))
+	if rendered, _ := pipeline.Load(r.Journal, release.PostRenderedKey); rendered.Sha256 != releasetest.Sum(checked.Post.Content) {
+		t.Errorf("the advisory stage rendered %s, preflight %s", rendered.Sha256, releasetest.Sum(checked.Post.Content))
 	}
 
 	// preflight again after T0 keeps what it read before T0.
-	if err := execute(t, r, pipeline.Selection{Only: "preflight"}, readingPreflight(advisory.Blog)); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "preflight"}, readingPreflight(advisory.Blog)); err != nil {
 		t.Fatal(err)
 	}
-	if pc, _ := pipeline.Load(r.Journal, ConventionsKey); !strings.HasPrefix(pc.Kept, "as read at ") || pc.Conventions.Tags != "string" {
+	if pc, _ := pipeline.Load(r.Journal, release.ConventionsKey); !strings.HasPrefix(pc.Kept, "as read at ") || pc.Conventions.Tags != "string" {
 		t.Errorf("preflight after T0 recorded %+v, want what it read before T0", pc)
 	}
 }
@@ -96,13 +82,13 @@ func TestTheAdvisoryPublishesThePostAsCheckedBeforeT0(t *testing.T) {
 // A state directory without a record (a fresh machine's `run --only
 // advisory`): the post follows the blog's posts as they are.
 func TestWithoutARecordThePostFollowsTheBlogAsItIs(t *testing.T) {
-	r, _, b, advisory := fakeBlogRun(t, fakeT0.Add(time.Second))
+	r, _, b, advisory := fakeBlogRun(t, releasetest.T0.Add(time.Second))
 	r.Mode.Late = true
-	b.pushOther(t, map[string][]byte{"content/hello.md": []byte("---\ntitle: Hello\ndate: 2026-01-10\ntags: news\nauthor: Ann\n---\n\nHi.\n")})
-	if err := execute(t, r, pipeline.Selection{Only: "advisory"}, advisory); err != nil {
+	b.PushOther(t, map[string][]byte{"content/hello.md": []byte("---\ntitle: Hello\ndate: 2026-01-10\ntags: news\nauthor: Ann\n---\n\nHi.\n")})
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "advisory"}, advisory); err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	if got, _ := b.file(blogPostPath); !bytes.Contains(got, []byte("\ntags: security\n")) {
+	if got, _ := b.OnBranch(blogPostPath); !bytes.Contains(got, []byte("\ntags: security\n")) {
 		t.Errorf("the post does not follow the blog's posts:\n%s", got)
 	}
 }

@@ -37,13 +37,13 @@ func (s Preflight) Run(ctx context.Context, r *release.Run) error {
 	defer cancel()
 	clocks := startClocks(ctx, r) // the targets' clocks, while the rest runs
 	warnOfTheCalendar(r)
-	v, err := s.Vault(VaultPath(r.StateDir))
+	v, err := s.Vault(release.VaultPath(r.StateDir))
 	if err != nil {
 		return err
 	}
 	c := &checking{Preflight: s, r: r, cfg: r.Config, v: v, missingBranch: map[string]bool{}, problemLines: map[string]bool{}, unread: map[string]bool{}}
 	c.leak = leakReporter(r, c.add)
-	if err := RunSteps(ctx,
+	if err := release.RunSteps(ctx,
 		c.fetch,       // the held branches and the public refs, read into the vault
 		c.lines,       // each line: fast-forward, leaks, tags, versions
 		c.packages,    // each sound line packaged and verified, and compared with the registry
@@ -101,7 +101,7 @@ func warnOfTheCalendar(r *release.Run) {
 	if r.Mode.Rehearsal() {
 		return
 	}
-	for _, w := range CalendarWarnings(r.Config) {
+	for _, w := range release.CalendarWarnings(r.Config) {
 		r.Warnf("%s", w)
 	}
 }
@@ -119,7 +119,7 @@ func (c *checking) judgeLateStart() {
 		return
 	}
 	t0, ago := r.Gate.T0.UTC().Format(time.RFC3339), now.Sub(r.Gate.T0).Round(time.Second)
-	switch l := JudgeLateStart(r); {
+	switch l := release.JudgeLateStart(r); {
 	case l.Proceeds():
 		r.Infof("%s", l.Says(r.Gate.T0, ago))
 	case r.Mode.Late:
@@ -133,8 +133,8 @@ func (c *checking) judgeLateStart() {
 
 func (c *checking) fetch(ctx context.Context) error {
 	r, cfg, v := c.r, c.cfg, c.v
-	_, err := pipeline.Step(r.Run, FetchedKey, func(res *Fetched) error {
-		present, tags, missing, err := FetchHeld(ctx, r, v)
+	_, err := pipeline.Step(r.Run, release.FetchedKey, func(res *release.Fetched) error {
+		present, tags, missing, err := release.FetchHeld(ctx, r, v)
 		if err != nil {
 			return err
 		}
@@ -180,7 +180,7 @@ func (c *checking) lines(context.Context) error {
 			}
 			continue
 		}
-		if _, err := pipeline.Step(c.r.Run, LineCheckedKey(rel.Line), func(res *LineChecked) error {
+		if _, err := pipeline.Step(c.r.Run, release.LineCheckedKey(rel.Line), func(res *release.LineChecked) error {
 			before := len(c.findings)
 			res.Held = held.String()
 			checkLine(c.v, c.cfg, i, rel, held, c.afterT0, res, c.add, c.leak)
@@ -208,8 +208,8 @@ func (c *checking) packages(ctx context.Context) error {
 func (c *checking) advisory(ctx context.Context) error {
 	r, afterT0 := c.r, c.afterT0
 	c.conventions(ctx)
-	conv, _, _ := RecordedConventions(r)
-	if _, err := pipeline.Step(r.Run, AdvisoryCheckedKey, func(res *AdvisoryChecked) (err error) {
+	conv, _, _ := release.RecordedConventions(r)
+	if _, err := pipeline.Step(r.Run, release.AdvisoryCheckedKey, func(res *release.AdvisoryChecked) (err error) {
 		c.model, c.outputs, err = checkAdvisory(ctx, r, c.Index, conv, res, c.add)
 		return err
 	}); err != nil {
@@ -272,35 +272,6 @@ func (c *checking) credentials(ctx context.Context) error {
 	return err
 }
 
-// FetchHeld copies the held branches and any release tags already made from
-// the source clone into the vault; missing lists the lines whose branch is
-// absent.
-func FetchHeld(ctx context.Context, r *release.Run, v release.HeldBranches) (branches, tags []string, missing []int, err error) {
-	if fromBundle(r) {
-		return HeldFromVault(r, v) // restored from a sealed bundle: no source clone here
-	}
-	var names []plumbing.ReferenceName
-	for _, rel := range r.Config.Releases {
-		names = append(names, plumbing.NewBranchReferenceName(rel.Branch), plumbing.NewTagReferenceName(rel.Tag))
-	}
-	found, err := v.SourceRefs(SourcePath(r), names)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	for i, rel := range r.Config.Releases {
-		if _, ok := found[plumbing.NewBranchReferenceName(rel.Branch)]; ok {
-			branches = append(branches, rel.Branch)
-		} else {
-			missing = append(missing, i)
-		}
-		if _, ok := found[plumbing.NewTagReferenceName(rel.Tag)]; ok {
-			tags = append(tags, rel.Tag)
-		}
-	}
-	_, err = v.FetchHeld(ctx, SourcePath(r), branches, tags)
-	return branches, tags, missing, err
-}
-
 // packageLines packages every sound line's crates in a worktree of its held
 // tip, with verification, records the sha256 of each .crate (what publish
 // must reproduce at T0) and compares them with the registry.
@@ -322,22 +293,22 @@ func packageLines(ctx context.Context, r *release.Run, s Preflight, v release.Re
 		}
 		held, _ := v.Held(rel.Branch)
 		subject := "release " + rel.Line
-		_, err := pipeline.Step(r.Run, PackagedKey(rel.Line), func(res *Packaged) error {
+		_, err := pipeline.Step(r.Run, release.PackagedKey(rel.Line), func(res *release.Packaged) error {
 			if cargoVersion == "" {
 				var err error
 				if cargoVersion, err = s.Cargo(release.CargoFor(r, rel.Line)).Version(ctx); err != nil {
 					return err
 				}
 			}
-			pkgs, lock, err := LinePackages(ctx, r, v, s.Cargo(release.CargoFor(r, rel.Line)), rel, held)
+			pkgs, lock, err := release.LinePackages(ctx, r, v, s.Cargo(release.CargoFor(r, rel.Line)), rel, held)
 			if err != nil {
 				return err
 			}
-			*res = PackagedOf(pkgs, cargoVersion, lock.Sum())
+			*res = release.PackagedOf(pkgs, cargoVersion, lock.Sum())
 			if !lock.Committed {
 				r.Infof("line %s: no Cargo.lock committed; the seal pins the one verified", rel.Line)
 			}
-			released, problems, err := CheckRegistry(ctx, idx, pkgs)
+			released, problems, err := release.CheckRegistry(ctx, idx, pkgs)
 			if err != nil {
 				return fmt.Errorf("read the registry index: %w", err)
 			}
@@ -373,7 +344,7 @@ func packageLines(ctx context.Context, r *release.Run, s Preflight, v release.Re
 func registryLeak(ctx context.Context, idx release.RegistryIndex, subject string, released []string, leak leakFunc) {
 	var when []string
 	for _, nv := range released {
-		name, version := SplitNV(nv)
+		name, version := release.SplitNV(nv)
 		if at, ok, err := idx.PublishedAt(ctx, name, version); err == nil && ok {
 			when = append(when, fmt.Sprintf("%s (published %s)", nv, at.UTC().Format(time.RFC3339)))
 		} else {

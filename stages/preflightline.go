@@ -12,7 +12,7 @@ import (
 
 // checkLine runs the per-line checks, reporting problems through add and
 // recording what later stages need in res.
-func checkLine(v release.PublicHistory, cfg *config.Config, idx int, rel config.Release, held plumbing.Hash, afterT0 bool, res *LineChecked,
+func checkLine(v release.PublicHistory, cfg *config.Config, idx int, rel config.Release, held plumbing.Hash, afterT0 bool, res *release.LineChecked,
 	add func(subject, fix, format string, args ...any), leak leakFunc) {
 	subject := "release " + rel.Line
 	key := func(k string) string { return fmt.Sprintf("release[%d].%s in %s", idx+1, k, cfg.Path) }
@@ -25,10 +25,10 @@ func checkLine(v release.PublicHistory, cfg *config.Config, idx int, rel config.
 		return
 	case pushed:
 		if !afterT0 {
-			leak(subject, "%s is already at the held tip %s before T0", rel.PublicBranch, Short(held))
+			leak(subject, "%s is already at the held tip %s before T0", rel.PublicBranch, release.Short(held))
 		}
 		res.PublicTip = public.String()
-		res.Text = fmt.Sprintf("%s already at %s (pushed)", rel.PublicBranch, Short(held))
+		res.Text = fmt.Sprintf("%s already at %s (pushed)", rel.PublicBranch, release.Short(held))
 	default:
 		ff, err := v.IsAncestor(public, held)
 		if err != nil {
@@ -36,7 +36,7 @@ func checkLine(v release.PublicHistory, cfg *config.Config, idx int, rel config.
 			return
 		}
 		if !ff {
-			add(subject, fmt.Sprintf("rebase %s onto the public %s (now %s), then re-run", rel.Branch, rel.PublicBranch, Short(public)),
+			add(subject, fmt.Sprintf("rebase %s onto the public %s (now %s), then re-run", rel.Branch, rel.PublicBranch, release.Short(public)),
 				"held branch %s does not fast-forward public %s", rel.Branch, rel.PublicBranch)
 			return
 		}
@@ -53,26 +53,26 @@ func checkLine(v release.PublicHistory, cfg *config.Config, idx int, rel config.
 		}
 		for _, c := range ahead {
 			if ref, ok := leaks[c]; ok && !afterT0 {
-				leak(subject, "held commit %s is reachable from public %s", Short(c), ref)
+				leak(subject, "held commit %s is reachable from public %s", release.Short(c), ref)
 			}
 		}
-		res.Text = fmt.Sprintf("%s at %s fast-forwards %s (%d commit(s) ahead), none public", rel.Branch, Short(held), rel.PublicBranch, len(ahead))
+		res.Text = fmt.Sprintf("%s at %s fast-forwards %s (%d commit(s) ahead), none public", rel.Branch, release.Short(held), rel.PublicBranch, len(ahead))
 	}
 
 	if tagAt, ok, err := v.SourceTag(rel.Tag); err == nil && ok && tagAt != held {
-		add(subject, fmt.Sprintf("delete or move the local tag %s in %s", rel.Tag, cfg.Source.Repo), "tag %s in the source repository points to %s, not the held tip %s", rel.Tag, Short(tagAt), Short(held))
+		add(subject, fmt.Sprintf("delete or move the local tag %s in %s", rel.Tag, cfg.Source.Repo), "tag %s in the source repository points to %s, not the held tip %s", rel.Tag, release.Short(tagAt), release.Short(held))
 	}
 	if tagAt, ok, err := v.PublicTag(rel.Tag); err != nil {
 		add(subject, "", "read public tag %s: %v", rel.Tag, err)
 	} else if ok && tagAt != held {
-		add(subject, fmt.Sprintf("pick another tag in %s, or move the held branch", key("tag")), "tag %s already exists publicly at %s, not at the held tip %s", rel.Tag, Short(tagAt), Short(held))
+		add(subject, fmt.Sprintf("pick another tag in %s, or move the held branch", key("tag")), "tag %s already exists publicly at %s, not at the held tip %s", rel.Tag, release.Short(tagAt), release.Short(held))
 	} else if ok && !afterT0 {
 		leak(subject, "tag %s is already public at the held tip", rel.Tag)
 	}
 
-	ws, err := WorkspaceAt(v, held)
+	ws, err := release.WorkspaceAt(v, held)
 	if err != nil {
-		add(subject, "", "read the workspace at %s: %v", Short(held), err)
+		add(subject, "", "read the workspace at %s: %v", release.Short(held), err)
 		return
 	}
 	crates, err := ws.Select(rel.Crates)
@@ -83,7 +83,7 @@ func checkLine(v release.PublicHistory, cfg *config.Config, idx int, rel config.
 	want := config.TagVersion(rel.Tag)
 	var oldWS = ws
 	if !pushed {
-		if oldWS, err = WorkspaceAt(v, public); err != nil {
+		if oldWS, err = release.WorkspaceAt(v, public); err != nil {
 			oldWS = nil // the public tip may predate the workspace layout
 		}
 	}

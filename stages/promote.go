@@ -78,12 +78,12 @@ func (s Promote) Run(ctx context.Context, r *release.Run) error {
 		return err
 	}
 
-	if err := AwaitGate(ctx, r); err != nil {
+	if err := release.AwaitGate(ctx, r); err != nil {
 		return err
 	}
 	if !dry {
 		// A credential the registry refuses leaves the images private.
-		if _, err := AwaitRegistry(ctx, r, "copied"); err != nil {
+		if _, err := release.AwaitRegistry(ctx, r, "copied"); err != nil {
 			return err
 		}
 	}

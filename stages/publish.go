@@ -79,7 +79,7 @@ const (
 )
 
 func (s Publish) Run(ctx context.Context, r *release.Run) error {
-	v, err := s.Vault(VaultPath(r.StateDir))
+	v, err := s.Vault(release.VaultPath(r.StateDir))
 	if err != nil {
 		return err
 	}
@@ -91,13 +91,13 @@ func (s Publish) Run(ctx context.Context, r *release.Run) error {
 	defer auth.close() // revokes a Trusted Publishing token, whatever happened
 	// Publish runs beside push, not after it: it reads the held tips and
 	// checks them against preflight and the seal itself.
-	held, err := ReadHeldTips(ctx, r, v, "published")
+	held, err := release.ReadHeldTips(ctx, r, v, "published")
 	if err != nil {
 		return err
 	}
-	seals := map[string]Packaged{} // by line, for the lines preflight sealed
+	seals := map[string]release.Packaged{} // by line, for the lines preflight sealed
 	for _, rel := range r.Config.Releases {
-		s, ok, err := ReleaseSealed(r, rel)
+		s, ok, err := release.ReleaseSealed(r, rel)
 		if err != nil {
 			return fmt.Errorf("line %s: %w", rel.Line, err)
 		}
@@ -137,7 +137,7 @@ func (s Publish) Run(ctx context.Context, r *release.Run) error {
 	// Close to T0, what cargo and the first look at each version will read
 	// is read now: the index files of every version and of every package
 	// the lockfiles pin, served to cargo from a local view.
-	if err := SleepUntilLead(ctx, r, publishLead); err != nil {
+	if err := release.SleepUntilLead(ctx, r, publishLead); err != nil {
 		return err
 	}
 	looks := map[string]*lookup{}
@@ -147,7 +147,7 @@ func (s Publish) Run(ctx context.Context, r *release.Run) error {
 		}
 		for _, nv := range l.sealed.Order {
 			if looks[nv] == nil {
-				name, version := SplitNV(nv)
+				name, version := release.SplitNV(nv)
 				looks[nv] = startLookup(ctx, idx, name, version)
 			}
 		}
@@ -178,7 +178,7 @@ func (s Publish) Run(ctx context.Context, r *release.Run) error {
 		}
 	}
 
-	if err := AwaitGate(ctx, r); err != nil {
+	if err := release.AwaitGate(ctx, r); err != nil {
 		return errors.Join(prepErr, err)
 	}
 	progress := newPublishProgress(r, lines)
@@ -224,7 +224,7 @@ func eachLine(r *release.Run, parallel int, fn func(i int, rel config.Release) e
 type publishingLine struct {
 	rel    config.Release
 	dir    string
-	sealed Packaged
+	sealed release.Packaged
 	cargo  release.LineCargo
 	// view is the line's own View of the index when cargo resolves
 	// through it, else nil; deps says which of the line's crates each
@@ -242,16 +242,16 @@ type publishingLine struct {
 // prepareLine checks out the line's held tip (as heldTips read and checked
 // it) with its sealed packages. s is what preflight sealed for the line,
 // when ok.
-func prepareLine(ctx context.Context, r *release.Run, v release.HeldWorktrees, cg release.LineCargo, rel config.Release, held plumbing.Hash, s Packaged, ok bool) (*publishingLine, error) {
-	dir := LineDir(r, rel)
+func prepareLine(ctx context.Context, r *release.Run, v release.HeldWorktrees, cg release.LineCargo, rel config.Release, held plumbing.Hash, s release.Packaged, ok bool) (*publishingLine, error) {
+	dir := release.LineDir(r, rel)
 	_, err := pipeline.Step(r.Run, lineReadyKey(rel.Line), func(res *pipeline.Said) error {
 		if ok {
 			// The usual case at T0: the worktree and its packages from
 			// preflight are still there; checking them costs no build.
-			if asSealed, err := PreparedAsSealed(ctx, r, v, rel, held, s); err != nil {
+			if asSealed, err := release.PreparedAsSealed(ctx, r, v, rel, held, s); err != nil {
 				return err
 			} else if asSealed {
-				*res = pipeline.Said(fmt.Sprintf("worktree at %s holds the %d sealed package(s)", Short(held), len(s.Order)))
+				*res = pipeline.Said(fmt.Sprintf("worktree at %s holds the %d sealed package(s)", release.Short(held), len(s.Order)))
 				return nil
 			}
 		}
@@ -260,19 +260,19 @@ func prepareLine(ctx context.Context, r *release.Run, v release.HeldWorktrees, c
 		// then proceeds only with bytes equal to the sealed ones, and the
 		// registry check refuses any version whose bytes differ from what
 		// is already published.
-		pkgs, lock, err := LinePackages(ctx, r, v, cg, rel, held)
+		pkgs, lock, err := release.LinePackages(ctx, r, v, cg, rel, held)
 		if err != nil {
 			return err
 		}
 		if ok {
-			if err := ReproducesSealed(r, rel, pkgs, s); err != nil {
+			if err := release.ReproducesSealed(r, rel, pkgs, s); err != nil {
 				return err
 			}
 		} else {
-			s = PackagedOf(pkgs, "", lock.Sum())
+			s = release.PackagedOf(pkgs, "", lock.Sum())
 			r.Warnf("line %s: no sealed checksums in the journal; packaged again from the held tip", rel.Line)
 		}
-		*res = pipeline.Said(fmt.Sprintf("worktree at %s, %d crate(s) reproduce their sealed checksums", Short(held), len(pkgs)))
+		*res = pipeline.Said(fmt.Sprintf("worktree at %s, %d crate(s) reproduce their sealed checksums", release.Short(held), len(pkgs)))
 		return nil
 	})
 	return &publishingLine{rel: rel, dir: dir, sealed: s}, err

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -35,7 +34,7 @@ func publishLine(ctx context.Context, r *release.Run, idx release.RegistryIndex,
 	s := l.sealed
 	var started []*inFlight
 	for _, nv := range s.Order {
-		name, version := SplitNV(nv)
+		name, version := release.SplitNV(nv)
 		for _, e := range unfinished(started) {
 			if l.view != nil && l.deps[name][e.name] {
 				select {
@@ -54,7 +53,7 @@ func publishLine(ctx context.Context, r *release.Run, idx release.RegistryIndex,
 		started = append(started, f)
 		go func() {
 			defer close(f.done)
-			_, f.err = pipeline.Step(r.Run, CratePublishedKey(nv), func(res *CratePublished) error {
+			_, f.err = pipeline.Step(r.Run, release.CratePublishedKey(nv), func(res *release.CratePublished) error {
 				res.Sha256 = f.sum
 				return publishCrate(ctx, r, idx, l, f, res)
 			})
@@ -117,41 +116,6 @@ func unfinished(fs []*inFlight) []*inFlight {
 	return out
 }
 
-// CratePublishedKey is the publish step of one version, name@version.
-func CratePublishedKey(nv string) pipeline.Key[CratePublished] {
-	return pipeline.Key[CratePublished]{Stage: release.Publish, Step: "publish " + nv}
-}
-
-// CrateOfStep is the version, name@version, a step of the publish stage
-// uploads, when it is one of those (a CratePublishedKey).
-func CrateOfStep(step string) (nv string, ok bool) {
-	return strings.CutPrefix(step, CratePublishedKey("").Step)
-}
-
-// CratePublished is the publish step of one version: the sealed sha256,
-// when cargo's upload was accepted and when the index showed the version.
-type CratePublished struct {
-	Sha256 string `json:"sha256"`
-	// ResolvedThrough is where cargo resolved the line's own crates:
-	// "index view" (embargo's, at T0) or "registry".
-	ResolvedThrough string `json:"resolved_through,omitempty"`
-	// CargoStarted is when the `cargo publish` that uploaded was started,
-	// UploadedAt when the registry accepted its upload: what lies between
-	// is cargo's own start-up, its reads and the request.
-	CargoStarted time.Time `json:"cargo_started,omitzero"`
-	UploadedAt   time.Time `json:"uploaded_at,omitzero"`
-	VisibleAt    time.Time `json:"visible_at,omitzero"`
-	Text         string    `json:"summary,omitempty"`
-}
-
-func (c CratePublished) Summary() string { return c.Text }
-
-// Moments: the upload is a public write; the index showing it, the sight
-// of one.
-func (c CratePublished) Moments() []pipeline.Moment {
-	return []pipeline.Moment{{Name: "uploaded_at", At: c.UploadedAt, Public: true}, {Name: "visible_at", At: c.VisibleAt}}
-}
-
 // publishCrate converges one version: observe the index first, upload only
 // if absent, retry rate limits and server errors, then wait until the index
 // shows the sealed checksum. c.first, when set, stands for the first look
@@ -159,7 +123,7 @@ func (c CratePublished) Moments() []pipeline.Moment {
 // refused by the registry and then checked like any other); c.after are
 // the line's earlier crates it may depend on that still wait for the index
 // (see publishLine).
-func publishCrate(ctx context.Context, r *release.Run, idx release.RegistryIndex, l *publishingLine, c *inFlight, res *CratePublished) error {
+func publishCrate(ctx context.Context, r *release.Run, idx release.RegistryIndex, l *publishingLine, c *inFlight, res *release.CratePublished) error {
 	name, version, sum, first, after := c.name, c.version, c.sum, c.first, c.after
 	nv := name + "@" + version
 	refusals := 0 // of the token, each answered with a new one
@@ -176,7 +140,7 @@ func publishCrate(ctx context.Context, r *release.Run, idx release.RegistryIndex
 		} else {
 			e, found, err = idx.Lookup(ctx, name, version)
 		}
-		if err == nil && !found && attempt == 1 && cutOff(r, CratePublishedKey(nv).Step) {
+		if err == nil && !found && attempt == 1 && cutOff(r, release.CratePublishedKey(nv).Step) {
 			// The run before was killed while this step ran: its cargo,
 			// orphaned, may still be uploading. Give that upload time to
 			// show before trying again.
@@ -194,7 +158,7 @@ func publishCrate(ctx context.Context, r *release.Run, idx release.RegistryIndex
 			}
 			// The release has begun publicly on the registry: holding
 			// the rest back protects nothing.
-			r.Settle(RegistryTakes, nil)
+			r.Settle(release.RegistryTakes, nil)
 			return nil
 		}
 		if err := r.Gate.Allow("publish " + nv); err != nil {
@@ -205,13 +169,13 @@ func publishCrate(ctx context.Context, r *release.Run, idx release.RegistryIndex
 		if l.cargo.ResolvesThroughView() {
 			res.ResolvedThrough = "index view"
 		}
-		release, err := l.turns.acquire(ctx, turn{l.index, c.pos})
+		endTurn, err := l.turns.acquire(ctx, turn{l.index, c.pos})
 		if err != nil {
 			return err
 		}
 		tok, err := l.auth.token(ctx)
 		if err != nil {
-			release()
+			endTurn()
 			if refusal := (*pipeline.Refusal)(nil); errors.As(err, &refusal) {
 				return fmt.Errorf("%s: not uploaded: %w", nv, err)
 			}
@@ -219,7 +183,7 @@ func publishCrate(ctx context.Context, r *release.Run, idx release.RegistryIndex
 			// exchange failed): no upload can be made, so nothing else
 			// goes public either.
 			refusal := exchangeRefusal(nv, err)
-			r.Settle(RegistryTakes, refusal)
+			r.Settle(release.RegistryTakes, refusal)
 			return refusal
 		}
 		cg := l.cargo.WithToken(tok)
@@ -229,7 +193,7 @@ func publishCrate(ctx context.Context, r *release.Run, idx release.RegistryIndex
 		if err == nil {
 			err = up.Accepted(early.ctx)
 		}
-		release()
+		endTurn()
 		shown, waitedFor := early.end()
 		if cause := context.Cause(early.ctx); err != nil && ctx.Err() == nil && cause != context.Canceled {
 			// An earlier crate's wait for the index failed: cargo,
@@ -247,7 +211,7 @@ func publishCrate(ctx context.Context, r *release.Run, idx release.RegistryIndex
 			res.UploadedAt = uploadedAt(start, wallStart, up.AcceptedAt(), shown).UTC()
 			pipeline.Checkpoint("publish.uploaded")
 			c.accept()
-			r.Settle(RegistryTakes, nil)
+			r.Settle(release.RegistryTakes, nil)
 			err := waitVisible(ctx, r, idx, name, version, sum, res)
 			up.Stop()
 			return err
@@ -260,7 +224,7 @@ func publishCrate(ctx context.Context, r *release.Run, idx release.RegistryIndex
 			if pe.Status == http.StatusTooManyRequests {
 				// crates.io limits an account's publishes once its
 				// token has authenticated: the token is taken.
-				r.Settle(RegistryTakes, nil)
+				r.Settle(release.RegistryTakes, nil)
 				l.turns.limit(r.Now().Add(wait)) // the uploads now take turns
 				continue
 			}
@@ -279,7 +243,7 @@ func publishCrate(ctx context.Context, r *release.Run, idx release.RegistryIndex
 			status, answer, _ := uploadRefused(pe)
 			refusal := refusalAt(r, nv, tok, status, answer)
 			l.auth.refuse(refusal)
-			r.Settle(RegistryTakes, refusal)
+			r.Settle(release.RegistryTakes, refusal)
 			return refusal
 		case waitedFor != nil && ctx.Err() == nil:
 			// Started early, cargo failed without ever being shown an

@@ -161,7 +161,7 @@ func retryPlan(now, horizon time.Time, pe *cargo.PublishError, attempt int) (tim
 
 // waitVisible polls the index, on the gate's clock, until it shows the
 // version, and checks it shows the sealed checksum.
-func waitVisible(ctx context.Context, r *release.Run, idx release.RegistryIndex, name, version, sum string, res *CratePublished) error {
+func waitVisible(ctx context.Context, r *release.Run, idx release.RegistryIndex, name, version, sum string, res *release.CratePublished) error {
 	began := r.Now()
 	deadline := began.Add(visibleWithin)
 	wait := pollFast
@@ -191,26 +191,4 @@ func waitVisible(ctx context.Context, r *release.Run, idx release.RegistryIndex,
 			return err
 		}
 	}
-}
-
-// PackagedAsSealed reports whether every sealed .crate is in the worktree
-// with its sealed checksum.
-func PackagedAsSealed(dir string, s Packaged) bool {
-	for _, nv := range s.Order {
-		name, version := SplitNV(nv)
-		sum, err := cargo.FileSha256(cargo.PackagedFile(dir, name, version))
-		if err != nil || sum != s.Sha256[nv] {
-			return false
-		}
-	}
-	return true
-}
-
-func SplitNV(nv string) (string, string) {
-	for i := len(nv) - 1; i >= 0; i-- {
-		if nv[i] == '@' {
-			return nv[:i], nv[i+1:]
-		}
-	}
-	return nv, ""
 }

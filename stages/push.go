@@ -72,11 +72,11 @@ type refusedError struct{ error }
 func (e *refusedError) Unwrap() error { return e.error }
 
 func (s Push) Run(ctx context.Context, r *release.Run) error {
-	v, err := s.Vault(VaultPath(r.StateDir))
+	v, err := s.Vault(release.VaultPath(r.StateDir))
 	if err != nil {
 		return err
 	}
-	held, err := ReadHeldTips(ctx, r, v, "pushed")
+	held, err := release.ReadHeldTips(ctx, r, v, "pushed")
 	if err != nil {
 		return err
 	}
@@ -84,13 +84,13 @@ func (s Push) Run(ctx context.Context, r *release.Run) error {
 	defer func() { release.ClosePush(p.ready) }()
 	// Everything but the write is done before T0: the tags made, the
 	// remote's refs read, the commands and the pack computed.
-	return RunSteps(ctx,
-		Step(r, tagsMadeKey, p.tags),    // in the vault: nothing public yet
-		Step(r, preparedKey, p.prepare), // close to T0, so the refs read are those the push finds
-		p.recheckIfPrepared,             // one more look, one round trip, just before T0
+	return release.RunSteps(ctx,
+		release.Step(r, tagsMadeKey, p.tags),    // in the vault: nothing public yet
+		release.Step(r, preparedKey, p.prepare), // close to T0, so the refs read are those the push finds
+		p.recheckIfPrepared,                     // one more look, one round trip, just before T0
 		p.awaitGate,
-		Step(r, RefsPushedKey, p.push),     // the one public write: one atomic push
-		Step(r, pushVerifiedKey, p.verify), // the remote holds every branch and tag
+		release.Step(r, RefsPushedKey, p.push),     // the one public write: one atomic push
+		release.Step(r, pushVerifiedKey, p.verify), // the remote holds every branch and tag
 	)
 }
 
@@ -144,7 +144,7 @@ func (p RefsPushed) Moments() []pipeline.Moment {
 func (p *pushing) tags(_ context.Context, res *TagsMade) error {
 	res.Tags = map[string]string{}
 	for _, rel := range p.cfg.Releases {
-		h, err := p.v.EnsureTag(rel.Tag, p.held[rel.Line], Tagger(p.cfg), TagMessage(p.cfg, rel))
+		h, err := p.v.EnsureTag(rel.Tag, p.held[rel.Line], release.Tagger(p.cfg), release.TagMessage(p.cfg, rel))
 		if err != nil {
 			return err
 		}
@@ -155,7 +155,7 @@ func (p *pushing) tags(_ context.Context, res *TagsMade) error {
 
 func (p *pushing) prepare(ctx context.Context, res *pipeline.Said) error {
 	r := p.r
-	if err := SleepUntilLead(ctx, r, pushLead); err != nil {
+	if err := release.SleepUntilLead(ctx, r, pushLead); err != nil {
 		return err
 	}
 	pp, n, err := preparePush(ctx, r, p.v, p.url, p.auth, p.held)
@@ -180,14 +180,14 @@ func (p *pushing) recheckIfPrepared(ctx context.Context) error {
 	if p.ready == nil || p.ready.Empty() {
 		return nil
 	}
-	return Step(p.r, recheckedKey, p.recheck)(ctx)
+	return release.Step(p.r, recheckedKey, p.recheck)(ctx)
 }
 
 // recheck reads the remote's refs once more: a ref that moved since the
 // push was prepared is found before a byte of the pack is sent, and the
 // push is prepared again at T0.
 func (p *pushing) recheck(ctx context.Context, res *pipeline.Said) error {
-	if err := SleepUntilLead(ctx, p.r, pushRecheck); err != nil {
+	if err := release.SleepUntilLead(ctx, p.r, pushRecheck); err != nil {
 		return err
 	}
 	same, err := p.ready.Recheck(ctx, p.url, p.auth)
@@ -207,10 +207,10 @@ func (p *pushing) recheck(ctx context.Context, res *pipeline.Said) error {
 // awaitGate waits for the gate, then for the registry to take the first
 // upload: a credential it refuses leaves the fix unpushed.
 func (p *pushing) awaitGate(ctx context.Context) error {
-	if err := AwaitGate(ctx, p.r); err != nil {
+	if err := release.AwaitGate(ctx, p.r); err != nil {
 		return err
 	}
-	waited, err := AwaitRegistry(ctx, p.r, "pushed")
+	waited, err := release.AwaitRegistry(ctx, p.r, "pushed")
 	if err != nil {
 		return err
 	}
@@ -263,7 +263,7 @@ func (p *pushing) push(ctx context.Context, res *RefsPushed) error {
 				pipeline.Checkpoint("push.after")
 				return nil
 			}
-			if !Transient(err) {
+			if !release.Transient(err) {
 				return fmt.Errorf("push to %s refused: %w", cfg.Source.Public, err)
 			}
 			lastErr = err
@@ -289,10 +289,10 @@ func (p *pushing) verify(ctx context.Context, res *pipeline.Said) error {
 	for _, rel := range cfg.Releases {
 		h := p.held[rel.Line]
 		if got := remote["refs/heads/"+rel.PublicBranch]; got.Hash != h {
-			wrong = append(wrong, fmt.Sprintf("%s is at %s, expected %s", rel.PublicBranch, shortOrNone(got.Hash), Short(h)))
+			wrong = append(wrong, fmt.Sprintf("%s is at %s, expected %s", rel.PublicBranch, shortOrNone(got.Hash), release.Short(h)))
 		}
 		if got := remote["refs/tags/"+rel.Tag]; got.Commit != h {
-			wrong = append(wrong, fmt.Sprintf("tag %s points to %s, expected %s", rel.Tag, shortOrNone(got.Commit), Short(h)))
+			wrong = append(wrong, fmt.Sprintf("tag %s points to %s, expected %s", rel.Tag, shortOrNone(got.Commit), release.Short(h)))
 		}
 	}
 	if len(wrong) > 0 {
@@ -312,7 +312,7 @@ func missingUpdates(r *release.Run, v release.PushVault, remote map[string]vault
 		branch := "refs/heads/" + rel.PublicBranch
 		cur, exists := remote[branch]
 		if cur.Hash != h {
-			line, _ := CheckedLine(r, rel)
+			line, _ := release.CheckedLine(r, rel)
 			checked := line.PublicTip
 			switch {
 			case checked != "" && (!exists || cur.Hash.String() != checked):
@@ -323,7 +323,7 @@ func missingUpdates(r *release.Run, v release.PushVault, remote map[string]vault
 				ok, err := v.IsAncestor(cur.Hash, h)
 				if err != nil || !ok {
 					return nil, pipeline.RerunFrom(release.Preflight, fmt.Errorf("public %s is at %s, which %s does not fast-forward: rebase it; preflight checks it again",
-						rel.PublicBranch, Short(cur.Hash), rel.Branch))
+						rel.PublicBranch, release.Short(cur.Hash), rel.Branch))
 				}
 			case checked == "" && !exists:
 				return nil, pipeline.RerunFrom(release.Preflight, fmt.Errorf("public branch %s does not exist", rel.PublicBranch))
@@ -334,33 +334,15 @@ func missingUpdates(r *release.Run, v release.PushVault, remote map[string]vault
 		if cur, exists := remote[tag]; !exists {
 			out = append(out, vault.Update{Local: tag, Remote: tag})
 		} else if cur.Commit != h {
-			return nil, fmt.Errorf("tag %s exists publicly at %s, not at the held tip %s", rel.Tag, Short(cur.Commit), Short(h))
+			return nil, fmt.Errorf("tag %s exists publicly at %s, not at the held tip %s", rel.Tag, release.Short(cur.Commit), release.Short(h))
 		}
 	}
 	return out, nil
-}
-
-// Transient is false for refusals a retry cannot change (credentials, a
-// rejected or non-fast-forward update, a missing repository). Anything else
-// (a dropped connection, a timeout, a 5xx) may or may not have landed:
-// the retry re-reads the remote first and pushes only what is missing.
-func Transient(err error) bool {
-	if errors.Is(err, transport.ErrAuthenticationRequired) || errors.Is(err, transport.ErrAuthorizationFailed) ||
-		errors.Is(err, transport.ErrRepositoryNotFound) {
-		return false
-	}
-	msg := err.Error()
-	for _, s := range []string{"non-fast-forward", "rejected", "denied", "protected branch", "hook declined"} {
-		if strings.Contains(msg, s) {
-			return false
-		}
-	}
-	return true
 }
 
 func shortOrNone(h plumbing.Hash) string {
 	if h.IsZero() {
 		return "(absent)"
 	}
-	return Short(h)
+	return release.Short(h)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/release"
+	"github.com/async-rs/embargo/stages/release/releasetest"
 	"github.com/async-rs/embargo/stages/vault"
 )
 
@@ -22,7 +23,7 @@ import (
 
 func pushReleaseConfig() *config.Config {
 	return &config.Config{
-		Embargo: config.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0, Handler: "Jane Doe <jane@example.org>"},
+		Embargo: config.EmbargoSection{ID: "DEMO-SA-2026-001", At: releasetest.T0, Handler: "Jane Doe <jane@example.org>"},
 		Source:  config.SourceSection{Repo: "demo", Public: "https://git.example/demo.git"},
 		Releases: []config.Release{
 			{Line: "1.1", Branch: "embargo/1.1", PublicBranch: "main", Tag: "v1.1.1"},
@@ -35,13 +36,13 @@ func pushReleaseConfig() *config.Config {
 
 // fakePush is a run of the two-line release at now, its held branches one
 // commit ahead of their public branches, the stages given git.
-func fakePush(t *testing.T, now time.Time) (*release.Run, *pipeline.FakeClock, *fakeGit, map[string]plumbing.Hash) {
+func fakePush(t *testing.T, now time.Time) (*release.Run, *pipeline.FakeClock, *releasetest.Git, map[string]plumbing.Hash) {
 	t.Helper()
-	r, clock, _ := fakeRun(t, pushReleaseConfig(), now, nil)
-	git := newFakeGit(clock)
+	r, clock, _ := releasetest.Run(t, pushReleaseConfig(), now, nil)
+	git := releasetest.NewGit(clock)
 	held := map[string]plumbing.Hash{}
 	for i, rel := range r.Config.Releases {
-		_, held[rel.Line] = git.line(rel, []string{"1.1.0", "1.0.3"}[i])
+		_, held[rel.Line] = git.Line(rel, []string{"1.1.0", "1.0.3"}[i])
 	}
 	return r, clock, git, held
 }
@@ -49,11 +50,11 @@ func fakePush(t *testing.T, now time.Time) (*release.Run, *pipeline.FakeClock, *
 // checkedPreflight is preflight's fetch and line checks, the real ones
 // (fast-forward, the leak check, tags, versions), on git's vault; like
 // preflight it fails on what it finds.
-func checkedPreflight(git *fakeGit) recordingPreflight {
-	return recordingPreflight{fn: func(r *release.Run) error {
+func checkedPreflight(git *releasetest.Git) releasetest.Stage {
+	return releasetest.Stage{Fn: func(r *release.Run) error {
 		c := &checking{r: r, cfg: r.Config, v: git, missingBranch: map[string]bool{}, problemLines: map[string]bool{}}
 		c.leak = leakReporter(r, c.add)
-		if err := RunSteps(context.Background(), c.fetch, c.lines); err != nil {
+		if err := release.RunSteps(context.Background(), c.fetch, c.lines); err != nil {
 			return err
 		}
 		if len(c.findings) > 0 {
@@ -93,15 +94,15 @@ func awaitStep(t *testing.T, r *release.Run, k pipeline.Key[pipeline.Said], ende
 
 // wantPublicAtHeld fails unless every line's public branch and tag are
 // at its held tip.
-func wantPublicAtHeld(t *testing.T, r *release.Run, git *fakeGit, held map[string]plumbing.Hash) {
+func wantPublicAtHeld(t *testing.T, r *release.Run, git *releasetest.Git, held map[string]plumbing.Hash) {
 	t.Helper()
-	pub := git.publicRefs()
+	pub := git.PublicRefs()
 	for _, rel := range r.Config.Releases {
 		if got := pub["refs/heads/"+rel.PublicBranch].Hash; got != held[rel.Line] {
-			t.Errorf("public %s at %s, want the held tip %s", rel.PublicBranch, Short(got), Short(held[rel.Line]))
+			t.Errorf("public %s at %s, want the held tip %s", rel.PublicBranch, release.Short(got), release.Short(held[rel.Line]))
 		}
 		if got := pub["refs/tags/"+rel.Tag].Commit; got != held[rel.Line] {
-			t.Errorf("public tag %s at %s, want the held tip %s", rel.Tag, shortOrNone(got), Short(held[rel.Line]))
+			t.Errorf("public tag %s at %s, want the held tip %s", rel.Tag, shortOrNone(got), release.Short(held[rel.Line]))
 		}
 	}
 }
@@ -110,16 +111,16 @@ func wantPublicAtHeld(t *testing.T, r *release.Run, git *fakeGit, held map[strin
 // waits with it: nothing is public before T0. At T0 one atomic push makes
 // every line's branch and tag public, and a re-run pushes nothing.
 func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
-	r, clock, git, held := fakePush(t, fakeT0.Add(-time.Hour))
-	before := git.publicRefs()
+	r, clock, git, held := fakePush(t, releasetest.T0.Add(-time.Hour))
+	before := git.PublicRefs()
 	ended := make(chan error, 1)
 	go func() {
-		ended <- execute(t, r, pipeline.Selection{}, checkedPreflight(git), Gate{}, Push{Vault: git.opener()})
+		ended <- releasetest.Execute(t, r, pipeline.Selection{}, checkedPreflight(git), Gate{}, Push{Vault: git.Opener()})
 	}()
 
 	// The gate counts down; the push waits to prepare until just before T0.
 	awaitWaiters(t, clock, 2, ended)
-	if p := git.landed(); len(p) != 0 {
+	if p := git.Landed(); len(p) != 0 {
 		t.Fatalf("pushes an hour before T0: %+v", p)
 	}
 	if tags, ok := pipeline.Load(r.Journal, tagsMadeKey); !ok || len(tags.Tags) != 2 {
@@ -127,13 +128,13 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 	}
 
 	// Five seconds before T0 the push is prepared, and still waits.
-	clock.Set(fakeT0.Add(-5 * time.Second))
+	clock.Set(releasetest.T0.Add(-5 * time.Second))
 	awaitWaiters(t, clock, 2, ended)
-	if p := git.landed(); len(p) != 0 {
+	if p := git.Landed(); len(p) != 0 {
 		t.Fatalf("pushes 5 s before T0: %+v", p)
 	}
-	if !maps.Equal(git.publicRefs(), before) {
-		t.Fatalf("the public repository changed before T0: %v, was %v", git.publicRefs(), before)
+	if !maps.Equal(git.PublicRefs(), before) {
+		t.Fatalf("the public repository changed before T0: %v, was %v", git.PublicRefs(), before)
 	}
 
 	if prep, _ := pipeline.Load(r.Journal, preparedKey); prep != "4 ref(s) and 4 object(s) ready to push" {
@@ -142,28 +143,28 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 
 	// A second before T0 the remote has been read once more; the push
 	// waits for the gate.
-	clock.Set(fakeT0.Add(-time.Second))
+	clock.Set(releasetest.T0.Add(-time.Second))
 	recheck := awaitStep(t, r, recheckedKey, ended)
 	if recheck != "the remote is as it was when the push was prepared" {
 		t.Errorf("the recheck before T0 says %q", recheck)
 	}
-	if p := git.landed(); len(p) != 0 {
+	if p := git.Landed(); len(p) != 0 {
 		t.Fatalf("pushes a second before T0: %+v", p)
 	}
 
-	clock.Set(fakeT0.Add(10 * time.Millisecond))
+	clock.Set(releasetest.T0.Add(10 * time.Millisecond))
 	if err := <-ended; err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	p := git.landed()
+	p := git.Landed()
 	if len(p) != 1 {
 		t.Fatalf("%d pushes, want one atomic push: %+v", len(p), p)
 	}
-	if p[0].at.Before(fakeT0) {
-		t.Errorf("pushed at %s, before T0 %s", p[0].at, fakeT0)
+	if p[0].At.Before(releasetest.T0) {
+		t.Errorf("pushed at %s, before T0 %s", p[0].At, releasetest.T0)
 	}
 	want := []string{"refs/heads/main", "refs/heads/release-1.0", "refs/tags/v1.0.4", "refs/tags/v1.1.1"}
-	if got := slices.Sorted(maps.Keys(p[0].refs)); !slices.Equal(got, want) {
+	if got := slices.Sorted(maps.Keys(p[0].Refs)); !slices.Equal(got, want) {
 		t.Errorf("the push set %q, want every line's branch and tag %q", got, want)
 	}
 	wantPublicAtHeld(t, r, git, held)
@@ -172,10 +173,10 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 	}
 
 	clock.Advance(time.Minute)
-	if err := execute(t, r, pipeline.Selection{Only: "push"}, Push{Vault: git.opener()}); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "push"}, Push{Vault: git.Opener()}); err != nil {
 		t.Fatalf("re-run: %v", err)
 	}
-	if n := len(git.landed()); n != 1 {
+	if n := len(git.Landed()); n != 1 {
 		t.Errorf("%d pushes after a re-run, want the first run's one", n)
 	}
 	if res, _ := pipeline.Load(r.Journal, RefsPushedKey); res.Text != "every ref already public at the held tips: nothing pushed" {
@@ -186,17 +187,17 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 // The push stage run alone before T0 (--only push, no gate to wait for)
 // is refused by the gate at its write: nothing is pushed.
 func TestPushAloneBeforeT0IsRefusedAndPushesNothing(t *testing.T) {
-	r, clock, git, _ := fakePush(t, fakeT0.Add(-time.Hour))
-	if err := execute(t, r, pipeline.Selection{}, checkedPreflight(git)); err != nil {
+	r, clock, git, _ := fakePush(t, releasetest.T0.Add(-time.Hour))
+	if err := releasetest.Execute(t, r, pipeline.Selection{}, checkedPreflight(git)); err != nil {
 		t.Fatalf("preflight: %v", err)
 	}
-	clock.Set(fakeT0.Add(-time.Second))
-	err := execute(t, r, pipeline.Selection{Only: "push"}, Push{Vault: git.opener()})
+	clock.Set(releasetest.T0.Add(-time.Second))
+	err := releasetest.Execute(t, r, pipeline.Selection{Only: "push"}, Push{Vault: git.Opener()})
 	var early *pipeline.EarlyError
 	if !errors.As(err, &early) {
 		t.Fatalf("push alone a second before T0: %v, want the gate's refusal", err)
 	}
-	if p := git.landed(); len(p) != 0 {
+	if p := git.Landed(); len(p) != 0 {
 		t.Errorf("pushes before T0: %+v", p)
 	}
 }
@@ -204,21 +205,21 @@ func TestPushAloneBeforeT0IsRefusedAndPushesNothing(t *testing.T) {
 // A fresh runner (no journal) after the push landed reads the public
 // repository and pushes nothing.
 func TestPushOnAFreshRunnerAfterThePushPushesNothing(t *testing.T) {
-	r, clock, git, held := fakePush(t, fakeT0.Add(-time.Minute))
-	if err := execute(t, r, pipeline.Selection{}, checkedPreflight(git)); err != nil {
+	r, clock, git, held := fakePush(t, releasetest.T0.Add(-time.Minute))
+	if err := releasetest.Execute(t, r, pipeline.Selection{}, checkedPreflight(git)); err != nil {
 		t.Fatalf("preflight: %v", err)
 	}
-	clock.Set(fakeT0.Add(time.Second))
-	if err := execute(t, r, pipeline.Selection{Only: "push"}, Push{Vault: git.opener()}); err != nil {
+	clock.Set(releasetest.T0.Add(time.Second))
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "push"}, Push{Vault: git.Opener()}); err != nil {
 		t.Fatalf("run at T0: %v", err)
 	}
 
-	fresh, _, _ := fakeRun(t, pushReleaseConfig(), fakeT0.Add(time.Hour), nil)
+	fresh, _, _ := releasetest.Run(t, pushReleaseConfig(), releasetest.T0.Add(time.Hour), nil)
 	fresh.Mode.Late = true // nothing in this state directory shows it was prepared
-	if err := execute(t, fresh, pipeline.Selection{Only: "push"}, Push{Vault: git.opener()}); err != nil {
+	if err := releasetest.Execute(t, fresh, pipeline.Selection{Only: "push"}, Push{Vault: git.Opener()}); err != nil {
 		t.Fatalf("run on a fresh runner: %v", err)
 	}
-	if n := len(git.landed()); n != 1 {
+	if n := len(git.Landed()); n != 1 {
 		t.Errorf("%d pushes, want only the first run's", n)
 	}
 	wantPublicAtHeld(t, fresh, git, held)
@@ -227,11 +228,11 @@ func TestPushOnAFreshRunnerAfterThePushPushesNothing(t *testing.T) {
 // A held commit already reachable from a public ref before T0 is a leak:
 // the run stops at preflight with the LEAK finding, and nothing is pushed.
 func TestLeakBeforeT0StopsTheRunAndPushesNothing(t *testing.T) {
-	r, _, git, held := fakePush(t, fakeT0.Add(-time.Hour))
-	git.public["refs/heads/wip"] = vault.RemoteRef{Hash: held["1.1"], Commit: held["1.1"]} // someone pushed the fix
-	before := git.publicRefs()
+	r, _, git, held := fakePush(t, releasetest.T0.Add(-time.Hour))
+	git.Public["refs/heads/wip"] = vault.RemoteRef{Hash: held["1.1"], Commit: held["1.1"]} // someone pushed the fix
+	before := git.PublicRefs()
 
-	err := execute(t, r, pipeline.Selection{}, checkedPreflight(git), Gate{}, Push{Vault: git.opener()})
+	err := releasetest.Execute(t, r, pipeline.Selection{}, checkedPreflight(git), Gate{}, Push{Vault: git.Opener()})
 	var findings *pipeline.FindingsError
 	if !errors.As(err, &findings) {
 		t.Fatalf("run: %v, want preflight's findings", err)
@@ -242,35 +243,35 @@ func TestLeakBeforeT0StopsTheRunAndPushesNothing(t *testing.T) {
 			leaks = append(leaks, f.Subject+": "+f.Msg)
 		}
 	}
-	want := "release 1.1: LEAK: held commit " + Short(held["1.1"]) + " is reachable from public refs/heads/wip"
+	want := "release 1.1: LEAK: held commit " + release.Short(held["1.1"]) + " is reachable from public refs/heads/wip"
 	if len(leaks) != 1 || leaks[0] != want {
 		t.Errorf("leak findings %q, want %q", leaks, want)
 	}
-	if p := git.landed(); len(p) != 0 {
+	if p := git.Landed(); len(p) != 0 {
 		t.Errorf("pushes after a leak: %+v", p)
 	}
-	if !maps.Equal(git.publicRefs(), before) {
-		t.Errorf("the public repository changed: %v, was %v", git.publicRefs(), before)
+	if !maps.Equal(git.PublicRefs(), before) {
+		t.Errorf("the public repository changed: %v, was %v", git.PublicRefs(), before)
 	}
 }
 
 // The push landed but its answer was lost: the stage reads the public
 // repository again, finds every ref there and does not push again.
 func TestPushWhoseAnswerWasLostIsNotPushedTwice(t *testing.T) {
-	r, clock, git, held := fakePush(t, fakeT0.Add(-time.Minute))
-	if err := execute(t, r, pipeline.Selection{}, checkedPreflight(git)); err != nil {
+	r, clock, git, held := fakePush(t, releasetest.T0.Add(-time.Minute))
+	if err := releasetest.Execute(t, r, pipeline.Selection{}, checkedPreflight(git)); err != nil {
 		t.Fatalf("preflight: %v", err)
 	}
-	clock.Set(fakeT0.Add(time.Second))
-	git.loseAnswers = 1
+	clock.Set(releasetest.T0.Add(time.Second))
+	git.LoseAnswers = 1
 	t.Cleanup(clock.Drive(time.Second)) // the retry's wait
-	if err := execute(t, r, pipeline.Selection{Only: "push"}, Push{Vault: git.opener()}); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "push"}, Push{Vault: git.Opener()}); err != nil {
 		t.Fatalf("run whose answer was lost: %v", err)
 	}
-	if git.loseAnswers != 0 {
+	if git.LoseAnswers != 0 {
 		t.Fatal("the fake lost no answer: the test shows nothing")
 	}
-	if n := len(git.landed()); n != 1 {
+	if n := len(git.Landed()); n != 1 {
 		t.Errorf("%d pushes, want one: the first landed", n)
 	}
 	wantPublicAtHeld(t, r, git, held)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
@@ -26,75 +25,6 @@ import (
 // token and writes nothing, and Gitea's package registry has no rate
 // limit. Elsewhere (another registry's API) no request is known to prove
 // it without publishing.
-
-// RegistryAPI is whose web API a registry answers with, as far as its
-// index URL tells.
-type RegistryAPI int
-
-const (
-	OtherAPI RegistryAPI = iota
-	CratesIOAPI
-	GiteaAPI // Gitea's, or Forgejo's: /api/packages/OWNER/cargo
-)
-
-// GiteaPath is the path of a Gitea owner's cargo registry: its sparse
-// index, and the API its config.json names.
-var GiteaPath = regexp.MustCompile(`^(.*)/api/packages/([^/]+)/cargo/?$`)
-
-// APIOf tells the registry from its index URL (or its config.json's api).
-func APIOf(indexURL string) RegistryAPI {
-	u, err := url.Parse(strings.TrimPrefix(indexURL, "sparse+"))
-	switch {
-	case err != nil:
-		return OtherAPI
-	case u.Host == "index.crates.io" || u.Host == "crates.io":
-		return CratesIOAPI
-	case GiteaPath.MatchString(u.Path):
-		return GiteaAPI
-	}
-	return OtherAPI
-}
-
-// RefusedForm says why the registry will refuse tok before it even looks
-// it up (crates.io: another scheme than Bearer, or not a crates.io token;
-// Gitea: a token without its scheme), or "". It never quotes tok.
-func RefusedForm(api RegistryAPI, tok string) string {
-	scheme, rest, spaced := strings.Cut(strings.TrimSpace(tok), " ")
-	switch api {
-	case CratesIOAPI:
-		if spaced && !strings.EqualFold(scheme, "Bearer") {
-			return "crates.io takes the token alone, or after `Bearer `, and refuses any other authentication scheme (401)"
-		}
-		if !spaced {
-			rest = scheme
-		}
-		if !strings.HasPrefix(strings.TrimSpace(rest), "cio") {
-			return "it is not a crates.io API token (those begin with `cio`): crates.io refuses it (401) before looking it up"
-		}
-	case GiteaAPI:
-		switch strings.ToLower(scheme) {
-		case "bearer", "token", "basic":
-			if spaced {
-				return ""
-			}
-		}
-		return "Gitea wants `Bearer <token>` (cargo sends the variable's value as it is, and Gitea refuses a token without its scheme: 401 Failed to authenticate user)"
-	}
-	return ""
-}
-
-// FormFix says how the registry wants its token written in env.
-func FormFix(api RegistryAPI, env string) string {
-	if api == GiteaAPI {
-		return fmt.Sprintf("set %s to `Bearer ` followed by the Gitea access token", env)
-	}
-	return fmt.Sprintf("set %s to a crates.io API token (https://crates.io/settings/tokens), alone or after `Bearer `", env)
-}
-
-// RegistryTokenSource names the registry token's variable and key, never its value.
-func RegistryTokenSource(r *release.Run) string {
-	return fmt.Sprintf("%s (registry.token_env in %s)", r.Config.Registry.TokenEnv, r.Config.Path)
-}
 
 // checkRegistryToken is preflight's proof of the registry token, part of
 // the credentials step: refused (a finding naming registry.token_env, the
@@ -117,13 +47,13 @@ func checkRegistryToken(ctx context.Context, r *release.Run, openIndex release.I
 		*res = pipeline.Said(s)
 	}
 	tok, _ := r.Secrets.Get(cfg.TokenEnv)
-	api := APIOf(cfg.Index)
-	if why := RefusedForm(api, tok); why != "" {
-		add(subject, FormFix(api, cfg.TokenEnv), "the token in %s will be refused at T0: %s", RegistryTokenSource(r), why)
+	api := release.APIOf(cfg.Index)
+	if why := release.RefusedForm(api, tok); why != "" {
+		add(subject, release.FormFix(api, cfg.TokenEnv), "the token in %s will be refused at T0: %s", release.RegistryTokenSource(r), why)
 		return
 	}
 	switch api {
-	case GiteaAPI:
+	case release.GiteaAPI:
 		idx, err := openIndex(r.Targets.Registry, release.Clock(r.Gate))
 		if err != nil {
 			add(subject, "", "%v", err)
@@ -139,13 +69,13 @@ func checkRegistryToken(ctx context.Context, r *release.Run, openIndex release.I
 		switch {
 		case errors.As(err, &refused):
 			add(subject, fmt.Sprintf("set %s to a Gitea access token with the write:package scope, written `Bearer <token>`", cfg.TokenEnv),
-				"the registry refused the token in %s: %s", RegistryTokenSource(r), refused.answer)
+				"the registry refused the token in %s: %s", release.RegistryTokenSource(r), refused.answer)
 		case err != nil:
 			r.Warnf("registry token: not proven: %v", err)
 		default:
 			note("registry token: " + proof)
 		}
-	case CratesIOAPI:
+	case release.CratesIOAPI:
 		note("registry token: cannot be proven before T0 on this registry (crates.io has no request that authenticates a publish token without spending the account's publish rate limit; its form is crates.io's): the first upload at T0 proves it, and nothing else goes public before it has")
 	default:
 		note("registry token: cannot be proven before T0 on this registry (no request is known there to authenticate a publish token without publishing): the first upload at T0 proves it, and nothing else goes public before it has")
@@ -155,8 +85,8 @@ func checkRegistryToken(ctx context.Context, r *release.Run, openIndex release.I
 // probeCrate is the crate the proof names: the first of the release.
 func probeCrate(r *release.Run) string {
 	for _, rel := range r.Config.Releases {
-		if p, ok := PackagedLine(r, rel); ok && len(p.Order) > 0 {
-			name, _ := SplitNV(p.Order[0])
+		if p, ok := release.PackagedLine(r, rel); ok && len(p.Order) > 0 {
+			name, _ := release.SplitNV(p.Order[0])
 			return name
 		}
 		if len(rel.Crates) > 0 {
@@ -184,7 +114,7 @@ func (e *tokenRefused) Error() string { return fmt.Sprintf("%d %s", e.status, e.
 // written; 401 or 403 is Gitea's refusal (a *tokenRefused). Gitea's
 // package registry has no rate limit to spend.
 func proveGiteaToken(ctx context.Context, api, crate, tok string) (string, error) {
-	m := GiteaPath.FindStringSubmatch(urlPath(api))
+	m := release.GiteaPath.FindStringSubmatch(urlPath(api))
 	if m == nil {
 		return "", fmt.Errorf("the registry's API %s is not a Gitea owner's cargo registry", api)
 	}
@@ -201,7 +131,7 @@ func proveGiteaToken(ctx context.Context, api, crate, tok string) (string, error
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	answer := FirstLine(strings.TrimSpace(string(body)))
+	answer := release.FirstLine(strings.TrimSpace(string(body)))
 	switch resp.StatusCode {
 	case http.StatusNotFound:
 		return fmt.Sprintf("proven: Gitea lets it write %s's packages (a yank of a version that cannot exist passed its write check and found nothing: nothing written)", owner), nil

@@ -10,6 +10,7 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/stages/release"
+	"github.com/async-rs/embargo/stages/release/releasetest"
 )
 
 const (
@@ -24,16 +25,16 @@ const (
 func tokenCheck(t *testing.T, index, tok string) ([]pipeline.Finding, string, string) {
 	t.Helper()
 	cfg := &config.Config{
-		Embargo:  config.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0},
+		Embargo:  config.EmbargoSection{ID: "DEMO-SA-2026-001", At: releasetest.T0},
 		Releases: []config.Release{{Line: "1.13", Crates: []string{"demo-core"}}},
 		Registry: config.RegistrySection{Name: "forge", Index: index, TokenEnv: regTokenEnv},
 		Advisory: config.AdvisorySection{Package: "demo-core"},
 	}
-	r, _, out := fakeRun(t, cfg, fakeT0.Add(-time.Hour), map[string]string{regTokenEnv: tok})
+	r, _, out := releasetest.Run(t, cfg, releasetest.T0.Add(-time.Hour), map[string]string{regTokenEnv: tok})
 	r.Mode.Command = release.Checking
 	c := &checking{Preflight: Preflight{Index: release.RealClients().Index}, r: r, cfg: cfg}
 	var summary string
-	stage := recordingPreflight{fn: func(r *release.Run) error {
+	stage := releasetest.Stage{Fn: func(r *release.Run) error {
 		c.r = r
 		if err := c.credentials(t.Context()); err != nil {
 			return err
@@ -42,7 +43,7 @@ func tokenCheck(t *testing.T, index, tok string) ([]pipeline.Finding, string, st
 		summary = string(said)
 		return nil
 	}}
-	if err := execute(t, r, pipeline.Selection{}, stage); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{}, stage); err != nil {
 		t.Fatal(err)
 	}
 	return c.findings, summary, out.String()
@@ -99,7 +100,7 @@ func TestCheckProvesTheRegistryTokenOnGitea(t *testing.T) {
 		switch {
 		case c.finding == nil && (len(findings) != 0 || !strings.Contains(summary, "registry token: proven: Gitea lets it write sandbox's packages")):
 			t.Errorf("%s: findings %v, summary %q; want it proven", name, findings, summary)
-		case c.finding != nil && (len(findings) != 1 || findings[0].Subject != "registry.token_env" || !mentions(findings[0].Msg, append(c.finding, regTokenEnv)...)):
+		case c.finding != nil && (len(findings) != 1 || findings[0].Subject != "registry.token_env" || !releasetest.Mentions(findings[0].Msg, append(c.finding, regTokenEnv)...)):
 			t.Errorf("%s: findings %v; want one on registry.token_env naming %s and saying %q", name, findings, regTokenEnv, c.finding)
 		}
 		if asked := len(srv.Requests()) > before; asked != c.asked {
@@ -138,7 +139,7 @@ func TestCheckSaysWhereTheRegistryTokenCannotBeProven(t *testing.T) {
 		switch {
 		case c.finding == "" && (len(findings) != 0 || !strings.Contains(summary, c.says)):
 			t.Errorf("%s at %s: findings %v, summary %q; want no finding and %q", c.tok, c.index, findings, summary, c.says)
-		case c.finding != "" && (len(findings) != 1 || findings[0].Subject != "registry.token_env" || !mentions(findings[0].Msg, c.finding, regTokenEnv)):
+		case c.finding != "" && (len(findings) != 1 || findings[0].Subject != "registry.token_env" || !releasetest.Mentions(findings[0].Msg, c.finding, regTokenEnv)):
 			t.Errorf("%s at %s: findings %v; want one on registry.token_env saying %q", c.tok, c.index, findings, c.finding)
 		}
 		if strings.Contains(summary+out, "AbCdEf0123456789") {
@@ -152,11 +153,11 @@ func TestCheckSaysWhereTheRegistryTokenCannotBeProven(t *testing.T) {
 func TestCheckLeavesTheRegistryTokenAloneInARehearsalAndWithTrustedPublishing(t *testing.T) {
 	srv := giteaRegistry(t)
 	for _, edit := range []func(*release.Run){
-		func(r *release.Run) { rehearse(r, release.Sandbox{RegistryIndex: srv.IndexURL()}) },
+		func(r *release.Run) { releasetest.Rehearse(r, release.Sandbox{RegistryIndex: srv.IndexURL()}) },
 		func(r *release.Run) { r.Config.Registry.TrustedPublishing = true },
 	} {
 		cfg := &config.Config{Path: "embargo.toml", Registry: config.RegistrySection{Index: srv.IndexURL(), TokenEnv: regTokenEnv}}
-		r, _, _ := fakeRun(t, cfg, fakeT0, map[string]string{regTokenEnv: giteaAccess})
+		r, _, _ := releasetest.Run(t, cfg, releasetest.T0, map[string]string{regTokenEnv: giteaAccess})
 		edit(r)
 		var findings []string
 		res := pipeline.Said("")
@@ -170,14 +171,14 @@ func TestCheckLeavesTheRegistryTokenAloneInARehearsalAndWithTrustedPublishing(t 
 // The registry is told from its index URL: crates.io's, a Gitea owner's
 // (/api/packages/OWNER/cargo), or another's.
 func TestTheRegistryIsToldFromItsIndexURL(t *testing.T) {
-	for url, want := range map[string]RegistryAPI{
-		"sparse+https://index.crates.io/":                         CratesIOAPI,
-		"sparse+https://git.example.org/api/packages/acme/cargo/": GiteaAPI,
-		"sparse+http://127.0.0.1:3000/api/packages/acme/cargo":    GiteaAPI,
-		"sparse+https://registry.example/index/":                  OtherAPI,
-		"sparse+https://git.example.org/api/packages/acme/npm/":   OtherAPI,
+	for url, want := range map[string]release.RegistryAPI{
+		"sparse+https://index.crates.io/":                         release.CratesIOAPI,
+		"sparse+https://git.example.org/api/packages/acme/cargo/": release.GiteaAPI,
+		"sparse+http://127.0.0.1:3000/api/packages/acme/cargo":    release.GiteaAPI,
+		"sparse+https://registry.example/index/":                  release.OtherAPI,
+		"sparse+https://git.example.org/api/packages/acme/npm/":   release.OtherAPI,
 	} {
-		if got := APIOf(url); got != want {
+		if got := release.APIOf(url); got != want {
 			t.Errorf("%s: %d, want %d", url, got, want)
 		}
 	}

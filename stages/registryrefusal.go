@@ -1,13 +1,10 @@
 package stages
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/cargo"
@@ -20,14 +17,6 @@ import (
 // the registry has taken the credential, and nothing at all when it
 // refuses it, so that a credential refused at T0 never leaves a half
 // release (the fix on the public branch, no patched crate to upgrade to).
-
-// RegistryTakes is publish's verdict for the stages whose writes cannot
-// be taken back (push, promote): they await it once their gate opens.
-// Publish settles it go once the registry has accepted an upload (or
-// holds one of the release's versions already, or answered in a way that
-// shows the token authenticated, such as crates.io's rate limit), and
-// no-go when the registry refuses the first upload's credential.
-var RegistryTakes = pipeline.Verdict{Name: "the registry takes the publish credential", Stage: release.Publish}
 
 var (
 	// cargo's words for a registry's JSON error (crates.io's shape):
@@ -51,7 +40,7 @@ func uploadRefused(pe *cargo.PublishError) (status int, answer string, ok bool) 
 	} else if m := codeErrorRE.FindStringSubmatch(out); m != nil {
 		fmt.Sscanf(m[1], "%d", &status)
 		if _, body, found := strings.Cut(out, "body:"); found {
-			answer = FirstLine(strings.TrimSpace(body))
+			answer = release.FirstLine(strings.TrimSpace(body))
 		}
 	}
 	if status != http.StatusUnauthorized && status != http.StatusForbidden {
@@ -80,11 +69,11 @@ func refusalAt(r *release.Run, nv, tok string, status int, answer string) *pipel
 			Fix: "check the trusted publisher the registry has for each crate (repository, workflow file, environment: this job's), then re-run in a new job",
 		}
 	}
-	src, api := RegistryTokenSource(r), APIOf(r.Targets.Registry.Index)
-	if form := RefusedForm(api, tok); form != "" {
+	src, api := release.RegistryTokenSource(r), release.APIOf(r.Targets.Registry.Index)
+	if form := release.RefusedForm(api, tok); form != "" {
 		return &pipeline.Refusal{
 			Err: fmt.Errorf("%s: not uploaded: the registry refused the publish token in %s (%s): %s", nv, src, what, form),
-			Fix: FormFix(api, r.Config.Registry.TokenEnv) + " (registry.token_env)",
+			Fix: release.FormFix(api, r.Config.Registry.TokenEnv) + " (registry.token_env)",
 		}
 	}
 	return &pipeline.Refusal{
@@ -100,18 +89,4 @@ func exchangeRefusal(nv string, err error) *pipeline.Refusal {
 		Err: fmt.Errorf("%s: not uploaded: %w", nv, err),
 		Fix: "check the trusted publisher the registry has for each crate and the job's OIDC token (registry.trusted_publishing), then re-run in a new job",
 	}
-}
-
-// AwaitRegistry waits, after the gate has opened, for the registry's
-// answer to the first upload (registryTakes); done is what the stage would
-// have made public ("pushed", "copied"). A refusal is returned saying
-// that nothing was.
-func AwaitRegistry(ctx context.Context, r *release.Run, done string) (time.Duration, error) {
-	start := r.Now()
-	err := r.Await(ctx, RegistryTakes)
-	var refusal *pipeline.Refusal
-	if errors.As(err, &refusal) {
-		return 0, fmt.Errorf("nothing %s: the registry refused the first upload, and the fix public without a patched crate to upgrade to would be a half release: %w", done, err)
-	}
-	return r.Now().Sub(start), err
 }

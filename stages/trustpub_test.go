@@ -13,6 +13,7 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/stages/release"
+	"github.com/async-rs/embargo/stages/release/releasetest"
 )
 
 // trustedRun is a run whose registry is a sandbox with Trusted
@@ -31,7 +32,7 @@ func trustedRun(t *testing.T, env map[string]string) (*release.Run, *registry.Se
 	clock := pipeline.NewFakeClock(time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC))
 	out := &bytes.Buffer{}
 	secrets := pipeline.NewSecrets(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	j, err := pipeline.OpenJournal(filepath.Join(t.TempDir(), "journal.json"), embargoOf(cfg), []string{"publish"}, secrets.Scrub)
+	j, err := pipeline.OpenJournal(filepath.Join(t.TempDir(), "journal.json"), releasetest.EmbargoOf(cfg), []string{"publish"}, secrets.Scrub)
 	if err != nil {
 		t.Fatal(err)
 	}

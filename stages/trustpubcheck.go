@@ -36,7 +36,7 @@ func checkTrustedPublishing(ctx context.Context, r *release.Run, openIndex relea
 		add(subject, "publish each once with an API token before T0 (a first version that reveals nothing of the fix), or release with registry.token_env instead",
 			"Trusted Publishing cannot create a new crate (the registry refuses), and these crates of the release are not on the registry yet: %s", strings.Join(names, ", "))
 	}
-	ids, err := IDTokens(r)
+	ids, err := release.IDTokens(r)
 	if err != nil && !inCI() {
 		// The release manager's machine (check, seal): the token is
 		// the CI job's, and that job's preflight checks it.
@@ -47,7 +47,7 @@ func checkTrustedPublishing(ctx context.Context, r *release.Run, openIndex relea
 		add(subject, "", "%v", err)
 		return
 	}
-	client, err := ExchangeClient(ctx, r, idx)
+	client, err := release.ExchangeClient(ctx, r, idx)
 	if err != nil {
 		add(subject, "", "%v", err)
 		return
@@ -102,9 +102,9 @@ func newCrates(ctx context.Context, r *release.Run, idx release.RegistryIndex) [
 	seen := map[string]bool{}
 	var out []string
 	for _, rel := range r.Config.Releases {
-		p, _ := PackagedLine(r, rel)
+		p, _ := release.PackagedLine(r, rel)
 		for _, nv := range p.Order {
-			name, _ := SplitNV(nv)
+			name, _ := release.SplitNV(nv)
 			if seen[name] {
 				continue
 			}

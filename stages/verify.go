@@ -42,7 +42,7 @@ func (Verify) Summary() string {
 func (Verify) Plan(cfg *config.Config) []string {
 	out := []string{"every published .crate downloaded and compared with its sealed sha256"}
 	if cfg.Blog != nil {
-		if m, err := AdvisoryModel(cfg); err == nil {
+		if m, err := release.AdvisoryModel(cfg); err == nil {
 			out = append(out, "the post live at "+m.URL)
 		}
 		if cfg.Blog.Feed != "" {
@@ -97,7 +97,7 @@ func (s Verify) Run(ctx context.Context, r *release.Run) error {
 	if r.Config.Blog == nil {
 		r.Infof("no [blog] in the config: there is no post or feed to check")
 	} else {
-		m, out, err := AdvisoryOutputs(ctx, r, s.Index, s.Blog)
+		m, out, err := release.AdvisoryOutputs(ctx, r, s.Index, s.Blog)
 		if err != nil {
 			fail(fmt.Errorf("render the advisory: %w", err))
 		} else {
@@ -117,7 +117,7 @@ func (s Verify) Run(ctx context.Context, r *release.Run) error {
 	}
 
 	if r.Config.GHSA != nil {
-		_, err := pipeline.Step(r.Run, ghsaLiveKey, func(res *GHSAVerified) error { return VerifyPublishedGHSA(ctx, r, s.GitHub, res) })
+		_, err := pipeline.Step(r.Run, ghsaLiveKey, func(res *release.GHSAVerified) error { return release.VerifyPublishedGHSA(ctx, r, s.GitHub, res) })
 		fail(err)
 	}
 
@@ -162,7 +162,7 @@ func openRegistry(ctx context.Context, r *release.Run, open release.RegistryOpen
 // verifyCrates downloads every crate of a line from the registry and
 // compares its sha256 with the sealed one, and with the index's.
 func verifyCrates(ctx context.Context, r *release.Run, reg *registryReader, openVault release.VaultOpener, rel config.Release, res *CratesVerified) error {
-	s, sealedOK, err := ReleaseSealed(r, rel)
+	s, sealedOK, err := release.ReleaseSealed(r, rel)
 	if err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func verifyCrates(ctx context.Context, r *release.Run, reg *registryReader, open
 	var problems []string
 	missing := false
 	for _, nv := range order {
-		name, version := SplitNV(nv)
+		name, version := release.SplitNV(nv)
 		e, found, err := reg.idx.Lookup(ctx, name, version)
 		if err != nil {
 			return err
@@ -239,11 +239,11 @@ func verifyCrates(ctx context.Context, r *release.Run, reg *registryReader, open
 // checksums: from preflight's record of the line, else from the workspace
 // at the held tip in the vault.
 func lineVersions(r *release.Run, openVault release.VaultOpener, rel config.Release) ([]string, error) {
-	if checked, _ := CheckedLine(r, rel); len(checked.Crates) > 0 {
+	if checked, _ := release.CheckedLine(r, rel); len(checked.Crates) > 0 {
 		return checked.Crates, nil
 	}
 	next := "run `embargo run --only preflight` first, so that the journal names them"
-	v, err := openVault(VaultPath(r.StateDir))
+	v, err := openVault(release.VaultPath(r.StateDir))
 	if err != nil {
 		return nil, fmt.Errorf("line %s: the journal does not name its crates, and the vault cannot be read (%v): %s", rel.Line, err, next)
 	}
@@ -251,7 +251,7 @@ func lineVersions(r *release.Run, openVault release.VaultOpener, rel config.Rele
 	if !ok {
 		return nil, fmt.Errorf("line %s: the journal does not name its crates, and the vault has no held branch %s: %s", rel.Line, rel.Branch, next)
 	}
-	crates, err := LineCrates(v, rel, held)
+	crates, err := release.LineCrates(v, rel, held)
 	if err != nil {
 		return nil, err
 	}

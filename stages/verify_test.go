@@ -3,8 +3,6 @@ package stages
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +17,7 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/index"
 	"github.com/async-rs/embargo/stages/release"
+	"github.com/async-rs/embargo/stages/release/releasetest"
 	"github.com/async-rs/embargo/templates"
 )
 
@@ -26,13 +25,13 @@ import (
 func verifyRun(t *testing.T, window time.Duration, now time.Time) (*release.Run, *bytes.Buffer) {
 	t.Helper()
 	cfg := &config.Config{
-		Embargo: config.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0},
+		Embargo: config.EmbargoSection{ID: "DEMO-SA-2026-001", At: releasetest.T0},
 		Window:  window,
 		Path:    "embargo.toml",
 	}
 	path := filepath.Join(t.TempDir(), "journal.json")
 	names := []string{"preflight", "gate", "push", "publish", "advisory", "verify"}
-	j, err := pipeline.OpenJournal(path, embargoOf(cfg), names, nil)
+	j, err := pipeline.OpenJournal(path, releasetest.EmbargoOf(cfg), names, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +81,7 @@ func site(t *testing.T, misses int32, page string) (*httptest.Server, *atomic.In
 
 func TestPollPostWaitsUntilThePostIsLive(t *testing.T) {
 	srv, n := site(t, 2, postPage)
-	r, out := verifyRun(t, time.Hour, fakeT0.Add(time.Minute))
+	r, out := verifyRun(t, time.Hour, releasetest.T0.Add(time.Minute))
 	clock := advancing(t, r, time.Second)
 	obs, err := pollPost(t.Context(), r, srv.URL+"/posts/x/", []string{"DEMO-SA-2026-001"})
 	if err != nil {
@@ -95,7 +94,7 @@ func TestPollPostWaitsUntilThePostIsLive(t *testing.T) {
 		t.Errorf("the wait is not reported:\n%s", out)
 	}
 	// The waits were the gate's clock's: a second, then two.
-	if waited := clock.Now().Sub(fakeT0.Add(time.Minute)); waited != 3*time.Second {
+	if waited := clock.Now().Sub(releasetest.T0.Add(time.Minute)); waited != 3*time.Second {
 		t.Errorf("the gate's clock moved %s, want the 1s and 2s of the backoff", waited)
 	}
 }
@@ -110,7 +109,7 @@ func TestPollPostWaitsForThePageToBeThePost(t *testing.T) {
 		w.Write([]byte(postPage))
 	}))
 	defer srv.Close()
-	r, _ := verifyRun(t, time.Hour, fakeT0.Add(time.Minute))
+	r, _ := verifyRun(t, time.Hour, releasetest.T0.Add(time.Minute))
 	advancing(t, r, time.Second)
 	if _, err := pollPost(t.Context(), r, srv.URL, []string{"Out-of-bounds read"}); err != nil {
 		t.Fatal(err)
@@ -122,7 +121,7 @@ func TestPollPostWaitsForThePageToBeThePost(t *testing.T) {
 
 func TestPollPostDeadlinePassedWithoutThePostIsAnError(t *testing.T) {
 	srv, n := site(t, 1<<30, "")
-	r, _ := verifyRun(t, time.Hour, fakeT0.Add(time.Hour+time.Second))
+	r, _ := verifyRun(t, time.Hour, releasetest.T0.Add(time.Hour+time.Second))
 	_, err := pollPost(t.Context(), r, srv.URL+"/posts/x/", []string{"DEMO-SA-2026-001"})
 	if err == nil {
 		t.Fatal("no error, though the deadline passed with the post not live")
@@ -139,7 +138,7 @@ func TestPollPostDeadlinePassedWithoutThePostIsAnError(t *testing.T) {
 
 func TestPollPostDeadlinePassedButLiveIsFine(t *testing.T) {
 	srv, _ := site(t, 0, postPage)
-	r, _ := verifyRun(t, time.Hour, fakeT0.Add(2*time.Hour))
+	r, _ := verifyRun(t, time.Hour, releasetest.T0.Add(2*time.Hour))
 	if _, err := pollPost(t.Context(), r, srv.URL, []string{"DEMO-SA-2026-001"}); err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +146,7 @@ func TestPollPostDeadlinePassedButLiveIsFine(t *testing.T) {
 
 func TestPollPostStopsAtTheDeadline(t *testing.T) {
 	// Five minutes of the window left on the gate's clock.
-	deadline := fakeT0.Add(time.Hour)
+	deadline := releasetest.T0.Add(time.Hour)
 	r, _ := verifyRun(t, time.Hour, deadline.Add(-5*time.Minute))
 	clock := advancing(t, r, time.Second)
 	var mu sync.Mutex
@@ -178,7 +177,7 @@ func TestPollPostStopsAtTheDeadline(t *testing.T) {
 
 func TestPollPostInterrupted(t *testing.T) {
 	srv, _ := site(t, 1<<30, "")
-	r, _ := verifyRun(t, time.Hour, fakeT0.Add(time.Minute))
+	r, _ := verifyRun(t, time.Hour, releasetest.T0.Add(time.Minute))
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	_, err := pollPost(ctx, r, srv.URL, []string{"x"})
@@ -188,7 +187,7 @@ func TestPollPostInterrupted(t *testing.T) {
 }
 
 func TestVerifyRefusesBeforeT0(t *testing.T) {
-	r, _ := verifyRun(t, time.Hour, fakeT0.Add(-time.Minute))
+	r, _ := verifyRun(t, time.Hour, releasetest.T0.Add(-time.Minute))
 	err := Verify{}.Run(t.Context(), r)
 	if err == nil || !strings.Contains(err.Error(), "at or after T0") {
 		t.Fatalf("err = %v, want a refusal before T0", err)
@@ -215,31 +214,31 @@ func TestCrateURL(t *testing.T) {
 
 func TestPostURL(t *testing.T) {
 	m := &templates.Model{URL: "https://async.rs/blog/oob/"}
-	r, _ := verifyRun(t, time.Hour, fakeT0)
+	r, _ := verifyRun(t, time.Hour, releasetest.T0)
 	if u, why := postURL(r.Targets, m); u != m.URL || why != "" {
 		t.Errorf("a run polls %q (%s), want blog.url's %q", u, why, m.URL)
 	}
-	rehearse(r, release.Sandbox{PostSite: "http://127.0.0.1:8080"})
+	releasetest.Rehearse(r, release.Sandbox{PostSite: "http://127.0.0.1:8080"})
 	if u, _ := postURL(r.Targets, m); u != "http://127.0.0.1:8080/blog/oob/" {
 		t.Errorf("a rehearsal polls %q, want the post's path on its BlogURL", u)
 	}
-	rehearse(r, release.Sandbox{PostSite: "http://127.0.0.1:8080/preview/"})
+	releasetest.Rehearse(r, release.Sandbox{PostSite: "http://127.0.0.1:8080/preview/"})
 	if u, _ := postURL(r.Targets, m); u != "http://127.0.0.1:8080/preview/blog/oob/" {
 		t.Errorf("a rehearsal polls %q, want the post's path below its BlogURL's", u)
 	}
-	rehearse(r, release.Sandbox{Blog: "blog.git"})
+	releasetest.Rehearse(r, release.Sandbox{Blog: "blog.git"})
 	if u, why := postURL(r.Targets, m); u != "" || why == "" {
 		t.Errorf("a rehearsal without a BlogURL polls %q", u)
 	}
 }
 
 func TestTimelineRecordsEachStageAndTheMargin(t *testing.T) {
-	r, out := verifyRun(t, 6*time.Hour, fakeT0.Add(90*time.Second))
+	r, out := verifyRun(t, 6*time.Hour, releasetest.T0.Add(90*time.Second))
 	ended := map[string]time.Duration{"preflight": -time.Hour, "gate": 0, "push": 2 * time.Second, "publish": 40 * time.Second, "advisory": time.Minute}
-	rewrite(t, r, func(j *pipeline.Snapshot) {
+	releasetest.Rewrite(t, r, func(j *pipeline.Snapshot) {
 		for _, s := range j.Stages {
 			if d, ok := ended[s.Name]; ok {
-				at := fakeT0.Add(d)
+				at := releasetest.T0.Add(d)
 				s.State, s.Ended = pipeline.StateDone, &at
 			}
 		}
@@ -298,31 +297,26 @@ func fakeRegistry(t *testing.T, cksum string, body []byte) *httptest.Server {
 // demo-core 1.0.0 (none when sealed is ""), releasing from reg.
 func sealedRun(t *testing.T, reg *httptest.Server, sealed string) (*release.Run, *bytes.Buffer) {
 	t.Helper()
-	r, out := verifyRun(t, time.Hour, fakeT0.Add(time.Minute))
+	r, out := verifyRun(t, time.Hour, releasetest.T0.Add(time.Minute))
 	rel := config.Release{Line: "1.0", Branch: "embargo/1.0", Tag: "v1.0.0"}
 	r.Config.Releases = []config.Release{rel}
 	r.Config.Registry.Index = "sparse+" + reg.URL + "/index/"
-	retarget(r)
-	recorded(t, r, LineCheckedKey(rel.Line), LineChecked{Crates: []string{"demo-core@1.0.0"}})
+	releasetest.Retarget(r)
+	releasetest.Record(t, r, release.LineCheckedKey(rel.Line), release.LineChecked{Crates: []string{"demo-core@1.0.0"}})
 	if sealed != "" {
-		recorded(t, r, PackagedKey(rel.Line), Packaged{Order: []string{"demo-core@1.0.0"}, Sha256: map[string]string{"demo-core@1.0.0": sealed}})
+		releasetest.Record(t, r, release.PackagedKey(rel.Line), release.Packaged{Order: []string{"demo-core@1.0.0"}, Sha256: map[string]string{"demo-core@1.0.0": sealed}})
 	}
 	return r, out
 }
 
-func sum(b []byte) string {
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
-}
-
 func TestVerifyCratesDownloadsAndComparesWithTheSealedChecksum(t *testing.T) {
 	crate := []byte("the sealed bytes")
-	r, out := sealedRun(t, fakeRegistry(t, sum(crate), crate), sum(crate))
+	r, out := sealedRun(t, fakeRegistry(t, releasetest.Sum(crate), crate), releasetest.Sum(crate))
 	var res CratesVerified
 	if err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r, release.RealClients().Registry), nil, r.Config.Releases[0], &res); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if res.Sha256["demo-core@1.0.0"] != sum(crate) || res.ComparedWith != "sealed" {
+	if res.Sha256["demo-core@1.0.0"] != releasetest.Sum(crate) || res.ComparedWith != "sealed" {
 		t.Errorf("results %+v", res)
 	}
 }
@@ -330,22 +324,22 @@ func TestVerifyCratesDownloadsAndComparesWithTheSealedChecksum(t *testing.T) {
 func TestVerifyCratesRefusesBytesOtherThanTheSealed(t *testing.T) {
 	crate := []byte("the sealed bytes")
 	// The index agrees with the seal, the file served does not.
-	r, _ := sealedRun(t, fakeRegistry(t, sum(crate), []byte("other bytes")), sum(crate))
+	r, _ := sealedRun(t, fakeRegistry(t, releasetest.Sum(crate), []byte("other bytes")), releasetest.Sum(crate))
 	err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r, release.RealClients().Registry), nil, r.Config.Releases[0], &CratesVerified{})
-	if err == nil || !strings.Contains(err.Error(), "serves a .crate with sha256 "+sum([]byte("other bytes"))) {
+	if err == nil || !strings.Contains(err.Error(), "serves a .crate with sha256 "+releasetest.Sum([]byte("other bytes"))) {
 		t.Fatalf("err = %v, want the served checksum named", err)
 	}
 	// The index disagrees with the seal.
-	r, _ = sealedRun(t, fakeRegistry(t, sum([]byte("x")), crate), sum(crate))
+	r, _ = sealedRun(t, fakeRegistry(t, releasetest.Sum([]byte("x")), crate), releasetest.Sum(crate))
 	err = verifyCrates(t.Context(), r, openRegistry(t.Context(), r, release.RealClients().Registry), nil, r.Config.Releases[0], &CratesVerified{})
-	if err == nil || !strings.Contains(err.Error(), "not the sealed "+sum(crate)) {
+	if err == nil || !strings.Contains(err.Error(), "not the sealed "+releasetest.Sum(crate)) {
 		t.Fatalf("err = %v, want the index checksum refused", err)
 	}
 }
 
 func TestVerifyCratesWithoutASealComparesWithTheIndex(t *testing.T) {
 	crate := []byte("bytes")
-	r, out := sealedRun(t, fakeRegistry(t, sum(crate), crate), "")
+	r, out := sealedRun(t, fakeRegistry(t, releasetest.Sum(crate), crate), "")
 	var res CratesVerified
 	if err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r, release.RealClients().Registry), nil, r.Config.Releases[0], &res); err != nil {
 		t.Fatal(err)

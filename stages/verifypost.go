@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -89,7 +88,7 @@ func verifyFeed(ctx context.Context, r *release.Run, blog *blogTip, m *templates
 	if err != nil {
 		return err
 	}
-	where := fmt.Sprintf("%s at %s of %s", r.Config.Blog.Branch, Short(blog.commit.Hash), r.Targets.Blog.URL)
+	where := fmt.Sprintf("%s at %s of %s", r.Config.Blog.Branch, release.Short(blog.commit.Hash), r.Targets.Blog.URL)
 	res.Commit = blog.commit.Hash.String()
 	if !ok {
 		return pipeline.RerunFrom(release.Advisory, fmt.Errorf("the feed %s is not in the blog repository (%s)", feed, where))
@@ -119,7 +118,7 @@ func verifyPost(ctx context.Context, r *release.Run, blog *blogTip, m *templates
 		return postInRepo(ctx, r, blog, m, out, res)
 	}
 	res.URL, res.URLChecked = u, true
-	obs, err := pollPost(ctx, r, u, PostMarkers(m))
+	obs, err := pollPost(ctx, r, u, release.PostMarkers(m))
 	res.Attempts = obs.attempts
 	if err != nil {
 		return err
@@ -152,19 +151,6 @@ func postURL(t release.Targets, m *templates.Model) (string, string) {
 		return u.String(), ""
 	}
 	return u.String(), ""
-}
-
-// PostMarkers are the strings a page must contain to be the post: its ID
-// or its title, as written or HTML-escaped.
-func PostMarkers(m *templates.Model) []string {
-	set := []string{m.ID, m.Title, html.EscapeString(m.Title)}
-	var out []string
-	for _, s := range set {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // observation is the last answer of the post's URL.
@@ -274,13 +260,13 @@ func postInRepo(ctx context.Context, r *release.Run, blog *blogTip, m *templates
 	if err != nil {
 		return err
 	}
-	where := fmt.Sprintf("%s at %s of %s", r.Config.Blog.Branch, Short(blog.commit.Hash), r.Targets.Blog.URL)
+	where := fmt.Sprintf("%s at %s of %s", r.Config.Blog.Branch, release.Short(blog.commit.Hash), r.Targets.Blog.URL)
 	res.Commit, res.Path = blog.commit.Hash.String(), m.PostPath
 	if !ok {
 		return pipeline.RerunFrom(release.Advisory, fmt.Errorf("the post %s is not in the blog repository (%s)", m.PostPath, where))
 	}
 	found := false
-	for _, s := range PostMarkers(m) {
+	for _, s := range release.PostMarkers(m) {
 		found = found || bytes.Contains(b, []byte(s))
 	}
 	if !found {

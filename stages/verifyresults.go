@@ -13,7 +13,7 @@ import (
 var (
 	feedVerifiedKey = pipeline.Key[FeedVerified]{Stage: release.Verify, Step: "feed"}
 	postVerifiedKey = pipeline.Key[PostVerified]{Stage: release.Verify, Step: "post"}
-	ghsaLiveKey     = pipeline.Key[GHSAVerified]{Stage: release.Verify, Step: "ghsa"}
+	ghsaLiveKey     = pipeline.Key[release.GHSAVerified]{Stage: release.Verify, Step: "ghsa"}
 	timelineKey     = pipeline.Key[Timeline]{Stage: release.Verify, Step: "timeline"}
 )
 

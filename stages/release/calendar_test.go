@@ -1,4 +1,4 @@
-package stages
+package release_test
 
 import (
 	"strings"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/config"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 func calendarConfig(distrosBefore, window time.Duration) *config.Config {
@@ -33,7 +34,7 @@ func TestCalendarWarnsOutsideThePolicy(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := CalendarWarnings(calendarConfig(c.before, c.win))
+			got := release.CalendarWarnings(calendarConfig(c.before, c.win))
 			if c.wantNoWarning {
 				if len(got) != 0 {
 					t.Errorf("warnings %q, want none", got)
@@ -54,7 +55,7 @@ func TestCalendarWarnsOutsideThePolicy(t *testing.T) {
 
 func TestCalendarListsTheDatesInOrder(t *testing.T) {
 	cfg := calendarConfig(80*time.Hour, 6*time.Hour)
-	got := Calendar(cfg)
+	got := release.Calendar(cfg)
 	if len(got) != 3 || got[0].Name != "distros" || got[1].Name != "T0" || got[2].Name != "deadline" {
 		t.Fatalf("calendar %+v", got)
 	}
@@ -64,7 +65,7 @@ func TestCalendarListsTheDatesInOrder(t *testing.T) {
 	if !strings.Contains(got[0].What, "T0 - 3d8h") {
 		t.Errorf("distros entry %q, want its lead", got[0].What)
 	}
-	if got := Calendar(calendarConfig(0, 6*time.Hour)); len(got) != 2 || got[0].Name != "T0" {
+	if got := release.Calendar(calendarConfig(0, 6*time.Hour)); len(got) != 2 || got[0].Name != "T0" {
 		t.Errorf("without distros: %+v", got)
 	}
 }

@@ -1,4 +1,4 @@
-package stages
+package release
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/internal/durable"
 	"github.com/async-rs/embargo/stages/cargo"
-	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/seal"
 	"github.com/async-rs/embargo/stages/vault"
 )
@@ -136,7 +135,7 @@ func (l LineLock) Summary() string {
 // with: the committed one; else the one kept for held (the sealed one
 // first); else one still to be resolved, from the line's lockfile for an
 // earlier tip when there is one.
-func lockFor(r *release.Run, v release.CommitTrees, rel config.Release, held plumbing.Hash) (LineLock, error) {
+func lockFor(r *Run, v CommitTrees, rel config.Release, held plumbing.Hash) (LineLock, error) {
 	var committed bool
 	err := v.Locked(func() error {
 		t, err := v.Tree(held)
@@ -162,7 +161,7 @@ func lockFor(r *release.Run, v release.CommitTrees, rel config.Release, held plu
 
 // pinLock resolves, in the line's checkout at dir, the lockfile lock still
 // lacks, and pins it for held.
-func pinLock(ctx context.Context, r *release.Run, cg release.LineCargo, rel config.Release, held plumbing.Hash, dir string, lock *LineLock) error {
+func pinLock(ctx context.Context, r *Run, cg LineCargo, rel config.Release, held plumbing.Hash, dir string, lock *LineLock) error {
 	if lock.Committed || lock.data != nil {
 		return nil
 	}
@@ -191,7 +190,7 @@ func pinLock(ctx context.Context, r *release.Run, cg release.LineCargo, rel conf
 // ones and, when the sealed .crate is at hand (kept by `embargo seal` or
 // a bundle), which files inside it differ; moved is true when the
 // difference is in the versions its Cargo.lock pins.
-func notAsSealed(r *release.Run, rel config.Release, c seal.Crate, got string) (msg string, moved bool) {
+func notAsSealed(r *Run, rel config.Release, c seal.Crate, got string) (msg string, moved bool) {
 	msg = fmt.Sprintf("%s packages to sha256 %s, not the sealed %s", c.NV(), got, c.Sha256)
 	changes := crateChanges(r, rel, c)
 	if len(changes) > 0 {
@@ -204,7 +203,7 @@ func notAsSealed(r *release.Run, rel config.Release, c seal.Crate, got string) (
 }
 
 // crateChanges compares the .crate packaged now with the sealed one.
-func crateChanges(r *release.Run, rel config.Release, c seal.Crate) []string {
+func crateChanges(r *Run, rel config.Release, c seal.Crate) []string {
 	was, err := os.ReadFile(SealedCratePath(r.StateDir, c.FileName()))
 	if err != nil || seal.Sha256(was) != c.Sha256 {
 		return nil
@@ -221,7 +220,7 @@ func crateChanges(r *release.Run, rel config.Release, c seal.Crate) []string {
 }
 
 // lockChanges compares the lockfile pinned now with the sealed one.
-func lockChanges(r *release.Run, line, sealedSum string) string {
+func lockChanges(r *Run, line, sealedSum string) string {
 	was, ok := SealedLockfile(r.StateDir, line, sealedSum)
 	if !ok {
 		return ""
@@ -240,7 +239,7 @@ func lockChanges(r *release.Run, line, sealedSum string) string {
 // KeepSealed keeps, beside the seal m, the bytes it names: every .crate
 // preflight packaged and every pinned lockfile, each checked against its
 // digest.
-func KeepSealed(r *release.Run, m *seal.Manifest) error {
+func KeepSealed(r *Run, m *seal.Manifest) error {
 	for _, l := range m.Lines {
 		rel, ok := releaseOf(r.Config, l.Line)
 		if !ok {

@@ -1,4 +1,4 @@
-package stages
+package release_test
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/release"
+	"github.com/async-rs/embargo/stages/release/releasetest"
 )
 
 // A run after T0 that nothing prepared proceeds only when the journal
@@ -34,14 +35,14 @@ func TestALateStartProceedsOnlyOnceAnyStageRecordedSomethingPublic(t *testing.T)
 		if err := os.WriteFile(path, []byte(journal), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		j, err := pipeline.OpenJournal(path, embargoOf(cfg), []string{"preflight", "ghsa"}, nil)
+		j, err := pipeline.OpenJournal(path, releasetest.EmbargoOf(cfg), []string{"preflight", "ghsa"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		r := &release.Run{Run: &pipeline.Run{Journal: j, Gate: &pipeline.Gate{T0: t0, Window: cfg.Window, Clock: pipeline.NewFakeClock(t0.Add(time.Hour))}},
 			Release: &release.Release{Config: cfg, StateDir: dir}}
-		err = CheckLateStart(r)
-		var late *LateStartError
+		err = release.CheckLateStart(r)
+		var late *release.LateStartError
 		if c.proceed && err != nil || !c.proceed && !errors.As(err, &late) {
 			t.Errorf("first %s: lateStart = %v, want proceed %v", c.first, err, c.proceed)
 		}

@@ -1,4 +1,4 @@
-package stages
+package release
 
 import (
 	"context"
@@ -11,11 +11,10 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/vault"
 )
 
-func SourcePath(r *release.Run) string { return r.Config.Resolve(r.Config.Source.Repo) }
+func SourcePath(r *Run) string { return r.Config.Resolve(r.Config.Source.Repo) }
 
 // Tagger is the handler, at T0: tags made by any run on any machine are the
 // same object.
@@ -59,7 +58,7 @@ func (h *HeldTips) add(line string, tip plumbing.Hash) {
 // public (done says what it would have done: "pushed", "published"): the
 // vault may be new (a fresh runner, a deleted state directory), and the
 // branches must not have moved since they were checked, nor since the seal.
-func ReadHeldTips(ctx context.Context, r *release.Run, v release.HeldBranches, done string) (map[string]plumbing.Hash, error) {
+func ReadHeldTips(ctx context.Context, r *Run, v HeldBranches, done string) (map[string]plumbing.Hash, error) {
 	cfg := r.Config
 	held := map[string]plumbing.Hash{}
 	if _, err := pipeline.Step(r.Run, HeldKey(r.Stage()), func(res *HeldTips) error {
@@ -71,7 +70,7 @@ func ReadHeldTips(ctx context.Context, r *release.Run, v release.HeldBranches, d
 		for _, rel := range cfg.Releases {
 			h, _ := v.Held(rel.Branch)
 			if checked, ok := CheckedLine(r, rel); ok && checked.Held != "" && checked.Held != h.String() {
-				return pipeline.RerunFrom(release.Preflight, fmt.Errorf("held branch %s moved since preflight (%s, now %s): preflight must check the new tip",
+				return pipeline.RerunFrom(Preflight, fmt.Errorf("held branch %s moved since preflight (%s, now %s): preflight must check the new tip",
 					rel.Branch, vault.ShortHex(checked.Held), Short(h)))
 			}
 			held[rel.Line] = h
@@ -82,4 +81,49 @@ func ReadHeldTips(ctx context.Context, r *release.Run, v release.HeldBranches, d
 		return nil, err
 	}
 	return held, CheckSealBeforeWrites(r, held, done)
+}
+
+// FetchHeld copies the held branches and any release tags already made from
+// the source clone into the vault; missing lists the lines whose branch is
+// absent.
+func FetchHeld(ctx context.Context, r *Run, v HeldBranches) (branches, tags []string, missing []int, err error) {
+	if fromBundle(r) {
+		return HeldFromVault(r, v) // restored from a sealed bundle: no source clone here
+	}
+	var names []plumbing.ReferenceName
+	for _, rel := range r.Config.Releases {
+		names = append(names, plumbing.NewBranchReferenceName(rel.Branch), plumbing.NewTagReferenceName(rel.Tag))
+	}
+	found, err := v.SourceRefs(SourcePath(r), names)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for i, rel := range r.Config.Releases {
+		if _, ok := found[plumbing.NewBranchReferenceName(rel.Branch)]; ok {
+			branches = append(branches, rel.Branch)
+		} else {
+			missing = append(missing, i)
+		}
+		if _, ok := found[plumbing.NewTagReferenceName(rel.Tag)]; ok {
+			tags = append(tags, rel.Tag)
+		}
+	}
+	_, err = v.FetchHeld(ctx, SourcePath(r), branches, tags)
+	return branches, tags, missing, err
+}
+
+// HeldFromVault is FetchHeld for a state directory restored from a bundle:
+// the held branches and source tags are already in the vault.
+func HeldFromVault(r *Run, v HeldBranches) (branches, tags []string, missing []int, err error) {
+	for i, rel := range r.Config.Releases {
+		if _, ok := v.Held(rel.Branch); ok {
+			branches = append(branches, rel.Branch)
+		} else {
+			missing = append(missing, i)
+		}
+		if _, ok, _ := v.SourceTag(rel.Tag); ok {
+			tags = append(tags, rel.Tag)
+		}
+	}
+	return branches, tags, missing, nil
 }

@@ -1,4 +1,4 @@
-package stages
+package release_test
 
 import (
 	"os"
@@ -10,20 +10,8 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/release"
+	"github.com/async-rs/embargo/stages/release/releasetest"
 )
-
-// recorded puts v in r's journal as the result of a done step, as an
-// earlier run would have left it.
-func recorded[T pipeline.Result](t *testing.T, r *release.Run, k pipeline.Key[T], v T) {
-	t.Helper()
-	earlier := recordingPreflight{name: k.Stage, fn: func(r *release.Run) error {
-		_, err := pipeline.Step(r.Run, k, func(res *T) error { *res = v; return nil })
-		return err
-	}}
-	if err := execute(t, r, pipeline.Selection{}, earlier); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // A release prepared by an embargo whose journal recorded results as maps
 // of strings (version 2) is released by this one with what its preflight
@@ -31,11 +19,11 @@ func recorded[T pipeline.Result](t *testing.T, r *release.Run, k pipeline.Key[T]
 // order, the pinned lockfile, the versions already released, the rendered
 // outputs' digests.
 func TestPreflightResultsOfAVersion2JournalAreReadByTheStagesAfterIt(t *testing.T) {
-	cfg := &config.Config{Embargo: config.EmbargoSection{ID: "DEMO-SA-2026-001", At: fakeT0}, Window: time.Hour,
+	cfg := &config.Config{Embargo: config.EmbargoSection{ID: "DEMO-SA-2026-001", At: releasetest.T0}, Window: time.Hour,
 		Releases: []config.Release{{Line: "1.0", Branch: "embargo/1.0", Tag: "v1.0.1"}}}
 	rel := cfg.Releases[0]
 	path := filepath.Join(t.TempDir(), "journal.json")
-	old := `{"version": 2, "id": "DEMO-SA-2026-001", "t0": "` + fakeT0.Format(time.RFC3339) + `", "window": "1h0m0s",
+	old := `{"version": 2, "id": "DEMO-SA-2026-001", "t0": "` + releasetest.T0.Format(time.RFC3339) + `", "window": "1h0m0s",
   "stages": [{"name": "preflight", "state": "done", "steps": [
     {"name": "fetch", "state": "done", "result": {"source_tags": "v1.0.1", "summary": "1 held branches read"}},
     {"name": "line 1.0", "state": "done", "result": {"held": "aaaa", "public_tip": "bbbb", "crates": "demo-core@1.0.1,demo@1.0.1"}},
@@ -45,26 +33,26 @@ func TestPreflightResultsOfAVersion2JournalAreReadByTheStagesAfterIt(t *testing.
 	if err := os.WriteFile(path, []byte(old), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	j, err := pipeline.OpenJournal(path, embargoOf(cfg), []string{"preflight", "publish"}, nil)
+	j, err := pipeline.OpenJournal(path, releasetest.EmbargoOf(cfg), []string{"preflight", "publish"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &release.Run{Run: &pipeline.Run{Journal: j}, Release: &release.Release{Config: cfg}}
 
-	if l, ok := CheckedLine(r, rel); !ok || l.Held != "aaaa" || l.PublicTip != "bbbb" || !slices.Equal(l.Crates, []string{"demo-core@1.0.1", "demo@1.0.1"}) {
+	if l, ok := release.CheckedLine(r, rel); !ok || l.Held != "aaaa" || l.PublicTip != "bbbb" || !slices.Equal(l.Crates, []string{"demo-core@1.0.1", "demo@1.0.1"}) {
 		t.Errorf("line = %+v, %v", l, ok)
 	}
-	s, ok := ReadSealed(r, rel)
+	s, ok := release.ReadSealed(r, rel)
 	if !ok || !slices.Equal(s.Order, []string{"demo-core@1.0.1", "demo@1.0.1"}) || s.Sha256["demo@1.0.1"] != "22" || s.Cargo != "cargo 1.95.0" || s.PinnedLock != "33" {
 		t.Errorf("sealed = %+v, %v: want the version 2 package step's", s, ok)
 	}
-	if what, _ := begunPublicly(r); what == "" {
+	if what, _ := release.BegunPublicly(r); what == "" {
 		t.Error("a version the old preflight found released does not count as public")
 	}
-	if got := AdvisoryDigests(r); got["source/blog/post.md"] != "44" {
+	if got := release.AdvisoryDigests(r); got["source/blog/post.md"] != "44" {
 		t.Errorf("advisory digests %v", got)
 	}
-	if f, _ := pipeline.Load(j, FetchedKey); !slices.Equal(f.SourceTags, []string{"v1.0.1"}) {
+	if f, _ := pipeline.Load(j, release.FetchedKey); !slices.Equal(f.SourceTags, []string{"v1.0.1"}) {
 		t.Errorf("fetch = %+v", f)
 	}
 }

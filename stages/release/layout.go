@@ -1,4 +1,4 @@
-package stages
+package release
 
 import (
 	"encoding/json"
@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/internal/durable"
-	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/seal"
 )
 
@@ -23,7 +22,7 @@ func VaultPath(stateDir string) string { return filepath.Join(stateDir, "vault.g
 // WorktreeDir is the checkout a line's crates are packaged in: cargo
 // leaves the .crate files under it (cargo.PackagedFile).
 func WorktreeDir(stateDir, line string) string {
-	return filepath.Join(stateDir, "work", release.SafeName(line))
+	return filepath.Join(stateDir, "work", SafeName(line))
 }
 
 // SealPath is the seal manifest of a state directory.
@@ -81,7 +80,7 @@ func BundleRef(stateDir string) (string, bool) {
 	return m.Ref, true
 }
 
-func fromBundle(r *release.Run) bool {
+func fromBundle(r *Run) bool {
 	_, err := os.Stat(filepath.Join(r.StateDir, bundleMarker))
 	return err == nil
 }

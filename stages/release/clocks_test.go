@@ -1,4 +1,4 @@
-package stages
+package release_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/release"
+	"github.com/async-rs/embargo/stages/release/releasetest"
 )
 
 // What check says of the clocks: within 2 s nothing; beyond, a warning
@@ -23,7 +24,7 @@ func TestClocksFarOffAreWarnedAboutAndBeyondTheWindowRefused(t *testing.T) {
 		at("images", 7*time.Hour),
 		{Target: "blog", URL: "https://blog.example/", Unmeasured: "it sends no Date header"},
 	}
-	warnings, findings := JudgeClocks(offs, 6*time.Hour)
+	warnings, findings := release.JudgeClocks(offs, 6*time.Hour)
 	if len(warnings) != 2 {
 		t.Fatalf("warnings %q, want the registry 30 s behind and the blog without a Date", warnings)
 	}
@@ -54,7 +55,7 @@ func TestHostRootIsWhereARemotesClockIsAsked(t *testing.T) {
 		"/srv/git/public.git":                                "",
 		"../public.git":                                      "",
 	} {
-		if got := hostRoot(remote); got != want {
+		if got := release.HostRoot(remote); got != want {
 			t.Errorf("hostRoot(%q) = %q, want %q", remote, got, want)
 		}
 	}
@@ -70,8 +71,7 @@ func TestClockTargetsAreEveryPublicTarget(t *testing.T) {
 		Blog:     &config.BlogSection{Repo: "https://github.com/async-rs/async.rs.git"},
 		Images:   []config.Image{{From: "ghcr.io/async-rs/private/app@sha256:" + strings.Repeat("a", 64), To: "ghcr.io/async-rs/app:1.13.1"}},
 	}
-	w := &worldClocks{}
-	got := w.targets(context.Background(), looking(cfg))
+	got := release.ClockTargets(context.Background(), releasetest.Looking(cfg))
 	want := []string{
 		"git remote, blog remote https://github.com/",
 		"registry API http://127.0.0.1:1/", // config.json unreadable: the index's host
@@ -95,18 +95,17 @@ func TestTheGitHubAPIIsAClockTarget(t *testing.T) {
 		Registry: config.RegistrySection{Index: "sparse+http://127.0.0.1:1/index/"},
 		GHSA:     &config.GHSASection{API: "https://api.github.com"},
 	}
-	w := &worldClocks{}
-	got := w.targets(context.Background(), looking(cfg))
+	got := release.ClockTargets(context.Background(), releasetest.Looking(cfg))
 	if n := len(got); n != 3 || got[2].Name != "GitHub API" || got[2].URL != "https://api.github.com/" {
 		t.Fatalf("targets %+v, want the GitHub API https://api.github.com/ last", got)
 	}
 	cfg.GHSA.API = "https://github.example.com/api/v3"
-	if got := (&worldClocks{}).targets(context.Background(), looking(cfg)); got[2].URL != "https://github.example.com/api/v3/" {
+	if got := release.ClockTargets(context.Background(), releasetest.Looking(cfg)); got[2].URL != "https://github.example.com/api/v3/" {
 		t.Errorf("GitHub Enterprise target %q, want its API root", got[2].URL)
 	}
-	rehearsal := looking(cfg)
-	rehearse(rehearsal, release.Sandbox{Public: "public.git", GitHubAPI: "http://127.0.0.1:2"})
-	got = (&worldClocks{}).targets(context.Background(), rehearsal)
+	rehearsal := releasetest.Looking(cfg)
+	releasetest.Rehearse(rehearsal, release.Sandbox{Public: "public.git", GitHubAPI: "http://127.0.0.1:2"})
+	got = release.ClockTargets(context.Background(), rehearsal)
 	for _, tg := range got {
 		if strings.Contains(tg.URL, "github.example.com") {
 			t.Errorf("a rehearsal measures the real GitHub API %s", tg.URL)

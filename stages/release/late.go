@@ -1,4 +1,4 @@
-package stages
+package release
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages/release"
 )
 
 // A run that starts after T0 proceeds at once only when this release was
@@ -32,7 +31,7 @@ func (e *LateStartError) Error() string {
 
 // CheckLateStart returns a *LateStartError for a run after T0 that must not
 // proceed on its own, nil otherwise.
-func CheckLateStart(r *release.Run) error {
+func CheckLateStart(r *Run) error {
 	now := r.Now()
 	if now.Before(r.Gate.T0) || r.Mode.Late || r.Mode.Rehearsal() {
 		return nil
@@ -62,7 +61,7 @@ func (l LateStart) Proceeds() bool { return l.Prepared != "" || l.Begun != "" }
 // and the public world as this run's preflight found it. run (at the gate,
 // or a stage run alone), check and plan all judge with it, so that they
 // cannot disagree.
-func JudgeLateStart(r *release.Run) LateStart {
+func JudgeLateStart(r *Run) LateStart {
 	l := LateStart{Prepared: preparedBeforeT0(r)}
 	l.Begun, l.BegunAt = begunPublicly(r)
 	return l
@@ -92,11 +91,11 @@ func signedAfter(d time.Duration) string {
 // preparedBeforeT0 says what shows this release was prepared while T0 was
 // ahead: the seal made before T0, or some attempt of a preflight step in
 // this state directory that finished before T0; "" when nothing does.
-func preparedBeforeT0(r *release.Run) string {
+func preparedBeforeT0(r *Run) string {
 	if m, ok, err := ReadSeal(r); err == nil && ok && m.SealedAt.Before(r.Gate.T0) {
 		return "sealed " + m.SealedAt.UTC().Format(time.RFC3339)
 	}
-	for _, st := range r.Journal.Steps(release.Preflight) {
+	for _, st := range r.Journal.Steps(Preflight) {
 		for _, a := range st.Attempts {
 			if a.State == pipeline.StateDone && a.Ended != nil && a.Ended.Before(r.Gate.T0) {
 				return "a preflight finished " + a.Ended.UTC().Format(time.RFC3339)
@@ -112,7 +111,7 @@ func preparedBeforeT0(r *release.Run) string {
 // something is public), the earliest one, with when; or else what
 // preflight saw public already (a branch at its held tip, a version on the
 // registry). "" when nothing does.
-func begunPublicly(r *release.Run) (what string, at time.Time) {
+func begunPublicly(r *Run) (what string, at time.Time) {
 	for _, stage := range r.Journal.StageNames() {
 		for _, st := range r.Journal.Steps(stage) {
 			for moment, v := range st.First {
@@ -152,9 +151,9 @@ func begunPublicly(r *release.Run) (what string, at time.Time) {
 // public write: when the run's gate opens, or, for a stage run without the
 // gate (--from, --only), at once if T0 has passed and the late-start rule
 // allows it; before T0 the gate's own check refuses the write.
-func AwaitGate(ctx context.Context, r *release.Run) error {
-	if r.Selected(release.Gate) {
-		return r.WaitFor(ctx, release.Gate)
+func AwaitGate(ctx context.Context, r *Run) error {
+	if r.Selected(Gate) {
+		return r.WaitFor(ctx, Gate)
 	}
 	return CheckLateStart(r)
 }
@@ -162,8 +161,8 @@ func AwaitGate(ctx context.Context, r *release.Run) error {
 // SleepUntilLead waits on the gate's clock until lead before T0, when this
 // run's gate will open the stage's writes; a stage run without its gate
 // does not wait (the gate refuses its writes before T0).
-func SleepUntilLead(ctx context.Context, r *release.Run, lead time.Duration) error {
-	if !r.Selected(release.Gate) {
+func SleepUntilLead(ctx context.Context, r *Run, lead time.Duration) error {
+	if !r.Selected(Gate) {
 		return nil
 	}
 	// The opening, not T0: a target whose clock is behind, or a gate

@@ -1,4 +1,4 @@
-package stages
+package release_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/config"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/templates"
 )
 
@@ -92,14 +93,14 @@ func TestAdvisoryInputCarriesEveryKeyOfTheConfig(t *testing.T) {
 			t.Errorf("the test's input leaves %s out", v.Type().Field(i).Name)
 		}
 	}
-	got := AdvisoryInput(cfg)
+	got := release.AdvisoryInput(cfg)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("advisoryInput:\n got %+v\nwant %+v", got, want)
 	}
 
 	// Without [blog] and [ghsa] the templates get none of their keys.
 	cfg.Blog, cfg.GHSA = nil, nil
-	got = AdvisoryInput(cfg)
+	got = release.AdvisoryInput(cfg)
 	if got.BlogAuthor != "" || got.BlogURL != "" || got.BlogPath != "" || got.GHSA != "" {
 		t.Errorf("without [blog] and [ghsa]: author %q, url %q, path %q, ghsa %q", got.BlogAuthor, got.BlogURL, got.BlogPath, got.GHSA)
 	}
@@ -109,7 +110,7 @@ func TestAdvisoryInputCarriesEveryKeyOfTheConfig(t *testing.T) {
 // files through the stages' own path (AdvisoryModel and RenderAdvisory), in
 // every blog style.
 func TestTheConfigRendersTheTemplatesGoldenFiles(t *testing.T) {
-	dir := filepath.Join("..", "templates", "testdata")
+	dir := filepath.Join("..", "..", "templates", "testdata")
 	cfg, err := config.Load(filepath.Join(dir, "embargo.toml"))
 	if err != nil {
 		t.Fatal(err)
@@ -123,13 +124,13 @@ func TestTheConfigRendersTheTemplatesGoldenFiles(t *testing.T) {
 		"1.9.0", "1.9.5", "1.9.7", "1.9.8",
 		"2.0.0", "2.0.3", "2.0.4",
 	}
-	m, err := AdvisoryModel(cfg)
+	m, err := release.AdvisoryModel(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, style := range templates.BlogStyles {
 		cfg.Blog.Style = style
-		out, err := RenderAdvisory(cfg, m, templates.Conventions{}, registry)
+		out, err := release.RenderAdvisory(cfg, m, templates.Conventions{}, registry)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +155,7 @@ func TestTheConfigRendersTheTemplatesGoldenFiles(t *testing.T) {
 func TestAdvisoryFindingsKeepEveryProblemsText(t *testing.T) {
 	m := &templates.Model{Categories: []string{"rce"}, Fixes: []templates.Fix{{Line: "1.7", Version: "1.7"}}}
 	problems := m.Validate()
-	findings := AdvisoryFindings(m)
+	findings := release.AdvisoryFindings(m)
 	if len(problems) != 2 || len(findings) != len(problems) {
 		t.Fatalf("problems %v, findings %v", problems, findings)
 	}

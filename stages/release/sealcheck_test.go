@@ -1,4 +1,4 @@
-package stages
+package release_test
 
 import (
 	"bytes"
@@ -18,26 +18,9 @@ import (
 	"github.com/async-rs/embargo/sandbox/demo"
 	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/release"
+	"github.com/async-rs/embargo/stages/release/releasetest"
 	"github.com/async-rs/embargo/stages/seal"
 )
-
-// recordingPreflight is a stand-in preflight that records step results as the real
-// one does.
-type recordingPreflight struct {
-	name  string // "preflight" when empty
-	fn    func(r *release.Run) error
-	needs []string
-}
-
-func (s recordingPreflight) Name() string {
-	if s.name == "" {
-		return "preflight"
-	}
-	return s.name
-}
-func (recordingPreflight) Summary() string                               { return "" }
-func (s recordingPreflight) Needs() []string                             { return s.needs }
-func (s recordingPreflight) Run(_ context.Context, r *release.Run) error { return s.fn(r) }
 
 const (
 	sealCargo = "cargo 1.95.0 (f2d3ce0bd 2026-03-21)"
@@ -71,7 +54,7 @@ func sealCheckRunWithLocks(t *testing.T, cargoVersion string, pkgs map[string][]
 		Window:      time.Hour,
 		Description: "the text",
 	}
-	j, err := pipeline.OpenJournal("", embargoOf(cfg), []string{"preflight"}, nil)
+	j, err := pipeline.OpenJournal("", releasetest.EmbargoOf(cfg), []string{"preflight"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,11 +64,11 @@ func sealCheckRunWithLocks(t *testing.T, cargoVersion string, pkgs map[string][]
 			Out: pipeline.NewReporter(&bytes.Buffer{}, false, clock, nil), Secrets: pipeline.NewSecrets(nil)},
 		Release: &release.Release{Config: cfg, StateDir: filepath.Join(dir, ".embargo"), Targets: release.Real(cfg, nil)},
 	}
-	preflight := recordingPreflight{fn: func(r *release.Run) error {
+	preflight := releasetest.Stage{Fn: func(r *release.Run) error {
 		for _, rel := range cfg.Releases {
 			if p, ok := pkgs[rel.Line]; ok {
-				if _, err := pipeline.Step(r.Run, PackagedKey(rel.Line), func(res *Packaged) error {
-					*res = PackagedOf(p, cargoVersion, locks[rel.Line])
+				if _, err := pipeline.Step(r.Run, release.PackagedKey(rel.Line), func(res *release.Packaged) error {
+					*res = release.PackagedOf(p, cargoVersion, locks[rel.Line])
 					return nil
 				}); err != nil {
 					return err
@@ -94,7 +77,7 @@ func sealCheckRunWithLocks(t *testing.T, cargoVersion string, pkgs map[string][]
 		}
 		return nil
 	}}
-	if err := execute(t, r, pipeline.Selection{}, preflight); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{}, preflight); err != nil {
 		t.Fatal(err)
 	}
 	m := &seal.Manifest{ID: cfg.Embargo.ID, T0: t0, Cargo: sealCargo,
@@ -133,7 +116,7 @@ func findingsText(fs []pipeline.Finding) string {
 
 func TestCompareSealAsSealed(t *testing.T) {
 	r, m := sealCheckRun(t, sealCargo, sealCheckPackages())
-	if fs := CompareSeal(r, m, tipsOf(heldA, heldB), true); len(fs) != 0 {
+	if fs := release.CompareSeal(r, m, tipsOf(heldA, heldB), true); len(fs) != 0 {
 		t.Errorf("a release as sealed has findings:\n%s", findingsText(fs))
 	}
 }
@@ -146,7 +129,7 @@ func TestCompareSealNamesEveryDifference(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Config.Description = "the text, edited"
-	fs := CompareSeal(r, m, tipsOf(heldA, "3333333333333333333333333333333333333333"), true)
+	fs := release.CompareSeal(r, m, tipsOf(heldA, "3333333333333333333333333333333333333333"), true)
 	text := findingsText(fs)
 	for _, want := range []string{
 		"the config changed since it was sealed",
@@ -165,7 +148,7 @@ func TestCompareSealNamesEveryDifference(t *testing.T) {
 
 func TestCompareSealCargoVersion(t *testing.T) {
 	r, m := sealCheckRun(t, "cargo 1.96.0 (0000000 2026-05-01)", sealCheckPackages())
-	text := findingsText(CompareSeal(r, m, tipsOf(heldA, heldB), true))
+	text := findingsText(release.CompareSeal(r, m, tipsOf(heldA, heldB), true))
 	if !strings.Contains(text, `cargo here is "cargo 1.96.0 (0000000 2026-05-01)", but the release was sealed with "`+sealCargo+`"`) ||
 		strings.Count(text, "cargo here is") != 1 {
 		t.Errorf("cargo version difference not said once, clearly:\n%s", text)
@@ -176,10 +159,10 @@ func TestCompareSealBeforePushNeedsCheckedPackages(t *testing.T) {
 	pkgs := sealCheckPackages()
 	delete(pkgs, "1.12")
 	r, m := sealCheckRun(t, sealCargo, pkgs)
-	if fs := CompareSeal(r, m, tipsOf(heldA, heldB), false); len(fs) != 0 {
+	if fs := release.CompareSeal(r, m, tipsOf(heldA, heldB), false); len(fs) != 0 {
 		t.Errorf("preflight reports a line it did not package:\n%s", findingsText(fs))
 	}
-	text := findingsText(CompareSeal(r, m, tipsOf(heldA, heldB), true))
+	text := findingsText(release.CompareSeal(r, m, tipsOf(heldA, heldB), true))
 	if !strings.Contains(text, "no packages of line 1.12 were checked against the seal") {
 		t.Errorf("push accepts unchecked packages:\n%s", text)
 	}
@@ -188,7 +171,7 @@ func TestCompareSealBeforePushNeedsCheckedPackages(t *testing.T) {
 func TestCompareSealOfAnotherRelease(t *testing.T) {
 	r, m := sealCheckRun(t, sealCargo, sealCheckPackages())
 	m.ID = "OTHER-SA-2026-009"
-	fs := CompareSeal(r, m, tipsOf(heldA, heldB), true)
+	fs := release.CompareSeal(r, m, tipsOf(heldA, heldB), true)
 	if len(fs) != 1 || !strings.Contains(fs[0].Msg, "seal.json is for OTHER-SA-2026-009") {
 		t.Errorf("another release's seal:\n%s", findingsText(fs))
 	}
@@ -208,7 +191,7 @@ func TestHeldFromTheVaultOfARestoredDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &release.Run{Run: &pipeline.Run{}, Release: &release.Release{Config: cfg, StateDir: filepath.Join(dir, "runner-state")}}
-	v, err := release.RealClients().Vault(VaultPath(r.StateDir))
+	v, err := release.RealClients().Vault(release.VaultPath(r.StateDir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,31 +204,31 @@ func TestHeldFromTheVaultOfARestoredDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A runner has no source clone.
-	if err := os.RemoveAll(SourcePath(r)); err != nil {
+	if err := os.RemoveAll(release.SourcePath(r)); err != nil {
 		t.Fatal(err)
 	}
-	if fromBundle(r) {
+	if release.FromBundle(r) {
 		t.Fatal("a directory no bundle was restored into is marked as one")
 	}
-	if _, _, _, err := FetchHeld(context.Background(), r, v); err == nil {
+	if _, _, _, err := release.FetchHeld(context.Background(), r, v); err == nil {
 		t.Fatal("without the marker, preflight reads held branches from a source clone that is not there")
 	}
 
 	ref := "127.0.0.1:5000/b@sha256:" + strings.Repeat("a", 64)
-	if err := MarkRestored(r.StateDir, ref); err != nil {
+	if err := release.MarkRestored(r.StateDir, ref); err != nil {
 		t.Fatal(err)
 	}
-	if !fromBundle(r) {
+	if !release.FromBundle(r) {
 		t.Fatal("the state directory is not marked as restored from a bundle")
 	}
-	if got, ok := BundleRef(r.StateDir); !ok || got != ref {
+	if got, ok := release.BundleRef(r.StateDir); !ok || got != ref {
 		t.Errorf("marker: %q %v", got, ok)
 	}
-	got, gotTags, missing, err := FetchHeld(context.Background(), r, v)
+	got, gotTags, missing, err := release.FetchHeld(context.Background(), r, v)
 	if err != nil || len(got) != 2 || len(gotTags) != 2 || len(missing) != 0 {
 		t.Fatalf("held from vault: %v %v %v %v", got, gotTags, missing, err)
 	}
-	if _, err := WorkspaceAt(v, tips[cfg.Releases[0].Branch]); err != nil {
+	if _, err := release.WorkspaceAt(v, tips[cfg.Releases[0].Branch]); err != nil {
 		t.Errorf("the restored tip's workspace: %v", err)
 	}
 }
@@ -269,13 +252,13 @@ func TestCompareSealPinnedLockfile(t *testing.T) {
 	for i := range m.Lines {
 		m.Lines[i].PinnedLock = seal.Sha256([]byte(sealedLock))
 	}
-	if err := PinLockfile(r.StateDir, "1.13", heldA, []byte(movedLock)); err != nil {
+	if err := release.PinLockfile(r.StateDir, "1.13", heldA, []byte(movedLock)); err != nil {
 		t.Fatal(err)
 	}
-	if err := durable.WriteFile(SealedLockPath(r.StateDir, "1.13"), []byte(sealedLock), 0o600); err != nil {
+	if err := durable.WriteFile(release.SealedLockPath(r.StateDir, "1.13"), []byte(sealedLock), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fs := CompareSeal(r, m, tipsOf(heldA, heldB), true)
+	fs := release.CompareSeal(r, m, tipsOf(heldA, heldB), true)
 	text := findingsText(fs)
 	if len(fs) != 1 || !strings.Contains(text, "line 1.13 was packaged with another Cargo.lock than the one sealed") ||
 		!strings.Contains(text, "Cargo.lock: tinydep 1.0.0 -> 1.0.1") || strings.Contains(text, "otherdep") {
@@ -285,10 +268,10 @@ func TestCompareSealPinnedLockfile(t *testing.T) {
 	// Preflight packages at the sealed tip with the seal's lockfile, not
 	// with one pinned since.
 	mb, _ := m.Marshal()
-	if err := durable.WriteFile(SealPath(r.StateDir), mb, 0o600); err != nil {
+	if err := durable.WriteFile(release.SealPath(r.StateDir), mb, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got, ok := KeptLockfile(r.StateDir, "1.13", heldA)
+	got, ok := release.KeptLockfile(r.StateDir, "1.13", heldA)
 	if !ok || string(got) != sealedLock {
 		t.Errorf("kept lockfile at the sealed tip: %v %q, want the sealed one", ok, got)
 	}

@@ -1,26 +1,29 @@
-package stages
+package release
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
+	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/stages/cargo"
-	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/seal"
 )
 
-func LineDir(r *release.Run, rel config.Release) string {
+func LineDir(r *Run, rel config.Release) string {
 	return WorktreeDir(r.StateDir, rel.Line)
 }
 
 // LinePackages prepares the line's worktree at the held tip, with the
 // Cargo.lock kept for it (see lockfile.go), and packages its crates
 // (verified, --locked), in publish order, with the line's cargo cg.
-func LinePackages(ctx context.Context, r *release.Run, v release.HeldWorktrees, cg release.LineCargo, rel config.Release, held plumbing.Hash) ([]cargo.Package, LineLock, error) {
+func LinePackages(ctx context.Context, r *Run, v HeldWorktrees, cg LineCargo, rel config.Release, held plumbing.Hash) ([]cargo.Package, LineLock, error) {
 	crates, err := LineCrates(v, rel, held)
 	if err != nil {
 		return nil, LineLock{}, err
@@ -43,7 +46,7 @@ func LinePackages(ctx context.Context, r *release.Run, v release.HeldWorktrees, 
 // PreparedAsSealed prepares the line's worktree at the held tip, with the
 // lockfile the sealed packages were made with, and reports whether it
 // still holds those packages; false when that lockfile is not at hand.
-func PreparedAsSealed(ctx context.Context, r *release.Run, v release.HeldWorktrees, rel config.Release, held plumbing.Hash, s Packaged) (bool, error) {
+func PreparedAsSealed(ctx context.Context, r *Run, v HeldWorktrees, rel config.Release, held plumbing.Hash, s Packaged) (bool, error) {
 	lock, err := lockFor(r, v, rel, held)
 	if err != nil {
 		return false, err
@@ -60,7 +63,7 @@ func PreparedAsSealed(ctx context.Context, r *release.Run, v release.HeldWorktre
 
 // ReproducesSealed checks packages made again against the seal s, naming
 // what differs inside a .crate that does not reproduce.
-func ReproducesSealed(r *release.Run, rel config.Release, pkgs []cargo.Package, s Packaged) error {
+func ReproducesSealed(r *Run, rel config.Release, pkgs []cargo.Package, s Packaged) error {
 	for _, p := range pkgs {
 		c := seal.Crate{Name: p.Name, Version: p.Version, Sha256: s.Sha256[p.Name+"@"+p.Version]}
 		if c.Sha256 != p.Sha256 {
@@ -73,7 +76,7 @@ func ReproducesSealed(r *release.Run, rel config.Release, pkgs []cargo.Package, 
 
 // ReadSealed is preflight's package record of a line, when it holds a
 // checksum for every crate: what a seal is made of and checked against.
-func ReadSealed(r *release.Run, rel config.Release) (Packaged, bool) {
+func ReadSealed(r *Run, rel config.Release) (Packaged, bool) {
 	p, ok := PackagedLine(r, rel)
 	if !ok || !p.Complete() {
 		return Packaged{}, false
@@ -85,7 +88,7 @@ func ReadSealed(r *release.Run, rel config.Release) (Packaged, bool) {
 // record, overridden by the seal when the release was sealed. The seal is
 // what was frozen; a preflight that found the packages differ from it
 // still records what it packaged.
-func ReleaseSealed(r *release.Run, rel config.Release) (Packaged, bool, error) {
+func ReleaseSealed(r *Run, rel config.Release) (Packaged, bool, error) {
 	s, ok := ReadSealed(r, rel)
 	m, sealedOK, err := ReadSeal(r)
 	if err != nil {
@@ -121,7 +124,7 @@ func PackagedOf(pkgs []cargo.Package, cargoVersion, lock string) Packaged {
 // CheckRegistry compares packages with the registry: a version already there
 // with the same checksum is already released; with another, it is a hard
 // error naming both.
-func CheckRegistry(ctx context.Context, idx release.RegistryIndex, pkgs []cargo.Package) (released []string, problems []string, err error) {
+func CheckRegistry(ctx context.Context, idx RegistryIndex, pkgs []cargo.Package) (released []string, problems []string, err error) {
 	for _, p := range pkgs {
 		e, found, err := idx.Lookup(ctx, p.Name, p.Version)
 		if err != nil {
@@ -138,4 +141,117 @@ func CheckRegistry(ctx context.Context, idx release.RegistryIndex, pkgs []cargo.
 	}
 	sort.Strings(released)
 	return released, problems, nil
+}
+
+// PackagedAsSealed reports whether every sealed .crate is in the worktree
+// with its sealed checksum.
+func PackagedAsSealed(dir string, s Packaged) bool {
+	for _, nv := range s.Order {
+		name, version := SplitNV(nv)
+		sum, err := cargo.FileSha256(cargo.PackagedFile(dir, name, version))
+		if err != nil || sum != s.Sha256[nv] {
+			return false
+		}
+	}
+	return true
+}
+
+func SplitNV(nv string) (string, string) {
+	for i := len(nv) - 1; i >= 0; i-- {
+		if nv[i] == '@' {
+			return nv[:i], nv[i+1:]
+		}
+	}
+	return nv, ""
+}
+
+// commitTree lets the cargo workspace reader look inside a vault commit.
+type commitTree struct {
+	tree *object.Tree
+}
+
+func WorkspaceAt(v CommitTrees, commit plumbing.Hash) (ws *cargo.Workspace, err error) {
+	err = v.Locked(func() error {
+		t, err := v.Tree(commit)
+		if err != nil {
+			return err
+		}
+		ws, err = cargo.ReadWorkspace(commitTree{tree: t})
+		return err
+	})
+	return ws, err
+}
+
+// LineCrates reads the workspace at a line's held tip and selects the
+// line's crates from it, in publish order.
+func LineCrates(v CommitTrees, rel config.Release, held plumbing.Hash) ([]*cargo.Crate, error) {
+	ws, err := WorkspaceAt(v, held)
+	if err != nil {
+		return nil, err
+	}
+	return ws.Select(rel.Crates)
+}
+
+// TreeOf lets the cargo workspace reader look inside a commit's tree read
+// elsewhere (embargo init reads the operator's clone).
+func TreeOf(t *object.Tree) cargo.Tree { return commitTree{tree: t} }
+
+func (c commitTree) Read(path string) (string, bool, error) {
+	f, err := c.tree.File(path)
+	if errors.Is(err, object.ErrFileNotFound) || errors.Is(err, object.ErrDirectoryNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	s, err := f.Contents()
+	return s, err == nil, err
+}
+
+func (c commitTree) Dirs(dir string) ([]string, error) {
+	t := c.tree
+	if dir != "." && dir != "" {
+		sub, err := c.tree.Tree(dir)
+		if errors.Is(err, object.ErrDirectoryNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		t = sub
+	}
+	var out []string
+	for _, e := range t.Entries {
+		if e.Mode == filemode.Dir {
+			out = append(out, e.Name)
+		}
+	}
+	return out, nil
+}
+
+// heldWorkspace reads a line's held tip in the source clone: the branch,
+// its tree and the crates the line publishes. A missing branch is a nil
+// ref and no error: preflight names it.
+func heldWorkspace(repo *git.Repository, rel config.Release) (*plumbing.Reference, *object.Tree, []*cargo.Crate, error) {
+	ref, err := repo.Reference(plumbing.NewBranchReferenceName(rel.Branch), true)
+	if err != nil {
+		return nil, nil, nil, nil
+	}
+	c, err := repo.CommitObject(ref.Hash())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tree, err := c.Tree()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ws, err := cargo.ReadWorkspace(commitTree{tree: tree})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", rel.Branch, err)
+	}
+	sel, err := ws.Select(rel.Crates)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", rel.Branch, err)
+	}
+	return ref, tree, sel, nil
 }

@@ -1,10 +1,9 @@
-package stages
+package release
 
 import (
 	"context"
 
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages/release"
 )
 
 // StepFunc is one step of a stage's list, its result type bound: a stage
@@ -13,7 +12,7 @@ import (
 type StepFunc func(context.Context) error
 
 // Step runs do as the step k of r, recording a T.
-func Step[T pipeline.Result](r *release.Run, k pipeline.Key[T], do func(context.Context, *T) error) StepFunc {
+func Step[T pipeline.Result](r *Run, k pipeline.Key[T], do func(context.Context, *T) error) StepFunc {
 	return func(ctx context.Context) error {
 		_, err := pipeline.Step(r.Run, k, func(res *T) error { return do(ctx, res) })
 		return err

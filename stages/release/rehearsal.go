@@ -1,4 +1,4 @@
-package stages
+package release
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/stages/cargo"
-	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/vault"
 )
 
@@ -137,7 +136,7 @@ func (lr *lockResolver) resolve(ctx context.Context, rel config.Release, held pl
 	if _, err := lr.vault.FetchHeld(ctx, lr.source, []string{rel.Branch}, nil); err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(lr.work, "work", release.SafeName(rel.Line))
+	dir := filepath.Join(lr.work, "work", SafeName(rel.Line))
 	if err := lr.vault.Worktree(ctx, dir, rel.Branch, held, nil); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,122 @@
+package releasetest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/github"
+	"github.com/async-rs/embargo/stages/release"
+)
+
+// The GitHub advisory of the fake worlds: its repository and draft, and
+// the token of ghsa.token_env.
+const (
+	GHSATokenEnv = "EMBARGO_GHSA_TOKEN"
+	GHSAToken    = "ghp_unitTestTokenNeverShown4821"
+	GHSARepo     = "demo-org/demo"
+	GHSAID       = "GHSA-4x7m-9pqr-c2vw"
+	GHSATitle    = "Out-of-bounds read in demo_core::get"
+)
+
+// GitHub is one repository security advisory, changed by PATCHes as
+// GitHub changes it, each write stamped with the clock's time.
+type GitHub struct {
+	Mu    sync.Mutex
+	clock *pipeline.FakeClock
+	Adv   github.Advisory
+	Reads int
+	// writes are the PATCHes received, in order.
+	writes []Patch
+	// LoseAnswers is how many PATCHes are applied but answered with an
+	// error, as when the connection drops after GitHub wrote.
+	LoseAnswers int
+	// Made is the API and token of each client Made.
+	Made []string
+}
+
+type Patch struct {
+	At     time.Time
+	Update github.Update
+}
+
+func NewGitHub(clock *pipeline.FakeClock, adv github.Advisory) *GitHub {
+	return &GitHub{clock: clock, Adv: adv}
+}
+
+// Client is the fake as the stages' GitHub factory.
+func (g *GitHub) Client(api string, opts github.Options) release.AdvisoryAPI {
+	g.Mu.Lock()
+	defer g.Mu.Unlock()
+	g.Made = append(g.Made, api+" "+opts.Token)
+	return g
+}
+
+func (g *GitHub) Advisory(_ context.Context, repo, id string) (*github.Advisory, error) {
+	g.Mu.Lock()
+	defer g.Mu.Unlock()
+	g.Reads++
+	if repo+"/"+id != GHSARepo+"/"+g.Adv.GHSAID {
+		return nil, &github.Error{Method: "GET", URL: repo + "/" + id, Status: 404, Message: "Not Found"}
+	}
+	return g.copyLocked(), nil
+}
+
+func (g *GitHub) Update(_ context.Context, repo, id string, u github.Update) (*github.Advisory, error) {
+	g.Mu.Lock()
+	defer g.Mu.Unlock()
+	if repo+"/"+id != GHSARepo+"/"+g.Adv.GHSAID {
+		return nil, &github.Error{Method: "PATCH", URL: repo + "/" + id, Status: 404, Message: "Not Found"}
+	}
+	now := g.clock.Now()
+	g.writes = append(g.writes, Patch{At: now, Update: u})
+	a := &g.Adv
+	if u.Vulnerabilities != nil {
+		a.Vulnerabilities = slices.Clone(u.Vulnerabilities)
+	}
+	if u.Severity != "" {
+		a.Severity, a.CVSS = &u.Severity, nil
+	}
+	if u.CVSSVectorString != "" {
+		a.CVSS, a.Severity = &github.CVSS{VectorString: u.CVSSVectorString}, nil
+	}
+	if u.Credits != nil {
+		a.Credits = slices.Clone(u.Credits)
+	}
+	if u.CVEID != "" {
+		a.CVEID = &u.CVEID
+	}
+	if u.State != "" {
+		if u.State == "published" && a.State != "published" {
+			a.PublishedAt = &now
+		}
+		a.State = u.State
+	}
+	if g.LoseAnswers > 0 {
+		g.LoseAnswers--
+		return nil, fmt.Errorf("PATCH %s/%s: connection reset by peer", repo, id)
+	}
+	return g.copyLocked(), nil
+}
+
+func (g *GitHub) copyLocked() *github.Advisory {
+	a := g.Adv
+	a.Vulnerabilities = slices.Clone(a.Vulnerabilities)
+	a.Credits = slices.Clone(a.Credits)
+	return &a
+}
+
+func (g *GitHub) Patches() []Patch {
+	g.Mu.Lock()
+	defer g.Mu.Unlock()
+	return slices.Clone(g.writes)
+}
+
+func (g *GitHub) Current() github.Advisory {
+	g.Mu.Lock()
+	defer g.Mu.Unlock()
+	return *g.copyLocked()
+}
