@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/gate"
 	"github.com/async-rs/embargo/stages/release"
 )
 
@@ -189,7 +189,7 @@ func RunEmbargo(ctx context.Context, s *Setup, binary string, opts RunOptions) (
 		res.PreflightEnd = *st.Ended
 		res.Slack = res.T0.Sub(res.PreflightEnd)
 	}
-	gate, _ := pipeline.Load(j, stages.GateOpenedKey)
+	gate, _ := pipeline.Load(j, gate.OpenedKey)
 	res.GateWoke = gate.Woke
 	if st := snap.Stage("push"); st != nil && st.Ended != nil {
 		res.PushEnd = *st.Ended

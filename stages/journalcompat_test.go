@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/gate"
 	"github.com/async-rs/embargo/stages/release"
 )
 
@@ -68,7 +69,7 @@ func TestAJournalOfThePreviousVersionIsReadWhole(t *testing.T) {
 	readAs(t, j, ghsaCheckedKey)
 	readAs(t, j, credentialsKey)
 	readAs(t, j, clocksKey)
-	readAs(t, j, GateOpenedKey)
+	readAs(t, j, gate.OpenedKey)
 	for _, stage := range []string{release.Push, release.Publish} {
 		readAs(t, j, release.HeldKey(stage))
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/gate"
 	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/release/releasetest"
 	"github.com/async-rs/embargo/stages/vault"
@@ -115,7 +116,7 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 	before := git.PublicRefs()
 	ended := make(chan error, 1)
 	go func() {
-		ended <- releasetest.Execute(t, r, pipeline.Selection{}, checkedPreflight(git), Gate{}, Push{Vault: git.Opener()})
+		ended <- releasetest.Execute(t, r, pipeline.Selection{}, checkedPreflight(git), gate.Stage{}, Push{Vault: git.Opener()})
 	}()
 
 	// The gate counts down; the push waits to prepare until just before T0.
@@ -232,7 +233,7 @@ func TestLeakBeforeT0StopsTheRunAndPushesNothing(t *testing.T) {
 	git.Public["refs/heads/wip"] = vault.RemoteRef{Hash: held["1.1"], Commit: held["1.1"]} // someone pushed the fix
 	before := git.PublicRefs()
 
-	err := releasetest.Execute(t, r, pipeline.Selection{}, checkedPreflight(git), Gate{}, Push{Vault: git.Opener()})
+	err := releasetest.Execute(t, r, pipeline.Selection{}, checkedPreflight(git), gate.Stage{}, Push{Vault: git.Opener()})
 	var findings *pipeline.FindingsError
 	if !errors.As(err, &findings) {
 		t.Fatalf("run: %v, want preflight's findings", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/gate"
 	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/release/releasetest"
 )
@@ -50,7 +51,7 @@ func (w *releaseWorld) release(t *testing.T) error {
 	t.Helper()
 	ended := make(chan error, 1)
 	go func() {
-		ended <- releasetest.Execute(t, w.R, pipeline.Selection{From: release.Gate}, releasetest.Prepared, Gate{}, Push{Vault: w.Clients.PushVault}, publishStage(w.PublishWorld))
+		ended <- releasetest.Execute(t, w.R, pipeline.Selection{From: release.Gate}, releasetest.Prepared, gate.Stage{}, Push{Vault: w.Clients.PushVault}, publishStage(w.PublishWorld))
 	}()
 	awaitWaiters(t, w.Clock, 3, ended) // the gate; push and publish, to prepare close to T0
 	w.Clock.Set(releasetest.T0.Add(10 * time.Millisecond))
@@ -97,7 +98,7 @@ func TestARefusedFirstUploadAtT0LeavesThePushUnsent(t *testing.T) {
 	// releases everything: one push, every version once.
 	w.Cargo.Refusing = ""
 	w.Clock.Advance(time.Minute)
-	if err := releasetest.Execute(t, w.R, pipeline.Selection{From: "push"}, releasetest.Prepared, Gate{}, Push{Vault: w.Clients.PushVault}, publishStage(w.PublishWorld)); err != nil {
+	if err := releasetest.Execute(t, w.R, pipeline.Selection{From: "push"}, releasetest.Prepared, gate.Stage{}, Push{Vault: w.Clients.PushVault}, publishStage(w.PublishWorld)); err != nil {
 		t.Fatalf("re-run: %v", err)
 	}
 	if p := w.git.Landed(); len(p) != 1 {

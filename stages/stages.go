@@ -2,7 +2,10 @@
 // pipeline, in order; adding a stage is adding a file and a line here.
 package stages
 
-import "github.com/async-rs/embargo/stages/release"
+import (
+	"github.com/async-rs/embargo/stages/gate"
+	"github.com/async-rs/embargo/stages/release"
+)
 
 // All is the release, in order, each stage given the clients it uses. Each
 // stage names what it needs (Needs), and the engine starts it once that is
@@ -12,7 +15,7 @@ import "github.com/async-rs/embargo/stages/release"
 func All(c release.Clients) []release.Stage {
 	return []release.Stage{
 		Preflight{Vault: c.Vault, Index: c.Index, Cargo: c.Cargo, GitHub: c.GitHub}, // check everything that can be checked before T0
-		Gate{},                    // wait for T0, to the second, on every target's clock
+		gate.Stage{},              // wait for T0, to the second, on every target's clock
 		Push{Vault: c.PushVault},  // at T0: one atomic push of the held branches and tags
 		Promote{Images: c.Images}, // at T0: copy pre-built images to their public names, by digest
 		Publish{Vault: c.Vault, Index: c.Index, Cargo: c.Cargo}, // at T0: cargo publish of every crate, sealed bytes only

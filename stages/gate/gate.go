@@ -1,4 +1,7 @@
-package stages
+// Package gate is the stage that holds the release until T0 has passed on
+// this machine's clock and on the clock of every public target, with a
+// countdown, and records how late it woke.
+package gate
 
 import (
 	"context"
@@ -11,19 +14,19 @@ import (
 	"github.com/async-rs/embargo/stages/vault"
 )
 
-// Gate waits for T0 on every clock: this machine's and those of the public
+// Stage is the gate: it waits for T0 on every clock: this machine's and those of the public
 // targets, which the gate measures again in the last seconds. It is only
 // the visible half of the gate: every public write also asks
 // pipeline.Gate.Allow itself.
-type Gate struct{}
+type Stage struct{}
 
-func (Gate) Name() string    { return release.Gate }
-func (Gate) Needs() []string { return []string{release.Preflight} }
-func (Gate) Summary() string { return "wait for T0, on this machine's clock and every target's" }
+func (Stage) Name() string    { return release.Gate }
+func (Stage) Needs() []string { return []string{release.Preflight} }
+func (Stage) Summary() string { return "wait for T0, on this machine's clock and every target's" }
 
-func (Gate) Run(ctx context.Context, r *release.Run) error {
+func (Stage) Run(ctx context.Context, r *release.Run) error {
 	g := r.Gate
-	_, err := pipeline.Step(r.Run, GateOpenedKey, func(res *GateOpened) error {
+	_, err := pipeline.Step(r.Run, OpenedKey, func(res *Opened) error {
 		start := r.Now()
 		res.T0 = g.T0.UTC()
 		if !start.Before(g.T0) {
@@ -99,11 +102,11 @@ func (Gate) Run(ctx context.Context, r *release.Run) error {
 	return err
 }
 
-// GateOpenedKey is the gate's wait.
-var GateOpenedKey = pipeline.Key[GateOpened]{Stage: release.Gate, Step: "wait"}
+// OpenedKey is the gate's wait.
+var OpenedKey = pipeline.Key[Opened]{Stage: release.Gate, Step: "wait"}
 
-// GateOpened is the gate's wait: when it woke, how late, on which clocks.
-type GateOpened struct {
+// Opened is the gate's wait: when it woke, how late, on which clocks.
+type Opened struct {
 	T0 time.Time `json:"t0"`
 	// LateStart is how long after T0 the run reached the gate, if it did.
 	LateStart time.Duration `json:"late_start_ns,omitempty"`
@@ -120,7 +123,7 @@ type GateOpened struct {
 	Text          string        `json:"summary,omitempty"`
 }
 
-func (g GateOpened) Summary() string { return g.Text }
+func (g Opened) Summary() string { return g.Text }
 
 // awaited says what the countdown waits for: what this run makes public
 // when the gate opens.
