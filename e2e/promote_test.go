@@ -26,8 +26,8 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/oci"
+	"github.com/async-rs/embargo/stages/promote"
 	core "github.com/async-rs/embargo/stages/release"
 )
 
@@ -170,7 +170,7 @@ func promoteRun(t *testing.T, images []config.Image, now time.Time) (*core.Run, 
 
 func runPromote(r *core.Run) error {
 	c := core.RealClients()
-	return core.Engine([]core.Stage{stages.Promote{Images: c.Images}}, r.Release).Execute(context.Background(), r.Run, pipeline.Selection{})
+	return core.Engine([]core.Stage{promote.Stage{Images: c.Images}}, r.Release).Execute(context.Background(), r.Run, pipeline.Selection{})
 }
 
 func stepResult(r *core.Run, step string) map[string]string {

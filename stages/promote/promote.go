@@ -1,4 +1,6 @@
-package stages
+// Package promote is the stage that copies pre-built container images
+// from a private repository to their public names at T0, by digest.
+package promote
 
 import (
 	"context"
@@ -14,24 +16,24 @@ import (
 	"github.com/async-rs/embargo/stages/release"
 )
 
-// Promote copies pre-built container images from a private repository to
+// Stage copies pre-built container images from a private repository to
 // their public names at T0. Images are named by digest on both sides, so
 // what becomes public is exactly what was built and checked, whichever
 // machine runs the copy.
-type Promote struct {
+type Stage struct {
 	Images release.ImagesOpener
 }
 
-func (Promote) Name() string { return release.Promote }
+func (Stage) Name() string { return release.Promote }
 
 // Needs: the sources are checked before T0; the copies wait for the gate.
-func (Promote) Needs() []string { return []string{release.Preflight} }
-func (Promote) Summary() string {
+func (Stage) Needs() []string { return []string{release.Preflight} }
+func (Stage) Summary() string {
 	return "copy pre-built images to their public names, by digest; target digests verified"
 }
 
 // Skip: promote is optional.
-func (Promote) Skip(cfg *config.Config) string {
+func (Stage) Skip(cfg *config.Config) string {
 	if len(cfg.Images) == 0 {
 		return "no [[image]] configured"
 	}
@@ -39,7 +41,7 @@ func (Promote) Skip(cfg *config.Config) string {
 }
 
 // Plan lists the copies.
-func (Promote) Plan(cfg *config.Config) []string {
+func (Stage) Plan(cfg *config.Config) []string {
 	out := make([]string, len(cfg.Images))
 	for i, im := range cfg.Images {
 		out[i] = fmt.Sprintf("%s -> %s", shortRef(im.From), im.To)
@@ -51,7 +53,7 @@ func (Promote) Plan(cfg *config.Config) []string {
 // and at T0 only uploads should be left to do.
 const promoteJobs = 4
 
-func (s Promote) Run(ctx context.Context, r *release.Run) error {
+func (s Stage) Run(ctx context.Context, r *release.Run) error {
 	images := r.Config.Images
 	client := s.Images(oci.Options{})
 	// Where the targets write no image (a rehearsal, whose sandbox world

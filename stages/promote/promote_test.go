@@ -1,4 +1,4 @@
-package stages
+package promote
 
 import (
 	"context"
@@ -31,7 +31,7 @@ var promoteImages = []config.Image{
 // fakePromote is a run of a release with two images at now, its sources
 // pushed to the private repository, the public names not there yet, and
 // the promote stage given those registries.
-func fakePromote(t *testing.T, now time.Time) (*release.Run, *pipeline.FakeClock, *releasetest.Images, Promote) {
+func fakePromote(t *testing.T, now time.Time) (*release.Run, *pipeline.FakeClock, *releasetest.Images, Stage) {
 	t.Helper()
 	cfg := &config.Config{
 		Embargo: config.EmbargoSection{ID: "DEMO-SA-2026-001", At: releasetest.T0},
@@ -40,7 +40,7 @@ func fakePromote(t *testing.T, now time.Time) (*release.Run, *pipeline.FakeClock
 	}
 	r, clock, _ := releasetest.Run(t, cfg, now, nil)
 	images := releasetest.NewImages(clock, map[string]string{promoteImages[0].From: digestApp, promoteImages[1].From: digestCLI})
-	return r, clock, images, Promote{Images: func(oci.Options) release.ImageRegistry { return images }}
+	return r, clock, images, Stage{Images: func(oci.Options) release.ImageRegistry { return images }}
 }
 
 // Prepared before T0, the run checks the sources but copies nothing while
