@@ -1,99 +1,61 @@
 package stages
 
 import (
-	"encoding/json"
 	"reflect"
 	"testing"
 
-	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/gate"
+	"github.com/async-rs/embargo/stages/push"
 	"github.com/async-rs/embargo/stages/release"
+	"github.com/async-rs/embargo/stages/release/releasetest"
 )
 
-// journalV3 is the journal of a release the previous version of embargo
-// (journal version 3) ran to its end, then re-ran from publish: the
-// example's, with two lines, a blog and a GitHub advisory.
-const journalV3 = "testdata/journal-v3.json"
-
-// readAs is the result k names in j, as this version reads it, after
-// checking that it holds everything the journal recorded: written again, it
-// is the JSON the journal holds.
-func readAs[T pipeline.Result](t *testing.T, j *pipeline.Journal, k pipeline.Key[T]) T {
-	t.Helper()
-	got, ok := pipeline.Load(j, k)
-	if !ok {
-		t.Errorf("%s %s: not read", k.Stage, k.Step)
-		return got
-	}
-	var recorded json.RawMessage
-	for _, st := range j.Steps(k.Stage) {
-		if st.Name == k.Step {
-			recorded = st.Result
-		}
-	}
-	again, err := json.Marshal(got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var was, is any
-	if json.Unmarshal(recorded, &was) != nil || json.Unmarshal(again, &is) != nil || !reflect.DeepEqual(was, is) {
-		t.Errorf("%s %s: read as %s\nwhere the journal holds %s", k.Stage, k.Step, again, recorded)
-	}
-	return got
-}
-
 // A journal the previous version wrote is read by this one unchanged: every
-// step's result through its key, as it was recorded, and every step's
-// first moments, the push, the uploads, the post's push and the GitHub
-// advisory's publication counted as the public writes they were.
+// step's result through its key, as it was recorded (each stage's own
+// steps are read by its package's tests), and every step's first moments,
+// the push, the uploads, the post's push and the GitHub advisory's
+// publication counted as the public writes they were.
 func TestAJournalOfThePreviousVersionIsReadWhole(t *testing.T) {
-	j, err := pipeline.ReadJournal(journalV3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := releasetest.JournalV3(t)
 	lines := []string{"1.13", "1.12"}
 	versions := []string{"demo-core@1.13.1", "demo@1.13.1", "demo-core@1.12.5", "demo@1.12.5"}
 
-	readAs(t, j, release.FetchedKey)
+	releasetest.ReadAs(t, j, release.FetchedKey)
 	for _, l := range lines {
-		readAs(t, j, release.LineCheckedKey(l))
-		if p := readAs(t, j, release.PackagedKey(l)); !p.Complete() {
+		releasetest.ReadAs(t, j, release.LineCheckedKey(l))
+		if p := releasetest.ReadAs(t, j, release.PackagedKey(l)); !p.Complete() {
 			t.Errorf("line %s: packages %+v, want every sealed checksum", l, p)
 		}
-		readAs(t, j, lineReadyKey(l))
-		readAs(t, j, cratesVerifiedKey(l))
+		releasetest.ReadAs(t, j, lineReadyKey(l))
+		releasetest.ReadAs(t, j, cratesVerifiedKey(l))
 	}
-	readAs(t, j, release.ConventionsKey)
-	readAs(t, j, release.AdvisoryCheckedKey)
-	readAs(t, j, blogCheckedKey)
-	readAs(t, j, ghsaCheckedKey)
-	readAs(t, j, credentialsKey)
-	readAs(t, j, clocksKey)
-	readAs(t, j, gate.OpenedKey)
+	releasetest.ReadAs(t, j, release.ConventionsKey)
+	releasetest.ReadAs(t, j, release.AdvisoryCheckedKey)
+	releasetest.ReadAs(t, j, blogCheckedKey)
+	releasetest.ReadAs(t, j, ghsaCheckedKey)
+	releasetest.ReadAs(t, j, credentialsKey)
+	releasetest.ReadAs(t, j, clocksKey)
+	releasetest.ReadAs(t, j, gate.OpenedKey)
 	for _, stage := range []string{release.Push, release.Publish} {
-		readAs(t, j, release.HeldKey(stage))
+		releasetest.ReadAs(t, j, release.HeldKey(stage))
 	}
-	readAs(t, j, tagsMadeKey)
-	readAs(t, j, preparedKey)
-	readAs(t, j, recheckedKey)
-	readAs(t, j, RefsPushedKey)
-	readAs(t, j, pushVerifiedKey)
-	readAs(t, j, cargoKey)
+	releasetest.ReadAs(t, j, push.RefsPushedKey)
+	releasetest.ReadAs(t, j, cargoKey)
 	for _, nv := range versions {
-		readAs(t, j, release.CratePublishedKey(nv))
+		releasetest.ReadAs(t, j, release.CratePublishedKey(nv))
 	}
-	readAs(t, j, release.PostRenderedKey)
-	readAs(t, j, blogFetchedKey)
-	readAs(t, j, postCommittedKey)
-	readAs(t, j, postPushedKey)
-	readAs(t, j, postOnBlogKey)
-	readAs(t, j, ghsaReadKey)
-	readAs(t, j, ghsaPublishedKey)
-	readAs(t, j, ghsaVerifiedKey)
-	readAs(t, j, feedVerifiedKey)
-	readAs(t, j, postVerifiedKey)
-	readAs(t, j, ghsaLiveKey)
-	readAs(t, j, timelineKey)
+	releasetest.ReadAs(t, j, release.PostRenderedKey)
+	releasetest.ReadAs(t, j, blogFetchedKey)
+	releasetest.ReadAs(t, j, postCommittedKey)
+	releasetest.ReadAs(t, j, postPushedKey)
+	releasetest.ReadAs(t, j, postOnBlogKey)
+	releasetest.ReadAs(t, j, ghsaReadKey)
+	releasetest.ReadAs(t, j, ghsaPublishedKey)
+	releasetest.ReadAs(t, j, ghsaVerifiedKey)
+	releasetest.ReadAs(t, j, feedVerifiedKey)
+	releasetest.ReadAs(t, j, postVerifiedKey)
+	releasetest.ReadAs(t, j, ghsaLiveKey)
+	releasetest.ReadAs(t, j, timelineKey)
 
 	// Every moment keeps the time it first had; a public write is one
 	// still.

@@ -13,6 +13,7 @@ import (
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/gate"
+	"github.com/async-rs/embargo/stages/push"
 	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/release/releasetest"
 )
@@ -51,9 +52,9 @@ func (w *releaseWorld) release(t *testing.T) error {
 	t.Helper()
 	ended := make(chan error, 1)
 	go func() {
-		ended <- releasetest.Execute(t, w.R, pipeline.Selection{From: release.Gate}, releasetest.Prepared, gate.Stage{}, Push{Vault: w.Clients.PushVault}, publishStage(w.PublishWorld))
+		ended <- releasetest.Execute(t, w.R, pipeline.Selection{From: release.Gate}, releasetest.Prepared, gate.Stage{}, push.Stage{Vault: w.Clients.PushVault}, publishStage(w.PublishWorld))
 	}()
-	awaitWaiters(t, w.Clock, 3, ended) // the gate; push and publish, to prepare close to T0
+	releasetest.AwaitWaiters(t, w.Clock, 3, ended) // the gate; push and publish, to prepare close to T0
 	w.Clock.Set(releasetest.T0.Add(10 * time.Millisecond))
 	return <-ended
 }
@@ -98,7 +99,7 @@ func TestARefusedFirstUploadAtT0LeavesThePushUnsent(t *testing.T) {
 	// releases everything: one push, every version once.
 	w.Cargo.Refusing = ""
 	w.Clock.Advance(time.Minute)
-	if err := releasetest.Execute(t, w.R, pipeline.Selection{From: "push"}, releasetest.Prepared, gate.Stage{}, Push{Vault: w.Clients.PushVault}, publishStage(w.PublishWorld)); err != nil {
+	if err := releasetest.Execute(t, w.R, pipeline.Selection{From: "push"}, releasetest.Prepared, gate.Stage{}, push.Stage{Vault: w.Clients.PushVault}, publishStage(w.PublishWorld)); err != nil {
 		t.Fatalf("re-run: %v", err)
 	}
 	if p := w.git.Landed(); len(p) != 1 {
@@ -107,7 +108,7 @@ func TestARefusedFirstUploadAtT0LeavesThePushUnsent(t *testing.T) {
 	if got, want := w.Cargo.Versions(), []string{"demo-core@1.13.1", "demo@1.12.5", "demo@1.13.1"}; !slices.Equal(got, want) {
 		t.Errorf("uploaded %q, want %q", got, want)
 	}
-	if res, _ := pipeline.Load(w.R.Journal, RefsPushedKey); len(res.Pushed) != 4 {
+	if res, _ := pipeline.Load(w.R.Journal, push.RefsPushedKey); len(res.Pushed) != 4 {
 		t.Errorf("the re-run's push: %+v", res)
 	}
 }

@@ -5,6 +5,7 @@ package stages
 import (
 	"github.com/async-rs/embargo/stages/gate"
 	"github.com/async-rs/embargo/stages/promote"
+	"github.com/async-rs/embargo/stages/push"
 	"github.com/async-rs/embargo/stages/release"
 )
 
@@ -16,9 +17,9 @@ import (
 func All(c release.Clients) []release.Stage {
 	return []release.Stage{
 		Preflight{Vault: c.Vault, Index: c.Index, Cargo: c.Cargo, GitHub: c.GitHub}, // check everything that can be checked before T0
-		gate.Stage{},                    // wait for T0, to the second, on every target's clock
-		Push{Vault: c.PushVault},        // at T0: one atomic push of the held branches and tags
-		promote.Stage{Images: c.Images}, // at T0: copy pre-built images to their public names, by digest
+		gate.Stage{},                                            // wait for T0, to the second, on every target's clock
+		push.Stage{Vault: c.PushVault},                          // at T0: one atomic push of the held branches and tags
+		promote.Stage{Images: c.Images},                         // at T0: copy pre-built images to their public names, by digest
 		Publish{Vault: c.Vault, Index: c.Index, Cargo: c.Cargo}, // at T0: cargo publish of every crate, sealed bytes only
 		Advisory{Blog: c.Blog, Index: c.Index},                  // after publish: the post and its feed entry on the blog
 		GHSA{GitHub: c.GitHub},                                  // after publish: the draft GitHub security advisory published

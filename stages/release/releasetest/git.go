@@ -358,3 +358,24 @@ func (p *fakePrepared) Send(context.Context) error {
 	}
 	return nil
 }
+
+// Checked is a preflight that found every line of the run sound in git:
+// it records each line's held tip and the public tip it fast-forwards, as
+// preflight's line step does, for the stages after it to read.
+func Checked(git *Git) Stage {
+	return Stage{Fn: func(r *release.Run) error {
+		for _, rel := range r.Config.Releases {
+			git.mu.Lock()
+			held, public := git.source[plumbing.NewBranchReferenceName(rel.Branch)], git.Public["refs/heads/"+rel.PublicBranch]
+			git.mu.Unlock()
+			if _, err := pipeline.Step(r.Run, release.LineCheckedKey(rel.Line), func(res *release.LineChecked) error {
+				res.Held, res.PublicTip = held.String(), public.Hash.String()
+				res.Text = fmt.Sprintf("%s at %s fast-forwards %s", rel.Branch, release.Short(held), rel.PublicBranch)
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}
+}

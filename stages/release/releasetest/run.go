@@ -165,3 +165,11 @@ func Record[T pipeline.Result](t *testing.T, r *release.Run, k pipeline.Key[T], 
 		t.Fatal(err)
 	}
 }
+
+// AwaitWaiters returns once n things wait on the clock.
+func AwaitWaiters(t *testing.T, clock *pipeline.FakeClock, n int, ended <-chan error) {
+	t.Helper()
+	if err := clock.AwaitWaiters(n, ended, 10*time.Second); err != nil {
+		t.Fatalf("waiting for T0: %v", err)
+	}
+}

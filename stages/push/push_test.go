@@ -1,7 +1,6 @@
-package stages
+package push
 
 import (
-	"context"
 	"errors"
 	"maps"
 	"slices"
@@ -16,7 +15,6 @@ import (
 	"github.com/async-rs/embargo/stages/gate"
 	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/release/releasetest"
-	"github.com/async-rs/embargo/stages/vault"
 )
 
 // The push stage against a fake git world: what is public, when, and how
@@ -46,31 +44,6 @@ func fakePush(t *testing.T, now time.Time) (*release.Run, *pipeline.FakeClock, *
 		_, held[rel.Line] = git.Line(rel, []string{"1.1.0", "1.0.3"}[i])
 	}
 	return r, clock, git, held
-}
-
-// checkedPreflight is preflight's fetch and line checks, the real ones
-// (fast-forward, the leak check, tags, versions), on git's vault; like
-// preflight it fails on what it finds.
-func checkedPreflight(git *releasetest.Git) releasetest.Stage {
-	return releasetest.Stage{Fn: func(r *release.Run) error {
-		c := &checking{r: r, cfg: r.Config, v: git, missingBranch: map[string]bool{}, problemLines: map[string]bool{}}
-		c.leak = leakReporter(r, c.add)
-		if err := release.RunSteps(context.Background(), c.fetch, c.lines); err != nil {
-			return err
-		}
-		if len(c.findings) > 0 {
-			return &pipeline.FindingsError{Findings: c.findings}
-		}
-		return nil
-	}}
-}
-
-// awaitWaiters returns once n things wait on the clock.
-func awaitWaiters(t *testing.T, clock *pipeline.FakeClock, n int, ended <-chan error) {
-	t.Helper()
-	if err := clock.AwaitWaiters(n, ended, 10*time.Second); err != nil {
-		t.Fatalf("waiting for T0: %v", err)
-	}
 }
 
 // awaitStep returns the summary of a stage's step once it is done.
@@ -116,11 +89,11 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 	before := git.PublicRefs()
 	ended := make(chan error, 1)
 	go func() {
-		ended <- releasetest.Execute(t, r, pipeline.Selection{}, checkedPreflight(git), gate.Stage{}, Push{Vault: git.Opener()})
+		ended <- releasetest.Execute(t, r, pipeline.Selection{}, releasetest.Checked(git), gate.Stage{}, Stage{Vault: git.Opener()})
 	}()
 
 	// The gate counts down; the push waits to prepare until just before T0.
-	awaitWaiters(t, clock, 2, ended)
+	releasetest.AwaitWaiters(t, clock, 2, ended)
 	if p := git.Landed(); len(p) != 0 {
 		t.Fatalf("pushes an hour before T0: %+v", p)
 	}
@@ -130,7 +103,7 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 
 	// Five seconds before T0 the push is prepared, and still waits.
 	clock.Set(releasetest.T0.Add(-5 * time.Second))
-	awaitWaiters(t, clock, 2, ended)
+	releasetest.AwaitWaiters(t, clock, 2, ended)
 	if p := git.Landed(); len(p) != 0 {
 		t.Fatalf("pushes 5 s before T0: %+v", p)
 	}
@@ -174,7 +147,7 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 	}
 
 	clock.Advance(time.Minute)
-	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "push"}, Push{Vault: git.Opener()}); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "push"}, Stage{Vault: git.Opener()}); err != nil {
 		t.Fatalf("re-run: %v", err)
 	}
 	if n := len(git.Landed()); n != 1 {
@@ -189,11 +162,11 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 // is refused by the gate at its write: nothing is pushed.
 func TestPushAloneBeforeT0IsRefusedAndPushesNothing(t *testing.T) {
 	r, clock, git, _ := fakePush(t, releasetest.T0.Add(-time.Hour))
-	if err := releasetest.Execute(t, r, pipeline.Selection{}, checkedPreflight(git)); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{}, releasetest.Checked(git)); err != nil {
 		t.Fatalf("preflight: %v", err)
 	}
 	clock.Set(releasetest.T0.Add(-time.Second))
-	err := releasetest.Execute(t, r, pipeline.Selection{Only: "push"}, Push{Vault: git.Opener()})
+	err := releasetest.Execute(t, r, pipeline.Selection{Only: "push"}, Stage{Vault: git.Opener()})
 	var early *pipeline.EarlyError
 	if !errors.As(err, &early) {
 		t.Fatalf("push alone a second before T0: %v, want the gate's refusal", err)
@@ -207,17 +180,17 @@ func TestPushAloneBeforeT0IsRefusedAndPushesNothing(t *testing.T) {
 // repository and pushes nothing.
 func TestPushOnAFreshRunnerAfterThePushPushesNothing(t *testing.T) {
 	r, clock, git, held := fakePush(t, releasetest.T0.Add(-time.Minute))
-	if err := releasetest.Execute(t, r, pipeline.Selection{}, checkedPreflight(git)); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{}, releasetest.Checked(git)); err != nil {
 		t.Fatalf("preflight: %v", err)
 	}
 	clock.Set(releasetest.T0.Add(time.Second))
-	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "push"}, Push{Vault: git.Opener()}); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "push"}, Stage{Vault: git.Opener()}); err != nil {
 		t.Fatalf("run at T0: %v", err)
 	}
 
 	fresh, _, _ := releasetest.Run(t, pushReleaseConfig(), releasetest.T0.Add(time.Hour), nil)
 	fresh.Mode.Late = true // nothing in this state directory shows it was prepared
-	if err := releasetest.Execute(t, fresh, pipeline.Selection{Only: "push"}, Push{Vault: git.Opener()}); err != nil {
+	if err := releasetest.Execute(t, fresh, pipeline.Selection{Only: "push"}, Stage{Vault: git.Opener()}); err != nil {
 		t.Fatalf("run on a fresh runner: %v", err)
 	}
 	if n := len(git.Landed()); n != 1 {
@@ -226,47 +199,17 @@ func TestPushOnAFreshRunnerAfterThePushPushesNothing(t *testing.T) {
 	wantPublicAtHeld(t, fresh, git, held)
 }
 
-// A held commit already reachable from a public ref before T0 is a leak:
-// the run stops at preflight with the LEAK finding, and nothing is pushed.
-func TestLeakBeforeT0StopsTheRunAndPushesNothing(t *testing.T) {
-	r, _, git, held := fakePush(t, releasetest.T0.Add(-time.Hour))
-	git.Public["refs/heads/wip"] = vault.RemoteRef{Hash: held["1.1"], Commit: held["1.1"]} // someone pushed the fix
-	before := git.PublicRefs()
-
-	err := releasetest.Execute(t, r, pipeline.Selection{}, checkedPreflight(git), gate.Stage{}, Push{Vault: git.Opener()})
-	var findings *pipeline.FindingsError
-	if !errors.As(err, &findings) {
-		t.Fatalf("run: %v, want preflight's findings", err)
-	}
-	var leaks []string
-	for _, f := range findings.Findings {
-		if strings.HasPrefix(f.Msg, "LEAK: ") {
-			leaks = append(leaks, f.Subject+": "+f.Msg)
-		}
-	}
-	want := "release 1.1: LEAK: held commit " + release.Short(held["1.1"]) + " is reachable from public refs/heads/wip"
-	if len(leaks) != 1 || leaks[0] != want {
-		t.Errorf("leak findings %q, want %q", leaks, want)
-	}
-	if p := git.Landed(); len(p) != 0 {
-		t.Errorf("pushes after a leak: %+v", p)
-	}
-	if !maps.Equal(git.PublicRefs(), before) {
-		t.Errorf("the public repository changed: %v, was %v", git.PublicRefs(), before)
-	}
-}
-
 // The push landed but its answer was lost: the stage reads the public
 // repository again, finds every ref there and does not push again.
 func TestPushWhoseAnswerWasLostIsNotPushedTwice(t *testing.T) {
 	r, clock, git, held := fakePush(t, releasetest.T0.Add(-time.Minute))
-	if err := releasetest.Execute(t, r, pipeline.Selection{}, checkedPreflight(git)); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{}, releasetest.Checked(git)); err != nil {
 		t.Fatalf("preflight: %v", err)
 	}
 	clock.Set(releasetest.T0.Add(time.Second))
 	git.LoseAnswers = 1
 	t.Cleanup(clock.Drive(time.Second)) // the retry's wait
-	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "push"}, Push{Vault: git.Opener()}); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "push"}, Stage{Vault: git.Opener()}); err != nil {
 		t.Fatalf("run whose answer was lost: %v", err)
 	}
 	if git.LoseAnswers != 0 {

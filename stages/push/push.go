@@ -1,4 +1,7 @@
-package stages
+// Package push is the stage that makes the held branches and their tags
+// public at T0 in one atomic push, prepared before T0, once the registry
+// has taken the first upload, and reads the remote back to prove it.
+package push
 
 import (
 	"context"
@@ -17,17 +20,17 @@ import (
 	"github.com/async-rs/embargo/stages/vault"
 )
 
-// Push makes the held branches and their tags public in one atomic push,
+// Stage makes the held branches and their tags public in one atomic push,
 // then reads the remote back to prove it.
-type Push struct {
+type Stage struct {
 	Vault release.PushVaultOpener
 }
 
-func (Push) Name() string { return release.Push }
+func (Stage) Name() string { return release.Push }
 
 // Needs: the push is prepared before T0 and sent when the gate opens.
-func (Push) Needs() []string { return []string{release.Preflight} }
-func (Push) Summary() string {
+func (Stage) Needs() []string { return []string{release.Preflight} }
+func (Stage) Summary() string {
 	return "one atomic push of every held branch and tag, once the registry has taken the first upload; remote refs verified"
 }
 
@@ -71,7 +74,7 @@ type refusedError struct{ error }
 
 func (e *refusedError) Unwrap() error { return e.error }
 
-func (s Push) Run(ctx context.Context, r *release.Run) error {
+func (s Stage) Run(ctx context.Context, r *release.Run) error {
 	v, err := s.Vault(release.VaultPath(r.StateDir))
 	if err != nil {
 		return err
