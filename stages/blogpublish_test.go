@@ -20,7 +20,7 @@ import (
 const blogPostPath = "content/out-of-bounds-read-in-demo-core-get.md" // blog.path of the title's slug
 
 func blogReleaseConfig(t *testing.T) *config.Config {
-	cfg := ghsaReleaseConfig()
+	cfg := releasetest.AdvisoryConfig()
 	cfg.GHSA = nil
 	cfg.Blog = &config.BlogSection{Repo: "https://git.example/blog.git", Branch: "main", Style: "hugo", Author: "The demo developers",
 		URL: "https://demo.rs/{{.Slug}}/", Path: "content/{{.Slug}}.md"}

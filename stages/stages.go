@@ -4,6 +4,7 @@ package stages
 
 import (
 	"github.com/async-rs/embargo/stages/gate"
+	"github.com/async-rs/embargo/stages/ghsa"
 	"github.com/async-rs/embargo/stages/promote"
 	"github.com/async-rs/embargo/stages/push"
 	"github.com/async-rs/embargo/stages/release"
@@ -22,7 +23,7 @@ func All(c release.Clients) []release.Stage {
 		promote.Stage{Images: c.Images},                         // at T0: copy pre-built images to their public names, by digest
 		Publish{Vault: c.Vault, Index: c.Index, Cargo: c.Cargo}, // at T0: cargo publish of every crate, sealed bytes only
 		Advisory{Blog: c.Blog, Index: c.Index},                  // after publish: the post and its feed entry on the blog
-		GHSA{GitHub: c.GitHub},                                  // after publish: the draft GitHub security advisory published
+		ghsa.Stage{GitHub: c.GitHub},                            // after publish: the draft GitHub security advisory published
 		Verify{Registry: c.Registry, Index: c.Index, Vault: c.Vault, Blog: c.Blog, GitHub: c.GitHub}, // last: everything live, within the window
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/github"
 	"github.com/async-rs/embargo/stages/release"
@@ -119,4 +120,19 @@ func (g *GitHub) Current() github.Advisory {
 	g.Mu.Lock()
 	defer g.Mu.Unlock()
 	return *g.copyLocked()
+}
+
+// GitHubAPI is the fake worlds' GitHub API.
+const GitHubAPI = "https://api.github.example"
+
+// AdvisoryConfig is a release of two lines (1.1 and 1.0) whose advisory
+// has a GitHub draft at GitHubAPI.
+func AdvisoryConfig() *config.Config {
+	return &config.Config{
+		Embargo:  config.EmbargoSection{ID: "DEMO-SA-2026-001", At: T0, Handler: "Jane Doe <jane@example.org>"},
+		Releases: []config.Release{{Line: "1.1", Tag: "v1.1.1"}, {Line: "1.0", Tag: "v1.0.4"}},
+		Advisory: config.AdvisorySection{Title: GHSATitle, Package: "demo-core", Severity: "high", Aliases: []string{"CVE-2026-00001"}},
+		GHSA:     &config.GHSASection{Repo: GHSARepo, ID: GHSAID, API: GitHubAPI, TokenEnv: GHSATokenEnv, Credits: []string{"octocat"}},
+		Window:   6 * time.Hour,
+	}
 }

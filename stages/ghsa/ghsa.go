@@ -1,4 +1,7 @@
-package stages
+// Package ghsa is the stage that publishes the draft GitHub repository
+// security advisory after publish: one PATCH gives it every line's
+// vulnerable range, the severity and the credits.
+package ghsa
 
 import (
 	"context"
@@ -12,23 +15,23 @@ import (
 	"github.com/async-rs/embargo/stages/release"
 )
 
-// GHSA publishes the draft GitHub repository security advisory, which
+// Stage publishes the draft GitHub repository security advisory, which
 // Dependabot and the GitHub Advisory Database read: one PATCH gives it a
 // vulnerability per release line, the severity or CVSS vector and the
 // credits, and publishes it. It comes after publish, as the post does: the
 // advisory tells users to upgrade to versions that must exist.
-type GHSA struct {
+type Stage struct {
 	GitHub release.GitHubOpener
 }
 
-func (GHSA) Name() string    { return release.GHSA }
-func (GHSA) Needs() []string { return []string{release.Publish} }
-func (GHSA) Summary() string {
+func (Stage) Name() string    { return release.GHSA }
+func (Stage) Needs() []string { return []string{release.Publish} }
+func (Stage) Summary() string {
 	return "the draft GitHub security advisory gets every line's ranges, the severity and credits, and is published"
 }
 
 // Skip: the GitHub advisory is optional.
-func (GHSA) Skip(cfg *config.Config) string {
+func (Stage) Skip(cfg *config.Config) string {
 	if cfg.GHSA == nil {
 		return "no [ghsa] configured"
 	}
@@ -36,7 +39,7 @@ func (GHSA) Skip(cfg *config.Config) string {
 }
 
 // Plan names the advisory and the vulnerabilities it gets.
-func (GHSA) Plan(cfg *config.Config) []string {
+func (Stage) Plan(cfg *config.Config) []string {
 	g := cfg.GHSA
 	if g == nil {
 		return nil
@@ -57,7 +60,7 @@ func or(s, alt string) string {
 	return s
 }
 
-func (s GHSA) Run(ctx context.Context, r *release.Run) error {
+func (s Stage) Run(ctx context.Context, r *release.Run) error {
 	g := r.Config.GHSA
 	m, err := release.AdvisoryModel(r.Config)
 	if err != nil {
@@ -68,7 +71,7 @@ func (s GHSA) Run(ctx context.Context, r *release.Run) error {
 		return err
 	}
 	want := release.GHSAWant(r.Config, m)
-	if _, err := pipeline.Step(r.Run, ghsaReadKey, func(res *GHSARead) error {
+	if _, err := pipeline.Step(r.Run, readKey, func(res *Read) error {
 		a, err := c.Advisory(ctx, g.Repo, g.ID)
 		if err != nil {
 			return release.GHSAError(r, err)
@@ -88,12 +91,12 @@ func (s GHSA) Run(ctx context.Context, r *release.Run) error {
 	if err := release.AwaitGate(ctx, r); err != nil {
 		return err
 	}
-	if _, err := pipeline.Step(r.Run, ghsaPublishedKey, func(res *GHSAPublished) error {
+	if _, err := pipeline.Step(r.Run, publishedKey, func(res *Published) error {
 		return publishGHSA(ctx, r, c, want, res)
 	}); err != nil {
 		return err
 	}
-	_, err = pipeline.Step(r.Run, ghsaVerifiedKey, func(res *release.GHSAVerified) error {
+	_, err = pipeline.Step(r.Run, verifiedKey, func(res *release.GHSAVerified) error {
 		return release.VerifyGHSA(ctx, r, c, want, res)
 	})
 	return err
@@ -101,22 +104,22 @@ func (s GHSA) Run(ctx context.Context, r *release.Run) error {
 
 // The ghsa stage's steps.
 var (
-	ghsaReadKey      = pipeline.Key[GHSARead]{Stage: release.GHSA, Step: "read"}
-	ghsaPublishedKey = pipeline.Key[GHSAPublished]{Stage: release.GHSA, Step: "publish"}
-	ghsaVerifiedKey  = pipeline.Key[release.GHSAVerified]{Stage: release.GHSA, Step: "verify"}
+	readKey      = pipeline.Key[Read]{Stage: release.GHSA, Step: "read"}
+	publishedKey = pipeline.Key[Published]{Stage: release.GHSA, Step: "publish"}
+	verifiedKey  = pipeline.Key[release.GHSAVerified]{Stage: release.GHSA, Step: "verify"}
 )
 
-// GHSARead is the ghsa stage's first look at the advisory.
-type GHSARead struct {
+// Read is the ghsa stage's first look at the advisory.
+type Read struct {
 	State string `json:"state,omitempty"`
 	Text  string `json:"summary,omitempty"`
 }
 
-func (g GHSARead) Summary() string { return g.Text }
+func (g Read) Summary() string { return g.Text }
 
-// GHSAPublished is the publish step: when the PATCH that published the
+// Published is the publish step: when the PATCH that published the
 // advisory was sent, and what GitHub answered.
-type GHSAPublished struct {
+type Published struct {
 	PublishedAt       time.Time `json:"published_at,omitzero"`
 	GitHubPublishedAt time.Time `json:"github_published_at,omitzero"`
 	HTMLURL           string    `json:"html_url,omitempty"`
@@ -124,18 +127,18 @@ type GHSAPublished struct {
 	Text              string    `json:"summary,omitempty"`
 }
 
-func (g GHSAPublished) Summary() string { return g.Text }
+func (g Published) Summary() string { return g.Text }
 
 // Moments: the PATCH that published the advisory is a public write.
 // GitHub's own time of publication is what GitHub says, recorded in the
 // result only.
-func (g GHSAPublished) Moments() []pipeline.Moment {
+func (g Published) Moments() []pipeline.Moment {
 	return []pipeline.Moment{{Name: "published_at", At: g.PublishedAt, Public: true}}
 }
 
 // publishGHSA looks at the advisory again and, unless it is published as
 // the release says already, sends the one PATCH that makes it so.
-func publishGHSA(ctx context.Context, r *release.Run, c release.AdvisoryAPI, want github.Update, res *GHSAPublished) error {
+func publishGHSA(ctx context.Context, r *release.Run, c release.AdvisoryAPI, want github.Update, res *Published) error {
 	g := r.Config.GHSA
 	cur, err := c.Advisory(ctx, g.Repo, g.ID)
 	if err != nil {

@@ -1,4 +1,4 @@
-package stages
+package ghsa
 
 import (
 	"errors"
@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/github"
 	"github.com/async-rs/embargo/stages/release"
@@ -17,18 +16,6 @@ import (
 // The ghsa stage against a fake GitHub: what is written, when, and how
 // often, without a server.
 
-const ghsaAPIURL = "https://api.github.example"
-
-func ghsaReleaseConfig() *config.Config {
-	return &config.Config{
-		Embargo:  config.EmbargoSection{ID: "DEMO-SA-2026-001", At: releasetest.T0, Handler: "Jane Doe <jane@example.org>"},
-		Releases: []config.Release{{Line: "1.1", Tag: "v1.1.1"}, {Line: "1.0", Tag: "v1.0.4"}},
-		Advisory: config.AdvisorySection{Title: releasetest.GHSATitle, Package: "demo-core", Severity: "high", Aliases: []string{"CVE-2026-00001"}},
-		GHSA:     &config.GHSASection{Repo: releasetest.GHSARepo, ID: releasetest.GHSAID, API: ghsaAPIURL, TokenEnv: releasetest.GHSATokenEnv, Credits: []string{"octocat"}},
-		Window:   6 * time.Hour,
-	}
-}
-
 func draftAdvisory() github.Advisory {
 	return github.Advisory{GHSAID: releasetest.GHSAID, Summary: releasetest.GHSATitle, State: "draft", HTMLURL: "https://github.example/" + releasetest.GHSARepo + "/security/advisories/" + releasetest.GHSAID}
 }
@@ -37,7 +24,7 @@ func draftAdvisory() github.Advisory {
 // talking to gh.
 func fakeGHSA(t *testing.T, now time.Time, adv github.Advisory) (*release.Run, *pipeline.FakeClock, *releasetest.GitHub) {
 	t.Helper()
-	r, clock, _ := releasetest.Run(t, ghsaReleaseConfig(), now, map[string]string{releasetest.GHSATokenEnv: releasetest.GHSAToken})
+	r, clock, _ := releasetest.Run(t, releasetest.AdvisoryConfig(), now, map[string]string{releasetest.GHSATokenEnv: releasetest.GHSAToken})
 	gh := releasetest.NewGitHub(clock, adv)
 	return r, clock, gh
 }
@@ -47,7 +34,7 @@ func fakeGHSA(t *testing.T, now time.Time, adv github.Advisory) (*release.Run, *
 // line's range, and a re-run sends none.
 func TestGHSAWaitsForT0ThenPublishesOnceWithEveryLine(t *testing.T) {
 	r, clock, gh := fakeGHSA(t, releasetest.T0.Add(-time.Hour), draftAdvisory())
-	err := releasetest.Execute(t, r, pipeline.Selection{}, releasetest.Prepared, GHSA{GitHub: gh.Client})
+	err := releasetest.Execute(t, r, pipeline.Selection{}, releasetest.Prepared, Stage{GitHub: gh.Client})
 	var early *pipeline.EarlyError
 	if !errors.As(err, &early) {
 		t.Fatalf("run before T0: %v, want the gate's refusal", err)
@@ -60,7 +47,7 @@ func TestGHSAWaitsForT0ThenPublishesOnceWithEveryLine(t *testing.T) {
 	}
 
 	clock.Set(releasetest.T0.Add(2 * time.Second))
-	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.Client}); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, Stage{GitHub: gh.Client}); err != nil {
 		t.Fatalf("run at T0: %v", err)
 	}
 	p := gh.Patches()
@@ -86,7 +73,7 @@ func TestGHSAWaitsForT0ThenPublishesOnceWithEveryLine(t *testing.T) {
 	}
 
 	clock.Advance(time.Minute)
-	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.Client}); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, Stage{GitHub: gh.Client}); err != nil {
 		t.Fatalf("re-run: %v", err)
 	}
 	if n := len(gh.Patches()); n != 1 {
@@ -101,14 +88,14 @@ func TestGHSAWhoseAnswerWasLostIsNotPublishedTwice(t *testing.T) {
 	r, _, gh := fakeGHSA(t, releasetest.T0.Add(time.Second), draftAdvisory())
 	r.Mode.Late = true
 	gh.LoseAnswers = 1
-	err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.Client})
+	err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, Stage{GitHub: gh.Client})
 	if err == nil || !strings.Contains(err.Error(), "connection reset") {
 		t.Fatalf("run whose answer was lost: %v, want the lost connection", err)
 	}
 	if gh.Current().State != "published" {
 		t.Fatal("the fake did not write: the test shows nothing")
 	}
-	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.Client}); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, Stage{GitHub: gh.Client}); err != nil {
 		t.Fatalf("re-run: %v", err)
 	}
 	if n := len(gh.Patches()); n != 1 {
@@ -126,7 +113,7 @@ func TestGHSAKeepsTheDraftsCVEAndCredits(t *testing.T) {
 	adv.Credits = []github.Credit{{Login: "reporter-x", Type: "reporter"}}
 	r, _, gh := fakeGHSA(t, releasetest.T0.Add(time.Second), adv)
 	r.Mode.Late = true
-	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.Client}); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, Stage{GitHub: gh.Client}); err != nil {
 		t.Fatal(err)
 	}
 	p := gh.Patches()
@@ -147,14 +134,14 @@ func TestGHSAKeepsTheDraftsCVEAndCredits(t *testing.T) {
 func TestGHSAChangedAfterPublishingIsOnlyOverwrittenWithForce(t *testing.T) {
 	r, _, gh := fakeGHSA(t, releasetest.T0.Add(time.Second), draftAdvisory())
 	r.Mode.Late = true
-	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.Client}); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, Stage{GitHub: gh.Client}); err != nil {
 		t.Fatal(err)
 	}
 	gh.Mu.Lock()
 	gh.Adv.Vulnerabilities[0].PatchedVersions = "1.0.9" // edited by hand
 	gh.Mu.Unlock()
 
-	err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.Client})
+	err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, Stage{GitHub: gh.Client})
 	var rerun *pipeline.RerunError
 	if !errors.As(err, &rerun) || rerun.From != "ghsa" || !rerun.Force {
 		t.Fatalf("re-run over an edited advisory: %v, want a re-run of ghsa with --force named", err)
@@ -164,7 +151,7 @@ func TestGHSAChangedAfterPublishingIsOnlyOverwrittenWithForce(t *testing.T) {
 	}
 
 	r.Mode.Force = true
-	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.Client}); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, Stage{GitHub: gh.Client}); err != nil {
 		t.Fatalf("--force: %v", err)
 	}
 	p := gh.Patches()
@@ -181,7 +168,7 @@ func TestGHSAChangedAfterPublishingIsOnlyOverwrittenWithForce(t *testing.T) {
 func TestVerifyReadsThePublishedAdvisoryBack(t *testing.T) {
 	r, _, gh := fakeGHSA(t, releasetest.T0.Add(time.Second), draftAdvisory())
 	r.Mode.Late = true
-	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, GHSA{GitHub: gh.Client}); err != nil {
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, Stage{GitHub: gh.Client}); err != nil {
 		t.Fatal(err)
 	}
 	var res release.GHSAVerified
