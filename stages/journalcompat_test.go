@@ -45,10 +45,6 @@ func TestAJournalOfThePreviousVersionIsReadWhole(t *testing.T) {
 		releasetest.ReadAs(t, j, release.CratePublishedKey(nv))
 	}
 	releasetest.ReadAs(t, j, release.PostRenderedKey)
-	releasetest.ReadAs(t, j, blogFetchedKey)
-	releasetest.ReadAs(t, j, postCommittedKey)
-	releasetest.ReadAs(t, j, postPushedKey)
-	releasetest.ReadAs(t, j, postOnBlogKey)
 	releasetest.ReadAs(t, j, feedVerifiedKey)
 	releasetest.ReadAs(t, j, postVerifiedKey)
 	releasetest.ReadAs(t, j, ghsaLiveKey)

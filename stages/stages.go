@@ -3,6 +3,7 @@
 package stages
 
 import (
+	"github.com/async-rs/embargo/stages/advisory"
 	"github.com/async-rs/embargo/stages/gate"
 	"github.com/async-rs/embargo/stages/ghsa"
 	"github.com/async-rs/embargo/stages/promote"
@@ -22,7 +23,7 @@ func All(c release.Clients) []release.Stage {
 		push.Stage{Vault: c.PushVault},                          // at T0: one atomic push of the held branches and tags
 		promote.Stage{Images: c.Images},                         // at T0: copy pre-built images to their public names, by digest
 		Publish{Vault: c.Vault, Index: c.Index, Cargo: c.Cargo}, // at T0: cargo publish of every crate, sealed bytes only
-		Advisory{Blog: c.Blog, Index: c.Index},                  // after publish: the post and its feed entry on the blog
+		advisory.Stage{Blog: c.Blog, Index: c.Index},            // after publish: the post and its feed entry on the blog
 		ghsa.Stage{GitHub: c.GitHub},                            // after publish: the draft GitHub security advisory published
 		Verify{Registry: c.Registry, Index: c.Index, Vault: c.Vault, Blog: c.Blog, GitHub: c.GitHub}, // last: everything live, within the window
 	}

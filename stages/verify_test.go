@@ -273,26 +273,6 @@ func TestTimelineRecordsEachStageAndTheMargin(t *testing.T) {
 	}
 }
 
-// fakeRegistry serves a sparse index holding demo-core 1.0.0 with the
-// checksum cksum, and body as its .crate.
-func fakeRegistry(t *testing.T, cksum string, body []byte) *httptest.Server {
-	t.Helper()
-	mux := http.NewServeMux()
-	var srv *httptest.Server
-	mux.HandleFunc("GET /index/config.json", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, `{"dl": %q}`, srv.URL+"/dl/{crate}/{crate}-{version}.crate")
-	})
-	mux.HandleFunc("GET /index/de/mo/demo-core", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, `{"name":"demo-core","vers":"1.0.0","deps":[],"cksum":%q,"features":{},"yanked":false}`+"\n", cksum)
-	})
-	mux.HandleFunc("GET /dl/demo-core/demo-core-1.0.0.crate", func(w http.ResponseWriter, r *http.Request) {
-		w.Write(body)
-	})
-	srv = httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 // sealedRun is a run whose journal holds preflight's sealed checksum of
 // demo-core 1.0.0 (none when sealed is ""), releasing from reg.
 func sealedRun(t *testing.T, reg *httptest.Server, sealed string) (*release.Run, *bytes.Buffer) {
@@ -311,7 +291,7 @@ func sealedRun(t *testing.T, reg *httptest.Server, sealed string) (*release.Run,
 
 func TestVerifyCratesDownloadsAndComparesWithTheSealedChecksum(t *testing.T) {
 	crate := []byte("the sealed bytes")
-	r, out := sealedRun(t, fakeRegistry(t, releasetest.Sum(crate), crate), releasetest.Sum(crate))
+	r, out := sealedRun(t, releasetest.Registry(t, releasetest.Sum(crate), crate), releasetest.Sum(crate))
 	var res CratesVerified
 	if err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r, release.RealClients().Registry), nil, r.Config.Releases[0], &res); err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -324,13 +304,13 @@ func TestVerifyCratesDownloadsAndComparesWithTheSealedChecksum(t *testing.T) {
 func TestVerifyCratesRefusesBytesOtherThanTheSealed(t *testing.T) {
 	crate := []byte("the sealed bytes")
 	// The index agrees with the seal, the file served does not.
-	r, _ := sealedRun(t, fakeRegistry(t, releasetest.Sum(crate), []byte("other bytes")), releasetest.Sum(crate))
+	r, _ := sealedRun(t, releasetest.Registry(t, releasetest.Sum(crate), []byte("other bytes")), releasetest.Sum(crate))
 	err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r, release.RealClients().Registry), nil, r.Config.Releases[0], &CratesVerified{})
 	if err == nil || !strings.Contains(err.Error(), "serves a .crate with sha256 "+releasetest.Sum([]byte("other bytes"))) {
 		t.Fatalf("err = %v, want the served checksum named", err)
 	}
 	// The index disagrees with the seal.
-	r, _ = sealedRun(t, fakeRegistry(t, releasetest.Sum([]byte("x")), crate), releasetest.Sum(crate))
+	r, _ = sealedRun(t, releasetest.Registry(t, releasetest.Sum([]byte("x")), crate), releasetest.Sum(crate))
 	err = verifyCrates(t.Context(), r, openRegistry(t.Context(), r, release.RealClients().Registry), nil, r.Config.Releases[0], &CratesVerified{})
 	if err == nil || !strings.Contains(err.Error(), "not the sealed "+releasetest.Sum(crate)) {
 		t.Fatalf("err = %v, want the index checksum refused", err)
@@ -339,7 +319,7 @@ func TestVerifyCratesRefusesBytesOtherThanTheSealed(t *testing.T) {
 
 func TestVerifyCratesWithoutASealComparesWithTheIndex(t *testing.T) {
 	crate := []byte("bytes")
-	r, out := sealedRun(t, fakeRegistry(t, releasetest.Sum(crate), crate), "")
+	r, out := sealedRun(t, releasetest.Registry(t, releasetest.Sum(crate), crate), "")
 	var res CratesVerified
 	if err := verifyCrates(t.Context(), r, openRegistry(t.Context(), r, release.RealClients().Registry), nil, r.Config.Releases[0], &res); err != nil {
 		t.Fatal(err)

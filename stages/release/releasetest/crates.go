@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"sync"
+	"testing"
 
 	"github.com/async-rs/embargo/stages/index"
 )
@@ -56,4 +59,24 @@ func (f *Crates) Add(name, version string, body []byte) {
 
 func NewCrates() *Crates {
 	return &Crates{DL: "https://static.registry.example/crates", Entries: map[string]index.Entry{}, files: map[string][]byte{}}
+}
+
+// Registry serves a sparse index holding demo-core 1.0.0 with the
+// checksum cksum, and body as its .crate.
+func Registry(t *testing.T, cksum string, body []byte) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	var srv *httptest.Server
+	mux.HandleFunc("GET /index/config.json", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"dl": %q}`, srv.URL+"/dl/{crate}/{crate}-{version}.crate")
+	})
+	mux.HandleFunc("GET /index/de/mo/demo-core", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"name":"demo-core","vers":"1.0.0","deps":[],"cksum":%q,"features":{},"yanked":false}`+"\n", cksum)
+	})
+	mux.HandleFunc("GET /dl/demo-core/demo-core-1.0.0.crate", func(w http.ResponseWriter, r *http.Request) {
+		w.Write(body)
+	})
+	srv = httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
 }

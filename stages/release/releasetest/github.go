@@ -136,3 +136,14 @@ func AdvisoryConfig() *config.Config {
 		Window:   6 * time.Hour,
 	}
 }
+
+// BlogConfig is AdvisoryConfig with no GitHub advisory and a hugo blog:
+// its post is content/out-of-bounds-read-in-demo-core-get.md.
+func BlogConfig() *config.Config {
+	cfg := AdvisoryConfig()
+	cfg.GHSA = nil
+	cfg.Blog = &config.BlogSection{Repo: "https://git.example/blog.git", Branch: "main", Style: "hugo", Author: "The demo developers",
+		URL: "https://demo.rs/{{.Slug}}/", Path: "content/{{.Slug}}.md"}
+	cfg.Description = "A data race.\n"
+	return cfg
+}

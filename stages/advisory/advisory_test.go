@@ -1,4 +1,4 @@
-package stages
+package advisory
 
 import (
 	"bytes"
@@ -20,23 +20,19 @@ import (
 const blogPostPath = "content/out-of-bounds-read-in-demo-core-get.md" // blog.path of the title's slug
 
 func blogReleaseConfig(t *testing.T) *config.Config {
-	cfg := releasetest.AdvisoryConfig()
-	cfg.GHSA = nil
-	cfg.Blog = &config.BlogSection{Repo: "https://git.example/blog.git", Branch: "main", Style: "hugo", Author: "The demo developers",
-		URL: "https://demo.rs/{{.Slug}}/", Path: "content/{{.Slug}}.md"}
-	cfg.Description = "A data race.\n"
-	cfg.Registry.Index = "sparse+" + fakeRegistry(t, releasetest.Sum([]byte("crate")), []byte("crate")).URL + "/index/"
+	cfg := releasetest.BlogConfig()
+	cfg.Registry.Index = "sparse+" + releasetest.Registry(t, releasetest.Sum([]byte("crate")), []byte("crate")).URL + "/index/"
 	return cfg
 }
 
 // fakeBlogRun is a run of the two-line release at now, its blog holding
 // only a home page, and the advisory stage given that blog.
-func fakeBlogRun(t *testing.T, now time.Time) (*release.Run, *pipeline.FakeClock, *releasetest.Blog, Advisory) {
+func fakeBlogRun(t *testing.T, now time.Time) (*release.Run, *pipeline.FakeClock, *releasetest.Blog, Stage) {
 	t.Helper()
 	r, clock, _ := releasetest.Run(t, blogReleaseConfig(t), now, nil)
 	b := releasetest.NewBlog(clock, map[string][]byte{"content/_index.md": []byte("# demo\n")})
 	c := releasetest.ClientsWith(func(c *release.Clients) { c.Blog = b.Opener(t) })
-	return r, clock, b, Advisory{Blog: c.Blog, Index: c.Index}
+	return r, clock, b, Stage{Blog: c.Blog, Index: c.Index}
 }
 
 // Prepared before T0, the advisory stage writes nothing public while T0

@@ -1,4 +1,7 @@
-package stages
+// Package advisory is the stage that commits the rendered post, and its
+// entry in the blog's feed, to the blog repository and pushes it, after
+// publish: the advisory tells users to upgrade to versions that exist.
+package advisory
 
 import (
 	"context"
@@ -21,22 +24,22 @@ import (
 	"github.com/async-rs/embargo/templates"
 )
 
-// Advisory commits the rendered post, and its entry in the blog's feed, to
+// Stage commits the rendered post, and its entry in the blog's feed, to
 // the blog repository and pushes it.
-type Advisory struct {
+type Stage struct {
 	Blog  release.BlogOpener
 	Index release.IndexOpener
 }
 
-func (Advisory) Name() string { return release.Advisory }
+func (Stage) Name() string { return release.Advisory }
 
 // Needs: the advisory tells users to upgrade to versions that must exist.
-func (Advisory) Needs() []string { return []string{release.Publish} }
-func (Advisory) Summary() string {
+func (Stage) Needs() []string { return []string{release.Publish} }
+func (Stage) Summary() string {
 	return "the advisory post and its feed entry committed to the blog and pushed; remote branch verified"
 }
 
-func (Advisory) Skip(cfg *config.Config) string {
+func (Stage) Skip(cfg *config.Config) string {
 	if cfg.Blog == nil {
 		return "no [blog] configured: publish the advisory by hand within the window"
 	}
@@ -45,7 +48,7 @@ func (Advisory) Skip(cfg *config.Config) string {
 
 // Plan names where the post and the feed entry go. The repository is left
 // out: a URL may carry credentials.
-func (Advisory) Plan(cfg *config.Config) []string {
+func (Stage) Plan(cfg *config.Config) []string {
 	if cfg.Blog == nil {
 		return nil
 	}
@@ -66,7 +69,7 @@ var blogRetry = retry.Policy{Attempts: blogAttempts, First: time.Second}
 
 const blogAttempts = 5
 
-func (s Advisory) Run(ctx context.Context, r *release.Run) error {
+func (s Stage) Run(ctx context.Context, r *release.Run) error {
 	if !r.Selected(release.Gate) {
 		// Run without the gate (--from, --only): the late-start rule is
 		// this stage's to apply.
@@ -74,7 +77,7 @@ func (s Advisory) Run(ctx context.Context, r *release.Run) error {
 			return err
 		}
 	}
-	p := &posting{Advisory: s, r: r, cfg: r.Config}
+	p := &posting{Stage: s, r: r, cfg: r.Config}
 	return release.RunSteps(ctx,
 		release.Step(r, release.PostRenderedKey, p.render), // the post and the feed entry, as preflight checked them
 		release.Step(r, blogFetchedKey, p.clone),           // the blog's branch, fetched into the private clone
@@ -88,16 +91,16 @@ func (s Advisory) Run(ctx context.Context, r *release.Run) error {
 // learns (the rendered post, the clone and its tip, the change and its
 // commit, what was pushed) the next one uses.
 type posting struct {
-	Advisory // the clients
-	r        *release.Run
-	cfg      *config.Config
-	model    *templates.Model
-	post     templates.File
-	c        release.BlogClone
-	tip      plumbing.Hash       // the blog's branch when fetched
-	change   *release.BlogChange // what the blog still needs; nil when it has it all
-	commit   plumbing.Hash
-	pushed   plumbing.Hash // the commit the branch must contain
+	Stage  // the clients
+	r      *release.Run
+	cfg    *config.Config
+	model  *templates.Model
+	post   templates.File
+	c      release.BlogClone
+	tip    plumbing.Hash       // the blog's branch when fetched
+	change *release.BlogChange // what the blog still needs; nil when it has it all
+	commit plumbing.Hash
+	pushed plumbing.Hash // the commit the branch must contain
 }
 
 // want is what the blog at tip still needs of the rendered post and feed.
