@@ -14,6 +14,7 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/index"
+	"github.com/async-rs/embargo/stages/release/releasetest"
 )
 
 // crates.io answers a burst of new versions with 429 and a date, then lets
@@ -143,7 +144,7 @@ func TestShowsWithinPollsOnTheGatesClock(t *testing.T) {
 	defer srv.Close()
 	start := time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
 	clock := pipeline.NewFakeClock(start)
-	advance(t, clock, pollFast)
+	releasetest.Advance(t, clock, pollFast)
 	idx, err := index.New("sparse+"+srv.URL+"/", index.Options{Clock: clock})
 	if err != nil {
 		t.Fatal(err)

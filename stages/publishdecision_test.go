@@ -41,7 +41,7 @@ func resultOf(w *releasetest.PublishWorld, nv string) release.CratePublished {
 func TestPublishUploadsWhatTheIndexLacksOnceAtT0(t *testing.T) {
 	w := releasetest.NewPublishWorld(t)
 	w.Idx.Hidden = map[string]int{"demo-core@1.13.1": 2} // the index lags the upload
-	advance(t, w.Clock, pollFast)                        // the polls for it
+	releasetest.Advance(t, w.Clock, pollFast)            // the polls for it
 
 	// Before T0, without its gate (--only), the stage looks at the index
 	// and refuses to upload.

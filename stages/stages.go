@@ -9,6 +9,7 @@ import (
 	"github.com/async-rs/embargo/stages/promote"
 	"github.com/async-rs/embargo/stages/push"
 	"github.com/async-rs/embargo/stages/release"
+	"github.com/async-rs/embargo/stages/verify"
 )
 
 // All is the release, in order, each stage given the clients it uses. Each
@@ -25,6 +26,6 @@ func All(c release.Clients) []release.Stage {
 		Publish{Vault: c.Vault, Index: c.Index, Cargo: c.Cargo}, // at T0: cargo publish of every crate, sealed bytes only
 		advisory.Stage{Blog: c.Blog, Index: c.Index},            // after publish: the post and its feed entry on the blog
 		ghsa.Stage{GitHub: c.GitHub},                            // after publish: the draft GitHub security advisory published
-		Verify{Registry: c.Registry, Index: c.Index, Vault: c.Vault, Blog: c.Blog, GitHub: c.GitHub}, // last: everything live, within the window
+		verify.Stage{Registry: c.Registry, Index: c.Index, Vault: c.Vault, Blog: c.Blog, GitHub: c.GitHub}, // last: everything live, within the window
 	}
 }

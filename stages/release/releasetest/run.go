@@ -173,3 +173,9 @@ func AwaitWaiters(t *testing.T, clock *pipeline.FakeClock, n int, ended <-chan e
 		t.Fatalf("waiting for T0: %v", err)
 	}
 }
+
+// Advance moves clock on by step whenever something waits on it, until
+// the test ends.
+func Advance(t *testing.T, clock *pipeline.FakeClock, step time.Duration) {
+	t.Cleanup(clock.Drive(step))
+}

@@ -1,4 +1,4 @@
-package stages
+package verify
 
 import (
 	"bytes"
@@ -53,14 +53,8 @@ func verifyRun(t *testing.T, window time.Duration, now time.Time) (*release.Run,
 // the order and at the instants of the gate's clock.
 func advancing(t *testing.T, r *release.Run, step time.Duration) *pipeline.FakeClock {
 	clock := r.Gate.Clock.(*pipeline.FakeClock)
-	advance(t, clock, step)
+	releasetest.Advance(t, clock, step)
 	return clock
-}
-
-// advance moves clock on by step whenever something waits on it, until
-// the test ends.
-func advance(t *testing.T, clock *pipeline.FakeClock, step time.Duration) {
-	t.Cleanup(clock.Drive(step))
 }
 
 const postPage = "<html><head><title>Out-of-bounds read in demo_core::get</title></head><body>DEMO-SA-2026-001</body></html>"
@@ -188,7 +182,7 @@ func TestPollPostInterrupted(t *testing.T) {
 
 func TestVerifyRefusesBeforeT0(t *testing.T) {
 	r, _ := verifyRun(t, time.Hour, releasetest.T0.Add(-time.Minute))
-	err := Verify{}.Run(t.Context(), r)
+	err := Stage{}.Run(t.Context(), r)
 	if err == nil || !strings.Contains(err.Error(), "at or after T0") {
 		t.Fatalf("err = %v, want a refusal before T0", err)
 	}

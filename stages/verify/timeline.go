@@ -1,4 +1,4 @@
-package stages
+package verify
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 	"github.com/async-rs/embargo/stages/release"
 )
 
-// Verify's last step: when each thing became public, against T0 and the
+// Stage's last step: when each thing became public, against T0 and the
 // deadline.
 
 // timeline prints and records when each thing became public, relative to

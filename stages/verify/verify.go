@@ -1,4 +1,7 @@
-package stages
+// Package verify is the stage that proves, at or after T0 and before the
+// deadline, that everything the release made public is live, and records
+// the timeline. It only reads, so it can be run again at will.
+package verify
 
 import (
 	"context"
@@ -16,11 +19,11 @@ import (
 	"github.com/async-rs/embargo/stages/release"
 )
 
-// Verify proves, at or after T0 and before T0 + window, that everything the
+// Stage proves, at or after T0 and before T0 + window, that everything the
 // release made public is live: every published .crate downloads with its
 // sealed checksum, the post answers at its URL, the feed has its entry.
 // It only reads, so `embargo run --only verify` can be repeated at will.
-type Verify struct {
+type Stage struct {
 	Registry release.RegistryOpener
 	Index    release.IndexOpener
 	Vault    release.VaultOpener
@@ -28,18 +31,18 @@ type Verify struct {
 	GitHub   release.GitHubOpener
 }
 
-func (Verify) Name() string { return release.Verify }
+func (Stage) Name() string { return release.Verify }
 
 // Needs: everything else is done.
-func (Verify) Needs() []string {
+func (Stage) Needs() []string {
 	return []string{release.Push, release.Promote, release.Publish, release.Advisory, release.GHSA}
 }
-func (Verify) Summary() string {
+func (Stage) Summary() string {
 	return "everything live before T0 + window: sealed crates downloadable, the post at its URL, the feed entry; the timeline"
 }
 
 // Plan says what is checked, and by when.
-func (Verify) Plan(cfg *config.Config) []string {
+func (Stage) Plan(cfg *config.Config) []string {
 	out := []string{"every published .crate downloaded and compared with its sealed sha256"}
 	if cfg.Blog != nil {
 		if m, err := release.AdvisoryModel(cfg); err == nil {
@@ -69,7 +72,7 @@ var (
 // maxPostBytes bounds the page read at the post's URL.
 const maxPostBytes = 16 << 20
 
-func (s Verify) Run(ctx context.Context, r *release.Run) error {
+func (s Stage) Run(ctx context.Context, r *release.Run) error {
 	now := r.Now()
 	if early, _ := r.Gate.OpenedEarly(); now.Before(r.Gate.T0) && !early {
 		return fmt.Errorf("verify checks what T0 made public, and T0 (%s) is %s away: run it at or after T0",

@@ -1,4 +1,4 @@
-package stages
+package verify
 
 import (
 	"bytes"
@@ -22,7 +22,7 @@ import (
 	"github.com/async-rs/embargo/templates"
 )
 
-// Verify's look at the blog: the post and the feed entry at the blog
+// Stage's look at the blog: the post and the feed entry at the blog
 // branch's tip, and the post live at its URL.
 
 // blogTip is the blog repository's branch tip, cloned into memory on first
