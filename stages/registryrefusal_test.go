@@ -11,8 +11,8 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/registry"
-	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/gate"
+	"github.com/async-rs/embargo/stages/publish"
 	"github.com/async-rs/embargo/stages/push"
 	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/release/releasetest"
@@ -44,6 +44,11 @@ func newReleaseWorld(t *testing.T) *releaseWorld {
 	releasetest.Retarget(w.R)
 	w.Clients.PushVault = git.Opener()
 	return &releaseWorld{PublishWorld: w, git: git}
+}
+
+// publishStage is the publish stage given w's index and cargo.
+func publishStage(w *releasetest.PublishWorld) publish.Stage {
+	return publish.Stage{Vault: w.Clients.Vault, Index: w.Clients.Index, Cargo: w.Clients.Cargo}
 }
 
 // release runs the gate, push and publish, as `embargo run` does once
@@ -128,29 +133,6 @@ func TestAReleaseAlreadyOnTheRegistryDoesNotHoldThePushBack(t *testing.T) {
 	var se *pipeline.StageError
 	if !errors.As(err, &se) || se.Stage != "publish" || !strings.Contains(err.Error(), "demo@1.13.1: not uploaded") {
 		t.Errorf("run: %v, want publish failed on the one version left", err)
-	}
-}
-
-// What cargo 1.95 prints when the registry refuses an upload, as JSON
-// errors (crates.io) or plain text (Gitea), read for its status and words;
-// other failures are not refusals.
-func TestCargosWordsForARefusedUploadAreRead(t *testing.T) {
-	for _, c := range []struct {
-		out    string
-		status int
-		answer string
-	}{
-		{"error: failed to publish a v0.1.0 to registry at http://127.0.0.1:42157\n\nCaused by:\n  the remote server responded with an error (status 403 Forbidden): authentication failed\n", 403, "authentication failed"},
-		{"error: failed to publish a v0.1.0 to registry at http://127.0.0.1:40621\n\nCaused by:\n  the remote server responded with an error (status 401 Unauthorized): The given API token does not match the format used by crates.io. Tokens generated before 2020-07-14 were generated with an insecure random number generator, and have been revoked.\n", 401,
-			"The given API token does not match the format used by crates.io. Tokens generated before 2020-07-14 were generated with an insecure random number generator, and have been revoked."},
-		{"error: failed to publish a v0.1.0 to registry at http://127.0.0.1:33177/api/packages/sandbox/cargo\n\nCaused by:\n  failed to get a 200 OK response, got 401\n  headers:\n  \tHTTP/1.1 401 Unauthorized\n  \tContent-Type: text/plain; charset=utf-8\n  \tContent-Length: 28\n  \t\n  body:\n  Failed to authenticate user\n", 401, "Failed to authenticate user"},
-		{"error: failed to publish a v0.1.0 to registry at http://127.0.0.1:40621\n\nCaused by:\n  the remote server responded with an error (status 503 Service Unavailable): try later\n", 0, ""},
-		{"error: failed to publish a v0.1.0 to registry at http://127.0.0.1:40621\n\nCaused by:\n  the remote server responded with an error (status 400 Bad Request): crate version `0.1.0` is already uploaded\n", 0, ""},
-	} {
-		status, answer, ok := uploadRefused(&cargo.PublishError{Output: c.out})
-		if ok != (c.status != 0) || status != c.status || answer != c.answer {
-			t.Errorf("%q: %d %q (refused %v), want %d %q", c.out, status, answer, ok, c.status, c.answer)
-		}
 	}
 }
 

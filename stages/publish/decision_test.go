@@ -1,4 +1,4 @@
-package stages
+package publish
 
 import (
 	"errors"
@@ -25,8 +25,8 @@ func publishAlone(t *testing.T, w *releasetest.PublishWorld) error {
 }
 
 // stage is the publish stage given the world's index and cargo.
-func publishStage(w *releasetest.PublishWorld) Publish {
-	return Publish{Vault: w.Clients.Vault, Index: w.Clients.Index, Cargo: w.Clients.Cargo}
+func publishStage(w *releasetest.PublishWorld) Stage {
+	return Stage{Vault: w.Clients.Vault, Index: w.Clients.Index, Cargo: w.Clients.Cargo}
 }
 
 // result is the journal's record of nv's publish step.

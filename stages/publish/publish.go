@@ -1,4 +1,9 @@
-package stages
+// Package publish is the stage that uploads every crate of every line at
+// T0 with the real `cargo publish`, exactly the bytes sealed before it: in
+// dependency order inside a line, the lines in parallel, each version
+// skipped when the registry has it with the sealed checksum and refused
+// when it has other bytes.
+package publish
 
 import (
 	"context"
@@ -16,21 +21,21 @@ import (
 	"github.com/async-rs/embargo/stages/release"
 )
 
-// Publish uploads every crate of every line with the real `cargo publish`,
+// Stage uploads every crate of every line with the real `cargo publish`,
 // exactly the bytes sealed before T0: in dependency order inside a line,
 // the lines in parallel.
-type Publish struct {
+type Stage struct {
 	Vault release.VaultOpener
 	Index release.IndexOpener
 	Cargo release.CargoOpener
 }
 
-func (Publish) Name() string { return release.Publish }
+func (Stage) Name() string { return release.Publish }
 
 // Needs: the packages and the index are ready before T0; the uploads wait
 // for the gate.
-func (Publish) Needs() []string { return []string{release.Preflight} }
-func (Publish) Summary() string {
+func (Stage) Needs() []string { return []string{release.Preflight} }
+func (Stage) Summary() string {
 	return "cargo publish of every crate, dependency order, lines in parallel; sealed checksums verified in the index"
 }
 
@@ -78,7 +83,7 @@ const (
 	viewHoldFor = 20 * time.Second
 )
 
-func (s Publish) Run(ctx context.Context, r *release.Run) error {
+func (s Stage) Run(ctx context.Context, r *release.Run) error {
 	v, err := s.Vault(release.VaultPath(r.StateDir))
 	if err != nil {
 		return err
@@ -89,7 +94,7 @@ func (s Publish) Run(ctx context.Context, r *release.Run) error {
 	}
 	auth, turns := newPublishAuth(r, idx), &uploadTurns{clock: r.Gate.Clock}
 	defer auth.close() // revokes a Trusted Publishing token, whatever happened
-	// Publish runs beside push, not after it: it reads the held tips and
+	// Stage runs beside push, not after it: it reads the held tips and
 	// checks them against preflight and the seal itself.
 	held, err := release.ReadHeldTips(ctx, r, v, "published")
 	if err != nil {
