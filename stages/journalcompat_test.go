@@ -29,10 +29,6 @@ func TestAJournalOfThePreviousVersionIsReadWhole(t *testing.T) {
 	}
 	releasetest.ReadAs(t, j, release.ConventionsKey)
 	releasetest.ReadAs(t, j, release.AdvisoryCheckedKey)
-	releasetest.ReadAs(t, j, blogCheckedKey)
-	releasetest.ReadAs(t, j, ghsaCheckedKey)
-	releasetest.ReadAs(t, j, credentialsKey)
-	releasetest.ReadAs(t, j, clocksKey)
 	releasetest.ReadAs(t, j, gate.OpenedKey)
 	for _, stage := range []string{release.Push, release.Publish} {
 		releasetest.ReadAs(t, j, release.HeldKey(stage))

@@ -6,6 +6,7 @@ import (
 	"github.com/async-rs/embargo/stages/advisory"
 	"github.com/async-rs/embargo/stages/gate"
 	"github.com/async-rs/embargo/stages/ghsa"
+	"github.com/async-rs/embargo/stages/preflight"
 	"github.com/async-rs/embargo/stages/promote"
 	"github.com/async-rs/embargo/stages/publish"
 	"github.com/async-rs/embargo/stages/push"
@@ -20,7 +21,7 @@ import (
 // opens.
 func All(c release.Clients) []release.Stage {
 	return []release.Stage{
-		Preflight{Vault: c.Vault, Index: c.Index, Cargo: c.Cargo, GitHub: c.GitHub}, // check everything that can be checked before T0
+		preflight.Stage{Vault: c.Vault, Index: c.Index, Cargo: c.Cargo, GitHub: c.GitHub}, // check everything that can be checked before T0
 		gate.Stage{},                    // wait for T0, to the second, on every target's clock
 		push.Stage{Vault: c.PushVault},  // at T0: one atomic push of the held branches and tags
 		promote.Stage{Images: c.Images}, // at T0: copy pre-built images to their public names, by digest

@@ -1,4 +1,4 @@
-package stages
+package preflight
 
 import (
 	"context"
@@ -96,14 +96,14 @@ func (w *gitWorld) check(t *testing.T, env map[string]string, rehearsal bool) ([
 	if rehearsal {
 		releasetest.Rehearse(r, release.Sandbox{Public: w.cfg.Source.Public, Blog: w.cfg.Blog.Repo})
 	}
-	preflight := Preflight{Index: release.RealClients().Index}
+	stage := Stage{Index: release.RealClients().Index}
 	v, err := release.RealClients().Vault(filepath.Join(r.StateDir, "vault.git"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var c *checking
 	check := releasetest.Stage{Fn: func(r *release.Run) error {
-		c = &checking{Preflight: preflight, r: r, cfg: w.cfg, v: v, missingBranch: map[string]bool{}, problemLines: map[string]bool{}, unread: map[string]bool{}}
+		c = &checking{Stage: stage, r: r, cfg: w.cfg, v: v, missingBranch: map[string]bool{}, problemLines: map[string]bool{}, unread: map[string]bool{}}
 		return release.RunSteps(context.Background(), c.fetch, c.credentials)
 	}}
 	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "preflight"}, check); err != nil {

@@ -1,4 +1,4 @@
-package stages
+package preflight
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 // The clocks of the public targets. T0 is the world's T0: the gate opens
 // when it has passed on this machine's clock and on the clock of every
-// target the release writes to, as their Date headers show it. Preflight
+// target the release writes to, as their Date headers show it. Stage
 // measures them (in the background, while it packages), the gate again in
 // the last seconds before T0, and a run that writes without either before
 // its first write.

@@ -1,4 +1,4 @@
-package stages
+package preflight
 
 import (
 	"net/http"
@@ -32,7 +32,7 @@ func tokenCheck(t *testing.T, index, tok string) ([]pipeline.Finding, string, st
 	}
 	r, _, out := releasetest.Run(t, cfg, releasetest.T0.Add(-time.Hour), map[string]string{regTokenEnv: tok})
 	r.Mode.Command = release.Checking
-	c := &checking{Preflight: Preflight{Index: release.RealClients().Index}, r: r, cfg: cfg}
+	c := &checking{Stage: Stage{Index: release.RealClients().Index}, r: r, cfg: cfg}
 	var summary string
 	stage := releasetest.Stage{Fn: func(r *release.Run) error {
 		c.r = r

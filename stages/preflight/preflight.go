@@ -1,4 +1,9 @@
-package stages
+// Package preflight is the stage that checks, before T0, everything that
+// can be checked: the held branches, the leak check, versions and
+// packages, the advisory and the blog, the credentials and the targets'
+// clocks. It reads the public world, changes nothing in it, and lists
+// every problem it finds.
+package preflight
 
 import (
 	"context"
@@ -17,22 +22,22 @@ import (
 	"github.com/async-rs/embargo/templates"
 )
 
-// Preflight checks everything that can be checked before T0, reading the
+// Stage checks everything that can be checked before T0, reading the
 // public world and changing nothing in it. It lists every problem it finds.
-type Preflight struct {
+type Stage struct {
 	Vault  release.VaultOpener
 	Index  release.IndexOpener
 	Cargo  release.CargoOpener
 	GitHub release.GitHubOpener
 }
 
-func (Preflight) Name() string    { return release.Preflight }
-func (Preflight) Needs() []string { return nil }
-func (Preflight) Summary() string {
+func (Stage) Name() string    { return release.Preflight }
+func (Stage) Needs() []string { return nil }
+func (Stage) Summary() string {
 	return "held branches, fast-forward, leak check, tags, versions, credentials, the targets' clocks"
 }
 
-func (s Preflight) Run(ctx context.Context, r *release.Run) error {
+func (s Stage) Run(ctx context.Context, r *release.Run) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	clocks := startClocks(ctx, r) // the targets' clocks, while the rest runs
@@ -41,7 +46,7 @@ func (s Preflight) Run(ctx context.Context, r *release.Run) error {
 	if err != nil {
 		return err
 	}
-	c := &checking{Preflight: s, r: r, cfg: r.Config, v: v, missingBranch: map[string]bool{}, problemLines: map[string]bool{}, unread: map[string]bool{}}
+	c := &checking{Stage: s, r: r, cfg: r.Config, v: v, missingBranch: map[string]bool{}, problemLines: map[string]bool{}, unread: map[string]bool{}}
 	c.leak = leakReporter(r, c.add)
 	if err := release.RunSteps(ctx,
 		c.fetch,       // the held branches and the public refs, read into the vault
@@ -67,12 +72,12 @@ var credentialsKey = pipeline.Key[pipeline.Said]{Stage: release.Preflight, Step:
 // one more finding in the list, and a step ends the check only when what
 // follows cannot run without it.
 type checking struct {
-	Preflight // the clients
-	r         *release.Run
-	cfg       *config.Config
-	v         release.ReleaseVault
-	findings  []pipeline.Finding
-	leak      leakFunc
+	Stage    // the clients
+	r        *release.Run
+	cfg      *config.Config
+	v        release.ReleaseVault
+	findings []pipeline.Finding
+	leak     leakFunc
 	// missingBranch and problemLines are the lines whose held branch is
 	// not in the source, and those not sound enough to package.
 	missingBranch, problemLines map[string]bool
@@ -199,7 +204,7 @@ func (c *checking) lines(context.Context) error {
 }
 
 func (c *checking) packages(ctx context.Context) error {
-	return packageLines(ctx, c.r, c.Preflight, c.v, c.problemLines, c.add)
+	return packageLines(ctx, c.r, c.Stage, c.v, c.problemLines, c.add)
 }
 
 // advisory renders the advisory, then checks the blog and the GitHub
@@ -275,7 +280,7 @@ func (c *checking) credentials(ctx context.Context) error {
 // packageLines packages every sound line's crates in a worktree of its held
 // tip, with verification, records the sha256 of each .crate (what publish
 // must reproduce at T0) and compares them with the registry.
-func packageLines(ctx context.Context, r *release.Run, s Preflight, v release.ReleaseVault, skip map[string]bool, add func(subject, fix, format string, args ...any)) error {
+func packageLines(ctx context.Context, r *release.Run, s Stage, v release.ReleaseVault, skip map[string]bool, add func(subject, fix, format string, args ...any)) error {
 	var cargoVersion string
 	idx, err := s.Index(r.Targets.Registry, release.Clock(r.Gate))
 	if err != nil {

@@ -1,4 +1,4 @@
-package stages
+package preflight
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 
 // A release that was sealed (`embargo seal` wrote <state>/seal.json) must
 // be, when it is run, exactly what was sealed: the config, the held tips and
-// the bytes cargo packages. Preflight reports every difference as a finding,
+// the bytes cargo packages. Stage reports every difference as a finding,
 // before the gate; push checks again right before the first public write
 // and refuses. Without a seal.json nothing here applies.
 
