@@ -16,6 +16,7 @@ import (
 // the push, the uploads, the post's push and the GitHub advisory's
 // publication counted as the public writes they were.
 func TestAJournalOfThePreviousVersionIsReadWhole(t *testing.T) {
+	t.Parallel()
 	j := releasetest.JournalV3(t)
 	lines := []string{"1.13", "1.12"}
 	versions := []string{"demo-core@1.13.1", "demo@1.13.1", "demo-core@1.12.5", "demo@1.12.5"}

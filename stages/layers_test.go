@@ -50,6 +50,7 @@ func stagePackages(t *testing.T) []string {
 // tests; the core imports no stage; the command line and the bundle reach
 // the stages only through the list (stages.All) and the core.
 func TestEachStageIsAPackageAroundTheCore(t *testing.T) {
+	t.Parallel()
 	stages := stagePackages(t)
 	for _, p := range stages {
 		for _, d := range deps(t, p) {

@@ -70,6 +70,7 @@ func (w *releaseWorld) release(t *testing.T) error {
 // fix for registry.token_env. Once the token is fixed, a re-run releases
 // everything.
 func TestARefusedFirstUploadAtT0LeavesThePushUnsent(t *testing.T) {
+	t.Parallel()
 	w := newReleaseWorld(t)
 	before := w.git.PublicRefs()
 	w.Cargo.Refusing = giteaRefusal
@@ -122,6 +123,7 @@ func TestARefusedFirstUploadAtT0LeavesThePushUnsent(t *testing.T) {
 // upload, which the registry took) settles the registry's answer: the
 // push goes without waiting for another upload, even one refused.
 func TestAReleaseAlreadyOnTheRegistryDoesNotHoldThePushBack(t *testing.T) {
+	t.Parallel()
 	w := newReleaseWorld(t)
 	w.Idx.Put("demo-core@1.13.1", releasetest.SealedBytes("demo-core@1.13.1"), false)
 	w.Idx.Put("demo@1.12.5", releasetest.SealedBytes("demo@1.12.5"), false)
@@ -162,6 +164,7 @@ func trustedRelease(t *testing.T) (*releaseWorld, *registry.Server) {
 // than its 30 minutes) is exchanged again, and the upload with the new one
 // is the answer the push waits for: only a final refusal holds it back.
 func TestATrustedPublishingTokenRefusedThenExchangedAgainLetsThePushGo(t *testing.T) {
+	t.Parallel()
 	w, srv := trustedRelease(t)
 	w.Cargo.Refusing, w.Cargo.Refusals = cratesIORefusal, 1
 	if err := w.release(t); err != nil {
@@ -181,6 +184,7 @@ func TestATrustedPublishingTokenRefusedThenExchangedAgainLetsThePushGo(t *testin
 // A registry that refuses every Trusted Publishing token, however often
 // exchanged: nothing pushed, and the fix is the trusted publisher's.
 func TestATrustedPublishingTokenRefusedForGoodLeavesThePushUnsent(t *testing.T) {
+	t.Parallel()
 	w, _ := trustedRelease(t)
 	w.Cargo.Refusing = cratesIORefusal
 	err := w.release(t)

@@ -11,6 +11,7 @@ import (
 // promote and publish need only preflight, so the gate opens them all at
 // once.
 func TestEveryNeedIsAnEarlierStage(t *testing.T) {
+	t.Parallel()
 	seen := map[string]bool{}
 	for _, st := range All(release.Clients{}) {
 		for _, need := range st.Needs() {

@@ -39,6 +39,7 @@ func fakeBlogRun(t *testing.T, now time.Time) (*release.Run, *pipeline.FakeClock
 // is ahead; at T0 one push puts the post on the blog's branch, and a
 // re-run pushes nothing.
 func TestAdvisoryPostIsPushedOnceAtT0(t *testing.T) {
+	t.Parallel()
 	r, clock, b, advisory := fakeBlogRun(t, releasetest.T0.Add(-time.Hour))
 	err := releasetest.Execute(t, r, pipeline.Selection{}, releasetest.Prepared, advisory)
 	var early *pipeline.EarlyError
@@ -92,6 +93,7 @@ func TestAdvisoryPostIsPushedOnceAtT0(t *testing.T) {
 // The push landed but its answer was lost: the next try fetches the
 // branch, finds the post and pushes nothing again.
 func TestAdvisoryWhosePushAnswerWasLostIsNotPushedTwice(t *testing.T) {
+	t.Parallel()
 	r, clock, b, advisory := fakeBlogRun(t, releasetest.T0.Add(time.Second))
 	r.Mode.Late = true
 	b.LoseAnswers = 1

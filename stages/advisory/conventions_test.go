@@ -48,6 +48,7 @@ func readingPreflight(open release.BlogOpener) releasetest.Stage {
 // advisory stage publishes the post preflight checked, byte for byte, and
 // never the one the blog's posts would now suggest.
 func TestTheAdvisoryPublishesThePostAsCheckedBeforeT0(t *testing.T) {
+	t.Parallel()
 	r, clock, b, advisory := fakeBlogRun(t, releasetest.T0.Add(-time.Hour))
 	b.PushOther(t, map[string][]byte{"content/hello.md": []byte("---\ntitle: Hello\ndate: 2026-01-10\ntags: news\nauthor: Ann\n---\n\nHi.\n")})
 	pushes := len(b.Landed())
@@ -89,6 +90,7 @@ func TestTheAdvisoryPublishesThePostAsCheckedBeforeT0(t *testing.T) {
 // A state directory without a record (a fresh machine's `run --only
 // advisory`): the post follows the blog's posts as they are.
 func TestWithoutARecordThePostFollowsTheBlogAsItIs(t *testing.T) {
+	t.Parallel()
 	r, _, b, advisory := fakeBlogRun(t, releasetest.T0.Add(time.Second))
 	r.Mode.Late = true
 	b.PushOther(t, map[string][]byte{"content/hello.md": []byte("---\ntitle: Hello\ndate: 2026-01-10\ntags: news\nauthor: Ann\n---\n\nHi.\n")})

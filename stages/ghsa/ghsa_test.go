@@ -22,6 +22,7 @@ func runGHSA(t *testing.T, w *releasetest.GHSAWorld) error {
 }
 
 func TestGHSAIsNotPublishedBeforeT0(t *testing.T) {
+	t.Parallel()
 	w := releasetest.NewGHSAWorld(t, releasetest.T0.Add(-time.Minute), sandbox.Options{})
 	err := runGHSA(t, w)
 	var early *pipeline.EarlyError
@@ -35,6 +36,7 @@ func TestGHSAIsNotPublishedBeforeT0(t *testing.T) {
 }
 
 func TestGHSAIsPublishedAtT0WithEveryLinesRangeOnceAndReRunsWriteNothing(t *testing.T) {
+	t.Parallel()
 	w := releasetest.NewGHSAWorld(t, releasetest.T0.Add(time.Second), sandbox.Options{})
 	if err := runGHSA(t, w); err != nil {
 		t.Fatalf("%v\n%s", err, w.Out)
@@ -78,6 +80,7 @@ func TestGHSAIsPublishedAtT0WithEveryLinesRangeOnceAndReRunsWriteNothing(t *test
 // An advisory someone edited after it was published is never overwritten
 // without --force, and verify says it differs.
 func TestGHSAPublishedWithOtherContentIsNotOverwritten(t *testing.T) {
+	t.Parallel()
 	w := releasetest.NewGHSAWorld(t, releasetest.T0.Add(time.Second), sandbox.Options{})
 	if err := runGHSA(t, w); err != nil {
 		t.Fatal(err)
@@ -99,6 +102,7 @@ func TestGHSAPublishedWithOtherContentIsNotOverwritten(t *testing.T) {
 // GitHub's refusals become findings naming the config key to fix, and
 // none of them repeats the token.
 func TestGHSARefusalsNameTheKeyToFix(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name    string
 		opts    sandbox.Options
@@ -132,6 +136,7 @@ func TestGHSARefusalsNameTheKeyToFix(t *testing.T) {
 // GitHub replaces the credits with the list sent: the one the draft has
 // already (GitHub credits the reporter of a private report) stays.
 func TestGHSAKeepsTheCreditsTheDraftHas(t *testing.T) {
+	t.Parallel()
 	w := releasetest.NewGHSAWorld(t, releasetest.T0.Add(time.Second), sandbox.Options{})
 	c := github.New(w.Srv.URL, github.Options{Token: releasetest.GHSAToken})
 	if _, err := c.Update(t.Context(), releasetest.GHSARepo, releasetest.GHSAID, github.Update{Credits: []github.Credit{{Login: "reporter-x", Type: "reporter"}}}); err != nil {
@@ -149,6 +154,7 @@ func TestGHSAKeepsTheCreditsTheDraftHas(t *testing.T) {
 // The affected functions of [advisory] functions go to GitHub too, on
 // every line's vulnerability, as RustSec lists them for every range.
 func TestGHSACarriesTheAffectedFunctions(t *testing.T) {
+	t.Parallel()
 	w := releasetest.NewGHSAWorld(t, releasetest.T0.Add(time.Second), sandbox.Options{})
 	w.R.Config.Advisory.Functions = []string{"demo_core::window", "demo_core::get"}
 	if err := runGHSA(t, w); err != nil {

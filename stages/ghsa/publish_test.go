@@ -33,6 +33,7 @@ func fakeGHSA(t *testing.T, now time.Time, adv github.Advisory) (*release.Run, *
 // while T0 is ahead; at T0 it sends one PATCH that publishes it with every
 // line's range, and a re-run sends none.
 func TestGHSAWaitsForT0ThenPublishesOnceWithEveryLine(t *testing.T) {
+	t.Parallel()
 	r, clock, gh := fakeGHSA(t, releasetest.T0.Add(-time.Hour), draftAdvisory())
 	err := releasetest.Execute(t, r, pipeline.Selection{}, releasetest.Prepared, Stage{GitHub: gh.Client})
 	var early *pipeline.EarlyError
@@ -85,6 +86,7 @@ func TestGHSAWaitsForT0ThenPublishesOnceWithEveryLine(t *testing.T) {
 // re-run finds the advisory published as the release says and sends
 // nothing again.
 func TestGHSAWhoseAnswerWasLostIsNotPublishedTwice(t *testing.T) {
+	t.Parallel()
 	r, _, gh := fakeGHSA(t, releasetest.T0.Add(time.Second), draftAdvisory())
 	r.Mode.Late = true
 	gh.LoseAnswers = 1
@@ -107,6 +109,7 @@ func TestGHSAWhoseAnswerWasLostIsNotPublishedTwice(t *testing.T) {
 // and the draft's credits go back with the release's, since GitHub
 // replaces the list.
 func TestGHSAKeepsTheDraftsCVEAndCredits(t *testing.T) {
+	t.Parallel()
 	adv := draftAdvisory()
 	cve := "CVE-2026-00001"
 	adv.CVEID = &cve
@@ -132,6 +135,7 @@ func TestGHSAKeepsTheDraftsCVEAndCredits(t *testing.T) {
 // overwrite it and names --force; with --force it sets the content and
 // leaves the state alone (it is published already).
 func TestGHSAChangedAfterPublishingIsOnlyOverwrittenWithForce(t *testing.T) {
+	t.Parallel()
 	r, _, gh := fakeGHSA(t, releasetest.T0.Add(time.Second), draftAdvisory())
 	r.Mode.Late = true
 	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, Stage{GitHub: gh.Client}); err != nil {
@@ -166,6 +170,7 @@ func TestGHSAChangedAfterPublishingIsOnlyOverwrittenWithForce(t *testing.T) {
 // verify reads the advisory back: published as the release says passes;
 // withdrawn to a draft, or edited, fails, naming where a re-run starts.
 func TestVerifyReadsThePublishedAdvisoryBack(t *testing.T) {
+	t.Parallel()
 	r, _, gh := fakeGHSA(t, releasetest.T0.Add(time.Second), draftAdvisory())
 	r.Mode.Late = true
 	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "ghsa"}, Stage{GitHub: gh.Client}); err != nil {
@@ -203,6 +208,7 @@ func TestVerifyReadsThePublishedAdvisoryBack(t *testing.T) {
 // without one refuses before making any client: never the real API, never
 // the real token.
 func TestARehearsalNeverCallsTheRealGitHub(t *testing.T) {
+	t.Parallel()
 	r, _, gh := fakeGHSA(t, releasetest.T0.Add(time.Second), draftAdvisory())
 	releasetest.Rehearse(r, release.Sandbox{})
 	if _, err := release.GHSAClient(r, gh.Client); err == nil {

@@ -12,6 +12,7 @@ import (
 // The post's page is looked for at blog.url's path under the generator's
 // output folder, and must hold the post's title.
 func TestBuiltPageIsThePostsPageAtItsURL(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(rel, content string) {
 		p := filepath.Join(dir, filepath.FromSlash(rel))
@@ -50,6 +51,7 @@ func TestBuiltPageIsThePostsPageAtItsURL(t *testing.T) {
 }
 
 func TestTailKeepsTheLastLines(t *testing.T) {
+	t.Parallel()
 	var lines []string
 	for i := 1; i <= 30; i++ {
 		lines = append(lines, strings.Repeat("x", i))

@@ -28,6 +28,7 @@ func conventionsStep(open release.BlogOpener) releasetest.Stage {
 // it keeps what it read before T0 however the blog's posts are written
 // now, so that the post published is the post checked.
 func TestPreflightAfterT0KeepsTheConventionsReadBeforeT0(t *testing.T) {
+	t.Parallel()
 	r, clock, _ := releasetest.Run(t, releasetest.BlogConfig(), releasetest.T0.Add(-time.Hour), nil)
 	blog := releasetest.NewBlog(clock, map[string][]byte{"content/_index.md": []byte("# demo\n")})
 	blog.PushOther(t, map[string][]byte{"content/hello.md": []byte("---\ntitle: Hello\ndate: 2026-01-10\ntags: news\nauthor: Ann\n---\n\nHi.\n")})

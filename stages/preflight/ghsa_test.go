@@ -12,6 +12,7 @@ import (
 )
 
 func TestPreflightFindsADraftThatDisagreesWithTheAdvisory(t *testing.T) {
+	t.Parallel()
 	w := releasetest.NewGHSAWorld(t, releasetest.T0.Add(-time.Hour), sandbox.Options{})
 	w.Srv.AddDraft(releasetest.GHSARepo, sandbox.Draft{GHSAID: releasetest.GHSAID, Summary: "Something else", Description: "d", CVEID: "CVE-2026-99999"})
 	m, err := release.AdvisoryModel(w.R.Config)

@@ -9,6 +9,7 @@ import (
 // Preflight reads every step of its own a journal of the previous version
 // recorded, as it was recorded.
 func TestAJournalOfThePreviousVersionHoldsPreflight(t *testing.T) {
+	t.Parallel()
 	j := releasetest.JournalV3(t)
 	releasetest.ReadAs(t, j, blogCheckedKey)
 	releasetest.ReadAs(t, j, ghsaCheckedKey)

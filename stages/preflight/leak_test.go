@@ -36,6 +36,7 @@ func checkedPreflight(git *releasetest.Git) releasetest.Stage {
 // the run stops at preflight with the LEAK finding, and the push, which
 // needs preflight, never starts.
 func TestLeakBeforeT0StopsTheRunAndPushesNothing(t *testing.T) {
+	t.Parallel()
 	cfg := &config.Config{
 		Embargo: config.EmbargoSection{ID: "DEMO-SA-2026-001", At: releasetest.T0, Handler: "Jane Doe <jane@example.org>"},
 		Source:  config.SourceSection{Repo: "demo", Public: "https://git.example/demo.git"},

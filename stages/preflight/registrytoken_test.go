@@ -82,6 +82,7 @@ func writes(srv *registry.Server) []registry.Request {
 // a finding before any request, saying Gitea wants `Bearer <token>`.
 // Nothing is written, and the token is never printed.
 func TestCheckProvesTheRegistryTokenOnGitea(t *testing.T) {
+	t.Parallel()
 	srv := giteaRegistry(t)
 	for _, c := range []struct {
 		tok     string
@@ -124,6 +125,7 @@ func TestCheckProvesTheRegistryTokenOnGitea(t *testing.T) {
 // registry whose API is neither crates.io's nor Gitea's is the same: not
 // provable, and said so.
 func TestCheckSaysWhereTheRegistryTokenCannotBeProven(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		index, tok string
 		finding    string // "": none
@@ -151,6 +153,7 @@ func TestCheckSaysWhereTheRegistryTokenCannotBeProven(t *testing.T) {
 // A rehearsal never reads the real token, and with Trusted Publishing
 // there is none: check proves nothing of registry.token_env then.
 func TestCheckLeavesTheRegistryTokenAloneInARehearsalAndWithTrustedPublishing(t *testing.T) {
+	t.Parallel()
 	srv := giteaRegistry(t)
 	for _, edit := range []func(*release.Run){
 		func(r *release.Run) { releasetest.Rehearse(r, release.Sandbox{RegistryIndex: srv.IndexURL()}) },
@@ -171,6 +174,7 @@ func TestCheckLeavesTheRegistryTokenAloneInARehearsalAndWithTrustedPublishing(t 
 // The registry is told from its index URL: crates.io's, a Gitea owner's
 // (/api/packages/OWNER/cargo), or another's.
 func TestTheRegistryIsToldFromItsIndexURL(t *testing.T) {
+	t.Parallel()
 	for url, want := range map[string]release.RegistryAPI{
 		"sparse+https://index.crates.io/":                         release.CratesIOAPI,
 		"sparse+https://git.example.org/api/packages/acme/cargo/": release.GiteaAPI,

@@ -129,6 +129,7 @@ func (w *gitWorld) check(t *testing.T, env map[string]string, rehearsal bool) ([
 // key and the variable of each it refuses, and the URL's key of a
 // repository that is not there.
 func TestCheckProvesTheGitPushCredentials(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		forge gitserver.Forge
@@ -204,6 +205,7 @@ func TestCheckProvesTheGitPushCredentials(t *testing.T) {
 // A remote that takes pushes without a credential is proven so, and the
 // summary says pushes go without one.
 func TestCheckSaysPushesGoWithoutACredential(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	bareWithACommit(t, filepath.Join(root, "public.git"))
 	srv, err := gitserver.Start(root, gitserver.Options{})
@@ -225,6 +227,7 @@ func TestCheckSaysPushesGoWithoutACredential(t *testing.T) {
 // A rehearsal reads no real token and asks the real forge nothing about
 // pushes.
 func TestRehearsalProvesNoCredential(t *testing.T) {
+	t.Parallel()
 	w := newGitWorld(t, gitserver.GitHub)
 	findings, said := w.check(t, map[string]string{gitEnv: "wrong-token", blogEnv: "wrong-token"}, true)
 	if len(findings) != 0 || said != "" {

@@ -47,6 +47,7 @@ func fakePromote(t *testing.T, now time.Time) (*release.Run, *pipeline.FakeClock
 // T0 is ahead; at T0 it copies each image once, to the digest pinned, and
 // a re-run copies nothing again.
 func TestPromoteCopiesEachImageOnceAtT0(t *testing.T) {
+	t.Parallel()
 	r, clock, images, promote := fakePromote(t, releasetest.T0.Add(-time.Hour))
 	err := releasetest.Execute(t, r, pipeline.Selection{}, releasetest.Prepared, promote)
 	var early *pipeline.EarlyError
@@ -100,6 +101,7 @@ func mustPinned(t *testing.T, ref string) string {
 // A public name that already holds other bytes is a released tag: it is
 // never moved, and the image beside it is still copied.
 func TestPromoteNeverMovesAPublicTag(t *testing.T) {
+	t.Parallel()
 	r, _, images, promote := fakePromote(t, releasetest.T0.Add(time.Second))
 	r.Mode.Late = true
 	images.Refs[promoteImages[0].To] = digestElse
@@ -119,6 +121,7 @@ func TestPromoteNeverMovesAPublicTag(t *testing.T) {
 // A source missing, or at other bytes than pinned, is found before T0,
 // naming the image to fix; nothing is copied then or at T0.
 func TestPromoteFindsABadSourceBeforeT0(t *testing.T) {
+	t.Parallel()
 	r, clock, images, promote := fakePromote(t, releasetest.T0.Add(-time.Hour))
 	delete(images.Refs, promoteImages[0].From)
 	images.Refs[promoteImages[1].From] = digestElse
@@ -142,6 +145,7 @@ func TestPromoteFindsABadSourceBeforeT0(t *testing.T) {
 // The copy landed other bytes than the source was checked at (it changed
 // underneath): the run fails, saying so.
 func TestPromoteRefusesACopyOfOtherBytes(t *testing.T) {
+	t.Parallel()
 	r, _, images, promote := fakePromote(t, releasetest.T0.Add(time.Second))
 	r.Mode.Late = true
 	images.Lands = digestElse
@@ -153,6 +157,7 @@ func TestPromoteRefusesACopyOfOtherBytes(t *testing.T) {
 
 // A rehearsal reads the registries and copies nothing, even after T0.
 func TestAPromoteRehearsalOnlyReads(t *testing.T) {
+	t.Parallel()
 	r, _, images, promote := fakePromote(t, releasetest.T0.Add(time.Second))
 	r.Mode.Late = true
 	releasetest.Rehearse(r, release.Sandbox{})
@@ -184,6 +189,7 @@ func (refusingPublish) Run(_ context.Context, r *release.Run) error {
 // At T0 the registry refuses the first upload's credential: the images
 // stay private, and promote says why.
 func TestPromoteCopiesNothingWhenTheRegistryRefusesTheFirstUpload(t *testing.T) {
+	t.Parallel()
 	r, clock, images, promote := fakePromote(t, releasetest.T0.Add(-time.Hour))
 	if err := releasetest.Execute(t, r, pipeline.Selection{}, releasetest.Prepared); err != nil {
 		t.Fatal(err)

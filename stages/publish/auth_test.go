@@ -43,6 +43,7 @@ func trustedRun(t *testing.T, env map[string]string) (*release.Run, *registry.Se
 }
 
 func TestTrustedPublishingTokenIsExchangedAgainWhenTheNextUploadWouldOutlastIt(t *testing.T) {
+	t.Parallel()
 	r, srv, clock, out := trustedRun(t, nil)
 	idx, err := release.OpenIndex(r.Targets.Registry, release.Clock(r.Gate))
 	if err != nil {
@@ -84,6 +85,7 @@ func TestTrustedPublishingTokenIsExchangedAgainWhenTheNextUploadWouldOutlastIt(t
 // token it was exchanged for serves to its end, then the run says a new
 // job is needed, quoting neither.
 func TestTrustedPublishingWithOneIDTokenSaysANewJobIsNeededOnceItsTokenRanOut(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{}
 	r, srv, clock, out := trustedRun(t, env)
 	jwt, err := srv.IssueJWT("127.0.0.1")
@@ -121,6 +123,7 @@ func TestTrustedPublishingWithOneIDTokenSaysANewJobIsNeededOnceItsTokenRanOut(t 
 }
 
 func TestUploadsTakeTurnsOnlyOnceLimitedAndThenEarliestLineFirst(t *testing.T) {
+	t.Parallel()
 	u := &uploadTurns{}
 	ctx := context.Background()
 	// Unlimited, every upload goes at once.

@@ -39,6 +39,7 @@ func resultOf(w *releasetest.PublishWorld, nv string) release.CratePublished {
 // bytes and the registry's token, no earlier than T0; the step waits until
 // the index shows each, and a re-run uploads nothing again.
 func TestPublishUploadsWhatTheIndexLacksOnceAtT0(t *testing.T) {
+	t.Parallel()
 	w := releasetest.NewPublishWorld(t)
 	w.Idx.Hidden = map[string]int{"demo-core@1.13.1": 2} // the index lags the upload
 	releasetest.Advance(t, w.Clock, pollFast)            // the polls for it
@@ -110,6 +111,7 @@ func TestPublishUploadsWhatTheIndexLacksOnceAtT0(t *testing.T) {
 // the journal's uploaded_at is when that answer reached cargo, not when
 // cargo started, which a registry slow to answer puts well before.
 func TestPublishRecordsTheUploadWhenTheRegistryAcceptedIt(t *testing.T) {
+	t.Parallel()
 	w := releasetest.NewPublishWorld(t)
 	w.Cargo.AnswerIn = 300 * time.Millisecond
 	w.Clock.Set(releasetest.T0.Add(time.Second))
@@ -129,6 +131,7 @@ func TestPublishRecordsTheUploadWhenTheRegistryAcceptedIt(t *testing.T) {
 // not, is the release's own: it is not uploaded again, and the line goes
 // on with the rest.
 func TestPublishSkipsAVersionThereWithTheSealedChecksum(t *testing.T) {
+	t.Parallel()
 	for _, yanked := range []bool{false, true} {
 		t.Run(fmt.Sprintf("yanked=%v", yanked), func(t *testing.T) {
 			w := releasetest.NewPublishWorld(t)
@@ -151,6 +154,7 @@ func TestPublishSkipsAVersionThereWithTheSealedChecksum(t *testing.T) {
 // and can never be replaced: its line stops there, naming both checksums,
 // and uploads nothing after it; the other line is published.
 func TestPublishRefusesAVersionThereWithOtherBytes(t *testing.T) {
+	t.Parallel()
 	w := releasetest.NewPublishWorld(t)
 	other := []byte("someone else's demo-core 1.13.1")
 	w.Idx.Put("demo-core@1.13.1", other, false)

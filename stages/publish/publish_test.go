@@ -21,6 +21,7 @@ import (
 // one version through a minute: a release of many crates waits as long as
 // it takes inside the window, and says so when the window would not do.
 func TestRateLimitsAreWaitedOutWithinTheWindow(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 11, 24, 16, 0, 0, 0, time.UTC)
 	horizon := t0.Add(6 * time.Hour)
 	now := t0.Add(10 * time.Minute)
@@ -64,6 +65,7 @@ func TestRateLimitsAreWaitedOutWithinTheWindow(t *testing.T) {
 // attempt ends (cargo, waiting for it, is stopped with it), naming the
 // dependency, and is known to have been shown nothing.
 func TestEarlyStartEndsWhenItsDependencyNeverShows(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/config.json":
@@ -112,6 +114,7 @@ func TestEarlyStartEndsWhenItsDependencyNeverShows(t *testing.T) {
 // or not), it is left as it is; there with other bytes, the release stops,
 // since a published version can never be replaced.
 func TestPublishDecidesFromTheIndexAlone(t *testing.T) {
+	t.Parallel()
 	const sealed = "5e4a1ed"
 	for _, c := range []struct {
 		e     index.Entry
@@ -132,6 +135,7 @@ func TestPublishDecidesFromTheIndexAlone(t *testing.T) {
 // The index is polled for a version on the gate's clock: every pollFast
 // until it shows, and for the time given at most.
 func TestShowsWithinPollsOnTheGatesClock(t *testing.T) {
+	t.Parallel()
 	var asked, shows atomic.Int32
 	shows.Store(3)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

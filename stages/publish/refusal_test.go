@@ -10,6 +10,7 @@ import (
 // errors (crates.io) or plain text (Gitea), read for its status and words;
 // other failures are not refusals.
 func TestCargosWordsForARefusedUploadAreRead(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		out    string
 		status int

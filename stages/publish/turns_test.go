@@ -12,6 +12,7 @@ import (
 // the gate's clock tells it: the turn is waited out on that clock, and
 // taken as soon as it gets there.
 func TestA429sTurnIsWaitedOutOnTheGatesClock(t *testing.T) {
+	t.Parallel()
 	clock := pipeline.NewFakeClock(time.Date(2026, 12, 1, 14, 0, 30, 0, time.UTC))
 	u := &uploadTurns{clock: clock}
 	u.limit(clock.Now().Add(time.Minute))

@@ -85,6 +85,7 @@ func wantPublicAtHeld(t *testing.T, r *release.Run, git *releasetest.Git, held m
 // waits with it: nothing is public before T0. At T0 one atomic push makes
 // every line's branch and tag public, and a re-run pushes nothing.
 func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
+	t.Parallel()
 	r, clock, git, held := fakePush(t, releasetest.T0.Add(-time.Hour))
 	before := git.PublicRefs()
 	ended := make(chan error, 1)
@@ -161,6 +162,7 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 // The push stage run alone before T0 (--only push, no gate to wait for)
 // is refused by the gate at its write: nothing is pushed.
 func TestPushAloneBeforeT0IsRefusedAndPushesNothing(t *testing.T) {
+	t.Parallel()
 	r, clock, git, _ := fakePush(t, releasetest.T0.Add(-time.Hour))
 	if err := releasetest.Execute(t, r, pipeline.Selection{}, releasetest.Checked(git)); err != nil {
 		t.Fatalf("preflight: %v", err)
@@ -179,6 +181,7 @@ func TestPushAloneBeforeT0IsRefusedAndPushesNothing(t *testing.T) {
 // A fresh runner (no journal) after the push landed reads the public
 // repository and pushes nothing.
 func TestPushOnAFreshRunnerAfterThePushPushesNothing(t *testing.T) {
+	t.Parallel()
 	r, clock, git, held := fakePush(t, releasetest.T0.Add(-time.Minute))
 	if err := releasetest.Execute(t, r, pipeline.Selection{}, releasetest.Checked(git)); err != nil {
 		t.Fatalf("preflight: %v", err)
@@ -202,6 +205,7 @@ func TestPushOnAFreshRunnerAfterThePushPushesNothing(t *testing.T) {
 // The push landed but its answer was lost: the stage reads the public
 // repository again, finds every ref there and does not push again.
 func TestPushWhoseAnswerWasLostIsNotPushedTwice(t *testing.T) {
+	t.Parallel()
 	r, clock, git, held := fakePush(t, releasetest.T0.Add(-time.Minute))
 	if err := releasetest.Execute(t, r, pipeline.Selection{}, releasetest.Checked(git)); err != nil {
 		t.Fatalf("preflight: %v", err)

@@ -19,6 +19,7 @@ import (
 // what they can: the same blog styles, and the same RustSec placeholder,
 // which neither the check nor the templates treat as an assigned id.
 func TestTheTemplatesKnowTheConfigsStylesAndPlaceholder(t *testing.T) {
+	t.Parallel()
 	if !slices.Equal(templates.BlogStyles, config.BlogStyles) {
 		t.Errorf("templates render styles %q, the config accepts %q", templates.BlogStyles, config.BlogStyles)
 	}
@@ -30,6 +31,7 @@ func TestTheTemplatesKnowTheConfigsStylesAndPlaceholder(t *testing.T) {
 // Every key of the config an output shows reaches the templates, each in
 // its own field, with the fix version read from the line's tag.
 func TestAdvisoryInputCarriesEveryKeyOfTheConfig(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 12, 1, 15, 0, 0, 0, time.FixedZone("", 3600))
 	cfg := &config.Config{
 		Embargo: config.EmbargoSection{ID: "DEMO-SA-2026-001", At: t0, Handler: "Jane Doe <jane@example.org>"},
@@ -110,6 +112,7 @@ func TestAdvisoryInputCarriesEveryKeyOfTheConfig(t *testing.T) {
 // files through the stages' own path (AdvisoryModel and RenderAdvisory), in
 // every blog style.
 func TestTheConfigRendersTheTemplatesGoldenFiles(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join("..", "..", "templates", "testdata")
 	cfg, err := config.Load(filepath.Join(dir, "embargo.toml"))
 	if err != nil {
@@ -153,6 +156,7 @@ func TestTheConfigRendersTheTemplatesGoldenFiles(t *testing.T) {
 // The advisory's problems read as the config's findings, word for word:
 // what render prints and the preflight reports.
 func TestAdvisoryFindingsKeepEveryProblemsText(t *testing.T) {
+	t.Parallel()
 	m := &templates.Model{Categories: []string{"rce"}, Fixes: []templates.Fix{{Line: "1.7", Version: "1.7"}}}
 	problems := m.Validate()
 	findings := release.AdvisoryFindings(m)

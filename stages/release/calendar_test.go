@@ -19,6 +19,7 @@ func calendarConfig(distrosBefore, window time.Duration) *config.Config {
 }
 
 func TestCalendarWarnsOutsideThePolicy(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name          string
 		before, win   time.Duration
@@ -54,6 +55,7 @@ func TestCalendarWarnsOutsideThePolicy(t *testing.T) {
 }
 
 func TestCalendarListsTheDatesInOrder(t *testing.T) {
+	t.Parallel()
 	cfg := calendarConfig(80*time.Hour, 6*time.Hour)
 	got := release.Calendar(cfg)
 	if len(got) != 3 || got[0].Name != "distros" || got[1].Name != "T0" || got[2].Name != "deadline" {

@@ -15,6 +15,7 @@ import (
 // What check says of the clocks: within 2 s nothing; beyond, a warning
 // with the fix; beyond the window an error; a target without a Date named.
 func TestClocksFarOffAreWarnedAboutAndBeyondTheWindowRefused(t *testing.T) {
+	t.Parallel()
 	at := func(name string, est time.Duration) pipeline.Offset {
 		return pipeline.Offset{Target: name, URL: "https://" + name + ".example/", Low: est - time.Millisecond, High: est + time.Millisecond, Samples: 12}
 	}
@@ -46,6 +47,7 @@ func TestClocksFarOffAreWarnedAboutAndBeyondTheWindowRefused(t *testing.T) {
 // The clock of a remote is its HTTP host's; a local path or file:// is
 // this machine.
 func TestHostRootIsWhereARemotesClockIsAsked(t *testing.T) {
+	t.Parallel()
 	for remote, want := range map[string]string{
 		"https://user:tok@github.com/async-rs/async-std.git": "https://github.com/",
 		"http://127.0.0.1:8080/public.git":                   "http://127.0.0.1:8080/",
@@ -65,6 +67,7 @@ func TestHostRootIsWhereARemotesClockIsAsked(t *testing.T) {
 // the git remote, the registry's API (where cargo uploads), the blog, the
 // image registries.
 func TestClockTargetsAreEveryPublicTarget(t *testing.T) {
+	t.Parallel()
 	cfg := &config.Config{
 		Source:   config.SourceSection{Public: "https://github.com/async-rs/async-std.git"},
 		Registry: config.RegistrySection{Index: "sparse+http://127.0.0.1:1/index/"},
@@ -90,6 +93,7 @@ func TestClockTargetsAreEveryPublicTarget(t *testing.T) {
 // The GitHub API the advisory is published to keeps a clock of its own,
 // and so does GitHub Enterprise's; a rehearsal measures its sandbox copy.
 func TestTheGitHubAPIIsAClockTarget(t *testing.T) {
+	t.Parallel()
 	cfg := &config.Config{
 		Source:   config.SourceSection{Public: "https://github.com/async-rs/async-std.git"},
 		Registry: config.RegistrySection{Index: "sparse+http://127.0.0.1:1/index/"},

@@ -18,6 +18,7 @@ import (
 // the GitHub advisory's publication): otherwise it is refused until
 // --late, however the journal's other stages look.
 func TestALateStartProceedsOnlyOnceAnyStageRecordedSomethingPublic(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
 	cfg := &config.Config{Embargo: config.EmbargoSection{ID: "DEMO-SA-2026-001", At: t0}, Window: 6 * time.Hour, Path: "embargo.toml"}
 	for _, c := range []struct {

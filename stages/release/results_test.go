@@ -19,6 +19,7 @@ import (
 // order, the pinned lockfile, the versions already released, the rendered
 // outputs' digests.
 func TestPreflightResultsOfAVersion2JournalAreReadByTheStagesAfterIt(t *testing.T) {
+	t.Parallel()
 	cfg := &config.Config{Embargo: config.EmbargoSection{ID: "DEMO-SA-2026-001", At: releasetest.T0}, Window: time.Hour,
 		Releases: []config.Release{{Line: "1.0", Branch: "embargo/1.0", Tag: "v1.0.1"}}}
 	rel := cfg.Releases[0]

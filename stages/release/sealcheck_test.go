@@ -115,6 +115,7 @@ func findingsText(fs []pipeline.Finding) string {
 }
 
 func TestCompareSealAsSealed(t *testing.T) {
+	t.Parallel()
 	r, m := sealCheckRun(t, sealCargo, sealCheckPackages())
 	if fs := release.CompareSeal(r, m, tipsOf(heldA, heldB), true); len(fs) != 0 {
 		t.Errorf("a release as sealed has findings:\n%s", findingsText(fs))
@@ -122,6 +123,7 @@ func TestCompareSealAsSealed(t *testing.T) {
 }
 
 func TestCompareSealNamesEveryDifference(t *testing.T) {
+	t.Parallel()
 	pkgs := sealCheckPackages()
 	pkgs["1.13"][1].Sha256 = "b2" // demo@1.13.1 packages to other bytes
 	r, m := sealCheckRun(t, sealCargo, pkgs)
@@ -147,6 +149,7 @@ func TestCompareSealNamesEveryDifference(t *testing.T) {
 }
 
 func TestCompareSealCargoVersion(t *testing.T) {
+	t.Parallel()
 	r, m := sealCheckRun(t, "cargo 1.96.0 (0000000 2026-05-01)", sealCheckPackages())
 	text := findingsText(release.CompareSeal(r, m, tipsOf(heldA, heldB), true))
 	if !strings.Contains(text, `cargo here is "cargo 1.96.0 (0000000 2026-05-01)", but the release was sealed with "`+sealCargo+`"`) ||
@@ -156,6 +159,7 @@ func TestCompareSealCargoVersion(t *testing.T) {
 }
 
 func TestCompareSealBeforePushNeedsCheckedPackages(t *testing.T) {
+	t.Parallel()
 	pkgs := sealCheckPackages()
 	delete(pkgs, "1.12")
 	r, m := sealCheckRun(t, sealCargo, pkgs)
@@ -169,6 +173,7 @@ func TestCompareSealBeforePushNeedsCheckedPackages(t *testing.T) {
 }
 
 func TestCompareSealOfAnotherRelease(t *testing.T) {
+	t.Parallel()
 	r, m := sealCheckRun(t, sealCargo, sealCheckPackages())
 	m.ID = "OTHER-SA-2026-009"
 	fs := release.CompareSeal(r, m, tipsOf(heldA, heldB), true)
@@ -181,6 +186,7 @@ func TestCompareSealOfAnotherRelease(t *testing.T) {
 // writes the held branches and source tags into its vault, then the
 // marker) is read from its vault: preflight needs no source clone there.
 func TestHeldFromTheVaultOfARestoredDirectory(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ex, err := demo.Build(dir, demo.Options{T0: time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)})
 	if err != nil {
@@ -246,6 +252,7 @@ func lockOf(versions ...string) string {
 // A line packaged with another lockfile than the sealed one is a finding
 // that says which versions moved; the same lockfile is none.
 func TestCompareSealPinnedLockfile(t *testing.T) {
+	t.Parallel()
 	sealedLock, movedLock := lockOf("tinydep@1.0.0", "otherdep@0.3.0"), lockOf("tinydep@1.0.1", "otherdep@0.3.0")
 	locks := map[string]string{"1.13": seal.Sha256([]byte(movedLock)), "1.12": seal.Sha256([]byte(sealedLock))}
 	r, m := sealCheckRunWithLocks(t, sealCargo, sealCheckPackages(), locks)

@@ -13,6 +13,7 @@ import (
 // request token, the CI's ID token) is a secret of the release like its
 // tokens: cargo and the site's build do not inherit it.
 func TestSecretVariablesCoverWhatMintsAPublishToken(t *testing.T) {
+	t.Parallel()
 	cfg := &config.Config{
 		Source:   config.SourceSection{TokenEnv: "EMBARGO_GIT_TOKEN"},
 		Registry: config.RegistrySection{TrustedPublishing: true, IDTokenEnv: "CRATES_IO_ID_TOKEN"},

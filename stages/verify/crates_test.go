@@ -36,6 +36,7 @@ func sealedLineRun(t *testing.T, reg *releasetest.Crates) (*release.Run, config.
 
 // Every crate of the line is downloaded and matches its seal.
 func TestVerifyCratesDownloadsEveryCrateOfTheLine(t *testing.T) {
+	t.Parallel()
 	reg := releasetest.NewCrates()
 	reg.Add("demo-core", "1.0.4", coreCrate)
 	reg.Add("demo-macros", "1.0.4", macroCrate)
@@ -52,6 +53,7 @@ func TestVerifyCratesDownloadsEveryCrateOfTheLine(t *testing.T) {
 // A version the index does not show was not published: verify says so,
 // still checks the others, and names publish as where the re-run starts.
 func TestVerifyCratesSendsAMissingVersionBackToPublish(t *testing.T) {
+	t.Parallel()
 	reg := releasetest.NewCrates()
 	reg.Add("demo-macros", "1.0.4", macroCrate)
 	r, rel := sealedLineRun(t, reg)
@@ -68,6 +70,7 @@ func TestVerifyCratesSendsAMissingVersionBackToPublish(t *testing.T) {
 // A yanked fix is a failure users feel (they cannot get it), and not one
 // a re-run of publish mends: the version exists.
 func TestVerifyCratesRefusesAYankedFix(t *testing.T) {
+	t.Parallel()
 	reg := releasetest.NewCrates()
 	reg.Add("demo-core", "1.0.4", coreCrate)
 	reg.Add("demo-macros", "1.0.4", macroCrate)
@@ -88,6 +91,7 @@ func TestVerifyCratesRefusesAYankedFix(t *testing.T) {
 // A registry whose config.json names nowhere to download from fails
 // every line, saying why, without a download tried.
 func TestVerifyCratesNeedsTheRegistrysDownloadURL(t *testing.T) {
+	t.Parallel()
 	reg := releasetest.NewCrates()
 	reg.Add("demo-core", "1.0.4", coreCrate)
 	reg.DL = ""

@@ -9,6 +9,7 @@ import (
 // The verify stage reads every step a journal of the previous version
 // recorded of it, as it was recorded.
 func TestAJournalOfThePreviousVersionHoldsTheVerification(t *testing.T) {
+	t.Parallel()
 	j := releasetest.JournalV3(t)
 	for _, line := range []string{"1.13", "1.12"} {
 		releasetest.ReadAs(t, j, cratesVerifiedKey(line))

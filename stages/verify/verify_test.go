@@ -74,6 +74,7 @@ func site(t *testing.T, misses int32, page string) (*httptest.Server, *atomic.In
 }
 
 func TestPollPostWaitsUntilThePostIsLive(t *testing.T) {
+	t.Parallel()
 	srv, n := site(t, 2, postPage)
 	r, out := verifyRun(t, time.Hour, releasetest.T0.Add(time.Minute))
 	clock := advancing(t, r, time.Second)
@@ -94,6 +95,7 @@ func TestPollPostWaitsUntilThePostIsLive(t *testing.T) {
 }
 
 func TestPollPostWaitsForThePageToBeThePost(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if n.Add(1) == 1 {
@@ -114,6 +116,7 @@ func TestPollPostWaitsForThePageToBeThePost(t *testing.T) {
 }
 
 func TestPollPostDeadlinePassedWithoutThePostIsAnError(t *testing.T) {
+	t.Parallel()
 	srv, n := site(t, 1<<30, "")
 	r, _ := verifyRun(t, time.Hour, releasetest.T0.Add(time.Hour+time.Second))
 	_, err := pollPost(t.Context(), r, srv.URL+"/posts/x/", []string{"DEMO-SA-2026-001"})
@@ -131,6 +134,7 @@ func TestPollPostDeadlinePassedWithoutThePostIsAnError(t *testing.T) {
 }
 
 func TestPollPostDeadlinePassedButLiveIsFine(t *testing.T) {
+	t.Parallel()
 	srv, _ := site(t, 0, postPage)
 	r, _ := verifyRun(t, time.Hour, releasetest.T0.Add(2*time.Hour))
 	if _, err := pollPost(t.Context(), r, srv.URL, []string{"DEMO-SA-2026-001"}); err != nil {
@@ -139,6 +143,7 @@ func TestPollPostDeadlinePassedButLiveIsFine(t *testing.T) {
 }
 
 func TestPollPostStopsAtTheDeadline(t *testing.T) {
+	t.Parallel()
 	// Five minutes of the window left on the gate's clock.
 	deadline := releasetest.T0.Add(time.Hour)
 	r, _ := verifyRun(t, time.Hour, deadline.Add(-5*time.Minute))
@@ -170,6 +175,7 @@ func TestPollPostStopsAtTheDeadline(t *testing.T) {
 }
 
 func TestPollPostInterrupted(t *testing.T) {
+	t.Parallel()
 	srv, _ := site(t, 1<<30, "")
 	r, _ := verifyRun(t, time.Hour, releasetest.T0.Add(time.Minute))
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
@@ -181,6 +187,7 @@ func TestPollPostInterrupted(t *testing.T) {
 }
 
 func TestVerifyRefusesBeforeT0(t *testing.T) {
+	t.Parallel()
 	r, _ := verifyRun(t, time.Hour, releasetest.T0.Add(-time.Minute))
 	err := Stage{}.Run(t.Context(), r)
 	if err == nil || !strings.Contains(err.Error(), "at or after T0") {
@@ -189,6 +196,7 @@ func TestVerifyRefusesBeforeT0(t *testing.T) {
 }
 
 func TestCrateURL(t *testing.T) {
+	t.Parallel()
 	sum := "abc123"
 	for _, c := range []struct{ dl, name, want string }{
 		{"https://static.crates.io/crates", "demo-core", "https://static.crates.io/crates/demo-core/1.2.3/download"},
@@ -207,6 +215,7 @@ func TestCrateURL(t *testing.T) {
 }
 
 func TestPostURL(t *testing.T) {
+	t.Parallel()
 	m := &templates.Model{URL: "https://async.rs/blog/oob/"}
 	r, _ := verifyRun(t, time.Hour, releasetest.T0)
 	if u, why := postURL(r.Targets, m); u != m.URL || why != "" {
@@ -227,6 +236,7 @@ func TestPostURL(t *testing.T) {
 }
 
 func TestTimelineRecordsEachStageAndTheMargin(t *testing.T) {
+	t.Parallel()
 	r, out := verifyRun(t, 6*time.Hour, releasetest.T0.Add(90*time.Second))
 	ended := map[string]time.Duration{"preflight": -time.Hour, "gate": 0, "push": 2 * time.Second, "publish": 40 * time.Second, "advisory": time.Minute}
 	releasetest.Rewrite(t, r, func(j *pipeline.Snapshot) {
@@ -284,6 +294,7 @@ func sealedRun(t *testing.T, reg *httptest.Server, sealed string) (*release.Run,
 }
 
 func TestVerifyCratesDownloadsAndComparesWithTheSealedChecksum(t *testing.T) {
+	t.Parallel()
 	crate := []byte("the sealed bytes")
 	r, out := sealedRun(t, releasetest.Registry(t, releasetest.Sum(crate), crate), releasetest.Sum(crate))
 	var res CratesVerified
@@ -296,6 +307,7 @@ func TestVerifyCratesDownloadsAndComparesWithTheSealedChecksum(t *testing.T) {
 }
 
 func TestVerifyCratesRefusesBytesOtherThanTheSealed(t *testing.T) {
+	t.Parallel()
 	crate := []byte("the sealed bytes")
 	// The index agrees with the seal, the file served does not.
 	r, _ := sealedRun(t, releasetest.Registry(t, releasetest.Sum(crate), []byte("other bytes")), releasetest.Sum(crate))
@@ -312,6 +324,7 @@ func TestVerifyCratesRefusesBytesOtherThanTheSealed(t *testing.T) {
 }
 
 func TestVerifyCratesWithoutASealComparesWithTheIndex(t *testing.T) {
+	t.Parallel()
 	crate := []byte("bytes")
 	r, out := sealedRun(t, releasetest.Registry(t, releasetest.Sum(crate), crate), "")
 	var res CratesVerified
