@@ -39,7 +39,7 @@ func Manifest(r *release.Run) (*seal.Manifest, error) {
 		ID: cfg.Embargo.ID, T0: cfg.T0(), SealedAt: r.Now().UTC(),
 		Config:      seal.File{Path: filepath.Base(cfg.Path), Sha256: seal.Sha256(cb)},
 		Description: seal.File{Path: cfg.Advisory.Description, Sha256: seal.Sha256([]byte(cfg.Description))},
-		Advisory:    release.AdvisoryDigests(r),
+		Advisory:    release.AdvisoryDigests(r.Journal),
 		Blog:        release.SealedConventions(r),
 	}
 	sourceTags := map[string]bool{}
@@ -48,9 +48,9 @@ func Manifest(r *release.Run) (*seal.Manifest, error) {
 		sourceTags[t] = true
 	}
 	for _, rel := range cfg.Releases {
-		checked, _ := release.CheckedLine(r, rel)
+		checked, _ := release.CheckedLine(r.Journal, rel.Line)
 		held := checked.Held
-		p, ok := release.PackagedLine(r, rel)
+		p, ok := release.PackagedLine(r.Journal, rel.Line)
 		if held == "" || !ok || !p.Complete() {
 			return nil, fmt.Errorf("preflight recorded no checked tip and packages for line %s: nothing to seal", rel.Line)
 		}

@@ -52,7 +52,7 @@ func (Stage) Run(ctx context.Context, r *release.Run) error {
 		} else {
 			r.Infof("holding until T0 %s (%s from now):", g.T0.UTC().Format(time.RFC3339), g.T0.Sub(start).Round(time.Second))
 			for _, rel := range r.Config.Releases {
-				checked, _ := release.CheckedLine(r, rel)
+				checked, _ := release.CheckedLine(r.Journal, rel.Line)
 				held := vault.ShortHex(checked.Held)
 				r.Infof("  %s: %s %s -> %s, tag %s", rel.Line, rel.Branch, held, rel.PublicBranch, rel.Tag)
 			}
@@ -135,7 +135,7 @@ func awaited(r *release.Run) string {
 	if r.Selected(release.Publish) {
 		versions := 0
 		for _, rel := range r.Config.Releases {
-			checked, _ := release.CheckedLine(r, rel)
+			checked, _ := release.CheckedLine(r.Journal, rel.Line)
 			versions += len(checked.Crates)
 		}
 		if versions > 0 {

@@ -85,7 +85,7 @@ func checkRegistryToken(ctx context.Context, r *release.Run, openIndex release.I
 // probeCrate is the crate the proof names: the first of the release.
 func probeCrate(r *release.Run) string {
 	for _, rel := range r.Config.Releases {
-		if p, ok := release.PackagedLine(r, rel); ok && len(p.Order) > 0 {
+		if p, ok := release.PackagedLine(r.Journal, rel.Line); ok && len(p.Order) > 0 {
 			name, _ := release.SplitNV(p.Order[0])
 			return name
 		}

@@ -25,7 +25,7 @@ func checkSeal(ctx context.Context, r *release.Run, v release.HeldBranches, add 
 	if r.Mode.Reseal() {
 		return nil
 	}
-	m, ok, err := release.ReadSeal(r)
+	m, ok, err := release.ReadSeal(r.StateDir)
 	if err != nil {
 		add("seal", "move the corrupt seal.json aside and seal again with `embargo seal`", "%v", err)
 		return nil

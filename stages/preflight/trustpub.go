@@ -102,7 +102,7 @@ func newCrates(ctx context.Context, r *release.Run, idx release.RegistryIndex) [
 	seen := map[string]bool{}
 	var out []string
 	for _, rel := range r.Config.Releases {
-		p, _ := release.PackagedLine(r, rel)
+		p, _ := release.PackagedLine(r.Journal, rel.Line)
 		for _, nv := range p.Order {
 			name, _ := release.SplitNV(nv)
 			if seen[name] {

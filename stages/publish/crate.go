@@ -140,7 +140,7 @@ func publishCrate(ctx context.Context, r *release.Run, idx release.RegistryIndex
 		} else {
 			e, found, err = idx.Lookup(ctx, name, version)
 		}
-		if err == nil && !found && attempt == 1 && cutOff(r, release.CratePublishedKey(nv).Step) {
+		if err == nil && !found && attempt == 1 && cutOff(r.Journal, release.CratePublishedKey(nv).Step) {
 			// The run before was killed while this step ran: its cargo,
 			// orphaned, may still be uploading. Give that upload time to
 			// show before trying again.

@@ -21,8 +21,8 @@ import (
 
 // cutOff is true when an earlier attempt of the step was cut off by a
 // kill or a crash (the journal's history says so).
-func cutOff(r *release.Run, step string) bool {
-	for _, st := range r.Journal.Steps(release.Publish) {
+func cutOff(j *pipeline.Journal, step string) bool {
+	for _, st := range j.Steps(release.Publish) {
 		if st.Name != step {
 			continue
 		}

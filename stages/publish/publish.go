@@ -248,7 +248,7 @@ type publishingLine struct {
 // it) with its sealed packages. s is what preflight sealed for the line,
 // when ok.
 func prepareLine(ctx context.Context, r *release.Run, v release.HeldWorktrees, cg release.LineCargo, rel config.Release, held plumbing.Hash, s release.Packaged, ok bool) (*publishingLine, error) {
-	dir := release.LineDir(r, rel)
+	dir := release.WorktreeDir(r.StateDir, rel.Line)
 	_, err := pipeline.Step(r.Run, lineReadyKey(rel.Line), func(res *pipeline.Said) error {
 		if ok {
 			// The usual case at T0: the worktree and its packages from

@@ -315,7 +315,7 @@ func missingUpdates(r *release.Run, v release.PushVault, remote map[string]vault
 		branch := "refs/heads/" + rel.PublicBranch
 		cur, exists := remote[branch]
 		if cur.Hash != h {
-			line, _ := release.CheckedLine(r, rel)
+			line, _ := release.CheckedLine(r.Journal, rel.Line)
 			checked := line.PublicTip
 			switch {
 			case checked != "" && (!exists || cur.Hash.String() != checked):

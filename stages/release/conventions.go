@@ -18,7 +18,7 @@ import (
 // recorded; from names which.
 func RecordedConventions(r *Run) (conv templates.Conventions, from string, ok bool) {
 	if r.StateDir != "" && !r.Mode.Reseal() {
-		if m, sealed, err := ReadSeal(r); err == nil && sealed && m.Blog != nil {
+		if m, sealed, err := ReadSeal(r.StateDir); err == nil && sealed && m.Blog != nil {
 			return *m.Blog, "the seal", true
 		}
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/async-rs/embargo/stages/vault"
 )
 
-func SourcePath(r *Run) string { return r.Config.Resolve(r.Config.Source.Repo) }
+func SourcePath(cfg *config.Config) string { return cfg.Resolve(cfg.Source.Repo) }
 
 // Tagger is the handler, at T0: tags made by any run on any machine are the
 // same object.
@@ -69,7 +69,7 @@ func ReadHeldTips(ctx context.Context, r *Run, v HeldBranches, done string) (map
 		}
 		for _, rel := range cfg.Releases {
 			h, _ := v.Held(rel.Branch)
-			if checked, ok := CheckedLine(r, rel); ok && checked.Held != "" && checked.Held != h.String() {
+			if checked, ok := CheckedLine(r.Journal, rel.Line); ok && checked.Held != "" && checked.Held != h.String() {
 				return pipeline.RerunFrom(Preflight, fmt.Errorf("held branch %s moved since preflight (%s, now %s): preflight must check the new tip",
 					rel.Branch, vault.ShortHex(checked.Held), Short(h)))
 			}
@@ -87,14 +87,14 @@ func ReadHeldTips(ctx context.Context, r *Run, v HeldBranches, done string) (map
 // the source clone into the vault; missing lists the lines whose branch is
 // absent.
 func FetchHeld(ctx context.Context, r *Run, v HeldBranches) (branches, tags []string, missing []int, err error) {
-	if fromBundle(r) {
+	if fromBundle(r.StateDir) {
 		return HeldFromVault(r, v) // restored from a sealed bundle: no source clone here
 	}
 	var names []plumbing.ReferenceName
 	for _, rel := range r.Config.Releases {
 		names = append(names, plumbing.NewBranchReferenceName(rel.Branch), plumbing.NewTagReferenceName(rel.Tag))
 	}
-	found, err := v.SourceRefs(SourcePath(r), names)
+	found, err := v.SourceRefs(SourcePath(r.Config), names)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -108,7 +108,7 @@ func FetchHeld(ctx context.Context, r *Run, v HeldBranches) (branches, tags []st
 			tags = append(tags, rel.Tag)
 		}
 	}
-	_, err = v.FetchHeld(ctx, SourcePath(r), branches, tags)
+	_, err = v.FetchHeld(ctx, SourcePath(r.Config), branches, tags)
 	return branches, tags, missing, err
 }
 

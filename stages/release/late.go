@@ -92,7 +92,7 @@ func signedAfter(d time.Duration) string {
 // ahead: the seal made before T0, or some attempt of a preflight step in
 // this state directory that finished before T0; "" when nothing does.
 func preparedBeforeT0(r *Run) string {
-	if m, ok, err := ReadSeal(r); err == nil && ok && m.SealedAt.Before(r.Gate.T0) {
+	if m, ok, err := ReadSeal(r.StateDir); err == nil && ok && m.SealedAt.Before(r.Gate.T0) {
 		return "sealed " + m.SealedAt.UTC().Format(time.RFC3339)
 	}
 	for _, st := range r.Journal.Steps(Preflight) {
@@ -137,10 +137,10 @@ func begunPublicly(r *Run) (what string, at time.Time) {
 		return what, at
 	}
 	for _, rel := range r.Config.Releases {
-		if l, _ := CheckedLine(r, rel); l.Held != "" && l.PublicTip == l.Held {
+		if l, _ := CheckedLine(r.Journal, rel.Line); l.Held != "" && l.PublicTip == l.Held {
 			return fmt.Sprintf("release %s: %s is at its held tip", rel.Line, rel.PublicBranch), time.Time{}
 		}
-		if p, _ := PackagedLine(r, rel); len(p.Released) > 0 {
+		if p, _ := PackagedLine(r.Journal, rel.Line); len(p.Released) > 0 {
 			return fmt.Sprintf("release %s: %s on the registry", rel.Line, strings.Join(p.Released, ", ")), time.Time{}
 		}
 	}

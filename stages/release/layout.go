@@ -80,7 +80,7 @@ func BundleRef(stateDir string) (string, bool) {
 	return m.Ref, true
 }
 
-func fromBundle(r *Run) bool {
-	_, err := os.Stat(filepath.Join(r.StateDir, bundleMarker))
+func fromBundle(stateDir string) bool {
+	_, err := os.Stat(filepath.Join(stateDir, bundleMarker))
 	return err == nil
 }

@@ -208,7 +208,7 @@ func crateChanges(r *Run, rel config.Release, c seal.Crate) []string {
 	if err != nil || seal.Sha256(was) != c.Sha256 {
 		return nil
 	}
-	now, err := os.ReadFile(cargo.PackagedFile(LineDir(r, rel), c.Name, c.Version))
+	now, err := os.ReadFile(cargo.PackagedFile(WorktreeDir(r.StateDir, rel.Line), c.Name, c.Version))
 	if err != nil {
 		return nil
 	}
@@ -246,7 +246,7 @@ func KeepSealed(r *Run, m *seal.Manifest) error {
 			return fmt.Errorf("sealed line %s is not in the config", l.Line)
 		}
 		for _, c := range l.Crates {
-			data, err := os.ReadFile(cargo.PackagedFile(LineDir(r, rel), c.Name, c.Version))
+			data, err := os.ReadFile(cargo.PackagedFile(WorktreeDir(r.StateDir, rel.Line), c.Name, c.Version))
 			if err != nil {
 				return fmt.Errorf("packaged %s: %w", c.NV(), err)
 			}

@@ -16,10 +16,6 @@ import (
 	"github.com/async-rs/embargo/stages/seal"
 )
 
-func LineDir(r *Run, rel config.Release) string {
-	return WorktreeDir(r.StateDir, rel.Line)
-}
-
 // LinePackages prepares the line's worktree at the held tip, with the
 // Cargo.lock kept for it (see lockfile.go), and packages its crates
 // (verified, --locked), in publish order, with the line's cargo cg.
@@ -32,7 +28,7 @@ func LinePackages(ctx context.Context, r *Run, v HeldWorktrees, cg LineCargo, re
 	if err != nil {
 		return nil, LineLock{}, err
 	}
-	dir := LineDir(r, rel)
+	dir := WorktreeDir(r.StateDir, rel.Line)
 	if err := v.Worktree(ctx, dir, rel.Branch, held, lock.Files()); err != nil {
 		return nil, LineLock{}, err
 	}
@@ -54,7 +50,7 @@ func PreparedAsSealed(ctx context.Context, r *Run, v HeldWorktrees, rel config.R
 	if !lock.Committed && (lock.data == nil || lock.Sum() != s.PinnedLock) {
 		return false, nil
 	}
-	dir := LineDir(r, rel)
+	dir := WorktreeDir(r.StateDir, rel.Line)
 	if err := v.Worktree(ctx, dir, rel.Branch, held, lock.Files()); err != nil {
 		return false, err
 	}
@@ -77,7 +73,7 @@ func ReproducesSealed(r *Run, rel config.Release, pkgs []cargo.Package, s Packag
 // ReadSealed is preflight's package record of a line, when it holds a
 // checksum for every crate: what a seal is made of and checked against.
 func ReadSealed(r *Run, rel config.Release) (Packaged, bool) {
-	p, ok := PackagedLine(r, rel)
+	p, ok := PackagedLine(r.Journal, rel.Line)
 	if !ok || !p.Complete() {
 		return Packaged{}, false
 	}
@@ -90,7 +86,7 @@ func ReadSealed(r *Run, rel config.Release) (Packaged, bool) {
 // still records what it packaged.
 func ReleaseSealed(r *Run, rel config.Release) (Packaged, bool, error) {
 	s, ok := ReadSealed(r, rel)
-	m, sealedOK, err := ReadSeal(r)
+	m, sealedOK, err := ReadSeal(r.StateDir)
 	if err != nil {
 		return Packaged{}, false, fmt.Errorf("%w: move it aside and seal again with `embargo seal`", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/seal"
 	"github.com/async-rs/embargo/stages/vault"
@@ -185,13 +184,13 @@ func (p PostConventions) Summary() string {
 }
 
 // CheckedLine is what preflight recorded for rel's line, if it did.
-func CheckedLine(r *Run, rel config.Release) (LineChecked, bool) {
-	return pipeline.Load(r.Journal, LineCheckedKey(rel.Line))
+func CheckedLine(j *pipeline.Journal, line string) (LineChecked, bool) {
+	return pipeline.Load(j, LineCheckedKey(line))
 }
 
 // packaged is what preflight packaged for rel's line, if it did.
-func PackagedLine(r *Run, rel config.Release) (Packaged, bool) {
-	return pipeline.Load(r.Journal, PackagedKey(rel.Line))
+func PackagedLine(j *pipeline.Journal, line string) (Packaged, bool) {
+	return pipeline.Load(j, PackagedKey(line))
 }
 
 // splitList reads a comma-joined list of a version 2 journal.

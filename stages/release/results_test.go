@@ -40,7 +40,7 @@ func TestPreflightResultsOfAVersion2JournalAreReadByTheStagesAfterIt(t *testing.
 	}
 	r := &release.Run{Run: &pipeline.Run{Journal: j}, Release: &release.Release{Config: cfg}}
 
-	if l, ok := release.CheckedLine(r, rel); !ok || l.Held != "aaaa" || l.PublicTip != "bbbb" || !slices.Equal(l.Crates, []string{"demo-core@1.0.1", "demo@1.0.1"}) {
+	if l, ok := release.CheckedLine(r.Journal, rel.Line); !ok || l.Held != "aaaa" || l.PublicTip != "bbbb" || !slices.Equal(l.Crates, []string{"demo-core@1.0.1", "demo@1.0.1"}) {
 		t.Errorf("line = %+v, %v", l, ok)
 	}
 	s, ok := release.ReadSealed(r, rel)
@@ -50,7 +50,7 @@ func TestPreflightResultsOfAVersion2JournalAreReadByTheStagesAfterIt(t *testing.
 	if what, _ := release.BegunPublicly(r); what == "" {
 		t.Error("a version the old preflight found released does not count as public")
 	}
-	if got := release.AdvisoryDigests(r); got["source/blog/post.md"] != "44" {
+	if got := release.AdvisoryDigests(r.Journal); got["source/blog/post.md"] != "44" {
 		t.Errorf("advisory digests %v", got)
 	}
 	if f, _ := pipeline.Load(j, release.FetchedKey); !slices.Equal(f.SourceTags, []string{"v1.0.1"}) {

@@ -17,8 +17,8 @@ import (
 	"github.com/async-rs/embargo/stages/vault"
 )
 
-func ReadSeal(r *Run) (*seal.Manifest, bool, error) {
-	return seal.ReadManifest(SealPath(r.StateDir))
+func ReadSeal(stateDir string) (*seal.Manifest, bool, error) {
+	return seal.ReadManifest(SealPath(stateDir))
 }
 
 // HoldRehearsalToSeal gives a rehearsal's state directory the release's
@@ -73,7 +73,7 @@ func SealKey(stage string) pipeline.Key[pipeline.Said] {
 // no network and builds nothing: the held tips are in memory, the packages
 // were checked by preflight (its journal records).
 func CheckSealBeforeWrites(r *Run, held map[string]plumbing.Hash, done string) error {
-	m, ok, err := ReadSeal(r)
+	m, ok, err := ReadSeal(r.StateDir)
 	if err != nil {
 		return fmt.Errorf("nothing was %s: %w", done, err)
 	}
@@ -193,7 +193,7 @@ func CompareSeal(r *Run, m *seal.Manifest, held func(config.Release) (plumbing.H
 // CompareAdvisory compares the outputs preflight just rendered with the
 // sealed ones.
 func CompareAdvisory(r *Run, m *seal.Manifest) []string {
-	now := AdvisoryDigests(r)
+	now := AdvisoryDigests(r.Journal)
 	if len(now) == 0 || len(m.Advisory) == 0 {
 		return nil
 	}
@@ -212,8 +212,8 @@ func CompareAdvisory(r *Run, m *seal.Manifest) []string {
 
 // AdvisoryDigests are the digests preflight's advisory step recorded: the
 // seal freezes them.
-func AdvisoryDigests(r *Run) map[string]string {
-	a, _ := pipeline.Load(r.Journal, AdvisoryCheckedKey)
+func AdvisoryDigests(j *pipeline.Journal) map[string]string {
+	a, _ := pipeline.Load(j, AdvisoryCheckedKey)
 	if a.Outputs == nil {
 		return map[string]string{}
 	}

@@ -210,10 +210,10 @@ func TestHeldFromTheVaultOfARestoredDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A runner has no source clone.
-	if err := os.RemoveAll(release.SourcePath(r)); err != nil {
+	if err := os.RemoveAll(release.SourcePath(r.Config)); err != nil {
 		t.Fatal(err)
 	}
-	if release.FromBundle(r) {
+	if release.FromBundle(r.StateDir) {
 		t.Fatal("a directory no bundle was restored into is marked as one")
 	}
 	if _, _, _, err := release.FetchHeld(context.Background(), r, v); err == nil {
@@ -224,7 +224,7 @@ func TestHeldFromTheVaultOfARestoredDirectory(t *testing.T) {
 	if err := release.MarkRestored(r.StateDir, ref); err != nil {
 		t.Fatal(err)
 	}
-	if !release.FromBundle(r) {
+	if !release.FromBundle(r.StateDir) {
 		t.Fatal("the state directory is not marked as restored from a bundle")
 	}
 	if got, ok := release.BundleRef(r.StateDir); !ok || got != ref {

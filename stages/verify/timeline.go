@@ -39,7 +39,7 @@ func timeline(r *release.Run, res *Timeline) error {
 		switch {
 		case state == pipeline.StateDone && ended != nil:
 			res.stage(name, ended.UTC().Format(time.RFC3339Nano))
-			if public := firstMoments(r, name); len(public) > 0 {
+			if public := firstMoments(r.Journal, name); len(public) > 0 {
 				for _, m := range public {
 					r.Infof("  %-10s %s", name, m.describe(stamp, rel))
 					for i, k := range m.keys {
@@ -100,9 +100,9 @@ func (m moment) describe(stamp, rel func(time.Time) string) string {
 // firstMoments are the first public moments of a stage's steps: those
 // of the attempts that made things public, not of a re-run that found
 // them so.
-func firstMoments(r *release.Run, stage string) []moment {
+func firstMoments(j *pipeline.Journal, stage string) []moment {
 	var out []moment
-	for _, st := range r.Journal.Steps(stage) {
+	for _, st := range j.Steps(stage) {
 		// "publish demo@1.0.1" is about demo@1.0.1; "push" about the stage.
 		_, what, _ := strings.Cut(st.Name, " ")
 		m := moment{step: st.Name, what: what}

@@ -242,7 +242,7 @@ func verifyCrates(ctx context.Context, r *release.Run, reg *registryReader, open
 // checksums: from preflight's record of the line, else from the workspace
 // at the held tip in the vault.
 func lineVersions(r *release.Run, openVault release.VaultOpener, rel config.Release) ([]string, error) {
-	if checked, _ := release.CheckedLine(r, rel); len(checked.Crates) > 0 {
+	if checked, _ := release.CheckedLine(r.Journal, rel.Line); len(checked.Crates) > 0 {
 		return checked.Crates, nil
 	}
 	next := "run `embargo run --only preflight` first, so that the journal names them"

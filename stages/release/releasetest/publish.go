@@ -74,7 +74,7 @@ func NewPublishWorld(t *testing.T) *PublishWorld {
 			var pkgs []cargo.Package
 			for _, nv := range PublishCrates[rel.Line] {
 				name, version := release.SplitNV(nv)
-				file := cargo.PackagedFile(release.LineDir(r, rel), name, version)
+				file := cargo.PackagedFile(release.WorktreeDir(r.StateDir, rel.Line), name, version)
 				if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 					return err
 				}

@@ -135,14 +135,14 @@ func Mentions(s string, words ...string) bool {
 // Stage is a stand-in preflight that records step results as the real
 // one does.
 type Stage struct {
-	Called string // "preflight" when empty
+	Called string // release.Preflight when empty
 	Fn     func(r *release.Run) error
 	After  []string
 }
 
 func (s Stage) Name() string {
 	if s.Called == "" {
-		return "preflight"
+		return release.Preflight
 	}
 	return s.Called
 }
