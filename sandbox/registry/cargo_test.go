@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/internal/testenv"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/sandbox/world"
 )
@@ -67,9 +68,7 @@ type cargoEnv struct {
 // caches stay out of the test.
 func newCargo(t *testing.T, dir string, srv *registry.Server, token string) *cargoEnv {
 	t.Helper()
-	if _, err := exec.LookPath("cargo"); err != nil {
-		t.Skip("cargo not found on PATH; the sandbox registry is tested with the real cargo")
-	}
+	testenv.NeedTool(t, "cargo", "the sandbox registry is tested with the real cargo")
 	env := append(os.Environ(),
 		"CARGO_HOME="+filepath.Join(t.TempDir(), "cargo-home"),
 		"CARGO_REGISTRIES_SANDBOX_INDEX="+srv.IndexURL(),
