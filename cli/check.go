@@ -77,6 +77,10 @@ func (a *app) checkedPreflight(ctx context.Context, cfg *pipeline.Config, verdic
 		return nil, &codeError{code: ExitFailed, err: fmt.Errorf("not %s: %d problem(s)", verdict, len(findings)), silent: true}
 	}
 	if err != nil {
+		if a.g.json {
+			// The report is the last line whatever ended preflight.
+			s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{verdict: false, "error": err.Error()}})
+		}
 		s.close()
 		return nil, err
 	}

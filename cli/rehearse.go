@@ -36,7 +36,7 @@ What it packages and uploads are the real bytes: a sealed release is held to
 its seal, and cargo keeps an alternative registry's real index URL, which it
 writes into the packages, reaching the sandbox through a proxy of the
 rehearsal's that answers for the real registry and sends it nothing.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			cfg, err := a.loadConfig()
 			if err != nil {
 				return err
@@ -49,6 +49,13 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 			// token to be read; what is printed is scrubbed of it.
 			secrets := pipeline.NewSecrets(a.getenv)
 			out := a.reporter(secrets)
+			ran := false
+			defer func() {
+				if err != nil && !ran && a.g.json {
+					// The report is the last line whatever ended the rehearsal.
+					out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{"report": map[string]any{"ok": false, "error": err.Error()}}})
+				}
+			}()
 			out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Msg: "building the sandbox world in " + dir})
 			// What the resolution needs comes from the real registry, read
 			// only, before the sandbox exists.
@@ -120,6 +127,7 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 			if in > 0 {
 				rc.Embargo.At = rc.Embargo.At.Add(time.Second)
 			}
+			ran = true
 			runErr := a.runIn(ctx, &rc, state, pipeline.Selection{}, func(r *pipeline.Run) {
 				r.Gate.Sandbox = true
 				r.Targets = &pipeline.Targets{Public: world.Public, RegistryIndex: world.Registry.IndexURL(), RegistryToken: world.Token, BlogRepo: world.Blog,

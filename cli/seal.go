@@ -55,7 +55,7 @@ REPOSITORY@sha256:... is what a CI runner releases from:
 	return cmd
 }
 
-func (a *app) seal(ctx context.Context, cfg *pipeline.Config, push bool) error {
+func (a *app) seal(ctx context.Context, cfg *pipeline.Config, push bool) (err error) {
 	state := a.stateDir(cfg)
 	// Sealing records nothing but the seal.
 	s, err := a.checkedPreflight(ctx, cfg, "sealed", true)
@@ -63,6 +63,12 @@ func (a *app) seal(ctx context.Context, cfg *pipeline.Config, push bool) error {
 		return err
 	}
 	defer s.close()
+	defer func() {
+		if err != nil && a.g.json {
+			// The report is the last line whatever ended the seal.
+			s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{"sealed": false, "error": err.Error()}})
+		}
+	}()
 
 	m, err := bundle.Manifest(s.run)
 	if err != nil {

@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/async-rs/embargo/sandbox/registry"
+)
+
+// A shell `embargo completion` has no script for is bad usage, as an
+// unknown command is: exit 2 naming the shells, not its help and exit 0.
+// So is an unknown command of sandbox.
+func TestCompletionOfAnUnknownShellIsBadUsage(t *testing.T) {
+	code, stdout, stderr := embargo(t, "completion", "tcsh")
+	if code != ExitUsage || stdout != "" {
+		t.Errorf("completion tcsh: exit %d, stdout %q; want exit %d and nothing on stdout", code, stdout, ExitUsage)
+	}
+	for _, want := range []string{`"tcsh"`, "bash, fish, powershell or zsh"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("completion tcsh does not say %s:\n%s", want, stderr)
+		}
+	}
+	if code, stdout, _ := embargo(t, "completion", "bash"); code != ExitOK || !strings.Contains(stdout, "complete -o default") {
+		t.Errorf("completion bash: exit %d, not the script\n%.200s", code, stdout)
+	}
+	if code, _, stderr := embargo(t, "sandbox", "sreve"); code != ExitUsage || !strings.Contains(stderr, "demo or serve") {
+		t.Errorf("sandbox sreve: exit %d, stderr %q; want exit %d naming demo and serve", code, stderr, ExitUsage)
+	}
+}
+
+// configWithRegistry is planCIConfig's config, its registry a sandbox one
+// on this machine, started for the test.
+func configWithRegistry(t *testing.T) string {
+	t.Helper()
+	reg, err := registry.Start("", registry.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	config := planCIConfig(t, "2026-12-01T14:00:00Z")
+	f, err := os.OpenFile(config, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "\n[registry]\nindex = %q\n", reg.IndexURL())
+	f.Close()
+	return config
+}
+
+// Each command's help says what its --json prints, and it prints that:
+// JSON Lines whose last line is the report (also when the command fails:
+// here, a source repository that is not there), or one object.
+func TestEachCommandsJSONIsWhatItsHelpSays(t *testing.T) {
+	config := configWithRegistry(t)
+	extra := map[string][]string{
+		"check": nil, "run": nil, "rehearse": nil, "seal": nil,
+		"plan": nil, "status": nil, "render": {"-o", filepath.Join(t.TempDir(), "review")}, "version": nil,
+	}
+	a := &app{}
+	for _, c := range a.rootCommand().Commands() {
+		if _, ok := extra[c.Name()]; c.Annotations[jsonOutput] != "" && !ok {
+			t.Errorf("%s has --json output this test does not look at", c.Name())
+		}
+	}
+	for name, args := range extra {
+		_, help, _ := embargo(t, name, "--help")
+		saysLines, saysObject := strings.Contains(help, "--json: JSON Lines"), strings.Contains(help, "--json: one JSON object")
+		if saysLines == saysObject {
+			t.Errorf("embargo %s --help does not say what --json prints:\n%s", name, help)
+			continue
+		}
+		_, stdout, stderr := embargo(t, append([]string{name, "--json", "-c", config}, args...)...)
+		var obj map[string]any
+		isObject := json.Unmarshal([]byte(stdout), &obj) == nil && obj["event"] == nil
+		isLines := stdout != ""
+		var last map[string]any
+		for _, l := range strings.Split(strings.TrimSuffix(stdout, "\n"), "\n") {
+			last = nil
+			if json.Unmarshal([]byte(l), &last) != nil || last["event"] == nil {
+				isLines = false
+			}
+		}
+		isLines = isLines && last["event"] == "report"
+		switch {
+		case saysLines && !isLines:
+			t.Errorf("embargo %s --json: its help says JSON Lines ending with the report, it printed:\n%s%s", name, stdout, stderr)
+		case saysObject && !isObject:
+			t.Errorf("embargo %s --json: its help says one JSON object, it printed:\n%s%s", name, stdout, stderr)
+		}
+	}
+	// Nothing claims one form for every command.
+	_, help, _ := embargo(t, "--help")
+	for _, l := range strings.Split(help, "\n") {
+		if strings.Contains(l, "--json") && strings.Contains(l, "JSON Lines") && !strings.Contains(l, "or one object") {
+			t.Errorf("embargo --help says every command's --json is JSON Lines: %s", l)
+		}
+		if strings.Contains(l, "--verbose") && strings.Contains(l, "every step") {
+			t.Errorf("embargo --help says -v prints every step, which it does not for every command: %s", l)
+		}
+	}
+}
