@@ -5,8 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/async-rs/embargo/sandbox/registry"
 )
@@ -102,4 +107,88 @@ func TestEachCommandsJSONIsWhatItsHelpSays(t *testing.T) {
 			t.Errorf("embargo --help says -v prints every step, which it does not for every command: %s", l)
 		}
 	}
+}
+
+// The README's usage block names every command and every flag each takes,
+// and its global flags every global one: the comparison is made from the
+// commands themselves, so that the two cannot drift apart.
+func TestREADMEUsageNamesEveryCommandAndFlag(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	_, after, _ := strings.Cut(readme, "## Commands\n")
+	_, block, _ := strings.Cut(after, "```\n")
+	block, _, _ = strings.Cut(block, "```")
+	// An entry begins with a line starting "embargo "; the indented lines
+	// under it are its own.
+	var entries []string
+	for _, l := range strings.Split(block, "\n") {
+		if strings.HasPrefix(l, "embargo ") || len(entries) == 0 {
+			entries = append(entries, l)
+			continue
+		}
+		entries[len(entries)-1] += "\n" + l
+	}
+	entryOf := func(path string) string {
+		for _, e := range entries {
+			if e == path || strings.HasPrefix(e, path+" ") {
+				return e
+			}
+		}
+		return ""
+	}
+	mentions := func(text string, f *pflag.Flag) bool {
+		long := regexp.MustCompile(`(^|[^a-z-])--` + regexp.QuoteMeta(f.Name) + `($|[^a-z-])`)
+		short := f.Shorthand != "" && regexp.MustCompile(`(^|[^a-z-])-`+f.Shorthand+`($|[^a-z-])`).MatchString(text)
+		return long.MatchString(text) || short
+	}
+
+	root := (&app{}).rootCommand()
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			if !sub.IsAvailableCommand() || sub.Name() == "help" {
+				continue
+			}
+			walk(sub)
+			if !sub.Runnable() || sub.HasSubCommands() {
+				continue
+			}
+			path := sub.CommandPath()
+			entry := entryOf(path)
+			if sub.Parent().Name() == "completion" {
+				// One entry for every shell: embargo completion bash|zsh|...
+				shells := strings.Fields(entryOf("embargo completion"))
+				if len(shells) < 3 || !slices.Contains(strings.Split(shells[2], "|"), sub.Name()) {
+					t.Errorf("README's usage block does not list %s", path)
+				}
+				continue
+			}
+			if entry == "" {
+				t.Errorf("README's usage block has no line for %s", path)
+				continue
+			}
+			sub.LocalNonPersistentFlags().VisitAll(func(f *pflag.Flag) {
+				if f.Name != "help" && !f.Hidden && !mentions(entry, f) {
+					t.Errorf("README's usage of %s does not mention --%s (%s)", path, f.Name, f.Usage)
+				}
+			})
+		}
+	}
+	walk(root)
+
+	_, global, _ := strings.Cut(readme, "Global flags:")
+	global, _, _ = strings.Cut(global, "\n\n")
+	root.PersistentFlags().VisitAll(func(f *pflag.Flag) {
+		if !mentions(global, f) {
+			t.Errorf("README's global flags do not mention --%s (%s)", f.Name, f.Usage)
+		}
+	})
+	root.LocalNonPersistentFlags().VisitAll(func(f *pflag.Flag) {
+		if f.Name != "help" && !mentions(readme, f) {
+			t.Errorf("README does not mention embargo --%s (%s)", f.Name, f.Usage)
+		}
+	})
 }
