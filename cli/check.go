@@ -13,8 +13,17 @@ import (
 func (a *app) checkCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check",
-		Short: "Validate the config and run preflight; changes nothing",
-		Long: `Validate the config and run preflight, as the run will, and change nothing.
+		Short: "Validate the config and run preflight; makes nothing public, writes only the state directory",
+		Long: `Validate the config and run preflight, as the run will. Nothing is pushed,
+uploaded or posted, and the journal records nothing.
+
+It writes only in the state directory (.embargo beside the config, which
+carries a .gitignore of its own, so git status never shows it): the vault
+holding the held branches and a copy of the public refs, a work tree and a
+CARGO_HOME per line where every crate is packaged and verified, the
+Cargo.lock pinned for a line that commits none, and a clone of the blog.
+That is the slow part of a release, done before T0; the run reuses it.
+
 Ready (exit 0) means a run would release: after T0 that is a release
 prepared before T0 or already begun, which a run resumes; any other T0 in
 the past is refused by run, and so is not ready, unless --late says, as

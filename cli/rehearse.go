@@ -49,17 +49,39 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 			// token to be read; what is printed is scrubbed of it.
 			secrets := pipeline.NewSecrets(a.getenv)
 			out := a.reporter(secrets)
+			// A rehearsal that fails before its stages run leaves nothing
+			// under the state directory (unless --keep): the world it began
+			// to build is of no use to anyone. One whose stages ran keeps
+			// its world on failure, for inspection, and says so below.
 			ran := false
 			defer func() {
-				if err != nil && !ran && a.g.json {
+				if err == nil || ran {
+					return
+				}
+				if a.g.json {
 					// The report is the last line whatever ended the rehearsal.
 					out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{"report": map[string]any{"ok": false, "error": err.Error()}}})
 				}
+				if keep {
+					w := a.stdout
+					if a.g.json {
+						w = a.stderr
+					}
+					fmt.Fprintf(w, "\nthe sandbox world, as far as it was built, is kept in %s\n", dir)
+					return
+				}
+				os.RemoveAll(dir)
 			}()
+			if err := makeStateDir(cfg, a.stateDir(cfg)); err != nil {
+				return err
+			}
 			out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Msg: "building the sandbox world in " + dir})
 			// What the resolution needs comes from the real registry, read
-			// only, before the sandbox exists.
-			set, err := stages.ReleaseCrates(ctx, cfg, a.stateDir(cfg), filepath.Join(dir, "resolve"))
+			// only, before the sandbox exists. Its scratch (a vault and a
+			// CARGO_HOME) is not part of the world: removed once read.
+			resolve := filepath.Join(dir, "resolve")
+			set, err := stages.ReleaseCrates(ctx, cfg, a.stateDir(cfg), resolve)
+			os.RemoveAll(resolve)
 			if err != nil {
 				return err
 			}
