@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,10 +11,14 @@ import (
 	"strings"
 	"testing"
 
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/registry"
+	"github.com/async-rs/embargo/sandbox/world"
 )
 
 // A shell `embargo completion` has no script for is bad usage, as an
@@ -191,4 +196,55 @@ func TestREADMEUsageNamesEveryCommandAndFlag(t *testing.T) {
 			t.Errorf("README does not mention embargo --%s (%s)", f.Name, f.Usage)
 		}
 	})
+}
+
+// init in a clone with no held branch writes the [[release]] it could not
+// guess with a placeholder for each value, which the config refuses by
+// key, and no placeholder anywhere else but plain comments.
+func TestInitWithoutAHeldBranchWritesOnlyRealPlaceholders(t *testing.T) {
+	w, err := world.Build(world.DefaultSpec(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := git.PlainOpen(w.Source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range w.Lines {
+		if err := r.Storer.RemoveReference(plumbing.NewBranchReferenceName(l.HeldBranch)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, stdout, stderr := embargo(t, "init", "--dir", w.Source); code != ExitOK || !strings.Contains(stdout, "no held branch found") {
+		t.Fatalf("init: exit %d\n%s%s", code, stdout, stderr)
+	}
+	config := filepath.Join(w.Source, "embargo.toml")
+	b, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A placeholder is a whole quoted value, "TODO: ...", of a key.
+	value := regexp.MustCompile(`^[a-z_]+ += "TODO:(?:[^"\\]|\\.)*"( +#.*)?$`)
+	for i, l := range strings.Split(string(b), "\n") {
+		if !strings.Contains(l, pipeline.Placeholder) || strings.HasPrefix(l, "#") {
+			continue
+		}
+		if m := value.FindStringSubmatch(l); m == nil || strings.Contains(m[1], pipeline.Placeholder) {
+			t.Errorf("%s:%d: a placeholder that is not a key's whole value: %s", config, i+1, l)
+		}
+	}
+	_, err = pipeline.LoadConfig(config)
+	var ce *pipeline.ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("the starter config loads (%v)", err)
+	}
+	refused := map[string]bool{}
+	for _, p := range ce.Problems {
+		refused[p.Key] = true
+	}
+	for _, key := range []string{"release[1].line", "release[1].branch", "release[1].public_branch", "release[1].tag"} {
+		if !refused[key] {
+			t.Errorf("the config does not refuse the placeholder of %s: %v", key, err)
+		}
+	}
 }
