@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -75,6 +76,7 @@ func (a *app) checkedPreflight(ctx context.Context, cfg *pipeline.Config, verdic
 	}
 	s.run.Check, s.run.Resealing = true, resealing
 	err = a.engine().Execute(ctx, s.run, pipeline.Selection{Only: "preflight"})
+	a.sayWhatIsSkipped(s.run)
 	if findings := pipeline.AsFindings(err); findings != nil {
 		if a.g.json {
 			s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{verdict: false, "findings": findings}})
@@ -94,4 +96,24 @@ func (a *app) checkedPreflight(ctx context.Context, cfg *pipeline.Config, verdic
 		return nil, err
 	}
 	return s, nil
+}
+
+// sayWhatIsSkipped names the stages a run skips, not configured, and warns
+// when that leaves the advisory to be posted by hand: a check passes the
+// stages it does not run by in silence otherwise.
+func (a *app) sayWhatIsSkipped(r *pipeline.Run) {
+	var skipped []string
+	for _, st := range a.stages {
+		if sk, ok := st.(pipeline.Skipper); ok {
+			if why := sk.Skip(r.Config); why != "" {
+				skipped = append(skipped, st.Name()+" ("+why+")")
+			}
+		}
+	}
+	if len(skipped) > 0 {
+		r.Out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Msg: "at T0 a run skips " + strings.Join(skipped, ", ")})
+	}
+	if why := noAdvisoryPosted(r.Config); why != "" {
+		r.Out.Emit(pipeline.Event{Kind: pipeline.EventWarn, Msg: why})
+	}
 }

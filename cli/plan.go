@@ -44,20 +44,7 @@ func (a *app) planCommand() *cobra.Command {
 				a.planLateStart(cfg, now)
 			}
 			fmt.Fprintln(w)
-			for i, st := range a.stages {
-				when := stageWhen(cfg, st)
-				if sk, ok := st.(pipeline.Skipper); ok {
-					if why := sk.Skip(cfg); why != "" {
-						when = "skipped"
-					}
-				}
-				fmt.Fprintf(w, "%d. %-10s %-10s %s\n", i+1, st.Name(), when, st.Summary())
-				if p, ok := st.(pipeline.Planner); ok {
-					for _, line := range p.Plan(cfg) {
-						fmt.Fprintf(w, "                          %s\n", line)
-					}
-				}
-			}
+			a.planStages(cfg)
 			fmt.Fprintf(w, "\nrelease lines (public: %s)\n", cfg.Source.Public)
 			for _, rel := range cfg.Releases {
 				crates := "all publishable crates"
@@ -74,6 +61,50 @@ func (a *app) planCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&ci, "ci", false, "print the CI schedule that starts the release job before T0 (see ci/)")
 	return cmd
+}
+
+// planStages lists the stages in order, each with when it runs and what it
+// does, or, for a stage not configured, why it is skipped; columns as wide
+// as their widest entry.
+func (a *app) planStages(cfg *pipeline.Config) {
+	type row struct{ no, name, when, what string }
+	rows := make([]row, len(a.stages))
+	var wNo, wName, wWhen int
+	for i, st := range a.stages {
+		r := row{no: fmt.Sprintf("%d.", i+1), name: st.Name(), when: stageWhen(cfg, st), what: st.Summary()}
+		if sk, ok := st.(pipeline.Skipper); ok {
+			if why := sk.Skip(cfg); why != "" {
+				r.when, r.what = "skipped", why
+			}
+		}
+		rows[i] = r
+		wNo, wName, wWhen = max(wNo, len(r.no)), max(wName, len(r.name)), max(wWhen, len(r.when))
+	}
+	indent := strings.Repeat(" ", wNo+1+wName+1+wWhen+1)
+	for i, r := range rows {
+		fmt.Fprintf(a.stdout, "%-*s %-*s %-*s %s\n", wNo, r.no, wName, r.name, wWhen, r.when, r.what)
+		if r.when == "skipped" {
+			continue
+		}
+		if p, ok := a.stages[i].(pipeline.Planner); ok {
+			for _, line := range p.Plan(cfg) {
+				fmt.Fprintf(a.stdout, "%s%s\n", indent, line)
+			}
+		}
+	}
+	if why := noAdvisoryPosted(cfg); why != "" {
+		fmt.Fprintf(a.stdout, "\n!!! %s\n", why)
+	}
+}
+
+// noAdvisoryPosted says, for a config without [blog], that no advisory
+// goes out unless the operator posts it: "" with a blog.
+func noAdvisoryPosted(cfg *pipeline.Config) string {
+	if cfg.Blog != nil {
+		return ""
+	}
+	return fmt.Sprintf("no advisory will be posted: there is no [blog] in %s; publish the advisory by hand, by %s (T0 + %s)",
+		cfg.Path, cfg.Deadline().UTC().Format("2006-01-02 15:04:05Z"), shortDuration(cfg.Window))
 }
 
 // lateStartSeen is what the late-start rule finds in cfg's state

@@ -54,7 +54,17 @@ func onCratesIO(cfg *pipeline.Config) bool {
 // writePublishForecast says how long the uploads take under crates.io's
 // limit, whether that fits the window, and the ways out when it bites.
 func writePublishForecast(w io.Writer, cfg *pipeline.Config, n stages.PublishCount) {
-	fmt.Fprintf(w, "\npublish: %d new version(s) of existing crates and %d new crate(s), over %d line(s)\n", n.Versions, n.NewCrates, n.Lines)
+	// A crate's first version is a new crate to the registry's limit, and
+	// the versions after it, of this release too, new versions.
+	switch {
+	case n.Versions+n.NewCrates == 0:
+		fmt.Fprintf(w, "\npublish: every version of the release is on the registry already\n")
+	case n.NewCrates == 0:
+		fmt.Fprintf(w, "\npublish: %d new version(s) to upload over %d line(s), all of crates the registry has\n", n.Versions, n.Lines)
+	default:
+		fmt.Fprintf(w, "\npublish: %d version(s) to upload over %d line(s): %d new crate(s), the first version of each crate the registry does not have yet, and %d new version(s) after them or of crates it has\n",
+			n.Versions+n.NewCrates, n.Lines, n.NewCrates, n.Versions)
+	}
 	if !onCratesIO(cfg) {
 		fmt.Fprintf(w, "  %s is not crates.io: its rate limit, if any, is its own\n", cfg.Registry.Index)
 		return

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/sandbox/demo"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/sandbox/world"
 )
@@ -245,6 +247,61 @@ func TestInitWithoutAHeldBranchWritesOnlyRealPlaceholders(t *testing.T) {
 	for _, key := range []string{"release[1].line", "release[1].branch", "release[1].public_branch", "release[1].tag"} {
 		if !refused[key] {
 			t.Errorf("the config does not refuse the placeholder of %s: %v", key, err)
+		}
+	}
+}
+
+// plan of the example against an empty registry: its four versions are
+// the first of two crates the registry does not have and one more of
+// each, none of "existing crates"; the stages' columns line up whatever
+// the width of "after publish", and a skipped stage says why.
+func TestPlanCountsNewCratesAndLinesUpItsStages(t *testing.T) {
+	reg, err := registry.Start("", registry.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	ex, err := demo.Build(t.TempDir(), demo.Options{T0: time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC),
+		RegistryIndex: reg.IndexURL(), RegistryTokenEnv: "EMBARGO_REGISTRY_TOKEN", BlogURL: "http://127.0.0.1:9/blog/{{.Slug}}/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := embargo(t, "plan", "-c", ex.Config)
+	if code != ExitOK {
+		t.Fatalf("plan: exit %d\n%s%s", code, out, stderr)
+	}
+	if !strings.Contains(out, "publish: 4 version(s) to upload over 2 line(s): 2 new crate(s)") || strings.Contains(out, "existing") {
+		t.Errorf("plan counts the example's versions on an empty registry as:\n%s", out)
+	}
+	column := -1
+	stage := regexp.MustCompile(`^\d\. +(\S+) +(before T0|until T0|at T0|after \S+|by \S+|skipped) +(.*)$`)
+	for _, l := range strings.Split(out, "\n") {
+		m := stage.FindStringSubmatchIndex(l)
+		if m == nil {
+			continue
+		}
+		if column == -1 {
+			column = m[6]
+		}
+		if m[6] != column {
+			t.Errorf("a stage's description starts at column %d, the first one's at %d:\n%s", m[6], column, out)
+		}
+		if name, when, what := l[m[2]:m[3]], l[m[4]:m[5]], l[m[6]:m[7]]; when == "skipped" && !strings.HasPrefix(what, "no [") {
+			t.Errorf("stage %s is skipped without saying why: %s", name, l)
+		}
+	}
+	if column == -1 {
+		t.Errorf("plan lists no stage:\n%s", out)
+	}
+}
+
+// Without [blog], plan and check say that no advisory will be posted.
+func TestWithoutABlogPlanAndCheckSayNoAdvisoryIsPosted(t *testing.T) {
+	config := configWithRegistry(t)
+	for _, cmd := range []string{"plan", "check"} {
+		_, out, _ := embargo(t, cmd, "-c", config)
+		if !strings.Contains(out, "no advisory will be posted: there is no [blog] in "+config) {
+			t.Errorf("%s without [blog] does not say no advisory will be posted:\n%s", cmd, out)
 		}
 	}
 }
