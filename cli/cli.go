@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -266,7 +267,24 @@ func noArgs(cmd *cobra.Command, args []string) error {
 
 // loadConfig reads the config; its errors exit 2.
 func (a *app) loadConfig() (*pipeline.Config, error) {
-	return pipeline.LoadConfig(a.g.config)
+	cfg, err := pipeline.LoadConfig(a.g.config)
+	return cfg, a.configMissing(err)
+}
+
+// configMissing adds, to the error of a config that is not there, how to
+// get one: most likely this is the first command run in the clone.
+func (a *app) configMissing(err error) error {
+	var ce *pipeline.ConfigError
+	if !errors.As(err, &ce) || len(ce.Problems) != 1 {
+		return err
+	}
+	if _, statErr := os.Stat(a.g.config); !errors.Is(statErr, fs.ErrNotExist) {
+		return err
+	}
+	p := &ce.Problems[0]
+	p.Msg = "there is no such file"
+	p.Fix = "write a starter config with `embargo init` in the clone holding the held branches, or name yours with -c FILE"
+	return err
 }
 
 func (a *app) stateDir(cfg *pipeline.Config) string {

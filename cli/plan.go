@@ -104,7 +104,7 @@ func noAdvisoryPosted(cfg *pipeline.Config) string {
 		return ""
 	}
 	return fmt.Sprintf("no advisory will be posted: there is no [blog] in %s; publish the advisory by hand, by %s (T0 + %s)",
-		cfg.Path, cfg.Deadline().UTC().Format("2006-01-02 15:04:05Z"), shortDuration(cfg.Window))
+		cfg.Path, cfg.Deadline().UTC().Format("2006-01-02 15:04:05Z"), pipeline.HumanDuration(cfg.Window))
 }
 
 // lateStartSeen is what the late-start rule finds in cfg's state
@@ -134,7 +134,7 @@ func (a *app) planLateStart(cfg *pipeline.Config, now time.Time) {
 	}
 	fmt.Fprintf(w, "!!! T0 IS IN THE PAST (%s ago), and nothing in %s shows this release prepared before T0 or begun:\n"+
 		"    a run refuses it, unless part of it is public already (`embargo check` looks), until `embargo run --late`\n"+
-		"    says the embargo is over. Check embargo.at in %s.\n", ago, a.stateDir(cfg), cfg.Path)
+		"    says the embargo is over. Check embargo.at in %s.\n", pipeline.HumanDuration(ago), a.stateDir(cfg), cfg.Path)
 }
 
 // stageWhen says when a stage runs, against T0.
@@ -145,7 +145,7 @@ func stageWhen(cfg *pipeline.Config, st pipeline.Stage) string {
 	case "gate":
 		return "until T0"
 	case "verify":
-		return "by T0+" + shortDuration(cfg.Window)
+		return "by T0+" + pipeline.HumanDuration(cfg.Window)
 	}
 	if n, ok := st.(pipeline.Needer); ok {
 		for _, need := range n.Needs() {
@@ -267,16 +267,4 @@ func (a *app) planClocks(cfg *pipeline.Config, offs []pipeline.Offset) {
 	for _, m := range warnings {
 		fmt.Fprintf(w, "  warning: %s\n", m)
 	}
-}
-
-// shortDuration drops zero units: 6h rather than 6h0m0s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }

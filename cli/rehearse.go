@@ -121,7 +121,7 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 			}
 			if s := world.Seeded; s.Packages > 0 {
 				out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Msg: fmt.Sprintf("sandbox registry seeded from %s: %d package(s) copied (%d version(s), %d .crate file(s)) in %s",
-					cfg.Registry.Index, s.Packages, s.Versions, s.Crates, s.Took.Round(time.Millisecond))})
+					cfg.Registry.Index, s.Packages, s.Versions, s.Crates, pipeline.HumanDuration(s.Took.Round(time.Millisecond)))})
 			}
 			// The rehearsal's preflight packages with exactly these
 			// lockfiles, as the release will.

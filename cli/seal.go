@@ -117,7 +117,7 @@ func (a *app) seal(ctx context.Context, cfg *pipeline.Config, push bool) (err er
 		return err
 	}
 	s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventDone, Stage: "seal",
-		Msg: fmt.Sprintf("bundle pushed in %s, encrypted to %d recipient(s); release it with: embargo run --bundle %s", time.Since(start).Round(time.Millisecond), len(cfg.Seal.Recipients), ref)})
+		Msg: fmt.Sprintf("bundle pushed in %s, encrypted to %d recipient(s); release it with: embargo run --bundle %s", pipeline.HumanDuration(time.Since(start).Round(time.Millisecond)), len(cfg.Seal.Recipients), ref)})
 	if a.g.json {
 		s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{"sealed": true, "seal": path, "bundle": ref}})
 	} else {
@@ -148,7 +148,7 @@ func (a *app) pullBundle(ctx context.Context, ref string) (*bundleRun, error) {
 	// only the description may be missing, since the bundle carries it.
 	cfg, err := pipeline.LoadConfigAwaitingDescription(a.g.config)
 	if err != nil {
-		return nil, err
+		return nil, a.configMissing(err)
 	}
 	if cfg.Seal == nil {
 		return nil, &pipeline.UsageError{Msg: fmt.Sprintf("--bundle needs [seal] identity_env in %s: the environment variable holding the age identity that opens the bundle", a.g.config)}

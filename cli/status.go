@@ -111,7 +111,7 @@ func printStatus(w io.Writer, st *Status, verbose bool) {
 		if s.Started != nil {
 			times = s.Started.UTC().Format("15:04:05")
 			if s.Ended != nil {
-				times += " - " + s.Ended.UTC().Format("15:04:05") + fmt.Sprintf(" (%s)", s.Ended.Sub(*s.Started).Round(time.Millisecond))
+				times += " - " + s.Ended.UTC().Format("15:04:05") + fmt.Sprintf(" (%s)", pipeline.HumanDuration(s.Ended.Sub(*s.Started).Round(time.Millisecond)))
 			}
 		}
 		if beside := besides(st.Stages, s, now); len(beside) > 0 {
@@ -219,9 +219,9 @@ func relative(t, now time.Time) string {
 	d := t.Sub(now).Round(time.Second)
 	switch {
 	case d > 0:
-		return "in " + d.String()
+		return "in " + pipeline.HumanDuration(d)
 	case d < 0:
-		return (-d).String() + " ago"
+		return pipeline.HumanDuration(-d) + " ago"
 	}
 	return "now"
 }

@@ -305,3 +305,26 @@ func TestWithoutABlogPlanAndCheckSayNoAdvisoryIsPosted(t *testing.T) {
 		}
 	}
 }
+
+// A config that is not there is bad usage that says how to get one.
+func TestAMissingConfigSuggestsInit(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "embargo.toml")
+	for _, cmd := range []string{"check", "plan", "run", "status"} {
+		code, _, stderr := embargo(t, cmd, "-c", missing)
+		if code != ExitUsage || !strings.Contains(stderr, missing) || !strings.Contains(stderr, "`embargo init`") {
+			t.Errorf("%s of a missing config: exit %d, %q; want exit %d naming the file and embargo init", cmd, code, stderr, ExitUsage)
+		}
+	}
+}
+
+// A T0 days away is said in days, in plan and status alike.
+func TestDurationsOfDaysArePrintedInDays(t *testing.T) {
+	// The test clock is 2026-11-20 09:00:00Z: 705 days, 5h35m1s before.
+	config := planCIConfig(t, "2028-10-25T14:35:01Z")
+	for _, cmd := range []string{"plan", "status"} {
+		_, out, stderr := embargo(t, cmd, "-c", config)
+		if !strings.Contains(out, "in 705d5h35m") || strings.Contains(out, "16925h") {
+			t.Errorf("%s of a T0 705 days ahead:\n%s%s", cmd, out, stderr)
+		}
+	}
+}
