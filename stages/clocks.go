@@ -225,7 +225,7 @@ func JudgeClocks(offs []pipeline.Offset, window time.Duration) (warnings []strin
 		switch {
 		case est.Abs() > window:
 			findings = append(findings, pipeline.Finding{Subject: "clock of " + o.Name(),
-				Msg: what + ", more than the disclosure window (" + window.String() + "): T0 and the deadline cannot both hold on it",
+				Msg: what + ", more than the disclosure window (" + pipeline.HumanDuration(window) + "): T0 and the deadline cannot both hold on it",
 				Fix: timeSyncFix})
 		case est.Abs() > clockWarn:
 			warnings = append(warnings, fmt.Sprintf("%s: %s: %s; fix: %s", o.Name(), what, effect, timeSyncFix))
