@@ -3,6 +3,9 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,5 +64,31 @@ func TestARehearsalThatFailsEarlyLeavesNothingBehind(t *testing.T) {
 			return nil
 		})
 		t.Errorf("the failed rehearsal left %v behind:\n%s", left, res)
+	}
+}
+
+// check shows the clocks of the public targets as finely as the gate
+// measures them: on this machine's loopback, to a few milliseconds, not
+// to the tenth of a second one round gives.
+func TestCheckMeasuresTheClocksToAFewMilliseconds(t *testing.T) {
+	rl := newPublishRelease(t, time.Now().Add(24*time.Hour), registry.Options{})
+	res := rl.run([]string{"check"})
+	if res.code != 0 {
+		t.Fatalf("check: %s", res)
+	}
+	var line string
+	for _, l := range strings.Split(res.stdout, "\n") {
+		if strings.Contains(l, "preflight: clocks: ") {
+			line = l
+		}
+	}
+	bounds := regexp.MustCompile(`±(\d+\.\d+) s`).FindAllStringSubmatch(line, -1)
+	if len(bounds) != 2 {
+		t.Fatalf("check shows %d clock(s), want the git remote's and the registry's:\n%s", len(bounds), res.stdout)
+	}
+	for _, b := range bounds {
+		if u, _ := strconv.ParseFloat(b[1], 64); u > 0.025 {
+			t.Errorf("check shows a clock on this machine's loopback to ±%s s: %s", b[1], line)
+		}
 	}
 }
