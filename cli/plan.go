@@ -256,7 +256,7 @@ func (a *app) planClocks(cfg *pipeline.Config, offs []pipeline.Offset) {
 		fmt.Fprintf(w, "\nclocks: no public target with a clock of its own; the gate counts on this machine's\n")
 		return
 	}
-	fmt.Fprintf(w, "\nclocks of the public targets against this machine's (T0 must pass on each):\n")
+	fmt.Fprintf(w, "\nclocks of the public targets against this machine's (T0 must pass on each; measured once, to about\na tenth of a second: check measures to about a round trip, and the gate again before T0):\n")
 	for _, o := range offs {
 		fmt.Fprintf(w, "  %-28s %-34s %s\n", o.Target, o.URL, o)
 	}
