@@ -12,6 +12,7 @@ import (
 
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox"
+	"github.com/async-rs/embargo/sandbox/demo"
 	"github.com/async-rs/embargo/sandbox/github"
 	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/vault"
@@ -107,6 +108,9 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 				RealTokenSource: fmt.Sprintf("%s (registry.token_env in %s)", cfg.Registry.TokenEnv, cfg.Path),
 				GHSA:            ghsaDraft(cfg), GHSARepo: ghsaRepo(cfg),
 				TrustedPublishing: cfg.Registry.TrustedPublishing,
+				// The built-in example's blog is deployed by a site of its
+				// own, which the rehearsal can stand up for its copy.
+				BlogSite: demo.Site(cfg.Dir),
 			})
 			if err != nil {
 				return err
@@ -153,7 +157,7 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 			runErr := a.runIn(ctx, &rc, state, pipeline.Selection{}, func(r *pipeline.Run) {
 				r.Gate.Sandbox = true
 				r.Targets = &pipeline.Targets{Public: world.Public, RegistryIndex: world.Registry.IndexURL(), RegistryToken: world.Token, BlogRepo: world.Blog,
-					OIDCURL: world.Registry.OIDCURL(), OIDCRequestToken: world.Registry.OIDCRequestToken()}
+					BlogURL: world.BlogURL, OIDCURL: world.Registry.OIDCURL(), OIDCRequestToken: world.Registry.OIDCRequestToken()}
 				if world.GitHub != nil {
 					r.Targets.GHSAAPI, r.Targets.GHSAToken = world.GitHub.URL, world.GitHubToken
 				}

@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"bufio"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -90,5 +93,51 @@ func TestCheckMeasuresTheClocksToAFewMilliseconds(t *testing.T) {
 		if u, _ := strconv.ParseFloat(b[1], 64); u > 0.025 {
 			t.Errorf("check shows a clock on this machine's loopback to ±%s s: %s", b[1], line)
 		}
+	}
+}
+
+// make demo's rehearsal runs clean: the built-in example, served, then
+// rehearsed with its T0 a little ahead, warns of nothing; its post is
+// read live from the rehearsal's copy of the example's blog, served as
+// the example's own site serves it.
+func TestTheDemoRehearsalWarnsOfNothing(t *testing.T) {
+	requireTool(t, "cargo")
+	dir := t.TempDir()
+	res := execute(t, exec.Command(binary, "sandbox", "demo", "--dir", dir, "-q"))
+	if res.code != 0 {
+		t.Fatal(res)
+	}
+	config := strings.TrimSpace(res.stdout)
+	serve := exec.Command(binary, "sandbox", "serve", "--dir", dir)
+	stdout, err := serve.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		serve.Process.Signal(os.Interrupt)
+		serve.Wait()
+	})
+	lines := bufio.NewScanner(stdout)
+	for i := 0; i < 2; i++ {
+		if !lines.Scan() {
+			t.Fatalf("sandbox serve printed %d line(s), want the registry's index and the blog's site", i)
+		}
+	}
+	go io.Copy(io.Discard, stdout)
+
+	res = execute(t, exec.Command(binary, "rehearse", "-c", config, "--in", "2s"))
+	if res.code != 0 {
+		t.Fatal(res)
+	}
+	for _, l := range strings.Split(res.stdout+res.stderr, "\n") {
+		if strings.Contains(l, "!!") {
+			t.Errorf("the demo's rehearsal warns: %s", l)
+		}
+	}
+	if !strings.Contains(res.stdout, "verify: post: live at http://127.0.0.1:") {
+		t.Errorf("the demo's rehearsal did not read the post live:\n%s", res.stdout)
 	}
 }
