@@ -214,6 +214,15 @@ func firstLine(s string) string {
 	return s
 }
 
+// windowWords is the window a Status carries (Go's form, which scripts
+// parse) as people read it: 6h, not 6h0m0s.
+func windowWords(window string) string {
+	if d, err := time.ParseDuration(window); err == nil {
+		return pipeline.HumanDuration(d)
+	}
+	return window
+}
+
 // relative says "in 5m" or "2h ago".
 func relative(t, now time.Time) string {
 	d := t.Sub(now).Round(time.Second)
