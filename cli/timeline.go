@@ -201,7 +201,7 @@ func timelineSVG(st *Status) []byte {
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", svgWidth, height)
 	fmt.Fprintf(&b, `<text x="10" y="20" font-size="14" font-weight="bold">%s</text>`+"\n", esc(st.ID))
 	fmt.Fprintf(&b, `<text x="10" y="38" fill="%s">T0 %s · window %s · advisory due %s</text>`+"\n", svgTextGrey,
-		esc(st.T0.UTC().Format("2006-01-02 15:04:05Z")), esc(st.Window), esc(st.Deadline.UTC().Format("2006-01-02 15:04:05Z")))
+		esc(st.T0.UTC().Format("2006-01-02 15:04:05Z")), esc(windowWords(st.Window)), esc(st.Deadline.UTC().Format("2006-01-02 15:04:05Z")))
 
 	// Grid lines at the ticks, under everything.
 	var ticks [][]axisTick
@@ -231,7 +231,7 @@ func timelineSVG(st *Status) []byte {
 		fmt.Fprintf(&b, `<line class="deadline" x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-dasharray="4 3"/>`+"\n", x, svgTop-4, x, bottom, svgDeadlineColor)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="end" fill="%s">deadline</text>`+"\n", x+2, svgTop-8, svgDeadlineColor)
 	} else {
-		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" fill="%s">deadline T0 + %s →</text>`+"\n", svgWidth-svgRight, svgTop-8, svgDeadlineColor, esc(st.Window))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" fill="%s">deadline T0 + %s →</text>`+"\n", svgWidth-svgRight, svgTop-8, svgDeadlineColor, esc(windowWords(st.Window)))
 	}
 
 	// What is written and marked on the rows, over the lines.

@@ -252,7 +252,7 @@ func TestTimelineAxisIsLinearBetweenBreaksWithLabelledTicks(t *testing.T) {
 	if !slices.ContainsFunc(sides[1], func(tk tick) bool { return tk.d == 0 }) {
 		t.Errorf("no tick at T0 among %v", sides[1])
 	}
-	if !strings.Contains(string(svg), "deadline T0 + 6h0m0s") {
+	if !strings.Contains(string(svg), "deadline T0 + 6h →") {
 		t.Error("the deadline beyond the picture is not named")
 	}
 }
