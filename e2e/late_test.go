@@ -172,7 +172,10 @@ func (rl *release) uploads() int {
 // A release sealed before T0 and run after it proceeds at once, without
 // --late: the seal says it was prepared while T0 was ahead.
 func TestRunAfterT0OfAReleaseSealedBeforeItProceeds(t *testing.T) {
-	t0 := time.Now().Add(3 * time.Second).Truncate(time.Second)
+	// T0 far enough ahead that the seal (its preflight measures the
+	// targets' clocks to the millisecond, a few seconds) ends before it
+	// on a loaded machine.
+	t0 := time.Now().Add(12 * time.Second).Truncate(time.Second)
 	rl := newPublishRelease(t, t0, registry.Options{})
 	if res := rl.run([]string{"seal"}); res.code != 0 {
 		t.Fatalf("seal: %s", res)
