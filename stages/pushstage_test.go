@@ -2,10 +2,12 @@ package stages
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,23 +74,55 @@ func awaitWaiters(t *testing.T, clock *pipeline.FakeClock, n int, ended <-chan e
 	}
 }
 
+// stepsDone follows a run's steps as its output reports them done, after
+// the journal has recorded them: a test waits for a step on that event.
+type stepsDone struct {
+	mu      sync.Mutex
+	done    map[string]bool // "stage step"
+	changed chan struct{}   // closed, and replaced, when a step is done
+}
+
+// watchSteps makes r report its events to a stepsDone; call it before
+// the run starts.
+func watchSteps(r *pipeline.Run) *stepsDone {
+	w := &stepsDone{done: map[string]bool{}, changed: make(chan struct{})}
+	r.Out = pipeline.NewReporter(w, true, r.Gate.Clock, r.Secrets.Scrub)
+	return w
+}
+
+// Write takes one event, a JSON line.
+func (w *stepsDone) Write(b []byte) (int, error) {
+	var ev pipeline.Event
+	if json.Unmarshal(b, &ev) == nil && ev.Kind == pipeline.EventDone && ev.Step != "" {
+		w.mu.Lock()
+		w.done[ev.Stage+" "+ev.Step] = true
+		close(w.changed)
+		w.changed = make(chan struct{})
+		w.mu.Unlock()
+	}
+	return len(b), nil
+}
+
 // awaitStep returns the summary of a stage's step once it is done.
-func awaitStep(t *testing.T, r *pipeline.Run, stage, step string, ended <-chan error) pipeline.Said {
+func awaitStep(t *testing.T, r *pipeline.Run, steps *stepsDone, stage, step string, ended <-chan error) pipeline.Said {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second) // a guard against a hang, not a timing check
+	guard := time.NewTimer(10 * time.Second) // a guard against a hang, not a timing check
+	defer guard.Stop()
 	for {
-		if res, ok := pipeline.Load[pipeline.Said](r.Journal, stage, step); ok {
+		steps.mu.Lock()
+		done, changed := steps.done[stage+" "+step], steps.changed
+		steps.mu.Unlock()
+		if done {
+			res, _ := pipeline.Load[pipeline.Said](r.Journal, stage, step)
 			return res
 		}
 		select {
 		case err := <-ended:
 			t.Fatalf("the run ended (%v) before %s %s was done", err, stage, step)
-		default:
-		}
-		if time.Now().After(deadline) {
+		case <-changed:
+		case <-guard.C:
 			t.Fatalf("%s %s not done", stage, step)
 		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -113,6 +147,7 @@ func wantPublicAtHeld(t *testing.T, r *pipeline.Run, git *fakeGit, held map[stri
 func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 	r, clock, git, held := fakePush(t, fakeT0.Add(-time.Hour))
 	before := git.publicRefs()
+	steps := watchSteps(r)
 	ended := make(chan error, 1)
 	go func() { ended <- execute(t, r, pipeline.Selection{}, checkedPreflight, Gate{}, Push{}) }()
 
@@ -142,7 +177,7 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 	// A second before T0 the remote has been read once more; the push
 	// waits for the gate.
 	clock.Set(fakeT0.Add(-time.Second))
-	recheck := awaitStep(t, r, "push", "recheck", ended)
+	recheck := awaitStep(t, r, steps, "push", "recheck", ended)
 	if recheck != "the remote is as it was when the push was prepared" {
 		t.Errorf("the recheck before T0 says %q", recheck)
 	}
