@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/internal/testenv"
 	"github.com/async-rs/embargo/stages/cargo"
 )
 
@@ -39,12 +40,7 @@ func TestMain(m *testing.M) {
 func needTools(tb testing.TB) {
 	tb.Helper()
 	for _, name := range []string{"git", "cargo"} {
-		if _, err := exec.LookPath(name); err != nil {
-			if os.Getenv("EMBARGO_E2E") == "1" {
-				tb.Fatalf("%s is not on PATH, and EMBARGO_E2E=1 requires it", name)
-			}
-			tb.Skipf("%s is not on PATH: the time-to-public benchmark releases with the real git and cargo", name)
-		}
+		testenv.NeedTool(tb, name, "the time-to-public benchmark releases with the real git and cargo")
 	}
 }
 

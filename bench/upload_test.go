@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,13 +35,15 @@ func fakeCargo(t *testing.T, script string) *cargo.Cargo {
 // depends on it. A cargo that fails before uploading is reported with its
 // status, the token scrubbed.
 func TestUploadAcceptedThenStopped(t *testing.T) {
-	c := fakeCargo(t, `echo "   Uploading ttp-00 v1.0.1 (somewhere)" >&2
+	// cargo's wait for the index here lasts an hour: only Stop ends it.
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	c := fakeCargo(t, `echo $$ > '`+pidFile+`'
+echo "   Uploading ttp-00 v1.0.1 (somewhere)" >&2
 echo "    Uploaded ttp-00 v1.0.1 to registry embargo-target" >&2
 echo "note: waiting for ttp-00 v1.0.1 to be available" >&2
-exec sleep 30
+exec sleep 3600
 `)
 	ctx := context.Background()
-	start := time.Now()
 	up, err := c.StartPublish(ctx, t.TempDir(), "ttp-00")
 	if err != nil {
 		t.Fatal(err)
@@ -47,9 +51,31 @@ exec sleep 30
 	if err := up.Accepted(ctx); err != nil {
 		t.Fatalf("accepted: %v", err)
 	}
-	up.Stop()
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("accepted and stopped after %s: cargo's wait was not cut short", d)
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cargoProc, err := os.FindProcess(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cargoProc.Kill() }) // should Stop have left it
+	stopped := make(chan struct{})
+	go func() {
+		up.Stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second): // a hang guard, not a timing assertion
+		t.Fatal("Stop did not cut cargo's wait for the index short")
+	}
+	if err := cargoProc.Signal(syscall.Signal(0)); !errors.Is(err, os.ErrProcessDone) {
+		t.Errorf("cargo still runs after Stop returned (signal 0: %v)", err)
 	}
 
 	c = fakeCargo(t, `echo "error: failed to publish to registry: the remote server responded with an error (status 429 Too Many Requests): slow down, tok-secret" >&2

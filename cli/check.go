@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -15,8 +16,17 @@ import (
 func (a *app) checkCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check",
-		Short: "Validate the config and run preflight; changes nothing",
-		Long: `Validate the config and run preflight, as the run will, and change nothing.
+		Short: "Validate the config and run preflight; makes nothing public, writes only the state directory",
+		Long: `Validate the config and run preflight, as the run will. Nothing is pushed,
+uploaded or posted, and the journal records nothing.
+
+It writes only in the state directory (.embargo beside the config, which
+carries a .gitignore of its own, so git status never shows it): the vault
+holding the held branches and a copy of the public refs, a work tree and a
+CARGO_HOME per line where every crate is packaged and verified, the
+Cargo.lock pinned for a line that commits none, and a clone of the blog.
+That is the slow part of a release, done before T0; the run reuses it.
+
 Ready (exit 0) means a run would release: after T0 that is a release
 prepared before T0 or already begun, which a run resumes; any other T0 in
 the past is refused by run, and so is not ready, unless --late says, as
@@ -71,6 +81,7 @@ func (a *app) checkedPreflight(ctx context.Context, cfg *config.Config, verdict 
 		s.run.Journal = j
 	}
 	err = a.engine(s.run.Release).Execute(ctx, s.run.Run, pipeline.Selection{Only: release.Preflight})
+	a.sayWhatIsSkipped(s.run)
 	if findings := pipeline.AsFindings(err); findings != nil {
 		if a.g.json {
 			s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{verdict: false, "findings": findings}})
@@ -82,8 +93,32 @@ func (a *app) checkedPreflight(ctx context.Context, cfg *config.Config, verdict 
 		return nil, &codeError{code: ExitFailed, err: fmt.Errorf("not %s: %d problem(s)", verdict, len(findings)), silent: true}
 	}
 	if err != nil {
+		if a.g.json {
+			// The report is the last line whatever ended preflight.
+			s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{verdict: false, "error": err.Error()}})
+		}
 		s.close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// sayWhatIsSkipped names the stages a run skips, not configured, and warns
+// when that leaves the advisory to be posted by hand: a check passes the
+// stages it does not run by in silence otherwise.
+func (a *app) sayWhatIsSkipped(r *release.Run) {
+	var skipped []string
+	for _, st := range a.stages {
+		if sk, ok := st.(release.Skipper); ok {
+			if why := sk.Skip(r.Config); why != "" {
+				skipped = append(skipped, st.Name()+" ("+why+")")
+			}
+		}
+	}
+	if len(skipped) > 0 {
+		r.Out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Msg: "at T0 a run skips " + strings.Join(skipped, ", ")})
+	}
+	if why := noAdvisoryPosted(r.Config); why != "" {
+		r.Out.Emit(pipeline.Event{Kind: pipeline.EventWarn, Msg: why})
+	}
 }

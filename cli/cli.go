@@ -2,10 +2,12 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -159,12 +161,20 @@ the advisory goes out within the disclosure window.`,
 	pf := root.PersistentFlags()
 	pf.StringVarP(&a.g.config, "config", "c", "embargo.toml", "the release config")
 	pf.StringVar(&a.g.state, "state", "", "state directory (default .embargo beside the config)")
-	pf.BoolVar(&a.g.json, "json", false, "JSON Lines events on stdout; the last line is the final report")
+	pf.BoolVar(&a.g.json, "json", false, "print JSON on stdout for scripts: what, each command's help says (events as JSON Lines, or one object)")
 	pf.BoolVarP(&a.g.quiet, "quiet", "q", false, "print only warnings and errors")
-	pf.BoolVarP(&a.g.verbose, "verbose", "v", false, "print every step")
+	pf.BoolVarP(&a.g.verbose, "verbose", "v", false, "print more: what, each command's help says")
 	root.AddCommand(a.initCommand(), a.checkCommand(), a.planCommand(), a.runCommand(), a.rehearseCommand(), a.sealCommand(), a.renderCommand(), a.statusCommand(), a.versionCommand(), a.sandboxCommand())
+	// The completion command exists from here on, so that it is checked
+	// below like the others; its scripts go where it is made to write.
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
-		if c.Args == nil {
+		switch {
+		case c.HasSubCommands() && !c.Runnable():
+			groupOnly(c)
+		case c.Args == nil:
 			c.Args = noArgs
 		}
 	}
@@ -177,30 +187,118 @@ the advisory goes out within the disclosure window.`,
 		return nil
 	}
 	for _, c := range root.Commands() {
-		switch c.Name() {
-		case "check", "plan", "run", "rehearse", "seal", "status", "render", "version":
-			if c.Annotations == nil {
-				c.Annotations = map[string]string{}
-			}
-			c.Annotations[jsonOutput] = "yes"
+		out, ok := outputs[c.Name()]
+		if !ok {
+			continue
+		}
+		if c.Annotations == nil {
+			c.Annotations = map[string]string{}
+		}
+		c.Long = cmp.Or(c.Long, c.Short)
+		if out.json != "" {
+			c.Annotations[jsonOutput] = out.form
+			c.Long += "\n\n--json: " + out.json
+		}
+		if out.verbose != "" {
+			c.Long += "\n-v: " + out.verbose
 		}
 	}
 	return root
 }
 
-// jsonOutput is the annotation of a command that prints JSON with --json.
+// jsonOutput is the annotation of a command that prints JSON with --json:
+// its form, jsonLines or jsonObject.
 const jsonOutput = "json"
+
+// The two forms of --json: events as they happen, one object a line, the
+// last one the report; or one object, printed once.
+const (
+	jsonLines  = "lines"
+	jsonObject = "object"
+)
+
+// output is what --json prints and what -v adds, for one command.
+type output struct {
+	form, json string
+	verbose    string
+}
+
+// outputs are the commands' --json and -v, which their help says; --json
+// is refused by the commands not listed with one.
+var outputs = map[string]output{
+	"check": {form: jsonLines, json: "JSON Lines on stdout: preflight's events as they happen; the last line is the report, {\"ready\": true} or {\"ready\": false, \"findings\": [...]}",
+		verbose: "also each step as it starts, and a failed cargo's whole output and command line, not only its error lines"},
+	"run": {form: jsonLines, json: "JSON Lines on stdout: every event as it happens; the last line is the final report, {\"report\": ...} with the stages as status --json gives them",
+		verbose: "also each step as it starts, and a failed cargo's whole output and command line, not only its error lines"},
+	"rehearse": {form: jsonLines, json: "JSON Lines on stdout: every event as it happens; the last line is the final report, as for run (what became of the sandbox world goes to stderr)",
+		verbose: "also each step as it starts, and a failed cargo's whole output and command line, not only its error lines"},
+	"seal": {form: jsonLines, json: "JSON Lines on stdout: preflight's and the seal's events as they happen; the last line is the report, {\"sealed\": true, \"seal\": PATH} (with --push, \"bundle\": REF@sha256:...)",
+		verbose: "also each step as it starts, and a failed cargo's whole output and command line, not only its error lines"},
+	"plan":    {form: jsonObject, json: "one JSON object on stdout: the plan (its calendar, the stages with when each runs or why it is skipped, the lines, the versions, the publish forecast, the clocks, late_start)"},
+	"status":  {form: jsonObject, json: "one JSON object on stdout: every stage in order with its state, times and steps (see the README)", verbose: "every step, also those without a summary, and every attempt of a step run more than once"},
+	"render":  {form: jsonObject, json: "one JSON object on stdout listing each file written (kind, path, bytes, sha256)"},
+	"version": {form: jsonObject, json: "one JSON object on stdout: version, commit, go and platform"},
+}
+
+// groupOnly makes a command that only groups others (sandbox, completion)
+// refuse anything but one of them as bad usage, exit 2, where cobra would
+// print its help and exit 0 (embargo completion tcsh); alone, it prints its
+// help.
+func groupOnly(c *cobra.Command) {
+	what := "has no command"
+	if c.Name() == "completion" {
+		what = "knows no shell"
+	}
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		var names []string
+		for _, sub := range cmd.Commands() {
+			if sub.IsAvailableCommand() {
+				names = append(names, sub.Name())
+			}
+		}
+		return flagError{fmt.Errorf("%s %s %q: only %s (see %s --help)", cmd.CommandPath(), what, args[0], orList(names), cmd.CommandPath())}
+	}
+	c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+}
+
+// orList joins names as "a, b or c".
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
 
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return flagError{fmt.Errorf("embargo %s takes no arguments, got %q", cmd.Name(), args)}
+		return flagError{fmt.Errorf("%s takes no arguments, got %q", cmd.CommandPath(), args)}
 	}
 	return nil
 }
 
 // loadConfig reads the config; its errors exit 2.
 func (a *app) loadConfig() (*config.Config, error) {
-	return config.Load(a.g.config)
+	cfg, err := config.Load(a.g.config)
+	return cfg, a.configMissing(err)
+}
+
+// configMissing adds, to the error of a config that is not there, how to
+// get one: most likely this is the first command run in the clone.
+func (a *app) configMissing(err error) error {
+	var ce *config.Error
+	if !errors.As(err, &ce) || len(ce.Problems) != 1 {
+		return err
+	}
+	if _, statErr := os.Stat(a.g.config); !errors.Is(statErr, fs.ErrNotExist) {
+		return err
+	}
+	p := &ce.Problems[0]
+	p.Msg = "there is no such file"
+	p.Fix = "write a starter config with `embargo init` in the clone holding the held branches, or name yours with -c FILE"
+	return err
 }
 
 func (a *app) stateDir(cfg *config.Config) string {

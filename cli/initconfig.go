@@ -53,15 +53,7 @@ func starterConfig(s *survey, repo string, year int) string {
 	}
 	w("# token_env = \"EMBARGO_GIT_TOKEN\"  # the variable holding the HTTP push token (its name, never the token)\n")
 
-	lines := s.lines
-	if len(lines) == 0 {
-		lines = []heldLine{{
-			line: config.Placeholder + " the release line, e.g. 1.13", branch: config.Placeholder + " the held branch, e.g. embargo/1.13",
-			publicBranch: config.Placeholder + " the public branch it fast-forwards, e.g. main", tag: config.Placeholder + " the tag, e.g. v1.13.1",
-			notes: []string{"no held branch was found (" + strings.Join(heldPatterns, ", ") + ", not on origin): one [[release]] per maintained line"},
-		}}
-	}
-	for _, l := range lines {
+	for _, l := range s.lines {
 		w("\n[[release]]\n")
 		for _, n := range l.notes {
 			w("# %s\n", n)
@@ -77,6 +69,15 @@ func starterConfig(s *survey, repo string, year int) string {
 			}
 			w("crates        = [%s]  # check: left out, every publishable crate\n", strings.Join(quoted, ", "))
 		}
+	}
+	if len(s.lines) == 0 {
+		// Nothing guessed: every value a placeholder, no "check" beside it.
+		w("\n[[release]]\n")
+		w("# no held branch was found (%s, not on origin): one [[release]] per maintained line\n", strings.Join(heldPatterns, ", "))
+		w("line          = %s\n", todo("the release line, e.g. 1.13"))
+		w("branch        = %s\n", todo("the held branch, e.g. embargo/1.13"))
+		w("public_branch = %s\n", todo("the public branch the held branch fast-forwards, e.g. main"))
+		w("tag           = %s\n", todo("the tag made at the held tip, e.g. v1.13.1"))
 	}
 
 	w("\n# [registry]  # left out: crates.io\n")

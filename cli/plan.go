@@ -45,20 +45,7 @@ func (a *app) planCommand() *cobra.Command {
 				a.planLateStart(cfg, now)
 			}
 			fmt.Fprintln(w)
-			for i, st := range a.stages {
-				when := stageWhen(cfg, st)
-				if sk, ok := st.(release.Skipper); ok {
-					if why := sk.Skip(cfg); why != "" {
-						when = "skipped"
-					}
-				}
-				fmt.Fprintf(w, "%d. %-10s %-10s %s\n", i+1, st.Name(), when, st.Summary())
-				if p, ok := st.(release.Planner); ok {
-					for _, line := range p.Plan(cfg) {
-						fmt.Fprintf(w, "                          %s\n", line)
-					}
-				}
-			}
+			a.planStages(cfg)
 			fmt.Fprintf(w, "\nrelease lines (public: %s)\n", cfg.Source.Public)
 			for _, rel := range cfg.Releases {
 				crates := "all publishable crates"
@@ -75,6 +62,50 @@ func (a *app) planCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&ci, "ci", false, "print the CI schedule that starts the release job before T0 (see ci/)")
 	return cmd
+}
+
+// planStages lists the stages in order, each with when it runs and what it
+// does, or, for a stage not configured, why it is skipped; columns as wide
+// as their widest entry.
+func (a *app) planStages(cfg *config.Config) {
+	type row struct{ no, name, when, what string }
+	rows := make([]row, len(a.stages))
+	var wNo, wName, wWhen int
+	for i, st := range a.stages {
+		r := row{no: fmt.Sprintf("%d.", i+1), name: st.Name(), when: stageWhen(cfg, st), what: st.Summary()}
+		if sk, ok := st.(release.Skipper); ok {
+			if why := sk.Skip(cfg); why != "" {
+				r.when, r.what = "skipped", why
+			}
+		}
+		rows[i] = r
+		wNo, wName, wWhen = max(wNo, len(r.no)), max(wName, len(r.name)), max(wWhen, len(r.when))
+	}
+	indent := strings.Repeat(" ", wNo+1+wName+1+wWhen+1)
+	for i, r := range rows {
+		fmt.Fprintf(a.stdout, "%-*s %-*s %-*s %s\n", wNo, r.no, wName, r.name, wWhen, r.when, r.what)
+		if r.when == "skipped" {
+			continue
+		}
+		if p, ok := a.stages[i].(release.Planner); ok {
+			for _, line := range p.Plan(cfg) {
+				fmt.Fprintf(a.stdout, "%s%s\n", indent, line)
+			}
+		}
+	}
+	if why := noAdvisoryPosted(cfg); why != "" {
+		fmt.Fprintf(a.stdout, "\n!!! %s\n", why)
+	}
+}
+
+// noAdvisoryPosted says, for a config without [blog], that no advisory
+// goes out unless the operator posts it: "" with a blog.
+func noAdvisoryPosted(cfg *config.Config) string {
+	if cfg.Blog != nil {
+		return ""
+	}
+	return fmt.Sprintf("no advisory will be posted: there is no [blog] in %s; publish the advisory by hand, by %s (T0 + %s)",
+		cfg.Path, cfg.Deadline().UTC().Format("2006-01-02 15:04:05Z"), pipeline.HumanDuration(cfg.Window))
 }
 
 // lateStartSeen is what the late-start rule finds in cfg's state
@@ -104,7 +135,7 @@ func (a *app) planLateStart(cfg *config.Config, now time.Time) {
 	}
 	fmt.Fprintf(w, "!!! T0 IS IN THE PAST (%s ago), and nothing in %s shows this release prepared before T0 or begun:\n"+
 		"    a run refuses it, unless part of it is public already (`embargo check` looks), until `embargo run --late`\n"+
-		"    says the embargo is over. Check embargo.at in %s.\n", ago, a.stateDir(cfg), cfg.Path)
+		"    says the embargo is over. Check embargo.at in %s.\n", pipeline.HumanDuration(ago), a.stateDir(cfg), cfg.Path)
 }
 
 // stageWhen says when a stage runs, against T0.
@@ -115,7 +146,7 @@ func stageWhen(cfg *config.Config, st release.Stage) string {
 	case release.Gate:
 		return "until T0"
 	case release.Verify:
-		return "by T0+" + shortDuration(cfg.Window)
+		return "by T0+" + pipeline.HumanDuration(cfg.Window)
 	}
 	for _, need := range st.Needs() {
 		if need != release.Preflight {
@@ -224,7 +255,7 @@ func (a *app) planClocks(cfg *config.Config, offs []pipeline.Offset) {
 		fmt.Fprintf(w, "\nclocks: no public target with a clock of its own; the gate counts on this machine's\n")
 		return
 	}
-	fmt.Fprintf(w, "\nclocks of the public targets against this machine's (T0 must pass on each):\n")
+	fmt.Fprintf(w, "\nclocks of the public targets against this machine's (T0 must pass on each; measured once, to about\na tenth of a second: check measures to about a round trip, and the gate again before T0):\n")
 	for _, o := range offs {
 		fmt.Fprintf(w, "  %-28s %-34s %s\n", o.Target, o.URL, o)
 	}
@@ -235,16 +266,4 @@ func (a *app) planClocks(cfg *config.Config, offs []pipeline.Offset) {
 	for _, m := range warnings {
 		fmt.Fprintf(w, "  warning: %s\n", m)
 	}
-}
-
-// shortDuration drops zero units: 6h rather than 6h0m0s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }

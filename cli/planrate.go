@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/async-rs/embargo/config"
+	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/release"
 )
@@ -63,7 +64,17 @@ func onCratesIO(cfg *config.Config) bool {
 // writePublishForecast says how long the uploads take under crates.io's
 // limit, whether that fits the window, and the ways out when it bites.
 func writePublishForecast(w io.Writer, cfg *config.Config, n release.PublishCount) {
-	fmt.Fprintf(w, "\npublish: %d new version(s) of existing crates and %d new crate(s), over %d line(s)\n", n.Versions, n.NewCrates, n.Lines)
+	// A crate's first version is a new crate to the registry's limit, and
+	// the versions after it, of this release too, new versions.
+	switch {
+	case n.Versions+n.NewCrates == 0:
+		fmt.Fprintf(w, "\npublish: every version of the release is on the registry already\n")
+	case n.NewCrates == 0:
+		fmt.Fprintf(w, "\npublish: %d new version(s) to upload over %d line(s), all of crates the registry has\n", n.Versions, n.Lines)
+	default:
+		fmt.Fprintf(w, "\npublish: %d version(s) to upload over %d line(s): %d new crate(s), the first version of each crate the registry does not have yet, and %d new version(s) after them or of crates it has\n",
+			n.Versions+n.NewCrates, n.Lines, n.NewCrates, n.Versions)
+	}
 	if !onCratesIO(cfg) {
 		fmt.Fprintf(w, "  %s is not crates.io: its rate limit, if any, is its own\n", cfg.Registry.Index)
 		return
@@ -71,15 +82,15 @@ func writePublishForecast(w io.Writer, cfg *config.Config, n release.PublishCoun
 	rl := release.CratesIORateLimit
 	wait := rl.Wait(n.Versions, n.NewCrates)
 	fmt.Fprintf(w, "  crates.io lets an account publish %d new versions at once, then one every %s, and %d new crates, then one every %s\n",
-		rl.VersionBurst, shortDuration(rl.VersionEvery), rl.CrateBurst, shortDuration(rl.CrateEvery))
+		rl.VersionBurst, pipeline.HumanDuration(rl.VersionEvery), rl.CrateBurst, pipeline.HumanDuration(rl.CrateEvery))
 	if wait == 0 {
 		fmt.Fprintln(w, "  within those bursts: every line publishes at T0 at once, the limit does not bite")
 		return
 	}
-	fmt.Fprintf(w, "  the limit bites: the last upload comes about %s after T0 (with the account's buckets full at T0);\n", shortDuration(wait))
+	fmt.Fprintf(w, "  the limit bites: the last upload comes about %s after T0 (with the account's buckets full at T0);\n", pipeline.HumanDuration(wait))
 	fmt.Fprintln(w, "  embargo waits each refusal out and publishes whole lines first, the first line of the config first")
 	if wait > cfg.Window {
-		fmt.Fprintf(w, "  WARNING: that does not fit the window of %s: the advisory waits for the publish, and would be late\n", shortDuration(cfg.Window))
+		fmt.Fprintf(w, "  WARNING: that does not fit the window of %s: the advisory waits for the publish, and would be late\n", pipeline.HumanDuration(cfg.Window))
 	}
 	fmt.Fprintln(w, "  ways out:")
 	fmt.Fprintln(w, "    - ask crates.io for a higher limit for the publishing account, days before T0 (help@crates.io)")

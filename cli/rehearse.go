@@ -13,6 +13,7 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox"
+	"github.com/async-rs/embargo/sandbox/demo"
 	"github.com/async-rs/embargo/sandbox/github"
 	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/vault"
@@ -37,7 +38,7 @@ What it packages and uploads are the real bytes: a sealed release is held to
 its seal, and cargo keeps an alternative registry's real index URL, which it
 writes into the packages, reaching the sandbox through a proxy of the
 rehearsal's that answers for the real registry and sends it nothing.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			cfg, err := a.loadConfig()
 			if err != nil {
 				return err
@@ -50,10 +51,39 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 			// token to be read; what is printed is scrubbed of it.
 			secrets := pipeline.NewSecrets(a.getenv)
 			out := a.reporter(secrets)
+			// A rehearsal that fails before its stages run leaves nothing
+			// under the state directory (unless --keep): the world it began
+			// to build is of no use to anyone. One whose stages ran keeps
+			// its world on failure, for inspection, and says so below.
+			ran := false
+			defer func() {
+				if err == nil || ran {
+					return
+				}
+				if a.g.json {
+					// The report is the last line whatever ended the rehearsal.
+					out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{"report": map[string]any{"ok": false, "error": err.Error()}}})
+				}
+				if keep {
+					w := a.stdout
+					if a.g.json {
+						w = a.stderr
+					}
+					fmt.Fprintf(w, "\nthe sandbox world, as far as it was built, is kept in %s\n", dir)
+					return
+				}
+				os.RemoveAll(dir)
+			}()
+			if err := makeStateDir(cfg, a.stateDir(cfg)); err != nil {
+				return err
+			}
 			out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Msg: "building the sandbox world in " + dir})
 			// What the resolution needs comes from the real registry, read
-			// only, before the sandbox exists.
-			set, err := release.ReleaseCrates(ctx, cfg, a.stateDir(cfg), filepath.Join(dir, "resolve"))
+			// only, before the sandbox exists. Its scratch (a vault and a
+			// CARGO_HOME) is not part of the world: removed once read.
+			resolve := filepath.Join(dir, "resolve")
+			set, err := release.ReleaseCrates(ctx, cfg, a.stateDir(cfg), resolve)
+			os.RemoveAll(resolve)
 			if err != nil {
 				return err
 			}
@@ -79,6 +109,9 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 				RealTokenSource: fmt.Sprintf("%s (registry.token_env in %s)", cfg.Registry.TokenEnv, cfg.Path),
 				GHSA:            ghsaDraft(cfg), GHSARepo: ghsaRepo(cfg),
 				TrustedPublishing: cfg.Registry.TrustedPublishing,
+				// The built-in example's blog is deployed by a site of its
+				// own, which the rehearsal can stand up for its copy.
+				BlogSite: demo.Site(cfg.Dir),
 			})
 			if err != nil {
 				return err
@@ -93,7 +126,7 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 			}
 			if s := world.Seeded; s.Packages > 0 {
 				out.Emit(pipeline.Event{Kind: pipeline.EventInfo, Msg: fmt.Sprintf("sandbox registry seeded from %s: %d package(s) copied (%d version(s), %d .crate file(s)) in %s",
-					cfg.Registry.Index, s.Packages, s.Versions, s.Crates, s.Took.Round(time.Millisecond))})
+					cfg.Registry.Index, s.Packages, s.Versions, s.Crates, pipeline.HumanDuration(s.Took.Round(time.Millisecond)))})
 			}
 			// The rehearsal's preflight packages with exactly these
 			// lockfiles, as the release will.
@@ -121,8 +154,9 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 			if in > 0 {
 				rc.Embargo.At = rc.Embargo.At.Add(time.Second)
 			}
+			ran = true
 			sandbox := &release.Sandbox{Public: world.Public, RegistryIndex: world.Registry.IndexURL(), RegistryToken: world.Token, Blog: world.Blog,
-				OIDCURL: world.Registry.OIDCURL(), OIDCRequestToken: world.Registry.OIDCRequestToken()}
+				PostSite: world.BlogURL, OIDCURL: world.Registry.OIDCURL(), OIDCRequestToken: world.Registry.OIDCRequestToken()}
 			if world.GitHub != nil {
 				sandbox.GitHubAPI, sandbox.GitHubToken = world.GitHub.URL, world.GitHubToken
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/async-rs/embargo/config"
+	"github.com/async-rs/embargo/internal/durable"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/release"
 )
@@ -69,8 +70,8 @@ func (s *session) close() { s.lock.Release() }
 // a run of command. Only a run that is not a rehearsal reads the tokens.
 func (a *app) open(cfg *config.Config, state, journalName string, command release.Command) (*session, error) {
 	readTokens := command != release.Rehearsing
-	if err := os.MkdirAll(state, 0o700); err != nil {
-		return nil, fmt.Errorf("state directory %s: %w", state, err)
+	if err := makeStateDir(cfg, state); err != nil {
+		return nil, err
 	}
 	secrets := pipeline.NewSecrets(a.getenv)
 	if readTokens {
@@ -97,6 +98,32 @@ func (a *app) open(cfg *config.Config, state, journalName string, command releas
 	run := a.newRun(cfg, command, journal, secrets, out)
 	run.StateDir = state
 	return &session{run: run, lock: lock, secrets: secrets}, nil
+}
+
+// makeStateDir creates the state directory with a .gitignore of its own
+// that ignores all of it: it sits beside the config, usually in a clone,
+// and holds the vault, work trees, cargo homes and packages (tens of MB),
+// which never belong in a commit nor in git status. A .gitignore already
+// there is left alone, and none is written into a directory that holds
+// the config or a repository's .git (a --state naming a folder of the
+// operator's own).
+func makeStateDir(cfg *config.Config, dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("state directory %s: %w", dir, err)
+	}
+	if abs, err := filepath.Abs(dir); err != nil || abs == cfg.Dir {
+		return nil
+	}
+	for _, name := range []string{".git", ".gitignore"} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			return nil
+		}
+	}
+	ignore := []byte("# embargo's state directory: nothing in it belongs in a repository.\n*\n")
+	if err := durable.WriteFile(filepath.Join(dir, ".gitignore"), ignore, 0o644); err != nil {
+		return fmt.Errorf("state directory %s: %w", dir, err)
+	}
+	return nil
 }
 
 // runIn executes the selected stages under the lock, with the state in

@@ -57,7 +57,7 @@ REPOSITORY@sha256:... is what a CI runner releases from:
 	return cmd
 }
 
-func (a *app) seal(ctx context.Context, cfg *config.Config, push bool) error {
+func (a *app) seal(ctx context.Context, cfg *config.Config, push bool) (err error) {
 	state := a.stateDir(cfg)
 	// Sealing records nothing but the seal.
 	s, err := a.checkedPreflight(ctx, cfg, "sealed", true)
@@ -65,6 +65,12 @@ func (a *app) seal(ctx context.Context, cfg *config.Config, push bool) error {
 		return err
 	}
 	defer s.close()
+	defer func() {
+		if err != nil && a.g.json {
+			// The report is the last line whatever ended the seal.
+			s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{"sealed": false, "error": err.Error()}})
+		}
+	}()
 
 	m, err := bundle.Manifest(s.run)
 	if err != nil {
@@ -113,7 +119,7 @@ func (a *app) seal(ctx context.Context, cfg *config.Config, push bool) error {
 		return err
 	}
 	s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventDone, Stage: "seal",
-		Msg: fmt.Sprintf("bundle pushed in %s, encrypted to %d recipient(s); release it with: embargo run --bundle %s", time.Since(start).Round(time.Millisecond), len(cfg.Seal.Recipients), ref)})
+		Msg: fmt.Sprintf("bundle pushed in %s, encrypted to %d recipient(s); release it with: embargo run --bundle %s", pipeline.HumanDuration(time.Since(start).Round(time.Millisecond)), len(cfg.Seal.Recipients), ref)})
 	if a.g.json {
 		s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{"sealed": true, "seal": path, "bundle": ref}})
 	} else {
@@ -144,7 +150,7 @@ func (a *app) pullBundle(ctx context.Context, ref string) (*bundleRun, error) {
 	// only the description may be missing, since the bundle carries it.
 	cfg, err := config.LoadAwaitingDescription(a.g.config)
 	if err != nil {
-		return nil, err
+		return nil, a.configMissing(err)
 	}
 	if cfg.Seal == nil {
 		return nil, &pipeline.UsageError{Msg: fmt.Sprintf("--bundle needs [seal] identity_env in %s: the environment variable holding the age identity that opens the bundle", a.g.config)}

@@ -113,7 +113,7 @@ func printStatus(w io.Writer, st *Status, verbose bool) {
 		if s.Started != nil {
 			times = s.Started.UTC().Format("15:04:05")
 			if s.Ended != nil {
-				times += " - " + s.Ended.UTC().Format("15:04:05") + fmt.Sprintf(" (%s)", s.Ended.Sub(*s.Started).Round(time.Millisecond))
+				times += " - " + s.Ended.UTC().Format("15:04:05") + fmt.Sprintf(" (%s)", pipeline.HumanDuration(s.Ended.Sub(*s.Started).Round(time.Millisecond)))
 			}
 		}
 		if beside := besides(st.Stages, s, now); len(beside) > 0 {
@@ -212,14 +212,23 @@ func firstLine(s string) string {
 	return s
 }
 
+// windowWords is the window a Status carries (Go's form, which scripts
+// parse) as people read it: 6h, not 6h0m0s.
+func windowWords(window string) string {
+	if d, err := time.ParseDuration(window); err == nil {
+		return pipeline.HumanDuration(d)
+	}
+	return window
+}
+
 // relative says "in 5m" or "2h ago".
 func relative(t, now time.Time) string {
 	d := t.Sub(now).Round(time.Second)
 	switch {
 	case d > 0:
-		return "in " + d.String()
+		return "in " + pipeline.HumanDuration(d)
 	case d < 0:
-		return (-d).String() + " ago"
+		return pipeline.HumanDuration(-d) + " ago"
 	}
 	return "now"
 }

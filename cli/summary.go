@@ -174,7 +174,7 @@ var stateColor = map[string]string{
 func signed(d time.Duration) string {
 	d = d.Round(time.Millisecond)
 	if d < 0 {
-		return "-" + (-d).String()
+		return pipeline.HumanDuration(d)
 	}
-	return "+" + d.String()
+	return "+" + pipeline.HumanDuration(d)
 }

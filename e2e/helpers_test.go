@@ -24,6 +24,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/async-rs/embargo/internal/testenv"
 	"github.com/async-rs/embargo/sandbox/demo"
 	"github.com/async-rs/embargo/sandbox/gitserver"
 	"github.com/async-rs/embargo/sandbox/registry"
@@ -152,12 +153,7 @@ func buildReleaseWith(t *testing.T, t0 time.Time, gitOpts gitserver.Options, reg
 // requireTool skips without a tool, unless the end-to-end suite is required.
 func requireTool(t *testing.T, name string) {
 	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("EMBARGO_E2E") == "1" {
-			t.Fatalf("%s is not installed, and EMBARGO_E2E=1 requires the end-to-end suite", name)
-		}
-		t.Skipf("%s is not installed; skipping (set EMBARGO_E2E=1 to require it)", name)
-	}
+	testenv.NeedTool(t, name, "the end-to-end suite runs it")
 }
 
 type result struct {

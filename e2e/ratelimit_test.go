@@ -25,7 +25,7 @@ func TestReleaseThroughTheRateLimitCompletesWholeLinesFirst(t *testing.T) {
 	// plan counts what the release asks of the registry, read from the
 	// held branches and the registry's index.
 	plan := rl.run([]string{"plan"})
-	if want := "publish: 4 new version(s) of existing crates and 0 new crate(s), over 2 line(s)"; plan.code != 0 || !strings.Contains(plan.stdout, want) {
+	if want := "publish: 4 new version(s) to upload over 2 line(s), all of crates the registry has"; plan.code != 0 || !strings.Contains(plan.stdout, want) {
 		t.Errorf("plan does not say %q: %s", want, plan)
 	}
 	var pj struct {

@@ -24,6 +24,10 @@ type FakeClock struct {
 	mu      sync.Mutex
 	now     time.Time
 	waiters []fakeWaiter
+	// changed is closed, and replaced, whenever waiters changes: a test
+	// waits on it for the code under test to block on the clock, instead
+	// of polling.
+	changed chan struct{}
 }
 
 type fakeWaiter struct {
@@ -49,6 +53,7 @@ func (c *FakeClock) After(d time.Duration) <-chan time.Time {
 		return ch
 	}
 	c.waiters = append(c.waiters, fakeWaiter{at: at, ch: ch})
+	c.signalLocked()
 	return ch
 }
 
@@ -68,15 +73,36 @@ func (c *FakeClock) Set(t time.Time) {
 			kept = append(kept, w)
 		}
 	}
+	if len(kept) != len(c.waiters) {
+		c.signalLocked()
+	}
 	c.waiters = kept
+}
+
+func (c *FakeClock) signalLocked() {
+	if c.changed != nil {
+		close(c.changed)
+		c.changed = nil
+	}
 }
 
 // Waiters is how many timers are pending; tests use it to know a goroutine
 // is blocked on the clock before advancing it.
 func (c *FakeClock) Waiters() int {
+	n, _ := c.Waiting()
+	return n
+}
+
+// Waiting is how many timers are pending, and a channel closed once that
+// changes (a timer set or fired): a test waits for the code under test to
+// block on the clock on an event, not by polling.
+func (c *FakeClock) Waiting() (n int, changed <-chan struct{}) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.waiters)
+	if c.changed == nil {
+		c.changed = make(chan struct{})
+	}
+	return len(c.waiters), c.changed
 }
 
 // Drive moves the clock on by step whenever something waits on it, until
@@ -87,16 +113,21 @@ func (c *FakeClock) Drive(step time.Duration) (stop func()) {
 	go func() {
 		defer close(stopped)
 		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			if c.Waiters() > 0 {
+			n, changed := c.Waiting()
+			if n > 0 {
+				select {
+				case <-done:
+					return
+				default:
+				}
 				c.Advance(step)
 				continue
 			}
-			time.Sleep(100 * time.Microsecond)
+			select {
+			case <-done:
+				return
+			case <-changed:
+			}
 		}
 	}()
 	return func() { close(done); <-stopped }
@@ -111,17 +142,19 @@ func (c *FakeClock) AwaitWaiter(ended <-chan error, hang time.Duration) error {
 
 // AwaitWaiters is AwaitWaiter for n things waiting at once.
 func (c *FakeClock) AwaitWaiters(n int, ended <-chan error, hang time.Duration) error {
-	deadline := time.Now().Add(hang)
-	for c.Waiters() < n {
+	guard := time.NewTimer(hang)
+	defer guard.Stop()
+	for {
+		waiting, changed := c.Waiting()
+		if waiting >= n {
+			return nil
+		}
 		select {
 		case err := <-ended:
 			return fmt.Errorf("returned (%v) instead of waiting on the clock", err)
-		default:
-		}
-		if time.Now().After(deadline) {
+		case <-changed:
+		case <-guard.C:
 			return fmt.Errorf("%d thing(s) wait on the clock, want %d", c.Waiters(), n)
 		}
-		time.Sleep(time.Millisecond)
 	}
-	return nil
 }

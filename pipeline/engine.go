@@ -356,6 +356,6 @@ func (e *Engine) runStage(ctx context.Context, r *Run, st Stage) (ok bool, err e
 		r.Out.Emit(Event{Kind: EventFail, Stage: st.Name(), Msg: runErr.Error()})
 		return false, &StageError{Stage: st.Name(), Err: runErr, Interrupted: interrupted}
 	}
-	r.Out.Emit(Event{Kind: EventDone, Stage: st.Name(), Msg: fmt.Sprintf("in %s", end.Sub(start).Round(time.Millisecond))})
+	r.Out.Emit(Event{Kind: EventDone, Stage: st.Name(), Msg: fmt.Sprintf("in %s", HumanDuration(end.Sub(start).Round(time.Millisecond)))})
 	return true, nil
 }

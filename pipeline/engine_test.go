@@ -671,9 +671,19 @@ func TestTwoFailedStagesAreBothReported(t *testing.T) {
 // the gate is done; run alone, it does not wait (and the gate's own check
 // refuses what is early).
 func TestWaitForWaitsForTheGateOfTheRunOnly(t *testing.T) {
-	gateOpen := make(chan struct{})
+	// The gate runs until push has asked for it, so that push's wait is
+	// exercised whichever of the two starts first.
+	gateOpen, pushAsked := make(chan struct{}), make(chan struct{})
 	var wroteAfterGate []bool
+	var askedWhileGateRan error
 	push := func(ctx context.Context, r *pipeline.Run) error {
+		// A wait bound to end at once: it ends with its context while
+		// the gate runs, and at once, without error, when there is no
+		// gate to wait for.
+		gone, cancel := context.WithCancel(ctx)
+		cancel()
+		askedWhileGateRan = r.WaitFor(gone, "gate")
+		close(pushAsked)
 		if err := r.WaitFor(ctx, "gate"); err != nil {
 			return err
 		}
@@ -682,8 +692,12 @@ func TestWaitForWaitsForTheGateOfTheRunOnly(t *testing.T) {
 	}
 	e := graphOf(
 		stage("preflight", nil),
-		stage("gate", func(context.Context, *pipeline.Run) error {
-			time.Sleep(50 * time.Millisecond) // push is waiting meanwhile
+		stage("gate", func(ctx context.Context, _ *pipeline.Run) error {
+			select {
+			case <-pushAsked:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 			close(gateOpen)
 			return nil
 		}, "preflight"),
@@ -693,17 +707,20 @@ func TestWaitForWaitsForTheGateOfTheRunOnly(t *testing.T) {
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); err != nil {
 		t.Fatal(err)
 	}
+	if !errors.Is(askedWhileGateRan, context.Canceled) {
+		t.Errorf("while the gate ran, push's wait for it returned %v; want it waiting until its context ended", askedWhileGateRan)
+	}
 	if len(wroteAfterGate) != 1 || !wroteAfterGate[0] {
 		t.Fatalf("push wrote before the gate was done: %v", wroteAfterGate)
 	}
 
-	gateOpen = make(chan struct{})
+	gateOpen, pushAsked = make(chan struct{}), make(chan struct{})
 	wroteAfterGate = nil
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{Only: "push"}); err != nil {
 		t.Fatal(err)
 	}
-	if len(wroteAfterGate) != 1 || wroteAfterGate[0] {
-		t.Errorf("push run alone waited for a gate that is not part of the run: %v", wroteAfterGate)
+	if askedWhileGateRan != nil || len(wroteAfterGate) != 1 || wroteAfterGate[0] {
+		t.Errorf("push run alone waited for a gate that is not part of the run: %v, %v", askedWhileGateRan, wroteAfterGate)
 	}
 }
 

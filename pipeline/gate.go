@@ -76,7 +76,7 @@ func (e *EarlyError) Error() string {
 		on = " on the clock of " + e.Clock
 	}
 	return fmt.Sprintf("refusing to %s before T0 (%s, %s from now%s): nothing was made public",
-		e.What, e.T0.UTC().Format(time.RFC3339), e.Remaining.Round(time.Second), on)
+		e.What, e.T0.UTC().Format(time.RFC3339), HumanDuration(e.Remaining.Round(time.Second)), on)
 }
 
 // Allow returns an *EarlyError when T0 has not come on the local clock or

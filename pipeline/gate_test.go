@@ -81,20 +81,25 @@ func startWait(ctx context.Context, g *pipeline.Gate, clock *pipeline.FakeClock,
 // says whether it finished.
 func (w *waiting) settle(t *testing.T) (finished bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second) // a hang guard, not a timing assertion
+	guard := time.NewTimer(5 * time.Second) // a hang guard, not a timing assertion
+	defer guard.Stop()
 	for {
 		select {
 		case <-w.done:
 			return true
 		default:
 		}
-		if w.clock.Waiters() > 0 {
+		n, changed := w.clock.Waiting()
+		if n > 0 {
 			return false
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-w.done:
+			return true
+		case <-changed:
+		case <-guard.C:
 			t.Fatal("Wait neither blocked on the clock nor returned")
 		}
-		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,9 +31,13 @@ import (
 
 // Rehearsal is a running sandbox world.
 type Rehearsal struct {
-	Dir      string
-	Public   string // bare mirror of the public repository
-	Blog     string // bare mirror of the blog repository, when there is one
+	Dir    string
+	Public string // bare mirror of the public repository
+	Blog   string // bare mirror of the blog repository, when there is one
+	// BlogURL is where the mirror of the blog is served as the blog's
+	// deploy serves the real one, when Options.BlogSite says how: verify
+	// reads the post live there. "" otherwise.
+	BlogURL  string
 	Registry *registry.Server
 	// Token is the sandbox registry's own token (never a real one).
 	Token string
@@ -53,6 +58,8 @@ type Rehearsal struct {
 	Warnings []string
 	// Seeded is what was copied from the real registry.
 	Seeded Seeded
+
+	site *http.Server // serves the blog's mirror at BlogURL
 }
 
 // Seeded counts what a rehearsal copied from the real registry into its
@@ -105,6 +112,11 @@ type Options struct {
 	// and stand in for the CI runner's OIDC endpoint, so that a release
 	// configured for Trusted Publishing rehearses that path.
 	TrustedPublishing bool
+	// BlogSite, when set, serves a blog repository as the blog's own
+	// deploy would once it has built the branch's tip. Only a sandbox
+	// blog's deploy is known (the built-in example's): a real blog's is
+	// its own, and a rehearsal of it does not pretend to serve its post.
+	BlogSite func(repo string) http.Handler
 }
 
 // Start builds the world under opts.Dir.
@@ -148,6 +160,16 @@ func Start(ctx context.Context, opts Options) (*Rehearsal, error) {
 			return nil, err
 		}
 	}
+	if opts.BlogSite != nil && r.Blog != "" {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("serve the mirror of the blog: %w", err)
+		}
+		r.site = &http.Server{Handler: opts.BlogSite(r.Blog), ReadHeaderTimeout: 10 * time.Second}
+		r.BlogURL = "http://" + ln.Addr().String() + "/"
+		go r.site.Serve(ln)
+	}
 	if err := r.seed(ctx, opts); err != nil {
 		r.Warnings = append(r.Warnings, err.Error())
 	}
@@ -157,6 +179,9 @@ func Start(ctx context.Context, opts Options) (*Rehearsal, error) {
 // Close stops the registry and the GitHub API; the files stay for --keep.
 func (r *Rehearsal) Close() error {
 	var errs []error
+	if r.site != nil {
+		errs = append(errs, r.site.Close())
+	}
 	if r.GitHub != nil {
 		errs = append(errs, r.GitHub.Close())
 	}

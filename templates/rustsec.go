@@ -2,6 +2,8 @@ package templates
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -33,7 +35,10 @@ func (m *Model) RustSecURLs() RustSecLinks {
 // pull request.
 func (m *Model) RustSecWarnings() []string {
 	var out []string
-	if m.URL != "" && !isHTTPS(m.URL) {
+	// A post on this machine's loopback is a sandbox's (the built-in
+	// example's): no advisory-db entry ever links to it, whatever its
+	// scheme, and there is nothing to fix.
+	if m.URL != "" && !isHTTPS(m.URL) && !onLoopback(m.URL) {
 		out = append(out, fmt.Sprintf("the RustSec file leaves out url %q: advisory-db takes only https:// URLs; serve the post over https (blog.url)", m.URL))
 	}
 	for _, r := range m.References {
@@ -80,3 +85,16 @@ func (m *Model) RustSecCVSS() string {
 }
 
 func isHTTPS(u string) bool { return strings.HasPrefix(u, "https://") && len(u) > len("https://") }
+
+// onLoopback reports whether the URL's host is this machine's loopback.
+func onLoopback(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	if u.Hostname() == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
+}

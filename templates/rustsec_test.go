@@ -197,3 +197,26 @@ func TestValidateRefusesCategoriesRustSecDoesNotKnow(t *testing.T) {
 		t.Errorf("category findings %q", got)
 	}
 }
+
+// A post served on this machine's loopback (a sandbox's, as the built-in
+// example's) is left out of the RustSec file without a warning: no
+// advisory-db entry links there, whatever the scheme. Any other http://
+// post is still named.
+func TestRustSecLeavesOutALoopbackPostWithoutAWarning(t *testing.T) {
+	for u, warned := range map[string]bool{
+		"http://127.0.0.1:38011/blog/slug/": false,
+		"http://localhost:4567/blog/slug/":  false,
+		"http://[::1]:4567/blog/slug/":      false,
+		"http://blog.example.org/slug/":     true,
+		"http://127.0.0.1.example.org/":     true,
+	} {
+		m := fixtureModel(t)
+		m.URL = u
+		if got := len(m.RustSecWarnings()) == 1; got != warned {
+			t.Errorf("post at %s: warned %v, want %v: %q", u, got, warned, m.RustSecWarnings())
+		}
+		if l := m.RustSecURLs(); l.URL != "" {
+			t.Errorf("post at %s: the RustSec file carries it", u)
+		}
+	}
+}

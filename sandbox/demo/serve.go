@@ -119,6 +119,24 @@ func Serve(dir string, opts registry.Options) (*Servers, error) {
 	return s, nil
 }
 
+// Site says how the blog of the example in dir is served, when the example
+// serves one of its own: each post pushed to a repository at its blog.url
+// path, as the example's deploy does. A rehearsal of the example serves its
+// copy of the blog so, and verify reads the post live there as a run's
+// does. nil when dir holds no example, or one whose blog is another's.
+func Site(dir string) func(repo string) http.Handler {
+	b, err := os.ReadFile(filepath.Join(dir, serversFile))
+	if err != nil {
+		return nil
+	}
+	var own servers
+	if json.Unmarshal(b, &own) != nil || own.Blog == nil {
+		return nil
+	}
+	branch := own.Blog.Branch
+	return func(repo string) http.Handler { return world.Site(repo, branch) }
+}
+
 // inUse explains an address that cannot be listened on: most likely
 // another program took the port since the example was written.
 func inUse(err error, addr string) error {

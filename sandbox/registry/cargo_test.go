@@ -11,10 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/internal/testenv"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/sandbox/world"
 )
@@ -67,9 +69,7 @@ type cargoEnv struct {
 // caches stay out of the test.
 func newCargo(t *testing.T, dir string, srv *registry.Server, token string) *cargoEnv {
 	t.Helper()
-	if _, err := exec.LookPath("cargo"); err != nil {
-		t.Skip("cargo not found on PATH; the sandbox registry is tested with the real cargo")
-	}
+	testenv.NeedTool(t, "cargo", "the sandbox registry is tested with the real cargo")
 	env := append(os.Environ(),
 		"CARGO_HOME="+filepath.Join(t.TempDir(), "cargo-home"),
 		"CARGO_REGISTRIES_SANDBOX_INDEX="+srv.IndexURL(),
@@ -188,12 +188,22 @@ func TestCargoPublishesInOrderAndResolvesFromSandbox(t *testing.T) {
 	cargo.mustRun("package", "-p", "a", "--allow-dirty")
 	sealed := fileSHA256(t, filepath.Join(ws, "target", "package", "a-0.1.0.crate"))
 
-	// cargo waits until the version shows in the index, so it returns only
-	// after the visibility delay.
-	began := time.Now()
+	// cargo waits until the version shows in the index: after the upload
+	// its reads of a's index file find nothing while the delay hides the
+	// version, and it returns once a read shows it.
 	cargo.mustRun("publish", "-p", "a", "--registry", "sandbox", "--allow-dirty")
-	if waited := time.Since(began); waited < time.Second {
-		t.Fatalf("cargo publish returned after %v, before the 1s index delay", waited)
+	var afterUpload []int
+	uploaded := false
+	for _, r := range srv.Requests() {
+		switch {
+		case r.Method == http.MethodPut && r.Crate == "a" && r.Status == http.StatusOK:
+			uploaded = true
+		case uploaded && r.Method == http.MethodGet && r.Path == "/index/1/a":
+			afterUpload = append(afterUpload, r.Status)
+		}
+	}
+	if n := len(afterUpload); n < 2 || afterUpload[n-1] != http.StatusOK || slices.Contains(afterUpload[:n-1], http.StatusOK) || afterUpload[0] != http.StatusNotFound {
+		t.Fatalf("cargo's reads of a's index file after the upload answered %v: want it not found during the 1s delay, then found once, last", afterUpload)
 	}
 	a := indexLines(t, srv, "1/a")
 	if len(a) != 1 || a[0].Name != "a" || a[0].Vers != "0.1.0" {

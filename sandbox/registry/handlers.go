@@ -87,11 +87,9 @@ func (s *Server) logged(next http.Handler) http.Handler {
 		latency := s.latency
 		s.mu.Unlock()
 		if latency > 0 {
-			t := time.NewTimer(latency)
 			select {
-			case <-t.C:
+			case <-s.clock.After(latency):
 			case <-r.Context().Done():
-				t.Stop()
 			}
 		}
 		sw := &statusWriter{ResponseWriter: w, now: s.now}

@@ -28,6 +28,11 @@ type Options struct {
 	// machine's (negative: behind): its Date headers, its request log and
 	// its publish times all read it.
 	ClockOffset time.Duration
+	// Clock, when set, is the machine's clock the registry reads instead of
+	// the wall clock, the offset added, and waits its latency on: a test
+	// moves a fake one to see the index delay, the latency, a token's
+	// lifetime or a rate limit end, without waiting for them.
+	Clock Clock
 
 	// AuthRequired makes the registry a private one, as RFC 3139 describes
 	// (cargo 1.74 and later): config.json says "auth-required", and every
@@ -61,6 +66,18 @@ type Options struct {
 	ReadToken string
 }
 
+// Clock is a source of time (pipeline.Clock and its fake are ones).
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+// wallClock is this machine's.
+type wallClock struct{}
+
+func (wallClock) Now() time.Time                         { return time.Now() }
+func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
 // Request is one entry of the request log. Crate and Version are set for
 // publishes whose metadata could be read.
 type Request struct {
@@ -87,6 +104,7 @@ type Server struct {
 	authRequired bool
 	cratesIO     bool
 	offset       time.Duration
+	clock        Clock
 	http         *http.Server
 	ln           net.Listener
 
@@ -166,12 +184,16 @@ func Start(addr string, opts Options) (*Server, error) {
 		authRequired: opts.AuthRequired,
 		cratesIO:     opts.CratesIO,
 		offset:       opts.ClockOffset,
+		clock:        opts.Clock,
 		ln:           ln,
 		store:        st,
 		latency:      opts.Latency,
 		indexDelay:   opts.IndexDelay,
 		uploads:      map[string]int{},
 		attempts:     map[string]int{},
+	}
+	if s.clock == nil {
+		s.clock = wallClock{}
 	}
 	if opts.TrustedPublishing != nil {
 		if s.tp, err = newTrustpub(*opts.TrustedPublishing); err != nil {
@@ -186,7 +208,7 @@ func Start(addr string, opts Options) (*Server, error) {
 }
 
 // now is the registry's clock.
-func (s *Server) now() time.Time { return time.Now().Add(s.offset) }
+func (s *Server) now() time.Time { return s.clock.Now().Add(s.offset) }
 
 // IndexURL is the index URL for cargo configuration, with the sparse+ prefix.
 func (s *Server) IndexURL() string { return "sparse+" + s.URL + s.indexRoot() + "/" }

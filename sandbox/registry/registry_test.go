@@ -17,8 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/registry"
 )
+
+// testNow is when the tests on a fake clock start.
+var testNow = time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
 
 // meta is the minimal publish metadata cargo sends.
 func meta(name, vers string) map[string]any {
@@ -377,11 +381,11 @@ func TestInjectedIndexFailures(t *testing.T) {
 }
 
 func TestIndexShowsVersionsOnlyAfterTheDelay(t *testing.T) {
-	srv := start(t, registry.Options{Token: testToken})
+	clock := pipeline.NewFakeClock(testNow)
+	srv := start(t, registry.Options{Token: testToken, Clock: clock})
 	mustPublish(t, srv, meta("lag", "1.0.0"))
 	srv.SetIndexDelay(400 * time.Millisecond)
 	mustPublish(t, srv, meta("lag", "1.1.0"))
-	published := time.Now()
 
 	if lines := indexLines(t, srv, "3/l/lag"); len(lines) != 1 || lines[0].Vers != "1.0.0" {
 		t.Fatalf("index during the delay = %+v, want only 1.0.0", lines)
@@ -393,7 +397,11 @@ func TestIndexShowsVersionsOnlyAfterTheDelay(t *testing.T) {
 	if status := getJSON(t, srv.URL+"/api/v1/crates/lag/1.1.0", &v); status != http.StatusOK || v.Version.Num != "1.1.0" {
 		t.Fatalf("API during the delay: %d %+v", status, v)
 	}
-	time.Sleep(time.Until(published.Add(450 * time.Millisecond)))
+	clock.Advance(400*time.Millisecond - time.Nanosecond)
+	if lines := indexLines(t, srv, "3/l/lag"); len(lines) != 1 {
+		t.Fatalf("index just before the delay's end = %+v, want only 1.0.0", lines)
+	}
+	clock.Advance(time.Nanosecond)
 	if lines := indexLines(t, srv, "3/l/lag"); len(lines) != 2 || lines[1].Vers != "1.1.0" || lines[1].Cksum != v.Version.Checksum {
 		t.Fatalf("index after the delay = %+v, want 1.0.0 then 1.1.0", lines)
 	}
@@ -548,17 +556,35 @@ func TestSeed(t *testing.T) {
 }
 
 func TestLatencyIsAddedToEveryRequest(t *testing.T) {
-	srv := start(t, registry.Options{Latency: 150 * time.Millisecond})
-	began := time.Now()
-	getIndex(t, srv, "config.json")
-	if d := time.Since(began); d < 150*time.Millisecond {
-		t.Fatalf("request took %v with 150ms latency", d)
+	clock := pipeline.NewFakeClock(testNow)
+	srv := start(t, registry.Options{Latency: 150 * time.Millisecond, Clock: clock})
+	ask := func() <-chan error {
+		answered := make(chan error, 1)
+		go func() {
+			resp, err := http.Get(srv.URL + "/index/config.json")
+			if err == nil {
+				resp.Body.Close()
+			}
+			answered <- err
+		}()
+		return answered
 	}
+	answered := ask()
+	if err := clock.AwaitWaiter(answered, 10*time.Second); err != nil {
+		t.Fatalf("a request with 150ms latency: %v", err)
+	}
+	clock.Advance(150*time.Millisecond - time.Nanosecond)
+	if clock.Waiters() == 0 {
+		t.Fatal("the request was answered before its 150ms latency")
+	}
+	clock.Advance(time.Nanosecond)
+	if err := <-answered; err != nil {
+		t.Fatal(err)
+	}
+
 	srv.SetLatency(0)
-	began = time.Now()
-	getIndex(t, srv, "config.json")
-	if d := time.Since(began); d > 100*time.Millisecond {
-		t.Fatalf("request took %v with no latency", d)
+	if err := clock.AwaitWaiter(ask(), 10*time.Second); err == nil {
+		t.Fatal("a request with no latency waits on the clock")
 	}
 }
 

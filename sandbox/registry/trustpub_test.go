@@ -8,12 +8,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/registry"
 )
 
 func startTrustpub(t *testing.T, tp registry.TrustedPublishing) *registry.Server {
 	t.Helper()
-	srv, err := registry.Start("", registry.Options{Dir: t.TempDir(), Token: testToken, TrustedPublishing: &tp})
+	return startTrustpubOn(t, tp, nil)
+}
+
+// startTrustpubOn is startTrustpub on clock (the wall clock when nil).
+func startTrustpubOn(t *testing.T, tp registry.TrustedPublishing, clock registry.Clock) *registry.Server {
+	t.Helper()
+	srv, err := registry.Start("", registry.Options{Dir: t.TempDir(), Token: testToken, TrustedPublishing: &tp, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +105,8 @@ func TestTrustedPublishingRefusesAnotherAudienceAnUnknownWorkflowAndAForgery(t *
 }
 
 func TestTrustedPublishingTokenExpiresAndCannotCreateACrate(t *testing.T) {
-	srv := startTrustpub(t, registry.TrustedPublishing{Lifetime: time.Second})
+	clock := pipeline.NewFakeClock(testNow)
+	srv := startTrustpubOn(t, registry.TrustedPublishing{Lifetime: time.Second}, clock)
 	mustPublish(t, srv, meta("demo", "1.0.0"))
 	_, tok, _ := exchange(t, srv, askRunner(t, srv, "127.0.0.1"))
 	m := meta("brand-new", "0.1.0")
@@ -106,7 +114,7 @@ func TestTrustedPublishingTokenExpiresAndCannotCreateACrate(t *testing.T) {
 	if status != http.StatusForbidden || !strings.Contains(errorDetail(t, body), "do not support creating new crates") {
 		t.Errorf("new crate with a Trusted Publishing token: %d %s", status, body)
 	}
-	time.Sleep(1100 * time.Millisecond)
+	clock.Advance(time.Second)
 	m = meta("demo", "1.0.1")
 	if status, body := put(t, srv, tok, publishBody(t, m, fakeCrate(t, "demo", "1.0.1"))); status != http.StatusForbidden || errorDetail(t, body) != "authentication failed" {
 		t.Errorf("publish with an expired token: %d %s", status, body)
@@ -121,7 +129,8 @@ func TestTrustedPublishingTokenExpiresAndCannotCreateACrate(t *testing.T) {
 }
 
 func TestRateLimitLetsABurstThroughThenAnswers429WithCratesIOsWordsAndADate(t *testing.T) {
-	srv, err := registry.Start("", registry.Options{Dir: t.TempDir(), Token: testToken,
+	clock := pipeline.NewFakeClock(testNow)
+	srv, err := registry.Start("", registry.Options{Dir: t.TempDir(), Token: testToken, Clock: clock,
 		RateLimit: &registry.RateLimit{Versions: registry.Bucket{Burst: 2, Refill: 2 * time.Second}, Crates: registry.Bucket{Burst: 1, Refill: time.Hour}}})
 	if err != nil {
 		t.Fatal(err)
@@ -153,9 +162,11 @@ func TestRateLimitLetsABurstThroughThenAnswers429WithCratesIOsWordsAndADate(t *t
 		!strings.Contains(detail, "help@crates.io") {
 		t.Errorf("429 says %q", detail)
 	}
-	if d := time.Until(after); d <= 0 || d > 4*time.Second {
-		t.Errorf("Retry-After %s is %s away, want within the 2 s refill", after, d)
+	// The next version comes 2 s after the burst began; an HTTP date is
+	// rounded up to the next whole second, never early.
+	if d := after.Sub(clock.Now()); d != 3*time.Second {
+		t.Errorf("Retry-After %s is %s away, want the 2 s refill, rounded up", after, d)
 	}
-	time.Sleep(time.Until(after))
+	clock.Set(after)
 	mustPublish(t, srv, meta("demo", "1.0.3"))
 }

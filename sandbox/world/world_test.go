@@ -13,6 +13,8 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/async-rs/embargo/internal/testenv"
 )
 
 func build(t *testing.T) *World {
@@ -214,9 +216,7 @@ func TestReproducible(t *testing.T) {
 }
 
 func TestCargoAcceptsWorkspace(t *testing.T) {
-	if _, err := exec.LookPath("cargo"); err != nil {
-		t.Skip("cargo is not on PATH; cannot check the generated workspace")
-	}
+	testenv.NeedTool(t, "cargo", "cargo checks the generated workspace")
 	w := build(t)
 	src := open(t, w.Source)
 	for _, l := range w.Lines {

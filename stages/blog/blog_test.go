@@ -14,6 +14,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/async-rs/embargo/internal/testenv"
 	"github.com/async-rs/embargo/sandbox/gitserver"
 	"github.com/async-rs/embargo/sandbox/world"
 	"github.com/async-rs/embargo/stages/vault"
@@ -32,9 +33,7 @@ type forge struct {
 
 func newForge(t *testing.T) *forge {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed (the test server runs git-http-backend)")
-	}
+	testenv.NeedTool(t, "git", "the test server runs git-http-backend")
 	dir := t.TempDir()
 	b, err := world.BuildBlog(dir, "middleman", "https://blog.example.org", "Jane Doe <jane@example.org>")
 	if err != nil {

@@ -3,11 +3,11 @@ package cargo_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/async-rs/embargo/internal/testenv"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/sandbox/world"
 	"github.com/async-rs/embargo/stages/cargo"
@@ -39,9 +39,7 @@ func companyWorkspace(t *testing.T) string {
 // asked the registry.
 func releaseToCompany(t *testing.T, srv *registry.Server) (reqs []registry.Request, probe string, out string) {
 	t.Helper()
-	if _, err := exec.LookPath("cargo"); err != nil {
-		t.Skip("cargo not found on PATH; publishing is tested with the real cargo")
-	}
+	testenv.NeedTool(t, "cargo", "publishing is tested with the real cargo")
 	probe = filepath.Join(t.TempDir(), "probe")
 	t.Setenv("TOKEN_PROBE", probe)
 	ws := companyWorkspace(t)

@@ -6,11 +6,11 @@ import (
 	"compress/gzip"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"testing"
 
+	"github.com/async-rs/embargo/internal/testenv"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/sandbox/world"
 	"github.com/async-rs/embargo/stages/cargo"
@@ -211,9 +211,7 @@ func TestDiffCratesNamesTheFilesThatDiffer(t *testing.T) {
 // kept when resolved again from it, even after a newer compatible version
 // of a dependency came out; only a fresh resolution takes the newer one.
 func TestLockKeepsEveryPinThatStillFits(t *testing.T) {
-	if _, err := exec.LookPath("cargo"); err != nil {
-		t.Skip("cargo not found on PATH; resolution is tested with the real cargo")
-	}
+	testenv.NeedTool(t, "cargo", "resolution is tested with the real cargo")
 	srv, err := registry.Start("", registry.Options{Dir: t.TempDir(), CratesIO: true})
 	if err != nil {
 		t.Fatal(err)

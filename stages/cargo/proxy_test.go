@@ -7,11 +7,11 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/async-rs/embargo/internal/testenv"
 	"github.com/async-rs/embargo/sandbox"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/sandbox/world"
@@ -47,9 +47,7 @@ func forgeWorkspace(t *testing.T) string {
 // certificate authority alone; the real registry gets no request, whatever
 // NO_PROXY says.
 func TestThroughARehearsalProxyCargoPackagesAndUploadsTheRealBytes(t *testing.T) {
-	if _, err := exec.LookPath("cargo"); err != nil {
-		t.Skip("cargo not found on PATH; packaging is tested with the real cargo")
-	}
+	testenv.NeedTool(t, "cargo", "packaging is tested with the real cargo")
 	ctx := context.Background()
 	crates := []*cargo.Crate{{Name: "a", Version: "0.1.0"}, {Name: "b", Version: "0.1.0"}}
 

@@ -2,11 +2,11 @@ package cargo_test
 
 import (
 	"context"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/internal/testenv"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/sandbox/world"
 	"github.com/async-rs/embargo/stages/cargo"
@@ -33,9 +33,7 @@ func chainWorkspace(t *testing.T) string {
 // crates.io, and for an alternative registry, a private one included,
 // whose view answers only cargo, with the view's own token.
 func TestPublishResolvesThroughTheView(t *testing.T) {
-	if _, err := exec.LookPath("cargo"); err != nil {
-		t.Skip("cargo not found on PATH; publishing is tested with the real cargo")
-	}
+	testenv.NeedTool(t, "cargo", "publishing is tested with the real cargo")
 	const alt, private = "the alternative registry forge", "a private alternative registry"
 	for _, mode := range []string{"crates.io", "crates-io redirected to another registry", alt, private} {
 		t.Run(mode, func(t *testing.T) {

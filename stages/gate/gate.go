@@ -37,20 +37,20 @@ func (Stage) Run(ctx context.Context, r *release.Run) error {
 			res.LateStart = late.Round(time.Millisecond)
 			if late > g.Window {
 				r.Warnf("WINDOW MISSED: started %s after T0; the advisory was due by %s. Proceeding now: every minute counts.",
-					late.Round(time.Second), g.Deadline().UTC().Format(time.RFC3339))
+					pipeline.HumanDuration(late.Round(time.Second)), g.Deadline().UTC().Format(time.RFC3339))
 			} else if at, _ := g.Opening(); late > 0 && !at.After(start) {
 				if r.Mode.Rehearsal() {
 					// A rehearsal's T0 is its own start: nothing is late.
 					r.Infof("the rehearsal's T0 is %s, when it started: releasing into the sandbox now", g.T0.UTC().Format("15:04:05"))
 				} else {
-					r.Infof("started %s after T0: proceeding at once", late.Round(time.Millisecond))
+					r.Infof("started %s after T0: proceeding at once", pipeline.HumanDuration(late.Round(time.Millisecond)))
 				}
 			}
 		} else if early, why := g.OpenedEarly(); early {
-			r.Warnf("EMBARGO OVER (--late): %s; releasing now, %s before T0", why, g.T0.Sub(start).Round(time.Second))
+			r.Warnf("EMBARGO OVER (--late): %s; releasing now, %s before T0", why, pipeline.HumanDuration(g.T0.Sub(start).Round(time.Second)))
 			res.OpenedEarly = why
 		} else {
-			r.Infof("holding until T0 %s (%s from now):", g.T0.UTC().Format(time.RFC3339), g.T0.Sub(start).Round(time.Second))
+			r.Infof("holding until T0 %s (%s from now):", g.T0.UTC().Format(time.RFC3339), pipeline.HumanDuration(g.T0.Sub(start).Round(time.Second)))
 			for _, rel := range r.Config.Releases {
 				checked, _ := release.CheckedLine(r.Journal, rel.Line)
 				held := vault.ShortHex(checked.Held)
@@ -81,7 +81,7 @@ func (Stage) Run(ctx context.Context, r *release.Run) error {
 			res.OpenedBy, res.OpenedAfterT0 = by, opened.Sub(g.T0)
 		}
 		if by != "" && start.Before(opened) && opened.Sub(g.T0) >= noticeable {
-			r.Infof("T0 passed on the clock of %s last, %s after this machine's T0", by, opened.Sub(g.T0).Round(time.Millisecond))
+			r.Infof("T0 passed on the clock of %s last, %s after this machine's T0", by, pipeline.HumanDuration(opened.Sub(g.T0).Round(time.Millisecond)))
 		}
 		if len(world) > 0 && start.Before(g.T0) {
 			// What the gate opened by: its own measurement of the last
@@ -90,12 +90,12 @@ func (Stage) Run(ctx context.Context, r *release.Run) error {
 		}
 		switch {
 		case !start.Before(opened):
-			res.Text = "T0 already passed (" + res.LateStart.String() + " late)"
+			res.Text = "T0 already passed (" + pipeline.HumanDuration(res.LateStart) + " late)"
 			if by != "" {
 				res.Text = "T0 already passed on every clock"
 			}
 		default:
-			res.Text = fmt.Sprintf("T0 reached on every clock, woke %s late", late.Round(time.Microsecond))
+			res.Text = fmt.Sprintf("T0 reached on every clock, woke %s late", pipeline.HumanDuration(late.Round(time.Microsecond)))
 		}
 		return nil
 	})

@@ -22,8 +22,10 @@ func blockedOn(t *testing.T, clock *pipeline.FakeClock, done <-chan error) {
 	}
 }
 
-// notYet fails if the call under test ended, or asked again.
-func notYet(t *testing.T, done <-chan error, n *atomic.Int32, want int32) {
+// notYet fails if the call under test ended, asked again, or no longer
+// waits on clock: a wait that ended too soon is caught as it ends, not
+// only once the request it lets through has been made.
+func notYet(t *testing.T, clock *pipeline.FakeClock, done <-chan error, n *atomic.Int32, want int32) {
 	t.Helper()
 	select {
 	case err := <-done:
@@ -32,6 +34,21 @@ func notYet(t *testing.T, done <-chan error, n *atomic.Int32, want int32) {
 	}
 	if n.Load() != want {
 		t.Fatalf("%d requests before the wait was over, want %d", n.Load(), want)
+	}
+	if clock.Waiters() == 0 {
+		t.Fatal("the wait ended before it was over on the clock")
+	}
+}
+
+// ended is what the call under test returned.
+func ended(t *testing.T, done <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(10 * time.Second): // a hang guard, not a timing assertion
+		t.Fatal("the call under test did not return")
+		return nil
 	}
 }
 
@@ -51,7 +68,7 @@ func TestRetryAfterIsWaitedOnTheClientsClock(t *testing.T) {
 	}()
 	blockedOn(t, clock, done)
 	clock.Advance(119 * time.Second)
-	notYet(t, done, n, 1)
+	notYet(t, clock, done, n, 1)
 	clock.Advance(time.Second)
 	if err := <-done; err != nil || !found {
 		t.Fatalf("Lookup after the 429's two minutes: found %v, err %v", found, err)
@@ -73,7 +90,7 @@ func TestDownloadAsksAgainAfterA404OnTheClientsClock(t *testing.T) {
 	go func() { done <- c.Download(context.Background(), srv.URL+"/dl/abcd", &got) }()
 	blockedOn(t, clock, done)
 	clock.Advance(499 * time.Millisecond)
-	notYet(t, done, n, 1)
+	notYet(t, clock, done, n, 1)
 	clock.Advance(125 * time.Millisecond) // the wait with its jitter
 	if err := <-done; err != nil || got.String() != "crate bytes" {
 		t.Fatalf("Download after a 404: %q, %v", got.String(), err)

@@ -137,6 +137,13 @@ type Client struct {
 	seenMu   sync.Mutex
 	seen     map[string]indexFile
 	reading  map[string]chan struct{} // first reads under way (readOnce)
+	// joining, when set, is told of a first read that waits for one
+	// under way: a test's only sight of a wait that asks nothing of the
+	// registry (export_test.go).
+	joining func(rel string)
+	// holdClock, when set, is the clock of the Views served from here,
+	// instead of this machine's (see View.holdClock).
+	holdClock retry.Clock
 	// changed is closed, and replaced, whenever seen changes: a View's
 	// held read waits on it (see View.Hold).
 	changed chan struct{}

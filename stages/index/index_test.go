@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/stages/index"
 )
@@ -208,42 +209,51 @@ func TestConnectionErrorIsRetried(t *testing.T) {
 	}
 }
 
-func TestRetryAfterSecondsIsHonoured(t *testing.T) {
-	srv, _ := server(t, status(http.StatusTooManyRequests, "Retry-After", "1"), body(line))
-	opts := index.Options{RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Second}
-	began := time.Now()
-	if _, found, err := newClient(t, srv.URL, opts).Lookup(context.Background(), "abcd", "1.0.0"); err != nil || !found {
-		t.Fatalf("Lookup through a 429: found %v, err %v", found, err)
-	}
-	if d := time.Since(began); d < time.Second {
-		t.Fatalf("retried after %v, before Retry-After: 1", d)
-	}
-}
-
+// A Retry-After given as an HTTP date is waited out to that date on the
+// client's clock.
 func TestRetryAfterHTTPDateIsHonoured(t *testing.T) {
-	srv, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
-		// HTTP dates have whole seconds: this asks for a wait of 1 to 2s.
-		w.Header().Set("Retry-After", time.Now().Add(2*time.Second).UTC().Format(http.TimeFormat))
+	clock := pipeline.NewFakeClock(time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC))
+	srv, n := server(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", clock.Now().Add(2*time.Second).UTC().Format(http.TimeFormat))
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}, body(line))
-	opts := index.Options{RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Second}
-	began := time.Now()
-	if _, found, err := newClient(t, srv.URL, opts).Lookup(context.Background(), "abcd", "1.0.0"); err != nil || !found {
+	c := newClient(t, srv.URL, index.Options{RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Second, Clock: clock})
+	done := make(chan error, 1)
+	var found bool
+	go func() {
+		var err error
+		_, found, err = c.Lookup(context.Background(), "abcd", "1.0.0")
+		done <- err
+	}()
+	blockedOn(t, clock, done)
+	clock.Advance(2*time.Second - time.Millisecond)
+	notYet(t, clock, done, n, 1)
+	clock.Advance(time.Millisecond)
+	if err := ended(t, done); err != nil || !found {
 		t.Fatalf("Lookup through a 503: found %v, err %v", found, err)
-	}
-	if d := time.Since(began); d < 900*time.Millisecond {
-		t.Fatalf("retried after %v, before the Retry-After date", d)
 	}
 }
 
+// A registry asking for an hour is asked again after the client's longest
+// wait.
 func TestRetryAfterIsCapped(t *testing.T) {
 	srv, _ := server(t, status(http.StatusTooManyRequests, "Retry-After", "3600"), body(line))
-	began := time.Now()
-	if _, err := newClient(t, srv.URL, fast).Versions(context.Background(), "abcd"); err != nil {
-		t.Fatal(err)
+	clock := pipeline.NewFakeClock(time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC))
+	opts := fast
+	opts.Clock = clock
+	c := newClient(t, srv.URL, opts)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Versions(context.Background(), "abcd")
+		done <- err
+	}()
+	blockedOn(t, clock, done)
+	clock.Advance(opts.RetryWaitMax)
+	if clock.Waiters() != 0 {
+		t.Fatalf("still waiting after RetryWaitMax %s: the registry's hour was not capped", opts.RetryWaitMax)
 	}
-	if d := time.Since(began); d > time.Second {
-		t.Fatalf("waited %v with RetryWaitMax 20ms", d)
+	if err := ended(t, done); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -286,18 +296,26 @@ func TestUnreachableRegistry(t *testing.T) {
 	}
 }
 
+// A caller that gives up ends the wait between tries at once: the
+// registry's 30 s are not waited out.
 func TestCancelStopsRetrying(t *testing.T) {
-	srv, _ := server(t, status(http.StatusTooManyRequests, "Retry-After", "30"))
-	opts := index.Options{RetryWaitMax: time.Minute}
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	srv, n := server(t, status(http.StatusTooManyRequests, "Retry-After", "30"))
+	clock := pipeline.NewFakeClock(time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC))
+	c := newClient(t, srv.URL, index.Options{RetryWaitMax: time.Minute, Clock: clock})
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	began := time.Now()
-	_, err := newClient(t, srv.URL, opts).Versions(ctx, "abcd")
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("error %v, want the context's deadline", err)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Versions(ctx, "abcd")
+		done <- err
+	}()
+	blockedOn(t, clock, done)
+	cancel()
+	if err := ended(t, done); !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want the context's", err)
 	}
-	if d := time.Since(began); d > 2*time.Second {
-		t.Fatalf("returned after %v", d)
+	if n.Load() != 1 {
+		t.Errorf("%d requests, want the one before the wait", n.Load())
 	}
 }
 

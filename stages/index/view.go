@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/async-rs/embargo/stages/retry"
 )
 
 // A View serves cargo, on a loopback address, the sparse index as this
@@ -44,6 +46,10 @@ type View struct {
 
 	holdMu sync.Mutex
 	holds  map[string][]*Hold // by index path
+	// holdClock times a hold's bound: this machine's clock, as is cargo's
+	// HTTP timeout that the bound stays below; a test gives its own
+	// (export_test.go) to see a held read wait and end without waiting.
+	holdClock retry.Clock
 }
 
 // A Hold keeps a View from answering for one crate's index file until the
@@ -137,7 +143,7 @@ func (v *View) holdsOn(rel string) []*Hold {
 // the copy to answer with.
 func (v *View) await(ctx context.Context, rel string, since time.Time, f indexFile) indexFile {
 	for _, h := range v.holdsOn(rel) {
-		timeout := time.NewTimer(time.Until(since.Add(h.within)))
+		timeout := v.holdClock.After(since.Add(h.within).Sub(v.holdClock.Now()))
 		for {
 			cur, ok, changed := v.c.lastSeenOrChange(rel)
 			if ok {
@@ -151,12 +157,11 @@ func (v *View) await(ctx context.Context, rel string, since time.Time, f indexFi
 			case <-changed:
 				continue
 			case <-h.released:
-			case <-timeout.C:
+			case <-timeout:
 			case <-ctx.Done():
 			}
 			break
 		}
-		timeout.Stop()
 	}
 	return f
 }
@@ -265,7 +270,11 @@ func (c *Client) readOnce(ctx context.Context, rel string) (int, error) {
 			close(done)
 			return status, err
 		}
+		joining := c.joining
 		c.seenMu.Unlock()
+		if joining != nil {
+			joining(rel)
+		}
 		select {
 		case <-under:
 			// Remembered now; or that read failed, and this one tries.
@@ -323,7 +332,10 @@ func (c *Client) Serve() (*View, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &View{c: c, ln: ln, url: "sparse+http://" + ln.Addr().String() + "/", token: "embargo-view-" + hex.EncodeToString(token)}
+	v := &View{c: c, ln: ln, url: "sparse+http://" + ln.Addr().String() + "/", token: "embargo-view-" + hex.EncodeToString(token), holdClock: c.holdClock}
+	if v.holdClock == nil {
+		v.holdClock = retry.Wall{}
+	}
 	v.srv = &http.Server{Handler: v, ReadHeaderTimeout: 10 * time.Second}
 	go v.srv.Serve(ln)
 	return v, nil
@@ -359,7 +371,7 @@ func (v *View) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "a view of the index is read-only", http.StatusMethodNotAllowed)
 		return
 	}
-	arrived := time.Now()
+	arrived := v.holdClock.Now()
 	rel := r.URL.Path
 	if len(rel) > 0 && rel[0] == '/' {
 		rel = rel[1:]

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/index"
 )
 
@@ -21,9 +22,24 @@ type registryFiles struct {
 	files map[string]string
 	asked map[string]int
 	// hold, when set for a path, keeps the next request for it waiting
-	// until the channel is closed, answering with the file as it was when
-	// the request arrived.
-	hold map[string]chan struct{}
+	// until release is closed, answering with the file as it was when the
+	// request arrived (see holdNext).
+	hold map[string]heldRequest
+}
+
+type heldRequest struct{ arrived, release chan struct{} }
+
+// holdNext holds the next request for rel: arrived is closed when it has
+// reached the registry, and release lets it be answered (at the latest
+// when the test ends, so that the registry can stop).
+func (f *registryFiles) holdNext(t *testing.T, rel string) (arrived <-chan struct{}, release func()) {
+	h := heldRequest{arrived: make(chan struct{}), release: make(chan struct{})}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hold[rel] = h
+	release = sync.OnceFunc(func() { close(h.release) })
+	t.Cleanup(release)
+	return h.arrived, release
 }
 
 func (f *registryFiles) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -31,11 +47,12 @@ func (f *registryFiles) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.asked[rel]++
 	body, ok := f.files[rel]
-	wait := f.hold[rel]
+	held, holding := f.hold[rel]
 	delete(f.hold, rel)
 	f.mu.Unlock()
-	if wait != nil {
-		<-wait
+	if holding {
+		close(held.arrived)
+		<-held.release
 	}
 	if !ok {
 		http.NotFound(w, r)
@@ -68,9 +85,27 @@ func newView(t *testing.T) (*registryFiles, *index.Client, string) {
 
 func newViewOf(t *testing.T) (*registryFiles, *index.Client, *index.View) {
 	t.Helper()
-	files := &registryFiles{files: map[string]string{"config.json": `{"dl":"https://dl.example","api":"https://api.example"}`}, asked: map[string]int{}, hold: map[string]chan struct{}{}}
+	return newViewOn(t, nil)
+}
+
+// newHeldView is a view whose holds' bounds are timed on a fake clock.
+func newHeldView(t *testing.T) (*registryFiles, *index.Client, *index.View, *pipeline.FakeClock) {
+	t.Helper()
+	clock := pipeline.NewFakeClock(time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC))
+	files, c, v := newViewOn(t, clock)
+	return files, c, v, clock
+}
+
+// newViewOn is a view of a registry the test changes as it goes; with a
+// clock, its holds' bounds are timed on it.
+func newViewOn(t *testing.T, clock *pipeline.FakeClock) (*registryFiles, *index.Client, *index.View) {
+	t.Helper()
+	files := &registryFiles{files: map[string]string{"config.json": `{"dl":"https://dl.example","api":"https://api.example"}`}, asked: map[string]int{}, hold: map[string]heldRequest{}}
 	srv, _ := server(t, files.ServeHTTP)
 	c := newClient(t, "sparse+"+srv.URL+"/", fast)
+	if clock != nil {
+		index.SetHoldClock(c, clock)
+	}
 	v, err := c.Serve()
 	if err != nil {
 		t.Fatal(err)
@@ -155,10 +190,7 @@ func TestViewNeverGoesBack(t *testing.T) {
 	files, c, view := newView(t)
 	ctx := context.Background()
 	files.set("ab/cd/abcd", entryLine("abcd", "1.0.0"))
-	release := make(chan struct{})
-	files.mu.Lock()
-	files.hold["ab/cd/abcd"] = release
-	files.mu.Unlock()
+	arrived, release := files.holdNext(t, "ab/cd/abcd")
 
 	var slow sync.WaitGroup
 	var slowFound atomic.Bool
@@ -168,14 +200,12 @@ func TestViewNeverGoesBack(t *testing.T) {
 		_, found, _ := c.Lookup(ctx, "abcd", "1.0.1")
 		slowFound.Store(found)
 	}()
-	for files.count("ab/cd/abcd") == 0 {
-		time.Sleep(time.Millisecond) // until the slow question has reached the registry
-	}
+	<-arrived // the slow question has reached the registry
 	files.set("ab/cd/abcd", entryLine("abcd", "1.0.0")+entryLine("abcd", "1.0.1"))
 	if _, found, err := c.Lookup(ctx, "abcd", "1.0.1"); err != nil || !found {
 		t.Fatalf("later lookup: %v %v", found, err)
 	}
-	close(release)
+	release()
 	slow.Wait()
 	if slowFound.Load() {
 		t.Fatal("test setup: the held request saw the new version")
@@ -278,25 +308,34 @@ func TestViewKeepsTheNewerFileWhateverTheOrder(t *testing.T) {
 func TestViewJoinsAReadUnderWay(t *testing.T) {
 	files, c, view := newView(t)
 	files.set("se/rd/serde", entryLine("serde", "1.0.0"))
-	release := make(chan struct{})
-	files.mu.Lock()
-	files.hold["se/rd/serde"] = release
-	files.mu.Unlock()
+	arrived, release := files.holdNext(t, "se/rd/serde")
+	joined := make(chan string, 1)
+	index.OnJoin(c, func(rel string) {
+		select {
+		case joined <- rel:
+		default:
+		}
+	})
 	prefetched := make(chan struct{})
 	go func() {
 		c.Prefetch(context.Background(), []string{"serde"}, 1)
 		close(prefetched)
 	}()
-	for files.count("se/rd/serde") == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	served := make(chan string)
+	<-arrived // the prefetch's read is under way
+	served := make(chan string, 1)
 	go func() {
 		_, body := viewGet(t, view, "se/rd/serde")
 		served <- body
 	}()
-	time.Sleep(20 * time.Millisecond) // the view's read is waiting now
-	close(release)
+	select {
+	case rel := <-joined:
+		if rel != "se/rd/serde" {
+			t.Fatalf("the view's read joined one of %s", rel)
+		}
+	case body := <-served:
+		t.Fatalf("the view answered %q while the read under way was held, without waiting for it (the registry was asked %d times)", body, files.count("se/rd/serde"))
+	}
+	release()
 	if body := <-served; body != entryLine("serde", "1.0.0") {
 		t.Errorf("view served %q", body)
 	}
@@ -396,7 +435,7 @@ func TestViewOfAnIndexReadWithATokenServesOnlyItsOwnToken(t *testing.T) {
 // embargo's own poll has seen the version with the sealed checksum, then
 // answers with it, so cargo resolves as if started after the poll.
 func TestViewHoldsAFileUntilTheVersionIsSeen(t *testing.T) {
-	files, c, v := newViewOf(t)
+	files, c, v, clock := newHeldView(t)
 	view := strings.TrimPrefix(v.URL(), "sparse+")
 	ctx := context.Background()
 	sealed := strings.Repeat("ab", 32)
@@ -408,21 +447,20 @@ func TestViewHoldsAFileUntilTheVersionIsSeen(t *testing.T) {
 	h := v.Hold("abcd", "1.0.1", sealed, time.Minute)
 	defer h.Release()
 
-	type answer struct {
-		status int
-		body   string
-	}
-	held := make(chan answer, 1)
+	held, answered := make(chan viewAnswer, 1), make(chan error, 1)
 	go func() {
 		status, body := viewGet(t, view, "ab/cd/abcd")
-		held <- answer{status, body}
+		held <- viewAnswer{status, body}
+		answered <- nil
 	}()
+	// The read waits, on its bound, instead of being answered.
+	if err := clock.AwaitWaiter(answered, 10*time.Second); err != nil {
+		t.Fatalf("the read of a held file: %v", err)
+	}
 	// Another crate's file is answered while the read above waits.
 	if status, body := viewGet(t, view, "3/x/xyz"); status != 200 || body != entryLine("xyz", "2.0.0") {
 		t.Fatalf("a file not held: view answered %d %q", status, body)
 	}
-	// Ample time for the held read to be answered, were it not held.
-	time.Sleep(200 * time.Millisecond)
 	if !h.Shown().IsZero() {
 		t.Fatal("the hold says the version was shown before the index listed it")
 	}
@@ -441,45 +479,74 @@ func TestViewHoldsAFileUntilTheVersionIsSeen(t *testing.T) {
 	}
 }
 
+type viewAnswer struct {
+	status int
+	body   string
+}
+
+// answer is the view's answer to a read made in the background.
+func answer(t *testing.T, got <-chan viewAnswer) viewAnswer {
+	t.Helper()
+	select {
+	case a := <-got:
+		return a
+	case <-time.After(10 * time.Second): // a hang guard, not a timing assertion
+		t.Fatal("the view did not answer")
+		return viewAnswer{}
+	}
+}
+
 // A hold is bounded: a version that never shows (here the index lists it
 // with another checksum than the sealed one) is not waited for beyond the
 // bound, and the reader gets the file as the copy has it; a released hold
 // answers at once.
 func TestViewHoldEndsAtItsBoundOrWhenReleased(t *testing.T) {
-	files, c, v := newViewOf(t)
+	files, c, v, clock := newHeldView(t)
 	view := strings.TrimPrefix(v.URL(), "sparse+")
 	ctx := context.Background()
 	other := strings.Repeat("cd", 32)
-	files.set("ab/cd/abcd", entryLine("abcd", "1.0.0")+entryLine("abcd", "1.0.1"))
+	copied := entryLine("abcd", "1.0.0") + entryLine("abcd", "1.0.1")
+	files.set("ab/cd/abcd", copied)
 	if _, _, err := c.Lookup(ctx, "abcd", "1.0.1"); err != nil {
 		t.Fatal(err)
 	}
 
+	read := func() (<-chan viewAnswer, <-chan error) {
+		got, answered := make(chan viewAnswer, 1), make(chan error, 1)
+		go func() {
+			status, body := viewGet(t, view, "ab/cd/abcd")
+			got <- viewAnswer{status, body}
+			answered <- nil
+		}()
+		return got, answered
+	}
 	bound := 300 * time.Millisecond
 	h := v.Hold("abcd", "1.0.1", other, bound)
-	began := time.Now()
-	status, body := viewGet(t, view, "ab/cd/abcd")
-	if waited := time.Since(began); waited < bound {
-		t.Errorf("a version listed with another checksum was served after %s, before the bound %s", waited, bound)
+	got, answered := read()
+	if err := clock.AwaitWaiter(answered, 10*time.Second); err != nil {
+		t.Fatalf("a version listed with another checksum: %v", err)
 	}
-	if status != 200 || body != entryLine("abcd", "1.0.0")+entryLine("abcd", "1.0.1") {
-		t.Errorf("after the bound the view answered %d %q, want the copy as it is", status, body)
+	clock.Advance(bound - time.Millisecond)
+	if clock.Waiters() == 0 {
+		t.Fatalf("the held read stopped waiting before the bound %s", bound)
+	}
+	clock.Advance(time.Millisecond)
+	if a := answer(t, got); a.status != 200 || a.body != copied {
+		t.Errorf("after the bound the view answered %d %q, want the copy as it is", a.status, a.body)
 	}
 	if !h.Shown().IsZero() {
 		t.Error("the hold says a version it never saw with its checksum was shown")
 	}
 
 	h2 := v.Hold("abcd", "1.0.2", other, time.Minute)
-	got := make(chan string, 1)
-	go func() {
-		_, body := viewGet(t, view, "ab/cd/abcd")
-		got <- body
-	}()
-	time.Sleep(100 * time.Millisecond)
+	got, answered = read()
+	if err := clock.AwaitWaiter(answered, 10*time.Second); err != nil {
+		t.Fatalf("a version not listed: %v", err)
+	}
 	h.Release()
 	h2.Release()
-	if body := <-got; !strings.Contains(body, `"vers":"1.0.1"`) {
-		t.Errorf("after the release the view answered %q", body)
+	if a := answer(t, got); !strings.Contains(a.body, `"vers":"1.0.1"`) {
+		t.Errorf("after the release the view answered %q", a.body)
 	}
 	// Released, the file is served at once again.
 	if status, _ := viewGet(t, view, "ab/cd/abcd"); status != 200 {

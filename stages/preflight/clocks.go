@@ -7,13 +7,6 @@ import (
 	"github.com/async-rs/embargo/stages/release"
 )
 
-// The clocks of the public targets. T0 is the world's T0: the gate opens
-// when it has passed on this machine's clock and on the clock of every
-// target the release writes to, as their Date headers show it. Stage
-// measures them (in the background, while it packages), the gate again in
-// the last seconds before T0, and a run that writes without either before
-// its first write.
-
 // startClocks begins preflight's measurement in the background, while the
 // rest of preflight runs; recordClocks waits for it.
 func startClocks(ctx context.Context, r *release.Run) (wait func() ([]pipeline.Offset, bool)) {
@@ -24,7 +17,11 @@ func startClocks(ctx context.Context, r *release.Run) (wait func() ([]pipeline.O
 	)
 	go func() {
 		defer close(done)
-		offs, ok = r.Gate.Measure(ctx, release.MeasurePreflight)
+		why := release.MeasurePreflight
+		if r.Mode.Check() {
+			why = release.MeasureCheck
+		}
+		offs, ok = r.Gate.Measure(ctx, why)
 	}()
 	return func() ([]pipeline.Offset, bool) {
 		<-done

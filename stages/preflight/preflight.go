@@ -128,11 +128,11 @@ func (c *checking) judgeLateStart() {
 	case l.Proceeds():
 		r.Infof("%s", l.Says(r.Gate.T0, ago))
 	case r.Mode.Late:
-		r.Warnf("T0 %s passed %s ago, and nothing shows this release was prepared before it or has begun; --late, the embargo is over: a run releases it at once", t0, ago)
+		r.Warnf("T0 %s passed %s ago, and nothing shows this release was prepared before it or has begun; --late, the embargo is over: a run releases it at once", t0, pipeline.HumanDuration(ago))
 	case r.Mode.Command == release.Checking: // a seal claims nothing about when a run may go
 		c.add("embargo.at", fmt.Sprintf("check embargo.at in %s; if the embargo is really over, release with `embargo run --late` (`embargo check --late` checks the rest as that run would)", r.Config.Path),
 			"T0 %s passed %s ago, and nothing shows this release was prepared before it (no preflight finished, no seal made before T0) or has begun (none of it is public): "+
-				"`embargo run` refuses to release it, since a wrong date in embargo.at would make the embargoed fix public at once", t0, ago)
+				"`embargo run` refuses to release it, since a wrong date in embargo.at would make the embargoed fix public at once", t0, pipeline.HumanDuration(ago))
 	}
 }
 

@@ -124,7 +124,8 @@ func TestTrustedPublishingWithOneIDTokenSaysANewJobIsNeededOnceItsTokenRanOut(t 
 
 func TestUploadsTakeTurnsOnlyOnceLimitedAndThenEarliestLineFirst(t *testing.T) {
 	t.Parallel()
-	u := &uploadTurns{}
+	clock := pipeline.NewFakeClock(releasetest.T0)
+	u := &uploadTurns{clock: clock}
 	ctx := context.Background()
 	// Unlimited, every upload goes at once.
 	for _, tn := range []turn{{1, 0}, {0, 0}} {
@@ -134,31 +135,28 @@ func TestUploadsTakeTurnsOnlyOnceLimitedAndThenEarliestLineFirst(t *testing.T) {
 		}
 		defer release()
 	}
-	u.limit(time.Now().Add(-time.Second))
-	hold, err := u.acquire(ctx, turn{9, 9})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan turn, 3)
+	// Limited until a second from now, three uploads wait for that
+	// instant, then go one at a time, the earliest line's first.
+	u.limit(clock.Now().Add(time.Second))
+	got, failed := make(chan turn, 3), make(chan error, 3)
 	for _, tn := range []turn{{1, 0}, {0, 1}, {0, 0}} {
 		go func() {
 			release, err := u.acquire(ctx, tn)
-			if err == nil {
-				got <- tn
-				release()
+			if err != nil {
+				failed <- err
+				return
 			}
+			got <- tn
+			release()
 		}()
 	}
-	for {
-		u.mu.Lock()
-		n := len(u.waiting)
-		u.mu.Unlock()
-		if n == 3 {
-			break
-		}
-		time.Sleep(time.Millisecond)
+	if err := clock.AwaitWaiters(3, failed, 10*time.Second); err != nil {
+		t.Fatalf("the uploads did not all wait for the limit's end: %v", err)
 	}
-	hold()
+	if len(got) != 0 {
+		t.Fatalf("an upload took its turn before the limit's end: %v", <-got)
+	}
+	clock.Advance(time.Second)
 	var order []turn
 	for range 3 {
 		order = append(order, <-got)

@@ -220,7 +220,7 @@ func publishCrate(ctx context.Context, r *release.Run, idx release.RegistryIndex
 			if err != nil {
 				return fmt.Errorf("%s: %w", nv, err)
 			}
-			r.Warnf("%s: registry answered %d; retrying in %s (attempt %d)", nv, pe.Status, wait.Round(time.Second), attempt+1)
+			r.Warnf("%s: registry answered %d; retrying in %s (attempt %d)", nv, pe.Status, pipeline.HumanDuration(wait.Round(time.Second)), attempt+1)
 			if pe.Status == http.StatusTooManyRequests {
 				// crates.io limits an account's publishes once its
 				// token has authenticated: the token is taken.

@@ -261,7 +261,7 @@ func (p *pushing) push(ctx context.Context, res *RefsPushed) error {
 				res.Pushed, res.PushedAt = p.ready.Refs(), start.UTC()
 				res.Text = fmt.Sprintf("pushed %d refs in one atomic push at %s", len(res.Pushed), start.UTC().Format("15:04:05.000"))
 				if p.waited >= time.Millisecond {
-					res.Text += fmt.Sprintf(", once the registry had taken the first upload (%s after the gate opened)", p.waited.Round(time.Millisecond))
+					res.Text += fmt.Sprintf(", once the registry had taken the first upload (%s after the gate opened)", pipeline.HumanDuration(p.waited.Round(time.Millisecond)))
 				}
 				pipeline.Checkpoint("push.after")
 				return nil

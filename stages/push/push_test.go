@@ -1,10 +1,12 @@
 package push
 
 import (
+	"encoding/json"
 	"errors"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,23 +48,55 @@ func fakePush(t *testing.T, now time.Time) (*release.Run, *pipeline.FakeClock, *
 	return r, clock, git, held
 }
 
+// stepsDone follows a run's steps as its output reports them done, after
+// the journal has recorded them: a test waits for a step on that event.
+type stepsDone struct {
+	mu      sync.Mutex
+	done    map[string]bool // "stage step"
+	changed chan struct{}   // closed, and replaced, when a step is done
+}
+
+// watchSteps makes r report its events to a stepsDone; call it before
+// the run starts.
+func watchSteps(r *release.Run) *stepsDone {
+	w := &stepsDone{done: map[string]bool{}, changed: make(chan struct{})}
+	r.Out = pipeline.NewReporter(w, true, r.Gate.Clock, r.Secrets.Scrub)
+	return w
+}
+
+// Write takes one event, a JSON line.
+func (w *stepsDone) Write(b []byte) (int, error) {
+	var ev pipeline.Event
+	if json.Unmarshal(b, &ev) == nil && ev.Kind == pipeline.EventDone && ev.Step != "" {
+		w.mu.Lock()
+		w.done[ev.Stage+" "+ev.Step] = true
+		close(w.changed)
+		w.changed = make(chan struct{})
+		w.mu.Unlock()
+	}
+	return len(b), nil
+}
+
 // awaitStep returns the summary of a stage's step once it is done.
-func awaitStep(t *testing.T, r *release.Run, k pipeline.Key[pipeline.Said], ended <-chan error) pipeline.Said {
+func awaitStep(t *testing.T, r *release.Run, steps *stepsDone, k pipeline.Key[pipeline.Said], ended <-chan error) pipeline.Said {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second) // a guard against a hang, not a timing check
+	guard := time.NewTimer(10 * time.Second) // a guard against a hang, not a timing check
+	defer guard.Stop()
 	for {
-		if res, ok := pipeline.Load(r.Journal, k); ok {
+		steps.mu.Lock()
+		done, changed := steps.done[k.Stage+" "+k.Step], steps.changed
+		steps.mu.Unlock()
+		if done {
+			res, _ := pipeline.Load(r.Journal, k)
 			return res
 		}
 		select {
 		case err := <-ended:
 			t.Fatalf("the run ended (%v) before %s %s was done", err, k.Stage, k.Step)
-		default:
-		}
-		if time.Now().After(deadline) {
+		case <-changed:
+		case <-guard.C:
 			t.Fatalf("%s %s not done", k.Stage, k.Step)
 		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -88,6 +122,7 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 	t.Parallel()
 	r, clock, git, held := fakePush(t, releasetest.T0.Add(-time.Hour))
 	before := git.PublicRefs()
+	steps := watchSteps(r)
 	ended := make(chan error, 1)
 	go func() {
 		ended <- releasetest.Execute(t, r, pipeline.Selection{}, releasetest.Checked(git), gate.Stage{}, Stage{Vault: git.Opener()})
@@ -119,7 +154,7 @@ func TestRunPushesEveryLineInOneAtomicPushAtT0(t *testing.T) {
 	// A second before T0 the remote has been read once more; the push
 	// waits for the gate.
 	clock.Set(releasetest.T0.Add(-time.Second))
-	recheck := awaitStep(t, r, recheckedKey, ended)
+	recheck := awaitStep(t, r, steps, recheckedKey, ended)
 	if recheck != "the remote is as it was when the push was prepared" {
 		t.Errorf("the recheck before T0 says %q", recheck)
 	}

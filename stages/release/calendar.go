@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/config"
+	"github.com/async-rs/embargo/pipeline"
 )
 
 // The disclosure calendar's bounds: the Rust security policy notifies
@@ -33,7 +34,7 @@ func Calendar(cfg *config.Config) []CalendarEntry {
 	}
 	return append(out,
 		CalendarEntry{"T0", cfg.T0(), "the embargo ends: push and publish"},
-		CalendarEntry{"deadline", cfg.Deadline(), "the advisory live (T0 + " + shortDur(cfg.Window) + ")"})
+		CalendarEntry{"deadline", cfg.Deadline(), "the advisory live (T0 + " + pipeline.HumanDuration(cfg.Window) + ")"})
 }
 
 // CalendarWarnings are the calendar's departures from the policy and the
@@ -46,13 +47,13 @@ func CalendarWarnings(cfg *config.Config) []string {
 		case lead <= 0:
 			out = append(out, fmt.Sprintf("embargo.distros %s is not before T0: linux-distros must hear of the fix at least 72 hours before it is public", d.UTC().Format(time.RFC3339)))
 		case lead < DistrosMinLead:
-			out = append(out, fmt.Sprintf("linux-distros is notified %s before T0, under the 72 hours the Rust security policy gives distributions to prepare (embargo.distros)", shortDur(lead)))
+			out = append(out, fmt.Sprintf("linux-distros is notified %s before T0, under the 72 hours the Rust security policy gives distributions to prepare (embargo.distros)", pipeline.HumanDuration(lead.Round(time.Minute))))
 		case lead > DistrosMaxLead:
-			out = append(out, fmt.Sprintf("linux-distros is notified %s before T0, more than the 14 days the list holds an embargo: it may publish before T0 (embargo.distros)", shortDur(lead)))
+			out = append(out, fmt.Sprintf("linux-distros is notified %s before T0, more than the 14 days the list holds an embargo: it may publish before T0 (embargo.distros)", pipeline.HumanDuration(lead.Round(time.Minute))))
 		}
 	}
 	if cfg.Window > PolicyWindow {
-		out = append(out, fmt.Sprintf("the disclosure window is %s, more than the 6 hours the policy gives for the advisory to be live (embargo.window)", shortDur(cfg.Window)))
+		out = append(out, fmt.Sprintf("the disclosure window is %s, more than the 6 hours the policy gives for the advisory to be live (embargo.window)", pipeline.HumanDuration(cfg.Window)))
 	}
 	return out
 }
@@ -60,26 +61,7 @@ func CalendarWarnings(cfg *config.Config) []string {
 // signed writes a lead as "- 3d2h" (before T0) or "+ 1h" (after).
 func signed(lead time.Duration) string {
 	if lead < 0 {
-		return "+ " + shortDur(-lead)
+		return "+ " + pipeline.HumanDuration(-lead.Round(time.Minute))
 	}
-	return "- " + shortDur(lead)
-}
-
-// shortDur writes a duration in days, hours and minutes, leaving out the
-// zero units: 3d, 72h is 3d, 90m is 1h30m.
-func shortDur(d time.Duration) string {
-	d = d.Round(time.Minute)
-	days, d := d/(24*time.Hour), d%(24*time.Hour)
-	hours, mins := d/time.Hour, (d%time.Hour)/time.Minute
-	s := ""
-	if days > 0 {
-		s += fmt.Sprintf("%dd", days)
-	}
-	if hours > 0 {
-		s += fmt.Sprintf("%dh", hours)
-	}
-	if mins > 0 || s == "" {
-		s += fmt.Sprintf("%dm", mins)
-	}
-	return s
+	return "- " + pipeline.HumanDuration(lead.Round(time.Minute))
 }

@@ -16,18 +16,34 @@ import (
 	"github.com/async-rs/embargo/stages/oci"
 )
 
+// The clocks of the public targets. T0 is the world's T0: the gate opens
+// when it has passed on this machine's clock and on the clock of every
+// target the release writes to, as their Date headers show it. Preflight
+// measures them (in the background, while it packages), the gate again in
+// the last seconds before T0, and a run that writes without either before
+// its first write.
+
+// Why preflight measures: in a run (or rehearsal), or in a check.
+const (
+	MeasurePreflight = Preflight
+	MeasureCheck     = "check"
+)
+
 // clockPlan is how a measurement is made: rounds after the first burst,
 // and the time it may take (a round waits for the next tick-over of the
 // target's clock, so up to a second). The gate's is the finest: it is the
 // one T0 is decided by.
-// MeasurePreflight is why preflight measures the clocks.
-const MeasurePreflight = Preflight
-
 func clockPlan(why string) (rounds int, budget time.Duration) {
 	switch why {
 	case MeasurePreflight:
-		// A round is enough here: the gate measures again before T0.
+		// A round is enough here (a tenth of a second): the gate measures
+		// again before T0.
 		return 1, 5 * time.Second
+	case MeasureCheck:
+		// check shows the offsets for the operator to judge days before
+		// T0: as finely as the gate, to about a round trip. It measures in
+		// the background while preflight packages.
+		return 4, 5 * time.Second
 	case pipeline.MeasureFirstWrite:
 		return 2, 5 * time.Second
 	case pipeline.MeasureGate:
@@ -83,10 +99,11 @@ func (w *worldClocks) measure(ctx context.Context, r *Run, why string, report fu
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	plan := clock.Plan{Rounds: rounds}
-	if why != pipeline.MeasureGate && r.Gate != nil {
+	if why != pipeline.MeasureGate && why != MeasureCheck && r.Gate != nil {
 		// Once T0 has passed, the gate needs only the proof that it has
 		// passed on the target's clock too: the first burst gives it
-		// but for a clock within a second of T0.
+		// but for a clock within a second of T0. (check shows the
+		// offset itself, to be judged by the operator.)
 		plan.Enough = func(res clock.Result) bool { return !r.Now().Add(res.Low).Before(r.Gate.T0) }
 	}
 	var progress func([]clock.Result)
@@ -219,7 +236,7 @@ func JudgeClocks(offs []pipeline.Offset, window time.Duration) (warnings []strin
 		switch {
 		case est.Abs() > window:
 			findings = append(findings, pipeline.Finding{Subject: "clock of " + o.Name(),
-				Msg: what + ", more than the disclosure window (" + window.String() + "): T0 and the deadline cannot both hold on it",
+				Msg: what + ", more than the disclosure window (" + pipeline.HumanDuration(window) + "): T0 and the deadline cannot both hold on it",
 				Fix: timeSyncFix})
 		case est.Abs() > clockWarn:
 			warnings = append(warnings, fmt.Sprintf("%s: %s: %s; fix: %s", o.Name(), what, effect, timeSyncFix))

@@ -26,7 +26,7 @@ type LateStartError struct {
 func (e *LateStartError) Error() string {
 	return fmt.Sprintf("T0 %s is %s ago, and no run prepared this release before it (no preflight finished, no seal made before T0) and none of it is public yet: "+
 		"a wrong date in embargo.at would make the embargoed fix public now. Nothing was made public. Check embargo.at in %s; if the embargo is really over, confirm with `embargo run --late`",
-		e.T0.UTC().Format(time.RFC3339), e.Ago.Round(time.Second), e.Config)
+		e.T0.UTC().Format(time.RFC3339), pipeline.HumanDuration(e.Ago.Round(time.Second)), e.Config)
 }
 
 // CheckLateStart returns a *LateStartError for a run after T0 that must not
@@ -75,7 +75,7 @@ func (l LateStart) Says(t0 time.Time, ago time.Duration) string {
 	case l.Begun != "":
 		return fmt.Sprintf("the release has begun: %s; a run resumes it, doing only what is missing", l.Begun)
 	case l.Prepared != "":
-		return fmt.Sprintf("T0 passed %s ago; this release was prepared before it (%s): a run releases it at once", ago.Round(time.Second), l.Prepared)
+		return fmt.Sprintf("T0 passed %s ago; this release was prepared before it (%s): a run releases it at once", pipeline.HumanDuration(ago.Round(time.Second)), l.Prepared)
 	}
 	return ""
 }
@@ -83,9 +83,9 @@ func (l LateStart) Says(t0 time.Time, ago time.Duration) string {
 // signedAfter writes d as "+1m2s" or, before T0, "-3s".
 func signedAfter(d time.Duration) string {
 	if d < 0 {
-		return "-" + (-d).Round(time.Millisecond).String()
+		return pipeline.HumanDuration(d.Round(time.Millisecond))
 	}
-	return "+" + d.Round(time.Millisecond).String()
+	return "+" + pipeline.HumanDuration(d.Round(time.Millisecond))
 }
 
 // preparedBeforeT0 says what shows this release was prepared while T0 was

@@ -178,12 +178,8 @@ func TestDoWaitsForTheGatesClockAndEndsWithTheContext(t *testing.T) {
 // blocked returns once something waits on clock.
 func blocked(t *testing.T, clock *pipeline.FakeClock) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second) // a hang guard, not a timing assertion
-	for clock.Waiters() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("nothing waits on the clock")
-		}
-		time.Sleep(time.Millisecond)
+	if err := clock.AwaitWaiter(nil, 5*time.Second); err != nil {
+		t.Fatal(err)
 	}
 }
 

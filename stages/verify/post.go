@@ -125,7 +125,7 @@ func verifyPost(ctx context.Context, r *release.Run, blog *blogTip, m *templates
 	}
 	at := r.Now()
 	res.LiveAt = at.UTC()
-	res.Text = fmt.Sprintf("live at %s, %s after T0", u, at.Sub(r.Gate.T0).Round(time.Second))
+	res.Text = fmt.Sprintf("live at %s, %s after T0", u, pipeline.HumanDuration(at.Sub(r.Gate.T0).Round(time.Second)))
 	return nil
 }
 

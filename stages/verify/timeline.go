@@ -24,9 +24,9 @@ func timeline(r *release.Run, res *Timeline) error {
 	rel := func(t time.Time) string {
 		d := t.Sub(t0).Round(time.Second)
 		if d < 0 {
-			return "T0 - " + (-d).String()
+			return "T0 - " + pipeline.HumanDuration(-d)
 		}
-		return "T0 + " + d.String()
+		return "T0 + " + pipeline.HumanDuration(d)
 	}
 	r.Infof("timeline:")
 	r.Infof("  %-10s %s", "T0", stamp(t0))
@@ -58,22 +58,22 @@ func timeline(r *release.Run, res *Timeline) error {
 		}
 	}
 	r.Infof("  %-10s %s  (%s)", r.Stage(), stamp(now), rel(now))
-	r.Infof("  %-10s %s  (T0 + %s)", "deadline", stamp(deadline), r.Gate.Window)
+	r.Infof("  %-10s %s  (T0 + %s)", "deadline", stamp(deadline), pipeline.HumanDuration(r.Gate.Window))
 	margin := deadline.Sub(now).Round(time.Second)
 	res.Verified, res.Deadline, res.Margin = now.UTC(), deadline.UTC(), margin
 	if r.Interrupted() {
-		r.Warnf("INTERRUPTED at %s: not everything was verified; %s left before the deadline", rel(now), margin)
-		res.Text = fmt.Sprintf("interrupted %s after T0, before everything was verified", now.Sub(t0).Round(time.Second))
-		return fmt.Errorf("verify was interrupted %s after T0, before everything was verified: nothing is proven live", now.Sub(t0).Round(time.Second))
+		r.Warnf("INTERRUPTED at %s: not everything was verified; %s left before the deadline", rel(now), pipeline.HumanDuration(margin))
+		res.Text = fmt.Sprintf("interrupted %s after T0, before everything was verified", pipeline.HumanDuration(now.Sub(t0).Round(time.Second)))
+		return fmt.Errorf("verify was interrupted %s after T0, before everything was verified: nothing is proven live", pipeline.HumanDuration(now.Sub(t0).Round(time.Second)))
 	}
 	if margin >= 0 {
 		res.WithinWindow = true
-		r.Infof("  %-10s %s to spare", "margin", margin)
-		res.Text = fmt.Sprintf("checked %s after T0, %s before the deadline", now.Sub(t0).Round(time.Second), margin)
+		r.Infof("  %-10s %s to spare", "margin", pipeline.HumanDuration(margin))
+		res.Text = fmt.Sprintf("checked %s after T0, %s before the deadline", pipeline.HumanDuration(now.Sub(t0).Round(time.Second)), pipeline.HumanDuration(margin))
 		return nil
 	}
-	r.Warnf("WINDOW MISSED: checked %s after the deadline %s", -margin, stamp(deadline))
-	res.Text = fmt.Sprintf("checked %s after T0: %s past the deadline", now.Sub(t0).Round(time.Second), -margin)
+	r.Warnf("WINDOW MISSED: checked %s after the deadline %s", pipeline.HumanDuration(-margin), stamp(deadline))
+	res.Text = fmt.Sprintf("checked %s after T0: %s past the deadline", pipeline.HumanDuration(now.Sub(t0).Round(time.Second)), pipeline.HumanDuration(-margin))
 	return nil
 }
 

@@ -55,7 +55,7 @@ func (Stage) Plan(cfg *config.Config) []string {
 	if cfg.GHSA != nil {
 		out = append(out, "the GitHub advisory "+cfg.GHSA.ID+" published with every line's ranges")
 	}
-	return append(out, fmt.Sprintf("all by %s (T0 + %s)", cfg.Deadline().Format(time.RFC3339), cfg.Window))
+	return append(out, fmt.Sprintf("all by %s (T0 + %s)", cfg.Deadline().Format(time.RFC3339), pipeline.HumanDuration(cfg.Window)))
 }
 
 // Polling of the post's URL: the blog's own deploy takes from seconds to
@@ -76,7 +76,7 @@ func (s Stage) Run(ctx context.Context, r *release.Run) error {
 	now := r.Now()
 	if early, _ := r.Gate.OpenedEarly(); now.Before(r.Gate.T0) && !early {
 		return fmt.Errorf("verify checks what T0 made public, and T0 (%s) is %s away: run it at or after T0",
-			r.Gate.T0.UTC().Format(time.RFC3339), r.Gate.T0.Sub(now).Round(time.Second))
+			r.Gate.T0.UTC().Format(time.RFC3339), pipeline.HumanDuration(r.Gate.T0.Sub(now).Round(time.Second)))
 	}
 	// Every check runs even when one fails, so one run names every
 	// problem. A failure before the post's check is also said at once:
