@@ -1,5 +1,7 @@
-// Package stages holds the release, one stage a file. All is the whole
-// pipeline, in order; adding a stage is adding a file and a line here.
+// Package stages lists the release: All is the whole pipeline, in order.
+// Each stage is a package of its own under stages/, around the release
+// core (stages/release); adding a stage is adding a package and a line
+// here.
 package stages
 
 import (
