@@ -11,17 +11,17 @@ import (
 	"github.com/async-rs/embargo/templates"
 )
 
-// OverrideDir is the folder, beside the config, whose templates replace the
+// overrideDir is the folder, beside the config, whose templates replace the
 // embedded ones of the same name.
-const OverrideDir = "embargo-templates"
+const overrideDir = "embargo-templates"
 
 // AdvisoryModel builds the advisory model of a config.
 func AdvisoryModel(cfg *config.Config) (*templates.Model, error) {
-	return templates.NewModel(AdvisoryInput(cfg))
+	return templates.NewModel(advisoryInput(cfg))
 }
 
-// BlogStyle is the generator whose front matter the post carries.
-func BlogStyle(cfg *config.Config) string {
+// blogStyle is the generator whose front matter the post carries.
+func blogStyle(cfg *config.Config) string {
 	if cfg.Blog != nil {
 		return cfg.Blog.Style
 	}
@@ -32,11 +32,11 @@ func BlogStyle(cfg *config.Config) string {
 // the blog's conventions conv; versions are the package's versions on the
 // registry (for the no-fix paragraph), or nil.
 func RenderAdvisory(cfg *config.Config, m *templates.Model, conv templates.Conventions, versions []string) (*templates.Outputs, error) {
-	override := cfg.Resolve(OverrideDir)
+	override := cfg.Resolve(overrideDir)
 	if fi, err := os.Stat(override); err != nil || !fi.IsDir() {
 		override = ""
 	}
-	return templates.Render(m, BlogStyle(cfg), conv, override, versions)
+	return templates.Render(m, blogStyle(cfg), conv, override, versions)
 }
 
 // PackageVersions lists every version of the advisory's package pkg on
@@ -71,7 +71,7 @@ func AdvisoryOutputs(ctx context.Context, r *Run, openIndex IndexOpener, openBlo
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the versions of %s: %w", r.Config.Advisory.Package, err)
 	}
-	conv, err := ConventionsToPublish(ctx, r, m, openBlog)
+	conv, err := conventionsToPublish(ctx, r, m, openBlog)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -79,10 +79,10 @@ func AdvisoryOutputs(ctx context.Context, r *Run, openIndex IndexOpener, openBlo
 	return m, out, err
 }
 
-// AdvisoryInput is the advisory of a config as the templates take it: the
+// advisoryInput is the advisory of a config as the templates take it: the
 // release's keys, with each line's fix version read from its tag here, so
 // that the templates need to know nothing of the config.
-func AdvisoryInput(cfg *config.Config) templates.Input {
+func advisoryInput(cfg *config.Config) templates.Input {
 	a := cfg.Advisory
 	in := templates.Input{
 		ID:            cfg.Embargo.ID,

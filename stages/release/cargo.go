@@ -21,7 +21,7 @@ import (
 func CargoFor(r *Run, line string) *cargo.Cargo {
 	reg := r.Targets.Registry
 	return &cargo.Cargo{
-		Home:     filepath.Join(r.StateDir, "cargo", SafeName(line)),
+		Home:     filepath.Join(r.StateDir, "cargo", safeName(line)),
 		Registry: cargo.Registry{Name: reg.Name, Index: reg.CargoIndex, Token: reg.Token},
 		Proxy:    reg.Proxy, ProxyCA: reg.ProxyCA,
 		Verbose: r.Out != nil && r.Out.Verbose,
@@ -39,8 +39,8 @@ func Clock(g *pipeline.Gate) retry.Clock {
 	return g.Clock
 }
 
-// SafeName is a line's name as a file name.
-func SafeName(s string) string {
+// safeName is a line's name as a file name.
+func safeName(s string) string {
 	return strings.Map(func(c rune) rune {
 		if c == '/' || c == '\\' || c == ' ' || c == ':' {
 			return '_'

@@ -78,12 +78,12 @@ func SealedConventions(r *Run) *templates.Conventions {
 	return &pc.Conventions
 }
 
-// ConventionsToPublish are the conventions the advisory and verify stages
+// conventionsToPublish are the conventions the advisory and verify stages
 // render the post with: the record, or, in a state directory without one
 // (a fresh machine's `run --only advisory`), the conventions of the blog
 // as it is, read from its branch: the post a run before it published was
 // rendered from the same posts.
-func ConventionsToPublish(ctx context.Context, r *Run, m *templates.Model, openBlog BlogOpener) (templates.Conventions, error) {
+func conventionsToPublish(ctx context.Context, r *Run, m *templates.Model, openBlog BlogOpener) (templates.Conventions, error) {
 	if r.Config.Blog == nil {
 		return templates.Conventions{}, nil
 	}

@@ -11,6 +11,9 @@ var (
 	HostRoot      = hostRoot
 	BegunPublicly = begunPublicly
 	FromBundle    = fromBundle
+	AdvisoryInput = advisoryInput
+	ReadSealed    = readSealed
+	SourcePath    = sourcePath
 )
 
 // ClockTargets are the targets a measurement of r's clocks asks.

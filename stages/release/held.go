@@ -14,7 +14,8 @@ import (
 	"github.com/async-rs/embargo/stages/vault"
 )
 
-func SourcePath(cfg *config.Config) string { return cfg.Resolve(cfg.Source.Repo) }
+// sourcePath is the source repository of cfg, resolved beside the config.
+func sourcePath(cfg *config.Config) string { return cfg.Resolve(cfg.Source.Repo) }
 
 // Tagger is the handler, at T0: tags made by any run on any machine are the
 // same object.
@@ -80,7 +81,7 @@ func ReadHeldTips(ctx context.Context, r *Run, v HeldBranches, done string) (map
 	}); err != nil {
 		return nil, err
 	}
-	return held, CheckSealBeforeWrites(r, held, done)
+	return held, checkSealBeforeWrites(r, held, done)
 }
 
 // FetchHeld copies the held branches and any release tags already made from
@@ -88,13 +89,13 @@ func ReadHeldTips(ctx context.Context, r *Run, v HeldBranches, done string) (map
 // absent.
 func FetchHeld(ctx context.Context, r *Run, v HeldBranches) (branches, tags []string, missing []int, err error) {
 	if fromBundle(r.StateDir) {
-		return HeldFromVault(r, v) // restored from a sealed bundle: no source clone here
+		return heldFromVault(r, v) // restored from a sealed bundle: no source clone here
 	}
 	var names []plumbing.ReferenceName
 	for _, rel := range r.Config.Releases {
 		names = append(names, plumbing.NewBranchReferenceName(rel.Branch), plumbing.NewTagReferenceName(rel.Tag))
 	}
-	found, err := v.SourceRefs(SourcePath(r.Config), names)
+	found, err := v.SourceRefs(sourcePath(r.Config), names)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -108,13 +109,13 @@ func FetchHeld(ctx context.Context, r *Run, v HeldBranches) (branches, tags []st
 			tags = append(tags, rel.Tag)
 		}
 	}
-	_, err = v.FetchHeld(ctx, SourcePath(r.Config), branches, tags)
+	_, err = v.FetchHeld(ctx, sourcePath(r.Config), branches, tags)
 	return branches, tags, missing, err
 }
 
-// HeldFromVault is FetchHeld for a state directory restored from a bundle:
+// heldFromVault is FetchHeld for a state directory restored from a bundle:
 // the held branches and source tags are already in the vault.
-func HeldFromVault(r *Run, v HeldBranches) (branches, tags []string, missing []int, err error) {
+func heldFromVault(r *Run, v HeldBranches) (branches, tags []string, missing []int, err error) {
 	for i, rel := range r.Config.Releases {
 		if _, ok := v.Held(rel.Branch); ok {
 			branches = append(branches, rel.Branch)

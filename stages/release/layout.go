@@ -22,7 +22,7 @@ func VaultPath(stateDir string) string { return filepath.Join(stateDir, "vault.g
 // WorktreeDir is the checkout a line's crates are packaged in: cargo
 // leaves the .crate files under it (cargo.PackagedFile).
 func WorktreeDir(stateDir, line string) string {
-	return filepath.Join(stateDir, "work", SafeName(line))
+	return filepath.Join(stateDir, "work", safeName(line))
 }
 
 // SealPath is the seal manifest of a state directory.

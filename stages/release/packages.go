@@ -54,7 +54,7 @@ func PreparedAsSealed(ctx context.Context, r *Run, v HeldWorktrees, rel config.R
 	if err := v.Worktree(ctx, dir, rel.Branch, held, lock.Files()); err != nil {
 		return false, err
 	}
-	return PackagedAsSealed(dir, s), nil
+	return packagedAsSealed(dir, s), nil
 }
 
 // ReproducesSealed checks packages made again against the seal s, naming
@@ -70,9 +70,9 @@ func ReproducesSealed(r *Run, rel config.Release, pkgs []cargo.Package, s Packag
 	return nil
 }
 
-// ReadSealed is preflight's package record of a line, when it holds a
+// readSealed is preflight's package record of a line, when it holds a
 // checksum for every crate: what a seal is made of and checked against.
-func ReadSealed(r *Run, rel config.Release) (Packaged, bool) {
+func readSealed(r *Run, rel config.Release) (Packaged, bool) {
 	p, ok := PackagedLine(r.Journal, rel.Line)
 	if !ok || !p.Complete() {
 		return Packaged{}, false
@@ -85,7 +85,7 @@ func ReadSealed(r *Run, rel config.Release) (Packaged, bool) {
 // what was frozen; a preflight that found the packages differ from it
 // still records what it packaged.
 func ReleaseSealed(r *Run, rel config.Release) (Packaged, bool, error) {
-	s, ok := ReadSealed(r, rel)
+	s, ok := readSealed(r, rel)
 	m, sealedOK, err := ReadSeal(r.StateDir)
 	if err != nil {
 		return Packaged{}, false, fmt.Errorf("%w: move it aside and seal again with `embargo seal`", err)
@@ -139,9 +139,9 @@ func CheckRegistry(ctx context.Context, idx RegistryIndex, pkgs []cargo.Package)
 	return released, problems, nil
 }
 
-// PackagedAsSealed reports whether every sealed .crate is in the worktree
+// packagedAsSealed reports whether every sealed .crate is in the worktree
 // with its sealed checksum.
-func PackagedAsSealed(dir string, s Packaged) bool {
+func packagedAsSealed(dir string, s Packaged) bool {
 	for _, nv := range s.Order {
 		name, version := SplitNV(nv)
 		sum, err := cargo.FileSha256(cargo.PackagedFile(dir, name, version))

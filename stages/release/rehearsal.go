@@ -136,7 +136,7 @@ func (lr *lockResolver) resolve(ctx context.Context, rel config.Release, held pl
 	if _, err := lr.vault.FetchHeld(ctx, lr.source, []string{rel.Branch}, nil); err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(lr.work, "work", SafeName(rel.Line))
+	dir := filepath.Join(lr.work, "work", safeName(rel.Line))
 	if err := lr.vault.Worktree(ctx, dir, rel.Branch, held, nil); err != nil {
 		return nil, err
 	}

@@ -68,11 +68,11 @@ func SealKey(stage string) pipeline.Key[pipeline.Said] {
 	return pipeline.Key[pipeline.Said]{Stage: stage, Step: "seal"}
 }
 
-// CheckSealBeforeWrites refuses a stage's public writes (done names them:
+// checkSealBeforeWrites refuses a stage's public writes (done names them:
 // "pushed", "published") when the release is not what was sealed. It reads
 // no network and builds nothing: the held tips are in memory, the packages
 // were checked by preflight (its journal records).
-func CheckSealBeforeWrites(r *Run, held map[string]plumbing.Hash, done string) error {
+func checkSealBeforeWrites(r *Run, held map[string]plumbing.Hash, done string) error {
 	m, ok, err := ReadSeal(r.StateDir)
 	if err != nil {
 		return fmt.Errorf("nothing was %s: %w", done, err)
@@ -134,7 +134,7 @@ func CompareSeal(r *Run, m *seal.Manifest, held func(config.Release) (plumbing.H
 			add(subject, fmt.Sprintf("reset %s to %s, or, %s", rel.Branch, vault.ShortHex(sl.Held), reseal),
 				"held branch %s moved since it was sealed: sealed %s, now %s", rel.Branch, vault.ShortHex(sl.Held), Short(h))
 		}
-		s, ok := ReadSealed(r, rel)
+		s, ok := readSealed(r, rel)
 		if ok && sl.PinnedLock != "" && s.PinnedLock != sl.PinnedLock {
 			msg := fmt.Sprintf("line %s was packaged with another Cargo.lock than the one sealed (sha256 %s, sealed %s)", rel.Line, vault.ShortHex(s.PinnedLock), vault.ShortHex(sl.PinnedLock))
 			if s.PinnedLock == "" {

@@ -108,7 +108,7 @@ func Real(cfg *config.Config, secrets *pipeline.Secrets) Targets {
 		Registry: Registry{Name: reg.Name, Index: reg.Index, CargoIndex: reg.Index, Token: token(reg.TokenEnv), TokenEnv: reg.TokenEnv,
 			TokenSource: fmt.Sprintf("%s (registry.token_env in %s)", reg.TokenEnv, cfg.Path)},
 		Images:      true,
-		Credentials: Credentials(cfg),
+		Credentials: credentials(cfg),
 	}
 	if b := cfg.Blog; b != nil {
 		t.Blog = Remote{URL: cfg.ResolveRemote(b.Repo), Auth: vault.Auth(token(b.TokenEnv))}
@@ -167,9 +167,9 @@ func (s Sandbox) Targets(cfg *config.Config) Targets {
 	return t
 }
 
-// Credentials lists the token variables the config names, which a run
+// credentials lists the token variables the config names, which a run
 // needs.
-func Credentials(cfg *config.Config) []Credential {
+func credentials(cfg *config.Config) []Credential {
 	var out []Credential
 	if cfg.Source.TokenEnv != "" {
 		out = append(out, Credential{"source.token_env", cfg.Source.TokenEnv, "needed to push to " + cfg.Source.Public})
@@ -194,7 +194,7 @@ func Credentials(cfg *config.Config) []Credential {
 // inherit none of them.
 func SecretVariables(cfg *config.Config) []string {
 	var out []string
-	for _, c := range Credentials(cfg) {
+	for _, c := range credentials(cfg) {
 		out = append(out, c.Env)
 	}
 	if s := cfg.Seal; s != nil && s.IdentityEnv != "" {
