@@ -149,7 +149,7 @@ func (p *posting) write(_ context.Context, res *PostCommitted) error {
 		res.Text = fmt.Sprintf("already published: %s is on %s at %s with the rendered content", p.post.Path, p.cfg.Blog.Branch, release.Short(p.tip))
 		return nil
 	}
-	if p.commit, err = release.BlogCommit(p.r, p.c, p.change, p.model); err != nil {
+	if p.commit, err = blogCommit(p.r, p.c, p.change, p.model); err != nil {
 		return err
 	}
 	res.Commit, res.Files = p.commit.String(), slices.Sorted(maps.Keys(p.change.Files))
@@ -192,7 +192,7 @@ func (p *posting) push(ctx context.Context, res *PostPushed) error {
 				res.Text = fmt.Sprintf("already on the blog: %s is on %s at %s with the rendered content", p.post.Path, cfg.Blog.Branch, release.Short(t))
 				return nil
 			}
-			if p.commit, err = release.BlogCommit(r, c, p.change, p.model); err != nil {
+			if p.commit, err = blogCommit(r, c, p.change, p.model); err != nil {
 				return err
 			}
 		}
@@ -270,4 +270,12 @@ func blogBackoff(ctx context.Context, r *release.Run, attempt int, err error) er
 	}
 	r.Warnf("blog attempt %d failed (%v); trying again in %s", attempt, err, wait)
 	return retry.Sleep(ctx, r.Gate.Clock, wait)
+}
+
+// blogCommit commits a change as the handler, now.
+func blogCommit(r *release.Run, c release.BlogClone, ch *release.BlogChange, m *templates.Model) (plumbing.Hash, error) {
+	sig := release.Tagger(r.Config)
+	sig.When = r.Now()
+	msg := fmt.Sprintf("%s: %s\n\nSecurity advisory for %s.\n", m.ID, m.Title, m.Package)
+	return c.Commit(ch.Tip, ch.Files, sig, msg)
 }

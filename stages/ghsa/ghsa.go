@@ -154,7 +154,7 @@ func publishGHSA(ctx context.Context, r *release.Run, c release.AdvisoryAPI, wan
 	// GitHub replaces the credits with the list sent: those the draft has
 	// (the reporter of a private report, credited by GitHub) are kept.
 	if len(u.Credits) > 0 {
-		u.Credits = release.MergeCredits(cur.Credits, want.Credits)
+		u.Credits = mergeCredits(cur.Credits, want.Credits)
 	}
 	if cur.CVEID == nil || *cur.CVEID == "" {
 		u.CVEID = release.AliasCVE(r.Config) // "" leaves it unset
@@ -185,4 +185,19 @@ func publishGHSA(ctx context.Context, r *release.Run, c release.AdvisoryAPI, wan
 	res.HTMLURL, res.Vulnerabilities = a.HTMLURL, len(a.Vulnerabilities)
 	res.Text = fmt.Sprintf("published %s with %d vulnerable range(s): %s", g.ID, len(a.Vulnerabilities), a.HTMLURL)
 	return nil
+}
+
+// mergeCredits is have, then each of want it lacks.
+func mergeCredits(have, want []github.Credit) []github.Credit {
+	out := append([]github.Credit(nil), have...)
+	for _, w := range want {
+		found := false
+		for _, c := range have {
+			found = found || (strings.EqualFold(c.Login, w.Login) && c.Type == w.Type)
+		}
+		if !found {
+			out = append(out, w)
+		}
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/blog"
+	"github.com/async-rs/embargo/stages/cargo"
 	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/templates"
 )
@@ -313,7 +315,7 @@ func packageLines(ctx context.Context, r *release.Run, s Stage, v release.Releas
 			if !lock.Committed {
 				r.Infof("line %s: no Cargo.lock committed; the seal pins the one verified", rel.Line)
 			}
-			released, problems, err := release.CheckRegistry(ctx, idx, pkgs)
+			released, problems, err := checkRegistry(ctx, idx, pkgs)
 			if err != nil {
 				return fmt.Errorf("read the registry index: %w", err)
 			}
@@ -380,3 +382,25 @@ func leakReporter(r *release.Run, add func(subject, fix, format string, args ...
 
 // errLineProblems marks a line step that failed with findings already listed.
 var errLineProblems = errors.New("problems found")
+
+// checkRegistry compares packages with the registry: a version already there
+// with the same checksum is already released; with another, it is a hard
+// error naming both.
+func checkRegistry(ctx context.Context, idx release.RegistryIndex, pkgs []cargo.Package) (released []string, problems []string, err error) {
+	for _, p := range pkgs {
+		e, found, err := idx.Lookup(ctx, p.Name, p.Version)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !found {
+			continue
+		}
+		if e.Cksum == p.Sha256 {
+			released = append(released, p.Name+"@"+p.Version)
+		} else {
+			problems = append(problems, fmt.Sprintf("%s@%s is already on the registry with sha256 %s, but the held tip packages to %s", p.Name, p.Version, e.Cksum, p.Sha256))
+		}
+	}
+	sort.Strings(released)
+	return released, problems, nil
+}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/release"
+	"github.com/async-rs/embargo/stages/seal"
 )
 
 // A release that was sealed (`embargo seal` wrote <state>/seal.json) must
@@ -42,18 +44,47 @@ func checkSeal(ctx context.Context, r *release.Run, v release.HeldBranches, add 
 		if !r.Mode.Rehearsal() {
 			// A rehearsal renders the advisory for its own T0, whose
 			// date it shows; the sealed one is for the real T0.
-			for _, w := range release.CompareAdvisory(r, m) {
+			for _, w := range compareAdvisory(r.Journal, m) {
 				r.Warnf("%s", w)
 			}
 		}
 		if len(findings) > 0 {
 			return fmt.Errorf("%w: %d", errLineProblems, len(findings))
 		}
-		*res = pipeline.Said(fmt.Sprintf("as sealed at %s: config, %d held tips, %d crates", m.SealedAt.UTC().Format("2006-01-02 15:04:05Z"), len(m.Lines), release.CountCrates(m)))
+		*res = pipeline.Said(fmt.Sprintf("as sealed at %s: config, %d held tips, %d crates", m.SealedAt.UTC().Format("2006-01-02 15:04:05Z"), len(m.Lines), countCrates(m)))
 		return nil
 	})
 	if err != nil && !errors.Is(err, errLineProblems) {
 		add("seal", "", "%v", err)
 	}
 	return nil
+}
+
+// countCrates is how many crates the seal m holds, over every line.
+func countCrates(m *seal.Manifest) int {
+	n := 0
+	for _, l := range m.Lines {
+		n += len(l.Crates)
+	}
+	return n
+}
+
+// compareAdvisory compares the outputs preflight just rendered with the
+// sealed ones.
+func compareAdvisory(j *pipeline.Journal, m *seal.Manifest) []string {
+	now := release.AdvisoryDigests(j)
+	if len(now) == 0 || len(m.Advisory) == 0 {
+		return nil
+	}
+	var out []string
+	for path, sum := range m.Advisory {
+		switch got, ok := now[path]; {
+		case !ok:
+			out = append(out, fmt.Sprintf("advisory output %s was sealed but is not rendered now", path))
+		case got != sum:
+			out = append(out, fmt.Sprintf("advisory output %s renders differently than when sealed (the registry's versions or the templates changed): review it with `embargo render`", path))
+		}
+	}
+	sort.Strings(out)
+	return out
 }

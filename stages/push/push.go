@@ -147,7 +147,7 @@ func (p RefsPushed) Moments() []pipeline.Moment {
 func (p *pushing) tags(_ context.Context, res *TagsMade) error {
 	res.Tags = map[string]string{}
 	for _, rel := range p.cfg.Releases {
-		h, err := p.v.EnsureTag(rel.Tag, p.held[rel.Line], release.Tagger(p.cfg), release.TagMessage(p.cfg, rel))
+		h, err := p.v.EnsureTag(rel.Tag, p.held[rel.Line], release.Tagger(p.cfg), tagMessage(p.cfg, rel))
 		if err != nil {
 			return err
 		}
@@ -348,4 +348,9 @@ func shortOrNone(h plumbing.Hash) string {
 		return "(absent)"
 	}
 	return release.Short(h)
+}
+
+// tagMessage is the message of the annotated tag made for rel.
+func tagMessage(cfg *config.Config, rel config.Release) string {
+	return fmt.Sprintf("%s %s\n\nSecurity release for %s (line %s).\n", strings.TrimPrefix(rel.Tag, "v"), cfg.Advisory.Package, cfg.Embargo.ID, rel.Line)
 }

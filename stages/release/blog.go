@@ -71,14 +71,6 @@ func BlogWants(r *Run, c BlogFiles, tip plumbing.Hash, m *templates.Model, post 
 	return ch, nil
 }
 
-// BlogCommit commits a change as the handler, now.
-func BlogCommit(r *Run, c BlogClone, ch *BlogChange, m *templates.Model) (plumbing.Hash, error) {
-	sig := Tagger(r.Config)
-	sig.When = r.Now()
-	msg := fmt.Sprintf("%s: %s\n\nSecurity advisory for %s.\n", m.ID, m.Title, m.Package)
-	return c.Commit(ch.Tip, ch.Files, sig, msg)
-}
-
 func feedTitle(m *templates.Model) string { return m.Package + " security advisories" }
 
 // siteURL is the site the post is served from: its URL's scheme and host.
@@ -90,6 +82,8 @@ func siteURL(postURL string) string {
 	return u.Scheme + "://" + u.Host + "/"
 }
 
+// BlogFetchError names blog.branch when the blog repository lacks it.
+// BlogFetchError names blog.branch when the blog repository lacks it.
 func BlogFetchError(r *Run, err error) error {
 	if errors.Is(err, blog.ErrNoBranch) {
 		return fmt.Errorf("the blog repository %s has no branch %s: check blog.branch", r.Config.Blog.Repo, r.Config.Blog.Branch)

@@ -108,21 +108,6 @@ func describeVulns(vs []github.Vulnerability) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
-// MergeCredits is have, then each of want it lacks.
-func MergeCredits(have, want []github.Credit) []github.Credit {
-	out := append([]github.Credit(nil), have...)
-	for _, w := range want {
-		found := false
-		for _, c := range have {
-			found = found || (strings.EqualFold(c.Login, w.Login) && c.Type == w.Type)
-		}
-		if !found {
-			out = append(out, w)
-		}
-	}
-	return out
-}
-
 // AliasCVE is the CVE among the advisory's aliases, or "".
 func AliasCVE(cfg *config.Config) string {
 	for _, a := range cfg.Advisory.Aliases {

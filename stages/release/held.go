@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/mail"
-	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -25,10 +24,6 @@ func Tagger(cfg *config.Config) object.Signature {
 		return vault.Signature(cfg.Embargo.Handler, "", cfg.T0())
 	}
 	return vault.Signature(a.Name, a.Address, cfg.T0())
-}
-
-func TagMessage(cfg *config.Config, rel config.Release) string {
-	return fmt.Sprintf("%s %s\n\nSecurity release for %s (line %s).\n", strings.TrimPrefix(rel.Tag, "v"), cfg.Advisory.Package, cfg.Embargo.ID, rel.Line)
 }
 
 func Short(h plumbing.Hash) string { return vault.Short(h) }

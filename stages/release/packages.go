@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -115,28 +114,6 @@ func PackagedOf(pkgs []cargo.Package, cargoVersion, lock string) Packaged {
 		s.Sha256[nv] = p.Sha256
 	}
 	return s
-}
-
-// CheckRegistry compares packages with the registry: a version already there
-// with the same checksum is already released; with another, it is a hard
-// error naming both.
-func CheckRegistry(ctx context.Context, idx RegistryIndex, pkgs []cargo.Package) (released []string, problems []string, err error) {
-	for _, p := range pkgs {
-		e, found, err := idx.Lookup(ctx, p.Name, p.Version)
-		if err != nil {
-			return nil, nil, err
-		}
-		if !found {
-			continue
-		}
-		if e.Cksum == p.Sha256 {
-			released = append(released, p.Name+"@"+p.Version)
-		} else {
-			problems = append(problems, fmt.Sprintf("%s@%s is already on the registry with sha256 %s, but the held tip packages to %s", p.Name, p.Version, e.Cksum, p.Sha256))
-		}
-	}
-	sort.Strings(released)
-	return released, problems, nil
 }
 
 // packagedAsSealed reports whether every sealed .crate is in the worktree

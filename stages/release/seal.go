@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -190,26 +189,6 @@ func CompareSeal(r *Run, m *seal.Manifest, held func(config.Release) (plumbing.H
 	return out
 }
 
-// CompareAdvisory compares the outputs preflight just rendered with the
-// sealed ones.
-func CompareAdvisory(r *Run, m *seal.Manifest) []string {
-	now := AdvisoryDigests(r.Journal)
-	if len(now) == 0 || len(m.Advisory) == 0 {
-		return nil
-	}
-	var out []string
-	for path, sum := range m.Advisory {
-		switch got, ok := now[path]; {
-		case !ok:
-			out = append(out, fmt.Sprintf("advisory output %s was sealed but is not rendered now", path))
-		case got != sum:
-			out = append(out, fmt.Sprintf("advisory output %s renders differently than when sealed (the registry's versions or the templates changed): review it with `embargo render`", path))
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // AdvisoryDigests are the digests preflight's advisory step recorded: the
 // seal freezes them.
 func AdvisoryDigests(j *pipeline.Journal) map[string]string {
@@ -218,12 +197,4 @@ func AdvisoryDigests(j *pipeline.Journal) map[string]string {
 		return map[string]string{}
 	}
 	return a.Outputs
-}
-
-func CountCrates(m *seal.Manifest) int {
-	n := 0
-	for _, l := range m.Lines {
-		n += len(l.Crates)
-	}
-	return n
 }
