@@ -131,7 +131,7 @@ func (p *posting) clone(ctx context.Context, res *BlogFetched) error {
 		return err
 	}
 	if p.tip, err = p.c.Fetch(ctx); err != nil {
-		return release.BlogFetchError(r, err)
+		return release.BlogFetchError(r.Config.Blog, err)
 	}
 	p.pushed = p.tip
 	res.Branch, res.Tip = p.cfg.Blog.Branch, p.tip.String()
@@ -174,7 +174,7 @@ func (p *posting) push(ctx context.Context, res *PostPushed) error {
 			t, err := c.Fetch(ctx)
 			if err != nil {
 				if !release.Transient(err) {
-					return release.BlogFetchError(r, err)
+					return release.BlogFetchError(r.Config.Blog, err)
 				}
 				lastErr = err
 				if err := blogBackoff(ctx, r, attempt, err); err != nil {
@@ -246,7 +246,7 @@ func (p *posting) verify(ctx context.Context, res *PostOnBlog) error {
 		// Someone may have pushed on top since: fine, as long as
 		// our commit and the post are still there.
 		if remote, err = c.Fetch(ctx); err != nil {
-			return release.BlogFetchError(r, err)
+			return release.BlogFetchError(r.Config.Blog, err)
 		}
 		if in, err := c.IsAncestor(p.pushed, remote); err != nil {
 			return err

@@ -80,7 +80,7 @@ func (s Stage) Run(ctx context.Context, r *release.Run) error {
 		switch a.State {
 		case "draft", "published":
 		default:
-			return &pipeline.FindingsError{Findings: []pipeline.Finding{release.GHSAStateFinding(r, a)}}
+			return &pipeline.FindingsError{Findings: []pipeline.Finding{release.GHSAStateFinding(r.Config.GHSA, a)}}
 		}
 		res.Text = fmt.Sprintf("%s of %s is %s", g.ID, g.Repo, a.State)
 		return nil

@@ -54,7 +54,7 @@ func checkGHSA(ctx context.Context, r *release.Run, open release.GitHubOpener, m
 			res.Text = fmt.Sprintf("%s is published already as the release says: nothing to do", g.ID)
 		}
 	default:
-		f := release.GHSAStateFinding(r, a)
+		f := release.GHSAStateFinding(r.Config.GHSA, a)
 		add(f.Subject, f.Fix, "%s", f.Msg)
 	}
 	if strings.TrimSpace(a.Summary) != strings.TrimSpace(m.Title) {

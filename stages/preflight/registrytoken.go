@@ -49,7 +49,7 @@ func checkRegistryToken(ctx context.Context, r *release.Run, openIndex release.I
 	tok, _ := r.Secrets.Get(cfg.TokenEnv)
 	api := release.APIOf(cfg.Index)
 	if why := release.RefusedForm(api, tok); why != "" {
-		add(subject, release.FormFix(api, cfg.TokenEnv), "the token in %s will be refused at T0: %s", release.RegistryTokenSource(r), why)
+		add(subject, release.FormFix(api, cfg.TokenEnv), "the token in %s will be refused at T0: %s", release.RegistryTokenSource(r.Config), why)
 		return
 	}
 	switch api {
@@ -69,7 +69,7 @@ func checkRegistryToken(ctx context.Context, r *release.Run, openIndex release.I
 		switch {
 		case errors.As(err, &refused):
 			add(subject, fmt.Sprintf("set %s to a Gitea access token with the write:package scope, written `Bearer <token>`", cfg.TokenEnv),
-				"the registry refused the token in %s: %s", release.RegistryTokenSource(r), refused.answer)
+				"the registry refused the token in %s: %s", release.RegistryTokenSource(r.Config), refused.answer)
 		case err != nil:
 			r.Warnf("registry token: not proven: %v", err)
 		default:

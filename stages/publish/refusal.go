@@ -69,7 +69,7 @@ func refusalAt(r *release.Run, nv, tok string, status int, answer string) *pipel
 			Fix: "check the trusted publisher the registry has for each crate (repository, workflow file, environment: this job's), then re-run in a new job",
 		}
 	}
-	src, api := release.RegistryTokenSource(r), release.APIOf(r.Targets.Registry.Index)
+	src, api := release.RegistryTokenSource(r.Config), release.APIOf(r.Targets.Registry.Index)
 	if form := release.RefusedForm(api, tok); form != "" {
 		return &pipeline.Refusal{
 			Err: fmt.Errorf("%s: not uploaded: the registry refused the publish token in %s (%s): %s", nv, src, what, form),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/blog"
 	"github.com/async-rs/embargo/templates"
@@ -84,9 +85,9 @@ func siteURL(postURL string) string {
 
 // BlogFetchError names blog.branch when the blog repository lacks it.
 // BlogFetchError names blog.branch when the blog repository lacks it.
-func BlogFetchError(r *Run, err error) error {
+func BlogFetchError(b *config.BlogSection, err error) error {
 	if errors.Is(err, blog.ErrNoBranch) {
-		return fmt.Errorf("the blog repository %s has no branch %s: check blog.branch", r.Config.Blog.Repo, r.Config.Blog.Branch)
+		return fmt.Errorf("the blog repository %s has no branch %s: check blog.branch", b.Repo, b.Branch)
 	}
 	return err
 }

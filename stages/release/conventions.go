@@ -96,7 +96,7 @@ func conventionsToPublish(ctx context.Context, r *Run, m *templates.Model, openB
 	}
 	tip, err := c.Fetch(ctx)
 	if err != nil {
-		return templates.Conventions{}, fmt.Errorf("read the blog's conventions: %w", BlogFetchError(r, err))
+		return templates.Conventions{}, fmt.Errorf("read the blog's conventions: %w", BlogFetchError(r.Config.Blog, err))
 	}
 	conv, err := LearnConventions(r, c, tip, m)
 	if err != nil {

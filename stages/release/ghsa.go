@@ -207,8 +207,7 @@ func ghsaKeys(fields []string) []string {
 }
 
 // GHSAStateFinding is a draft that cannot be published as it stands.
-func GHSAStateFinding(r *Run, a *github.Advisory) pipeline.Finding {
-	g := r.Config.GHSA
+func GHSAStateFinding(g *config.GHSASection, a *github.Advisory) pipeline.Finding {
 	f := pipeline.Finding{Subject: "ghsa.id", Msg: fmt.Sprintf("%s of %s is %s, not a draft", g.ID, g.Repo, a.State)}
 	switch a.State {
 	case "triage":

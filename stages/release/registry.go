@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/async-rs/embargo/config"
 )
 
 // RegistryAPI is whose web API a registry answers with, as far as its
@@ -72,6 +74,6 @@ func FormFix(api RegistryAPI, env string) string {
 }
 
 // RegistryTokenSource names the registry token's variable and key, never its value.
-func RegistryTokenSource(r *Run) string {
-	return fmt.Sprintf("%s (registry.token_env in %s)", r.Config.Registry.TokenEnv, r.Config.Path)
+func RegistryTokenSource(cfg *config.Config) string {
+	return fmt.Sprintf("%s (registry.token_env in %s)", cfg.Registry.TokenEnv, cfg.Path)
 }
