@@ -59,9 +59,14 @@ type session struct {
 	run     *pipeline.Run
 	lock    *pipeline.Lock
 	secrets *pipeline.Secrets
+	// unfollow stops redrawing the live line at each resize.
+	unfollow func()
 }
 
-func (s *session) close() { s.lock.Release() }
+func (s *session) close() {
+	s.unfollow()
+	s.lock.Release()
+}
 
 // open takes the lock and loads the journal of cfg's state directory.
 func (a *app) open(cfg *pipeline.Config, state, journalName string, readTokens bool) (*session, error) {
@@ -92,7 +97,7 @@ func (a *app) open(cfg *pipeline.Config, state, journalName string, readTokens b
 	}
 	run := a.newRun(cfg, journal, secrets, out)
 	run.StateDir = state
-	return &session{run: run, lock: lock, secrets: secrets}, nil
+	return &session{run: run, lock: lock, secrets: secrets, unfollow: followResizes(out)}, nil
 }
 
 // makeStateDir creates the state directory with a .gitignore of its own
@@ -213,6 +218,7 @@ func (a *app) finalReport(r *pipeline.Run, err error) {
 		r.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{"report": rep}})
 		return
 	}
+	r.Out.ClearLive()
 	if !a.g.quiet {
 		fmt.Fprintln(a.stdout)
 		printSummary(a.stdout, rep, r.Config, r.Out.Color)
