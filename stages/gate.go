@@ -66,7 +66,7 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 				Data: map[string]any{"remaining_s": left.Seconds()}})
 		})
 		woke := r.Now()
-		r.Out.Emit(pipeline.Event{Kind: pipeline.EventLive}) // the countdown is over
+		r.Out.Emit(pipeline.Event{Kind: pipeline.EventLive, Stage: "gate"}) // the countdown is over
 		if err != nil {
 			return fmt.Errorf("interrupted while waiting for T0: %w", err)
 		}

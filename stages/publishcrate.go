@@ -173,6 +173,7 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx RegistryIndex, l *pu
 			if attempt == 1 {
 				res.Text = "already on the registry with the sealed checksum"
 			}
+			l.progress.foundOne(l.rel.Line)
 			// The release has begun publicly on the registry: holding
 			// the rest back protects nothing.
 			r.Settle(registryTakes, nil)
@@ -228,9 +229,13 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx RegistryIndex, l *pu
 			res.UploadedAt = uploadedAt(start, wallStart, up.AcceptedAt(), shown).UTC()
 			pipeline.Checkpoint("publish.uploaded")
 			c.accept()
+			l.progress.uploadedOne(l.rel.Line) // shown before the push, which waits for it, goes
 			r.Settle(registryTakes, nil)
 			err := waitVisible(ctx, r, idx, name, version, sum, res)
 			up.Stop()
+			if err == nil {
+				l.progress.visibleOne(l.rel.Line)
+			}
 			return err
 		case errors.As(err, &pe) && pe.Retryable():
 			wait, err := retryPlan(r.Now(), horizon, pe, attempt)
