@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -111,3 +112,39 @@ func TestResumeAdviceNamesTheCommand(t *testing.T) {
 		}
 	}
 }
+
+// With colour on, the summary's columns stand where they stand without
+// it: the colour of a state takes no room, and the header lines up with
+// the rows under it.
+func TestColourDoesNotShiftTheSummarysColumns(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
+	at := func(ms int) *time.Time { v := t0.Add(time.Duration(ms) * time.Millisecond); return &v }
+	cfg := &pipeline.Config{Releases: []pipeline.Release{{Line: "1.13", PublicBranch: "main", Tag: "v1.13.1"}}}
+	st := &Status{ID: "ASYNC-STD-SA-2026-001", T0: t0, Deadline: t0.Add(6 * time.Hour), Now: *at(9000), Stages: []*pipeline.StageRecord{
+		{Name: "preflight", State: pipeline.StateDone, Ended: at(-19000)},
+		{Name: "gate", State: pipeline.StateDone, Ended: at(3)},
+		{Name: "push", State: pipeline.StateDone, Ended: at(80), Steps: []*pipeline.StepRecord{
+			{Name: "push", State: pipeline.StateDone, First: map[string]string{"pushed_at": at(64).Format(time.RFC3339Nano)}}}},
+		{Name: "promote", State: pipeline.StateSkipped, Note: "no [[image]] configured"},
+		{Name: "publish", State: pipeline.StateInterrupted, Ended: at(3100), Error: "interrupted 3.1s after T0, during publish demo@1.13.1"},
+		{Name: "advisory", State: pipeline.StatePending},
+	}}
+	var plain, painted bytes.Buffer
+	printSummary(&plain, st, cfg, false)
+	printSummary(&painted, st, cfg, true)
+	if !strings.Contains(painted.String(), "\033[") {
+		t.Fatal("no colour with colour on")
+	}
+	if got := ansi.ReplaceAllString(painted.String(), ""); got != plain.String() {
+		t.Errorf("coloured, the summary reads\n%s\nwithout colour\n%s", got, plain.String())
+	}
+	lines := strings.Split(plain.String(), "\n")
+	col := strings.Index(lines[1], " at ") + 1
+	for _, l := range lines[2:] {
+		if strings.Contains(l, "14:00:00.064") && strings.Index(l, "14:00:00.064") != col {
+			t.Errorf("the push's time is not under \"at\":\n%s\n%s", lines[1], l)
+		}
+	}
+}
+
+var ansi = regexp.MustCompile("\033\\[[0-9;]*m")
