@@ -148,3 +148,33 @@ func TestColourDoesNotShiftTheSummarysColumns(t *testing.T) {
 }
 
 var ansi = regexp.MustCompile("\033\\[[0-9;]*m")
+
+// A run the operator stopped says what is public so far, by the journal,
+// or that nothing is, and why that is certain.
+func TestAStoppedRunSaysWhatIsPublicSoFar(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
+	at := func(ms int) string { return t0.Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano) }
+	cfg := &pipeline.Config{Releases: []pipeline.Release{{Line: "1.13", PublicBranch: "main", Tag: "v1.13.1"}, {Line: "1.12", PublicBranch: "release-1.12", Tag: "v1.12.5"}}}
+	published := []*pipeline.StageRecord{
+		{Name: "gate", State: pipeline.StateDone},
+		{Name: "push", State: pipeline.StateDone, Steps: []*pipeline.StepRecord{{Name: "push", First: map[string]string{"pushed_at": at(52)}}}},
+		{Name: "publish", State: pipeline.StateInterrupted, Steps: []*pipeline.StepRecord{
+			{Name: "publish demo-core@1.13.1", State: pipeline.StateInterrupted, First: map[string]string{"uploaded_at": at(47)}},
+			{Name: "publish demo-core@1.12.5", State: pipeline.StateInterrupted, First: map[string]string{"uploaded_at": at(50)}},
+			{Name: "publish demo@1.13.1", State: pipeline.StateInterrupted}}},
+	}
+	after := &pipeline.Interruption{At: t0.Add(4900 * time.Millisecond), T0: t0}
+	want := "public so far:\n  push     branches main, release-1.12; tags v1.13.1, v1.12.5\n  publish  2 versions uploaded"
+	if got := publicSoFar(cfg, published, after, false); got != want {
+		t.Errorf("stopped during the publishes:\n%s\nwant\n%s", got, want)
+	}
+	before := &pipeline.Interruption{At: t0.Add(-10 * time.Second), T0: t0}
+	waiting := []*pipeline.StageRecord{{Name: "gate", State: pipeline.StateInterrupted}, {Name: "push", State: pipeline.StateInterrupted}}
+	if got := publicSoFar(cfg, waiting, before, false); got != "nothing is public: the run was stopped before T0" {
+		t.Errorf("stopped before T0: %q", got)
+	}
+	preflight := []*pipeline.StageRecord{{Name: "preflight", State: pipeline.StateInterrupted}, {Name: "gate", State: pipeline.StatePending}}
+	if got := publicSoFar(cfg, preflight, after, true); got != "nothing is public in the sandbox: the gate had not opened" {
+		t.Errorf("a rehearsal stopped in its preflight, after its T0: %q", got)
+	}
+}

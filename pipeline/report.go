@@ -24,8 +24,11 @@ const (
 	// EventLive replaces the stage's part of the live line on a terminal
 	// (its progress); an empty message removes it. Logs and JSON get the
 	// events it sums up instead.
-	EventLive   = "live"
-	EventReport = "report"
+	EventLive = "live"
+	// EventInterrupted ends a stage the operator stopped (Ctrl-C,
+	// SIGTERM): nothing failed, and a re-run resumes it.
+	EventInterrupted = "interrupted"
+	EventReport      = "report"
 )
 
 // Event is one line of --json output.
@@ -111,7 +114,7 @@ func (r *Reporter) Emit(ev Event) {
 		fmt.Fprintln(r.Out, r.scrub(string(b)))
 		return
 	}
-	if r.Quiet && ev.Kind != EventFail && ev.Kind != EventWarn {
+	if r.Quiet && ev.Kind != EventFail && ev.Kind != EventInterrupted && ev.Kind != EventWarn {
 		return
 	}
 	if r.TTY && (ev.Kind == EventCountdown || ev.Kind == EventLive) {
@@ -120,12 +123,12 @@ func (r *Reporter) Emit(ev Event) {
 		r.drawLocked()
 		return
 	}
-	if ev.Step == "" && (ev.Kind == EventDone || ev.Kind == EventFail) {
+	if ev.Step == "" && (ev.Kind == EventDone || ev.Kind == EventFail || ev.Kind == EventInterrupted) {
 		delete(r.parts, ev.Stage) // the stage has ended: so has its progress
 	}
 	r.clearLocked()
 	defer r.drawLocked()
-	mark := map[string]string{EventStart: "==>", EventDone: " ok", EventSkip: " --", EventFail: "!!!", EventWarn: " !!", EventInfo: "   ", EventCountdown: "   "}[ev.Kind]
+	mark := map[string]string{EventStart: "==>", EventDone: " ok", EventSkip: " --", EventFail: "!!!", EventInterrupted: " --", EventWarn: " !!", EventInfo: "   ", EventCountdown: "   "}[ev.Kind]
 	if r.Color {
 		mark = Paint(markColor[ev.Kind], mark)
 	}
@@ -267,7 +270,7 @@ const (
 	Bold   = "1"
 )
 
-var markColor = map[string]string{EventStart: Bold, EventDone: Green, EventFail: Red, EventWarn: Yellow}
+var markColor = map[string]string{EventStart: Bold, EventDone: Green, EventFail: Red, EventInterrupted: Yellow, EventWarn: Yellow}
 
 // Paint wraps s in the ANSI colour code, or returns it as it is for no
 // code.
