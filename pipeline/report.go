@@ -72,6 +72,8 @@ type Reporter struct {
 	// drawn is how many columns of the live line are on the screen, and
 	// drawnAt the width it was drawn at.
 	drawn, drawnAt int
+	// screen is what is to be written next, in one write.
+	screen strings.Builder
 }
 
 // NewReporter writes to w; TTY is detected when w is a terminal.
@@ -121,13 +123,13 @@ func (r *Reporter) Emit(ev Event) {
 		r.setPart(ev.Stage, ev.Msg)
 		r.clearLocked()
 		r.drawLocked()
+		r.flushLocked()
 		return
 	}
 	if ev.Step == "" && (ev.Kind == EventDone || ev.Kind == EventFail || ev.Kind == EventInterrupted) {
 		delete(r.parts, ev.Stage) // the stage has ended: so has its progress
 	}
 	r.clearLocked()
-	defer r.drawLocked()
 	mark := map[string]string{EventStart: "==>", EventDone: " ok", EventSkip: " --", EventFail: "!!!", EventInterrupted: " --", EventWarn: " !!", EventInfo: "   ", EventCountdown: "   "}[ev.Kind]
 	if r.Color {
 		mark = Paint(markColor[ev.Kind], mark)
@@ -146,7 +148,9 @@ func (r *Reporter) Emit(ev Event) {
 		}
 		line += ev.Msg
 	}
-	fmt.Fprintln(r.Out, strings.TrimRight(line, " "))
+	r.screen.WriteString(strings.TrimRight(line, " ") + "\n")
+	r.drawLocked()
+	r.flushLocked()
 }
 
 // setPart sets the stage's part of the live line, or removes it for "".
@@ -197,7 +201,7 @@ func (r *Reporter) drawLocked() {
 	if width > 0 {
 		line = Cut(line, width-liveMargin)
 	}
-	fmt.Fprint(r.Out, line)
+	r.screen.WriteString(line)
 	r.drawn, r.drawnAt = utf8.RuneCountInString(line), width
 }
 
@@ -213,7 +217,7 @@ func (r *Reporter) clearLocked() {
 	if width := r.width(); width > 0 && width < r.drawnAt && r.drawn > width {
 		up = fmt.Sprintf("\033[%dA", (r.drawn-1)/width)
 	}
-	fmt.Fprint(r.Out, "\r"+up+"\033[J")
+	r.screen.WriteString("\r" + up + "\033[J")
 	r.drawn = 0
 }
 
@@ -234,6 +238,7 @@ func (r *Reporter) Redraw() {
 	defer r.mu.Unlock()
 	r.clearLocked()
 	r.drawLocked()
+	r.flushLocked()
 }
 
 // ClearLive removes the live line for good, with every stage's part: what
@@ -246,6 +251,15 @@ func (r *Reporter) ClearLive() {
 	defer r.mu.Unlock()
 	r.parts = nil
 	r.clearLocked()
+	r.flushLocked()
+}
+
+// flushLocked writes what the screen is to show in one write: a line
+// printed and the live line drawn again under it reach the terminal
+// together, never the one without the other.
+func (r *Reporter) flushLocked() {
+	io.WriteString(r.Out, r.screen.String())
+	r.screen.Reset()
 }
 
 // Cut shortens s to at most width columns, ending it with "…" when it was
@@ -297,11 +311,14 @@ func (r *Reporter) Printf(format string, args ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	text := r.scrub(fmt.Sprintf(format, args...))
-	if strings.HasSuffix(text, "\n") {
-		r.clearLocked()
-		defer r.drawLocked()
+	if !strings.HasSuffix(text, "\n") {
+		io.WriteString(r.Out, text)
+		return
 	}
-	fmt.Fprint(r.Out, text)
+	r.clearLocked()
+	r.screen.WriteString(text)
+	r.drawLocked()
+	r.flushLocked()
 }
 
 // Debugf prints only with -v.
