@@ -139,7 +139,7 @@ func printSummary(w io.Writer, st *Status, cfg *pipeline.Config, color bool) {
 			at = row.first.UTC().Format("15:04:05.000")
 			offset = signed(row.first.Sub(st.T0))
 			if row.last.Sub(row.first) >= time.Millisecond {
-				at += "-" + row.last.UTC().Format("05.000")
+				at += "-" + row.last.UTC().Format(untilLayout(row.first, row.last))
 				offset += " to " + signed(row.last.Sub(st.T0))
 			}
 		}
@@ -157,6 +157,19 @@ func printSummary(w io.Writer, st *Status, cfg *pipeline.Config, color bool) {
 var stateColor = map[string]string{
 	pipeline.StateDone: pipeline.Green, pipeline.StateFailed: pipeline.Red, pipeline.StateInterrupted: pipeline.Yellow,
 	pipeline.StateSkipped: pipeline.Grey, pipeline.StatePending: pipeline.Grey, pipeline.StateRunning: pipeline.Yellow,
+}
+
+// untilLayout is how the end of a span of public writes is written after
+// its start: its seconds alone within the start's minute, with the minute
+// (or the hour) when it passed into another, never 49.071-14.758.
+func untilLayout(first, last time.Time) string {
+	switch {
+	case first.UTC().Truncate(time.Hour) != last.UTC().Truncate(time.Hour):
+		return "15:04:05.000"
+	case first.UTC().Truncate(time.Minute) != last.UTC().Truncate(time.Minute):
+		return "04:05.000"
+	}
+	return "05.000"
 }
 
 // signed formats an offset from T0 with its sign, to the millisecond.

@@ -33,6 +33,10 @@ func TestSummarySaysWhatWentPublicAndWhenAgainstT0(t *testing.T) {
 			{Name: "publish demo@1.13.1", State: pipeline.StateDone, First: map[string]string{"uploaded_at": stamp(150)}, Summary: "already on the registry"},
 			{Name: "publish demo@1.12.5", State: pipeline.StateDone, Summary: "already on the registry"},
 		}},
+		// Interrupted, resumed 26 s later: its writes pass into the next minute.
+		{Name: "ghsa", State: pipeline.StateDone, Ended: at(90000), Steps: []*pipeline.StepRecord{
+			{Name: "publish", State: pipeline.StateDone, First: map[string]string{"published_at": stamp(59047)}},
+			{Name: "again", State: pipeline.StateDone, First: map[string]string{"published_at": stamp(85145)}}}},
 		{Name: "advisory", State: pipeline.StateFailed, Ended: at(800), Steps: []*pipeline.StepRecord{
 			{Name: "push", State: pipeline.StateFailed, Error: "the blog refused the push\nmore"}}},
 	}}
@@ -50,6 +54,7 @@ func TestSummarySaysWhatWentPublicAndWhenAgainstT0(t *testing.T) {
 		"promote":   {"skipped", "no [[image]] configured"},
 		"publish":   {"14:00:00.030-00.150", "+30ms to +150ms", "2 versions uploaded, 1 found there already"},
 		"advisory":  {"failed", "the blog refused the push ..."},
+		"ghsa":      {"14:00:59.047-01:25.145", "+59.047s to +1m25.145s"},
 	} {
 		for _, w := range want {
 			if !strings.Contains(rows[stage], w) {
