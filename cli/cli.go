@@ -321,6 +321,10 @@ func (a *app) reporter(secrets *pipeline.Secrets) *pipeline.Reporter {
 	r := pipeline.NewReporter(a.stdout, a.g.json, a.clock, secrets.Scrub)
 	r.Quiet, r.Verbose = a.g.quiet, a.g.verbose
 	r.Color = r.TTY && pipeline.WantColor(a.getenv)
+	r.Order = a.engine().Names()
+	if r.TTY {
+		r.Width = terminalWidth(a.stdout)
+	}
 	return r
 }
 

@@ -25,12 +25,14 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 	_, err := pipeline.Step(r, "wait", func(res *GateOpened) error {
 		start := r.Now()
 		res.T0 = g.T0.UTC()
+		resumes := ""
 		if !start.Before(g.T0) {
 			if err := lateStart(r); err != nil {
 				return err
 			}
 			late := start.Sub(g.T0)
 			res.LateStart = late.Round(time.Millisecond)
+			resumes = resuming(r)
 			if late > g.Window {
 				r.Warnf("WINDOW MISSED: started %s after T0; the advisory was due by %s. Proceeding now: every minute counts.",
 					pipeline.HumanDuration(late.Round(time.Second)), g.Deadline().UTC().Format(time.RFC3339))
@@ -38,6 +40,8 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 				if g.Sandbox {
 					// A rehearsal's T0 is its own start: nothing is late.
 					r.Infof("the rehearsal's T0 is %s, when it started: releasing into the sandbox now", g.T0.UTC().Format("15:04:05"))
+				} else if resumes != "" {
+					r.Infof("started %s after T0, %s: proceeding at once", pipeline.HumanDuration(late.Round(time.Millisecond)), resumes)
 				} else {
 					r.Infof("started %s after T0: proceeding at once", pipeline.HumanDuration(late.Round(time.Millisecond)))
 				}
@@ -66,7 +70,7 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 				Data: map[string]any{"remaining_s": left.Seconds()}})
 		})
 		woke := r.Now()
-		r.Out.Emit(pipeline.Event{Kind: pipeline.EventLive}) // the countdown is over
+		r.Out.Emit(pipeline.Event{Kind: pipeline.EventLive, Stage: "gate"}) // the countdown is over
 		if err != nil {
 			return fmt.Errorf("interrupted while waiting for T0: %w", err)
 		}
@@ -85,6 +89,8 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 			r.Infof("clocks at T0: %s", pipeline.ClockCheck{Offsets: world}.Summary())
 		}
 		switch {
+		case !start.Before(opened) && resumes != "":
+			res.Text = "T0 already passed: " + resumes
 		case !start.Before(opened):
 			res.Text = "T0 already passed (" + pipeline.HumanDuration(res.LateStart) + " late)"
 			if by != "" {
@@ -96,6 +102,18 @@ func (Gate) Run(ctx context.Context, r *pipeline.Run) error {
 		return nil
 	})
 	return err
+}
+
+// resuming says, for a run after T0 of a release already begun publicly
+// (a re-run), which one it resumes: such a run is not late, it goes on.
+func resuming(r *pipeline.Run) string {
+	switch l := JudgeLateStart(r); {
+	case l.Begun != "" && !l.BegunAt.IsZero():
+		return "resuming the release that began at T0" + signedAfter(l.BegunAt.Sub(r.Gate.T0))
+	case l.Begun != "":
+		return "resuming the release, begun already (" + l.Begun + ")"
+	}
+	return ""
 }
 
 // GateOpened is the gate's wait: when it woke, how late, on which clocks.

@@ -134,7 +134,7 @@ func (Publish) Run(ctx context.Context, r *pipeline.Run) error {
 		for _, nv := range l.sealed.Order {
 			if looks[nv] == nil {
 				name, version := splitNV(nv)
-				looks[nv] = startLookup(ctx, idx, name, version)
+				looks[nv] = startLookup(ctx, r.Gate.Clock, idx, name, version)
 			}
 		}
 	}

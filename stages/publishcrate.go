@@ -128,7 +128,11 @@ type CratePublished struct {
 	CargoStarted time.Time `json:"cargo_started,omitzero"`
 	UploadedAt   time.Time `json:"uploaded_at,omitzero"`
 	VisibleAt    time.Time `json:"visible_at,omitzero"`
-	Text         string    `json:"summary,omitempty"`
+	// SeenAt is when a run found the version in the index though no
+	// attempt recorded when it became visible (one cut short while it
+	// waited for the index, or killed): it was visible by then.
+	SeenAt time.Time `json:"seen_at,omitzero"`
+	Text   string    `json:"summary,omitempty"`
 }
 
 func (c CratePublished) Summary() string { return c.Text }
@@ -152,16 +156,20 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx RegistryIndex, l *pu
 		var e index.Entry
 		var found bool
 		var err error
+		var looked time.Time // when the index was read
 		if attempt == 1 && first != nil {
 			e, found, err = first.wait(ctx)
+			looked = first.at
 		} else {
 			e, found, err = idx.Lookup(ctx, name, version)
+			looked = r.Now()
 		}
 		if err == nil && !found && attempt == 1 && cutOff(r, "publish "+nv) {
 			// The run before was killed while this step ran: its cargo,
 			// orphaned, may still be uploading. Give that upload time to
 			// show before trying again.
 			e, found, err = showsWithin(ctx, r.Gate.Clock, idx, name, version, orphanGrace)
+			looked = r.Now()
 		}
 		if err != nil {
 			return err
@@ -172,6 +180,13 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx RegistryIndex, l *pu
 		case skip:
 			if attempt == 1 {
 				res.Text = "already on the registry with the sealed checksum"
+			}
+			l.progress.foundOne(l.rel.Line)
+			if !momentRecorded(r, "publish "+nv, "visible_at") {
+				// An earlier attempt uploaded it and was cut short while
+				// it waited for the index: the look now is the latest it
+				// became visible, for the timeline.
+				res.SeenAt = looked.UTC()
 			}
 			// The release has begun publicly on the registry: holding
 			// the rest back protects nothing.
@@ -228,9 +243,13 @@ func publishCrate(ctx context.Context, r *pipeline.Run, idx RegistryIndex, l *pu
 			res.UploadedAt = uploadedAt(start, wallStart, up.AcceptedAt(), shown).UTC()
 			pipeline.Checkpoint("publish.uploaded")
 			c.accept()
+			l.progress.uploadedOne(l.rel.Line) // shown before the push, which waits for it, goes
 			r.Settle(registryTakes, nil)
 			err := waitVisible(ctx, r, idx, name, version, sum, res)
 			up.Stop()
+			if err == nil {
+				l.progress.visibleOne(l.rel.Line)
+			}
 			return err
 		case errors.As(err, &pe) && pe.Retryable():
 			wait, err := retryPlan(r.Now(), horizon, pe, attempt)

@@ -445,3 +445,43 @@ func TestPublishRefusesAVersionThereWithOtherBytes(t *testing.T) {
 		t.Errorf("the index now shows %s for demo-core@1.13.1", e.Cksum)
 	}
 }
+
+// A run that uploaded a version but never saw the index show it (cut
+// short, or out of patience) recorded no visible_at: the run after it
+// finds the version there and records when it looked, and the timeline
+// says the version was visible by then, beside its first upload.
+func TestAVersionNeverSeenVisibleIsVisibleByTheNextRunsLook(t *testing.T) {
+	w := newPublishWorld(t)
+	w.idx.hidden = map[string]int{"demo-core@1.13.1": 1 << 20} // longer than the wait for it
+	advance(t, w.clock, pollFast)
+	w.clock.Set(fakeT0)
+	if err := w.publish(t); err == nil {
+		t.Fatal("publish saw demo-core@1.13.1 in an index that never showed it")
+	}
+	uploaded := w.result("demo-core@1.13.1").UploadedAt
+	if uploaded.IsZero() || !w.result("demo-core@1.13.1").VisibleAt.IsZero() {
+		t.Fatalf("first run: %+v, want uploaded and never seen", w.result("demo-core@1.13.1"))
+	}
+
+	w.idx.hidden = nil
+	resumed := fakeT0.Add(10 * time.Minute)
+	w.clock.Set(resumed)
+	if err := w.publish(t); err != nil {
+		t.Fatalf("re-run: %v", err)
+	}
+	res := w.result("demo-core@1.13.1")
+	if res.SeenAt.Before(resumed) || res.SeenAt.After(resumed.Add(time.Second)) {
+		t.Errorf("the re-run found demo-core@1.13.1 at %s, recorded seen_at %s", resumed, res.SeenAt)
+	}
+	if w.result("demo@1.12.5").SeenAt != (time.Time{}) {
+		t.Errorf("demo@1.12.5, seen visible by the first run, got a seen_at too: %+v", w.result("demo@1.12.5"))
+	}
+
+	var out strings.Builder
+	w.r.Out = pipeline.NewReporter(&out, false, w.clock, nil)
+	timeline(w.r, &Timeline{})
+	want := fmt.Sprintf("demo-core@1.13.1 uploaded %s  (T0 + 0s), visible by %s  (T0 + 10m)", uploaded.Format(time.RFC3339), res.SeenAt.Format(time.RFC3339))
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("the timeline says\n%s\nwant %q", out.String(), want)
+	}
+}

@@ -34,6 +34,17 @@ func cutOff(r *pipeline.Run, step string) bool {
 	return false
 }
 
+// momentRecorded is true when some attempt of the publish step recorded the
+// moment key.
+func momentRecorded(r *pipeline.Run, step, key string) bool {
+	for _, st := range r.Journal.Steps("publish") {
+		if st.Name == step && st.FirstAt(key) != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // showsWithin polls the index for a version for at most d on clock.
 func showsWithin(ctx context.Context, clock pipeline.Clock, idx RegistryIndex, name, version string, d time.Duration) (index.Entry, bool, error) {
 	deadline := clock.Now().Add(d)
@@ -113,13 +124,15 @@ type lookup struct {
 	e     index.Entry
 	found bool
 	err   error
+	at    time.Time // when the index answered, on the gate's clock
 }
 
-func startLookup(ctx context.Context, idx RegistryIndex, name, version string) *lookup {
+func startLookup(ctx context.Context, clock pipeline.Clock, idx RegistryIndex, name, version string) *lookup {
 	l := &lookup{done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
 		l.e, l.found, l.err = idx.Lookup(ctx, name, version)
+		l.at = clock.Now()
 	}()
 	return l
 }

@@ -2,6 +2,7 @@ package stages
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,7 +88,11 @@ type moment struct {
 func (m moment) describe(stamp, rel func(time.Time) string) string {
 	parts := make([]string, len(m.keys))
 	for i, k := range m.keys {
-		parts[i] = fmt.Sprintf("%s %s  (%s)", strings.TrimSuffix(k, "_at"), stamp(m.times[i]), rel(m.times[i]))
+		what := strings.TrimSuffix(k, "_at")
+		if k == seenAt {
+			what = "visible by"
+		}
+		parts[i] = fmt.Sprintf("%s %s  (%s)", what, stamp(m.times[i]), rel(m.times[i]))
 	}
 	out := strings.Join(parts, ", ")
 	if m.what != "" {
@@ -95,6 +100,10 @@ func (m moment) describe(stamp, rel func(time.Time) string) string {
 	}
 	return out
 }
+
+// seenAt is CratePublished's moment of a version found in the index by a
+// run after one that uploaded it was cut short before it saw it there.
+const seenAt = "seen_at"
 
 // firstMoments are the first public moments of a stage's steps: those
 // of the attempts that made things public, not of a re-run that found
@@ -105,7 +114,13 @@ func firstMoments(r *pipeline.Run, stage string) []moment {
 		// "publish demo@1.0.1" is about demo@1.0.1; "push" about the stage.
 		_, what, _ := strings.Cut(st.Name, " ")
 		m := moment{step: st.Name, what: what}
-		for _, k := range pipeline.Moments {
+		keys := pipeline.Moments
+		if st.FirstAt("visible_at") == "" {
+			// A version whose wait for the index was cut short: when a
+			// later run found it there, it was visible by then.
+			keys = append(slices.Clip(keys), seenAt)
+		}
+		for _, k := range keys {
 			v := st.FirstAt(k)
 			if v == "" {
 				continue
