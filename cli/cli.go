@@ -375,6 +375,10 @@ func (a *app) reporter(secrets *pipeline.Secrets) *pipeline.Reporter {
 	r := pipeline.NewReporter(a.stdout, a.g.json, a.clock, secrets.Scrub)
 	r.Quiet, r.Verbose = a.g.quiet, a.g.verbose
 	r.Color = r.TTY && pipeline.WantColor(a.getenv)
+	r.Order = a.stageNames()
+	if r.TTY {
+		r.Width = terminalWidth(a.stdout)
+	}
 	return r
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -60,19 +61,27 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 				if err == nil || ran {
 					return
 				}
+				if ctx.Err() != nil {
+					// Stopped by the operator: no error of the world's
+					// building is of interest, only that it was stopped.
+					err = &codeError{code: ExitFailed, err: errors.New("the rehearsal was interrupted while its sandbox world was being built: nothing was written outside it\nnext: `embargo rehearse` rehearses again, in a new sandbox world")}
+				}
 				if a.g.json {
 					// The report is the last line whatever ended the rehearsal.
 					out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{"report": map[string]any{"ok": false, "error": err.Error()}}})
 				}
+				w := a.stdout
+				if a.g.json {
+					w = a.stderr
+				}
 				if keep {
-					w := a.stdout
-					if a.g.json {
-						w = a.stderr
-					}
 					fmt.Fprintf(w, "\nthe sandbox world, as far as it was built, is kept in %s\n", dir)
 					return
 				}
 				os.RemoveAll(dir)
+				if ctx.Err() != nil && !a.g.quiet {
+					fmt.Fprintf(w, "\nthe rehearsal was stopped; the sandbox world it had begun in %s was removed (--keep keeps it)\n", dir)
+				}
 			}()
 			if err := makeStateDir(cfg, a.stateDir(cfg)); err != nil {
 				return err
@@ -164,7 +173,11 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 				sandbox.RegistryProxy, sandbox.RegistryProxyCA = world.Proxy.URL, world.Proxy.CAFile
 			}
 			runErr := a.runIn(ctx, &rc, state, pipeline.Selection{}, sandbox)
-			if !a.g.json && !a.g.quiet {
+			// Stopped by the operator, it has nothing to show: what was
+			// public in its sandbox so far is said with the interruption.
+			var se *pipeline.StageError
+			stopped := errors.As(runErr, &se) && se.Interrupted
+			if !a.g.json && !a.g.quiet && !stopped {
 				a.rehearsalReport(ctx, &rc, world, filepath.Join(state, "journal.json"))
 			}
 			// With --json the report is the last line of stdout: what
@@ -173,16 +186,25 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 			if a.g.json {
 				w = a.stderr
 			}
-			if keep {
+			switch {
+			case keep && stopped:
+				fmt.Fprintf(w, "\nthe rehearsal was stopped; its sandbox world is kept in %s\n", dir)
+			case keep:
 				fmt.Fprintf(w, "\nthe sandbox world is kept in %s\n", dir)
-			} else if runErr == nil {
+			case runErr == nil || stopped:
+				// A rehearsal stopped by the operator is of no use to
+				// inspect: its world goes as a finished one's does.
 				world.Close()
-				if err := os.RemoveAll(dir); err != nil {
-					fmt.Fprintf(w, "\nthe sandbox world in %s could not all be removed: %v\n", dir, err)
-				} else if !a.g.quiet {
-					fmt.Fprintf(w, "\nthe sandbox world in %s was removed (--keep keeps it)\n", dir)
+				what := "the sandbox world"
+				if stopped {
+					what = "the rehearsal was stopped; its sandbox world"
 				}
-			} else {
+				if err := os.RemoveAll(dir); err != nil {
+					fmt.Fprintf(w, "\n%s in %s could not all be removed: %v\n", what, dir, err)
+				} else if !a.g.quiet {
+					fmt.Fprintf(w, "\n%s in %s was removed (--keep keeps it)\n", what, dir)
+				}
+			default:
 				fmt.Fprintf(w, "\nthe rehearsal failed; its world is kept for inspection in %s\n", dir)
 			}
 			return runErr

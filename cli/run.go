@@ -62,9 +62,14 @@ type session struct {
 	run     *release.Run
 	lock    *pipeline.Lock
 	secrets *pipeline.Secrets
+	// unfollow stops redrawing the live line at each resize.
+	unfollow func()
 }
 
-func (s *session) close() { s.lock.Release() }
+func (s *session) close() {
+	s.unfollow()
+	s.lock.Release()
+}
 
 // open takes the lock and loads the journal of cfg's state directory, for
 // a run of command. Only a run that is not a rehearsal reads the tokens.
@@ -97,7 +102,7 @@ func (a *app) open(cfg *config.Config, state, journalName string, command releas
 	}
 	run := a.newRun(cfg, command, journal, secrets, out)
 	run.StateDir = state
-	return &session{run: run, lock: lock, secrets: secrets}, nil
+	return &session{run: run, lock: lock, secrets: secrets, unfollow: followResizes(out)}, nil
 }
 
 // makeStateDir creates the state directory with a .gitignore of its own
@@ -157,7 +162,11 @@ func (a *app) runIn(ctx context.Context, cfg *config.Config, state string, sel p
 	mirror.Flush()
 	var se *pipeline.StageError
 	if errors.As(err, &se) {
-		err = &nextError{err: err, se: se, next: resumeAdvice(cfg, se, sandbox != nil)}
+		ne := &nextError{err: err, se: se, next: resumeAdvice(cfg, se, sandbox != nil)}
+		if se.Interrupted {
+			ne.public = publicSoFar(cfg, s.run.Journal.Snapshot().Stages, se.Stopped, sandbox != nil)
+		}
+		err = ne
 	}
 	a.finalReport(s.run, err)
 	if se != nil {
@@ -171,14 +180,22 @@ type nextError struct {
 	err  error
 	se   *pipeline.StageError
 	next string
+	// public says, for a run the operator stopped, what is public so far.
+	public string
 }
 
-func (e *nextError) Error() string { return e.err.Error() + "\nnext: " + e.next }
+func (e *nextError) Error() string {
+	if e.public != "" {
+		return e.err.Error() + "\n" + e.public + "\nnext: " + e.next
+	}
+	return e.err.Error() + "\nnext: " + e.next
+}
 func (e *nextError) Unwrap() error { return e.err }
 
 // brief is the last word of a failed run: its failure was printed as the
-// stage ended, so once is enough. A stop by the operator is said whole: its
-// cause may be a stage that never started, which nothing printed.
+// stage ended, so once is enough. A stop by the operator is said whole:
+// when and what it cut short (a stage that never started, which nothing
+// printed, too), what is public so far, and the command that resumes.
 func (e *nextError) brief() string {
 	if e.se.Interrupted {
 		return e.Error()
@@ -186,18 +203,53 @@ func (e *nextError) brief() string {
 	return fmt.Sprintf("stage %s failed (its error is above)\nnext: %s", e.se.Stage, e.next)
 }
 
+// publicSoFar says what the journal records public, stage by stage, for a
+// run the operator stopped: what made it public, or, before T0, that
+// nothing is (the gate never opened). A rehearsal's is its sandbox's.
+func publicSoFar(cfg *config.Config, stages []*pipeline.StageRecord, stop *pipeline.Interruption, rehearsal bool) string {
+	var t table
+	for _, s := range stages {
+		if row := summarize(cfg, s); row.public != "" {
+			t.row(cell{text: "  " + s.Name}, cell{text: row.public})
+		}
+	}
+	where := ""
+	if rehearsal {
+		where = " in the sandbox"
+	}
+	if len(t.rows) > 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "public so far%s:\n", where)
+		t.write(&b)
+		return strings.TrimSuffix(b.String(), "\n")
+	}
+	if stop != nil && stop.At.Before(stop.T0) {
+		return "nothing is public" + where + ": the run was stopped before T0"
+	}
+	for _, s := range stages {
+		if s.Name == release.Gate && s.State != pipeline.StateDone && s.State != pipeline.StateSkipped {
+			// Every stage that writes waits for the gate first.
+			return "nothing is public" + where + ": the gate had not opened"
+		}
+	}
+	return "nothing is recorded public" + where + " (a write cut short may have landed: the re-run looks at every target before it writes)"
+}
+
 // resumeAdvice says how to go on after se: the re-run from the stage it
 // names, with the config flag when the config is not the default one.
 func resumeAdvice(cfg *config.Config, se *pipeline.StageError, rehearsal bool) string {
+	withConfig := ""
+	if cfg.Path != "" && cfg.Path != "embargo.toml" {
+		withConfig = " -c " + cfg.Path
+	}
 	if rehearsal {
 		// A rehearsal has no --from: it builds a new world each time.
-		return "fix the cause above, then `embargo rehearse` again"
+		if se.Interrupted {
+			return "`embargo rehearse" + withConfig + "` rehearses again, in a new sandbox world"
+		}
+		return "fix the cause above, then `embargo rehearse" + withConfig + "` again"
 	}
-	cmd := "embargo run"
-	if cfg.Path != "" && cfg.Path != "embargo.toml" {
-		cmd += " -c " + cfg.Path
-	}
-	cmd += " --from " + se.From
+	cmd := "embargo run" + withConfig + " --from " + se.From
 	if se.Force {
 		cmd += " --force"
 	}
@@ -222,6 +274,7 @@ func (a *app) finalReport(r *release.Run, err error) {
 		r.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{"report": rep}})
 		return
 	}
+	r.Out.ClearLive()
 	if !a.g.quiet {
 		fmt.Fprintln(a.stdout)
 		printSummary(a.stdout, rep, r.Config, r.Out.Color)

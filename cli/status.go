@@ -108,6 +108,11 @@ func printStatus(w io.Writer, st *Status, verbose bool) {
 	now := st.Now
 	fmt.Fprintf(w, "%s   T0 %s (%s)   advisory due %s (%s)\n", st.ID,
 		st.T0.Format("2006-01-02 15:04:05Z"), relative(st.T0, now), st.Deadline.Format("2006-01-02 15:04:05Z"), relative(st.Deadline, now))
+	// The state column fits the longest state shown (interrupted).
+	stateWidth := 8
+	for _, s := range st.Stages {
+		stateWidth = max(stateWidth, len(s.State))
+	}
 	for _, s := range st.Stages {
 		times := ""
 		if s.Started != nil {
@@ -119,7 +124,7 @@ func printStatus(w io.Writer, st *Status, verbose bool) {
 		if beside := besides(st.Stages, s, now); len(beside) > 0 {
 			times += "  beside " + strings.Join(beside, ", ")
 		}
-		fmt.Fprintf(w, "  %-10s %-8s %s\n", s.Name, s.State, times)
+		fmt.Fprintf(w, "  %-10s %-*s %s\n", s.Name, stateWidth, s.State, times)
 		if s.Note != "" {
 			fmt.Fprintf(w, "             %s\n", s.Note)
 		}

@@ -39,3 +39,28 @@ func TestStatusNamesTheStagesThatRanSideBySide(t *testing.T) {
 		}
 	}
 }
+
+// An interrupted stage's state fits its column: the times of every stage
+// start in one column, after the longest state.
+func TestStatusStateColumnFitsInterrupted(t *testing.T) {
+	at := func(s int) *time.Time { v := time.Date(2026, 12, 1, 14, 0, s, 0, time.UTC); return &v }
+	st := &Status{ID: "ASYNC-STD-SA-2026-001", Now: *at(30), Stages: []*pipeline.StageRecord{
+		{Name: "preflight", State: pipeline.StateDone, Started: at(0), Ended: at(2)},
+		{Name: "gate", State: pipeline.StateInterrupted, Started: at(2), Ended: at(9)},
+		{Name: "push", State: pipeline.StateInterrupted, Started: at(2), Ended: at(9)},
+	}}
+	var b bytes.Buffer
+	printStatus(&b, st, false)
+	cols := map[int]bool{}
+	for _, l := range strings.Split(b.String(), "\n") {
+		if i := strings.Index(l, "14:00:0"); i >= 0 && strings.HasPrefix(l, "  ") {
+			cols[i] = true
+			if !strings.Contains(l[:i], " ") || strings.Contains(l, "interrupted14") {
+				t.Errorf("state runs into the times: %q", l)
+			}
+		}
+	}
+	if len(cols) != 1 {
+		t.Errorf("the times start in %d columns:\n%s", len(cols), b.String())
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/async-rs/embargo/config"
@@ -135,20 +134,20 @@ func lastSummary(s *pipeline.StageRecord) string {
 func printSummary(w io.Writer, st *Status, cfg *config.Config, color bool) {
 	fmt.Fprintf(w, "%s   T0 %s   advisory due %s (%s)\n", st.ID,
 		st.T0.Format("2006-01-02 15:04:05Z"), st.Deadline.Format("2006-01-02 15:04:05Z"), relative(st.Deadline, st.Now))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  stage\tstate\tat\tT0 +\tmade public, or what it did")
+	var t table
+	t.row(cell{text: "  stage"}, cell{text: "state"}, cell{text: "at"}, cell{text: "T0 +"}, cell{text: "made public, or what it did"})
 	for _, s := range st.Stages {
 		row := summarize(cfg, s)
-		state := row.state
+		state := cell{text: row.state}
 		if color {
-			state = pipeline.Paint(stateColor[state], state)
+			state.color = stateColor[row.state]
 		}
 		at, offset := "", ""
 		if !row.first.IsZero() {
 			at = row.first.UTC().Format("15:04:05.000")
 			offset = signed(row.first.Sub(st.T0))
 			if row.last.Sub(row.first) >= time.Millisecond {
-				at += "-" + row.last.UTC().Format("05.000")
+				at += "-" + row.last.UTC().Format(untilLayout(row.first, row.last))
 				offset += " to " + signed(row.last.Sub(st.T0))
 			}
 		}
@@ -156,18 +155,29 @@ func printSummary(w io.Writer, st *Status, cfg *config.Config, color bool) {
 		if what == "" {
 			what = row.note
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", row.name, state, at, offset, what)
+		t.row(cell{text: "  " + row.name}, state, cell{text: at}, cell{text: offset}, cell{text: what})
 	}
-	tw.Flush()
+	t.write(w)
 	fmt.Fprintln(w, "  every step: `embargo status`")
 }
 
-// stateColor colours a stage's state in the summary. tabwriter counts the
-// escape codes as width: every state gets a code of the same length, so
-// the columns after it stay aligned.
+// stateColor colours a stage's state in the summary.
 var stateColor = map[string]string{
 	pipeline.StateDone: pipeline.Green, pipeline.StateFailed: pipeline.Red, pipeline.StateInterrupted: pipeline.Yellow,
 	pipeline.StateSkipped: pipeline.Grey, pipeline.StatePending: pipeline.Grey, pipeline.StateRunning: pipeline.Yellow,
+}
+
+// untilLayout is how the end of a span of public writes is written after
+// its start: its seconds alone within the start's minute, with the minute
+// (or the hour) when it passed into another, never 49.071-14.758.
+func untilLayout(first, last time.Time) string {
+	switch {
+	case first.UTC().Truncate(time.Hour) != last.UTC().Truncate(time.Hour):
+		return "15:04:05.000"
+	case first.UTC().Truncate(time.Minute) != last.UTC().Truncate(time.Minute):
+		return "04:05.000"
+	}
+	return "05.000"
 }
 
 // signed formats an offset from T0 with its sign, to the millisecond.

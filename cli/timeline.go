@@ -287,7 +287,10 @@ func drawMarks(b *bytes.Buffer, r timelineRow, ax timeAxis, t0 time.Time) {
 		// Under the bar, towards the side with more room.
 		x0, x1 := ax.x(run.from), max(ax.x(run.to), ax.x(run.from)+2)
 		y := r.y + svgRow + svgNote*i + 7
-		text := run.state + ": " + strings.Join(strings.Fields(run.err), " ")
+		text := strings.Join(strings.Fields(run.err), " ")
+		if !strings.HasPrefix(text, run.state) {
+			text = run.state + ": " + text // an interrupted stage's says so itself
+		}
 		anchor, x, room := "start", x0, float64(svgWidth-svgMargin)-x0
 		if left := x1 - svgMargin; left > room {
 			anchor, x, room = "end", x1, left

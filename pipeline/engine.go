@@ -24,15 +24,78 @@ type StageError struct {
 	// the registry refused).
 	Fix string
 	// Interrupted: the operator stopped the run; nothing needs fixing.
+	// Stopped then says when and what it cut short.
 	Interrupted bool
+	Stopped     *Interruption
 }
 
 func (e *StageError) Error() string {
+	if e.Interrupted && e.Stopped != nil {
+		// What was cut short is said in words: each stage's own error
+		// is only that its context was cancelled.
+		if len(e.Stopped.Cut) == 0 {
+			return fmt.Sprintf("interrupted %s, before stage %s started", e.Stopped.When(), e.Stage)
+		}
+		return e.Stopped.String()
+	}
 	what := "failed"
 	if e.Interrupted {
 		what = "interrupted"
 	}
 	return fmt.Sprintf("stage %s %s: %v", e.Stage, what, e.Err)
+}
+
+// Interruption is the operator's stop of a run (Ctrl-C, SIGTERM): when,
+// against T0, and what it cut short.
+type Interruption struct {
+	At, T0 time.Time
+	// Cut are the stages cut short, in the pipeline's order.
+	Cut []CutShort
+}
+
+// CutShort is a stage the operator stopped, with its steps under way then.
+type CutShort struct {
+	Stage string
+	Steps []string
+}
+
+// When says when the run was stopped: "10s before T0", "3.2s after T0".
+func (i *Interruption) When() string {
+	d := i.At.Sub(i.T0)
+	if d.Abs() < time.Minute {
+		d = d.Round(100 * time.Millisecond)
+	} else {
+		d = d.Round(time.Second)
+	}
+	switch {
+	case d < 0:
+		return HumanDuration(-d) + " before T0"
+	case d > 0:
+		return HumanDuration(d) + " after T0"
+	}
+	return "at T0"
+}
+
+// String says it in a sentence: "interrupted 10s before T0, during gate
+// (wait), push (prepare) and publish".
+func (i *Interruption) String() string {
+	var during []string
+	for _, c := range i.Cut {
+		if len(c.Steps) == 0 {
+			during = append(during, c.Stage)
+		} else {
+			during = append(during, c.Stage+" ("+strings.Join(c.Steps, ", ")+")")
+		}
+	}
+	return fmt.Sprintf("interrupted %s, during %s", i.When(), andList(during))
+}
+
+// andList joins items as "a, b and c".
+func andList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
 }
 
 // RerunError is a failure whose way out, once its cause is fixed, is a
@@ -137,6 +200,9 @@ func (e *UsageError) Error() string { return e.Msg }
 type execution struct {
 	ctx    context.Context     // the run's: cancelled when the operator stops it
 	stages map[string]*outcome // the selected stages
+	// stoppedAt is when ctx was cancelled, on the gate's clock.
+	stopMu    sync.Mutex
+	stoppedAt time.Time
 	// before serialises BeforeStage.
 	before sync.Mutex
 	// verdicts are the go/no-go decisions one stage settles for others
@@ -195,6 +261,7 @@ func (e *Engine) Execute(ctx context.Context, r *Run, sel Selection) error {
 	}
 	stages := e.Stages[first:to]
 	x := &execution{ctx: ctx, stages: map[string]*outcome{}}
+	defer context.AfterFunc(ctx, func() { x.stopped(r) })()
 	for _, st := range stages {
 		x.stages[st.Name()] = &outcome{done: make(chan struct{})}
 	}
@@ -240,6 +307,12 @@ func (e *Engine) Execute(ctx context.Context, r *Run, sel Selection) error {
 
 	var failed *StageError
 	var others []error
+	var cut []CutShort
+	for _, err := range errs {
+		if se := (*StageError)(nil); errors.As(err, &se) && se.Interrupted && se.Stopped != nil {
+			cut = append(cut, se.Stopped.Cut...)
+		}
+	}
 	for k, err := range errs {
 		var se *StageError
 		switch {
@@ -279,6 +352,9 @@ func (e *Engine) Execute(ctx context.Context, r *Run, sel Selection) error {
 				failed.Interrupted = false // a stage failed as well: fix it first
 			}
 		}
+		if failed.Interrupted {
+			failed.Stopped = &Interruption{At: x.stopped(r), T0: r.Gate.T0, Cut: cut}
+		}
 	}
 	if failed == nil {
 		return nil
@@ -297,6 +373,17 @@ func (e *Engine) Execute(ctx context.Context, r *Run, sel Selection) error {
 		failed.Err = errors.Join(append([]error{failed.Err}, others...)...)
 	}
 	return failed
+}
+
+// stopped is when the operator stopped the run: the first call after it
+// was cancelled (the AfterFunc of Execute, as the signal came) records it.
+func (x *execution) stopped(r *Run) time.Time {
+	x.stopMu.Lock()
+	defer x.stopMu.Unlock()
+	if x.stoppedAt.IsZero() {
+		x.stoppedAt = r.Now()
+	}
+	return x.stoppedAt
 }
 
 // stateOf says how a stage's error ended it: "failed" or "interrupted".
@@ -339,11 +426,22 @@ func (e *Engine) runStage(ctx context.Context, r *Run, st Stage) (ok bool, err e
 	runErr := recovered(func() error { return st.Run(ctx, r) })
 	end := r.Now().UTC()
 	interrupted := runErr != nil && ctx.Err() != nil
+	var stop *Interruption
+	said := ""
+	if interrupted {
+		// Said in words, in the journal too: the stage's own error is
+		// only that its context was cancelled.
+		stop = &Interruption{At: r.exec.stopped(r), T0: r.Gate.T0, Cut: []CutShort{{Stage: st.Name(), Steps: r.Journal.cutShort(rec)}}}
+		said = "interrupted " + stop.When()
+		if steps := stop.Cut[0].Steps; len(steps) > 0 {
+			said += ", during " + strings.Join(steps, ", ")
+		}
+	}
 	if err := r.Journal.update(func() {
 		rec.Ended = &end
 		switch {
 		case interrupted:
-			rec.State, rec.Error = StateInterrupted, runErr.Error()
+			rec.State, rec.Error = StateInterrupted, said
 		case runErr != nil:
 			rec.State, rec.Error = StateFailed, runErr.Error()
 		default:
@@ -352,9 +450,13 @@ func (e *Engine) runStage(ctx context.Context, r *Run, st Stage) (ok bool, err e
 	}); err != nil && runErr == nil {
 		runErr = fmt.Errorf("write journal: %w", err)
 	}
+	if interrupted {
+		r.Out.Emit(Event{Kind: EventInterrupted, Stage: st.Name(), Msg: said})
+		return false, &StageError{Stage: st.Name(), Err: runErr, Interrupted: true, Stopped: stop}
+	}
 	if runErr != nil {
 		r.Out.Emit(Event{Kind: EventFail, Stage: st.Name(), Msg: runErr.Error()})
-		return false, &StageError{Stage: st.Name(), Err: runErr, Interrupted: interrupted}
+		return false, &StageError{Stage: st.Name(), Err: runErr}
 	}
 	r.Out.Emit(Event{Kind: EventDone, Stage: st.Name(), Msg: fmt.Sprintf("in %s", HumanDuration(end.Sub(start).Round(time.Millisecond)))})
 	return true, nil

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/async-rs/embargo/pipeline"
 )
@@ -32,8 +34,8 @@ func TestAnInterruptedStageIsRecordedInterruptedAndResumesThere(t *testing.T) {
 	if !se.Interrupted || se.Stage != "verify" || se.From != "verify" {
 		t.Errorf("StageError = %+v, want verify interrupted, resumed --from verify", se)
 	}
-	if !strings.Contains(err.Error(), "stage verify interrupted") {
-		t.Errorf("error %q does not say verify was interrupted", err)
+	if !strings.Contains(err.Error(), "interrupted 1s after T0, during verify (post)") {
+		t.Errorf("error %q does not say verify was interrupted in its step post", err)
 	}
 	j := onDisk(t, r.path)
 	if got := j.Stage("verify"); got.State != pipeline.StateInterrupted || got.Steps[0].State != pipeline.StateInterrupted || got.Steps[0].Attempts[0].State != pipeline.StateInterrupted {
@@ -85,5 +87,78 @@ func TestARunStoppedBetweenStagesResumesAtTheNextOne(t *testing.T) {
 	}
 	if got := states(onDisk(t, r.path)); got["publish"] != pipeline.StateDone || got["advisory"] != pipeline.StatePending {
 		t.Errorf("states %v", got)
+	}
+}
+
+// neededStage is a stage that needs the ones it names, as the real ones
+// do: gate, push and publish all start once preflight is done.
+type neededStage struct {
+	fakeStage
+	needs []string
+}
+
+func (s *neededStage) Needs() []string { return s.needs }
+
+// Ctrl-C during the countdown, while the gate waits, push prepares and
+// publish waits for T0: each stage says it was interrupted, when against
+// T0 and in which step, and the run's error says it all in one sentence,
+// with no "context canceled" and no failure mark.
+func TestAnInterruptionSaysWhenAndWhatItCutShort(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var waiting sync.WaitGroup
+	waiting.Add(3)
+	block := func(step string) func(context.Context, *pipeline.Run) error {
+		return func(ctx context.Context, r *pipeline.Run) error {
+			if step == "" {
+				waiting.Done()
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			_, err := pipeline.Step(r, pipeline.Key[pipeline.Said]{Stage: r.Stage(), Step: step}, func(*pipeline.Said) error {
+				waiting.Done()
+				<-ctx.Done()
+				return ctx.Err()
+			})
+			return err
+		}
+	}
+	e := &pipeline.Engine{}
+	for _, st := range []struct {
+		name  string
+		needs []string
+		run   func(context.Context, *pipeline.Run) error
+	}{
+		{"preflight", nil, nil},
+		{"gate", []string{"preflight"}, block("wait")},
+		{"push", []string{"preflight"}, block("prepare")},
+		{"publish", []string{"preflight"}, block("")},
+		{"advisory", []string{"publish"}, nil},
+	} {
+		e.Stages = append(e.Stages, &neededStage{fakeStage{name: st.name, run: st.run}, st.needs})
+	}
+	r := newRun(t, testEmbargo(), e, nil)
+	r.Gate.Clock = pipeline.NewFakeClock(testT0.Add(-10 * time.Second))
+	go func() {
+		waiting.Wait()
+		cancel() // the operator presses Ctrl-C
+	}()
+	err := e.Execute(ctx, r.Run, pipeline.Selection{})
+	var se *pipeline.StageError
+	if !errors.As(err, &se) || !se.Interrupted || se.From != "gate" {
+		t.Fatalf("got %v, want the run interrupted and resumed from the gate", err)
+	}
+	if got, want := err.Error(), "interrupted 10s before T0, during gate (wait), push (prepare) and publish"; got != want {
+		t.Errorf("the run's error is %q, want %q", got, want)
+	}
+	out := r.out.String()
+	for _, want := range []string{"gate: interrupted 10s before T0, during wait\n", "push: interrupted 10s before T0, during prepare\n", "publish: interrupted 10s before T0\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, unwanted := range []string{"context canceled", "!!!"} {
+		if strings.Contains(out, unwanted) {
+			t.Errorf("output says %q:\n%s", unwanted, out)
+		}
 	}
 }

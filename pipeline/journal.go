@@ -180,6 +180,26 @@ func (j *Journal) Steps(stage string) []StepRecord {
 	return out
 }
 
+// cutShort names the steps of a stage's latest run that were interrupted.
+func (j *Journal) cutShort(rec *StageRecord) []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return rec.CutShort()
+}
+
+// CutShort names the steps the operator interrupted in the stage's
+// latest run (a step interrupted in an earlier run and not run again
+// since is not).
+func (s *StageRecord) CutShort() []string {
+	var out []string
+	for _, st := range s.Steps {
+		if st.State == StateInterrupted && st.Started != nil && s.Started != nil && !st.Started.Before(*s.Started) {
+			out = append(out, st.Name)
+		}
+	}
+	return out
+}
+
 // AddClocks records a measurement of the targets' clocks.
 func (j *Journal) AddClocks(c ClockCheck) error {
 	return j.update(func() { j.data.Clocks = append(j.data.Clocks, c) })

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Event kinds.
@@ -19,11 +21,14 @@ const (
 	EventInfo      = "info"
 	EventWarn      = "warn"
 	EventCountdown = "countdown"
-	// EventLive replaces the live line on a terminal (a stage's progress);
-	// an empty message clears it. Logs and JSON get the events it sums up
-	// instead.
-	EventLive   = "live"
-	EventReport = "report"
+	// EventLive replaces the stage's part of the live line on a terminal
+	// (its progress); an empty message removes it. Logs and JSON get the
+	// events it sums up instead.
+	EventLive = "live"
+	// EventInterrupted ends a stage the operator stopped (Ctrl-C,
+	// SIGTERM): nothing failed, and a re-run resumes it.
+	EventInterrupted = "interrupted"
+	EventReport      = "report"
 )
 
 // Event is one line of --json output.
@@ -43,8 +48,16 @@ type Reporter struct {
 	JSON    bool
 	Quiet   bool
 	Verbose bool
-	// TTY enables the in-place countdown line.
+	// TTY enables the live line: the countdown and the stages' progress,
+	// kept in place at the bottom of the terminal.
 	TTY bool
+	// Width, when set, is the terminal's width in columns now (0 when
+	// unknown): the live line is cut to fit it, since a line that wraps
+	// cannot be redrawn in place and leaves a stale copy at each redraw.
+	Width func() int
+	// Order is the stages in the pipeline's order, the order of their
+	// parts on the live line.
+	Order []string
 	// Color marks outcomes in colour: on a terminal, unless NO_COLOR is
 	// set (https://no-color.org) or TERM is dumb.
 	Color bool
@@ -52,9 +65,15 @@ type Reporter struct {
 	Scrub func(string) string
 
 	mu sync.Mutex
-	// live is the line kept at the bottom of a terminal (the countdown,
-	// a stage's progress), drawn again under each line printed above it.
-	live string
+	// parts are the live line's, by stage (the countdown, the push, the
+	// publishes): the line kept at the bottom of a terminal, drawn again
+	// under each line printed above it.
+	parts map[string]string
+	// drawn is how many columns of the live line are on the screen, and
+	// drawnAt the width it was drawn at.
+	drawn, drawnAt int
+	// screen is what is to be written next, in one write.
+	screen strings.Builder
 }
 
 // NewReporter writes to w; TTY is detected when w is a terminal.
@@ -97,19 +116,21 @@ func (r *Reporter) Emit(ev Event) {
 		fmt.Fprintln(r.Out, r.scrub(string(b)))
 		return
 	}
-	if r.Quiet && ev.Kind != EventFail && ev.Kind != EventWarn {
+	if r.Quiet && ev.Kind != EventFail && ev.Kind != EventInterrupted && ev.Kind != EventWarn {
 		return
 	}
 	if r.TTY && (ev.Kind == EventCountdown || ev.Kind == EventLive) {
-		r.live = ev.Msg
-		fmt.Fprintf(r.Out, "\r\033[K%s", r.live)
+		r.setPart(ev.Stage, ev.Msg)
+		r.clearLocked()
+		r.drawLocked()
+		r.flushLocked()
 		return
 	}
-	if r.live != "" {
-		fmt.Fprint(r.Out, "\r\033[K")
-		defer fmt.Fprint(r.Out, r.live)
+	if ev.Step == "" && (ev.Kind == EventDone || ev.Kind == EventFail || ev.Kind == EventInterrupted) {
+		delete(r.parts, ev.Stage) // the stage has ended: so has its progress
 	}
-	mark := map[string]string{EventStart: "==>", EventDone: " ok", EventSkip: " --", EventFail: "!!!", EventWarn: " !!", EventInfo: "   ", EventCountdown: "   "}[ev.Kind]
+	r.clearLocked()
+	mark := map[string]string{EventStart: "==>", EventDone: " ok", EventSkip: " --", EventFail: "!!!", EventInterrupted: " --", EventWarn: " !!", EventInfo: "   ", EventCountdown: "   "}[ev.Kind]
 	if r.Color {
 		mark = Paint(markColor[ev.Kind], mark)
 	}
@@ -127,7 +148,131 @@ func (r *Reporter) Emit(ev Event) {
 		}
 		line += ev.Msg
 	}
-	fmt.Fprintln(r.Out, strings.TrimRight(line, " "))
+	r.screen.WriteString(strings.TrimRight(line, " ") + "\n")
+	r.drawLocked()
+	r.flushLocked()
+}
+
+// setPart sets the stage's part of the live line, or removes it for "".
+func (r *Reporter) setPart(stage, msg string) {
+	if msg == "" {
+		delete(r.parts, stage)
+		return
+	}
+	if r.parts == nil {
+		r.parts = map[string]string{}
+	}
+	r.parts[stage] = msg
+}
+
+// liveLocked is the live line: the stages' parts in the pipeline's order.
+func (r *Reporter) liveLocked() string {
+	var out []string
+	for _, stage := range r.Order {
+		if p, ok := r.parts[stage]; ok {
+			out = append(out, p)
+		}
+	}
+	var others []string
+	for stage := range r.parts {
+		if !slices.Contains(r.Order, stage) {
+			others = append(others, stage)
+		}
+	}
+	slices.Sort(others)
+	for _, stage := range others {
+		out = append(out, r.parts[stage])
+	}
+	return strings.Join(out, " · ")
+}
+
+// liveMargin is the columns the live line leaves free at the right: one
+// for the cursor after it, two for the "^C" a terminal echoes there when
+// the operator stops the run, all of which a redraw then clears.
+const liveMargin = 3
+
+// drawLocked draws the live line, cut to the terminal's width.
+func (r *Reporter) drawLocked() {
+	line := r.liveLocked()
+	if line == "" {
+		return
+	}
+	width := r.width()
+	if width > 0 {
+		line = Cut(line, width-liveMargin)
+	}
+	r.screen.WriteString(line)
+	r.drawn, r.drawnAt = utf8.RuneCountInString(line), width
+}
+
+// clearLocked removes the live line from the screen, leaving the cursor
+// where it began. A terminal made narrower since it was drawn has
+// rewrapped it onto several rows (most do; xterm cuts it instead), the
+// cursor at its end: the rows above are cleared too.
+func (r *Reporter) clearLocked() {
+	if r.drawn == 0 {
+		return
+	}
+	up := ""
+	if width := r.width(); width > 0 && width < r.drawnAt && r.drawn > width {
+		up = fmt.Sprintf("\033[%dA", (r.drawn-1)/width)
+	}
+	r.screen.WriteString("\r" + up + "\033[J")
+	r.drawn = 0
+}
+
+func (r *Reporter) width() int {
+	if r.Width == nil {
+		return 0
+	}
+	return r.Width()
+}
+
+// Redraw draws the live line again at the terminal's width now: after
+// the terminal was resized.
+func (r *Reporter) Redraw() {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.clearLocked()
+	r.drawLocked()
+	r.flushLocked()
+}
+
+// ClearLive removes the live line for good, with every stage's part: what
+// is printed next (a final report) is not followed by it.
+func (r *Reporter) ClearLive() {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.parts = nil
+	r.clearLocked()
+	r.flushLocked()
+}
+
+// flushLocked writes what the screen is to show in one write: a line
+// printed and the live line drawn again under it reach the terminal
+// together, never the one without the other.
+func (r *Reporter) flushLocked() {
+	io.WriteString(r.Out, r.screen.String())
+	r.screen.Reset()
+}
+
+// Cut shortens s to at most width columns, ending it with "…" when it was
+// cut (a rune is taken as one column: the live line's are).
+func Cut(s string, width int) string {
+	switch {
+	case utf8.RuneCountInString(s) <= width:
+		return s
+	case width < 1:
+		return ""
+	}
+	runes := []rune(s)
+	return string(runes[:width-1]) + "…"
 }
 
 // ANSI colours of the marks and states.
@@ -139,7 +284,7 @@ const (
 	Bold   = "1"
 )
 
-var markColor = map[string]string{EventStart: Bold, EventDone: Green, EventFail: Red, EventWarn: Yellow}
+var markColor = map[string]string{EventStart: Bold, EventDone: Green, EventFail: Red, EventInterrupted: Yellow, EventWarn: Yellow}
 
 // Paint wraps s in the ANSI colour code, or returns it as it is for no
 // code.
@@ -166,11 +311,14 @@ func (r *Reporter) Printf(format string, args ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	text := r.scrub(fmt.Sprintf(format, args...))
-	if r.live != "" && strings.HasSuffix(text, "\n") {
-		fmt.Fprint(r.Out, "\r\033[K")
-		defer fmt.Fprint(r.Out, r.live)
+	if !strings.HasSuffix(text, "\n") {
+		io.WriteString(r.Out, text)
+		return
 	}
-	fmt.Fprint(r.Out, text)
+	r.clearLocked()
+	r.screen.WriteString(text)
+	r.drawLocked()
+	r.flushLocked()
 }
 
 // Debugf prints only with -v.

@@ -29,12 +29,14 @@ func (Stage) Run(ctx context.Context, r *release.Run) error {
 	_, err := pipeline.Step(r.Run, OpenedKey, func(res *Opened) error {
 		start := r.Now()
 		res.T0 = g.T0.UTC()
+		resumes := ""
 		if !start.Before(g.T0) {
 			if err := release.CheckLateStart(r); err != nil {
 				return err
 			}
 			late := start.Sub(g.T0)
 			res.LateStart = late.Round(time.Millisecond)
+			resumes = release.JudgeLateStart(r).Resuming(r.Gate.T0)
 			if late > g.Window {
 				r.Warnf("WINDOW MISSED: started %s after T0; the advisory was due by %s. Proceeding now: every minute counts.",
 					pipeline.HumanDuration(late.Round(time.Second)), g.Deadline().UTC().Format(time.RFC3339))
@@ -42,6 +44,8 @@ func (Stage) Run(ctx context.Context, r *release.Run) error {
 				if r.Mode.Rehearsal() {
 					// A rehearsal's T0 is its own start: nothing is late.
 					r.Infof("the rehearsal's T0 is %s, when it started: releasing into the sandbox now", g.T0.UTC().Format("15:04:05"))
+				} else if resumes != "" {
+					r.Infof("started %s after T0, %s: proceeding at once", pipeline.HumanDuration(late.Round(time.Millisecond)), resumes)
 				} else {
 					r.Infof("started %s after T0: proceeding at once", pipeline.HumanDuration(late.Round(time.Millisecond)))
 				}
@@ -70,7 +74,7 @@ func (Stage) Run(ctx context.Context, r *release.Run) error {
 				Data: map[string]any{"remaining_s": left.Seconds()}})
 		})
 		woke := r.Now()
-		r.Out.Emit(pipeline.Event{Kind: pipeline.EventLive}) // the countdown is over
+		r.Out.Emit(pipeline.Event{Kind: pipeline.EventLive, Stage: release.Gate}) // the countdown is over
 		if err != nil {
 			return fmt.Errorf("interrupted while waiting for T0: %w", err)
 		}
@@ -89,6 +93,8 @@ func (Stage) Run(ctx context.Context, r *release.Run) error {
 			r.Infof("clocks at T0: %s", pipeline.ClockCheck{Offsets: world}.Summary())
 		}
 		switch {
+		case !start.Before(opened) && resumes != "":
+			res.Text = "T0 already passed: " + resumes
 		case !start.Before(opened):
 			res.Text = "T0 already passed (" + pipeline.HumanDuration(res.LateStart) + " late)"
 			if by != "" {

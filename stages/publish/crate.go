@@ -135,16 +135,20 @@ func publishCrate(ctx context.Context, r *release.Run, idx release.RegistryIndex
 		var e index.Entry
 		var found bool
 		var err error
+		var looked time.Time // when the index was read
 		if attempt == 1 && first != nil {
 			e, found, err = first.wait(ctx)
+			looked = first.at
 		} else {
 			e, found, err = idx.Lookup(ctx, name, version)
+			looked = r.Now()
 		}
 		if err == nil && !found && attempt == 1 && cutOff(r.Journal, release.CratePublishedKey(nv).Step) {
 			// The run before was killed while this step ran: its cargo,
 			// orphaned, may still be uploading. Give that upload time to
 			// show before trying again.
 			e, found, err = showsWithin(ctx, r.Gate.Clock, idx, name, version, orphanGrace)
+			looked = r.Now()
 		}
 		if err != nil {
 			return err
@@ -155,6 +159,13 @@ func publishCrate(ctx context.Context, r *release.Run, idx release.RegistryIndex
 		case skip:
 			if attempt == 1 {
 				res.Text = "already on the registry with the sealed checksum"
+			}
+			l.progress.foundOne(l.rel.Line)
+			if !momentRecorded(r.Journal, release.CratePublishedKey(nv).Step, release.VisibleMoment) {
+				// An earlier attempt uploaded it and was cut short while
+				// it waited for the index: the look now is the latest it
+				// became visible, for the timeline.
+				res.SeenAt = looked.UTC()
 			}
 			// The release has begun publicly on the registry: holding
 			// the rest back protects nothing.
@@ -211,9 +222,13 @@ func publishCrate(ctx context.Context, r *release.Run, idx release.RegistryIndex
 			res.UploadedAt = uploadedAt(start, wallStart, up.AcceptedAt(), shown).UTC()
 			pipeline.Checkpoint("publish.uploaded")
 			c.accept()
+			l.progress.uploadedOne(l.rel.Line) // shown before the push, which waits for it, goes
 			r.Settle(release.RegistryTakes, nil)
 			err := waitVisible(ctx, r, idx, name, version, sum, res)
 			up.Stop()
+			if err == nil {
+				l.progress.visibleOne(l.rel.Line)
+			}
 			return err
 		case errors.As(err, &pe) && pe.Retryable():
 			wait, err := retryPlan(r.Now(), horizon, pe, attempt)

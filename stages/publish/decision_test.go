@@ -170,3 +170,34 @@ func TestPublishRefusesAVersionThereWithOtherBytes(t *testing.T) {
 		t.Errorf("the index now shows %s for demo-core@1.13.1", e.Cksum)
 	}
 }
+
+// A run that uploaded a version but never saw the index show it (cut
+// short, or out of patience) recorded no visible_at: the run after it
+// finds the version there and records when it looked, for the timeline to
+// say the version was visible by then.
+func TestAVersionNeverSeenVisibleIsSeenByTheNextRunsLook(t *testing.T) {
+	t.Parallel()
+	w := releasetest.NewPublishWorld(t)
+	w.Idx.Hidden = map[string]int{"demo-core@1.13.1": 1 << 20} // longer than the wait for it
+	releasetest.Advance(t, w.Clock, pollFast)
+	w.Clock.Set(releasetest.T0)
+	if err := publishAlone(t, w); err == nil {
+		t.Fatal("publish saw demo-core@1.13.1 in an index that never showed it")
+	}
+	if res := resultOf(w, "demo-core@1.13.1"); res.UploadedAt.IsZero() || !res.VisibleAt.IsZero() {
+		t.Fatalf("first run: %+v, want uploaded and never seen", res)
+	}
+
+	w.Idx.Hidden = nil
+	resumed := releasetest.T0.Add(10 * time.Minute)
+	w.Clock.Set(resumed)
+	if err := publishAlone(t, w); err != nil {
+		t.Fatalf("re-run: %v", err)
+	}
+	if res := resultOf(w, "demo-core@1.13.1"); res.SeenAt.Before(resumed) || res.SeenAt.After(resumed.Add(time.Second)) {
+		t.Errorf("the re-run found demo-core@1.13.1 at %s, recorded seen_at %s", resumed, res.SeenAt)
+	}
+	if res := resultOf(w, "demo@1.12.5"); !res.SeenAt.IsZero() {
+		t.Errorf("demo@1.12.5, seen visible by the first run, got a seen_at too: %+v", res)
+	}
+}

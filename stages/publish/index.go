@@ -35,6 +35,17 @@ func cutOff(j *pipeline.Journal, step string) bool {
 	return false
 }
 
+// momentRecorded is true when some attempt of the publish step recorded the
+// moment key.
+func momentRecorded(j *pipeline.Journal, step, key string) bool {
+	for _, st := range j.Steps(release.Publish) {
+		if st.Name == step && st.FirstAt(key) != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // showsWithin polls the index for a version for at most d on clock.
 func showsWithin(ctx context.Context, clock pipeline.Clock, idx release.RegistryIndex, name, version string, d time.Duration) (index.Entry, bool, error) {
 	deadline := clock.Now().Add(d)
@@ -114,13 +125,15 @@ type lookup struct {
 	e     index.Entry
 	found bool
 	err   error
+	at    time.Time // when the index answered, on the gate's clock
 }
 
-func startLookup(ctx context.Context, idx release.RegistryIndex, name, version string) *lookup {
+func startLookup(ctx context.Context, clock pipeline.Clock, idx release.RegistryIndex, name, version string) *lookup {
 	l := &lookup{done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
 		l.e, l.found, l.err = idx.Lookup(ctx, name, version)
+		l.at = clock.Now()
 	}()
 	return l
 }

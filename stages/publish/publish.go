@@ -153,7 +153,7 @@ func (s Stage) Run(ctx context.Context, r *release.Run) error {
 		for _, nv := range l.sealed.Order {
 			if looks[nv] == nil {
 				name, version := release.SplitNV(nv)
-				looks[nv] = startLookup(ctx, idx, name, version)
+				looks[nv] = startLookup(ctx, r.Gate.Clock, idx, name, version)
 			}
 		}
 	}

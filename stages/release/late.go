@@ -80,6 +80,19 @@ func (l LateStart) Says(t0 time.Time, ago time.Duration) string {
 	return ""
 }
 
+// Resuming says, for a run after T0 of a release already begun publicly
+// (a re-run), which one it resumes: such a run is not late, it goes on.
+// It is "" for a release not begun.
+func (l LateStart) Resuming(t0 time.Time) string {
+	switch {
+	case l.Begun != "" && !l.BegunAt.IsZero():
+		return "resuming the release that began at T0" + signedAfter(l.BegunAt.Sub(t0))
+	case l.Begun != "":
+		return "resuming the release, begun already (" + l.Begun + ")"
+	}
+	return ""
+}
+
 // signedAfter writes d as "+1m2s" or, before T0, "-3s".
 func signedAfter(d time.Duration) string {
 	if d < 0 {

@@ -225,7 +225,11 @@ type CratePublished struct {
 	CargoStarted time.Time `json:"cargo_started,omitzero"`
 	UploadedAt   time.Time `json:"uploaded_at,omitzero"`
 	VisibleAt    time.Time `json:"visible_at,omitzero"`
-	Text         string    `json:"summary,omitempty"`
+	// SeenAt is when a run found the version in the index though no
+	// attempt recorded when it became visible (one cut short while it
+	// waited for the index, or killed): it was visible by then.
+	SeenAt time.Time `json:"seen_at,omitzero"`
+	Text   string    `json:"summary,omitempty"`
 }
 
 func (c CratePublished) Summary() string { return c.Text }
@@ -233,5 +237,12 @@ func (c CratePublished) Summary() string { return c.Text }
 // Moments: the upload is a public write; the index showing it, the sight
 // of one.
 func (c CratePublished) Moments() []pipeline.Moment {
-	return []pipeline.Moment{{Name: "uploaded_at", At: c.UploadedAt, Public: true}, {Name: "visible_at", At: c.VisibleAt}}
+	return []pipeline.Moment{{Name: UploadedMoment, At: c.UploadedAt, Public: true}, {Name: VisibleMoment, At: c.VisibleAt}, {Name: SeenMoment, At: c.SeenAt}}
 }
+
+// The moments of a version's publish step, as the journal names them.
+const (
+	UploadedMoment = "uploaded_at"
+	VisibleMoment  = "visible_at"
+	SeenMoment     = "seen_at"
+)

@@ -23,7 +23,11 @@ var RegistryTakes = pipeline.Verdict{Name: "the registry takes the publish crede
 // that nothing was.
 func AwaitRegistry(ctx context.Context, r *Run, done string) (time.Duration, error) {
 	start := r.Now()
+	// On a terminal the wait is seen: it is the stage's part of the live
+	// line until the registry answers.
+	r.Out.Emit(pipeline.Event{Kind: pipeline.EventLive, Stage: r.Stage(), Msg: r.Stage() + ": waiting for the registry to take the first upload"})
 	err := r.Await(ctx, RegistryTakes)
+	r.Out.Emit(pipeline.Event{Kind: pipeline.EventLive, Stage: r.Stage()})
 	var refusal *pipeline.Refusal
 	if errors.As(err, &refusal) {
 		return 0, fmt.Errorf("nothing %s: the registry refused the first upload, and the fix public without a patched crate to upgrade to would be a half release: %w", done, err)

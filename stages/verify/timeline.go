@@ -2,6 +2,7 @@ package verify
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,7 +89,11 @@ type moment struct {
 func (m moment) describe(stamp, rel func(time.Time) string) string {
 	parts := make([]string, len(m.keys))
 	for i, k := range m.keys {
-		parts[i] = fmt.Sprintf("%s %s  (%s)", strings.TrimSuffix(k, "_at"), stamp(m.times[i]), rel(m.times[i]))
+		what := strings.TrimSuffix(k, "_at")
+		if k == release.SeenMoment {
+			what = "visible by"
+		}
+		parts[i] = fmt.Sprintf("%s %s  (%s)", what, stamp(m.times[i]), rel(m.times[i]))
 	}
 	out := strings.Join(parts, ", ")
 	if m.what != "" {
@@ -106,7 +111,13 @@ func firstMoments(j *pipeline.Journal, stage string) []moment {
 		// "publish demo@1.0.1" is about demo@1.0.1; "push" about the stage.
 		_, what, _ := strings.Cut(st.Name, " ")
 		m := moment{step: st.Name, what: what}
+		seen := slices.ContainsFunc(st.FirstMoments(), func(fm pipeline.FirstMoment) bool { return fm.Name == release.VisibleMoment })
 		for _, fm := range st.FirstMoments() {
+			if fm.Name == release.SeenMoment && seen {
+				// Found in the index by a later run, it was visible by
+				// then; when it became visible is recorded already.
+				continue
+			}
 			m.keys, m.times = append(m.keys, fm.Name), append(m.times, fm.At)
 		}
 		if len(m.keys) > 0 {

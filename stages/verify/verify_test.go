@@ -3,6 +3,7 @@ package verify
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -336,5 +337,33 @@ func TestVerifyCratesWithoutASealComparesWithTheIndex(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "no sealed checksums in the journal") {
 		t.Errorf("no warning:\n%s", out)
+	}
+}
+
+// A version that a run uploaded but never saw in the index (cut short, or
+// out of patience) was found there by the run after it: the timeline says
+// it was visible by that look, beside its first upload.
+func TestTheTimelineSaysAVersionNeverSeenVisibleWasVisibleByTheNextLook(t *testing.T) {
+	t.Parallel()
+	r, out := verifyRun(t, 6*time.Hour, releasetest.T0.Add(11*time.Minute))
+	key := release.CratePublishedKey("demo-core@1.13.1")
+	uploaded, seen := releasetest.T0, releasetest.T0.Add(10*time.Minute)
+	notSeen := errors.New("the index never showed it")
+	for _, attempt := range []struct {
+		res release.CratePublished
+		err error
+	}{{release.CratePublished{UploadedAt: uploaded}, notSeen}, {release.CratePublished{SeenAt: seen}, nil}} {
+		publish := releasetest.Stage{Called: release.Publish, Fn: func(r *release.Run) error {
+			_, err := pipeline.Step(r.Run, key, func(res *release.CratePublished) error { *res = attempt.res; return attempt.err })
+			return err
+		}}
+		if err := releasetest.Execute(t, r, pipeline.Selection{}, publish); !errors.Is(err, attempt.err) {
+			t.Fatalf("publish: %v, want %v", err, attempt.err)
+		}
+	}
+	timeline(r, &Timeline{})
+	want := fmt.Sprintf("demo-core@1.13.1 uploaded %s  (T0 + 0s), visible by %s  (T0 + 10m)", uploaded.Format(time.RFC3339), seen.Format(time.RFC3339))
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("the timeline says\n%s\nwant %q", out.String(), want)
 	}
 }
