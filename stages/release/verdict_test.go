@@ -38,7 +38,16 @@ func TestThePushWaitingForTheRegistryIsOnTheLiveLine(t *testing.T) {
 			case <-time.After(time.Minute): // a guard against a hang, not a timing
 				return errors.New("the push's wait for the registry never showed")
 			}
+			// The publish stays on the live line until the push has
+			// taken its wait off it: the two stages end in any order.
+			pushDone := make(chan struct{})
+			tty.When("\r\033[Jpublish T0+1s: 1.13 0 uploaded, 0/2 visible", pushDone)
 			r.Settle(release.RegistryTakes, nil)
+			select {
+			case <-pushDone:
+			case <-time.After(time.Minute): // a guard against a hang, not a timing
+				return errors.New("the push's wait stayed on the live line after the registry took the upload")
+			}
 			return nil
 		}})
 	if err != nil {
