@@ -12,8 +12,9 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/gate"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // CrateTiming is one version's path to the index in an `embargo run`.
@@ -183,16 +184,17 @@ func RunEmbargo(ctx context.Context, s *Setup, binary string, opts RunOptions) (
 	if err != nil {
 		return nil, err
 	}
-	if st := j.Stage("preflight"); st != nil && st.Ended != nil {
+	snap := j.Snapshot()
+	if st := snap.Stage("preflight"); st != nil && st.Ended != nil {
 		res.PreflightEnd = *st.Ended
 		res.Slack = res.T0.Sub(res.PreflightEnd)
 	}
-	gate, _ := pipeline.Load[stages.GateOpened](j, "gate", "wait")
+	gate, _ := pipeline.Load(j, gate.OpenedKey)
 	res.GateWoke = gate.Woke
-	if st := j.Stage("push"); st != nil && st.Ended != nil {
+	if st := snap.Stage("push"); st != nil && st.Ended != nil {
 		res.PushEnd = *st.Ended
 	}
-	for _, st := range j.Stages {
+	for _, st := range snap.Stages {
 		if st.Name == "preflight" {
 			continue
 		}
@@ -208,10 +210,10 @@ func RunEmbargo(ctx context.Context, s *Setup, binary string, opts RunOptions) (
 	for _, v := range versions {
 		c := CrateTiming{Version: v}
 		nv := v.NV()
-		packaged, _ := pipeline.Load[stages.Packaged](j, "preflight", "package "+v.Line)
+		packaged, _ := pipeline.Load(j, release.PackagedKey(v.Line))
 		c.Sealed = packaged.Sha256[nv]
 		c.Packaged, _ = cargo.FileSha256(cargo.PackagedFile(filepath.Join(s.Dir, ".embargo", "work", v.Line), v.Name, v.Version))
-		published, _ := pipeline.Load[stages.CratePublished](j, "publish", "publish "+nv)
+		published, _ := pipeline.Load(j, release.CratePublishedKey(nv))
 		c.UploadStart, c.VisibleAt = published.CargoStarted, published.VisibleAt
 		if p, ok := puts[nv]; ok {
 			c.PutAt, c.PutEnd = p.Time, p.Time.Add(p.Duration)

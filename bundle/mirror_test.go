@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 
+	"github.com/async-rs/embargo/internal/durable"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/seal"
 )
@@ -64,7 +65,7 @@ func newMirrorWorld(t *testing.T, handler func(w http.ResponseWriter, r *http.Re
 
 func (w *mirrorWorld) write(t *testing.T, journal string) {
 	t.Helper()
-	if err := pipeline.WriteFileAtomic(w.journal, []byte(journal), 0o600); err != nil { // as the journal is written
+	if err := durable.WriteFile(w.journal, []byte(journal), 0o600); err != nil { // as the journal is written
 		t.Fatal(err)
 	}
 }

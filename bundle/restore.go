@@ -9,8 +9,9 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages"
+	"github.com/async-rs/embargo/config"
+	"github.com/async-rs/embargo/internal/durable"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/seal"
 	"github.com/async-rs/embargo/stages/vault"
 )
@@ -21,7 +22,7 @@ import (
 // files and advisory outputs under sealed/, and the marker that makes
 // preflight and push read the vault instead of source.repo. Everything is
 // checked against the bundle's seal first, and the seal against the config.
-func Restore(cfg *pipeline.Config, stateDir, ref string, b *seal.Bundle) (*seal.Manifest, error) {
+func Restore(cfg *config.Config, stateDir, ref string, b *seal.Bundle) (*seal.Manifest, error) {
 	m, err := seal.ParseManifest(b.Manifest)
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", ref, err)
@@ -40,10 +41,10 @@ func Restore(cfg *pipeline.Config, stateDir, ref string, b *seal.Bundle) (*seal.
 	if got := seal.Sha256([]byte(cfg.Description)); m.Description.Sha256 != "" && got != m.Description.Sha256 {
 		return nil, fmt.Errorf("%s is not the advisory description sealed in bundle %s", cfg.Advisory.Description, ref)
 	}
-	if prev, ok := stages.BundleRef(stateDir); ok && prev != ref {
+	if prev, ok := release.BundleRef(stateDir); ok && prev != ref {
 		return nil, fmt.Errorf("state directory %s was restored from bundle %s, not %s: use a fresh --state directory", stateDir, prev, ref)
 	}
-	if old, err := os.ReadFile(stages.SealPath(stateDir)); err == nil && !bytes.Equal(old, b.Manifest) {
+	if old, err := os.ReadFile(release.SealPath(stateDir)); err == nil && !bytes.Equal(old, b.Manifest) {
 		return nil, fmt.Errorf("state directory %s holds another seal than bundle %s: use a fresh --state directory", stateDir, ref)
 	}
 
@@ -66,7 +67,7 @@ func Restore(cfg *pipeline.Config, stateDir, ref string, b *seal.Bundle) (*seal.
 		}
 	}
 
-	v, err := vault.Open(stages.VaultPath(stateDir))
+	v, err := vault.Open(release.VaultPath(stateDir))
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +97,7 @@ func Restore(cfg *pipeline.Config, stateDir, ref string, b *seal.Bundle) (*seal.
 	}
 
 	for name, data := range b.Crates {
-		if err := pipeline.WriteFileAtomic(stages.SealedCratePath(stateDir, filepath.Base(name)), data, 0o600); err != nil {
+		if err := durable.WriteFile(release.SealedCratePath(stateDir, filepath.Base(name)), data, 0o600); err != nil {
 			return nil, err
 		}
 	}
@@ -107,10 +108,10 @@ func Restore(cfg *pipeline.Config, stateDir, ref string, b *seal.Bundle) (*seal.
 			continue
 		}
 		data := b.Lockfiles[seal.LockfileName(l.Line)]
-		if err := pipeline.WriteFileAtomic(stages.SealedLockPath(stateDir, l.Line), data, 0o600); err != nil {
+		if err := durable.WriteFile(release.SealedLockPath(stateDir, l.Line), data, 0o600); err != nil {
 			return nil, err
 		}
-		if err := stages.PinLockfile(stateDir, l.Line, l.Held, data); err != nil {
+		if err := release.PinLockfile(stateDir, l.Line, l.Held, data); err != nil {
 			return nil, err
 		}
 	}
@@ -118,15 +119,15 @@ func Restore(cfg *pipeline.Config, stateDir, ref string, b *seal.Bundle) (*seal.
 		if !filepath.IsLocal(filepath.FromSlash(path)) {
 			return nil, fmt.Errorf("bundle %s: advisory path %q is not relative", ref, path)
 		}
-		if err := pipeline.WriteFileAtomic(stages.SealedAdvisoryPath(stateDir, path), data, 0o600); err != nil {
+		if err := durable.WriteFile(release.SealedAdvisoryPath(stateDir, path), data, 0o600); err != nil {
 			return nil, err
 		}
 	}
-	if err := pipeline.WriteFileAtomic(stages.SealPath(stateDir), b.Manifest, 0o600); err != nil {
+	if err := durable.WriteFile(release.SealPath(stateDir), b.Manifest, 0o600); err != nil {
 		return nil, err
 	}
 	// Last: a directory is in bundle mode only once everything is there.
-	if err := stages.MarkRestored(stateDir, ref); err != nil {
+	if err := release.MarkRestored(stateDir, ref); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -12,10 +12,10 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/sandbox/demo"
-	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/seal"
 	"github.com/async-rs/embargo/stages/vault"
 )
@@ -28,7 +28,7 @@ func TestRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := pipeline.LoadConfig(ex.Config)
+	cfg, err := config.Load(ex.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,22 +68,22 @@ func TestRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The runner's preflight packages at the sealed tip with exactly it.
-	if got, ok := stages.KeptLockfile(state, m.Lines[0].Line, m.Lines[0].Held); !ok || string(got) != pinned {
+	if got, ok := release.KeptLockfile(state, m.Lines[0].Line, m.Lines[0].Held); !ok || string(got) != pinned {
 		t.Errorf("kept lockfile after the restore: %v %q", ok, got)
 	}
-	if _, ok := stages.KeptLockfile(state, m.Lines[1].Line, m.Lines[1].Held); ok {
+	if _, ok := release.KeptLockfile(state, m.Lines[1].Line, m.Lines[1].Held); ok {
 		t.Error("a line sealed without a pinned lockfile has one")
 	}
 	// The marker that puts preflight and push in bundle mode.
-	if got, ok := stages.BundleRef(state); !ok || got != ref {
+	if got, ok := release.BundleRef(state); !ok || got != ref {
 		t.Errorf("marker: %q %v", got, ok)
 	}
-	if got, _ := os.ReadFile(stages.SealPath(state)); !bytes.Equal(got, manifest) {
+	if got, _ := os.ReadFile(release.SealPath(state)); !bytes.Equal(got, manifest) {
 		t.Error("seal.json is not the bundle's")
 	}
 	// Preflight's view: every held branch and source tag from the vault,
 	// and the workspace at each held tip.
-	v, err := vault.Open(stages.VaultPath(state))
+	v, err := vault.Open(release.VaultPath(state))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cargo.ReadWorkspace(stages.TreeOf(tree)); err != nil {
+	if _, err := cargo.ReadWorkspace(release.TreeOf(tree)); err != nil {
 		t.Errorf("the restored tip's workspace: %v", err)
 	}
 

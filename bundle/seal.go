@@ -17,17 +17,17 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/seal"
 	"github.com/async-rs/embargo/stages/vault"
 )
 
 // Manifest freezes what the preflight that just ran in r checked: it must
 // have run clean.
-func Manifest(r *pipeline.Run) (*seal.Manifest, error) {
+func Manifest(r *release.Run) (*seal.Manifest, error) {
 	cfg := r.Config
-	v, err := vault.Open(stages.VaultPath(r.StateDir))
+	v, err := vault.Open(release.VaultPath(r.StateDir))
 	if err != nil {
 		return nil, err
 	}
@@ -39,18 +39,18 @@ func Manifest(r *pipeline.Run) (*seal.Manifest, error) {
 		ID: cfg.Embargo.ID, T0: cfg.T0(), SealedAt: r.Now().UTC(),
 		Config:      seal.File{Path: filepath.Base(cfg.Path), Sha256: seal.Sha256(cb)},
 		Description: seal.File{Path: cfg.Advisory.Description, Sha256: seal.Sha256([]byte(cfg.Description))},
-		Advisory:    stages.AdvisoryDigests(r),
-		Blog:        stages.SealedConventions(r),
+		Advisory:    release.AdvisoryDigests(r.Journal),
+		Blog:        release.SealedConventions(r),
 	}
 	sourceTags := map[string]bool{}
-	fetched, _ := pipeline.Load[stages.Fetched](r.Journal, "preflight", "fetch")
+	fetched, _ := pipeline.Load(r.Journal, release.FetchedKey)
 	for _, t := range fetched.SourceTags {
 		sourceTags[t] = true
 	}
 	for _, rel := range cfg.Releases {
-		checked, _ := stages.CheckedLine(r, rel)
+		checked, _ := release.CheckedLine(r.Journal, rel.Line)
 		held := checked.Held
-		p, ok := stages.PackagedLine(r, rel)
+		p, ok := release.PackagedLine(r.Journal, rel.Line)
 		if held == "" || !ok || !p.Complete() {
 			return nil, fmt.Errorf("preflight recorded no checked tip and packages for line %s: nothing to seal", rel.Line)
 		}
@@ -74,9 +74,10 @@ func Manifest(r *pipeline.Run) (*seal.Manifest, error) {
 // Gather collects what `embargo seal --push` packs, each piece checked
 // against the seal m (whose bytes are manifest): the git objects of the
 // held branches and release tags, the .crate files preflight packaged, the
-// pinned lockfiles, the rendered advisory and its description.
-func Gather(ctx context.Context, r *pipeline.Run, m *seal.Manifest, manifest []byte) (*seal.Bundle, error) {
-	v, err := vault.Open(stages.VaultPath(r.StateDir))
+// pinned lockfiles, the rendered advisory (read with c) and its
+// description.
+func Gather(ctx context.Context, r *release.Run, c release.Clients, m *seal.Manifest, manifest []byte) (*seal.Bundle, error) {
+	v, err := vault.Open(release.VaultPath(r.StateDir))
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +89,7 @@ func Gather(ctx context.Context, r *pipeline.Run, m *seal.Manifest, manifest []b
 			refs[plumbing.NewTagReferenceName(l.Tag)] = plumbing.NewHash(l.TagObject)
 		}
 		for _, c := range l.Crates {
-			file := cargo.PackagedFile(stages.WorktreeDir(r.StateDir, l.Line), c.Name, c.Version)
+			file := cargo.PackagedFile(release.WorktreeDir(r.StateDir, l.Line), c.Name, c.Version)
 			data, err := os.ReadFile(file)
 			if err != nil {
 				return nil, fmt.Errorf("packaged %s: %w", c.NV(), err)
@@ -102,7 +103,7 @@ func Gather(ctx context.Context, r *pipeline.Run, m *seal.Manifest, manifest []b
 			b.Crates[c.FileName()] = data
 		}
 		if l.PinnedLock != "" {
-			data, ok := stages.SealedLockfile(r.StateDir, l.Line, l.PinnedLock)
+			data, ok := release.SealedLockfile(r.StateDir, l.Line, l.PinnedLock)
 			if !ok {
 				return nil, fmt.Errorf("the Cargo.lock pinned for line %s changed since preflight packaged with it: run `embargo seal` again", l.Line)
 			}
@@ -112,7 +113,7 @@ func Gather(ctx context.Context, r *pipeline.Run, m *seal.Manifest, manifest []b
 	if b.Git, err = seal.Archive(v.Repo(), refs); err != nil {
 		return nil, err
 	}
-	_, out, err := stages.AdvisoryOutputs(ctx, r)
+	_, out, err := release.AdvisoryOutputs(ctx, r, c.Index, c.Blog)
 	if err != nil {
 		return nil, fmt.Errorf("render the advisory: %w", err)
 	}

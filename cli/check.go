@@ -8,7 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 func (a *app) checkCommand() *cobra.Command {
@@ -61,21 +63,24 @@ for run, that the embargo is over.`,
 // On success the caller owns, and closes, the session. A check (not a
 // reseal) starts from the state directory's journal, as a run would: what
 // earlier runs did decides what a run does after T0.
-func (a *app) checkedPreflight(ctx context.Context, cfg *pipeline.Config, verdict string, resealing bool) (*session, error) {
-	s, err := a.open(cfg, a.stateDir(cfg), "", true)
+func (a *app) checkedPreflight(ctx context.Context, cfg *config.Config, verdict string, resealing bool) (*session, error) {
+	command := release.Checking
+	if resealing {
+		command = release.Resealing
+	}
+	s, err := a.open(cfg, a.stateDir(cfg), "", command)
 	if err != nil {
 		return nil, err
 	}
 	if !resealing {
-		j, err := pipeline.OpenJournalInMemory(filepath.Join(s.run.StateDir, "journal.json"), cfg, a.engine().Names(), s.secrets.Scrub)
+		j, err := pipeline.OpenJournalInMemory(filepath.Join(s.run.StateDir, "journal.json"), embargoOf(cfg), a.stageNames(), s.secrets.Scrub)
 		if err != nil {
 			s.close()
 			return nil, err
 		}
 		s.run.Journal = j
 	}
-	s.run.Check, s.run.Resealing = true, resealing
-	err = a.engine().Execute(ctx, s.run, pipeline.Selection{Only: "preflight"})
+	err = a.engine(s.run.Release).Execute(ctx, s.run.Run, pipeline.Selection{Only: release.Preflight})
 	a.sayWhatIsSkipped(s.run)
 	if findings := pipeline.AsFindings(err); findings != nil {
 		if a.g.json {
@@ -101,10 +106,10 @@ func (a *app) checkedPreflight(ctx context.Context, cfg *pipeline.Config, verdic
 // sayWhatIsSkipped names the stages a run skips, not configured, and warns
 // when that leaves the advisory to be posted by hand: a check passes the
 // stages it does not run by in silence otherwise.
-func (a *app) sayWhatIsSkipped(r *pipeline.Run) {
+func (a *app) sayWhatIsSkipped(r *release.Run) {
 	var skipped []string
 	for _, st := range a.stages {
-		if sk, ok := st.(pipeline.Skipper); ok {
+		if sk, ok := st.(release.Skipper); ok {
 			if why := sk.Skip(r.Config); why != "" {
 				skipped = append(skipped, st.Name()+" ("+why+")")
 			}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages"
 )
 
 // planCIConfig writes a minimal valid config with T0 at `at` (TOML text).
@@ -49,8 +48,7 @@ description = "advisory.md"
 func planCI(t *testing.T, at string, now time.Time) string {
 	t.Helper()
 	var out, errb bytes.Buffer
-	a := &app{stdout: &out, stderr: &errb, getenv: func(string) (string, bool) { return "", false },
-		clock: pipeline.NewFakeClock(now), stages: stages.All()}
+	a := newApp(&out, &errb, func(string) (string, bool) { return "", false }, pipeline.NewFakeClock(now))
 	if code := a.execute(context.Background(), []string{"plan", "--ci", "-c", planCIConfig(t, at)}); code != 0 {
 		t.Fatalf("plan --ci: exit %d\n%s%s", code, out.String(), errb.String())
 	}

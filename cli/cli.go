@@ -16,8 +16,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages"
+	"github.com/async-rs/embargo/stages/release"
+	"github.com/async-rs/embargo/stages/retry"
 )
 
 // Exit codes, the contract of the command line.
@@ -45,9 +48,12 @@ type app struct {
 	stderr io.Writer
 	getenv func(string) (string, bool)
 	clock  pipeline.Clock
-	stages []pipeline.Stage
-	force  bool
-	late   bool
+	// clients are the stages' outside world, stages the release's stages
+	// given them.
+	clients release.Clients
+	stages  []release.Stage
+	force   bool
+	late    bool
 	// pulled is the bundle `run --bundle` pulled, restored once the run
 	// holds the state directory's lock.
 	pulled *bundleRun
@@ -55,10 +61,18 @@ type app struct {
 
 // Main runs the command line and returns the exit code.
 func Main(args []string) int {
-	a := &app{stdout: os.Stdout, stderr: os.Stderr, getenv: os.LookupEnv, clock: pipeline.RealClock{}, stages: stages.All()}
+	a := newApp(os.Stdout, os.Stderr, os.LookupEnv, pipeline.RealClock{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return a.execute(ctx, args)
+}
+
+// newApp is the command line writing to stdout and stderr, reading the
+// environment with getenv and the time from clock, its stages given the
+// real clients.
+func newApp(stdout, stderr io.Writer, getenv func(string) (string, bool), clock pipeline.Clock) *app {
+	c := release.RealClients()
+	return &app{stdout: stdout, stderr: stderr, getenv: getenv, clock: clock, clients: c, stages: stages.All(c)}
 }
 
 func (a *app) execute(ctx context.Context, args []string) int {
@@ -105,7 +119,7 @@ func exitCode(err error) int {
 		return ce.code
 	case errors.As(err, &le):
 		return ExitLocked
-	case pipeline.IsConfigError(err), errors.As(err, &ue):
+	case config.IsError(err), errors.As(err, &ue):
 		return ExitUsage
 	case isFlagError(err):
 		return ExitUsage
@@ -266,15 +280,15 @@ func noArgs(cmd *cobra.Command, args []string) error {
 }
 
 // loadConfig reads the config; its errors exit 2.
-func (a *app) loadConfig() (*pipeline.Config, error) {
-	cfg, err := pipeline.LoadConfig(a.g.config)
+func (a *app) loadConfig() (*config.Config, error) {
+	cfg, err := config.Load(a.g.config)
 	return cfg, a.configMissing(err)
 }
 
 // configMissing adds, to the error of a config that is not there, how to
 // get one: most likely this is the first command run in the clone.
 func (a *app) configMissing(err error) error {
-	var ce *pipeline.ConfigError
+	var ce *config.Error
 	if !errors.As(err, &ce) || len(ce.Problems) != 1 {
 		return err
 	}
@@ -287,7 +301,7 @@ func (a *app) configMissing(err error) error {
 	return err
 }
 
-func (a *app) stateDir(cfg *pipeline.Config) string {
+func (a *app) stateDir(cfg *config.Config) string {
 	if a.g.state != "" {
 		abs, err := filepath.Abs(a.g.state)
 		if err == nil {
@@ -298,30 +312,70 @@ func (a *app) stateDir(cfg *pipeline.Config) string {
 	return filepath.Join(cfg.Dir, ".embargo")
 }
 
-func (a *app) engine() *pipeline.Engine { return &pipeline.Engine{Stages: a.stages} }
+// engine runs the release's stages for rel; with a nil rel it only names
+// and selects them.
+func (a *app) engine(rel *release.Release) *pipeline.Engine { return release.Engine(a.stages, rel) }
 
-// newRun prepares the run context shared by check, run and rehearse.
-func (a *app) newRun(cfg *pipeline.Config, journal *pipeline.Journal, secrets *pipeline.Secrets, out *pipeline.Reporter) *pipeline.Run {
-	r := &pipeline.Run{
-		Config:   cfg,
-		Gate:     &pipeline.Gate{T0: cfg.T0(), Window: cfg.Window, Clock: a.clock},
-		Journal:  journal,
-		Out:      out,
-		Secrets:  secrets,
-		StateDir: a.stateDir(cfg),
-		Force:    a.force,
-		Late:     a.late,
+// stageNames are the release's stages, in order: the journal's.
+func (a *app) stageNames() []string { return release.Names(a.stages) }
+
+// embargoOf is the release a journal of cfg records.
+func embargoOf(cfg *config.Config) pipeline.Embargo {
+	return pipeline.Embargo{ID: cfg.Embargo.ID, T0: cfg.T0(), Window: cfg.Window}
+}
+
+// newRun prepares the run shared by check, run and rehearse: the release
+// as command sets it up, its targets the config's.
+func (a *app) newRun(cfg *config.Config, command release.Command, journal *pipeline.Journal, secrets *pipeline.Secrets, out *pipeline.Reporter) *release.Run {
+	r := &release.Run{
+		Run: &pipeline.Run{
+			Gate:    &pipeline.Gate{T0: cfg.T0(), Window: cfg.Window, Clock: a.clock},
+			Journal: journal,
+			Out:     out,
+			Secrets: secrets,
+		},
+		Release: &release.Release{
+			Config:   cfg,
+			StateDir: a.stateDir(cfg),
+			Targets:  release.Real(cfg, secrets),
+			Mode:     release.Mode{Command: command, Force: a.force, Late: a.late},
+		},
 	}
 	// T0 is the world's: the gate measures the public targets' clocks.
-	r.Gate.Probe = stages.ClockProbe(r)
+	r.Gate.Probe = release.ClockProbe(r)
 	return r
+}
+
+// registryIndex reads cfg's registry, without a token: plan and render
+// read only what anyone may.
+func (a *app) registryIndex(cfg *config.Config) (release.RegistryIndex, error) {
+	return a.clients.Index(release.Real(cfg, nil).Registry, retry.Wall{})
+}
+
+// packageVersions are the versions of the advisory's package on cfg's
+// registry.
+func (a *app) packageVersions(ctx context.Context, cfg *config.Config) ([]string, error) {
+	idx, err := a.registryIndex(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return release.PackageVersions(ctx, idx, cfg.Advisory.Package)
+}
+
+// looking is a run of cfg that only looks: at the journal j, reading no
+// token, writing nothing (plan, render, status).
+func (a *app) looking(cfg *config.Config, j *pipeline.Journal, gate *pipeline.Gate) *release.Run {
+	return &release.Run{
+		Run:     &pipeline.Run{Gate: gate, Journal: j},
+		Release: &release.Release{Config: cfg, StateDir: a.stateDir(cfg), Targets: release.Real(cfg, nil)},
+	}
 }
 
 func (a *app) reporter(secrets *pipeline.Secrets) *pipeline.Reporter {
 	r := pipeline.NewReporter(a.stdout, a.g.json, a.clock, secrets.Scrub)
 	r.Quiet, r.Verbose = a.g.quiet, a.g.verbose
 	r.Color = r.TTY && pipeline.WantColor(a.getenv)
-	r.Order = a.engine().Names()
+	r.Order = a.stageNames()
 	if r.TTY {
 		r.Width = terminalWidth(a.stdout)
 	}
@@ -330,7 +384,7 @@ func (a *app) reporter(secrets *pipeline.Secrets) *pipeline.Reporter {
 
 // primeSecrets reads every token variable the config names, so that their
 // values are scrubbed from all output even if a stage never asks for them.
-func primeSecrets(cfg *pipeline.Config, s *pipeline.Secrets) {
+func primeSecrets(cfg *config.Config, s *pipeline.Secrets) {
 	for _, name := range []string{cfg.Source.TokenEnv, cfg.Registry.TokenEnv} {
 		s.Get(name)
 	}

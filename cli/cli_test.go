@@ -13,9 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/stages"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // embargo runs the command line in-process and returns its exit code and
@@ -23,8 +25,7 @@ import (
 func embargo(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	a := &app{stdout: &out, stderr: &errb, getenv: func(string) (string, bool) { return "", false },
-		clock: pipeline.NewFakeClock(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)), stages: stages.All()}
+	a := newApp(&out, &errb, func(string) (string, bool) { return "", false }, pipeline.NewFakeClock(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)))
 	code = a.execute(context.Background(), args)
 	return code, out.String(), errb.String()
 }
@@ -80,25 +81,26 @@ func TestStageFlagsCompleteStageNames(t *testing.T) {
 // status exits 1 when the journal holds a failed stage, as the run did, and
 // 0 when nothing failed.
 func TestStatusExits1WhenAStageFailed(t *testing.T) {
-	config := planCIConfig(t, "2026-12-01T14:00:00Z")
-	cfg, err := pipeline.LoadConfig(config)
+	cfgFile := planCIConfig(t, "2026-12-01T14:00:00Z")
+	cfg, err := config.Load(cfgFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeJournal := func(failed string) {
 		t.Helper()
-		j, err := pipeline.OpenJournal("", cfg, (&pipeline.Engine{Stages: stages.All()}).Names(), nil)
+		j, err := pipeline.OpenJournal("", embargoOf(cfg), release.Names(stages.All(release.Clients{})), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range j.Stages {
+		snap := j.Snapshot()
+		for _, s := range snap.Stages {
 			s.State = pipeline.StateDone
 			if s.Name == failed {
 				s.State, s.Error = pipeline.StateFailed, "cargo publish failed"
 			}
 		}
-		b, _ := json.Marshal(j)
-		state := filepath.Join(filepath.Dir(config), ".embargo")
+		b, _ := json.Marshal(snap)
+		state := filepath.Join(filepath.Dir(cfgFile), ".embargo")
 		if err := os.MkdirAll(state, 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -108,12 +110,12 @@ func TestStatusExits1WhenAStageFailed(t *testing.T) {
 	}
 	writeJournal("publish")
 	for _, args := range [][]string{{"status"}, {"status", "--json"}} {
-		if code, stdout, stderr := embargo(t, append(args, "-c", config)...); code != ExitFailed || !strings.Contains(stdout, "publish") {
+		if code, stdout, stderr := embargo(t, append(args, "-c", cfgFile)...); code != ExitFailed || !strings.Contains(stdout, "publish") {
 			t.Errorf("%v with publish failed: exit %d, want %d\n%s%s", args, code, ExitFailed, stdout, stderr)
 		}
 	}
 	writeJournal("")
-	if code, stdout, stderr := embargo(t, "status", "-c", config); code != ExitOK {
+	if code, stdout, stderr := embargo(t, "status", "-c", cfgFile); code != ExitOK {
 		t.Errorf("status with every stage done: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
@@ -183,31 +185,32 @@ func TestPlanSaysLoudlyWhenT0IsInThePast(t *testing.T) {
 // directory shows: a release whose push the journal records is resumed,
 // not refused, and plan says so instead of calling T0 a mistake.
 func TestPlanSaysARunResumesAReleaseBegunBeforeIt(t *testing.T) {
-	config := planCIConfig(t, "2026-11-19T14:00:00Z")
-	cfg, err := pipeline.LoadConfig(config)
+	cfgFile := planCIConfig(t, "2026-11-19T14:00:00Z")
+	cfg, err := config.Load(cfgFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, err := pipeline.OpenJournal("", cfg, (&pipeline.Engine{Stages: stages.All()}).Names(), nil)
+	j, err := pipeline.OpenJournal("", embargoOf(cfg), release.Names(stages.All(release.Clients{})), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	push := j.Stage("push")
+	snap := j.Snapshot()
+	push := snap.Stage("push")
 	push.State = pipeline.StateDone
 	push.Steps = []*pipeline.StepRecord{{Name: "push", State: pipeline.StateDone, First: map[string]string{"pushed_at": "2026-11-19T14:00:01.25Z"}}}
-	b, _ := json.Marshal(j)
-	state := filepath.Join(filepath.Dir(config), ".embargo")
+	b, _ := json.Marshal(snap)
+	state := filepath.Join(filepath.Dir(cfgFile), ".embargo")
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(state, "journal.json"), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, out, _ := embargo(t, "plan", "-c", config)
+	_, out, _ := embargo(t, "plan", "-c", cfgFile)
 	if !strings.Contains(out, "the release began at T0+1.25s (push: pushed_at 2026-11-19T14:00:01.250Z): a run resumes it") || strings.Contains(out, "IN THE PAST") {
 		t.Errorf("plan of a release begun at T0:\n%s", out)
 	}
-	_, out, _ = embargo(t, "plan", "--json", "-c", config)
+	_, out, _ = embargo(t, "plan", "--json", "-c", cfgFile)
 	var rep struct {
 		Past      bool   `json:"t0_in_past"`
 		LateStart string `json:"late_start"`

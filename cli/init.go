@@ -18,9 +18,9 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/spf13/cobra"
 
-	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages"
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // heldPatterns are the branch names a held fix usually goes by. A branch
@@ -279,7 +279,7 @@ func guessLine(r *git.Repository, ref *plumbing.Reference, public map[plumbing.H
 	} else if mm := majorMinor(l.version); mm != "" {
 		l.line = mm
 	} else {
-		l.line = pipeline.Placeholder + " the release line, e.g. 1.13"
+		l.line = config.Placeholder + " the release line, e.g. 1.13"
 	}
 
 	base, names := forkPoint(r, tip, public)
@@ -287,7 +287,7 @@ func guessLine(r *git.Repository, ref *plumbing.Reference, public map[plumbing.H
 	case len(names) > 0:
 		l.publicBranch = pickBranch(names, l.line)
 	default:
-		l.publicBranch = pipeline.Placeholder + " the public branch " + l.branch + " fast-forwards"
+		l.publicBranch = config.Placeholder + " the public branch " + l.branch + " fast-forwards"
 		l.notes = append(l.notes, "no branch of origin is an ancestor of "+l.branch+": has origin been fetched?")
 	}
 
@@ -300,7 +300,7 @@ func guessLine(r *git.Repository, ref *plumbing.Reference, public map[plumbing.H
 		}
 	}
 	for _, t := range tags[tip.Hash] {
-		if pipeline.TagVersion(t) != "" {
+		if config.TagVersion(t) != "" {
 			l.tag = t
 			l.notes = append(l.notes, "tag "+t+" is already at the held tip")
 			break
@@ -315,7 +315,7 @@ func guessLine(r *git.Repository, ref *plumbing.Reference, public map[plumbing.H
 		l.tag = "v" + next
 		l.notes = append(l.notes, fmt.Sprintf("check: the crates at the held tip are still %s, as public %s: bump them to %s before sealing", l.version, l.publicBranch, next))
 	default:
-		l.tag = pipeline.Placeholder + " the release tag, e.g. v1.13.1"
+		l.tag = config.Placeholder + " the release tag, e.g. v1.13.1"
 	}
 	return l, nil
 }
@@ -411,5 +411,5 @@ func workspaceOf(r *git.Repository, commit plumbing.Hash) (*cargo.Workspace, err
 	if err != nil {
 		return nil, err
 	}
-	return cargo.ReadWorkspace(stages.TreeOf(t))
+	return cargo.ReadWorkspace(release.TreeOf(t))
 }

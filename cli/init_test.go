@@ -11,7 +11,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/sandbox/world"
 )
 
@@ -58,14 +58,14 @@ func TestInitWritesAStarterConfigFromTheRepository(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("init: exit %d\n%s%s", code, stdout, stderr)
 	}
-	config := filepath.Join(w.Source, "embargo.toml")
-	if !strings.Contains(stdout, "wrote "+config) || !strings.Contains(stdout, "embargo check -c "+config) {
+	cfgFile := filepath.Join(w.Source, "embargo.toml")
+	if !strings.Contains(stdout, "wrote "+cfgFile) || !strings.Contains(stdout, "embargo check -c "+cfgFile) {
 		t.Errorf("init does not say what it wrote and what to run next:\n%s", stdout)
 	}
 
 	// As written, it is refused for exactly what init could not know.
-	_, err = pipeline.LoadConfig(config)
-	var ce *pipeline.ConfigError
+	_, err = config.Load(cfgFile)
+	var ce *config.Error
 	if !errors.As(err, &ce) {
 		t.Fatalf("the unfilled starter config loads (%v); its placeholders must be refused", err)
 	}
@@ -80,8 +80,8 @@ func TestInitWritesAStarterConfigFromTheRepository(t *testing.T) {
 		t.Errorf("the unfilled config's problems are %q:\n%v", got, err)
 	}
 
-	fillPlaceholders(t, config)
-	cfg, err := pipeline.LoadConfig(config)
+	fillPlaceholders(t, cfgFile)
+	cfg, err := config.Load(cfgFile)
 	if err != nil {
 		t.Fatalf("the filled starter config does not load: %v", err)
 	}
@@ -91,7 +91,7 @@ func TestInitWritesAStarterConfigFromTheRepository(t *testing.T) {
 	if cfg.Embargo.Handler != "Jane Doe <jane@example.org>" || cfg.Embargo.ID != "DEMO-SA-2026-001" || cfg.Advisory.Package != "demo" {
 		t.Errorf("guesses: handler %q, id %q, package %q", cfg.Embargo.Handler, cfg.Embargo.ID, cfg.Advisory.Package)
 	}
-	if cfg.Registry.Name != "crates-io" || cfg.Registry.Index != pipeline.DefaultRegistryIndex {
+	if cfg.Registry.Name != "crates-io" || cfg.Registry.Index != config.DefaultRegistryIndex {
 		t.Errorf("registry %+v, want crates.io by default", cfg.Registry)
 	}
 	if len(cfg.Releases) != len(w.Lines) {
@@ -109,7 +109,7 @@ func TestInitWritesAStarterConfigFromTheRepository(t *testing.T) {
 	}
 }
 
-// A second init never replaces the config, filled in or not.
+// A second init never replaces the cfgFile, filled in or not.
 func TestInitNeverOverwritesAConfig(t *testing.T) {
 	w, err := world.Build(world.DefaultSpec(t.TempDir()))
 	if err != nil {
@@ -176,7 +176,7 @@ func TestInitGuessesTagsOfBranchesNotYetTaggedOrBumped(t *testing.T) {
 		t.Errorf("init does not say release-1.12 was taken for public:\n%s", stdout)
 	}
 	fillPlaceholders(t, out)
-	cfg, err := pipeline.LoadConfig(out)
+	cfg, err := config.Load(out)
 	if err != nil {
 		t.Fatalf("the filled starter config does not load: %v", err)
 	}

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 )
 
 // The starter embargo.toml that `embargo init` writes from its survey.
@@ -16,7 +16,7 @@ func starterConfig(s *survey, repo string, year int) string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	q := strconv.Quote
-	todo := func(what string) string { return q(pipeline.Placeholder + " " + what) }
+	todo := func(what string) string { return q(config.Placeholder + " " + what) }
 
 	pkg := ""
 	switch {
@@ -35,7 +35,7 @@ func starterConfig(s *survey, repo string, year int) string {
 	}
 
 	w("# Written by embargo init from %s. Every key is described in docs/config.md\n", filepath.Base(s.root))
-	w("# of embargo. Replace each %s value and review each \"check\" before\n", pipeline.Placeholder)
+	w("# of embargo. Replace each %s value and review each \"check\" before\n", config.Placeholder)
 	w("# running embargo check.\n\n")
 
 	w("[embargo]\n")
@@ -81,9 +81,9 @@ func starterConfig(s *survey, repo string, year int) string {
 	}
 
 	w("\n# [registry]  # left out: crates.io\n")
-	w("# name      = %q\n", pipeline.DefaultRegistryName)
-	w("# index     = %q\n", pipeline.DefaultRegistryIndex)
-	w("# token_env = %q  # the variable holding the publish token\n", pipeline.DefaultRegistryToken)
+	w("# name      = %q\n", config.DefaultRegistryName)
+	w("# index     = %q\n", config.DefaultRegistryIndex)
+	w("# token_env = %q  # the variable holding the publish token\n", config.DefaultRegistryToken)
 	w("# trusted_publishing = true  # or, from CI: crates.io Trusted Publishing, no long-lived token (see docs/config.md)\n")
 
 	w("\n[advisory]\n")

@@ -9,8 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 func (a *app) planCommand() *cobra.Command {
@@ -37,7 +38,7 @@ func (a *app) planCommand() *cobra.Command {
 			w := a.stdout
 			// The clocks are measured while the rest is printed.
 			clocks := make(chan []pipeline.Offset, 1)
-			go func() { clocks <- stages.MeasureClocks(cmd.Context(), &pipeline.Run{Config: cfg}) }()
+			go func() { clocks <- release.MeasureClocks(cmd.Context(), a.looking(cfg, nil, nil)) }()
 			fmt.Fprintf(w, "%s: %s\n", cfg.Embargo.ID, cfg.Advisory.Title)
 			a.planCalendar(cfg, now)
 			if !now.Before(cfg.T0()) {
@@ -66,13 +67,13 @@ func (a *app) planCommand() *cobra.Command {
 // planStages lists the stages in order, each with when it runs and what it
 // does, or, for a stage not configured, why it is skipped; columns as wide
 // as their widest entry.
-func (a *app) planStages(cfg *pipeline.Config) {
+func (a *app) planStages(cfg *config.Config) {
 	type row struct{ no, name, when, what string }
 	rows := make([]row, len(a.stages))
 	var wNo, wName, wWhen int
 	for i, st := range a.stages {
 		r := row{no: fmt.Sprintf("%d.", i+1), name: st.Name(), when: stageWhen(cfg, st), what: st.Summary()}
-		if sk, ok := st.(pipeline.Skipper); ok {
+		if sk, ok := st.(release.Skipper); ok {
 			if why := sk.Skip(cfg); why != "" {
 				r.when, r.what = "skipped", why
 			}
@@ -86,7 +87,7 @@ func (a *app) planStages(cfg *pipeline.Config) {
 		if r.when == "skipped" {
 			continue
 		}
-		if p, ok := a.stages[i].(pipeline.Planner); ok {
+		if p, ok := a.stages[i].(release.Planner); ok {
 			for _, line := range p.Plan(cfg) {
 				fmt.Fprintf(a.stdout, "%s%s\n", indent, line)
 			}
@@ -99,7 +100,7 @@ func (a *app) planStages(cfg *pipeline.Config) {
 
 // noAdvisoryPosted says, for a config without [blog], that no advisory
 // goes out unless the operator posts it: "" with a blog.
-func noAdvisoryPosted(cfg *pipeline.Config) string {
+func noAdvisoryPosted(cfg *config.Config) string {
 	if cfg.Blog != nil {
 		return ""
 	}
@@ -110,19 +111,19 @@ func noAdvisoryPosted(cfg *pipeline.Config) string {
 // lateStartSeen is what the late-start rule finds in cfg's state
 // directory, its seal and its journal (a journal of another release is
 // err, which a run stops at too). Only check looks at the public world.
-func (a *app) lateStartSeen(cfg *pipeline.Config, now time.Time) (stages.LateStart, error) {
+func (a *app) lateStartSeen(cfg *config.Config, now time.Time) (release.LateStart, error) {
 	state := a.stateDir(cfg)
-	j, err := pipeline.OpenJournalInMemory(filepath.Join(state, "journal.json"), cfg, a.engine().Names(), nil)
+	j, err := pipeline.OpenJournalInMemory(filepath.Join(state, "journal.json"), embargoOf(cfg), a.stageNames(), nil)
 	if err != nil {
-		return stages.LateStart{}, err
+		return release.LateStart{}, err
 	}
-	r := &pipeline.Run{Config: cfg, Journal: j, StateDir: state, Gate: &pipeline.Gate{T0: cfg.T0(), Window: cfg.Window, Clock: pipeline.NewFakeClock(now)}}
-	return stages.JudgeLateStart(r), nil
+	r := a.looking(cfg, j, &pipeline.Gate{T0: cfg.T0(), Window: cfg.Window, Clock: pipeline.NewFakeClock(now)})
+	return release.JudgeLateStart(r), nil
 }
 
 // planLateStart says what a run started now does with a T0 in the past,
 // by the rule run applies, to what the state directory shows.
-func (a *app) planLateStart(cfg *pipeline.Config, now time.Time) {
+func (a *app) planLateStart(cfg *config.Config, now time.Time) {
 	w, ago := a.stdout, now.Sub(cfg.T0()).Round(time.Second)
 	l, err := a.lateStartSeen(cfg, now)
 	if err != nil {
@@ -138,20 +139,18 @@ func (a *app) planLateStart(cfg *pipeline.Config, now time.Time) {
 }
 
 // stageWhen says when a stage runs, against T0.
-func stageWhen(cfg *pipeline.Config, st pipeline.Stage) string {
+func stageWhen(cfg *config.Config, st release.Stage) string {
 	switch st.Name() {
-	case "preflight":
+	case release.Preflight:
 		return "before T0"
-	case "gate":
+	case release.Gate:
 		return "until T0"
-	case "verify":
+	case release.Verify:
 		return "by T0+" + pipeline.HumanDuration(cfg.Window)
 	}
-	if n, ok := st.(pipeline.Needer); ok {
-		for _, need := range n.Needs() {
-			if need != "preflight" {
-				return "after " + need
-			}
+	for _, need := range st.Needs() {
+		if need != release.Preflight {
+			return "after " + need
 		}
 	}
 	return "at T0"
@@ -159,16 +158,16 @@ func stageWhen(cfg *pipeline.Config, st pipeline.Stage) string {
 
 // planCalendar prints the disclosure's dates and what departs from the
 // policy: the distros notice, T0, the advisory's deadline.
-func (a *app) planCalendar(cfg *pipeline.Config, now time.Time) {
+func (a *app) planCalendar(cfg *config.Config, now time.Time) {
 	w := a.stdout
-	for _, e := range stages.Calendar(cfg) {
+	for _, e := range release.Calendar(cfg) {
 		if e.Name == "T0" {
 			fmt.Fprintf(w, "T0        %s (%s)\n", e.At.Format("2006-01-02 15:04:05Z07:00"), relative(e.At, now))
 			continue
 		}
 		fmt.Fprintf(w, "%-9s %s: %s\n", e.Name, e.At.Format("2006-01-02 15:04:05Z07:00"), e.What)
 	}
-	for _, m := range stages.CalendarWarnings(cfg) {
+	for _, m := range release.CalendarWarnings(cfg) {
 		fmt.Fprintf(w, "  warning: %s\n", m)
 	}
 }
@@ -198,7 +197,7 @@ func cronLine(t time.Time) string {
 }
 
 // planCI prints the schedule for the templates in ci/.
-func (a *app) planCI(cfg *pipeline.Config, now time.Time) {
+func (a *app) planCI(cfg *config.Config, now time.Time) {
 	w := a.stdout
 	start, backup := offMinute(cfg.T0().Add(-ciLead)), offMinute(cfg.T0().Add(-ciBackupLead))
 	first, second := cronLine(start), cronLine(backup)
@@ -221,15 +220,15 @@ func (a *app) planCI(cfg *pipeline.Config, now time.Time) {
 // planVersions classifies every published version of the advisory's
 // package (read from the registry, read only), so that a maintained line
 // forgotten in the config shows before T0.
-func (a *app) planVersions(ctx context.Context, cfg *pipeline.Config) {
+func (a *app) planVersions(ctx context.Context, cfg *config.Config) {
 	w := a.stdout
-	m, err := stages.AdvisoryModel(cfg)
+	m, err := release.AdvisoryModel(cfg)
 	if err != nil {
 		fmt.Fprintf(w, "\nadvisory: %v\n", err)
 		return
 	}
 	fmt.Fprintf(w, "\npatched: %s\n", strings.Join(m.Patched(), "; "))
-	versions, err := stages.PackageVersions(ctx, &pipeline.Run{Config: cfg})
+	versions, err := a.packageVersions(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(w, "versions of %s: not read from the registry (%v)\n", cfg.Advisory.Package, err)
 		return
@@ -250,7 +249,7 @@ func (a *app) planVersions(ctx context.Context, cfg *pipeline.Config) {
 
 // planClocks shows each public target's clock against this machine's: the
 // gate opens when T0 has passed on all of them.
-func (a *app) planClocks(cfg *pipeline.Config, offs []pipeline.Offset) {
+func (a *app) planClocks(cfg *config.Config, offs []pipeline.Offset) {
 	w := a.stdout
 	if len(offs) == 0 {
 		fmt.Fprintf(w, "\nclocks: no public target with a clock of its own; the gate counts on this machine's\n")
@@ -260,7 +259,7 @@ func (a *app) planClocks(cfg *pipeline.Config, offs []pipeline.Offset) {
 	for _, o := range offs {
 		fmt.Fprintf(w, "  %-28s %-34s %s\n", o.Target, o.URL, o)
 	}
-	warnings, findings := stages.JudgeClocks(offs, cfg.Window)
+	warnings, findings := release.JudgeClocks(offs, cfg.Window)
 	for _, f := range findings {
 		fmt.Fprintf(w, "  ERROR %s\n", f)
 	}

@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // planReport is what `plan --json` prints: the plan as one object, for a
@@ -44,7 +45,7 @@ type planReport struct {
 // planPublish is the release's uploads under crates.io's rate limit (see
 // writePublishForecast).
 type planPublish struct {
-	stages.PublishCount
+	release.PublishCount
 	// LimitedFor is how long after T0 the limit lets the last upload
 	// through, "" when it does not bite or the registry is not crates.io.
 	LimitedFor string `json:"limited_for,omitempty"`
@@ -75,14 +76,14 @@ type planVersion struct {
 }
 
 // planJSON prints the plan as one JSON object.
-func (a *app) planJSON(ctx context.Context, cfg *pipeline.Config, now time.Time) error {
+func (a *app) planJSON(ctx context.Context, cfg *config.Config, now time.Time) error {
 	rep := planReport{ID: cfg.Embargo.ID, Title: cfg.Advisory.Title, T0: cfg.T0(), Window: cfg.Window.String(), Deadline: cfg.Deadline(),
 		T0Past: !now.Before(cfg.T0()), Stages: []planStage{}, Lines: []planLine{}, Versions: []planVersion{}}
 	if d := cfg.Embargo.Distros; !d.IsZero() {
 		d = d.UTC()
 		rep.Distros = &d
 	}
-	rep.CalendarWarnings = stages.CalendarWarnings(cfg)
+	rep.CalendarWarnings = release.CalendarWarnings(cfg)
 	if rep.T0Past {
 		switch l, _ := a.lateStartSeen(cfg, now); {
 		case l.Begun != "":
@@ -95,10 +96,10 @@ func (a *app) planJSON(ctx context.Context, cfg *pipeline.Config, now time.Time)
 	}
 	for _, st := range a.stages {
 		ps := planStage{Name: st.Name(), When: stageWhen(cfg, st), Summary: st.Summary()}
-		if sk, ok := st.(pipeline.Skipper); ok {
+		if sk, ok := st.(release.Skipper); ok {
 			ps.Skipped = sk.Skip(cfg)
 		}
-		if p, ok := st.(pipeline.Planner); ok {
+		if p, ok := st.(release.Planner); ok {
 			ps.Plan = p.Plan(cfg)
 		}
 		rep.Stages = append(rep.Stages, ps)
@@ -106,11 +107,11 @@ func (a *app) planJSON(ctx context.Context, cfg *pipeline.Config, now time.Time)
 	for _, rel := range cfg.Releases {
 		rep.Lines = append(rep.Lines, planLine{Line: rel.Line, Branch: rel.Branch, PublicBranch: rel.PublicBranch, Tag: rel.Tag, Crates: rel.Crates})
 	}
-	if m, err := stages.AdvisoryModel(cfg); err != nil {
+	if m, err := release.AdvisoryModel(cfg); err != nil {
 		rep.VersionsError = err.Error()
 	} else {
 		rep.Patched = m.Patched()
-		versions, err := stages.PackageVersions(ctx, &pipeline.Run{Config: cfg})
+		versions, err := a.packageVersions(ctx, cfg)
 		if err != nil {
 			rep.VersionsError = err.Error()
 		}
@@ -119,12 +120,12 @@ func (a *app) planJSON(ctx context.Context, cfg *pipeline.Config, now time.Time)
 		}
 		rep.NoFixSeries = m.NoFixSeries(versions)
 	}
-	rep.Clocks = stages.MeasureClocks(ctx, &pipeline.Run{Config: cfg})
+	rep.Clocks = release.MeasureClocks(ctx, a.looking(cfg, nil, nil))
 	if rep.Clocks == nil {
 		rep.Clocks = []pipeline.Offset{}
 	}
-	rep.ClockWarnings, rep.ClockErrors = stages.JudgeClocks(rep.Clocks, cfg.Window)
-	rep.Publish = publishForecast(ctx, cfg)
+	rep.ClockWarnings, rep.ClockErrors = release.JudgeClocks(rep.Clocks, cfg.Window)
+	rep.Publish = a.publishForecast(ctx, cfg)
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(rep)

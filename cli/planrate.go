@@ -6,21 +6,22 @@ import (
 	"io"
 	"strings"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // planPublishRate counts the versions the release uploads and predicts the
 // publish under crates.io's rate limit.
-func (a *app) planPublishRate(ctx context.Context, cfg *pipeline.Config) {
+func (a *app) planPublishRate(ctx context.Context, cfg *config.Config) {
 	w := a.stdout
-	byLine, err := stages.ReleaseVersions(cfg)
+	byLine, err := release.ReleaseVersions(cfg)
 	if err != nil {
 		fmt.Fprintf(w, "\npublish: the versions were not counted (%v)\n", err)
 		return
 	}
-	n, err := stages.CountPublishes(ctx, cfg, byLine)
+	n, err := a.countPublishes(ctx, cfg, byLine)
 	if err != nil {
 		fmt.Fprintf(w, "\npublish: the registry was not read (%v)\n", err)
 		return
@@ -28,32 +29,41 @@ func (a *app) planPublishRate(ctx context.Context, cfg *pipeline.Config) {
 	writePublishForecast(w, cfg, n)
 }
 
+// countPublishes reads cfg's registry for what each version of byLine is.
+func (a *app) countPublishes(ctx context.Context, cfg *config.Config, byLine map[string][]string) (release.PublishCount, error) {
+	idx, err := a.registryIndex(cfg)
+	if err != nil {
+		return release.PublishCount{}, err
+	}
+	return release.CountPublishes(ctx, cfg, idx, byLine)
+}
+
 // publishForecast is the same for plan --json.
-func publishForecast(ctx context.Context, cfg *pipeline.Config) *planPublish {
-	byLine, err := stages.ReleaseVersions(cfg)
+func (a *app) publishForecast(ctx context.Context, cfg *config.Config) *planPublish {
+	byLine, err := release.ReleaseVersions(cfg)
 	if err != nil {
 		return &planPublish{Error: err.Error()}
 	}
-	n, err := stages.CountPublishes(ctx, cfg, byLine)
+	n, err := a.countPublishes(ctx, cfg, byLine)
 	if err != nil {
 		return &planPublish{Error: err.Error()}
 	}
 	out := &planPublish{PublishCount: n, FitsWindow: true}
 	if onCratesIO(cfg) {
-		if wait := stages.CratesIORateLimit.Wait(n.Versions, n.NewCrates); wait > 0 {
+		if wait := release.CratesIORateLimit.Wait(n.Versions, n.NewCrates); wait > 0 {
 			out.LimitedFor, out.FitsWindow = wait.String(), wait <= cfg.Window
 		}
 	}
 	return out
 }
 
-func onCratesIO(cfg *pipeline.Config) bool {
+func onCratesIO(cfg *config.Config) bool {
 	return strings.TrimSuffix(cfg.Registry.Index, "/") == strings.TrimSuffix(cargo.CratesIOIndex, "/")
 }
 
 // writePublishForecast says how long the uploads take under crates.io's
 // limit, whether that fits the window, and the ways out when it bites.
-func writePublishForecast(w io.Writer, cfg *pipeline.Config, n stages.PublishCount) {
+func writePublishForecast(w io.Writer, cfg *config.Config, n release.PublishCount) {
 	// A crate's first version is a new crate to the registry's limit, and
 	// the versions after it, of this release too, new versions.
 	switch {
@@ -69,7 +79,7 @@ func writePublishForecast(w io.Writer, cfg *pipeline.Config, n stages.PublishCou
 		fmt.Fprintf(w, "  %s is not crates.io: its rate limit, if any, is its own\n", cfg.Registry.Index)
 		return
 	}
-	rl := stages.CratesIORateLimit
+	rl := release.CratesIORateLimit
 	wait := rl.Wait(n.Versions, n.NewCrates)
 	fmt.Fprintf(w, "  crates.io lets an account publish %d new versions at once, then one every %s, and %d new crates, then one every %s\n",
 		rl.VersionBurst, pipeline.HumanDuration(rl.VersionEvery), rl.CrateBurst, pipeline.HumanDuration(rl.CrateEvery))

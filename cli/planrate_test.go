@@ -6,20 +6,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages"
+	"github.com/async-rs/embargo/config"
+	"github.com/async-rs/embargo/stages/release"
 )
 
-func forecast(t *testing.T, n stages.PublishCount, trusted bool, window time.Duration) string {
+func forecast(t *testing.T, n release.PublishCount, trusted bool, window time.Duration) string {
 	t.Helper()
-	cfg := &pipeline.Config{Window: window, Registry: pipeline.RegistrySection{Name: "crates-io", Index: pipeline.DefaultRegistryIndex, TrustedPublishing: trusted}}
+	cfg := &config.Config{Window: window, Registry: config.RegistrySection{Name: "crates-io", Index: config.DefaultRegistryIndex, TrustedPublishing: trusted}}
 	var b bytes.Buffer
 	writePublishForecast(&b, cfg, n)
 	return b.String()
 }
 
 func TestPlanSaysTheRateLimitDoesNotBiteWithinTheBursts(t *testing.T) {
-	out := forecast(t, stages.PublishCount{Versions: 30, NewCrates: 5, Lines: 6}, false, 6*time.Hour)
+	out := forecast(t, release.PublishCount{Versions: 30, NewCrates: 5, Lines: 6}, false, 6*time.Hour)
 	if !strings.Contains(out, "30 new version(s)") || !strings.Contains(out, "does not bite") || strings.Contains(out, "ways out") {
 		t.Errorf("a release within the bursts:\n%s", out)
 	}
@@ -28,7 +28,7 @@ func TestPlanSaysTheRateLimitDoesNotBiteWithinTheBursts(t *testing.T) {
 // Eight lines of eight crates: 64 versions, 34 beyond the burst of 30 at
 // one a minute.
 func TestPlanPredictsThePublishUnderTheRateLimitAndNamesTheWaysOut(t *testing.T) {
-	out := forecast(t, stages.PublishCount{Versions: 64, Lines: 8}, false, 6*time.Hour)
+	out := forecast(t, release.PublishCount{Versions: 64, Lines: 8}, false, 6*time.Hour)
 	for _, want := range []string{"64 new version(s)", "about 34m after T0", "whole lines first", "help@crates.io", "trusted_publishing = true", "likely", "not documented"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan does not say %q:\n%s", want, out)
@@ -41,7 +41,7 @@ func TestPlanPredictsThePublishUnderTheRateLimitAndNamesTheWaysOut(t *testing.T)
 
 func TestPlanWarnsWhenThePublishWouldNotFitTheWindow(t *testing.T) {
 	// 12 new crates: 7 beyond the burst of 5, one every 10 minutes.
-	out := forecast(t, stages.PublishCount{Versions: 10, NewCrates: 12, Lines: 2}, true, time.Hour)
+	out := forecast(t, release.PublishCount{Versions: 10, NewCrates: 12, Lines: 2}, true, time.Hour)
 	if !strings.Contains(out, "about 1h10m after T0") || !strings.Contains(out, "WARNING: that does not fit the window of 1h") {
 		t.Errorf("a publish of 70 minutes in a window of 1h:\n%s", out)
 	}
@@ -51,9 +51,9 @@ func TestPlanWarnsWhenThePublishWouldNotFitTheWindow(t *testing.T) {
 }
 
 func TestPlanLeavesAnotherRegistrysRateLimitAlone(t *testing.T) {
-	cfg := &pipeline.Config{Window: time.Hour, Registry: pipeline.RegistrySection{Name: "company", Index: "sparse+https://crates.example.com/index/"}}
+	cfg := &config.Config{Window: time.Hour, Registry: config.RegistrySection{Name: "company", Index: "sparse+https://crates.example.com/index/"}}
 	var b bytes.Buffer
-	writePublishForecast(&b, cfg, stages.PublishCount{Versions: 100, Lines: 4})
+	writePublishForecast(&b, cfg, release.PublishCount{Versions: 100, Lines: 4})
 	if !strings.Contains(b.String(), "is not crates.io") || strings.Contains(b.String(), "WARNING") {
 		t.Errorf("another registry:\n%s", b.String())
 	}

@@ -11,11 +11,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox"
 	"github.com/async-rs/embargo/sandbox/demo"
 	"github.com/async-rs/embargo/sandbox/github"
-	"github.com/async-rs/embargo/stages"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/vault"
 )
 
@@ -90,7 +91,7 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 			// only, before the sandbox exists. Its scratch (a vault and a
 			// CARGO_HOME) is not part of the world: removed once read.
 			resolve := filepath.Join(dir, "resolve")
-			set, err := stages.ReleaseCrates(ctx, cfg, a.stateDir(cfg), resolve)
+			set, err := release.ReleaseCrates(ctx, cfg, a.stateDir(cfg), resolve)
 			os.RemoveAll(resolve)
 			if err != nil {
 				return err
@@ -140,13 +141,13 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 			// lockfiles, as the release will.
 			state := filepath.Join(dir, "state")
 			for _, p := range set.Pinned {
-				if err := stages.PinLockfile(state, p.Line, p.Held, p.Data); err != nil {
+				if err := release.PinLockfile(state, p.Line, p.Held, p.Data); err != nil {
 					return err
 				}
 			}
 			// A sealed release is rehearsed as sealed: what it packages and
 			// uploads must be the sealed bytes.
-			sealed, err := stages.HoldRehearsalToSeal(a.stateDir(cfg), state)
+			sealed, err := release.HoldRehearsalToSeal(a.stateDir(cfg), state)
 			if err != nil {
 				return fmt.Errorf("read the release's seal: %w", err)
 			}
@@ -163,17 +164,15 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 				rc.Embargo.At = rc.Embargo.At.Add(time.Second)
 			}
 			ran = true
-			runErr := a.runIn(ctx, &rc, state, pipeline.Selection{}, func(r *pipeline.Run) {
-				r.Gate.Sandbox = true
-				r.Targets = &pipeline.Targets{Public: world.Public, RegistryIndex: world.Registry.IndexURL(), RegistryToken: world.Token, BlogRepo: world.Blog,
-					BlogURL: world.BlogURL, OIDCURL: world.Registry.OIDCURL(), OIDCRequestToken: world.Registry.OIDCRequestToken()}
-				if world.GitHub != nil {
-					r.Targets.GHSAAPI, r.Targets.GHSAToken = world.GitHub.URL, world.GitHubToken
-				}
-				if world.Proxy != nil {
-					r.Targets.RegistryProxy, r.Targets.RegistryProxyCA = world.Proxy.URL, world.Proxy.CAFile
-				}
-			})
+			sandbox := &release.Sandbox{Public: world.Public, RegistryIndex: world.Registry.IndexURL(), RegistryToken: world.Token, Blog: world.Blog,
+				PostSite: world.BlogURL, OIDCURL: world.Registry.OIDCURL(), OIDCRequestToken: world.Registry.OIDCRequestToken()}
+			if world.GitHub != nil {
+				sandbox.GitHubAPI, sandbox.GitHubToken = world.GitHub.URL, world.GitHubToken
+			}
+			if world.Proxy != nil {
+				sandbox.RegistryProxy, sandbox.RegistryProxyCA = world.Proxy.URL, world.Proxy.CAFile
+			}
+			runErr := a.runIn(ctx, &rc, state, pipeline.Selection{}, sandbox)
 			// Stopped by the operator, it has nothing to show: what was
 			// public in its sandbox so far is said with the interruption.
 			var se *pipeline.StageError
@@ -217,7 +216,7 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 }
 
 // rehearsalReport says what would have been made public.
-func (a *app) rehearsalReport(ctx context.Context, cfg *pipeline.Config, world *sandbox.Rehearsal, journal string) {
+func (a *app) rehearsalReport(ctx context.Context, cfg *config.Config, world *sandbox.Rehearsal, journal string) {
 	w := a.stdout
 	fmt.Fprintf(w, "\nrehearsal: what would be public\n")
 	refs, err := vault.ListRemote(ctx, world.Public, nil)
@@ -250,7 +249,7 @@ func (a *app) rehearsalReport(ctx context.Context, cfg *pipeline.Config, world *
 	if err != nil {
 		return
 	}
-	rendered, _ := pipeline.Load[stages.PostRendered](j, "advisory", "render")
+	rendered, _ := pipeline.Load(j, release.PostRenderedKey)
 	post, url := rendered.Post, rendered.URL
 	if post == "" {
 		return
@@ -259,13 +258,15 @@ func (a *app) rehearsalReport(ctx context.Context, cfg *pipeline.Config, world *
 	// only if the advisory stage pushed it (or found it there).
 	blogRefs, err := vault.ListRemote(ctx, world.Blog, nil)
 	tip := blogRefs["refs/heads/"+cfg.Blog.Branch].Hash
-	if state, _ := j.StageState("advisory"); err != nil || tip.IsZero() || state != pipeline.StateDone {
+	if state, _ := j.StageState(release.Advisory); err != nil || tip.IsZero() || state != pipeline.StateDone {
 		return
 	}
 	at := ""
-	for _, st := range j.Steps("advisory") {
-		if t, err := time.Parse(time.RFC3339Nano, st.FirstAt("pushed_at")); err == nil {
-			at = " (" + t.UTC().Format("15:04:05.000") + ")"
+	for _, st := range j.Steps(release.Advisory) {
+		for _, m := range st.FirstMoments() {
+			if m.Public {
+				at = " (" + m.At.UTC().Format("15:04:05.000") + ")"
+			}
 		}
 	}
 	fmt.Fprintf(w, "  blog      %s on %s at %s%s, for %s\n", post, cfg.Blog.Branch, vault.Short(tip), at, url)
@@ -278,14 +279,14 @@ func (a *app) rehearsalReport(ctx context.Context, cfg *pipeline.Config, world *
 // maintainers prepared on GitHub, as the config says it is (its summary the
 // title, its CVE the alias), so that a rehearsal never reads GitHub. nil
 // without [ghsa].
-func ghsaDraft(cfg *pipeline.Config) *github.Draft {
+func ghsaDraft(cfg *config.Config) *github.Draft {
 	if cfg.GHSA == nil {
 		return nil
 	}
-	return &github.Draft{GHSAID: cfg.GHSA.ID, Summary: cfg.Advisory.Title, Description: cfg.Description, CVEID: stages.AliasCVE(cfg)}
+	return &github.Draft{GHSAID: cfg.GHSA.ID, Summary: cfg.Advisory.Title, Description: cfg.Description, CVEID: release.AliasCVE(cfg)}
 }
 
-func ghsaRepo(cfg *pipeline.Config) string {
+func ghsaRepo(cfg *config.Config) string {
 	if cfg.GHSA == nil {
 		return ""
 	}

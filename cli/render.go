@@ -9,8 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/templates"
 )
 
@@ -27,7 +28,7 @@ func (a *app) renderCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			m, err := stages.AdvisoryModel(cfg)
+			m, err := release.AdvisoryModel(cfg)
 			if err != nil {
 				return err
 			}
@@ -36,7 +37,7 @@ func (a *app) renderCommand() *cobra.Command {
 				warnings = append(warnings, msg)
 				fmt.Fprintf(a.stderr, "warning: %s\n", msg)
 			}
-			for _, f := range stages.AdvisoryFindings(m) {
+			for _, f := range release.AdvisoryFindings(m) {
 				warn(fmt.Sprint(f))
 			}
 			for _, w := range m.RustSecWarnings() {
@@ -44,8 +45,7 @@ func (a *app) renderCommand() *cobra.Command {
 			}
 			// The registry's versions feed the "no fix for series X"
 			// paragraph; reading them is optional for a review.
-			r := &pipeline.Run{Config: cfg}
-			versions, err := stages.PackageVersions(cmd.Context(), r)
+			versions, err := a.packageVersions(cmd.Context(), cfg)
 			if err != nil {
 				warn(fmt.Sprintf("rendered without the registry's versions of %s: %v", cfg.Advisory.Package, err))
 			}
@@ -58,7 +58,7 @@ func (a *app) renderCommand() *cobra.Command {
 			if from == "" {
 				warn("the blog's conventions are not known here yet: the post keeps the template's own front matter; `embargo check` reads them from the blog, and render follows them after")
 			}
-			out, err := stages.RenderAdvisory(cfg, m, conv, versions)
+			out, err := release.RenderAdvisory(cfg, m, conv, versions)
 			if err != nil {
 				return err
 			}
@@ -89,14 +89,14 @@ func (a *app) renderCommand() *cobra.Command {
 }
 
 // renderConventions are the blog's conventions the post is rendered
-// with, as the state directory knows them (stages.RenderConventions).
-func (a *app) renderConventions(cfg *pipeline.Config) (templates.Conventions, string, error) {
+// with, as the state directory knows them (release.RenderConventions).
+func (a *app) renderConventions(cfg *config.Config) (templates.Conventions, string, error) {
 	dir := a.stateDir(cfg)
 	j, err := pipeline.ReadJournal(filepath.Join(dir, "journal.json"))
 	if err != nil {
 		j = nil // none yet, or unreadable: the seal or the clone may still say
 	}
-	return stages.RenderConventions(&pipeline.Run{Config: cfg, StateDir: dir, Journal: j})
+	return release.RenderConventions(a.looking(cfg, j, nil))
 }
 
 // renderReport is what `render --json` prints: one JSON object listing

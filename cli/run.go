@@ -10,7 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/async-rs/embargo/config"
+	"github.com/async-rs/embargo/internal/durable"
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 func (a *app) runCommand() *cobra.Command {
@@ -26,7 +29,7 @@ on any machine, is safe.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			// Bad flags are refused before anything is pulled or written.
-			if _, err := a.engine().Select(sel); err != nil {
+			if _, err := a.engine(nil).Select(sel); err != nil {
 				return err
 			}
 			if bundle != "" {
@@ -56,7 +59,7 @@ on any machine, is safe.`,
 
 // session is an open state directory: lock held, journal loaded.
 type session struct {
-	run     *pipeline.Run
+	run     *release.Run
 	lock    *pipeline.Lock
 	secrets *pipeline.Secrets
 	// unfollow stops redrawing the live line at each resize.
@@ -68,8 +71,10 @@ func (s *session) close() {
 	s.lock.Release()
 }
 
-// open takes the lock and loads the journal of cfg's state directory.
-func (a *app) open(cfg *pipeline.Config, state, journalName string, readTokens bool) (*session, error) {
+// open takes the lock and loads the journal of cfg's state directory, for
+// a run of command. Only a run that is not a rehearsal reads the tokens.
+func (a *app) open(cfg *config.Config, state, journalName string, command release.Command) (*session, error) {
+	readTokens := command != release.Rehearsing
 	if err := makeStateDir(cfg, state); err != nil {
 		return nil, err
 	}
@@ -90,12 +95,12 @@ func (a *app) open(cfg *pipeline.Config, state, journalName string, readTokens b
 	if journalName != "" {
 		jpath = filepath.Join(state, journalName)
 	}
-	journal, err := pipeline.OpenJournal(jpath, cfg, a.engine().Names(), secrets.Scrub)
+	journal, err := pipeline.OpenJournal(jpath, embargoOf(cfg), a.stageNames(), secrets.Scrub)
 	if err != nil {
 		lock.Release()
 		return nil, err
 	}
-	run := a.newRun(cfg, journal, secrets, out)
+	run := a.newRun(cfg, command, journal, secrets, out)
 	run.StateDir = state
 	return &session{run: run, lock: lock, secrets: secrets, unfollow: followResizes(out)}, nil
 }
@@ -107,7 +112,7 @@ func (a *app) open(cfg *pipeline.Config, state, journalName string, readTokens b
 // there is left alone, and none is written into a directory that holds
 // the config or a repository's .git (a --state naming a folder of the
 // operator's own).
-func makeStateDir(cfg *pipeline.Config, dir string) error {
+func makeStateDir(cfg *config.Config, dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("state directory %s: %w", dir, err)
 	}
@@ -120,42 +125,46 @@ func makeStateDir(cfg *pipeline.Config, dir string) error {
 		}
 	}
 	ignore := []byte("# embargo's state directory: nothing in it belongs in a repository.\n*\n")
-	if err := pipeline.WriteFileAtomic(filepath.Join(dir, ".gitignore"), ignore, 0o644); err != nil {
+	if err := durable.WriteFile(filepath.Join(dir, ".gitignore"), ignore, 0o644); err != nil {
 		return fmt.Errorf("state directory %s: %w", dir, err)
 	}
 	return nil
 }
 
 // runIn executes the selected stages under the lock, with the state in
-// state, and prints the final report; prepare, when set,
-// adjusts the run (a rehearsal's sandbox targets) and means no real token is
-// ever read.
-func (a *app) runIn(ctx context.Context, cfg *pipeline.Config, state string, sel pipeline.Selection, prepare func(*pipeline.Run)) error {
-	s, err := a.open(cfg, state, "journal.json", prepare == nil)
+// state, and prints the final report; with a sandbox, the run is a
+// rehearsal whose targets are the sandbox's, and no real token is ever
+// read.
+func (a *app) runIn(ctx context.Context, cfg *config.Config, state string, sel pipeline.Selection, sandbox *release.Sandbox) error {
+	command := release.Releasing
+	if sandbox != nil {
+		command = release.Rehearsing
+	}
+	s, err := a.open(cfg, state, "journal.json", command)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	if prepare != nil {
-		prepare(s.run)
+	if sandbox != nil {
+		s.run.Targets = sandbox.Targets(cfg)
 	}
 	mirror, err := a.openBundle(ctx, s)
 	if err != nil {
 		return err
 	}
-	eng := a.engine()
+	eng := a.engine(s.run.Release)
 	if mirror != nil {
 		// The journal goes beside the bundle as each stage starts: the
 		// previous stage's outcome is then there.
 		eng.BeforeStage = mirror.StageBoundary
 	}
-	err = eng.Execute(ctx, s.run, sel)
+	err = eng.Execute(ctx, s.run.Run, sel)
 	mirror.Flush()
 	var se *pipeline.StageError
 	if errors.As(err, &se) {
-		ne := &nextError{err: err, se: se, next: resumeAdvice(cfg, se, prepare != nil)}
+		ne := &nextError{err: err, se: se, next: resumeAdvice(cfg, se, sandbox != nil)}
 		if se.Interrupted {
-			ne.public = publicSoFar(cfg, s.run.Journal.Stages, se.Stopped, prepare != nil)
+			ne.public = publicSoFar(cfg, s.run.Journal.Snapshot().Stages, se.Stopped, sandbox != nil)
 		}
 		err = ne
 	}
@@ -197,7 +206,7 @@ func (e *nextError) brief() string {
 // publicSoFar says what the journal records public, stage by stage, for a
 // run the operator stopped: what made it public, or, before T0, that
 // nothing is (the gate never opened). A rehearsal's is its sandbox's.
-func publicSoFar(cfg *pipeline.Config, stages []*pipeline.StageRecord, stop *pipeline.Interruption, rehearsal bool) string {
+func publicSoFar(cfg *config.Config, stages []*pipeline.StageRecord, stop *pipeline.Interruption, rehearsal bool) string {
 	var t table
 	for _, s := range stages {
 		if row := summarize(cfg, s); row.public != "" {
@@ -218,7 +227,7 @@ func publicSoFar(cfg *pipeline.Config, stages []*pipeline.StageRecord, stop *pip
 		return "nothing is public" + where + ": the run was stopped before T0"
 	}
 	for _, s := range stages {
-		if s.Name == "gate" && s.State != pipeline.StateDone && s.State != pipeline.StateSkipped {
+		if s.Name == release.Gate && s.State != pipeline.StateDone && s.State != pipeline.StateSkipped {
 			// Every stage that writes waits for the gate first.
 			return "nothing is public" + where + ": the gate had not opened"
 		}
@@ -228,19 +237,19 @@ func publicSoFar(cfg *pipeline.Config, stages []*pipeline.StageRecord, stop *pip
 
 // resumeAdvice says how to go on after se: the re-run from the stage it
 // names, with the config flag when the config is not the default one.
-func resumeAdvice(cfg *pipeline.Config, se *pipeline.StageError, rehearsal bool) string {
-	config := ""
+func resumeAdvice(cfg *config.Config, se *pipeline.StageError, rehearsal bool) string {
+	withConfig := ""
 	if cfg.Path != "" && cfg.Path != "embargo.toml" {
-		config = " -c " + cfg.Path
+		withConfig = " -c " + cfg.Path
 	}
 	if rehearsal {
 		// A rehearsal has no --from: it builds a new world each time.
 		if se.Interrupted {
-			return "`embargo rehearse" + config + "` rehearses again, in a new sandbox world"
+			return "`embargo rehearse" + withConfig + "` rehearses again, in a new sandbox world"
 		}
-		return "fix the cause above, then `embargo rehearse" + config + "` again"
+		return "fix the cause above, then `embargo rehearse" + withConfig + "` again"
 	}
-	cmd := "embargo run" + config + " --from " + se.From
+	cmd := "embargo run" + withConfig + " --from " + se.From
 	if se.Force {
 		cmd += " --force"
 	}
@@ -255,7 +264,7 @@ func resumeAdvice(cfg *pipeline.Config, se *pipeline.StageError, rehearsal bool)
 }
 
 // finalReport prints the outcome: the last JSON line, or the status table.
-func (a *app) finalReport(r *pipeline.Run, err error) {
+func (a *app) finalReport(r *release.Run, err error) {
 	rep := buildStatus(r.Config, r.Journal, a.clock.Now())
 	rep.OK = err == nil
 	if err != nil {

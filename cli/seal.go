@@ -14,8 +14,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/async-rs/embargo/bundle"
+	"github.com/async-rs/embargo/config"
+	"github.com/async-rs/embargo/internal/durable"
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/seal"
 	"github.com/async-rs/embargo/stages/vault"
 )
@@ -55,7 +57,7 @@ REPOSITORY@sha256:... is what a CI runner releases from:
 	return cmd
 }
 
-func (a *app) seal(ctx context.Context, cfg *pipeline.Config, push bool) (err error) {
+func (a *app) seal(ctx context.Context, cfg *config.Config, push bool) (err error) {
 	state := a.stateDir(cfg)
 	// Sealing records nothing but the seal.
 	s, err := a.checkedPreflight(ctx, cfg, "sealed", true)
@@ -80,11 +82,11 @@ func (a *app) seal(ctx context.Context, cfg *pipeline.Config, push bool) (err er
 	}
 	// The bytes the seal names are kept beside it first, so that a
 	// difference found later can be shown file by file.
-	if err := stages.KeepSealed(s.run, m); err != nil {
+	if err := release.KeepSealed(s.run, m); err != nil {
 		return err
 	}
-	path := stages.SealPath(state)
-	if err := pipeline.WriteFileAtomic(path, manifest, 0o600); err != nil {
+	path := release.SealPath(state)
+	if err := durable.WriteFile(path, manifest, 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	crates := 0
@@ -107,7 +109,7 @@ func (a *app) seal(ctx context.Context, cfg *pipeline.Config, push bool) (err er
 		return nil
 	}
 
-	b, err := bundle.Gather(ctx, s.run, m, manifest)
+	b, err := bundle.Gather(ctx, s.run, a.clients, m, manifest)
 	if err != nil {
 		return err
 	}
@@ -146,7 +148,7 @@ func (a *app) pullBundle(ctx context.Context, ref string) (*bundleRun, error) {
 	}
 	// The whole config is checked before anything is pulled or written;
 	// only the description may be missing, since the bundle carries it.
-	cfg, err := pipeline.LoadConfigAwaitingDescription(a.g.config)
+	cfg, err := config.LoadAwaitingDescription(a.g.config)
 	if err != nil {
 		return nil, a.configMissing(err)
 	}
@@ -179,7 +181,7 @@ func (a *app) pullBundle(ctx context.Context, ref string) (*bundleRun, error) {
 			if seal.Sha256(b.Description) != m.Description.Sha256 {
 				return nil, fmt.Errorf("bundle %s: its description does not match its seal", d)
 			}
-			if err := pipeline.WriteFileAtomic(p, b.Description, 0o644); err != nil {
+			if err := durable.WriteFile(p, b.Description, 0o644); err != nil {
 				return nil, err
 			}
 		}
@@ -209,10 +211,10 @@ func (a *app) openBundle(ctx context.Context, s *session) (*bundle.Mirror, error
 			case err != nil:
 				r.Out.Emit(pipeline.Event{Kind: pipeline.EventWarn, Msg: fmt.Sprintf("the journal stored beside the bundle is unreadable (%v): starting a new one; every stage re-checks the world", err)})
 			case ok:
-				if err := pipeline.WriteFileAtomic(jpath, j, 0o600); err != nil {
+				if err := durable.WriteFile(jpath, j, 0o600); err != nil {
 					return nil, err
 				}
-				journal, err := pipeline.OpenJournal(jpath, cfg, a.engine().Names(), s.secrets.Scrub)
+				journal, err := pipeline.OpenJournal(jpath, embargoOf(cfg), a.stageNames(), s.secrets.Scrub)
 				if err != nil {
 					os.Remove(jpath)
 					r.Out.Emit(pipeline.Event{Kind: pipeline.EventWarn, Msg: fmt.Sprintf("the journal stored beside the bundle is not usable (%v): starting a new one; every stage re-checks the world", err)})
@@ -223,7 +225,7 @@ func (a *app) openBundle(ctx context.Context, s *session) (*bundle.Mirror, error
 			}
 		}
 	}
-	ref, ok := stages.BundleRef(r.StateDir)
+	ref, ok := release.BundleRef(r.StateDir)
 	if !ok || cfg.Seal == nil {
 		return nil, nil
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 )
 
@@ -28,14 +29,15 @@ type Status struct {
 	Journal  string                  `json:"journal,omitempty"`
 }
 
-func buildStatus(cfg *pipeline.Config, j *pipeline.Journal, now time.Time) *Status {
+func buildStatus(cfg *config.Config, j *pipeline.Journal, now time.Time) *Status {
 	st := &Status{ID: cfg.Embargo.ID, T0: cfg.T0(), Window: cfg.Window.String(), Deadline: cfg.Deadline(), Now: now.UTC(), OK: true}
 	if j != nil {
-		st.Stages = j.Stages
-		if !j.T0.IsZero() && !j.T0.Equal(st.T0) {
+		snap := j.Snapshot()
+		st.Stages = snap.Stages
+		if !snap.T0.IsZero() && !snap.T0.Equal(st.T0) {
 			// The journal's own T0 (a rehearsal's, say): its times are
 			// against that one.
-			st.T0, st.Deadline = j.T0.UTC(), j.T0.UTC().Add(cfg.Window)
+			st.T0, st.Deadline = snap.T0.UTC(), snap.T0.UTC().Add(cfg.Window)
 		}
 	}
 	for _, s := range st.Stages {
@@ -61,7 +63,7 @@ func (a *app) statusCommand() *cobra.Command {
 			switch {
 			case errors.Is(err, os.ErrNotExist):
 				// Nothing has run: every stage is pending.
-				j, err = pipeline.OpenJournal("", cfg, a.engine().Names(), nil)
+				j, err = pipeline.OpenJournal("", embargoOf(cfg), a.stageNames(), nil)
 				if err != nil {
 					return err
 				}
@@ -151,12 +153,8 @@ func printHistory(w io.Writer, step *pipeline.StepRecord, verbose bool) {
 		return
 	}
 	var first []string
-	for _, k := range pipeline.Moments {
-		if v := step.FirstAt(k); v != "" {
-			if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-				first = append(first, strings.TrimSuffix(k, "_at")+" "+t.UTC().Format("15:04:05.000"))
-			}
-		}
+	for _, m := range step.FirstMoments() {
+		first = append(first, strings.TrimSuffix(m.Name, "_at")+" "+m.At.UTC().Format("15:04:05.000"))
 	}
 	line := fmt.Sprintf("%d attempts", n)
 	if len(first) > 0 {

@@ -6,7 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // The summary ends `run` and `rehearse`: a line a stage saying what it made
@@ -21,16 +23,16 @@ type stageSummary struct {
 	note        string    // what a stage that wrote nothing public did
 }
 
-func summarize(cfg *pipeline.Config, s *pipeline.StageRecord) stageSummary {
+func summarize(cfg *config.Config, s *pipeline.StageRecord) stageSummary {
 	row := stageSummary{name: s.Name, state: s.State}
 	writes, found := 0, 0
 	for _, st := range s.Steps {
 		wrote := false
-		for _, k := range pipeline.Moments {
-			t, err := time.Parse(time.RFC3339Nano, st.FirstAt(k))
-			if err != nil || !pipeline.PublicWrite(k) {
+		for _, m := range st.FirstMoments() {
+			if !m.Public {
 				continue
 			}
+			t := m.At
 			wrote = true
 			if row.first.IsZero() || t.Before(row.first) {
 				row.first = t
@@ -42,7 +44,7 @@ func summarize(cfg *pipeline.Config, s *pipeline.StageRecord) stageSummary {
 		switch {
 		case wrote:
 			writes++
-		case st.State == pipeline.StateDone && strings.HasPrefix(st.Name, "publish "):
+		case st.State == pipeline.StateDone && isCrateStep(st.Name):
 			found++ // on the registry already, from an earlier run or by hand
 		}
 	}
@@ -54,7 +56,7 @@ func summarize(cfg *pipeline.Config, s *pipeline.StageRecord) stageSummary {
 	}
 	switch {
 	case row.public != "":
-	case s.Name == "preflight" && s.State == pipeline.StateDone:
+	case s.Name == release.Preflight && s.State == pipeline.StateDone:
 		row.note = fmt.Sprintf("ready: %s passed", plural(len(s.Steps), "check"))
 	default:
 		row.note = lastSummary(s)
@@ -62,29 +64,35 @@ func summarize(cfg *pipeline.Config, s *pipeline.StageRecord) stageSummary {
 	return row
 }
 
+// isCrateStep is whether a step of the publish stage is one version's.
+func isCrateStep(step string) bool {
+	_, ok := release.CrateOfStep(step)
+	return ok
+}
+
 // madePublic says in a few words what a stage's writes were.
-func madePublic(cfg *pipeline.Config, stage string, writes, found int) string {
+func madePublic(cfg *config.Config, stage string, writes, found int) string {
 	switch stage {
-	case "push":
+	case release.Push:
 		var branches, tags []string
 		for _, rel := range cfg.Releases {
 			branches = append(branches, rel.PublicBranch)
 			tags = append(tags, rel.Tag)
 		}
 		return "branches " + strings.Join(branches, ", ") + "; tags " + strings.Join(tags, ", ")
-	case "publish":
+	case release.Publish:
 		out := plural(writes, "version") + " uploaded"
 		if found > 0 {
 			out += fmt.Sprintf(", %d found there already", found)
 		}
 		return out
-	case "promote":
+	case release.Promote:
 		return plural(writes, "image") + " copied"
-	case "ghsa":
+	case release.GHSA:
 		if cfg.GHSA != nil {
 			return "the GitHub security advisory " + cfg.GHSA.ID
 		}
-	case "advisory":
+	case release.Advisory:
 		if cfg.Blog != nil && cfg.Blog.Feed != "" {
 			return "the post and the feed entry, on the blog's " + cfg.Blog.Branch
 		}
@@ -123,7 +131,7 @@ func lastSummary(s *pipeline.StageRecord) string {
 }
 
 // printSummary writes the table.
-func printSummary(w io.Writer, st *Status, cfg *pipeline.Config, color bool) {
+func printSummary(w io.Writer, st *Status, cfg *config.Config, color bool) {
 	fmt.Fprintf(w, "%s   T0 %s   advisory due %s (%s)\n", st.ID,
 		st.T0.Format("2006-01-02 15:04:05Z"), st.Deadline.Format("2006-01-02 15:04:05Z"), relative(st.Deadline, st.Now))
 	var t table

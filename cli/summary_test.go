@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 )
 
@@ -18,25 +19,25 @@ func TestSummarySaysWhatWentPublicAndWhenAgainstT0(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
 	at := func(ms int) *time.Time { v := t0.Add(time.Duration(ms) * time.Millisecond); return &v }
 	stamp := func(ms int) string { return at(ms).Format(time.RFC3339Nano) }
-	cfg := &pipeline.Config{
-		Releases: []pipeline.Release{{Line: "1.13", PublicBranch: "main", Tag: "v1.13.1"}, {Line: "1.12", PublicBranch: "release-1.12", Tag: "v1.12.5"}},
-		Blog:     &pipeline.BlogSection{Branch: "master", Feed: "source/security.xml"},
+	cfg := &config.Config{
+		Releases: []config.Release{{Line: "1.13", PublicBranch: "main", Tag: "v1.13.1"}, {Line: "1.12", PublicBranch: "release-1.12", Tag: "v1.12.5"}},
+		Blog:     &config.BlogSection{Branch: "master", Feed: "source/security.xml"},
 	}
 	st := &Status{ID: "ASYNC-STD-SA-2026-001", T0: t0, Deadline: t0.Add(6 * time.Hour), Now: *at(900), Stages: []*pipeline.StageRecord{
 		{Name: "preflight", State: pipeline.StateDone, Ended: at(-4000), Steps: []*pipeline.StepRecord{{Name: "fetch", State: pipeline.StateDone}}},
 		{Name: "push", State: pipeline.StateDone, Ended: at(80), Steps: []*pipeline.StepRecord{
-			{Name: "push", State: pipeline.StateDone, First: map[string]string{"pushed_at": stamp(12)}}}},
+			{Name: "push", State: pipeline.StateDone, First: map[string]string{"pushed_at": stamp(12)}, Public: []string{"pushed_at"}}}},
 		{Name: "promote", State: pipeline.StateSkipped, Ended: at(-4000), Note: "no [[image]] configured"},
 		{Name: "publish", State: pipeline.StateDone, Ended: at(700), Steps: []*pipeline.StepRecord{
-			{Name: "publish demo-core@1.13.1", State: pipeline.StateDone, First: map[string]string{"uploaded_at": stamp(30)}},
+			{Name: "publish demo-core@1.13.1", State: pipeline.StateDone, First: map[string]string{"uploaded_at": stamp(30)}, Public: []string{"uploaded_at"}},
 			// A re-run found it there; the first run's upload stands.
-			{Name: "publish demo@1.13.1", State: pipeline.StateDone, First: map[string]string{"uploaded_at": stamp(150)}, Summary: "already on the registry"},
+			{Name: "publish demo@1.13.1", State: pipeline.StateDone, First: map[string]string{"uploaded_at": stamp(150)}, Public: []string{"uploaded_at"}, Summary: "already on the registry"},
 			{Name: "publish demo@1.12.5", State: pipeline.StateDone, Summary: "already on the registry"},
 		}},
 		// Interrupted, resumed 26 s later: its writes pass into the next minute.
 		{Name: "ghsa", State: pipeline.StateDone, Ended: at(90000), Steps: []*pipeline.StepRecord{
-			{Name: "publish", State: pipeline.StateDone, First: map[string]string{"published_at": stamp(59047)}},
-			{Name: "again", State: pipeline.StateDone, First: map[string]string{"published_at": stamp(85145)}}}},
+			{Name: "publish", State: pipeline.StateDone, First: map[string]string{"published_at": stamp(59047)}, Public: []string{"published_at"}},
+			{Name: "again", State: pipeline.StateDone, First: map[string]string{"published_at": stamp(85145)}, Public: []string{"published_at"}}}},
 		{Name: "advisory", State: pipeline.StateFailed, Ended: at(800), Steps: []*pipeline.StepRecord{
 			{Name: "push", State: pipeline.StateFailed, Error: "the blog refused the push\nmore"}}},
 	}}
@@ -95,10 +96,10 @@ func TestColourRespectsNoColor(t *testing.T) {
 // the stage the failure names, with the config flag only for a config not
 // in the default place, --force when the re-run must replace something.
 func TestResumeAdviceNamesTheCommand(t *testing.T) {
-	def := &pipeline.Config{Path: "embargo.toml"}
-	other := &pipeline.Config{Path: "release/embargo.toml"}
+	def := &config.Config{Path: "embargo.toml"}
+	other := &config.Config{Path: "release/embargo.toml"}
 	for _, c := range []struct {
-		cfg       *pipeline.Config
+		cfg       *config.Config
 		se        pipeline.StageError
 		rehearsal bool
 		want      string
@@ -124,12 +125,12 @@ func TestResumeAdviceNamesTheCommand(t *testing.T) {
 func TestColourDoesNotShiftTheSummarysColumns(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
 	at := func(ms int) *time.Time { v := t0.Add(time.Duration(ms) * time.Millisecond); return &v }
-	cfg := &pipeline.Config{Releases: []pipeline.Release{{Line: "1.13", PublicBranch: "main", Tag: "v1.13.1"}}}
+	cfg := &config.Config{Releases: []config.Release{{Line: "1.13", PublicBranch: "main", Tag: "v1.13.1"}}}
 	st := &Status{ID: "ASYNC-STD-SA-2026-001", T0: t0, Deadline: t0.Add(6 * time.Hour), Now: *at(9000), Stages: []*pipeline.StageRecord{
 		{Name: "preflight", State: pipeline.StateDone, Ended: at(-19000)},
 		{Name: "gate", State: pipeline.StateDone, Ended: at(3)},
 		{Name: "push", State: pipeline.StateDone, Ended: at(80), Steps: []*pipeline.StepRecord{
-			{Name: "push", State: pipeline.StateDone, First: map[string]string{"pushed_at": at(64).Format(time.RFC3339Nano)}}}},
+			{Name: "push", State: pipeline.StateDone, First: map[string]string{"pushed_at": at(64).Format(time.RFC3339Nano)}, Public: []string{"pushed_at"}}}},
 		{Name: "promote", State: pipeline.StateSkipped, Note: "no [[image]] configured"},
 		{Name: "publish", State: pipeline.StateInterrupted, Ended: at(3100), Error: "interrupted 3.1s after T0, during publish demo@1.13.1"},
 		{Name: "advisory", State: pipeline.StatePending},
@@ -159,13 +160,13 @@ var ansi = regexp.MustCompile("\033\\[[0-9;]*m")
 func TestAStoppedRunSaysWhatIsPublicSoFar(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
 	at := func(ms int) string { return t0.Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano) }
-	cfg := &pipeline.Config{Releases: []pipeline.Release{{Line: "1.13", PublicBranch: "main", Tag: "v1.13.1"}, {Line: "1.12", PublicBranch: "release-1.12", Tag: "v1.12.5"}}}
+	cfg := &config.Config{Releases: []config.Release{{Line: "1.13", PublicBranch: "main", Tag: "v1.13.1"}, {Line: "1.12", PublicBranch: "release-1.12", Tag: "v1.12.5"}}}
 	published := []*pipeline.StageRecord{
 		{Name: "gate", State: pipeline.StateDone},
-		{Name: "push", State: pipeline.StateDone, Steps: []*pipeline.StepRecord{{Name: "push", First: map[string]string{"pushed_at": at(52)}}}},
+		{Name: "push", State: pipeline.StateDone, Steps: []*pipeline.StepRecord{{Name: "push", First: map[string]string{"pushed_at": at(52)}, Public: []string{"pushed_at"}}}},
 		{Name: "publish", State: pipeline.StateInterrupted, Steps: []*pipeline.StepRecord{
-			{Name: "publish demo-core@1.13.1", State: pipeline.StateInterrupted, First: map[string]string{"uploaded_at": at(47)}},
-			{Name: "publish demo-core@1.12.5", State: pipeline.StateInterrupted, First: map[string]string{"uploaded_at": at(50)}},
+			{Name: "publish demo-core@1.13.1", State: pipeline.StateInterrupted, First: map[string]string{"uploaded_at": at(47)}, Public: []string{"uploaded_at"}},
+			{Name: "publish demo-core@1.12.5", State: pipeline.StateInterrupted, First: map[string]string{"uploaded_at": at(50)}, Public: []string{"uploaded_at"}},
 			{Name: "publish demo@1.13.1", State: pipeline.StateInterrupted}}},
 	}
 	after := &pipeline.Interruption{At: t0.Add(4900 * time.Millisecond), T0: t0}

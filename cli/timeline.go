@@ -172,11 +172,11 @@ func timelineSVG(st *Status) []byte {
 			busy = append(busy, timeSpan{run.from, run.to})
 		}
 		for _, step := range s.Steps {
-			for _, k := range pipeline.Moments {
-				t, err := time.Parse(time.RFC3339Nano, step.FirstAt(k))
-				if err != nil || !pipeline.PublicWrite(k) {
+			for _, m := range step.FirstMoments() {
+				if !m.Public {
 					continue
 				}
+				t, k := m.At, m.Name
 				r.writes = append(r.writes, timelineWrite{step: step.Name, what: strings.TrimSuffix(k, "_at"), at: t})
 				instants = append(instants, t)
 			}

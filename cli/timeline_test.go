@@ -45,8 +45,8 @@ func ciRelease() *Status {
 		&pipeline.StageRecord{Name: "preflight", State: pipeline.StateDone, Started: sinceT0(-45 * time.Minute), Ended: sinceT0(-44 * time.Minute)},
 		&pipeline.StageRecord{Name: "gate", State: pipeline.StateDone, Started: sinceT0(-44 * time.Minute), Ended: sinceT0(time.Millisecond)},
 		&pipeline.StageRecord{Name: "publish", State: pipeline.StateDone, Started: sinceT0(-44 * time.Minute), Ended: sinceT0(2 * time.Second), Steps: []*pipeline.StepRecord{
-			{Name: "publish a@1.0.1", First: momentAt("uploaded_at", 12*time.Millisecond)},
-			{Name: "publish b@1.0.1", First: momentAt("uploaded_at", 1100*time.Millisecond)},
+			{Name: "publish a@1.0.1", First: momentAt("uploaded_at", 12*time.Millisecond), Public: []string{"uploaded_at"}},
+			{Name: "publish b@1.0.1", First: momentAt("uploaded_at", 1100*time.Millisecond), Public: []string{"uploaded_at"}},
 		}},
 		&pipeline.StageRecord{Name: "advisory", State: pipeline.StateFailed, Started: sinceT0(2 * time.Second), Ended: sinceT0(3 * time.Second), Error: "push the post: the blog refused the token"},
 		&pipeline.StageRecord{Name: "verify", State: pipeline.StatePending},
@@ -62,22 +62,22 @@ func resumedRelease() *Status {
 		&pipeline.StageRecord{Name: "preflight", State: pipeline.StateDone, Started: sinceT0(-45 * time.Minute), Ended: sinceT0(-44 * time.Minute)},
 		&pipeline.StageRecord{Name: "gate", State: pipeline.StateDone, Started: sinceT0(-44 * time.Minute), Ended: sinceT0(time.Millisecond)},
 		&pipeline.StageRecord{Name: "push", State: pipeline.StateDone, Started: sinceT0(-44 * time.Minute), Ended: sinceT0(60 * time.Millisecond), Steps: []*pipeline.StepRecord{
-			{Name: "push", First: momentAt("pushed_at", 30*time.Millisecond), Attempts: []*pipeline.Attempt{
+			{Name: "push", First: momentAt("pushed_at", 30*time.Millisecond), Public: []string{"pushed_at"}, Attempts: []*pipeline.Attempt{
 				attemptAt(2*time.Millisecond, 50*time.Millisecond, pipeline.StateDone, "", momentAt("pushed_at", 30*time.Millisecond))}},
 		}},
 		&pipeline.StageRecord{Name: "publish", State: pipeline.StateDone, Started: sinceT0(2 * time.Minute), Ended: sinceT0(2*time.Minute + time.Second), Steps: []*pipeline.StepRecord{
 			{Name: "held", Attempts: []*pipeline.Attempt{
 				attemptAt(-44*time.Minute, -44*time.Minute+20*time.Millisecond, pipeline.StateDone, "", nil),
 				attemptAt(2*time.Minute, 2*time.Minute+10*time.Millisecond, pipeline.StateDone, "", nil)}},
-			{Name: "publish a@1.0.1", First: momentAt("uploaded_at", 12*time.Millisecond), Attempts: []*pipeline.Attempt{
+			{Name: "publish a@1.0.1", First: momentAt("uploaded_at", 12*time.Millisecond), Public: []string{"uploaded_at"}, Attempts: []*pipeline.Attempt{
 				attemptAt(5*time.Millisecond, 200*time.Millisecond, pipeline.StateDone, "", momentAt("uploaded_at", 12*time.Millisecond)),
 				attemptAt(2*time.Minute+20*time.Millisecond, 2*time.Minute+50*time.Millisecond, pipeline.StateDone, "", nil)}},
-			{Name: "publish b@1.0.1", First: momentAt("uploaded_at", 2*time.Minute+300*time.Millisecond), Attempts: []*pipeline.Attempt{
+			{Name: "publish b@1.0.1", First: momentAt("uploaded_at", 2*time.Minute+300*time.Millisecond), Public: []string{"uploaded_at"}, Attempts: []*pipeline.Attempt{
 				attemptAt(210*time.Millisecond, 1200*time.Millisecond, pipeline.StateInterrupted, "index: GET the index entry of b: context canceled", nil),
 				attemptAt(2*time.Minute+60*time.Millisecond, 2*time.Minute+900*time.Millisecond, pipeline.StateDone, "", momentAt("uploaded_at", 2*time.Minute+300*time.Millisecond))}},
 		}},
 		&pipeline.StageRecord{Name: "advisory", State: pipeline.StateDone, Started: sinceT0(2*time.Minute + time.Second), Ended: sinceT0(2*time.Minute + 2*time.Second), Steps: []*pipeline.StepRecord{
-			{Name: "push", First: momentAt("pushed_at", 2*time.Minute+1500*time.Millisecond)},
+			{Name: "push", First: momentAt("pushed_at", 2*time.Minute+1500*time.Millisecond), Public: []string{"pushed_at"}},
 		}},
 	)
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/sandbox/demo"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/sandbox/world"
@@ -220,23 +220,23 @@ func TestInitWithoutAHeldBranchWritesOnlyRealPlaceholders(t *testing.T) {
 	if code, stdout, stderr := embargo(t, "init", "--dir", w.Source); code != ExitOK || !strings.Contains(stdout, "no held branch found") {
 		t.Fatalf("init: exit %d\n%s%s", code, stdout, stderr)
 	}
-	config := filepath.Join(w.Source, "embargo.toml")
-	b, err := os.ReadFile(config)
+	file := filepath.Join(w.Source, "embargo.toml")
+	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A placeholder is a whole quoted value, "TODO: ...", of a key.
 	value := regexp.MustCompile(`^[a-z_]+ += "TODO:(?:[^"\\]|\\.)*"( +#.*)?$`)
 	for i, l := range strings.Split(string(b), "\n") {
-		if !strings.Contains(l, pipeline.Placeholder) || strings.HasPrefix(l, "#") {
+		if !strings.Contains(l, config.Placeholder) || strings.HasPrefix(l, "#") {
 			continue
 		}
-		if m := value.FindStringSubmatch(l); m == nil || strings.Contains(m[1], pipeline.Placeholder) {
-			t.Errorf("%s:%d: a placeholder that is not a key's whole value: %s", config, i+1, l)
+		if m := value.FindStringSubmatch(l); m == nil || strings.Contains(m[1], config.Placeholder) {
+			t.Errorf("%s:%d: a placeholder that is not a key's whole value: %s", file, i+1, l)
 		}
 	}
-	_, err = pipeline.LoadConfig(config)
-	var ce *pipeline.ConfigError
+	_, err = config.Load(file)
+	var ce *config.Error
 	if !errors.As(err, &ce) {
 		t.Fatalf("the starter config loads (%v)", err)
 	}

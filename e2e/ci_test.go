@@ -17,9 +17,10 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/stages"
+	core "github.com/async-rs/embargo/stages/release"
 )
 
 // The CI templates users copy, checked for what a release job needs and
@@ -334,8 +335,8 @@ func TestGitLabTemplateStructure(t *testing.T) {
 		t.Error("no job runs `embargo run` in the scheduled pipeline")
 	}
 	var names []string
-	for _, st := range stages.All() {
-		if st.Name() != "gate" {
+	for _, st := range stages.All(core.Clients{}) {
+		if st.Name() != core.Gate {
 			names = append(names, st.Name())
 		}
 	}
@@ -533,7 +534,7 @@ func runTemplateCommands(t *testing.T, trusted bool) {
 		return bytes.Replace(cfg, []byte(`token_env = "CARGO_REGISTRY_TOKEN"`), []byte(auth), 1)
 	}
 	images := startImageRegistry(t)
-	im := pipeline.Image{From: images.pushPrivate(t, "private/app", 2), To: images.host + "/async-rs/app:1.13.1"}
+	im := config.Image{From: images.pushPrivate(t, "private/app", 2), To: images.host + "/async-rs/app:1.13.1"}
 	appendImages(t, rl.config, im)
 	if cfg, err = os.ReadFile(rl.config); err != nil { // with the image
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 )
 
 // The built-in example is a sandbox world of its own: written by `sandbox
@@ -27,11 +27,11 @@ func TestExampleRunsEndToEndOnThisMachine(t *testing.T) {
 	if res.code != 0 {
 		t.Fatal(res)
 	}
-	config := strings.TrimSpace(res.stdout)
+	cfgFile := strings.TrimSpace(res.stdout)
 
 	// Every URL the example names is on the loopback, and the registry and
 	// the blog are the example's own, not the defaults (crates.io).
-	text, err := os.ReadFile(config)
+	text, err := os.ReadFile(cfgFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestExampleRunsEndToEndOnThisMachine(t *testing.T) {
 			t.Errorf("the example's config names %s, off this machine:\n%s", u, text)
 		}
 	}
-	cfg, err := pipeline.LoadConfig(config)
+	cfg, err := config.Load(cfgFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestExampleRunsEndToEndOnThisMachine(t *testing.T) {
 	// post that never goes live would be polled for the whole window.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	run := exec.CommandContext(ctx, binary, "run", "-c", config)
+	run := exec.CommandContext(ctx, binary, "run", "-c", cfgFile)
 	run.Env = append(os.Environ(), "EMBARGO_DEMO_TOKEN=any",
 		"HTTPS_PROXY=http://127.0.0.1:9", "HTTP_PROXY=http://127.0.0.1:9", "https_proxy=http://127.0.0.1:9", "http_proxy=http://127.0.0.1:9",
 		"NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
@@ -96,7 +96,7 @@ func TestExampleRunsEndToEndOnThisMachine(t *testing.T) {
 		t.Errorf("verify did not find the post live on the example's blog:\n%s", res.stdout)
 	}
 
-	res = execute(t, exec.Command(binary, "status", "--json", "-c", config))
+	res = execute(t, exec.Command(binary, "status", "--json", "-c", cfgFile))
 	var st struct {
 		Stages []struct {
 			Name  string `json:"name"`

@@ -7,8 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +17,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/async-rs/embargo/config"
+	core "github.com/async-rs/embargo/stages/release"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -331,11 +332,11 @@ func deployedSite(repoPath string) http.Handler { return world.Site(repoPath, "m
 // expanded.
 func (rl *release) postURL() string {
 	rl.t.Helper()
-	cfg, err := pipeline.LoadConfig(rl.config)
+	cfg, err := config.Load(rl.config)
 	if err != nil {
 		rl.t.Fatal(err)
 	}
-	m, err := stages.AdvisoryModel(cfg)
+	m, err := core.AdvisoryModel(cfg)
 	if err != nil {
 		rl.t.Fatal(err)
 	}

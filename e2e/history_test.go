@@ -48,7 +48,7 @@ func TestARerunFromPublishKeepsTheFirstUploadTimes(t *testing.T) {
 			t.Fatalf("%s in the re-run: %v, want it found on the registry", step, rerun[step])
 		}
 		var rec *pipeline.StepRecord
-		for _, st := range j.Stage("publish").Steps {
+		for _, st := range j.Snapshot().Stage("publish").Steps {
 			if st.Name == step {
 				rec = st
 			}

@@ -77,7 +77,7 @@ func TestInterruptedVerifyIsRecordedInterruptedAndResumesAtVerify(t *testing.T) 
 		t.Errorf("want exit 1 for an interrupted run (state kept, a re-run resumes), got %s", res)
 	}
 
-	j := rl.journal()
+	j := rl.journal().Snapshot()
 	if got := j.Stage("verify").State; got != pipeline.StateInterrupted {
 		t.Errorf("verify is %q in the journal, want %q", got, pipeline.StateInterrupted)
 	}

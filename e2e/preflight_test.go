@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/sandbox/world"
-	"github.com/async-rs/embargo/stages"
+	core "github.com/async-rs/embargo/stages/release"
 )
 
 // Each broken release is caught by preflight: exit 1, the culprit named,
@@ -251,11 +251,11 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 func TestAdvisoryOnTheBlogBeforeT0IsALeak(t *testing.T) {
 	t.Parallel()
 	rl := newRelease(t, time.Now().Add(time.Hour))
-	cfg, err := pipeline.LoadConfig(rl.config)
+	cfg, err := config.Load(rl.config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := stages.AdvisoryModel(cfg)
+	m, err := core.AdvisoryModel(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,9 +24,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
-	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/oci"
+	"github.com/async-rs/embargo/stages/promote"
+	core "github.com/async-rs/embargo/stages/release"
 )
 
 // imageRegistry is go-containerregistry's in-process registry behind an
@@ -132,41 +134,47 @@ var promoteT0 = time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
 
 // promoteRun is a run of the promote stage alone, in memory, with the
 // gate's clock at now.
-func promoteRun(t *testing.T, images []pipeline.Image, now time.Time) (*pipeline.Run, *pipeline.FakeClock) {
+func promoteRun(t *testing.T, images []config.Image, now time.Time) (*core.Run, *pipeline.FakeClock) {
 	t.Helper()
-	cfg := &pipeline.Config{
-		Embargo: pipeline.EmbargoSection{ID: "DEMO-SA-2026-001", At: promoteT0},
+	cfg := &config.Config{
+		Embargo: config.EmbargoSection{ID: "DEMO-SA-2026-001", At: promoteT0},
 		Window:  6 * time.Hour,
 		Images:  images,
 		Path:    "embargo.toml",
 	}
 	clock := pipeline.NewFakeClock(now)
 	secrets := pipeline.NewSecrets(nil)
-	j, err := pipeline.OpenJournal("", cfg, []string{"promote"}, secrets.Scrub)
+	j, err := pipeline.OpenJournal("", pipeline.Embargo{ID: cfg.Embargo.ID, T0: cfg.T0(), Window: cfg.Window}, []string{core.Promote}, secrets.Scrub)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &pipeline.Run{
-		Config:   cfg,
-		Gate:     &pipeline.Gate{T0: cfg.T0(), Window: cfg.Window, Clock: clock},
-		Journal:  j,
-		Out:      pipeline.NewReporter(io.Discard, false, clock, secrets.Scrub),
-		Secrets:  secrets,
-		StateDir: t.TempDir(),
-		// The stage alone on a world made for it: nothing prepares it
-		// before T0, so from T0 on it runs on the operator's word that the
-		// embargo is over (late_test.go tests the rule itself).
-		Late: true,
+	return &core.Run{
+		Run: &pipeline.Run{
+			Gate:    &pipeline.Gate{T0: cfg.T0(), Window: cfg.Window, Clock: clock},
+			Journal: j,
+			Out:     pipeline.NewReporter(io.Discard, false, clock, secrets.Scrub),
+			Secrets: secrets,
+		},
+		Release: &core.Release{
+			Config:   cfg,
+			StateDir: t.TempDir(),
+			Targets:  core.Real(cfg, secrets),
+			// The stage alone on a world made for it: nothing prepares
+			// it before T0, so from T0 on it runs on the operator's word
+			// that the embargo is over (late_test.go tests the rule
+			// itself).
+			Mode: core.Mode{Late: true},
+		},
 	}, clock
 }
 
-func runPromote(r *pipeline.Run) error {
-	e := &pipeline.Engine{Stages: []pipeline.Stage{stages.Promote{}}}
-	return e.Execute(context.Background(), r, pipeline.Selection{})
+func runPromote(r *core.Run) error {
+	c := core.RealClients()
+	return core.Engine([]core.Stage{promote.Stage{Images: c.Images}}, r.Release).Execute(context.Background(), r.Run, pipeline.Selection{})
 }
 
-func stepResult(r *pipeline.Run, step string) map[string]string {
-	for _, st := range r.Journal.Steps("promote") {
+func stepResult(r *core.Run, step string) map[string]string {
+	for _, st := range r.Journal.Steps(core.Promote) {
 		if st.Name == step {
 			return flatResult(st)
 		}
@@ -179,7 +187,7 @@ func stepResult(r *pipeline.Run, step string) map[string]string {
 // writes nothing.
 func TestPromoteCopiesByDigestAndReRunCopiesNothing(t *testing.T) {
 	reg := startImageRegistry(t)
-	images := []pipeline.Image{
+	images := []config.Image{
 		{From: reg.pushPrivate(t, "private/app", 3), To: reg.host + "/async-rs/app:1.13.1"},
 		{From: reg.pushPrivate(t, "private/tool", 0), To: reg.host + "/async-rs/tool:1.13.1"},
 	}
@@ -201,7 +209,7 @@ func TestPromoteCopiesByDigestAndReRunCopiesNothing(t *testing.T) {
 	if reg.count(http.MethodPut) == 0 {
 		t.Fatal("no PUT reached the registry")
 	}
-	if got := r.Journal.Stage("promote").State; got != pipeline.StateDone {
+	if got := r.Journal.Snapshot().Stage("promote").State; got != pipeline.StateDone {
 		t.Errorf("stage state %s", got)
 	}
 
@@ -228,7 +236,7 @@ func TestPromoteMissingSourceDigestFailsClearly(t *testing.T) {
 	img, _ := random.Image(64, 1)
 	d, _ := img.Digest()
 	missing := reg.host + "/private/app@" + d.String()
-	r, _ := promoteRun(t, []pipeline.Image{{From: missing, To: reg.host + "/async-rs/app:1"}}, promoteT0.Add(time.Second))
+	r, _ := promoteRun(t, []config.Image{{From: missing, To: reg.host + "/async-rs/app:1"}}, promoteT0.Add(time.Second))
 	err := runPromote(r)
 	if err == nil {
 		t.Fatal("promote of a missing digest succeeded")
@@ -251,10 +259,10 @@ func TestPromoteMissingSourceDigestFailsClearly(t *testing.T) {
 // it; at T0 the same run goes through.
 func TestPromoteBeforeT0IsRefused(t *testing.T) {
 	reg := startImageRegistry(t)
-	im := pipeline.Image{From: reg.pushPrivate(t, "private/app", 2), To: reg.host + "/async-rs/app:1.13.1"}
+	im := config.Image{From: reg.pushPrivate(t, "private/app", 2), To: reg.host + "/async-rs/app:1.13.1"}
 	reg.reset()
 
-	r, clock := promoteRun(t, []pipeline.Image{im}, promoteT0.Add(-time.Hour))
+	r, clock := promoteRun(t, []config.Image{im}, promoteT0.Add(-time.Hour))
 	err := runPromote(r)
 	var early *pipeline.EarlyError
 	if !errors.As(err, &early) {
@@ -283,11 +291,11 @@ func TestPromoteBeforeT0IsRefused(t *testing.T) {
 // registry sees reads only.
 func TestPromoteRehearsalOnlyReads(t *testing.T) {
 	reg := startImageRegistry(t)
-	im := pipeline.Image{From: reg.pushPrivate(t, "private/app", 0), To: reg.host + "/async-rs/app:1.13.1"}
+	im := config.Image{From: reg.pushPrivate(t, "private/app", 0), To: reg.host + "/async-rs/app:1.13.1"}
 	reg.reset()
-	r, _ := promoteRun(t, []pipeline.Image{im}, promoteT0)
-	r.Gate.Sandbox = true
-	r.Targets = &pipeline.Targets{}
+	r, _ := promoteRun(t, []config.Image{im}, promoteT0)
+	r.Mode.Command = core.Rehearsing
+	r.Targets = core.Sandbox{}.Targets(r.Config)
 	if err := runPromote(r); err != nil {
 		t.Fatal(err)
 	}
@@ -305,14 +313,14 @@ func TestPromoteIsSkippedWithoutImages(t *testing.T) {
 	if err := runPromote(r); err != nil {
 		t.Fatal(err)
 	}
-	if st := r.Journal.Stage("promote"); st.State != pipeline.StateSkipped || st.Note == "" {
+	if st := r.Journal.Snapshot().Stage("promote"); st.State != pipeline.StateSkipped || st.Note == "" {
 		t.Errorf("promote without [[image]]: %s (%q)", st.State, st.Note)
 	}
 }
 
 // writeImageConfig writes a minimal valid embargo.toml with the images;
 // only the promote stage is run against it.
-func writeImageConfig(t *testing.T, dir string, t0 time.Time, images []pipeline.Image) string {
+func writeImageConfig(t *testing.T, dir string, t0 time.Time, images []config.Image) string {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, "advisory.md"), []byte("A bug, fixed.\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -351,11 +359,11 @@ description = "advisory.md"
 // copies at T0; a second run writes nothing.
 func TestRunOnlyPromote(t *testing.T) {
 	reg := startImageRegistry(t)
-	im := pipeline.Image{From: reg.pushPrivate(t, "private/app", 2), To: reg.host + "/async-rs/app:1.13.1"}
+	im := config.Image{From: reg.pushPrivate(t, "private/app", 2), To: reg.host + "/async-rs/app:1.13.1"}
 	reg.reset()
 	env := []string{"DOCKER_CONFIG=" + t.TempDir()}
 
-	early := writeImageConfig(t, t.TempDir(), time.Now().Add(time.Hour), []pipeline.Image{im})
+	early := writeImageConfig(t, t.TempDir(), time.Now().Add(time.Hour), []config.Image{im})
 	res := runBinary(t, env, "run", "--only", "promote", "-c", early)
 	if res.code != 1 || !strings.Contains(res.stdout+res.stderr, "before T0") {
 		t.Fatalf("before T0: want exit 1 and a refusal, got %s", res)
@@ -364,7 +372,7 @@ func TestRunOnlyPromote(t *testing.T) {
 		t.Errorf("the registry saw %d writes before T0", n)
 	}
 
-	cfg := writeImageConfig(t, t.TempDir(), time.Now().Add(-time.Second), []pipeline.Image{im})
+	cfg := writeImageConfig(t, t.TempDir(), time.Now().Add(-time.Second), []config.Image{im})
 	if res := runBinary(t, env, "run", "--only", "promote", "--late", "-c", cfg); res.code != 0 {
 		t.Fatalf("at T0: %s", res)
 	}
@@ -384,7 +392,7 @@ func TestRehearseWithImagesWritesNoImage(t *testing.T) {
 	t.Parallel()
 	rl := newRelease(t, time.Now().Add(24*time.Hour))
 	reg := startImageRegistry(t)
-	im := pipeline.Image{From: reg.pushPrivate(t, "private/app", 2), To: reg.host + "/async-rs/app:1.13.1"}
+	im := config.Image{From: reg.pushPrivate(t, "private/app", 2), To: reg.host + "/async-rs/app:1.13.1"}
 	reg.reset()
 	appendImages(t, rl.config, im)
 	res := rl.run([]string{"rehearse"}, "DOCKER_CONFIG="+t.TempDir())
@@ -402,7 +410,7 @@ func TestRehearseWithImagesWritesNoImage(t *testing.T) {
 	}
 }
 
-func appendImages(t *testing.T, config string, images ...pipeline.Image) {
+func appendImages(t *testing.T, config string, images ...config.Image) {
 	t.Helper()
 	f, err := os.OpenFile(config, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -428,9 +436,9 @@ func startDockerRegistry(t *testing.T) *imageRegistry {
 // and a digest never pushed is reported as missing.
 func TestPromoteAgainstDockerRegistry(t *testing.T) {
 	reg := startDockerRegistry(t)
-	im := pipeline.Image{From: reg.pushPrivate(t, "private/app", 3), To: reg.host + "/async-rs/app:1.13.1"}
+	im := config.Image{From: reg.pushPrivate(t, "private/app", 3), To: reg.host + "/async-rs/app:1.13.1"}
 	reg.reset()
-	r, _ := promoteRun(t, []pipeline.Image{im}, promoteT0)
+	r, _ := promoteRun(t, []config.Image{im}, promoteT0)
 	if err := runPromote(r); err != nil {
 		t.Fatal(err)
 	}
@@ -438,7 +446,7 @@ func TestPromoteAgainstDockerRegistry(t *testing.T) {
 		t.Fatalf("%s not promoted", im.To)
 	}
 	reg.reset()
-	again, _ := promoteRun(t, []pipeline.Image{im}, promoteT0)
+	again, _ := promoteRun(t, []config.Image{im}, promoteT0)
 	if err := runPromote(again); err != nil {
 		t.Fatal(err)
 	}
@@ -448,7 +456,7 @@ func TestPromoteAgainstDockerRegistry(t *testing.T) {
 
 	img, _ := random.Image(64, 1)
 	d, _ := img.Digest()
-	missing, _ := promoteRun(t, []pipeline.Image{{From: reg.host + "/private/app@" + d.String(), To: reg.host + "/async-rs/app:2"}}, promoteT0)
+	missing, _ := promoteRun(t, []config.Image{{From: reg.host + "/private/app@" + d.String(), To: reg.host + "/async-rs/app:2"}}, promoteT0)
 	if err := runPromote(missing); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("missing digest: %v", err)
 	}
@@ -467,14 +475,14 @@ func TestPromoteRefusesToMoveAPublicTag(t *testing.T) {
 	reg := startImageRegistry(t)
 	other := reg.pushPrivate(t, "private/old", 0)
 	target := reg.host + "/async-rs/app:1.13.1"
-	first, _ := promoteRun(t, []pipeline.Image{{From: other, To: target}}, promoteT0.Add(time.Second))
+	first, _ := promoteRun(t, []config.Image{{From: other, To: target}}, promoteT0.Add(time.Second))
 	if err := runPromote(first); err != nil {
 		t.Fatal(err)
 	}
 	_, oldDigest, _ := strings.Cut(other, "@")
 	release := reg.pushPrivate(t, "private/app", 0)
 	reg.reset()
-	r, _ := promoteRun(t, []pipeline.Image{{From: release, To: target}}, promoteT0.Add(time.Second))
+	r, _ := promoteRun(t, []config.Image{{From: release, To: target}}, promoteT0.Add(time.Second))
 	err := runPromote(r)
 	if err == nil || !strings.Contains(err.Error(), "refusing to move a public release tag") {
 		t.Fatalf("want a refusal, got %v", err)

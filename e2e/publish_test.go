@@ -212,7 +212,7 @@ func TestDependentStartsWhileItsDependencyWaitsForTheIndex(t *testing.T) {
 		}
 	}
 	steps := map[string]*pipeline.StepRecord{}
-	for _, st := range rl.journal().Stage("publish").Steps {
+	for _, st := range rl.journal().Snapshot().Stage("publish").Steps {
 		steps[st.Name] = st
 	}
 	crates := rl.ex.World.Crates

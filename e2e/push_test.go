@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/async-rs/embargo/stages"
+	"github.com/async-rs/embargo/stages/push"
 )
 
 // The CI job: started before T0, it holds, counts down and pushes at T0;
@@ -242,7 +242,7 @@ func TestStatusJSONAfterRun(t *testing.T) {
 			if s.Name != "push" || step.Name != "push" {
 				continue
 			}
-			var pushed stages.RefsPushed
+			var pushed push.RefsPushed
 			if err := json.Unmarshal(step.Result, &pushed); err != nil || len(pushed.Pushed) != 2*len(rl.ex.World.Lines) || pushed.PushedAt.IsZero() {
 				t.Errorf("status --json shows the push step's result %s (%v), want its refs and when", step.Result, err)
 			}

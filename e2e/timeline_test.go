@@ -60,10 +60,10 @@ func TestTimelineOfAKilledAndResumedReleaseIsDrawnByEveryRenderer(t *testing.T) 
 		t.Errorf("the advisory cut off does not say why: %v", pic.all("text", "note"))
 	}
 	want := 0
-	for _, s := range rl.journal().Stages {
+	for _, s := range rl.journal().Snapshot().Stages {
 		for _, step := range s.Steps {
-			for _, k := range pipeline.Moments {
-				if pipeline.PublicWrite(k) && step.FirstAt(k) != "" {
+			for _, m := range step.FirstMoments() {
+				if m.Public {
 					want++
 				}
 			}

@@ -39,7 +39,7 @@ type optionalStage struct {
 	reason string
 }
 
-func (s *optionalStage) Skip(*pipeline.Config) string { return s.reason }
+func (s *optionalStage) Skip() string { return s.reason }
 
 var stageNames = []string{"preflight", "gate", "push", "publish", "advisory", "verify"}
 
@@ -53,12 +53,8 @@ func pipelineOf(ran *[]string, override map[string]func(context.Context, *pipeli
 	return e
 }
 
-func testConfig() *pipeline.Config {
-	return &pipeline.Config{
-		Embargo: pipeline.EmbargoSection{ID: "ASYNC-STD-SA-2026-001", At: testT0},
-		Window:  6 * time.Hour,
-		Path:    "embargo.toml",
-	}
+func testEmbargo() pipeline.Embargo {
+	return pipeline.Embargo{ID: "ASYNC-STD-SA-2026-001", T0: testT0, Window: 6 * time.Hour}
 }
 
 type testRun struct {
@@ -68,18 +64,18 @@ type testRun struct {
 }
 
 // newRun opens the journal in a fresh state folder, as `embargo run` does.
-func newRun(t *testing.T, cfg *pipeline.Config, e *pipeline.Engine, secrets *pipeline.Secrets) *testRun {
+func newRun(t *testing.T, cfg pipeline.Embargo, e *pipeline.Engine, secrets *pipeline.Secrets) *testRun {
 	t.Helper()
 	state := t.TempDir()
 	return openRun(t, cfg, e, secrets, filepath.Join(state, "journal.json"))
 }
 
-func openRun(t *testing.T, cfg *pipeline.Config, e *pipeline.Engine, secrets *pipeline.Secrets, path string) *testRun {
+func openRun(t *testing.T, cfg pipeline.Embargo, e *pipeline.Engine, secrets *pipeline.Secrets, path string) *testRun {
 	t.Helper()
 	if secrets == nil {
 		secrets = pipeline.NewSecrets(nil)
 	}
-	clock := pipeline.NewFakeClock(cfg.T0().Add(time.Second))
+	clock := pipeline.NewFakeClock(cfg.T0.Add(time.Second))
 	j, err := pipeline.OpenJournal(path, cfg, e.Names(), secrets.Scrub)
 	if err != nil {
 		t.Fatal(err)
@@ -87,12 +83,10 @@ func openRun(t *testing.T, cfg *pipeline.Config, e *pipeline.Engine, secrets *pi
 	out := &bytes.Buffer{}
 	return &testRun{
 		Run: &pipeline.Run{
-			Config:   cfg,
-			Gate:     &pipeline.Gate{T0: cfg.T0(), Window: cfg.Window, Clock: clock},
-			Journal:  j,
-			Out:      pipeline.NewReporter(out, false, clock, secrets.Scrub),
-			Secrets:  secrets,
-			StateDir: filepath.Dir(path),
+			Gate:    &pipeline.Gate{T0: cfg.T0, Window: cfg.Window, Clock: clock},
+			Journal: j,
+			Out:     pipeline.NewReporter(out, false, clock, secrets.Scrub),
+			Secrets: secrets,
 		},
 		path: path,
 		out:  out,
@@ -100,7 +94,17 @@ func openRun(t *testing.T, cfg *pipeline.Config, e *pipeline.Engine, secrets *pi
 }
 
 // onDisk is the journal as `embargo status` reads it from the file.
-func onDisk(t *testing.T, path string) *pipeline.Journal {
+func onDisk(t *testing.T, path string) *pipeline.Snapshot {
+	t.Helper()
+	j, err := pipeline.ReadJournal(path)
+	if err != nil {
+		t.Fatalf("read journal back: %v", err)
+	}
+	return j.Snapshot()
+}
+
+// reread is the journal at path as a new run reads it.
+func reread(t *testing.T, path string) *pipeline.Journal {
 	t.Helper()
 	j, err := pipeline.ReadJournal(path)
 	if err != nil {
@@ -109,7 +113,7 @@ func onDisk(t *testing.T, path string) *pipeline.Journal {
 	return j
 }
 
-func states(j *pipeline.Journal) map[string]string {
+func states(j *pipeline.Snapshot) map[string]string {
 	m := map[string]string{}
 	for _, s := range j.Stages {
 		m[s.Name] = s.State
@@ -118,31 +122,31 @@ func states(j *pipeline.Journal) map[string]string {
 }
 
 func TestJournalOfAFreshReleaseHasEveryStagePendingInOrder(t *testing.T) {
-	cfg := testConfig()
+	cfg := testEmbargo()
 	j, err := pipeline.OpenJournal(filepath.Join(t.TempDir(), "journal.json"), cfg, stageNames, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(j.Stages) != len(stageNames) {
-		t.Fatalf("%d stages, want %d", len(j.Stages), len(stageNames))
+	if len(j.Snapshot().Stages) != len(stageNames) {
+		t.Fatalf("%d stages, want %d", len(j.Snapshot().Stages), len(stageNames))
 	}
-	for i, s := range j.Stages {
+	for i, s := range j.Snapshot().Stages {
 		if s.Name != stageNames[i] || s.State != pipeline.StatePending || s.Started != nil {
 			t.Errorf("stage %d = %+v, want %s pending", i, s, stageNames[i])
 		}
 	}
-	if j.ID != cfg.Embargo.ID || !j.T0.Equal(testT0) || j.Window != "6h0m0s" {
-		t.Errorf("journal is for %s at %v (window %s)", j.ID, j.T0, j.Window)
+	if j.Snapshot().ID != cfg.ID || !j.Snapshot().T0.Equal(testT0) || j.Snapshot().Window != "6h0m0s" {
+		t.Errorf("journal is for %s at %v (window %s)", j.Snapshot().ID, j.Snapshot().T0, j.Snapshot().Window)
 	}
 }
 
 func TestJournalRecordsEachStepOnDiskBeforeAndAfterItRuns(t *testing.T) {
 	var ran []string
 	var r *testRun
-	var sawDuring *pipeline.Journal
+	var sawDuring *pipeline.Snapshot
 	e := pipelineOf(&ran, map[string]func(context.Context, *pipeline.Run) error{
 		"push": func(ctx context.Context, run *pipeline.Run) error {
-			_, err := pipeline.Step(run, "push refs", func(res *remoteResult) error {
+			_, err := pipeline.Step(run, pushRefs, func(res *remoteResult) error {
 				sawDuring = onDisk(t, r.path) // what a crash here would leave
 				res.Remote = "https://github.com/async-rs/async-std.git"
 				return nil
@@ -150,7 +154,7 @@ func TestJournalRecordsEachStepOnDiskBeforeAndAfterItRuns(t *testing.T) {
 			return err
 		},
 	})
-	r = newRun(t, testConfig(), e, nil)
+	r = newRun(t, testEmbargo(), e, nil)
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); err != nil {
 		t.Fatal(err)
 	}
@@ -178,17 +182,23 @@ func TestJournalRecordsEachStepOnDiskBeforeAndAfterItRuns(t *testing.T) {
 	}
 
 	// A later run reads what this one handed on.
-	again, err := pipeline.OpenJournal(r.path, testConfig(), e.Names(), nil)
+	again, err := pipeline.OpenJournal(r.path, testEmbargo(), e.Names(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := pipeline.Load[remoteResult](again, "push", "push refs"); !ok || got.Remote != "https://github.com/async-rs/async-std.git" {
+	if got, ok := pipeline.Load(again, pushRefs); !ok || got.Remote != "https://github.com/async-rs/async-std.git" {
 		t.Errorf("reopened journal result = %+v, %v", got, ok)
 	}
-	if again.Stage("verify").State != pipeline.StateDone {
-		t.Errorf("reopened journal lost the stage states: %v", states(again))
+	if again.Snapshot().Stage("verify").State != pipeline.StateDone {
+		t.Errorf("reopened journal lost the stage states: %v", states(again.Snapshot()))
 	}
 }
+
+// The keys of the steps the tests record.
+var (
+	pushRefs        = pipeline.Key[remoteResult]{Stage: "push", Step: "push refs"}
+	publishAsyncStd = pipeline.Key[commandResult]{Stage: "publish", Step: "publish async-std"}
+)
 
 // remoteResult and commandResult are step results as a stage's types are.
 type remoteResult struct {
@@ -206,26 +216,26 @@ func (c commandResult) Summary() string { return c.Command }
 
 func TestJournalOfAnotherReleaseIsRefused(t *testing.T) {
 	e := pipelineOf(nil, nil)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{Only: "preflight"}); err != nil {
 		t.Fatal(err)
 	}
 
-	otherID := testConfig()
-	otherID.Embargo.ID = "ASYNC-STD-SA-2026-002"
+	otherID := testEmbargo()
+	otherID.ID = "ASYNC-STD-SA-2026-002"
 	_, err := pipeline.OpenJournal(r.path, otherID, e.Names(), nil)
 	if err == nil || !strings.Contains(err.Error(), "ASYNC-STD-SA-2026-001") || !strings.Contains(err.Error(), "ASYNC-STD-SA-2026-002") || !strings.Contains(err.Error(), "--state") {
 		t.Errorf("journal of another id: %v, want a refusal naming both ids and --state", err)
 	}
 
-	otherT0 := testConfig()
-	otherT0.Embargo.At = testT0.Add(24 * time.Hour)
+	otherT0 := testEmbargo()
+	otherT0.T0 = testT0.Add(24 * time.Hour)
 	if _, err := pipeline.OpenJournal(r.path, otherT0, e.Names(), nil); err == nil {
 		t.Error("journal of another T0 was accepted")
 	}
 
-	sameT0OtherZone := testConfig()
-	sameT0OtherZone.Embargo.At = testT0.In(time.FixedZone("CET", 3600))
+	sameT0OtherZone := testEmbargo()
+	sameT0OtherZone.T0 = testT0.In(time.FixedZone("CET", 3600))
 	if _, err := pipeline.OpenJournal(r.path, sameT0OtherZone, e.Names(), nil); err != nil {
 		t.Errorf("the same instant written with another offset was refused: %v", err)
 	}
@@ -236,60 +246,9 @@ func TestCorruptJournalSaysToMoveItAside(t *testing.T) {
 	if err := os.WriteFile(path, []byte(`{"version": 1, "id": "ASYNC-STD-SA-2026-001", "stages": [`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := pipeline.OpenJournal(path, testConfig(), stageNames, nil)
+	_, err := pipeline.OpenJournal(path, testEmbargo(), stageNames, nil)
 	if err == nil || !strings.Contains(err.Error(), "corrupt") || !strings.Contains(err.Error(), "move it aside") || !strings.Contains(err.Error(), path) {
 		t.Errorf("corrupt journal: %v, want an error naming it and saying to move it aside", err)
-	}
-}
-
-func TestWriteFileAtomicLeavesNoTempFiles(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "state")
-	path := filepath.Join(dir, "journal.json")
-	for _, body := range []string{"first\n", "second\n"} {
-		if err := pipeline.WriteFileAtomic(path, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(entries) != 1 || entries[0].Name() != "journal.json" {
-		var names []string
-		for _, e := range entries {
-			names = append(names, e.Name())
-		}
-		t.Errorf("state folder holds %v, want only journal.json", names)
-	}
-	b, _ := os.ReadFile(path)
-	if string(b) != "second\n" {
-		t.Errorf("content = %q, want the last write", b)
-	}
-	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
-		t.Errorf("mode = %v, want 0600", fi.Mode().Perm())
-	}
-}
-
-func TestWriteFileAtomicFailureLeavesTheOldFileAndNoTemp(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "journal.json")
-	if err := pipeline.WriteFileAtomic(path, []byte("old\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// A folder where the file should be makes the rename fail.
-	blocked := filepath.Join(dir, "blocked")
-	if err := os.MkdirAll(filepath.Join(blocked, "x"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := pipeline.WriteFileAtomic(blocked, []byte("new\n"), 0o600); err == nil {
-		t.Fatal("writing over a non-empty folder succeeded")
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 2 {
-		t.Errorf("folder holds %d entries after a failed write, want journal.json and blocked only", len(entries))
-	}
-	if b, _ := os.ReadFile(path); string(b) != "old\n" {
-		t.Errorf("journal = %q, want it untouched", b)
 	}
 }
 
@@ -306,7 +265,7 @@ func TestJournalAndOutputNeverHoldASecret(t *testing.T) {
 				t.Fatal("token not found")
 			}
 			run.Note("used token %s", tok)
-			_, err := pipeline.Step(run, "publish async-std", func(res *commandResult) error {
+			_, err := pipeline.Step(run, publishAsyncStd, func(res *commandResult) error {
 				res.Command = "cargo publish --token " + tok
 				res.Index = []string{"https://ci:" + "pw-in-url@index.example.org/"}
 				return errors.Join(boom, errors.New("registry said: bad token "+tok))
@@ -314,7 +273,7 @@ func TestJournalAndOutputNeverHoldASecret(t *testing.T) {
 			return err
 		},
 	})
-	r := newRun(t, testConfig(), e, secrets)
+	r := newRun(t, testEmbargo(), e, secrets)
 	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
 	if !errors.Is(err, boom) {
 		t.Fatalf("Execute = %v, want the stage's error", err)
@@ -330,7 +289,7 @@ func TestJournalAndOutputNeverHoldASecret(t *testing.T) {
 	}
 	j := onDisk(t, r.path)
 	step := j.Stage("publish").Steps[0]
-	if got, _ := pipeline.Load[commandResult](j, "publish", "publish async-std"); got.Command != "cargo publish --token ***" || !strings.Contains(step.Error, "bad token ***") {
+	if got, _ := pipeline.Load(reread(t, r.path), publishAsyncStd); got.Command != "cargo publish --token ***" || !strings.Contains(step.Error, "bad token ***") {
 		t.Errorf("step = %+v, want the token replaced, the rest kept", step)
 	}
 	if !strings.Contains(j.Stage("publish").Error, "upload refused") {
@@ -341,7 +300,7 @@ func TestJournalAndOutputNeverHoldASecret(t *testing.T) {
 func TestRunFromAStageRunsItAndTheRest(t *testing.T) {
 	var ran []string
 	e := pipelineOf(&ran, nil)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{From: "publish"}); err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +316,7 @@ func TestRunFromAStageRunsItAndTheRest(t *testing.T) {
 func TestRunOnlyAStageRunsJustThatOne(t *testing.T) {
 	var ran []string
 	e := pipelineOf(&ran, nil)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{Only: "advisory"}); err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +333,7 @@ func TestRunOnlyAStageRunsJustThatOne(t *testing.T) {
 func TestRunOfAnUnknownStageIsAUsageErrorListingTheStages(t *testing.T) {
 	var ran []string
 	e := pipelineOf(&ran, nil)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	for _, sel := range []pipeline.Selection{{From: "publsh"}, {Only: "deploy"}} {
 		err := e.Execute(context.Background(), r.Run, sel)
 		var ue *pipeline.UsageError
@@ -396,7 +355,7 @@ func TestRunOfAnUnknownStageIsAUsageErrorListingTheStages(t *testing.T) {
 func TestRunFromAndOnlyTogetherAreRefused(t *testing.T) {
 	var ran []string
 	e := pipelineOf(&ran, nil)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	err := e.Execute(context.Background(), r.Run, pipeline.Selection{From: "push", Only: "publish"})
 	var ue *pipeline.UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--from") || !strings.Contains(err.Error(), "--only") {
@@ -419,8 +378,7 @@ func TestFailingStageStopsTheRunAndSaysHowToResume(t *testing.T) {
 			return nil
 		},
 	})
-	cfg := testConfig()
-	cfg.Path = "release/embargo.toml"
+	cfg := testEmbargo()
 	r := newRun(t, cfg, e, nil)
 	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
 	var se *pipeline.StageError
@@ -484,7 +442,7 @@ func TestARerunErrorMovesWhereTheReRunStarts(t *testing.T) {
 			return fmt.Errorf("push: %w", pipeline.RerunFrom("preflight", moved))
 		},
 	})
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	var se *pipeline.StageError
 	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
 	if !errors.As(err, &se) || se.Stage != "push" || se.From != "preflight" || !errors.Is(err, moved) {
@@ -497,7 +455,7 @@ func TestOptionalStageNotConfiguredIsRecordedSkipped(t *testing.T) {
 	e := pipelineOf(&ran, nil)
 	promote := &optionalStage{fakeStage: fakeStage{name: "promote", ran: &ran}, reason: "no [[image]] configured"}
 	e.Stages = append(e.Stages[:3:3], append([]pipeline.Stage{promote}, e.Stages[3:]...)...)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); err != nil {
 		t.Fatal(err)
 	}
@@ -519,7 +477,7 @@ func TestOptionalStageThatIsConfiguredRuns(t *testing.T) {
 	var ran []string
 	promote := &optionalStage{fakeStage: fakeStage{name: "promote", ran: &ran}}
 	e := &pipeline.Engine{Stages: []pipeline.Stage{promote}}
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); err != nil {
 		t.Fatal(err)
 	}
@@ -535,7 +493,7 @@ func TestPanickingStageIsRecordedAsAFailure(t *testing.T) {
 			panic("a bug in the stage")
 		},
 	})
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
 	var se *pipeline.StageError
 	if !errors.As(err, &se) || se.Stage != "push" || !strings.Contains(err.Error(), "internal error") {
@@ -557,7 +515,7 @@ func TestBeforeStageIsCalledAsEachStageStarts(t *testing.T) {
 	e := pipelineOf(&ran, nil)
 	promote := &optionalStage{fakeStage: fakeStage{name: "promote", ran: &ran}, reason: "no [[image]] configured"}
 	e.Stages = append(e.Stages[:3:3], append([]pipeline.Stage{promote}, e.Stages[3:]...)...)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	e.BeforeStage = func(run *pipeline.Run) {
 		name := run.Stage()
 		before = append(before, name)
@@ -621,7 +579,7 @@ func TestStagesThatNeedNothingOfEachOtherRunSideBySide(t *testing.T) {
 			return nil
 		}, "push", "publish"),
 	)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); err != nil {
 		t.Fatal(err)
 	}
@@ -668,7 +626,7 @@ func TestAFailedStageStopsOnlyTheStagesThatNeedIt(t *testing.T) {
 		stage("advisory", rec("advisory", nil), "publish"),
 		stage("verify", rec("verify", nil), "push", "publish", "advisory"),
 	)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
 	var se *pipeline.StageError
 	if !errors.As(err, &se) || se.Stage != "push" || se.From != "push" {
@@ -693,7 +651,7 @@ func TestTwoFailedStagesAreBothReported(t *testing.T) {
 		stage("push", func(context.Context, *pipeline.Run) error { return errors.New("remote hung up") }, "preflight"),
 		stage("publish", func(context.Context, *pipeline.Run) error { return errors.New("registry answered 503") }, "preflight"),
 	)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
 	var se *pipeline.StageError
 	if !errors.As(err, &se) || se.Stage != "push" || se.From != "push" {
@@ -745,7 +703,7 @@ func TestWaitForWaitsForTheGateOfTheRunOnly(t *testing.T) {
 		}, "preflight"),
 		stage("push", push, "preflight"),
 	)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); err != nil {
 		t.Fatal(err)
 	}
@@ -778,7 +736,7 @@ func TestWaitForAFailedGateFails(t *testing.T) {
 			return nil
 		}),
 	)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
 	if err == nil || !strings.Contains(err.Error(), "stage gate did not finish") || wrote {
 		t.Errorf("got %v (wrote %v), want push refused because the gate failed", err, wrote)

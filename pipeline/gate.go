@@ -18,9 +18,6 @@ type Gate struct {
 	T0     time.Time
 	Window time.Duration
 	Clock  Clock
-	// Sandbox is true in a rehearsal, where T0 is now and every target is
-	// part of the sandbox world.
-	Sandbox bool
 	// Probe, when set, measures the public targets' clocks. The gate calls
 	// it before its first decision if no measurement was handed to it, and
 	// Wait calls it again in the last seconds before T0. Without it the

@@ -19,7 +19,7 @@ import (
 // records its own try as the upload, as the publish stage does.
 func publishStep(onRegistry, refused *bool) func(context.Context, *pipeline.Run) error {
 	return func(ctx context.Context, r *pipeline.Run) error {
-		_, err := pipeline.Step(r, "publish demo@1.0.1", func(res *uploadResult) error {
+		_, err := pipeline.Step(r, publishDemo, func(res *uploadResult) error {
 			if *onRegistry && !*refused {
 				res.Said = "already on the registry with the sealed checksum"
 				return nil
@@ -34,8 +34,15 @@ func publishStep(onRegistry, refused *bool) func(context.Context, *pipeline.Run)
 	}
 }
 
+// The keys of the steps the tests record.
+var (
+	publishDemo = pipeline.Key[uploadResult]{Stage: "publish", Step: "publish demo@1.0.1"}
+	verifyPost  = pipeline.Key[liveResult]{Stage: "verify", Step: "post"}
+)
+
 // uploadResult is a publish step's result, as a stage's type is: its
-// moments are time fields named _at.
+// moments are the upload, a public write, and the sight of it in the
+// index.
 type uploadResult struct {
 	UploadedAt time.Time `json:"uploaded_at,omitzero"`
 	VisibleAt  time.Time `json:"visible_at,omitzero"`
@@ -44,6 +51,10 @@ type uploadResult struct {
 
 func (u uploadResult) Summary() string { return u.Said }
 
+func (u uploadResult) Moments() []pipeline.Moment {
+	return []pipeline.Moment{{Name: "uploaded_at", At: u.UploadedAt, Public: true}, {Name: "visible_at", At: u.VisibleAt}}
+}
+
 type liveResult struct {
 	LiveAt time.Time `json:"live_at,omitzero"`
 	Said   string    `json:"said,omitempty"`
@@ -51,13 +62,17 @@ type liveResult struct {
 
 func (l liveResult) Summary() string { return l.Said }
 
+func (l liveResult) Moments() []pipeline.Moment {
+	return []pipeline.Moment{{Name: "live_at", At: l.LiveAt}}
+}
+
 // A step run again keeps the history of what it did: both attempts, and
 // the time of the upload the first one made, which the re-run that found
 // the crate already there does not overwrite.
 func TestAStepRunTwiceKeepsBothAttemptsAndTheFirstUploadTimes(t *testing.T) {
 	onRegistry, refused := false, false
 	e := pipelineOf(nil, map[string]func(context.Context, *pipeline.Run) error{"publish": publishStep(&onRegistry, &refused)})
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +82,7 @@ func TestAStepRunTwiceKeepsBothAttemptsAndTheFirstUploadTimes(t *testing.T) {
 	}
 
 	// An hour later the operator re-runs from publish, with the journal.
-	r2 := openRun(t, testConfig(), e, nil, r.path)
+	r2 := openRun(t, testEmbargo(), e, nil, r.path)
 	r2.Gate.Clock.(*pipeline.FakeClock).Advance(time.Hour)
 	if err := e.Execute(context.Background(), r2.Run, pipeline.Selection{From: "publish"}); err != nil {
 		t.Fatal(err)
@@ -101,7 +116,7 @@ func TestAStepRunTwiceKeepsBothAttemptsAndTheFirstUploadTimes(t *testing.T) {
 	// A third run, whose upload the registry refuses as a duplicate,
 	// records its own time: the first ones stay.
 	refused = true
-	r3 := openRun(t, testConfig(), e, nil, r.path)
+	r3 := openRun(t, testEmbargo(), e, nil, r.path)
 	r3.Gate.Clock.(*pipeline.FakeClock).Advance(2 * time.Hour)
 	if err := e.Execute(context.Background(), r3.Run, pipeline.Selection{Only: "publish"}); err != nil {
 		t.Fatal(err)
@@ -123,7 +138,7 @@ func TestAStepRunTwiceKeepsBothAttemptsAndTheFirstUploadTimes(t *testing.T) {
 func TestAJournalWithoutHistoryKeepsItsUploadTimesAcrossARerun(t *testing.T) {
 	onRegistry, refused := true, false
 	e := pipelineOf(nil, map[string]func(context.Context, *pipeline.Run) error{"publish": publishStep(&onRegistry, &refused)})
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	old := `{
   "version": 1, "id": "ASYNC-STD-SA-2026-001", "t0": "` + testT0.Format(time.RFC3339) + `", "window": "6h0m0s",
   "stages": [
@@ -135,7 +150,7 @@ func TestAJournalWithoutHistoryKeepsItsUploadTimesAcrossARerun(t *testing.T) {
 	if err := os.WriteFile(r.path, []byte(old), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r2 := openRun(t, testConfig(), e, nil, r.path)
+	r2 := openRun(t, testEmbargo(), e, nil, r.path)
 	if err := e.Execute(context.Background(), r2.Run, pipeline.Selection{From: "publish"}); err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +169,7 @@ func TestAStepsHistoryIsBounded(t *testing.T) {
 	n := 0
 	e := pipelineOf(nil, map[string]func(context.Context, *pipeline.Run) error{
 		"verify": func(ctx context.Context, r *pipeline.Run) error {
-			_, err := pipeline.Step(r, "post", func(res *liveResult) error {
+			_, err := pipeline.Step(r, verifyPost, func(res *liveResult) error {
 				n++
 				if n == 1 {
 					res.LiveAt = r.Now().UTC()
@@ -165,7 +180,7 @@ func TestAStepsHistoryIsBounded(t *testing.T) {
 			return err
 		},
 	})
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	for range 50 {
 		if err := e.Execute(context.Background(), r.Run, pipeline.Selection{Only: "verify"}); err != nil {
 			t.Fatal(err)
@@ -185,7 +200,7 @@ func TestAStepsHistoryIsBounded(t *testing.T) {
 func TestAnAttemptCutOffByAKillIsRecordedSo(t *testing.T) {
 	onRegistry, refused := true, false
 	e := pipelineOf(nil, map[string]func(context.Context, *pipeline.Run) error{"publish": publishStep(&onRegistry, &refused)})
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	killed := `{
   "version": 2, "id": "ASYNC-STD-SA-2026-001", "t0": "` + testT0.Format(time.RFC3339) + `", "window": "6h0m0s",
   "stages": [
@@ -197,7 +212,7 @@ func TestAnAttemptCutOffByAKillIsRecordedSo(t *testing.T) {
 	if err := os.WriteFile(r.path, []byte(killed), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r2 := openRun(t, testConfig(), e, nil, r.path)
+	r2 := openRun(t, testEmbargo(), e, nil, r.path)
 	if err := e.Execute(context.Background(), r2.Run, pipeline.Selection{From: "publish"}); err != nil {
 		t.Fatal(err)
 	}
@@ -228,12 +243,12 @@ func TestStepsStartedTogetherAreEachOnDiskBeforeTheirBodyRuns(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				name := fmt.Sprintf("publish demo-%d@1.0.1", i)
-				_, err := pipeline.Step(r, name, func(*pipeline.Said) error {
+				_, err := pipeline.Step(r, pipeline.Key[pipeline.Said]{Stage: "publish", Step: name}, func(*pipeline.Said) error {
 					j, err := pipeline.ReadJournal(path)
 					if err != nil {
 						return err
 					}
-					for _, st := range j.Stage("publish").Steps {
+					for _, st := range j.Snapshot().Stage("publish").Steps {
 						if st.Name == name && st.State == pipeline.StateRunning {
 							return nil
 						}
@@ -252,7 +267,7 @@ func TestStepsStartedTogetherAreEachOnDiskBeforeTheirBodyRuns(t *testing.T) {
 		}
 		return nil
 	}})
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	path = r.path
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{Only: "publish"}); err != nil {
 		t.Fatal(err)
@@ -281,7 +296,7 @@ func (l *legacyUpload) ReadLegacy(m map[string]string) {
 // rather than a wrong value.
 func TestAResultOfAVersion2JournalIsReadThroughItsType(t *testing.T) {
 	e := pipelineOf(nil, nil)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	old := `{
   "version": 2, "id": "ASYNC-STD-SA-2026-001", "t0": "` + testT0.Format(time.RFC3339) + `", "window": "6h0m0s",
   "stages": [
@@ -294,15 +309,15 @@ func TestAResultOfAVersion2JournalIsReadThroughItsType(t *testing.T) {
 	if err := os.WriteFile(r.path, []byte(old), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	j, err := pipeline.OpenJournal(r.path, testConfig(), e.Names(), nil)
+	j, err := pipeline.OpenJournal(r.path, testEmbargo(), e.Names(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, ok := pipeline.Load[legacyUpload](j, "publish", "publish demo@1.0.1")
+	got, ok := pipeline.Load(j, pipeline.Key[legacyUpload](publishDemo))
 	if !ok || got.UploadedAt.Format(time.RFC3339Nano) != "2026-12-01T14:00:00.5Z" || got.Said != "published; the index shows the sealed checksum" {
 		t.Errorf("Load = %+v, %v: want the version 2 result", got, ok)
 	}
-	if _, ok := pipeline.Load[uploadResult](j, "publish", "publish demo@1.0.1"); ok {
+	if _, ok := pipeline.Load(j, publishDemo); ok {
 		t.Error("a type without ReadLegacy read a version 2 result")
 	}
 	if s := j.Steps("publish")[0]; s.Summary != "published; the index shows the sealed checksum" || s.FirstAt("uploaded_at") != "2026-12-01T14:00:00.5Z" {

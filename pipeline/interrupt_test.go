@@ -17,7 +17,7 @@ func TestAnInterruptedStageIsRecordedInterruptedAndResumesThere(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	e := pipelineOf(nil, map[string]func(context.Context, *pipeline.Run) error{
 		"verify": func(ctx context.Context, r *pipeline.Run) error {
-			_, err := pipeline.Step(r, "post", func(*pipeline.Said) error {
+			_, err := pipeline.Step(r, pipeline.Key[pipeline.Said]{Stage: "verify", Step: "post"}, func(*pipeline.Said) error {
 				cancel() // the operator presses Ctrl-C while the post is polled
 				<-ctx.Done()
 				return ctx.Err()
@@ -25,7 +25,7 @@ func TestAnInterruptedStageIsRecordedInterruptedAndResumesThere(t *testing.T) {
 			return err
 		},
 	})
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	err := e.Execute(ctx, r.Run, pipeline.Selection{})
 	var se *pipeline.StageError
 	if !errors.As(err, &se) {
@@ -53,7 +53,7 @@ func TestAnInterruptedGateResumesAtTheGate(t *testing.T) {
 			return ctx.Err()
 		},
 	})
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	var se *pipeline.StageError
 	if err := e.Execute(ctx, r.Run, pipeline.Selection{}); !errors.As(err, &se) {
 		t.Fatalf("got %v, want a StageError", err)
@@ -77,7 +77,7 @@ func TestARunStoppedBetweenStagesResumesAtTheNextOne(t *testing.T) {
 			return nil // everything was published before the signal came
 		},
 	})
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	var se *pipeline.StageError
 	if err := e.Execute(ctx, r.Run, pipeline.Selection{}); !errors.As(err, &se) {
 		t.Fatalf("got %v, want a StageError", err)
@@ -114,7 +114,7 @@ func TestAnInterruptionSaysWhenAndWhatItCutShort(t *testing.T) {
 				<-ctx.Done()
 				return ctx.Err()
 			}
-			_, err := pipeline.Step(r, step, func(*pipeline.Said) error {
+			_, err := pipeline.Step(r, pipeline.Key[pipeline.Said]{Stage: r.Stage(), Step: step}, func(*pipeline.Said) error {
 				waiting.Done()
 				<-ctx.Done()
 				return ctx.Err()
@@ -136,7 +136,7 @@ func TestAnInterruptionSaysWhenAndWhatItCutShort(t *testing.T) {
 	} {
 		e.Stages = append(e.Stages, &neededStage{fakeStage{name: st.name, run: st.run}, st.needs})
 	}
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	r.Gate.Clock = pipeline.NewFakeClock(testT0.Add(-10 * time.Second))
 	go func() {
 		waiting.Wait()

@@ -6,17 +6,17 @@ import (
 	"testing"
 )
 
-// The engine depends on no stage and no client: a stage is a file and a
-// line in stages.All, and pipeline is what they all share. Its config
-// checks read version ranges with semrange, which depends on nothing of
-// embargo.
+// The engine depends on no stage, no client and not on the config: a stage
+// is a package and a line in stages.All, and pipeline is what they all
+// share. Its journal is written with internal/durable, which depends on
+// nothing of embargo.
 func TestPipelineImportsNoStageOrClient(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", ".").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
 	for _, p := range strings.Fields(string(out)) {
-		if strings.HasPrefix(p, "github.com/async-rs/embargo/") && p != "github.com/async-rs/embargo/pipeline" && p != "github.com/async-rs/embargo/semrange" {
+		if strings.HasPrefix(p, "github.com/async-rs/embargo/") && p != "github.com/async-rs/embargo/pipeline" && p != "github.com/async-rs/embargo/internal/durable" {
 			t.Errorf("pipeline depends on %s", p)
 		}
 	}
@@ -46,6 +46,34 @@ func TestLayers(t *testing.T) {
 					t.Errorf("%s depends on %s", pattern, p)
 				}
 			}
+		}
+	}
+}
+
+// The sandbox's registry stores what it is given as the journal is
+// stored, durably, and needs the engine for nothing else.
+func TestSandboxRegistryImportsNoEngine(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", "../sandbox/registry").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if p == "github.com/async-rs/embargo/pipeline" {
+			t.Errorf("sandbox/registry depends on the engine")
+		}
+	}
+}
+
+// The config is read and validated by a package of its own, which knows
+// nothing of the engine, the stages or their clients.
+func TestConfigImportsNoEngineOrStage(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", "../config").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if strings.HasPrefix(p, "github.com/async-rs/embargo/") && p != "github.com/async-rs/embargo/config" && p != "github.com/async-rs/embargo/semrange" {
+			t.Errorf("config depends on %s", p)
 		}
 	}
 }

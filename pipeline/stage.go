@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// Stage is one step of the release. Stages live in stages/, one a file; the
-// engine knows them only through this interface.
+// Stage is one stage of a run. The engine knows stages only through this
+// interface: stages/ holds the release's, a package each.
 type Stage interface {
 	Name() string
 	// Summary says in one line what the stage does, for `plan`.
@@ -17,68 +17,21 @@ type Stage interface {
 
 // Skipper is implemented by optional stages: a non-empty reason skips it.
 type Skipper interface {
-	Skip(cfg *Config) string
+	Skip() string
 }
 
-// Planner is implemented by stages that can say in detail, without touching
-// anything, what they will do.
-type Planner interface {
-	Plan(cfg *Config) []string
-}
-
-// Run is what a stage sees: the config, the gate, the journal, the output.
-// What one stage hands to the next goes through the journal: each step's
-// result is a Go value of the stage's own type (see Step and Load).
+// Run is what the engine gives a stage: the gate, the journal, the output
+// and the secrets to scrub from both. What one stage hands to the next
+// goes through the journal: each step's result is a Go value of the
+// stage's own type (see Step and Load).
 type Run struct {
-	Config   *Config
-	Gate     *Gate
-	Journal  *Journal
-	Out      *Reporter
-	Secrets  *Secrets
-	StateDir string
-	// Force lets the advisory stage replace a post whose content differs.
-	Force bool
-	// Check is true under `embargo check`: observe and report, change nothing.
-	Check bool
-	// Resealing is true for the preflight `embargo seal` runs: it makes
-	// the new seal, so it is not held to an older one.
-	Resealing bool
-	// Late is the operator's word (`run --late`) that the embargo is over:
-	// a fix already public, or a T0 in the past that no earlier run
-	// prepared for, is released now instead of refused.
-	Late bool
-	// Targets, when set, replace the public targets (a rehearsal's sandbox).
-	Targets *Targets
+	Gate    *Gate
+	Journal *Journal
+	Out     *Reporter
+	Secrets *Secrets
 
 	stage *StageRecord
 	exec  *execution
-}
-
-// Targets are where public writes go. In a normal run they come from the
-// config; in a rehearsal, from the sandbox world.
-type Targets struct {
-	Public        string // git remote URL or path
-	RegistryIndex string
-	RegistryToken string
-	// RegistryProxy, when set, is the proxy a rehearsal's cargo reaches
-	// RegistryIndex through while keeping the registry's real index URL,
-	// which cargo writes into the packages of an alternative registry's
-	// crates; RegistryProxyCA is the certificate authority cargo trusts
-	// for it.
-	RegistryProxy, RegistryProxyCA string
-	// OIDCURL and OIDCRequestToken stand in for a CI runner's OIDC
-	// endpoint (the sandbox registry's), for Trusted Publishing.
-	OIDCURL          string
-	OIDCRequestToken string
-	BlogRepo         string
-	// BlogURL, when set, replaces blog.url's site for the live check; a
-	// rehearsal without one checks the post in its blog copy only.
-	BlogURL string
-	// GHSAAPI and GHSAToken are the sandbox GitHub API holding a copy of
-	// the draft advisory, and its own token; without them a rehearsal
-	// never calls GitHub.
-	GHSAAPI   string
-	GHSAToken string
 }
 
 // Now is the gate clock's time.

@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Result is what a step leaves in the journal for status, for the stages
 // after it and for a re-run: a value of the stage's own type, stored as
-// JSON. A field whose JSON name ends in _at is a moment (when something
-// happened in the world: pushed_at, uploaded_at), and the first value each
-// moment had is kept however often the step runs again.
+// JSON.
 type Result interface {
 	// Summary says in one line what the step did, for the output and
 	// status.
@@ -24,12 +23,45 @@ type Said string
 
 func (s Said) Summary() string { return string(s) }
 
-// Step runs fn as a named step of r's current stage, recording its state,
+// Key names a step's result in the journal: the stage that records it, the
+// step, and, as its type parameter, the type of the result. Each is
+// declared once, beside its result type; the stages that record a result
+// and those that read it back name it by its key, so that a step's name is
+// never spelled twice and a result is never read as another type.
+type Key[T Result] struct {
+	Stage, Step string
+}
+
+// Moment is when something happened in the world, as a step's result
+// records it: a write to a public target (a push, an upload) or the sight
+// of one (a version in the index, the post live). The journal keeps the
+// first time each moment had, however often the step runs again: when
+// things became public.
+type Moment struct {
+	// Name is the moment's name in the journal ("uploaded_at").
+	Name string
+	At   time.Time
+	// Public is true for a write to a public target, false for an
+	// observation of one.
+	Public bool
+}
+
+// Dated is a result that records moments. The engine asks each result for
+// them; a result that is not Dated records none.
+type Dated interface {
+	Moments() []Moment
+}
+
+// Step runs fn as the step k of r's current stage, recording its state,
 // times, result and error in the journal, written before and after. fn
 // fills in a fresh T; its value is recorded even when fn fails (what it
 // saw before it failed), and returned. Each run of a step is an attempt,
 // kept in its history.
-func Step[T Result](r *Run, name string, fn func(res *T) error) (T, error) {
+func Step[T Result](r *Run, k Key[T], fn func(res *T) error) (T, error) {
+	if k.Stage != r.Stage() {
+		panic(fmt.Sprintf("step %q of stage %s recorded by stage %s", k.Step, k.Stage, r.Stage()))
+	}
+	name := k.Step
 	var res T
 	now := r.Now().UTC()
 	var rec *StepRecord
@@ -55,8 +87,12 @@ func Step[T Result](r *Run, name string, fn func(res *T) error) (T, error) {
 	Checkpoint(point + ".ran")
 	var summary string
 	var raw json.RawMessage
+	var moments []Moment
 	jerr := recovered(func() (err error) {
 		summary = res.Summary()
+		if d, ok := any(res).(Dated); ok {
+			moments = d.Moments()
+		}
 		raw, err = json.Marshal(res)
 		return err
 	})
@@ -72,7 +108,7 @@ func Step[T Result](r *Run, name string, fn func(res *T) error) (T, error) {
 		state = StateFailed
 	}
 	if jerr := r.Journal.update(func() {
-		rec.end(attempt, end, state, r.Journal.scrubResult(raw), r.Journal.scrubText(summary), err)
+		rec.end(attempt, end, state, r.Journal.scrubResult(raw), r.Journal.scrubText(summary), moments, err)
 	}); jerr != nil && err == nil {
 		err = fmt.Errorf("write journal: %w", jerr)
 	}
@@ -90,14 +126,14 @@ type LegacyResult interface {
 	ReadLegacy(result map[string]string)
 }
 
-// Load is the result step recorded in stage, as T; ok is false when the
+// Load is the result the journal records under k; ok is false when the
 // journal has none (callers cope with a missing journal by observing the
 // world). A result of an older journal is read through T's ReadLegacy, if
 // T has one.
-func Load[T any](j *Journal, stage, step string) (res T, ok bool) {
+func Load[T Result](j *Journal, k Key[T]) (res T, ok bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	rec := j.step(stage, step)
+	rec := j.step(k.Stage, k.Step)
 	switch {
 	case rec == nil:
 		return res, false
@@ -114,7 +150,7 @@ func Load[T any](j *Journal, stage, step string) (res T, ok bool) {
 
 // step is the record of a step, or nil, in the journal's lock.
 func (j *Journal) step(stage, step string) *StepRecord {
-	if s := j.Stage(stage); s != nil {
+	if s := j.data.Stage(stage); s != nil {
 		for _, st := range s.Steps {
 			if st.Name == step {
 				return st
@@ -124,22 +160,18 @@ func (j *Journal) step(stage, step string) *StepRecord {
 	return nil
 }
 
-// moments are the moments a result records: its fields whose JSON name
-// ends in _at, with a value.
-func moments(raw json.RawMessage) map[string]string {
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(raw, &fields) != nil {
-		return nil // not an object (a Said): no moments
-	}
+// momentTimes are the moments of a result that happened, by name, as the
+// journal keeps them: the time as JSON writes it.
+func momentTimes(ms []Moment) map[string]string {
 	var out map[string]string
-	for k, v := range fields {
-		var at string
-		if IsMoment(k) && json.Unmarshal(v, &at) == nil && at != "" && !strings.HasPrefix(at, "0001-01-01") {
-			if out == nil {
-				out = map[string]string{}
-			}
-			out[k] = at
+	for _, m := range ms {
+		if m.At.IsZero() {
+			continue
 		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[m.Name] = m.At.Format(time.RFC3339Nano)
 	}
 	return out
 }

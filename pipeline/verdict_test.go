@@ -70,7 +70,7 @@ func newVerdictRun(t *testing.T, refusal *pipeline.Refusal) *verdictRun {
 		stage("push", push, "preflight"),
 		stage("publish", publish, "preflight"),
 	)
-	v.testRun = newRun(t, testConfig(), v.e, nil)
+	v.testRun = newRun(t, testEmbargo(), v.e, nil)
 	v.clock = v.Gate.Clock.(*pipeline.FakeClock)
 	v.clock.Set(testT0.Add(-time.Minute))
 	return v
@@ -173,7 +173,7 @@ func TestAVerdictIsGoWhenItsStageEndsWithoutSettlingIt(t *testing.T) {
 				return outcome
 			}, "preflight"),
 		)
-		r := newRun(t, testConfig(), e, nil)
+		r := newRun(t, testEmbargo(), e, nil)
 		err := e.Execute(context.Background(), r.Run, pipeline.Selection{})
 		if (err == nil) != (outcome == nil) {
 			t.Errorf("publish %v: the run ended with %v", outcome, err)
@@ -200,7 +200,7 @@ func TestTheFirstSettlingOfAVerdictCounts(t *testing.T) {
 			return nil
 		}, "publish"),
 	)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	if err := e.Execute(context.Background(), r.Run, pipeline.Selection{}); err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestAnInterruptEndsTheWaitForAVerdict(t *testing.T) {
 			return ctx.Err()
 		}, "preflight"),
 	)
-	r := newRun(t, testConfig(), e, nil)
+	r := newRun(t, testEmbargo(), e, nil)
 	go func() { <-awaiting; cancel() }()
 	err := e.Execute(ctx, r.Run, pipeline.Selection{})
 	var se *pipeline.StageError

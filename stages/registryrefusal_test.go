@@ -8,9 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/registry"
-	"github.com/async-rs/embargo/stages/cargo"
+	"github.com/async-rs/embargo/stages/gate"
+	"github.com/async-rs/embargo/stages/publish"
+	"github.com/async-rs/embargo/stages/push"
+	"github.com/async-rs/embargo/stages/release"
+	"github.com/async-rs/embargo/stages/release/releasetest"
 )
 
 // What cargo 1.95 prints when a Gitea registry refuses the upload of a
@@ -21,27 +26,29 @@ const giteaRefusal = "error: failed to publish demo-core v1.13.1 to registry at 
 // registry, with the fake git world's public repository: push and
 // publish in one run, as at T0.
 type releaseWorld struct {
-	*publishWorld
-	git *fakeGit
+	*releasetest.PublishWorld
+	git *releasetest.Git
 }
 
 func newReleaseWorld(t *testing.T) *releaseWorld {
 	t.Helper()
-	w := newPublishWorld(t)
-	cfg := w.r.Config
+	w := releasetest.NewPublishWorld(t)
+	cfg := w.R.Config
 	cfg.Source.Public = "https://git.example.org/demo/demo.git"
 	cfg.Registry.Index = "sparse+https://git.example.org/api/packages/demo/cargo/"
-	git := newFakeGit(w.clock)
+	git := releasetest.NewGit(w.Clock)
 	for i := range cfg.Releases {
 		cfg.Releases[i].PublicBranch = []string{"main", "release-1.12"}[i]
-		git.line(cfg.Releases[i], []string{"1.13.0", "1.12.4"}[i])
+		git.Line(cfg.Releases[i], []string{"1.13.0", "1.12.4"}[i])
 	}
-	useClients(t, func(c *Clients) {
-		c.Index = func(*pipeline.Run) (RegistryIndex, error) { return w.idx, nil }
-		c.Cargo = func(*pipeline.Run, pipeline.Release) LineCargo { return fakeLineCargo{f: w.cg} }
-		c.PushVault = git.opener()
-	})
-	return &releaseWorld{publishWorld: w, git: git}
+	releasetest.Retarget(w.R)
+	w.Clients.PushVault = git.Opener()
+	return &releaseWorld{PublishWorld: w, git: git}
+}
+
+// publishStage is the publish stage given w's index and cargo.
+func publishStage(w *releasetest.PublishWorld) publish.Stage {
+	return publish.Stage{Vault: w.Clients.Vault, Index: w.Clients.Index, Cargo: w.Clients.Cargo}
 }
 
 // release runs the gate, push and publish, as `embargo run` does once
@@ -50,10 +57,10 @@ func (w *releaseWorld) release(t *testing.T) error {
 	t.Helper()
 	ended := make(chan error, 1)
 	go func() {
-		ended <- execute(t, w.r, pipeline.Selection{From: "gate"}, prepared, Gate{}, Push{}, Publish{})
+		ended <- releasetest.Execute(t, w.R, pipeline.Selection{From: release.Gate}, releasetest.Prepared, gate.Stage{}, push.Stage{Vault: w.Clients.PushVault}, publishStage(w.PublishWorld))
 	}()
-	awaitWaiters(t, w.clock, 3, ended) // the gate; push and publish, to prepare close to T0
-	w.clock.Set(fakeT0.Add(10 * time.Millisecond))
+	releasetest.AwaitWaiters(t, w.Clock, 3, ended) // the gate; push and publish, to prepare close to T0
+	w.Clock.Set(releasetest.T0.Add(10 * time.Millisecond))
 	return <-ended
 }
 
@@ -63,50 +70,51 @@ func (w *releaseWorld) release(t *testing.T) error {
 // fix for registry.token_env. Once the token is fixed, a re-run releases
 // everything.
 func TestARefusedFirstUploadAtT0LeavesThePushUnsent(t *testing.T) {
+	t.Parallel()
 	w := newReleaseWorld(t)
-	before := w.git.publicRefs()
-	w.cg.refusing = giteaRefusal
+	before := w.git.PublicRefs()
+	w.Cargo.Refusing = giteaRefusal
 
 	err := w.release(t)
-	if p := w.git.landed(); len(p) != 0 {
+	if p := w.git.Landed(); len(p) != 0 {
 		t.Fatalf("%d push(es) after the registry refused the first upload: %+v", len(p), p)
 	}
-	if !maps.Equal(w.git.publicRefs(), before) {
-		t.Errorf("the public repository changed: %v, was %v", w.git.publicRefs(), before)
+	if !maps.Equal(w.git.PublicRefs(), before) {
+		t.Errorf("the public repository changed: %v, was %v", w.git.PublicRefs(), before)
 	}
 	var se *pipeline.StageError
 	if !errors.As(err, &se) || se.Stage != "push" {
 		t.Fatalf("run: %v, want push failed", err)
 	}
-	for _, want := range []string{"nothing pushed", "401 Unauthorized: Failed to authenticate user", publishTokenEnv + " (registry.token_env in embargo.toml)", "Gitea wants `Bearer <token>`"} {
+	for _, want := range []string{"nothing pushed", "401 Unauthorized: Failed to authenticate user", releasetest.PublishTokenEnv + " (registry.token_env in embargo.toml)", "Gitea wants `Bearer <token>`"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the run's error does not say %q:\n%v", want, err)
 		}
 	}
-	if !mentions(se.Fix, publishTokenEnv, "registry.token_env", "Bearer") {
-		t.Errorf("the fix is %q, want it to say how to write %s (registry.token_env)", se.Fix, publishTokenEnv)
+	if !releasetest.Mentions(se.Fix, releasetest.PublishTokenEnv, "registry.token_env", "Bearer") {
+		t.Errorf("the fix is %q, want it to say how to write %s (registry.token_env)", se.Fix, releasetest.PublishTokenEnv)
 	}
-	if n := w.cg.refused; n < 1 || n > len(w.r.Config.Releases) {
+	if n := w.Cargo.Refused; n < 1 || n > len(w.R.Config.Releases) {
 		t.Errorf("%d upload(s) refused, want each line's first at most: none after a refusal", n)
 	}
-	if strings.Contains(err.Error(), publishToken) {
+	if strings.Contains(err.Error(), releasetest.PublishToken) {
 		t.Errorf("the token is in the error: %v", err)
 	}
 
 	// The token fixed, the re-run waits for the registry again, and
 	// releases everything: one push, every version once.
-	w.cg.refusing = ""
-	w.clock.Advance(time.Minute)
-	if err := execute(t, w.r, pipeline.Selection{From: "push"}, prepared, Gate{}, Push{}, Publish{}); err != nil {
+	w.Cargo.Refusing = ""
+	w.Clock.Advance(time.Minute)
+	if err := releasetest.Execute(t, w.R, pipeline.Selection{From: "push"}, releasetest.Prepared, gate.Stage{}, push.Stage{Vault: w.Clients.PushVault}, publishStage(w.PublishWorld)); err != nil {
 		t.Fatalf("re-run: %v", err)
 	}
-	if p := w.git.landed(); len(p) != 1 {
+	if p := w.git.Landed(); len(p) != 1 {
 		t.Fatalf("%d pushes after the re-run, want one", len(p))
 	}
-	if got, want := w.cg.versions(), []string{"demo-core@1.13.1", "demo@1.12.5", "demo@1.13.1"}; !slices.Equal(got, want) {
+	if got, want := w.Cargo.Versions(), []string{"demo-core@1.13.1", "demo@1.12.5", "demo@1.13.1"}; !slices.Equal(got, want) {
 		t.Errorf("uploaded %q, want %q", got, want)
 	}
-	if res, _ := pipeline.Load[RefsPushed](w.r.Journal, "push", "push"); len(res.Pushed) != 4 {
+	if res, _ := pipeline.Load(w.R.Journal, push.RefsPushedKey); len(res.Pushed) != 4 {
 		t.Errorf("the re-run's push: %+v", res)
 	}
 }
@@ -115,40 +123,18 @@ func TestARefusedFirstUploadAtT0LeavesThePushUnsent(t *testing.T) {
 // upload, which the registry took) settles the registry's answer: the
 // push goes without waiting for another upload, even one refused.
 func TestAReleaseAlreadyOnTheRegistryDoesNotHoldThePushBack(t *testing.T) {
+	t.Parallel()
 	w := newReleaseWorld(t)
-	w.idx.put("demo-core@1.13.1", sealedBytes("demo-core@1.13.1"), false)
-	w.idx.put("demo@1.12.5", sealedBytes("demo@1.12.5"), false)
-	w.cg.refusing = giteaRefusal // the token went bad since
+	w.Idx.Put("demo-core@1.13.1", releasetest.SealedBytes("demo-core@1.13.1"), false)
+	w.Idx.Put("demo@1.12.5", releasetest.SealedBytes("demo@1.12.5"), false)
+	w.Cargo.Refusing = giteaRefusal // the token went bad since
 	err := w.release(t)
-	if p := w.git.landed(); len(p) != 1 {
+	if p := w.git.Landed(); len(p) != 1 {
 		t.Fatalf("%d pushes, want the one: the registry holds the release's first versions already", len(p))
 	}
 	var se *pipeline.StageError
 	if !errors.As(err, &se) || se.Stage != "publish" || !strings.Contains(err.Error(), "demo@1.13.1: not uploaded") {
 		t.Errorf("run: %v, want publish failed on the one version left", err)
-	}
-}
-
-// What cargo 1.95 prints when the registry refuses an upload, as JSON
-// errors (crates.io) or plain text (Gitea), read for its status and words;
-// other failures are not refusals.
-func TestCargosWordsForARefusedUploadAreRead(t *testing.T) {
-	for _, c := range []struct {
-		out    string
-		status int
-		answer string
-	}{
-		{"error: failed to publish a v0.1.0 to registry at http://127.0.0.1:42157\n\nCaused by:\n  the remote server responded with an error (status 403 Forbidden): authentication failed\n", 403, "authentication failed"},
-		{"error: failed to publish a v0.1.0 to registry at http://127.0.0.1:40621\n\nCaused by:\n  the remote server responded with an error (status 401 Unauthorized): The given API token does not match the format used by crates.io. Tokens generated before 2020-07-14 were generated with an insecure random number generator, and have been revoked.\n", 401,
-			"The given API token does not match the format used by crates.io. Tokens generated before 2020-07-14 were generated with an insecure random number generator, and have been revoked."},
-		{"error: failed to publish a v0.1.0 to registry at http://127.0.0.1:33177/api/packages/sandbox/cargo\n\nCaused by:\n  failed to get a 200 OK response, got 401\n  headers:\n  \tHTTP/1.1 401 Unauthorized\n  \tContent-Type: text/plain; charset=utf-8\n  \tContent-Length: 28\n  \t\n  body:\n  Failed to authenticate user\n", 401, "Failed to authenticate user"},
-		{"error: failed to publish a v0.1.0 to registry at http://127.0.0.1:40621\n\nCaused by:\n  the remote server responded with an error (status 503 Service Unavailable): try later\n", 0, ""},
-		{"error: failed to publish a v0.1.0 to registry at http://127.0.0.1:40621\n\nCaused by:\n  the remote server responded with an error (status 400 Bad Request): crate version `0.1.0` is already uploaded\n", 0, ""},
-	} {
-		status, answer, ok := uploadRefused(&cargo.PublishError{Output: c.out})
-		if ok != (c.status != 0) || status != c.status || answer != c.answer {
-			t.Errorf("%q: %d %q (refused %v), want %d %q", c.out, status, answer, ok, c.status, c.answer)
-		}
 	}
 }
 
@@ -166,10 +152,11 @@ func trustedRelease(t *testing.T) (*releaseWorld, *registry.Server) {
 	}
 	t.Cleanup(func() { srv.Close() })
 	w := newReleaseWorld(t)
-	w.r.Config.Registry = pipeline.RegistrySection{Name: "crates-io", Index: "sparse+https://index.crates.io/", TrustedPublishing: true}
-	w.idx.api = srv.URL
+	w.R.Config.Registry = config.RegistrySection{Name: "crates-io", Index: "sparse+https://index.crates.io/", TrustedPublishing: true}
+	w.Idx.API = srv.URL
 	env := map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": srv.OIDCURL(), "ACTIONS_ID_TOKEN_REQUEST_TOKEN": srv.OIDCRequestToken()}
-	w.r.Secrets = pipeline.NewSecrets(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	w.R.Secrets = pipeline.NewSecrets(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	releasetest.Retarget(w.R)
 	return w, srv
 }
 
@@ -177,15 +164,16 @@ func trustedRelease(t *testing.T) (*releaseWorld, *registry.Server) {
 // than its 30 minutes) is exchanged again, and the upload with the new one
 // is the answer the push waits for: only a final refusal holds it back.
 func TestATrustedPublishingTokenRefusedThenExchangedAgainLetsThePushGo(t *testing.T) {
+	t.Parallel()
 	w, srv := trustedRelease(t)
-	w.cg.refusing, w.cg.refusals = cratesIORefusal, 1
+	w.Cargo.Refusing, w.Cargo.Refusals = cratesIORefusal, 1
 	if err := w.release(t); err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	if p := w.git.landed(); len(p) != 1 {
+	if p := w.git.Landed(); len(p) != 1 {
 		t.Fatalf("%d pushes, want the one", len(p))
 	}
-	if got, want := w.cg.versions(), []string{"demo-core@1.13.1", "demo@1.12.5", "demo@1.13.1"}; !slices.Equal(got, want) {
+	if got, want := w.Cargo.Versions(), []string{"demo-core@1.13.1", "demo@1.12.5", "demo@1.13.1"}; !slices.Equal(got, want) {
 		t.Errorf("uploaded %q, want %q", got, want)
 	}
 	if _, exchanged, _, _ := srv.TrustpubCounts(); exchanged != 2 {
@@ -196,17 +184,18 @@ func TestATrustedPublishingTokenRefusedThenExchangedAgainLetsThePushGo(t *testin
 // A registry that refuses every Trusted Publishing token, however often
 // exchanged: nothing pushed, and the fix is the trusted publisher's.
 func TestATrustedPublishingTokenRefusedForGoodLeavesThePushUnsent(t *testing.T) {
+	t.Parallel()
 	w, _ := trustedRelease(t)
-	w.cg.refusing = cratesIORefusal
+	w.Cargo.Refusing = cratesIORefusal
 	err := w.release(t)
-	if p := w.git.landed(); len(p) != 0 {
+	if p := w.git.Landed(); len(p) != 0 {
 		t.Fatalf("%d push(es) after the registry refused every publish token", len(p))
 	}
 	var se *pipeline.StageError
-	if !errors.As(err, &se) || se.Stage != "push" || !mentions(err.Error(), "nothing pushed", "refused the Trusted Publishing token (403 Forbidden: authentication failed)") || !strings.Contains(se.Fix, "trusted publisher") {
+	if !errors.As(err, &se) || se.Stage != "push" || !releasetest.Mentions(err.Error(), "nothing pushed", "refused the Trusted Publishing token (403 Forbidden: authentication failed)") || !strings.Contains(se.Fix, "trusted publisher") {
 		t.Fatalf("run: %v (fix %q), want push failed, nothing pushed, the fix the trusted publisher's", err, se.Fix)
 	}
-	if len(w.cg.uploaded()) != 0 {
-		t.Errorf("uploads stored: %+v", w.cg.uploaded())
+	if len(w.Cargo.Uploaded()) != 0 {
+		t.Errorf("uploads stored: %+v", w.Cargo.Uploaded())
 	}
 }

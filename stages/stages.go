@@ -1,22 +1,35 @@
-// Package stages holds the release, one stage a file. All is the whole
-// pipeline, in order; adding a stage is adding a file and a line here.
+// Package stages lists the release: All is the whole pipeline, in order.
+// Each stage is a package of its own under stages/, around the release
+// core (stages/release); adding a stage is adding a package and a line
+// here.
 package stages
 
-import "github.com/async-rs/embargo/pipeline"
+import (
+	"github.com/async-rs/embargo/stages/advisory"
+	"github.com/async-rs/embargo/stages/gate"
+	"github.com/async-rs/embargo/stages/ghsa"
+	"github.com/async-rs/embargo/stages/preflight"
+	"github.com/async-rs/embargo/stages/promote"
+	"github.com/async-rs/embargo/stages/publish"
+	"github.com/async-rs/embargo/stages/push"
+	"github.com/async-rs/embargo/stages/release"
+	"github.com/async-rs/embargo/stages/verify"
+)
 
-// All is the release, in order. Each stage names what it needs (Needs),
-// and the engine starts it once that is done: push, promote and publish
-// start together after preflight, prepare everything before T0 and make
-// their first public write when the gate opens.
-func All() []pipeline.Stage {
-	return []pipeline.Stage{
-		Preflight{}, // check everything that can be checked before T0
-		Gate{},      // wait for T0, to the second, on every target's clock
-		Push{},      // at T0: one atomic push of the held branches and tags
-		Promote{},   // at T0: copy pre-built images to their public names, by digest
-		Publish{},   // at T0: cargo publish of every crate, sealed bytes only
-		Advisory{},  // after publish: the post and its feed entry on the blog
-		GHSA{},      // after publish: the draft GitHub security advisory published
-		Verify{},    // last: everything live, within the window
+// All is the release, in order, each stage given the clients it uses. Each
+// stage names what it needs (Needs), and the engine starts it once that is
+// done: push, promote and publish start together after preflight, prepare
+// everything before T0 and make their first public write when the gate
+// opens.
+func All(c release.Clients) []release.Stage {
+	return []release.Stage{
+		preflight.Stage{Vault: c.Vault, Index: c.Index, Cargo: c.Cargo, GitHub: c.GitHub}, // check everything that can be checked before T0
+		gate.Stage{},                    // wait for T0, to the second, on every target's clock
+		push.Stage{Vault: c.PushVault},  // at T0: one atomic push of the held branches and tags
+		promote.Stage{Images: c.Images}, // at T0: copy pre-built images to their public names, by digest
+		publish.Stage{Vault: c.Vault, Index: c.Index, Cargo: c.Cargo},                                      // at T0: cargo publish of every crate, sealed bytes only
+		advisory.Stage{Blog: c.Blog, Index: c.Index},                                                       // after publish: the post and its feed entry on the blog
+		ghsa.Stage{GitHub: c.GitHub},                                                                       // after publish: the draft GitHub security advisory published
+		verify.Stage{Registry: c.Registry, Index: c.Index, Vault: c.Vault, Blog: c.Blog, GitHub: c.GitHub}, // last: everything live, within the window
 	}
 }

@@ -3,7 +3,7 @@ package stages
 import (
 	"testing"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // The release's graph: every need names a stage before it in the list (so
@@ -11,24 +11,20 @@ import (
 // promote and publish need only preflight, so the gate opens them all at
 // once.
 func TestEveryNeedIsAnEarlierStage(t *testing.T) {
+	t.Parallel()
 	seen := map[string]bool{}
-	for _, st := range All() {
-		n, ok := st.(pipeline.Needer)
-		if !ok {
-			t.Errorf("stage %s does not say what it needs", st.Name())
-			continue
-		}
-		for _, need := range n.Needs() {
+	for _, st := range All(release.Clients{}) {
+		for _, need := range st.Needs() {
 			if !seen[need] {
 				t.Errorf("stage %s needs %q, which is not a stage before it", st.Name(), need)
 			}
 		}
 		seen[st.Name()] = true
 	}
-	for _, name := range []string{"push", "promote", "publish"} {
-		for _, st := range All() {
+	for _, name := range []string{release.Push, release.Promote, release.Publish} {
+		for _, st := range All(release.Clients{}) {
 			if st.Name() == name {
-				if needs := st.(pipeline.Needer).Needs(); len(needs) != 1 || needs[0] != "preflight" {
+				if needs := st.Needs(); len(needs) != 1 || needs[0] != release.Preflight {
 					t.Errorf("%s needs %v, want only preflight: it must start with the others and wait for the gate itself", name, needs)
 				}
 			}

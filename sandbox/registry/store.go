@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/internal/durable"
 )
 
 // record is one stored version. It is kept as JSON beside the .crate file
@@ -164,5 +164,5 @@ func (s *store) indexFile(name string, now time.Time) ([]byte, error) {
 
 // writeAtomic keeps a crash from leaving half a crate or index file.
 func writeAtomic(path string, data []byte) error {
-	return pipeline.WriteFileAtomic(path, data, 0o644)
+	return durable.WriteFile(path, data, 0o644)
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/stages/oci"
 )
 
@@ -78,7 +78,7 @@ var ErrNotFound = errors.New("not found")
 
 // ParseRepository parses [seal] oci, a repository without tag or digest.
 func ParseRepository(repo string) (name.Repository, error) {
-	if err := pipeline.CheckRepository(repo); err != nil {
+	if err := config.CheckRepository(repo); err != nil {
 		return name.Repository{}, err
 	}
 	return name.NewRepository(repo, oci.NameOptions(repo)...)
@@ -101,7 +101,7 @@ func ParseRef(ref string) (name.Digest, error) {
 func ParseRecipients(recipients []string) ([]age.Recipient, error) {
 	var out []age.Recipient
 	for i, s := range recipients {
-		r, err := pipeline.ParseRecipient(s)
+		r, err := config.ParseRecipient(s)
 		if err != nil {
 			return nil, fmt.Errorf("seal.recipients[%d] %v", i+1, err)
 		}
