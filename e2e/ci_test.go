@@ -35,7 +35,7 @@ const (
 var ciSecrets = []string{"EMBARGO_GIT_TOKEN", "CARGO_REGISTRY_TOKEN", "EMBARGO_BLOG_TOKEN", "EMBARGO_GHSA_TOKEN", "EMBARGO_AGE_IDENTITY"}
 
 // contractStages are the stage names of the command-line contract.
-var contractStages = []string{"preflight", "gate", "push", "promote", "publish", "advisory", "ghsa", "verify"}
+var contractStages = []string{"preflight", "gate", "push", "promote", "publish", "announce", "advisory", "ghsa", "verify"}
 
 type ghWorkflow struct {
 	On struct {
