@@ -1,8 +1,9 @@
 // Package testenv holds the rule every test follows for a tool a fresh
-// machine may lack (cargo, git, hugo, jekyll, docker-registry, gpg): without
-// it the test skips and says why, unless EMBARGO_E2E=1 requires the whole
-// suite, as CI does after installing every tool. Then a missing tool fails
-// the test: a CI image without cargo must not go green by skipping.
+// machine may lack (cargo, git, hugo, jekyll, docker-registry, gpg,
+// aiosmtpd): without it the test skips and says why, unless EMBARGO_E2E=1
+// requires the whole suite, as CI does after installing every tool. Then a
+// missing tool fails the test: a CI image without cargo must not go green
+// by skipping.
 package testenv
 
 import (
@@ -18,12 +19,21 @@ const E2E = "EMBARGO_E2E"
 // fails it when EMBARGO_E2E=1. why says what the test needs it for.
 func NeedTool(tb testing.TB, name, why string) {
 	tb.Helper()
-	if _, err := exec.LookPath(name); err == nil {
+	_, err := exec.LookPath(name)
+	Need(tb, err == nil, name+" is not on PATH", why)
+}
+
+// Need is NeedTool for what is not one binary on PATH (a Python module,
+// a tool with a part of its own): when found is false, missing says what
+// is not there, and the test skips, or fails when EMBARGO_E2E=1.
+func Need(tb testing.TB, found bool, missing, why string) {
+	tb.Helper()
+	if found {
 		return
 	}
 	if os.Getenv(E2E) == "1" {
-		tb.Fatalf("%s is not on PATH, and %s=1 requires it: %s", name, E2E, why)
+		tb.Fatalf("%s, and %s=1 requires it: %s", missing, E2E, why)
 		return
 	}
-	tb.Skipf("%s is not on PATH: %s (%s=1 makes this a failure)", name, why, E2E)
+	tb.Skipf("%s: %s (%s=1 makes this a failure)", missing, why, E2E)
 }
