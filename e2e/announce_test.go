@@ -41,10 +41,34 @@ const (
 func newAnnounceRelease(t *testing.T, t0 time.Time, addr, user string) (rl *release, env []string, reader *mailtest.GPG) {
 	t.Helper()
 	rl = buildReleaseWith(t, t0, gitserver.Options{}, &registry.Options{}, func(o *demo.Options) { o.Announce = true })
+	key := newTeamKey(t)
+	rl.announceThrough(addr, user)
+	return rl, append([]string{smtpPasswordEnv + "=" + smtpPassword}, key.env...), key.reader
+}
+
+// teamKey is the security team's signing key, made by the real gpg with a
+// passphrase: the variables that carry it (signing_key_env and
+// passphrase_env), and a gpg that knows only its public key.
+type teamKey struct {
+	env    []string
+	reader *mailtest.GPG
+}
+
+func newTeamKey(t *testing.T) teamKey {
+	t.Helper()
 	team := mailtest.NewGPG(t)
 	fpr := team.GenerateKey(t, "demo security <security@demo.rs>", "ed25519", "sign", "never", passphrase)
-	reader = mailtest.NewGPG(t)
+	reader := mailtest.NewGPG(t)
 	reader.Import(t, team.ExportPublic(t, fpr))
+	return teamKey{env: []string{signingKeyEnv + "=" + string(team.ExportSecret(t, fpr, passphrase, false)), passphraseEnv + "=" + passphrase}, reader: reader}
+}
+
+// announceThrough gives the release's config an [announce] section, in
+// place of the example's if it has one, mailing through addr with a login
+// when user is set, signed with the key of teamKey's variables.
+func (rl *release) announceThrough(addr, user string) {
+	t := rl.t
+	t.Helper()
 	section := "[announce]\nsmtp = \"" + addr + "\"\n"
 	if user != "" {
 		section += "user = \"" + user + "\"\npassword_env = \"" + smtpPasswordEnv + "\"\n"
@@ -59,15 +83,13 @@ passphrase_env = "` + passphraseEnv + `"
 	if err != nil {
 		t.Fatal(err)
 	}
-	head, _, ok := strings.Cut(string(text), "[announce]")
-	if !ok {
-		t.Fatalf("the example has no [announce]:\n%s", text)
+	head, _, _ := strings.Cut(string(text), "[announce]")
+	if !strings.HasSuffix(head, "\n") {
+		head += "\n"
 	}
 	if err := os.WriteFile(rl.config, []byte(head+section), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env = []string{smtpPasswordEnv + "=" + smtpPassword, signingKeyEnv + "=" + string(team.ExportSecret(t, fpr, passphrase, false)), passphraseEnv + "=" + passphrase}
-	return rl, env, reader
 }
 
 // secrets are the values of env, and a line of the armored key's body.
