@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,7 +62,9 @@ type teamKey struct {
 func newTeamKey(t *testing.T) teamKey {
 	t.Helper()
 	team := mailtest.NewGPG(t)
-	fpr := team.GenerateKey(t, "demo security <security@demo.rs>", "ed25519", "sign", "never", passphrase)
+	// Made a day ago, as a team's key is made long before the T0 it signs
+	// at, whether T0 is ahead or just passed.
+	fpr := team.GenerateKeyMadeAt(t, time.Now().Add(-24*time.Hour), "demo security <security@demo.rs>", "ed25519", "sign", "never", passphrase)
 	reader := mailtest.NewGPG(t)
 	reader.Import(t, team.ExportPublic(t, fpr))
 	return teamKey{env: []string{signingKeyEnv + "=" + string(team.ExportSecret(t, fpr, passphrase, false)), passphraseEnv + "=" + passphrase}, reader: reader}
@@ -173,6 +177,70 @@ func TestAnnounceAtT0ThroughAiosmtpdVerifiedByGPG(t *testing.T) {
 	rl.assertAbsent(mailSecrets(env), res.stdout, res.stderr, again.stdout, again.stderr)
 }
 
+// A run killed (kill -9) after Debian's aiosmtpd took the announcement and
+// before the journal recorded it cannot know whether the list has it: the
+// re-run sends nothing and fails saying so, with the Message-ID to look
+// for and `--from announce --force`; the forced run sends it again under
+// the same Message-ID, signed as gpg verifies, and a run after that sends
+// nothing.
+func TestKill9BetweenAiosmtpdsAcceptanceAndTheJournal(t *testing.T) {
+	t.Parallel()
+	smtpd := mailtest.StartAiosmtpd(t, mailtest.AiosmtpdOptions{User: "security@demo.rs", Password: smtpPassword})
+	rl, env, reader := newAnnounceRelease(t, time.Now().Add(-time.Second).Truncate(time.Second), smtpd.Addr, "security@demo.rs")
+	crash := rl.run([]string{"run"}, append(slices.Clip(env), pipeline.CheckpointEnv+"="+acceptedUnrecorded(core.Announcement))...)
+	if !crash.killed {
+		t.Fatalf("the run was not killed after the announcement was accepted: %s", crash)
+	}
+	byID := func() map[string]int {
+		n := map[string]int{}
+		for _, m := range smtpd.Messages(t) {
+			n[messageID(t, m)]++
+		}
+		return n
+	}
+	took := byID()
+	if len(took) != 1 {
+		t.Fatalf("aiosmtpd took %v before the kill, want the announcement alone", took)
+	}
+	var id string
+	for id = range took {
+	}
+	if !strings.Contains(id, ".announcement@") {
+		t.Fatalf("aiosmtpd took %s before the kill, want the announcement", id)
+	}
+
+	res := rl.run([]string{"run"}, env...)
+	out := res.stdout + res.stderr
+	if res.code != 1 || !strings.Contains(out, "may have been accepted") || !strings.Contains(out, id) || !strings.Contains(out, "--from announce --force") {
+		t.Fatalf("re-run: %s\nwant exit 1 saying the announcement may have been accepted, naming %s and `--from announce --force`", res, id)
+	}
+	if n := byID(); !maps.Equal(n, took) {
+		t.Fatalf("the re-run mailed without --force: aiosmtpd holds %v", n)
+	}
+
+	forced := rl.run([]string{"run", "--from", "announce", "--force"}, env...)
+	if forced.code != 0 {
+		t.Fatalf("run --from announce --force: %s", forced)
+	}
+	n := byID()
+	if n[id] != 2 || len(n) != 2 {
+		t.Fatalf("after --force aiosmtpd holds %v, want the announcement %s twice and the notice once", n, id)
+	}
+	for _, m := range smtpd.Messages(t) {
+		if messageID(t, m) == id {
+			for i, part := range mailParts(t, m) {
+				if _, err := reader.Verify(part); err != nil {
+					t.Errorf("gpg does not verify part %d of the announcement sent again: %v", i+1, err)
+				}
+			}
+		}
+	}
+	if again := rl.run([]string{"run"}, env...); again.code != 0 || !maps.Equal(byID(), n) {
+		t.Errorf("a run after the forced one: %s\naiosmtpd holds %v, want %v", again, byID(), n)
+	}
+	rl.assertAbsent(mailSecrets(env), crash.stdout, crash.stderr, res.stdout, res.stderr, forced.stdout, forced.stderr)
+}
+
 // A refused login fails check (exit 1) naming announce.password_env,
 // without the password.
 func TestCheckWithARefusedLoginNamesThePasswordVariable(t *testing.T) {
@@ -268,7 +336,6 @@ func TestSealedReleaseWithAnnounceWritesNoMailSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { smtpd.Close() })
-	// Made before T0, as the team's key is: it signs as of T0.
 	env := append(newTeamKey(t).env, smtpPasswordEnv+"="+smtpPassword)
 	secrets := mailSecrets(env)
 	sr := withSeal(t, newRelease(t, time.Now().Add(-time.Second).Truncate(time.Second)))
