@@ -92,10 +92,33 @@ func (a *app) planStages(cfg *config.Config) {
 				fmt.Fprintf(a.stdout, "%s%s\n", indent, line)
 			}
 		}
+		if a.stages[i].Name() == release.Announce {
+			fmt.Fprintf(a.stdout, "%s%s\n", indent, a.planSigningKey(cfg))
+		}
 	}
 	if why := noAdvisoryPosted(cfg); why != "" {
 		fmt.Fprintf(a.stdout, "\n!!! %s\n", why)
 	}
+}
+
+// planSigningKey names the key that signs the announcement, by its
+// fingerprint, or what keeps it from signing; never the key.
+func (a *app) planSigningKey(cfg *config.Config) string {
+	an := cfg.Announce
+	if an == nil || len(an.To) == 0 {
+		return "no announcement to sign"
+	}
+	secrets := pipeline.NewSecrets(a.getenv)
+	r := a.looking(cfg, nil, nil)
+	r.Targets = release.Real(cfg, secrets)
+	k, err := release.SigningKey(r, cfg.T0())
+	if err != nil {
+		if fs := pipeline.AsFindings(err); fs != nil {
+			return fmt.Sprintf("!!! signing key: %s: %s", fs[0].Subject, secrets.Scrub(fs[0].Msg))
+		}
+		return "!!! signing key: " + secrets.Scrub(err.Error())
+	}
+	return fmt.Sprintf("signed with key %s (%s)", k.Fingerprint(), an.SigningKeyEnv)
 }
 
 // noAdvisoryPosted says, for a config without [blog], that no advisory

@@ -48,7 +48,7 @@ on any machine, is safe.`,
 	}
 	cmd.Flags().StringVar(&sel.From, "from", "", "start at this stage (the ones before are not re-run)")
 	cmd.Flags().StringVar(&sel.Only, "only", "", "run just this stage")
-	cmd.Flags().BoolVar(&a.force, "force", false, "replace a blog post whose content differs from the rendered advisory")
+	cmd.Flags().BoolVar(&a.force, "force", false, "replace a blog post whose content differs from the rendered advisory; send again a mail whose outcome is unknown")
 	cmd.Flags().BoolVar(&a.late, "late", false, "the embargo is over: release now what is still missing, though the fix is already public or T0 passed before any run prepared for it")
 	for _, name := range []string{"from", "only"} {
 		cmd.RegisterFlagCompletionFunc(name, a.completeStage)

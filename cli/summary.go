@@ -92,6 +92,10 @@ func madePublic(cfg *config.Config, stage string, writes, found int) string {
 		if cfg.GHSA != nil {
 			return "the GitHub security advisory " + cfg.GHSA.ID
 		}
+	case release.Announce:
+		if a := cfg.Announce; a != nil {
+			return plural(writes, "mail") + " accepted by " + a.SMTP
+		}
 	case release.Advisory:
 		if cfg.Blog != nil && cfg.Blog.Feed != "" {
 			return "the post and the feed entry, on the blog's " + cfg.Blog.Branch

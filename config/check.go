@@ -85,7 +85,7 @@ var indexRE = regexp.MustCompile(`\[\d+\]`)
 func stripIndexes(s string) string { return indexRE.ReplaceAllString(s, "") }
 
 var knownKeys = map[string][]string{
-	"":         {"embargo", "source", "release", "registry", "advisory", "blog", "seal", "image", "ghsa"},
+	"":         {"embargo", "source", "release", "registry", "advisory", "blog", "seal", "image", "ghsa", "announce"},
 	"embargo":  {"id", "at", "window", "handler", "distros"},
 	"source":   {"repo", "public", "token_env"},
 	"release":  {"line", "branch", "public_branch", "tag", "crates"},
@@ -95,6 +95,7 @@ var knownKeys = map[string][]string{
 	"seal":     {"oci", "recipients", "identity_env"},
 	"image":    {"from", "to"},
 	"ghsa":     {"repo", "id", "api", "token_env", "credits"},
+	"announce": {"smtp", "user", "password_env", "from", "to", "notice", "signing_key_env", "passphrase_env", "private"},
 }
 
 // suggest names the closest known key, for typos.

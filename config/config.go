@@ -20,15 +20,16 @@ import (
 
 // Config is embargo.toml, decoded and validated. Field names follow the file.
 type Config struct {
-	Embargo  EmbargoSection  `toml:"embargo"`
-	Source   SourceSection   `toml:"source"`
-	Releases []Release       `toml:"release"`
-	Registry RegistrySection `toml:"registry"`
-	Advisory AdvisorySection `toml:"advisory"`
-	Blog     *BlogSection    `toml:"blog"`
-	Seal     *SealSection    `toml:"seal"`
-	Images   []Image         `toml:"image"`
-	GHSA     *GHSASection    `toml:"ghsa"`
+	Embargo  EmbargoSection   `toml:"embargo"`
+	Source   SourceSection    `toml:"source"`
+	Releases []Release        `toml:"release"`
+	Registry RegistrySection  `toml:"registry"`
+	Advisory AdvisorySection  `toml:"advisory"`
+	Blog     *BlogSection     `toml:"blog"`
+	Seal     *SealSection     `toml:"seal"`
+	Images   []Image          `toml:"image"`
+	GHSA     *GHSASection     `toml:"ghsa"`
+	Announce *AnnounceSection `toml:"announce"`
 
 	// Path is the config file as given; Dir the folder relative paths start from.
 	Path string `toml:"-"`
@@ -129,6 +130,21 @@ type GHSASection struct {
 	API      string   `toml:"api"`
 	TokenEnv string   `toml:"token_env"`
 	Credits  []string `toml:"credits"`
+}
+
+// AnnounceSection is the mail of the release: the signed announcement and
+// the notice at T0, and the recipients of the private pre-notice that
+// `embargo notify` sends before it.
+type AnnounceSection struct {
+	SMTP          string   `toml:"smtp"`
+	User          string   `toml:"user"`
+	PasswordEnv   string   `toml:"password_env"`
+	From          string   `toml:"from"`
+	To            []string `toml:"to"`
+	Notice        []string `toml:"notice"`
+	SigningKeyEnv string   `toml:"signing_key_env"`
+	PassphraseEnv string   `toml:"passphrase_env"`
+	Private       []string `toml:"private"`
 }
 
 // DefaultGHSAAPI is GitHub's REST API; GitHub Enterprise Server serves it

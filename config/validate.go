@@ -31,6 +31,9 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 	if g := c.GHSA; g != nil {
 		c.validateGHSA(v, g)
 	}
+	if a := c.Announce; a != nil {
+		validateAnnounce(v, a)
+	}
 	c.validatePublication(v, md)
 	// File order reads best; problems of absent keys (line 0) come last.
 	sort.SliceStable(v.problems, func(i, j int) bool {

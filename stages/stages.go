@@ -6,6 +6,7 @@ package stages
 
 import (
 	"github.com/async-rs/embargo/stages/advisory"
+	"github.com/async-rs/embargo/stages/announce"
 	"github.com/async-rs/embargo/stages/gate"
 	"github.com/async-rs/embargo/stages/ghsa"
 	"github.com/async-rs/embargo/stages/preflight"
@@ -23,12 +24,13 @@ import (
 // opens.
 func All(c release.Clients) []release.Stage {
 	return []release.Stage{
-		preflight.Stage{Vault: c.Vault, Index: c.Index, Cargo: c.Cargo, GitHub: c.GitHub}, // check everything that can be checked before T0
+		preflight.Stage{Vault: c.Vault, Index: c.Index, Cargo: c.Cargo, GitHub: c.GitHub, Mail: c.Mail}, // check everything that can be checked before T0
 		gate.Stage{},                    // wait for T0, to the second, on every target's clock
 		push.Stage{Vault: c.PushVault},  // at T0: one atomic push of the held branches and tags
 		promote.Stage{Images: c.Images}, // at T0: copy pre-built images to their public names, by digest
 		publish.Stage{Vault: c.Vault, Index: c.Index, Cargo: c.Cargo},                                      // at T0: cargo publish of every crate, sealed bytes only
-		advisory.Stage{Blog: c.Blog, Index: c.Index},                                                       // after publish: the post and its feed entry on the blog
+		announce.Stage{Mail: c.Mail, Index: c.Index, Blog: c.Blog},                                         // after publish: the signed mail to the announcement list, and the notice
+		advisory.Stage{Blog: c.Blog, Index: c.Index},                                                       // after the mail: the post and its feed entry on the blog
 		ghsa.Stage{GitHub: c.GitHub},                                                                       // after publish: the draft GitHub security advisory published
 		verify.Stage{Registry: c.Registry, Index: c.Index, Vault: c.Vault, Blog: c.Blog, GitHub: c.GitHub}, // last: everything live, within the window
 	}

@@ -12,8 +12,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/async-rs/embargo/internal/testenv"
 )
@@ -133,7 +135,19 @@ func (g *GPG) Decrypt(tb testing.TB, input []byte) []byte {
 // operator makes one.
 func (g *GPG) GenerateKey(tb testing.TB, uid, algo, usage, expire, passphrase string) string {
 	tb.Helper()
-	if _, stderr, err := g.Run(nil, "--pinentry-mode", "loopback", "--passphrase", passphrase, "--quick-generate-key", uid, algo, usage, expire); err != nil {
+	return g.GenerateKeyMadeAt(tb, time.Time{}, uid, algo, usage, expire, passphrase)
+}
+
+// GenerateKeyMadeAt is GenerateKey with the key made at made (gpg
+// --faked-system-time), as a team's key made long before the T0 it signs
+// at; the zero time is now.
+func (g *GPG) GenerateKeyMadeAt(tb testing.TB, made time.Time, uid, algo, usage, expire, passphrase string) string {
+	tb.Helper()
+	args := []string{"--pinentry-mode", "loopback", "--passphrase", passphrase}
+	if !made.IsZero() {
+		args = append(args, "--faked-system-time", strconv.FormatInt(made.Unix(), 10))
+	}
+	if _, stderr, err := g.Run(nil, append(args, "--quick-generate-key", uid, algo, usage, expire)...); err != nil {
 		tb.Fatalf("gpg --quick-generate-key: %v\n%s", err, stderr)
 	}
 	out, stderr, err := g.Run(nil, "--with-colons", "--list-secret-keys", uid)

@@ -33,8 +33,10 @@ type Stage struct {
 
 func (Stage) Name() string { return release.Advisory }
 
-// Needs: the advisory tells users to upgrade to versions that must exist.
-func (Stage) Needs() []string { return []string{release.Publish} }
+// Needs: the advisory tells users to upgrade to versions that must exist,
+// and follows the mail to the announcement list (the Rust Security
+// Response WG's order; a skipped announce counts as done).
+func (Stage) Needs() []string { return []string{release.Publish, release.Announce} }
 func (Stage) Summary() string {
 	return "the advisory post and its feed entry committed to the blog and pushed; remote branch verified"
 }

@@ -31,6 +31,7 @@ type Stage struct {
 	Index  release.IndexOpener
 	Cargo  release.CargoOpener
 	GitHub release.GitHubOpener
+	Mail   release.MailOpener
 }
 
 func (Stage) Name() string    { return release.Preflight }
@@ -243,6 +244,13 @@ func (c *checking) advisory(ctx context.Context) error {
 			return checkGHSA(ctx, r, c.GitHub, c.model, afterT0, res, c.add)
 		}); err != nil {
 			c.add("ghsa", "", "%v", err)
+		}
+	}
+	if c.cfg.Announce != nil && c.outputs != nil {
+		if _, err := pipeline.Step(r.Run, announceCheckedKey, func(res *AnnounceChecked) error {
+			return checkAnnounce(ctx, r, c.Mail, c.model, c.outputs.Mail.Content, res, c.add)
+		}); err != nil {
+			c.add("announce", "", "%v", err)
 		}
 	}
 	return nil

@@ -33,6 +33,23 @@ func (b BlogChecked) Summary() string {
 	return fmt.Sprintf("%s at %s: the post and feed entry can be written; site build: %s", b.Branch, vault.ShortHex(b.Tip), b.Build)
 }
 
+var announceCheckedKey = pipeline.Key[AnnounceChecked]{Stage: release.Preflight, Step: "announce"}
+
+// AnnounceChecked is preflight's announce step: the key that signs, the
+// mails rendered, and the recipients the server took (nothing sent).
+type AnnounceChecked struct {
+	Fingerprint string   `json:"fingerprint,omitempty"`
+	Mails       []string `json:"mails,omitempty"`
+	Probed      []string `json:"probed,omitempty"`
+	TLS         string   `json:"tls,omitempty"`
+	// Auth is the mechanism of the login the server took; "" when no
+	// login is configured.
+	Auth string `json:"auth,omitempty"`
+	Text string `json:"summary,omitempty"`
+}
+
+func (a AnnounceChecked) Summary() string { return a.Text }
+
 var ghsaCheckedKey = pipeline.Key[GHSAChecked]{Stage: release.Preflight, Step: "ghsa"}
 
 // GHSAChecked is preflight's ghsa step: the draft's state on GitHub.

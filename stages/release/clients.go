@@ -12,6 +12,7 @@ import (
 	"github.com/async-rs/embargo/stages/index"
 	"github.com/async-rs/embargo/stages/oci"
 	"github.com/async-rs/embargo/stages/retry"
+	"github.com/async-rs/embargo/stages/smtp"
 )
 
 // The stages reach the services of a release through the interfaces
@@ -58,6 +59,7 @@ type Clients struct {
 	Registry  RegistryOpener
 	Index     IndexOpener
 	Cargo     CargoOpener
+	Mail      MailOpener
 }
 
 // What opens each client.
@@ -124,6 +126,7 @@ func RealClients() Clients {
 			return c, nil
 		},
 		Cargo: func(c *cargo.Cargo) LineCargo { return lineCargo{c} },
+		Mail:  func(opts smtp.Options) Mailer { return smtp.New(opts) },
 	}
 }
 
@@ -146,4 +149,5 @@ var (
 	_ Upload        = (*cargo.Upload)(nil)
 	_ AdvisoryAPI   = (*github.Client)(nil)
 	_ ImageRegistry = (*oci.Client)(nil)
+	_ Mailer        = (*smtp.Client)(nil)
 )

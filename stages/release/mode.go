@@ -5,7 +5,8 @@ package release
 type Mode struct {
 	Command Command
 	// Force is `--force`: a post on the blog or a published GitHub
-	// advisory that differs from the release is replaced.
+	// advisory that differs from the release is replaced, and a mail
+	// the server may have taken (its answer never recorded) is sent again.
 	Force bool
 	// Late is `--late`, the operator's word that the embargo is over: a
 	// fix already public, or a T0 in the past that no earlier run

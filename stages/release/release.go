@@ -14,6 +14,7 @@ const (
 	Push      = "push"
 	Promote   = "promote"
 	Publish   = "publish"
+	Announce  = "announce"
 	Advisory  = "advisory"
 	GHSA      = "ghsa"
 	Verify    = "verify"

@@ -1,6 +1,7 @@
 package release
 
 import (
+	"crypto/tls"
 	"fmt"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
@@ -26,6 +27,9 @@ type Targets struct {
 	// GitHub is the API the GitHub advisory is published with (zero
 	// without [ghsa]).
 	GitHub GitHub
+	// Mail is the mail server and key of the announcement (zero without
+	// [announce]).
+	Mail Mail
 	// OIDC, when set, stands in for a CI runner's OIDC endpoint (the
 	// sandbox registry's), for Trusted Publishing.
 	OIDC *OIDC
@@ -116,6 +120,9 @@ func Real(cfg *config.Config, secrets *pipeline.Secrets) Targets {
 	if g := cfg.GHSA; g != nil {
 		t.GitHub = GitHub{API: g.API, Token: token(g.TokenEnv), TokenEnv: g.TokenEnv, TokenSource: fmt.Sprintf("the token in %s (ghsa.token_env)", g.TokenEnv)}
 	}
+	if a := cfg.Announce; a != nil {
+		t.Mail = realMail(a, token)
+	}
 	return t
 }
 
@@ -129,6 +136,12 @@ type Sandbox struct {
 	RegistryProxy, RegistryProxyCA string
 	OIDCURL, OIDCRequestToken      string
 	GitHubAPI, GitHubToken         string
+	// MailAddr is the sandbox's mail server, MailTLS what trusts its
+	// certificate; SigningKey the sandbox's own armored secret key (no
+	// passphrase), which signs the rehearsal's announcement.
+	MailAddr   string
+	MailTLS    *tls.Config
+	SigningKey string
 	// PostSite is a site serving the blog's copy, if any.
 	PostSite string
 }
@@ -164,6 +177,14 @@ func (s Sandbox) Targets(cfg *config.Config) Targets {
 			t.GitHub.Unreachable = "this rehearsal has no sandbox GitHub API, and a rehearsal never calls the real one"
 		}
 	}
+	if cfg.Announce != nil {
+		// Never the config's server, login or key: a rehearsal mails
+		// no list and reads no secret.
+		t.Mail = Mail{Addr: s.MailAddr, TLS: s.MailTLS, SigningKey: s.SigningKey, Sandbox: true}
+		if s.MailAddr == "" {
+			t.Mail.Unreachable = "this rehearsal has no sandbox mail server, and a rehearsal never mails the real one"
+		}
+	}
 	return t
 }
 
@@ -182,6 +203,17 @@ func credentials(cfg *config.Config) []Credential {
 	}
 	if cfg.GHSA != nil {
 		out = append(out, Credential{"ghsa.token_env", cfg.GHSA.TokenEnv, "needed to publish the GitHub advisory " + cfg.GHSA.ID})
+	}
+	if a := cfg.Announce; a != nil {
+		if a.PasswordEnv != "" {
+			out = append(out, Credential{"announce.password_env", a.PasswordEnv, "needed to log in to " + a.SMTP})
+		}
+		if a.SigningKeyEnv != "" {
+			out = append(out, Credential{"announce.signing_key_env", a.SigningKeyEnv, "needed to sign the announcement"})
+		}
+		if a.PassphraseEnv != "" {
+			out = append(out, Credential{"announce.passphrase_env", a.PassphraseEnv, "needed to unlock the signing key"})
+		}
 	}
 	return out
 }

@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/openpgp"
+	"github.com/async-rs/embargo/stages/release/releasetest"
+)
+
+// plan shows the announce stage after publish and before the post, with
+// its recipients and the signing key's fingerprint, and no secret.
+func TestPlanShowsTheAnnouncementWithItsRecipientsAndKey(t *testing.T) {
+	config := planCIConfig(t, "2026-12-01T14:00:00Z")
+	b, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(b) + `
+[announce]
+smtp            = "smtp.example.org:587"
+user            = "security@demo.rs"
+password_env    = "EMBARGO_SMTP_PASSWORD"
+from            = "demo security <security@demo.rs>"
+to              = ["announce@lists.example.org"]
+notice          = ["oss-security@lists.example.org"]
+signing_key_env = "EMBARGO_SIGNING_KEY"
+passphrase_env  = "EMBARGO_SIGNING_PASSPHRASE"
+`
+	if err := os.WriteFile(config, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := releasetest.AnnounceEnv(t)
+	var out, errb bytes.Buffer
+	a := newApp(&out, &errb, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, pipeline.NewFakeClock(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)))
+	if code := a.execute(context.Background(), []string{"plan", "-c", config}); code != ExitOK {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	k, err := openpgp.ReadKey(releasetest.SigningKey(t), releasetest.Passphrase, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := out.String()
+	publish, announce, advisory := strings.Index(plan, ". publish "), strings.Index(plan, ". announce "), strings.Index(plan, ". advisory ")
+	if publish < 0 || announce < 0 || !(publish < announce && (advisory < 0 || announce < advisory)) {
+		t.Errorf("plan does not list announce after publish and before advisory:\n%s", plan)
+	}
+	for _, w := range []string{"announcement to announce@lists.example.org", "notice to oss-security@lists.example.org", "signed with key " + k.Fingerprint()} {
+		if !strings.Contains(plan, w) {
+			t.Errorf("plan does not say %q:\n%s", w, plan)
+		}
+	}
+	for _, s := range []string{releasetest.SMTPPassword, releasetest.Passphrase, strings.Split(releasetest.SigningKey(t), "\n")[3]} {
+		if strings.Contains(plan+errb.String(), s) {
+			t.Errorf("plan shows a secret (%.8s…)", s)
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/async-rs/embargo/config"
+)
+
+const announceSection = `
+[announce]
+smtp            = "smtp.example.org:587"
+user            = "security@async.rs"
+password_env    = "EMBARGO_SMTP_PASSWORD"
+from            = "async-std security <security@async.rs>"
+to              = ["rustlang-security-announcements@googlegroups.com"]
+notice          = ["oss-security@lists.openwall.com"]
+signing_key_env = "EMBARGO_SIGNING_KEY"
+passphrase_env  = "EMBARGO_SIGNING_PASSPHRASE"
+private         = ["distros@vs.openwall.org"]
+`
+
+func TestConfigAnnounceLoadsWithTheIssuesKeys(t *testing.T) {
+	cfg, err := config.Load(writeConfig(t, minimalConfig+announceSection))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.Announce
+	if a == nil || a.SMTP != "smtp.example.org:587" || a.PasswordEnv != "EMBARGO_SMTP_PASSWORD" || a.SigningKeyEnv != "EMBARGO_SIGNING_KEY" {
+		t.Fatalf("[announce] = %+v", a)
+	}
+	if a.FromAddress() != "security@async.rs" || a.FromDomain() != "async.rs" {
+		t.Errorf("from = %q at %q, want security@async.rs at async.rs", a.FromAddress(), a.FromDomain())
+	}
+	if got := config.Recipients(a.Private); len(got) != 1 || got[0].Addr != "distros@vs.openwall.org" {
+		t.Errorf("private = %+v", got)
+	}
+}
+
+// A mail setting that cannot work is refused with the config, at its
+// line, not when T0 comes and the server or the list refuses.
+func TestConfigAnnounceMistakesAreRefusedAtTheirLines(t *testing.T) {
+	src := edit(t, minimalConfig+announceSection, `smtp            = "smtp.example.org:587"`, `smtp            = "smtp.example.org"  # <- smtp`)
+	src = edit(t, src, `from            = "async-std security <security@async.rs>"`, `from            = "async-std security"  # <- from`)
+	src = edit(t, src, `notice          = ["oss-security@lists.openwall.com"]`, `notice          = ["oss-security at openwall", "oss-security@lists.openwall.com"]  # <- notice`)
+	src = edit(t, src, `passphrase_env  = "EMBARGO_SIGNING_PASSPHRASE"`, `passphrase_env  = "correct horse battery"  # <- passphrase`)
+	problems := expectProblems(t, src,
+		want{"announce.smtp", "# <- smtp", []string{`"smtp.example.org" is not host:port`, `smtp = "smtp.example.org:587"`}},
+		want{"announce.from", "# <- from", []string{`"async-std security" is not a mail address`, `"Name <address@domain>"`}},
+		want{"announce.notice", "# <- notice", []string{"entry 1", `"oss-security at openwall" is not a mail address`}},
+		want{"announce.passphrase_env", "# <- passphrase", []string{"not an environment variable name"}},
+	)
+	for _, p := range problems {
+		if strings.Contains(p.String(), "correct horse") {
+			t.Errorf("the problem %q quotes what may be the passphrase", p)
+		}
+	}
+}
+
+func TestConfigAnnounceSMTPURLWithPasswordIsRefusedWithoutEchoingIt(t *testing.T) {
+	src := edit(t, minimalConfig+announceSection, `smtp            = "smtp.example.org:587"`, `smtp            = "smtp://security:hunter2@smtp.example.org:587"  # <- smtp`)
+	problems := expectProblems(t, src, want{"announce.smtp", "# <- smtp", []string{"credentials", "password_env"}})
+	if strings.Contains(problems[0].String(), "hunter2") {
+		t.Errorf("the problem %q repeats the password", problems[0])
+	}
+}
+
+// The announcement is always signed: a config that mails announce.to
+// without a key is refused, and so is a login without its password.
+func TestConfigAnnounceToWithoutSigningKeyIsRefused(t *testing.T) {
+	src := edit(t, minimalConfig+announceSection, `signing_key_env = "EMBARGO_SIGNING_KEY"`+"\n", "")
+	src = edit(t, src, `passphrase_env  = "EMBARGO_SIGNING_PASSPHRASE"`+"\n", "")
+	src = edit(t, src, `password_env    = "EMBARGO_SMTP_PASSWORD"`+"\n", "")
+	expectProblems(t, src,
+		want{"announce.password_env", "[announce]", []string{"missing", "announce.user"}},
+		want{"announce.signing_key_env", "[announce]", []string{"missing", "always OpenPGP-signed", `signing_key_env = "EMBARGO_SIGNING_KEY"`}},
+	)
+}
+
+// The pre-notice goes out days before T0: a public list among its
+// recipients would break the embargo.
+func TestConfigAnnouncePublicListAmongThePrivateRecipientsIsRefused(t *testing.T) {
+	src := edit(t, minimalConfig+announceSection, `private         = ["distros@vs.openwall.org"]`,
+		`private         = ["distros@vs.openwall.org", "OSS-Security <oss-security@lists.openwall.com>", "rustlang-security-announcements@googlegroups.com"]  # <- private`)
+	expectProblems(t, src,
+		want{"announce.private", "# <- private", []string{"oss-security@lists.openwall.com is also in announce.notice", "public list"}},
+		want{"announce.private", "# <- private", []string{"rustlang-security-announcements@googlegroups.com is also in announce.to"}},
+	)
+}
+
+func TestConfigAnnounceUnknownKeyIsRefused(t *testing.T) {
+	src := edit(t, minimalConfig+announceSection, `private         = ["distros@vs.openwall.org"]`, "private         = [\"distros@vs.openwall.org\"]\nrecipients = [\"a@b.org\"]  # <- unknown")
+	expectProblems(t, src, want{"announce.recipients", "# <- unknown", []string{"unknown key"}})
+}
