@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -81,6 +82,22 @@ func (a *app) checkedPreflight(ctx context.Context, cfg *config.Config, verdict 
 		s.run.Journal = j
 	}
 	err = a.engine(s.run.Release).Execute(ctx, s.run.Run, pipeline.Selection{Only: release.Preflight})
+	var se *pipeline.StageError
+	if errors.As(err, &se) && se.Interrupted {
+		// Ctrl-C is not a problem with the release: say what was stopped
+		// and that nothing went anywhere, not "1 problem".
+		what := "nothing was recorded"
+		if resealing {
+			what = "nothing was sealed"
+		}
+		if a.g.json {
+			s.run.Out.Emit(pipeline.Event{Kind: pipeline.EventReport, Data: map[string]any{verdict: false, "interrupted": true}})
+		} else {
+			fmt.Fprintf(a.stdout, "\nnot %s: stopped before preflight finished; %s and nothing is public. Run the same command again to finish.\n", verdict, what)
+		}
+		s.close()
+		return nil, &codeError{code: ExitFailed, err: fmt.Errorf("not %s: interrupted", verdict), silent: true}
+	}
 	a.sayWhatIsSkipped(s.run)
 	if findings := pipeline.AsFindings(err); findings != nil {
 		if a.g.json {

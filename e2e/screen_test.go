@@ -107,6 +107,32 @@ func TestCtrlCDuringTheCountdownSaysNothingIsPublicAndHowToResume(t *testing.T) 
 	rl.assertUnreleased()
 }
 
+// Ctrl-C while check's preflight packages the crates (every registry
+// request slowed, so it is still at work): check says it was stopped and
+// that nothing was recorded or made public, not that the release has a
+// problem, and exits 1.
+func TestCtrlCDuringCheckSaysItWasStoppedNotThatTheReleaseHasAProblem(t *testing.T) {
+	t.Parallel()
+	rl := newPublishRelease(t, soon(time.Hour), registry.Options{Latency: 500 * time.Millisecond})
+	term := rl.terminal(100, 30, "check")
+	term.await("preflight: line 1.12")
+	term.tmux("send-keys", "-t", "main", "C-c")
+	if code := term.exited(); code != 1 {
+		t.Errorf("exit %d, want 1 for an interrupted check:\n%s", code, term.text())
+	}
+	text := term.text()
+	want := "not ready: stopped before preflight finished; nothing was recorded and nothing is public. Run the same command again to finish."
+	if !strings.Contains(text, want) {
+		t.Errorf("the screen lacks %q:\n%s", want, text)
+	}
+	for _, unwanted := range []string{"problem", "context canceled", "!!!"} {
+		if strings.Contains(text, unwanted) {
+			t.Errorf("the screen says %q:\n%s", unwanted, text)
+		}
+	}
+	rl.assertUnreleased()
+}
+
 // Ctrl-C during the publishes, once the push is done and the first uploads
 // are in but not yet in the index: the run says when and during what it
 // was stopped, what is public so far, and the command that resumes. The
