@@ -110,20 +110,29 @@ const (
 	Announcement MailKind = "announcement"
 	// Notice is the short notice with the links, to announce.notice.
 	Notice MailKind = "notice"
+	// PreNotice is the distros pre-notice `embargo notify` sends before
+	// T0, to announce.private.
+	PreNotice MailKind = "distros pre-notice"
 )
 
 // Key is the config key of the kind's recipients.
 func (k MailKind) Key() string {
-	if k == Announcement {
+	switch k {
+	case Announcement:
 		return "announce.to"
+	case PreNotice:
+		return "announce.private"
 	}
 	return "announce.notice"
 }
 
 // Recipients are the kind's recipients in the config.
 func (k MailKind) Recipients(a *config.AnnounceSection) []string {
-	if k == Announcement {
+	switch k {
+	case Announcement:
 		return a.To
+	case PreNotice:
+		return a.Private
 	}
 	return a.Notice
 }

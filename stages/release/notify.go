@@ -1,0 +1,113 @@
+package release
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/async-rs/embargo/pipeline"
+)
+
+// Notify is the record of `embargo notify` in the journal: not a stage of
+// the release (no run starts it, --from and --only do not name it), but
+// the distros pre-notice, sent days before T0 and recorded beside the
+// stages so that a second notify, plan, status and check know it went.
+const Notify = "notify"
+
+// The pre-notice's steps: the moment it was handed to the server, then
+// the server's answer.
+var (
+	DistrosHandedKey = pipeline.Key[DistrosHanded]{Stage: Notify, Step: "distros handed"}
+	DistrosSentKey   = pipeline.Key[DistrosSent]{Stage: Notify, Step: "distros"}
+)
+
+// DistrosHanded is the pre-notice about to be handed to the server,
+// recorded before the session opens: a notify killed before the server's
+// answer is recorded leaves it, and the next one knows the list may have
+// the notice.
+type DistrosHanded struct {
+	MessageID string    `json:"message_id"`
+	Try       int       `json:"try"`
+	At        time.Time `json:"at"`
+}
+
+func (h DistrosHanded) Summary() string { return "handing " + h.MessageID + " to the server" }
+
+// The outcomes of a pre-notice's send.
+const (
+	DistrosAccepted = "accepted"
+	DistrosRefused  = "refused"
+	// DistrosUnknown: the whole notice was handed over and no answer came.
+	DistrosUnknown = "unknown"
+)
+
+// DistrosSent is the server's answer to the pre-notice: its acceptance
+// (the reply and its queue id: SMTP cannot be asked later what it took),
+// a refusal, or no answer after the data. It records no moment: the
+// notice goes to a closed list, and nothing of the release is public.
+type DistrosSent struct {
+	MessageID string   `json:"message_id"`
+	To        []string `json:"to,omitempty"`
+	// Try is the DistrosHanded try this answers.
+	Try     int    `json:"try"`
+	Outcome string `json:"outcome,omitempty"`
+	// AcceptedAt is when the server's acceptance came.
+	AcceptedAt time.Time `json:"accepted_at,omitzero"`
+	Code       int       `json:"code,omitempty"`
+	Reply      string    `json:"reply,omitempty"`
+	QueueID    string    `json:"queue_id,omitempty"`
+	// Patches are the attachments' names, Encrypted whether the notice
+	// was encrypted to announce.private_pubkey_file.
+	Patches   []string `json:"patches,omitempty"`
+	Encrypted bool     `json:"encrypted,omitempty"`
+	Text      string   `json:"summary,omitempty"`
+}
+
+func (s DistrosSent) Summary() string { return s.Text }
+
+// Accepted is whether the server took the notice.
+func (s DistrosSent) Accepted() bool { return s.Outcome == DistrosAccepted }
+
+// DistrosNotified is the pre-notice the journal records accepted; ok is
+// false when none was (or j is nil).
+func DistrosNotified(j *pipeline.Journal) (DistrosSent, bool) {
+	if j == nil {
+		return DistrosSent{}, false
+	}
+	s, ok := pipeline.Load(j, DistrosSentKey)
+	if !ok || !s.Accepted() || s.AcceptedAt.IsZero() {
+		return DistrosSent{}, false
+	}
+	return s, true
+}
+
+// DistrosNotice is when linux-distros heard of the fix, and how that is
+// known: the journal's record of `embargo notify` (j may be nil) replaces
+// the time written by hand in embargo.distros, cfgDistros; how is "" for
+// that one. Zero when neither says.
+func DistrosNotice(cfgDistros time.Time, j *pipeline.Journal) (at time.Time, how string) {
+	if s, ok := DistrosNotified(j); ok {
+		how := "by embargo notify, " + s.MessageID
+		if s.QueueID != "" {
+			how += ", queued as " + s.QueueID
+		}
+		return s.AcceptedAt.UTC(), how
+	}
+	if !cfgDistros.IsZero() {
+		return cfgDistros.UTC(), ""
+	}
+	return time.Time{}, ""
+}
+
+// DistrosWindow is when the pre-notice may go: from 14 days before T0
+// (the longest embargo the list holds) to 72 hours before it (the least
+// the policy gives the distributions).
+func DistrosWindow(t0 time.Time) (opens, closes time.Time) {
+	return t0.Add(-DistrosMaxLead).UTC(), t0.Add(-DistrosMinLead).UTC()
+}
+
+// DistrosWindowWords says the window as plan and status print it.
+func DistrosWindowWords(t0 time.Time) string {
+	opens, closes := DistrosWindow(t0)
+	return fmt.Sprintf("`embargo notify` sends the pre-notice from %s to %s (T0 - 14d to T0 - 72h)",
+		opens.Format("2006-01-02 15:04Z"), closes.Format("2006-01-02 15:04Z"))
+}
