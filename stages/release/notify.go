@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 )
 
@@ -110,4 +111,38 @@ func DistrosWindowWords(t0 time.Time) string {
 	opens, closes := DistrosWindow(t0)
 	return fmt.Sprintf("`embargo notify` sends the pre-notice from %s to %s (T0 - 14d to T0 - 72h)",
 		opens.Format("2006-01-02 15:04Z"), closes.Format("2006-01-02 15:04Z"))
+}
+
+// NotifyConfigured says, as a config problem (exit 2), why cfg cannot send the
+// pre-notice: it names no private recipient.
+func NotifyConfigured(cfg *config.Config) error {
+	if a := cfg.Announce; a != nil && len(a.Private) > 0 {
+		return nil
+	}
+	return &config.Error{Problems: []config.Problem{{File: cfg.Path, Key: "announce.private",
+		Msg: "missing: embargo notify sends the distros pre-notice only to the private recipients the config names",
+		Fix: `add to [announce] private = ["distros@vs.openwall.org"] (with smtp and from, the server and the sender)`}}}
+}
+
+// DistrosWindowOpen refuses a pre-notice at now outside the distros window, saying
+// when it opens or closed and what to do: not before 14 days ahead of T0
+// (the list holds an embargo that long at most, and may publish before
+// T0), not after T0 (the embargo is over), and not under 72 hours ahead of
+// T0 unless shortNotice says a late notice is still better than none.
+func DistrosWindowOpen(cfg *config.Config, now time.Time, shortNotice bool) error {
+	t0 := cfg.T0()
+	opens, closes := DistrosWindow(t0)
+	stamp := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") }
+	switch {
+	case !now.Before(t0):
+		return fmt.Errorf("T0 %s has passed (%s ago): the embargo is over and the pre-notice would ask the list to keep a public fix private. Nothing was sent; the advisory goes to oss-security with the release (announce.notice)",
+			stamp(t0), pipeline.HumanDuration(now.Sub(t0).Round(time.Second)))
+	case now.Before(opens):
+		return fmt.Errorf("the distros window opens at %s, in %s (T0 %s - 14d): the list holds an embargo for 14 days at most and may publish a notice sent earlier before T0. Nothing was sent; run `embargo notify` again from %s",
+			stamp(opens), pipeline.HumanDuration(opens.Sub(now).Round(time.Minute)), stamp(t0), stamp(opens))
+	case now.After(closes) && !shortNotice:
+		return fmt.Errorf("the distros window closed at %s, %s ago (T0 %s - 72h): the distributions get %s to prepare, less than the 72 hours the policy gives them. Nothing was sent; a late notice is still better than none: `embargo notify --short-notice` sends it now (or move embargo.at later)",
+			stamp(closes), pipeline.HumanDuration(now.Sub(closes).Round(time.Minute)), stamp(t0), pipeline.HumanDuration(t0.Sub(now).Round(time.Minute)))
+	}
+	return nil
 }
