@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	netmail "net/mail"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -121,6 +124,9 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 				// The built-in example's blog is deployed by a site of its
 				// own, which the rehearsal can stand up for its copy.
 				BlogSite: demo.Site(cfg.Dir),
+				// A release with [announce] mails the world's server,
+				// signed with the world's key.
+				Mail: cfg.Announce != nil, Now: start,
 			})
 			if err != nil {
 				return err
@@ -169,6 +175,9 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 			if world.GitHub != nil {
 				sandbox.GitHubAPI, sandbox.GitHubToken = world.GitHub.URL, world.GitHubToken
 			}
+			if world.Mail != nil {
+				sandbox.MailAddr, sandbox.MailTLS, sandbox.SigningKey = world.Mail.Server.Addr(), world.Mail.Server.ClientTLS(), world.Mail.Key
+			}
 			if world.Proxy != nil {
 				sandbox.RegistryProxy, sandbox.RegistryProxyCA = world.Proxy.URL, world.Proxy.CAFile
 			}
@@ -178,7 +187,7 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 			var se *pipeline.StageError
 			stopped := errors.As(runErr, &se) && se.Interrupted
 			if !a.g.json && !a.g.quiet && !stopped {
-				a.rehearsalReport(ctx, &rc, world, filepath.Join(state, "journal.json"))
+				a.rehearsalReport(ctx, &rc, world, filepath.Join(state, "journal.json"), dir+"-announcement.eml")
 			}
 			// With --json the report is the last line of stdout: what
 			// became of the world goes to stderr.
@@ -215,8 +224,10 @@ rehearsal's that answers for the real registry and sends it nothing.`,
 	return cmd
 }
 
-// rehearsalReport says what would have been made public.
-func (a *app) rehearsalReport(ctx context.Context, cfg *config.Config, world *sandbox.Rehearsal, journal string) {
+// rehearsalReport says what would have been made public. The
+// announcement the world's mail server received is written to
+// announcement, which outlives the world.
+func (a *app) rehearsalReport(ctx context.Context, cfg *config.Config, world *sandbox.Rehearsal, journal, announcement string) {
 	w := a.stdout
 	fmt.Fprintf(w, "\nrehearsal: what would be public\n")
 	refs, err := vault.ListRemote(ctx, world.Public, nil)
@@ -237,6 +248,7 @@ func (a *app) rehearsalReport(ctx context.Context, cfg *config.Config, world *sa
 	for _, p := range published {
 		fmt.Fprintf(w, "  registry  %s\n", p)
 	}
+	a.rehearsalMail(world, announcement)
 	if world.GitHub != nil && cfg.GHSA != nil {
 		if adv, ok := world.GitHub.Advisory(cfg.GHSA.Repo, cfg.GHSA.ID); ok {
 			fmt.Fprintf(w, "  github    %s %s, %d vulnerable range(s)\n", cfg.GHSA.ID, adv.State, len(adv.Vulnerabilities))
@@ -291,4 +303,35 @@ func ghsaRepo(cfg *config.Config) string {
 		return ""
 	}
 	return cfg.GHSA.Repo
+}
+
+// rehearsalMail says what the world's mail server received: each mail,
+// and for the announcement the key that signed it, that its signature
+// verifies (in the body and the attached copy), and where it is written.
+func (a *app) rehearsalMail(world *sandbox.Rehearsal, announcement string) {
+	if world.Mail == nil {
+		return
+	}
+	w := a.stdout
+	for _, m := range world.Mail.Server.Messages() {
+		msg, err := netmail.ReadMessage(bytes.NewReader(m.Data))
+		if err != nil {
+			continue
+		}
+		id := msg.Header.Get("Message-Id")
+		fmt.Fprintf(w, "  mail      %s to %s (%s), queued as %s\n", id, strings.Join(m.To, ", "), m.At.UTC().Format("15:04:05.000"), m.QueueID)
+		if !strings.Contains(id, "."+string(release.Announcement)+"@") {
+			continue
+		}
+		if _, err := world.Mail.VerifyAnnouncement(m.Data); err != nil {
+			fmt.Fprintf(w, "            !! the announcement's signature does not verify: %v\n", err)
+		} else {
+			fmt.Fprintf(w, "            clearsigned by the rehearsal's key %s: the signature verifies, in the body and the attached copy\n", world.Mail.Fingerprint)
+		}
+		if err := os.WriteFile(announcement, m.Data, 0o644); err != nil {
+			fmt.Fprintf(w, "            !! the announcement could not be written: %v\n", err)
+			continue
+		}
+		fmt.Fprintf(w, "            written to %s\n", announcement)
+	}
 }

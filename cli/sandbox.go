@@ -45,7 +45,7 @@ any other host. Prints the config's path.`,
 				return flagError{fmt.Errorf("--dir %s is not empty: the example is written into an empty folder", dir)}
 			}
 			t0 := a.clock.Now().Add(in).Truncate(time.Second).Add(time.Second)
-			opts := demo.Options{T0: t0}
+			opts := demo.Options{T0: t0, Announce: true}
 			if ghsa {
 				opts.GHSA = &demo.GHSA{}
 			}
@@ -55,12 +55,13 @@ any other host. Prints the config's path.`,
 			}
 			fmt.Fprintln(a.stdout, ex.Config)
 			if !a.g.quiet {
-				fmt.Fprintf(a.stderr, `the example's T0 is %s. To release it on this machine, serve its registry
-and its blog, then run it (its registry takes any token):
+				fmt.Fprintf(a.stderr, `the example's T0 is %s. To release it on this machine, serve its registry,
+its blog and its mail server, then run it (its registry takes any token; its
+announcement is signed with the sandbox key in %s):
   embargo sandbox serve --dir %s &
-  %s=any embargo run -c %s
+  %s=any %s="$(cat %s)" embargo run -c %s
 or, with it served, rehearse it (T0 now): embargo rehearse -c %s
-`, t0.UTC().Format(time.RFC3339), abs, demo.TokenEnv, ex.Config, ex.Config)
+`, t0.UTC().Format(time.RFC3339), demo.SigningKeyFile, abs, demo.TokenEnv, demo.SigningKeyEnv, filepath.Join(abs, demo.SigningKeyFile), ex.Config, ex.Config)
 			}
 			return nil
 		},
@@ -157,6 +158,9 @@ func (a *app) serveExample(cmd *cobra.Command, opts registry.Options) error {
 	}
 	if srvs.GitHub != nil {
 		fmt.Fprintln(a.stdout, srvs.GitHub.URL+"/")
+	}
+	if srvs.Mail != nil {
+		fmt.Fprintln(a.stdout, "smtp "+srvs.Mail.Addr())
 	}
 	<-cmd.Context().Done()
 	return nil

@@ -32,7 +32,8 @@ const (
 )
 
 // ciSecrets are the variables the templates pass to embargo.
-var ciSecrets = []string{"EMBARGO_GIT_TOKEN", "CARGO_REGISTRY_TOKEN", "EMBARGO_BLOG_TOKEN", "EMBARGO_GHSA_TOKEN", "EMBARGO_AGE_IDENTITY"}
+var ciSecrets = []string{"EMBARGO_GIT_TOKEN", "CARGO_REGISTRY_TOKEN", "EMBARGO_BLOG_TOKEN", "EMBARGO_GHSA_TOKEN", "EMBARGO_AGE_IDENTITY",
+	"EMBARGO_SMTP_PASSWORD", "EMBARGO_SIGNING_KEY", "EMBARGO_SIGNING_PASSPHRASE"}
 
 // contractStages are the stage names of the command-line contract.
 var contractStages = []string{"preflight", "gate", "push", "promote", "publish", "announce", "advisory", "ghsa", "verify"}

@@ -8,12 +8,14 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/async-rs/embargo/config"
+	"github.com/async-rs/embargo/sandbox/demo"
 )
 
 // The built-in example is a sandbox world of its own: written by `sandbox
@@ -85,7 +87,11 @@ func TestExampleRunsEndToEndOnThisMachine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	run := exec.CommandContext(ctx, binary, "run", "-c", cfgFile)
-	run.Env = append(os.Environ(), "EMBARGO_DEMO_TOKEN=any",
+	key, err := os.ReadFile(filepath.Join(dir, demo.SigningKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.Env = append(os.Environ(), "EMBARGO_DEMO_TOKEN=any", demo.SigningKeyEnv+"="+string(key),
 		"HTTPS_PROXY=http://127.0.0.1:9", "HTTP_PROXY=http://127.0.0.1:9", "https_proxy=http://127.0.0.1:9", "http_proxy=http://127.0.0.1:9",
 		"NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
 	res = execute(t, run)
@@ -110,7 +116,7 @@ func TestExampleRunsEndToEndOnThisMachine(t *testing.T) {
 	for _, s := range st.Stages {
 		states[s.Name] = s.State
 	}
-	for _, name := range []string{"push", "publish", "advisory", "verify"} {
+	for _, name := range []string{"push", "publish", "announce", "advisory", "verify"} {
 		if states[name] != "done" {
 			t.Errorf("stage %s is %q, want done: %v", name, states[name], states)
 		}

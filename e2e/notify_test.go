@@ -18,11 +18,6 @@ import (
 	"github.com/async-rs/embargo/internal/mailtest"
 )
 
-const (
-	smtpPasswordEnv = "EMBARGO_SMTP_PASSWORD"
-	smtpPassword    = "smtp-e2e-5c0f9a21d8"
-)
-
 // withPreNotice adds [announce] to the release's config: the pre-notice to
 // the distros list through server, with a login, encrypted to the list's
 // key when pubkey is set.

@@ -51,6 +51,9 @@ type Rehearsal struct {
 	// the copy and never calls GitHub.
 	GitHub      *github.Server
 	GitHubToken string
+	// Mail is the mail server a release with [announce] mails to, and the
+	// key that signs its announcement; nil without Options.Mail.
+	Mail *Mail
 	// ReadWithToken is true when the real index wanted a token to be read
 	// (a private registry) and was read with RealToken's.
 	ReadWithToken bool
@@ -117,6 +120,11 @@ type Options struct {
 	// blog's deploy is known (the built-in example's): a real blog's is
 	// its own, and a rehearsal of it does not pretend to serve its post.
 	BlogSite func(repo string) http.Handler
+	// Mail gives the world a mail server and a signing key of its own,
+	// made as of Now (the rehearsal's start), for a release with
+	// [announce].
+	Mail bool
+	Now  time.Time
 }
 
 // Start builds the world under opts.Dir.
@@ -160,6 +168,12 @@ func Start(ctx context.Context, opts Options) (*Rehearsal, error) {
 			return nil, err
 		}
 	}
+	if opts.Mail {
+		if r.Mail, err = startMail(opts.Now); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
 	if opts.BlogSite != nil && r.Blog != "" {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -176,7 +190,8 @@ func Start(ctx context.Context, opts Options) (*Rehearsal, error) {
 	return r, nil
 }
 
-// Close stops the registry and the GitHub API; the files stay for --keep.
+// Close stops the registry, the GitHub API and the mail server; the
+// files stay for --keep.
 func (r *Rehearsal) Close() error {
 	var errs []error
 	if r.site != nil {
@@ -187,6 +202,9 @@ func (r *Rehearsal) Close() error {
 	}
 	if r.Proxy != nil {
 		errs = append(errs, r.Proxy.Close())
+	}
+	if r.Mail != nil {
+		errs = append(errs, r.Mail.Close())
 	}
 	return errors.Join(append(errs, r.Registry.Close())...)
 }

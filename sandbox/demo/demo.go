@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/sandbox/github"
+	"github.com/async-rs/embargo/sandbox/mailserver"
 	"github.com/async-rs/embargo/sandbox/world"
 )
 
@@ -61,7 +62,22 @@ type Options struct {
 	// crates of another project on the registry, no committed Cargo.lock.
 	Dependencies map[string]string
 	NoLockfile   bool
+	// Announce gives the example an [announce] section: the signed
+	// announcement and the notice mailed through a mail server of its own,
+	// on a loopback address chosen now, that Serve starts, signed with a
+	// sandbox key written to SigningKeyFile (SigningKeyEnv holds it).
+	Announce bool
+	// mailAddr is the example's mail server, which Build chooses.
+	mailAddr string
 }
+
+// The example's signing key, for [announce]: the file it is written to in
+// the example's folder and the variable a run of the example reads it
+// from. A rehearsal reads neither: it signs with a key of its own.
+const (
+	SigningKeyFile = "signing-key.asc"
+	SigningKeyEnv  = "EMBARGO_DEMO_SIGNING_KEY"
+)
 
 // GHSA is where the example's GitHub advisory is: the API and the variable
 // holding its token (default TokenEnv: the example's own GitHub takes any
@@ -134,7 +150,21 @@ func Build(dir string, opts Options) (*Example, error) {
 		own.GitHub = &githubAt{Addr: addr, Dir: "github"}
 		opts.GHSA = &GHSA{API: "http://" + addr, TokenEnv: cmp.Or(opts.GHSA.TokenEnv, TokenEnv)}
 	}
-	if own.Registry != nil || own.Blog != nil || own.GitHub != nil {
+	if opts.Announce {
+		addr, err := loopbackAddr()
+		if err != nil {
+			return nil, err
+		}
+		own.Mail, opts.mailAddr = &mailAt{Addr: addr}, addr
+		key, _, err := mailserver.SigningKey(opts.T0.Add(-24 * time.Hour))
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, SigningKeyFile), []byte(key), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	if own.Registry != nil || own.Blog != nil || own.GitHub != nil || own.Mail != nil {
 		b, _ := json.MarshalIndent(own, "", "  ")
 		if err := os.WriteFile(filepath.Join(dir, serversFile), append(b, '\n'), 0o644); err != nil {
 			return nil, err
@@ -166,6 +196,7 @@ func Config(w *world.World, opts Options) ([]byte, error) {
 		"TokenEnv": opts.TokenEnv, "Lines": w.Lines, "Crates": w.Crates,
 		"RegistryIndex": opts.RegistryIndex, "RegistryTokenEnv": opts.RegistryTokenEnv, "RegistryName": cmp.Or(opts.RegistryName, "crates-io"),
 		"Blog": opts.Blog, "BlogURL": blogURL(opts), "GHSA": opts.GHSA, "GHSARepo": GHSARepo, "GHSAID": GHSAID, "Title": title, "CVE": cve,
+		"Mail": opts.mailAddr, "SigningKeyEnv": SigningKeyEnv,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("demo config: %w", err)
@@ -231,6 +262,15 @@ id        = "{{$.GHSAID}}"
 api       = "{{.API}}"
 token_env = "{{.TokenEnv}}"
 credits   = ["octocat"]
+{{- end}}
+{{- with .Mail}}
+
+[announce]
+smtp            = "{{.}}"
+from            = "demo security <security@demo.rs>"
+to              = ["demo-announce@lists.demo.rs"]
+notice          = ["demo-oss-security@lists.demo.rs"]
+signing_key_env = "{{$.SigningKeyEnv}}"
 {{- end}}
 `))
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/async-rs/embargo/sandbox/github"
+	"github.com/async-rs/embargo/sandbox/mailserver"
 	"github.com/async-rs/embargo/sandbox/registry"
 	"github.com/async-rs/embargo/sandbox/world"
 )
@@ -24,6 +25,12 @@ type servers struct {
 	Registry *registryAt `json:"registry,omitempty"`
 	Blog     *siteAt     `json:"blog,omitempty"`
 	GitHub   *githubAt   `json:"github,omitempty"`
+	Mail     *mailAt     `json:"mail,omitempty"`
+}
+
+// mailAt is the example's mail server: its address.
+type mailAt struct {
+	Addr string `json:"addr"`
 }
 
 // githubAt is the example's GitHub API: its address and where it keeps the
@@ -64,6 +71,9 @@ type Servers struct {
 	// GitHub is the example's GitHub API, holding its draft advisory (nil
 	// when the example has no [ghsa] of its own).
 	GitHub *github.Server
+	// Mail is the example's mail server, which keeps what it is sent
+	// (nil when the example has no [announce]).
+	Mail *mailserver.Server
 
 	site *http.Server
 }
@@ -104,6 +114,13 @@ func Serve(dir string, opts registry.Options) (*Servers, error) {
 				s.Close()
 				return nil, err
 			}
+		}
+	}
+	if m := own.Mail; m != nil {
+		// On the loopback, where a submission server may go without TLS.
+		if s.Mail, err = mailserver.Start(mailserver.Options{Listen: m.Addr}); err != nil {
+			s.Close()
+			return nil, inUse(err, m.Addr)
 		}
 	}
 	if st := own.Blog; st != nil {
@@ -151,6 +168,9 @@ func (s *Servers) Close() error {
 	}
 	if s.GitHub != nil {
 		errs = append(errs, s.GitHub.Close())
+	}
+	if s.Mail != nil {
+		errs = append(errs, s.Mail.Close())
 	}
 	if s.site != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -107,18 +107,16 @@ func (s Stage) compose(ctx context.Context, r *release.Run, res *Composed) ([]re
 	if err != nil {
 		return nil, err
 	}
-	at := r.Now()
-	if at.Before(r.Config.T0()) {
-		at = r.Config.T0() // the signature is dated no earlier than T0
-	}
-	signer, err := release.SigningKeyFor(r, at)
+	// The announcement is signed as of T0, as it is dated, whenever the
+	// run composes it: composed again, it is the same mail.
+	signer, err := release.SigningKeyFor(r, r.Config.T0())
 	if err != nil {
 		return nil, err
 	}
 	if signer != nil {
 		res.Fingerprint = signer.Fingerprint()
 	}
-	mails, err := release.ComposeMails(r.Config, m, out.Mail.Content, signer, at)
+	mails, err := release.ComposeMails(r.Config, m, out.Mail.Content, signer)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,12 @@ package announce
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	netmail "net/mail"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +27,7 @@ import (
 // The announce stage against a fake mail server: what is mailed, when,
 // and how often, without a server.
 
-const wantAnnouncementID = "<DEMO-SA-2026-001.announcement.20261201T140000Z@demo.rs>"
+const wantAnnouncementID = "<DEMO-SA-2026-001.20261201T140000Z.announcement@demo.rs>"
 
 // fakeAnnounce is a run of the two-line release at now with [announce],
 // the stage given a fake mail server.
@@ -73,7 +78,7 @@ func TestAnnounceWaitsForT0ThenMailsEachOnceSigned(t *testing.T) {
 		t.Errorf("the announcement has no Message-ID %s:\n%s", wantAnnouncementID, ann.Bytes)
 	}
 	verifyClearsigned(t, ann.Bytes)
-	if got := strings.Join(notice.Envelope.To, ","); got != "oss-security@lists.example.org" || !bytes.Contains(notice.Bytes, []byte("demo-core 1.1.1")) {
+	if got := strings.Join(notice.Envelope.To, ","); got != "oss-security@lists.example.org" || !bytes.Contains(notice.Bytes, []byte("Patched versions: 1.1.1, 1.0.4")) {
 		t.Errorf("the notice went to %s and says:\n%s\nwant announce.notice and the fixed versions", got, notice.Bytes)
 	}
 	acc, ok := pipeline.Load(r.Journal, sentKey(release.Announcement))
@@ -90,24 +95,50 @@ func TestAnnounceWaitsForT0ThenMailsEachOnceSigned(t *testing.T) {
 	}
 }
 
-// verifyClearsigned checks the mail's body is a clearsigned text whose
-// signature the test key makes.
+// verifyClearsigned checks the announcement's inline text and its
+// attached copy are the same clearsigned advisory, whose signature the
+// test key makes.
 func verifyClearsigned(t *testing.T, msg []byte) {
 	t.Helper()
-	_, body, _ := bytes.Cut(msg, []byte("\r\n\r\n"))
-	b, _ := clearsign.Decode(body)
-	if b == nil {
-		t.Fatalf("the announcement's body is not clearsigned:\n%s", body)
+	m, err := netmail.ReadMessage(bytes.NewReader(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil {
+		t.Fatalf("the announcement's Content-Type: %v", err)
+	}
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	var parts [][]byte
+	for {
+		p, err := mr.NextPart() // decodes quoted-printable, not base64
+		if err != nil {
+			break
+		}
+		b, _ := io.ReadAll(p)
+		if p.Header.Get("Content-Transfer-Encoding") == "base64" {
+			b, _ = base64.StdEncoding.DecodeString(strings.ReplaceAll(string(b), "\r\n", ""))
+		}
+		parts = append(parts, b)
+	}
+	if len(parts) != 2 {
+		t.Fatalf("the announcement has %d parts, want the signed text and its signed copy attached:\n%s", len(parts), msg)
 	}
 	ring, err := pgp.ReadArmoredKeyRing(strings.NewReader(releasetest.SigningKey(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.VerifySignature(ring, nil); err != nil {
-		t.Errorf("the announcement's signature does not verify: %v", err)
-	}
-	if !bytes.Contains(b.Plaintext, []byte("Out-of-bounds read in demo_core::get")) {
-		t.Errorf("the signed text lacks the advisory:\n%s", b.Plaintext)
+	for i, part := range parts {
+		b, _ := clearsign.Decode(part)
+		if b == nil {
+			t.Fatalf("part %d of the announcement is not clearsigned:\n%s", i+1, part)
+		}
+		if _, err := b.VerifySignature(ring, nil); err != nil {
+			t.Errorf("the signature of part %d does not verify: %v", i+1, err)
+		}
+		if !bytes.Contains(b.Plaintext, []byte("Out-of-bounds read in demo_core::get")) {
+			t.Errorf("the signed text of part %d lacks the advisory:\n%s", i+1, b.Plaintext)
+		}
 	}
 }
 
@@ -216,7 +247,7 @@ func TestAnnounceWritesNoSecret(t *testing.T) {
 			t.Errorf("a secret (%.8s…) is in the output or the journal", s)
 		}
 	}
-	if !bytes.Contains(journal, []byte("DEMO-SA-2026-001.announcement")) {
+	if !bytes.Contains(journal, []byte(strings.Trim(wantAnnouncementID, "<>"))) {
 		t.Error("the journal does not record the announcement: the scan proves nothing")
 	}
 }

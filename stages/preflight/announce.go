@@ -22,13 +22,9 @@ func checkAnnounce(ctx context.Context, r *release.Run, open release.MailOpener,
 		return nil
 	}
 	var said []string
-	// Signed as at T0 (or now, after it): a key that expires before T0
-	// cannot sign the announcement.
-	at := r.Now()
-	if at.Before(r.Config.T0()) {
-		at = r.Config.T0()
-	}
-	signer, err := release.SigningKeyFor(r, at)
+	// Signed as of T0, as the announce stage signs it: a key that expires
+	// before T0, or is made after it, cannot sign the announcement.
+	signer, err := release.SigningKeyFor(r, r.Config.T0())
 	switch {
 	case len(a.To) > 0 && t.SigningKey == "":
 		// Not set: the credentials step says so.
@@ -39,9 +35,10 @@ func checkAnnounce(ctx context.Context, r *release.Run, open release.MailOpener,
 			res.Fingerprint = signer.Fingerprint()
 			said = append(said, "signing key "+res.Fingerprint)
 		}
-		mails, err := release.ComposeMails(r.Config, m, mailText, signer, at)
+		mails, err := release.ComposeMails(r.Config, m, mailText, signer)
 		if err != nil {
-			return err
+			addFindings(err, add)
+			break
 		}
 		for _, ml := range mails {
 			res.Mails = append(res.Mails, ml.MessageID)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/mail"
 	"github.com/async-rs/embargo/stages/openpgp"
 	"github.com/async-rs/embargo/stages/smtp"
 	"github.com/async-rs/embargo/templates"
@@ -107,12 +108,12 @@ type MailKind string
 
 const (
 	// Announcement is the full advisory, clearsigned, to announce.to.
-	Announcement MailKind = "announcement"
+	Announcement = MailKind(mail.Announcement)
 	// Notice is the short notice with the links, to announce.notice.
-	Notice MailKind = "notice"
+	Notice = MailKind(mail.Notice)
 	// PreNotice is the distros pre-notice `embargo notify` sends before
 	// T0, to announce.private.
-	PreNotice MailKind = "distros pre-notice"
+	PreNotice = MailKind(mail.PreNotice)
 )
 
 // Key is the config key of the kind's recipients.
@@ -168,93 +169,90 @@ func Envelopes(cfg *config.Config) []Envelope {
 }
 
 // MessageID is the Message-ID of the release's mail of kind: the same on
-// every machine and every run (the advisory's id, the kind, T0 and the
-// sender's domain), so that a mail sent twice is seen to be one.
+// every machine and every run (the advisory's id, T0, the kind and the
+// sender's domain, as stages/mail makes it), so that a mail sent twice is
+// seen to be one, and the journal finds a mail's answer by it.
 func MessageID(cfg *config.Config, kind MailKind) string {
-	return fmt.Sprintf("<%s.%s.%s@%s>", cfg.Embargo.ID, kind, cfg.T0().Format("20060102T150405Z"), cfg.Announce.FromDomain())
+	return mail.MessageID(cfg.Embargo.ID, cfg.T0(), mail.Kind(kind), cfg.Announce.FromDomain())
 }
 
-// ComposeMails are the release's mails, the announcement signed with key
-// at at: one for each kind with recipients.
-func ComposeMails(cfg *config.Config, m *templates.Model, text []byte, key *openpgp.Key, at time.Time) ([]Outgoing, error) {
+// ComposeMails are the release's mails, one for each kind with
+// recipients, composed by stages/mail: the announcement, the advisory's
+// mail text clearsigned with key at T0 in the body and the signed copy
+// attached, and the notice with the excerpt, the versions and the links.
+// Both are dated T0, so that composing them again gives the same bytes.
+func ComposeMails(cfg *config.Config, m *templates.Model, text []byte, key *openpgp.Key) ([]Outgoing, error) {
 	a := cfg.Announce
-	subject, body := splitSubject(text)
+	adv := mailAdvisory(cfg, m, text)
 	var out []Outgoing
 	if len(a.To) > 0 {
 		if key == nil {
 			return nil, errors.New("no signing key for the announcement")
 		}
-		signed, err := key.ClearSign(body, at)
+		msg, err := mail.Announce(adv, header(cfg, Announcement), cfg.T0(), key)
 		if err != nil {
-			return nil, fmt.Errorf("sign the announcement: %w", err)
+			return nil, err
 		}
-		out = append(out, outgoing(cfg, Announcement, subject, signed))
+		out = append(out, outgoing(Announcement, msg))
 	}
 	if len(a.Notice) > 0 {
-		out = append(out, outgoing(cfg, Notice, subject, noticeBody(m)))
+		msg, err := mail.Notify(adv, header(cfg, Notice), cfg.T0())
+		if err != nil {
+			return nil, &pipeline.FindingsError{Findings: []pipeline.Finding{{Subject: "announce.notice", Msg: err.Error(),
+				Fix: fmt.Sprintf("the notice links to the post (blog.url), the GitHub advisory ([ghsa]) or advisory.references: give %s one of them", cfg.Path)}}}
+		}
+		out = append(out, outgoing(Notice, msg))
 	}
 	return out, nil
 }
 
-// splitSubject parses the rendered mail: its Subject line, then the body.
-func splitSubject(text []byte) (string, []byte) {
-	head, body, ok := bytes.Cut(text, []byte("\n\n"))
+// mailAdvisory is what the mails say: the rendered mail text without its
+// Subject line is the announcement's text.
+func mailAdvisory(cfg *config.Config, m *templates.Model, text []byte) mail.Advisory {
+	_, body, ok := bytes.Cut(text, []byte("\n\n"))
 	if !ok {
-		return "", text
+		body = text
 	}
-	var subject []string
-	for _, l := range strings.Split(string(head), "\n") {
-		subject = append(subject, strings.TrimSpace(strings.TrimPrefix(l, "Subject:")))
-	}
-	return strings.Join(subject, " "), body
-}
-
-// noticeBody is the notice: the title, the severity, the fixed versions
-// and the links.
-func noticeBody(m *templates.Model) []byte {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n\n%s (%s) is fixed in:\n", m.Title, m.ID, m.Package)
-	for _, f := range m.Fixes {
-		fmt.Fprintf(&b, "  %s %s\n", m.Package, f.Version)
-	}
+	adv := mail.Advisory{ID: m.ID, Project: m.Package, Title: m.Title, Severity: m.Severity, Text: string(body),
+		Excerpt: excerpt(m), Affected: m.Affected(), Patched: m.FixVersions()}
 	if m.CVSS != "" {
-		fmt.Fprintf(&b, "\nCVSS: %s\n", m.CVSS)
-	} else if m.Severity != "" {
-		fmt.Fprintf(&b, "\nSeverity: %s\n", m.Severity)
+		adv.Severity = m.CVSS
 	}
-	if len(m.Aliases) > 0 {
-		fmt.Fprintf(&b, "Aliases: %s\n", strings.Join(m.Aliases, ", "))
+	for _, alias := range m.Aliases {
+		if strings.HasPrefix(alias, "CVE-") && adv.CVE == "" {
+			adv.CVE = alias
+		}
 	}
 	if m.URL != "" {
-		fmt.Fprintf(&b, "\nThe advisory: %s\n", m.URL)
+		adv.Links = append(adv.Links, m.URL)
 	}
-	for _, r := range m.References {
-		fmt.Fprintf(&b, "  %s\n", r)
+	if g := cfg.GHSA; g != nil && strings.TrimRight(g.API, "/") == config.DefaultGHSAAPI {
+		adv.Links = append(adv.Links, fmt.Sprintf("https://github.com/%s/security/advisories/%s", g.Repo, g.ID))
 	}
-	fmt.Fprintf(&b, "\n--\n%s\n", m.Handler)
-	return []byte(b.String())
+	if u := m.RustSecURL(); u != "" {
+		adv.Links = append(adv.Links, u)
+	}
+	adv.Links = append(adv.Links, m.References...)
+	return adv
 }
 
-func outgoing(cfg *config.Config, kind MailKind, subject string, body []byte) Outgoing {
-	a := cfg.Announce
-	var to []string
-	for _, r := range config.Recipients(kind.Recipients(a)) {
-		to = append(to, r.Addr)
+// excerpt is what the notice quotes: the advisory in a sentence, and the
+// first paragraph of its description.
+func excerpt(m *templates.Model) string {
+	first, _, _ := strings.Cut(strings.TrimSpace(m.Description), "\n\n")
+	if first == "" {
+		return m.Summary()
 	}
-	id := MessageID(cfg, kind)
-	var b bytes.Buffer
-	header := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
-	header("From", a.From)
-	header("To", strings.Join(kind.Recipients(a), ", "))
-	header("Subject", subject)
-	header("Date", cfg.T0().Format(time.RFC1123Z))
-	header("Message-ID", id)
-	header("MIME-Version", "1.0")
-	header("Content-Type", "text/plain; charset=utf-8")
-	header("Content-Transfer-Encoding", "8bit")
-	b.WriteString("\r\n")
-	b.Write(bytes.ReplaceAll(bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n")))
-	return Outgoing{Kind: kind, MessageID: id, Envelope: smtp.Envelope{From: a.FromAddress(), To: to}, Bytes: b.Bytes()}
+	return m.Summary() + "\n\n" + first
+}
+
+// header is the sender and the recipients of the mail of kind, dated T0.
+func header(cfg *config.Config, kind MailKind) mail.Header {
+	return mail.Header{From: cfg.Announce.From, To: kind.Recipients(cfg.Announce), Date: cfg.T0()}
+}
+
+func outgoing(kind MailKind, m mail.Message) Outgoing {
+	return Outgoing{Kind: kind, MessageID: m.MessageID, Envelope: smtp.Envelope{From: m.From, To: m.To}, Bytes: m.Data}
 }
 
 // MailFinding is a refusal of the mail server as a finding naming the

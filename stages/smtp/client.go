@@ -212,11 +212,13 @@ func (s *session) deadline(d time.Duration) {
 // ctxErr is why the caller's context ended, nil while it has not: a read
 // cut at the context's deadline may return a moment before the context
 // itself says so.
-func (s *session) ctxErr() error {
-	if err := s.ctx.Err(); err != nil {
+func (s *session) ctxErr() error { return ctxErr(s.ctx) }
+
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if end, ok := s.ctx.Deadline(); ok && !time.Now().Before(end) {
+	if end, ok := ctx.Deadline(); ok && !time.Now().Before(end) {
 		return context.DeadlineExceeded
 	}
 	return nil
@@ -258,8 +260,8 @@ func (c *Client) fail(ctx context.Context, step Step, outcome Outcome, err error
 	if r, ok := replyOf(err); ok {
 		return &Error{Addr: c.opts.Addr, Step: step, Outcome: outcomeOf(r.Code), Reply: r}
 	}
-	if ctx.Err() != nil && !errors.Is(err, ErrCleartext) {
-		err = ctx.Err()
+	if cerr := ctxErr(ctx); cerr != nil && !errors.Is(err, ErrCleartext) {
+		err = cerr
 	}
 	return &Error{Addr: c.opts.Addr, Step: step, Outcome: outcome, Err: err}
 }

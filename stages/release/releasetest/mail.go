@@ -33,6 +33,7 @@ func AnnounceConfig() *config.Config {
 	cfg := AdvisoryConfig()
 	cfg.GHSA = nil
 	cfg.Description = "An out-of-bounds read.\n"
+	cfg.Advisory.References = []string{"https://git.example/demo/issues/7"}
 	cfg.Announce = &config.AnnounceSection{SMTP: "smtp.example.org:587", User: "security@demo.rs", PasswordEnv: SMTPPasswordEnv,
 		From: "demo security <security@demo.rs>", To: []string{"announce@lists.example.org"}, Notice: []string{"oss-security@lists.example.org"},
 		SigningKeyEnv: SigningKeyEnv, PassphraseEnv: PassphraseEnv}

@@ -1,0 +1,232 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/base64"
+	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	netmail "net/mail"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/async-rs/embargo/internal/mailtest"
+	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/sandbox/demo"
+	"github.com/async-rs/embargo/sandbox/gitserver"
+	"github.com/async-rs/embargo/sandbox/mailserver"
+	"github.com/async-rs/embargo/sandbox/registry"
+	core "github.com/async-rs/embargo/stages/release"
+)
+
+// The secrets of the mail: the login's password, the signing key's
+// passphrase and variables.
+const (
+	smtpPasswordEnv = "EMBARGO_SMTP_PASSWORD"
+	smtpPassword    = "smtp-e2e-4c81f09b7d"
+	signingKeyEnv   = "EMBARGO_SIGNING_KEY"
+	passphraseEnv   = "EMBARGO_SIGNING_PASSPHRASE"
+	passphrase      = "e2e passphrase 5d0a"
+)
+
+// newAnnounceRelease is the example with an [announce] section mailing
+// through addr as the project's server would: with a login when user is
+// set, signed with a key the real gpg made, which reader (a gpg that knows
+// only its public key) verifies.
+func newAnnounceRelease(t *testing.T, t0 time.Time, addr, user string) (rl *release, env []string, reader *mailtest.GPG) {
+	t.Helper()
+	rl = buildReleaseWith(t, t0, gitserver.Options{}, &registry.Options{}, func(o *demo.Options) { o.Announce = true })
+	team := mailtest.NewGPG(t)
+	fpr := team.GenerateKey(t, "demo security <security@demo.rs>", "ed25519", "sign", "never", passphrase)
+	reader = mailtest.NewGPG(t)
+	reader.Import(t, team.ExportPublic(t, fpr))
+	section := "[announce]\nsmtp = \"" + addr + "\"\n"
+	if user != "" {
+		section += "user = \"" + user + "\"\npassword_env = \"" + smtpPasswordEnv + "\"\n"
+	}
+	section += `from = "demo security <security@demo.rs>"
+to = ["demo-announce@lists.demo.rs"]
+notice = ["demo-oss-security@lists.demo.rs"]
+signing_key_env = "` + signingKeyEnv + `"
+passphrase_env = "` + passphraseEnv + `"
+`
+	text, err := os.ReadFile(rl.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, _, ok := strings.Cut(string(text), "[announce]")
+	if !ok {
+		t.Fatalf("the example has no [announce]:\n%s", text)
+	}
+	if err := os.WriteFile(rl.config, []byte(head+section), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env = []string{smtpPasswordEnv + "=" + smtpPassword, signingKeyEnv + "=" + string(team.ExportSecret(t, fpr, passphrase, false)), passphraseEnv + "=" + passphrase}
+	return rl, env, reader
+}
+
+// secrets are the values of env, and a line of the armored key's body.
+func mailSecrets(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		_, v, _ := strings.Cut(kv, "=")
+		if strings.Contains(v, "BEGIN PGP PRIVATE KEY BLOCK") {
+			v = strings.Split(v, "\n")[3]
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// A release at T0 with Debian's aiosmtpd as the mail server: nothing
+// arrives before T0, the announcement arrives before the post is pushed,
+// Debian's gpg verifies it in the body and in the attached copy, a re-run
+// sends nothing, and no secret is written anywhere.
+func TestAnnounceAtT0ThroughAiosmtpdVerifiedByGPG(t *testing.T) {
+	t0 := time.Now().Add(6 * time.Second).Truncate(time.Second)
+	smtpd := mailtest.StartAiosmtpd(t, mailtest.AiosmtpdOptions{User: "security@demo.rs", Password: smtpPassword})
+	rl, env, reader := newAnnounceRelease(t, t0, smtpd.Addr, "security@demo.rs")
+	res := rl.run([]string{"run"}, env...)
+	if res.code != 0 {
+		t.Fatalf("%s\n%s", res, smtpd.Log())
+	}
+	msgs, arrivals := smtpd.Messages(t), smtpd.Arrivals(t)
+	if len(msgs) != 2 {
+		t.Fatalf("aiosmtpd received %d mail(s), want the announcement and the notice", len(msgs))
+	}
+	for _, at := range arrivals {
+		if at.Before(t0) {
+			t.Errorf("a mail arrived at %s, before T0 %s", at.Format(time.RFC3339Nano), t0.Format(time.RFC3339))
+		}
+	}
+	var announcement []byte
+	for _, m := range msgs {
+		if bytes.Contains(m, []byte(".announcement@demo.rs>")) {
+			announcement = m
+		}
+	}
+	if announcement == nil {
+		t.Fatalf("no announcement among:\n%s", bytes.Join(msgs, []byte("\n----\n")))
+	}
+	for i, part := range mailParts(t, announcement) {
+		if _, err := reader.Verify(part); err != nil {
+			t.Errorf("gpg does not verify part %d of the announcement: %v", i+1, err)
+		}
+		if !bytes.Contains(part, []byte("demo_core::window")) {
+			t.Errorf("part %d of the announcement lacks the advisory:\n%s", i+1, part)
+		}
+	}
+
+	j, err := pipeline.ReadJournal(filepath.Join(rl.dir, ".embargo", "journal.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pushed time.Time
+	for _, st := range j.Steps(core.Advisory) {
+		for _, m := range st.FirstMoments() {
+			if m.Public {
+				pushed = m.At
+			}
+		}
+	}
+	if pushed.IsZero() || !arrivals[0].Before(pushed) {
+		t.Errorf("the announcement arrived at %s, the post was pushed at %s: want the mail first", arrivals[0].Format(time.RFC3339Nano), pushed.Format(time.RFC3339Nano))
+	}
+
+	again := rl.run([]string{"run"}, env...)
+	if again.code != 0 {
+		t.Fatal(again)
+	}
+	if n := len(smtpd.Messages(t)); n != 2 {
+		t.Errorf("aiosmtpd holds %d mails after a re-run, want the first run's 2", n)
+	}
+	rl.assertAbsent(mailSecrets(env), res.stdout, res.stderr, again.stdout, again.stderr)
+}
+
+// A refused login fails check (exit 1) naming announce.password_env,
+// without the password.
+func TestCheckWithARefusedLoginNamesThePasswordVariable(t *testing.T) {
+	smtpd := mailtest.StartAiosmtpd(t, mailtest.AiosmtpdOptions{User: "security@demo.rs", Password: "the right one"})
+	rl, env, _ := newAnnounceRelease(t, time.Now().Add(time.Hour), smtpd.Addr, "security@demo.rs")
+	res := rl.run([]string{"check"}, env...)
+	if res.code != 1 || !strings.Contains(res.stdout+res.stderr, "announce.password_env") {
+		t.Fatalf("check with a refused login: %s\nwant exit 1 naming announce.password_env", res)
+	}
+	if n := len(smtpd.Messages(t)); n != 0 {
+		t.Errorf("check sent %d mail(s)", n)
+	}
+	rl.assertAbsent(mailSecrets(env), res.stdout, res.stderr)
+}
+
+// A rehearsal of a release whose [announce] names the project's server
+// (with a login, and a key and password in variables) mails the sandbox's
+// server only: the configured one sees not even a connection, none of its
+// variables is read, and the signed announcement is shown and written.
+func TestRehearsalMailsTheSandboxNeverTheConfiguredServer(t *testing.T) {
+	real, err := mailserver.Start(mailserver.Options{User: "security@demo.rs", Password: smtpPassword, TLS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { real.Close() })
+	rl, _, _ := newAnnounceRelease(t, time.Now().Add(24*time.Hour), real.Addr(), "security@demo.rs")
+	res := rl.run([]string{"rehearse"})
+	if res.code != 0 {
+		t.Fatal(res)
+	}
+	if ev := real.Events(); len(ev) != 0 {
+		t.Errorf("the rehearsal reached the configured mail server: %+v", ev)
+	}
+	if !strings.Contains(res.stdout, "the signature verifies, in the body and the attached copy") {
+		t.Errorf("the rehearsal does not show its signed announcement:\n%s", res.stdout)
+	}
+	written := regexp.MustCompile(`written to (\S+-announcement\.eml)`).FindStringSubmatch(res.stdout)
+	if written == nil {
+		t.Fatalf("the rehearsal does not say where its announcement is:\n%s", res.stdout)
+	}
+	b, err := os.ReadFile(written[1])
+	if err != nil || !bytes.Contains(b, []byte("BEGIN PGP SIGNED MESSAGE")) {
+		t.Errorf("the announcement written to %s: %v\n%s", written[1], err, b)
+	}
+}
+
+// mailParts are the announcement's body and its attached copy, decoded.
+func mailParts(t *testing.T, data []byte) [][]byte {
+	t.Helper()
+	m, err := netmail.ReadMessage(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil {
+		t.Fatalf("Content-Type of the announcement: %v", err)
+	}
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	var out [][]byte
+	for {
+		p, err := mr.NextRawPart()
+		if err != nil {
+			break
+		}
+		var r io.Reader = p
+		switch p.Header.Get("Content-Transfer-Encoding") {
+		case "base64":
+			r = base64.NewDecoder(base64.StdEncoding, p)
+		case "quoted-printable":
+			r = quotedprintable.NewReader(p)
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	if len(out) != 2 {
+		t.Fatalf("the announcement has %d part(s), want the signed text and its signed copy", len(out))
+	}
+	return out
+}
