@@ -20,8 +20,9 @@ import (
 
 // withPreNotice adds [announce] to the release's config: the pre-notice to
 // the distros list through server, with a login, encrypted to the list's
-// key when pubkey is set.
-func (rl *release) withPreNotice(server string, pubkey []byte) {
+// key when pubkey is set, signed with the team's key when team is (a key
+// the real gpg made, its variables in env).
+func (rl *release) withPreNotice(server string, pubkey []byte, team *teamKey) {
 	rl.t.Helper()
 	section := `
 [announce]
@@ -37,6 +38,9 @@ private      = ["distros@vs.example.org"]
 			rl.t.Fatal(err)
 		}
 		section += "private_pubkey_file = \"distros.asc\"\n"
+	}
+	if team != nil {
+		section += "signing_key_env = \"" + signingKeyEnv + "\"\npassphrase_env = \"" + passphraseEnv + "\"\n"
 	}
 	f, err := os.OpenFile(rl.config, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -61,14 +65,17 @@ func TestNotifySendsTheEncryptedPreNoticeThatTheDistrosCanApply(t *testing.T) {
 	srv := mailtest.StartAiosmtpd(t, mailtest.AiosmtpdOptions{User: "security@demo.rs", Password: smtpPassword})
 	list := mailtest.NewGPG(t)
 	fpr := list.GenerateKey(t, "distros <distros@vs.example.org>", "future-default", "default", "never", "")
-	rl.withPreNotice(srv.Addr, list.ExportPublic(t, fpr))
+	team := newTeamKey(t)
+	list.Import(t, team.public)
+	rl.withPreNotice(srv.Addr, list.ExportPublic(t, fpr), team)
+	env := append([]string{smtpPasswordEnv + "=" + smtpPassword}, team.env...)
 
-	res := rl.run([]string{"notify"}, smtpPasswordEnv+"="+smtpPassword)
+	res := rl.run([]string{"notify"}, env...)
 	if res.code != 0 {
 		t.Fatalf("notify: %s\n%s", res, srv.Log())
 	}
 	rl.assertNoSecret(res.stdout, res.stderr)
-	rl.assertAbsent([]string{smtpPassword}, res.stdout, res.stderr)
+	rl.assertAbsent(mailSecrets(env), res.stdout, res.stderr)
 	msgs := srv.Messages(t)
 	if len(msgs) != 1 {
 		t.Fatalf("aiosmtpd delivered %d messages, want 1", len(msgs))
@@ -92,7 +99,14 @@ func TestNotifySendsTheEncryptedPreNoticeThatTheDistrosCanApply(t *testing.T) {
 	if len(outer) != 2 {
 		t.Fatalf("the encrypted message has %d parts, want 2", len(outer))
 	}
-	inner, err := netmail.ReadMessage(bytes.NewReader(list.Decrypt(t, outer[1].data)))
+	opened, v, err := list.DecryptVerified(t, outer[1].data)
+	if err != nil {
+		t.Fatalf("the pre-notice is not signed by a key the list knows: %v", err)
+	}
+	if v.Fingerprint != team.fpr {
+		t.Errorf("the pre-notice is signed by %s, want the team's key %s", v.Fingerprint, team.fpr)
+	}
+	inner, err := netmail.ReadMessage(bytes.NewReader(opened))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +150,7 @@ func TestNotifySendsTheEncryptedPreNoticeThatTheDistrosCanApply(t *testing.T) {
 		}
 	}
 
-	again := rl.run([]string{"notify"}, smtpPasswordEnv+"="+smtpPassword)
+	again := rl.run([]string{"notify"}, env...)
 	if again.code != 0 || !strings.Contains(again.stdout, "already") || len(srv.Messages(t)) != 1 {
 		t.Errorf("second notify: want exit 0, nothing sent\n%s", again)
 	}
@@ -152,7 +166,7 @@ func TestNotifyUnder72HoursNeedsShortNotice(t *testing.T) {
 	requireTool(t, "git")
 	rl := newRelease(t, time.Now().Add(48*time.Hour))
 	srv := mailtest.StartAiosmtpd(t, mailtest.AiosmtpdOptions{User: "security@demo.rs", Password: smtpPassword})
-	rl.withPreNotice(srv.Addr, nil)
+	rl.withPreNotice(srv.Addr, nil, nil)
 	res := rl.run([]string{"notify"}, smtpPasswordEnv+"="+smtpPassword)
 	if res.code != 1 || !strings.Contains(res.stderr, "window closed") || !strings.Contains(res.stderr, "--short-notice") {
 		t.Errorf("notify 48 hours before T0: want exit 1 saying the window closed\n%s", res)
@@ -164,6 +178,22 @@ func TestNotifyUnder72HoursNeedsShortNotice(t *testing.T) {
 	if res.code != 0 || len(srv.Messages(t)) != 1 {
 		t.Fatalf("notify --short-notice: want exit 0 and one message\n%s", res)
 	}
+}
+
+// teamKey is the security team's signing key, made by the real gpg: its
+// fingerprint, its public key, and the variables that give it to embargo.
+type teamKey struct {
+	fpr    string
+	public []byte
+	env    []string
+}
+
+func newTeamKey(t *testing.T) *teamKey {
+	t.Helper()
+	g := mailtest.NewGPG(t)
+	fpr := g.GenerateKey(t, "demo security <security@demo.rs>", "ed25519", "sign", "never", passphrase)
+	return &teamKey{fpr: fpr, public: g.ExportPublic(t, fpr),
+		env: []string{signingKeyEnv + "=" + string(g.ExportSecret(t, fpr, passphrase, false)), passphraseEnv + "=" + passphrase}}
 }
 
 type mimePart struct {

@@ -51,7 +51,9 @@ type Composed struct {
 	Fixes     map[string][]string `json:"fixes"`
 	Patches   []string            `json:"patches"`
 	Encrypted bool                `json:"encrypted,omitempty"`
-	Text      string              `json:"summary,omitempty"`
+	// Fingerprint is the signing key's, when the notice is signed.
+	Fingerprint string `json:"fingerprint,omitempty"`
+	Text        string `json:"summary,omitempty"`
 }
 
 func (c Composed) Summary() string { return c.Text }
@@ -98,7 +100,18 @@ func (s Stage) compose(ctx context.Context, r *release.Run, res *Composed) (mail
 			return mail.Message{}, fmt.Errorf("announce.private_pubkey_file: %w", err)
 		}
 	}
-	msg, err := mail.Distros(adv, mail.Header{From: cfg.Announce.From, To: cfg.Announce.Private, Date: r.Now().UTC()}, cfg.T0(), patches, encryptTo)
+	// Signed, when the config names the team's key, as of now, when it is
+	// sent: the list tells the notice is the team's.
+	now := r.Now().UTC()
+	var signer mail.Signer
+	if cfg.Announce.SigningKeyEnv != "" {
+		k, err := release.SigningKey(r, now)
+		if err != nil {
+			return mail.Message{}, err
+		}
+		signer, res.Fingerprint = k, k.Fingerprint()
+	}
+	msg, err := mail.Distros(adv, mail.Header{From: cfg.Announce.From, To: cfg.Announce.Private, Date: now}, cfg.T0(), patches, encryptTo, signer)
 	if err != nil {
 		if encryptTo != nil {
 			return mail.Message{}, fmt.Errorf("announce.private_pubkey_file %s: %w", cfg.Announce.PrivatePubkeyFile, err)
@@ -110,8 +123,11 @@ func (s Stage) compose(ctx context.Context, r *release.Run, res *Composed) (mail
 		res.Patches = append(res.Patches, p.Name)
 	}
 	how := ""
+	if res.Fingerprint != "" {
+		how = ", signed with " + res.Fingerprint
+	}
 	if res.Encrypted {
-		how = ", encrypted to " + cfg.Announce.PrivatePubkeyFile
+		how += ", encrypted to " + cfg.Announce.PrivatePubkeyFile
 	}
 	res.Text = fmt.Sprintf("%s to %s: %d patch(es) of %d line(s)%s", msg.MessageID, strings.Join(msg.To, ", "), len(patches), len(fixes), how)
 	return msg, nil
