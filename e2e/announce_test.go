@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/async-rs/embargo/internal/mailtest"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/sandbox/demo"
@@ -22,6 +24,7 @@ import (
 	"github.com/async-rs/embargo/sandbox/mailserver"
 	"github.com/async-rs/embargo/sandbox/registry"
 	core "github.com/async-rs/embargo/stages/release"
+	"github.com/async-rs/embargo/stages/seal"
 )
 
 // The secrets of the mail: the login's password, the signing key's
@@ -41,10 +44,34 @@ const (
 func newAnnounceRelease(t *testing.T, t0 time.Time, addr, user string) (rl *release, env []string, reader *mailtest.GPG) {
 	t.Helper()
 	rl = buildReleaseWith(t, t0, gitserver.Options{}, &registry.Options{}, func(o *demo.Options) { o.Announce = true })
+	key := newTeamKey(t)
+	rl.announceThrough(addr, user)
+	return rl, append([]string{smtpPasswordEnv + "=" + smtpPassword}, key.env...), key.reader
+}
+
+// teamKey is the security team's signing key, made by the real gpg with a
+// passphrase: the variables that carry it (signing_key_env and
+// passphrase_env), and a gpg that knows only its public key.
+type teamKey struct {
+	env    []string
+	reader *mailtest.GPG
+}
+
+func newTeamKey(t *testing.T) teamKey {
+	t.Helper()
 	team := mailtest.NewGPG(t)
 	fpr := team.GenerateKey(t, "demo security <security@demo.rs>", "ed25519", "sign", "never", passphrase)
-	reader = mailtest.NewGPG(t)
+	reader := mailtest.NewGPG(t)
 	reader.Import(t, team.ExportPublic(t, fpr))
+	return teamKey{env: []string{signingKeyEnv + "=" + string(team.ExportSecret(t, fpr, passphrase, false)), passphraseEnv + "=" + passphrase}, reader: reader}
+}
+
+// announceThrough gives the release's config an [announce] section, in
+// place of the example's if it has one, mailing through addr with a login
+// when user is set, signed with the key of teamKey's variables.
+func (rl *release) announceThrough(addr, user string) {
+	t := rl.t
+	t.Helper()
 	section := "[announce]\nsmtp = \"" + addr + "\"\n"
 	if user != "" {
 		section += "user = \"" + user + "\"\npassword_env = \"" + smtpPasswordEnv + "\"\n"
@@ -59,15 +86,13 @@ passphrase_env = "` + passphraseEnv + `"
 	if err != nil {
 		t.Fatal(err)
 	}
-	head, _, ok := strings.Cut(string(text), "[announce]")
-	if !ok {
-		t.Fatalf("the example has no [announce]:\n%s", text)
+	head, _, _ := strings.Cut(string(text), "[announce]")
+	if !strings.HasSuffix(head, "\n") {
+		head += "\n"
 	}
 	if err := os.WriteFile(rl.config, []byte(head+section), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env = []string{smtpPasswordEnv + "=" + smtpPassword, signingKeyEnv + "=" + string(team.ExportSecret(t, fpr, passphrase, false)), passphraseEnv + "=" + passphrase}
-	return rl, env, reader
 }
 
 // secrets are the values of env, and a line of the armored key's body.
@@ -229,4 +254,93 @@ func mailParts(t *testing.T, data []byte) [][]byte {
 		t.Fatalf("the announcement has %d part(s), want the signed text and its signed copy", len(out))
 	}
 	return out
+}
+
+// A sealed release with [announce], sealed and then released by a fresh
+// runner from the bundle: the bundle carries the recipients, never the
+// mail server's password, the signing key (nor any line of it) or its
+// passphrase; neither does any output, the journal stored beside the
+// bundle, either state directory, the status report or the timeline.
+func TestSealedReleaseWithAnnounceWritesNoMailSecret(t *testing.T) {
+	t.Parallel()
+	smtpd, err := mailserver.Start(mailserver.Options{User: "security@demo.rs", Password: smtpPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { smtpd.Close() })
+	// Made before T0, as the team's key is: it signs as of T0.
+	env := append(newTeamKey(t).env, smtpPasswordEnv+"="+smtpPassword)
+	secrets := mailSecrets(env)
+	sr := withSeal(t, newRelease(t, time.Now().Add(-time.Second).Truncate(time.Second)))
+	sr.announceThrough(smtpd.Addr(), "security@demo.rs")
+	// The sealed example has no blog: the notice links to a reference.
+	cfg, err := os.ReadFile(sr.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	credits := "credits     = [\"A. Reporter\"]\n"
+	if !bytes.Contains(cfg, []byte(credits)) {
+		t.Fatalf("the example's advisory has no credits line:\n%s", cfg)
+	}
+	cfg = bytes.Replace(cfg, []byte(credits), []byte(credits+"references  = [\"https://demo.rs/issues/7\"]\n"), 1)
+	if err := os.WriteFile(sr.config, cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ref, sealRes := sr.sealAndPush(env...)
+	ids := []age.Identity{sr.identity}
+	b, err := seal.Pull(t.Context(), ref, ids, seal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := map[string][]byte{"seal.json": b.Manifest, "git": b.Git, "description": b.Description}
+	for group, files := range map[string]map[string][]byte{"crates": b.Crates, "lockfiles": b.Lockfiles, "advisory": b.Advisory} {
+		for name, data := range files {
+			parts[group+"/"+name] = data
+		}
+	}
+	assertNoneIn(t, secrets, parts)
+
+	runner := sr.freshRunner()
+	res := runner.run([]string{"run", "--bundle", ref}, append([]string{sr.identityVar()}, env...)...)
+	if res.code != 0 {
+		t.Fatalf("run --bundle: %s", res)
+	}
+	if n := len(smtpd.Messages()); n != 2 {
+		t.Errorf("the mail server took %d mails from the runner, want the announcement and the notice", n)
+	}
+	d, err := seal.ParseRef(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	journal, ok, err := seal.PullJournal(t.Context(), d, ids, seal.Options{})
+	if err != nil || !ok {
+		t.Fatalf("the journal beside the bundle: stored %v, %v", ok, err)
+	}
+	timeline := filepath.Join(t.TempDir(), "timeline.svg")
+	status := runner.run([]string{"status", "--json", "--svg", timeline})
+	if status.code != 0 {
+		t.Fatalf("status: %s", status)
+	}
+	svg, err := os.ReadFile(timeline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertNoneIn(t, secrets, map[string][]byte{"the journal beside the bundle": journal, "the timeline": svg})
+	sr.assertAbsent(secrets, sealRes.stdout, sealRes.stderr)
+	runner.assertAbsent(secrets, res.stdout, res.stderr, status.stdout, status.stderr)
+}
+
+// assertNoneIn checks no secret is in any of the named files.
+func assertNoneIn(t *testing.T, secrets []string, files map[string][]byte) {
+	t.Helper()
+	if len(files) == 0 {
+		t.Fatal("nothing to look in")
+	}
+	for name, data := range files {
+		for _, s := range secrets {
+			if bytes.Contains(data, []byte(s)) {
+				t.Errorf("a secret of [announce] is in %s", name)
+			}
+		}
+	}
 }

@@ -142,11 +142,12 @@ func (sr *sealedRelease) freshRunner() *release {
 	return &runner
 }
 
-// sealAndPush runs `seal --push` and returns the REPOSITORY@sha256:...
-// reference it printed, which must be in the configured repository.
-func (sr *sealedRelease) sealAndPush() (string, result) {
+// sealAndPush runs `seal --push` (with env) and returns the
+// REPOSITORY@sha256:... reference it printed, which must be in the
+// configured repository.
+func (sr *sealedRelease) sealAndPush(env ...string) (string, result) {
 	sr.t.Helper()
-	res := sr.run([]string{"seal", "--push"})
+	res := sr.run([]string{"seal", "--push"}, env...)
 	if res.code != 0 {
 		sr.t.Fatalf("seal --push: %s", res)
 	}

@@ -36,20 +36,41 @@ func (s *Secrets) Get(name string) (string, bool) {
 
 // Remember adds a secret that came from elsewhere than a variable (a
 // token a registry handed out), so that Scrub removes it too.
+//
+// A secret of several lines (an armored OpenPGP key) is remembered whole
+// and line by line: a parser's error or a program's output may quote one
+// line of it alone. Lines shorter than secretLine (blank lines, an armor
+// checksum) carry too little of the key to matter and would mangle
+// ordinary text.
 func (s *Secrets) Remember(v string) {
 	if s == nil || v == "" {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.remember(v)
+	if strings.Contains(v, "\n") {
+		for line := range strings.Lines(v) {
+			if line = strings.TrimSpace(line); len(line) >= secretLine {
+				s.remember(line)
+			}
+		}
+	}
+	// Longest first, so a token containing another is removed whole.
+	sort.Slice(s.values, func(i, j int) bool { return len(s.values[i]) > len(s.values[j]) })
+}
+
+// secretLine is the length from which a line of a secret of several lines
+// is removed on its own.
+const secretLine = 16
+
+func (s *Secrets) remember(v string) {
 	for _, known := range s.values {
 		if known == v {
 			return
 		}
 	}
 	s.values = append(s.values, v)
-	// Longest first, so a token containing another is removed whole.
-	sort.Slice(s.values, func(i, j int) bool { return len(s.values[i]) > len(s.values[j]) })
 }
 
 // Present says whether the variable is set, remembering its value.

@@ -74,3 +74,25 @@ func TestScrubRemovesATokenUsedAsURLUser(t *testing.T) {
 		t.Errorf("scrubbed: %q", got)
 	}
 }
+
+// An armored key is a secret of several lines: a line of it quoted alone
+// (a parser's error, a program's output) is removed too, and the short
+// lines that carry nothing of it are left.
+func TestScrubRemovesEachLineOfASecretOfSeveralLines(t *testing.T) {
+	const key = "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlFgEZ0Qk4xYJKwYBBAHaRw8BAQdAc2VjcmV0LWtleS1tYXRlcmlhbC1vbmUt\nbGluZS10d28tb2YtdGhlLWtleS1tYXRlcmlhbC1oZXJl\n=Ab1c\n-----END PGP PRIVATE KEY BLOCK-----\n"
+	s := pipeline.NewSecrets(envOf(map[string]string{"EMBARGO_SIGNING_KEY": key}))
+	if !s.Present("EMBARGO_SIGNING_KEY") {
+		t.Fatal("Present = false for a set variable")
+	}
+	for _, line := range []string{"lFgEZ0Qk4xYJKwYBBAHaRw8BAQdAc2VjcmV0LWtleS1tYXRlcmlhbC1vbmUt", "bGluZS10d28tb2YtdGhlLWtleS1tYXRlcmlhbC1oZXJl"} {
+		if got := s.Scrub("openpgp: invalid data at " + line + " (line 3)"); strings.Contains(got, line) {
+			t.Errorf("Scrub = %q still holds a line of the key", got)
+		}
+	}
+	if got := s.Scrub("key:\n" + key); strings.Contains(got, "lFgEZ0Qk") || strings.Contains(got, "bGluZS10") {
+		t.Errorf("Scrub of the whole key = %q", got)
+	}
+	if text := "checksum =Ab1c of 2 lines"; s.Scrub(text) != text {
+		t.Errorf("Scrub changed ordinary text: %q", s.Scrub(text))
+	}
+}

@@ -66,13 +66,23 @@ func checkAnnounce(ctx context.Context, r *release.Run, open release.MailOpener,
 			continue
 		}
 		res.Probed = append(res.Probed, p.Recipients...)
-		res.TLS = p.TLS
+		res.TLS, res.Auth = p.TLS, p.Auth
 	}
 	if len(res.Probed) > 0 {
-		said = append(said, fmt.Sprintf("%s took the login and %d recipient(s), nothing sent", a.SMTP, len(res.Probed)))
+		said = append(said, fmt.Sprintf("%s took %s, nothing sent", a.SMTP, proven(a.User, res.Auth, len(res.Probed))))
 	}
 	res.Text = strings.Join(said, "; ")
 	return nil
+}
+
+// proven says what the probe proved: the login announce.user names and
+// the recipients, or the recipients alone when no login is configured, so
+// that a check with no login never reads as one that proved it.
+func proven(user, mechanism string, recipients int) string {
+	if user == "" {
+		return fmt.Sprintf("%d recipient(s) with no login (none configured: announce.user is not set)", recipients)
+	}
+	return fmt.Sprintf("the login of %s (AUTH %s) and %d recipient(s)", user, mechanism, recipients)
 }
 
 // addFindings adds err's findings, or err itself as one about [announce].

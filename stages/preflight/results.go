@@ -42,7 +42,10 @@ type AnnounceChecked struct {
 	Mails       []string `json:"mails,omitempty"`
 	Probed      []string `json:"probed,omitempty"`
 	TLS         string   `json:"tls,omitempty"`
-	Text        string   `json:"summary,omitempty"`
+	// Auth is the mechanism of the login the server took; "" when no
+	// login is configured.
+	Auth string `json:"auth,omitempty"`
+	Text string `json:"summary,omitempty"`
 }
 
 func (a AnnounceChecked) Summary() string { return a.Text }
