@@ -20,8 +20,7 @@ import (
 
 // withPreNotice adds [announce] to the release's config: the pre-notice to
 // the distros list through server, with a login, encrypted to the list's
-// key when pubkey is set, signed with the team's key when team is (a key
-// the real gpg made, its variables in env).
+// key when pubkey is set, signed with the team's key when team is set.
 func (rl *release) withPreNotice(server string, pubkey []byte, team *teamKey) {
 	rl.t.Helper()
 	section := `
@@ -63,11 +62,11 @@ func TestNotifySendsTheEncryptedPreNoticeThatTheDistrosCanApply(t *testing.T) {
 	t0 := time.Now().Add(4 * 24 * time.Hour).Truncate(time.Second)
 	rl := newRelease(t, t0)
 	srv := mailtest.StartAiosmtpd(t, mailtest.AiosmtpdOptions{User: "security@demo.rs", Password: smtpPassword})
-	list := mailtest.NewGPG(t)
-	fpr := list.GenerateKey(t, "distros <distros@vs.example.org>", "future-default", "default", "never", "")
+	// The list's gpg has its own key and knows the team's public key.
 	team := newTeamKey(t)
-	list.Import(t, team.public)
-	rl.withPreNotice(srv.Addr, list.ExportPublic(t, fpr), team)
+	list := team.reader
+	fpr := list.GenerateKey(t, "distros <distros@vs.example.org>", "future-default", "default", "never", "")
+	rl.withPreNotice(srv.Addr, list.ExportPublic(t, fpr), &team)
 	env := append([]string{smtpPasswordEnv + "=" + smtpPassword}, team.env...)
 
 	res := rl.run([]string{"notify"}, env...)
@@ -178,22 +177,6 @@ func TestNotifyUnder72HoursNeedsShortNotice(t *testing.T) {
 	if res.code != 0 || len(srv.Messages(t)) != 1 {
 		t.Fatalf("notify --short-notice: want exit 0 and one message\n%s", res)
 	}
-}
-
-// teamKey is the security team's signing key, made by the real gpg: its
-// fingerprint, its public key, and the variables that give it to embargo.
-type teamKey struct {
-	fpr    string
-	public []byte
-	env    []string
-}
-
-func newTeamKey(t *testing.T) *teamKey {
-	t.Helper()
-	g := mailtest.NewGPG(t)
-	fpr := g.GenerateKey(t, "demo security <security@demo.rs>", "ed25519", "sign", "never", passphrase)
-	return &teamKey{fpr: fpr, public: g.ExportPublic(t, fpr),
-		env: []string{signingKeyEnv + "=" + string(g.ExportSecret(t, fpr, passphrase, false)), passphraseEnv + "=" + passphrase}}
 }
 
 type mimePart struct {
