@@ -27,6 +27,7 @@ import (
 	"github.com/async-rs/embargo/stages/mail"
 	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/smtp"
+	"github.com/async-rs/embargo/templates"
 )
 
 // Stage sends the pre-notice.
@@ -83,17 +84,14 @@ func (s Stage) compose(ctx context.Context, r *release.Run, res *Composed) (mail
 	if err != nil {
 		return mail.Message{}, err
 	}
-	adv := mail.Advisory{ID: cfg.Embargo.ID, Project: cfg.Advisory.Package, Title: m.Title, Severity: m.Severity,
-		Text: m.Description, Affected: m.Affected(), Patched: m.Patched(), Links: m.References}
-	if adv.Severity == "" {
-		adv.Severity = m.CVSS
+	// The mail text does not depend on the blog's conventions, and days
+	// before T0 the registry's versions are left unread: the notice names
+	// no unmaintained series.
+	out, err := release.RenderAdvisory(cfg, m, templates.Conventions{}, nil)
+	if err != nil {
+		return mail.Message{}, err
 	}
-	for _, alias := range m.Aliases {
-		if strings.HasPrefix(alias, "CVE-") {
-			adv.CVE = alias
-			break
-		}
-	}
+	adv := release.MailAdvisory(cfg, m, out.Mail.Content)
 	var encryptTo []byte
 	if f := cfg.Announce.PrivatePubkeyFile; f != "" {
 		if encryptTo, err = os.ReadFile(cfg.Resolve(f)); err != nil {

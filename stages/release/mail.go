@@ -183,7 +183,7 @@ func MessageID(cfg *config.Config, kind MailKind) string {
 // Both are dated T0, so that composing them again gives the same bytes.
 func ComposeMails(cfg *config.Config, m *templates.Model, text []byte, key *openpgp.Key) ([]Outgoing, error) {
 	a := cfg.Announce
-	adv := mailAdvisory(cfg, m, text)
+	adv := MailAdvisory(cfg, m, text)
 	var out []Outgoing
 	if len(a.To) > 0 {
 		if key == nil {
@@ -206,9 +206,11 @@ func ComposeMails(cfg *config.Config, m *templates.Model, text []byte, key *open
 	return out, nil
 }
 
-// mailAdvisory is what the mails say: the rendered mail text without its
-// Subject line is the announcement's text.
-func mailAdvisory(cfg *config.Config, m *templates.Model, text []byte) mail.Advisory {
+// MailAdvisory is what every mail of the advisory says, the
+// announcement's, the notice's and the distros pre-notice's alike: text is
+// the advisory's rendered mail text (templates' Outputs.Mail), whose
+// Subject line the mails leave out.
+func MailAdvisory(cfg *config.Config, m *templates.Model, text []byte) mail.Advisory {
 	_, body, ok := bytes.Cut(text, []byte("\n\n"))
 	if !ok {
 		body = text
