@@ -9,6 +9,7 @@ import (
 	netmail "net/mail"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/internal/mailtest"
+	"github.com/async-rs/embargo/pipeline"
+	core "github.com/async-rs/embargo/stages/release"
 )
 
 // withPreNotice adds [announce] to the release's config: the pre-notice to
@@ -211,5 +214,56 @@ func mimeParts(t *testing.T, msg *netmail.Message) []mimePart {
 			t.Fatal(err)
 		}
 		out = append(out, mimePart{name: p.FileName(), data: b})
+	}
+}
+
+// A notify killed (kill -9) after the server took the pre-notice and
+// before the journal recorded its answer cannot know whether the list has
+// it: a second notify sends nothing and fails, naming the Message-ID and
+// --force; notify --force sends it once more with the same Message-ID, and
+// a notify after that sends nothing.
+func TestNotifyKilledBeforeItRecordedTheServersAnswerDoesNotResendBlindly(t *testing.T) {
+	requireTool(t, "git")
+	rl := newRelease(t, time.Now().Add(4*24*time.Hour).Truncate(time.Second))
+	srv := mailtest.StartAiosmtpd(t, mailtest.AiosmtpdOptions{User: "security@demo.rs", Password: smtpPassword})
+	rl.withPreNotice(srv.Addr, nil, nil)
+	env := []string{smtpPasswordEnv + "=" + smtpPassword}
+	// The end of the step that hands the notice over: the server's
+	// answer is in, the journal does not have it.
+	point := core.Notify + "." + core.DistrosSentKey.Step + ".ran"
+
+	crash := rl.run([]string{"notify"}, append(slices.Clip(env), pipeline.CheckpointEnv+"="+point)...)
+	if !crash.killed {
+		t.Fatalf("notify was not killed at %s: %s", point, crash)
+	}
+	msgs := srv.Messages(t)
+	if len(msgs) != 1 {
+		t.Fatalf("the server holds %d notices after the kill, want the one it took", len(msgs))
+	}
+	id := messageID(t, msgs[0])
+
+	res := rl.run([]string{"notify"}, env...)
+	out := res.stdout + res.stderr
+	if res.code != 1 || !strings.Contains(out, "may have been accepted") || !strings.Contains(out, id) || !strings.Contains(out, "embargo notify --force") {
+		t.Errorf("notify after the kill: want exit 1 saying the notice may have been accepted, naming %s and `embargo notify --force`\n%s", id, res)
+	}
+	if n := len(srv.Messages(t)); n != 1 {
+		t.Fatalf("notify after the kill sent the notice again without --force: the server holds %d", n)
+	}
+
+	forced := rl.run([]string{"notify", "--force"}, env...)
+	if forced.code != 0 {
+		t.Fatalf("notify --force: %s", forced)
+	}
+	again := rl.run([]string{"notify"}, env...)
+	if again.code != 0 || !strings.Contains(again.stdout, "already") {
+		t.Errorf("notify after the forced one: want exit 0, nothing sent\n%s", again)
+	}
+	msgs = srv.Messages(t)
+	if len(msgs) != 2 {
+		t.Fatalf("the server holds %d notices, want 2: the one before the kill and the forced one", len(msgs))
+	}
+	if second := messageID(t, msgs[1]); second != id {
+		t.Errorf("the forced notice has Message-ID %s, want the first one's %s", second, id)
 	}
 }
