@@ -201,7 +201,7 @@ func (s Stage) deliver(ctx context.Context, r *release.Run, msg mail.Message) er
 		prev = release.DistrosSent{}
 	}
 	if !wasHanded || handed.MessageID != msg.MessageID {
-		handed = release.DistrosHanded{}
+		handed = release.MailHanded{}
 	}
 	// Handed over in a try whose outcome no step recorded: notify was
 	// killed between the two, and the server may have the notice.
@@ -212,19 +212,19 @@ func (s Stage) deliver(ctx context.Context, r *release.Run, msg mail.Message) er
 			*res = prev
 			res.Text = fmt.Sprintf("the distros were notified at %s already (%s, %s); nothing sent", prev.AcceptedAt.Format(time.RFC3339), prev.MessageID, prev.Reply)
 			return nil
-		case (prev.Outcome == release.DistrosUnknown || cutOff) && !r.Mode.Force:
+		case (prev.Outcome == release.MailUnknown || cutOff) && !r.Mode.Force:
 			*res = prev
-			res.MessageID, res.Try, res.Outcome = msg.MessageID, max(prev.Try, handed.Try), release.DistrosUnknown
+			res.MessageID, res.Try, res.Outcome = msg.MessageID, max(prev.Try, handed.Try), release.MailUnknown
 			res.Text = fmt.Sprintf("%s may have been accepted; not sent again", msg.MessageID)
-			return unknownError(msg, handed, prev.Outcome == release.DistrosUnknown)
+			return unknownError(msg, handed, prev.Outcome == release.MailUnknown)
 		}
 		c, err := release.MailClient(r, s.Mail)
 		if err != nil {
 			return err
 		}
 		try := max(prev.Try, handed.Try) + 1
-		if _, err := pipeline.Step(r.Run, release.DistrosHandedKey, func(h *release.DistrosHanded) error {
-			*h = release.DistrosHanded{MessageID: msg.MessageID, Try: try, At: r.Now().UTC()}
+		if _, err := pipeline.Step(r.Run, release.DistrosHandedKey, func(h *release.MailHanded) error {
+			*h = release.MailHanded{MessageID: msg.MessageID, Try: try, At: r.Now().UTC()}
 			return nil
 		}); err != nil {
 			return err
@@ -242,17 +242,17 @@ func send(ctx context.Context, r *release.Run, c release.Mailer, msg mail.Messag
 	reply, err := c.Send(ctx, smtp.Envelope{From: msg.From, To: msg.To}, msg.Data)
 	if err == nil {
 		res.AcceptedAt = r.Now().UTC()
-		res.Code, res.Reply, res.QueueID, res.Outcome = reply.Code, reply.String(), reply.QueueID, release.DistrosAccepted
+		res.Code, res.Reply, res.QueueID, res.Outcome = reply.Code, reply.String(), reply.QueueID, release.MailAccepted
 		res.Text = fmt.Sprintf("the distros were notified at %s: %s accepted for %s (%s)", res.AcceptedAt.Format(time.RFC3339), msg.MessageID, strings.Join(msg.To, ", "), res.Reply)
 		return nil
 	}
 	var se *smtp.Error
 	if errors.As(err, &se) && se.Outcome == smtp.Unknown {
-		res.Outcome = release.DistrosUnknown
+		res.Outcome = release.MailUnknown
 		res.Text = fmt.Sprintf("%s: the connection was lost after the whole notice was handed over", msg.MessageID)
-		return unknownError(msg, release.DistrosHanded{MessageID: msg.MessageID, Try: try, At: r.Now().UTC()}, true)
+		return unknownError(msg, release.MailHanded{MessageID: msg.MessageID, Try: try, At: r.Now().UTC()}, true)
 	}
-	res.Outcome = release.DistrosRefused
+	res.Outcome = release.MailRefused
 	if f, ok := release.MailFinding(r.Config, release.PreNotice, err); ok {
 		if se.Outcome == smtp.Temporary {
 			f.Fix += "; the server refused for now: `embargo notify` tries again"
@@ -264,7 +264,7 @@ func send(ctx context.Context, r *release.Run, c release.Mailer, msg mail.Messag
 
 // unknownError says the list may have the notice, how to tell, and how to
 // send it again.
-func unknownError(msg mail.Message, h release.DistrosHanded, lost bool) error {
+func unknownError(msg mail.Message, h release.MailHanded, lost bool) error {
 	how := "the connection to the mail server was lost after the whole notice was handed over"
 	if !lost {
 		how = fmt.Sprintf("a notify was stopped after it handed the notice to the server at %s, before it recorded the server's answer", h.At.Format(time.RFC3339))

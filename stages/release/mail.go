@@ -257,6 +257,26 @@ func outgoing(kind MailKind, m mail.Message) Outgoing {
 	return Outgoing{Kind: kind, MessageID: m.MessageID, Envelope: smtp.Envelope{From: m.From, To: m.To}, Bytes: m.Data}
 }
 
+// MailHanded is a mail about to be handed to the server, the
+// announcement's, the notice's or the pre-notice's, recorded before the
+// session opens: a run or a notify killed before the server's answer is
+// recorded leaves it, and the next one knows the server may have the mail.
+type MailHanded struct {
+	MessageID string    `json:"message_id"`
+	Try       int       `json:"try"`
+	At        time.Time `json:"at"`
+}
+
+func (h MailHanded) Summary() string { return "handing " + h.MessageID + " to the server" }
+
+// The outcomes of a mail's send, as its step records them.
+const (
+	MailAccepted = "accepted"
+	MailRefused  = "refused"
+	// MailUnknown: the whole mail was handed over and no answer came.
+	MailUnknown = "unknown"
+)
+
 // MailFinding is a refusal of the mail server as a finding naming the
 // config key to fix, for the mail of kind; ok is false for errors that
 // are not the server's.

@@ -17,28 +17,8 @@ const Notify = "notify"
 // The pre-notice's steps: the moment it was handed to the server, then
 // the server's answer.
 var (
-	DistrosHandedKey = pipeline.Key[DistrosHanded]{Stage: Notify, Step: "distros handed"}
+	DistrosHandedKey = pipeline.Key[MailHanded]{Stage: Notify, Step: "distros handed"}
 	DistrosSentKey   = pipeline.Key[DistrosSent]{Stage: Notify, Step: "distros"}
-)
-
-// DistrosHanded is the pre-notice about to be handed to the server,
-// recorded before the session opens: a notify killed before the server's
-// answer is recorded leaves it, and the next one knows the list may have
-// the notice.
-type DistrosHanded struct {
-	MessageID string    `json:"message_id"`
-	Try       int       `json:"try"`
-	At        time.Time `json:"at"`
-}
-
-func (h DistrosHanded) Summary() string { return "handing " + h.MessageID + " to the server" }
-
-// The outcomes of a pre-notice's send.
-const (
-	DistrosAccepted = "accepted"
-	DistrosRefused  = "refused"
-	// DistrosUnknown: the whole notice was handed over and no answer came.
-	DistrosUnknown = "unknown"
 )
 
 // DistrosSent is the server's answer to the pre-notice: its acceptance
@@ -48,7 +28,7 @@ const (
 type DistrosSent struct {
 	MessageID string   `json:"message_id"`
 	To        []string `json:"to,omitempty"`
-	// Try is the DistrosHanded try this answers.
+	// Try is the MailHanded try this answers.
 	Try     int    `json:"try"`
 	Outcome string `json:"outcome,omitempty"`
 	// AcceptedAt is when the server's acceptance came.
@@ -66,7 +46,7 @@ type DistrosSent struct {
 func (s DistrosSent) Summary() string { return s.Text }
 
 // Accepted is whether the server took the notice.
-func (s DistrosSent) Accepted() bool { return s.Outcome == DistrosAccepted }
+func (s DistrosSent) Accepted() bool { return s.Outcome == MailAccepted }
 
 // DistrosNotified is the pre-notice the journal records accepted; ok is
 // false when none was (or j is nil).
