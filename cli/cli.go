@@ -164,7 +164,7 @@ the advisory goes out within the disclosure window.`,
 	pf.BoolVar(&a.g.json, "json", false, "print JSON on stdout for scripts: what, each command's help says (events as JSON Lines, or one object)")
 	pf.BoolVarP(&a.g.quiet, "quiet", "q", false, "print only warnings and errors")
 	pf.BoolVarP(&a.g.verbose, "verbose", "v", false, "print more: what, each command's help says")
-	root.AddCommand(a.initCommand(), a.checkCommand(), a.planCommand(), a.runCommand(), a.rehearseCommand(), a.sealCommand(), a.renderCommand(), a.statusCommand(), a.versionCommand(), a.sandboxCommand())
+	root.AddCommand(a.initCommand(), a.checkCommand(), a.planCommand(), a.runCommand(), a.rehearseCommand(), a.sealCommand(), a.renderCommand(), a.notifyCommand(), a.statusCommand(), a.versionCommand(), a.sandboxCommand())
 	// The completion command exists from here on, so that it is checked
 	// below like the others; its scripts go where it is made to write.
 	root.SetOut(a.stdout)

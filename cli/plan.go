@@ -180,19 +180,31 @@ func stageWhen(cfg *config.Config, st release.Stage) string {
 }
 
 // planCalendar prints the disclosure's dates and what departs from the
-// policy: the distros notice, T0, the advisory's deadline.
+// policy: the distros notice (as `embargo notify` recorded it, or when it
+// may be sent), T0, the advisory's deadline.
 func (a *app) planCalendar(cfg *config.Config, now time.Time) {
 	w := a.stdout
-	for _, e := range release.Calendar(cfg) {
+	j := a.readJournal(cfg)
+	for _, e := range release.Calendar(cfg, j) {
 		if e.Name == "T0" {
 			fmt.Fprintf(w, "T0        %s (%s)\n", e.At.Format("2006-01-02 15:04:05Z07:00"), relative(e.At, now))
 			continue
 		}
 		fmt.Fprintf(w, "%-9s %s: %s\n", e.Name, e.At.Format("2006-01-02 15:04:05Z07:00"), e.What)
 	}
-	for _, m := range release.CalendarWarnings(cfg) {
+	for _, m := range release.CalendarWarnings(cfg, j) {
 		fmt.Fprintf(w, "  warning: %s\n", m)
 	}
+}
+
+// readJournal is the journal of cfg's state directory, for display; nil
+// when there is none (nothing has run) or it cannot be read.
+func (a *app) readJournal(cfg *config.Config) *pipeline.Journal {
+	j, err := pipeline.ReadJournal(filepath.Join(a.stateDir(cfg), "journal.json"))
+	if err != nil {
+		return nil
+	}
+	return j
 }
 
 // ciLead is how long before T0 the scheduled CI job starts at the

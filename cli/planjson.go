@@ -18,10 +18,13 @@ type planReport struct {
 	T0       time.Time `json:"t0"`
 	Window   string    `json:"window"`
 	Deadline time.Time `json:"deadline"`
-	// Distros is when linux-distros was notified (embargo.distros);
-	// CalendarWarnings the calendar's departures from the policy.
-	Distros          *time.Time `json:"distros,omitempty"`
-	CalendarWarnings []string   `json:"calendar_warnings,omitempty"`
+	// Distros is when linux-distros was notified: as `embargo notify`
+	// recorded it (DistrosNotice, its Message-ID and the server's reply),
+	// else embargo.distros; CalendarWarnings the calendar's departures
+	// from the policy.
+	Distros          *time.Time           `json:"distros,omitempty"`
+	DistrosNotice    *release.DistrosSent `json:"distros_notice,omitempty"`
+	CalendarWarnings []string             `json:"calendar_warnings,omitempty"`
 	// T0Past is true when T0 is not ahead: a run then releases at once
 	// only as the late-start rule allows.
 	T0Past bool `json:"t0_in_past"`
@@ -79,11 +82,14 @@ type planVersion struct {
 func (a *app) planJSON(ctx context.Context, cfg *config.Config, now time.Time) error {
 	rep := planReport{ID: cfg.Embargo.ID, Title: cfg.Advisory.Title, T0: cfg.T0(), Window: cfg.Window.String(), Deadline: cfg.Deadline(),
 		T0Past: !now.Before(cfg.T0()), Stages: []planStage{}, Lines: []planLine{}, Versions: []planVersion{}}
-	if d := cfg.Embargo.Distros; !d.IsZero() {
-		d = d.UTC()
-		rep.Distros = &d
+	j := a.readJournal(cfg)
+	if at, _ := release.DistrosNotice(cfg.Embargo.Distros, j); !at.IsZero() {
+		rep.Distros = &at
 	}
-	rep.CalendarWarnings = release.CalendarWarnings(cfg)
+	if s, ok := release.DistrosNotified(j); ok {
+		rep.DistrosNotice = &s
+	}
+	rep.CalendarWarnings = release.CalendarWarnings(cfg, j)
 	if rep.T0Past {
 		switch l, _ := a.lateStartSeen(cfg, now); {
 		case l.Begun != "":

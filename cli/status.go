@@ -14,6 +14,7 @@ import (
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages/release"
 )
 
 // Status is what `status --json` prints and the final report carries.
@@ -27,13 +28,61 @@ type Status struct {
 	OK       bool                    `json:"ok"`
 	Error    string                  `json:"error,omitempty"`
 	Journal  string                  `json:"journal,omitempty"`
+	// Distros is the distros pre-notice: when it was sent (as `embargo
+	// notify` recorded it, else as embargo.distros says), or when notify
+	// may send it; nil when the config neither names private recipients
+	// nor says when the distros were notified.
+	Distros *DistrosStatus `json:"distros,omitempty"`
+}
+
+// DistrosStatus is whether and when the distros were notified.
+type DistrosStatus struct {
+	Notified   bool       `json:"notified"`
+	NotifiedAt *time.Time `json:"notified_at,omitempty"`
+	// By is "embargo notify", or "embargo.distros" for the time written
+	// in the config.
+	By        string   `json:"by,omitempty"`
+	MessageID string   `json:"message_id,omitempty"`
+	To        []string `json:"to,omitempty"`
+	Reply     string   `json:"reply,omitempty"`
+	QueueID   string   `json:"queue_id,omitempty"`
+	// WindowOpens and WindowCloses are when notify may send it.
+	WindowOpens  time.Time `json:"window_opens"`
+	WindowCloses time.Time `json:"window_closes"`
+}
+
+// distrosStatus reads the pre-notice from the journal j (nil: none) and cfg.
+func distrosStatus(cfg *config.Config, j *pipeline.Journal) *DistrosStatus {
+	opens, closes := release.DistrosWindow(cfg.T0())
+	d := &DistrosStatus{WindowOpens: opens, WindowCloses: closes}
+	if s, ok := release.DistrosNotified(j); ok {
+		at := s.AcceptedAt.UTC()
+		d.Notified, d.NotifiedAt, d.By = true, &at, "embargo notify"
+		d.MessageID, d.To, d.Reply, d.QueueID = s.MessageID, s.To, s.Reply, s.QueueID
+		return d
+	}
+	if at := cfg.Embargo.Distros; !at.IsZero() {
+		at = at.UTC()
+		d.Notified, d.NotifiedAt, d.By = true, &at, "embargo.distros"
+		return d
+	}
+	if cfg.Announce != nil && len(cfg.Announce.Private) > 0 {
+		return d
+	}
+	return nil
 }
 
 func buildStatus(cfg *config.Config, j *pipeline.Journal, now time.Time) *Status {
 	st := &Status{ID: cfg.Embargo.ID, T0: cfg.T0(), Window: cfg.Window.String(), Deadline: cfg.Deadline(), Now: now.UTC(), OK: true}
+	st.Distros = distrosStatus(cfg, j)
 	if j != nil {
 		snap := j.Snapshot()
-		st.Stages = snap.Stages
+		// The pre-notice is not a stage of the release: its own line.
+		for _, s := range snap.Stages {
+			if s.Name != release.Notify {
+				st.Stages = append(st.Stages, s)
+			}
+		}
 		if !snap.T0.IsZero() && !snap.T0.Equal(st.T0) {
 			// The journal's own T0 (a rehearsal's, say): its times are
 			// against that one.
@@ -108,6 +157,7 @@ func printStatus(w io.Writer, st *Status, verbose bool) {
 	now := st.Now
 	fmt.Fprintf(w, "%s   T0 %s (%s)   advisory due %s (%s)\n", st.ID,
 		st.T0.Format("2006-01-02 15:04:05Z"), relative(st.T0, now), st.Deadline.Format("2006-01-02 15:04:05Z"), relative(st.Deadline, now))
+	printDistros(w, st)
 	// The state column fits the longest state shown (interrupted).
 	stateWidth := 8
 	for _, s := range st.Stages {
@@ -142,6 +192,21 @@ func printStatus(w io.Writer, st *Status, verbose bool) {
 		if s.Error != "" {
 			fmt.Fprintf(w, "             error: %s\n", strings.ReplaceAll(s.Error, "\n", "\n             "))
 		}
+	}
+}
+
+// printDistros says whether and when the distros were notified.
+func printDistros(w io.Writer, st *Status) {
+	d := st.Distros
+	switch {
+	case d == nil:
+	case d.Notified && d.By == "embargo notify":
+		fmt.Fprintf(w, "  distros notified %s (T0 - %s) by embargo notify: %s, %s\n", d.NotifiedAt.Format("2006-01-02 15:04:05Z"),
+			pipeline.HumanDuration(st.T0.Sub(*d.NotifiedAt).Round(time.Minute)), d.MessageID, d.Reply)
+	case d.Notified:
+		fmt.Fprintf(w, "  distros notified %s (embargo.distros)\n", d.NotifiedAt.Format("2006-01-02 15:04:05Z"))
+	default:
+		fmt.Fprintf(w, "  distros not notified: %s\n", release.DistrosWindowWords(st.T0))
 	}
 }
 

@@ -1,9 +1,11 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/mail"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -102,6 +104,41 @@ func validateAnnounce(v *validator, a *AnnounceSection) {
 					fmt.Sprintf("keep private to closed lists (distros@vs.openwall.org): remove %s from it or from %s", r.Addr, public.key))
 			}
 		}
+	}
+}
+
+// validatePrivatePubkey checks announce.private_pubkey_file: the private
+// list's armored public key, which the pre-notice is encrypted to. Whether
+// the key can encrypt, and until when, is told when the notice is
+// composed. A runner releasing from a bundle, which never sends the
+// pre-notice, may not have the file.
+func (c *Config) validatePrivatePubkey(v *validator, a *AnnounceSection) {
+	const key = "announce.private_pubkey_file"
+	if a.PrivatePubkeyFile == "" {
+		return
+	}
+	if len(a.Private) == 0 {
+		v.add(key, "is the key of the private list, and announce.private names none",
+			`list the private recipients, e.g. private = ["distros@vs.openwall.org"], or remove private_pubkey_file`)
+		return
+	}
+	b, err := os.ReadFile(c.Resolve(a.PrivatePubkeyFile))
+	if err != nil && v.descriptionMayBeMissing && errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		v.add(key, fmt.Sprintf("cannot read %s: %s", a.PrivatePubkeyFile, unwrapPathError(err)),
+			"the path is relative to the config file; save the list's public key there (gpg --armor --export KEYID)")
+		return
+	}
+	switch text := string(b); {
+	case strings.Contains(text, "-----BEGIN PGP PRIVATE KEY BLOCK-----"):
+		// Not quoted back: it is a secret.
+		v.add(key, a.PrivatePubkeyFile+" holds a secret key, not the list's public key",
+			"put the list's public key there (gpg --armor --export KEYID), and keep secret keys out of files beside the config")
+	case !strings.Contains(text, "-----BEGIN PGP PUBLIC KEY BLOCK-----"):
+		v.add(key, a.PrivatePubkeyFile+" is not an armored OpenPGP public key",
+			"save the list's public key there armored (gpg --armor --export KEYID), as the list publishes it")
 	}
 }
 

@@ -1,6 +1,8 @@
 package config_test
 
 import (
+	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -91,4 +93,51 @@ func TestConfigAnnouncePublicListAmongThePrivateRecipientsIsRefused(t *testing.T
 func TestConfigAnnounceUnknownKeyIsRefused(t *testing.T) {
 	src := edit(t, minimalConfig+announceSection, `private         = ["distros@vs.openwall.org"]`, "private         = [\"distros@vs.openwall.org\"]\nrecipients = [\"a@b.org\"]  # <- unknown")
 	expectProblems(t, src, want{"announce.recipients", "# <- unknown", []string{"unknown key"}})
+}
+
+// The list's public key, which the pre-notice is encrypted to, is read
+// from a file beside the config; a missing file, a file that is not an
+// armored public key, and a secret key in its place are refused at the
+// key's line, the secret never quoted.
+func TestConfigAnnouncePrivatePubkeyFileMustBeTheListsPublicKey(t *testing.T) {
+	src := edit(t, minimalConfig+announceSection, `private         = ["distros@vs.openwall.org"]`,
+		"private         = [\"distros@vs.openwall.org\"]\nprivate_pubkey_file = \"distros.asc\"  # <- pubkey")
+	// Missing: the path is relative to the config.
+	expectProblems(t, src, want{"announce.private_pubkey_file", "# <- pubkey", []string{"cannot read distros.asc", "relative to the config"}})
+
+	for file, says := range map[string][]string{
+		"not a key\n": {"distros.asc is not an armored OpenPGP public key", "gpg --armor --export"},
+		"-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQVYBGsecretsecret\n-----END PGP PRIVATE KEY BLOCK-----\n": {"holds a secret key"},
+	} {
+		path := writeConfig(t, src)
+		if err := os.WriteFile("distros.asc", []byte(file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := config.Load(path)
+		var ce *config.Error
+		if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].Key != "announce.private_pubkey_file" {
+			t.Fatalf("%q: error %v, want one problem of announce.private_pubkey_file", file, err)
+		}
+		for _, s := range says {
+			if !strings.Contains(ce.Problems[0].String(), s) {
+				t.Errorf("%q: %q does not say %q", file, ce.Problems[0], s)
+			}
+		}
+		if strings.Contains(err.Error(), "secretsecret") {
+			t.Errorf("the problem quotes the secret key: %v", err)
+		}
+	}
+
+	path := writeConfig(t, src)
+	if err := os.WriteFile("distros.asc", []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQENBGs\n-----END PGP PUBLIC KEY BLOCK-----\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil || cfg.Announce.PrivatePubkeyFile != "distros.asc" {
+		t.Fatalf("with the public key: %v", err)
+	}
+
+	// Without private recipients the key has nobody to encrypt to.
+	noPrivate := edit(t, src, "private         = [\"distros@vs.openwall.org\"]\n", "")
+	expectProblems(t, noPrivate, want{"announce.private_pubkey_file", "# <- pubkey", []string{"announce.private names none"}})
 }

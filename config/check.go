@@ -95,7 +95,7 @@ var knownKeys = map[string][]string{
 	"seal":     {"oci", "recipients", "identity_env"},
 	"image":    {"from", "to"},
 	"ghsa":     {"repo", "id", "api", "token_env", "credits"},
-	"announce": {"smtp", "user", "password_env", "from", "to", "notice", "signing_key_env", "passphrase_env", "private"},
+	"announce": {"smtp", "user", "password_env", "from", "to", "notice", "signing_key_env", "passphrase_env", "private", "private_pubkey_file"},
 }
 
 // suggest names the closest known key, for typos.

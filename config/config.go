@@ -145,6 +145,10 @@ type AnnounceSection struct {
 	SigningKeyEnv string   `toml:"signing_key_env"`
 	PassphraseEnv string   `toml:"passphrase_env"`
 	Private       []string `toml:"private"`
+	// PrivatePubkeyFile is the private list's armored OpenPGP public key,
+	// relative to the config: `embargo notify` encrypts the pre-notice
+	// to it. Optional.
+	PrivatePubkeyFile string `toml:"private_pubkey_file"`
 }
 
 // DefaultGHSAAPI is GitHub's REST API; GitHub Enterprise Server serves it

@@ -33,6 +33,7 @@ func (c *Config) validate(v *validator, md toml.MetaData) {
 	}
 	if a := c.Announce; a != nil {
 		validateAnnounce(v, a)
+		c.validatePrivatePubkey(v, a)
 	}
 	c.validatePublication(v, md)
 	// File order reads best; problems of absent keys (line 0) come last.

@@ -53,10 +53,12 @@ func newAnnounceRelease(t *testing.T, t0 time.Time, addr, user string) (rl *rele
 
 // teamKey is the security team's signing key, made by the real gpg with a
 // passphrase: the variables that carry it (signing_key_env and
-// passphrase_env), and a gpg that knows only its public key.
+// passphrase_env), and a gpg that knows only its public key, and its
+// fingerprint.
 type teamKey struct {
 	env    []string
 	reader *mailtest.GPG
+	fpr    string
 }
 
 func newTeamKey(t *testing.T) teamKey {
@@ -67,7 +69,7 @@ func newTeamKey(t *testing.T) teamKey {
 	fpr := team.GenerateKeyMadeAt(t, time.Now().Add(-24*time.Hour), "demo security <security@demo.rs>", "ed25519", "sign", "never", passphrase)
 	reader := mailtest.NewGPG(t)
 	reader.Import(t, team.ExportPublic(t, fpr))
-	return teamKey{env: []string{signingKeyEnv + "=" + string(team.ExportSecret(t, fpr, passphrase, false)), passphraseEnv + "=" + passphrase}, reader: reader}
+	return teamKey{env: []string{signingKeyEnv + "=" + string(team.ExportSecret(t, fpr, passphrase, false)), passphraseEnv + "=" + passphrase}, reader: reader, fpr: fpr}
 }
 
 // announceThrough gives the release's config an [announce] section, in

@@ -9,6 +9,7 @@ import (
 	"github.com/async-rs/embargo/stages/announce"
 	"github.com/async-rs/embargo/stages/gate"
 	"github.com/async-rs/embargo/stages/ghsa"
+	"github.com/async-rs/embargo/stages/notify"
 	"github.com/async-rs/embargo/stages/preflight"
 	"github.com/async-rs/embargo/stages/promote"
 	"github.com/async-rs/embargo/stages/publish"
@@ -34,4 +35,11 @@ func All(c release.Clients) []release.Stage {
 		ghsa.Stage{GitHub: c.GitHub},                                                                       // after publish: the draft GitHub security advisory published
 		verify.Stage{Registry: c.Registry, Index: c.Index, Vault: c.Vault, Blog: c.Blog, GitHub: c.GitHub}, // last: everything live, within the window
 	}
+}
+
+// Notify is `embargo notify`'s stage, given the clients it uses: the
+// distros pre-notice, sent days before T0 and recorded in the journal
+// beside the release's stages, which it is not one of.
+func Notify(c release.Clients) release.Stage {
+	return notify.Stage{Vault: c.Fixes, Mail: c.Mail}
 }

@@ -97,6 +97,12 @@ func (g *GPG) Verify(files ...[]byte) (Verification, error) {
 		args = append(args, p)
 	}
 	out, stderr, err := g.Run(nil, args...)
+	return verification("--verify", out, stderr, err)
+}
+
+// verification reads gpg's status output: the good signature's VALIDSIG,
+// or an error with gpg's words when there is none.
+func verification(op string, out, stderr []byte, err error) (Verification, error) {
 	v := Verification{Status: string(out)}
 	good := false
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -115,9 +121,30 @@ func (g *GPG) Verify(files ...[]byte) (Verification, error) {
 		}
 	}
 	if err != nil || !good || v.Fingerprint == "" {
-		return v, fmt.Errorf("gpg --verify: %v\n%s%s", err, out, stderr)
+		return v, fmt.Errorf("gpg %s: %v\n%s%s", op, err, out, stderr)
 	}
 	return v, nil
+}
+
+// DecryptVerified decrypts input and verifies the signature inside it
+// (gpg --decrypt): what it decrypts to, and the signature as Verify
+// returns it, or an error when the message is not signed by a key gpg
+// knows.
+func (g *GPG) DecryptVerified(tb testing.TB, input []byte) ([]byte, Verification, error) {
+	tb.Helper()
+	dir, err := os.MkdirTemp(g.home, "decrypt")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	plain := filepath.Join(dir, "plain")
+	out, stderr, err := g.Run(input, "--status-fd", "1", "--output", plain, "--decrypt")
+	data, rerr := os.ReadFile(plain)
+	if rerr != nil {
+		tb.Fatalf("gpg --decrypt: %v\n%s%s", err, out, stderr)
+	}
+	v, err := verification("--decrypt", out, stderr, err)
+	return data, v, err
 }
 
 // Decrypt is gpg's output for input: the text of a clearsigned message.

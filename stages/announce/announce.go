@@ -142,7 +142,7 @@ func deliver(ctx context.Context, r *release.Run, c release.Mailer, m release.Ou
 		prev = Sent{}
 	}
 	if !wasHanded || handed.MessageID != m.MessageID {
-		handed = Handed{}
+		handed = release.MailHanded{}
 	}
 	// Handed over in a try whose outcome no step recorded: the run was
 	// killed between the two, and the server may have the mail.
@@ -153,18 +153,18 @@ func deliver(ctx context.Context, r *release.Run, c release.Mailer, m release.Ou
 			*res = prev
 			res.Text = fmt.Sprintf("%s %s: accepted by the server at %s already (%s); nothing sent", m.Kind, m.MessageID, prev.AcceptedAt.Format(time.RFC3339), prev.Reply)
 			return nil
-		case (prev.Outcome == outcomeUnknown || cutOff) && !r.Mode.Force:
+		case (prev.Outcome == release.MailUnknown || cutOff) && !r.Mode.Force:
 			*res = prev
-			res.MessageID, res.Try, res.Outcome = m.MessageID, max(prev.Try, handed.Try), outcomeUnknown
+			res.MessageID, res.Try, res.Outcome = m.MessageID, max(prev.Try, handed.Try), release.MailUnknown
 			res.Text = fmt.Sprintf("%s %s: may have been accepted; not sent again", m.Kind, m.MessageID)
-			return unknownError(r, m, handed, prev.Outcome == outcomeUnknown)
+			return unknownError(r, m, handed, prev.Outcome == release.MailUnknown)
 		}
 		if err := r.Gate.Allow(fmt.Sprintf("mail the %s to %s", m.Kind, m.Kind.Key())); err != nil {
 			return err
 		}
 		try := max(prev.Try, handed.Try) + 1
-		if _, err := pipeline.Step(r.Run, hk, func(h *Handed) error {
-			*h = Handed{MessageID: m.MessageID, Try: try, At: r.Now().UTC()}
+		if _, err := pipeline.Step(r.Run, hk, func(h *release.MailHanded) error {
+			*h = release.MailHanded{MessageID: m.MessageID, Try: try, At: r.Now().UTC()}
 			return nil
 		}); err != nil {
 			return err
@@ -184,7 +184,7 @@ func send(ctx context.Context, r *release.Run, c release.Mailer, m release.Outgo
 			return err
 		}
 		res.SentAt, res.AcceptedAt = start, r.Now().UTC()
-		res.Code, res.Reply, res.QueueID, res.Outcome = reply.Code, reply.String(), reply.QueueID, outcomeAccepted
+		res.Code, res.Reply, res.QueueID, res.Outcome = reply.Code, reply.String(), reply.QueueID, release.MailAccepted
 		return nil
 	})
 	if err == nil {
@@ -193,11 +193,11 @@ func send(ctx context.Context, r *release.Run, c release.Mailer, m release.Outgo
 	}
 	var se *smtp.Error
 	if errors.As(err, &se) && se.Outcome == smtp.Unknown {
-		res.Outcome = outcomeUnknown
+		res.Outcome = release.MailUnknown
 		res.Text = fmt.Sprintf("%s %s: the connection was lost after the whole mail was handed over", m.Kind, m.MessageID)
-		return unknownError(r, m, Handed{MessageID: m.MessageID, Try: try, At: r.Now().UTC()}, true)
+		return unknownError(r, m, release.MailHanded{MessageID: m.MessageID, Try: try, At: r.Now().UTC()}, true)
 	}
-	res.Outcome = outcomeRefused
+	res.Outcome = release.MailRefused
 	if f, ok := release.MailFinding(r.Config, m.Kind, err); ok {
 		if se.Outcome == smtp.Temporary {
 			f.Fix += "; the server refused for now: `embargo run --from announce` tries again"
@@ -209,7 +209,7 @@ func send(ctx context.Context, r *release.Run, c release.Mailer, m release.Outgo
 
 // unknownError says the list may have the mail, how to tell, and how to
 // send it again.
-func unknownError(r *release.Run, m release.Outgoing, h Handed, lost bool) error {
+func unknownError(r *release.Run, m release.Outgoing, h release.MailHanded, lost bool) error {
 	how := "the connection to the mail server was lost after the whole mail was handed over"
 	if !lost {
 		how = fmt.Sprintf("a run was stopped after it handed the mail to the server at %s, before it recorded the server's answer", h.At.Format(time.RFC3339))

@@ -217,7 +217,7 @@ func TestAnnounceHandedOverWithoutAnAnswerIsNotSentAgain(t *testing.T) {
 	t.Parallel()
 	r, _, m, st, _ := fakeAnnounce(t, releasetest.T0.Add(time.Second))
 	r.Mode.Late = true
-	releasetest.Record(t, r, handedKey(release.Announcement), Handed{MessageID: wantAnnouncementID, Try: 1, At: releasetest.T0})
+	releasetest.Record(t, r, handedKey(release.Announcement), release.MailHanded{MessageID: wantAnnouncementID, Try: 1, At: releasetest.T0})
 	err := releasetest.Execute(t, r, pipeline.Selection{Only: "announce"}, st)
 	if err == nil || !releasetest.Mentions(err.Error(), "stopped after it handed the mail", wantAnnouncementID, "--force") {
 		t.Fatalf("run: %v, want the unknown outcome", err)

@@ -11,8 +11,8 @@ import (
 // mail the moment it was handed to the server and the server's answer.
 var composedKey = pipeline.Key[Composed]{Stage: release.Announce, Step: "compose"}
 
-func handedKey(k release.MailKind) pipeline.Key[Handed] {
-	return pipeline.Key[Handed]{Stage: release.Announce, Step: string(k) + " handed"}
+func handedKey(k release.MailKind) pipeline.Key[release.MailHanded] {
+	return pipeline.Key[release.MailHanded]{Stage: release.Announce, Step: string(k) + " handed"}
 }
 
 func sentKey(k release.MailKind) pipeline.Key[Sent] {
@@ -30,31 +30,12 @@ type Composed struct {
 
 func (c Composed) Summary() string { return c.Text }
 
-// Handed is a mail about to be handed to the server, recorded before the
-// session opens: a run killed before the server's answer is recorded
-// leaves it, and the next run knows the server may have the mail.
-type Handed struct {
-	MessageID string    `json:"message_id"`
-	Try       int       `json:"try"`
-	At        time.Time `json:"at"`
-}
-
-func (h Handed) Summary() string { return "handing " + h.MessageID + " to the server" }
-
-// The outcomes of a mail's send.
-const (
-	outcomeAccepted = "accepted"
-	outcomeRefused  = "refused"
-	// outcomeUnknown: the whole mail was handed over and no answer came.
-	outcomeUnknown = "unknown"
-)
-
 // Sent is the server's answer to one mail: its acceptance (the reply and
 // its queue id), a refusal, or no answer after the data.
 type Sent struct {
 	MessageID string   `json:"message_id"`
 	To        []string `json:"to,omitempty"`
-	// Try is the Handed try this answers.
+	// Try is the release.MailHanded try this answers.
 	Try     int    `json:"try"`
 	Outcome string `json:"outcome,omitempty"`
 	// SentAt is when the session that was accepted opened; AcceptedAt
@@ -70,7 +51,7 @@ type Sent struct {
 func (s Sent) Summary() string { return s.Text }
 
 // Accepted is whether the server took the mail.
-func (s Sent) Accepted() bool { return s.Outcome == outcomeAccepted }
+func (s Sent) Accepted() bool { return s.Outcome == release.MailAccepted }
 
 // Moments: the mail accepted is the public write.
 func (s Sent) Moments() []pipeline.Moment {

@@ -18,6 +18,9 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	pgp "github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
 // Kind is which of the advisory's mails a message is; it is part of the
@@ -84,9 +87,14 @@ type Message struct {
 	Data []byte
 }
 
-// Signer signs the announcement; *openpgp.Key is one.
+// Signer is the team's key, that signs the announcement and the
+// pre-notice; *openpgp.Key is one.
 type Signer interface {
+	// ClearSign signs text as a cleartext signed message made at at.
 	ClearSign(text []byte, at time.Time) ([]byte, error)
+	// Signing is the key as the OpenPGP library signs with it at at: a
+	// pre-notice encrypted to the list is signed inside the encryption.
+	Signing(at time.Time) (*pgp.Entity, *packet.Config, error)
 }
 
 var notAtom = regexp.MustCompile(`[^A-Za-z0-9!#$%&'*+/=?^_{|}~.-]+`)

@@ -2,6 +2,7 @@ package mail
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"strings"
 	"time"
@@ -16,11 +17,18 @@ import (
 // list's own tag, which says the sender accepts its policy), the proposed
 // public disclosure date and time (T0) in the subject and the text, what is
 // affected and what fixes it, and the fixes themselves, attached as
-// patches (FormatPatch). With encryptTo, an armored public key (the
-// list's), the whole message but its envelope headers is encrypted to it
-// as OpenPGP/MIME (RFC 3156); the subject stays readable, so it holds no
-// detail of the issue.
-func Distros(a Advisory, h Header, t0 time.Time, patches []Patch, encryptTo []byte) (Message, error) {
+// patches (FormatPatch), their SHA-256 listed in the text. With encryptTo,
+// an armored public key (the list's), the whole message but its envelope
+// headers is encrypted to it as OpenPGP/MIME (RFC 3156); the subject stays
+// readable, so it holds no detail of the issue.
+//
+// With signer, the team's key, the list can tell the notice is the team's:
+// unencrypted, the text is clearsigned (and carried as the announcement's
+// is, so that transport keeps it verifiable), and the patches' SHA-256 in
+// it make the signature cover them too; encrypted, the whole message is
+// signed inside the encryption (RFC 3156's combined method), which gpg
+// --decrypt verifies. Either is signed at h.Date, when it is sent.
+func Distros(a Advisory, h Header, t0 time.Time, patches []Patch, encryptTo []byte, signer Signer) (Message, error) {
 	subject := fmt.Sprintf("[vs] %s: %s, disclosure planned for %s", a.name(), a.Title, t0.UTC().Format("2006-01-02 15:04 UTC"))
 	if encryptTo != nil {
 		subject = fmt.Sprintf("[vs] %s, disclosure planned for %s", a.name(), t0.UTC().Format("2006-01-02 15:04 UTC"))
@@ -35,19 +43,29 @@ func Distros(a Advisory, h Header, t0 time.Time, patches []Patch, encryptTo []by
 	t.WriteString("oss-security. Please keep it private until then, as the list's policy\nasks.\n\n")
 	versions(&t, a)
 	if len(patches) > 0 {
-		fmt.Fprintf(&t, "\nThe fixes are attached (%d patches, git format-patch; apply with git am).\n", len(patches))
+		fmt.Fprintf(&t, "\nThe fixes are attached (%d patches, git format-patch; apply with git am),\nwith these SHA-256 (sha256sum -c):\n\n", len(patches))
+		for _, p := range patches {
+			fmt.Fprintf(&t, "%x  %s\n", sha256.Sum256(p.Data), p.Name)
+		}
 	}
 	fmt.Fprintf(&t, "\n%s\n", strings.TrimSpace(a.Text))
+	text, maxLine := []byte(t.String()), plainLine
+	if signer != nil && encryptTo == nil {
+		if text, err = signer.ClearSign(text, h.Date); err != nil {
+			return Message{}, fmt.Errorf("sign the pre-notice of %s: %w", a.ID, err)
+		}
+		maxLine = signedLine
+	}
 
 	var body bytes.Buffer
-	parts := [][]byte{[]byte(t.String())}
+	parts := [][]byte{text}
 	for _, p := range patches {
 		parts = append(parts, p.Data)
 	}
 	boundary := boundaryOf(m.MessageID, parts...)
 	fmt.Fprintf(&body, "Content-Type: multipart/mixed; boundary=%q\r\n\r\n", boundary)
 	fmt.Fprintf(&body, "--%s\r\n", boundary)
-	textPart(&body, "Content-Disposition: inline\r\n", []byte(t.String()), plainLine)
+	textPart(&body, "Content-Disposition: inline\r\n", text, maxLine)
 	for _, p := range patches {
 		fmt.Fprintf(&body, "--%s\r\n", boundary)
 		filePart(&body, "text/x-diff", p.Name, p.Data)
@@ -59,7 +77,7 @@ func Distros(a Advisory, h Header, t0 time.Time, patches []Patch, encryptTo []by
 		m.Data = b.Bytes()
 		return m, nil
 	}
-	enc, err := encrypt(body.Bytes(), encryptTo, h.Date)
+	enc, err := encrypt(body.Bytes(), encryptTo, h.Date, signer)
 	if err != nil {
 		return Message{}, err
 	}
@@ -77,9 +95,10 @@ func Distros(a Advisory, h Header, t0 time.Time, patches []Patch, encryptTo []by
 }
 
 // encrypt encrypts entity, a MIME entity, to the armored public key, and
-// armors it. Each composition is new ciphertext: the Message-ID, not the
-// bytes, says that two are the same notice.
-func encrypt(entity, armored []byte, at time.Time) ([]byte, error) {
+// armors it; with signer, signed inside the encryption. Each composition
+// is new ciphertext: the Message-ID, not the bytes, says that two are the
+// same notice.
+func encrypt(entity, armored []byte, at time.Time, signer Signer) ([]byte, error) {
 	ring, err := pgp.ReadArmoredKeyRing(bytes.NewReader(armored))
 	if err != nil || len(ring) == 0 {
 		return nil, fmt.Errorf("the key to encrypt the pre-notice to is not an armored OpenPGP public key")
@@ -87,13 +106,19 @@ func encrypt(entity, armored []byte, at time.Time) ([]byte, error) {
 	if _, ok := ring[0].EncryptionKey(at); !ok {
 		return nil, fmt.Errorf("the key %X to encrypt the pre-notice to has no valid encryption key: give the list's current public key", ring[0].PrimaryKey.Fingerprint)
 	}
+	var signed *pgp.Entity
+	config := &packet.Config{Time: func() time.Time { return at }}
+	if signer != nil {
+		if signed, config, err = signer.Signing(at); err != nil {
+			return nil, fmt.Errorf("sign the pre-notice: %w", err)
+		}
+	}
 	var out bytes.Buffer
 	aw, err := armor.Encode(&out, "PGP MESSAGE", nil)
 	if err != nil {
 		return nil, err
 	}
-	config := &packet.Config{Time: func() time.Time { return at }}
-	w, err := pgp.Encrypt(aw, ring[:1], nil, nil, config)
+	w, err := pgp.Encrypt(aw, ring[:1], signed, nil, config)
 	if err != nil {
 		return nil, fmt.Errorf("encrypt the pre-notice to %X: %w", ring[0].PrimaryKey.Fingerprint, err)
 	}

@@ -2,6 +2,8 @@ package mail_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"mime"
 	netmail "net/mail"
 	"os"
@@ -120,11 +122,11 @@ func TestThePreNoticeIsEncryptedToTheList(t *testing.T) {
 	fpr := list.GenerateKey(t, "distros <distros@vs.openwall.org>", "future-default", "default", "never", "")
 	h := mail.Header{From: header.From, To: []string{"distros@vs.openwall.org"}, Date: time.Now().Add(time.Minute)} // sent now, 72 hours before T0
 
-	plain, err := mail.Distros(adv, h, t0, patches, nil)
+	plain, err := mail.Distros(adv, h, t0, patches, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc, err := mail.Distros(adv, h, t0, patches, list.ExportPublic(t, fpr))
+	enc, err := mail.Distros(adv, h, t0, patches, list.ExportPublic(t, fpr), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,5 +171,79 @@ func TestThePreNoticeIsEncryptedToTheList(t *testing.T) {
 		if !strings.Contains(string(got[0].data), want) {
 			t.Errorf("the notice's text has no %q:\n%s", want, got[0].data)
 		}
+	}
+}
+
+// Signed with the team's key, the pre-notice is the team's to the list:
+// sent in clear, its text as delivered by a real SMTP server is verified
+// by gpg, and the patches' SHA-256 in that text are those of the patches
+// attached, so the signature covers them; encrypted to the list's key,
+// gpg --decrypt opens it and reports a good signature by the team's key.
+func TestThePreNoticeIsSignedByTheTeam(t *testing.T) {
+	_, commits := fixes(t)
+	patches, err := mail.FormatPatch(commits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	team, reader := signingKey(t)
+	h := mail.Header{From: header.From, To: []string{"distros@vs.openwall.org"}, Date: time.Now().Add(time.Minute)}
+
+	plain, err := mail.Distros(adv, h, t0, patches, nil, team)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := parts(t, deliver(t, plain))
+	if len(ps) != 3 {
+		t.Fatalf("the signed pre-notice has %d parts; want the text and both patches", len(ps))
+	}
+	v, err := reader.Verify(ps[0].data)
+	if err != nil {
+		t.Fatalf("the delivered text: %v\n%s", err, ps[0].data)
+	}
+	if v.Fingerprint != team.Fingerprint() {
+		t.Errorf("the text is signed by %s, want the team's %s", v.Fingerprint, team.Fingerprint())
+	}
+	signed := string(reader.Decrypt(t, ps[0].data))
+	for i, p := range patches {
+		if !bytes.Equal(ps[i+1].data, p.Data) {
+			t.Errorf("attachment %d is not the patch %s byte for byte", i+1, p.Name)
+		}
+		if sum := fmt.Sprintf("%x  %s", sha256.Sum256(ps[i+1].data), ps[i+1].name); !strings.Contains(signed, sum) {
+			t.Errorf("the signed text does not list the attached %s as %q:\n%s", ps[i+1].name, sum, signed)
+		}
+	}
+
+	list := mailtest.NewGPG(t)
+	fpr := list.GenerateKey(t, "distros <distros@vs.openwall.org>", "future-default", "default", "never", "")
+	pub, err := team.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	list.Import(t, pub)
+	enc, err := mail.Distros(adv, h, t0, patches, list.ExportPublic(t, fpr), team)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := netmail.ReadMessage(bytes.NewReader(enc.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outer := parts(t, msg)
+	if len(outer) != 2 {
+		t.Fatalf("the encrypted message has %d parts, want 2", len(outer))
+	}
+	opened, v, err := list.DecryptVerified(t, outer[1].data)
+	if err != nil {
+		t.Fatalf("the encrypted pre-notice: %v", err)
+	}
+	if v.Fingerprint != team.Fingerprint() {
+		t.Errorf("the encrypted pre-notice is signed by %s, want the team's %s", v.Fingerprint, team.Fingerprint())
+	}
+	inner, err := netmail.ReadMessage(bytes.NewReader(opened))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := parts(t, inner); len(got) != 3 || !strings.Contains(string(got[0].data), "1.13.1, 1.12.3") {
+		t.Errorf("the signed, encrypted notice opens to %d parts; want the text and both patches", len(got))
 	}
 }

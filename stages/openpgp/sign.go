@@ -11,6 +11,7 @@ import (
 	pgp "github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	// SHA-512, the signatures' hash, registers itself with crypto.
 	_ "crypto/sha512"
@@ -107,6 +108,18 @@ func (k *Key) DetachSign(text []byte, at time.Time) ([]byte, error) {
 	}
 	b.WriteByte('\n')
 	return b.Bytes(), nil
+}
+
+// Signing is the key as the OpenPGP library signs with it at at, and the
+// configuration that makes it sign there (the key valid at at, SHA-512):
+// for a message signed and encrypted in one, as the distros pre-notice is
+// (RFC 3156, section 6.2), whose encryption is not this package's.
+func (k *Key) Signing(at time.Time) (*pgp.Entity, *packet.Config, error) {
+	sk, err := k.signingKey(at)
+	if err != nil {
+		return nil, nil, err
+	}
+	return k.entity, config(sk, at), nil
 }
 
 // escapeFrom dash-escapes the lines of a clearsigned message's text that

@@ -109,7 +109,7 @@ func warnOfTheCalendar(r *release.Run) {
 	if r.Mode.Rehearsal() {
 		return
 	}
-	for _, w := range release.CalendarWarnings(r.Config) {
+	for _, w := range release.CalendarWarnings(r.Config, r.Journal) {
 		r.Warnf("%s", w)
 	}
 }

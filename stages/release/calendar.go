@@ -26,11 +26,21 @@ type CalendarEntry struct {
 }
 
 // Calendar lists the dates of the disclosure in order: the linux-distros
-// notice when embargo.distros is set, T0 and the advisory's deadline.
-func Calendar(cfg *config.Config) []CalendarEntry {
+// notice (as the journal j records `embargo notify`, else as
+// embargo.distros says; when neither does and the config names private
+// recipients, when notify may send it), T0 and the advisory's deadline.
+// j may be nil.
+func Calendar(cfg *config.Config, j *pipeline.Journal) []CalendarEntry {
 	var out []CalendarEntry
-	if d := cfg.Embargo.Distros; !d.IsZero() {
-		out = append(out, CalendarEntry{"distros", d.UTC(), "linux-distros notified (T0 " + signed(cfg.T0().Sub(d)) + ")"})
+	if d, how := DistrosNotice(cfg.Embargo.Distros, j); !d.IsZero() {
+		what := "linux-distros notified"
+		if how != "" {
+			what += " " + how
+		}
+		out = append(out, CalendarEntry{"distros", d, what + " (T0 " + signed(cfg.T0().Sub(d)) + ")"})
+	} else if cfg.Announce != nil && len(cfg.Announce.Private) > 0 {
+		opens, _ := DistrosWindow(cfg.T0())
+		out = append(out, CalendarEntry{"distros", opens, "not notified yet: " + DistrosWindowWords(cfg.T0())})
 	}
 	return append(out,
 		CalendarEntry{"T0", cfg.T0(), "the embargo ends: push and publish"},
@@ -38,18 +48,23 @@ func Calendar(cfg *config.Config) []CalendarEntry {
 }
 
 // CalendarWarnings are the calendar's departures from the policy and the
-// list's rules; none of them stops a release.
-func CalendarWarnings(cfg *config.Config) []string {
+// list's rules, the notice's time read as Calendar reads it; none of them
+// stops a release.
+func CalendarWarnings(cfg *config.Config, j *pipeline.Journal) []string {
 	var out []string
-	if d := cfg.Embargo.Distros; !d.IsZero() {
+	if d, how := DistrosNotice(cfg.Embargo.Distros, j); !d.IsZero() {
+		key := "embargo.distros"
+		if how != "" {
+			key = "embargo notify"
+		}
 		lead := cfg.T0().Sub(d)
 		switch {
 		case lead <= 0:
-			out = append(out, fmt.Sprintf("embargo.distros %s is not before T0: linux-distros must hear of the fix at least 72 hours before it is public", d.UTC().Format(time.RFC3339)))
+			out = append(out, fmt.Sprintf("linux-distros notified at %s (%s) is not before T0: linux-distros must hear of the fix at least 72 hours before it is public", d.UTC().Format(time.RFC3339), key))
 		case lead < DistrosMinLead:
-			out = append(out, fmt.Sprintf("linux-distros is notified %s before T0, under the 72 hours the Rust security policy gives distributions to prepare (embargo.distros)", pipeline.HumanDuration(lead.Round(time.Minute))))
+			out = append(out, fmt.Sprintf("linux-distros is notified %s before T0, under the 72 hours the Rust security policy gives distributions to prepare (%s)", pipeline.HumanDuration(lead.Round(time.Minute)), key))
 		case lead > DistrosMaxLead:
-			out = append(out, fmt.Sprintf("linux-distros is notified %s before T0, more than the 14 days the list holds an embargo: it may publish before T0 (embargo.distros)", pipeline.HumanDuration(lead.Round(time.Minute))))
+			out = append(out, fmt.Sprintf("linux-distros is notified %s before T0, more than the 14 days the list holds an embargo: it may publish before T0 (%s)", pipeline.HumanDuration(lead.Round(time.Minute)), key))
 		}
 	}
 	if cfg.Window > PolicyWindow {

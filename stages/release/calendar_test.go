@@ -35,7 +35,7 @@ func TestCalendarWarnsOutsideThePolicy(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := release.CalendarWarnings(calendarConfig(c.before, c.win))
+			got := release.CalendarWarnings(calendarConfig(c.before, c.win), nil)
 			if c.wantNoWarning {
 				if len(got) != 0 {
 					t.Errorf("warnings %q, want none", got)
@@ -57,7 +57,7 @@ func TestCalendarWarnsOutsideThePolicy(t *testing.T) {
 func TestCalendarListsTheDatesInOrder(t *testing.T) {
 	t.Parallel()
 	cfg := calendarConfig(80*time.Hour, 6*time.Hour)
-	got := release.Calendar(cfg)
+	got := release.Calendar(cfg, nil)
 	if len(got) != 3 || got[0].Name != "distros" || got[1].Name != "T0" || got[2].Name != "deadline" {
 		t.Fatalf("calendar %+v", got)
 	}
@@ -67,7 +67,7 @@ func TestCalendarListsTheDatesInOrder(t *testing.T) {
 	if !strings.Contains(got[0].What, "T0 - 3d8h") {
 		t.Errorf("distros entry %q, want its lead", got[0].What)
 	}
-	if got := release.Calendar(calendarConfig(0, 6*time.Hour)); len(got) != 2 || got[0].Name != "T0" {
+	if got := release.Calendar(calendarConfig(0, 6*time.Hour), nil); len(got) != 2 || got[0].Name != "T0" {
 		t.Errorf("without distros: %+v", got)
 	}
 }

@@ -53,6 +53,7 @@ type CrateReader interface {
 type Clients struct {
 	Vault     VaultOpener
 	PushVault PushVaultOpener
+	Fixes     FixesOpener
 	Blog      BlogOpener
 	GitHub    GitHubOpener
 	Images    ImagesOpener
@@ -68,6 +69,8 @@ type (
 	// verify, PushVaultOpener for the push stage (vault.Open).
 	VaultOpener     func(path string) (ReleaseVault, error)
 	PushVaultOpener func(path string) (PushVault, error)
+	// FixesOpener opens the vault at path for `embargo notify`.
+	FixesOpener func(path string) (HeldFixes, error)
 	// BlogOpener opens a private clone of the blog (blog.Open).
 	BlogOpener func(dir, url, branch string, auth transport.AuthMethod) (BlogClone, error)
 	// GitHubOpener is the advisory API at api (github.New).
@@ -96,6 +99,13 @@ func RealClients() Clients {
 			return v, nil
 		},
 		PushVault: func(path string) (PushVault, error) {
+			v, err := openGitVault(path)
+			if err != nil {
+				return nil, err
+			}
+			return v, nil
+		},
+		Fixes: func(path string) (HeldFixes, error) {
 			v, err := openGitVault(path)
 			if err != nil {
 				return nil, err
@@ -142,6 +152,7 @@ func OpenIndex(reg Registry, clock retry.Clock) (*index.Client, error) {
 var (
 	_ ReleaseVault  = gitVault{}
 	_ PushVault     = gitVault{}
+	_ HeldFixes     = gitVault{}
 	_ BlogClone     = (*blog.Clone)(nil)
 	_ CrateReader   = (*index.Client)(nil)
 	_ RegistryIndex = (*index.Client)(nil)

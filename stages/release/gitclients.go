@@ -68,6 +68,19 @@ type ReleaseVault interface {
 	Dir() string
 }
 
+// HeldFixes is the vault as `embargo notify` reads it: the held tips, the
+// public branches they fast-forward, and the fix commits between them, as
+// objects to be made into patches for the distros pre-notice.
+type HeldFixes interface {
+	HeldBranches
+	// FetchPublic mirrors the public repository's refs, reading only.
+	FetchPublic(ctx context.Context, url string, auth transport.AuthMethod) error
+	PublicBranch(branch string) (plumbing.Hash, bool)
+	IsAncestor(a, b plumbing.Hash) (bool, error)
+	Ahead(tip, base plumbing.Hash) ([]plumbing.Hash, error)
+	Commit(h plumbing.Hash) (*object.Commit, error)
+}
+
 // PushVault is the vault as the push stage uses it: the held tips, the
 // release tags made in it, and the one atomic push to the public
 // repository, prepared before T0 and read back after.
@@ -143,6 +156,15 @@ func openGitVault(path string) (gitVault, error) {
 }
 
 func (v gitVault) Dir() string { return v.Path }
+
+func (v gitVault) Commit(h plumbing.Hash) (*object.Commit, error) {
+	var c *object.Commit
+	err := v.Locked(func() (err error) {
+		c, err = v.Repo().CommitObject(h)
+		return err
+	})
+	return c, err
+}
 
 func (gitVault) SourceRefs(source string, refs []plumbing.ReferenceName) (map[plumbing.ReferenceName]plumbing.Hash, error) {
 	return vault.SourceRefs(source, refs)

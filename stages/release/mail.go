@@ -111,20 +111,29 @@ const (
 	Announcement = MailKind(mail.Announcement)
 	// Notice is the short notice with the links, to announce.notice.
 	Notice = MailKind(mail.Notice)
+	// PreNotice is the distros pre-notice `embargo notify` sends before
+	// T0, to announce.private.
+	PreNotice = MailKind(mail.PreNotice)
 )
 
 // Key is the config key of the kind's recipients.
 func (k MailKind) Key() string {
-	if k == Announcement {
+	switch k {
+	case Announcement:
 		return "announce.to"
+	case PreNotice:
+		return "announce.private"
 	}
 	return "announce.notice"
 }
 
 // Recipients are the kind's recipients in the config.
 func (k MailKind) Recipients(a *config.AnnounceSection) []string {
-	if k == Announcement {
+	switch k {
+	case Announcement:
 		return a.To
+	case PreNotice:
+		return a.Private
 	}
 	return a.Notice
 }
@@ -174,7 +183,7 @@ func MessageID(cfg *config.Config, kind MailKind) string {
 // Both are dated T0, so that composing them again gives the same bytes.
 func ComposeMails(cfg *config.Config, m *templates.Model, text []byte, key *openpgp.Key) ([]Outgoing, error) {
 	a := cfg.Announce
-	adv := mailAdvisory(cfg, m, text)
+	adv := MailAdvisory(cfg, m, text)
 	var out []Outgoing
 	if len(a.To) > 0 {
 		if key == nil {
@@ -197,9 +206,11 @@ func ComposeMails(cfg *config.Config, m *templates.Model, text []byte, key *open
 	return out, nil
 }
 
-// mailAdvisory is what the mails say: the rendered mail text without its
-// Subject line is the announcement's text.
-func mailAdvisory(cfg *config.Config, m *templates.Model, text []byte) mail.Advisory {
+// MailAdvisory is what every mail of the advisory says, the
+// announcement's, the notice's and the distros pre-notice's alike: text is
+// the advisory's rendered mail text (templates' Outputs.Mail), whose
+// Subject line the mails leave out.
+func MailAdvisory(cfg *config.Config, m *templates.Model, text []byte) mail.Advisory {
 	_, body, ok := bytes.Cut(text, []byte("\n\n"))
 	if !ok {
 		body = text
@@ -245,6 +256,26 @@ func header(cfg *config.Config, kind MailKind) mail.Header {
 func outgoing(kind MailKind, m mail.Message) Outgoing {
 	return Outgoing{Kind: kind, MessageID: m.MessageID, Envelope: smtp.Envelope{From: m.From, To: m.To}, Bytes: m.Data}
 }
+
+// MailHanded is a mail about to be handed to the server, the
+// announcement's, the notice's or the pre-notice's, recorded before the
+// session opens: a run or a notify killed before the server's answer is
+// recorded leaves it, and the next one knows the server may have the mail.
+type MailHanded struct {
+	MessageID string    `json:"message_id"`
+	Try       int       `json:"try"`
+	At        time.Time `json:"at"`
+}
+
+func (h MailHanded) Summary() string { return "handing " + h.MessageID + " to the server" }
+
+// The outcomes of a mail's send, as its step records them.
+const (
+	MailAccepted = "accepted"
+	MailRefused  = "refused"
+	// MailUnknown: the whole mail was handed over and no answer came.
+	MailUnknown = "unknown"
+)
 
 // MailFinding is a refusal of the mail server as a finding naming the
 // config key to fix, for the mail of kind; ok is false for errors that
