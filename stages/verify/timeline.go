@@ -42,6 +42,11 @@ func timeline(r *release.Run, res *Timeline) error {
 			res.stage(name, ended.UTC().Format(time.RFC3339Nano))
 			if public := firstMoments(r.Journal, name); len(public) > 0 {
 				for _, m := range public {
+					if m.what == "" && len(public) > 1 {
+						// Several writes of no subject (the announcement
+						// and the notice): each is its step.
+						m.what = m.step
+					}
 					r.Infof("  %-10s %s", name, m.describe(stamp, rel))
 					for i, k := range m.keys {
 						res.public(name+"/"+m.step+" "+k, m.times[i].UTC())

@@ -31,7 +31,7 @@ func verifyRun(t *testing.T, window time.Duration, now time.Time) (*release.Run,
 		Path:    "embargo.toml",
 	}
 	path := filepath.Join(t.TempDir(), "journal.json")
-	names := []string{"preflight", "gate", "push", "publish", "advisory", "verify"}
+	names := []string{release.Preflight, release.Gate, release.Push, release.Publish, release.Announce, release.Advisory, release.Verify}
 	j, err := pipeline.OpenJournal(path, releasetest.EmbargoOf(cfg), names, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -365,5 +365,43 @@ func TestTheTimelineSaysAVersionNeverSeenVisibleWasVisibleByTheNextLook(t *testi
 	want := fmt.Sprintf("demo-core@1.13.1 uploaded %s  (T0 + 0s), visible by %s  (T0 + 10m)", uploaded.Format(time.RFC3339), seen.Format(time.RFC3339))
 	if !strings.Contains(out.String(), want) {
 		t.Errorf("the timeline says\n%s\nwant %q", out.String(), want)
+	}
+}
+
+// accepted is a step whose one public write is a mail the server took, as
+// the announce stage records each of its mails.
+type accepted struct{ At time.Time }
+
+func (accepted) Summary() string { return "" }
+func (a accepted) Moments() []pipeline.Moment {
+	return []pipeline.Moment{{Name: "accepted_at", At: a.At, Public: true}}
+}
+
+// A stage with several public writes of no subject of their own (the
+// announcement and the notice) has each named by its step on the
+// timeline, not two lines alike.
+func TestTheTimelineNamesEachPublicStepOfAStageWithSeveral(t *testing.T) {
+	t.Parallel()
+	r, out := verifyRun(t, 6*time.Hour, releasetest.T0.Add(time.Minute))
+	mails := releasetest.Stage{Called: release.Announce, Fn: func(r *release.Run) error {
+		for i, step := range []string{"announcement", "notice"} {
+			key := pipeline.Key[accepted]{Stage: release.Announce, Step: step}
+			if _, err := pipeline.Step(r.Run, key, func(res *accepted) error { res.At = releasetest.T0.Add(time.Duration(i) * time.Second); return nil }); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}
+	if err := releasetest.Execute(t, r, pipeline.Selection{}, mails); err != nil {
+		t.Fatal(err)
+	}
+	timeline(r, &Timeline{})
+	for _, want := range []string{
+		fmt.Sprintf("announcement accepted %s  (T0 + 0s)", releasetest.T0.Format(time.RFC3339)),
+		fmt.Sprintf("notice accepted %s  (T0 + 1s)", releasetest.T0.Add(time.Second).Format(time.RFC3339)),
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the timeline says\n%s\nwant %q", out.String(), want)
+		}
 	}
 }
