@@ -72,7 +72,7 @@ func (a *app) planStages(cfg *config.Config) {
 	rows := make([]row, len(a.stages))
 	var wNo, wName, wWhen int
 	for i, st := range a.stages {
-		r := row{no: fmt.Sprintf("%d.", i+1), name: st.Name(), when: stageWhen(cfg, st), what: st.Summary()}
+		r := row{no: fmt.Sprintf("%d.", i+1), name: st.Name(), when: stageWhen(cfg, st, a.stages), what: st.Summary()}
 		if sk, ok := st.(release.Skipper); ok {
 			if why := sk.Skip(cfg); why != "" {
 				r.when, r.what = "skipped", why
@@ -161,8 +161,10 @@ func (a *app) planLateStart(cfg *config.Config, now time.Time) {
 		"    says the embargo is over. Check embargo.at in %s.\n", pipeline.HumanDuration(ago), a.stateDir(cfg), cfg.Path)
 }
 
-// stageWhen says when a stage runs, against T0.
-func stageWhen(cfg *config.Config, st release.Stage) string {
+// stageWhen says when a stage runs, against T0: after the stages it
+// waits for that this config runs (the post waits for the mail only when
+// [announce] is configured).
+func stageWhen(cfg *config.Config, st release.Stage, all []release.Stage) string {
 	switch st.Name() {
 	case release.Preflight:
 		return "before T0"
@@ -171,10 +173,20 @@ func stageWhen(cfg *config.Config, st release.Stage) string {
 	case release.Verify:
 		return "by T0+" + pipeline.HumanDuration(cfg.Window)
 	}
-	for _, need := range st.Needs() {
-		if need != release.Preflight {
-			return "after " + need
+	skipped := map[string]bool{}
+	for _, other := range all {
+		if sk, ok := other.(release.Skipper); ok && sk.Skip(cfg) != "" {
+			skipped[other.Name()] = true
 		}
+	}
+	var after []string
+	for _, need := range st.Needs() {
+		if need != release.Preflight && !skipped[need] {
+			after = append(after, need)
+		}
+	}
+	if len(after) > 0 {
+		return "after " + strings.Join(after, ", ")
 	}
 	return "at T0"
 }

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
+	"github.com/async-rs/embargo/stages"
 	"github.com/async-rs/embargo/stages/openpgp"
+	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/release/releasetest"
 )
 
@@ -59,5 +63,20 @@ passphrase_env  = "EMBARGO_SIGNING_PASSPHRASE"
 		if strings.Contains(plan+errb.String(), s) {
 			t.Errorf("plan shows a secret (%.8s…)", s)
 		}
+	}
+}
+
+// The post waits for the mail (the WG's order), and plan says so, but only
+// where there is a mail to wait for.
+func TestPlanSaysThePostWaitsForTheMailOnlyWithOne(t *testing.T) {
+	all := stages.All(release.Clients{})
+	i := slices.IndexFunc(all, func(st release.Stage) bool { return st.Name() == release.Advisory })
+	cfg := &config.Config{}
+	if got := stageWhen(cfg, all[i], all); got != "after publish" {
+		t.Errorf("without [announce], plan says the post comes %q, want after publish", got)
+	}
+	cfg.Announce = &config.AnnounceSection{To: []string{"announce@lists.example.org"}}
+	if got := stageWhen(cfg, all[i], all); got != "after publish, announce" {
+		t.Errorf("with [announce], plan says the post comes %q, want after publish, announce", got)
 	}
 }

@@ -101,7 +101,7 @@ func (a *app) planJSON(ctx context.Context, cfg *config.Config, now time.Time) e
 		}
 	}
 	for _, st := range a.stages {
-		ps := planStage{Name: st.Name(), When: stageWhen(cfg, st), Summary: st.Summary()}
+		ps := planStage{Name: st.Name(), When: stageWhen(cfg, st, a.stages), Summary: st.Summary()}
 		if sk, ok := st.(release.Skipper); ok {
 			ps.Skipped = sk.Skip(cfg)
 		}
