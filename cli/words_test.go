@@ -274,7 +274,7 @@ func TestPlanCountsNewCratesAndLinesUpItsStages(t *testing.T) {
 		t.Errorf("plan counts the example's versions on an empty registry as:\n%s", out)
 	}
 	column := -1
-	stage := regexp.MustCompile(`^\d\. +(\S+) +(before T0|until T0|at T0|after \S+|by \S+|skipped) +(.*)$`)
+	stage := regexp.MustCompile(`^\d\. +(\S+) +(before T0|until T0|at T0|after \S+(?:, \S+)*|by \S+|skipped) +(.*)$`)
 	for _, l := range strings.Split(out, "\n") {
 		m := stage.FindStringSubmatchIndex(l)
 		if m == nil {
