@@ -225,11 +225,7 @@ func TestThePreNoticeIsSignedByTheTeam(t *testing.T) {
 
 	list := mailtest.NewGPG(t)
 	fpr := list.GenerateKey(t, "distros <distros@vs.openwall.org>", "future-default", "default", "never", "")
-	pub, err := team.PublicKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	list.Import(t, pub)
+	list.Import(t, reader.ExportPublic(t, team.Fingerprint()))
 	enc, err := mail.Distros(adv, h, t0, patches, list.ExportPublic(t, fpr), team)
 	if err != nil {
 		t.Fatal(err)
