@@ -95,16 +95,47 @@ func validateAnnounce(v *validator, a *AnnounceSection) {
 	// meant to keep it.
 	for _, r := range Recipients(a.Private) {
 		addr := strings.ToLower(r.Addr)
+		named := false
 		for _, public := range []struct {
 			key  string
 			list map[string]bool
 		}{{"announce.to", to}, {"announce.notice", notice}} {
 			if public.list[addr] {
+				named = true
 				v.add("announce.private", fmt.Sprintf("%s is also in %s: the pre-notice, sent before T0, would reach a public list", r.Addr, public.key),
 					fmt.Sprintf("keep private to closed lists (distros@vs.openwall.org): remove %s from it or from %s", r.Addr, public.key))
 			}
 		}
+		// A public list named nowhere else is as public: without this a
+		// config whose only list is oss-security, written in private,
+		// would mail it the fixes days before T0.
+		if why := publicList(addr); why != "" && !named {
+			v.add("announce.private", fmt.Sprintf("%s is %s: the pre-notice, sent before T0, would publish the fixes and their date", r.Addr, why),
+				fmt.Sprintf(`write the closed list there instead, private = ["distros@vs.openwall.org"] (or linux-distros@vs.openwall.org for Linux only), and put %s in announce.to or announce.notice, which are mailed at T0`, r.Addr))
+		}
 	}
+}
+
+// publicLists are the lists a security team announces on, whose archives
+// anyone reads: never a recipient of the pre-notice. The Rust project's
+// announcement list, and oss-security, where the distros list's
+// instructions send what is public or made public at once.
+var publicLists = map[string]string{
+	"oss-security@lists.openwall.com":                  "oss-security, a public list with public archives",
+	"rustlang-security-announcements@googlegroups.com": "the Rust project's public security announcement list",
+}
+
+// publicList says why addr (lower case) is a public list, or "". Every
+// list at lists.openwall.com is one of Openwall's public lists; its closed
+// lists, distros and linux-distros, are at vs.openwall.org.
+func publicList(addr string) string {
+	if why, ok := publicLists[addr]; ok {
+		return why
+	}
+	if strings.HasSuffix(addr, "@lists.openwall.com") {
+		return "one of Openwall's public lists (lists.openwall.com; the closed distros lists are at vs.openwall.org)"
+	}
+	return ""
 }
 
 // validatePrivatePubkey checks announce.private_pubkey_file: the private

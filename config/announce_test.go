@@ -141,3 +141,18 @@ func TestConfigAnnouncePrivatePubkeyFileMustBeTheListsPublicKey(t *testing.T) {
 	noPrivate := edit(t, src, "private         = [\"distros@vs.openwall.org\"]\n", "")
 	expectProblems(t, noPrivate, want{"announce.private_pubkey_file", "# <- pubkey", []string{"announce.private names none"}})
 }
+
+// A well-known public list written in private, and named nowhere else, is
+// refused too: embargo notify would send it the embargoed fixes days
+// before T0. The problem says what to write instead.
+func TestConfigAnnounceWellKnownPublicListInPrivateIsRefusedAlone(t *testing.T) {
+	src := edit(t, minimalConfig+announceSection, `notice          = ["oss-security@lists.openwall.com"]`+"\n", "")
+	src = edit(t, src, `to              = ["rustlang-security-announcements@googlegroups.com"]`, `to              = ["announce@async.rs"]`)
+	src = edit(t, src, `private         = ["distros@vs.openwall.org"]`,
+		`private         = ["OSS-Security <oss-security@lists.openwall.com>", "rustlang-security-announcements@googlegroups.com", "distros@lists.openwall.com", "linux-distros@vs.openwall.org"]  # <- private`)
+	expectProblems(t, src,
+		want{"announce.private", "# <- private", []string{"oss-security@lists.openwall.com is oss-security, a public list", "before T0", `private = ["distros@vs.openwall.org"]`, "announce.notice"}},
+		want{"announce.private", "# <- private", []string{"rustlang-security-announcements@googlegroups.com is the Rust project's public security announcement list", "distros@vs.openwall.org"}},
+		want{"announce.private", "# <- private", []string{"distros@lists.openwall.com is one of Openwall's public lists", "vs.openwall.org"}},
+	)
+}

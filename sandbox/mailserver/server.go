@@ -44,6 +44,10 @@ type Options struct {
 	// of what a client will not send in clear to a host other than the
 	// loopback listens on another address of this machine.
 	Listen string
+	// MaxMessageBytes, when set, is the largest message the server takes,
+	// as a submission server's limit: it says SIZE in EHLO and answers a
+	// larger message's data with 552 5.3.4.
+	MaxMessageBytes int64
 }
 
 // Message is a message the server accepted.
@@ -109,6 +113,7 @@ func Start(opts Options) (*Server, error) {
 	srv.Domain = "localhost"
 	srv.ErrorLog = log.New(io.Discard, "", 0)
 	srv.ReadTimeout, srv.WriteTimeout = time.Minute, time.Minute
+	srv.MaxMessageBytes = opts.MaxMessageBytes
 	if opts.Listen == "" {
 		opts.Listen = "127.0.0.1:0"
 	}

@@ -55,12 +55,8 @@ func signingKey(t *testing.T) (*openpgp.Key, *mailtest.GPG) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := k.PublicKey()
-	if err != nil {
-		t.Fatal(err)
-	}
 	r := mailtest.NewGPG(t)
-	r.Import(t, pub)
+	r.Import(t, g.ExportPublic(t, fpr))
 	return k, r
 }
 

@@ -31,7 +31,9 @@ import (
 func Distros(a Advisory, h Header, t0 time.Time, patches []Patch, encryptTo []byte, signer Signer) (Message, error) {
 	subject := fmt.Sprintf("[vs] %s: %s, disclosure planned for %s", a.name(), a.Title, t0.UTC().Format("2006-01-02 15:04 UTC"))
 	if encryptTo != nil {
-		subject = fmt.Sprintf("[vs] %s, disclosure planned for %s", a.name(), t0.UTC().Format("2006-01-02 15:04 UTC"))
+		// The headers travel in clear: a CVE id or the advisory's id
+		// there would tell whoever reads them what is coming.
+		subject = fmt.Sprintf("[vs] %s, disclosure planned for %s", a.Project, t0.UTC().Format("2006-01-02 15:04 UTC"))
 	}
 	b, m, err := header(a, h, t0, PreNotice, subject)
 	if err != nil {

@@ -143,6 +143,16 @@ func TestThePreNoticeIsEncryptedToTheList(t *testing.T) {
 			t.Errorf("Subject %q; want [vs] and %s", s, date)
 		}
 	}
+	// Encrypted, the subject names only the package and the date: the
+	// headers are read in clear on the way.
+	if s := subjectOf(t, enc); s != "[vs] async-std, disclosure planned for "+date {
+		t.Errorf("the encrypted pre-notice's subject is %q; want only the package and the planned date", s)
+	}
+	for _, id := range []string{adv.CVE, adv.ID, adv.Title} {
+		if s := subjectOf(t, enc); strings.Contains(s, id) {
+			t.Errorf("the encrypted pre-notice's subject %q names %s in clear", s, id)
+		}
+	}
 	if bytes.Contains(enc.Data, []byte("dropped")) || bytes.Contains(enc.Data, []byte("1.13.1")) {
 		t.Errorf("the encrypted pre-notice shows the issue in clear:\n%s", enc.Data)
 	}
@@ -215,11 +225,7 @@ func TestThePreNoticeIsSignedByTheTeam(t *testing.T) {
 
 	list := mailtest.NewGPG(t)
 	fpr := list.GenerateKey(t, "distros <distros@vs.openwall.org>", "future-default", "default", "never", "")
-	pub, err := team.PublicKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	list.Import(t, pub)
+	list.Import(t, reader.ExportPublic(t, team.Fingerprint()))
 	enc, err := mail.Distros(adv, h, t0, patches, list.ExportPublic(t, fpr), team)
 	if err != nil {
 		t.Fatal(err)
@@ -246,4 +252,18 @@ func TestThePreNoticeIsSignedByTheTeam(t *testing.T) {
 	if got := parts(t, inner); len(got) != 3 || !strings.Contains(string(got[0].data), "1.13.1, 1.12.3") {
 		t.Errorf("the signed, encrypted notice opens to %d parts; want the text and both patches", len(got))
 	}
+}
+
+// subjectOf is m's Subject header, decoded.
+func subjectOf(t *testing.T, m mail.Message) string {
+	t.Helper()
+	msg, err := netmail.ReadMessage(bytes.NewReader(m.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

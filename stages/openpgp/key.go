@@ -1,20 +1,19 @@
-// Package openpgp signs the announcement with the security team's OpenPGP
-// key, as the Rust Security Response WG signs its own: the mail's body
-// clearsigned (RFC 4880's cleartext signature framework) and a detached
-// armored signature of the advisory's text for the signed copy attached.
-// The key comes armored from an environment variable, its passphrase from
-// another; neither is ever part of an error.
+// Package openpgp signs the advisory's mails with the security team's
+// OpenPGP key, as the Rust Security Response WG signs its own: the
+// announcement's text clearsigned (RFC 4880's cleartext signature
+// framework), which the mail carries as its body and attaches again as the
+// signed copy, and the distros pre-notice signed inside its encryption
+// (Signing). The key comes armored from an environment variable, its
+// passphrase from another; neither is ever part of an error.
 package openpgp
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	pgp "github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
@@ -44,18 +43,6 @@ var (
 // Key is a secret key, unlocked, that signs.
 type Key struct {
 	entity *pgp.Entity
-}
-
-// Info is what check and plan show of a key; nothing in it is secret.
-type Info struct {
-	// Fingerprint is the primary key's, in upper-case hex (40 digits for
-	// a version 4 key), as gpg --with-colons prints it.
-	Fingerprint string
-	// UserID is the primary user ID: "async-std security <security@async.rs>".
-	UserID string
-	// Created is when the primary key was made; Expires when it expires
-	// (zero: never).
-	Created, Expires time.Time
 }
 
 // ReadKey reads the armored secret key (gpg --armor --export-secret-keys)
@@ -99,40 +86,10 @@ func ReadKey(armored, passphrase string, at time.Time) (*Key, error) {
 	return k, nil
 }
 
-// Info describes the key.
-func (k *Key) Info() Info {
-	e := k.entity
-	i := Info{Fingerprint: fingerprint(e.PrimaryKey), Created: e.PrimaryKey.CreationTime}
-	sig, id := e.PrimarySelfSignature()
-	if id != nil {
-		i.UserID = id.Name
-	}
-	if sig != nil && sig.KeyLifetimeSecs != nil && *sig.KeyLifetimeSecs != 0 {
-		i.Expires = e.PrimaryKey.CreationTime.Add(time.Duration(*sig.KeyLifetimeSecs) * time.Second)
-	}
-	return i
-}
-
-// Fingerprint is the primary key's fingerprint (Info.Fingerprint).
+// Fingerprint is the primary key's fingerprint, in upper-case hex (40
+// digits for a version 4 key) as gpg --with-colons prints it: what check
+// and plan show, and what readers know the team's key by.
 func (k *Key) Fingerprint() string { return fingerprint(k.entity.PrimaryKey) }
-
-// PublicKey is the key's public part, armored: what readers import to
-// verify the announcement.
-func (k *Key) PublicKey() ([]byte, error) {
-	var b bytes.Buffer
-	w, err := armor.Encode(&b, pgp.PublicKeyType, nil)
-	if err != nil {
-		return nil, err
-	}
-	if err := k.entity.Serialize(w); err != nil {
-		return nil, fmt.Errorf("public key %s: %w", k.Fingerprint(), err)
-	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	b.WriteByte('\n')
-	return b.Bytes(), nil
-}
 
 // signingKey is the key that signs at at: the newest valid signing
 // subkey, else the primary key when it may sign; or why there is none.

@@ -10,19 +10,6 @@ import (
 	"github.com/async-rs/embargo/stages/openpgp"
 )
 
-// What check and plan show of the key is what gpg says of it.
-func TestInfoIsWhatGPGSays(t *testing.T) {
-	g := mailtest.NewGPG(t)
-	fpr, secret := newKey(t, g, "sign", "2y")
-	i := readKey(t, secret).Info()
-	if i.Fingerprint != fpr || i.UserID != uid {
-		t.Errorf("Info = %+v; want %s, %q", i, fpr, uid)
-	}
-	if years := i.Expires.Sub(i.Created).Hours() / 24 / 365; i.Created.IsZero() || years < 1.9 || years > 2.1 {
-		t.Errorf("Info: created %s, expires %s; want two years apart", i.Created, i.Expires)
-	}
-}
-
 // noSecret fails t when err names the passphrase or any part of the
 // secret key's armored text.
 func noSecret(t *testing.T, err error, secret []byte) {

@@ -91,25 +91,6 @@ func withChecksum(signed []byte) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// DetachSign makes the armored detached signature of text (the .asc beside
-// the signed copy): a signature of a canonical text document (type 0x01),
-// which gpg --verify TEXT.asc TEXT accepts whether the file that was saved
-// ends its lines in LF or CRLF. Unlike the clearsigned form, it covers the
-// text byte for byte otherwise, trailing whitespace included: the copy it
-// signs must travel unchanged (base64, as the mail attaches it).
-func (k *Key) DetachSign(text []byte, at time.Time) ([]byte, error) {
-	sk, err := k.signingKey(at)
-	if err != nil {
-		return nil, err
-	}
-	var b bytes.Buffer
-	if err := pgp.ArmoredDetachSignText(&b, k.entity, bytes.NewReader(text), config(sk, at)); err != nil {
-		return nil, fmt.Errorf("sign with key %s: %w", k.Fingerprint(), err)
-	}
-	b.WriteByte('\n')
-	return b.Bytes(), nil
-}
-
 // Signing is the key as the OpenPGP library signs with it at at, and the
 // configuration that makes it sign there (the key valid at at, SHA-512):
 // for a message signed and encrypted in one, as the distros pre-notice is

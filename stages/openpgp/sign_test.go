@@ -53,16 +53,12 @@ func readKey(t *testing.T, armored []byte) *openpgp.Key {
 	return k
 }
 
-// reader is a gpg that knows only the public key the key gives: a reader
-// of the announcement who imported the team's key.
-func reader(t *testing.T, k *openpgp.Key) *mailtest.GPG {
+// reader is a gpg that knows only the public key g exports of fpr: a
+// reader of the announcement who imported the team's key.
+func reader(t *testing.T, g *mailtest.GPG, fpr string) *mailtest.GPG {
 	t.Helper()
-	pub, err := k.PublicKey()
-	if err != nil {
-		t.Fatal(err)
-	}
 	r := mailtest.NewGPG(t)
-	r.Import(t, pub)
+	r.Import(t, g.ExportPublic(t, fpr))
 	return r
 }
 
@@ -89,7 +85,7 @@ func TestClearSignIsVerifiedByGPG(t *testing.T) {
 	if k.Fingerprint() != fpr {
 		t.Errorf("Fingerprint() = %s, gpg says %s", k.Fingerprint(), fpr)
 	}
-	r := reader(t, k)
+	r := reader(t, g, fpr)
 
 	for _, text := range []string{advisory, strings.ReplaceAll(advisory, "\n", "\r\n")} {
 		signed, err := k.ClearSign([]byte(text), at)
@@ -128,36 +124,6 @@ func TestClearSignIsVerifiedByGPG(t *testing.T) {
 	}
 }
 
-// The signed copy's detached signature is verified by gpg against the
-// copy, whether it was saved with LF or CRLF line endings; a changed copy
-// is not.
-func TestDetachSignIsVerifiedByGPG(t *testing.T) {
-	g := mailtest.NewGPG(t)
-	fpr, secret := newKey(t, g, "sign", "never")
-	k := readKey(t, secret)
-	r := reader(t, k)
-	sig, err := k.DetachSign([]byte(advisory), at)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.HasPrefix(sig, []byte("-----BEGIN PGP SIGNATURE-----")) {
-		t.Errorf("the signature is not armored:\n%s", sig)
-	}
-	for how, text := range map[string]string{"LF": advisory, "CRLF": strings.ReplaceAll(advisory, "\n", "\r\n")} {
-		v, err := r.Verify(sig, []byte(text))
-		if err != nil {
-			t.Errorf("the copy with %s: %v", how, err)
-			continue
-		}
-		if v.Fingerprint != fpr || v.Hash != "10" || v.Class != "01" {
-			t.Errorf("gpg: signed by %s with hash %s, class %s; want %s, 10, 01", v.Fingerprint, v.Hash, v.Class, fpr)
-		}
-	}
-	if _, err := r.Verify(sig, []byte(strings.Replace(advisory, "1.13.1", "1.13.0", 1))); err == nil {
-		t.Errorf("gpg verified a changed copy")
-	}
-}
-
 // A team that keeps its primary key offline exports only the subkeys'
 // secrets: the signing subkey signs, and the fingerprint shown is still
 // the primary key's, the one readers know.
@@ -173,7 +139,7 @@ func TestASigningSubkeySigns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := reader(t, k).Verify(signed); err != nil || v.Fingerprint != fpr {
+	if v, err := reader(t, g, fpr).Verify(signed); err != nil || v.Fingerprint != fpr {
 		t.Errorf("gpg: %v (%+v); want a good signature of %s", err, v, fpr)
 	}
 }

@@ -296,6 +296,28 @@ func MailFinding(cfg *config.Config, kind MailKind, err error) (pipeline.Finding
 	case smtp.StepMail:
 		return pipeline.Finding{Subject: "announce.from", Msg: e.Error(),
 			Fix: fmt.Sprintf("send from an address %s may send as (announce.from in %s)", a.User, cfg.Path)}, true
+	case smtp.StepData, smtp.StepMessage:
+		// The server took the sender and every recipient and refused
+		// what it was sent: the recipients are not what to correct.
+		what := map[MailKind]string{Announcement: "the announcement", Notice: "the notice", PreNotice: "the distros pre-notice"}[kind]
+		msg := fmt.Sprintf("the server took the sender and the recipients of %s and refused the message itself (its size or its content): %s", what, e.Reply)
+		if e.Reply.Code == 0 {
+			msg = fmt.Sprintf("the server took the sender and the recipients of %s, and the message did not reach it: %s", what, e.Error())
+		}
+		// RFC 3463: x.3.4 a message too big for the system, x.2.3 one
+		// over the mailbox's limit; 552 is the exceeded storage
+		// allocation RFC 5321 gives a message over the server's SIZE.
+		tooBig := e.Reply.Code == 552 || strings.HasSuffix(e.Reply.Enhanced, ".3.4") || strings.HasSuffix(e.Reply.Enhanced, ".2.3")
+		switch {
+		case tooBig && kind == PreNotice:
+			return pipeline.Finding{Subject: "announce.smtp", Msg: msg,
+				Fix: fmt.Sprintf("the pre-notice carries every held commit as a patch: ask the operators of %s to raise the size limit for %s, or send through a server that takes it (announce.smtp in %s)", a.SMTP, a.FromAddress(), cfg.Path)}, true
+		case tooBig:
+			return pipeline.Finding{Subject: "announce.smtp", Msg: msg,
+				Fix: fmt.Sprintf("shorten the advisory's text (advisory.description), or ask the operators of %s to raise the size limit for %s (announce.smtp in %s)", a.SMTP, a.FromAddress(), cfg.Path)}, true
+		}
+		return pipeline.Finding{Subject: "announce.smtp", Msg: msg,
+			Fix: fmt.Sprintf("ask the operators of %s why its policy refuses the message, quoting its reply; correcting %s would not help", a.SMTP, kind.Key())}, true
 	}
 	return pipeline.Finding{Subject: kind.Key(), Msg: e.Error(),
 		Fix: fmt.Sprintf("correct %s in %s, or ask the list's owners why it refuses", kind.Key(), cfg.Path)}, true

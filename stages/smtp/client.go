@@ -96,28 +96,46 @@ type session struct {
 // open connects, starts TLS and logs in: the part every session shares.
 func (c *Client) open(ctx context.Context) (*session, error) {
 	o := c.opts
-	fail := func(step Step, outcome Outcome, err error) (*session, error) {
-		return nil, c.fail(ctx, step, outcome, err)
-	}
-	host, _, err := net.SplitHostPort(o.Addr)
-	if err != nil {
-		return fail(StepConnect, Permanent, err)
-	}
-	d := net.Dialer{Timeout: o.Timeout}
-	raw, err := d.DialContext(ctx, "tcp", o.Addr)
-	if err != nil {
-		return fail(StepConnect, Temporary, err)
-	}
-	s := &session{addr: o.Addr, timeout: o.Timeout, raw: raw, ctx: ctx}
-	// A context that ends closes the connection: whatever waits on it
-	// returns, and the step it was at says what that means.
-	s.stop = context.AfterFunc(ctx, func() { raw.Close() })
+	s := &session{addr: o.Addr, timeout: o.Timeout, ctx: ctx}
 	ok := false
 	defer func() {
 		if !ok {
 			s.close()
 		}
 	}()
+	conf, err := s.dial(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.startTLS(o, conf); err != nil {
+		return nil, err
+	}
+	if o.User != "" {
+		if err := s.login(o.User, o.Password); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	return s, nil
+}
+
+// dial connects to the server, speaks TLS from the first byte when the
+// port is implicit TLS, and greets it (EHLO); it returns the TLS
+// configuration the session starts TLS with.
+func (s *session) dial(o Options) (*tls.Config, error) {
+	host, _, err := net.SplitHostPort(o.Addr)
+	if err != nil {
+		return nil, s.classify(StepConnect, Permanent, err)
+	}
+	d := net.Dialer{Timeout: o.Timeout}
+	raw, err := d.DialContext(s.ctx, "tcp", o.Addr)
+	if err != nil {
+		return nil, s.classify(StepConnect, Temporary, err)
+	}
+	s.raw = raw
+	// A context that ends closes the connection: whatever waits on it
+	// returns, and the step it was at says what that means.
+	s.stop = context.AfterFunc(s.ctx, func() { raw.Close() })
 	conf := o.TLS.Clone()
 	if conf == nil {
 		conf = &tls.Config{}
@@ -129,48 +147,48 @@ func (c *Client) open(ctx context.Context) (*session, error) {
 		conf.MinVersion = tls.VersionTLS12
 	}
 	conn := raw
-	implicit := o.ImplicitTLS
 	s.deadline(o.Timeout)
-	if implicit {
+	if o.ImplicitTLS {
 		tc := tls.Client(raw, conf)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return fail(StepTLS, tlsOutcome(err), err)
+		if err := tc.HandshakeContext(s.ctx); err != nil {
+			return nil, s.classify(StepTLS, tlsOutcome(err), err)
 		}
 		conn = tc
 	}
 	if s.c, err = netsmtp.NewClient(conn, host); err != nil {
-		return fail(StepConnect, s.outcome(err), err)
+		return nil, s.classify(StepConnect, Temporary, err)
 	}
 	if err := s.c.Hello(o.LocalName); err != nil {
-		return fail(StepConnect, s.outcome(err), err)
+		return nil, s.classify(StepConnect, Temporary, err)
 	}
-	if !implicit {
+	return conf, nil
+}
+
+// startTLS starts TLS when the server offers STARTTLS, unless the session
+// already speaks it, and stops a session left in clear with a host other
+// than this machine's loopback.
+func (s *session) startTLS(o Options, conf *tls.Config) error {
+	if !o.ImplicitTLS {
 		if has, _ := s.c.Extension("STARTTLS"); has {
 			s.deadline(o.Timeout)
 			if err := s.c.StartTLS(conf); err != nil {
-				return fail(StepTLS, tlsOutcome(err), err)
+				return s.classify(StepTLS, tlsOutcome(err), err)
 			}
 		}
 	}
 	if st, isTLS := s.c.TLSConnectionState(); isTLS {
 		s.info.TLS = tls.VersionName(st.Version)
-	} else if !loopback(raw.RemoteAddr()) {
-		return fail(StepTLS, Permanent, ErrCleartext)
+	} else if !loopback(s.raw.RemoteAddr()) {
+		return s.classify(StepTLS, Permanent, ErrCleartext)
 	}
-	if o.User != "" {
-		if err := s.login(o.User, o.Password); err != nil {
-			return nil, err
-		}
-	}
-	ok = true
-	return s, nil
+	return nil
 }
 
 // login logs in with PLAIN, or LOGIN when the server offers only that.
 func (s *session) login(user, password string) error {
 	has, offered := s.c.Extension("AUTH")
 	if !has {
-		return s.err(StepAuth, Permanent, errors.New("the server offers no AUTH, and a user is configured: give the submission port, where the server takes a login"))
+		return s.classify(StepAuth, Permanent, errors.New("the server offers no AUTH, and a user is configured: give the submission port, where the server takes a login"))
 	}
 	var a netsmtp.Auth
 	switch {
@@ -179,7 +197,7 @@ func (s *session) login(user, password string) error {
 	case hasWord(offered, "LOGIN"):
 		a, s.info.Auth = &loginAuth{user: user, password: password}, "LOGIN"
 	default:
-		return s.err(StepAuth, Permanent, errors.New("the server offers AUTH "+offered+", and neither PLAIN nor LOGIN"))
+		return s.classify(StepAuth, Permanent, errors.New("the server offers AUTH "+offered+", and neither PLAIN nor LOGIN"))
 	}
 	s.deadline(s.timeout)
 	if err := s.c.Auth(a); err != nil {
@@ -193,7 +211,7 @@ func (s *session) login(user, password string) error {
 			}
 			return &Error{Addr: s.addr, Step: StepAuth, Outcome: outcome, Reply: r, Err: errors.New("the login as " + user + " was refused")}
 		}
-		return s.err(StepAuth, Temporary, err)
+		return s.classify(StepAuth, Temporary, err)
 	}
 	return nil
 }
@@ -226,6 +244,9 @@ func ctxErr(ctx context.Context) error {
 
 // close ends the session: QUIT when it can, and the connection in any case.
 func (s *session) close() {
+	if s.raw == nil {
+		return
+	}
 	if s.c != nil {
 		s.deadline(5 * time.Second)
 		_ = s.c.Quit()
@@ -235,35 +256,18 @@ func (s *session) close() {
 	_ = s.raw.Close()
 }
 
-// err is a failure of this session at step: the server's reply when it
-// gave one (classed by its code), else outcome.
-func (s *session) err(step Step, outcome Outcome, err error) error {
+// classify is a failure of this session at step: a server's reply is
+// classed by its code (4xx temporary, any other permanent); anything else
+// on this side (the connection, TLS, a timeout) is def, and a context that
+// ended is named as the cause rather than the closed connection it left.
+func (s *session) classify(step Step, def Outcome, err error) *Error {
 	if r, ok := replyOf(err); ok {
 		return &Error{Addr: s.addr, Step: step, Outcome: outcomeOf(r.Code), Reply: r}
 	}
-	if cerr := s.ctxErr(); cerr != nil {
+	if cerr := s.ctxErr(); cerr != nil && !errors.Is(err, ErrCleartext) {
 		err = cerr
 	}
-	return &Error{Addr: s.addr, Step: step, Outcome: outcome, Err: err}
-}
-
-// outcome classes an error before the message: a reply by its code,
-// anything else (the connection) temporary.
-func (s *session) outcome(err error) Outcome {
-	if r, ok := replyOf(err); ok {
-		return outcomeOf(r.Code)
-	}
-	return Temporary
-}
-
-func (c *Client) fail(ctx context.Context, step Step, outcome Outcome, err error) error {
-	if r, ok := replyOf(err); ok {
-		return &Error{Addr: c.opts.Addr, Step: step, Outcome: outcomeOf(r.Code), Reply: r}
-	}
-	if cerr := ctxErr(ctx); cerr != nil && !errors.Is(err, ErrCleartext) {
-		err = cerr
-	}
-	return &Error{Addr: c.opts.Addr, Step: step, Outcome: outcome, Err: err}
+	return &Error{Addr: s.addr, Step: step, Outcome: def, Err: err}
 }
 
 // tlsOutcome: a certificate the client does not trust, or a server that

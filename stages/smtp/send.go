@@ -33,7 +33,7 @@ func (c *Client) Probe(ctx context.Context, env Envelope) (Probe, error) {
 	}
 	s.deadline(s.timeout)
 	if err := s.c.Reset(); err != nil {
-		return Probe{}, s.err(StepMail, Temporary, err)
+		return Probe{}, s.classify(StepMail, Temporary, err)
 	}
 	return Probe{Session: s.info, Recipients: append([]string(nil), env.To...)}, nil
 }
@@ -66,7 +66,7 @@ func (s *session) envelope(env Envelope) error {
 	}
 	s.deadline(s.timeout)
 	if err := s.c.Mail(env.From); err != nil {
-		return s.err(StepMail, Temporary, err)
+		return s.classify(StepMail, Temporary, err)
 	}
 	var refused []Refusal
 	for _, to := range env.To {
@@ -77,7 +77,7 @@ func (s *session) envelope(env Envelope) error {
 		}
 		r, ok := replyOf(err)
 		if !ok {
-			return s.err(StepRcpt, Temporary, err)
+			return s.classify(StepRcpt, Temporary, err)
 		}
 		refused = append(refused, Refusal{Recipient: to, Reply: r})
 	}
@@ -101,32 +101,30 @@ func (s *session) data(msg []byte) (Reply, error) {
 	s.deadline(s.timeout)
 	id, err := t.Cmd("DATA")
 	if err != nil {
-		return Reply{}, s.err(StepData, Temporary, err)
+		return Reply{}, s.classify(StepData, Temporary, err)
 	}
 	t.StartResponse(id)
 	_, _, err = t.ReadResponse(354)
 	t.EndResponse(id)
 	if err != nil {
-		return Reply{}, s.err(StepData, Temporary, err)
+		return Reply{}, s.classify(StepData, Temporary, err)
 	}
 	s.deadline(finalReply)
 	w := t.DotWriter()
 	if _, err := w.Write(msg); err != nil {
 		_ = w.Close()
-		return Reply{}, s.err(StepMessage, Temporary, err)
+		return Reply{}, s.classify(StepMessage, Temporary, err)
 	}
 	if err := w.Close(); err != nil {
-		return Reply{}, s.err(StepMessage, Temporary, err)
+		return Reply{}, s.classify(StepMessage, Temporary, err)
 	}
 	code, text, err := t.ReadResponse(250)
 	if err != nil {
-		if r, ok := replyOf(err); ok {
-			return Reply{}, &Error{Addr: s.addr, Step: StepMessage, Outcome: outcomeOf(r.Code), Reply: r}
+		e := s.classify(StepMessage, Unknown, err)
+		if e.Outcome == Unknown {
+			e.MessageID = messageID(msg)
 		}
-		if cerr := s.ctxErr(); cerr != nil {
-			err = cerr
-		}
-		return Reply{}, &Error{Addr: s.addr, Step: StepMessage, Outcome: Unknown, MessageID: messageID(msg), Err: err}
+		return Reply{}, e
 	}
 	return ParseReply(code, text), nil
 }
