@@ -16,7 +16,6 @@ package announce
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -25,7 +24,6 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/release"
 	"github.com/async-rs/embargo/stages/retry"
-	"github.com/async-rs/embargo/stages/smtp"
 )
 
 // Stage mails the announcement and the notice at T0.
@@ -88,12 +86,10 @@ func (s Stage) Run(ctx context.Context, r *release.Run) error {
 	if err := release.AwaitGate(ctx, r); err != nil {
 		return err
 	}
-	c, err := release.MailClient(r, s.Mail)
-	if err != nil {
-		return err
-	}
 	for _, m := range mails {
-		if err := deliver(ctx, r, c, m); err != nil {
+		k := release.MailSteps[Sent]{Handed: handedKey(m.Kind), Sent: sentKey(m.Kind)}
+		if err := release.DeliverOnce(ctx, r, s.Mail, k, release.Delivery{Mail: m, What: "the " + string(m.Kind), Public: true, Retry: sendRetry,
+			Again: "embargo run --from announce", Resend: "embargo run --from announce --force", Rerun: release.Announce}); err != nil {
 			return err
 		}
 	}
@@ -130,91 +126,4 @@ func (s Stage) compose(ctx context.Context, r *release.Run, res *Composed) ([]re
 		res.Text += "; signed with " + res.Fingerprint
 	}
 	return mails, nil
-}
-
-// deliver sends m unless the journal says the server took it, or that
-// it may have.
-func deliver(ctx context.Context, r *release.Run, c release.Mailer, m release.Outgoing) error {
-	hk, sk := handedKey(m.Kind), sentKey(m.Kind)
-	prev, _ := pipeline.Load(r.Journal, sk)
-	handed, wasHanded := pipeline.Load(r.Journal, hk)
-	if prev.MessageID != m.MessageID {
-		prev = Sent{}
-	}
-	if !wasHanded || handed.MessageID != m.MessageID {
-		handed = release.MailHanded{}
-	}
-	// Handed over in a try whose outcome no step recorded: the run was
-	// killed between the two, and the server may have the mail.
-	cutOff := handed.Try > prev.Try
-	_, err := pipeline.Step(r.Run, sk, func(res *Sent) error {
-		switch {
-		case prev.Accepted():
-			*res = prev
-			res.Text = fmt.Sprintf("%s %s: accepted by the server at %s already (%s); nothing sent", m.Kind, m.MessageID, prev.AcceptedAt.Format(time.RFC3339), prev.Reply)
-			return nil
-		case (prev.Outcome == release.MailUnknown || cutOff) && !r.Mode.Force:
-			*res = prev
-			res.MessageID, res.Try, res.Outcome = m.MessageID, max(prev.Try, handed.Try), release.MailUnknown
-			res.Text = fmt.Sprintf("%s %s: may have been accepted; not sent again", m.Kind, m.MessageID)
-			return unknownError(r, m, handed, prev.Outcome == release.MailUnknown)
-		}
-		if err := r.Gate.Allow(fmt.Sprintf("mail the %s to %s", m.Kind, m.Kind.Key())); err != nil {
-			return err
-		}
-		try := max(prev.Try, handed.Try) + 1
-		if _, err := pipeline.Step(r.Run, hk, func(h *release.MailHanded) error {
-			*h = release.MailHanded{MessageID: m.MessageID, Try: try, At: r.Now().UTC()}
-			return nil
-		}); err != nil {
-			return err
-		}
-		return send(ctx, r, c, m, try, res)
-	})
-	return err
-}
-
-// send hands m to the server, again while it refuses for now.
-func send(ctx context.Context, r *release.Run, c release.Mailer, m release.Outgoing, try int, res *Sent) error {
-	*res = Sent{MessageID: m.MessageID, To: m.Envelope.To, Try: try}
-	err := retry.Do(ctx, release.Clock(r.Gate), sendRetry, func(int) error {
-		start := r.Now().UTC()
-		reply, err := c.Send(ctx, m.Envelope, m.Bytes)
-		if err != nil {
-			return err
-		}
-		res.SentAt, res.AcceptedAt = start, r.Now().UTC()
-		res.Code, res.Reply, res.QueueID, res.Outcome = reply.Code, reply.String(), reply.QueueID, release.MailAccepted
-		return nil
-	})
-	if err == nil {
-		res.Text = fmt.Sprintf("%s %s accepted for %s: %s", m.Kind, m.MessageID, strings.Join(m.Envelope.To, ", "), res.Reply)
-		return nil
-	}
-	var se *smtp.Error
-	if errors.As(err, &se) && se.Outcome == smtp.Unknown {
-		res.Outcome = release.MailUnknown
-		res.Text = fmt.Sprintf("%s %s: the connection was lost after the whole mail was handed over", m.Kind, m.MessageID)
-		return unknownError(r, m, release.MailHanded{MessageID: m.MessageID, Try: try, At: r.Now().UTC()}, true)
-	}
-	res.Outcome = release.MailRefused
-	if f, ok := release.MailFinding(r.Config, m.Kind, err); ok {
-		if se.Outcome == smtp.Temporary {
-			f.Fix += "; the server refused for now: `embargo run --from announce` tries again"
-		}
-		return &pipeline.FindingsError{Findings: []pipeline.Finding{f}}
-	}
-	return err
-}
-
-// unknownError says the list may have the mail, how to tell, and how to
-// send it again.
-func unknownError(r *release.Run, m release.Outgoing, h release.MailHanded, lost bool) error {
-	how := "the connection to the mail server was lost after the whole mail was handed over"
-	if !lost {
-		how = fmt.Sprintf("a run was stopped after it handed the mail to the server at %s, before it recorded the server's answer", h.At.Format(time.RFC3339))
-	}
-	return &pipeline.RerunError{From: release.Announce, Force: true, Err: fmt.Errorf(
-		"the %s to %s may have been accepted: %s. Look for Message-ID %s in the list's archive (or ask the server's operators for it); if it is not there, `embargo run --from announce --force` sends it again, with the same Message-ID",
-		m.Kind, strings.Join(m.Envelope.To, ", "), how, m.MessageID)}
 }

@@ -1,8 +1,6 @@
 package announce
 
 import (
-	"time"
-
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/release"
 )
@@ -30,28 +28,8 @@ type Composed struct {
 
 func (c Composed) Summary() string { return c.Text }
 
-// Sent is the server's answer to one mail: its acceptance (the reply and
-// its queue id), a refusal, or no answer after the data.
-type Sent struct {
-	MessageID string   `json:"message_id"`
-	To        []string `json:"to,omitempty"`
-	// Try is the release.MailHanded try this answers.
-	Try     int    `json:"try"`
-	Outcome string `json:"outcome,omitempty"`
-	// SentAt is when the session that was accepted opened; AcceptedAt
-	// when the server's acceptance came.
-	SentAt     time.Time `json:"sent_at,omitzero"`
-	AcceptedAt time.Time `json:"accepted_at,omitzero"`
-	Code       int       `json:"code,omitempty"`
-	Reply      string    `json:"reply,omitempty"`
-	QueueID    string    `json:"queue_id,omitempty"`
-	Text       string    `json:"summary,omitempty"`
-}
-
-func (s Sent) Summary() string { return s.Text }
-
-// Accepted is whether the server took the mail.
-func (s Sent) Accepted() bool { return s.Outcome == release.MailAccepted }
+// Sent is the server's answer to one mail of the stage.
+type Sent struct{ release.MailSent }
 
 // Moments: the mail accepted is the public write.
 func (s Sent) Moments() []pipeline.Moment {

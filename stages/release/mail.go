@@ -193,7 +193,7 @@ func ComposeMails(cfg *config.Config, m *templates.Model, text []byte, key *open
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, outgoing(Announcement, msg))
+		out = append(out, MailOut(Announcement, msg))
 	}
 	if len(a.Notice) > 0 {
 		msg, err := mail.Notify(adv, header(cfg, Notice), cfg.T0())
@@ -201,7 +201,7 @@ func ComposeMails(cfg *config.Config, m *templates.Model, text []byte, key *open
 			return nil, &pipeline.FindingsError{Findings: []pipeline.Finding{{Subject: "announce.notice", Msg: err.Error(),
 				Fix: fmt.Sprintf("the notice links to the post (blog.url), the GitHub advisory ([ghsa]) or advisory.references: give %s one of them", cfg.Path)}}}
 		}
-		out = append(out, outgoing(Notice, msg))
+		out = append(out, MailOut(Notice, msg))
 	}
 	return out, nil
 }
@@ -253,7 +253,8 @@ func header(cfg *config.Config, kind MailKind) mail.Header {
 	return mail.Header{From: cfg.Announce.From, To: kind.Recipients(cfg.Announce), Date: cfg.T0()}
 }
 
-func outgoing(kind MailKind, m mail.Message) Outgoing {
+// MailOut is m, composed by stages/mail, as the mail of kind to hand over.
+func MailOut(kind MailKind, m mail.Message) Outgoing {
 	return Outgoing{Kind: kind, MessageID: m.MessageID, Envelope: smtp.Envelope{From: m.From, To: m.To}, Bytes: m.Data}
 }
 
