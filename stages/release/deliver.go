@@ -29,10 +29,36 @@ type MailSent struct {
 	Code       int       `json:"code,omitempty"`
 	Reply      string    `json:"reply,omitempty"`
 	QueueID    string    `json:"queue_id,omitempty"`
-	Text       string    `json:"summary,omitempty"`
+	// First is the server's first acceptance of this kind of mail, kept
+	// whatever a forced send again answers: that the list has it once is
+	// what a plain re-run, plan and status go by.
+	First *MailAcceptance `json:"first_accepted,omitempty"`
+	Text  string          `json:"summary,omitempty"`
+}
+
+// MailAcceptance is a server's acceptance of a mail: when, and its reply.
+type MailAcceptance struct {
+	MessageID  string    `json:"message_id"`
+	To         []string  `json:"to,omitempty"`
+	AcceptedAt time.Time `json:"accepted_at"`
+	Code       int       `json:"code,omitempty"`
+	Reply      string    `json:"reply,omitempty"`
+	QueueID    string    `json:"queue_id,omitempty"`
 }
 
 func (s MailSent) Summary() string { return s.Text }
+
+// FirstAccepted is the server's first acceptance of the mail; ok is false
+// when it never took it.
+func (s MailSent) FirstAccepted() (MailAcceptance, bool) {
+	switch {
+	case s.First != nil:
+		return *s.First, true
+	case s.Accepted() && !s.AcceptedAt.IsZero():
+		return MailAcceptance{MessageID: s.MessageID, To: s.To, AcceptedAt: s.AcceptedAt, Code: s.Code, Reply: s.Reply, QueueID: s.QueueID}, true
+	}
+	return MailAcceptance{}, false
+}
 
 // Accepted is whether the server took the mail.
 func (s MailSent) Accepted() bool { return s.Outcome == MailAccepted }
@@ -99,12 +125,13 @@ func DeliverOnce[T pipeline.Result, P MailRecord[T]](ctx context.Context, r *Run
 	// Handed over in a try whose outcome no step recorded: the run was
 	// killed between the two, and the server may have the mail.
 	cutOff := handed.Try > prev.Try
+	first, accepted := prev.FirstAccepted()
 	_, err := pipeline.Step(r.Run, k.Sent, func(res *T) error {
 		rec := P(res).Mail()
 		switch {
-		case prev.Accepted() && !(d.ForceResendsAccepted && r.Mode.Force):
+		case accepted && !(d.ForceResendsAccepted && r.Mode.Force):
 			*res = prevT
-			rec.Text = fmt.Sprintf("%s %s: accepted by the server at %s already (%s); nothing sent", d.What, m.MessageID, prev.AcceptedAt.Format(time.RFC3339), prev.Reply)
+			rec.Text = fmt.Sprintf("%s %s: accepted by the server at %s already (%s); nothing sent", d.What, m.MessageID, first.AcceptedAt.Format(time.RFC3339), first.Reply)
 			return nil
 		case (prev.Outcome == MailUnknown || cutOff) && !r.Mode.Force:
 			*res = prevT
@@ -128,7 +155,13 @@ func DeliverOnce[T pipeline.Result, P MailRecord[T]](ctx context.Context, r *Run
 		}); err != nil {
 			return err
 		}
-		return d.send(ctx, r, c, try, rec)
+		err = d.send(ctx, r, c, try, rec)
+		if accepted {
+			rec.First = &first
+		} else if f, ok := rec.FirstAccepted(); ok {
+			rec.First = &f
+		}
+		return err
 	})
 	return err
 }

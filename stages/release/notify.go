@@ -27,17 +27,18 @@ var (
 // notify stage's compose step.
 type DistrosSent struct{ MailSent }
 
-// DistrosNotified is the pre-notice the journal records accepted; ok is
-// false when none was (or j is nil).
-func DistrosNotified(j *pipeline.Journal) (DistrosSent, bool) {
+// DistrosNotified is the server's first acceptance of the pre-notice, as
+// the journal records it, whatever a notify --force sent since; ok is
+// false when it never took it (or j is nil).
+func DistrosNotified(j *pipeline.Journal) (MailAcceptance, bool) {
 	if j == nil {
-		return DistrosSent{}, false
+		return MailAcceptance{}, false
 	}
 	s, ok := pipeline.Load(j, DistrosSentKey)
-	if !ok || !s.Accepted() || s.AcceptedAt.IsZero() {
-		return DistrosSent{}, false
+	if !ok {
+		return MailAcceptance{}, false
 	}
-	return s, true
+	return s.FirstAccepted()
 }
 
 // DistrosNotice is when linux-distros heard of the fix, and how that is
