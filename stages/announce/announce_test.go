@@ -251,3 +251,33 @@ func TestAnnounceWritesNoSecret(t *testing.T) {
 		t.Error("the journal does not record the announcement: the scan proves nothing")
 	}
 }
+
+// The announcement accepted, announce.from moved to another domain gives
+// it another Message-ID: the re-run sends nothing, naming both
+// Message-IDs, and only --force mails it under the new one.
+func TestAnnounceAcceptedIsNotSentAgainUnderAnotherMessageID(t *testing.T) {
+	t.Parallel()
+	r, _, m, st, _ := fakeAnnounce(t, releasetest.T0.Add(time.Second))
+	r.Mode.Late = true
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "announce"}, st); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	sent := len(m.Sent())
+	r.Config.Announce.From = "demo security <security@mail.demo.rs>"
+	newID := release.MessageID(r.Config, release.Announcement)
+	err := releasetest.Execute(t, r, pipeline.Selection{Only: "announce"}, st)
+	if err == nil || !releasetest.Mentions(err.Error(), "was accepted", wantAnnouncementID, newID, "announce.from", "--force") {
+		t.Fatalf("re-run with another sender domain: %v, want a refusal naming both Message-IDs and --force", err)
+	}
+	if n := len(m.Sent()); n != sent {
+		t.Fatalf("%d mails after the re-run, want the first run's %d", n, sent)
+	}
+	r.Mode.Force = true
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "announce"}, st); err != nil {
+		t.Fatalf("re-run with --force: %v", err)
+	}
+	all := m.Sent()
+	if len(all) <= sent || !bytes.Contains(all[sent].Bytes, []byte("Message-ID: "+newID)) {
+		t.Fatalf("--force sent %d mail(s), want the announcement under %s", len(all)-sent, newID)
+	}
+}

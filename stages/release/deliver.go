@@ -115,20 +115,33 @@ func DeliverOnce[T pipeline.Result, P MailRecord[T]](ctx context.Context, r *Run
 	m := d.Mail
 	prevT, _ := pipeline.Load(r.Journal, k.Sent)
 	prev := *P(&prevT).Mail()
-	handed, wasHanded := pipeline.Load(r.Journal, k.Handed)
-	if prev.MessageID != m.MessageID {
-		prev, prevT = MailSent{}, *new(T)
-	}
-	if !wasHanded || handed.MessageID != m.MessageID {
-		handed = MailHanded{}
-	}
+	handed, _ := pipeline.Load(r.Journal, k.Handed)
 	// Handed over in a try whose outcome no step recorded: the run was
 	// killed between the two, and the server may have the mail.
 	cutOff := handed.Try > prev.Try
 	first, accepted := prev.FirstAccepted()
+	// The journal knows the mail by its kind, whatever its Message-ID: one
+	// the server took, or may have, under another Message-ID (announce.from
+	// or the advisory's id or T0 edited since) is the same mail to the
+	// same list.
+	var earlier string
+	switch {
+	case accepted && first.MessageID != m.MessageID:
+		earlier = first.MessageID
+	case prev.Outcome == MailUnknown && prev.MessageID != m.MessageID:
+		earlier = prev.MessageID
+	case cutOff && handed.MessageID != m.MessageID:
+		earlier = handed.MessageID
+	}
 	_, err := pipeline.Step(r.Run, k.Sent, func(res *T) error {
 		rec := P(res).Mail()
 		switch {
+		case earlier != "" && !r.Mode.Force:
+			*res = prevT
+			rec.Text = fmt.Sprintf("%s went as %s, or may have; %s not sent", d.What, earlier, m.MessageID)
+			return d.renamed(earlier, accepted && first.MessageID == earlier)
+		case earlier != "":
+			// Forced: the mail goes under its new Message-ID.
 		case accepted && !(d.ForceResendsAccepted && r.Mode.Force):
 			*res = prevT
 			rec.Text = fmt.Sprintf("%s %s: accepted by the server at %s already (%s); nothing sent", d.What, m.MessageID, first.AcceptedAt.Format(time.RFC3339), first.Reply)
@@ -217,6 +230,22 @@ func (d Delivery) unknown(h MailHanded, lost bool) error {
 	}
 	err := fmt.Errorf("%s to %s may have been accepted: %s. Look for Message-ID %s in the list's archive (or ask the list or the server's operators for it); if it is not there, `%s` sends it again, with the same Message-ID",
 		d.What, strings.Join(m.Envelope.To, ", "), how, m.MessageID, d.Resend)
+	if d.Rerun == "" {
+		return err
+	}
+	return &pipeline.RerunError{From: d.Rerun, Force: true, Err: err}
+}
+
+// renamed refuses to send again under a new Message-ID a mail the server
+// took (accepted), or may have, under the earlier one.
+func (d Delivery) renamed(earlier string, accepted bool) error {
+	m := d.Mail
+	how := "may have been accepted"
+	if accepted {
+		how = "was accepted"
+	}
+	err := fmt.Errorf("%s to %s %s under Message-ID %s, and the mail of this config has Message-ID %s: announce.from's domain, embargo.id or embargo.at changed since it went. Nothing was sent, so that the list does not get it twice; if it must have it again, `%s` sends it under %s",
+		d.What, strings.Join(m.Envelope.To, ", "), how, earlier, m.MessageID, d.Resend, m.MessageID)
 	if d.Rerun == "" {
 		return err
 	}
