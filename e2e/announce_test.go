@@ -115,8 +115,8 @@ func mailSecrets(env []string) []string {
 }
 
 // A release at T0 with Debian's aiosmtpd as the mail server: nothing
-// arrives before T0, the announcement arrives before the post is pushed,
-// Debian's gpg verifies it in the body and in the attached copy, a re-run
+// arrives before T0, the announcement arrives before the post is pushed
+// and the notice, which links to the post, after it; Debian's gpg verifies it in the body and in the attached copy, a re-run
 // sends nothing, and no secret is written anywhere.
 func TestAnnounceAtT0ThroughAiosmtpdVerifiedByGPG(t *testing.T) {
 	t0 := time.Now().Add(6 * time.Second).Truncate(time.Second)
@@ -136,9 +136,13 @@ func TestAnnounceAtT0ThroughAiosmtpdVerifiedByGPG(t *testing.T) {
 		}
 	}
 	var announcement []byte
-	for _, m := range msgs {
-		if bytes.Contains(m, []byte(".announcement@demo.rs>")) {
-			announcement = m
+	var announcedAt, noticedAt time.Time
+	for i, m := range msgs {
+		switch {
+		case bytes.Contains(m, []byte(".announcement@demo.rs>")):
+			announcement, announcedAt = m, arrivals[i]
+		case bytes.Contains(m, []byte(".notice@demo.rs>")):
+			noticedAt = arrivals[i]
 		}
 	}
 	if announcement == nil {
@@ -165,8 +169,11 @@ func TestAnnounceAtT0ThroughAiosmtpdVerifiedByGPG(t *testing.T) {
 			}
 		}
 	}
-	if pushed.IsZero() || !arrivals[0].Before(pushed) {
-		t.Errorf("the announcement arrived at %s, the post was pushed at %s: want the mail first", arrivals[0].Format(time.RFC3339Nano), pushed.Format(time.RFC3339Nano))
+	if pushed.IsZero() || !announcedAt.Before(pushed) {
+		t.Errorf("the announcement arrived at %s, the post was pushed at %s: want the mail first", announcedAt.Format(time.RFC3339Nano), pushed.Format(time.RFC3339Nano))
+	}
+	if noticedAt.IsZero() || !noticedAt.After(pushed) {
+		t.Errorf("the notice arrived at %s, the post was pushed at %s: want the notice after the post it links to", noticedAt.Format(time.RFC3339Nano), pushed.Format(time.RFC3339Nano))
 	}
 
 	again := rl.run([]string{"run"}, env...)

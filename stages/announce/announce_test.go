@@ -42,10 +42,11 @@ func fakeAnnounce(t *testing.T, now time.Time) (*release.Run, *pipeline.FakeCloc
 	return r, clock, m, Stage{Mail: m.Opener, Index: c.Index, Blog: c.Blog}, out
 }
 
-// Prepared an hour before T0, the stage signs the mails but hands none to
-// the server while T0 is ahead; at T0 it mails the clearsigned
-// announcement, then the notice, and a re-run mails nothing.
-func TestAnnounceWaitsForT0ThenMailsEachOnceSigned(t *testing.T) {
+// Prepared an hour before T0, the stage signs the announcement but hands
+// nothing to the server while T0 is ahead; at T0 it mails the clearsigned
+// announcement alone (the notice waits for the post), and a re-run mails
+// nothing.
+func TestAnnounceWaitsForT0ThenMailsOnceSigned(t *testing.T) {
 	t.Parallel()
 	r, clock, m, st, _ := fakeAnnounce(t, releasetest.T0.Add(-time.Hour))
 	err := releasetest.Execute(t, r, pipeline.Selection{}, releasetest.Prepared, st)
@@ -62,15 +63,15 @@ func TestAnnounceWaitsForT0ThenMailsEachOnceSigned(t *testing.T) {
 		t.Fatalf("run at T0: %v", err)
 	}
 	sent := m.Sent()
-	if len(sent) != 2 {
-		t.Fatalf("%d mails at T0, want the announcement and the notice", len(sent))
+	if len(sent) != 1 {
+		t.Fatalf("%d mails at T0, want the announcement alone", len(sent))
 	}
 	for _, s := range sent {
 		if s.At.Before(releasetest.T0) {
 			t.Errorf("a mail was handed over at %s, before T0", s.At)
 		}
 	}
-	ann, notice := sent[0], sent[1]
+	ann := sent[0]
 	if got := strings.Join(ann.Envelope.To, ","); got != "announce@lists.example.org" || ann.Envelope.From != "security@demo.rs" {
 		t.Errorf("the announcement's envelope is %+v, want security@demo.rs to announce.to", ann.Envelope)
 	}
@@ -78,10 +79,7 @@ func TestAnnounceWaitsForT0ThenMailsEachOnceSigned(t *testing.T) {
 		t.Errorf("the announcement has no Message-ID %s:\n%s", wantAnnouncementID, ann.Bytes)
 	}
 	verifyClearsigned(t, ann.Bytes)
-	if got := strings.Join(notice.Envelope.To, ","); got != "oss-security@lists.example.org" || !bytes.Contains(notice.Bytes, []byte("Patched versions: 1.1.1, 1.0.4")) {
-		t.Errorf("the notice went to %s and says:\n%s\nwant announce.notice and the fixed versions", got, notice.Bytes)
-	}
-	acc, ok := pipeline.Load(r.Journal, sentKey(release.Announcement))
+	acc, ok := pipeline.Load(r.Journal, sentSteps.Sent)
 	if !ok || !acc.Accepted() || acc.QueueID == "" || acc.MessageID != wantAnnouncementID || acc.AcceptedAt.Before(releasetest.T0) {
 		t.Errorf("the journal records %+v, want the acceptance with its queue id and time", acc)
 	}
@@ -90,8 +88,8 @@ func TestAnnounceWaitsForT0ThenMailsEachOnceSigned(t *testing.T) {
 	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "announce"}, st); err != nil {
 		t.Fatalf("re-run: %v", err)
 	}
-	if n := len(m.Sent()); n != 2 {
-		t.Errorf("%d mails after a re-run, want the first run's 2", n)
+	if n := len(m.Sent()); n != 1 {
+		t.Errorf("%d mails after a re-run, want the first run's 1", n)
 	}
 }
 
@@ -153,8 +151,8 @@ func TestAnnounceTriesATemporaryRefusalAgainOnTheGatesClock(t *testing.T) {
 		t.Fatalf("run: %v", err)
 	}
 	sent := m.Sent()
-	if len(sent) != 2 {
-		t.Fatalf("%d mails, want the announcement once and the notice", len(sent))
+	if len(sent) != 1 {
+		t.Fatalf("%d mails, want the announcement once", len(sent))
 	}
 	if wait := sent[0].At.Sub(releasetest.T0.Add(time.Second)); wait < sendRetry.First {
 		t.Errorf("the second try came %s after the refusal, want the policy's %s on the gate's clock", wait, sendRetry.First)
@@ -205,8 +203,8 @@ func TestAnnounceWhoseAnswerWasLostIsNotSentAgainWithoutForce(t *testing.T) {
 		t.Fatalf("re-run with --force: %v", err)
 	}
 	sent := m.Sent()
-	if len(sent) != 3 || !bytes.Contains(sent[1].Bytes, []byte(wantAnnouncementID)) {
-		t.Fatalf("%d mails after --force, want the announcement again (same Message-ID) and the notice", len(sent))
+	if len(sent) != 2 || !bytes.Contains(sent[1].Bytes, []byte(wantAnnouncementID)) {
+		t.Fatalf("%d mails after --force, want the announcement again (same Message-ID)", len(sent))
 	}
 }
 
@@ -217,7 +215,7 @@ func TestAnnounceHandedOverWithoutAnAnswerIsNotSentAgain(t *testing.T) {
 	t.Parallel()
 	r, _, m, st, _ := fakeAnnounce(t, releasetest.T0.Add(time.Second))
 	r.Mode.Late = true
-	releasetest.Record(t, r, handedKey(release.Announcement), release.MailHanded{MessageID: wantAnnouncementID, Try: 1, At: releasetest.T0})
+	releasetest.Record(t, r, sentSteps.Handed, release.MailHanded{MessageID: wantAnnouncementID, Try: 1, At: releasetest.T0})
 	err := releasetest.Execute(t, r, pipeline.Selection{Only: "announce"}, st)
 	if err == nil || !releasetest.Mentions(err.Error(), "stopped after it handed the mail", wantAnnouncementID, "--force") {
 		t.Fatalf("run: %v, want the unknown outcome", err)

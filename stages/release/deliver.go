@@ -36,6 +36,15 @@ type MailSent struct {
 	Text  string          `json:"summary,omitempty"`
 }
 
+// PublicMailSent is the server's answer to a mail to a public list: its
+// acceptance is the public write.
+type PublicMailSent struct{ MailSent }
+
+// Moments: the mail accepted is the public write.
+func (s PublicMailSent) Moments() []pipeline.Moment {
+	return []pipeline.Moment{{Name: "accepted_at", At: s.AcceptedAt, Public: true}}
+}
+
 // MailAcceptance is a server's acceptance of a mail: when, and its reply.
 type MailAcceptance struct {
 	MessageID  string    `json:"message_id"`
