@@ -11,7 +11,7 @@
 // handed over whose outcome is unknown (the connection lost after the
 // data, or a run killed between handing it over and recording the reply)
 // is never sent again blindly: the stage fails, saying how to look for it
-// by its Message-ID and that `--from announce --force` sends it again. A
+// by its Message-ID and that `--only announce --force` sends it again. A
 // run on a machine without the journal sends it again, with the same
 // Message-ID.
 package announce
@@ -84,7 +84,7 @@ func (s Stage) Run(ctx context.Context, r *release.Run) error {
 		return err
 	}
 	return release.DeliverOnce(ctx, r, s.Mail, sentSteps, release.Delivery{Mail: m, What: "the announcement", Public: true, Retry: sendRetry,
-		Again: "embargo run --from announce", Resend: "embargo run --from announce --force", Rerun: release.Announce})
+		Again: "embargo run --from announce", Resend: "embargo run --only announce --force", Rerun: release.Announce})
 }
 
 // compose renders the advisory's mail text and signs the announcement

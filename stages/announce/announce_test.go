@@ -185,8 +185,14 @@ func TestAnnounceWhoseAnswerWasLostIsNotSentAgainWithoutForce(t *testing.T) {
 	m.Answers = []error{&smtp.Error{Addr: "smtp.example.org:587", Step: smtp.StepMessage, Outcome: smtp.Unknown, Err: errors.New("connection reset by peer")}}
 	err := releasetest.Execute(t, r, pipeline.Selection{Only: "announce"}, st)
 	var rerun *pipeline.RerunError
-	if !errors.As(err, &rerun) || !rerun.Force || !releasetest.Mentions(err.Error(), "may have been accepted", wantAnnouncementID, "--force") {
-		t.Fatalf("run: %v, want the unknown outcome with the Message-ID and --force", err)
+	if !errors.As(err, &rerun) || !rerun.Force || !releasetest.Mentions(err.Error(), "may have been accepted", wantAnnouncementID, "`embargo run --only announce --force`") {
+		t.Fatalf("run: %v, want the unknown outcome with the Message-ID and --only announce --force", err)
+	}
+	// Forced alone: --force from announce on would replace the post and
+	// the GHSA too.
+	var se *pipeline.StageError
+	if !errors.As(err, &se) || se.From != release.Announce || !se.Force || !se.Only {
+		t.Errorf("the run's error %+v, want a re-run of announce alone with --force", se)
 	}
 	if n := len(m.Sent()); n != 1 {
 		t.Fatalf("%d mails taken, want the one whose answer was lost", n)

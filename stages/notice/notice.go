@@ -96,5 +96,5 @@ func (s Stage) Run(ctx context.Context, r *release.Run) error {
 		return err
 	}
 	return release.DeliverOnce(ctx, r, s.Mail, sentSteps, release.Delivery{Mail: m, What: "the notice", Public: true, Retry: sendRetry,
-		Again: "embargo run --from notice", Resend: "embargo run --from notice --force", Rerun: release.Notice})
+		Again: "embargo run --from notice", Resend: "embargo run --only notice --force", Rerun: release.Notice})
 }

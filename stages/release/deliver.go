@@ -108,9 +108,10 @@ type Delivery struct {
 	// Again is the command that tries again after a refusal for now;
 	// Resend the one that sends the mail again when it may have gone.
 	Again, Resend string
-	// Rerun is the stage whose re-run with --force, alone, sends the mail
-	// again: the unknown outcome is then a *pipeline.RerunError the
-	// command line turns into its next: hint. "" for a command of its own.
+	// Rerun is the stage whose re-run with --force, alone (--only), sends
+	// the mail again: the unknown outcome is then a *pipeline.RerunError
+	// the command line turns into its next: hint. "" for a command of its
+	// own.
 	Rerun string
 }
 
@@ -242,7 +243,7 @@ func (d Delivery) unknown(h MailHanded, lost bool) error {
 	if d.Rerun == "" {
 		return err
 	}
-	return &pipeline.RerunError{From: d.Rerun, Force: true, Err: err}
+	return &pipeline.RerunError{From: d.Rerun, Force: true, Only: true, Err: err}
 }
 
 // renamed refuses to send again under a new Message-ID a mail the server
@@ -258,5 +259,5 @@ func (d Delivery) renamed(earlier string, accepted bool) error {
 	if d.Rerun == "" {
 		return err
 	}
-	return &pipeline.RerunError{From: d.Rerun, Force: true, Err: err}
+	return &pipeline.RerunError{From: d.Rerun, Force: true, Only: true, Err: err}
 }
