@@ -309,3 +309,45 @@ func decoded(p *multipart.Part) io.Reader {
 	}
 	return p
 }
+
+// A notify --force the server refuses, or that it takes, leaves the
+// record that the distros were notified, and when: plan, status and a
+// plain notify go by the first acceptance.
+func TestNotifyForcedAgainKeepsWhenTheDistrosWereFirstNotified(t *testing.T) {
+	w := newNotifyWorld(t)
+	first := notifyT0.Add(-5 * 24 * time.Hour)
+	if code, stdout, stderr := w.embargo(first, "notify"); code != ExitOK {
+		t.Fatalf("notify: exit %d\n%s%s", code, stdout, stderr)
+	}
+	notifiedAt := func(when string) time.Time {
+		t.Helper()
+		s, ok := release.DistrosNotified(mustReadJournal(t, w))
+		if !ok {
+			t.Fatalf("%s, the journal says the distros were never notified", when)
+		}
+		return s.AcceptedAt
+	}
+	password := w.env[releasetest.SMTPPasswordEnv]
+	w.env[releasetest.SMTPPasswordEnv] = "wrong-password-77c1"
+	if code, stdout, stderr := w.embargo(first.Add(time.Hour), "notify", "--force"); code != ExitFailed {
+		t.Fatalf("notify --force with a refused login: exit %d, want 1\n%s%s", code, stdout, stderr)
+	}
+	if at := notifiedAt("after a refused notify --force"); !at.Equal(first) {
+		t.Errorf("after a refused notify --force the distros were notified at %s, want %s", at, first)
+	}
+	w.env[releasetest.SMTPPasswordEnv] = password
+	code, stdout, stderr := w.embargo(first.Add(2*time.Hour), "notify")
+	if code != ExitOK || !strings.Contains(stdout, "notified at 2026-11-26 14:00:00Z already") || len(w.server.Messages()) != 1 {
+		t.Fatalf("plain notify after a refused --force: exit %d, %d messages in all, want 1 and nothing sent\n%s%s", code, len(w.server.Messages()), stdout, stderr)
+	}
+	if code, stdout, stderr := w.embargo(first.Add(3*time.Hour), "notify", "--force"); code != ExitOK || len(w.server.Messages()) != 2 {
+		t.Fatalf("notify --force: exit %d, %d messages in all, want 2\n%s%s", code, len(w.server.Messages()), stdout, stderr)
+	}
+	if at := notifiedAt("after notify --force"); !at.Equal(first) {
+		t.Errorf("after notify --force the distros were notified at %s, want the first acceptance %s", at, first)
+	}
+	_, stdout, _ = w.embargo(first.Add(4*time.Hour), "status")
+	if !strings.Contains(stdout, "2026-11-26 14:00") {
+		t.Errorf("status does not say the distros were notified at the first acceptance:\n%s", stdout)
+	}
+}

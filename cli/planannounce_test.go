@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -50,9 +51,11 @@ passphrase_env  = "EMBARGO_SIGNING_PASSPHRASE"
 		t.Fatal(err)
 	}
 	plan := out.String()
-	publish, announce, advisory := strings.Index(plan, ". publish "), strings.Index(plan, ". announce "), strings.Index(plan, ". advisory ")
-	if publish < 0 || announce < 0 || !(publish < announce && (advisory < 0 || announce < advisory)) {
-		t.Errorf("plan does not list announce after publish and before advisory:\n%s", plan)
+	row := func(stage string) int {
+		return regexp.MustCompile(`(?m)^\d+\.\s+` + stage + ` `).FindStringIndex(plan)[0]
+	}
+	if !(row("publish") < row("announce") && row("announce") < row("advisory") && row("ghsa") < row("notice") && row("advisory") < row("notice")) {
+		t.Errorf("plan does not list announce after publish and before advisory, and the notice after the post and the GHSA:\n%s", plan)
 	}
 	for _, w := range []string{"announcement to announce@lists.example.org", "notice to oss-security@lists.example.org", "signed with key " + k.Fingerprint()} {
 		if !strings.Contains(plan, w) {
@@ -78,5 +81,16 @@ func TestPlanSaysThePostWaitsForTheMailOnlyWithOne(t *testing.T) {
 	cfg.Announce = &config.AnnounceSection{To: []string{"announce@lists.example.org"}}
 	if got := stageWhen(cfg, all[i], all); got != "after publish, announce" {
 		t.Errorf("with [announce], plan says the post comes %q, want after publish, announce", got)
+	}
+}
+
+// The notice links to the post and the GitHub advisory, and plan says it
+// waits for both where they are configured.
+func TestPlanSaysTheNoticeWaitsForThePostAndTheGHSA(t *testing.T) {
+	all := stages.All(release.Clients{})
+	i := slices.IndexFunc(all, func(st release.Stage) bool { return st.Name() == release.Notice })
+	cfg := &config.Config{Announce: &config.AnnounceSection{Notice: []string{"oss-security@lists.example.org"}}, Blog: &config.BlogSection{}, GHSA: &config.GHSASection{}}
+	if got := stageWhen(cfg, all[i], all); got != "after publish, advisory, ghsa" {
+		t.Errorf("plan says the notice comes %q, want after publish, advisory, ghsa", got)
 	}
 }

@@ -22,9 +22,9 @@ type planReport struct {
 	// recorded it (DistrosNotice, its Message-ID and the server's reply),
 	// else embargo.distros; CalendarWarnings the calendar's departures
 	// from the policy.
-	Distros          *time.Time           `json:"distros,omitempty"`
-	DistrosNotice    *release.DistrosSent `json:"distros_notice,omitempty"`
-	CalendarWarnings []string             `json:"calendar_warnings,omitempty"`
+	Distros          *time.Time              `json:"distros,omitempty"`
+	DistrosNotice    *release.MailAcceptance `json:"distros_notice,omitempty"`
+	CalendarWarnings []string                `json:"calendar_warnings,omitempty"`
 	// T0Past is true when T0 is not ahead: a run then releases at once
 	// only as the late-start rule allows.
 	T0Past bool `json:"t0_in_past"`

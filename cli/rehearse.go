@@ -248,7 +248,10 @@ func (a *app) rehearsalReport(ctx context.Context, cfg *config.Config, world *sa
 	for _, p := range published {
 		fmt.Fprintf(w, "  registry  %s\n", p)
 	}
-	a.rehearsalMail(world, announcement)
+	a.rehearsalMail(world, announcement, release.Announcement)
+	// The notice comes last, after the post and the GitHub advisory it
+	// links to, as it went: said after them, whichever return ends this.
+	defer a.rehearsalMail(world, "", release.NoticeMail)
 	if world.GitHub != nil && cfg.GHSA != nil {
 		if adv, ok := world.GitHub.Advisory(cfg.GHSA.Repo, cfg.GHSA.ID); ok {
 			fmt.Fprintf(w, "  github    %s %s, %d vulnerable range(s)\n", cfg.GHSA.ID, adv.State, len(adv.Vulnerabilities))
@@ -305,10 +308,11 @@ func ghsaRepo(cfg *config.Config) string {
 	return cfg.GHSA.Repo
 }
 
-// rehearsalMail says what the world's mail server received: each mail,
-// and for the announcement the key that signed it, that its signature
-// verifies (in the body and the attached copy), and where it is written.
-func (a *app) rehearsalMail(world *sandbox.Rehearsal, announcement string) {
+// rehearsalMail says what the world's mail server received of kind: each
+// mail, and for the announcement the key that signed it, that its
+// signature verifies (in the body and the attached copy), and where it is
+// written.
+func (a *app) rehearsalMail(world *sandbox.Rehearsal, announcement string, kind release.MailKind) {
 	if world.Mail == nil {
 		return
 	}
@@ -319,8 +323,11 @@ func (a *app) rehearsalMail(world *sandbox.Rehearsal, announcement string) {
 			continue
 		}
 		id := msg.Header.Get("Message-Id")
+		if !strings.Contains(id, "."+string(kind)+"@") {
+			continue
+		}
 		fmt.Fprintf(w, "  mail      %s to %s (%s), queued as %s\n", id, strings.Join(m.To, ", "), m.At.UTC().Format("15:04:05.000"), m.QueueID)
-		if !strings.Contains(id, "."+string(release.Announcement)+"@") {
+		if kind != release.Announcement {
 			continue
 		}
 		if _, err := world.Mail.VerifyAnnouncement(m.Data); err != nil {

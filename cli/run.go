@@ -250,7 +250,12 @@ func resumeAdvice(cfg *config.Config, se *pipeline.StageError, rehearsal bool) s
 		return "fix the cause above, then `embargo rehearse" + withConfig + "` again"
 	}
 	cmd := "embargo run" + withConfig + " --from " + se.From
-	if se.Force {
+	switch {
+	case se.Force && se.Only:
+		// Forced alone: --force given to the stages after it would
+		// replace what they made (a post, a hand-edited GHSA).
+		cmd = "embargo run" + withConfig + " --only " + se.From + " --force`, then `" + cmd
+	case se.Force:
 		cmd += " --force"
 	}
 	if se.Interrupted {

@@ -92,7 +92,7 @@ func madePublic(cfg *config.Config, stage string, writes, found int) string {
 		if cfg.GHSA != nil {
 			return "the GitHub security advisory " + cfg.GHSA.ID
 		}
-	case release.Announce:
+	case release.Announce, release.Notice:
 		if a := cfg.Announce; a != nil {
 			return plural(writes, "mail") + " accepted by " + a.SMTP
 		}

@@ -107,6 +107,9 @@ func TestResumeAdviceNamesTheCommand(t *testing.T) {
 		{def, pipeline.StageError{Stage: "push", From: "push"}, false, "fix the cause above, then `embargo run --from push` (safe"},
 		{other, pipeline.StageError{Stage: "push", From: "preflight"}, false, "`embargo run -c release/embargo.toml --from preflight`"},
 		{def, pipeline.StageError{Stage: "advisory", From: "advisory", Force: true}, false, "`embargo run --from advisory --force`"},
+		// A mail that may have gone: forced alone, then the run goes on.
+		{other, pipeline.StageError{Stage: "announce", From: "announce", Force: true, Only: true}, false,
+			"then `embargo run -c release/embargo.toml --only announce --force`, then `embargo run -c release/embargo.toml --from announce` (safe"},
 		{def, pipeline.StageError{Stage: "verify", From: "verify", Interrupted: true}, false, "`embargo run --from verify` resumes where the run was stopped"},
 		{def, pipeline.StageError{Stage: "publish", From: "publish"}, true, "then `embargo rehearse` again"},
 		// A refused credential: the fix is said, not "the cause above".

@@ -115,8 +115,8 @@ func mailSecrets(env []string) []string {
 }
 
 // A release at T0 with Debian's aiosmtpd as the mail server: nothing
-// arrives before T0, the announcement arrives before the post is pushed,
-// Debian's gpg verifies it in the body and in the attached copy, a re-run
+// arrives before T0, the announcement arrives before the post is pushed
+// and the notice, which links to the post, after it; Debian's gpg verifies it in the body and in the attached copy, a re-run
 // sends nothing, and no secret is written anywhere.
 func TestAnnounceAtT0ThroughAiosmtpdVerifiedByGPG(t *testing.T) {
 	t0 := time.Now().Add(6 * time.Second).Truncate(time.Second)
@@ -136,9 +136,13 @@ func TestAnnounceAtT0ThroughAiosmtpdVerifiedByGPG(t *testing.T) {
 		}
 	}
 	var announcement []byte
-	for _, m := range msgs {
-		if bytes.Contains(m, []byte(".announcement@demo.rs>")) {
-			announcement = m
+	var announcedAt, noticedAt time.Time
+	for i, m := range msgs {
+		switch {
+		case bytes.Contains(m, []byte(".announcement@demo.rs>")):
+			announcement, announcedAt = m, arrivals[i]
+		case bytes.Contains(m, []byte(".notice@demo.rs>")):
+			noticedAt = arrivals[i]
 		}
 	}
 	if announcement == nil {
@@ -165,8 +169,11 @@ func TestAnnounceAtT0ThroughAiosmtpdVerifiedByGPG(t *testing.T) {
 			}
 		}
 	}
-	if pushed.IsZero() || !arrivals[0].Before(pushed) {
-		t.Errorf("the announcement arrived at %s, the post was pushed at %s: want the mail first", arrivals[0].Format(time.RFC3339Nano), pushed.Format(time.RFC3339Nano))
+	if pushed.IsZero() || !announcedAt.Before(pushed) {
+		t.Errorf("the announcement arrived at %s, the post was pushed at %s: want the mail first", announcedAt.Format(time.RFC3339Nano), pushed.Format(time.RFC3339Nano))
+	}
+	if noticedAt.IsZero() || !noticedAt.After(pushed) {
+		t.Errorf("the notice arrived at %s, the post was pushed at %s: want the notice after the post it links to", noticedAt.Format(time.RFC3339Nano), pushed.Format(time.RFC3339Nano))
 	}
 
 	again := rl.run([]string{"run"}, env...)
@@ -182,9 +189,10 @@ func TestAnnounceAtT0ThroughAiosmtpdVerifiedByGPG(t *testing.T) {
 // A run killed (kill -9) after Debian's aiosmtpd took the announcement and
 // before the journal recorded it cannot know whether the list has it: the
 // re-run sends nothing and fails saying so, with the Message-ID to look
-// for and `--from announce --force`; the forced run sends it again under
-// the same Message-ID, signed as gpg verifies, and a run after that sends
-// nothing.
+// for and `--only announce --force`, then `--from announce`; the forced run
+// sends it again under the same Message-ID, signed as gpg verifies, and
+// touches nothing else, and the run from announce after that sends
+// nothing more.
 func TestKill9BetweenAiosmtpdsAcceptanceAndTheJournal(t *testing.T) {
 	t.Parallel()
 	smtpd := mailtest.StartAiosmtpd(t, mailtest.AiosmtpdOptions{User: "security@demo.rs", Password: smtpPassword})
@@ -213,20 +221,27 @@ func TestKill9BetweenAiosmtpdsAcceptanceAndTheJournal(t *testing.T) {
 
 	res := rl.run([]string{"run"}, env...)
 	out := res.stdout + res.stderr
-	if res.code != 1 || !strings.Contains(out, "may have been accepted") || !strings.Contains(out, id) || !strings.Contains(out, "--from announce --force") {
-		t.Fatalf("re-run: %s\nwant exit 1 saying the announcement may have been accepted, naming %s and `--from announce --force`", res, id)
+	next := regexp.MustCompile("next: fix the cause above, then `embargo run (-c \\S+ )?--only announce --force`, then `embargo run (-c \\S+ )?--from announce`")
+	if res.code != 1 || !strings.Contains(out, "may have been accepted") || !strings.Contains(out, id) || !next.MatchString(out) {
+		t.Fatalf("re-run: %s\nwant exit 1 saying the announcement may have been accepted, naming %s and %q", res, id, next)
 	}
 	if n := byID(); !maps.Equal(n, took) {
 		t.Fatalf("the re-run mailed without --force: aiosmtpd holds %v", n)
 	}
 
-	forced := rl.run([]string{"run", "--from", "announce", "--force"}, env...)
+	forced := rl.run([]string{"run", "--only", "announce", "--force"}, env...)
 	if forced.code != 0 {
-		t.Fatalf("run --from announce --force: %s", forced)
+		t.Fatalf("run --only announce --force: %s", forced)
+	}
+	if n := byID(); n[id] != 2 || len(n) != 1 {
+		t.Fatalf("after --only announce --force aiosmtpd holds %v, want the announcement %s twice and nothing else", n, id)
+	}
+	if resumed := rl.run([]string{"run", "--from", "announce"}, env...); resumed.code != 0 {
+		t.Fatalf("run --from announce: %s", resumed)
 	}
 	n := byID()
 	if n[id] != 2 || len(n) != 2 {
-		t.Fatalf("after --force aiosmtpd holds %v, want the announcement %s twice and the notice once", n, id)
+		t.Fatalf("after --from announce aiosmtpd holds %v, want the announcement %s twice and the notice once", n, id)
 	}
 	for _, m := range smtpd.Messages(t) {
 		if messageID(t, m) == id {

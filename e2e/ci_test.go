@@ -36,7 +36,7 @@ var ciSecrets = []string{"EMBARGO_GIT_TOKEN", "CARGO_REGISTRY_TOKEN", "EMBARGO_B
 	"EMBARGO_SMTP_PASSWORD", "EMBARGO_SIGNING_KEY", "EMBARGO_SIGNING_PASSPHRASE"}
 
 // contractStages are the stage names of the command-line contract.
-var contractStages = []string{"preflight", "gate", "push", "promote", "publish", "announce", "advisory", "ghsa", "verify"}
+var contractStages = []string{"preflight", "gate", "push", "promote", "publish", "announce", "advisory", "ghsa", "notice", "verify"}
 
 type ghWorkflow struct {
 	On struct {

@@ -116,7 +116,7 @@ func TestExampleRunsEndToEndOnThisMachine(t *testing.T) {
 	for _, s := range st.Stages {
 		states[s.Name] = s.State
 	}
-	for _, name := range []string{"push", "publish", "announce", "advisory", "verify"} {
+	for _, name := range []string{"push", "publish", "announce", "advisory", "notice", "verify"} {
 		if states[name] != "done" {
 			t.Errorf("stage %s is %q, want done: %v", name, states[name], states)
 		}

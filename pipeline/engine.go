@@ -251,7 +251,7 @@ func (e *Engine) Execute(ctx context.Context, r *Run, sel Selection) error {
 	}
 	failed.From = failed.Stage
 	if re := (*RerunError)(nil); errors.As(failed.Err, &re) {
-		failed.From, failed.Force = re.From, re.Force
+		failed.From, failed.Force, failed.Only = re.From, re.Force, re.Only
 	}
 	for _, err := range append([]error{failed.Err}, others...) {
 		if ref := (*Refusal)(nil); errors.As(err, &ref) && ref.Fix != "" {

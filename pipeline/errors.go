@@ -13,9 +13,11 @@ type StageError struct {
 	Err   error
 	// From is the stage a re-run starts at: the failed one, or the one a
 	// *RerunError in Err names (a branch moved since preflight needs
-	// preflight again). Force says that re-run must replace what differs.
+	// preflight again). Force says that re-run must replace what differs;
+	// Only that it is of From alone, the run going on from From after it.
 	From  string
 	Force bool
+	Only  bool
 	// Fix, when known, is what to fix before that re-run: a verdict's
 	// *Refusal says it (the config key and the variable of a credential
 	// the registry refused).
@@ -97,9 +99,13 @@ func andList(items []string) string {
 
 // RerunError is a failure whose way out, once its cause is fixed, is a
 // re-run from another stage than the one that failed, or with --force.
+// Only says the forced re-run is of From alone (--only), since --force
+// given to the stages after it would replace what they made: the run
+// then goes on from From without it.
 type RerunError struct {
 	From  string
 	Force bool
+	Only  bool
 	Err   error
 }
 

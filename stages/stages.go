@@ -9,6 +9,7 @@ import (
 	"github.com/async-rs/embargo/stages/announce"
 	"github.com/async-rs/embargo/stages/gate"
 	"github.com/async-rs/embargo/stages/ghsa"
+	"github.com/async-rs/embargo/stages/notice"
 	"github.com/async-rs/embargo/stages/notify"
 	"github.com/async-rs/embargo/stages/preflight"
 	"github.com/async-rs/embargo/stages/promote"
@@ -30,9 +31,10 @@ func All(c release.Clients) []release.Stage {
 		push.Stage{Vault: c.PushVault},  // at T0: one atomic push of the held branches and tags
 		promote.Stage{Images: c.Images}, // at T0: copy pre-built images to their public names, by digest
 		publish.Stage{Vault: c.Vault, Index: c.Index, Cargo: c.Cargo},                                      // at T0: cargo publish of every crate, sealed bytes only
-		announce.Stage{Mail: c.Mail, Index: c.Index, Blog: c.Blog},                                         // after publish: the signed mail to the announcement list, and the notice
+		announce.Stage{Mail: c.Mail, Index: c.Index, Blog: c.Blog},                                         // after publish: the signed mail to the announcement list
 		advisory.Stage{Blog: c.Blog, Index: c.Index},                                                       // after the mail: the post and its feed entry on the blog
 		ghsa.Stage{GitHub: c.GitHub},                                                                       // after publish: the draft GitHub security advisory published
+		notice.Stage{Mail: c.Mail, Index: c.Index, Blog: c.Blog},                                           // after the post and the GHSA: the short notice with their links
 		verify.Stage{Registry: c.Registry, Index: c.Index, Vault: c.Vault, Blog: c.Blog, GitHub: c.GitHub}, // last: everything live, within the window
 	}
 }

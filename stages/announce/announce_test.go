@@ -42,10 +42,11 @@ func fakeAnnounce(t *testing.T, now time.Time) (*release.Run, *pipeline.FakeCloc
 	return r, clock, m, Stage{Mail: m.Opener, Index: c.Index, Blog: c.Blog}, out
 }
 
-// Prepared an hour before T0, the stage signs the mails but hands none to
-// the server while T0 is ahead; at T0 it mails the clearsigned
-// announcement, then the notice, and a re-run mails nothing.
-func TestAnnounceWaitsForT0ThenMailsEachOnceSigned(t *testing.T) {
+// Prepared an hour before T0, the stage signs the announcement but hands
+// nothing to the server while T0 is ahead; at T0 it mails the clearsigned
+// announcement alone (the notice waits for the post), and a re-run mails
+// nothing.
+func TestAnnounceWaitsForT0ThenMailsOnceSigned(t *testing.T) {
 	t.Parallel()
 	r, clock, m, st, _ := fakeAnnounce(t, releasetest.T0.Add(-time.Hour))
 	err := releasetest.Execute(t, r, pipeline.Selection{}, releasetest.Prepared, st)
@@ -62,15 +63,15 @@ func TestAnnounceWaitsForT0ThenMailsEachOnceSigned(t *testing.T) {
 		t.Fatalf("run at T0: %v", err)
 	}
 	sent := m.Sent()
-	if len(sent) != 2 {
-		t.Fatalf("%d mails at T0, want the announcement and the notice", len(sent))
+	if len(sent) != 1 {
+		t.Fatalf("%d mails at T0, want the announcement alone", len(sent))
 	}
 	for _, s := range sent {
 		if s.At.Before(releasetest.T0) {
 			t.Errorf("a mail was handed over at %s, before T0", s.At)
 		}
 	}
-	ann, notice := sent[0], sent[1]
+	ann := sent[0]
 	if got := strings.Join(ann.Envelope.To, ","); got != "announce@lists.example.org" || ann.Envelope.From != "security@demo.rs" {
 		t.Errorf("the announcement's envelope is %+v, want security@demo.rs to announce.to", ann.Envelope)
 	}
@@ -78,10 +79,7 @@ func TestAnnounceWaitsForT0ThenMailsEachOnceSigned(t *testing.T) {
 		t.Errorf("the announcement has no Message-ID %s:\n%s", wantAnnouncementID, ann.Bytes)
 	}
 	verifyClearsigned(t, ann.Bytes)
-	if got := strings.Join(notice.Envelope.To, ","); got != "oss-security@lists.example.org" || !bytes.Contains(notice.Bytes, []byte("Patched versions: 1.1.1, 1.0.4")) {
-		t.Errorf("the notice went to %s and says:\n%s\nwant announce.notice and the fixed versions", got, notice.Bytes)
-	}
-	acc, ok := pipeline.Load(r.Journal, sentKey(release.Announcement))
+	acc, ok := pipeline.Load(r.Journal, sentSteps.Sent)
 	if !ok || !acc.Accepted() || acc.QueueID == "" || acc.MessageID != wantAnnouncementID || acc.AcceptedAt.Before(releasetest.T0) {
 		t.Errorf("the journal records %+v, want the acceptance with its queue id and time", acc)
 	}
@@ -90,8 +88,8 @@ func TestAnnounceWaitsForT0ThenMailsEachOnceSigned(t *testing.T) {
 	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "announce"}, st); err != nil {
 		t.Fatalf("re-run: %v", err)
 	}
-	if n := len(m.Sent()); n != 2 {
-		t.Errorf("%d mails after a re-run, want the first run's 2", n)
+	if n := len(m.Sent()); n != 1 {
+		t.Errorf("%d mails after a re-run, want the first run's 1", n)
 	}
 }
 
@@ -153,8 +151,8 @@ func TestAnnounceTriesATemporaryRefusalAgainOnTheGatesClock(t *testing.T) {
 		t.Fatalf("run: %v", err)
 	}
 	sent := m.Sent()
-	if len(sent) != 2 {
-		t.Fatalf("%d mails, want the announcement once and the notice", len(sent))
+	if len(sent) != 1 {
+		t.Fatalf("%d mails, want the announcement once", len(sent))
 	}
 	if wait := sent[0].At.Sub(releasetest.T0.Add(time.Second)); wait < sendRetry.First {
 		t.Errorf("the second try came %s after the refusal, want the policy's %s on the gate's clock", wait, sendRetry.First)
@@ -187,8 +185,14 @@ func TestAnnounceWhoseAnswerWasLostIsNotSentAgainWithoutForce(t *testing.T) {
 	m.Answers = []error{&smtp.Error{Addr: "smtp.example.org:587", Step: smtp.StepMessage, Outcome: smtp.Unknown, Err: errors.New("connection reset by peer")}}
 	err := releasetest.Execute(t, r, pipeline.Selection{Only: "announce"}, st)
 	var rerun *pipeline.RerunError
-	if !errors.As(err, &rerun) || !rerun.Force || !releasetest.Mentions(err.Error(), "may have been accepted", wantAnnouncementID, "--force") {
-		t.Fatalf("run: %v, want the unknown outcome with the Message-ID and --force", err)
+	if !errors.As(err, &rerun) || !rerun.Force || !releasetest.Mentions(err.Error(), "may have been accepted", wantAnnouncementID, "`embargo run --only announce --force`") {
+		t.Fatalf("run: %v, want the unknown outcome with the Message-ID and --only announce --force", err)
+	}
+	// Forced alone: --force from announce on would replace the post and
+	// the GHSA too.
+	var se *pipeline.StageError
+	if !errors.As(err, &se) || se.From != release.Announce || !se.Force || !se.Only {
+		t.Errorf("the run's error %+v, want a re-run of announce alone with --force", se)
 	}
 	if n := len(m.Sent()); n != 1 {
 		t.Fatalf("%d mails taken, want the one whose answer was lost", n)
@@ -205,8 +209,8 @@ func TestAnnounceWhoseAnswerWasLostIsNotSentAgainWithoutForce(t *testing.T) {
 		t.Fatalf("re-run with --force: %v", err)
 	}
 	sent := m.Sent()
-	if len(sent) != 3 || !bytes.Contains(sent[1].Bytes, []byte(wantAnnouncementID)) {
-		t.Fatalf("%d mails after --force, want the announcement again (same Message-ID) and the notice", len(sent))
+	if len(sent) != 2 || !bytes.Contains(sent[1].Bytes, []byte(wantAnnouncementID)) {
+		t.Fatalf("%d mails after --force, want the announcement again (same Message-ID)", len(sent))
 	}
 }
 
@@ -217,7 +221,7 @@ func TestAnnounceHandedOverWithoutAnAnswerIsNotSentAgain(t *testing.T) {
 	t.Parallel()
 	r, _, m, st, _ := fakeAnnounce(t, releasetest.T0.Add(time.Second))
 	r.Mode.Late = true
-	releasetest.Record(t, r, handedKey(release.Announcement), release.MailHanded{MessageID: wantAnnouncementID, Try: 1, At: releasetest.T0})
+	releasetest.Record(t, r, sentSteps.Handed, release.MailHanded{MessageID: wantAnnouncementID, Try: 1, At: releasetest.T0})
 	err := releasetest.Execute(t, r, pipeline.Selection{Only: "announce"}, st)
 	if err == nil || !releasetest.Mentions(err.Error(), "stopped after it handed the mail", wantAnnouncementID, "--force") {
 		t.Fatalf("run: %v, want the unknown outcome", err)
@@ -249,5 +253,35 @@ func TestAnnounceWritesNoSecret(t *testing.T) {
 	}
 	if !bytes.Contains(journal, []byte(strings.Trim(wantAnnouncementID, "<>"))) {
 		t.Error("the journal does not record the announcement: the scan proves nothing")
+	}
+}
+
+// The announcement accepted, announce.from moved to another domain gives
+// it another Message-ID: the re-run sends nothing, naming both
+// Message-IDs, and only --force mails it under the new one.
+func TestAnnounceAcceptedIsNotSentAgainUnderAnotherMessageID(t *testing.T) {
+	t.Parallel()
+	r, _, m, st, _ := fakeAnnounce(t, releasetest.T0.Add(time.Second))
+	r.Mode.Late = true
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "announce"}, st); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	sent := len(m.Sent())
+	r.Config.Announce.From = "demo security <security@mail.demo.rs>"
+	newID := release.MessageID(r.Config, release.Announcement)
+	err := releasetest.Execute(t, r, pipeline.Selection{Only: "announce"}, st)
+	if err == nil || !releasetest.Mentions(err.Error(), "was accepted", wantAnnouncementID, newID, "announce.from", "--force") {
+		t.Fatalf("re-run with another sender domain: %v, want a refusal naming both Message-IDs and --force", err)
+	}
+	if n := len(m.Sent()); n != sent {
+		t.Fatalf("%d mails after the re-run, want the first run's %d", n, sent)
+	}
+	r.Mode.Force = true
+	if err := releasetest.Execute(t, r, pipeline.Selection{Only: "announce"}, st); err != nil {
+		t.Fatalf("re-run with --force: %v", err)
+	}
+	all := m.Sent()
+	if len(all) <= sent || !bytes.Contains(all[sent].Bytes, []byte("Message-ID: "+newID)) {
+		t.Fatalf("--force sent %d mail(s), want the announcement under %s", len(all)-sent, newID)
 	}
 }

@@ -14,7 +14,6 @@ package notify
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -26,7 +25,6 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/mail"
 	"github.com/async-rs/embargo/stages/release"
-	"github.com/async-rs/embargo/stages/smtp"
 	"github.com/async-rs/embargo/templates"
 )
 
@@ -70,7 +68,9 @@ func (s Stage) Run(ctx context.Context, r *release.Run) error {
 	if r.Now().After(r.Config.T0().Add(-release.DistrosMinLead)) {
 		r.Warnf("the pre-notice goes %s before T0, under the 72 hours the policy gives the distributions", pipeline.HumanDuration(r.Config.T0().Sub(r.Now()).Round(time.Minute)))
 	}
-	return s.deliver(ctx, r, msg)
+	k := release.MailSteps[release.DistrosSent]{Handed: release.DistrosHandedKey, Sent: release.DistrosSentKey}
+	return release.DeliverOnce(ctx, r, s.Mail, k, release.Delivery{Mail: release.MailOut(release.PreNotice, msg), What: "the distros pre-notice",
+		ForceResendsAccepted: true, Again: "embargo notify", Resend: "embargo notify --force"})
 }
 
 // compose reads every line's held fixes and composes the notice.
@@ -190,85 +190,4 @@ func (s Stage) heldFixes(ctx context.Context, r *release.Run) ([]mail.Patch, map
 		}
 	}
 	return patches, fixes, nil
-}
-
-// deliver sends msg unless the journal says the server took it (and the
-// operator did not force a resend), or that it may have.
-func (s Stage) deliver(ctx context.Context, r *release.Run, msg mail.Message) error {
-	prev, _ := pipeline.Load(r.Journal, release.DistrosSentKey)
-	handed, wasHanded := pipeline.Load(r.Journal, release.DistrosHandedKey)
-	if prev.MessageID != msg.MessageID {
-		prev = release.DistrosSent{}
-	}
-	if !wasHanded || handed.MessageID != msg.MessageID {
-		handed = release.MailHanded{}
-	}
-	// Handed over in a try whose outcome no step recorded: notify was
-	// killed between the two, and the server may have the notice.
-	cutOff := handed.Try > prev.Try
-	_, err := pipeline.Step(r.Run, release.DistrosSentKey, func(res *release.DistrosSent) error {
-		switch {
-		case prev.Accepted() && !r.Mode.Force:
-			*res = prev
-			res.Text = fmt.Sprintf("the distros were notified at %s already (%s, %s); nothing sent", prev.AcceptedAt.Format(time.RFC3339), prev.MessageID, prev.Reply)
-			return nil
-		case (prev.Outcome == release.MailUnknown || cutOff) && !r.Mode.Force:
-			*res = prev
-			res.MessageID, res.Try, res.Outcome = msg.MessageID, max(prev.Try, handed.Try), release.MailUnknown
-			res.Text = fmt.Sprintf("%s may have been accepted; not sent again", msg.MessageID)
-			return unknownError(msg, handed, prev.Outcome == release.MailUnknown)
-		}
-		c, err := release.MailClient(r, s.Mail)
-		if err != nil {
-			return err
-		}
-		try := max(prev.Try, handed.Try) + 1
-		if _, err := pipeline.Step(r.Run, release.DistrosHandedKey, func(h *release.MailHanded) error {
-			*h = release.MailHanded{MessageID: msg.MessageID, Try: try, At: r.Now().UTC()}
-			return nil
-		}); err != nil {
-			return err
-		}
-		return send(ctx, r, c, msg, try, res)
-	})
-	return err
-}
-
-// send hands msg to the server once: days before T0 the operator is
-// there to run notify again, and a refusal says why.
-func send(ctx context.Context, r *release.Run, c release.Mailer, msg mail.Message, try int, res *release.DistrosSent) error {
-	composed, _ := pipeline.Load(r.Journal, composedKey)
-	*res = release.DistrosSent{MessageID: msg.MessageID, To: msg.To, Try: try, Patches: composed.Patches, Encrypted: composed.Encrypted}
-	reply, err := c.Send(ctx, smtp.Envelope{From: msg.From, To: msg.To}, msg.Data)
-	if err == nil {
-		res.AcceptedAt = r.Now().UTC()
-		res.Code, res.Reply, res.QueueID, res.Outcome = reply.Code, reply.String(), reply.QueueID, release.MailAccepted
-		res.Text = fmt.Sprintf("the distros were notified at %s: %s accepted for %s (%s)", res.AcceptedAt.Format(time.RFC3339), msg.MessageID, strings.Join(msg.To, ", "), res.Reply)
-		return nil
-	}
-	var se *smtp.Error
-	if errors.As(err, &se) && se.Outcome == smtp.Unknown {
-		res.Outcome = release.MailUnknown
-		res.Text = fmt.Sprintf("%s: the connection was lost after the whole notice was handed over", msg.MessageID)
-		return unknownError(msg, release.MailHanded{MessageID: msg.MessageID, Try: try, At: r.Now().UTC()}, true)
-	}
-	res.Outcome = release.MailRefused
-	if f, ok := release.MailFinding(r.Config, release.PreNotice, err); ok {
-		if se.Outcome == smtp.Temporary {
-			f.Fix += "; the server refused for now: `embargo notify` tries again"
-		}
-		return &pipeline.FindingsError{Findings: []pipeline.Finding{f}}
-	}
-	return err
-}
-
-// unknownError says the list may have the notice, how to tell, and how to
-// send it again.
-func unknownError(msg mail.Message, h release.MailHanded, lost bool) error {
-	how := "the connection to the mail server was lost after the whole notice was handed over"
-	if !lost {
-		how = fmt.Sprintf("a notify was stopped after it handed the notice to the server at %s, before it recorded the server's answer", h.At.Format(time.RFC3339))
-	}
-	return fmt.Errorf("the distros pre-notice to %s may have been accepted: %s. Ask the list (or the server's operators) whether Message-ID %s arrived; if it did not, `embargo notify --force` sends it again, with the same Message-ID",
-		strings.Join(msg.To, ", "), how, msg.MessageID)
 }

@@ -109,8 +109,8 @@ type MailKind string
 const (
 	// Announcement is the full advisory, clearsigned, to announce.to.
 	Announcement = MailKind(mail.Announcement)
-	// Notice is the short notice with the links, to announce.notice.
-	Notice = MailKind(mail.Notice)
+	// NoticeMail is the short notice with the links, to announce.notice.
+	NoticeMail = MailKind(mail.Notice)
 	// PreNotice is the distros pre-notice `embargo notify` sends before
 	// T0, to announce.private.
 	PreNotice = MailKind(mail.PreNotice)
@@ -156,7 +156,7 @@ type Envelope struct {
 // probe: one for each kind with recipients.
 func Envelopes(cfg *config.Config) []Envelope {
 	var out []Envelope
-	for _, k := range []MailKind{Announcement, Notice} {
+	for _, k := range []MailKind{Announcement, NoticeMail} {
 		var to []string
 		for _, r := range config.Recipients(k.Recipients(cfg.Announce)) {
 			to = append(to, r.Addr)
@@ -177,33 +177,45 @@ func MessageID(cfg *config.Config, kind MailKind) string {
 }
 
 // ComposeMails are the release's mails, one for each kind with
-// recipients, composed by stages/mail: the announcement, the advisory's
-// mail text clearsigned with key at T0 in the body and the signed copy
-// attached, and the notice with the excerpt, the versions and the links.
-// Both are dated T0, so that composing them again gives the same bytes.
+// recipients (ComposeMail), as preflight checks them all.
 func ComposeMails(cfg *config.Config, m *templates.Model, text []byte, key *openpgp.Key) ([]Outgoing, error) {
-	a := cfg.Announce
-	adv := MailAdvisory(cfg, m, text)
 	var out []Outgoing
-	if len(a.To) > 0 {
-		if key == nil {
-			return nil, errors.New("no signing key for the announcement")
+	for _, k := range []MailKind{Announcement, NoticeMail} {
+		if len(k.Recipients(cfg.Announce)) == 0 {
+			continue
 		}
-		msg, err := mail.Announce(adv, header(cfg, Announcement), cfg.T0(), key)
+		o, err := ComposeMail(cfg, k, m, text, key)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, outgoing(Announcement, msg))
-	}
-	if len(a.Notice) > 0 {
-		msg, err := mail.Notify(adv, header(cfg, Notice), cfg.T0())
-		if err != nil {
-			return nil, &pipeline.FindingsError{Findings: []pipeline.Finding{{Subject: "announce.notice", Msg: err.Error(),
-				Fix: fmt.Sprintf("the notice links to the post (blog.url), the GitHub advisory ([ghsa]) or advisory.references: give %s one of them", cfg.Path)}}}
-		}
-		out = append(out, outgoing(Notice, msg))
+		out = append(out, o)
 	}
 	return out, nil
+}
+
+// ComposeMail is the release's mail of kind, composed by stages/mail: the
+// announcement, the advisory's mail text clearsigned with key at T0 in
+// the body and the signed copy attached, or the notice with the excerpt,
+// the versions and the links (key unused). Both are dated T0, so that
+// composing them again gives the same bytes.
+func ComposeMail(cfg *config.Config, kind MailKind, m *templates.Model, text []byte, key *openpgp.Key) (Outgoing, error) {
+	adv := MailAdvisory(cfg, m, text)
+	if kind == Announcement {
+		if key == nil {
+			return Outgoing{}, errors.New("no signing key for the announcement")
+		}
+		msg, err := mail.Announce(adv, header(cfg, Announcement), cfg.T0(), key)
+		if err != nil {
+			return Outgoing{}, err
+		}
+		return MailOut(Announcement, msg), nil
+	}
+	msg, err := mail.Notify(adv, header(cfg, NoticeMail), cfg.T0())
+	if err != nil {
+		return Outgoing{}, &pipeline.FindingsError{Findings: []pipeline.Finding{{Subject: "announce.notice", Msg: err.Error(),
+			Fix: fmt.Sprintf("the notice links to the post (blog.url), the GitHub advisory ([ghsa]) or advisory.references: give %s one of them", cfg.Path)}}}
+	}
+	return MailOut(NoticeMail, msg), nil
 }
 
 // MailAdvisory is what every mail of the advisory says, the
@@ -253,7 +265,8 @@ func header(cfg *config.Config, kind MailKind) mail.Header {
 	return mail.Header{From: cfg.Announce.From, To: kind.Recipients(cfg.Announce), Date: cfg.T0()}
 }
 
-func outgoing(kind MailKind, m mail.Message) Outgoing {
+// MailOut is m, composed by stages/mail, as the mail of kind to hand over.
+func MailOut(kind MailKind, m mail.Message) Outgoing {
 	return Outgoing{Kind: kind, MessageID: m.MessageID, Envelope: smtp.Envelope{From: m.From, To: m.To}, Bytes: m.Data}
 }
 

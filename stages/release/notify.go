@@ -21,44 +21,24 @@ var (
 	DistrosSentKey   = pipeline.Key[DistrosSent]{Stage: Notify, Step: "distros"}
 )
 
-// DistrosSent is the server's answer to the pre-notice: its acceptance
-// (the reply and its queue id: SMTP cannot be asked later what it took),
-// a refusal, or no answer after the data. It records no moment: the
-// notice goes to a closed list, and nothing of the release is public.
-type DistrosSent struct {
-	MessageID string   `json:"message_id"`
-	To        []string `json:"to,omitempty"`
-	// Try is the MailHanded try this answers.
-	Try     int    `json:"try"`
-	Outcome string `json:"outcome,omitempty"`
-	// AcceptedAt is when the server's acceptance came.
-	AcceptedAt time.Time `json:"accepted_at,omitzero"`
-	Code       int       `json:"code,omitempty"`
-	Reply      string    `json:"reply,omitempty"`
-	QueueID    string    `json:"queue_id,omitempty"`
-	// Patches are the attachments' names, Encrypted whether the notice
-	// was encrypted to announce.private_pubkey_file.
-	Patches   []string `json:"patches,omitempty"`
-	Encrypted bool     `json:"encrypted,omitempty"`
-	Text      string   `json:"summary,omitempty"`
-}
+// DistrosSent is the server's answer to the pre-notice. It records no
+// moment: the notice goes to a closed list, and nothing of the release is
+// public. What it carried (its patches, whether it was encrypted) is the
+// notify stage's compose step.
+type DistrosSent struct{ MailSent }
 
-func (s DistrosSent) Summary() string { return s.Text }
-
-// Accepted is whether the server took the notice.
-func (s DistrosSent) Accepted() bool { return s.Outcome == MailAccepted }
-
-// DistrosNotified is the pre-notice the journal records accepted; ok is
-// false when none was (or j is nil).
-func DistrosNotified(j *pipeline.Journal) (DistrosSent, bool) {
+// DistrosNotified is the server's first acceptance of the pre-notice, as
+// the journal records it, whatever a notify --force sent since; ok is
+// false when it never took it (or j is nil).
+func DistrosNotified(j *pipeline.Journal) (MailAcceptance, bool) {
 	if j == nil {
-		return DistrosSent{}, false
+		return MailAcceptance{}, false
 	}
 	s, ok := pipeline.Load(j, DistrosSentKey)
-	if !ok || !s.Accepted() || s.AcceptedAt.IsZero() {
-		return DistrosSent{}, false
+	if !ok {
+		return MailAcceptance{}, false
 	}
-	return s, true
+	return s.FirstAccepted()
 }
 
 // DistrosNotice is when linux-distros heard of the fix, and how that is

@@ -17,5 +17,6 @@ const (
 	Announce  = "announce"
 	Advisory  = "advisory"
 	GHSA      = "ghsa"
+	Notice    = "notice"
 	Verify    = "verify"
 )

@@ -35,7 +35,7 @@ func (Stage) Name() string { return release.Verify }
 
 // Needs: everything else is done.
 func (Stage) Needs() []string {
-	return []string{release.Push, release.Promote, release.Publish, release.Announce, release.Advisory, release.GHSA}
+	return []string{release.Push, release.Promote, release.Publish, release.Announce, release.Advisory, release.GHSA, release.Notice}
 }
 func (Stage) Summary() string {
 	return "everything live before T0 + window: sealed crates downloadable, the post at its URL, the feed entry; the timeline"

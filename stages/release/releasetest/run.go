@@ -39,7 +39,7 @@ func ClientsWith(edit func(*release.Clients)) release.Clients {
 }
 
 // StageNames are the release's stages, in order.
-var StageNames = []string{release.Preflight, release.Gate, release.Push, release.Promote, release.Publish, release.Announce, release.Advisory, release.GHSA, release.Verify}
+var StageNames = []string{release.Preflight, release.Gate, release.Push, release.Promote, release.Publish, release.Announce, release.Advisory, release.GHSA, release.Notice, release.Verify}
 
 // Run is a run of cfg at now on a fake clock, its journal and output
 // in a temporary directory, with the secrets env holds, to the targets cfg
