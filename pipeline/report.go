@@ -39,6 +39,10 @@ type Event struct {
 	Step  string         `json:"step,omitempty"`
 	Msg   string         `json:"msg,omitempty"`
 	Data  map[string]any `json:"data,omitempty"`
+	// Short is a live part's shorter form, drawn instead of Msg when the
+	// whole live line would not fit the terminal: the counts kept, the
+	// words cut. Live parts are never printed as JSON.
+	Short string `json:"-"`
 }
 
 // Reporter prints events for people or, with JSON, one object a line for
@@ -69,6 +73,8 @@ type Reporter struct {
 	// publishes): the line kept at the bottom of a terminal, drawn again
 	// under each line printed above it.
 	parts map[string]string
+	// shorts are the parts' shorter forms, where a stage gave one.
+	shorts map[string]string
 	// drawn is how many columns of the live line are on the screen, and
 	// drawnAt the width it was drawn at.
 	drawn, drawnAt int
@@ -102,7 +108,7 @@ func (r *Reporter) Emit(ev Event) {
 	if ev.Time.IsZero() {
 		ev.Time = r.Clock.Now()
 	}
-	ev.Msg = r.scrub(ev.Msg)
+	ev.Msg, ev.Short = r.scrub(ev.Msg), r.scrub(ev.Short)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if ev.Kind == EventLive && (r.JSON || !r.TTY) {
@@ -120,14 +126,14 @@ func (r *Reporter) Emit(ev Event) {
 		return
 	}
 	if r.TTY && (ev.Kind == EventCountdown || ev.Kind == EventLive) {
-		r.setPart(ev.Stage, ev.Msg)
+		r.setPart(ev.Stage, ev.Msg, ev.Short)
 		r.clearLocked()
 		r.drawLocked()
 		r.flushLocked()
 		return
 	}
 	if ev.Step == "" && (ev.Kind == EventDone || ev.Kind == EventFail || ev.Kind == EventInterrupted) {
-		delete(r.parts, ev.Stage) // the stage has ended: so has its progress
+		r.setPart(ev.Stage, "", "") // the stage has ended: so has its progress
 	}
 	r.clearLocked()
 	mark := map[string]string{EventStart: "==>", EventDone: " ok", EventSkip: " --", EventFail: "!!!", EventInterrupted: " --", EventWarn: " !!", EventInfo: "   ", EventCountdown: "   "}[ev.Kind]
@@ -153,24 +159,36 @@ func (r *Reporter) Emit(ev Event) {
 	r.flushLocked()
 }
 
-// setPart sets the stage's part of the live line, or removes it for "".
-func (r *Reporter) setPart(stage, msg string) {
+// setPart sets the stage's part of the live line, and its shorter form
+// (or none), or removes it for "".
+func (r *Reporter) setPart(stage, msg, short string) {
+	delete(r.shorts, stage)
 	if msg == "" {
 		delete(r.parts, stage)
 		return
 	}
 	if r.parts == nil {
-		r.parts = map[string]string{}
+		r.parts, r.shorts = map[string]string{}, map[string]string{}
 	}
 	r.parts[stage] = msg
+	if short != "" {
+		r.shorts[stage] = short
+	}
 }
 
-// liveLocked is the live line: the stages' parts in the pipeline's order.
-func (r *Reporter) liveLocked() string {
+// liveLocked is the live line: the stages' parts in the pipeline's
+// order, in their shorter forms when short.
+func (r *Reporter) liveLocked(short bool) string {
+	part := func(stage string) string {
+		if s, ok := r.shorts[stage]; ok && short {
+			return s
+		}
+		return r.parts[stage]
+	}
 	var out []string
 	for _, stage := range r.Order {
-		if p, ok := r.parts[stage]; ok {
-			out = append(out, p)
+		if _, ok := r.parts[stage]; ok {
+			out = append(out, part(stage))
 		}
 	}
 	var others []string
@@ -181,7 +199,7 @@ func (r *Reporter) liveLocked() string {
 	}
 	slices.Sort(others)
 	for _, stage := range others {
-		out = append(out, r.parts[stage])
+		out = append(out, part(stage))
 	}
 	return strings.Join(out, " · ")
 }
@@ -191,15 +209,17 @@ func (r *Reporter) liveLocked() string {
 // the operator stops the run, all of which a redraw then clears.
 const liveMargin = 3
 
-// drawLocked draws the live line, cut to the terminal's width.
+// drawLocked draws the live line, cut to the terminal's width: in the
+// parts' shorter forms when the whole one would not fit, so that a narrow
+// terminal loses words before it loses counts.
 func (r *Reporter) drawLocked() {
-	line := r.liveLocked()
+	line := r.liveLocked(false)
 	if line == "" {
 		return
 	}
 	width := r.width()
-	if width > 0 {
-		line = Cut(line, width-liveMargin)
+	if width > 0 && utf8.RuneCountInString(line) > width-liveMargin {
+		line = Cut(r.liveLocked(true), width-liveMargin)
 	}
 	r.screen.WriteString(line)
 	r.drawn, r.drawnAt = utf8.RuneCountInString(line), width
@@ -249,7 +269,7 @@ func (r *Reporter) ClearLive() {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.parts = nil
+	r.parts, r.shorts = nil, nil
 	r.clearLocked()
 	r.flushLocked()
 }

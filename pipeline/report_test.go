@@ -40,6 +40,34 @@ func TestLiveLineStaysUnderThePrintedLinesOnATerminal(t *testing.T) {
 	}
 }
 
+// A live part that would not fit the terminal is drawn in its shorter
+// form, when its stage gave one, so that a narrow terminal keeps every
+// line's counts; a wide one shows the whole part, and a part with no
+// shorter form is cut.
+func TestANarrowTerminalShowsTheShortFormOfTheLiveLine(t *testing.T) {
+	clock := pipeline.NewFakeClock(time.Date(2026, 12, 1, 14, 0, 1, 0, time.UTC))
+	const (
+		whole = "publish T0+1s: 1.13 1 uploaded, 0/2 visible · 1.12 2 uploaded, 1/2 visible"
+		short = "publish T0+1s: 1.13 0/2 visible · 1.12 1/2 visible"
+	)
+	for _, c := range []struct {
+		width       int
+		short, want string
+	}{
+		{100, short, whole},
+		{60, short, short},
+		{60, "", "publish T0+1s: 1.13 1 uploaded, 0/2 visible · 1.12 2 upl…"},
+	} {
+		tty := newScreen(c.width)
+		r := &pipeline.Reporter{Out: tty, TTY: true, Clock: clock, Width: func() int { return tty.width }}
+		r.Emit(pipeline.Event{Kind: pipeline.EventLive, Stage: "publish", Msg: whole, Short: c.short})
+		lines := tty.lines()
+		if got := lines[len(lines)-1]; got != c.want {
+			t.Errorf("at %d columns (short form %q) the live line is\n%q\nwant\n%q", c.width, c.short, got, c.want)
+		}
+	}
+}
+
 // At 60 columns the countdown, longer than the terminal, is cut to it:
 // each second's redraw replaces the last, with lines printed above it in
 // between, and once T0 has come no copy of it is left in the scrollback.

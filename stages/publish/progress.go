@@ -101,21 +101,28 @@ func (p *publishProgress) count(m map[string]int, line string) {
 
 func (p *publishProgress) show() {
 	p.mu.Lock()
-	msg := p.lineLocked()
+	msg, short := p.lineLocked()
 	p.mu.Unlock()
-	p.out.Emit(pipeline.Event{Kind: pipeline.EventLive, Stage: release.Publish, Msg: msg})
+	p.out.Emit(pipeline.Event{Kind: pipeline.EventLive, Stage: release.Publish, Msg: msg, Short: short})
 }
 
-func (p *publishProgress) lineLocked() string {
+// lineLocked is the publishes' part of the live line, and its shorter
+// form for a narrow terminal: each line's versions visible of its total
+// (and failures), without the uploads under way.
+func (p *publishProgress) lineLocked() (msg, short string) {
 	parts := make([]string, len(p.lines))
+	shorts := make([]string, len(p.lines))
 	for i, l := range p.lines {
-		parts[i] = fmt.Sprintf("%s %d uploaded, %d/%d visible", l, p.uploaded[l], p.visible[l], p.total[l])
+		failed := ""
 		if n := p.fail[l]; n > 0 {
-			parts[i] += fmt.Sprintf(", %d failed", n)
+			failed = fmt.Sprintf(", %d failed", n)
 		}
+		parts[i] = fmt.Sprintf("%s %d uploaded, %d/%d visible%s", l, p.uploaded[l], p.visible[l], p.total[l], failed)
+		shorts[i] = fmt.Sprintf("%s %d/%d visible%s", l, p.visible[l], p.total[l], failed)
 	}
 	since := p.clock.Now().Sub(p.t0).Truncate(time.Second)
-	return fmt.Sprintf("publish T0+%s: %s", pipeline.HumanDuration(max(since, 0)), strings.Join(parts, " · "))
+	head := fmt.Sprintf("publish T0+%s: ", pipeline.HumanDuration(max(since, 0)))
+	return head + strings.Join(parts, " · "), head + strings.Join(shorts, " · ")
 }
 
 // close stops the ticks and clears the publish's part of the live line.
