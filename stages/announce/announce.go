@@ -20,12 +20,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/release"
-	"github.com/async-rs/embargo/stages/retry"
 )
 
 // Stage mails the announcement at T0.
@@ -54,18 +52,8 @@ func (Stage) Skip(cfg *config.Config) string {
 
 // Plan names the mail, its recipients and the server.
 func (Stage) Plan(cfg *config.Config) []string {
-	a := cfg.Announce
-	if a == nil || len(a.To) == 0 {
-		return nil
-	}
-	k := release.Announcement
-	return []string{fmt.Sprintf("%s to %s (%s), through %s", k, strings.Join(a.To, ", "), release.MessageID(cfg, k), a.SMTP)}
+	return release.PlanMail(cfg, release.Announcement)
 }
-
-// sendRetry is how a mail the server did not take (a 4xx, a refused
-// recipient, a connection lost before the data) is tried again, on the
-// gate's clock, within the window.
-var sendRetry = retry.Policy{Attempts: 6, First: 15 * time.Second, Max: 5 * time.Minute}
 
 func (s Stage) Run(ctx context.Context, r *release.Run) error {
 	if !r.Selected(release.Gate) {
@@ -83,7 +71,7 @@ func (s Stage) Run(ctx context.Context, r *release.Run) error {
 	if err := release.AwaitGate(ctx, r); err != nil {
 		return err
 	}
-	return release.DeliverOnce(ctx, r, s.Mail, sentSteps, release.Delivery{Mail: m, What: "the announcement", Public: true, Retry: sendRetry,
+	return release.DeliverOnce(ctx, r, s.Mail, sentSteps, release.Delivery{Mail: m, What: "the announcement", Public: true, Retry: release.MailRetry,
 		Again: "embargo run --from announce", Resend: "embargo run --only announce --force", Rerun: release.Announce})
 }
 

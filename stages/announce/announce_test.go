@@ -154,8 +154,8 @@ func TestAnnounceTriesATemporaryRefusalAgainOnTheGatesClock(t *testing.T) {
 	if len(sent) != 1 {
 		t.Fatalf("%d mails, want the announcement once", len(sent))
 	}
-	if wait := sent[0].At.Sub(releasetest.T0.Add(time.Second)); wait < sendRetry.First {
-		t.Errorf("the second try came %s after the refusal, want the policy's %s on the gate's clock", wait, sendRetry.First)
+	if wait := sent[0].At.Sub(releasetest.T0.Add(time.Second)); wait < release.MailRetry.First {
+		t.Errorf("the second try came %s after the refusal, want the policy's %s on the gate's clock", wait, release.MailRetry.First)
 	}
 }
 

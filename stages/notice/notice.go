@@ -13,12 +13,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/async-rs/embargo/config"
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/release"
-	"github.com/async-rs/embargo/stages/retry"
 )
 
 // Stage mails the notice once the pages it links to are out.
@@ -50,12 +48,7 @@ func (Stage) Skip(cfg *config.Config) string {
 
 // Plan names the mail, its recipients and the server.
 func (Stage) Plan(cfg *config.Config) []string {
-	a := cfg.Announce
-	if a == nil || len(a.Notice) == 0 {
-		return nil
-	}
-	k := release.NoticeMail
-	return []string{fmt.Sprintf("%s to %s (%s), through %s", k, strings.Join(a.Notice, ", "), release.MessageID(cfg, k), a.SMTP)}
+	return release.PlanMail(cfg, release.NoticeMail)
 }
 
 // The notice stage's steps: the notice composed, the moment it was handed
@@ -67,10 +60,6 @@ var (
 		Sent:   pipeline.Key[release.PublicMailSent]{Stage: release.Notice, Step: string(release.NoticeMail)},
 	}
 )
-
-// sendRetry is how a notice the server did not take for now is tried
-// again, on the gate's clock, within the window.
-var sendRetry = retry.Policy{Attempts: 6, First: 15 * time.Second, Max: 5 * time.Minute}
 
 func (s Stage) Run(ctx context.Context, r *release.Run) error {
 	if !r.Selected(release.Gate) {
@@ -95,6 +84,6 @@ func (s Stage) Run(ctx context.Context, r *release.Run) error {
 	if err := release.AwaitGate(ctx, r); err != nil {
 		return err
 	}
-	return release.DeliverOnce(ctx, r, s.Mail, sentSteps, release.Delivery{Mail: m, What: "the notice", Public: true, Retry: sendRetry,
+	return release.DeliverOnce(ctx, r, s.Mail, sentSteps, release.Delivery{Mail: m, What: "the notice", Public: true, Retry: release.MailRetry,
 		Again: "embargo run --from notice", Resend: "embargo run --only notice --force", Rerun: release.Notice})
 }

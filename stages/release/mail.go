@@ -13,6 +13,7 @@ import (
 	"github.com/async-rs/embargo/pipeline"
 	"github.com/async-rs/embargo/stages/mail"
 	"github.com/async-rs/embargo/stages/openpgp"
+	"github.com/async-rs/embargo/stages/retry"
 	"github.com/async-rs/embargo/stages/smtp"
 	"github.com/async-rs/embargo/templates"
 )
@@ -125,6 +126,21 @@ func (k MailKind) Key() string {
 		return "announce.private"
 	}
 	return "announce.notice"
+}
+
+// MailRetry is how a mail at T0 the server did not take for now (a 4xx,
+// a refused recipient, a connection lost before the data) is tried again,
+// on the gate's clock, within the window.
+var MailRetry = retry.Policy{Attempts: 6, First: 15 * time.Second, Max: 5 * time.Minute}
+
+// PlanMail is plan's line for a mail of kind k: its recipients, its
+// Message-ID and the server; none when [announce] names no recipient.
+func PlanMail(cfg *config.Config, k MailKind) []string {
+	a := cfg.Announce
+	if a == nil || len(k.Recipients(a)) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s to %s (%s), through %s", k, strings.Join(k.Recipients(a), ", "), MessageID(cfg, k), a.SMTP)}
 }
 
 // Recipients are the kind's recipients in the config.
