@@ -68,11 +68,7 @@ func (s Stage) Run(ctx context.Context, r *release.Run) error {
 	}); err != nil {
 		return err
 	}
-	if err := release.AwaitGate(ctx, r); err != nil {
-		return err
-	}
-	return release.DeliverOnce(ctx, r, s.Mail, sentSteps, release.Delivery{Mail: m, What: "the announcement", Public: true, Retry: release.MailRetry,
-		Again: "embargo run --from announce", Resend: "embargo run --only announce --force", Rerun: release.Announce})
+	return release.DeliverAtT0(ctx, r, s.Mail, release.Announce, m)
 }
 
 // compose renders the advisory's mail text and signs the announcement

@@ -24,6 +24,9 @@ import (
 	"github.com/async-rs/embargo/stages/smtp"
 )
 
+// sentSteps are where the stage records its mail.
+var sentSteps = release.PublicMailSteps(release.Announce, release.Announcement)
+
 // The announce stage against a fake mail server: what is mailed, when,
 // and how often, without a server.
 

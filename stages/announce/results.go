@@ -5,15 +5,10 @@ import (
 	"github.com/async-rs/embargo/stages/release"
 )
 
-// The announce stage's steps: the announcement composed and signed, the
-// moment it was handed to the server, and the server's answer.
-var (
-	composedKey = pipeline.Key[Composed]{Stage: release.Announce, Step: "compose"}
-	sentSteps   = release.MailSteps[release.PublicMailSent]{
-		Handed: pipeline.Key[release.MailHanded]{Stage: release.Announce, Step: string(release.Announcement) + " handed"},
-		Sent:   pipeline.Key[release.PublicMailSent]{Stage: release.Announce, Step: string(release.Announcement)},
-	}
-)
+// composedKey is the announce stage's first step: the announcement
+// composed and signed. The next two, the moment it was handed to the
+// server and the server's answer, are release.PublicMailSteps.
+var composedKey = pipeline.Key[Composed]{Stage: release.Announce, Step: "compose"}
 
 // Composed is the announcement of the release, rendered and signed.
 type Composed struct {

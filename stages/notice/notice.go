@@ -51,15 +51,10 @@ func (Stage) Plan(cfg *config.Config) []string {
 	return release.PlanMail(cfg, release.NoticeMail)
 }
 
-// The notice stage's steps: the notice composed, the moment it was handed
-// to the server, and the server's answer.
-var (
-	composedKey = pipeline.Key[pipeline.Said]{Stage: release.Notice, Step: "compose"}
-	sentSteps   = release.MailSteps[release.PublicMailSent]{
-		Handed: pipeline.Key[release.MailHanded]{Stage: release.Notice, Step: string(release.NoticeMail) + " handed"},
-		Sent:   pipeline.Key[release.PublicMailSent]{Stage: release.Notice, Step: string(release.NoticeMail)},
-	}
-)
+// composedKey is the notice stage's first step: the notice composed. The
+// next two, the moment it was handed to the server and the server's
+// answer, are release.PublicMailSteps.
+var composedKey = pipeline.Key[pipeline.Said]{Stage: release.Notice, Step: "compose"}
 
 func (s Stage) Run(ctx context.Context, r *release.Run) error {
 	if !r.Selected(release.Gate) {
@@ -81,9 +76,5 @@ func (s Stage) Run(ctx context.Context, r *release.Run) error {
 	}); err != nil {
 		return err
 	}
-	if err := release.AwaitGate(ctx, r); err != nil {
-		return err
-	}
-	return release.DeliverOnce(ctx, r, s.Mail, sentSteps, release.Delivery{Mail: m, What: "the notice", Public: true, Retry: release.MailRetry,
-		Again: "embargo run --from notice", Resend: "embargo run --only notice --force", Rerun: release.Notice})
+	return release.DeliverAtT0(ctx, r, s.Mail, release.Notice, m)
 }

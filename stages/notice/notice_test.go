@@ -14,6 +14,9 @@ import (
 	"github.com/async-rs/embargo/stages/smtp"
 )
 
+// sentSteps are where the stage records its mail.
+var sentSteps = release.PublicMailSteps(release.Notice, release.NoticeMail)
+
 // noticeWorld is a run at T0 of the two-line release with [announce], the
 // notice stage given a fake mail server, and stand-ins for the stages it
 // comes after, which say how many mails the server had when each ran.

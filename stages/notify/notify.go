@@ -69,7 +69,7 @@ func (s Stage) Run(ctx context.Context, r *release.Run) error {
 		r.Warnf("the pre-notice goes %s before T0, under the 72 hours the policy gives the distributions", pipeline.HumanDuration(r.Config.T0().Sub(r.Now()).Round(time.Minute)))
 	}
 	k := release.MailSteps[release.DistrosSent]{Handed: release.DistrosHandedKey, Sent: release.DistrosSentKey}
-	return release.DeliverOnce(ctx, r, s.Mail, k, release.Delivery{Mail: release.MailOut(release.PreNotice, msg), What: "the distros pre-notice",
+	return release.DeliverOnce(ctx, r, s.Mail, k, release.Delivery{Mail: release.MailOut(release.PreNotice, msg), What: release.PreNotice.What(),
 		ForceResendsAccepted: true, Again: "embargo notify", Resend: "embargo notify --force"})
 }
 

@@ -91,6 +91,27 @@ type MailSteps[T pipeline.Result] struct {
 	Sent   pipeline.Key[T]
 }
 
+// PublicMailSteps are the steps of stage that record its mail of kind k
+// to a public list: "<kind> handed", then "<kind>".
+func PublicMailSteps(stage string, k MailKind) MailSteps[PublicMailSent] {
+	return MailSteps[PublicMailSent]{
+		Handed: pipeline.Key[MailHanded]{Stage: stage, Step: string(k) + " handed"},
+		Sent:   pipeline.Key[PublicMailSent]{Stage: stage, Step: string(k)},
+	}
+}
+
+// DeliverAtT0 waits for the gate, then delivers m, stage's one mail to a
+// public list, once (DeliverOnce), tried again on the gate's clock while
+// the server refuses for now; the commands it suggests re-run stage, and
+// force only it.
+func DeliverAtT0(ctx context.Context, r *Run, open MailOpener, stage string, m Outgoing) error {
+	if err := AwaitGate(ctx, r); err != nil {
+		return err
+	}
+	return DeliverOnce(ctx, r, open, PublicMailSteps(stage, m.Kind), Delivery{Mail: m, What: m.Kind.What(), Public: true, Retry: MailRetry,
+		Again: "embargo run --from " + stage, Resend: "embargo run --only " + stage + " --force", Rerun: stage})
+}
+
 // Delivery is one mail and what its sender does about each outcome.
 type Delivery struct {
 	Mail Outgoing

@@ -117,6 +117,17 @@ const (
 	PreNotice = MailKind(mail.PreNotice)
 )
 
+// What names the kind in what is said of a mail of it.
+func (k MailKind) What() string {
+	switch k {
+	case Announcement:
+		return "the announcement"
+	case PreNotice:
+		return "the distros pre-notice"
+	}
+	return "the notice"
+}
+
 // Key is the config key of the kind's recipients.
 func (k MailKind) Key() string {
 	switch k {
@@ -328,7 +339,7 @@ func MailFinding(cfg *config.Config, kind MailKind, err error) (pipeline.Finding
 	case smtp.StepData, smtp.StepMessage:
 		// The server took the sender and every recipient and refused
 		// what it was sent: the recipients are not what to correct.
-		what := map[MailKind]string{Announcement: "the announcement", Notice: "the notice", PreNotice: "the distros pre-notice"}[kind]
+		what := kind.What()
 		msg := fmt.Sprintf("the server took the sender and the recipients of %s and refused the message itself (its size or its content): %s", what, e.Reply)
 		if e.Reply.Code == 0 {
 			msg = fmt.Sprintf("the server took the sender and the recipients of %s, and the message did not reach it: %s", what, e.Error())
